@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs Debian 12's build dependencies (as root) and builds the release preset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PKGS="build-essential cmake ninja-build pkg-config libdnnl-dev libeigen3-dev libopencv-dev libgif-dev
+      libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist"
+missing=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then echo "setup: missing packages:$missing (run as root)" >&2; exit 1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+fi
+preset=${RALSGAN_PRESET:-release}
+cmake --preset "$preset" -G Ninja >/dev/null
+cmake --build --preset "$preset" -j "$(nproc)"
