@@ -1,0 +1,41 @@
+// The whole RaLSGAN training step of DESIGN B3 as one graph: D on real and
+// fake, both losses, both backward passes, BatchNorm state, both Adam updates.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apps/model/dcgan.h"
+#include "graph/graph.h"
+
+namespace rg::model {
+
+struct StepConfig {
+  ModelConfig model;
+  int batch = 64;
+  double real_label = 0.8;  // the margin inside the RaLS loss (not label smoothing)
+  double lr_g = 8e-4, lr_d = 8e-4;
+  double beta1 = 0.5, beta2 = 0.999, adam_eps = 1e-8;
+  bool expose_gradients = false;  // mark every gradient as an output (tests, inspection)
+};
+
+struct StepGraph {
+  std::shared_ptr<Graph> graph;
+  ValueId x_real, z;                 // inputs "x_real" [B,3,S,S] and "z" [B,nz]
+  ValueId fake, c_r, c_f, c_f2;      // C(x_r), C(x_f) before D's update, C(x_f) after it
+  ValueId loss_d, loss_g;
+  std::map<std::string, ValueId> grads;  // "grad.D.model.0.weight", ..., "grad.fake" (when exposed)
+  std::vector<ParamSpec> g_params, d_params;
+};
+
+// Variables: "G.<key>", "D.<key>" (all state_dict entries), Adam state
+// "adam.G.<key>.exp_avg", "adam.G.<key>.exp_avg_sq", and step counters
+// "adam.G.step", "adam.D.step" (i64 scalars, incremented before each update).
+StepGraph build_train_step(const StepConfig& cfg, DType float_type);
+
+// L_D or L_G of B3 for scores a (the side whose mean is subtracted with -y) and b.
+ValueId rals_loss(Graph& g, ValueId c_first, ValueId c_second, double y);
+
+}  // namespace rg::model

@@ -1,0 +1,29 @@
+// Convolution building blocks shared by the reference kernels: im2col / col2im
+// and the three GEMM formulations (forward, backward-data = transposed
+// convolution, backward-weight).
+#pragma once
+
+#include <cstdint>
+
+namespace rg::ref {
+
+struct ConvGeometry {
+  int64_t n, c_in, h, w;     // conv2d input
+  int64_t c_out, ho, wo;     // conv2d output
+  int64_t kh, kw;
+  int sh, sw, ph, pw;
+  int64_t col_rows() const { return c_in * kh * kw; }
+  int64_t col_cols() const { return ho * wo; }
+};
+
+// y[n] = W * im2col(x[n]); x [N,Cin,H,W], w [Cout,Cin,kh,kw], y [N,Cout,Ho,Wo]; col: scratch.
+template <typename T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, T* y, T* col);
+// x[n] = col2im(W^T * dy[n]): the input gradient of conv2d, i.e. conv_transpose2d.
+template <typename T>
+void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, T* col);
+// dw = sum_n dy[n] * im2col(x[n])^T.
+template <typename T>
+void conv2d_backward_weight(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* col);
+
+}  // namespace rg::ref

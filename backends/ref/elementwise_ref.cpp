@@ -1,0 +1,113 @@
+#include "backends/ref/elementwise_ref.h"
+
+#include <map>
+#include <stdexcept>
+
+namespace rg::ref {
+
+template <typename T>
+ElementwiseProgram<T>::ElementwiseProgram(const Graph& g, const FusionGroup& grp, const std::vector<NodeId>& chain)
+    : shape_(grp.shape) {
+  std::map<ValueId, int> reg;
+  auto operand = [&](ValueId v) -> int {
+    auto it = reg.find(v);
+    if (it != reg.end()) return it->second;
+    Load l{v, num_regs_++, g.shape(v) == shape_, {}, nullptr};
+    if (!l.full) {  // broadcast strides aligned to the group's rank
+      const Shape& s = g.shape(v);
+      l.strides.assign(shape_.size(), 0);
+      int64_t st = 1;
+      for (size_t k = 0; k < s.size(); ++k) {
+        const size_t i = s.size() - 1 - k;
+        if (s[i] != 1) l.strides[shape_.size() - 1 - k] = st;
+        st *= s[i];
+      }
+    }
+    loads_.push_back(l);
+    reg[v] = l.reg;
+    return l.reg;
+  };
+  for (NodeId id : chain) {
+    const Node& n = g.node(id);
+    const int a = operand(n.inputs[0]);
+    const int b = n.inputs.size() > 1 ? operand(n.inputs[1]) : -1;
+    const int out = num_regs_++;
+    reg[n.outputs[0]] = out;
+    code_.push_back({n.op, T(n.attrs.scalar), a, b, out});
+    if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
+  }
+}
+
+template <typename T>
+std::vector<std::pair<ValueId, ValueId>> ElementwiseProgram<T>::inplace_candidates() const {
+  std::vector<std::pair<ValueId, ValueId>> r;
+  std::vector<char> used(loads_.size(), 0);
+  for (const Store& s : stores_)
+    for (size_t i = 0; i < loads_.size(); ++i)
+      if (loads_[i].full && !used[i]) {
+        r.push_back({s.value, loads_[i].value});
+        used[i] = 1;
+        break;
+      }
+  return r;
+}
+
+template <typename T>
+void ElementwiseProgram<T>::bind(const std::vector<void*>& ptrs) {
+  for (Load& l : loads_) l.ptr = static_cast<const T*>(ptrs.at(size_t(l.value)));
+  for (Store& s : stores_) s.ptr = static_cast<T*>(ptrs.at(size_t(s.value)));
+  for (const Load& l : loads_)
+    if (!l.ptr) throw std::logic_error("elementwise group input is not materialised");
+}
+
+template <typename T>
+void ElementwiseProgram<T>::run() const {
+  const int64_t total = numel(shape_);
+  const size_t rank = shape_.size();
+  T r[64];
+  if (num_regs_ > 64) throw std::logic_error("elementwise group too long");
+  int64_t idx[8] = {0};
+  if (rank > 8) throw std::logic_error("rank > 8");
+  for (int64_t e = 0; e < total; ++e) {
+    for (const Load& l : loads_) {
+      if (l.full) {
+        r[l.reg] = l.ptr[e];
+      } else {
+        int64_t off = 0;
+        for (size_t d = 0; d < rank; ++d) off += idx[d] * l.strides[d];
+        r[l.reg] = l.ptr[off];
+      }
+    }
+    for (const Instr& i : code_) {
+      const T a = r[i.a];
+      const T b = i.b >= 0 ? r[i.b] : T(0);
+      T y;
+      switch (i.op) {
+        case OpKind::kRelu: y = a > T(0) ? a : T(0); break;
+        case OpKind::kLeakyRelu: y = a > T(0) ? a : a * i.scalar; break;
+        case OpKind::kTanh: y = std::tanh(a); break;
+        case OpKind::kReluBackward: y = b > T(0) ? a : T(0); break;
+        case OpKind::kLeakyReluBackward: y = b > T(0) ? a : a * i.scalar; break;
+        case OpKind::kTanhBackward: y = a * (T(1) - b * b); break;
+        case OpKind::kAdd: y = a + b; break;
+        case OpKind::kSub: y = a - b; break;
+        case OpKind::kMul: y = a * b; break;
+        case OpKind::kDiv: y = a / b; break;
+        case OpKind::kAddScalar: y = a + i.scalar; break;
+        case OpKind::kMulScalar: y = a * i.scalar; break;
+        case OpKind::kSquare: y = a * a; break;
+        default: throw std::logic_error("not an elementwise op");
+      }
+      r[i.out] = y;
+    }
+    for (const Store& s : stores_) s.ptr[e] = r[s.reg];
+    for (size_t d = rank; d-- > 0;)
+      if (++idx[d] < shape_[d]) break;
+      else idx[d] = 0;
+  }
+}
+
+template class ElementwiseProgram<float>;
+template class ElementwiseProgram<double>;
+
+}  // namespace rg::ref

@@ -1,0 +1,334 @@
+#include "backends/ref/ref_backend.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <new>
+#include <stdexcept>
+
+#include "backends/ref/conv_ref.h"
+#include "backends/ref/elementwise_ref.h"
+
+namespace rg {
+namespace {
+
+using ref::ConvGeometry;
+
+// Geometry of the conv2d that a convolution-family node is, or is the gradient of.
+ConvGeometry conv_geometry(const Graph& g, const Node& n) {
+  const Shape* in;
+  const Shape* out;
+  Shape w;
+  switch (n.op) {
+    case OpKind::kConv2d:  // x -> y with w [O, I, kh, kw]
+      in = &g.shape(n.inputs[0]), out = &g.shape(n.outputs[0]), w = g.shape(n.inputs[1]);
+      break;
+    case OpKind::kConvTranspose2d:  // conv2d backward-data: the conv's input is our output
+      in = &g.shape(n.outputs[0]), out = &g.shape(n.inputs[0]), w = g.shape(n.inputs[1]);
+      break;
+    default:  // kConv2dBackwardWeight (x, dy) -> w
+      in = &g.shape(n.inputs[0]), out = &g.shape(n.inputs[1]), w = g.shape(n.outputs[0]);
+      break;
+  }
+  return ConvGeometry{(*in)[0], (*in)[1], (*in)[2], (*in)[3], (*out)[1], (*out)[2], (*out)[3],
+                      w[2], w[3], n.attrs.stride[0], n.attrs.stride[1], n.attrs.padding[0], n.attrs.padding[1]};
+}
+
+bool is_conv(OpKind k) {
+  return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d || k == OpKind::kConv2dBackwardWeight;
+}
+
+// Strided walk for reductions and broadcasts: index into a tensor of shape
+// `small` (broadcast-aligned to `big`) for every linear index of `big`.
+struct BroadcastIndex {
+  std::vector<int64_t> dims, strides;  // per dim of big; stride 0 where small broadcasts
+  BroadcastIndex() = default;
+  BroadcastIndex(const Shape& big, const Shape& small) {
+    if (big.size() > 8) throw std::invalid_argument("ref backend: rank above 8");
+    dims = big;
+    strides.assign(big.size(), 0);
+    int64_t s = 1;
+    for (size_t k = 0; k < small.size(); ++k) {
+      const size_t i = small.size() - 1 - k, bi = big.size() - 1 - k;
+      if (small[i] != 1) strides[bi] = s;
+      s *= small[i];
+    }
+  }
+  template <typename F>
+  void for_each(F&& f) const {  // f(big linear index, small index)
+    const size_t r = dims.size();
+    int64_t idx[8] = {0};  // ranks above 8 are rejected when the kernel is built
+    const int64_t total = numel(dims);
+    int64_t off = 0;
+    for (int64_t e = 0; e < total; ++e) {
+      f(e, off);
+      for (size_t d = r; d-- > 0;) {
+        off += strides[d];
+        if (++idx[d] < dims[d]) break;
+        off -= strides[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+  }
+};
+
+template <typename T>
+class RefGroupKernel final : public Kernel {
+ public:
+  RefGroupKernel(const Graph& g, const FusionGroup& grp) : g_(g), grp_(grp) {
+    // Scratch: internal outputs of non-elementwise nodes (the anchor's), then im2col columns.
+    size_t off = 0;
+    for (NodeId id : grp.nodes) {
+      const Node& n = g.node(id);
+      if (is_elementwise(n.op)) continue;
+      for (ValueId v : n.outputs)
+        if (grp.is_internal(v)) {
+          scratch_values_.push_back({v, off});
+          off += align(g.desc(v).bytes());
+        }
+      if (is_conv(n.op)) {
+        const ConvGeometry cg = conv_geometry(g, n);
+        geometry_[id] = cg;
+        col_bytes_ = std::max(col_bytes_, size_t(cg.col_rows() * cg.col_cols()) * sizeof(T));
+      }
+    }
+    col_offset_ = off;
+    for (NodeId id : grp.nodes) {  // index maps and accumulators, made once
+      const Node& n = g.node(id);
+      if (n.op == OpKind::kMean || n.op == OpKind::kSumTo) {
+        const Shape xs = g.shape(n.inputs[0]);
+        Shape kept = g.shape(n.outputs[0]);
+        if (n.op == OpKind::kMean) {  // keepdims form of the output shape
+          kept = xs;
+          for (size_t i = 0; i < xs.size(); ++i) {
+            bool reduced = n.attrs.axes.empty();
+            for (int a : n.attrs.axes) reduced |= size_t(a < 0 ? a + int(xs.size()) : a) == i;
+            if (reduced) kept[i] = 1;
+          }
+        }
+        index_[id] = BroadcastIndex(xs, kept);
+        acc_.resize(std::max(acc_.size(), size_t(g.desc(n.outputs[0]).numel())));
+      } else if (n.op == OpKind::kBroadcastTo) {
+        index_[id] = BroadcastIndex(g.shape(n.outputs[0]), g.shape(n.inputs[0]));
+      }
+    }
+    scratch_ = off + col_bytes_;
+    std::vector<NodeId> chain;
+    for (NodeId id : grp.nodes)
+      if (is_elementwise(g.node(id).op)) chain.push_back(id);
+    if (!chain.empty()) program_ = std::make_unique<ref::ElementwiseProgram<T>>(g, grp, chain);
+  }
+
+  size_t scratch_bytes() const override { return scratch_; }
+
+  std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const override {
+    if (grp_.has_anchor || !program_) return {};
+    return program_->inplace_candidates();
+  }
+
+  void bind(const KernelBinding& b) override {
+    ptr_ = b.values;
+    for (auto [v, off] : scratch_values_) ptr_[size_t(v)] = static_cast<char*>(b.scratch) + off;
+    col_ = reinterpret_cast<T*>(static_cast<char*>(b.scratch) + col_offset_);
+    if (program_) program_->bind(ptr_);
+  }
+
+  void run() override {
+    for (NodeId id : grp_.nodes) {
+      const Node& n = g_.node(id);
+      if (!is_elementwise(n.op)) run_node(id, n);
+    }
+    if (program_) program_->run();
+  }
+
+  std::string describe() const override {
+    std::string s = std::string("ref/") + (sizeof(T) == 4 ? "f32" : "f64") + ":";
+    for (NodeId id : grp_.nodes) s += std::string(" ") + op_name(g_.node(id).op);
+    return s;
+  }
+
+ private:
+  static size_t align(size_t n) { return (n + 63) / 64 * 64; }
+  T* p(ValueId v) const { return static_cast<T*>(ptr_[size_t(v)]); }
+
+  void run_node(NodeId id, const Node& n) {
+    const auto& in = n.inputs;
+    const auto& out = n.outputs;
+    switch (n.op) {
+      case OpKind::kFill: {
+        T* y = p(out[0]);
+        std::fill(y, y + g_.desc(out[0]).numel(), T(n.attrs.scalar));
+        break;
+      }
+      case OpKind::kConv2d:
+        ref::conv2d_forward(geometry_.at(id), p(in[0]), p(in[1]), p(out[0]), col_);
+        break;
+      case OpKind::kConvTranspose2d:
+        ref::conv2d_backward_data(geometry_.at(id), p(in[0]), p(in[1]), p(out[0]), col_);
+        break;
+      case OpKind::kConv2dBackwardWeight:
+        ref::conv2d_backward_weight(geometry_.at(id), p(in[0]), p(in[1]), p(out[0]), col_);
+        break;
+      case OpKind::kBatchNormTrain:
+      case OpKind::kBatchNormInference:
+        batch_norm_forward(n);
+        break;
+      case OpKind::kBatchNormBackward:
+        batch_norm_backward(n);
+        break;
+      case OpKind::kBatchNormRunningUpdate: {
+        const int64_t c = g_.desc(in[0]).numel();
+        const double m = n.attrs.momentum;
+        const double corr = n.attrs.unbiased ? n.attrs.scalar / (n.attrs.scalar - 1.0) : 1.0;
+        T* r = p(in[0]);
+        const T* s = p(in[1]);
+        for (int64_t i = 0; i < c; ++i) r[i] = T((1.0 - m) * r[i] + m * (double(s[i]) * corr));
+        break;
+      }
+      case OpKind::kMean:
+      case OpKind::kSumTo: {
+        const int64_t outn = g_.desc(out[0]).numel();
+        std::fill(acc_.begin(), acc_.begin() + outn, 0.0);  // double accumulation: this is the oracle
+        const T* x = p(in[0]);
+        index_.at(id).for_each([&](int64_t e, int64_t o) { acc_[size_t(o)] += double(x[e]); });
+        const double scale = n.op == OpKind::kMean ? double(outn) / double(g_.desc(in[0]).numel()) : 1.0;
+        T* y = p(out[0]);
+        for (int64_t i = 0; i < outn; ++i) y[i] = T(acc_[size_t(i)] * scale);
+        break;
+      }
+      case OpKind::kBroadcastTo: {
+        const T* x = p(in[0]);
+        T* y = p(out[0]);
+        index_.at(id).for_each([&](int64_t e, int64_t i) { y[e] = x[i]; });
+        break;
+      }
+      case OpKind::kAdamUpdate:
+        adam(n);
+        break;
+      case OpKind::kIncrement:
+        *static_cast<int64_t*>(ptr_[size_t(in[0])]) += 1;
+        break;
+      default:
+        throw std::logic_error(std::string("ref backend: no kernel for ") + op_name(n.op));
+    }
+  }
+
+  void batch_norm_forward(const Node& n) {
+    const Shape& s = g_.shape(n.inputs[0]);
+    const int64_t N = s[0], C = s[1], HW = s[2] * s[3], M = N * HW;
+    const T *x = p(n.inputs[0]), *gamma = p(n.inputs[1]), *beta = p(n.inputs[2]);
+    T* y = p(n.outputs[0]);
+    const bool train = n.op == OpKind::kBatchNormTrain;
+    for (int64_t c = 0; c < C; ++c) {
+      double mean, var;
+      if (train) {
+        double sum = 0, sq = 0;
+        for (int64_t i = 0; i < N; ++i)
+          for (int64_t k = 0; k < HW; ++k) sum += double(x[(i * C + c) * HW + k]);
+        mean = sum / double(M);
+        for (int64_t i = 0; i < N; ++i)
+          for (int64_t k = 0; k < HW; ++k) {
+            const double d = double(x[(i * C + c) * HW + k]) - mean;
+            sq += d * d;
+          }
+        var = sq / double(M);
+        p(n.outputs[1])[c] = T(mean);
+        p(n.outputs[2])[c] = T(var);
+      } else {
+        mean = double(p(n.inputs[3])[c]);
+        var = double(p(n.inputs[4])[c]);
+      }
+      const double inv = 1.0 / std::sqrt(var + n.attrs.eps);
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t k = 0; k < HW; ++k) {
+          const int64_t e = (i * C + c) * HW + k;
+          y[e] = T((double(x[e]) - mean) * inv * double(gamma[c]) + double(beta[c]));
+        }
+    }
+  }
+
+  void batch_norm_backward(const Node& n) {
+    const Shape& s = g_.shape(n.inputs[1]);
+    const int64_t N = s[0], C = s[1], HW = s[2] * s[3], M = N * HW;
+    const T *dy = p(n.inputs[0]), *x = p(n.inputs[1]), *gamma = p(n.inputs[2]), *mean = p(n.inputs[3]),
+            *var = p(n.inputs[4]);
+    T *dx = p(n.outputs[0]), *dgamma = p(n.outputs[1]), *dbeta = p(n.outputs[2]);
+    for (int64_t c = 0; c < C; ++c) {
+      const double mu = double(mean[c]), inv = 1.0 / std::sqrt(double(var[c]) + n.attrs.eps);
+      double sdy = 0, sdyx = 0;
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t k = 0; k < HW; ++k) {
+          const int64_t e = (i * C + c) * HW + k;
+          sdy += double(dy[e]);
+          sdyx += double(dy[e]) * (double(x[e]) - mu) * inv;
+        }
+      if (dgamma) dgamma[c] = T(sdyx);
+      if (dbeta) dbeta[c] = T(sdy);
+      if (!dx) continue;
+      const double scale = double(gamma[c]) * inv / double(M);
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t k = 0; k < HW; ++k) {
+          const int64_t e = (i * C + c) * HW + k;
+          const double xhat = (double(x[e]) - mu) * inv;
+          dx[e] = T(scale * (double(M) * double(dy[e]) - sdy - xhat * sdyx));
+        }
+    }
+  }
+
+  // torch.optim.Adam, single-tensor path: the same operations in the same order.
+  void adam(const Node& n) {
+    const OpAttrs& a = n.attrs;
+    const int64_t count = g_.desc(n.inputs[0]).numel();
+    const double t = double(*static_cast<const int64_t*>(ptr_[size_t(n.inputs[4])]));
+    const double bc1 = 1.0 - std::pow(a.beta1, t), bc2 = 1.0 - std::pow(a.beta2, t);
+    const T step_size = T(a.lr / bc1), bc2_sqrt = T(std::sqrt(bc2));
+    const T b1 = T(a.beta1), b2 = T(a.beta2), omb1 = T(1.0 - a.beta1), omb2 = T(1.0 - a.beta2), eps = T(a.adam_eps);
+    T *param = p(n.inputs[0]), *m = p(n.inputs[2]), *v = p(n.inputs[3]);
+    const T* grad = p(n.inputs[1]);
+    for (int64_t i = 0; i < count; ++i) {
+      const T gi = grad[i];
+      m[i] = m[i] * b1 + gi * omb1;
+      v[i] = v[i] * b2 + omb2 * gi * gi;
+      const T denom = std::sqrt(v[i]) / bc2_sqrt + eps;
+      param[i] = param[i] + (-step_size) * (m[i] / denom);
+    }
+  }
+
+  const Graph& g_;
+  FusionGroup grp_;
+  std::vector<void*> ptr_;
+  std::vector<std::pair<ValueId, size_t>> scratch_values_;
+  size_t col_bytes_ = 0, col_offset_ = 0, scratch_ = 0;
+  T* col_ = nullptr;
+  std::unique_ptr<ref::ElementwiseProgram<T>> program_;
+  std::map<NodeId, BroadcastIndex> index_;
+  std::map<NodeId, ConvGeometry> geometry_;
+  std::vector<double> acc_;
+};
+
+class RefBackend final : public Backend {
+ public:
+  std::string name() const override { return "ref"; }
+  void* allocate(size_t bytes) override {
+    void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void release(void* p) override { std::free(p); }
+  void copy_in(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+  void copy_out(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+  std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
+    if (g.float_type() == DType::f64) return std::make_unique<RefGroupKernel<double>>(g, grp);
+    return std::make_unique<RefGroupKernel<float>>(g, grp);
+  }
+
+ private:
+  static constexpr size_t kAlign = 256;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_ref_backend() { return std::make_unique<RefBackend>(); }
+
+}  // namespace rg

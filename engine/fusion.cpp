@@ -1,0 +1,92 @@
+#include "engine/fusion.h"
+
+#include <algorithm>
+#include <set>
+
+#include "engine/schedule.h"
+
+namespace rg {
+
+bool FusionGroup::is_internal(ValueId v) const {
+  return std::find(internal.begin(), internal.end(), v) != internal.end();
+}
+
+bool is_fusion_anchor(OpKind k) {
+  return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d || k == OpKind::kBatchNormTrain ||
+         k == OpKind::kBatchNormInference;
+}
+
+namespace {
+
+// May elementwise node `n` join `group`, the last group formed? Only the last
+// one, so every group stays contiguous in the schedule and runs where its
+// last node was: its outside inputs were all produced earlier.
+bool can_join(const Graph& g, const FusionGroup& group, const Node& n) {
+  if (!is_elementwise(n.op) || g.shape(n.outputs[0]) != group.shape) return false;
+  if (!group.has_anchor && !is_elementwise(g.node(group.nodes[0]).op)) return false;
+  for (ValueId v : n.inputs) {
+    const NodeId p = g.value(v).producer;
+    if (std::find(group.nodes.begin(), group.nodes.end(), p) == group.nodes.end()) continue;
+    if (g.shape(v) == group.shape) return true;  // a full-shape link into the chain
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<FusionGroup> fuse(const Graph& g, const std::vector<NodeId>& order, bool enabled) {
+  std::vector<FusionGroup> groups;
+  for (NodeId id : order) {
+    const Node& n = g.node(id);
+    if (n.op == OpKind::kInput || n.op == OpKind::kVariable || is_view(n.op)) continue;
+    if (enabled && !groups.empty() && can_join(g, groups.back(), n)) {
+      groups.back().nodes.push_back(id);
+      continue;
+    }
+    FusionGroup grp;
+    grp.id = static_cast<int>(groups.size());
+    grp.nodes = {id};
+    grp.has_anchor = is_fusion_anchor(n.op);
+    if (grp.has_anchor || is_elementwise(n.op)) grp.shape = g.shape(n.outputs[0]);
+    groups.push_back(std::move(grp));
+  }
+  // Inputs, outputs and internal values. A value is read "outside" if a node of
+  // another group, or a view whose storage reaches another group, reads it.
+  std::vector<int> group_of(size_t(g.num_nodes()), -1);
+  for (const FusionGroup& grp : groups)
+    for (NodeId id : grp.nodes) group_of[size_t(id)] = grp.id;
+  std::set<NodeId> scheduled(order.begin(), order.end());
+  std::vector<std::vector<NodeId>> consumers(size_t(g.num_values()));
+  for (NodeId id : order)
+    for (ValueId v : g.node(id).inputs) consumers[size_t(v)].push_back(id);
+  std::set<ValueId> graph_outputs(g.outputs().begin(), g.outputs().end());
+  for (FusionGroup& grp : groups) {
+    std::set<ValueId> produced;
+    for (NodeId id : grp.nodes)
+      for (ValueId v : g.node(id).outputs) produced.insert(v);
+    for (NodeId id : grp.nodes)
+      for (ValueId v : g.node(id).inputs)
+        if (!produced.count(v) && std::find(grp.inputs.begin(), grp.inputs.end(), v) == grp.inputs.end())
+          grp.inputs.push_back(v);
+    for (NodeId id : grp.nodes)
+      for (ValueId v : g.node(id).outputs) {
+        bool outside = graph_outputs.count(v) > 0 || g.value(v).variable >= 0;
+        for (NodeId c : consumers[size_t(v)]) outside |= group_of[size_t(c)] != grp.id;
+        (outside ? grp.outputs : grp.internal).push_back(v);
+      }
+  }
+  return groups;
+}
+
+std::string group_str(const Graph& g, const FusionGroup& grp) {
+  std::string s = "group " + std::to_string(grp.id) + ":";
+  for (NodeId id : grp.nodes) s += std::string(" ") + op_name(g.node(id).op);
+  s += "  (in:";
+  for (ValueId v : grp.inputs) s += " %" + std::to_string(v);
+  s += " -> out:";
+  for (ValueId v : grp.outputs) s += " %" + std::to_string(v);
+  if (!grp.internal.empty()) s += ", fused away " + std::to_string(grp.internal.size());
+  return s + ")";
+}
+
+}  // namespace rg

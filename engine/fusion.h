@@ -1,0 +1,35 @@
+// Fusion: the schedule cut into groups that a backend may lower as one kernel.
+//
+// A group is either one node, or an "anchor" (convolution or batch norm) and/or
+// a chain of elementwise nodes of one shape that consume it. Values used only
+// inside a group are "internal": they are never materialised in the arena.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace rg {
+
+struct FusionGroup {
+  int id = 0;
+  std::vector<NodeId> nodes;     // execution order; nodes[0] is the anchor if has_anchor
+  bool has_anchor = false;
+  std::vector<ValueId> inputs;   // read from outside the group, in first-use order
+  std::vector<ValueId> outputs;  // produced here and read later (or graph outputs)
+  std::vector<ValueId> internal; // produced and consumed only here
+  Shape shape;                   // the elementwise shape of the chain
+
+  bool is_internal(ValueId v) const;
+};
+
+bool is_fusion_anchor(OpKind k);
+
+// Groups of the scheduled kernel nodes (leaves and views excluded), in order.
+// With enabled = false every node is a group of its own (for testing and debugging).
+std::vector<FusionGroup> fuse(const Graph& g, const std::vector<NodeId>& schedule, bool enabled = true);
+
+std::string group_str(const Graph& g, const FusionGroup& group);
+
+}  // namespace rg

@@ -1,0 +1,60 @@
+#include "engine/inspect.h"
+
+#include <cstdio>
+
+namespace rg {
+
+std::string human_bytes(size_t b) {
+  char buf[32];
+  if (b >= (size_t(1) << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1 << 30));
+  else if (b >= (size_t(1) << 20)) std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / double(1 << 20));
+  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%zu B", b);
+  return buf;
+}
+
+void print_graph(std::ostream& os, const Graph& g) {
+  os << "graph: " << g.num_nodes() << " nodes, " << g.num_values() << " values, " << g.variables().size()
+     << " variables, " << g.inputs().size() << " inputs, float type " << dtype_name(g.float_type()) << "\n";
+  for (NodeId id = 0; id < g.num_nodes(); ++id) {
+    const Node& n = g.node(id);
+    os << "  #" << id << " ";
+    for (size_t o = 0; o < n.outputs.size(); ++o)
+      os << (o ? ", " : "") << g.value_label(n.outputs[o]) << ":" << desc_str(g.desc(n.outputs[o]));
+    os << " = " << op_name(n.op) << "(";
+    for (size_t i = 0; i < n.inputs.size(); ++i) os << (i ? ", " : "") << "%" << n.inputs[i];
+    os << ")\n";
+  }
+}
+
+void print_plan(std::ostream& os, const Plan& plan, bool buffers) {
+  const Graph& g = *plan.graph;
+  size_t fused_nodes = 0;
+  for (const FusionGroup& grp : plan.groups) fused_nodes += grp.nodes.size();
+  os << "plan on backend '" << plan.backend->name() << "': " << plan.order.size() << " live nodes, "
+     << plan.groups.size() << " kernels (" << fused_nodes << " nodes in fusion groups)\n";
+  for (size_t k = 0; k < plan.groups.size(); ++k) {
+    os << "  [" << k << "] " << group_str(g, plan.groups[k]) << "\n      " << plan.kernels[k]->describe();
+    if (plan.kernels[k]->scratch_bytes()) os << "  scratch " << human_bytes(plan.kernels[k]->scratch_bytes());
+    os << "\n";
+  }
+  size_t live_buffers = 0;
+  for (const ArenaBuffer& b : plan.buffers) live_buffers += !(b.values.empty() && b.group < 0);
+  if (buffers) {
+    os << "memory plan:\n";
+    for (const ArenaBuffer& b : plan.buffers) {
+      if (b.values.empty() && b.group < 0) continue;
+      os << "  offset " << b.offset << " size " << b.bytes << " live [" << b.first << ", " << b.last << "] ";
+      if (b.group >= 0) os << "scratch of kernel " << b.group;
+      for (ValueId v : b.values) os << g.value_label(v) << " ";
+      os << "\n";
+    }
+  }
+  size_t var_bytes = 0;
+  for (const VariableInfo& v : g.variables()) var_bytes += v.desc.bytes();
+  os << "arena: " << human_bytes(plan.arena_bytes) << " for " << live_buffers << " buffers totalling "
+     << human_bytes(plan.sum_bytes) << " (" << (plan.sum_bytes ? 100.0 * double(plan.arena_bytes) / double(plan.sum_bytes) : 0.0)
+     << "%), " << plan.inplace_merges << " in-place reuses; variables: " << human_bytes(var_bytes) << "\n";
+}
+
+}  // namespace rg

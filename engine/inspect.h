@@ -1,0 +1,17 @@
+// Human-readable dumps of a graph and a plan (used by `ralsgan inspect`).
+#pragma once
+
+#include <ostream>
+
+#include "engine/plan.h"
+#include "graph/graph.h"
+
+namespace rg {
+
+void print_graph(std::ostream& os, const Graph& g);
+// Kernels in order with their fusion groups, then the memory plan: every
+// buffer's offset, size and live interval, and arena bytes against the sum.
+void print_plan(std::ostream& os, const Plan& plan, bool buffers = true);
+std::string human_bytes(size_t bytes);
+
+}  // namespace rg

@@ -1,0 +1,129 @@
+#include "engine/plan.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+#include "engine/schedule.h"
+
+namespace rg {
+
+int64_t Plan::arena_offset(ValueId v) const {
+  const int b = buffer_of_root[size_t(root[size_t(v)])];
+  return b < 0 ? -1 : int64_t(buffers[size_t(b)].offset);
+}
+
+std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend, CompileOptions options) {
+  auto plan = std::make_unique<Plan>();
+  const Graph& g = *graph;
+  plan->graph = graph;
+  plan->backend = &backend;
+  plan->order = schedule(g);
+  plan->groups = fuse(g, plan->order, options.fuse);
+  plan->root = storage_roots(g);
+  for (const FusionGroup& grp : plan->groups) plan->kernels.push_back(backend.compile(g, grp));
+
+  const int steps = static_cast<int>(plan->groups.size());
+  const auto& root = plan->root;
+  auto in_arena = [&](ValueId r) { return g.value(r).variable < 0; };
+  // One buffer per materialised root, with its live interval.
+  plan->buffer_of_root.assign(size_t(g.num_values()), -1);
+  auto buffer_for = [&](ValueId v, int step) -> int {
+    const ValueId r = root[size_t(v)];
+    if (!in_arena(r)) return -1;
+    int& b = plan->buffer_of_root[size_t(r)];
+    if (b < 0) {
+      b = static_cast<int>(plan->buffers.size());
+      plan->buffers.push_back({{r}, -1, g.desc(r).bytes(), step, step, 0});
+      plan->sum_bytes += align_up(g.desc(r).bytes(), kArenaAlignment);
+    }
+    ArenaBuffer& buf = plan->buffers[size_t(b)];
+    buf.first = std::min(buf.first, step);
+    buf.last = std::max(buf.last, step);
+    return b;
+  };
+  for (const InputInfo& in : g.inputs()) {
+    bool used = false;
+    for (NodeId id : plan->order) used |= g.node(id).op == OpKind::kInput && g.node(id).outputs[0] == in.value;
+    if (used) buffer_for(in.value, 0);
+  }
+  std::set<ValueId> output_roots;
+  for (ValueId v : g.outputs()) output_roots.insert(root[size_t(v)]);
+  for (int k = 0; k < steps; ++k) {
+    const FusionGroup& grp = plan->groups[size_t(k)];
+    for (ValueId v : grp.inputs) buffer_for(v, k);
+    for (ValueId v : grp.outputs) buffer_for(v, k);
+    // In-place reuse: an output may take over the buffer of an input read for
+    // the last time here, when the kernel reads and writes at the same index.
+    if (!options.reuse_memory) continue;
+    for (const auto& [out, in] : plan->kernels[size_t(k)]->inplace_candidates()) {
+      const ValueId ro = root[size_t(out)], ri = root[size_t(in)];
+      const int bi = plan->buffer_of_root[size_t(ri)], bo = plan->buffer_of_root[size_t(ro)];
+      if (bi < 0 || bo < 0 || bi == bo || ro != out) continue;
+      ArenaBuffer &src = plan->buffers[size_t(bi)], &dst = plan->buffers[size_t(bo)];
+      bool pinned = g.value(ri).producer >= 0 && g.node(g.value(ri).producer).op == OpKind::kInput;
+      for (ValueId r : src.values) pinned |= output_roots.count(r) > 0;
+      if (pinned || src.last != k || dst.first != k || dst.values.size() != 1 || src.bytes != dst.bytes) continue;
+      // Is `in` still read by a later group (through a view)? Then its last use is not k.
+      bool read_later = false;
+      for (int j = k + 1; j < steps && !read_later; ++j)
+        for (ValueId v : plan->groups[size_t(j)].inputs) read_later |= root[size_t(v)] == ri;
+      if (read_later) continue;
+      src.values.push_back(ro);
+      src.last = std::max(src.last, dst.last);
+      plan->buffer_of_root[size_t(ro)] = bi;
+      dst.bytes = 0;
+      dst.values.clear();
+      ++plan->inplace_merges;
+    }
+  }
+  // Outputs are read by the caller after the run; inputs keep what the caller
+  // set until it sets them again, so a plan can be replayed on the same inputs.
+  for (ValueId r : output_roots) {
+    const int b = plan->buffer_of_root[size_t(r)];
+    if (b >= 0) plan->buffers[size_t(b)].last = steps;
+  }
+  for (const InputInfo& in : g.inputs()) {
+    const int b = plan->buffer_of_root[size_t(in.value)];
+    if (b >= 0) plan->buffers[size_t(b)].last = steps;
+  }
+  plan->scratch_buffer.assign(size_t(steps), -1);
+  for (int k = 0; k < steps; ++k) {
+    const size_t s = plan->kernels[size_t(k)]->scratch_bytes();
+    if (s == 0) continue;
+    plan->scratch_buffer[size_t(k)] = static_cast<int>(plan->buffers.size());
+    plan->buffers.push_back({{}, k, s, k, k, 0});
+    plan->sum_bytes += align_up(s, kArenaAlignment);
+  }
+  // Pack. Merged-away buffers (bytes 0, no values) take no space.
+  std::vector<BufferRequest> req;
+  std::vector<size_t> req_buffer;
+  for (size_t b = 0; b < plan->buffers.size(); ++b) {
+    const ArenaBuffer& buf = plan->buffers[b];
+    if (buf.values.empty() && buf.group < 0) continue;
+    if (options.reuse_memory) req.push_back({buf.bytes, buf.first, buf.last});
+    else req.push_back({buf.bytes, 0, steps});  // everything live at once: no sharing
+    req_buffer.push_back(b);
+  }
+  const MemoryPlan mp = plan_memory(req);
+  for (size_t i = 0; i < req.size(); ++i) plan->buffers[req_buffer[i]].offset = mp.offsets[i];
+  plan->arena_bytes = mp.arena_bytes;
+  return plan;
+}
+
+void validate_memory_plan(const Plan& plan) {
+  const auto& B = plan.buffers;
+  for (size_t i = 0; i < B.size(); ++i) {
+    if (B[i].values.empty() && B[i].group < 0) continue;
+    if (B[i].offset + B[i].bytes > plan.arena_bytes) throw std::logic_error("buffer " + std::to_string(i) + " exceeds the arena");
+    for (size_t j = i + 1; j < B.size(); ++j) {
+      if (B[j].values.empty() && B[j].group < 0) continue;
+      const bool live_together = B[i].first <= B[j].last && B[j].first <= B[i].last;
+      const bool share_bytes = B[i].offset < B[j].offset + B[j].bytes && B[j].offset < B[i].offset + B[i].bytes;
+      if (live_together && share_bytes && B[i].bytes && B[j].bytes)
+        throw std::logic_error("buffers " + std::to_string(i) + " and " + std::to_string(j) + " overlap while both live");
+    }
+  }
+}
+
+}  // namespace rg

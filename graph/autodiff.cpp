@@ -1,0 +1,166 @@
+// The gradient rules of every op, in one switch (backward_rule), and the
+// reverse sweep that applies them.
+#include "graph/autodiff.h"
+
+#include <set>
+
+namespace rg {
+namespace {
+
+// Gradients of a node's inputs given its output gradients (kNoValue where an
+// output gets none). Returns one entry per input (kNoValue = no gradient).
+std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueId>& dout) {
+  const Node n = g.node(id);  // copy: add_node may reallocate the node list
+  const auto& in = n.inputs;
+  const ValueId dy = dout[0];
+  auto x = [&](size_t i) { return in[i]; };
+  auto sum_to = [&](ValueId v, ValueId like) {
+    return g.shape(v) == g.shape(like) ? v : g.sum_to(v, g.shape(like));
+  };
+  auto unsupported = [&](const char* why) -> std::vector<ValueId> {
+    throw GraphError(std::string("autodiff: ") + op_name(n.op) + " node #" + std::to_string(id) + " " + why);
+  };
+  switch (n.op) {
+    case OpKind::kConv2d: {
+      const Shape &xs = g.shape(x(0)), &ws = g.shape(x(1)), &ys = g.shape(n.outputs[0]);
+      OpAttrs a = n.attrs;
+      for (int i = 0; i < 2; ++i)  // output padding that restores the input size exactly
+        a.output_padding[size_t(i)] = int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - ws[size_t(2 + i)] -
+                                          (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
+      const ValueId dx = g.add_node(OpKind::kConvTranspose2d, {dy, x(1)}, a)[0];
+      const ValueId dw = g.conv2d_backward_weight(x(0), dy, ws, n.attrs.stride, n.attrs.padding);
+      return {dx, dw};
+    }
+    case OpKind::kConvTranspose2d: {
+      OpAttrs a = n.attrs;
+      a.output_padding = {0, 0};
+      const ValueId dx = g.add_node(OpKind::kConv2d, {dy, x(1)}, a)[0];
+      const ValueId dw = g.conv2d_backward_weight(dy, x(0), g.shape(x(1)), n.attrs.stride, n.attrs.padding);
+      return {dx, dw};
+    }
+    case OpKind::kBatchNormTrain: {
+      if (dout[1] != kNoValue || dout[2] != kNoValue)
+        return unsupported("has a gradient flowing into its batch statistics");
+      OpAttrs a;
+      a.eps = n.attrs.eps;
+      const auto r = g.add_node(OpKind::kBatchNormBackward, {dy, x(0), x(1), n.outputs[1], n.outputs[2]}, a);
+      return {r[0], r[1], r[2]};
+    }
+    case OpKind::kBatchNormInference: {
+      // y = (x - mean) * gamma / sqrt(var + eps) + beta: dx is the same affine map
+      // applied to dy with zero mean and zero shift; dgamma and dbeta are those
+      // of the training-mode rule evaluated at the running statistics.
+      const int64_t c = g.shape(x(0))[1];
+      const ValueId zero = g.fill({c}, 0.0);
+      const ValueId dx = g.batch_norm_inference(dy, x(1), zero, zero, x(4), n.attrs.eps);
+      OpAttrs a;
+      a.eps = n.attrs.eps;
+      const auto r = g.add_node(OpKind::kBatchNormBackward, {dy, x(0), x(1), x(3), x(4)}, a);
+      return {dx, r[1], r[2], kNoValue, kNoValue};
+    }
+    case OpKind::kRelu:
+      return {g.add_node(OpKind::kReluBackward, {dy, n.outputs[0]})[0]};
+    case OpKind::kLeakyRelu:
+      return {g.add_node(OpKind::kLeakyReluBackward, {dy, x(0)}, n.attrs)[0]};
+    case OpKind::kTanh:
+      return {g.add_node(OpKind::kTanhBackward, {dy, n.outputs[0]})[0]};
+    case OpKind::kAdd:
+      return {sum_to(dy, x(0)), sum_to(dy, x(1))};
+    case OpKind::kSub:
+      return {sum_to(dy, x(0)), sum_to(g.mul_scalar(dy, -1.0), x(1))};
+    case OpKind::kMul:
+      return {sum_to(g.mul(dy, x(1)), x(0)), sum_to(g.mul(dy, x(0)), x(1))};
+    case OpKind::kDiv: {
+      const ValueId da = sum_to(g.div(dy, x(1)), x(0));
+      // d(a/b)/db = -(a/b)/b
+      const ValueId db = sum_to(g.mul_scalar(g.div(g.mul(dy, n.outputs[0]), x(1)), -1.0), x(1));
+      return {da, db};
+    }
+    case OpKind::kAddScalar:
+      return {dy};
+    case OpKind::kMulScalar:
+      return {g.mul_scalar(dy, n.attrs.scalar)};
+    case OpKind::kSquare:
+      return {g.mul(dy, g.mul_scalar(x(0), 2.0))};
+    case OpKind::kMean: {
+      const Shape& xs = g.shape(x(0));
+      const auto& ys = g.shape(n.outputs[0]);
+      Shape kept = xs;
+      int64_t count = 1;
+      const int rank = static_cast<int>(xs.size());
+      for (int i = 0; i < rank; ++i) {
+        bool reduced = n.attrs.axes.empty();
+        for (int ax : n.attrs.axes) reduced |= (ax < 0 ? ax + rank : ax) == i;
+        if (reduced) kept[size_t(i)] = 1, count *= xs[size_t(i)];
+      }
+      ValueId d = ys == kept ? dy : g.reshape(dy, kept);
+      d = g.mul_scalar(d, 1.0 / static_cast<double>(count));
+      return {g.broadcast_to(d, xs)};
+    }
+    case OpKind::kSumTo:
+      return {g.broadcast_to(dy, g.shape(x(0)))};
+    case OpKind::kBroadcastTo:
+      return {sum_to(dy, x(0))};
+    case OpKind::kReshape:
+      return {g.reshape(dy, g.shape(x(0)))};
+    case OpKind::kStopGradient:
+      return {kNoValue};
+    default:
+      return unsupported("has no gradient rule");
+  }
+}
+
+}  // namespace
+
+std::map<ValueId, ValueId> gradients(Graph& g, ValueId loss, const std::vector<ValueId>& wrt) {
+  if (g.desc(loss).numel() != 1) throw GraphError("autodiff: loss " + g.value_label(loss) + " is not a scalar: " + desc_str(g.desc(loss)));
+  const int nv = g.num_values();
+  const int nn = g.num_nodes();
+  // Values that depend on some wrt value (forward), through differentiable edges.
+  std::vector<char> from_wrt(size_t(nv), 0);
+  for (ValueId w : wrt) from_wrt[size_t(w)] = 1;
+  for (NodeId id = 0; id < nn; ++id) {
+    const Node& n = g.node(id);
+    if (n.op == OpKind::kStopGradient || is_state_update(n.op)) continue;
+    bool any = false;
+    for (ValueId v : n.inputs) any |= from_wrt[size_t(v)] != 0;
+    if (any)
+      for (ValueId o : n.outputs) from_wrt[size_t(o)] = 1;
+  }
+  // Reverse sweep over nodes that produce values the loss depends on.
+  std::vector<ValueId> grad(size_t(nv), kNoValue);
+  grad[size_t(loss)] = g.fill(g.shape(loss), 1.0);
+  const NodeId loss_node = g.value(loss).producer;
+  for (NodeId id = loss_node; id >= 0; --id) {
+    const Node& n = g.node(id);
+    bool has_grad = false;
+    std::vector<ValueId> dout;
+    for (ValueId o : n.outputs) {
+      dout.push_back(grad[size_t(o)]);
+      has_grad |= grad[size_t(o)] != kNoValue;
+    }
+    if (!has_grad || is_leaf(n.op)) continue;
+    bool needs = false;
+    for (ValueId v : n.inputs) needs |= from_wrt[size_t(v)] != 0;
+    if (!needs) continue;
+    if (dout[0] == kNoValue && n.op != OpKind::kBatchNormTrain) continue;
+    const std::vector<ValueId> din = backward_rule(g, id, dout);
+    const std::vector<ValueId> inputs = g.node(id).inputs;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const ValueId v = inputs[i];
+      if (din[i] == kNoValue || !from_wrt[size_t(v)]) continue;
+      grad[size_t(v)] = grad[size_t(v)] == kNoValue ? din[i] : g.add(grad[size_t(v)], din[i]);
+    }
+  }
+  std::map<ValueId, ValueId> result;
+  for (ValueId w : wrt) {
+    ValueId d = grad[size_t(w)];
+    if (d == kNoValue) d = g.fill(g.shape(w), 0.0);
+    if (g.value(d).name.empty())
+      g.set_name(d, "grad(" + (g.value(w).name.empty() ? "%" + std::to_string(w) : g.value(w).name) + ")");
+    result[w] = d;
+  }
+  return result;
+}
+
+}  // namespace rg

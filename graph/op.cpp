@@ -1,0 +1,87 @@
+#include "graph/op.h"
+
+namespace rg {
+
+const char* op_name(OpKind k) {
+  switch (k) {
+    case OpKind::kInput: return "input";
+    case OpKind::kVariable: return "variable";
+    case OpKind::kFill: return "fill";
+    case OpKind::kConv2d: return "conv2d";
+    case OpKind::kConvTranspose2d: return "conv_transpose2d";
+    case OpKind::kConv2dBackwardWeight: return "conv2d_backward_weight";
+    case OpKind::kBatchNormTrain: return "batch_norm_train";
+    case OpKind::kBatchNormInference: return "batch_norm_inference";
+    case OpKind::kBatchNormBackward: return "batch_norm_backward";
+    case OpKind::kBatchNormRunningUpdate: return "batch_norm_running_update";
+    case OpKind::kRelu: return "relu";
+    case OpKind::kLeakyRelu: return "leaky_relu";
+    case OpKind::kTanh: return "tanh";
+    case OpKind::kReluBackward: return "relu_backward";
+    case OpKind::kLeakyReluBackward: return "leaky_relu_backward";
+    case OpKind::kTanhBackward: return "tanh_backward";
+    case OpKind::kAdd: return "add";
+    case OpKind::kSub: return "sub";
+    case OpKind::kMul: return "mul";
+    case OpKind::kDiv: return "div";
+    case OpKind::kAddScalar: return "add_scalar";
+    case OpKind::kMulScalar: return "mul_scalar";
+    case OpKind::kSquare: return "square";
+    case OpKind::kMean: return "mean";
+    case OpKind::kSumTo: return "sum_to";
+    case OpKind::kBroadcastTo: return "broadcast_to";
+    case OpKind::kReshape: return "reshape";
+    case OpKind::kStopGradient: return "stop_gradient";
+    case OpKind::kAdamUpdate: return "adam_update";
+    case OpKind::kIncrement: return "increment";
+  }
+  return "?";
+}
+
+bool is_elementwise(OpKind k) {
+  switch (k) {
+    case OpKind::kRelu:
+    case OpKind::kLeakyRelu:
+    case OpKind::kTanh:
+    case OpKind::kReluBackward:
+    case OpKind::kLeakyReluBackward:
+    case OpKind::kTanhBackward:
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv:
+    case OpKind::kAddScalar:
+    case OpKind::kMulScalar:
+    case OpKind::kSquare:
+    case OpKind::kStopGradient:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_state_update(OpKind k) {
+  return k == OpKind::kAdamUpdate || k == OpKind::kBatchNormRunningUpdate || k == OpKind::kIncrement;
+}
+
+bool is_leaf(OpKind k) { return k == OpKind::kInput || k == OpKind::kVariable || k == OpKind::kFill; }
+
+int num_outputs(OpKind k) {
+  switch (k) {
+    case OpKind::kBatchNormTrain:
+    case OpKind::kBatchNormBackward:
+    case OpKind::kAdamUpdate:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace rg
+
+namespace rg {
+int state_alias_input(OpKind k, int output_index) {
+  if (k == OpKind::kAdamUpdate) return output_index == 0 ? 0 : output_index + 1;  // p, m, v
+  return 0;
+}
+}  // namespace rg

@@ -1,0 +1,206 @@
+// Output descriptors of every op, with errors that name the node and the shapes.
+#include <algorithm>
+#include <sstream>
+
+#include "graph/graph.h"
+
+namespace rg {
+namespace {
+
+[[noreturn]] void fail(const std::string& node, const std::string& msg) {
+  throw GraphError(node + ": " + msg);
+}
+
+void expect_rank(const std::string& node, const char* what, const TensorDesc& d, int rank) {
+  if (d.rank() != rank)
+    fail(node, std::string(what) + " must have rank " + std::to_string(rank) + ", got " + desc_str(d));
+}
+
+void expect_same(const std::string& node, const char* a, const TensorDesc& da, const char* b,
+                 const TensorDesc& db) {
+  if (!(da == db)) fail(node, std::string(a) + " " + desc_str(da) + " and " + b + " " + desc_str(db) + " differ");
+}
+
+void expect_float(const std::string& node, const TensorDesc& d) {
+  if (d.dtype == DType::i64) fail(node, "needs a floating-point tensor, got " + desc_str(d));
+}
+
+void expect_channel_vector(const std::string& node, const char* what, const TensorDesc& d, int64_t c,
+                           DType t) {
+  if (d.rank() != 1 || d.shape[0] != c || d.dtype != t)
+    fail(node, std::string(what) + " must be " + desc_str({{c}, t}) + ", got " + desc_str(d));
+}
+
+int64_t conv_out(int64_t in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+int64_t deconv_out(int64_t in, int k, int s, int p, int op) { return (in - 1) * s - 2 * p + k + op; }
+
+std::vector<int> normalized_axes(const std::string& node, const std::vector<int>& axes, int rank) {
+  std::vector<int> r;
+  if (axes.empty()) {
+    for (int i = 0; i < rank; ++i) r.push_back(i);
+    return r;
+  }
+  for (int a : axes) {
+    const int n = a < 0 ? a + rank : a;
+    if (n < 0 || n >= rank) fail(node, "axis " + std::to_string(a) + " out of range for rank " + std::to_string(rank));
+    r.push_back(n);
+  }
+  std::sort(r.begin(), r.end());
+  r.erase(std::unique(r.begin(), r.end()), r.end());
+  return r;
+}
+
+}  // namespace
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where) {
+  const size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    const int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      fail(where, "cannot broadcast " + shape_str(a) + " with " + shape_str(b));
+    out[i] = std::max(da, db);
+  }
+  return out;
+}
+
+std::vector<int> reduction_axes(const std::vector<int>& axes, int rank) {
+  return normalized_axes("mean", axes, rank);
+}
+
+std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vector<ValueId>& in,
+                                      const OpAttrs& a, const std::string& node) {
+  auto d = [&](size_t i) -> const TensorDesc& { return g.desc(in.at(i)); };
+  const size_t want = [&]() -> size_t {
+    switch (op) {
+      case OpKind::kInput: case OpKind::kVariable: case OpKind::kFill: return 0;
+      case OpKind::kBatchNormTrain: return 3;
+      case OpKind::kBatchNormInference: return 5;
+      case OpKind::kBatchNormBackward: return 5;
+      case OpKind::kAdamUpdate: return 5;
+      case OpKind::kConv2d: case OpKind::kConvTranspose2d: case OpKind::kConv2dBackwardWeight:
+      case OpKind::kBatchNormRunningUpdate: case OpKind::kReluBackward:
+      case OpKind::kLeakyReluBackward: case OpKind::kTanhBackward: case OpKind::kAdd:
+      case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: return 2;
+      default: return 1;
+    }
+  }();
+  if (in.size() != want)
+    fail(node, "expects " + std::to_string(want) + " inputs, got " + std::to_string(in.size()));
+  for (size_t i = 0; i < in.size(); ++i)
+    if (op != OpKind::kIncrement && !(op == OpKind::kAdamUpdate && i == 4)) expect_float(node, d(i));
+
+  switch (op) {
+    case OpKind::kInput:
+    case OpKind::kVariable:
+    case OpKind::kFill:
+      return {TensorDesc{a.shape, g.float_type()}};
+    case OpKind::kConv2d: {
+      expect_rank(node, "input", d(0), 4);
+      expect_rank(node, "weight", d(1), 4);
+      const Shape &x = d(0).shape, &w = d(1).shape;
+      if (w[1] != x[1])
+        fail(node, "weight " + shape_str(w) + " expects " + std::to_string(w[1]) + " input channels, input is " + shape_str(x));
+      const int64_t ho = conv_out(x[2], int(w[2]), a.stride[0], a.padding[0]);
+      const int64_t wo = conv_out(x[3], int(w[3]), a.stride[1], a.padding[1]);
+      if (ho <= 0 || wo <= 0) fail(node, "input " + shape_str(x) + " too small for kernel " + shape_str(w));
+      return {TensorDesc{{x[0], w[0], ho, wo}, d(0).dtype}};
+    }
+    case OpKind::kConvTranspose2d: {
+      expect_rank(node, "input", d(0), 4);
+      expect_rank(node, "weight", d(1), 4);
+      const Shape &x = d(0).shape, &w = d(1).shape;
+      if (w[0] != x[1])
+        fail(node, "weight " + shape_str(w) + " (IOHW) expects " + std::to_string(w[0]) + " input channels, input is " + shape_str(x));
+      for (int i = 0; i < 2; ++i)
+        if (a.output_padding[i] < 0 || a.output_padding[i] >= a.stride[i])
+          fail(node, "output_padding must be in [0, stride)");
+      const int64_t ho = deconv_out(x[2], int(w[2]), a.stride[0], a.padding[0], a.output_padding[0]);
+      const int64_t wo = deconv_out(x[3], int(w[3]), a.stride[1], a.padding[1], a.output_padding[1]);
+      if (ho <= 0 || wo <= 0) fail(node, "output would be empty for input " + shape_str(x));
+      return {TensorDesc{{x[0], w[1], ho, wo}, d(0).dtype}};
+    }
+    case OpKind::kConv2dBackwardWeight: {
+      expect_rank(node, "input", d(0), 4);
+      expect_rank(node, "output gradient", d(1), 4);
+      const Shape &x = d(0).shape, &dy = d(1).shape, &w = a.shape;
+      if (w.size() != 4 || w[0] != dy[1] || w[1] != x[1] || x[0] != dy[0] ||
+          conv_out(x[2], int(w[2]), a.stride[0], a.padding[0]) != dy[2] ||
+          conv_out(x[3], int(w[3]), a.stride[1], a.padding[1]) != dy[3])
+        fail(node, "weight " + shape_str(w) + " does not map input " + shape_str(x) + " to " + shape_str(dy));
+      return {TensorDesc{w, d(0).dtype}};
+    }
+    case OpKind::kBatchNormTrain:
+    case OpKind::kBatchNormInference: {
+      expect_rank(node, "input", d(0), 4);
+      const int64_t c = d(0).shape[1];
+      for (size_t i = 1; i < in.size(); ++i) expect_channel_vector(node, "per-channel parameter", d(i), c, d(0).dtype);
+      if (op == OpKind::kBatchNormInference) return {d(0)};
+      return {d(0), TensorDesc{{c}, d(0).dtype}, TensorDesc{{c}, d(0).dtype}};
+    }
+    case OpKind::kBatchNormBackward: {
+      expect_same(node, "output gradient", d(0), "input", d(1));
+      expect_rank(node, "input", d(1), 4);
+      const int64_t c = d(1).shape[1];
+      for (size_t i = 2; i < 5; ++i) expect_channel_vector(node, "per-channel parameter", d(i), c, d(0).dtype);
+      return {d(1), TensorDesc{{c}, d(0).dtype}, TensorDesc{{c}, d(0).dtype}};
+    }
+    case OpKind::kBatchNormRunningUpdate:
+      expect_same(node, "running statistic", d(0), "batch statistic", d(1));
+      return {d(0)};
+    case OpKind::kRelu:
+    case OpKind::kLeakyRelu:
+    case OpKind::kTanh:
+    case OpKind::kAddScalar:
+    case OpKind::kMulScalar:
+    case OpKind::kSquare:
+    case OpKind::kStopGradient:
+      return {d(0)};
+    case OpKind::kReluBackward:
+    case OpKind::kLeakyReluBackward:
+    case OpKind::kTanhBackward:
+      expect_same(node, "output gradient", d(0), "saved tensor", d(1));
+      return {d(0)};
+    case OpKind::kAdd:
+    case OpKind::kSub:
+    case OpKind::kMul:
+    case OpKind::kDiv:
+      if (d(0).dtype != d(1).dtype) fail(node, "dtypes differ: " + desc_str(d(0)) + " and " + desc_str(d(1)));
+      return {TensorDesc{broadcast_shapes(d(0).shape, d(1).shape, node), d(0).dtype}};
+    case OpKind::kMean: {
+      const auto axes = normalized_axes(node, a.axes, d(0).rank());
+      Shape out;
+      for (int i = 0; i < d(0).rank(); ++i) {
+        const bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
+        if (!reduced) out.push_back(d(0).shape[i]);
+        else if (a.keepdims) out.push_back(1);
+      }
+      return {TensorDesc{out, d(0).dtype}};
+    }
+    case OpKind::kSumTo:
+      if (broadcast_shapes(a.shape, d(0).shape, node) != d(0).shape)
+        fail(node, "cannot sum " + shape_str(d(0).shape) + " to " + shape_str(a.shape));
+      return {TensorDesc{a.shape, d(0).dtype}};
+    case OpKind::kBroadcastTo:
+      if (broadcast_shapes(a.shape, d(0).shape, node) != a.shape)
+        fail(node, "cannot broadcast " + shape_str(d(0).shape) + " to " + shape_str(a.shape));
+      return {TensorDesc{a.shape, d(0).dtype}};
+    case OpKind::kReshape:
+      if (numel(a.shape) != d(0).numel())
+        fail(node, "cannot reshape " + shape_str(d(0).shape) + " to " + shape_str(a.shape));
+      return {TensorDesc{a.shape, d(0).dtype}};
+    case OpKind::kAdamUpdate:
+      expect_same(node, "parameter", d(0), "gradient", d(1));
+      expect_same(node, "parameter", d(0), "first moment", d(2));
+      expect_same(node, "parameter", d(0), "second moment", d(3));
+      if (d(4).dtype != DType::i64 || d(4).numel() != 1) fail(node, "step must be an i64 scalar, got " + desc_str(d(4)));
+      return {d(0), d(2), d(3)};
+    case OpKind::kIncrement:
+      if (d(0).dtype != DType::i64) fail(node, "counter must be i64, got " + desc_str(d(0)));
+      return {d(0)};
+  }
+  fail(node, "unknown op");
+}
+
+}  // namespace rg

@@ -1,0 +1,106 @@
+#include <gtest/gtest.h>
+
+#include "apps/model/dcgan.h"
+#include "apps/model/ralsgan_step.h"
+#include "graph/autodiff.h"
+#include "graph/graph.h"
+
+namespace rg {
+namespace {
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const GraphError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ShapeInference, ErrorsNameTheNodeAndBothShapes) {
+  Graph g;
+  const ValueId x = g.input("x", {2, 3, 8, 8});
+  const ValueId w = g.variable("w", {4, 5, 3, 3});
+  const std::string e = error_of([&] { g.conv2d(x, w, 1, 1); });
+  EXPECT_NE(e.find("conv2d node #2"), std::string::npos) << e;
+  EXPECT_NE(e.find("[4, 5, 3, 3]"), std::string::npos) << e;
+  EXPECT_NE(e.find("[2, 3, 8, 8]"), std::string::npos) << e;
+  const ValueId a = g.input("a", {2, 3});
+  const ValueId b = g.input("b", {4});
+  const std::string e2 = error_of([&] { g.add(a, b); });
+  EXPECT_NE(e2.find("add node"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("[2, 3]"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("[4]"), std::string::npos) << e2;
+}
+
+TEST(ShapeInference, ConvolutionShapesMatchPyTorch) {
+  Graph g;
+  const ValueId z = g.input("z", {5, 16, 1, 1});
+  const ValueId y = g.conv_transpose2d(z, g.variable("w0", {16, 8, 4, 4}), 1, 0);
+  EXPECT_EQ(g.shape(y), (Shape{5, 8, 4, 4}));
+  const ValueId y2 = g.conv_transpose2d(y, g.variable("w1", {8, 4, 4, 4}), 2, 1);
+  EXPECT_EQ(g.shape(y2), (Shape{5, 4, 8, 8}));
+  const ValueId y3 = g.conv_transpose2d(y2, g.variable("w2", {4, 2, 3, 3}), 2, 1, 1);
+  EXPECT_EQ(g.shape(y3), (Shape{5, 2, 16, 16}));
+  const ValueId d = g.conv2d(y3, g.variable("w3", {6, 2, 4, 4}), 2, 1);
+  EXPECT_EQ(g.shape(d), (Shape{5, 6, 8, 8}));
+  EXPECT_EQ(g.shape(g.mean(d, {0, 2, 3}, true)), (Shape{1, 6, 1, 1}));
+  EXPECT_EQ(g.shape(g.mean(d)), (Shape{}));
+}
+
+TEST(Models, SeedParameterCountsAndNames) {
+  const model::ModelConfig cfg;  // 128, width 1, nz 128
+  const auto gp = model::generator_params(cfg);
+  const auto dp = model::discriminator_params(cfg);
+  EXPECT_EQ(model::count_parameters(gp), 13275939);
+  EXPECT_EQ(model::count_parameters(dp), 2796800);
+  EXPECT_EQ(gp.front().key, "model.0.weight");
+  EXPECT_EQ(gp.front().shape, (Shape{128, 1024, 4, 4}));
+  EXPECT_EQ(gp.back().key, "model.18.bias");
+  EXPECT_EQ(dp.back().key, "model.13.weight");
+  EXPECT_EQ(dp.back().shape, (Shape{1, 512, 4, 4}));
+  bool has_nbt = false;
+  for (const auto& p : gp) has_nbt |= p.key == "model.1.num_batches_tracked" && p.dtype == DType::i64;
+  EXPECT_TRUE(has_nbt);
+}
+
+TEST(Models, OutputShapesAtEverySize) {
+  for (int size : {32, 64, 128, 256}) {
+    Graph g;
+    model::ModelConfig cfg{size, 0.0625, 16};
+    const ValueId z = g.input("z", {2, 16});
+    const ValueId img = model::build_generator(g, cfg, z, false);
+    EXPECT_EQ(g.shape(img), (Shape{2, 3, size, size}));
+    EXPECT_EQ(g.shape(model::build_discriminator(g, cfg, img, false)), (Shape{2}));
+  }
+}
+
+TEST(Autodiff, StateUpdatesMustWriteTheNewestVersion) {
+  Graph g;
+  const ValueId c = g.variable("c", {}, DType::i64);
+  g.increment(c);
+  const std::string e = error_of([&] { g.increment(c); });
+  EXPECT_NE(e.find("not the newest version of variable 'c'"), std::string::npos) << e;
+}
+
+TEST(Autodiff, GradientThroughDiscriminatorReachesGeneratorOnly) {
+  model::StepConfig cfg;
+  cfg.model = {32, 0.125, 8};
+  cfg.batch = 2;
+  cfg.expose_gradients = true;
+  const model::StepGraph s = model::build_train_step(cfg, DType::f64);
+  EXPECT_TRUE(s.grads.count("grad.G.model.0.weight"));
+  EXPECT_TRUE(s.grads.count("grad.D.model.0.weight"));
+  EXPECT_TRUE(s.grads.count("grad.fake"));
+  // Two Adam updates per trainable parameter pair of networks, one per parameter.
+  int adam = 0;
+  for (NodeId id = 0; id < s.graph->num_nodes(); ++id) adam += s.graph->node(id).op == OpKind::kAdamUpdate;
+  int trainable = 0;
+  for (const auto& p : s.g_params) trainable += p.trainable;
+  for (const auto& p : s.d_params) trainable += p.trainable;
+  EXPECT_EQ(adam, trainable);
+}
+
+}  // namespace
+}  // namespace rg
