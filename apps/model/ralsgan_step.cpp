@@ -85,3 +85,17 @@ StepGraph build_train_step(const StepConfig& cfg, DType float_type) {
 }
 
 }  // namespace rg::model
+
+namespace rg::model {
+
+GenerateGraph build_generate_graph(const ModelConfig& cfg, int batch, DType float_type) {
+  GenerateGraph r;
+  r.graph = std::make_shared<Graph>(float_type);
+  r.z = r.graph->input("z", {batch, cfg.nz});
+  r.images = build_generator(*r.graph, cfg, r.z, false);
+  r.graph->mark_output(r.images, "images");
+  r.g_params = generator_params(cfg);
+  return r;
+}
+
+}  // namespace rg::model

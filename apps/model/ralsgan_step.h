@@ -39,3 +39,16 @@ StepGraph build_train_step(const StepConfig& cfg, DType float_type);
 ValueId rals_loss(Graph& g, ValueId c_first, ValueId c_second, double y);
 
 }  // namespace rg::model
+
+namespace rg::model {
+
+// Generation: G in eval mode (BatchNorm uses running statistics), input "z"
+// [batch, nz], output "images" [batch, 3, S, S] in [-1, 1].
+struct GenerateGraph {
+  std::shared_ptr<Graph> graph;
+  ValueId z, images;
+  std::vector<ParamSpec> g_params;
+};
+GenerateGraph build_generate_graph(const ModelConfig& cfg, int batch, DType float_type);
+
+}  // namespace rg::model

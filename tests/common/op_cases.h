@@ -1,0 +1,128 @@
+// The op cases every backend runs: one list, used by the reference backend's
+// finite-difference gradient test and by each backend's parity test against
+// the reference backend (forward and backward).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <random>
+#include <span>
+
+#include "apps/model/ralsgan_step.h"
+#include "engine/session.h"
+#include "graph/autodiff.h"
+#include "graph/graph.h"
+
+namespace rg::testing_ops {
+
+struct Case {
+  std::string name;
+  // Builds the op on variables made with `param`; returns its output.
+  std::function<ValueId(Graph&, const std::function<ValueId(const std::string&, Shape, bool)>&)> build;
+};
+
+using P = std::function<ValueId(const std::string&, Shape, bool)>;
+
+inline std::vector<Case> cases() {
+  return {
+      {"conv2d_s2p1", [](Graph& g, const P& p) { return g.conv2d(p("x", {2, 3, 7, 6}, true), p("w", {4, 3, 3, 3}, true), 2, 1); }},
+      {"conv2d_k4s2p1", [](Graph& g, const P& p) { return g.conv2d(p("x", {2, 2, 8, 8}, true), p("w", {3, 2, 4, 4}, true), 2, 1); }},
+      {"conv2d_s1p0_rect", [](Graph& g, const P& p) { return g.conv2d(p("x", {1, 2, 5, 6}, true), p("w", {3, 2, 2, 3}, true), 1, 0); }},
+      {"conv_transpose2d_k4s2p1", [](Graph& g, const P& p) { return g.conv_transpose2d(p("x", {2, 3, 4, 5}, true), p("w", {3, 2, 4, 4}, true), 2, 1); }},
+      {"conv_transpose2d_k4s1p0", [](Graph& g, const P& p) { return g.conv_transpose2d(p("x", {2, 5, 1, 1}, true), p("w", {5, 3, 4, 4}, true), 1, 0); }},
+      {"conv_transpose2d_k3s2p1op1", [](Graph& g, const P& p) { return g.conv_transpose2d(p("x", {1, 2, 3, 3}, true), p("w", {2, 3, 3, 3}, true), 2, 1, 1); }},
+      {"batch_norm_train", [](Graph& g, const P& p) { return g.batch_norm_train(p("x", {3, 4, 2, 3}, true), p("gamma", {4}, true), p("beta", {4}, true)).y; }},
+      {"batch_norm_inference", [](Graph& g, const P& p) {
+         return g.batch_norm_inference(p("x", {2, 3, 2, 2}, true), p("gamma", {3}, true), p("beta", {3}, true), p("mean", {3}, false), p("var", {3}, false)); }},
+      {"relu", [](Graph& g, const P& p) { return g.relu(p("x", {2, 3, 4}, true)); }},
+      {"leaky_relu", [](Graph& g, const P& p) { return g.leaky_relu(p("x", {2, 3, 4}, true), 0.2); }},
+      {"tanh", [](Graph& g, const P& p) { return g.tanh(p("x", {2, 3, 4}, true)); }},
+      {"add_broadcast", [](Graph& g, const P& p) { return g.add(p("a", {2, 3, 4}, true), p("b", {3, 1}, true)); }},
+      {"sub_broadcast", [](Graph& g, const P& p) { return g.sub(p("a", {4}, true), p("b", {2, 3, 4}, true)); }},
+      {"mul_broadcast", [](Graph& g, const P& p) { return g.mul(p("a", {2, 1, 4}, true), p("b", {3, 1}, true)); }},
+      {"div_broadcast", [](Graph& g, const P& p) { return g.div(p("a", {2, 3, 4}, true), p("den", {3, 4}, true)); }},
+      {"scalars", [](Graph& g, const P& p) { return g.mul_scalar(g.add_scalar(p("x", {5}, true), 0.7), -1.3); }},
+      {"square", [](Graph& g, const P& p) { return g.square(p("x", {3, 2}, true)); }},
+      {"mean_all", [](Graph& g, const P& p) { return g.mean(p("x", {2, 3, 4}, true)); }},
+      {"mean_axes", [](Graph& g, const P& p) { return g.mean(p("x", {2, 3, 4}, true), {0, 2}); }},
+      {"mean_keepdims", [](Graph& g, const P& p) { return g.mean(p("x", {2, 3, 4}, true), {-2}, true); }},
+      {"sum_to", [](Graph& g, const P& p) { return g.sum_to(p("x", {2, 3, 4}, true), {3, 1}); }},
+      {"broadcast_to", [](Graph& g, const P& p) { return g.broadcast_to(p("x", {3, 1}, true), {2, 3, 4}); }},
+      {"reshape", [](Graph& g, const P& p) { return g.tanh(g.reshape(p("x", {2, 6}, true), {3, 4})); }},
+      {"fused_chain", [](Graph& g, const P& p) {  // an anchor and an elementwise chain in one group
+         const ValueId c = g.conv2d(p("x", {2, 2, 5, 5}, true), p("w", {3, 2, 3, 3}, true), 1, 1);
+         return g.tanh(g.mul(g.leaky_relu(c, 0.2), g.add_scalar(c, 1.0))); }},
+      {"rals_loss", [](Graph& g, const P& p) { return model::rals_loss(g, p("a", {6}, true), p("b", {6}, true), 0.8); }},
+  };
+}
+
+struct Param {
+  std::string name;
+  Shape shape;
+  bool differentiate;
+  ValueId value;
+};
+
+// A case built into a graph: y = op(params), loss = sum(y * r) for a random r
+// (so every output element matters), and d loss / d param for every
+// differentiable param. y, the loss and the gradients are graph outputs.
+struct BuiltCase {
+  std::shared_ptr<Graph> graph;
+  std::vector<Param> params;
+  ValueId y = kNoValue, loss = kNoValue;
+  std::map<ValueId, ValueId> grads;  // param value -> gradient value
+};
+
+inline BuiltCase build_case(const Case& c, DType t) {
+  BuiltCase b;
+  b.graph = std::make_shared<Graph>(t);
+  Graph& g = *b.graph;
+  auto param = [&](const std::string& name, Shape shape, bool diff) {
+    const ValueId v = g.variable(name, shape);
+    b.params.push_back({name, shape, diff, v});
+    return v;
+  };
+  b.y = c.build(g, param);
+  const ValueId r = g.variable("__r", g.shape(b.y));
+  b.loss = g.mul_scalar(g.mean(g.mul(b.y, r)), double(g.desc(b.y).numel()));
+  g.mark_output(b.y, "y");
+  g.mark_output(b.loss, "loss");
+  std::vector<ValueId> wrt;
+  for (const Param& p : b.params)
+    if (p.differentiate) wrt.push_back(p.value);
+  b.grads = gradients(g, b.loss, wrt);
+  for (const auto& [v, d] : b.grads) g.mark_output(d);
+  return b;
+}
+
+// Random values in [-1, 1] kept 0.05 away from 0 (the kinks of ReLU-like ops);
+// variances and denominators in [0.5, 1.5]. Same seed, same values.
+inline std::map<std::string, std::vector<double>> random_values(const BuiltCase& b, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::map<std::string, std::vector<double>> values;
+  auto make = [&](const std::string& name, const Shape& shape) {
+    const bool positive = name.find("var") != std::string::npos || name == "den";
+    std::vector<double> v(size_t(numel(shape)));
+    for (double& x : v) {
+      x = u(rng);
+      if (std::abs(x) < 0.05) x += x < 0 ? -0.05 : 0.05;
+      if (positive) x = 0.5 + std::abs(x);
+    }
+    values[name] = v;
+  };
+  for (const Param& p : b.params) make(p.name, p.shape);
+  make("__r", b.graph->shape(b.y));
+  return values;
+}
+
+inline void set_values(Session& s, const std::map<std::string, std::vector<double>>& values) {
+  for (const auto& [name, v] : values) s.set_variable(name, std::span<const double>(v));
+}
+
+}  // namespace rg::testing_ops
