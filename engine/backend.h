@@ -44,6 +44,20 @@ class Backend {
   virtual void copy_in(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void copy_out(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual void synchronize() {}
+  // Whole-plan preparation, called once before any compile(): a backend may
+  // choose a memory layout for every value here (oneDNN's blocked formats),
+  // so producers and consumers agree. Default: plain row-major everywhere.
+  virtual void prepare(const Graph& /*g*/, const std::vector<FusionGroup>& /*groups*/) {}
+  // Bytes a value needs in this backend's layout (more than plain when padded).
+  // All versions of a variable share one storage and so one layout.
+  virtual size_t value_bytes(const Graph& g, ValueId v) const { return g.desc(v).bytes(); }
+  // Host plain row-major <-> device layout, for one value (inputs, variables, outputs).
+  virtual void write_value(const Graph& g, ValueId v, void* device, const void* host_plain) {
+    copy_in(device, host_plain, g.desc(v).bytes());
+  }
+  virtual void read_value(const Graph& g, ValueId v, void* host_plain, const void* device) {
+    copy_out(host_plain, device, g.desc(v).bytes());
+  }
   // Compile one group of the schedule. `g` outlives the kernel.
   virtual std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& group) = 0;
   // Runs the kernels of a plan in order; a backend may capture and replay them.

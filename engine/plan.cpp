@@ -21,6 +21,7 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
   plan->order = schedule(g);
   plan->groups = fuse(g, plan->order, options.fuse);
   plan->root = storage_roots(g);
+  backend.prepare(g, plan->groups);
   for (const FusionGroup& grp : plan->groups) plan->kernels.push_back(backend.compile(g, grp));
 
   const int steps = static_cast<int>(plan->groups.size());
@@ -34,8 +35,9 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
     int& b = plan->buffer_of_root[size_t(r)];
     if (b < 0) {
       b = static_cast<int>(plan->buffers.size());
-      plan->buffers.push_back({{r}, -1, g.desc(r).bytes(), step, step, 0});
-      plan->sum_bytes += align_up(g.desc(r).bytes(), kArenaAlignment);
+      const size_t bytes = backend.value_bytes(g, r);
+      plan->buffers.push_back({{r}, -1, bytes, step, step, 0});
+      plan->sum_bytes += align_up(bytes, kArenaAlignment);
     }
     ArenaBuffer& buf = plan->buffers[size_t(b)];
     buf.first = std::min(buf.first, step);

@@ -33,8 +33,9 @@ Session::Session(Plan& plan) : plan_(plan) {
   Backend& be = *plan.backend;
   if (plan.arena_bytes) arena_ = be.allocate(plan.arena_bytes);
   for (const VariableInfo& v : g.variables()) {
-    void* p = be.allocate(std::max<size_t>(v.desc.bytes(), 1));
-    std::vector<std::byte> zeros(v.desc.bytes());
+    const size_t bytes = be.value_bytes(g, v.initial);
+    void* p = be.allocate(std::max<size_t>(bytes, 1));
+    std::vector<std::byte> zeros(bytes);  // padding included: zero in every layout
     if (!zeros.empty()) be.copy_in(p, zeros.data(), zeros.size());
     variable_storage_.push_back(p);
   }
@@ -86,7 +87,7 @@ void Session::write(ValueId v, const void* src, DType st, size_t count, const st
   if (!ptrs_[size_t(v)]) return;  // unused by this plan
   std::vector<std::byte> tmp(d.bytes());
   convert_elements(src, st, tmp.data(), d.dtype, count);
-  plan_.backend->copy_in(ptrs_[size_t(v)], tmp.data(), tmp.size());
+  plan_.backend->write_value(*plan_.graph, v, ptrs_[size_t(v)], tmp.data());
 }
 
 void Session::read(ValueId v, void* dst, DType dt) const {
@@ -95,7 +96,7 @@ void Session::read(ValueId v, void* dst, DType dt) const {
     throw std::invalid_argument("value " + plan_.graph->value_label(v) + " is not materialised by this plan (mark it as an output)");
   std::vector<std::byte> tmp(d.bytes());
   plan_.backend->synchronize();
-  plan_.backend->copy_out(tmp.data(), ptrs_[size_t(v)], tmp.size());
+  plan_.backend->read_value(*plan_.graph, v, tmp.data(), ptrs_[size_t(v)]);
   convert_elements(tmp.data(), d.dtype, dst, dt, size_t(d.numel()));
 }
 
