@@ -10,24 +10,44 @@
 #include "engine/inspect.h"
 #include "engine/session.h"
 
-// Count every heap allocation made while `counting` is set: operator new, and
-// (outside sanitizer builds, which own malloc) the C allocator too, which is
-// where Eigen and OpenMP would allocate.
+// Count every heap allocation made while `counting` is set: operator new and
+// the C allocator (where Eigen or OpenMP would allocate).
+// This file replaces the global operator new/delete with malloc/free on purpose;
+// GCC cannot see that the pair is consistent and warns at inlined call sites.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<long> allocations{0};
 }  // namespace
 
+#if defined(__SANITIZE_ADDRESS__)
+// Sanitizer builds own malloc and operator new; they report every allocation
+// to these hooks instead.
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*)(const volatile void*, size_t),
+                                                         void (*)(const volatile void*));
+namespace {
+void on_malloc(const volatile void*, size_t) {
+  if (counting) ++allocations;
+}
+void on_free(const volatile void*) {}
+[[maybe_unused]] const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+}  // namespace
+#else
 void* operator new(size_t n) {
   if (counting) ++allocations;
   void* p = std::malloc(n ? n : 1);
   if (!p) throw std::bad_alloc();
   return p;
 }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  if (counting) ++allocations;
+  return std::malloc(n ? n : 1);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 extern "C" {
 void* __libc_malloc(size_t);
 void* __libc_calloc(size_t, size_t);
