@@ -1,0 +1,27 @@
+// --backend auto|cuda|cpu|ref: which backends this build has, and making one.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace rg::app {
+
+struct BackendRequest {
+  std::string name = "auto";  // auto: CUDA if a GPU is present, else the oneDNN CPU backend, else ref
+  int threads = 0;            // CPU threads; 0 = all cores
+};
+
+struct SelectedBackend {
+  std::unique_ptr<Backend> backend;
+  std::string name;  // "cuda", "cpu" or "ref"
+};
+
+// Throws std::invalid_argument for an unknown name and std::runtime_error when
+// the named backend is not built in or has no device.
+SelectedBackend make_backend(const BackendRequest& req);
+std::vector<std::string> available_backends();
+
+}  // namespace rg::app

@@ -1,0 +1,44 @@
+// Checkpoints (DESIGN B1): generator.safetensors and discriminator.safetensors
+// hold PyTorch state_dict tensors under PyTorch's names (plain layouts,
+// float32, num_batches_tracked int64); train_state.safetensors holds the
+// Adam moments and counters, plus the run's options as metadata. Every file
+// is replaced atomically (write temp, fsync, rename).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "apps/model/dcgan.h"
+#include "engine/io/safetensors.h"
+#include "engine/session.h"
+
+namespace rg::app {
+
+// Reads every tensor of `specs` from a session's variables "<prefix><key>".
+io::SafetensorsContents export_network(const Session& s, const std::vector<model::ParamSpec>& specs,
+                                       const std::string& prefix);
+// Loads a state_dict file into variables "<prefix><key>". Every key must be
+// present with the expected shape; float tensors may be F32 or F64, counters
+// I64. Errors name the file, the tensor, what was expected and what was found.
+void import_network(Session& s, const io::SafetensorsContents& file, const std::string& label,
+                    const std::vector<model::ParamSpec>& specs, const std::string& prefix);
+// The same checks without a session (for `generate --checkpoint FILE` before compiling).
+void check_network_file(const io::SafetensorsContents& file, const std::string& label,
+                        const std::vector<model::ParamSpec>& specs);
+
+// Adam state of both networks and the step counters: names "adam.<G|D>.<key>.exp_avg",
+// "adam.<G|D>.<key>.exp_avg_sq", "adam.G.step", "adam.D.step".
+io::SafetensorsContents export_train_state(const Session& s, const std::vector<model::ParamSpec>& g_specs,
+                                           const std::vector<model::ParamSpec>& d_specs);
+void import_train_state(Session& s, const io::SafetensorsContents& file, const std::string& label,
+                        const std::vector<model::ParamSpec>& g_specs, const std::vector<model::ParamSpec>& d_specs);
+
+// A checkpoint folder: generator, discriminator and train state files.
+struct CheckpointPaths {
+  std::filesystem::path generator, discriminator, train_state;
+  static CheckpointPaths in(const std::filesystem::path& dir);
+};
+
+}  // namespace rg::app

@@ -1,0 +1,247 @@
+#include "apps/ralsgan/commands.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "apps/data/dataset.h"
+#include "apps/data/idx.h"
+#include "apps/model/ralsgan_step.h"
+#include "apps/ralsgan/cli.h"
+#include "apps/ralsgan/generate.h"
+#include "apps/ralsgan/progress.h"
+#include "apps/ralsgan/trainer.h"
+#include "engine/inspect.h"
+
+namespace rg::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void add_backend_flags(Flags& f) {
+  f.value("backend", "auto|cuda|cpu|ref",
+          "where to run: cuda (GPU), cpu (oneDNN), ref (portable reference); auto picks the first available", "auto");
+  f.value("threads", "N", "CPU threads (cpu backend, data loading); 0 = all cores", "0");
+}
+
+BackendRequest backend_of(const Flags& f) {
+  BackendRequest r;
+  r.name = f.str("backend");
+  if (r.name != "auto" && r.name != "cuda" && r.name != "cpu" && r.name != "ref")
+    throw UsageError("--backend must be auto, cuda, cpu or ref, got '" + r.name + "'");
+  r.threads = int(f.integer("threads", 0, 1024));
+  return r;
+}
+
+int parse_size(const Flags& f) {
+  const int64_t s = f.integer("size", 32, 256);
+  if (s != 32 && s != 64 && s != 128 && s != 256) throw UsageError("--size must be 32, 64, 128 or 256, got " + f.str("size"));
+  return int(s);
+}
+
+fs::path default_cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "ralsgan";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "ralsgan";
+  return fs::temp_directory_path() / "ralsgan-cache";
+}
+
+void print_build_report(const data::BuildReport& r) {
+  std::fprintf(stderr, "%s: %zu files, %zu images decoded, %zu skipped (%.1f s)\n", r.folder.c_str(), r.files_seen,
+               r.decoded, r.skipped.size(), r.seconds);
+  size_t shown = 0;
+  for (const auto& s : r.skipped) {
+    if (shown++ == 10) {
+      std::fprintf(stderr, "  ... and %zu more (see the JSON report)\n", r.skipped.size() - 10);
+      break;
+    }
+    std::fprintf(stderr, "  skipped %s: %s\n", s.path.c_str(), s.reason.c_str());
+  }
+}
+
+// --data DIR (decoded and cached, reused while the folder is unchanged) or a cache file.
+data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsigned threads) {
+  if (!fs::exists(data)) throw std::runtime_error(data.string() + ": no such file or folder");
+  if (!fs::is_directory(data)) {
+    const data::Dataset ds = data::open_cache(data);
+    if (ds.image_size() != size)
+      throw std::runtime_error(data.string() + ": cached images are " + std::to_string(ds.image_size()) +
+                               " px, --size is " + std::to_string(size));
+    return ds;
+  }
+  data::BuildOptions bo;
+  bo.threads = threads;
+  std::unique_ptr<Progress> progress;
+  bo.progress = [&](size_t done, size_t total) {
+    if (!progress) progress = std::make_unique<Progress>("decode", total, "img");
+    progress->update(done);
+  };
+  bool rebuilt = false;
+  data::Dataset ds = data::open_or_build_dataset(data, default_cache_dir(), size, fit, bo, &rebuilt);
+  std::fprintf(stderr, "data: %zu images of %d px from %s (%s %s)\n", ds.size(), size, data.string().c_str(),
+               rebuilt ? "cached as" : "cache", data::cache_path_for(data, default_cache_dir(), size, fit).string().c_str());
+  return ds;
+}
+
+}  // namespace
+
+int cmd_preprocess(int argc, char** argv) {
+  Flags f("preprocess", "Decode every image under a folder (JPEG, PNG, BMP, WebP, TIFF, GIF), letterbox it and write a\n"
+                        "dataset cache plus a JSON report of what was skipped and why.");
+  f.value("input", "DIR", "folder of images (searched recursively)")
+      .value("output", "CACHE", "cache file to write (a report is written to CACHE.report.json)")
+      .value("size", "S", "image side: 32, 64, 128 or 256", "128")
+      .value("fit", "pad|stretch", "pad: letterbox with black bars (the seed's); stretch: ignore the aspect ratio", "pad")
+      .value("threads", "N", "decoding threads; 0 = all cores", "0")
+      .required("input")
+      .required("output");
+  if (!f.parse(argc, argv)) return 0;
+  const int size = parse_size(f);
+  data::Fit fit;
+  try {
+    fit = data::parse_fit(f.str("fit").c_str());
+  } catch (const std::exception&) {
+    throw UsageError("preprocess: --fit must be pad or stretch, got '" + f.str("fit") + "'");
+  }
+  const fs::path in = f.str("input");
+  if (!fs::is_directory(in)) throw std::runtime_error(in.string() + ": not a folder");
+  data::BuildOptions bo;
+  bo.threads = unsigned(f.integer("threads", 0, 1024));
+  std::unique_ptr<Progress> progress;
+  bo.progress = [&](size_t done, size_t total) {
+    if (!progress) progress = std::make_unique<Progress>("decode", total, "img");
+    progress->update(done);
+  };
+  data::BuildReport report;
+  const data::Dataset ds = data::build_dataset_cache(in, f.str("output"), size, fit, &report, bo);
+  if (progress) progress->finish();
+  print_build_report(report);
+  std::fprintf(stderr, "wrote %s: %zu images of %d px\n", f.str("output").c_str(), ds.size(), size);
+  return 0;
+}
+
+int cmd_train(int argc, char** argv) {
+  Flags f("train", "Train the seed's RaLSGAN (DCGAN architecture, DESIGN B2/B3) on a folder of images or a cache.\n"
+                   "The whole step is one compiled graph; checkpoints, samples and log.jsonl go under --out.");
+  f.value("data", "DIR|CACHE", "training images: a folder (decoded and cached automatically) or a cache file")
+      .value("out", "RUN", "run folder (checkpoint/, checkpoints/, samples/, log.jsonl)")
+      .value("size", "S", "image side: 32, 64, 128 or 256", "128")
+      .value("epochs", "E", "epochs to train", "750")
+      .value("batch", "B", "batch size (the last partial batch of an epoch is dropped)", "64")
+      .value("lr-g", "LR", "generator Adam learning rate", "8e-4")
+      .value("lr-d", "LR", "discriminator Adam learning rate", "8e-4")
+      .value("real-label", "Y", "margin y inside the RaLS loss", "0.8")
+      .value("seed", "N", "seed of every random choice (Philox, DESIGN B4)", "0")
+      .toggle("resume", "continue the run in --out from its newest checkpoint, bit-identically")
+      .value("init-g", "FILE", "start G from these weights (a PyTorch state_dict as safetensors)")
+      .value("init-d", "FILE", "start D from these weights")
+      .value("steps", "N", "stop after N optimizer steps in this run (a checkpoint is written)")
+      .toggle("no-augment", "no flips or rotations")
+      .toggle("no-shuffle", "take the data in sorted file-name order")
+      .value("width", "W", "multiply every hidden channel count by W (small models for tests and demos)", "1")
+      .value("nz", "N", "latent size", "128")
+      .value("precision", "f32|f64", "f64 runs on the ref backend only (exactness checks)", "f32")
+      .value("log-every", "N", "steps between log.jsonl lines", "10")
+      .value("sample-every", "E", "epochs between sample grids and loss plots", "1")
+      .value("checkpoint-every", "E", "epochs between kept copies under checkpoints/", "10")
+      .required("data")
+      .required("out");
+  add_backend_flags(f);
+  if (!f.parse(argc, argv)) return 0;
+  TrainOptions o;
+  o.out = f.str("out");
+  o.size = parse_size(f);
+  o.epochs = int(f.integer("epochs", 1, 1000000));
+  o.batch = int(f.integer("batch", 2, 4096));
+  o.lr_g = f.real("lr-g", 0, 1);
+  o.lr_d = f.real("lr-d", 0, 1);
+  o.real_label = f.real("real-label", -10, 10);
+  o.seed = f.unsigned_integer("seed");
+  o.resume = f.on("resume");
+  if (f.has("init-g")) o.init_g = f.str("init-g");
+  if (f.has("init-d")) o.init_d = f.str("init-d");
+  if (o.resume && (f.has("init-g") || f.has("init-d"))) throw UsageError("train: --resume and --init-g/--init-d exclude each other");
+  if (f.has("steps")) o.steps = f.integer("steps", 0, int64_t(1) << 40);
+  o.augment = !f.on("no-augment");
+  o.shuffle = !f.on("no-shuffle");
+  o.width = f.real("width", 1.0 / 1024, 16);
+  o.nz = int(f.integer("nz", 4, 4096));
+  if (o.nz % 4) throw UsageError("train: --nz must be a multiple of 4");
+  const std::string prec = f.str("precision");
+  if (prec != "f32" && prec != "f64") throw UsageError("train: --precision must be f32 or f64, got '" + prec + "'");
+  o.f64 = prec == "f64";
+  o.log_every = int(f.integer("log-every", 1, 1000000));
+  o.sample_every = int(f.integer("sample-every", 0, 1000000));
+  o.checkpoint_every = int(f.integer("checkpoint-every", 0, 1000000));
+  o.backend = backend_of(f);
+  const data::Dataset ds = load_dataset(f.str("data"), o.size, data::Fit::kPad, unsigned(o.backend.threads));
+  const TrainResult r = train(o, ds);
+  std::fprintf(stderr, "%s after step %llu; checkpoint in %s\n", r.interrupted ? "interrupted" : "done",
+               (unsigned long long)r.last_step, (o.out / "checkpoint").string().c_str());
+  return r.interrupted ? 128 + g_stop_signal.load() : 0;
+}
+
+int cmd_generate(int argc, char** argv) {
+  Flags f("generate", "Write PNG images from a trained generator (BatchNorm in eval mode: running statistics).\n"
+                      "Image i's latent depends only on (seed, i): same checkpoint, seed and backend give the same\n"
+                      "bytes whatever the batch, threads or sharding with --start-index.");
+  f.value("checkpoint", "RUN|FILE", "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
+      .value("out", "DIR", "output folder for image_NNNNN.png")
+      .value("count", "N", "number of images", "10000")
+      .value("seed", "N", "latent seed (Philox stream 0, DESIGN B4)", "0")
+      .value("start-index", "I", "index of the first image (for shards)", "0")
+      .value("latents", "FILE", "take latents from tensor 'z' [N, nz] of a safetensors file instead")
+      .value("zip", "FILE", "also write the PNGs into this ZIP archive")
+      .value("batch", "B", "images per compiled batch (does not change the images)", "64")
+      .required("checkpoint")
+      .required("out");
+  add_backend_flags(f);
+  if (!f.parse(argc, argv)) return 0;
+  GenerateOptions o;
+  o.checkpoint = f.str("checkpoint");
+  o.out = f.str("out");
+  o.count = f.unsigned_integer("count");
+  o.seed = f.unsigned_integer("seed");
+  o.start_index = f.unsigned_integer("start-index");
+  if (f.has("latents")) o.latents = f.str("latents");
+  if (f.has("zip")) o.zip = f.str("zip");
+  o.batch = int(f.integer("batch", 1, 4096));
+  o.backend = backend_of(f);
+  const GenerateResult r = generate(o);
+  std::fprintf(stderr, "wrote %llu images to %s in %.1f s (%.1f img/s)\n", (unsigned long long)r.images,
+               o.out.string().c_str(), r.seconds, r.seconds > 0 ? double(r.images) / r.seconds : 0.0);
+  return 0;
+}
+
+int cmd_inspect(int argc, char** argv) {
+  Flags f("inspect", "Print the training-step (or generation) graph, its fusion groups, the kernel each becomes on\n"
+                     "the chosen backend, and the memory plan: arena bytes against the sum of all buffers.");
+  f.value("size", "S", "image side", "128")
+      .value("width", "W", "channel multiplier", "1")
+      .value("batch", "B", "batch size", "64")
+      .value("graph", "train|generate", "which graph", "train")
+      .toggle("nodes", "also list every node of the graph")
+      .toggle("buffers", "also list every buffer of the memory plan");
+  add_backend_flags(f);
+  if (!f.parse(argc, argv)) return 0;
+  model::ModelConfig mc{parse_size(f), f.real("width", 1.0 / 1024, 16), 128};
+  const int batch = int(f.integer("batch", 2, 4096));
+  std::shared_ptr<Graph> g;
+  if (f.str("graph") == "train") {
+    model::StepConfig sc;
+    sc.model = mc;
+    sc.batch = batch;
+    g = model::build_train_step(sc, DType::f32).graph;
+  } else if (f.str("graph") == "generate") {
+    g = model::build_generate_graph(mc, batch, DType::f32).graph;
+  } else {
+    throw UsageError("inspect: --graph must be train or generate");
+  }
+  SelectedBackend be = make_backend(backend_of(f));
+  auto plan = compile(g, *be.backend);
+  if (f.on("nodes")) print_graph(std::cout, *g);
+  print_plan(std::cout, *plan, f.on("buffers"));
+  return 0;
+}
+
+}  // namespace rg::app

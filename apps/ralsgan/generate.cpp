@@ -1,0 +1,117 @@
+#include "apps/ralsgan/generate.h"
+
+#include <chrono>
+#include <future>
+#include <optional>
+
+#include "apps/data/parallel.h"
+#include "apps/model/ralsgan_step.h"
+#include "apps/ralsgan/checkpoint.h"
+#include "apps/ralsgan/image_io.h"
+#include "apps/ralsgan/progress.h"
+#include "apps/ralsgan/zip_writer.h"
+#include "engine/rng/philox.h"
+
+namespace rg::app {
+
+namespace fs = std::filesystem;
+
+fs::path generator_file(const fs::path& checkpoint) {
+  if (fs::is_directory(checkpoint)) {
+    if (fs::exists(checkpoint / "generator.safetensors")) return checkpoint / "generator.safetensors";
+    return checkpoint / "checkpoint" / "generator.safetensors";
+  }
+  return checkpoint;
+}
+
+model::ModelConfig infer_generator_config(const fs::path& file) {
+  if (!fs::exists(file)) throw std::runtime_error(file.string() + ": no such checkpoint file");
+  const io::SafetensorsContents c = io::read_safetensors(file.string());
+  auto it = c.tensors.find("model.0.weight");
+  if (it == c.tensors.end() || it->second.shape.size() != 4)
+    throw std::runtime_error(file.string() + ": tensor 'model.0.weight' is missing or not 4-d; not a generator state_dict");
+  int bn = 0;
+  for (const auto& [k, t] : c.tensors) bn += k.ends_with(".running_mean");
+  const int nb = bn - 1;
+  if (nb < 3 || nb > 6) throw std::runtime_error(file.string() + ": " + std::to_string(bn) + " BatchNorm layers; not a generator of size 32..256");
+  model::ModelConfig cfg;
+  cfg.nz = int(it->second.shape[0]);
+  cfg.size = 4 << nb;
+  cfg.width = double(it->second.shape[1]) / double(32 << nb);
+  check_network_file(c, file.string(), model::generator_params(cfg));
+  return cfg;
+}
+
+GenerateResult generate(const GenerateOptions& opt) {
+  const fs::path gfile = generator_file(opt.checkpoint);
+  const model::ModelConfig cfg = infer_generator_config(gfile);
+  std::vector<float> file_z;
+  uint64_t file_rows = 0;
+  if (!opt.latents.empty()) {
+    const auto lat = io::read_safetensors(opt.latents.string());
+    auto it = lat.tensors.find("z");
+    if (it == lat.tensors.end()) throw std::runtime_error(opt.latents.string() + ": no tensor named 'z'");
+    if (it->second.shape.size() != 2 || it->second.shape[1] != cfg.nz)
+      throw std::runtime_error(opt.latents.string() + ": tensor 'z' must be [N, " + std::to_string(cfg.nz) + "]");
+    const auto v = io::to_f64(it->second);
+    file_z.assign(v.begin(), v.end());
+    file_rows = uint64_t(it->second.shape[0]);
+    if (opt.count > file_rows)
+      throw std::runtime_error(opt.latents.string() + ": has " + std::to_string(file_rows) + " latents, --count asks for " +
+                               std::to_string(opt.count));
+  }
+  fs::create_directories(opt.out);
+  const int B = opt.batch;
+  model::GenerateGraph gg = model::build_generate_graph(cfg, B, DType::f32);
+  SelectedBackend be = make_backend(opt.backend);
+  auto plan = compile(gg.graph, *be.backend);
+  Session s(*plan);
+  import_network(s, io::read_safetensors(gfile.string()), gfile.string(), gg.g_params, "G.");
+
+  std::optional<ZipWriter> zip;
+  if (!opt.zip.empty()) zip.emplace(opt.zip);
+  const unsigned encoders = opt.encoders > 0 ? unsigned(opt.encoders) : std::max(1u, data::default_threads() - 1);
+  const size_t per = size_t(3) * cfg.size * cfg.size;
+  std::vector<float> z(size_t(B) * cfg.nz);
+  Progress progress("generate", opt.count, "img");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::future<void> pending;
+  // Encodes and writes one batch's images (indices first .. first + n).
+  auto write_batch = [&, encoders](std::vector<float> pixels, uint64_t first, uint64_t n) {
+    std::vector<std::vector<uint8_t>> pngs(n);
+    data::parallel_for(n, encoders, [&](size_t j) {
+      std::vector<uint8_t> rgb(per);
+      quantize_image(&pixels[j * per], cfg.size, rgb.data());
+      pngs[j] = encode_png(rgb.data(), cfg.size, cfg.size);
+      write_file_atomic(opt.out / image_file_name(first + j), pngs[j]);
+    });
+    if (zip)
+      for (uint64_t j = 0; j < n; ++j) zip->add(image_file_name(first + j), pngs[j]);
+  };
+  for (uint64_t done = 0; done < opt.count; done += uint64_t(B)) {
+    const uint64_t n = std::min<uint64_t>(uint64_t(B), opt.count - done);
+    for (int j = 0; j < B; ++j) {
+      float* zj = &z[size_t(j) * cfg.nz];
+      const uint64_t index = opt.start_index + done + uint64_t(j);
+      if (uint64_t(j) >= n) {
+        std::fill(zj, zj + cfg.nz, 0.0f);  // padding of the last batch; its images are dropped
+      } else if (!file_z.empty()) {
+        std::copy_n(&file_z[size_t(done + uint64_t(j)) * cfg.nz], cfg.nz, zj);
+      } else {
+        latent_vector(opt.seed, RngStream::kGeneration, index, std::span<float>(zj, size_t(cfg.nz)));
+      }
+    }
+    s.set_input("z", std::span<const float>(z));
+    s.run();
+    std::vector<float> pixels = s.value_f32(gg.images);
+    if (pending.valid()) pending.get();  // the previous batch's files are written
+    pending = std::async(std::launch::async, write_batch, std::move(pixels), opt.start_index + done, n);
+    if (!opt.quiet) progress.update(done + n);
+  }
+  if (pending.valid()) pending.get();
+  if (zip) zip->close();
+  if (!opt.quiet) progress.finish();
+  return {opt.count, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+}
+
+}  // namespace rg::app

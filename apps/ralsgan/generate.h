@@ -1,0 +1,40 @@
+// `ralsgan generate` (DESIGN B4, B5): G in eval mode (BatchNorm uses its
+// running statistics), compiled once for a fixed batch, replayed; PNGs encoded
+// by worker threads while the network computes the next batch.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "apps/model/dcgan.h"
+#include "apps/ralsgan/backend_select.h"
+
+namespace rg::app {
+
+struct GenerateOptions {
+  std::filesystem::path checkpoint;  // RUN folder or a generator .safetensors file
+  std::filesystem::path out;
+  uint64_t count = 10000;
+  uint64_t seed = 0;
+  uint64_t start_index = 0;
+  std::filesystem::path latents;  // safetensors with "z" [N, nz]; image i uses row i - start_index
+  std::filesystem::path zip;
+  BackendRequest backend;
+  int batch = 64;  // the compiled batch; images do not depend on it
+  int encoders = 0;  // PNG encoding threads; 0: cores - 1 (at least 1)
+  bool quiet = false;
+};
+
+// The generator file a --checkpoint argument names.
+std::filesystem::path generator_file(const std::filesystem::path& checkpoint);
+// Size, width and nz of a generator state_dict, read from its tensor shapes.
+model::ModelConfig infer_generator_config(const std::filesystem::path& file);
+
+struct GenerateResult {
+  uint64_t images = 0;
+  double seconds = 0;
+};
+GenerateResult generate(const GenerateOptions& opt);
+
+}  // namespace rg::app

@@ -1,0 +1,31 @@
+// Progress of long work (DESIGN B1): on a terminal a bar redrawn in place with
+// done/total, rate and ETA; otherwise plain log lines at most every few seconds.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace rg::app {
+
+class Progress {
+ public:
+  // `start`: items already done before this run (a resumed run's rate counts from there).
+  Progress(std::string what, uint64_t total, std::string unit, uint64_t start = 0);
+  // Report `done` items so far; `extra` is appended (e.g. losses).
+  void update(uint64_t done, const std::string& extra = {});
+  void finish(const std::string& extra = {});
+
+ private:
+  void print(uint64_t done, const std::string& extra, bool final);
+  std::string what_, unit_;
+  uint64_t total_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, last_;
+  uint64_t start_done_;
+  bool printed_final_ = false;
+};
+
+std::string format_duration(double seconds);
+
+}  // namespace rg::app

@@ -1,0 +1,48 @@
+// `ralsgan train`: the whole RaLSGAN step (DESIGN B3) as one compiled graph,
+// replayed over epochs of the data set, with checkpoints, sample grids, a loss
+// plot and log.jsonl under the run folder (DESIGN B1).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "apps/data/dataset.h"
+#include "apps/ralsgan/backend_select.h"
+
+namespace rg::app {
+
+struct TrainOptions {
+  std::filesystem::path out;
+  int size = 128;
+  double width = 1.0;
+  int nz = 128;
+  int epochs = 750;
+  int batch = 64;
+  double lr_g = 8e-4, lr_d = 8e-4;
+  double real_label = 0.8;
+  uint64_t seed = 0;
+  BackendRequest backend;
+  bool resume = false;
+  std::filesystem::path init_g, init_d;
+  int64_t steps = -1;  // stop after this many steps in this run (-1: run to the last epoch)
+  bool augment = true, shuffle = true;
+  bool f64 = false;              // --precision f64 (reference backend only; for exactness tests)
+  int log_every = 10;            // steps between log.jsonl lines
+  int sample_every = 1;          // epochs between sample grids and loss plots
+  int checkpoint_every = 10;     // epochs between copies under checkpoints/epoch_NNNN
+  bool quiet = false;
+};
+
+struct TrainResult {
+  uint64_t first_step = 0, last_step = 0;  // steps run: [first_step, last_step)
+  bool interrupted = false;
+};
+
+// Set by the signal handler of the CLI: the trainer checkpoints and stops.
+extern std::atomic<int> g_stop_signal;
+
+TrainResult train(const TrainOptions& opt, const data::Dataset& ds);
+
+}  // namespace rg::app

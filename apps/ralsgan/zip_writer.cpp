@@ -1,0 +1,74 @@
+#include "apps/ralsgan/zip_writer.h"
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace rg::app {
+
+ZipWriter::ZipWriter(const std::filesystem::path& path)
+    : path_(path), tmp_(path.string() + ".tmp-" + std::to_string(::getpid())) {
+  f_ = std::fopen(tmp_.c_str(), "wb");
+  if (!f_) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+}
+
+ZipWriter::~ZipWriter() {
+  if (f_) {
+    std::fclose(f_);
+    std::filesystem::remove(tmp_);
+  }
+}
+
+void ZipWriter::put(const void* p, size_t n) {
+  if (std::fwrite(p, 1, n, f_) != n) throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+  pos_ += n;
+  if (pos_ > 0xffffffffull) throw std::runtime_error(path_.string() + ": archive above 4 GiB (ZIP64 not supported)");
+}
+void ZipWriter::u16(uint16_t v) {
+  const uint8_t b[2] = {uint8_t(v), uint8_t(v >> 8)};
+  put(b, 2);
+}
+void ZipWriter::u32(uint32_t v) {
+  const uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
+  put(b, 4);
+}
+
+void ZipWriter::add(const std::string& name, std::span<const uint8_t> data) {
+  const uint32_t crc = uint32_t(::crc32(0L, data.data(), uInt(data.size())));
+  entries_.push_back({name, crc, uint32_t(data.size()), uint32_t(pos_)});
+  u32(0x04034b50);  // local file header
+  u16(20), u16(0), u16(0), u16(0), u16(0x21);  // version, flags, stored, time, date (1980-01-01: reproducible)
+  u32(crc), u32(uint32_t(data.size())), u32(uint32_t(data.size()));
+  u16(uint16_t(name.size())), u16(0);
+  put(name.data(), name.size());
+  put(data.data(), data.size());
+}
+
+void ZipWriter::close() {
+  const uint32_t dir_start = uint32_t(pos_);
+  for (const Entry& e : entries_) {
+    u32(0x02014b50);
+    u16(20), u16(20), u16(0), u16(0), u16(0), u16(0x21);
+    u32(e.crc), u32(e.size), u32(e.size);
+    u16(uint16_t(e.name.size())), u16(0), u16(0), u16(0), u16(0);
+    u32(0), u32(e.offset);
+    put(e.name.data(), e.name.size());
+  }
+  const uint32_t dir_size = uint32_t(pos_) - dir_start;
+  u32(0x06054b50);
+  u16(0), u16(0), u16(uint16_t(entries_.size())), u16(uint16_t(entries_.size()));
+  u32(dir_size), u32(dir_start), u16(0);
+  if (entries_.size() > 0xffff) throw std::runtime_error(path_.string() + ": more than 65535 entries (ZIP64 not supported)");
+  if (std::fflush(f_) != 0 || ::fsync(::fileno(f_)) != 0 || std::fclose(f_) != 0) {
+    f_ = nullptr;
+    std::filesystem::remove(tmp_);
+    throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+  }
+  f_ = nullptr;
+  std::filesystem::rename(tmp_, path_);
+}
+
+}  // namespace rg::app

@@ -1,0 +1,184 @@
+// The ralsgan command line end to end (DESIGN B1, B4, B5): exit codes and
+// messages, checkpoints, resume exactness and byte-identical generation.
+#include <gtest/gtest.h>
+
+#include "engine/io/safetensors.h"
+#include "tests/app/cli_harness.h"
+
+namespace rg {
+namespace {
+
+using testing_cli::make_image_folder;
+using testing_cli::ralsgan;
+using testing_cli::read_bytes;
+using testing_cli::TempDir;
+namespace fs = std::filesystem;
+
+// A tiny model and data set every test can train in a second on the ref backend.
+const std::string kTiny = " --size 32 --width 0.125 --nz 16 --batch 4 --no-augment --backend ref --log-every 1";
+
+TEST(Cli, UsageErrorsExitTwoWithOneClearLine) {
+  TempDir t;
+  auto r = ralsgan("train --data x --out y --bogus", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown flag --bogus"), std::string::npos) << r.err;
+  r = ralsgan("generate --checkpoint c --out o --count many", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--count must be a non-negative integer, got 'many'"), std::string::npos) << r.err;
+  r = ralsgan("train --data x --out y --size 100", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--size must be 32, 64, 128 or 256"), std::string::npos) << r.err;
+  r = ralsgan("train --out y", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--data is required"), std::string::npos) << r.err;
+  r = ralsgan("frobnicate", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos) << r.err;
+  r = ralsgan("generate --checkpoint c --out o --backend tpu", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--backend must be auto, cuda, cpu or ref"), std::string::npos) << r.err;
+  EXPECT_EQ(ralsgan("", t.path).code, 2);
+  for (const char* cmd : {"preprocess", "train", "generate", "eval", "inspect", "demo"}) {
+    r = ralsgan(std::string(cmd) + " --help", t.path);
+    EXPECT_EQ(r.code, 0) << cmd;
+  }
+}
+
+TEST(Cli, MissingAndCorruptCheckpointsExitOneNamingTheFile) {
+  TempDir t;
+  auto r = ralsgan("generate --checkpoint " + (t.path / "nope").string() + " --out " + (t.path / "o").string() + " --backend ref", t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find((t.path / "nope").string()), std::string::npos) << r.err;
+  const fs::path bad = t.path / "bad.safetensors";
+  std::ofstream(bad) << "this is not a safetensors file at all";
+  r = ralsgan("generate --checkpoint " + bad.string() + " --out " + (t.path / "o").string() + " --backend ref", t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find(bad.string()), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(t.path / "o" / "image_00000.png"));
+}
+
+TEST(Cli, TensorOfTheWrongShapeIsNamedWithExpectedAndFound) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 8, 32, 1);
+  const fs::path run = t.path / "run";
+  ASSERT_EQ(ralsgan("train --data " + (t.path / "imgs").string() + " --out " + run.string() + kTiny + " --steps 1", t.path).code, 0);
+  io::SafetensorsContents g = io::read_safetensors((run / "checkpoint" / "generator.safetensors").string());
+  io::TensorData& w = g.tensors.at("model.3.weight");
+  w.shape = {w.shape[1], w.shape[0], w.shape[2], w.shape[3]};  // swap in and out channels
+  const fs::path broken = t.path / "broken.safetensors";
+  io::write_safetensors(broken.string(), g);
+  auto r = ralsgan("generate --checkpoint " + broken.string() + " --out " + (t.path / "o").string() + " --backend ref", t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("tensor 'model.3.weight' has shape"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("expected"), std::string::npos) << r.err;
+  // --init-g of another model's weights: the same message.
+  r = ralsgan("train --data " + (t.path / "imgs").string() + " --out " + (t.path / "run2").string() + kTiny +
+                  " --steps 1 --init-g " + broken.string(), t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("model.3.weight"), std::string::npos) << r.err;
+}
+
+TEST(Cli, EmptyDatasetExitsOne) {
+  TempDir t;
+  fs::create_directories(t.path / "empty");
+  auto r = ralsgan("train --data " + (t.path / "empty").string() + " --out " + (t.path / "run").string() + kTiny, t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find((t.path / "empty").string()), std::string::npos) << r.err;
+  r = ralsgan("train --data " + (t.path / "missing").string() + " --out " + (t.path / "run").string() + kTiny, t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no such file or folder"), std::string::npos) << r.err;
+}
+
+TEST(Cli, UnwritableOutputExitsOneAndKeepsTheCheckpoint) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 8, 32, 2);
+  std::ofstream(t.path / "a_file") << "x";
+  auto r = ralsgan("train --data " + (t.path / "imgs").string() + " --out " + (t.path / "a_file" / "run").string() + kTiny +
+                       " --steps 1", t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("a_file"), std::string::npos) << r.err;
+  r = ralsgan("generate --checkpoint x --out " + (t.path / "a_file" / "o").string() + " --backend ref", t.path);
+  EXPECT_EQ(r.code, 1);
+}
+
+TEST(Cli, ResumeContinuesBitIdentically) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 12, 32, 3);
+  const std::string data = " --data " + (t.path / "imgs").string();
+  const std::string opts = " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --seed 5";  // augment + shuffle on
+  ASSERT_EQ(ralsgan("train" + data + " --out " + (t.path / "one").string() + opts + " --steps 5", t.path).code, 0);
+  ASSERT_EQ(ralsgan("train" + data + " --out " + (t.path / "two").string() + opts + " --steps 2", t.path).code, 0);
+  auto r = ralsgan("train" + data + " --out " + (t.path / "two").string() + opts + " --steps 3 --resume", t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"generator.safetensors", "discriminator.safetensors", "train_state.safetensors"})
+    EXPECT_EQ(read_bytes(t.path / "one" / "checkpoint" / f), read_bytes(t.path / "two" / "checkpoint" / f)) << f;
+  // A resume with other options is refused, naming the option.
+  r = ralsgan("train" + data + " --out " + (t.path / "two").string() + opts + " --steps 1 --resume --lr-g 1e-3", t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("lr_g"), std::string::npos) << r.err;
+}
+
+TEST(Cli, GeneratedPngsAreByteIdenticalAcrossBatchesThreadsAndShards) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 8, 32, 4);
+  const fs::path run = t.path / "run";
+  ASSERT_EQ(ralsgan("train --data " + (t.path / "imgs").string() + " --out " + run.string() + kTiny + " --steps 2", t.path).code, 0);
+  const std::string ck = " --checkpoint " + run.string() + " --backend ref --seed 3";
+  ASSERT_EQ(ralsgan("generate" + ck + " --count 10 --batch 4 --out " + (t.path / "a").string(), t.path).code, 0);
+  ASSERT_EQ(ralsgan("generate" + ck + " --count 10 --batch 7 --threads 1 --out " + (t.path / "b").string(), t.path).code, 0);
+  ASSERT_EQ(ralsgan("generate" + ck + " --count 6 --batch 4 --out " + (t.path / "c").string(), t.path).code, 0);
+  ASSERT_EQ(ralsgan("generate" + ck + " --count 4 --start-index 6 --batch 3 --out " + (t.path / "c").string() + " --zip " +
+                        (t.path / "c.zip").string(), t.path).code, 0);
+  for (int i = 0; i < 10; ++i) {
+    const std::string name = app::image_file_name(uint64_t(i));
+    const auto a = read_bytes(t.path / "a" / name);
+    ASSERT_GT(a.size(), 100u) << name;
+    EXPECT_EQ(a, read_bytes(t.path / "b" / name)) << name;
+    EXPECT_EQ(a, read_bytes(t.path / "c" / name)) << name;
+  }
+  // No temporary files are left behind; the archive holds the shard's PNGs.
+  for (const auto& e : fs::directory_iterator(t.path / "a"))
+    EXPECT_EQ(e.path().extension(), ".png") << e.path();
+  const auto zip = read_bytes(t.path / "c.zip");
+  ASSERT_GT(zip.size(), 4u);
+  EXPECT_EQ(zip[0], 'P');
+  EXPECT_EQ(zip[1], 'K');
+  const std::string zs(zip.begin(), zip.end());
+  EXPECT_NE(zs.find("image_00006.png"), std::string::npos);
+  EXPECT_NE(zs.find("image_00009.png"), std::string::npos);
+  // Another seed gives other images.
+  ASSERT_EQ(ralsgan("generate --checkpoint " + run.string() + " --backend ref --seed 4 --count 1 --out " + (t.path / "d").string(), t.path).code, 0);
+  EXPECT_NE(read_bytes(t.path / "a" / "image_00000.png"), read_bytes(t.path / "d" / "image_00000.png"));
+}
+
+TEST(Cli, TrainWritesTheRunLayout) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 8, 32, 5);
+  const fs::path run = t.path / "run";
+  auto r = ralsgan("train --data " + (t.path / "imgs").string() + " --out " + run.string() + kTiny +
+                       " --epochs 2 --checkpoint-every 1", t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* p : {"checkpoint/generator.safetensors", "checkpoint/discriminator.safetensors",
+                        "checkpoint/train_state.safetensors", "checkpoints/epoch_0001/generator.safetensors",
+                        "checkpoints/epoch_0002/train_state.safetensors", "samples/latest.png", "samples/losses.png",
+                        "log.jsonl"})
+    EXPECT_TRUE(fs::exists(run / p)) << p;
+  std::ifstream log(run / "log.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(log, line)) {
+    ++lines;
+    for (const char* k : {"\"step\":", "\"epoch\":", "\"loss_d\":", "\"loss_g\":", "\"c_real\":", "\"c_fake\":", "\"images_per_s\":"})
+      EXPECT_NE(line.find(k), std::string::npos) << line;
+  }
+  EXPECT_EQ(lines, 4);  // 2 epochs of 2 steps, one line per step
+  const auto state = io::read_safetensors((run / "checkpoint" / "train_state.safetensors").string());
+  EXPECT_EQ(state.metadata.at("step"), "4");
+  EXPECT_EQ(io::to_f64(state.tensors.at("adam.G.step"))[0], 4.0);
+  // PyTorch's state_dict names and counters: D's BN saw three batches per step.
+  const auto d = io::read_safetensors((run / "checkpoint" / "discriminator.safetensors").string());
+  EXPECT_EQ(io::to_f64(d.tensors.at("model.5.num_batches_tracked"))[0], 12.0);
+}
+
+}  // namespace
+}  // namespace rg
