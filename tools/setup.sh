@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PKGS="build-essential cmake ninja-build pkg-config libdnnl-dev libeigen3-dev libopencv-dev libgif-dev
       libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist"
+# CUDA is optional: the CUDA backend is compiled when /usr/local/cuda/bin/nvcc exists.
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -13,4 +14,7 @@ if [ -n "$missing" ]; then
 fi
 preset=${RALSGAN_PRESET:-release}
 cmake --preset "$preset" -G Ninja >/dev/null
-cmake --build --preset "$preset" -j "$(nproc)"
+# RALSGAN_TARGETS: build only these targets (the demo needs only `ralsgan`).
+targets=()
+for t in ${RALSGAN_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build --preset "$preset" -j "$(nproc)" "${targets[@]}"

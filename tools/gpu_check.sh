@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Builds and checks the CUDA backend on a GPU machine, then benchmarks it
+# against PyTorch. Run from the repository root after tools/prepare_gpu_carry.sh
+# (here) has filled .carry/ (Eigen and GoogleTest, which that machine lacks):
+#   tools/gpu_check.sh OUTDIR
+# Writes at most 8 flat files to OUTDIR: env.txt, build.log, ctest.log,
+# bench_cuda.jsonl, bench_torch.jsonl, bench_torch_compile.jsonl, bench.log,
+# summary.md. Every stage runs under `timeout`, capped by what is left of a
+# 450 s budget, so the whole script stays under 8 minutes.
+set -uo pipefail
+OUTDIR=${1:?usage: tools/gpu_check.sh OUTDIR}
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+BUILD=${RALSGAN_GPU_BUILD:-$ROOT/build/gpu}
+JOBS=${JOBS:-16}
+T0=$(date +%s)
+BUDGET=${RALSGAN_GPU_CHECK_BUDGET:-450}  # seconds for stages 2-4 together
+# cap N: N seconds, or what is left of the budget if less (at least 5).
+cap() { local left=$(( BUDGET - ($(date +%s) - T0) )); [ $left -lt "$1" ] && echo $(( left > 5 ? left : 5 )) || echo "$1"; }
+stage() { echo "== [$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUTDIR/env.txt" >&2; }
+
+# --- 1. Tools and libraries ------------------------------------------------------
+{
+  echo "date: $(date -u)"; echo "host: $(uname -a)"
+  echo "--- nvcc"; timeout 10 nvcc --version 2>&1 || echo "nvcc missing"
+  echo "--- cmake"; timeout 10 cmake --version 2>&1 | head -1
+  echo "--- ninja"; timeout 10 ninja --version 2>&1 || echo "ninja missing"
+  echo "--- nvidia-smi"; timeout 20 nvidia-smi 2>&1 | head -20
+  echo "--- python/torch"; timeout 60 "$PY" -c "import sys, torch; print(sys.executable, torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')" 2>&1
+} > "$OUTDIR/env.txt" 2>&1
+CUDNN_ROOT=${RALSGAN_CUDNN_ROOT:-$(timeout 30 "$PY" -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))" 2>/dev/null)}
+if [ -z "$CUDNN_ROOT" ] || [ ! -f "$CUDNN_ROOT/include/cudnn.h" ]; then
+  for d in /usr/local/cuda /usr; do [ -f "$d/include/cudnn.h" ] && CUDNN_ROOT=$d && break; done
+fi
+NVIDIA_PY=$(timeout 30 "$PY" -c "import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))" 2>/dev/null)/nvidia
+CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")")}
+{
+  echo "--- cuDNN root: $CUDNN_ROOT"
+  ls "$CUDNN_ROOT/include" 2>&1 | grep -i cudnn_version; ls "$CUDNN_ROOT/lib" 2>&1 | head -20
+  grep -E "define CUDNN_(MAJOR|MINOR|PATCHLEVEL)" "$CUDNN_ROOT/include/cudnn_version.h" 2>&1
+  echo "--- CUDA home: $CUDA_HOME"
+  ls "$CUDA_HOME"/lib64/libnvrtc.so* "$CUDA_HOME"/lib64/libcudart.so* "$CUDA_HOME"/lib64/libcublas.so* 2>&1
+  ls "$CUDA_HOME"/include/nvrtc.h 2>&1
+  echo "--- pip nvidia libraries: $NVIDIA_PY"; ls "$NVIDIA_PY" 2>&1 | tr '\n' ' '; echo
+} >> "$OUTDIR/env.txt" 2>&1
+# cuDNN's own sub-libraries are dlopened: its folder must be on the search path.
+export LD_LIBRARY_PATH="$CUDNN_ROOT/lib:$CUDA_HOME/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+for d in "$NVIDIA_PY"/cublas/lib "$NVIDIA_PY"/cu13/lib "$NVIDIA_PY"/cuda_nvrtc/lib; do
+  [ -d "$d" ] && LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$d"
+done
+export RALSGAN_NVRTC_CACHE="$BUILD/nvrtc-cache"
+echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >> "$OUTDIR/env.txt"
+
+# --- 2. Configure and build (core only, our targets) ---------------------------------
+stage "configure + build"
+# GoogleTest: the top-level fallback (add_subdirectory + add_library ALIAS) fails
+# with GoogleTest >= 1.11, which defines GTest::gtest_main itself ("cannot create
+# ALIAS target"). So build and install the carried sources first and let
+# find_package(GTest) find them (RALSGAN_GTEST_SOURCE_DIR is passed too).
+GTEST_PREFIX="$BUILD/gtest-install"
+{
+  if [ ! -f "$GTEST_PREFIX/lib/cmake/GTest/GTestConfig.cmake" ]; then
+    timeout -k 10 "$(cap 90)" cmake -S "$ROOT/.carry/googletest" -B "$BUILD/gtest-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_INSTALL_PREFIX="$GTEST_PREFIX" -DCMAKE_INSTALL_LIBDIR=lib -DBUILD_GMOCK=OFF &&
+    timeout -k 10 "$(cap 90)" cmake --build "$BUILD/gtest-build" -j "$JOBS" --target install
+  fi
+  timeout -k 10 "$(cap 60)" cmake -S "$ROOT" -B "$BUILD" -G Ninja -DRALSGAN_CORE_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
+    -DRALSGAN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DRALSGAN_EIGEN_DIR="$ROOT/.carry/eigen3" -DRALSGAN_GTEST_SOURCE_DIR="$ROOT/.carry/googletest" \
+    -DRALSGAN_CUDNN_ROOT="$CUDNN_ROOT" -DCMAKE_PREFIX_PATH="$GTEST_PREFIX" ${RALSGAN_GPU_CMAKE_ARGS:-} &&
+  timeout -k 10 "$(cap 210)" cmake --build "$BUILD" -j "$JOBS" --target test_cuda_ops test_cuda_step bench_cuda
+} > "$OUTDIR/build.log" 2>&1
+BUILD_RC=$?
+echo "build rc=$BUILD_RC" >> "$OUTDIR/env.txt"
+
+# --- 3. Tests -------------------------------------------------------------------------
+CTEST_RC=skipped
+if [ $BUILD_RC -eq 0 ]; then
+  stage "ctest -L cuda"
+  (cd "$BUILD" && timeout -k 10 "$(cap 120)" ctest -L cuda -j 8 --output-on-failure --timeout 100) > "$OUTDIR/ctest.log" 2>&1
+  CTEST_RC=$?
+else
+  tail -40 "$OUTDIR/build.log" > "$OUTDIR/ctest.log"
+fi
+echo "ctest rc=$CTEST_RC" >> "$OUTDIR/env.txt"
+
+# --- 4. Benchmarks ----------------------------------------------------------------------
+: > "$OUTDIR/bench.log"
+if [ $BUILD_RC -eq 0 ]; then
+  stage "bench_cuda"
+  timeout -k 10 "$(cap 60)" "$BUILD/tests/cuda/bench_cuda" --step-iters 20 --gen-count 10000 --gen-batch 500 \
+    > "$OUTDIR/bench_cuda.jsonl" 2>> "$OUTDIR/bench.log"
+  echo "bench_cuda rc=$?" >> "$OUTDIR/bench.log"
+fi
+stage "bench_torch_gpu (eager)"
+PYTHONUNBUFFERED=1 timeout -k 10 "$(cap 75)" "$PY" bench/pytorch_gpu/bench_torch_gpu.py --mode eager_f32 --mode eager_tf32 \
+  --step-iters 20 --gen-count 10000 --gen-batch 500 > "$OUTDIR/bench_torch.jsonl" 2>> "$OUTDIR/bench.log"
+echo "bench_torch eager rc=$?" >> "$OUTDIR/bench.log"
+# torch.compile gets what is left of the budget, at most 150 s.
+LEFT=$(( BUDGET - ($(date +%s) - T0) ))
+[ $LEFT -gt 150 ] && LEFT=150
+if [ $LEFT -gt 30 ]; then
+  stage "bench_torch_gpu (torch.compile, cap ${LEFT}s)"
+  PYTHONUNBUFFERED=1 timeout -k 10 "$LEFT" "$PY" bench/pytorch_gpu/bench_torch_gpu.py --mode compile \
+    --step-iters 20 --gen-count 10000 --gen-batch 500 > "$OUTDIR/bench_torch_compile.jsonl" 2>> "$OUTDIR/bench.log"
+  echo "bench_torch compile rc=$? (124: over its time cap)" >> "$OUTDIR/bench.log"
+else
+  echo "bench_torch compile: skipped, no time left" >> "$OUTDIR/bench.log"
+fi
+
+# --- 5. Summary -----------------------------------------------------------------------------
+stage "summary"
+timeout 30 "$PY" - "$OUTDIR" "$BUILD_RC" "$CTEST_RC" > "$OUTDIR/summary.md" 2>> "$OUTDIR/bench.log" <<'PYEOF'
+import json, os, re, sys
+out, build_rc, ctest_rc = sys.argv[1], sys.argv[2], sys.argv[3]
+def load(name):
+    rows = []
+    try:
+        for line in open(os.path.join(out, name)):
+            line = line.strip()
+            if line.startswith("{"):
+                try: rows.append(json.loads(line))
+                except ValueError: pass
+    except OSError:
+        pass
+    return rows
+ours = load("bench_cuda.jsonl"); torch_rows = load("bench_torch.jsonl") + load("bench_torch_compile.jsonl")
+def find(rows, **kw):
+    for r in rows:
+        if all(r.get(k) == v for k, v in kw.items()): return r
+    return None
+print("# CUDA backend GPU check\n")
+dev = next((r["device"] for r in ours if "device" in r), next((r["device"] for r in torch_rows if "device" in r), "?"))
+print(f"device: {dev}  \nbuild rc {build_rc}, ctest -L cuda rc {ctest_rc}\n")
+try:
+    log = open(os.path.join(out, "ctest.log")).read()
+    m = re.search(r"(\d+)% tests passed, (\d+) tests failed out of (\d+)", log)
+    if m: print(f"ctest: {m.group(0)}\n")
+    fails = re.findall(r"\d+ - (\S+) \(Failed\)", log)
+    if fails: print("failed: " + ", ".join(fails) + "\n")
+except OSError:
+    pass
+print("| measurement | ours | PyTorch | ours / PyTorch (speed-up) |")
+print("|---|---|---|---|")
+def row(label, o, t, key, higher_better):
+    if not o or not t: 
+        print(f"| {label} | {o.get(key) if o else 'n/a'} | {t.get(key) if t else 'n/a'} | n/a |"); return
+    a, b = o[key], t[key]
+    ratio = (a / b) if higher_better else (b / a)
+    print(f"| {label} | {a:.4g} | {b:.4g} | {ratio:.2f}x |")
+for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"])):
+    for tm in tmodes:
+        row(f"train step b64 s128 ms/step, {prec} vs torch {tm}", find(ours, bench="train_step", precision=prec),
+            find(torch_rows, bench="train_step", mode=tm), "ms_per_step", False)
+for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"])):
+    for tm in tmodes:
+        for key in ("images_per_s_with_copy", "images_per_s_device"):
+            row(f"generate 10k@128 {key}, {prec} vs torch {tm}", find(ours, bench="generate", precision=prec),
+                find(torch_rows, bench="generate", mode=tm), key, True)
+print("\nratios: > 1 means ours is faster. Generation excludes PNG encoding; 'with_copy' includes latents up and float images down.")
+PYEOF
+stage "done"
+exit 0

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Copies the header-only and source dependencies that the GPU machine lacks
+# (it has no Debian -dev packages) into .carry/ (git-ignored), to be named in
+# the device tool's `carry`:
+#   .carry/eigen3      Eigen's headers (Eigen/ only: unsupported/ and docs dropped)
+#   .carry/googletest  GoogleTest's sources (built by CMake there)
+# tools/gpu_check.sh configures with -DRALSGAN_EIGEN_DIR=.carry/eigen3
+# -DRALSGAN_GTEST_SOURCE_DIR=.carry/googletest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EIGEN=${EIGEN_SRC:-/usr/include/eigen3}
+GTEST=${GTEST_SRC:-/usr/src/googletest}
+[ -d "$EIGEN/Eigen" ] || { echo "prepare_gpu_carry: no Eigen at $EIGEN (install libeigen3-dev)" >&2; exit 1; }
+[ -f "$GTEST/CMakeLists.txt" ] || { echo "prepare_gpu_carry: no GoogleTest sources at $GTEST (install googletest)" >&2; exit 1; }
+rm -rf .carry/eigen3 .carry/googletest
+mkdir -p .carry/eigen3
+cp -r "$EIGEN/Eigen" .carry/eigen3/
+[ -f "$EIGEN/signature_of_eigen3_matrix_library" ] && cp "$EIGEN/signature_of_eigen3_matrix_library" .carry/eigen3/
+cp -r "$GTEST" .carry/googletest
+rm -rf .carry/googletest/docs .carry/googletest/googletest/docs .carry/googletest/googlemock/docs
+find .carry -name '*.md' -delete
+kib=$(du -sk .carry | cut -f1)
+echo "prepare_gpu_carry: .carry is $((kib / 1024)) MiB ($kib KiB)"
+if [ "$kib" -gt $((24 * 1024)) ]; then
+  echo "prepare_gpu_carry: .carry is over 24 MiB; the device tool carries 64 MiB in all" >&2
+  exit 1
+fi
