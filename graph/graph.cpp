@@ -161,6 +161,44 @@ ValueId Graph::leaky_relu(ValueId x, double slope) {
   return add_node(OpKind::kLeakyRelu, {x}, a)[0];
 }
 ValueId Graph::tanh(ValueId x) { return add_node(OpKind::kTanh, {x})[0]; }
+
+ValueId Graph::max_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,
+                          std::array<int, 2> padding) {
+  OpAttrs a;
+  a.kernel = kernel;
+  a.stride = stride;
+  a.padding = padding;
+  return add_node(OpKind::kMaxPool2d, {x}, a)[0];
+}
+
+ValueId Graph::avg_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,
+                          std::array<int, 2> padding, bool count_include_pad) {
+  OpAttrs a;
+  a.kernel = kernel;
+  a.stride = stride;
+  a.padding = padding;
+  a.count_include_pad = count_include_pad;
+  return add_node(OpKind::kAvgPool2d, {x}, a)[0];
+}
+
+ValueId Graph::concat(const std::vector<ValueId>& xs, int axis) {
+  OpAttrs a;
+  a.axes = {axis};
+  return add_node(OpKind::kConcat, xs, a)[0];
+}
+
+ValueId Graph::resize_bilinear(ValueId x, int64_t h, int64_t w) {
+  OpAttrs a;
+  a.shape = {h, w};
+  return add_node(OpKind::kResizeBilinear, {x}, a)[0];
+}
+
+ValueId Graph::conv2d(ValueId x, ValueId w, std::array<int, 2> stride, std::array<int, 2> padding) {
+  OpAttrs a;
+  a.stride = stride;
+  a.padding = padding;
+  return add_node(OpKind::kConv2d, {x, w}, a)[0];
+}
 ValueId Graph::add(ValueId a, ValueId b) { return add_node(OpKind::kAdd, {a, b})[0]; }
 ValueId Graph::sub(ValueId a, ValueId b) { return add_node(OpKind::kSub, {a, b})[0]; }
 ValueId Graph::mul(ValueId a, ValueId b) { return add_node(OpKind::kMul, {a, b})[0]; }

@@ -89,6 +89,16 @@ class Graph {
   ValueId relu(ValueId x);
   ValueId leaky_relu(ValueId x, double slope);
   ValueId tanh(ValueId x);
+  // Forward-only (no gradient rules), NCHW, floor mode as PyTorch's defaults.
+  ValueId max_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,
+                     std::array<int, 2> padding = {0, 0});
+  ValueId avg_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,
+                     std::array<int, 2> padding = {0, 0}, bool count_include_pad = true);
+  ValueId concat(const std::vector<ValueId>& xs, int axis);
+  // F.interpolate(x, size={h, w}, mode="bilinear", align_corners=False).
+  ValueId resize_bilinear(ValueId x, int64_t h, int64_t w);
+  // conv2d with per-dimension stride and padding (rectangular kernels).
+  ValueId conv2d(ValueId x, ValueId w, std::array<int, 2> stride, std::array<int, 2> padding);
 
   // --- Arithmetic (numpy broadcasting) --------------------------------------
   ValueId add(ValueId a, ValueId b);

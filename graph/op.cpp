@@ -34,6 +34,10 @@ const char* op_name(OpKind k) {
     case OpKind::kStopGradient: return "stop_gradient";
     case OpKind::kAdamUpdate: return "adam_update";
     case OpKind::kIncrement: return "increment";
+    case OpKind::kMaxPool2d: return "max_pool2d";
+    case OpKind::kAvgPool2d: return "avg_pool2d";
+    case OpKind::kConcat: return "concat";
+    case OpKind::kResizeBilinear: return "resize_bilinear";
   }
   return "?";
 }

@@ -50,6 +50,12 @@ enum class OpKind : uint8_t {
   // State updates (in place on variables).
   kAdamUpdate,  // (param, grad, m, v, step) -> (param', m', v')
   kIncrement,   // (counter) -> counter + 1
+  // Forward-only ops (no gradient rule; autodiff rejects them), used by the
+  // metrics' Inception-v3 graph. NCHW; the reference backend implements them.
+  kMaxPool2d,       // attrs.kernel, stride, padding (pads never win; floor mode)
+  kAvgPool2d,       // attrs.kernel, stride, padding, count_include_pad (floor mode)
+  kConcat,          // (x0, x1, ..., xk) along attrs.axes[0]; any number (>= 1) of inputs
+  kResizeBilinear,  // to attrs.shape = {H', W'}, as F.interpolate(bilinear, align_corners=False)
 };
 
 const char* op_name(OpKind k);
@@ -66,6 +72,9 @@ struct OpAttrs {
   std::vector<int> axes;
   bool keepdims = false;
   Shape shape;
+  // Pooling (kMaxPool2d, kAvgPool2d).
+  std::array<int, 2> kernel{1, 1};
+  bool count_include_pad = true;
   // Adam.
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
 };

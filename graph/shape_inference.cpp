@@ -83,6 +83,7 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
       case OpKind::kBatchNormRunningUpdate: case OpKind::kReluBackward:
       case OpKind::kLeakyReluBackward: case OpKind::kTanhBackward: case OpKind::kAdd:
       case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: return 2;
+      case OpKind::kConcat: return std::max<size_t>(in.size(), 1);  // any number, at least one
       default: return 1;
     }
   }();
@@ -199,6 +200,41 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
     case OpKind::kIncrement:
       if (d(0).dtype != DType::i64) fail(node, "counter must be i64, got " + desc_str(d(0)));
       return {d(0)};
+    case OpKind::kMaxPool2d:
+    case OpKind::kAvgPool2d: {
+      expect_rank(node, "input", d(0), 4);
+      const Shape& x = d(0).shape;
+      for (int i = 0; i < 2; ++i)
+        if (a.kernel[size_t(i)] < 1 || a.stride[size_t(i)] < 1 || a.padding[size_t(i)] < 0 ||
+            2 * a.padding[size_t(i)] > a.kernel[size_t(i)])
+          fail(node, "needs kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2");
+      const int64_t ho = conv_out(x[2], a.kernel[0], a.stride[0], a.padding[0]);
+      const int64_t wo = conv_out(x[3], a.kernel[1], a.stride[1], a.padding[1]);
+      if (ho <= 0 || wo <= 0) fail(node, "input " + shape_str(x) + " too small for the pooling window");
+      return {TensorDesc{{x[0], x[1], ho, wo}, d(0).dtype}};
+    }
+    case OpKind::kConcat: {
+      if (a.axes.size() != 1) fail(node, "needs exactly one axis");
+      const int rank = d(0).rank();
+      const int axis = a.axes[0] < 0 ? a.axes[0] + rank : a.axes[0];
+      if (axis < 0 || axis >= rank) fail(node, "axis " + std::to_string(a.axes[0]) + " out of range for " + desc_str(d(0)));
+      Shape out = d(0).shape;
+      for (size_t i = 1; i < in.size(); ++i) {
+        const TensorDesc& di = d(i);
+        bool ok = di.dtype == d(0).dtype && di.rank() == rank;
+        for (int k = 0; ok && k < rank; ++k) ok = k == axis || di.shape[size_t(k)] == out[size_t(k)];
+        if (!ok) fail(node, "input " + std::to_string(i) + " " + desc_str(di) + " does not match " + desc_str(d(0)) + " outside axis " + std::to_string(axis));
+        out[size_t(axis)] += di.shape[size_t(axis)];
+      }
+      return {TensorDesc{out, d(0).dtype}};
+    }
+    case OpKind::kResizeBilinear: {
+      expect_rank(node, "input", d(0), 4);
+      if (a.shape.size() != 2 || a.shape[0] < 1 || a.shape[1] < 1)
+        fail(node, "output size must be {H, W} with H, W >= 1, got " + shape_str(a.shape));
+      const Shape& x = d(0).shape;
+      return {TensorDesc{{x[0], x[1], a.shape[0], a.shape[1]}, d(0).dtype}};
+    }
   }
   fail(node, "unknown op");
 }

@@ -1,8 +1,11 @@
 // `ralsgan demo` (DESIGN B7) and `ralsgan eval`.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/data/dataset.h"
 #include "apps/data/idx.h"
+#include "apps/metrics/eval.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/commands.h"
 #include "apps/ralsgan/generate.h"
@@ -51,16 +54,78 @@ int cmd_demo(int argc, char** argv) {
   std::fprintf(stderr, "demo: %llu images in %s (%.1f img/s); sample grid: %s\n", (unsigned long long)gr.images,
                g.out.string().c_str(), gr.seconds > 0 ? double(gr.images) / gr.seconds : 0.0,
                (out / "samples" / "latest.png").string().c_str());
+  // SWD of the generated images against as many real ones (the first of the test set).
+  metrics::EvalOptions e;
+  e.metrics = {"swd"};
+  e.seed = o.seed;
+  const data::Dataset real = data::fashion_mnist_dataset(32, size_t(g.count), false);
+  for (size_t i = 0; i < real.size(); ++i) {
+    metrics::Image im;
+    im.width = im.height = 32;
+    im.rgb.assign(real.image(i), real.image(i) + real.image_bytes());
+    e.real.push_back(std::move(im));
+  }
+  e.fake_dir = g.out.string();
+  const metrics::MetricsReport report = metrics::evaluate(e);
+  std::fputs(report.table().c_str(), stdout);
+  metrics::write_json(report, (out / "metrics.json").string());
+  std::fprintf(stderr, "demo: metrics in %s\n", (out / "metrics.json").string().c_str());
   return 0;
 }
 
 int cmd_eval(int argc, char** argv) {
-  Flags f("eval", "Image-quality metrics of generated images against real ones.");
-  f.value("real", "DIR|CACHE", "real images").value("fake", "DIR", "generated images")
-      .value("metrics", "LIST", "comma-separated: swd, fid, kid", "swd")
-      .value("inspection", "FILE", "unused").required("real").required("fake");
+  Flags f("eval", "Image-quality metrics of generated images against real ones: SWD (no network needed), and FID\n"
+                  "and KID with pytorch-fid's Inception-v3 (weights converted by tools/inception/convert_pt_inception.py).\n"
+                  "Prints a table and writes JSON. See docs/metrics.md.");
+  f.value("real", "DIR|CACHE", "real images: a folder of images or a dataset cache from `preprocess`")
+      .value("fake", "DIR", "generated images (a folder of PNGs)")
+      .value("metrics", "LIST", "comma-separated: swd, fid, kid", "swd,fid,kid")
+      .value("inception", "FILE", "Inception weights (safetensors) for fid and kid")
+      .value("real-stats", "FILE", "cache of the real set's Inception statistics (read if present, else written)")
+      .value("json", "FILE", "where to write the JSON report (default: FAKE/metrics.json)")
+      .value("seed", "N", "seed of SWD's patches and directions and KID's subsets", "0")
+      .required("real")
+      .required("fake");
   if (!f.parse(argc, argv)) return 0;
-  throw std::runtime_error("eval: this build has no metrics library");
+  metrics::EvalOptions o;
+  std::string list = f.str("metrics");
+  o.metrics.clear();
+  for (size_t p = 0; p <= list.size();) {
+    const size_t q = std::min(list.find(',', p), list.size());
+    const std::string m = list.substr(p, q - p);
+    if (m != "swd" && m != "fid" && m != "kid") throw UsageError("eval: --metrics takes swd, fid, kid; got '" + m + "'");
+    o.metrics.push_back(m);
+    p = q + 1;
+  }
+  const bool needs_inception = list.find("fid") != std::string::npos || list.find("kid") != std::string::npos;
+  if (needs_inception && !f.has("inception"))
+    throw UsageError("eval: fid and kid need --inception FILE (pytorch-fid weights converted by "
+                     "tools/inception/convert_pt_inception.py); or ask for --metrics swd");
+  o.inception = f.str("inception");
+  o.real_stats_cache = f.str("real-stats");
+  o.seed = f.unsigned_integer("seed");
+  const fs::path real = f.str("real");
+  if (fs::is_regular_file(real)) {  // a dataset cache
+    const data::Dataset ds = data::open_cache(real);
+    for (size_t i = 0; i < ds.size(); ++i) {
+      metrics::Image im;
+      im.width = im.height = ds.image_size();
+      im.rgb.assign(ds.image(i), ds.image(i) + ds.image_bytes());
+      o.real.push_back(std::move(im));
+    }
+  } else {
+    o.real_dir = real.string();
+  }
+  o.fake_dir = f.str("fake");
+  o.progress = [](const std::string& stage, size_t done, size_t total) {
+    std::fprintf(stderr, "%s: %zu/%zu\n", stage.c_str(), done, total);
+  };
+  const metrics::MetricsReport r = metrics::evaluate(o);
+  std::fputs(r.table().c_str(), stdout);
+  const std::string json = f.has("json") ? f.str("json") : (fs::path(o.fake_dir) / "metrics.json").string();
+  metrics::write_json(r, json);
+  std::fprintf(stderr, "wrote %s\n", json.c_str());
+  return 0;
 }
 
 }  // namespace rg::app

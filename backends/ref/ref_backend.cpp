@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <new>
 #include <stdexcept>
@@ -111,6 +112,9 @@ class RefGroupKernel final : public Kernel {
         acc_.resize(std::max(acc_.size(), size_t(g.desc(n.outputs[0]).numel())));
       } else if (n.op == OpKind::kBroadcastTo) {
         index_[id] = BroadcastIndex(g.shape(n.outputs[0]), g.shape(n.inputs[0]));
+      } else if (n.op == OpKind::kResizeBilinear) {
+        const Shape &xs = g.shape(n.inputs[0]), &ys = g.shape(n.outputs[0]);
+        taps_[id] = {bilinear_taps(xs[2], ys[2]), bilinear_taps(xs[3], ys[3])};
       }
     }
     scratch_ = off + col_bytes_;
@@ -209,6 +213,16 @@ class RefGroupKernel final : public Kernel {
       case OpKind::kIncrement:
         *static_cast<int64_t*>(ptr_[size_t(in[0])]) += 1;
         break;
+      case OpKind::kMaxPool2d:
+      case OpKind::kAvgPool2d:
+        pool2d(n);
+        break;
+      case OpKind::kConcat:
+        concat(n);
+        break;
+      case OpKind::kResizeBilinear:
+        resize_bilinear(id, n);
+        break;
       default:
         throw std::logic_error(std::string("ref backend: no kernel for ") + op_name(n.op));
     }
@@ -276,6 +290,108 @@ class RefGroupKernel final : public Kernel {
     }
   }
 
+  // Pooling in floor mode. Max: padding never wins (windows are clipped to the
+  // input). Average: the sum over the clipped window divided by k*k
+  // (count_include_pad) or by the clipped window's size, as PyTorch.
+  void pool2d(const Node& n) {
+    const Shape &xs = g_.shape(n.inputs[0]), &ys = g_.shape(n.outputs[0]);
+    const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3];
+    const int kh = n.attrs.kernel[0], kw = n.attrs.kernel[1], sh = n.attrs.stride[0], sw = n.attrs.stride[1];
+    const int ph = n.attrs.padding[0], pw = n.attrs.padding[1];
+    const bool is_max = n.op == OpKind::kMaxPool2d;
+    const T* x = p(n.inputs[0]);
+    T* y = p(n.outputs[0]);
+    for (int64_t plane = 0; plane < xs[0] * xs[1]; ++plane) {
+      const T* xp = x + plane * H * W;
+      T* yp = y + plane * Ho * Wo;
+      for (int64_t oh = 0; oh < Ho; ++oh) {
+        const int64_t h0 = oh * sh - ph, h1 = std::min<int64_t>(h0 + kh, H);
+        const int64_t hs = std::max<int64_t>(h0, 0);
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+          const int64_t w0 = ow * sw - pw, w1 = std::min<int64_t>(w0 + kw, W);
+          const int64_t ws = std::max<int64_t>(w0, 0);
+          if (is_max) {
+            T m = -std::numeric_limits<T>::infinity();
+            for (int64_t i = hs; i < h1; ++i)
+              for (int64_t j = ws; j < w1; ++j) {
+                const T v = xp[i * W + j];
+                if (v > m || std::isnan(v)) m = v;
+              }
+            yp[oh * Wo + ow] = m;
+          } else {
+            double sum = 0;
+            for (int64_t i = hs; i < h1; ++i)
+              for (int64_t j = ws; j < w1; ++j) sum += double(xp[i * W + j]);
+            const int64_t count = n.attrs.count_include_pad
+                                      ? (std::min<int64_t>(h0 + kh, H + ph) - h0) * (std::min<int64_t>(w0 + kw, W + pw) - w0)
+                                      : (h1 - hs) * (w1 - ws);
+            yp[oh * Wo + ow] = T(sum / double(count));
+          }
+        }
+      }
+    }
+  }
+
+  void concat(const Node& n) {
+    const Shape& ys = g_.shape(n.outputs[0]);
+    const int rank = int(ys.size());
+    const int axis = n.attrs.axes[0] < 0 ? n.attrs.axes[0] + rank : n.attrs.axes[0];
+    int64_t outer = 1, inner = 1;
+    for (int k = 0; k < axis; ++k) outer *= ys[size_t(k)];
+    for (int k = axis + 1; k < rank; ++k) inner *= ys[size_t(k)];
+    T* y = p(n.outputs[0]);
+    const int64_t row = ys[size_t(axis)] * inner;
+    int64_t at = 0;
+    for (ValueId v : n.inputs) {
+      const int64_t chunk = g_.shape(v)[size_t(axis)] * inner;
+      const T* x = p(v);
+      for (int64_t o = 0; o < outer; ++o) std::copy(x + o * chunk, x + (o + 1) * chunk, y + o * row + at);
+      at += chunk;
+    }
+  }
+
+  // F.interpolate(mode="bilinear", align_corners=False, no antialias): source
+  // coordinate (dst + 0.5) * in / out - 0.5, clamped at 0; the upper neighbour
+  // is clamped to the last row/column.
+  void resize_bilinear(NodeId id, const Node& n) {
+    const Shape &xs = g_.shape(n.inputs[0]), &ys = g_.shape(n.outputs[0]);
+    const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3];
+    const std::vector<Tap>& th = taps_.at(id)[0];
+    const std::vector<Tap>& tw = taps_.at(id)[1];
+    const T* x = p(n.inputs[0]);
+    T* y = p(n.outputs[0]);
+    for (int64_t plane = 0; plane < xs[0] * xs[1]; ++plane) {
+      const T* xp = x + plane * H * W;
+      T* yp = y + plane * Ho * Wo;
+      for (int64_t oh = 0; oh < Ho; ++oh) {
+        const Tap& a = th[size_t(oh)];
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+          const Tap& b = tw[size_t(ow)];
+          const double v = a.l0 * (b.l0 * double(xp[a.i0 * W + b.i0]) + b.l1 * double(xp[a.i0 * W + b.i1])) +
+                           a.l1 * (b.l0 * double(xp[a.i1 * W + b.i0]) + b.l1 * double(xp[a.i1 * W + b.i1]));
+          yp[oh * Wo + ow] = T(v);
+        }
+      }
+    }
+  }
+
+  struct Tap {
+    int64_t i0, i1;
+    double l0, l1;
+  };
+  static std::vector<Tap> bilinear_taps(int64_t in, int64_t out) {
+    std::vector<Tap> t(static_cast<size_t>(out));
+    const double scale = double(in) / double(out);
+    for (int64_t d = 0; d < out; ++d) {
+      const double src = std::max(scale * (double(d) + 0.5) - 0.5, 0.0);
+      const int64_t i0 = std::min<int64_t>(int64_t(src), in - 1);
+      const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+      const double l1 = std::min(src - double(i0), 1.0);
+      t[size_t(d)] = {i0, i1, 1.0 - l1, l1};
+    }
+    return t;
+  }
+
   // torch.optim.Adam, single-tensor path: the same operations in the same order.
   void adam(const Node& n) {
     const OpAttrs& a = n.attrs;
@@ -304,6 +420,7 @@ class RefGroupKernel final : public Kernel {
   std::unique_ptr<ref::ElementwiseProgram<T>> program_;
   std::map<NodeId, BroadcastIndex> index_;
   std::map<NodeId, ConvGeometry> geometry_;
+  std::map<NodeId, std::array<std::vector<Tap>, 2>> taps_;  // resize_bilinear: rows, columns
   std::vector<double> acc_;
 };
 
