@@ -1,0 +1,723 @@
+// The CUDA backend: one CudaKernel per fusion group, a list of steps (cuDNN
+// convolutions and NVRTC kernels) with every argument resolved at bind(), run
+// on the backend's stream; run_all() runs a plan eagerly once, captures it
+// into a CUDA graph on the second run and replays that graph afterwards.
+#include <cudnn.h>
+#include <nvrtc.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "backends/cuda/cuda_internal.h"
+#include "backends/ref/conv_ref.h"
+#include "engine/schedule.h"
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace rg {
+namespace cuda {
+namespace {
+
+class CudaBackend;
+
+class CudaKernel final : public Kernel {
+ public:
+  CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp);
+  ~CudaKernel() override;
+  size_t scratch_bytes() const override { return scratch_; }
+  void bind(const KernelBinding& b) override;
+  void run() override;
+  std::string describe() const override;
+
+ private:
+  struct Launch {
+    LaunchSpec spec;
+    cudaKernel_t fn = nullptr;
+    Jit::HostFn host = nullptr;
+    std::vector<void*> vals, ptrs;
+  };
+  struct Conv {
+    std::unique_ptr<ConvOp> op;  // null in host emulation
+    OpKind kind = OpKind::kConv2d;
+    ref::ConvGeometry geo{};     // host emulation: the reference im2col kernels
+    Arg a, b, out;
+    size_t ws = 0;
+    const void *pa = nullptr, *pb = nullptr;
+    void *po = nullptr, *pws = nullptr;
+  };
+
+  size_t alloc(size_t bytes) {
+    const size_t off = scratch_;
+    scratch_ += (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
+    return off;
+  }
+  Arg home(ValueId v) const {
+    auto it = home_.find(v);
+    return it == home_.end() ? Arg::val(v) : it->second;
+  }
+  // An anchor's output: in scratch when the group keeps it internal.
+  void place(ValueId v) {
+    if (grp_.is_internal(v)) home_[v] = Arg::scratch(alloc(g_.desc(v).bytes()));
+  }
+  void add_launch(LaunchSpec s);
+  void add_ew(EwSpec s);
+  void add_reduction(RedSpec r, const RedPlan& p);
+  void build_conv(const Node& n);
+  void build_chain(size_t first, EwSpec spec, std::map<ValueId, std::string> regs);
+  void build_batch_norm_stats(const Node& n);
+  void build_batch_norm_backward(const Node& n);
+  void build_reduce(const Node& n);
+  void build_adam(const Node& n);
+  std::string operand(EwSpec& s, std::map<ValueId, std::string>& regs, ValueId v) const;
+  static std::string channel_load(EwSpec& s, Arg a);
+  void* resolve(const Arg& a, const KernelBinding& b) const;
+  template <typename T>
+  static void emulate_conv(const Conv& c) {
+    const T* a = static_cast<const T*>(c.pa);
+    const T* b = static_cast<const T*>(c.pb);
+    T* out = static_cast<T*>(c.po);
+    T* col = static_cast<T*>(c.pws);
+    if (c.kind == OpKind::kConv2d) ref::conv2d_forward(c.geo, a, b, out, col);
+    else if (c.kind == OpKind::kConvTranspose2d) ref::conv2d_backward_data(c.geo, a, b, out, col);
+    else ref::conv2d_backward_weight(c.geo, a, b, out, col);
+  }
+
+  // Multi-tensor Adam: the host mirror of the kernel's table (same layout).
+  static constexpr int kAdamMaxTensors = 64;
+  struct AdamTable {
+    int n = 0, pad = 0;
+    int64_t start[kAdamMaxTensors + 1] = {};
+    void *p[kAdamMaxTensors] = {}, *g[kAdamMaxTensors] = {}, *m[kAdamMaxTensors] = {}, *v[kAdamMaxTensors] = {};
+  };
+  bool adam_ = false;
+  const Node* adam_node_ = nullptr;
+  std::string adam_name_;
+  AdamTable table_;
+  void* step_ptr_ = nullptr;
+  CudaKernel* adam_leader_ = nullptr;  // set: this group's tensors are updated by that group's launch
+  unsigned adam_grid_ = 1;
+  cudaKernel_t adam_fn_ = nullptr;
+  Jit::HostFn adam_host_ = nullptr;
+  void bind_adam(const KernelBinding& b);
+
+  CudaBackend& be_;
+  const Graph& g_;
+  FusionGroup grp_;
+  std::string T_;
+  size_t scratch_ = 0;
+  std::map<ValueId, Arg> home_;
+  std::vector<Launch> launches_;
+  std::vector<Conv> convs_;
+  std::vector<std::pair<bool, size_t>> steps_;  // (is conv, index)
+};
+
+class CudaBackend final : public Backend {
+ public:
+  struct Emulate {};
+  // Host emulation (no device): make_cuda_host_emulator.
+  explicit CudaBackend(Emulate) : sms_(4), block_(8), emulate_(true) {
+    opt_.cache_dir = "-";
+    jit_ = std::make_unique<Jit>(true);
+  }
+  // Code generation only (no device): cuda_codegen_check.
+  CudaBackend(int cc, int sms) : sms_(sms), dry_(true) {
+    opt_.cache_dir = "-";
+    jit_ = std::make_unique<Jit>(cc / 10, cc % 10, "-");
+  }
+  explicit CudaBackend(const CudaOptions& o) : opt_(o) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+      cudaGetLastError();
+      fail("no CUDA device");
+    }
+    if (o.device < 0 || o.device >= n) fail("no CUDA device " + std::to_string(o.device));
+    check(cudaSetDevice(o.device), "cudaSetDevice");
+    cudaDeviceProp p{};
+    check(cudaGetDeviceProperties(&p, o.device), "cudaGetDeviceProperties");
+    sms_ = p.multiProcessorCount;
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    cudnnHandle_t h;
+    const cudnnStatus_t st = cudnnCreate(&h);
+    if (st != CUDNN_STATUS_SUCCESS) fail(std::string("cudnnCreate: ") + cudnnGetErrorString(st));
+    cudnn_ = h;
+    cudnnSetStream(h, stream_);
+    jit_ = std::make_unique<Jit>(p.major, p.minor, o.cache_dir);
+  }
+  ~CudaBackend() override {
+    if (dry_ || emulate_) return;
+    cudaStreamSynchronize(stream_);
+    for (auto& e : graphs_) cudaGraphExecDestroy(e.exec);
+    cudnnDestroy(static_cast<cudnnHandle_t>(cudnn_));
+    jit_.reset();
+    cudaStreamDestroy(stream_);
+  }
+  std::string name() const override { return "cuda"; }
+  void* allocate(size_t bytes) override {
+    if (emulate_) {
+      void* h = std::aligned_alloc(256, (std::max<size_t>(bytes, 1) + 255) / 256 * 256);
+      if (!h) fail("host allocation failed");
+      std::memset(h, 0xff, (std::max<size_t>(bytes, 1) + 255) / 256 * 256);  // NaN-filled: unwritten reads show
+      return h;
+    }
+    void* p = nullptr;
+    check(cudaMalloc(&p, std::max<size_t>(bytes, 256)), "cudaMalloc");
+    return p;
+  }
+  void release(void* p) override {
+    if (emulate_) return std::free(p);
+    cudaStreamSynchronize(stream_);
+    cudaFree(p);
+  }
+  void copy_in(void* dst, const void* src, size_t n) override {
+    if (emulate_) return void(std::memcpy(dst, src, n));
+    check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream_), "copy_in");
+    check(cudaStreamSynchronize(stream_), "copy_in");
+  }
+  void copy_out(void* dst, const void* src, size_t n) override {
+    if (emulate_) return void(std::memcpy(dst, src, n));
+    check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream_), "copy_out");
+    check(cudaStreamSynchronize(stream_), "copy_out");
+  }
+  void synchronize() override {
+    if (emulate_) return;
+    check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+  std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
+    if (g.float_type() != DType::f32 && g.float_type() != DType::f64)
+      fail(std::string("graphs of ") + dtype_name(g.float_type()) + " are not supported (f32, f64)");
+    return std::make_unique<CudaKernel>(*this, g, grp);
+  }
+  void run_all(const std::vector<Kernel*>& kernels) override {
+    if (!opt_.cuda_graphs || emulate_) {
+      for (Kernel* k : kernels) k->run();
+      return;
+    }
+    auto it = std::find_if(graphs_.begin(), graphs_.end(), [&](const Entry& e) { return e.kernels == kernels; });
+    if (it == graphs_.end()) {
+      // First run: eager (lazy module loading and cuDNN's first-call work happen
+      // outside any capture). The graph is captured on the second run.
+      for (Kernel* k : kernels) k->run();
+      graphs_.push_back({kernels, nullptr, false});
+      return;
+    }
+    if (it->eager) {
+      for (Kernel* k : kernels) k->run();
+      return;
+    }
+    if (!it->exec) {
+      std::string why;
+      cudaGraph_t graph = nullptr;
+      cudaError_t e = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
+      if (e == cudaSuccess) {
+        try {
+          for (Kernel* k : kernels) k->run();
+        } catch (const std::exception& ex) {
+          why = ex.what();
+        }
+        e = cudaStreamEndCapture(stream_, &graph);
+        if (e == cudaSuccess && why.empty()) e = cudaGraphInstantiate(&it->exec, graph, 0);
+        if (graph) cudaGraphDestroy(graph);
+      }
+      if (e != cudaSuccess || !why.empty()) {
+        // Something in the plan cannot be captured: run this plan eagerly from
+        // now on (still no allocation), and say so once.
+        if (why.empty()) why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+        cudaGetLastError();
+        if (it->exec) cudaGraphExecDestroy(it->exec);
+        it->exec = nullptr;
+        it->eager = true;
+        std::fprintf(stderr, "cuda backend: CUDA graph capture failed (%s); this plan runs eagerly\n", why.c_str());
+        for (Kernel* k : kernels) k->run();
+        return;
+      }
+    }
+    check(cudaGraphLaunch(it->exec, stream_), "cudaGraphLaunch");
+  }
+
+  CudaKernel* last_bound() const { return last_bound_; }
+  void set_last_bound(CudaKernel* k) { last_bound_ = k; }
+
+  // A kernel rebound or destroyed: graphs that captured it are stale.
+  void forget(const Kernel* k) {
+    if (last_bound_ == k) last_bound_ = nullptr;
+    if (dry_ || emulate_) return;
+    for (auto it = graphs_.begin(); it != graphs_.end();) {
+      if (std::find(it->kernels.begin(), it->kernels.end(), k) != it->kernels.end()) {
+        if (it->exec) {
+          cudaStreamSynchronize(stream_);
+          cudaGraphExecDestroy(it->exec);
+        }
+        it = graphs_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  Jit& jit() { return *jit_; }
+  void* cudnn() const { return cudnn_; }
+  cudaStream_t stream() const { return stream_; }
+  int sms() const { return sms_; }
+  const CudaOptions& options() const { return opt_; }
+  bool dry() const { return dry_; }
+  bool emulate() const { return emulate_; }
+  int block() const { return block_; }
+
+ private:
+  struct Entry {
+    std::vector<Kernel*> kernels;
+    cudaGraphExec_t exec;
+    bool eager;  // capture failed: run eagerly
+  };
+  CudaOptions opt_;
+  int sms_ = 1;
+  int block_ = 256;
+  bool dry_ = false, emulate_ = false;
+  cudaStream_t stream_ = nullptr;
+  void* cudnn_ = nullptr;
+  std::unique_ptr<Jit> jit_;
+  std::vector<Entry> graphs_;
+  CudaKernel* last_bound_ = nullptr;
+};
+
+// --- Kernel construction ----------------------------------------------------------
+
+std::string ew_expr(const Node& n, const std::string& a, const std::string& b, const std::string& T) {
+  const std::string s = literal(n.attrs.scalar, T), zero = "(" + T + ")0", one = "(" + T + ")1";
+  switch (n.op) {
+    case OpKind::kRelu: return a + " > " + zero + " ? " + a + " : " + zero;
+    case OpKind::kLeakyRelu: return a + " > " + zero + " ? " + a + " : " + a + " * " + s;
+    case OpKind::kTanh: return "rg_tanh(" + a + ")";
+    case OpKind::kReluBackward: return b + " > " + zero + " ? " + a + " : " + zero;
+    case OpKind::kLeakyReluBackward: return b + " > " + zero + " ? " + a + " : " + a + " * " + s;
+    case OpKind::kTanhBackward: return a + " * (" + one + " - " + b + " * " + b + ")";
+    case OpKind::kAdd: return a + " + " + b;
+    case OpKind::kSub: return a + " - " + b;
+    case OpKind::kMul: return a + " * " + b;
+    case OpKind::kDiv: return a + " / " + b;
+    case OpKind::kAddScalar: return a + " + " + s;
+    case OpKind::kMulScalar: return a + " * " + s;
+    case OpKind::kSquare: return a + " * " + a;
+    case OpKind::kStopGradient: return a;
+    default: fail(std::string("not an elementwise op: ") + op_name(n.op));
+  }
+}
+
+// numpy broadcast strides of `small` against `big` (0 on broadcast dims).
+std::vector<int64_t> broadcast_strides(const Shape& big, const Shape& small) {
+  std::vector<int64_t> st(big.size(), 0);
+  int64_t s = 1;
+  for (size_t k = 0; k < small.size(); ++k) {
+    const size_t i = small.size() - 1 - k;
+    if (small[i] != 1) st[big.size() - 1 - k] = s;
+    s *= small[i];
+  }
+  return st;
+}
+
+CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
+    : be_(be), g_(g), grp_(grp), T_(g.float_type() == DType::f64 ? "double" : "float") {
+  const Node& n = g.node(grp.nodes[0]);
+  const std::string& T = T_;
+  switch (n.op) {
+    case OpKind::kConv2d:
+    case OpKind::kConvTranspose2d:
+    case OpKind::kConv2dBackwardWeight:
+      build_conv(n);
+      build_chain(1, EwSpec{T, grp.shape, {}, {}, {}, {}}, {});
+      break;
+    case OpKind::kBatchNormTrain:
+    case OpKind::kBatchNormInference: {
+      if (n.op == OpKind::kBatchNormTrain) build_batch_norm_stats(n);
+      const bool train = n.op == OpKind::kBatchNormTrain;
+      EwSpec s{T, g.shape(n.inputs[0]), {}, {}, {}, {}};
+      std::map<ValueId, std::string> regs;
+      const std::string x = operand(s, regs, n.inputs[0]);
+      const std::string mean = channel_load(s, train ? home(n.outputs[1]) : home(n.inputs[3]));
+      const std::string var = channel_load(s, train ? home(n.outputs[2]) : home(n.inputs[4]));
+      const std::string gamma = channel_load(s, home(n.inputs[1])), beta = channel_load(s, home(n.inputs[2]));
+      const std::string y = "v" + std::to_string(n.outputs[0]);
+      s.body.push_back("const " + T + " " + y + " = (" + x + " - " + mean + ") * ((" + T + ")1 / rg_sqrt(" + var + " + " +
+                       literal(n.attrs.eps, T) + ")) * " + gamma + " + " + beta + ";");
+      regs[n.outputs[0]] = y;
+      if (!grp.is_internal(n.outputs[0])) s.stores.push_back({Arg::val(n.outputs[0]), y});
+      build_chain(1, s, regs);
+      break;
+    }
+    case OpKind::kBatchNormBackward:
+      build_batch_norm_backward(n);
+      break;
+    case OpKind::kMean:
+    case OpKind::kSumTo:
+      build_reduce(n);
+      break;
+    case OpKind::kBroadcastTo: {
+      EwSpec s{T, g.shape(n.outputs[0]), {}, {}, {}, {}};
+      s.loads.push_back({home(n.inputs[0]), broadcast_strides(g.shape(n.outputs[0]), g.shape(n.inputs[0])), false, {}});
+      if (g.shape(n.inputs[0]) == g.shape(n.outputs[0])) s.loads.back().full = true;
+      s.stores.push_back({home(n.outputs[0]), "l0"});
+      add_ew(s);
+      break;
+    }
+    case OpKind::kFill: {
+      EwSpec s{T, g.shape(n.outputs[0]), {}, {}, {}, {}};
+      s.stores.push_back({home(n.outputs[0]), literal(n.attrs.scalar, T)});
+      add_ew(s);
+      break;
+    }
+    case OpKind::kBatchNormRunningUpdate: {
+      const double m = n.attrs.momentum;
+      const double corr = n.attrs.unbiased ? n.attrs.scalar / (n.attrs.scalar - 1.0) : 1.0;
+      EwSpec s{T, g.shape(n.inputs[0]), {}, {}, {}, {}};
+      s.loads.push_back({home(n.inputs[0]), {}, true, {}});
+      s.loads.push_back({home(n.inputs[1]), {}, true, {}});
+      s.stores.push_back({home(n.outputs[0]), "(" + T + ")(" + literal(1.0 - m, "double") + " * (double)l0 + " +
+                                                  literal(m, "double") + " * ((double)l1 * " + literal(corr, "double") + "))"});
+      add_ew(s);
+      break;
+    }
+    case OpKind::kAdamUpdate:
+      build_adam(n);
+      break;
+    case OpKind::kIncrement: {
+      LaunchSpec l;
+      l.name = "rg_increment_i64";
+      l.source = "extern \"C\" __global__ void rg_increment_i64(i64* c) { *c += 1; }\n";
+      l.args = {home(n.outputs[0])};
+      add_launch(std::move(l));
+      break;
+    }
+    default:
+      if (!is_elementwise(n.op)) fail(std::string("no kernel for ") + op_name(n.op));
+      build_chain(0, EwSpec{T, grp.shape, {}, {}, {}, {}}, {});
+  }
+}
+
+CudaKernel::~CudaKernel() { be_.forget(this); }
+
+void CudaKernel::add_launch(LaunchSpec s) {
+  be_.jit().add(s.name, s.source);
+  Launch l;
+  l.spec = std::move(s);
+  launches_.push_back(std::move(l));
+  steps_.push_back({false, launches_.size() - 1});
+}
+
+void CudaKernel::add_ew(EwSpec s) {
+  s.block = be_.block();
+  add_launch(make_elementwise(s, be_.sms()));
+}
+
+void CudaKernel::add_reduction(RedSpec r, const RedPlan& p) {
+  r.block = be_.block();
+  for (LaunchSpec& l : make_reduction(r, p)) add_launch(std::move(l));
+}
+
+std::string CudaKernel::operand(EwSpec& s, std::map<ValueId, std::string>& regs, ValueId v) const {
+  auto it = regs.find(v);
+  if (it != regs.end()) return it->second;
+  EwLoad l{home(v), {}, g_.shape(v) == s.shape, {}};
+  if (!l.full) l.strides = broadcast_strides(s.shape, g_.shape(v));
+  s.loads.push_back(l);
+  const std::string name = "l" + std::to_string(s.loads.size() - 1);
+  regs[v] = name;
+  return name;
+}
+
+std::string CudaKernel::channel_load(EwSpec& s, Arg a) {
+  std::vector<int64_t> st(s.shape.size(), 0);
+  st.at(1) = 1;
+  s.loads.push_back({a, st, false, {}});
+  return "l" + std::to_string(s.loads.size() - 1);
+}
+
+void CudaKernel::build_chain(size_t first, EwSpec s, std::map<ValueId, std::string> regs) {
+  for (size_t i = first; i < grp_.nodes.size(); ++i) {
+    const Node& n = g_.node(grp_.nodes[i]);
+    const std::string a = operand(s, regs, n.inputs[0]);
+    const std::string b = n.inputs.size() > 1 ? operand(s, regs, n.inputs[1]) : std::string();
+    const std::string r = "v" + std::to_string(n.outputs[0]);
+    s.body.push_back("const " + T_ + " " + r + " = " + ew_expr(n, a, b, T_) + ";");
+    regs[n.outputs[0]] = r;
+    if (!grp_.is_internal(n.outputs[0])) s.stores.push_back({Arg::val(n.outputs[0]), r});
+  }
+  if (!s.stores.empty()) add_ew(s);
+}
+
+void CudaKernel::build_conv(const Node& n) {
+  const Shape *in, *out;
+  Shape w;
+  if (n.op == OpKind::kConv2d) in = &g_.shape(n.inputs[0]), out = &g_.shape(n.outputs[0]), w = g_.shape(n.inputs[1]);
+  else if (n.op == OpKind::kConvTranspose2d) in = &g_.shape(n.outputs[0]), out = &g_.shape(n.inputs[0]), w = g_.shape(n.inputs[1]);
+  else in = &g_.shape(n.inputs[0]), out = &g_.shape(n.inputs[1]), w = g_.shape(n.outputs[0]);
+  const ConvGeom geo{(*in)[0], (*in)[1], (*in)[2], (*in)[3], (*out)[1], (*out)[2], (*out)[3], w[2], w[3],
+                     n.attrs.padding[0], n.attrs.padding[1], n.attrs.stride[0], n.attrs.stride[1]};
+  place(n.outputs[0]);
+  if (be_.dry()) return;
+  Conv c;
+  c.kind = n.op;
+  if (be_.emulate()) {
+    c.geo = ref::ConvGeometry{geo.n, geo.c, geo.h, geo.w, geo.k, geo.ho, geo.wo, geo.r, geo.s, geo.sh, geo.sw, geo.ph, geo.pw};
+    c.ws = alloc(size_t(c.geo.col_rows() * c.geo.col_cols()) * dtype_size(g_.float_type()));
+  } else {
+    c.op = std::make_unique<ConvOp>(be_.cudnn(), n.op, geo, g_.float_type(), be_.options());
+    c.ws = alloc(c.op->workspace_bytes());
+  }
+  c.a = home(n.inputs[0]);
+  c.b = home(n.inputs[1]);
+  c.out = home(n.outputs[0]);
+  convs_.push_back(std::move(c));
+  steps_.push_back({true, convs_.size() - 1});
+}
+
+void CudaKernel::build_batch_norm_stats(const Node& n) {
+  const Shape& xs = g_.shape(n.inputs[0]);
+  const int64_t M = xs[0] * xs[2] * xs[3];
+  place(n.outputs[1]);
+  place(n.outputs[2]);
+  RedSpec mean{T_, xs, {true, false, true, true}, {home(n.inputs[0])}, {}, {}, {"x0"}, {}, {}, {}};
+  mean.outs.push_back({home(n.outputs[1]), "a0 / " + literal(double(M), T_)});
+  const RedPlan p = plan_reduction(mean, be_.sms());
+  const Arg partials = Arg::scratch(alloc(p.partial_bytes));
+  mean.partials = partials;
+  add_reduction(mean, p);
+  // Two passes as the reference (mean, then the centred sum of squares).
+  RedSpec var{T_, xs, {true, false, true, true}, {home(n.inputs[0])}, {home(n.outputs[1])}, {}, {"(x0 - q0) * (x0 - q0)"}, {}, {}, partials};
+  var.outs.push_back({home(n.outputs[2]), "a0 / " + literal(double(M), T_)});
+  add_reduction(var, p);
+}
+
+void CudaKernel::build_batch_norm_backward(const Node& n) {
+  // (dy, x, gamma, mean, var) -> (dx, dgamma, dbeta)
+  const Shape& xs = g_.shape(n.inputs[1]);
+  const int64_t M = xs[0] * xs[2] * xs[3];
+  for (ValueId v : n.outputs) place(v);
+  const std::string eps = literal(n.attrs.eps, T_);
+  RedSpec r{T_, xs, {true, false, true, true}, {home(n.inputs[0]), home(n.inputs[1])}, {home(n.inputs[3]), home(n.inputs[4])},
+            {"const " + T_ + " inv = (" + T_ + ")1 / rg_sqrt(q1 + " + eps + ");"}, {"x0", "x0 * ((x1 - q0) * inv)"}, {}, {}, {}};
+  r.outs.push_back({home(n.outputs[2]), "a0"});
+  r.outs.push_back({home(n.outputs[1]), "a1"});
+  const RedPlan p = plan_reduction(r, be_.sms());
+  r.partials = Arg::scratch(alloc(p.partial_bytes));
+  add_reduction(r, p);
+  if (grp_.is_internal(n.outputs[0])) return;  // dx unused
+  EwSpec s{T_, xs, {}, {}, {}, {}};
+  s.loads.push_back({home(n.inputs[0]), {}, true, {}});
+  s.loads.push_back({home(n.inputs[1]), {}, true, {}});
+  const std::string gamma = channel_load(s, home(n.inputs[2])), mean = channel_load(s, home(n.inputs[3])),
+                    var = channel_load(s, home(n.inputs[4])), sdy = channel_load(s, home(n.outputs[2])),
+                    sdyx = channel_load(s, home(n.outputs[1]));
+  const std::string Mf = literal(double(M), T_);
+  s.body.push_back("const " + T_ + " inv = (" + T_ + ")1 / rg_sqrt(" + var + " + " + eps + ");");
+  s.body.push_back("const " + T_ + " xhat = (l1 - " + mean + ") * inv;");
+  s.body.push_back("const " + T_ + " scale = " + gamma + " * inv / " + Mf + ";");
+  s.stores.push_back({home(n.outputs[0]), "scale * (" + Mf + " * l0 - " + sdy + " - xhat * " + sdyx + ")"});
+  add_ew(s);
+}
+
+void CudaKernel::build_reduce(const Node& n) {
+  const Shape& xs = g_.shape(n.inputs[0]);
+  std::vector<bool> red(xs.size(), false);
+  if (n.op == OpKind::kMean) {
+    for (size_t i = 0; i < xs.size(); ++i) {
+      bool r = n.attrs.axes.empty();
+      for (int a : n.attrs.axes) r |= size_t(a < 0 ? a + int(xs.size()) : a) == i;
+      red[i] = r;
+    }
+  } else {
+    const Shape& t = n.attrs.shape;
+    const size_t off = xs.size() - t.size();
+    for (size_t i = 0; i < xs.size(); ++i) red[i] = i < off || (t[i - off] == 1 && xs[i] != 1);
+  }
+  place(n.outputs[0]);
+  RedSpec r{T_, xs, red, {home(n.inputs[0])}, {}, {}, {"x0"}, {}, {}, {}};
+  const double ratio = double(numel(xs)) / double(std::max<int64_t>(1, g_.desc(n.outputs[0]).numel()));
+  r.outs.push_back({home(n.outputs[0]), n.op == OpKind::kMean ? "a0 / " + literal(ratio, T_) : std::string("a0")});
+  const RedPlan p = plan_reduction(r, be_.sms());
+  r.partials = Arg::scratch(alloc(p.partial_bytes));
+  add_reduction(r, p);
+}
+
+void CudaKernel::build_adam(const Node& n) {
+  // torch.optim.Adam's single-tensor path, operation for operation (as the
+  // reference), in a multi-tensor kernel: the tensors of consecutive Adam groups
+  // with the same hyperparameters and step counter (one network's) are updated
+  // by one launch, made by the first group of the run (see bind()).
+  const OpAttrs& a = n.attrs;
+  const std::string& T = T_;
+  std::ostringstream o;
+  o << "struct KNAME_t { int n; int pad; i64 start[" << kAdamMaxTensors + 1 << "]; " << T << "* p["
+    << kAdamMaxTensors << "]; const " << T << "* g[" << kAdamMaxTensors << "]; " << T << "* m[" << kAdamMaxTensors << "]; "
+    << T << "* v[" << kAdamMaxTensors << "]; };\n";
+  o << "extern \"C\" __global__ void __launch_bounds__(" << be_.block() << ") KNAME(const KNAME_t tb, const i64* __restrict__ step) {\n";
+  o << "  const double t = (double)step[0];\n";
+  o << "  const double bc1 = 1.0 - pow(" << literal(a.beta1, "double") << ", t), bc2 = 1.0 - pow(" << literal(a.beta2, "double") << ", t);\n";
+  o << "  const " << T << " step_size = (" << T << ")(" << literal(a.lr, "double") << " / bc1), bc2_sqrt = (" << T << ")sqrt(bc2);\n";
+  o << "  const i64 total = tb.start[tb.n];\n";
+  o << "  for (i64 e = (i64)blockIdx.x * " << be_.block() << " + threadIdx.x; e < total; e += (i64)gridDim.x * " << be_.block() << ") {\n";
+  o << "    int lo = 0, hi = tb.n - 1;\n";
+  o << "    while (lo < hi) { const int mid = (lo + hi + 1) >> 1; if (tb.start[mid] <= e) lo = mid; else hi = mid - 1; }\n";
+  o << "    const i64 j = e - tb.start[lo];\n";
+  o << "    const " << T << " gi = tb.g[lo][j];\n";
+  o << "    const " << T << " m = tb.m[lo][j] * " << literal(a.beta1, T) << " + gi * " << literal(1.0 - a.beta1, T) << ";\n";
+  o << "    const " << T << " v = tb.v[lo][j] * " << literal(a.beta2, T) << " + " << literal(1.0 - a.beta2, T) << " * gi * gi;\n";
+  o << "    const " << T << " denom = rg_sqrt(v) / bc2_sqrt + " << literal(a.adam_eps, T) << ";\n";
+  o << "    tb.p[lo][j] = tb.p[lo][j] + (-step_size) * (m / denom);\n";
+  o << "    tb.m[lo][j] = m;\n    tb.v[lo][j] = v;\n  }\n}\n";
+  std::string src = o.str();
+  adam_name_ = "adam_mt_" + hex64(fnv1a(src));
+  size_t pos;
+  while ((pos = src.find("KNAME")) != std::string::npos) src.replace(pos, 5, adam_name_);
+  be_.jit().add(adam_name_, src);
+  adam_ = true;
+  adam_node_ = &n;
+}
+
+void* CudaKernel::resolve(const Arg& a, const KernelBinding& b) const {
+  if (a.kind == Arg::kScratch) {
+    if (!b.scratch) fail("group " + std::to_string(grp_.id) + ": no scratch memory bound");
+    return static_cast<char*>(b.scratch) + a.offset;
+  }
+  void* p = b.values.at(size_t(a.value));
+  if (!p) fail("group " + std::to_string(grp_.id) + ": value " + g_.value_label(a.value) + " is not materialised");
+  return p;
+}
+
+void CudaKernel::bind(const KernelBinding& b) {
+  be_.forget(this);
+  be_.jit().build();
+  for (Launch& l : launches_) {
+    if (be_.emulate()) l.host = be_.jit().get_host(l.spec.name);
+    else l.fn = be_.jit().get(l.spec.name);
+    l.vals.clear();
+    for (const Arg& a : l.spec.args) l.vals.push_back(resolve(a, b));
+    l.ptrs.clear();
+    for (void*& v : l.vals) l.ptrs.push_back(&v);
+  }
+  for (Conv& c : convs_) {
+    c.pa = resolve(c.a, b);
+    c.pb = resolve(c.b, b);
+    c.po = resolve(c.out, b);
+    c.pws = !c.op || c.op->workspace_bytes() ? resolve(Arg::scratch(c.ws), b) : nullptr;
+  }
+  if (adam_) bind_adam(b);
+  be_.set_last_bound(this);
+}
+
+void CudaKernel::bind_adam(const KernelBinding& b) {
+  const Node& n = *adam_node_;
+  if (be_.emulate()) adam_host_ = be_.jit().get_host(adam_name_);
+  else adam_fn_ = be_.jit().get(adam_name_);
+  step_ptr_ = resolve(home(n.inputs[4]), b);
+  table_ = AdamTable{};
+  adam_leader_ = nullptr;
+  CudaKernel* lead = this;
+  // Join the previous group's launch when it is an Adam group of the same
+  // graph, right before this one, with the same kernel (hyperparameters) and counter.
+  if (CudaKernel* prev = be_.last_bound();
+      prev && prev != this && prev->adam_ && &prev->g_ == &g_ && prev->grp_.id + 1 == grp_.id &&
+      prev->adam_name_ == adam_name_ && prev->step_ptr_ == step_ptr_) {
+    CudaKernel* l = prev->adam_leader_ ? prev->adam_leader_ : prev;
+    if (l->table_.n < kAdamMaxTensors) lead = l, adam_leader_ = l;
+  }
+  AdamTable& t = lead->table_;
+  const int k = t.n++;
+  t.p[k] = resolve(home(n.outputs[0]), b);
+  t.g[k] = resolve(home(n.inputs[1]), b);
+  t.m[k] = resolve(home(n.outputs[1]), b);
+  t.v[k] = resolve(home(n.outputs[2]), b);
+  t.start[k + 1] = t.start[k] + g_.desc(n.inputs[0]).numel();
+  const int64_t blocks = (t.start[t.n] + be_.block() - 1) / be_.block();
+  lead->adam_grid_ = unsigned(std::max<int64_t>(1, std::min<int64_t>(blocks, int64_t(be_.sms()) * 16)));
+}
+
+void CudaKernel::run() {
+  if (adam_ && !adam_leader_) {
+    void* args[] = {&table_, &step_ptr_};
+    if (adam_host_) adam_host_(args, adam_grid_, unsigned(be_.block()));
+    else
+      check(cudaLaunchKernel(reinterpret_cast<const void*>(adam_fn_), dim3(adam_grid_), dim3(unsigned(be_.block())), args, 0,
+                             be_.stream()),
+            "cudaLaunchKernel (adam)");
+  }
+  for (const auto& [is_conv, i] : steps_) {
+    if (is_conv) {
+      const Conv& c = convs_[i];
+      if (c.op) c.op->run(c.pa, c.pb, c.po, c.pws);
+      else if (T_ == "float") emulate_conv<float>(c);
+      else emulate_conv<double>(c);
+    } else {
+      Launch& l = launches_[i];
+      if (l.host) {
+        l.host(l.ptrs.data(), l.spec.grid, l.spec.block);
+        continue;
+      }
+      check(cudaLaunchKernel(reinterpret_cast<const void*>(l.fn), dim3(l.spec.grid), dim3(l.spec.block), l.ptrs.data(), 0,
+                             be_.stream()),
+            "cudaLaunchKernel");
+    }
+  }
+}
+
+std::string CudaKernel::describe() const {
+  std::ostringstream o;
+  o << "cuda:";
+  for (NodeId id : grp_.nodes) o << " " << op_name(g_.node(id).op);
+  o << " ->";
+  if (adam_) {
+    if (adam_leader_) o << " in the multi-tensor Adam launch of group " << adam_leader_->grp_.id;
+    else o << " nvrtc " << adam_name_ << " (multi-tensor Adam, " << table_.n << " tensors)";
+  }
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    const auto& [is_conv, i] = steps_[k];
+    o << (k ? " + " : " ") << (!is_conv ? "nvrtc " + launches_[i].spec.name : convs_[i].op ? convs_[i].op->describe() : "host conv");
+  }
+  return o.str();
+}
+
+}  // namespace
+}  // namespace cuda
+
+std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
+  return std::make_unique<cuda::CudaBackend>(options);
+}
+
+std::unique_ptr<Backend> make_cuda_host_emulator() {
+  return std::make_unique<cuda::CudaBackend>(cuda::CudaBackend::Emulate{});
+}
+
+int cuda_codegen_check(const Graph& g, const std::vector<FusionGroup>& groups, int cc) {
+  cuda::CudaBackend be(cc, 132);
+  std::vector<std::unique_ptr<Kernel>> kernels;
+  for (const FusionGroup& grp : groups) kernels.push_back(be.compile(g, grp));
+  const int n = be.jit().pending();
+  be.jit().build(false);
+  return n;
+}
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+std::string cuda_describe_device(int device) {
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, device) != cudaSuccess) return "no CUDA device";
+  int rt = 0, drv = 0, nv_major = 0, nv_minor = 0;
+  cudaRuntimeGetVersion(&rt);
+  cudaDriverGetVersion(&drv);
+  nvrtcVersion(&nv_major, &nv_minor);
+  std::ostringstream o;
+  o << p.name << " sm_" << p.major << p.minor << " " << p.multiProcessorCount << " SMs, runtime " << rt << ", driver " << drv
+    << ", cuDNN " << cudnnGetVersion() << ", NVRTC " << nv_major << "." << nv_minor;
+  return o.str();
+}
+
+}  // namespace rg

@@ -1,0 +1,58 @@
+// The CUDA backend (DESIGN A, issue 6): cuDNN for convolutions, NVRTC-compiled
+// kernels generated from the graph for every other group, one CUDA graph per
+// plan run (captured on the second run, replayed after).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace rg {
+
+enum class CudaPrecision {
+  // Strict IEEE f32 everywhere (cuDNN CUDNN_FMA_MATH: no TF32). The default here.
+  kF32,
+  // TF32 tensor cores for convolutions (CUDNN_TENSOR_OP_MATH), f32 storage and
+  // everything else in f32. This is what PyTorch does by default for cuDNN
+  // convolutions (torch.backends.cudnn.allow_tf32 = True).
+  kTF32,
+};
+
+struct CudaOptions {
+  int device = 0;
+  CudaPrecision precision = CudaPrecision::kF32;
+  // Only cuDNN algorithms that cuDNN reports as deterministic (repeat runs are
+  // bit-identical). Off: the fastest by cuDNN's heuristics.
+  bool deterministic = true;
+  // Capture the plan into a CUDA graph on its second run and replay it after.
+  bool cuda_graphs = true;
+  // Largest cuDNN workspace one convolution may take from the arena.
+  size_t max_workspace_bytes = size_t(1) << 30;
+  // NVRTC cubin cache; empty: $RALSGAN_NVRTC_CACHE, else $XDG_CACHE_HOME/ralsgan/nvrtc,
+  // else ~/.cache/ralsgan/nvrtc. "-" disables the disk cache.
+  std::string cache_dir;
+};
+
+// Throws std::runtime_error when no CUDA device is usable.
+std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options = {});
+
+// Number of usable CUDA devices (0 when the driver or the device is missing).
+int cuda_device_count();
+// One line: device name, compute capability, cuDNN / NVRTC / runtime versions.
+std::string cuda_describe_device(int device = 0);
+
+// Testing aid that needs no GPU: the CUDA backend with its generated kernels
+// compiled as C++ by the host compiler ($CXX or c++) and run on the host
+// (serially, or one thread per CUDA thread for kernels with barriers, with
+// 8-thread blocks), convolutions by the reference backend's im2col code, memory
+// on the host, no CUDA graphs. Checks the code generators' semantics.
+std::unique_ptr<Backend> make_cuda_host_emulator();
+
+// Testing aid that needs no GPU: generates the code of every group (cuDNN
+// convolutions are skipped) and compiles it with NVRTC for sm_<cc>. Returns the
+// number of distinct kernels; throws with the NVRTC log on a compile error.
+int cuda_codegen_check(const Graph& g, const std::vector<FusionGroup>& groups, int cc = 90);
+
+}  // namespace rg

@@ -1,0 +1,149 @@
+// Convolutions through cuDNN 9's legacy convolution API (cudnnConvolution*).
+//
+// Why the legacy API and not the graph (backend) API: the three operations of
+// this graph (forward, backward-data, backward-filter, all NCHW, one group, no
+// dilation) map one to one onto it; its heuristic query
+// (cudnnGet*Algorithm_v7) reports each algorithm's determinism, math type and
+// workspace without running anything, which is exactly the compile-time choice
+// the plan needs; and it is what PyTorch's own cuDNN path resolves to for these
+// shapes. It is deprecated in cuDNN 9 but still shipped (libcudnn_cnn); moving to
+// the graph API later is local to this file (one ConvOp per node).
+//
+// Roles (as PyTorch, aten/src/ATen/native/cudnn/ConvShared.cpp):
+//   conv2d                 -> cudnnConvolutionForward
+//   conv_transpose2d       -> cudnnConvolutionBackwardData (its input is dy, its output dx)
+//   conv2d_backward_weight -> cudnnConvolutionBackwardFilter; conv_transpose2d's weight
+//                             gradient is this node with input and output roles swapped
+//                             (autodiff already builds it that way).
+// conv_transpose2d's input gradient is a conv2d node, so it runs forward.
+#include <cudnn.h>
+
+#include <sstream>
+
+#include "backends/cuda/cuda_internal.h"
+
+namespace rg::cuda {
+namespace {
+
+void ck(cudnnStatus_t s, const char* what) {
+  if (s != CUDNN_STATUS_SUCCESS) fail(std::string(what) + ": " + cudnnGetErrorString(s));
+}
+
+const char* fwd_name(int a) {
+  static const char* n[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  return a >= 0 && a < 8 ? n[a] : "?";
+}
+const char* bwd_data_name(int a) {
+  static const char* n[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  return a >= 0 && a < 6 ? n[a] : "?";
+}
+const char* bwd_filter_name(int a) {
+  static const char* n[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
+  return a >= 0 && a < 7 ? n[a] : "?";
+}
+const char* math_name(cudnnMathType_t m) {
+  switch (m) {
+    case CUDNN_DEFAULT_MATH: return "default";
+    case CUDNN_TENSOR_OP_MATH: return "tensor_op(tf32)";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "tensor_op_conv";
+    case CUDNN_FMA_MATH: return "fma(f32)";
+  }
+  return "?";
+}
+
+// The first of cuDNN's heuristic ranking that fits the options.
+template <typename Perf>
+bool pick(const Perf* perf, int n, const CudaOptions& opt, Perf& chosen) {
+  for (int i = 0; i < n; ++i) {
+    const Perf& p = perf[i];
+    if (p.status != CUDNN_STATUS_SUCCESS) continue;
+    if (opt.deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
+    if (p.memory > opt.max_workspace_bytes) continue;
+    if (opt.precision == CudaPrecision::kF32 && p.mathType != CUDNN_FMA_MATH && p.mathType != CUDNN_DEFAULT_MATH) continue;
+    if (p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;  // would round f32 to f16
+    chosen = p;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt) : h_(handle), op_(op), t_(t) {
+  cudnnHandle_t h = static_cast<cudnnHandle_t>(handle);
+  const cudnnDataType_t dt = t == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  cudnnTensorDescriptor_t x, y;
+  cudnnFilterDescriptor_t w;
+  cudnnConvolutionDescriptor_t c;
+  ck(cudnnCreateTensorDescriptor(&x), "cudnnCreateTensorDescriptor");
+  ck(cudnnCreateTensorDescriptor(&y), "cudnnCreateTensorDescriptor");
+  ck(cudnnCreateFilterDescriptor(&w), "cudnnCreateFilterDescriptor");
+  ck(cudnnCreateConvolutionDescriptor(&c), "cudnnCreateConvolutionDescriptor");
+  x_ = x, y_ = y, w_ = w, conv_ = c;
+  ck(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c), int(g.h), int(g.w)), "x descriptor");
+  ck(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.k), int(g.ho), int(g.wo)), "y descriptor");
+  ck(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, int(g.k), int(g.c), int(g.r), int(g.s)), "w descriptor");
+  ck(cudnnSetConvolution2dDescriptor(c, g.ph, g.pw, g.sh, g.sw, 1, 1, CUDNN_CROSS_CORRELATION, dt), "conv descriptor");
+  const bool tf32 = opt.precision == CudaPrecision::kTF32 && t == DType::f32;
+  const cudnnMathType_t base_math = tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  ck(cudnnSetConvolutionMathType(c, base_math), "cudnnSetConvolutionMathType");
+  cudnnMathType_t math = base_math;
+  std::ostringstream d;
+  int n = 0;
+  if (op == OpKind::kConv2d) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT], p{};
+    ck(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, c, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf), "forward heuristics");
+    if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
+    else algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;  // deterministic, no workspace
+    if (!tf32) math = CUDNN_FMA_MATH;
+    ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
+    ck(cudnnGetConvolutionForwardWorkspaceSize(h, x, w, c, y, cudnnConvolutionFwdAlgo_t(algo_), &ws_), "forward workspace");
+    d << "cudnn forward " << fwd_name(algo_);
+  } else if (op == OpKind::kConvTranspose2d) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT], p{};
+    ck(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w, y, c, x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf), "backward-data heuristics");
+    if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
+    else algo_ = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;  // deterministic
+    if (!tf32) math = CUDNN_FMA_MATH;
+    ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
+    ck(cudnnGetConvolutionBackwardDataWorkspaceSize(h, w, y, c, x, cudnnConvolutionBwdDataAlgo_t(algo_), &ws_), "backward-data workspace");
+    d << "cudnn backward-data " << bwd_data_name(algo_);
+  } else {
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT], p{};
+    ck(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x, y, c, w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf), "backward-filter heuristics");
+    if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
+    else algo_ = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;  // deterministic
+    if (!tf32) math = CUDNN_FMA_MATH;
+    ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
+    ck(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x, y, c, w, cudnnConvolutionBwdFilterAlgo_t(algo_), &ws_), "backward-filter workspace");
+    d << "cudnn backward-filter " << bwd_filter_name(algo_);
+  }
+  d << " math=" << math_name(math) << " ws=" << ws_ << (opt.deterministic ? " deterministic" : "");
+  desc_ = d.str();
+}
+
+ConvOp::~ConvOp() {
+  if (x_) cudnnDestroyTensorDescriptor(static_cast<cudnnTensorDescriptor_t>(x_));
+  if (y_) cudnnDestroyTensorDescriptor(static_cast<cudnnTensorDescriptor_t>(y_));
+  if (w_) cudnnDestroyFilterDescriptor(static_cast<cudnnFilterDescriptor_t>(w_));
+  if (conv_) cudnnDestroyConvolutionDescriptor(static_cast<cudnnConvolutionDescriptor_t>(conv_));
+}
+
+void ConvOp::run(const void* a, const void* b, void* out, void* ws) const {
+  cudnnHandle_t h = static_cast<cudnnHandle_t>(h_);
+  auto x = static_cast<cudnnTensorDescriptor_t>(x_), y = static_cast<cudnnTensorDescriptor_t>(y_);
+  auto w = static_cast<cudnnFilterDescriptor_t>(w_);
+  auto c = static_cast<cudnnConvolutionDescriptor_t>(conv_);
+  const float f1 = 1.f, f0 = 0.f;
+  const double d1 = 1.0, d0 = 0.0;
+  const void* one = t_ == DType::f64 ? static_cast<const void*>(&d1) : &f1;
+  const void* zero = t_ == DType::f64 ? static_cast<const void*>(&d0) : &f0;
+  if (op_ == OpKind::kConv2d)
+    ck(cudnnConvolutionForward(h, one, x, a, w, b, c, cudnnConvolutionFwdAlgo_t(algo_), ws, ws_, zero, y, out), "cudnnConvolutionForward");
+  else if (op_ == OpKind::kConvTranspose2d)
+    ck(cudnnConvolutionBackwardData(h, one, w, b, y, a, c, cudnnConvolutionBwdDataAlgo_t(algo_), ws, ws_, zero, x, out), "cudnnConvolutionBackwardData");
+  else
+    ck(cudnnConvolutionBackwardFilter(h, one, x, a, y, b, c, cudnnConvolutionBwdFilterAlgo_t(algo_), ws, ws_, zero, w, out), "cudnnConvolutionBackwardFilter");
+}
+
+}  // namespace rg::cuda

@@ -1,0 +1,152 @@
+// Internals shared by the CUDA backend's files: error checks, the NVRTC JIT
+// with its disk cache, the code generators and the cuDNN convolution wrapper.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/cuda_backend.h"
+#include "engine/backend.h"
+
+namespace rg::cuda {
+
+[[noreturn]] void fail(const std::string& what);
+inline void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) fail(std::string(what) + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+}
+
+// --- JIT ----------------------------------------------------------------------
+// Kernels are registered while a plan compiles and built together (a few NVRTC
+// programs compiled in parallel) the first time a kernel is bound, so a whole
+// plan costs a handful of NVRTC calls, or none when the disk cache has them.
+class Jit {
+ public:
+  Jit(int cc_major, int cc_minor, std::string cache_dir);
+  // Host emulation (tests without a GPU): kernels are compiled as C++ by the
+  // host compiler into a shared library; get_host() returns
+  // void(void** args, unsigned grid, unsigned block).
+  explicit Jit(bool host);
+  using HostFn = void (*)(void**, unsigned, unsigned);
+  HostFn get_host(const std::string& name) const;
+  int pending() const { return int(pending_.size()); }
+  ~Jit();
+  // `source` defines one extern "C" __global__ function named `name`.
+  // Identical names (the name is a hash of the source) are built once.
+  void add(const std::string& name, const std::string& source);
+  // Builds every pending kernel. Thread-compatible, not thread-safe. With
+  // load = false it only compiles (checks the generated code without a GPU).
+  void build(bool load = true);
+  cudaKernel_t get(const std::string& name) const;
+  const std::string& arch() const { return arch_; }
+  int compiled_programs() const { return compiled_; }
+  int cached_programs() const { return cached_; }
+
+ private:
+  std::string arch_, cache_dir_;
+  std::vector<std::pair<std::string, std::string>> pending_;
+  std::vector<std::pair<std::string, cudaKernel_t>> kernels_;  // sorted by name after build
+  std::vector<cudaLibrary_t> libraries_;
+  bool host_ = false;
+  std::vector<std::pair<std::string, HostFn>> host_kernels_;  // sorted by name
+  std::vector<void*> host_libs_;
+  void build_host();
+  int compiled_ = 0, cached_ = 0;
+};
+
+uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull);
+std::string hex64(uint64_t v);
+
+// --- Kernel arguments -----------------------------------------------------------
+// A kernel argument: a value's device pointer, a scratch offset or an integer.
+struct Arg {
+  enum Kind { kValue, kScratch } kind = kValue;
+  ValueId value = kNoValue;
+  size_t offset = 0;
+  static Arg val(ValueId v) { return {kValue, v, 0}; }
+  static Arg scratch(size_t off) { return {kScratch, kNoValue, off}; }
+};
+
+struct LaunchSpec {
+  std::string name, source;
+  unsigned grid = 1, block = 1;
+  std::vector<Arg> args;
+};
+
+// Elementwise kernel: one thread per element of `shape` (grid-stride loop).
+struct EwLoad {
+  Arg arg;
+  std::vector<int64_t> strides;  // per dim of the kernel's shape; 0 where broadcast
+  bool full = true;              // linear index (same shape as the kernel)
+  std::string type;              // element type; empty: the kernel's float type
+  bool scalar = false;           // element 0, loaded once before the loop (prelude may use it)
+};
+struct EwSpec {
+  std::string T;  // "float" or "double"
+  Shape shape;
+  std::vector<EwLoad> loads;                       // named l0, l1, ... in the body
+  std::vector<std::string> prelude;                // statements before the loop
+  std::vector<std::string> body;                   // statements per element
+  std::vector<std::pair<Arg, std::string>> stores; // out[e] = expression
+  int block = 256;                                 // threads per block
+};
+LaunchSpec make_elementwise(const EwSpec& spec, int sms);
+
+// Two-level deterministic reduction over the dims of `domain` marked reduced:
+// pass 1 writes P partial sums per output (a fixed-order tree per block), pass 2
+// adds the P partials of each output in order and writes the outputs.
+struct RedSpec {
+  std::string T;
+  Shape domain;
+  std::vector<bool> reduced;       // per domain dim
+  std::vector<Arg> full_loads;     // x0, x1, ... at the element
+  std::vector<Arg> out_loads;      // q0, q1, ... at the output index o
+  std::vector<std::string> prelude;  // per output, before the loop (may use q*)
+  std::vector<std::string> terms;    // K summands (may use x*, q*, prelude names)
+  std::vector<std::string> final_pre;                // in pass 2: a0..a{K-1}, q*
+  std::vector<std::pair<Arg, std::string>> outs;     // out[o] = expression
+  Arg partials;                                      // scratch, partial_bytes()
+  int block = 256;                                   // threads per block (a power of 2)
+};
+struct RedPlan {
+  int64_t outputs = 1, reduce = 1;
+  int parts = 1;
+  size_t partial_bytes = 0;
+};
+RedPlan plan_reduction(const RedSpec& spec, int sms);
+std::vector<LaunchSpec> make_reduction(const RedSpec& spec, const RedPlan& plan);
+
+std::string literal(double v, const std::string& T);
+
+// --- cuDNN convolutions --------------------------------------------------------
+struct ConvGeom {
+  int64_t n, c, h, w;   // conv2d input
+  int64_t k, ho, wo;    // conv2d output channels and size
+  int64_t r, s;         // kernel
+  int ph, pw, sh, sw;
+};
+class ConvOp {
+ public:
+  // op: kConv2d (a=x, b=w -> y), kConvTranspose2d (a=dy, b=w -> dx),
+  // kConv2dBackwardWeight (a=x, b=dy -> dw).
+  ConvOp(void* cudnn_handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt);
+  ~ConvOp();
+  size_t workspace_bytes() const { return ws_; }
+  std::string describe() const { return desc_; }
+  void run(const void* a, const void* b, void* out, void* workspace) const;
+
+ private:
+  void* h_;
+  OpKind op_;
+  DType t_;
+  void *x_ = nullptr, *y_ = nullptr, *w_ = nullptr, *conv_ = nullptr;
+  int algo_ = 0;
+  size_t ws_ = 0;
+  std::string desc_;
+};
+
+}  // namespace rg::cuda

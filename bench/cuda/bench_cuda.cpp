@@ -1,0 +1,226 @@
+// CUDA backend benchmark: a plain program (no Google Benchmark) printing one
+// JSON object per measurement on stdout.
+//   bench_cuda [--step-iters N] [--gen-count N] [--gen-batch B] [--batch B] [--size S]
+// 1. The seed model's whole training step (DESIGN B3) at batch 64, size 128, in
+//    f32 and TF32: compile time, ms per step (CUDA graph replay), GFLOP/s at
+//    424 GFLOP per step.
+// 2. Generation of --gen-count images at the model size in batches (G in eval
+//    mode), images/s: "with_copy" includes uploading the latents and copying the
+//    float images back to the host; "device" only the replayed plan. PNG encoding
+//    is excluded in both.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "apps/model/ralsgan_step.h"
+#include "backends/cuda/cuda_backend.h"
+#include "engine/rng/philox.h"
+#include "engine/session.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void init_variables(const rg::Graph& g, rg::Session& s, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  for (const rg::VariableInfo& v : g.variables()) {
+    const size_t n = size_t(v.desc.numel());
+    if (v.desc.dtype == rg::DType::i64) {
+      std::vector<int64_t> z(n, 0);
+      s.set_variable(v.name, std::span<const int64_t>(z));
+      continue;
+    }
+    std::vector<double> x(n, 0.0);
+    if (v.name.rfind("adam.", 0) != 0) {
+      if (v.name.find("running_var") != std::string::npos) for (double& e : x) e = 1.0;
+      else if (v.name.find("running_mean") != std::string::npos) for (double& e : x) e = 0.0;
+      else if (v.desc.rank() == 4) for (double& e : x) e = 0.02 * u(rng);
+      else if (v.name.size() > 7 && v.name.substr(v.name.size() - 7) == ".weight") for (double& e : x) e = 1.0 + 0.02 * u(rng);
+      else for (double& e : x) e = 0.0;
+    }
+    s.set_variable(v.name, std::span<const double>(x));
+  }
+}
+
+const char* prec_name(rg::CudaPrecision p) { return p == rg::CudaPrecision::kTF32 ? "tf32" : "f32"; }
+
+// Wall time per group with a sync around each (eager, outside the CUDA graph),
+// summed by kind over `reps` steps: where the step's time goes.
+void profile_step(rg::Plan& plan, rg::Backend& be, rg::Session& sess, int reps) {
+  std::vector<double> t(plan.kernels.size(), 0.0);
+  sess.run();
+  be.synchronize();
+  for (int r = 0; r < reps; ++r)
+    for (size_t k = 0; k < plan.kernels.size(); ++k) {
+      be.synchronize();
+      const auto t0 = Clock::now();
+      plan.kernels[k]->run();
+      be.synchronize();
+      t[k] += since(t0) * 1e3 / reps;
+    }
+  double fwd = 0, bwd_data = 0, bwd_filter = 0, other = 0;
+  std::vector<size_t> idx(t.size());
+  for (size_t k = 0; k < t.size(); ++k) {
+    idx[k] = k;
+    const std::string d = plan.kernels[k]->describe();
+    (d.find("cudnn forward") != std::string::npos         ? fwd
+     : d.find("cudnn backward-data") != std::string::npos  ? bwd_data
+     : d.find("cudnn backward-filter") != std::string::npos ? bwd_filter
+                                                            : other) += t[k];
+  }
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return t[a] > t[b]; });
+  std::printf("{\"bench\": \"train_step_profile\", \"note\": \"ms per step, synced per group\", \"conv_forward_groups\": %.3f, "
+              "\"conv_backward_data_groups\": %.3f, \"conv_backward_filter_groups\": %.3f, \"nvrtc_only_groups\": %.3f, \"top\": [",
+              fwd, bwd_data, bwd_filter, other);
+  for (size_t i = 0; i < std::min<size_t>(12, idx.size()); ++i) {
+    std::string d = plan.kernels[idx[i]]->describe();
+    for (char& c : d)
+      if (c == '"' || c == '\\') c = '\'';
+    std::printf("%s{\"ms\": %.3f, \"group\": \"%s\"}", i ? ", " : "", t[idx[i]], d.c_str());
+  }
+  std::printf("]}\n");
+  std::fflush(stdout);
+}
+
+void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool deterministic = true, bool profile = false) {
+  rg::model::StepConfig cfg;
+  cfg.model.size = size;
+  cfg.batch = batch;
+  const rg::model::StepGraph s = rg::model::build_train_step(cfg, rg::DType::f32);
+  rg::CudaOptions opt;
+  opt.precision = prec;
+  opt.deterministic = deterministic;
+  auto be = rg::make_cuda_backend(opt);
+  auto t0 = Clock::now();
+  auto plan = rg::compile(s.graph, *be);
+  rg::Session sess(*plan);
+  const double compile_s = since(t0);
+  init_variables(*s.graph, sess, 1);
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::normal_distribution<float> nd;
+  std::vector<float> x(size_t(batch) * 3 * size_t(size) * size_t(size)), z(size_t(batch) * size_t(cfg.model.nz));
+  for (float& e : x) e = u(rng);
+  for (float& e : z) e = nd(rng);
+  sess.set_input("x_real", std::span<const float>(x));
+  sess.set_input("z", std::span<const float>(z));
+  t0 = Clock::now();
+  sess.run();  // eager
+  be->synchronize();
+  const double first_s = since(t0);
+  for (int i = 0; i < 3; ++i) sess.run();  // capture + replays
+  be->synchronize();
+  t0 = Clock::now();
+  for (int i = 0; i < iters; ++i) sess.run();
+  be->synchronize();
+  const double ms = since(t0) * 1e3 / iters;
+  const double loss_d = sess.value(s.loss_d)[0], loss_g = sess.value(s.loss_g)[0];
+  const double gflop = 424.0 * batch / 64.0 * (size == 128 ? 1.0 : double(size * size) / (128.0 * 128.0));
+  std::printf(
+      "{\"bench\": \"train_step\", \"precision\": \"%s\", \"deterministic\": %s, \"batch\": %d, \"size\": %d, \"iters\": %d, \"ms_per_step\": %.4f, "
+      "\"steps_per_s\": %.3f, \"tflops\": %.2f, \"compile_s\": %.3f, \"first_run_s\": %.3f, \"kernels\": %zu, "
+      "\"arena_mib\": %.1f, \"loss_d\": %.6g, \"loss_g\": %.6g}\n",
+      prec_name(prec), deterministic ? "true" : "false", batch, size, iters, ms, 1e3 / ms, gflop / ms, compile_s, first_s, plan->groups.size(),
+      double(plan->arena_bytes) / 1048576.0, loss_d, loss_g);
+  std::fflush(stdout);
+  if (profile) profile_step(*plan, *be, sess, 2);
+}
+
+void bench_generate(rg::CudaPrecision prec, int size, int count, int batch) {
+  rg::model::ModelConfig mc;
+  mc.size = size;
+  const rg::model::GenerateGraph gen = rg::model::build_generate_graph(mc, batch, rg::DType::f32);
+  rg::CudaOptions opt;
+  opt.precision = prec;
+  auto be = rg::make_cuda_backend(opt);
+  auto t0 = Clock::now();
+  auto plan = rg::compile(gen.graph, *be);
+  rg::Session sess(*plan);
+  const double compile_s = since(t0);
+  init_variables(*gen.graph, sess, 3);
+  // DESIGN B4 latents (stream 0, index = image index), made on the host up front.
+  const int batches = (count + batch - 1) / batch;
+  std::vector<std::vector<float>> zs(size_t(batches), std::vector<float>(size_t(batch) * size_t(mc.nz)));
+  for (int b = 0; b < batches; ++b)
+    for (int i = 0; i < batch; ++i)
+      rg::latent_vector(7, rg::RngStream::kGeneration, uint64_t(b) * uint64_t(batch) + uint64_t(i),
+                        std::span<float>(zs[size_t(b)].data() + size_t(i) * size_t(mc.nz), size_t(mc.nz)));
+  sess.set_input("z", std::span<const float>(zs[0]));
+  for (int i = 0; i < 3; ++i) sess.run();
+  be->synchronize();
+  // With latents up and images down (what `generate` does before PNG encoding).
+  t0 = Clock::now();
+  double checksum = 0;
+  for (int b = 0; b < batches; ++b) {
+    sess.set_input("z", std::span<const float>(zs[size_t(b)]));
+    sess.run();
+    const std::vector<float> img = sess.value_f32(gen.images);
+    checksum += img[0];
+  }
+  const double with_copy = double(batches) * batch / since(t0);
+  // Device only: the replayed plan.
+  t0 = Clock::now();
+  for (int b = 0; b < batches; ++b) sess.run();
+  be->synchronize();
+  const double device = double(batches) * batch / since(t0);
+  std::printf(
+      "{\"bench\": \"generate\", \"precision\": \"%s\", \"size\": %d, \"count\": %d, \"batch\": %d, "
+      "\"images_per_s_with_copy\": %.1f, \"images_per_s_device\": %.1f, \"tflops_device\": %.2f, \"compile_s\": %.3f, "
+      "\"checksum\": %.6g, \"note\": \"PNG encoding excluded\"}\n",
+      prec_name(prec), size, batches * batch, batch, with_copy, device, device * 1.375e-3 * (size * size) / (128.0 * 128.0),
+      compile_s, checksum);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int step_iters = 20, gen_count = 10000, gen_batch = 500, batch = 64, size = 128;
+  std::string what = "all";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bench_cuda: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--step-iters") step_iters = std::atoi(next());
+    else if (a == "--gen-count") gen_count = std::atoi(next());
+    else if (a == "--gen-batch") gen_batch = std::atoi(next());
+    else if (a == "--batch") batch = std::atoi(next());
+    else if (a == "--size") size = std::atoi(next());
+    else if (a == "--what") what = next();
+    else {
+      std::fprintf(stderr, "usage: bench_cuda [--what all|step|generate] [--step-iters N] [--gen-count N] [--gen-batch B] [--batch B] [--size S]\n");
+      return 2;
+    }
+  }
+  if (rg::cuda_device_count() == 0) {
+    std::fprintf(stderr, "bench_cuda: no CUDA GPU\n");
+    return 1;
+  }
+  std::printf("{\"device\": \"%s\"}\n", rg::cuda_describe_device(0).c_str());
+  try {
+    for (rg::CudaPrecision p : {rg::CudaPrecision::kF32, rg::CudaPrecision::kTF32}) {
+      if (what == "all" || what == "step") bench_step(p, batch, size, step_iters, true, true);
+      if (what == "all" || what == "generate") bench_generate(p, size, gen_count, gen_batch);
+    }
+    // What determinism costs: the fastest cuDNN algorithms by heuristics, any.
+    if (what == "all" || what == "step") bench_step(rg::CudaPrecision::kTF32, batch, size, step_iters, false);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_cuda: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

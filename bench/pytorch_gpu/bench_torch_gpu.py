@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""PyTorch GPU baseline for the CUDA backend's benchmark (bench/cuda/bench_cuda.cpp).
+
+Same shapes and measurements, one JSON object per line on stdout:
+  train_step: the seed model (DESIGN B2, size 128, width 1, nz 128), the whole
+              RaLSGAN step of DESIGN B3 at batch 64 (D step on C(x_r), C(G(z))
+              with x_f detached; Adam on D; G step on C(x_f) with the updated D
+              and C(x_r) from before the update as a constant; Adam on G; BN in
+              training mode). As the seed, the G step's backward also fills D's
+              .grad, which the next step's zero_grad discards.
+  generate:   G in eval mode under torch.inference_mode, --gen-count images in
+              batches of --gen-batch; "with_copy" uploads host latents and copies
+              float images to the host (as bench_cuda), "device" does neither.
+              PNG encoding is excluded.
+Modes (--mode): eager_f32 (cudnn.allow_tf32 = False), eager_tf32 (PyTorch's
+default: cudnn.allow_tf32 = True), compile (torch.compile of G and D with
+PyTorch's default precision, i.e. TF32 convolutions).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "golden"))
+import dcgan  # noqa: E402
+
+
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def emit(d):
+    print(json.dumps(d), flush=True)
+
+
+def set_precision(mode):
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = False
+    torch.backends.cudnn.allow_tf32 = mode != "eager_f32"
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def make_models(size, dev):
+    torch.manual_seed(1)
+    G = dcgan.make_G(size, 1.0, 128).to(dev)
+    D = dcgan.make_D(size, 1.0).to(dev)
+    return G, D
+
+
+def bench_step(mode, batch, size, iters, dev):
+    G, D = make_models(size, dev)
+    G.train()
+    D.train()
+    optG = torch.optim.Adam(G.parameters(), lr=8e-4, betas=(0.5, 0.999), eps=1e-8)
+    optD = torch.optim.Adam(D.parameters(), lr=8e-4, betas=(0.5, 0.999), eps=1e-8)
+    Gm, Dm = (torch.compile(G), torch.compile(D)) if mode == "compile" else (G, D)
+    y = 0.8
+    x_r = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
+    z = torch.randn(batch, 128, device=dev)
+
+    def step():
+        x_f = Gm(z)
+        c_r = Dm(x_r)
+        c_f = Dm(x_f.detach())
+        loss_d = (torch.mean((c_r - c_f.mean() - y) ** 2) + torch.mean((c_f - c_r.mean() + y) ** 2)) / 2
+        optD.zero_grad(set_to_none=True)
+        loss_d.backward()
+        optD.step()
+        c_f2 = Dm(x_f)
+        c_r_c = c_r.detach()
+        loss_g = (torch.mean((c_r_c - c_f2.mean() + y) ** 2) + torch.mean((c_f2 - c_r_c.mean() - y) ** 2)) / 2
+        optG.zero_grad(set_to_none=True)
+        loss_g.backward()
+        optG.step()
+        return loss_d, loss_g
+
+    t0 = time.perf_counter()
+    step()
+    sync(dev)
+    first = time.perf_counter() - t0
+    for _ in range(3):
+        step()
+    sync(dev)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        ld, lg = step()
+    sync(dev)
+    ms = (time.perf_counter() - t0) * 1e3 / iters
+    gflop = 424.0 * batch / 64.0 * (size * size) / (128.0 * 128.0)
+    emit(dict(bench="train_step", impl="pytorch", mode=mode, batch=batch, size=size, iters=iters, ms_per_step=round(ms, 4),
+              steps_per_s=round(1e3 / ms, 3), tflops=round(gflop / ms, 2), first_run_s=round(first, 3),
+              loss_d=float(ld.detach()), loss_g=float(lg.detach())))
+
+
+def bench_generate(mode, size, count, batch, dev):
+    G, _ = make_models(size, dev)
+    G.eval()
+    Gm = torch.compile(G) if mode == "compile" else G
+    batches = (count + batch - 1) // batch
+    g = torch.Generator().manual_seed(7)
+    zs = [torch.randn(batch, 128, generator=g) for _ in range(batches)]
+    with torch.inference_mode():
+        zd = zs[0].to(dev)
+        for _ in range(3):
+            Gm(zd)
+        sync(dev)
+        t0 = time.perf_counter()
+        checksum = 0.0
+        for b in range(batches):
+            img = Gm(zs[b].to(dev)).cpu()
+            checksum += float(img[0, 0, 0, 0])
+        with_copy = batches * batch / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for b in range(batches):
+            Gm(zd)
+        sync(dev)
+        device = batches * batch / (time.perf_counter() - t0)
+    emit(dict(bench="generate", impl="pytorch", mode=mode, size=size, count=batches * batch, batch=batch,
+              images_per_s_with_copy=round(with_copy, 1), images_per_s_device=round(device, 1),
+              tflops_device=round(device * 1.375e-3 * (size * size) / (128.0 * 128.0), 2), note="PNG encoding excluded"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", action="append", choices=["eager_f32", "eager_tf32", "compile"],
+                    help="repeatable; default: eager_f32 and eager_tf32")
+    ap.add_argument("--what", default="all", choices=["all", "step", "generate"])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--step-iters", type=int, default=20)
+    ap.add_argument("--gen-count", type=int, default=10000)
+    ap.add_argument("--gen-batch", type=int, default=500)
+    ap.add_argument("--device", default="cuda", help="cpu: a smoke test of this script (timings meaningless)")
+    a = ap.parse_args()
+    if a.device == "cuda" and not torch.cuda.is_available():
+        print("bench_torch_gpu: no CUDA GPU", file=sys.stderr)
+        return 1
+    dev = torch.device(a.device)
+    emit(dict(device=torch.cuda.get_device_name(0) if a.device == "cuda" else a.device, torch=torch.__version__,
+              cudnn=torch.backends.cudnn.version()))
+    for mode in a.mode or ["eager_f32", "eager_tf32"]:
+        set_precision(mode)
+        if a.what in ("all", "step"):
+            bench_step(mode, a.batch, a.size, a.step_iters, dev)
+        if a.what in ("all", "generate"):
+            bench_generate(mode, a.size, a.gen_count, a.gen_batch, dev)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+// The whole RaLSGAN training step and the generation graph on the CUDA backend:
+// against the reference backend, against PyTorch's golden step, and repeat
+// runs bit for bit.
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+
+#include "apps/model/ralsgan_step.h"
+#include "backends/ref/ref_backend.h"
+#include "engine/io/safetensors.h"
+#include "engine/plan.h"
+#include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/golden_check.h"
+
+namespace rg {
+namespace {
+
+using cudatest::rel_err;
+
+model::StepConfig narrow_step_128() {
+  model::StepConfig cfg;
+  cfg.model = {128, 0.125, 32};
+  cfg.batch = 4;
+  cfg.expose_gradients = true;
+  return cfg;
+}
+
+void set_inputs(Session& s, const model::StepConfig& cfg, uint32_t seed) {
+  const auto x = cudatest::uniform(size_t(cfg.batch) * 3 * size_t(cfg.model.size) * size_t(cfg.model.size), seed);
+  const auto z = cudatest::normal(size_t(cfg.batch) * size_t(cfg.model.nz), seed + 1);
+  s.set_input("x_real", std::span<const float>(x));
+  s.set_input("z", std::span<const float>(z));
+}
+
+TEST(CudaStep, NarrowStepAt128MatchesTheReferenceBackend) {
+  RG_REQUIRE_GPU();
+  const model::StepConfig cfg = narrow_step_128();
+  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  auto ref = make_ref_backend();
+  auto cuda = make_cuda_backend();
+  auto rp = compile(s.graph, *ref);
+  auto cp = compile(s.graph, *cuda);
+  validate_memory_plan(*cp);
+  Session rs(*rp), cs(*cp);
+  for (Session* x : {&rs, &cs}) {
+    cudatest::init_variables(*s.graph, *x, 11);
+    set_inputs(*x, cfg, 5);
+    x->run();
+  }
+  for (ValueId v : {s.loss_d, s.loss_g})
+    EXPECT_LT(rel_err(cs.value(v), rs.value(v)), 1e-4) << s.graph->value_label(v);
+  // Gradients: this GAN is ill-conditioned in f32 (LEARN-FROM); 1e-3 per tensor.
+  for (const auto& [name, v] : s.grads) EXPECT_LT(rel_err(cs.value(v), rs.value(v)), 1e-3) << name;
+  // Updated state: Adam's first step moves each weight by about lr * sign(grad),
+  // so one element whose tiny gradient changes sign moves by 2 lr: 1e-3.
+  for (const VariableInfo& v : s.graph->variables()) {
+    if (v.name.find("exp_avg") != std::string::npos) continue;  // Adam moments follow the gradients above
+    EXPECT_LT(rel_err(cs.variable(v.name), rs.variable(v.name)), 1e-3) << v.name;
+  }
+}
+
+TEST(CudaStep, RepeatRunsFromTheSameStateAreBitIdentical) {
+  RG_REQUIRE_GPU();
+  const model::StepConfig cfg = narrow_step_128();
+  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  auto cuda = make_cuda_backend();
+  auto cp = compile(s.graph, *cuda);
+  Session cs(*cp);
+  set_inputs(cs, cfg, 5);
+  std::vector<std::vector<float>> first;
+  for (int run = 0; run < 3; ++run) {  // eager, captured, replayed
+    cudatest::init_variables(*s.graph, cs, 11);
+    cs.run();
+    size_t k = 0;
+    auto check = [&](const std::string& what, const std::vector<float>& got) {
+      if (run == 0) {
+        first.push_back(got);
+      } else {
+        ASSERT_EQ(got.size(), first[k].size());
+        EXPECT_EQ(0, std::memcmp(got.data(), first[k].data(), got.size() * sizeof(float))) << what << " (run " << run << ")";
+      }
+      ++k;
+    };
+    for (ValueId v : s.graph->outputs()) check(s.graph->value_label(v), cs.value_f32(v));
+    for (const VariableInfo& v : s.graph->variables()) {
+      const auto d = cs.variable(v.name);
+      check(v.name, std::vector<float>(d.begin(), d.end()));
+    }
+  }
+}
+
+TEST(CudaStep, MatchesPyTorchGoldenStep) {
+  RG_REQUIRE_GPU();
+  auto cuda = make_cuda_backend();
+  cudatest::check_golden_step(*cuda);
+}
+
+TEST(CudaStep, Tf32StepRunsAndStaysCloseToF32) {
+  RG_REQUIRE_GPU();
+  const model::StepConfig cfg = narrow_step_128();
+  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  CudaOptions tf32;
+  tf32.precision = CudaPrecision::kTF32;
+  auto a = make_cuda_backend(), b = make_cuda_backend(tf32);
+  auto pa = compile(s.graph, *a), pb = compile(s.graph, *b);
+  Session sa(*pa), sb(*pb);
+  for (Session* x : {&sa, &sb}) {
+    cudatest::init_variables(*s.graph, *x, 11);
+    set_inputs(*x, cfg, 5);
+    x->run();
+  }
+  for (ValueId v : {s.loss_d, s.loss_g}) EXPECT_LT(rel_err(sb.value(v), sa.value(v)), 1e-2);
+  for (const FusionGroup& g : pb->groups) {
+    const std::string d = pb->kernels[size_t(g.id)]->describe();
+    if (d.find("cudnn") != std::string::npos) {
+      EXPECT_NE(d.find("math="), std::string::npos) << d;
+    }
+  }
+}
+
+// B5: generated images, quantised to 8 bits, within 1 of the reference backend.
+TEST(CudaGenerate, ImagesWithinOneLevelOfTheReferenceBackend) {
+  RG_REQUIRE_GPU();
+  const model::ModelConfig mc{128, 0.125, 32};
+  const model::GenerateGraph gen = model::build_generate_graph(mc, 4, DType::f32);
+  auto ref = make_ref_backend();
+  auto cuda = make_cuda_backend();
+  auto rp = compile(gen.graph, *ref), cp = compile(gen.graph, *cuda);
+  Session rs(*rp), cs(*cp);
+  const auto z = cudatest::normal(size_t(4 * mc.nz), 3);
+  for (Session* x : {&rs, &cs}) {
+    cudatest::init_variables(*gen.graph, *x, 21);
+    x->set_input("z", std::span<const float>(z));
+    x->run();
+  }
+  auto q = [](double x) { return std::clamp(std::floor((x + 1.0) * 127.5 + 0.5), 0.0, 255.0); };
+  const auto a = cs.value(gen.images), b = rs.value(gen.images);
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(q(a[i]) - q(b[i])));
+  EXPECT_LE(worst, 1.0);
+  // Replays give the same bits.
+  const auto first = cs.value_f32(gen.images);
+  for (int r = 0; r < 2; ++r) {
+    cs.run();
+    const auto again = cs.value_f32(gen.images);
+    EXPECT_EQ(0, std::memcmp(again.data(), first.data(), first.size() * sizeof(float)));
+  }
+}
+
+}  // namespace
+}  // namespace rg
