@@ -92,7 +92,7 @@ echo "ctest rc=$CTEST_RC" >> "$OUTDIR/env.txt"
 : > "$OUTDIR/bench.log"
 if [ $BUILD_RC -eq 0 ]; then
   stage "bench_cuda"
-  timeout -k 10 "$(cap 60)" "$BUILD/tests/cuda/bench_cuda" --step-iters 20 --gen-count 10000 --gen-batch 500 \
+  timeout -k 10 "$(cap 100)" "$BUILD/tests/cuda/bench_cuda" --step-iters 20 --gen-count 10000 --gen-batch 500 \
     > "$OUTDIR/bench_cuda.jsonl" 2>> "$OUTDIR/bench.log"
   echo "bench_cuda rc=$?" >> "$OUTDIR/bench.log"
 fi
@@ -156,19 +156,51 @@ for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"])
     for tm in tmodes:
         row(f"train step b64 s128 ms/step, {prec} vs torch {tm}", find(ours, bench="train_step", precision=prec, deterministic=True),
             find(torch_rows, bench="train_step", mode=tm), "ms_per_step", False)
-row("train step ms/step, tf32 any cuDNN algorithm (not deterministic) vs torch eager_tf32",
-    find(ours, bench="train_step", precision="tf32", deterministic=False), find(torch_rows, bench="train_step", mode="eager_tf32"),
-    "ms_per_step", False)
+for prec, tm in (("f32", "eager_f32"), ("tf32", "eager_tf32")):
+    row(f"train step ms/step, {prec} any cuDNN algorithm (not deterministic) vs torch {tm}",
+        find(ours, bench="train_step", precision=prec, deterministic=False), find(torch_rows, bench="train_step", mode=tm),
+        "ms_per_step", False)
 for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"])):
     for tm in tmodes:
-        for key in ("images_per_s_with_copy", "images_per_s_device"):
-            row(f"generate 10k@128 {key}, {prec} vs torch {tm}", find(ours, bench="generate", precision=prec),
-                find(torch_rows, bench="generate", mode=tm), key, True)
+        for key, tkey in (("images_per_s_with_copy", "images_per_s_with_copy"), ("images_per_s_with_copy", "images_per_s_with_copy_pinned"),
+                          ("images_per_s_device", "images_per_s_device")):
+            o, t = find(ours, bench="generate", precision=prec), find(torch_rows, bench="generate", mode=tm)
+            if t is not None and t.get(tkey) is None: continue
+            label = key if key == tkey else f"{key} (torch: {tkey})"
+            if o and t and key != tkey: t = dict(t, **{key: t[tkey]})
+            row(f"generate 10k@128 {label}, {prec} vs torch {tm}", o, t, key, True)
+
+# --- The bars -----------------------------------------------------------
+print("\n## Bars (speed-up = PyTorch time / ours; > 1: ours faster)\n")
+print("| bar | ours | PyTorch | speed-up | needed | verdict |")
+print("|---|---|---|---|---|---|")
+def bar(label, o, t, key, higher_better, need):
+    if not o or not t or o.get(key) is None or t.get(key) is None:
+        print(f"| {label} | n/a | n/a | n/a | >= {need}x | NO DATA |"); return
+    a, b = o[key], t[key]
+    r = (a / b) if higher_better else (b / a)
+    print(f"| {label} | {a:.4g} | {b:.4g} | **{r:.2f}x** | >= {need}x | {'PASS' if r >= need else 'FAIL'} |")
+for prec, tm in (("tf32", "eager_tf32"), ("f32", "eager_f32")):
+    bar(f"train step b64 s128 (ms), {prec} vs torch {tm}", find(ours, bench="train_step", precision=prec, deterministic=True),
+        find(torch_rows, bench="train_step", mode=tm), "ms_per_step", False, 1.5)
+bar("train step b64 s128 (ms), tf32 vs torch.compile", find(ours, bench="train_step", precision="tf32", deterministic=True),
+    find(torch_rows, bench="train_step", mode="compile"), "ms_per_step", False, 1.0)
+for prec, tm in (("tf32", "eager_tf32"), ("f32", "eager_f32"), ("tf32", "compile")):
+    o, t = find(ours, bench="generate", precision=prec), find(torch_rows, bench="generate", mode=tm)
+    bar(f"generate 10k (img/s with copies), {prec} vs torch {tm} (plain .cpu())", o, t, "images_per_s_with_copy", True, 2.0)
+    if t and t.get("images_per_s_with_copy_pinned"):
+        bar(f"generate 10k (img/s with copies), {prec} vs torch {tm} pinned + overlapped (same method as ours)", o,
+            dict(t, images_per_s_with_copy=t["images_per_s_with_copy_pinned"]), "images_per_s_with_copy", True, 2.0)
+print()
 for r in ours:
     if r.get("bench") == "train_step_profile":
-        print(f"\nour step by kind (ms, synced per group): conv fwd {r['conv_forward_groups']}, bwd-data {r['conv_backward_data_groups']}, "
+        print(f"\nour {r.get('precision', '')} step by kind (ms, synced per group): conv fwd {r['conv_forward_groups']}, bwd-data {r['conv_backward_data_groups']}, "
               f"bwd-filter {r['conv_backward_filter_groups']}, nvrtc-only {r['nvrtc_only_groups']}")
-print("\nratios: > 1 means ours is faster. Generation excludes PNG encoding; 'with_copy' includes latents up and float images down.")
+print("\nratios: > 1 means ours is faster. Generation excludes PNG encoding; 'with_copy' includes latents up and float images down "
+      "(ours: pinned buffers, two batches in flight; torch with_copy: G(z.to(dev)).cpu() per batch; torch with_copy_pinned: the same method as ours).")
+for r in ours:
+    if r.get("bench") == "train_step_profile":
+        print(f"\ntop {r.get('precision', '')} groups: " + "; ".join(f"{g['ms']} ms {g['group']}" for g in r.get("top", [])[:6]))
 PYEOF
 stage "done"
 exit 0

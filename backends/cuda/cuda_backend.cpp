@@ -144,11 +144,13 @@ class CudaBackend final : public Backend {
     if (st != CUDNN_STATUS_SUCCESS) fail(std::string("cudnnCreate: ") + cudnnGetErrorString(st));
     cudnn_ = h;
     cudnnSetStream(h, stream_);
+    tune_ = std::make_unique<TuneScratch>(stream_);
     jit_ = std::make_unique<Jit>(p.major, p.minor, o.cache_dir);
   }
   ~CudaBackend() override {
     if (dry_ || emulate_) return;
     cudaStreamSynchronize(stream_);
+    tune_.reset();
     for (auto& e : graphs_) cudaGraphExecDestroy(e.exec);
     cudnnDestroy(static_cast<cudnnHandle_t>(cudnn_));
     jit_.reset();
@@ -162,6 +164,7 @@ class CudaBackend final : public Backend {
       std::memset(h, 0xff, (std::max<size_t>(bytes, 1) + 255) / 256 * 256);  // NaN-filled: unwritten reads show
       return h;
     }
+    release_tuning();  // a session allocates its memory: compile is over
     void* p = nullptr;
     check(cudaMalloc(&p, std::max<size_t>(bytes, 256)), "cudaMalloc");
     return p;
@@ -259,6 +262,10 @@ class CudaBackend final : public Backend {
 
   Jit& jit() { return *jit_; }
   void* cudnn() const { return cudnn_; }
+  TuneScratch* tune() const { return tune_.get(); }
+  void release_tuning() {
+    if (tune_) tune_->release();
+  }
   cudaStream_t stream() const { return stream_; }
   int sms() const { return sms_; }
   const CudaOptions& options() const { return opt_; }
@@ -278,6 +285,7 @@ class CudaBackend final : public Backend {
   bool dry_ = false, emulate_ = false;
   cudaStream_t stream_ = nullptr;
   void* cudnn_ = nullptr;
+  std::unique_ptr<TuneScratch> tune_;
   std::unique_ptr<Jit> jit_;
   std::vector<Entry> graphs_;
   CudaKernel* last_bound_ = nullptr;
@@ -463,7 +471,7 @@ void CudaKernel::build_conv(const Node& n) {
     c.geo = ref::ConvGeometry{geo.n, geo.c, geo.h, geo.w, geo.k, geo.ho, geo.wo, geo.r, geo.s, geo.sh, geo.sw, geo.ph, geo.pw};
     c.ws = alloc(size_t(c.geo.col_rows() * c.geo.col_cols()) * dtype_size(g_.float_type()));
   } else {
-    c.op = std::make_unique<ConvOp>(be_.cudnn(), n.op, geo, g_.float_type(), be_.options());
+    c.op = std::make_unique<ConvOp>(be_.cudnn(), n.op, geo, g_.float_type(), be_.options(), be_.tune());
     c.ws = alloc(c.op->workspace_bytes());
   }
   c.a = home(n.inputs[0]);
@@ -588,6 +596,7 @@ void* CudaKernel::resolve(const Arg& a, const KernelBinding& b) const {
 
 void CudaKernel::bind(const KernelBinding& b) {
   be_.forget(this);
+  be_.release_tuning();
   be_.jit().build();
   for (Launch& l : launches_) {
     if (be_.emulate()) l.host = be_.jit().get_host(l.spec.name);
@@ -687,6 +696,83 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
 
 std::unique_ptr<Backend> make_cuda_host_emulator() {
   return std::make_unique<cuda::CudaBackend>(cuda::CudaBackend::Emulate{});
+}
+
+struct CudaTransfers::Impl {
+  cuda::CudaBackend* be = nullptr;
+  bool emulate = false;
+  cudaStream_t copy = nullptr;
+  std::vector<cudaEvent_t> queued, done;  // per slot: backend stream reached the download; download finished
+  std::vector<std::pair<void*, bool>> host;  // (pointer, pinned by CUDA)
+  void slot(int s) {
+    if (s < 0) cuda::fail("CudaTransfers: negative slot");
+    while (int(done.size()) <= s) {
+      cudaEvent_t a, b;
+      cuda::check(cudaEventCreateWithFlags(&a, cudaEventDisableTiming), "cudaEventCreate");
+      cuda::check(cudaEventCreateWithFlags(&b, cudaEventDisableTiming), "cudaEventCreate");
+      queued.push_back(a);
+      done.push_back(b);
+    }
+  }
+};
+
+CudaTransfers::CudaTransfers(Backend& backend) : impl_(std::make_unique<Impl>()) {
+  impl_->be = dynamic_cast<cuda::CudaBackend*>(&backend);
+  if (!impl_->be || impl_->be->dry()) cuda::fail("CudaTransfers: not a CUDA backend (" + backend.name() + ")");
+  impl_->emulate = impl_->be->emulate();
+  if (!impl_->emulate) cuda::check(cudaStreamCreateWithFlags(&impl_->copy, cudaStreamNonBlocking), "cudaStreamCreate (copies)");
+}
+
+CudaTransfers::~CudaTransfers() {
+  Impl& m = *impl_;
+  if (m.copy) cudaStreamSynchronize(m.copy);
+  for (cudaEvent_t e : m.queued) cudaEventDestroy(e);
+  for (cudaEvent_t e : m.done) cudaEventDestroy(e);
+  for (auto& [p, pinned] : m.host) pinned ? void(cudaFreeHost(p)) : std::free(p);
+  if (m.copy) cudaStreamDestroy(m.copy);
+}
+
+void* CudaTransfers::pinned(size_t bytes) {
+  bytes = std::max<size_t>(bytes, 256);
+  void* p = nullptr;
+  if (impl_->emulate) {
+    p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
+    if (!p) cuda::fail("host allocation failed");
+    impl_->host.push_back({p, false});
+    return p;
+  }
+  cuda::check(cudaHostAlloc(&p, bytes, cudaHostAllocDefault), "cudaHostAlloc");
+  impl_->host.push_back({p, true});
+  return p;
+}
+
+void CudaTransfers::upload(void* device, const void* host, size_t bytes) {
+  if (impl_->emulate) return void(std::memcpy(device, host, bytes));
+  cuda::check(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, impl_->be->stream()), "upload");
+}
+
+void CudaTransfers::download(int slot, void* host, const void* device, size_t bytes) {
+  Impl& m = *impl_;
+  if (m.emulate) return void(std::memcpy(host, device, bytes));
+  m.slot(slot);
+  cuda::check(cudaEventRecord(m.queued[size_t(slot)], m.be->stream()), "cudaEventRecord");
+  cuda::check(cudaStreamWaitEvent(m.copy, m.queued[size_t(slot)], 0), "cudaStreamWaitEvent");
+  cuda::check(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, m.copy), "download");
+  cuda::check(cudaEventRecord(m.done[size_t(slot)], m.copy), "cudaEventRecord");
+}
+
+void CudaTransfers::device_wait(int slot) {
+  Impl& m = *impl_;
+  if (m.emulate) return;
+  m.slot(slot);
+  cuda::check(cudaStreamWaitEvent(m.be->stream(), m.done[size_t(slot)], 0), "cudaStreamWaitEvent");
+}
+
+void CudaTransfers::host_wait(int slot) {
+  Impl& m = *impl_;
+  if (m.emulate) return;
+  m.slot(slot);
+  cuda::check(cudaEventSynchronize(m.done[size_t(slot)]), "cudaEventSynchronize");
 }
 
 int cuda_codegen_check(const Graph& g, const std::vector<FusionGroup>& groups, int cc) {

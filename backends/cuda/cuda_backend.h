@@ -24,8 +24,17 @@ struct CudaOptions {
   int device = 0;
   CudaPrecision precision = CudaPrecision::kF32;
   // Only cuDNN algorithms that cuDNN reports as deterministic (repeat runs are
-  // bit-identical). Off: the fastest by cuDNN's heuristics.
+  // bit-identical). Off: any algorithm.
   bool deterministic = true;
+  // Convolution algorithm choice at plan compile. On: every candidate that fits
+  // the options above is timed once (cudnnFind*AlgorithmEx on scratch buffers)
+  // and the fastest is kept for the plan's life (shown by describe(); runs of the
+  // plan stay bit-reproducible, but two compiles may choose differently when two
+  // algorithms time alike). Off, or when timing fails: cuDNN's heuristic ranking
+  // (cudnnGet*Algorithm_v7), nothing timed. Off by default: a choice that can
+  // differ between processes would break byte-identical generation and
+  // bit-identical resume across processes (DESIGN B5, issue 5).
+  bool conv_autotune = false;
   // Capture the plan into a CUDA graph on its second run and replay it after.
   bool cuda_graphs = true;
   // Largest cuDNN workspace one convolution may take from the arena.
@@ -37,6 +46,39 @@ struct CudaOptions {
 
 // Throws std::runtime_error when no CUDA device is usable.
 std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options = {});
+
+// Host <-> device transfers that overlap a CUDA backend's plan runs (a generator
+// with two batches in flight: two plans, one computing while the other's images
+// go down). Uploads are queued on the backend's stream (ordered before the next
+// run); downloads on a second stream, after the work queued on the backend's
+// stream so far; page-locked (pinned) host memory makes both asynchronous.
+// Buffers are plain row-major (the CUDA backend's layout for every value); use
+// Session::device_ptr for the device side. With the host emulator every call is
+// a plain synchronous memcpy / no-op, so the same pipeline runs in tests.
+class CudaTransfers {
+ public:
+  // `backend` must come from make_cuda_backend or make_cuda_host_emulator.
+  explicit CudaTransfers(Backend& backend);
+  ~CudaTransfers();
+  CudaTransfers(const CudaTransfers&) = delete;
+  CudaTransfers& operator=(const CudaTransfers&) = delete;
+  // Pinned host memory, freed with this object.
+  void* pinned(size_t bytes);
+  // host -> device on the backend's stream.
+  void upload(void* device, const void* host, size_t bytes);
+  // device -> host for `slot` (0, 1, ...) on the copy stream, after everything
+  // queued on the backend's stream so far.
+  void download(int slot, void* host, const void* device, size_t bytes);
+  // The backend's stream waits (no host sync) until slot's download has read
+  // its device buffer, so the next run may overwrite it.
+  void device_wait(int slot);
+  // The host waits until slot's download is in host memory.
+  void host_wait(int slot);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Number of usable CUDA devices (0 when the driver or the device is missing).
 int cuda_device_count();

@@ -18,6 +18,8 @@
 // conv_transpose2d's input gradient is a conv2d node, so it runs forward.
 #include <cudnn.h>
 
+#include <algorithm>
+#include <iterator>
 #include <sstream>
 
 #include "backends/cuda/cuda_internal.h"
@@ -69,7 +71,66 @@ bool pick(const Perf* perf, int n, const CudaOptions& opt, Perf& chosen) {
 
 }  // namespace
 
-ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt) : h_(handle), op_(op), t_(t) {
+void* TuneScratch::get(int i, size_t bytes) {
+  bytes = std::max<size_t>(bytes, 256);
+  if (n_[i] >= bytes) return p_[i];
+  if (p_[i]) cudaFree(p_[i]);
+  p_[i] = nullptr, n_[i] = 0;
+  if (cudaMalloc(&p_[i], bytes) != cudaSuccess) {
+    cudaGetLastError();
+    p_[i] = nullptr;
+    return nullptr;
+  }
+  n_[i] = bytes;
+  if (cudaMemsetAsync(p_[i], 0, bytes, stream_) != cudaSuccess || cudaStreamSynchronize(stream_) != cudaSuccess) {
+    cudaGetLastError();
+    release();
+    return nullptr;
+  }
+  return p_[i];
+}
+
+void TuneScratch::release() {
+  bool any = false;
+  for (void* p : p_) any |= p != nullptr;
+  if (!any) return;
+  cudaStreamSynchronize(stream_);
+  for (int i = 0; i < 4; ++i) {
+    if (p_[i]) cudaFree(p_[i]);
+    p_[i] = nullptr, n_[i] = 0;
+  }
+}
+
+namespace {
+
+// Timing: cudnnFind*AlgorithmEx runs every algorithm on scratch buffers (sorted
+// by time); the first that fits the options is kept. False (heuristics are used
+// instead) when scratch memory or the call fails.
+template <typename Perf, typename FindFn>
+bool timed_pick(TuneScratch* tune, const CudaOptions& opt, size_t a_bytes, size_t b_bytes, size_t out_bytes, FindFn find,
+                Perf& chosen, int& candidates) {
+  if (!tune || !opt.conv_autotune) return false;
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) return cudaGetLastError(), false;
+  void* a = tune->get(0, a_bytes);
+  void* b = a ? tune->get(1, b_bytes) : nullptr;
+  void* out = b ? tune->get(2, out_bytes) : nullptr;
+  if (!out) return false;
+  size_t ws_bytes = std::min(opt.max_workspace_bytes, free_b / 4);
+  void* ws = ws_bytes ? tune->get(3, ws_bytes) : nullptr;
+  if (!ws) ws_bytes = 0;
+  Perf perf[16];
+  int n = 0;
+  if (find(a, b, out, ws, ws_bytes, int(std::size(perf)), &n, perf) != CUDNN_STATUS_SUCCESS) return false;
+  candidates = 0;
+  for (int i = 0; i < n; ++i) candidates += perf[i].status == CUDNN_STATUS_SUCCESS;
+  return pick(perf, n, opt, chosen);
+}
+
+}  // namespace
+
+ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt, TuneScratch* tune)
+    : h_(handle), op_(op), t_(t) {
   cudnnHandle_t h = static_cast<cudnnHandle_t>(handle);
   const cudnnDataType_t dt = t == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
   cudnnTensorDescriptor_t x, y;
@@ -88,37 +149,70 @@ ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOp
   const cudnnMathType_t base_math = tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   ck(cudnnSetConvolutionMathType(c, base_math), "cudnnSetConvolutionMathType");
   cudnnMathType_t math = base_math;
+  const size_t es = dtype_size(t);
+  const size_t xb = size_t(g.n * g.c * g.h * g.w) * es, yb = size_t(g.n * g.k * g.ho * g.wo) * es,
+               wb = size_t(g.k * g.c * g.r * g.s) * es;
   std::ostringstream d;
-  int n = 0;
+  int n = 0, candidates = 0;
+  bool timed = false;
+  float ms = 0;
   if (op == OpKind::kConv2d) {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT], p{};
-    ck(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, c, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf), "forward heuristics");
-    if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
-    else algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;  // deterministic, no workspace
+    timed = timed_pick(tune, opt, xb, wb, yb,
+                       [&](void* a, void* b, void* o, void* ws, size_t wsb, int req, int* got, cudnnConvolutionFwdAlgoPerf_t* pf) {
+                         return cudnnFindConvolutionForwardAlgorithmEx(h, x, a, w, b, c, y, o, req, got, pf, ws, wsb);
+                       },
+                       p, candidates);
+    if (timed) algo_ = p.algo, math = p.mathType, ms = p.time;
+    else {
+      ck(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, c, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf), "forward heuristics");
+      if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
+      else algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;  // deterministic, no workspace
+    }
     if (!tf32) math = CUDNN_FMA_MATH;
     ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
     ck(cudnnGetConvolutionForwardWorkspaceSize(h, x, w, c, y, cudnnConvolutionFwdAlgo_t(algo_), &ws_), "forward workspace");
     d << "cudnn forward " << fwd_name(algo_);
   } else if (op == OpKind::kConvTranspose2d) {
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT], p{};
-    ck(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w, y, c, x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf), "backward-data heuristics");
-    if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
-    else algo_ = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;  // deterministic
+    // a = dy (y-shaped), b = w, out = dx (x-shaped)
+    timed = timed_pick(tune, opt, yb, wb, xb,
+                       [&](void* a, void* b, void* o, void* ws, size_t wsb, int req, int* got, cudnnConvolutionBwdDataAlgoPerf_t* pf) {
+                         return cudnnFindConvolutionBackwardDataAlgorithmEx(h, w, b, y, a, c, x, o, req, got, pf, ws, wsb);
+                       },
+                       p, candidates);
+    if (timed) algo_ = p.algo, math = p.mathType, ms = p.time;
+    else {
+      ck(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w, y, c, x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf), "backward-data heuristics");
+      if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
+      else algo_ = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;  // deterministic
+    }
     if (!tf32) math = CUDNN_FMA_MATH;
     ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
     ck(cudnnGetConvolutionBackwardDataWorkspaceSize(h, w, y, c, x, cudnnConvolutionBwdDataAlgo_t(algo_), &ws_), "backward-data workspace");
     d << "cudnn backward-data " << bwd_data_name(algo_);
   } else {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT], p{};
-    ck(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x, y, c, w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf), "backward-filter heuristics");
-    if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
-    else algo_ = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;  // deterministic
+    // a = x, b = dy (y-shaped), out = dw
+    timed = timed_pick(tune, opt, xb, yb, wb,
+                       [&](void* a, void* b, void* o, void* ws, size_t wsb, int req, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* pf) {
+                         return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x, a, y, b, c, w, o, req, got, pf, ws, wsb);
+                       },
+                       p, candidates);
+    if (timed) algo_ = p.algo, math = p.mathType, ms = p.time;
+    else {
+      ck(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x, y, c, w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, perf), "backward-filter heuristics");
+      if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
+      else algo_ = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;  // deterministic
+    }
     if (!tf32) math = CUDNN_FMA_MATH;
     ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
     ck(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x, y, c, w, cudnnConvolutionBwdFilterAlgo_t(algo_), &ws_), "backward-filter workspace");
     d << "cudnn backward-filter " << bwd_filter_name(algo_);
   }
   d << " math=" << math_name(math) << " ws=" << ws_ << (opt.deterministic ? " deterministic" : "");
+  if (timed) d << " timed " << ms << "ms of " << candidates;
+  else d << " heuristic";
   desc_ = d.str();
 }
 

@@ -129,11 +129,31 @@ struct ConvGeom {
   int64_t r, s;         // kernel
   int ph, pw, sh, sw;
 };
+// Device buffers for timing convolution algorithms at plan compile: grown on
+// demand (zeroed on `stream`), freed by the backend before a session allocates
+// the plan's memory.
+class TuneScratch {
+ public:
+  explicit TuneScratch(cudaStream_t s = nullptr) : stream_(s) {}
+  ~TuneScratch() { release(); }
+  TuneScratch(const TuneScratch&) = delete;
+  TuneScratch& operator=(const TuneScratch&) = delete;
+  // Buffer i (0..3) of at least `bytes`; null when the allocation fails.
+  void* get(int i, size_t bytes);
+  void release();
+
+ private:
+  cudaStream_t stream_;
+  void* p_[4] = {};
+  size_t n_[4] = {};
+};
+
 class ConvOp {
  public:
   // op: kConv2d (a=x, b=w -> y), kConvTranspose2d (a=dy, b=w -> dx),
-  // kConv2dBackwardWeight (a=x, b=dy -> dw).
-  ConvOp(void* cudnn_handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt);
+  // kConv2dBackwardWeight (a=x, b=dy -> dw). `tune`: scratch for timing the
+  // candidate algorithms (CudaOptions::conv_autotune); null: heuristics only.
+  ConvOp(void* cudnn_handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt, TuneScratch* tune = nullptr);
   ~ConvOp();
   size_t workspace_bytes() const { return ws_; }
   std::string describe() const { return desc_; }

@@ -2,12 +2,14 @@
 // JSON object per measurement on stdout.
 //   bench_cuda [--step-iters N] [--gen-count N] [--gen-batch B] [--batch B] [--size S]
 // 1. The seed model's whole training step (DESIGN B3) at batch 64, size 128, in
-//    f32 and TF32: compile time, ms per step (CUDA graph replay), GFLOP/s at
-//    424 GFLOP per step.
+//    f32 and TF32: compile time (with the timing of cuDNN's algorithms), ms per
+//    step (CUDA graph replay), GFLOP/s at 424 GFLOP per step.
 // 2. Generation of --gen-count images at the model size in batches (G in eval
 //    mode), images/s: "with_copy" includes uploading the latents and copying the
-//    float images back to the host; "device" only the replayed plan. PNG encoding
-//    is excluded in both.
+//    float images back to the host, as a generator would: pinned host buffers,
+//    two plans so that one batch's download overlaps the next one's compute
+//    (rg::CudaTransfers); "device" only the replayed plan. PNG encoding is
+//    excluded in both.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,6 +18,7 @@
 #include <cstring>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -55,7 +58,7 @@ const char* prec_name(rg::CudaPrecision p) { return p == rg::CudaPrecision::kTF3
 
 // Wall time per group with a sync around each (eager, outside the CUDA graph),
 // summed by kind over `reps` steps: where the step's time goes.
-void profile_step(rg::Plan& plan, rg::Backend& be, rg::Session& sess, int reps) {
+void profile_step(rg::Plan& plan, rg::Backend& be, rg::Session& sess, int reps, const char* prec) {
   std::vector<double> t(plan.kernels.size(), 0.0);
   sess.run();
   be.synchronize();
@@ -78,9 +81,9 @@ void profile_step(rg::Plan& plan, rg::Backend& be, rg::Session& sess, int reps) 
                                                             : other) += t[k];
   }
   std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return t[a] > t[b]; });
-  std::printf("{\"bench\": \"train_step_profile\", \"note\": \"ms per step, synced per group\", \"conv_forward_groups\": %.3f, "
+  std::printf("{\"bench\": \"train_step_profile\", \"precision\": \"%s\", \"note\": \"ms per step, synced per group\", \"conv_forward_groups\": %.3f, "
               "\"conv_backward_data_groups\": %.3f, \"conv_backward_filter_groups\": %.3f, \"nvrtc_only_groups\": %.3f, \"top\": [",
-              fwd, bwd_data, bwd_filter, other);
+              prec, fwd, bwd_data, bwd_filter, other);
   for (size_t i = 0; i < std::min<size_t>(12, idx.size()); ++i) {
     std::string d = plan.kernels[idx[i]]->describe();
     for (char& c : d)
@@ -91,7 +94,8 @@ void profile_step(rg::Plan& plan, rg::Backend& be, rg::Session& sess, int reps) 
   std::fflush(stdout);
 }
 
-void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool deterministic = true, bool profile = false) {
+void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool deterministic = true, bool profile = false,
+                bool autotune = false) {
   rg::model::StepConfig cfg;
   cfg.model.size = size;
   cfg.batch = batch;
@@ -99,6 +103,7 @@ void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool det
   rg::CudaOptions opt;
   opt.precision = prec;
   opt.deterministic = deterministic;
+  opt.conv_autotune = autotune;
   auto be = rg::make_cuda_backend(opt);
   auto t0 = Clock::now();
   auto plan = rg::compile(s.graph, *be);
@@ -126,13 +131,19 @@ void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool det
   const double loss_d = sess.value(s.loss_d)[0], loss_g = sess.value(s.loss_g)[0];
   const double gflop = 424.0 * batch / 64.0 * (size == 128 ? 1.0 : double(size * size) / (128.0 * 128.0));
   std::printf(
-      "{\"bench\": \"train_step\", \"precision\": \"%s\", \"deterministic\": %s, \"batch\": %d, \"size\": %d, \"iters\": %d, \"ms_per_step\": %.4f, "
+      "{\"bench\": \"%s\", \"precision\": \"%s\", \"deterministic\": %s, \"batch\": %d, \"size\": %d, \"iters\": %d, \"ms_per_step\": %.4f, "
       "\"steps_per_s\": %.3f, \"tflops\": %.2f, \"compile_s\": %.3f, \"first_run_s\": %.3f, \"kernels\": %zu, "
       "\"arena_mib\": %.1f, \"loss_d\": %.6g, \"loss_g\": %.6g}\n",
-      prec_name(prec), deterministic ? "true" : "false", batch, size, iters, ms, 1e3 / ms, gflop / ms, compile_s, first_s, plan->groups.size(),
+      autotune ? "train_step_autotune" : "train_step", prec_name(prec), deterministic ? "true" : "false", batch, size, iters, ms, 1e3 / ms, gflop / ms, compile_s, first_s, plan->groups.size(),
       double(plan->arena_bytes) / 1048576.0, loss_d, loss_g);
   std::fflush(stdout);
-  if (profile) profile_step(*plan, *be, sess, 2);
+  if (profile) profile_step(*plan, *be, sess, 2, prec_name(prec));
+}
+
+rg::ValueId input_named(const rg::Graph& g, const std::string& name) {
+  for (const rg::InputInfo& i : g.inputs())
+    if (i.name == name) return i.value;
+  throw std::runtime_error("no input " + name);
 }
 
 void bench_generate(rg::CudaPrecision prec, int size, int count, int batch) {
@@ -143,39 +154,64 @@ void bench_generate(rg::CudaPrecision prec, int size, int count, int batch) {
   opt.precision = prec;
   auto be = rg::make_cuda_backend(opt);
   auto t0 = Clock::now();
-  auto plan = rg::compile(gen.graph, *be);
-  rg::Session sess(*plan);
+  // Two plans of the same graph: two batches in flight (one computing, the
+  // other's images going down to the host).
+  auto plan0 = rg::compile(gen.graph, *be);
+  rg::Session sess0(*plan0);
   const double compile_s = since(t0);
-  init_variables(*gen.graph, sess, 3);
-  // DESIGN B4 latents (stream 0, index = image index), made on the host up front.
+  auto plan1 = rg::compile(gen.graph, *be);
+  rg::Session sess1(*plan1);
+  rg::Session* sess[2] = {&sess0, &sess1};
+  for (rg::Session* s : sess) init_variables(*gen.graph, *s, 3);
+  // DESIGN B4 latents (stream 0, index = image index), made on the host up
+  // front, in pinned memory; two pinned image buffers (what PNG encoding reads).
+  rg::CudaTransfers tr(*be);
   const int batches = (count + batch - 1) / batch;
-  std::vector<std::vector<float>> zs(size_t(batches), std::vector<float>(size_t(batch) * size_t(mc.nz)));
+  const size_t zn = size_t(batch) * size_t(mc.nz), zbytes = zn * sizeof(float);
+  const size_t img_bytes = gen.graph->desc(gen.images).bytes();
+  float* zs = static_cast<float*>(tr.pinned(zbytes * size_t(batches)));
+  float* out[2] = {static_cast<float*>(tr.pinned(img_bytes)), static_cast<float*>(tr.pinned(img_bytes))};
   for (int b = 0; b < batches; ++b)
     for (int i = 0; i < batch; ++i)
       rg::latent_vector(7, rg::RngStream::kGeneration, uint64_t(b) * uint64_t(batch) + uint64_t(i),
-                        std::span<float>(zs[size_t(b)].data() + size_t(i) * size_t(mc.nz), size_t(mc.nz)));
-  sess.set_input("z", std::span<const float>(zs[0]));
-  for (int i = 0; i < 3; ++i) sess.run();
-  be->synchronize();
-  // With latents up and images down (what `generate` does before PNG encoding).
-  t0 = Clock::now();
-  double checksum = 0;
-  for (int b = 0; b < batches; ++b) {
-    sess.set_input("z", std::span<const float>(zs[size_t(b)]));
-    sess.run();
-    const std::vector<float> img = sess.value_f32(gen.images);
-    checksum += img[0];
+                        std::span<float>(zs + size_t(b) * zn + size_t(i) * size_t(mc.nz), size_t(mc.nz)));
+  const rg::ValueId zv = input_named(*gen.graph, "z");
+  void* zdev[2] = {sess0.device_ptr(zv), sess1.device_ptr(zv)};
+  const void* imgdev[2] = {sess0.device_ptr(gen.images), sess1.device_ptr(gen.images)};
+  for (rg::Session* s : sess) {
+    s->set_input("z", std::span<const float>(zs, zn));
+    for (int i = 0; i < 3; ++i) s->run();  // eager, capture, replay
   }
+  be->synchronize();
+  // With latents up and float images down (what `generate` does before PNG
+  // encoding): batch b on plan b % 2; its download (copy stream) overlaps batch
+  // b + 1's compute; the one host wait per batch hands its images to the host.
+  double checksum = 0;
+  t0 = Clock::now();
+  for (int b = 0; b < batches; ++b) {
+    const int s = b & 1;
+    if (b >= 2) tr.device_wait(s);  // batch b - 2's images have left this plan's buffer
+    tr.upload(zdev[s], zs + size_t(b) * zn, zbytes);
+    sess[s]->run();
+    tr.download(s, out[s], imgdev[s], img_bytes);
+    if (b >= 1) {
+      tr.host_wait(1 - s);  // batch b - 1 is on the host
+      checksum += out[1 - s][0];
+    }
+  }
+  tr.host_wait((batches - 1) & 1);
+  checksum += out[(batches - 1) & 1][0];
   const double with_copy = double(batches) * batch / since(t0);
   // Device only: the replayed plan.
   t0 = Clock::now();
-  for (int b = 0; b < batches; ++b) sess.run();
+  for (int b = 0; b < batches; ++b) sess0.run();
   be->synchronize();
   const double device = double(batches) * batch / since(t0);
   std::printf(
       "{\"bench\": \"generate\", \"precision\": \"%s\", \"size\": %d, \"count\": %d, \"batch\": %d, "
       "\"images_per_s_with_copy\": %.1f, \"images_per_s_device\": %.1f, \"tflops_device\": %.2f, \"compile_s\": %.3f, "
-      "\"checksum\": %.6g, \"note\": \"PNG encoding excluded\"}\n",
+      "\"checksum\": %.6g, \"note\": \"PNG encoding excluded; with_copy: pinned buffers, 2 batches in flight, "
+      "downloads on a second stream\"}\n",
       prec_name(prec), size, batches * batch, batch, with_copy, device, device * 1.375e-3 * (size * size) / (128.0 * 128.0),
       compile_s, checksum);
   std::fflush(stdout);
@@ -216,8 +252,13 @@ int main(int argc, char** argv) {
       if (what == "all" || what == "step") bench_step(p, batch, size, step_iters, true, true);
       if (what == "all" || what == "generate") bench_generate(p, size, gen_count, gen_batch);
     }
-    // What determinism costs: the fastest cuDNN algorithms by heuristics, any.
-    if (what == "all" || what == "step") bench_step(rg::CudaPrecision::kTF32, batch, size, step_iters, false);
+    // What determinism costs: the fastest cuDNN algorithms, deterministic or not.
+    if (what == "all" || what == "step")
+      for (rg::CudaPrecision p : {rg::CudaPrecision::kF32, rg::CudaPrecision::kTF32}) bench_step(p, batch, size, step_iters, false);
+    // Opt-in timed algorithm choice (deterministic algorithms only).
+    if (what == "all" || what == "step")
+      for (rg::CudaPrecision p : {rg::CudaPrecision::kF32, rg::CudaPrecision::kTF32})
+        bench_step(p, batch, size, step_iters, true, false, true);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cuda: %s\n", e.what());
     return 1;

@@ -5,6 +5,7 @@
 // broadcasting, reductions, BN, Adam, conv roles) on any machine; the GPU
 // tests check the same code on the device, with cuDNN.
 #include <algorithm>
+#include <cstring>
 #include <iostream>
 
 #include "apps/model/ralsgan_step.h"
@@ -109,6 +110,54 @@ TEST(CudaEmulatedGenerate, ImagesWithinOneLevelOfTheReferenceBackend) {
   for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(q(a[i]) - q(b[i])));
   EXPECT_LE(worst, 1.0);
   EXPECT_LT(rel_err(a, b), 1e-5);
+}
+
+// The generator's transfer pipeline (bench_cuda's with_copy loop): two plans,
+// pinned buffers, uploads and downloads through CudaTransfers; every batch's
+// images must equal a plain session's. On the emulator the transfers are plain
+// copies, so this checks the pointers, sizes and slot bookkeeping.
+TEST(CudaEmulatedGenerate, PipelinedTransfersGiveEachBatchItsImages) {
+  const model::ModelConfig mc{32, 0.25, 16};
+  const int batch = 2, batches = 5;
+  const model::GenerateGraph gen = model::build_generate_graph(mc, batch, DType::f32);
+  auto emu = make_cuda_host_emulator();
+  auto p0 = compile(gen.graph, *emu), p1 = compile(gen.graph, *emu), pr = compile(gen.graph, *emu);
+  Session s0(*p0), s1(*p1), sr(*pr);
+  Session* sess[2] = {&s0, &s1};
+  for (Session* s : {&s0, &s1, &sr}) cudatest::init_variables(*gen.graph, *s, 21);
+  CudaTransfers tr(*emu);
+  const size_t zn = size_t(batch * mc.nz), img_bytes = gen.graph->desc(gen.images).bytes();
+  const auto zall = cudatest::normal(zn * batches, 4);
+  float* zs = static_cast<float*>(tr.pinned(zn * batches * sizeof(float)));
+  std::copy(zall.begin(), zall.end(), zs);
+  float* out[2] = {static_cast<float*>(tr.pinned(img_bytes)), static_cast<float*>(tr.pinned(img_bytes))};
+  ValueId zv = kNoValue;
+  for (const InputInfo& i : gen.graph->inputs())
+    if (i.name == "z") zv = i.value;
+  ASSERT_NE(zv, kNoValue);
+  std::vector<std::vector<float>> got(batches);
+  auto take = [&](int b) { got[size_t(b)].assign(out[b & 1], out[b & 1] + img_bytes / sizeof(float)); };
+  for (int b = 0; b < batches; ++b) {
+    const int s = b & 1;
+    if (b >= 2) tr.device_wait(s);
+    tr.upload(sess[s]->device_ptr(zv), zs + size_t(b) * zn, zn * sizeof(float));
+    sess[s]->run();
+    tr.download(s, out[s], sess[s]->device_ptr(gen.images), img_bytes);
+    if (b >= 1) {
+      tr.host_wait(1 - s);
+      take(b - 1);
+    }
+  }
+  tr.host_wait((batches - 1) & 1);
+  take(batches - 1);
+  for (int b = 0; b < batches; ++b) {
+    sr.set_input("z", std::span<const float>(zs + size_t(b) * zn, zn));
+    sr.run();
+    const std::vector<float> want = sr.value_f32(gen.images);
+    ASSERT_EQ(got[size_t(b)].size(), want.size());
+    EXPECT_EQ(0, std::memcmp(got[size_t(b)].data(), want.data(), want.size() * sizeof(float))) << "batch " << b;
+  }
+  EXPECT_THROW(CudaTransfers{*make_ref_backend()}, std::runtime_error);
 }
 
 }  // namespace
