@@ -19,7 +19,7 @@ int cmd_demo(int argc, char** argv) {
   Flags f("demo", "Train a small RaLSGAN on Fashion-MNIST (Debian's dataset-fashion-mnist, letterboxed to 32x32 RGB)\n"
                   "for a few minutes, then generate samples, a grid image and a metric report. No download.");
   f.value("out", "RUN", "run folder", "demo-run")
-      .value("steps", "N", "training steps (batch 64)", "1200")
+      .value("steps", "N", "training steps (batch 64)", "3000")
       .value("width", "W", "channel multiplier of the seed's model", "0.5")
       .value("count", "N", "images to generate after training", "1000")
       .value("seed", "N", "seed", "0")

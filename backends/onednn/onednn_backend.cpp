@@ -1,0 +1,1045 @@
+#include "backends/onednn/onednn_backend.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <new>
+#include <numeric>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <set>
+#include <stdexcept>
+
+#include "engine/schedule.h"
+
+namespace rg {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+enum class Layout : uint8_t { plain, nhwc, blk16 };
+
+const char* layout_name(Layout l) {
+  switch (l) {
+    case Layout::plain: return "nchw";
+    case Layout::nhwc: return "nhwc";
+    case Layout::blk16: return "nChw16c";
+  }
+  return "?";
+}
+
+struct Ctx {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  OneDnnOptions opt;
+};
+
+constexpr size_t kAlign = 256;
+size_t align_bytes(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+tag tag_of(Layout l, size_t rank) {
+  if (rank != 4) {
+    switch (rank) {
+      case 1: return tag::a;
+      case 2: return tag::ab;
+      case 3: return tag::abc;
+      default: return tag::abcd;
+    }
+  }
+  switch (l) {
+    case Layout::nhwc: return tag::nhwc;
+    case Layout::blk16: return tag::nChw16c;
+    default: return tag::nchw;
+  }
+}
+
+memory::dims dims_of(const Shape& s) { return memory::dims(s.begin(), s.end()); }
+
+// The order in which a layout stores a 4-D tensor: physical dims (outermost
+// first), the logical dim each one indexes and its multiplier in that dim.
+struct Phys {
+  std::vector<int64_t> dims;
+  std::vector<int> ldim;
+  std::vector<int64_t> mult;
+};
+
+Phys phys_of(const Shape& s, Layout l) {
+  Phys p;
+  if (s.size() != 4 || l == Layout::plain) {
+    p.dims = s;
+    for (size_t i = 0; i < s.size(); ++i) p.ldim.push_back(int(i)), p.mult.push_back(1);
+    return p;
+  }
+  if (l == Layout::nhwc) {
+    p.dims = {s[0], s[2], s[3], s[1]};
+    p.ldim = {0, 2, 3, 1};
+    p.mult = {1, 1, 1, 1};
+  } else {
+    p.dims = {s[0], s[1] / 16, s[2], s[3], 16};
+    p.ldim = {0, 1, 2, 3, 1};
+    p.mult = {1, 16, 1, 1, 1};
+  }
+  return p;
+}
+
+// Plain (row-major) strides of `small` broadcast against `big` (right-aligned), 0 on broadcast dims.
+std::vector<int64_t> broadcast_strides(const Shape& big, const Shape& small) {
+  std::vector<int64_t> st(big.size(), 0);
+  int64_t s = 1;
+  for (size_t k = 0; k < small.size(); ++k) {
+    const size_t i = small.size() - 1 - k, bi = big.size() - 1 - k;
+    if (small[i] != 1) st[bi] = s;
+    s *= small[i];
+  }
+  return st;
+}
+
+// A strided walk over the physical order of a big tensor: the offset in a
+// small (plain, broadcast) tensor for each physical linear index.
+struct Walk {
+  std::vector<int64_t> dims, strides;
+  bool all_zero = true;
+  Walk() = default;
+  Walk(const Phys& p, const std::vector<int64_t>& logical_strides) {
+    dims = p.dims;
+    for (size_t k = 0; k < p.dims.size(); ++k) {
+      strides.push_back(logical_strides[size_t(p.ldim[k])] * p.mult[k]);
+      all_zero &= strides.back() == 0;
+    }
+  }
+  // Offsets for physical indices [e0, e0 + n), handed to f(i, offset).
+  template <typename F>
+  void run(int64_t e0, int64_t n, F&& f) const {
+    const size_t r = dims.size();
+    int64_t idx[8] = {0};
+    int64_t rem = e0, off = 0;
+    for (size_t d = r; d-- > 0;) {
+      idx[d] = rem % dims[d];
+      rem /= dims[d];
+      off += idx[d] * strides[d];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      f(i, off);
+      for (size_t d = r; d-- > 0;) {
+        off += strides[d];
+        if (++idx[d] < dims[d]) break;
+        off -= strides[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+  }
+};
+
+// Same bytes in NCHW and NHWC (and, with C % 16 == 0 and H = W = 1, in nChw16c).
+bool trivial(const Shape& s) { return s.size() == 4 && (s[2] * s[3] == 1 || s[1] == 1); }
+bool trivial_for(const Shape& s, Layout l) {
+  if (s.size() != 4) return false;
+  if (l == Layout::blk16) return s[2] * s[3] == 1 && s[1] % 16 == 0;
+  return trivial(s);
+}
+
+// ---------------------------------------------------------------------------
+// A fused elementwise chain: chunks of kChunk elements in physical order, one
+// vectorised loop per instruction, OpenMP over chunks.
+constexpr int64_t kChunk = 512;
+constexpr int kMaxRegs = 40;
+
+class EwProgram {
+ public:
+  EwProgram(const Graph& g, const FusionGroup& grp, const std::vector<NodeId>& chain,
+            const std::function<Layout(ValueId)>& layout_of) {
+    shape_ = grp.shape;
+    total_ = numel(shape_);
+    const Layout gl = shape_.size() == 4 ? layout_of(g.node(chain.back()).outputs[0]) : Layout::plain;
+    const Phys ph = phys_of(shape_, gl);
+    std::map<ValueId, int> reg;
+    auto operand = [&](ValueId v) -> int {
+      auto it = reg.find(v);
+      if (it != reg.end()) return it->second;
+      Load l;
+      l.value = v;
+      l.reg = nregs_++;
+      l.full = g.shape(v) == shape_;
+      if (!l.full) l.walk = Walk(ph, broadcast_strides(shape_, g.shape(v)));
+      loads_.push_back(l);
+      reg[v] = l.reg;
+      return l.reg;
+    };
+    for (NodeId id : chain) {
+      const Node& n = g.node(id);
+      const int a = operand(n.inputs[0]);
+      const int b = n.inputs.size() > 1 ? operand(n.inputs[1]) : -1;
+      const int out = nregs_++;
+      reg[n.outputs[0]] = out;
+      code_.push_back({n.op, float(n.attrs.scalar), a, b, out});
+      if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
+    }
+    if (nregs_ > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
+  }
+
+  std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const {
+    std::vector<std::pair<ValueId, ValueId>> r;
+    std::vector<char> used(loads_.size(), 0);
+    for (const Store& s : stores_)
+      for (size_t i = 0; i < loads_.size(); ++i)
+        if (loads_[i].full && !used[i]) {
+          r.push_back({s.value, loads_[i].value});
+          used[i] = 1;
+          break;
+        }
+    return r;
+  }
+
+  void bind(const std::vector<void*>& ptrs) {
+    for (Load& l : loads_) {
+      l.ptr = static_cast<const float*>(ptrs.at(size_t(l.value)));
+      if (!l.ptr) throw std::logic_error("onednn backend: elementwise input is not materialised");
+    }
+    for (Store& s : stores_) s.ptr = static_cast<float*>(ptrs.at(size_t(s.value)));
+  }
+
+  void run() const {
+    const int64_t chunks = (total_ + kChunk - 1) / kChunk;
+    if (total_ < 32768) {
+      for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
+      return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
+  }
+
+  std::string describe() const {
+    std::string s = "ew[";
+    for (size_t i = 0; i < code_.size(); ++i) s += (i ? " " : "") + std::string(op_name(code_[i].op));
+    return s + "]";
+  }
+
+ private:
+  struct Load {
+    ValueId value;
+    int reg;
+    bool full;
+    Walk walk;
+    const float* ptr = nullptr;
+  };
+  struct Store {
+    ValueId value;
+    int reg;
+    float* ptr;
+  };
+  struct Instr {
+    OpKind op;
+    float scalar;
+    int a, b, out;
+  };
+
+  void run_chunk(int64_t c) const {
+    const int64_t e0 = c * kChunk, n = std::min(kChunk, total_ - e0);
+    alignas(64) float buf[kMaxRegs][kChunk];
+    const float* R[kMaxRegs];
+    for (const Load& l : loads_) {
+      if (l.full) {
+        R[l.reg] = l.ptr + e0;
+      } else {
+        float* d = buf[l.reg];
+        if (l.walk.all_zero) {
+          std::fill(d, d + n, l.ptr[0]);
+        } else {
+          const float* p = l.ptr;
+          l.walk.run(e0, n, [&](int64_t i, int64_t off) { d[i] = p[off]; });
+        }
+        R[l.reg] = d;
+      }
+    }
+    for (const Instr& in : code_) {
+      float* __restrict y = buf[in.out];
+      const float* __restrict a = R[in.a];
+      const float* __restrict b = in.b >= 0 ? R[in.b] : nullptr;
+      const float s = in.scalar;
+      switch (in.op) {
+        case OpKind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = a[i] > 0.f ? a[i] : 0.f; break;
+        case OpKind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = a[i] > 0.f ? a[i] : a[i] * s; break;
+        case OpKind::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(a[i]); break;
+        case OpKind::kReluBackward: for (int64_t i = 0; i < n; ++i) y[i] = b[i] > 0.f ? a[i] : 0.f; break;
+        case OpKind::kLeakyReluBackward: for (int64_t i = 0; i < n; ++i) y[i] = b[i] > 0.f ? a[i] : a[i] * s; break;
+        case OpKind::kTanhBackward: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * (1.f - b[i] * b[i]); break;
+        case OpKind::kAdd: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i]; break;
+        case OpKind::kSub: for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i]; break;
+        case OpKind::kMul: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i]; break;
+        case OpKind::kDiv: for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i]; break;
+        case OpKind::kAddScalar: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + s; break;
+        case OpKind::kMulScalar: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * s; break;
+        case OpKind::kSquare: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * a[i]; break;
+        default: break;  // rejected at compile time
+      }
+      R[in.out] = y;
+    }
+    for (const Store& s : stores_) std::memcpy(s.ptr + e0, R[s.reg], size_t(n) * sizeof(float));
+  }
+
+  Shape shape_;
+  int64_t total_ = 0;
+  int nregs_ = 0;
+  std::vector<Load> loads_;
+  std::vector<Store> stores_;
+  std::vector<Instr> code_;
+};
+
+// ---------------------------------------------------------------------------
+// One kernel per fusion group: a list of steps (oneDNN primitives with their
+// argument arrays, or our own loops), all built at compile/bind time.
+
+// Where an argument's memory is: a value's pointer, or a slot in the kernel's scratch.
+struct Ref {
+  ValueId value = kNoValue;
+  size_t scratch = 0;
+};
+
+struct Step {
+  dnnl::primitive prim;  // empty: `fn` is a loop of ours
+  std::vector<std::pair<int, memory::desc>> arg_descs;
+  std::vector<Ref> refs;
+  std::vector<memory> mems;
+  std::vector<dnnl_exec_arg_t> args;
+  std::function<void()> fn;
+  std::string what;
+};
+
+class OneDnnKernel final : public Kernel {
+ public:
+  OneDnnKernel(const Graph& g, const FusionGroup& grp, std::shared_ptr<Ctx> ctx,
+               std::function<Layout(ValueId)> layout_of)
+      : g_(g), grp_(grp), ctx_(std::move(ctx)), layout_of_(std::move(layout_of)) {
+    const Node& first = g.node(grp.nodes[0]);
+    std::vector<NodeId> chain;
+    size_t start = 0;
+    if (!is_elementwise(first.op)) {
+      start = 1;
+      switch (first.op) {
+        case OpKind::kConv2d:
+        case OpKind::kConvTranspose2d:
+          start += compile_conv_fwd(grp.nodes[0]);
+          break;
+        case OpKind::kConv2dBackwardWeight: compile_conv_bwd_w(first); break;
+        case OpKind::kBatchNormTrain:
+        case OpKind::kBatchNormInference:
+          start += compile_bn_fwd(grp.nodes[0]);
+          break;
+        case OpKind::kBatchNormBackward: compile_bn_bwd(first); break;
+        default: compile_misc(first); break;
+      }
+    }
+    // Internal outputs of non-elementwise nodes that no post-op absorbed live in scratch.
+    for (NodeId id : grp.nodes) {
+      const Node& n = g.node(id);
+      if (is_elementwise(n.op)) continue;
+      for (ValueId v : n.outputs)
+        if (grp.is_internal(v) && !fused_.count(v)) slot_[v] = alloc(g.desc(v).bytes());
+    }
+    for (size_t i = start; i < grp.nodes.size(); ++i) chain.push_back(grp.nodes[i]);
+    for (NodeId id : chain)
+      if (!is_elementwise(g.node(id).op)) throw std::logic_error("onednn backend: unexpected node in a chain");
+    if (!chain.empty()) {
+      // Values the fused-away prefix produced that the chain still reads must exist.
+      program_ = std::make_unique<EwProgram>(g, grp, chain, layout_of_);
+      for (NodeId id : chain)
+        for (ValueId v : g.node(id).inputs)
+          if (grp.is_internal(v) && !slot_.count(v) &&
+              std::find(chain.begin(), chain.end(), g.value(v).producer) == chain.end())
+            throw std::logic_error("onednn backend: chain reads a fused-away value");
+    }
+  }
+
+  size_t scratch_bytes() const override { return scratch_; }
+
+  std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const override {
+    if (grp_.has_anchor || !program_ || !steps_.empty()) return {};
+    return program_->inplace_candidates();
+  }
+
+  void bind(const KernelBinding& b) override {
+    ptr_ = b.values;
+    char* scratch = static_cast<char*>(b.scratch);
+    scratch_base_ = scratch;
+    for (auto [v, off] : slot_) ptr_[size_t(v)] = scratch + off;
+    for (Step& s : steps_) {
+      if (!s.prim) continue;
+      s.mems.clear();
+      s.args.clear();
+      for (size_t i = 0; i < s.arg_descs.size(); ++i) {
+        const Ref& r = s.refs[i];
+        void* p = r.value >= 0 ? ptr_[size_t(r.value)] : scratch + r.scratch;
+        if (!p) throw std::logic_error("onednn backend: argument of " + s.what + " is not materialised");
+        s.mems.emplace_back(s.arg_descs[i].second, ctx_->eng, p);
+      }
+      for (size_t i = 0; i < s.arg_descs.size(); ++i) s.args.push_back({s.arg_descs[i].first, s.mems[i].get()});
+    }
+    if (program_) program_->bind(ptr_);
+  }
+
+  void run() override {
+    for (Step& s : steps_) {
+      if (s.prim) {
+        const dnnl_status_t st = dnnl_primitive_execute(s.prim.get(), ctx_->strm.get(), int(s.args.size()), s.args.data());
+        if (st != dnnl_success) throw std::runtime_error("onednn backend: " + s.what + " failed (status " + std::to_string(int(st)) + ")");
+      } else {
+        s.fn();
+      }
+    }
+    if (program_) program_->run();
+  }
+
+  std::string describe() const override {
+    std::string s = "onednn:";
+    for (const Step& st : steps_) s += " " + st.what;
+    if (program_) s += " " + program_->describe();
+    return s;
+  }
+
+ private:
+  size_t alloc(size_t bytes) {
+    const size_t off = scratch_;
+    scratch_ += align_bytes(std::max<size_t>(bytes, 1));
+    return off;
+  }
+  Ref vref(ValueId v) const { return Ref{v, 0}; }
+  Ref sref(size_t off) const { return Ref{kNoValue, off}; }
+
+  memory::desc data_md(ValueId v) const {
+    const Shape& s = g_.shape(v);
+    return memory::desc(dims_of(s), dt::f32, tag_of(layout_of_(v), s.size()));
+  }
+  // The layout two sides of a primitive share: a layout-trivial side takes the other's.
+  Layout pair_layout(ValueId a, ValueId b) const {
+    const Layout la = layout_of_(a), lb = layout_of_(b);
+    if (la == lb) return la;
+    if (trivial_for(g_.shape(a), lb)) return lb;
+    return la;
+  }
+  memory::desc data_md_as(ValueId v, Layout l) const {
+    const Shape& s = g_.shape(v);
+    const Layout use = (layout_of_(v) == l || trivial_for(s, l)) ? l : layout_of_(v);
+    return memory::desc(dims_of(s), dt::f32, tag_of(use, s.size()));
+  }
+  static memory::desc vec_md(int64_t c) { return memory::desc({c}, dt::f32, tag::a); }
+
+  template <typename PD>
+  void add_prim(dnnl::primitive prim, const PD& pd, std::vector<std::pair<int, memory::desc>> descs,
+                std::vector<Ref> refs, std::string what) {
+    const size_t sp = pd.scratchpad_desc().get_size();
+    if (sp) {
+      descs.push_back({DNNL_ARG_SCRATCHPAD, pd.scratchpad_desc()});
+      refs.push_back(sref(alloc(sp)));
+    }
+    for (const auto& [arg, md] : descs) {
+      const memory::desc want = pd.query_md(dnnl::query::exec_arg_md, arg);
+      if (want != md)
+        throw std::logic_error("onednn backend: " + what + ": argument " + std::to_string(arg) + " (" +
+                               std::to_string(md.get_size()) + " bytes) does not match the primitive's (" +
+                               std::to_string(want.get_size()) + " bytes)");
+    }
+    Step s;
+    s.prim = std::move(prim);
+    s.arg_descs = std::move(descs);
+    s.refs = std::move(refs);
+    s.what = std::move(what) + "(" + pd.impl_info_str() + ")";
+    steps_.push_back(std::move(s));
+  }
+
+  void add_reorder(const memory::desc& from, Ref src, const memory::desc& to, Ref dst, const std::string& what) {
+    auto pd = dnnl::reorder::primitive_desc(ctx_->eng, from, ctx_->eng, to, primitive_attr_scratch());
+    add_prim(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, {src, dst}, "reorder:" + what);
+  }
+
+  static dnnl::primitive_attr primitive_attr_scratch() {
+    dnnl::primitive_attr a;
+    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return a;
+  }
+
+  // Geometry of the conv2d that a convolution-family node is, or is the gradient of.
+  struct Geo {
+    ValueId in, out;  // conv input [N,Ci,H,W] and output [N,Co,Ho,Wo] values
+    Shape w;          // [Co, Ci, kh, kw]
+    memory::dims strides, pl, pr;
+  };
+  Geo geometry(const Node& n) const {
+    Geo r;
+    switch (n.op) {
+      case OpKind::kConv2d: r.in = n.inputs[0], r.out = n.outputs[0], r.w = g_.shape(n.inputs[1]); break;
+      case OpKind::kConvTranspose2d: r.in = n.outputs[0], r.out = n.inputs[0], r.w = g_.shape(n.inputs[1]); break;
+      default: r.in = n.inputs[0], r.out = n.inputs[1], r.w = g_.shape(n.outputs[0]); break;
+    }
+    const Shape &I = g_.shape(r.in), &O = g_.shape(r.out);
+    r.strides = {n.attrs.stride[0], n.attrs.stride[1]};
+    r.pl = {n.attrs.padding[0], n.attrs.padding[1]};
+    r.pr = {(O[2] - 1) * n.attrs.stride[0] + r.w[2] - I[2] - n.attrs.padding[0],
+            (O[3] - 1) * n.attrs.stride[1] + r.w[3] - I[3] - n.attrs.padding[1]};
+    return r;
+  }
+
+  // Which chain nodes after an anchor can become post-ops: a linear chain of
+  // unary ops (and one leading per-channel bias add), every intermediate internal
+  // and read once. Returns how many, the post-ops, and the bias value.
+  struct PostOps {
+    size_t count = 0;
+    dnnl::post_ops ops;
+    ValueId bias = kNoValue;
+    ValueId result = kNoValue;
+    std::string text;
+  };
+  PostOps match_post_ops(NodeId anchor, bool allow_bias) const {
+    PostOps r;
+    const Node& a = g_.node(anchor);
+    ValueId cur = a.outputs[0];
+    r.result = cur;
+    if (!ctx_->opt.post_ops) return r;
+    auto uses_in_group = [&](ValueId v) {
+      int k = 0;
+      for (NodeId id : grp_.nodes)
+        for (ValueId i : g_.node(id).inputs) k += i == v;
+      return k;
+    };
+    for (size_t i = 1; i < grp_.nodes.size(); ++i) {
+      if (!grp_.is_internal(cur) || uses_in_group(cur) != 1) break;
+      const Node& n = g_.node(grp_.nodes[i]);
+      const bool reads_cur = !n.inputs.empty() && (n.inputs[0] == cur || (n.inputs.size() > 1 && n.inputs[1] == cur));
+      if (!reads_cur) break;
+      const float s = float(n.attrs.scalar);
+      if (n.op == OpKind::kRelu) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f), r.text += "+relu";
+      else if (n.op == OpKind::kLeakyRelu) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, s, 0.f), r.text += "+leaky_relu";
+      else if (n.op == OpKind::kTanh) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f), r.text += "+tanh";
+      else if (n.op == OpKind::kMulScalar) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, s, 0.f), r.text += "+mul_scalar";
+      else if (n.op == OpKind::kAddScalar) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, s), r.text += "+add_scalar";
+      else if (n.op == OpKind::kAdd && allow_bias && i == 1 && n.inputs.size() == 2 && n.inputs[0] != n.inputs[1]) {
+        const ValueId other = n.inputs[0] == cur ? n.inputs[1] : n.inputs[0];
+        const Shape& os = g_.shape(other);
+        const Shape& cs = g_.shape(cur);
+        const bool per_channel = cs.size() == 4 && numel(os) == cs[1] &&
+                                 ((os.size() == 4 && os[0] == 1 && os[1] == cs[1]) || (os.size() == 3 && os[0] == cs[1]));
+        if (!per_channel) break;
+        r.bias = other;
+        r.text += "+bias";
+      } else {
+        break;
+      }
+      cur = n.outputs[0];
+      r.count = i;
+      r.result = cur;
+      // A fused prefix ends at a materialised value (the rest of the chain reads it from memory).
+      if (!grp_.is_internal(cur)) return r;
+    }
+    return PostOps{0, dnnl::post_ops(), kNoValue, a.outputs[0], ""};
+  }
+
+  static bool is_ref_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
+  static memory::desc any_like(const memory::desc& d) { return memory::desc(d.dims(), dt::f32, tag::any); }
+
+  // An input the primitive wants in another layout: reorder it into scratch first.
+  Ref input_as(ValueId v, const memory::desc& have, const memory::desc& want, const std::string& what) {
+    return input_as(vref(v), have, want, what);
+  }
+  Ref input_as(Ref r, const memory::desc& have, const memory::desc& want, const std::string& what) {
+    if (have == want) return r;
+    const size_t off = alloc(want.get_size());
+    add_reorder(have, r, want, sref(off), what);
+    return sref(off);
+  }
+
+  template <typename Fwd>
+  typename Fwd::primitive_desc make_fwd_pd(dnnl::algorithm alg, const memory::desc& s, const memory::desc& w,
+                                           const memory::desc& b, const memory::desc& d, const Geo& geo,
+                                           const dnnl::primitive_attr& attr, bool bias) const {
+    auto desc = bias ? typename Fwd::desc(dnnl::prop_kind::forward_training, alg, s, w, b, d, geo.strides, geo.pl, geo.pr)
+                     : typename Fwd::desc(dnnl::prop_kind::forward_training, alg, s, w, d, geo.strides, geo.pl, geo.pr);
+    return typename Fwd::primitive_desc(desc, attr, ctx_->eng);
+  }
+
+  // conv2d -> convolution forward; conv_transpose2d -> deconvolution forward.
+  // Source and destination take the layouts prepare() chose; where that pair has
+  // only a reference implementation in oneDNN (mixed blocked / plain), the
+  // primitive picks its own (format any) and reorders run in the arena.
+  size_t compile_conv_fwd(NodeId id) {
+    const Node& n = g_.node(id);
+    const Geo geo = geometry(n);
+    const bool deconv = n.op == OpKind::kConvTranspose2d;
+    PostOps po = match_post_ops(id, true);
+    dnnl::primitive_attr attr = primitive_attr_scratch();
+    if (po.count) attr.set_post_ops(po.ops);
+    const ValueId src = n.inputs[0], wv = n.inputs[1];
+    const ValueId dst = po.count ? po.result : n.outputs[0];
+    const Layout pl = pair_layout(dst, src);
+    const memory::desc src_md = data_md_as(src, pl);
+    const memory::desc dst_md = data_md_as(dst, pair_layout(src, dst));
+    const Shape& w = geo.w;  // [Co, Ci, kh, kw] of the conv
+    memory::desc user_w, any_w;
+    if (!deconv) {
+      user_w = memory::desc({w[0], w[1], w[2], w[3]}, dt::f32, tag::oihw);
+      any_w = memory::desc({w[0], w[1], w[2], w[3]}, dt::f32, tag::any);
+    } else {  // deconvolution weights are {OC = Ci, IC = Co, kh, kw}; ours are stored [Co, Ci, kh, kw]: iohw
+      user_w = memory::desc({w[1], w[0], w[2], w[3]}, dt::f32, tag::iohw);
+      any_w = memory::desc({w[1], w[0], w[2], w[3]}, dt::f32, tag::any);
+    }
+    const int64_t oc = g_.shape(n.outputs[0])[1];
+    const bool bias = po.bias >= 0;
+    const memory::desc bias_md = bias ? vec_md(oc) : memory::desc();
+    // A stride-1 transposed convolution with few output channels (G's last layer,
+    // 32 -> 3) is a forward convolution with the kernel flipped and the channel
+    // axes swapped; oneDNN's deconvolution kernels vectorise over output channels
+    // and were 5-10x slower there (bench/RESULTS.md).
+    const bool flip = deconv && geo.strides[0] == 1 && geo.strides[1] == 1 && w[1] < 16 &&
+                      geo.pl[0] <= w[2] - 1 && geo.pl[1] <= w[3] - 1 && geo.pr[0] <= w[2] - 1 && geo.pr[1] <= w[3] - 1;
+    Geo cg = geo;
+    Ref wsrc = vref(wv);
+    memory::desc wuser = user_w, wany = any_w;
+    if (flip) {
+      cg.pl = {w[2] - 1 - geo.pl[0], w[3] - 1 - geo.pl[1]};
+      cg.pr = {w[2] - 1 - geo.pr[0], w[3] - 1 - geo.pr[1]};
+      wuser = memory::desc({w[1], w[0], w[2], w[3]}, dt::f32, tag::oihw);
+      wany = memory::desc({w[1], w[0], w[2], w[3]}, dt::f32, tag::any);
+      const size_t off = alloc(size_t(numel(w)) * sizeof(float));
+      wsrc = sref(off);
+      const int64_t ci = w[0], co = w[1], kh = w[2], kw = w[3];
+      add_fn([this, wv, off, ci, co, kh, kw] {
+        const float* W = fp(wv);  // [ci, co, kh, kw]
+        float* F = reinterpret_cast<float*>(scratch_base_ + off);  // [co, ci, kh, kw], kernel flipped
+        for (int64_t i = 0; i < ci; ++i)
+          for (int64_t o = 0; o < co; ++o)
+            for (int64_t a = 0; a < kh; ++a)
+              for (int64_t b = 0; b < kw; ++b)
+                F[((o * ci + i) * kh + a) * kw + b] = W[((i * co + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
+      }, "flip_weights");
+    }
+    auto body = [&](auto prim_tag, dnnl::algorithm alg, const char* name) {
+      using Fwd = decltype(prim_tag);
+      auto pd = make_fwd_pd<Fwd>(alg, src_md, wany, bias_md, dst_md, cg, attr, bias);
+      memory::desc s_md = src_md, d_md = dst_md;
+      std::string lay = layout_name(layout_of_(src)) + std::string("->") + layout_name(layout_of_(dst));
+      if (is_ref_impl(pd.impl_info_str())) {
+        pd = make_fwd_pd<Fwd>(alg, any_like(src_md), wany, bias_md, any_like(dst_md), cg, attr, bias);
+        s_md = pd.src_desc();
+        d_md = pd.dst_desc();
+        lay += ",any";
+      }
+      const memory::desc w_md = pd.weights_desc();
+      const Ref wref = input_as(wsrc, wuser, w_md, "weights");
+      const Ref sref_in = input_as(src, src_md, s_md, "src");
+      Ref dref = vref(dst);
+      size_t doff = 0;
+      const bool dst_reorder = d_md != dst_md;
+      if (dst_reorder) doff = alloc(d_md.get_size()), dref = sref(doff);
+      std::vector<std::pair<int, memory::desc>> descs = {{DNNL_ARG_SRC, s_md}, {DNNL_ARG_WEIGHTS, w_md}, {DNNL_ARG_DST, d_md}};
+      std::vector<Ref> refs = {sref_in, wref, dref};
+      if (bias) descs.push_back({DNNL_ARG_BIAS, bias_md}), refs.push_back(vref(po.bias));
+      add_prim(Fwd(pd), pd, descs, refs, std::string(name) + po.text + "[" + lay + "]");
+      if (dst_reorder) add_reorder(d_md, sref(doff), dst_md, vref(dst), "dst");
+    };
+    if (!deconv || flip) body(dnnl::convolution_forward(), dnnl::algorithm::convolution_direct, flip ? "conv_fwd(flipped deconv)" : "conv_fwd");
+    else body(dnnl::deconvolution_forward(), dnnl::algorithm::deconvolution_direct, "deconv_fwd");
+    // Internal values fused into post-ops need no slot.
+    if (po.count)
+      for (size_t i = 0; i <= po.count; ++i)
+        for (ValueId v : g_.node(grp_.nodes[i]).outputs)
+          if (v != po.result) fused_.insert(v);
+    return po.count;
+  }
+
+  void compile_conv_bwd_w(const Node& n) {
+    const Geo geo = geometry(n);
+    const Shape& w = geo.w;
+    const memory::desc src_md = data_md_as(geo.in, pair_layout(geo.out, geo.in));
+    const memory::desc dd_md = data_md_as(geo.out, pair_layout(geo.in, geo.out));
+    const memory::desc user_w({w[0], w[1], w[2], w[3]}, dt::f32, tag::oihw);
+    const memory::desc any_w({w[0], w[1], w[2], w[3]}, dt::f32, tag::any);
+    auto make = [&](const memory::desc& s, const memory::desc& d) {
+      auto fd = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                                s, any_w, d, geo.strides, geo.pl, geo.pr);
+      auto fpd = dnnl::convolution_forward::primitive_desc(fd, primitive_attr_scratch(), ctx_->eng);
+      auto bd = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, s, any_w, d,
+                                                         geo.strides, geo.pl, geo.pr);
+      return dnnl::convolution_backward_weights::primitive_desc(bd, primitive_attr_scratch(), ctx_->eng, fpd);
+    };
+    auto pd = make(src_md, dd_md);
+    std::string lay = layout_name(layout_of_(geo.in)) + std::string(",") + layout_name(layout_of_(geo.out));
+    if (is_ref_impl(pd.impl_info_str())) pd = make(any_like(src_md), any_like(dd_md)), lay += ",any";
+    const Ref s_ref = input_as(geo.in, src_md, pd.src_desc(), "src");
+    const Ref d_ref = input_as(geo.out, dd_md, pd.diff_dst_desc(), "diff_dst");
+    const memory::desc w_md = pd.diff_weights_desc();
+    const ValueId out = n.outputs[0];
+    Ref wref = vref(out);
+    size_t off = 0;
+    const bool reorder = w_md != user_w;
+    if (reorder) off = alloc(w_md.get_size()), wref = sref(off);
+    add_prim(dnnl::convolution_backward_weights(pd), pd,
+             {{DNNL_ARG_SRC, pd.src_desc()}, {DNNL_ARG_DIFF_DST, pd.diff_dst_desc()}, {DNNL_ARG_DIFF_WEIGHTS, w_md}},
+             {s_ref, d_ref, wref}, "conv_bwd_w[" + lay + "]");
+    if (reorder) add_reorder(w_md, sref(off), user_w, vref(out), "diff_weights");
+  }
+
+  size_t compile_bn_fwd(NodeId id) {
+    const Node& n = g_.node(id);
+    const bool train = n.op == OpKind::kBatchNormTrain;
+    const ValueId x = n.inputs[0], y = n.outputs[0];
+    const int64_t C = g_.shape(x)[1];
+    // batch_norm + relu with the normalised value internal: fuse_norm_relu.
+    bool fuse = false;
+    ValueId dst = y;
+    if (ctx_->opt.post_ops && grp_.nodes.size() >= 2 && grp_.is_internal(y)) {
+      const Node& r = g_.node(grp_.nodes[1]);
+      int uses = 0;
+      for (NodeId k : grp_.nodes)
+        for (ValueId i : g_.node(k).inputs) uses += i == y;
+      if (r.op == OpKind::kRelu && r.inputs[0] == y && uses == 1 && !grp_.is_internal(r.outputs[0])) {
+        fuse = true;
+        dst = r.outputs[0];
+        fused_.insert(y);
+      }
+    }
+    auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    if (!train) flags = flags | dnnl::normalization_flags::use_global_stats;
+    if (fuse) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
+    const memory::desc md = data_md(x);
+    if (data_md(dst) != md) throw std::logic_error("onednn backend: batch norm input and output layouts differ");
+    auto d = dnnl::batch_normalization_forward::desc(
+        train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, md, float(n.attrs.eps), flags);
+    auto pd = dnnl::batch_normalization_forward::primitive_desc(d, primitive_attr_scratch(), ctx_->eng);
+    std::vector<std::pair<int, memory::desc>> descs = {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md},
+                                                       {DNNL_ARG_SCALE, vec_md(C)}, {DNNL_ARG_SHIFT, vec_md(C)},
+                                                       {DNNL_ARG_MEAN, vec_md(C)}, {DNNL_ARG_VARIANCE, vec_md(C)}};
+    std::vector<Ref> refs = {vref(x), vref(dst), vref(n.inputs[1]), vref(n.inputs[2])};
+    if (train) refs.push_back(vref(n.outputs[1])), refs.push_back(vref(n.outputs[2]));
+    else refs.push_back(vref(n.inputs[3])), refs.push_back(vref(n.inputs[4]));
+    if (fuse && train) {
+      descs.push_back({DNNL_ARG_WORKSPACE, pd.workspace_desc()});
+      refs.push_back(sref(alloc(pd.workspace_desc().get_size())));
+    }
+    add_prim(dnnl::batch_normalization_forward(pd), pd, descs, refs,
+             std::string(train ? "bnorm_fwd_train" : "bnorm_fwd_inference") + (fuse ? "+relu" : ""));
+    return fuse ? 1 : 0;
+  }
+
+  void compile_bn_bwd(const Node& n) {
+    const ValueId dy = n.inputs[0], x = n.inputs[1];
+    const int64_t C = g_.shape(x)[1];
+    const memory::desc md = data_md(x), dmd = data_md(dy);
+    auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+    auto fd = dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training, md, float(n.attrs.eps), flags);
+    auto fpd = dnnl::batch_normalization_forward::primitive_desc(fd, primitive_attr_scratch(), ctx_->eng);
+    auto bd = dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, dmd, md, float(n.attrs.eps), flags);
+    auto pd = dnnl::batch_normalization_backward::primitive_desc(bd, primitive_attr_scratch(), ctx_->eng, fpd);
+    add_prim(dnnl::batch_normalization_backward(pd), pd,
+             {{DNNL_ARG_SRC, md}, {DNNL_ARG_DIFF_DST, dmd}, {DNNL_ARG_SCALE, vec_md(C)}, {DNNL_ARG_MEAN, vec_md(C)},
+              {DNNL_ARG_VARIANCE, vec_md(C)}, {DNNL_ARG_DIFF_SRC, data_md(n.outputs[0])},
+              {DNNL_ARG_DIFF_SCALE, vec_md(C)}, {DNNL_ARG_DIFF_SHIFT, vec_md(C)}, {DNNL_ARG_SHIFT, vec_md(C)}},
+             {vref(x), vref(dy), vref(n.inputs[2]), vref(n.inputs[3]), vref(n.inputs[4]), vref(n.outputs[0]),
+              vref(n.outputs[1]), vref(n.outputs[2]), sref(alloc(size_t(C) * 4))},  // oneDNN 2.6 wants a (unread) shift
+             "bnorm_bwd");
+  }
+
+  float* fp(ValueId v) const { return static_cast<float*>(ptr_[size_t(v)]); }
+
+  void add_fn(std::function<void()> f, std::string what) {
+    Step s;
+    s.fn = std::move(f);
+    s.what = std::move(what);
+    steps_.push_back(std::move(s));
+  }
+
+  void compile_misc(const Node& n) {
+    const NodeId id = grp_.nodes[0];
+    switch (n.op) {
+      case OpKind::kFill:
+        add_fn([this, id] {
+          const Node& m = g_.node(id);
+          float* y = fp(m.outputs[0]);
+          std::fill(y, y + g_.desc(m.outputs[0]).numel(), float(m.attrs.scalar));
+        }, "fill");
+        break;
+      case OpKind::kIncrement:
+        add_fn([this, id] { *static_cast<int64_t*>(ptr_[size_t(g_.node(id).inputs[0])]) += 1; }, "increment");
+        break;
+      case OpKind::kBatchNormRunningUpdate:
+        add_fn([this, id] {
+          const Node& m = g_.node(id);
+          const int64_t c = g_.desc(m.inputs[0]).numel();
+          const double mo = m.attrs.momentum;
+          const double corr = m.attrs.unbiased ? m.attrs.scalar / (m.attrs.scalar - 1.0) : 1.0;
+          float* r = fp(m.inputs[0]);
+          const float* s = fp(m.inputs[1]);
+          for (int64_t i = 0; i < c; ++i) r[i] = float((1.0 - mo) * r[i] + mo * (double(s[i]) * corr));
+        }, "running_update");
+        break;
+      case OpKind::kAdamUpdate: compile_adam(id); break;
+      case OpKind::kMean:
+      case OpKind::kSumTo: compile_reduce(id); break;
+      case OpKind::kBroadcastTo: {
+        const Shape& big = g_.shape(n.outputs[0]);
+        auto walk = std::make_shared<Walk>(phys_of(big, layout_of_(n.outputs[0])), broadcast_strides(big, g_.shape(n.inputs[0])));
+        add_fn([this, id, walk] {
+          const Node& m = g_.node(id);
+          const float* x = fp(m.inputs[0]);
+          float* y = fp(m.outputs[0]);
+          walk->run(0, g_.desc(m.outputs[0]).numel(), [&](int64_t e, int64_t o) { y[e] = x[o]; });
+        }, "broadcast_to");
+        break;
+      }
+      default:
+        throw std::logic_error(std::string("onednn backend: no kernel for ") + op_name(n.op));
+    }
+  }
+
+  void compile_reduce(NodeId id) {
+    const Node& n = g_.node(id);
+    const Shape& xs = g_.shape(n.inputs[0]);
+    Shape kept = g_.shape(n.outputs[0]);
+    if (n.op == OpKind::kMean) {
+      kept = xs;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        bool reduced = n.attrs.axes.empty();
+        for (int a : n.attrs.axes) reduced |= size_t(a < 0 ? a + int(xs.size()) : a) == i;
+        if (reduced) kept[i] = 1;
+      }
+    }
+    auto walk = std::make_shared<Walk>(phys_of(xs, layout_of_(n.inputs[0])), broadcast_strides(xs, kept));
+    const int64_t outn = g_.desc(n.outputs[0]).numel();
+    auto acc = std::make_shared<std::vector<double>>(size_t(outn));
+    add_fn([this, id, walk, acc, outn] {
+      const Node& m = g_.node(id);
+      const int64_t inn = g_.desc(m.inputs[0]).numel();
+      std::fill(acc->begin(), acc->end(), 0.0);
+      const float* x = fp(m.inputs[0]);
+      double* a = acc->data();
+      if (outn == 1) {
+        double s = 0;
+        for (int64_t e = 0; e < inn; ++e) s += double(x[e]);
+        a[0] = s;
+      } else {
+        walk->run(0, inn, [&](int64_t e, int64_t o) { a[o] += double(x[e]); });
+      }
+      const double scale = m.op == OpKind::kMean ? double(outn) / double(inn) : 1.0;
+      float* y = fp(m.outputs[0]);
+      for (int64_t i = 0; i < outn; ++i) y[i] = float(a[i] * scale);
+    }, op_name(n.op));
+  }
+
+  // torch.optim.Adam, single-tensor path: the same float operations in the same order.
+  void compile_adam(NodeId id) {
+    add_fn([this, id] {
+      const Node& n = g_.node(id);
+      const OpAttrs& a = n.attrs;
+      const int64_t count = g_.desc(n.inputs[0]).numel();
+      const double t = double(*static_cast<const int64_t*>(ptr_[size_t(n.inputs[4])]));
+      const double bc1 = 1.0 - std::pow(a.beta1, t), bc2 = 1.0 - std::pow(a.beta2, t);
+      const float step_size = float(a.lr / bc1), bc2_sqrt = float(std::sqrt(bc2));
+      const float b1 = float(a.beta1), b2 = float(a.beta2), omb1 = float(1.0 - a.beta1), omb2 = float(1.0 - a.beta2),
+                  eps = float(a.adam_eps);
+      float* __restrict param = fp(n.inputs[0]);
+      float* __restrict m = fp(n.inputs[2]);
+      float* __restrict v = fp(n.inputs[3]);
+      const float* __restrict grad = fp(n.inputs[1]);
+      auto body = [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          const float gi = grad[i];
+          const float mi = m[i] * b1 + gi * omb1;
+          const float vi = v[i] * b2 + omb2 * gi * gi;
+          m[i] = mi;
+          v[i] = vi;
+          const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+          param[i] = param[i] + (-step_size) * (mi / denom);
+        }
+      };
+      if (count < 65536) {
+        body(0, count);
+        return;
+      }
+#pragma omp parallel
+      {
+        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t per = (count + nt - 1) / nt;
+        body(std::min(count, per * t), std::min(count, per * (t + 1)));
+      }
+    }, "adam");
+  }
+
+  const Graph& g_;
+  FusionGroup grp_;
+  std::shared_ptr<Ctx> ctx_;
+  std::function<Layout(ValueId)> layout_of_;
+  std::vector<Step> steps_;
+  std::map<ValueId, size_t> slot_;
+  std::set<ValueId> fused_;
+  size_t scratch_ = 0;
+  std::vector<void*> ptr_;
+  char* scratch_base_ = nullptr;
+  std::unique_ptr<EwProgram> program_;
+};
+
+// ---------------------------------------------------------------------------
+
+class OneDnnBackend final : public Backend {
+ public:
+  explicit OneDnnBackend(const OneDnnOptions& o) : ctx_(std::make_shared<Ctx>()) {
+    ctx_->opt = o;
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+  }
+  std::string name() const override { return "onednn"; }
+  void* allocate(size_t bytes) override {
+    void* p = std::aligned_alloc(kAlign, align_bytes(std::max<size_t>(bytes, 1)));
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void release(void* p) override { std::free(p); }
+  void copy_in(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+  void copy_out(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
+
+  void prepare(const Graph& g, const std::vector<FusionGroup>& groups) override {
+    if (g.float_type() != DType::f32) {
+      std::string op = "graph";
+      for (const FusionGroup& grp : groups)
+        if (!grp.nodes.empty()) { op = op_name(g.node(grp.nodes[0]).op); break; }
+      throw std::invalid_argument(std::string("onednn backend: only f32 graphs are supported (got ") +
+                                  dtype_name(g.float_type()) + " graph; first op " + op + ")");
+    }
+    root_ = storage_roots(g);
+    const size_t nv = size_t(g.num_values());
+    std::vector<int> parent(nv);
+    std::iota(parent.begin(), parent.end(), 0);
+    std::function<int(int)> find = [&](int a) { return parent[size_t(a)] == a ? a : parent[size_t(a)] = find(parent[size_t(a)]); };
+    std::vector<char> pinned(nv, 0);
+    auto R = [&](ValueId v) { return root_[size_t(v)]; };
+    auto unite = [&](ValueId a, ValueId b) { parent[size_t(find(R(a)))] = find(R(b)); };
+    auto pin = [&](ValueId v) { pinned[size_t(R(v))] = 1; };
+    for (ValueId v = 0; v < g.num_values(); ++v) {
+      const Value& val = g.value(v);
+      if (val.desc.rank() != 4 || val.desc.dtype != DType::f32 || val.variable >= 0) pin(v);
+      if (val.producer >= 0) {
+        const Node& p = g.node(val.producer);
+        if (p.op == OpKind::kReshape && g.shape(p.inputs[0]) != val.desc.shape) pin(v), pin(p.inputs[0]);
+      }
+    }
+    for (const FusionGroup& grp : groups) {
+      for (NodeId id : grp.nodes) {
+        const Node& n = g.node(id);
+        if (is_elementwise(n.op)) {
+          for (ValueId v : n.inputs) {
+            if (g.shape(v) == grp.shape) unite(v, n.outputs[0]);
+            else pin(v);
+          }
+          continue;
+        }
+        switch (n.op) {
+          // The two data sides of a convolution may differ in layout: each primitive
+          // takes the pair as it is where oneDNN has a JIT kernel for it, else it
+          // chooses its own and reorders (compile_conv_fwd).
+          case OpKind::kConv2d:
+          case OpKind::kConvTranspose2d: pin(n.inputs[1]); break;
+          case OpKind::kConv2dBackwardWeight: pin(n.outputs[0]); break;
+          case OpKind::kBatchNormTrain:
+          case OpKind::kBatchNormInference: unite(n.inputs[0], n.outputs[0]); break;
+          case OpKind::kBatchNormBackward:
+            unite(n.inputs[0], n.inputs[1]);
+            unite(n.inputs[1], n.outputs[0]);
+            break;
+          case OpKind::kMean:
+          case OpKind::kSumTo: pin(n.outputs[0]); break;
+          case OpKind::kBroadcastTo: pin(n.inputs[0]); break;
+          default:
+            if (n.op != OpKind::kFill)
+              for (ValueId v : n.inputs) pin(v);
+            break;
+        }
+      }
+    }
+    std::vector<char> class_pinned(nv, 0), class_odd(nv, 0);
+    for (ValueId v = 0; v < g.num_values(); ++v) {
+      if (R(v) != v) continue;
+      const int c = find(v);
+      class_pinned[size_t(c)] |= pinned[size_t(v)];
+      if (g.desc(v).rank() == 4 && g.shape(v)[1] % 16 != 0) class_odd[size_t(c)] = 1;
+    }
+    layout_.assign(nv, Layout::plain);
+    for (ValueId v = 0; v < g.num_values(); ++v) {
+      if (R(v) != v) continue;
+      const int c = find(v);
+      if (class_pinned[size_t(c)]) continue;
+      // Blocked mode: nChw16c where C % 16 == 0, else NHWC. (Not plain NCHW: for
+      // it oneDNN 2.6 picks its slower gemm-based convolution.)
+      if (ctx_->opt.blocked_layouts) layout_[size_t(v)] = class_odd[size_t(c)] ? Layout::nhwc : Layout::blk16;
+      else layout_[size_t(v)] = Layout::nhwc;
+    }
+    auto table = std::make_shared<LayoutTable>();
+    table->root = root_;
+    table->layout = layout_;
+    tables_[&g] = table;  // one backend may serve several plans (training step, generation)
+    if (std::getenv("RG_LAYOUTS"))
+      for (ValueId v = 0; v < g.num_values(); ++v)
+        std::fprintf(stderr, "%%%d %s root %d class %d pinned %d odd %d -> %s\n", v, shape_str(g.shape(v)).c_str(), R(v),
+                     find(R(v)), int(class_pinned[size_t(find(R(v)))]), int(class_odd[size_t(find(R(v)))]), layout_name(layout(v)));
+  }
+
+  void write_value(const Graph& g, ValueId v, void* device, const void* host) override {
+    convert(g, v, host, true, device, false);
+  }
+  void read_value(const Graph& g, ValueId v, void* host, const void* device) override {
+    convert(g, v, device, false, host, true);
+  }
+
+  std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
+    auto it = tables_.find(&g);
+    if (it == tables_.end()) throw std::logic_error("onednn backend: compile() before prepare()");
+    std::shared_ptr<const LayoutTable> t = it->second;
+    return std::make_unique<OneDnnKernel>(g, grp, ctx_, [t](ValueId v) { return t->of(v); });
+  }
+
+  void run_all(const std::vector<Kernel*>& kernels) override {
+    if (ctx_->opt.threads > 0 && omp_get_max_threads() != ctx_->opt.threads) omp_set_num_threads(ctx_->opt.threads);
+    for (Kernel* k : kernels) k->run();
+  }
+
+ private:
+  Layout layout(ValueId v) const {
+    if (root_.empty()) return Layout::plain;
+    return layout_[size_t(root_[size_t(v)])];
+  }
+
+  void convert(const Graph& g, ValueId v, const void* src, bool src_plain, void* dst, bool dst_plain) {
+    const TensorDesc& d = g.desc(v);
+    auto it = tables_.find(&g);
+    const Layout l = it == tables_.end() ? Layout::plain : it->second->of(v);
+    if (l == Layout::plain || d.rank() != 4) {
+      std::memcpy(dst, src, d.bytes());
+      return;
+    }
+    const memory::desc plain(dims_of(d.shape), dt::f32, tag::nchw), laid(dims_of(d.shape), dt::f32, tag_of(l, 4));
+    memory a(src_plain ? plain : laid, ctx_->eng, const_cast<void*>(src));
+    memory b(dst_plain ? plain : laid, ctx_->eng, dst);
+    dnnl::reorder(a, b).execute(ctx_->strm, a, b);
+    ctx_->strm.wait();
+  }
+
+  struct LayoutTable {
+    std::vector<ValueId> root;
+    std::vector<Layout> layout;
+    Layout of(ValueId v) const { return layout[size_t(root[size_t(v)])]; }
+  };
+
+  std::shared_ptr<Ctx> ctx_;
+  std::map<const Graph*, std::shared_ptr<const LayoutTable>> tables_;
+  std::vector<ValueId> root_;    // of the graph being prepared
+  std::vector<Layout> layout_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options) {
+  return std::make_unique<OneDnnBackend>(options);
+}
+
+}  // namespace rg

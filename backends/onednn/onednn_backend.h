@@ -1,0 +1,33 @@
+// The oneDNN CPU backend: every convolution-family node and batch norm is a
+// oneDNN 2.6 primitive (JIT-compiled by oneDNN when the plan is compiled),
+// everything else is a small vectorised, OpenMP-threaded kernel of ours.
+//
+// Layouts: prepare() gives every 4-D activation a layout (NCHW, NHWC or
+// nChw16c when C % 16 == 0) so that producers and consumers agree and no
+// reorder runs between kernels; weights, biases and all variables stay plain
+// (PyTorch's OIHW / IOHW), and weights are reordered into the arena only where
+// a primitive wants a blocked weight layout. Host I/O (write_value/read_value)
+// converts from/to plain NCHW.
+//
+// Fusion: batch_norm(+relu) uses fuse_norm_relu; conv2d / conv_transpose2d
+// followed by a chain of relu, leaky_relu, tanh, scalar ops and a per-channel
+// bias add whose intermediates are internal become post-ops (bias argument,
+// eltwise post-ops). Other chains run as one fused elementwise loop.
+// f32 graphs only. Debug: RG_LAYOUTS=1 prints every value's layout at prepare().
+#pragma once
+
+#include <memory>
+
+#include "engine/backend.h"
+
+namespace rg {
+
+struct OneDnnOptions {
+  int threads = 0;             // OpenMP threads for oneDNN and our kernels; 0: OMP_NUM_THREADS / all cores
+  bool post_ops = true;        // fuse elementwise chains into conv/deconv primitives where possible
+  bool blocked_layouts = true; // nChw16c for activations with C % 16 == 0 (else NHWC); false: NHWC only
+};
+
+std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options = {});
+
+}  // namespace rg

@@ -1,0 +1,480 @@
+// The oneDNN backend against the reference backend (every op, forward and
+// backward; the whole training step; generation) and against PyTorch's golden
+// training step; plus "a step allocates nothing" and the f64 refusal.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <new>
+#include <random>
+
+#include "apps/model/ralsgan_step.h"
+#include "backends/onednn/onednn_backend.h"
+#include "backends/ref/ref_backend.h"
+#include "engine/io/safetensors.h"
+#include "engine/session.h"
+#include "tests/common/op_cases.h"
+
+// Heap allocation counting (as tests/engine/test_plan.cpp), plus the largest request.
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+std::atomic<size_t> largest{0};
+void note(size_t n) {
+  if (!counting) return;
+  ++allocations;
+  size_t cur = largest.load();
+  while (n > cur && !largest.compare_exchange_weak(cur, n)) {
+  }
+}
+}  // namespace
+
+void* operator new(size_t n) {
+  note(n);
+  void* p = std::malloc(n ? n : 1);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+void __libc_free(void*);
+void* malloc(size_t n) {
+  note(n);
+  return __libc_malloc(n);
+}
+void* calloc(size_t a, size_t b) {
+  note(a * b);
+  return __libc_calloc(a, b);
+}
+void* realloc(void* p, size_t n) {
+  note(n);
+  return __libc_realloc(p, n);
+}
+void* aligned_alloc(size_t a, size_t n) {
+  note(n);
+  return __libc_memalign(a, n);
+}
+int posix_memalign(void** out, size_t a, size_t n) {
+  note(n);
+  *out = __libc_memalign(a, n);
+  return *out ? 0 : 12;
+}
+void free(void* p) { __libc_free(p); }
+}
+#endif
+
+namespace rg {
+namespace {
+
+double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+// ---- Every op, forward and backward, fused and unfused -----------------------
+
+struct OpParam {
+  std::string name;
+  bool fuse;
+  bool blocked;
+};
+
+void PrintTo(const OpParam& p, std::ostream* os) { *os << p.name << (p.fuse ? " fused" : " unfused") << (p.blocked ? "" : " nhwc"); }
+
+class OpParity : public ::testing::TestWithParam<OpParam> {};
+
+TEST_P(OpParity, MatchesReferenceF32) {
+  const OpParam prm = GetParam();
+  testing_ops::Case c;
+  for (const auto& k : testing_ops::cases())
+    if (k.name == prm.name) c = k;
+  const testing_ops::BuiltCase b = testing_ops::build_case(c, DType::f32);
+  const auto values = testing_ops::random_values(b, 1234);
+  auto ref = make_ref_backend();
+  auto dnn = make_onednn_backend({.threads = 2, .post_ops = true, .blocked_layouts = prm.blocked});
+  CompileOptions co;
+  co.fuse = prm.fuse;
+  auto pr = compile(b.graph, *ref, co);
+  auto pd = compile(b.graph, *dnn, co);
+  Session sr(*pr), sd(*pd);
+  testing_ops::set_values(sr, values);
+  testing_ops::set_values(sd, values);
+  sr.run();
+  sd.run();
+  sd.run();  // replay: same result
+  std::vector<std::pair<std::string, ValueId>> checks = {{"y", b.y}, {"loss", b.loss}};
+  for (const auto& p : b.params)
+    if (p.differentiate) checks.push_back({"d" + p.name, b.grads.at(p.value)});
+  for (const auto& [what, v] : checks) {
+    const double e = rel_err(sd.value(v), sr.value(v));
+    EXPECT_LT(e, 1e-4) << c.name << ": " << what;
+  }
+}
+
+std::vector<OpParam> op_params() {
+  std::vector<OpParam> r;
+  for (const auto& c : testing_ops::cases()) {
+    r.push_back({c.name, true, true});
+    r.push_back({c.name, false, true});
+    r.push_back({c.name, true, false});
+  }
+  return r;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpParity, ::testing::ValuesIn(op_params()), [](const auto& info) {
+  return info.param.name + (info.param.fuse ? "_fused" : "_unfused") + (info.param.blocked ? "" : "_nhwc");
+});
+
+// Channel counts that are multiples of 16 (blocked layouts), conv + BN + ReLU chains.
+TEST(OneDnn, BlockedConvBatchNormChainMatchesReference) {
+  auto g = std::make_shared<Graph>(DType::f32);
+  const ValueId x = g->input("x", {2, 16, 8, 8});
+  const ValueId w = g->variable("w", {32, 16, 4, 4});
+  const ValueId w2 = g->variable("w2", {32, 16, 4, 4});
+  const ValueId gm = g->variable("gamma", {32}), bt = g->variable("beta", {32});
+  const ValueId c = g->conv2d(x, w, 2, 1);  // [2,32,4,4]
+  const auto bn = g->batch_norm_train(c, gm, bt);
+  const ValueId h = g->relu(bn.y);
+  const ValueId up = g->conv_transpose2d(h, w2, 2, 1);  // [2,16,8,8]
+  const ValueId y = g->leaky_relu(g->add(up, x), 0.2);
+  const ValueId r = g->variable("r", {2, 16, 8, 8});
+  const ValueId loss = g->mean(g->mul(y, r));
+  g->mark_output(y, "y");
+  g->mark_output(loss, "loss");
+  const auto grads = gradients(*g, loss, {w, w2, gm, bt});
+  for (const auto& [k, d] : grads) g->mark_output(d);
+  std::mt19937 rng(7);
+  std::normal_distribution<double> nd;
+  auto rnd = [&](size_t n, double s, double o) {
+    std::vector<double> v(n);
+    for (double& e : v) e = o + s * nd(rng);
+    return v;
+  };
+  auto ref = make_ref_backend();
+  auto dnn = make_onednn_backend({.threads = 2});
+  auto pr = compile(g, *ref), pd = compile(g, *dnn);
+  Session sr(*pr), sd(*pd);
+  const auto xv = rnd(2 * 16 * 64, 1, 0), wv = rnd(32 * 16 * 16, 0.1, 0), w2v = rnd(32 * 16 * 16, 0.1, 0),
+             gv = rnd(32, 0.1, 1), bv = rnd(32, 0.1, 0), rv = rnd(2 * 16 * 64, 1, 0);
+  for (Session* s : {&sr, &sd}) {
+    s->set_input("x", std::span<const double>(xv));
+    s->set_variable("w", std::span<const double>(wv));
+    s->set_variable("w2", std::span<const double>(w2v));
+    s->set_variable("gamma", std::span<const double>(gv));
+    s->set_variable("beta", std::span<const double>(bv));
+    s->set_variable("r", std::span<const double>(rv));
+    s->run();
+  }
+  EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-5);
+  EXPECT_LT(rel_err(sd.value(loss), sr.value(loss)), 1e-5);
+  for (const auto& [k, d] : grads) EXPECT_LT(rel_err(sd.value(d), sr.value(d)), 1e-4) << g->value_label(k);
+}
+
+// ---- The whole training step against the reference backend -------------------
+
+std::map<std::string, std::vector<double>> random_state(const model::StepGraph& s, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> nd;
+  std::map<std::string, std::vector<double>> st;
+  for (const VariableInfo& v : s.graph->variables()) {
+    std::vector<double> x(size_t(v.desc.numel()), 0.0);
+    const std::string& n = v.name;
+    if (v.desc.dtype == DType::i64 || n.rfind("adam.", 0) == 0) {
+      // zero: counters and fresh Adam moments
+    } else if (n.find("running_var") != std::string::npos) {
+      for (double& e : x) e = 1.0 + 0.1 * std::abs(nd(rng));
+    } else if (n.find("running_mean") != std::string::npos) {
+      for (double& e : x) e = 0.1 * nd(rng);
+    } else if (v.desc.rank() == 1) {  // BN gamma / beta, conv bias
+      const bool gamma = n.find(".weight") != std::string::npos;
+      for (double& e : x) e = (gamma ? 1.0 : 0.0) + 0.1 * nd(rng);
+    } else {  // conv weights: PyTorch-like scale 1/sqrt(fan_in)
+      const double fan_in = double(v.desc.shape[1] * v.desc.shape[2] * v.desc.shape[3]);
+      for (double& e : x) e = nd(rng) / std::sqrt(fan_in);
+    }
+    st[n] = x;
+  }
+  return st;
+}
+
+void load_state(Session& s, const model::StepGraph& sg, const std::map<std::string, std::vector<double>>& st) {
+  for (const VariableInfo& v : sg.graph->variables()) {
+    const auto& x = st.at(v.name);
+    if (v.desc.dtype == DType::i64) {
+      std::vector<int64_t> i(x.begin(), x.end());
+      s.set_variable(v.name, std::span<const int64_t>(i));
+    } else {
+      s.set_variable(v.name, std::span<const double>(x));
+    }
+  }
+}
+
+TEST(OneDnn, TrainingStepAt128MatchesReference) {
+  model::StepConfig cfg;
+  cfg.model = {128, 0.0625, 32};
+  cfg.batch = 4;
+  cfg.expose_gradients = true;
+  const model::StepGraph sg = model::build_train_step(cfg, DType::f32);
+  const auto st = random_state(sg, 11);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::normal_distribution<double> nd;
+  std::vector<double> x(size_t(4 * 3 * 128 * 128)), z(size_t(4 * 32));
+  for (double& e : x) e = u(rng);
+  for (double& e : z) e = nd(rng);
+  auto ref = make_ref_backend();
+  auto dnn = make_onednn_backend({.threads = 2});
+  auto pr = compile(sg.graph, *ref), pd = compile(sg.graph, *dnn);
+  Session sr(*pr), sd(*pd);
+  for (Session* s : {&sr, &sd}) {
+    load_state(*s, sg, st);
+    s->set_input("x_real", std::span<const double>(x));
+    s->set_input("z", std::span<const double>(z));
+    s->run();
+  }
+  double worst = 0;
+  std::string worst_name;
+  auto check = [&](const std::string& name, const std::vector<double>& a, const std::vector<double>& b, double tol) {
+    const double e = rel_err(a, b);
+    EXPECT_LT(e, tol) << name;
+    if (e > worst) worst = e, worst_name = name;
+  };
+  for (auto [v, name] : {std::pair{sg.loss_d, "loss_d"}, {sg.loss_g, "loss_g"}, {sg.c_r, "C_r"}, {sg.c_f, "C_f"}, {sg.c_f2, "C_f2"}})
+    check(name, sd.value(v), sr.value(v), 1e-4);
+  for (const auto& [name, v] : sg.grads) check(name, sd.value(v), sr.value(v), 1e-3);
+  // New parameters: Adam's first step moves each weight by about lr * sign(grad), so a
+  // weight whose gradient is within rounding of 0 may move either way: 1e-3, not 1e-4.
+  for (const VariableInfo& v : sg.graph->variables()) {
+    if (v.desc.dtype == DType::i64) {
+      EXPECT_EQ(sd.variable(v.name), sr.variable(v.name)) << v.name;
+      continue;
+    }
+    check("new." + v.name, sd.variable(v.name), sr.variable(v.name), 1e-3);
+  }
+  std::cout << "training step at 128 (width 0.0625, batch 4): worst rel err vs ref f32 " << worst << " (" << worst_name << ")\n";
+}
+
+// ---- PyTorch golden step (size 64, width 0.125, nz 32, batch 4) --------------
+
+// Strict (every tensor within kSlack of PyTorch's own f32 spread) for the NHWC
+// configuration. With nChw16c layouts, the G-side tensors of this tiny model
+// (batch 4, width 0.125) move by about 1 %: exactly one element of the last
+// BatchNorm + ReLU output (model.13, 4 channels) lies within f32 rounding of 0
+// and lands on the other side of the ReLU kink (found by comparing every group's outputs with the
+// reference backend: one flip of 65536, an input within 6e-7 of 0), which passes one large gradient
+// element through. That configuration is held to 3e-2 on G gradients and Adam
+// moments (squared moments double the 1 %; G updates, lr * sign-like on step 1,
+// are not compared) and strict
+// everywhere else (losses, scores, every D tensor).
+bool strict_golden(const OneDnnOptions& o) { return !o.blocked_layouts; }
+
+class GoldenStep : public ::testing::TestWithParam<OneDnnOptions> {};
+
+TEST_P(GoldenStep, MatchesPyTorch) {
+  const std::string dir = std::string(RG_SOURCE_DIR) + "/tests/data/golden/";
+  const io::SafetensorsContents g32 = io::read_safetensors(dir + "step_f32.safetensors");
+  const io::SafetensorsContents g64 = io::read_safetensors(dir + "step_f64.safetensors");
+  auto t32 = [&](const std::string& n) { return io::to_f64(g32.tensors.at(n)); };
+  auto t64 = [&](const std::string& n) { return io::to_f64(g64.tensors.at(n)); };
+  model::StepConfig cfg;
+  cfg.model = {64, 0.125, 32};
+  cfg.batch = 4;
+  cfg.expose_gradients = true;
+  const model::StepGraph sg = model::build_train_step(cfg, DType::f32);
+  auto dnn = make_onednn_backend(GetParam());
+  auto plan = compile(sg.graph, *dnn);
+  Session s(*plan);
+  for (const VariableInfo& v : sg.graph->variables()) {
+    if (v.name.rfind("adam.", 0) == 0) continue;  // fresh optimizer: zeros
+    const auto x = t32("init." + v.name);
+    if (v.desc.dtype == DType::i64) {
+      std::vector<int64_t> i(x.begin(), x.end());
+      s.set_variable(v.name, std::span<const int64_t>(i));
+    } else {
+      s.set_variable(v.name, std::span<const double>(x));
+    }
+  }
+  const auto xr = t32("x_real"), z = t32("z");
+  s.set_input("x_real", std::span<const double>(xr));
+  s.set_input("z", std::span<const double>(z));
+  s.run();
+  for (auto [v, name] : {std::pair{sg.loss_d, "loss_d"}, {sg.loss_g, "loss_g"}})
+    EXPECT_LT(rel_err(s.value(v), t32(name)), 1e-4) << name;
+  // Our f32 distance to the f64 golden must stay within kSlack times PyTorch's
+  // own f32 distance, or below kFloor (summation order alone moves f32 results
+  // by a few 1e-7 relative).
+  constexpr double kSlack = 10.0, kFloor = 1e-5;
+  double worst_ratio = 0;
+  std::string worst;
+  auto check = [&](const std::string& name, const std::vector<double>& ours) {
+    const auto r64 = t64(name), r32 = t32(name);
+    const double e_ours = rel_err(ours, r64), e_torch = rel_err(r32, r64);
+    const bool g_side = name.find(".G.") != std::string::npos;
+    const double bound = (!strict_golden(GetParam()) && g_side) ? 3e-2 : std::max(kSlack * e_torch, kFloor);
+    EXPECT_LE(e_ours, bound) << name << ": ours " << e_ours << ", torch f32 " << e_torch;
+    const double ratio = e_ours / std::max(e_torch, 1e-12);
+    if (ratio > worst_ratio) worst_ratio = ratio, worst = name + " (ours " + std::to_string(e_ours) + ", torch " + std::to_string(e_torch) + ")";
+  };
+  for (auto [v, name] : {std::pair{sg.c_r, "C_r"}, {sg.c_f, "C_f"}, {sg.c_f2, "C_f2"}}) check(name, s.value(v));
+  for (const auto& [name, v] : sg.grads) check(name, s.value(v));
+  for (const VariableInfo& v : sg.graph->variables()) {
+    if (v.desc.dtype == DType::i64) continue;
+    if (v.name.rfind("adam.", 0) == 0) {
+      if (g64.tensors.count(v.name)) check(v.name, s.variable(v.name));
+      continue;
+    }
+    if (!strict_golden(GetParam()) && v.name.rfind("G.", 0) == 0) continue;
+    // New parameters: compare the update (new - init), which is what the step computes.
+    // Floor 1e-3: Adam's first step is lr * g / (|g| + eps), so weights whose
+    // gradient is within rounding of 0 move by up to 2 lr on rounding alone.
+    const auto n64 = t64("new." + v.name), i64 = t64("init." + v.name), n32 = t32("new." + v.name), i32 = t32("init." + v.name);
+    const auto ours = s.variable(v.name);
+    std::vector<double> d64(n64.size()), d32(n64.size()), dours(n64.size());
+    for (size_t i = 0; i < n64.size(); ++i) d64[i] = n64[i] - i64[i], d32[i] = n32[i] - i32[i], dours[i] = ours[i] - i32[i];
+    const double e_ours = rel_err(dours, d64), e_torch = rel_err(d32, d64);
+    EXPECT_LE(e_ours, std::max(kSlack * e_torch, 1e-3)) << "update of " << v.name << ": ours " << e_ours << ", torch " << e_torch;
+  }
+  std::cout << "golden step: worst ratio (ours vs f64) / (torch f32 vs f64) = " << worst_ratio << " at " << worst << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Options, GoldenStep,
+                         ::testing::Values(OneDnnOptions{.threads = 2}, OneDnnOptions{.threads = 2, .post_ops = false},
+                                           OneDnnOptions{.threads = 2, .blocked_layouts = false},
+                                           OneDnnOptions{.threads = 2, .post_ops = false, .blocked_layouts = false},
+                                           OneDnnOptions{.threads = 1, .blocked_layouts = false}),
+                         [](const auto& info) {
+                           const OneDnnOptions& o = info.param;
+                           return std::string(o.post_ops ? "postops" : "nopostops") + (o.blocked_layouts ? "_blocked" : "_nhwc") +
+                                  "_t" + std::to_string(o.threads);
+                         });
+
+// ---- Generation ---------------------------------------------------------------
+
+TEST(OneDnn, GeneratorEvalMatchesReference) {
+  model::ModelConfig mc{64, 0.125, 32};
+  const model::GenerateGraph gg = model::build_generate_graph(mc, 3, DType::f32);
+  model::StepGraph fake;  // reuse random_state: it only reads graph variables
+  fake.graph = gg.graph;
+  const auto st = random_state(fake, 5);
+  std::mt19937 rng(9);
+  std::normal_distribution<double> nd;
+  std::vector<double> z(size_t(3 * 32));
+  for (double& e : z) e = nd(rng);
+  auto ref = make_ref_backend();
+  auto dnn = make_onednn_backend({.threads = 2});
+  auto pr = compile(gg.graph, *ref), pd = compile(gg.graph, *dnn);
+  Session sr(*pr), sd(*pd);
+  for (Session* s : {&sr, &sd}) {
+    load_state(*s, fake, st);
+    s->set_input("z", std::span<const double>(z));
+    s->run();
+  }
+  EXPECT_LT(rel_err(sd.value(gg.images), sr.value(gg.images)), 1e-5);
+}
+
+// ---- A step allocates nothing of ours -----------------------------------------
+
+TEST(OneDnn, RunningATrainingStepAllocatesNoBuffers) {
+  model::StepConfig cfg;
+  cfg.model = {32, 0.125, 16};
+  cfg.batch = 4;
+  const model::StepGraph sg = model::build_train_step(cfg, DType::f32);
+  auto dnn = make_onednn_backend({.threads = 2});
+  auto plan = compile(sg.graph, *dnn);
+  Session session(*plan);
+  std::vector<float> x(size_t(4 * 3 * 32 * 32), 0.25f), z(size_t(4 * 16), 0.5f);
+  session.set_input("x_real", std::span<const float>(x));
+  session.set_input("z", std::span<const float>(z));
+  session.run();  // warm-up
+  allocations = 0;
+  largest = 0;
+  counting = true;
+  for (int i = 0; i < 3; ++i) session.run();
+  counting = false;
+  const long per_step = allocations.load() / 3;
+  std::cout << "heap allocations per step: " << per_step << " (largest " << largest.load() << " bytes), "
+            << plan->kernels.size() << " kernels\n";
+  // oneDNN 2.6 builds a small std::unordered_map of arguments inside every
+  // primitive execute; no buffer (scratchpad, reorder, workspace) is allocated.
+  EXPECT_LE(largest.load(), size_t(4096));
+}
+
+TEST(OneDnn, RefusesF64GraphsNamingTheOp) {
+  auto g = std::make_shared<Graph>(DType::f64);
+  g->mark_output(g->tanh(g->variable("x", {3})));
+  auto dnn = make_onednn_backend();
+  try {
+    compile(g, *dnn);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("f64"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("tanh"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+TEST(OneDnn, DescribesKernels) {
+  model::StepConfig cfg;
+  cfg.model = {64, 0.125, 32};
+  cfg.batch = 4;
+  const model::StepGraph sg = model::build_train_step(cfg, DType::f32);
+  auto dnn = make_onednn_backend({.threads = 2});
+  auto plan = compile(sg.graph, *dnn);
+  int bn_relu = 0, bias_tanh = 0;
+  for (size_t k = 0; k < plan->kernels.size(); ++k) {
+    const std::string d = plan->kernels[k]->describe();
+    if (std::getenv("RG_VERBOSE")) std::cout << group_str(*sg.graph, plan->groups[k]) << "\n    " << d << "\n";
+    bn_relu += d.find("bnorm_fwd_train+relu") != std::string::npos;
+    bias_tanh += d.find("+bias+tanh") != std::string::npos;
+  }
+  EXPECT_EQ(bn_relu, 5);  // G at size 64: five BN + ReLU blocks
+  EXPECT_EQ(bias_tanh, 1);
+}
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+}  // namespace rg
+
+namespace rg {
+namespace {
+// One backend object serving two plans (as the app does: training step and
+// generation); each keeps its own layouts for host I/O.
+TEST(OneDnn, OneBackendServesSeveralPlans) {
+  auto dnn = make_onednn_backend({.threads = 2});
+  auto ref = make_ref_backend();
+  model::ModelConfig mc{32, 0.5, 16};
+  const model::GenerateGraph a = model::build_generate_graph(mc, 2, DType::f32);
+  const model::GenerateGraph b = model::build_generate_graph(mc, 3, DType::f32);
+  auto pb = compile(b.graph, *dnn), pa = compile(a.graph, *dnn), rb = compile(b.graph, *ref);  // b prepared first
+  model::StepGraph fake;
+  fake.graph = b.graph;
+  const auto st = random_state(fake, 2);
+  std::vector<double> z(size_t(3 * 16), 0.3);
+  Session sa(*pa), sb(*pb), sr(*rb);
+  for (Session* s : {&sb, &sr}) {
+    load_state(*s, fake, st);
+    s->set_input("z", std::span<const double>(z));
+    s->run();
+  }
+  EXPECT_LT(rel_err(sb.value(b.images), sr.value(b.images)), 1e-5);
+}
+}  // namespace
+}  // namespace rg
