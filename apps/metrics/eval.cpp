@@ -140,6 +140,7 @@ MetricsReport evaluate(const EvalOptions& o) {
     io.weights = o.inception;
     io.width = o.inception_width;
     io.batch = o.inception_batch;
+    io.make_backend = o.make_backend;
     InceptionExtractor net(io);
     auto prog = [&](const std::string& stage) {
       return [&o, stage](size_t d, size_t t) {

@@ -2,6 +2,8 @@
 // a real one. See docs/metrics.md for the definitions and choices.
 #pragma once
 
+#include "engine/backend.h"
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -33,6 +35,7 @@ struct EvalOptions {
   std::string inception;        // weights for fid/kid (tools/inception/convert_pt_inception.py)
   double inception_width = 1.0;
   int inception_batch = 8;
+  std::function<std::unique_ptr<Backend>()> make_backend;  // where Inception runs; empty: reference backend
   // Optional cache of the real set's Inception statistics (mu, sigma, features):
   // read when the file exists (the real images are then not needed for fid/kid),
   // written after computing them otherwise.

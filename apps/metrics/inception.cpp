@@ -183,7 +183,7 @@ InceptionExtractor::Compiled& InceptionExtractor::compiled_for(int size) {
   c->size = size;
   auto g = std::make_shared<Graph>(opts_.dtype);
   c->net = build_inception(*g, opts_.batch, size, opts_.width);
-  c->backend = make_ref_backend();
+  c->backend = opts_.make_backend ? opts_.make_backend() : make_ref_backend();
   c->plan = compile(g, *c->backend);
   c->session = std::make_unique<Session>(*c->plan);
   for (const auto& [name, v] : weights_) c->session->set_variable(name, std::span<const float>(v));

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "graph/graph.h"
 
 namespace rg::metrics {
@@ -45,6 +46,10 @@ struct InceptionOptions {
   double width = 1.0;       // must match the file (1 for the real weights)
   int batch = 8;            // images per graph run (the last batch is padded)
   DType dtype = DType::f32;
+  // Where the network runs; empty: the reference backend. (The oneDNN and
+  // CUDA backends run its convolutions; oneDNN runs the pooling, concat and
+  // resize ops through reference kernels.)
+  std::function<std::unique_ptr<Backend>()> make_backend;
 };
 
 class InceptionExtractor {

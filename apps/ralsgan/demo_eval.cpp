@@ -6,6 +6,7 @@
 #include "apps/data/dataset.h"
 #include "apps/data/idx.h"
 #include "apps/metrics/eval.h"
+#include "apps/ralsgan/backend_select.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/commands.h"
 #include "apps/ralsgan/generate.h"
@@ -84,6 +85,8 @@ int cmd_eval(int argc, char** argv) {
       .value("real-stats", "FILE", "cache of the real set's Inception statistics (read if present, else written)")
       .value("json", "FILE", "where to write the JSON report (default: FAKE/metrics.json)")
       .value("seed", "N", "seed of SWD's patches and directions and KID's subsets", "0")
+      .value("backend", "auto|cuda|cpu|ref", "where Inception runs", "auto")
+      .value("threads", "N", "CPU threads; 0 = all cores", "0")
       .required("real")
       .required("fake");
   if (!f.parse(argc, argv)) return 0;
@@ -104,6 +107,12 @@ int cmd_eval(int argc, char** argv) {
   o.inception = f.str("inception");
   o.real_stats_cache = f.str("real-stats");
   o.seed = f.unsigned_integer("seed");
+  BackendRequest br;
+  br.name = f.str("backend");
+  if (br.name != "auto" && br.name != "cuda" && br.name != "cpu" && br.name != "ref")
+    throw UsageError("eval: --backend must be auto, cuda, cpu or ref, got '" + br.name + "'");
+  br.threads = int(f.integer("threads", 0, 1024));
+  o.make_backend = [br] { return make_backend(br).backend; };
   const fs::path real = f.str("real");
   if (fs::is_regular_file(real)) {  // a dataset cache
     const data::Dataset ds = data::open_cache(real);

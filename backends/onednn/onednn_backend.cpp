@@ -15,6 +15,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "backends/ref/ref_backend.h"
 #include "engine/schedule.h"
 
 namespace rg {
@@ -883,6 +884,13 @@ class OneDnnKernel final : public Kernel {
 
 // ---------------------------------------------------------------------------
 
+// Ops this backend has no kernel of its own for (forward-only Inception ops):
+// their groups run the reference backend's kernels on plain NCHW buffers, which
+// prepare() pins for them. Both backends use host memory.
+bool runs_on_reference(OpKind k) {
+  return k == OpKind::kMaxPool2d || k == OpKind::kAvgPool2d || k == OpKind::kConcat || k == OpKind::kResizeBilinear;
+}
+
 class OneDnnBackend final : public Backend {
  public:
   explicit OneDnnBackend(const OneDnnOptions& o) : ctx_(std::make_shared<Ctx>()) {
@@ -953,6 +961,8 @@ class OneDnnBackend final : public Backend {
           default:
             if (n.op != OpKind::kFill)
               for (ValueId v : n.inputs) pin(v);
+            if (runs_on_reference(n.op))
+              for (ValueId v : n.outputs) pin(v);
             break;
         }
       }
@@ -995,6 +1005,11 @@ class OneDnnBackend final : public Backend {
     auto it = tables_.find(&g);
     if (it == tables_.end()) throw std::logic_error("onednn backend: compile() before prepare()");
     std::shared_ptr<const LayoutTable> t = it->second;
+    for (NodeId id : grp.nodes)
+      if (runs_on_reference(g.node(id).op)) {
+        if (!ref_) ref_ = make_ref_backend();
+        return ref_->compile(g, grp);
+      }
     return std::make_unique<OneDnnKernel>(g, grp, ctx_, [t](ValueId v) { return t->of(v); });
   }
 
@@ -1030,6 +1045,7 @@ class OneDnnBackend final : public Backend {
     Layout of(ValueId v) const { return layout[size_t(root[size_t(v)])]; }
   };
 
+  std::unique_ptr<Backend> ref_;  // kernels for runs_on_reference ops
   std::shared_ptr<Ctx> ctx_;
   std::map<const Graph*, std::shared_ptr<const LayoutTable>> tables_;
   std::vector<ValueId> root_;    // of the graph being prepared

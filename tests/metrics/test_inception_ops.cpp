@@ -2,6 +2,10 @@
 // PyTorch 1.13 (tools/inception/make_inception_golden.py).
 #include <gtest/gtest.h>
 
+#if RALSGAN_HAVE_ONEDNN
+#include "backends/onednn/onednn_backend.h"
+#endif
+
 #include <algorithm>
 #include <cmath>
 
@@ -125,8 +129,9 @@ class InceptionGolden : public ::testing::Test {
     static const io::SafetensorsContents f = io::read_safetensors(golden("inception_w8.safetensors"));
     return f;
   }
-  static Eigen::MatrixXd run(DType t, int batch) {
+  static Eigen::MatrixXd run(DType t, int batch, std::function<std::unique_ptr<Backend>()> backend = {}) {
     metrics::InceptionOptions o;
+    o.make_backend = std::move(backend);
     o.weights = golden("inception_w8.safetensors");
     o.width = 0.125;
     o.batch = batch;
@@ -168,6 +173,16 @@ TEST_F(InceptionGolden, F32FeaturesMatchPyTorchWithin1e4) {
   std::cout << "f32 features: max relative difference " << d << "\n";
   EXPECT_LT(d, 1e-4);
 }
+
+#if RALSGAN_HAVE_ONEDNN
+// The same network on the oneDNN backend (its pooling, concat and resize run
+// as reference kernels inside the oneDNN plan).
+TEST_F(InceptionGolden, F32FeaturesOnOneDnnMatchPyTorchWithin1e4) {
+  const double d = rel(run(DType::f32, 2, [] { return make_onednn_backend({.threads = 2}); }), "golden.features_f32");
+  std::cout << "f32 features on oneDNN: max relative difference " << d << "\n";
+  EXPECT_LT(d, 1e-4);
+}
+#endif
 
 TEST_F(InceptionGolden, F64FeaturesMatchPyTorchF64) {
   const double d = rel(run(DType::f64, 3), "golden.features_f64");
