@@ -34,6 +34,17 @@ std::string shape_str(const Shape& s) {
   return r + "]";
 }
 
+std::vector<int64_t> broadcast_strides(const Shape& big, const Shape& small) {
+  std::vector<int64_t> st(big.size(), 0);
+  int64_t s = 1;
+  for (size_t k = 0; k < small.size() && k < big.size(); ++k) {
+    const size_t i = small.size() - 1 - k, bi = big.size() - 1 - k;
+    if (small[i] != 1) st[bi] = s;
+    s *= small[i];
+  }
+  return st;
+}
+
 std::string desc_str(const TensorDesc& d) { return std::string(dtype_name(d.dtype)) + shape_str(d.shape); }
 
 }  // namespace rg

@@ -29,4 +29,9 @@ struct TensorDesc {
 
 std::string desc_str(const TensorDesc& d);
 
+// Strides of `small` (row-major) aligned to the dimensions of `big` under
+// numpy broadcasting: 0 where `small` has size 1 or lacks the dimension. The
+// offset of big's index (i0, i1, ...) in small is sum(i_k * strides[k]).
+std::vector<int64_t> broadcast_strides(const Shape& big, const Shape& small);
+
 }  // namespace rg

@@ -315,16 +315,6 @@ std::string ew_expr(const Node& n, const std::string& a, const std::string& b, c
 }
 
 // numpy broadcast strides of `small` against `big` (0 on broadcast dims).
-std::vector<int64_t> broadcast_strides(const Shape& big, const Shape& small) {
-  std::vector<int64_t> st(big.size(), 0);
-  int64_t s = 1;
-  for (size_t k = 0; k < small.size(); ++k) {
-    const size_t i = small.size() - 1 - k;
-    if (small[i] != 1) st[big.size() - 1 - k] = s;
-    s *= small[i];
-  }
-  return st;
-}
 
 CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
     : be_(be), g_(g), grp_(grp), T_(g.float_type() == DType::f64 ? "double" : "float") {

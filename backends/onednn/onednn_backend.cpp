@@ -91,16 +91,6 @@ Phys phys_of(const Shape& s, Layout l) {
 }
 
 // Plain (row-major) strides of `small` broadcast against `big` (right-aligned), 0 on broadcast dims.
-std::vector<int64_t> broadcast_strides(const Shape& big, const Shape& small) {
-  std::vector<int64_t> st(big.size(), 0);
-  int64_t s = 1;
-  for (size_t k = 0; k < small.size(); ++k) {
-    const size_t i = small.size() - 1 - k, bi = big.size() - 1 - k;
-    if (small[i] != 1) st[bi] = s;
-    s *= small[i];
-  }
-  return st;
-}
 
 // A strided walk over the physical order of a big tensor: the offset in a
 // small (plain, broadcast) tensor for each physical linear index.

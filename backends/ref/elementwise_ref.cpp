@@ -13,16 +13,7 @@ ElementwiseProgram<T>::ElementwiseProgram(const Graph& g, const FusionGroup& grp
     auto it = reg.find(v);
     if (it != reg.end()) return it->second;
     Load l{v, num_regs_++, g.shape(v) == shape_, {}, nullptr};
-    if (!l.full) {  // broadcast strides aligned to the group's rank
-      const Shape& s = g.shape(v);
-      l.strides.assign(shape_.size(), 0);
-      int64_t st = 1;
-      for (size_t k = 0; k < s.size(); ++k) {
-        const size_t i = s.size() - 1 - k;
-        if (s[i] != 1) l.strides[shape_.size() - 1 - k] = st;
-        st *= s[i];
-      }
-    }
+    if (!l.full) l.strides = broadcast_strides(shape_, g.shape(v));
     loads_.push_back(l);
     reg[v] = l.reg;
     return l.reg;

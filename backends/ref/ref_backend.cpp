@@ -48,13 +48,7 @@ struct BroadcastIndex {
   BroadcastIndex(const Shape& big, const Shape& small) {
     if (big.size() > 8) throw std::invalid_argument("ref backend: rank above 8");
     dims = big;
-    strides.assign(big.size(), 0);
-    int64_t s = 1;
-    for (size_t k = 0; k < small.size(); ++k) {
-      const size_t i = small.size() - 1 - k, bi = big.size() - 1 - k;
-      if (small[i] != 1) strides[bi] = s;
-      s *= small[i];
-    }
+    strides = broadcast_strides(big, small);
   }
   template <typename F>
   void for_each(F&& f) const {  // f(big linear index, small index)
