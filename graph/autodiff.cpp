@@ -61,7 +61,10 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
     case OpKind::kRelu:
       return {g.add_node(OpKind::kReluBackward, {dy, n.outputs[0]})[0]};
     case OpKind::kLeakyRelu:
-      return {g.add_node(OpKind::kLeakyReluBackward, {dy, x(0)}, n.attrs)[0]};
+      // With a positive slope the output has the sign of the input, so the
+      // mask can come from the output: the input (a convolution's output)
+      // then need not be kept for the backward pass and can fuse into it.
+      return {g.add_node(OpKind::kLeakyReluBackward, {dy, n.attrs.scalar > 0 ? n.outputs[0] : x(0)}, n.attrs)[0]};
     case OpKind::kTanh:
       return {g.add_node(OpKind::kTanhBackward, {dy, n.outputs[0]})[0]};
     case OpKind::kAdd:

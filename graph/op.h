@@ -31,7 +31,7 @@ enum class OpKind : uint8_t {
   kLeakyRelu,  // attrs.scalar = negative slope
   kTanh,
   kReluBackward,       // (dy, y)
-  kLeakyReluBackward,  // (dy, x)
+  kLeakyReluBackward,  // (dy, x or y): dy where the second input > 0, else dy * slope
   kTanhBackward,       // (dy, y)
   // Elementwise arithmetic with numpy broadcasting.
   kAdd,
