@@ -81,7 +81,7 @@ TEST(Idx, GunzipRoundTripAndLimits) {
 
 TEST(Idx, RealFashionMnist) {
   const fs::path f = fs::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz";
-  if (!fs::exists(f)) GTEST_SKIP() << "Fashion-MNIST not installed (" << f << "): apt-get install dataset-fashion-mnist";
+  ASSERT_TRUE(fs::exists(f)) << "Fashion-MNIST not installed (" << f << "): apt-get install dataset-fashion-mnist (tools/setup.sh does)";
   IdxArray a = read_idx_file(f);
   ASSERT_EQ(a.dims, (std::vector<uint32_t>{60000, 28, 28}));
   const fs::path l = fs::path(kFashionMnistDir) / "train-labels-idx1-ubyte.gz";
