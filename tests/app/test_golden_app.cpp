@@ -153,3 +153,13 @@ TEST(GoldenApp, FirstTrainingStepInF32IsAsCloseAsPyTorchsOwnF32Ref) { check_firs
 
 }  // namespace
 }  // namespace rg
+
+namespace rg {
+namespace {
+// The same jobs on the oneDNN backend (`--backend cpu`), when this build has it.
+#if RALSGAN_HAVE_ONEDNN
+TEST(GoldenApp, GeneratedPngsMatchPyTorchWithinOnePerPixelCpu) { check_generation_against_pytorch("cpu"); }
+TEST(GoldenApp, FirstTrainingStepInF32IsAsCloseAsPyTorchsOwnF32Cpu) { check_first_step_f32("cpu"); }
+#endif
+}  // namespace
+}  // namespace rg
