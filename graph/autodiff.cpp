@@ -87,16 +87,9 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
       return {g.mul(dy, g.mul_scalar(x(0), 2.0))};
     case OpKind::kMean: {
       const Shape& xs = g.shape(x(0));
-      const auto& ys = g.shape(n.outputs[0]);
-      Shape kept = xs;
-      int64_t count = 1;
-      const int rank = static_cast<int>(xs.size());
-      for (int i = 0; i < rank; ++i) {
-        bool reduced = n.attrs.axes.empty();
-        for (int ax : n.attrs.axes) reduced |= (ax < 0 ? ax + rank : ax) == i;
-        if (reduced) kept[size_t(i)] = 1, count *= xs[size_t(i)];
-      }
-      ValueId d = ys == kept ? dy : g.reshape(dy, kept);
+      const Shape kept = reduced_keepdims_shape(n, xs);
+      const int64_t count = numel(xs) / numel(kept);
+      ValueId d = g.shape(n.outputs[0]) == kept ? dy : g.reshape(dy, kept);
       d = g.mul_scalar(d, 1.0 / static_cast<double>(count));
       return {g.broadcast_to(d, xs)};
     }

@@ -16,7 +16,7 @@ void Graph::check_value(ValueId v, const char* what) const {
 }
 
 ValueId Graph::new_value(TensorDesc d, NodeId producer, int index) {
-  values_.push_back(Value{std::move(d), producer, index, {}, -1, false});
+  values_.push_back(Value{std::move(d), producer, index, {}, -1});
   return num_values() - 1;
 }
 
@@ -56,7 +56,6 @@ std::vector<ValueId> Graph::add_node(OpKind op, std::vector<ValueId> inputs, OpA
     if (is_state_update(op)) {
       const ValueId target = inputs[static_cast<size_t>(state_alias_input(op, static_cast<int>(o)))];
       const int var = value(target).variable;
-      value(target).replaced = true;
       value(v).variable = var;
       value(v).name = variables_[static_cast<size_t>(var)].name;
       variables_[static_cast<size_t>(var)].current = v;

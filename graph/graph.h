@@ -31,7 +31,6 @@ struct Value {
   int output_index = 0;
   std::string name;       // optional, for inspection and binding
   int variable = -1;      // index into Graph::variables() when this value lives in a variable's storage
-  bool replaced = false;  // a state update consumed this version
 };
 
 struct Node {
@@ -166,6 +165,10 @@ class Graph {
 // Shape inference for one node; throws GraphError naming the node and shapes.
 std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vector<ValueId>& inputs,
                                       const OpAttrs& attrs, const std::string& node_label);
+
+// The input-rank shape a reduction node (mean or sum_to) reduces `in` to: 1 on
+// every reduced dimension (the keepdims form of its output).
+Shape reduced_keepdims_shape(const Node& n, const Shape& in);
 
 // Broadcast two shapes numpy-style; throws GraphError with both shapes.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where);

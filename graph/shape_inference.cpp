@@ -65,8 +65,15 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where)
   return out;
 }
 
-std::vector<int> reduction_axes(const std::vector<int>& axes, int rank) {
-  return normalized_axes("mean", axes, rank);
+Shape reduced_keepdims_shape(const Node& n, const Shape& in) {
+  Shape kept = in;
+  if (n.op == OpKind::kSumTo) {  // the target shape, right-aligned to the input's rank
+    const Shape& t = n.attrs.shape;
+    for (size_t i = 0; i < in.size(); ++i) kept[i] = i < in.size() - t.size() ? 1 : t[i - (in.size() - t.size())];
+    return kept;
+  }
+  for (int a : normalized_axes(op_name(n.op), n.attrs.axes, static_cast<int>(in.size()))) kept[size_t(a)] = 1;
+  return kept;
 }
 
 std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vector<ValueId>& in,

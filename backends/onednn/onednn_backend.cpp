@@ -789,15 +789,7 @@ class OneDnnKernel final : public Kernel {
   void compile_reduce(NodeId id) {
     const Node& n = g_.node(id);
     const Shape& xs = g_.shape(n.inputs[0]);
-    Shape kept = g_.shape(n.outputs[0]);
-    if (n.op == OpKind::kMean) {
-      kept = xs;
-      for (size_t i = 0; i < xs.size(); ++i) {
-        bool reduced = n.attrs.axes.empty();
-        for (int a : n.attrs.axes) reduced |= size_t(a < 0 ? a + int(xs.size()) : a) == i;
-        if (reduced) kept[i] = 1;
-      }
-    }
+    const Shape kept = reduced_keepdims_shape(n, xs);
     auto walk = std::make_shared<Walk>(phys_of(xs, layout_of_(n.inputs[0])), broadcast_strides(xs, kept));
     const int64_t outn = g_.desc(n.outputs[0]).numel();
     auto acc = std::make_shared<std::vector<double>>(size_t(outn));

@@ -93,16 +93,7 @@ class RefGroupKernel final : public Kernel {
       const Node& n = g.node(id);
       if (n.op == OpKind::kMean || n.op == OpKind::kSumTo) {
         const Shape xs = g.shape(n.inputs[0]);
-        Shape kept = g.shape(n.outputs[0]);
-        if (n.op == OpKind::kMean) {  // keepdims form of the output shape
-          kept = xs;
-          for (size_t i = 0; i < xs.size(); ++i) {
-            bool reduced = n.attrs.axes.empty();
-            for (int a : n.attrs.axes) reduced |= size_t(a < 0 ? a + int(xs.size()) : a) == i;
-            if (reduced) kept[i] = 1;
-          }
-        }
-        index_[id] = BroadcastIndex(xs, kept);
+        index_[id] = BroadcastIndex(xs, reduced_keepdims_shape(n, xs));
         acc_.resize(std::max(acc_.size(), size_t(g.desc(n.outputs[0]).numel())));
       } else if (n.op == OpKind::kBroadcastTo) {
         index_[id] = BroadcastIndex(g.shape(n.outputs[0]), g.shape(n.inputs[0]));
