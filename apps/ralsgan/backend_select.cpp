@@ -36,6 +36,21 @@ std::vector<std::string> available_backends() {
   return r;
 }
 
+void add_backend_flags(Flags& f) {
+  f.value("backend", "auto|cuda|cpu|ref",
+          "where to run: cuda (GPU), cpu (oneDNN), ref (portable reference); auto picks the first available", "auto");
+  f.value("threads", "N", "CPU threads (cpu backend, data loading); 0 = all cores", "0");
+}
+
+BackendRequest backend_of(const Flags& f) {
+  BackendRequest r;
+  r.name = f.str("backend");
+  if (r.name != "auto" && r.name != "cuda" && r.name != "cpu" && r.name != "ref")
+    throw UsageError("--backend must be auto, cuda, cpu or ref, got '" + r.name + "'");
+  r.threads = int(f.integer("threads", 0, 1024));
+  return r;
+}
+
 SelectedBackend make_backend(const BackendRequest& req) {
   const std::string& n = req.name;
   if (n != "auto" && n != "cuda" && n != "cpu" && n != "ref")

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/ralsgan/cli.h"
 #include "engine/backend.h"
 
 namespace rg::app {
@@ -23,5 +24,10 @@ struct SelectedBackend {
 // the named backend is not built in or has no device.
 SelectedBackend make_backend(const BackendRequest& req);
 std::vector<std::string> available_backends();
+
+// The --backend and --threads flags every running subcommand takes, and the
+// request they make (an unknown backend name is a usage error).
+void add_backend_flags(Flags& f);
+BackendRequest backend_of(const Flags& f);
 
 }  // namespace rg::app

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 
 #include "apps/data/dataset.h"
@@ -19,19 +20,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void add_backend_flags(Flags& f) {
-  f.value("backend", "auto|cuda|cpu|ref",
-          "where to run: cuda (GPU), cpu (oneDNN), ref (portable reference); auto picks the first available", "auto");
-  f.value("threads", "N", "CPU threads (cpu backend, data loading); 0 = all cores", "0");
-}
-
-BackendRequest backend_of(const Flags& f) {
-  BackendRequest r;
-  r.name = f.str("backend");
-  if (r.name != "auto" && r.name != "cuda" && r.name != "cpu" && r.name != "ref")
-    throw UsageError("--backend must be auto, cuda, cpu or ref, got '" + r.name + "'");
-  r.threads = int(f.integer("threads", 0, 1024));
-  return r;
+// A decoding progress callback; the bar is made at the first call, when the
+// number of files is known.
+std::function<void(size_t, size_t)> decode_progress(std::unique_ptr<Progress>& progress) {
+  return [&progress](size_t done, size_t total) {
+    if (!progress) progress = std::make_unique<Progress>("decode", total, "img");
+    progress->update(done);
+  };
 }
 
 int parse_size(const Flags& f) {
@@ -72,10 +67,7 @@ data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsign
   data::BuildOptions bo;
   bo.threads = threads;
   std::unique_ptr<Progress> progress;
-  bo.progress = [&](size_t done, size_t total) {
-    if (!progress) progress = std::make_unique<Progress>("decode", total, "img");
-    progress->update(done);
-  };
+  bo.progress = decode_progress(progress);
   bool rebuilt = false;
   data::Dataset ds = data::open_or_build_dataset(data, default_cache_dir(), size, fit, bo, &rebuilt);
   std::fprintf(stderr, "data: %zu images of %d px from %s (%s %s)\n", ds.size(), size, data.string().c_str(),
@@ -108,10 +100,7 @@ int cmd_preprocess(int argc, char** argv) {
   data::BuildOptions bo;
   bo.threads = unsigned(f.integer("threads", 0, 1024));
   std::unique_ptr<Progress> progress;
-  bo.progress = [&](size_t done, size_t total) {
-    if (!progress) progress = std::make_unique<Progress>("decode", total, "img");
-    progress->update(done);
-  };
+  bo.progress = decode_progress(progress);
   data::BuildReport report;
   const data::Dataset ds = data::build_dataset_cache(in, f.str("output"), size, fit, &report, bo);
   if (progress) progress->finish();

@@ -16,6 +16,18 @@ namespace rg::app {
 
 namespace fs = std::filesystem;
 
+namespace {
+// A data set's images as the metrics take them.
+std::vector<metrics::Image> images_of(const data::Dataset& ds) {
+  std::vector<metrics::Image> r(ds.size());
+  for (size_t i = 0; i < ds.size(); ++i) {
+    r[i].width = r[i].height = ds.image_size();
+    r[i].rgb.assign(ds.image(i), ds.image(i) + ds.image_bytes());
+  }
+  return r;
+}
+}  // namespace
+
 int cmd_demo(int argc, char** argv) {
   Flags f("demo", "Train a small RaLSGAN on Fashion-MNIST (Debian's dataset-fashion-mnist, letterboxed to 32x32 RGB)\n"
                   "for a few minutes, then generate samples, a grid image and a metric report. No download.");
@@ -23,11 +35,11 @@ int cmd_demo(int argc, char** argv) {
       .value("steps", "N", "training steps (batch 64)", "3000")
       .value("width", "W", "channel multiplier of the seed's model", "0.5")
       .value("count", "N", "images to generate after training", "1000")
-      .value("seed", "N", "seed", "0")
-      .value("backend", "auto|cuda|cpu|ref", "where to run", "auto")
-      .value("threads", "N", "CPU threads; 0 = all cores", "0");
+      .value("seed", "N", "seed", "0");
+  add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
   const fs::path out = f.str("out");
+  const BackendRequest backend = backend_of(f);  // a bad --backend fails before any work
   const data::Dataset ds = data::fashion_mnist_dataset(32);
   std::fprintf(stderr, "demo: Fashion-MNIST, %zu images letterboxed to 32x32 RGB\n", ds.size());
   TrainOptions o;
@@ -40,9 +52,8 @@ int cmd_demo(int argc, char** argv) {
   o.seed = f.unsigned_integer("seed");
   o.sample_every = 0;  // the grid is written once at the end
   o.checkpoint_every = 0;
+  o.backend = backend;
   o.log_every = 20;
-  o.backend.name = f.str("backend");
-  o.backend.threads = int(f.integer("threads", 0, 1024));
   const TrainResult tr = train(o, ds);
   if (tr.interrupted) return 128 + g_stop_signal.load();
   GenerateOptions g;
@@ -59,13 +70,7 @@ int cmd_demo(int argc, char** argv) {
   metrics::EvalOptions e;
   e.metrics = {"swd"};
   e.seed = o.seed;
-  const data::Dataset real = data::fashion_mnist_dataset(32, size_t(g.count), false);
-  for (size_t i = 0; i < real.size(); ++i) {
-    metrics::Image im;
-    im.width = im.height = 32;
-    im.rgb.assign(real.image(i), real.image(i) + real.image_bytes());
-    e.real.push_back(std::move(im));
-  }
+  e.real = images_of(data::fashion_mnist_dataset(32, size_t(g.count), false));
   e.fake_dir = g.out.string();
   const metrics::MetricsReport report = metrics::evaluate(e);
   std::fputs(report.table().c_str(), stdout);
@@ -85,10 +90,9 @@ int cmd_eval(int argc, char** argv) {
       .value("real-stats", "FILE", "cache of the real set's Inception statistics (read if present, else written)")
       .value("json", "FILE", "where to write the JSON report (default: FAKE/metrics.json)")
       .value("seed", "N", "seed of SWD's patches and directions and KID's subsets", "0")
-      .value("backend", "auto|cuda|cpu|ref", "where Inception runs", "auto")
-      .value("threads", "N", "CPU threads; 0 = all cores", "0")
       .required("real")
       .required("fake");
+  add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
   metrics::EvalOptions o;
   std::string list = f.str("metrics");
@@ -107,21 +111,11 @@ int cmd_eval(int argc, char** argv) {
   o.inception = f.str("inception");
   o.real_stats_cache = f.str("real-stats");
   o.seed = f.unsigned_integer("seed");
-  BackendRequest br;
-  br.name = f.str("backend");
-  if (br.name != "auto" && br.name != "cuda" && br.name != "cpu" && br.name != "ref")
-    throw UsageError("eval: --backend must be auto, cuda, cpu or ref, got '" + br.name + "'");
-  br.threads = int(f.integer("threads", 0, 1024));
+  const BackendRequest br = backend_of(f);
   o.make_backend = [br] { return make_backend(br).backend; };
   const fs::path real = f.str("real");
   if (fs::is_regular_file(real)) {  // a dataset cache
-    const data::Dataset ds = data::open_cache(real);
-    for (size_t i = 0; i < ds.size(); ++i) {
-      metrics::Image im;
-      im.width = im.height = ds.image_size();
-      im.rgb.assign(ds.image(i), ds.image(i) + ds.image_bytes());
-      o.real.push_back(std::move(im));
-    }
+    o.real = images_of(data::open_cache(real));
   } else {
     o.real_dir = real.string();
   }
