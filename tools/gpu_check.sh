@@ -3,9 +3,9 @@
 # against PyTorch. Run from the repository root after tools/prepare_gpu_carry.sh
 # (here) has filled .carry/ (Eigen and GoogleTest, which that machine lacks):
 #   tools/gpu_check.sh OUTDIR
-# Writes at most 8 flat files to OUTDIR: env.txt, build.log, ctest.log,
-# bench_cuda.jsonl, bench_torch.jsonl, bench_torch_compile.jsonl, bench.log,
-# summary.md. Every stage runs under `timeout`, capped by what is left of a
+# Writes at most 9 flat files to OUTDIR: env.txt, build.log, ctest.log,
+# bench_cuda.jsonl, bench_torch.jsonl, bench_torch_compile.jsonl, bench_pngs.jsonl,
+# bench.log, summary.md. Every stage runs under `timeout`, capped by what is left of a
 # 450 s budget, so the whole script stays under 8 minutes.
 set -uo pipefail
 OUTDIR=${1:?usage: tools/gpu_check.sh OUTDIR}
@@ -17,7 +17,7 @@ PY=${PYTHON:-python3}
 BUILD=${RALSGAN_GPU_BUILD:-$ROOT/build/gpu}
 JOBS=${JOBS:-16}
 T0=$(date +%s)
-BUDGET=${RALSGAN_GPU_CHECK_BUDGET:-450}  # seconds for stages 2-4 together
+BUDGET=${RALSGAN_GPU_CHECK_BUDGET:-480}  # seconds for stages 2-4 together
 # cap N: N seconds, or what is left of the budget if less (at least 5).
 cap() { local left=$(( BUDGET - ($(date +%s) - T0) )); [ $left -lt "$1" ] && echo $(( left > 5 ? left : 5 )) || echo "$1"; }
 stage() { echo "== [$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUTDIR/env.txt" >&2; }
@@ -62,6 +62,15 @@ stage "configure + build"
 # ALIAS target"). So build and install the carried sources first and let
 # find_package(GTest) find them (RALSGAN_GTEST_SOURCE_DIR is passed too).
 GTEST_PREFIX="$BUILD/gtest-install"
+# libpng + zlib from .carry/png (tools/prepare_gpu_carry.sh): bench_generate_pngs,
+# the whole `ralsgan generate` job with PNG files. Without them that stage is skipped.
+PNG_ARGS="" PNG_TARGET=""
+if [ -f "$ROOT/.carry/png/include/png.h" ]; then
+  PNG_ARGS="-DRALSGAN_CORE_GENERATE=ON -DPNG_PNG_INCLUDE_DIR=$ROOT/.carry/png/include -DPNG_LIBRARY=$ROOT/.carry/png/lib/libpng16.so
+    -DZLIB_INCLUDE_DIR=$ROOT/.carry/png/include -DZLIB_LIBRARY=$ROOT/.carry/png/lib/libz.so"
+  PNG_TARGET=bench_generate_pngs
+  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$ROOT/.carry/png/lib"
+fi
 {
   if [ ! -f "$GTEST_PREFIX/lib/cmake/GTest/GTestConfig.cmake" ]; then
     timeout -k 10 "$(cap 90)" cmake -S "$ROOT/.carry/googletest" -B "$BUILD/gtest-build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -71,8 +80,8 @@ GTEST_PREFIX="$BUILD/gtest-install"
   timeout -k 10 "$(cap 60)" cmake -S "$ROOT" -B "$BUILD" -G Ninja -DRALSGAN_CORE_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
     -DRALSGAN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DRALSGAN_WERROR=OFF \
     -DRALSGAN_EIGEN_DIR="$ROOT/.carry/eigen3" -DRALSGAN_GTEST_SOURCE_DIR="$ROOT/.carry/googletest" \
-    -DRALSGAN_CUDNN_ROOT="$CUDNN_ROOT" -DCMAKE_PREFIX_PATH="$GTEST_PREFIX" ${RALSGAN_GPU_CMAKE_ARGS:-} &&
-  timeout -k 10 "$(cap 210)" cmake --build "$BUILD" -j "$JOBS" --target test_cuda_ops test_cuda_step test_cuda_emulated bench_cuda
+    -DRALSGAN_CUDNN_ROOT="$CUDNN_ROOT" -DCMAKE_PREFIX_PATH="$GTEST_PREFIX" $PNG_ARGS ${RALSGAN_GPU_CMAKE_ARGS:-} &&
+  timeout -k 10 "$(cap 210)" cmake --build "$BUILD" -j "$JOBS" --target test_cuda_ops test_cuda_step test_cuda_emulated bench_cuda $PNG_TARGET
 } > "$OUTDIR/build.log" 2>&1
 BUILD_RC=$?
 echo "build rc=$BUILD_RC" >> "$OUTDIR/env.txt"
@@ -97,9 +106,30 @@ if [ $BUILD_RC -eq 0 ]; then
   echo "bench_cuda rc=$?" >> "$OUTDIR/bench.log"
 fi
 stage "bench_torch_gpu (eager)"
-PYTHONUNBUFFERED=1 timeout -k 10 "$(cap 75)" "$PY" bench/pytorch_gpu/bench_torch_gpu.py --mode eager_f32 --mode eager_tf32 \
+PYTHONUNBUFFERED=1 timeout -k 10 "$(cap 100)" "$PY" bench/pytorch_gpu/bench_torch_gpu.py --mode eager_f32 --mode eager_tf32 --mode eager_bf16 \
   --step-iters 20 --gen-count 10000 --gen-batch 500 > "$OUTDIR/bench_torch.jsonl" 2>> "$OUTDIR/bench.log"
 echo "bench_torch eager rc=$?" >> "$OUTDIR/bench.log"
+# The whole generation job, PNG files included (issue 6's "10,000 PNGs"): ours
+# (rg::app::generate, encoders on all cores but one) against PyTorch on the same
+# weights (G on the GPU, PIL or zlib on the host, one thread and all threads).
+if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/apps/ralsgan/bench_generate_pngs" ]; then
+  stage "generate 10k PNGs"
+  PNGDIR="$BUILD/pngbench"
+  for math in tf32 bf16; do
+    timeout -k 10 "$(cap 60)" "$BUILD/apps/ralsgan/bench_generate_pngs" --dir "$PNGDIR" --count 10000 --batch 500 \
+      --backend cuda --cuda-math $math >> "$OUTDIR/bench_pngs.jsonl" 2>> "$OUTDIR/bench.log"
+    echo "bench_generate_pngs $math rc=$?" >> "$OUTDIR/bench.log"
+  done
+  for st in $(nproc) 1; do
+    n=10000; [ "$st" = 1 ] && n=2000  # a rate: the one-thread run is long, 2000 images are enough
+    PYTHONUNBUFFERED=1 timeout -k 10 "$(cap 60)" "$PY" bench/pytorch/generate_pngs_torch.py --checkpoint "$PNGDIR/generator.safetensors" \
+      --out "$PNGDIR/torch" --count $n --batch 500 --device cuda --precision tf32 --save-threads "$st" \
+      >> "$OUTDIR/bench_pngs.jsonl" 2>> "$OUTDIR/bench.log"
+    echo "generate_pngs_torch save-threads $st rc=$?" >> "$OUTDIR/bench.log"
+  done
+  du -sh "$PNGDIR/pngs" "$PNGDIR/torch" >> "$OUTDIR/bench.log" 2>&1
+  rm -rf "$PNGDIR/pngs" "$PNGDIR/torch"
+fi
 # torch.compile gets what is left of the budget, at most 150 s.
 LEFT=$(( BUDGET - ($(date +%s) - T0) ))
 [ $LEFT -gt 150 ] && LEFT=150
@@ -152,7 +182,7 @@ def row(label, o, t, key, higher_better):
     a, b = o[key], t[key]
     ratio = (a / b) if higher_better else (b / a)
     print(f"| {label} | {a:.4g} | {b:.4g} | {ratio:.2f}x |")
-for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"])):
+for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"]), ("bf16", ["eager_bf16"])):
     for tm in tmodes:
         row(f"train step b64 s128 ms/step, {prec} vs torch {tm}", find(ours, bench="train_step", precision=prec, deterministic=True),
             find(torch_rows, bench="train_step", mode=tm), "ms_per_step", False)
@@ -160,7 +190,7 @@ for prec, tm in (("f32", "eager_f32"), ("tf32", "eager_tf32")):
     row(f"train step ms/step, {prec} any cuDNN algorithm (not deterministic) vs torch {tm}",
         find(ours, bench="train_step", precision=prec, deterministic=False), find(torch_rows, bench="train_step", mode=tm),
         "ms_per_step", False)
-for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"])):
+for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"]), ("bf16", ["eager_bf16"])):
     for tm in tmodes:
         for key, tkey in (("images_per_s_with_copy", "images_per_s_with_copy"), ("images_per_s_with_copy", "images_per_s_with_copy_pinned"),
                           ("images_per_s_device", "images_per_s_device")):
@@ -180,23 +210,32 @@ def bar(label, o, t, key, higher_better, need):
     a, b = o[key], t[key]
     r = (a / b) if higher_better else (b / a)
     print(f"| {label} | {a:.4g} | {b:.4g} | **{r:.2f}x** | >= {need}x | {'PASS' if r >= need else 'FAIL'} |")
-for prec, tm in (("tf32", "eager_tf32"), ("f32", "eager_f32")):
+for prec, tm in (("tf32", "eager_tf32"), ("f32", "eager_f32"), ("bf16", "eager_bf16")):
     bar(f"train step b64 s128 (ms), {prec} vs torch {tm}", find(ours, bench="train_step", precision=prec, deterministic=True),
         find(torch_rows, bench="train_step", mode=tm), "ms_per_step", False, 1.5)
 bar("train step b64 s128 (ms), tf32 vs torch.compile", find(ours, bench="train_step", precision="tf32", deterministic=True),
     find(torch_rows, bench="train_step", mode="compile"), "ms_per_step", False, 1.0)
-for prec, tm in (("tf32", "eager_tf32"), ("f32", "eager_f32"), ("tf32", "compile")):
+for prec, tm in (("tf32", "eager_tf32"), ("f32", "eager_f32"), ("bf16", "eager_bf16"), ("tf32", "compile")):
     o, t = find(ours, bench="generate", precision=prec), find(torch_rows, bench="generate", mode=tm)
     bar(f"generate 10k (img/s with copies), {prec} vs torch {tm} (plain .cpu())", o, t, "images_per_s_with_copy", True, 2.0)
     if t and t.get("images_per_s_with_copy_pinned"):
         bar(f"generate 10k (img/s with copies), {prec} vs torch {tm} pinned + overlapped (same method as ours)", o,
             dict(t, images_per_s_with_copy=t["images_per_s_with_copy_pinned"]), "images_per_s_with_copy", True, 2.0)
+pngs = load("bench_pngs.jsonl")
+tp = [r for r in pngs if r.get("impl") == "pytorch"]
+best_torch = max(tp, key=lambda r: r.get("images_per_s", 0), default=None)
+for math in ("tf32", "bf16"):
+    o = find(pngs, impl="ours", cuda_math=math)
+    for t in tp or [None]:
+        t = t or {}
+        bar(f"generate 10k PNGs (img/s, files written), ours {math} vs torch tf32 G + {t.get('png_writer')} on "
+            f"{t.get('save_threads')} thread(s)", o, t, "images_per_s", True, 2.0)
 print()
 for r in ours:
     if r.get("bench") == "train_step_profile":
         print(f"\nour {r.get('precision', '')} step by kind (ms, synced per group): conv fwd {r['conv_forward_groups']}, bwd-data {r['conv_backward_data_groups']}, "
               f"bwd-filter {r['conv_backward_filter_groups']}, nvrtc-only {r['nvrtc_only_groups']}")
-print("\nratios: > 1 means ours is faster. Generation excludes PNG encoding; 'with_copy' includes latents up and float images down "
+print("\nratios: > 1 means ours is faster. The generate 10k@128 rows exclude PNG encoding (the generate 10k PNGs rows include it, and the file writes); 'with_copy' includes latents up and float images down "
       "(ours: pinned buffers, two batches in flight; torch with_copy: G(z.to(dev)).cpu() per batch; torch with_copy_pinned: the same method as ours).")
 for r in ours:
     if r.get("bench") == "train_step_profile":

@@ -4,6 +4,7 @@
 # the device tool's `carry`:
 #   .carry/eigen3      Eigen's headers (Eigen/ only: unsupported/ and docs dropped)
 #   .carry/googletest  GoogleTest's sources (built by CMake there)
+#   .carry/png         libpng and zlib headers and shared libraries (bench_generate_pngs)
 # tools/gpu_check.sh configures with -DRALSGAN_EIGEN_DIR=.carry/eigen3
 # -DRALSGAN_GTEST_SOURCE_DIR=.carry/googletest.
 set -euo pipefail
@@ -12,13 +13,27 @@ EIGEN=${EIGEN_SRC:-/usr/include/eigen3}
 GTEST=${GTEST_SRC:-/usr/src/googletest}
 [ -d "$EIGEN/Eigen" ] || { echo "prepare_gpu_carry: no Eigen at $EIGEN (install libeigen3-dev)" >&2; exit 1; }
 [ -f "$GTEST/CMakeLists.txt" ] || { echo "prepare_gpu_carry: no GoogleTest sources at $GTEST (install googletest)" >&2; exit 1; }
-rm -rf .carry/eigen3 .carry/googletest
+rm -rf .carry/eigen3 .carry/googletest .carry/png
 mkdir -p .carry/eigen3
 cp -r "$EIGEN/Eigen" .carry/eigen3/
 [ -f "$EIGEN/signature_of_eigen3_matrix_library" ] && cp "$EIGEN/signature_of_eigen3_matrix_library" .carry/eigen3/
 cp -r "$GTEST" .carry/googletest
 rm -rf .carry/googletest/docs .carry/googletest/googletest/docs .carry/googletest/googlemock/docs
 find .carry -name '*.md' -delete
+# libpng and zlib (headers and shared libraries) for bench_generate_pngs: the
+# whole `ralsgan generate` job with PNG files (RALSGAN_CORE_GENERATE).
+mkdir -p .carry/png/include .carry/png/lib
+for h in png.h pngconf.h pnglibconf.h zlib.h zconf.h; do
+  [ -f "/usr/include/$h" ] || { echo "prepare_gpu_carry: no /usr/include/$h (install libpng-dev and zlib1g-dev)" >&2; exit 1; }
+  cp "/usr/include/$h" .carry/png/include/
+done
+LIBDIR=/usr/lib/x86_64-linux-gnu
+[ -e $LIBDIR/libpng16.so ] || LIBDIR=/lib/x86_64-linux-gnu
+cp -L "$LIBDIR/libpng16.so.16" .carry/png/lib/libpng16.so.16
+cp -L "$LIBDIR/libz.so.1" .carry/png/lib/libz.so.1
+# Copies, not links: the device tool's carry may not keep symbolic links.
+cp .carry/png/lib/libpng16.so.16 .carry/png/lib/libpng16.so
+cp .carry/png/lib/libz.so.1 .carry/png/lib/libz.so
 kib=$(du -sk .carry | cut -f1)
 echo "prepare_gpu_carry: .carry is $((kib / 1024)) MiB ($kib KiB)"
 if [ "$kib" -gt $((24 * 1024)) ]; then

@@ -1,5 +1,6 @@
 #include "apps/ralsgan/backend_select.h"
 
+#include <cstdio>
 #include <stdexcept>
 
 #include "backends/ref/ref_backend.h"
@@ -40,6 +41,12 @@ void add_backend_flags(Flags& f) {
   f.value("backend", "auto|cuda|cpu|ref",
           "where to run: cuda (GPU), cpu (oneDNN), ref (portable reference); auto picks the first available", "auto");
   f.value("threads", "N", "CPU threads (cpu backend, data loading); 0 = all cores", "0");
+  f.value("cuda-math", "f32|tf32|bf16",
+          "convolution arithmetic on the cuda backend: f32 = strict IEEE f32 (matches the CPU backends; PyTorch with "
+          "torch.backends.cudnn.allow_tf32 = False); tf32 = TF32 tensor cores, PyTorch's default for cuDNN "
+          "convolutions; bf16 = bf16 operands with f32 accumulation, weights and Adam moments kept in f32 (as "
+          "torch.autocast(dtype=torch.bfloat16)). Everything but convolutions is f32 in all three",
+          "f32");
 }
 
 BackendRequest backend_of(const Flags& f) {
@@ -48,6 +55,9 @@ BackendRequest backend_of(const Flags& f) {
   if (r.name != "auto" && r.name != "cuda" && r.name != "cpu" && r.name != "ref")
     throw UsageError("--backend must be auto, cuda, cpu or ref, got '" + r.name + "'");
   r.threads = int(f.integer("threads", 0, 1024));
+  r.cuda_math = f.str("cuda-math");
+  if (r.cuda_math != "f32" && r.cuda_math != "tf32" && r.cuda_math != "bf16")
+    throw UsageError("--cuda-math must be f32, tf32 or bf16, got '" + r.cuda_math + "'");
   return r;
 }
 
@@ -58,21 +68,27 @@ SelectedBackend make_backend(const BackendRequest& req) {
   if (n == "cuda" || (n == "auto" && cuda_usable())) {
 #if RALSGAN_HAVE_CUDA
     if (!cuda_usable()) throw std::runtime_error("--backend cuda: no usable CUDA GPU on this machine");
-    return {make_cuda_backend(), "cuda"};
+    CudaOptions o;
+    if (!parse_cuda_precision(req.cuda_math, o.precision))
+      throw std::invalid_argument("--cuda-math must be f32, tf32 or bf16, got '" + req.cuda_math + "'");
+    return {make_cuda_backend(o), "cuda", req.cuda_math};
 #else
     throw std::runtime_error("--backend cuda: this build has no CUDA backend (nvcc was not found when it was configured)");
 #endif
   }
+  if (req.cuda_math != "f32")
+    std::fprintf(stderr, "note: --cuda-math %s applies to the cuda backend only; this run is strict f32\n",
+                 req.cuda_math.c_str());
   if (n == "cpu" || n == "auto") {
 #if RALSGAN_HAVE_ONEDNN
     OneDnnOptions o;
     o.threads = req.threads;
-    return {make_onednn_backend(o), "cpu"};
+    return {make_onednn_backend(o), "cpu", "f32"};
 #else
     if (n == "cpu") throw std::runtime_error("--backend cpu: this build has no oneDNN backend");
 #endif
   }
-  return {make_ref_backend(), "ref"};
+  return {make_ref_backend(), "ref", "f32"};
 }
 
 }  // namespace rg::app

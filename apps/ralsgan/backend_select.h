@@ -13,11 +13,13 @@ namespace rg::app {
 struct BackendRequest {
   std::string name = "auto";  // auto: CUDA if a GPU is present, else the oneDNN CPU backend, else ref
   int threads = 0;            // CPU threads; 0 = all cores
+  std::string cuda_math = "f32";  // --cuda-math f32|tf32|bf16 (CudaPrecision); the CPU backends are f32
 };
 
 struct SelectedBackend {
   std::unique_ptr<Backend> backend;
   std::string name;  // "cuda", "cpu" or "ref"
+  std::string math;  // "f32", "tf32" or "bf16" (only cuda runs other than f32)
 };
 
 // Throws std::invalid_argument for an unknown name and std::runtime_error when
@@ -25,7 +27,7 @@ struct SelectedBackend {
 SelectedBackend make_backend(const BackendRequest& req);
 std::vector<std::string> available_backends();
 
-// The --backend and --threads flags every running subcommand takes, and the
+// The --backend, --threads and --cuda-math flags every running subcommand takes, and the
 // request they make (an unknown backend name is a usage error).
 void add_backend_flags(Flags& f);
 BackendRequest backend_of(const Flags& f);

@@ -162,6 +162,8 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
     const CheckpointPaths p = CheckpointPaths::in(dir);
     auto state = export_train_state(s, sg.g_params, sg.d_params);
     state.metadata = run_metadata(opt, ds, at_step, at_step / per_epoch);
+    state.metadata["backend"] = be.name;  // informational: resuming on another backend is allowed
+    state.metadata["math"] = be.math;
     // Train state last: a checkpoint is complete once its state names the step.
     io::write_safetensors(p.generator.string(), export_network(s, sg.g_params, "G."));
     io::write_safetensors(p.discriminator.string(), export_network(s, sg.d_params, "D."));

@@ -47,6 +47,12 @@ class CudaKernel final : public Kernel {
     size_t ws = 0;
     const void *pa = nullptr, *pb = nullptr;
     void *po = nullptr, *pws = nullptr;
+    // CudaPrecision::kBF16: a, b and out are bf16 scratch copies (converted by
+    // the launches around this step). Host emulation widens them into f32
+    // scratch (tmp: a, b, out), runs the f32 reference and rounds the result.
+    bool bf16 = false;
+    size_t tmp[3] = {};
+    void* ptmp[3] = {};
   };
 
   size_t alloc(size_t bytes) {
@@ -74,15 +80,31 @@ class CudaKernel final : public Kernel {
   std::string operand(EwSpec& s, std::map<ValueId, std::string>& regs, ValueId v) const;
   static std::string channel_load(EwSpec& s, Arg a);
   void* resolve(const Arg& a, const KernelBinding& b) const;
+  static void emulate_bf16_conv(const Conv& c) {
+    const ref::ConvGeometry& g = c.geo;
+    const size_t na = size_t(g.n * g.c_in * g.h * g.w), ny = size_t(g.n * g.c_out * g.ho * g.wo),
+                 nw = size_t(g.c_out * g.c_in * g.kh * g.kw);
+    // Element counts of (a, b, out) by role, as in build_conv.
+    size_t n[3] = {na, nw, ny};
+    if (c.kind == OpKind::kConvTranspose2d) n[0] = ny, n[2] = na;
+    else if (c.kind == OpKind::kConv2dBackwardWeight) n[1] = ny, n[2] = nw;
+    const uint16_t* in[2] = {static_cast<const uint16_t*>(c.pa), static_cast<const uint16_t*>(c.pb)};
+    float* f[3] = {static_cast<float*>(c.ptmp[0]), static_cast<float*>(c.ptmp[1]), static_cast<float*>(c.ptmp[2])};
+    for (int k = 0; k < 2; ++k)
+      for (size_t i = 0; i < n[k]; ++i) f[k][i] = float_from_bf16(in[k][i]);
+    emulate_conv<float>(c.kind, c.geo, f[0], f[1], f[2], c.pws);
+    uint16_t* out = static_cast<uint16_t*>(c.po);
+    for (size_t i = 0; i < n[2]; ++i) out[i] = bf16_from_float(f[2][i]);
+  }
   template <typename T>
-  static void emulate_conv(const Conv& c) {
-    const T* a = static_cast<const T*>(c.pa);
-    const T* b = static_cast<const T*>(c.pb);
-    T* out = static_cast<T*>(c.po);
-    T* col = static_cast<T*>(c.pws);
-    if (c.kind == OpKind::kConv2d) ref::conv2d_forward(c.geo, a, b, out, col);
-    else if (c.kind == OpKind::kConvTranspose2d) ref::conv2d_backward_data(c.geo, a, b, out, col);
-    else ref::conv2d_backward_weight(c.geo, a, b, out, col);
+  static void emulate_conv(OpKind kind, const ref::ConvGeometry& geo, const void* pa, const void* pb, void* po, void* pcol) {
+    const T* a = static_cast<const T*>(pa);
+    const T* b = static_cast<const T*>(pb);
+    T* out = static_cast<T*>(po);
+    T* col = static_cast<T*>(pcol);
+    if (kind == OpKind::kConv2d) ref::conv2d_forward(geo, a, b, out, col);
+    else if (kind == OpKind::kConvTranspose2d) ref::conv2d_backward_data(geo, a, b, out, col);
+    else ref::conv2d_backward_weight(geo, a, b, out, col);
   }
 
   // Multi-tensor Adam: the host mirror of the kernel's table (same layout).
@@ -118,12 +140,13 @@ class CudaBackend final : public Backend {
  public:
   struct Emulate {};
   // Host emulation (no device): make_cuda_host_emulator.
-  explicit CudaBackend(Emulate) : sms_(4), block_(8), emulate_(true) {
+  explicit CudaBackend(Emulate, const CudaOptions& o) : opt_(o), sms_(4), block_(8), emulate_(true) {
     opt_.cache_dir = "-";
     jit_ = std::make_unique<Jit>(true);
   }
   // Code generation only (no device): cuda_codegen_check.
-  CudaBackend(int cc, int sms) : sms_(sms), dry_(true) {
+  CudaBackend(int cc, int sms, CudaPrecision p) : sms_(sms), dry_(true) {
+    opt_.precision = p;
     opt_.cache_dir = "-";
     jit_ = std::make_unique<Jit>(cc / 10, cc % 10, "-");
   }
@@ -454,21 +477,41 @@ void CudaKernel::build_conv(const Node& n) {
   const ConvGeom geo{(*in)[0], (*in)[1], (*in)[2], (*in)[3], (*out)[1], (*out)[2], (*out)[3], w[2], w[3],
                      n.attrs.padding[0], n.attrs.padding[1], n.attrs.stride[0], n.attrs.stride[1]};
   place(n.outputs[0]);
-  if (be_.dry()) return;
   Conv c;
   c.kind = n.op;
+  c.bf16 = be_.options().precision == CudaPrecision::kBF16 && T_ == "float";
   if (be_.emulate()) {
     c.geo = ref::ConvGeometry{geo.n, geo.c, geo.h, geo.w, geo.k, geo.ho, geo.wo, geo.r, geo.s, geo.sh, geo.sw, geo.ph, geo.pw};
     c.ws = alloc(size_t(c.geo.col_rows() * c.geo.col_cols()) * dtype_size(g_.float_type()));
-  } else {
+  } else if (!be_.dry()) {  // code generation only: no cuDNN, but the bf16 conversions are generated
     c.op = std::make_unique<ConvOp>(be_.cudnn(), n.op, geo, g_.float_type(), be_.options(), be_.tune());
     c.ws = alloc(c.op->workspace_bytes());
   }
   c.a = home(n.inputs[0]);
   c.b = home(n.inputs[1]);
   c.out = home(n.outputs[0]);
+  if (!c.bf16) {
+    convs_.push_back(std::move(c));
+    steps_.push_back({true, convs_.size() - 1});
+    return;
+  }
+  // bf16: operands rounded to bf16 copies in scratch, cuDNN reads and writes
+  // bf16 (accumulating in f32), the result is widened back into the f32 value.
+  // Weights and everything outside convolutions stay f32 (f32 master weights
+  // and Adam moments), as torch.autocast(dtype=torch.bfloat16) does.
+  const int64_t na = g_.desc(n.inputs[0]).numel(), nb = g_.desc(n.inputs[1]).numel(), no = g_.desc(n.outputs[0]).numel();
+  const Arg a16 = Arg::scratch(alloc(size_t(na) * 2)), b16 = Arg::scratch(alloc(size_t(nb) * 2)),
+            o16 = Arg::scratch(alloc(size_t(no) * 2));
+  if (be_.emulate()) {
+    c.tmp[0] = alloc(size_t(na) * 4), c.tmp[1] = alloc(size_t(nb) * 4), c.tmp[2] = alloc(size_t(no) * 4);
+  }
+  add_launch(make_bf16_convert(na, true, c.a, a16, be_.sms(), be_.block()));
+  add_launch(make_bf16_convert(nb, true, c.b, b16, be_.sms(), be_.block()));
+  const Arg result = c.out;
+  c.a = a16, c.b = b16, c.out = o16;
   convs_.push_back(std::move(c));
   steps_.push_back({true, convs_.size() - 1});
+  add_launch(make_bf16_convert(no, false, o16, result, be_.sms(), be_.block()));
 }
 
 void CudaKernel::build_batch_norm_stats(const Node& n) {
@@ -601,6 +644,8 @@ void CudaKernel::bind(const KernelBinding& b) {
     c.pb = resolve(c.b, b);
     c.po = resolve(c.out, b);
     c.pws = !c.op || c.op->workspace_bytes() ? resolve(Arg::scratch(c.ws), b) : nullptr;
+    if (c.bf16 && !c.op)
+      for (int k = 0; k < 3; ++k) c.ptmp[k] = resolve(Arg::scratch(c.tmp[k]), b);
   }
   if (adam_) bind_adam(b);
   be_.set_last_bound(this);
@@ -646,8 +691,9 @@ void CudaKernel::run() {
     if (is_conv) {
       const Conv& c = convs_[i];
       if (c.op) c.op->run(c.pa, c.pb, c.po, c.pws);
-      else if (T_ == "float") emulate_conv<float>(c);
-      else emulate_conv<double>(c);
+      else if (c.bf16) emulate_bf16_conv(c);
+      else if (T_ == "float") emulate_conv<float>(c.kind, c.geo, c.pa, c.pb, c.po, c.pws);
+      else emulate_conv<double>(c.kind, c.geo, c.pa, c.pb, c.po, c.pws);
     } else {
       Launch& l = launches_[i];
       if (l.host) {
@@ -684,8 +730,8 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options) {
   return std::make_unique<cuda::CudaBackend>(options);
 }
 
-std::unique_ptr<Backend> make_cuda_host_emulator() {
-  return std::make_unique<cuda::CudaBackend>(cuda::CudaBackend::Emulate{});
+std::unique_ptr<Backend> make_cuda_host_emulator(const CudaOptions& options) {
+  return std::make_unique<cuda::CudaBackend>(cuda::CudaBackend::Emulate{}, options);
 }
 
 struct CudaTransfers::Impl {
@@ -765,13 +811,28 @@ void CudaTransfers::host_wait(int slot) {
   cuda::check(cudaEventSynchronize(m.done[size_t(slot)]), "cudaEventSynchronize");
 }
 
-int cuda_codegen_check(const Graph& g, const std::vector<FusionGroup>& groups, int cc) {
-  cuda::CudaBackend be(cc, 132);
+int cuda_codegen_check(const Graph& g, const std::vector<FusionGroup>& groups, int cc, CudaPrecision precision) {
+  cuda::CudaBackend be(cc, 132, precision);
   std::vector<std::unique_ptr<Kernel>> kernels;
   for (const FusionGroup& grp : groups) kernels.push_back(be.compile(g, grp));
   const int n = be.jit().pending();
   be.jit().build(false);
   return n;
+}
+
+const char* cuda_precision_name(CudaPrecision p) {
+  switch (p) {
+    case CudaPrecision::kF32: return "f32";
+    case CudaPrecision::kTF32: return "tf32";
+    case CudaPrecision::kBF16: return "bf16";
+  }
+  return "?";
+}
+
+bool parse_cuda_precision(const std::string& s, CudaPrecision& out) {
+  for (CudaPrecision p : {CudaPrecision::kF32, CudaPrecision::kTF32, CudaPrecision::kBF16})
+    if (s == cuda_precision_name(p)) return out = p, true;
+  return false;
 }
 
 int cuda_device_count() {

@@ -18,7 +18,20 @@ enum class CudaPrecision {
   // everything else in f32. This is what PyTorch does by default for cuDNN
   // convolutions (torch.backends.cudnn.allow_tf32 = True).
   kTF32,
+  // bf16 convolutions: each convolution's operands are rounded to bf16 (nearest
+  // even), cuDNN multiplies on bf16 tensor cores accumulating in f32, and its
+  // bf16 result is widened back to f32. Weights, Adam moments, BatchNorm, the
+  // activations between layers and the loss stay f32 (f32 master weights). The
+  // convolutions round as under torch.autocast(device_type="cuda",
+  // dtype=torch.bfloat16); autocast also keeps activations in bf16 between
+  // layers, which this does not (more memory traffic, less rounding).
+  kBF16,
 };
+
+// "f32", "tf32" or "bf16".
+const char* cuda_precision_name(CudaPrecision p);
+// Parses those names; false for anything else.
+bool parse_cuda_precision(const std::string& s, CudaPrecision& out);
 
 struct CudaOptions {
   int device = 0;
@@ -90,11 +103,14 @@ std::string cuda_describe_device(int device = 0);
 // (serially, or one thread per CUDA thread for kernels with barriers, with
 // 8-thread blocks), convolutions by the reference backend's im2col code, memory
 // on the host, no CUDA graphs. Checks the code generators' semantics.
-std::unique_ptr<Backend> make_cuda_host_emulator();
+// options.precision picks the convolution precision (kBF16 rounds as the GPU
+// does; kTF32 runs as kF32: the host has no TF32); the rest is ignored.
+std::unique_ptr<Backend> make_cuda_host_emulator(const CudaOptions& options = {});
 
 // Testing aid that needs no GPU: generates the code of every group (cuDNN
 // convolutions are skipped) and compiles it with NVRTC for sm_<cc>. Returns the
 // number of distinct kernels; throws with the NVRTC log on a compile error.
-int cuda_codegen_check(const Graph& g, const std::vector<FusionGroup>& groups, int cc = 90);
+int cuda_codegen_check(const Graph& g, const std::vector<FusionGroup>& groups, int cc = 90,
+                       CudaPrecision precision = CudaPrecision::kF32);
 
 }  // namespace rg

@@ -46,7 +46,7 @@ const char* bwd_filter_name(int a) {
 const char* math_name(cudnnMathType_t m) {
   switch (m) {
     case CUDNN_DEFAULT_MATH: return "default";
-    case CUDNN_TENSOR_OP_MATH: return "tensor_op(tf32)";
+    case CUDNN_TENSOR_OP_MATH: return "tensor_op";
     case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION: return "tensor_op_conv";
     case CUDNN_FMA_MATH: return "fma(f32)";
   }
@@ -132,7 +132,11 @@ bool timed_pick(TuneScratch* tune, const CudaOptions& opt, size_t a_bytes, size_
 ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt, TuneScratch* tune)
     : h_(handle), op_(op), t_(t) {
   cudnnHandle_t h = static_cast<cudnnHandle_t>(handle);
-  const cudnnDataType_t dt = t == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  // bf16: bf16 tensors with f32 accumulation (cuDNN's "pseudo bf16"
+  // configuration: x, w, y bf16, the convolution's compute type float).
+  const bool bf16 = opt.precision == CudaPrecision::kBF16 && t == DType::f32;
+  const cudnnDataType_t dt = t == DType::f64 ? CUDNN_DATA_DOUBLE : bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  const cudnnDataType_t compute = t == DType::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
   cudnnTensorDescriptor_t x, y;
   cudnnFilterDescriptor_t w;
   cudnnConvolutionDescriptor_t c;
@@ -144,12 +148,12 @@ ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOp
   ck(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c), int(g.h), int(g.w)), "x descriptor");
   ck(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.k), int(g.ho), int(g.wo)), "y descriptor");
   ck(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, int(g.k), int(g.c), int(g.r), int(g.s)), "w descriptor");
-  ck(cudnnSetConvolution2dDescriptor(c, g.ph, g.pw, g.sh, g.sw, 1, 1, CUDNN_CROSS_CORRELATION, dt), "conv descriptor");
-  const bool tf32 = opt.precision == CudaPrecision::kTF32 && t == DType::f32;
-  const cudnnMathType_t base_math = tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  ck(cudnnSetConvolution2dDescriptor(c, g.ph, g.pw, g.sh, g.sw, 1, 1, CUDNN_CROSS_CORRELATION, compute), "conv descriptor");
+  const bool tensor_cores = (opt.precision == CudaPrecision::kTF32 || bf16) && t == DType::f32;
+  const cudnnMathType_t base_math = tensor_cores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   ck(cudnnSetConvolutionMathType(c, base_math), "cudnnSetConvolutionMathType");
   cudnnMathType_t math = base_math;
-  const size_t es = dtype_size(t);
+  const size_t es = bf16 ? 2 : dtype_size(t);
   const size_t xb = size_t(g.n * g.c * g.h * g.w) * es, yb = size_t(g.n * g.k * g.ho * g.wo) * es,
                wb = size_t(g.k * g.c * g.r * g.s) * es;
   std::ostringstream d;
@@ -169,7 +173,7 @@ ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOp
       if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
       else algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;  // deterministic, no workspace
     }
-    if (!tf32) math = CUDNN_FMA_MATH;
+    if (!tensor_cores) math = CUDNN_FMA_MATH;
     ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
     ck(cudnnGetConvolutionForwardWorkspaceSize(h, x, w, c, y, cudnnConvolutionFwdAlgo_t(algo_), &ws_), "forward workspace");
     d << "cudnn forward " << fwd_name(algo_);
@@ -187,7 +191,7 @@ ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOp
       if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
       else algo_ = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;  // deterministic
     }
-    if (!tf32) math = CUDNN_FMA_MATH;
+    if (!tensor_cores) math = CUDNN_FMA_MATH;
     ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
     ck(cudnnGetConvolutionBackwardDataWorkspaceSize(h, w, y, c, x, cudnnConvolutionBwdDataAlgo_t(algo_), &ws_), "backward-data workspace");
     d << "cudnn backward-data " << bwd_data_name(algo_);
@@ -205,12 +209,12 @@ ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOp
       if (pick(perf, n, opt, p)) algo_ = p.algo, math = p.mathType;
       else algo_ = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;  // deterministic
     }
-    if (!tf32) math = CUDNN_FMA_MATH;
+    if (!tensor_cores) math = CUDNN_FMA_MATH;
     ck(cudnnSetConvolutionMathType(c, math), "cudnnSetConvolutionMathType");
     ck(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x, y, c, w, cudnnConvolutionBwdFilterAlgo_t(algo_), &ws_), "backward-filter workspace");
     d << "cudnn backward-filter " << bwd_filter_name(algo_);
   }
-  d << " math=" << math_name(math) << " ws=" << ws_ << (opt.deterministic ? " deterministic" : "");
+  d << " " << (t == DType::f64 ? "f64" : bf16 ? "bf16" : "f32") << " math=" << math_name(math) << " ws=" << ws_ << (opt.deterministic ? " deterministic" : "");
   if (timed) d << " timed " << ms << "ms of " << candidates;
   else d << " heuristic";
   desc_ = d.str();

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -121,6 +122,24 @@ RedPlan plan_reduction(const RedSpec& spec, int sms);
 std::vector<LaunchSpec> make_reduction(const RedSpec& spec, const RedPlan& plan);
 
 std::string literal(double v, const std::string& T);
+
+// n elements f32 -> bf16 (rounded to nearest even) or bf16 -> f32; bf16 is
+// stored as raw 16-bit words. CudaPrecision::kBF16 wraps each convolution in these.
+LaunchSpec make_bf16_convert(int64_t n, bool to_bf16, Arg in, Arg out, int sms, int block = 256);
+
+// The host side of the same conversions (host emulation of bf16 convolutions).
+inline uint16_t bf16_from_float(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return uint16_t((u >> 16) | 0x0040u);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+inline float float_from_bf16(uint16_t b) {
+  const uint32_t u = uint32_t(b) << 16;
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
 
 // --- cuDNN convolutions --------------------------------------------------------
 struct ConvGeom {

@@ -41,6 +41,15 @@ __device__ __forceinline__ float rg_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double rg_sqrt(double x) { return sqrt(x); }
 __device__ __forceinline__ float rg_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double rg_tanh(double x) { return tanh(x); }
+// bf16 storage as raw 16-bit words (no cuda_bf16.h: NVRTC and the host
+// emulator compile the same text). f32 -> bf16 rounds to nearest even, as
+// PyTorch's and cuDNN's conversions do; a NaN stays a (quiet) NaN.
+__device__ __forceinline__ unsigned short rg_f2bf(float x) {
+  const unsigned u = __float_as_uint(x);
+  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu)) return (unsigned short)((u >> 16) | 0x0040u);
+  return (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+__device__ __forceinline__ float rg_bf2f(unsigned short b) { return __uint_as_float((unsigned)b << 16); }
 )";
 
 std::string default_cache_dir() {
@@ -133,6 +142,7 @@ namespace {
 const char* kHostShim = R"(
 #include <barrier>
 #include <cmath>
+#include <cstring>
 #include <math.h>
 #include <functional>
 #include <thread>
@@ -150,6 +160,8 @@ static std::barrier<>* rg_bar = nullptr;
 static inline void __syncthreads() { rg_bar->arrive_and_wait(); }
 typedef long long i64;
 static inline i64 min(i64 a, i64 b) { return a < b ? a : b; }
+static inline unsigned __float_as_uint(float x) { unsigned u; std::memcpy(&u, &x, 4); return u; }
+static inline float __uint_as_float(unsigned u) { float x; std::memcpy(&x, &u, 4); return x; }
 using std::pow;
 static void rg_run(unsigned grid, unsigned block, bool sync, const std::function<void()>& body) {
   gridDim.x = grid;

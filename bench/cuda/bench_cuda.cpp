@@ -2,7 +2,7 @@
 // JSON object per measurement on stdout.
 //   bench_cuda [--step-iters N] [--gen-count N] [--gen-batch B] [--batch B] [--size S]
 // 1. The seed model's whole training step (DESIGN B3) at batch 64, size 128, in
-//    f32 and TF32: compile time (with the timing of cuDNN's algorithms), ms per
+//    f32, TF32 and bf16: compile time (with the timing of cuDNN's algorithms), ms per
 //    step (CUDA graph replay), GFLOP/s at 424 GFLOP per step.
 // 2. Generation of --gen-count images at the model size in batches (G in eval
 //    mode), images/s: "with_copy" includes uploading the latents and copying the
@@ -54,7 +54,7 @@ void init_variables(const rg::Graph& g, rg::Session& s, uint32_t seed) {
   }
 }
 
-const char* prec_name(rg::CudaPrecision p) { return p == rg::CudaPrecision::kTF32 ? "tf32" : "f32"; }
+const char* prec_name(rg::CudaPrecision p) { return rg::cuda_precision_name(p); }
 
 // Wall time per group with a sync around each (eager, outside the CUDA graph),
 // summed by kind over `reps` steps: where the step's time goes.
@@ -248,7 +248,7 @@ int main(int argc, char** argv) {
   }
   std::printf("{\"device\": \"%s\"}\n", rg::cuda_describe_device(0).c_str());
   try {
-    for (rg::CudaPrecision p : {rg::CudaPrecision::kF32, rg::CudaPrecision::kTF32}) {
+    for (rg::CudaPrecision p : {rg::CudaPrecision::kF32, rg::CudaPrecision::kTF32, rg::CudaPrecision::kBF16}) {
       if (what == "all" || what == "step") bench_step(p, batch, size, step_iters, true, true);
       if (what == "all" || what == "generate") bench_generate(p, size, gen_count, gen_batch);
     }

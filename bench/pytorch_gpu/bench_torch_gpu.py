@@ -17,10 +17,14 @@ Same shapes and measurements, one JSON object per line on stdout:
               "device" does neither.
               PNG encoding is excluded.
 Modes (--mode): eager_f32 (cudnn.allow_tf32 = False), eager_tf32 (PyTorch's
-default: cudnn.allow_tf32 = True), compile (torch.compile of G and D with
-PyTorch's default precision, i.e. TF32 convolutions).
+default: cudnn.allow_tf32 = True), eager_bf16 (mixed precision as the AMP
+recipe has it: forward passes and losses under
+torch.autocast(dtype=torch.bfloat16), backward and Adam outside it, f32
+weights; no GradScaler, which bf16 does not need), compile (torch.compile of
+G and D with PyTorch's default precision, i.e. TF32 convolutions).
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -48,6 +52,12 @@ def set_precision(mode):
     torch.backends.cuda.matmul.allow_tf32 = False
 
 
+def autocast(mode, dev):
+    if mode == "eager_bf16":
+        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def make_models(size, dev):
     torch.manual_seed(1)
     G = dcgan.make_G(size, 1.0, 128).to(dev)
@@ -67,16 +77,18 @@ def bench_step(mode, batch, size, iters, dev):
     z = torch.randn(batch, 128, device=dev)
 
     def step():
-        x_f = Gm(z)
-        c_r = Dm(x_r)
-        c_f = Dm(x_f.detach())
-        loss_d = (torch.mean((c_r - c_f.mean() - y) ** 2) + torch.mean((c_f - c_r.mean() + y) ** 2)) / 2
+        with autocast(mode, dev):
+            x_f = Gm(z)
+            c_r = Dm(x_r)
+            c_f = Dm(x_f.detach())
+            loss_d = (torch.mean((c_r - c_f.mean() - y) ** 2) + torch.mean((c_f - c_r.mean() + y) ** 2)) / 2
         optD.zero_grad(set_to_none=True)
         loss_d.backward()
         optD.step()
-        c_f2 = Dm(x_f)
-        c_r_c = c_r.detach()
-        loss_g = (torch.mean((c_r_c - c_f2.mean() + y) ** 2) + torch.mean((c_f2 - c_r_c.mean() - y) ** 2)) / 2
+        with autocast(mode, dev):
+            c_f2 = Dm(x_f)
+            c_r_c = c_r.detach()
+            loss_g = (torch.mean((c_r_c - c_f2.mean() + y) ** 2) + torch.mean((c_f2 - c_r_c.mean() - y) ** 2)) / 2
         optG.zero_grad(set_to_none=True)
         loss_g.backward()
         optG.step()
@@ -103,7 +115,12 @@ def bench_step(mode, batch, size, iters, dev):
 def bench_generate(mode, size, count, batch, dev):
     G, _ = make_models(size, dev)
     G.eval()
-    Gm = torch.compile(G) if mode == "compile" else G
+    Gc = torch.compile(G) if mode == "compile" else G
+
+    def Gm(z):  # f32 images, as ours (bf16: G under autocast, images widened to f32)
+        with autocast(mode, dev):
+            return Gc(z).float()
+
     batches = (count + batch - 1) // batch
     g = torch.Generator().manual_seed(7)
     zs = [torch.randn(batch, 128, generator=g) for _ in range(batches)]
@@ -162,7 +179,7 @@ def bench_generate(mode, size, count, batch, dev):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mode", action="append", choices=["eager_f32", "eager_tf32", "compile"],
+    ap.add_argument("--mode", action="append", choices=["eager_f32", "eager_tf32", "eager_bf16", "compile"],
                     help="repeatable; default: eager_f32 and eager_tf32")
     ap.add_argument("--what", default="all", choices=["all", "step", "generate"])
     ap.add_argument("--batch", type=int, default=64)

@@ -37,11 +37,38 @@ TEST(Cli, UsageErrorsExitTwoWithOneClearLine) {
   r = ralsgan("generate --checkpoint c --out o --backend tpu", t.path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--backend must be auto, cuda, cpu or ref"), std::string::npos) << r.err;
+  r = ralsgan("generate --checkpoint c --out o --cuda-math fp16", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--cuda-math must be f32, tf32 or bf16, got 'fp16'"), std::string::npos) << r.err;
   EXPECT_EQ(ralsgan("", t.path).code, 2);
   for (const char* cmd : {"preprocess", "train", "generate", "eval", "inspect", "demo"}) {
     r = ralsgan(std::string(cmd) + " --help", t.path);
     EXPECT_EQ(r.code, 0) << cmd;
   }
+  // --help says which CUDA arithmetic matches PyTorch's defaults (issue 6).
+  r = ralsgan("train --help", t.path);
+  ASSERT_EQ(r.code, 0);
+  const std::vector<uint8_t> out = read_bytes(t.path / "stdout.txt");
+  const std::string help(out.begin(), out.end());
+  EXPECT_NE(help.find("--cuda-math"), std::string::npos) << help;
+  EXPECT_NE(help.find("PyTorch's default for cuDNN convolutions"), std::string::npos) << help;
+}
+
+// --cuda-math on a CPU backend: a note, and the run is the plain f32 run (the
+// checkpoint says which backend and arithmetic trained it).
+TEST(Cli, CudaMathOnACpuBackendIsANoteAndChangesNothing) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 8, 32, 1);
+  const std::string data = " --data " + (t.path / "imgs").string();
+  ASSERT_EQ(ralsgan("train" + data + " --out " + (t.path / "a").string() + kTiny + " --steps 2", t.path).code, 0);
+  const auto r = ralsgan("train" + data + " --out " + (t.path / "b").string() + kTiny + " --steps 2 --cuda-math bf16", t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("note: --cuda-math bf16 applies to the cuda backend only"), std::string::npos) << r.err;
+  for (const char* f : {"generator.safetensors", "discriminator.safetensors"})
+    EXPECT_EQ(read_bytes(t.path / "a" / "checkpoint" / f), read_bytes(t.path / "b" / "checkpoint" / f)) << f;
+  const auto state = io::read_safetensors((t.path / "b" / "checkpoint" / "train_state.safetensors").string());
+  EXPECT_EQ(state.metadata.at("backend"), "ref");
+  EXPECT_EQ(state.metadata.at("math"), "f32");
 }
 
 TEST(Cli, MissingAndCorruptCheckpointsExitOneNamingTheFile) {

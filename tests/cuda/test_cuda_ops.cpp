@@ -61,9 +61,9 @@ INSTANTIATE_TEST_SUITE_P(EveryOp, CudaOps, ::testing::ValuesIn(testing_ops::case
                          [](const auto& info) { return info.param.name; });
 
 // No GPU needed: NVRTC compiles every kernel the backend generates for these plans.
-int codegen(const std::shared_ptr<Graph>& g) {
+int codegen(const std::shared_ptr<Graph>& g, CudaPrecision p = CudaPrecision::kF32) {
   const std::vector<NodeId> order = schedule(*g);
-  return cuda_codegen_check(*g, fuse(*g, order), 90);
+  return cuda_codegen_check(*g, fuse(*g, order), 90, p);
 }
 
 TEST(CudaCodegen, EveryOpCaseCompilesWithNvrtc) {
@@ -84,6 +84,23 @@ TEST(CudaCodegen, SeedTrainingStepAndGenerationCompileWithNvrtc) {
   EXPECT_GT(n, 50);
   const model::GenerateGraph gen = model::build_generate_graph(cfg.model, 256, DType::f32);
   EXPECT_GT(codegen(gen.graph), 5);
+  // bf16 adds the conversions around each convolution (distinct shapes, distinct kernels).
+  const int nb = codegen(s.graph, CudaPrecision::kBF16);
+  std::cout << "seed training step in bf16: " << nb << " distinct NVRTC kernels\n";
+  EXPECT_GT(nb, n + 10);
+  EXPECT_GT(codegen(gen.graph, CudaPrecision::kBF16), codegen(gen.graph));
+}
+
+TEST(CudaPrecisionNames, ParseWhatTheyPrint) {
+  for (CudaPrecision p : {CudaPrecision::kF32, CudaPrecision::kTF32, CudaPrecision::kBF16}) {
+    CudaPrecision q = CudaPrecision::kF32;
+    EXPECT_TRUE(parse_cuda_precision(cuda_precision_name(p), q));
+    EXPECT_EQ(q, p);
+  }
+  CudaPrecision q = CudaPrecision::kTF32;
+  EXPECT_FALSE(parse_cuda_precision("fp16", q));
+  EXPECT_FALSE(parse_cuda_precision("", q));
+  EXPECT_EQ(q, CudaPrecision::kTF32);
 }
 
 TEST(CudaBackend, DescribesTheDeviceOrSaysThereIsNone) {
