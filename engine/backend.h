@@ -26,6 +26,8 @@ class Kernel {
   virtual size_t scratch_bytes() const { return 0; }
   // Outputs that may share the buffer of an input whose last use is this kernel:
   // pairs (output value, input value) that the kernel reads and writes at the same index.
+  // An output may be listed with several inputs; the planner takes the first that
+  // qualifies, and gives each input's buffer to one output at most.
   virtual std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const { return {}; }
   // Called once when a session binds memory; may create device objects. No allocation after this.
   virtual void bind(const KernelBinding& b) = 0;

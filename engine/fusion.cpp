@@ -78,6 +78,19 @@ std::vector<FusionGroup> fuse(const Graph& g, const std::vector<NodeId>& order, 
   return groups;
 }
 
+ValueId chain_output_for_internal(const Graph& g, const FusionGroup& grp, ValueId v, const std::vector<ValueId>& taken,
+                                  const std::function<bool(ValueId)>& accept) {
+  for (NodeId id : grp.nodes) {
+    const Node& n = g.node(id);
+    if (!is_elementwise(n.op)) continue;
+    for (ValueId o : n.outputs)
+      if (!grp.is_internal(o) && g.shape(o) == g.shape(v) && g.desc(o).dtype == g.desc(v).dtype &&
+          g.value(o).variable < 0 && std::find(taken.begin(), taken.end(), o) == taken.end() && (!accept || accept(o)))
+        return o;
+  }
+  return kNoValue;
+}
+
 std::string group_str(const Graph& g, const FusionGroup& grp) {
   std::string s = "group " + std::to_string(grp.id) + ":";
   for (NodeId id : grp.nodes) s += std::string(" ") + op_name(g.node(id).op);

@@ -5,6 +5,7 @@
 // inside a group are "internal": they are never materialised in the arena.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,16 @@ bool is_fusion_anchor(OpKind k);
 std::vector<FusionGroup> fuse(const Graph& g, const std::vector<NodeId>& schedule, bool enabled = true);
 
 std::string group_str(const Graph& g, const FusionGroup& group);
+
+// Where an anchor's internal value `v` may live instead of kernel scratch: an
+// output of the group's elementwise chain with v's shape (not a variable's
+// storage, not in `taken`, and accepted by `accept`, e.g. same memory layout).
+// Safe for a backend whose chain loop reads every input of an element before it
+// stores that element, at the same index: the anchor writes v there, the chain
+// then overwrites each element with the output's value after reading it. The
+// plan's peak is often such a group's step, so this saves an activation-sized
+// buffer there. kNoValue when there is none.
+ValueId chain_output_for_internal(const Graph& g, const FusionGroup& group, ValueId v, const std::vector<ValueId>& taken,
+                                  const std::function<bool(ValueId)>& accept = {});
 
 }  // namespace rg

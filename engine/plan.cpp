@@ -58,10 +58,11 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
     // In-place reuse: an output may take over the buffer of an input read for
     // the last time here, when the kernel reads and writes at the same index.
     if (!options.reuse_memory) continue;
+    std::set<int> lent;  // buffers already taken over by an output of this kernel: one output each
     for (const auto& [out, in] : plan->kernels[size_t(k)]->inplace_candidates()) {
       const ValueId ro = root[size_t(out)], ri = root[size_t(in)];
       const int bi = plan->buffer_of_root[size_t(ri)], bo = plan->buffer_of_root[size_t(ro)];
-      if (bi < 0 || bo < 0 || bi == bo || ro != out) continue;
+      if (bi < 0 || bo < 0 || bi == bo || ro != out || lent.count(bi)) continue;
       ArenaBuffer &src = plan->buffers[size_t(bi)], &dst = plan->buffers[size_t(bo)];
       bool pinned = g.value(ri).producer >= 0 && g.node(g.value(ri).producer).op == OpKind::kInput;
       for (ValueId r : src.values) pinned |= output_roots.count(r) > 0;
@@ -71,6 +72,7 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
       for (int j = k + 1; j < steps && !read_later; ++j)
         for (ValueId v : plan->groups[size_t(j)].inputs) read_later |= root[size_t(v)] == ri;
       if (read_later) continue;
+      lent.insert(bi);
       src.values.push_back(ro);
       src.last = std::max(src.last, dst.last);
       plan->buffer_of_root[size_t(ro)] = bi;

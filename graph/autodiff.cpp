@@ -2,14 +2,73 @@
 // reverse sweep that applies them.
 #include "graph/autodiff.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 namespace rg {
 namespace {
 
+// The forward values the backward rules read (GradientOptions::recompute_bn_activation).
+class SavedValues {
+ public:
+  SavedValues(Graph& g, const std::function<bool(ValueId)>& recompute) : g_(g), recompute_(recompute) {
+    if (!recompute_) return;
+    for (ValueId v = 0; v < g.num_values(); ++v)
+      if (bn_activation(v)) largest_ = std::max(largest_, g.desc(v).bytes());
+  }
+  bool recompute() const { return bool(recompute_); }
+  // For a reader of the activation itself (a weight gradient): v, or v
+  // recomputed when v = relu/leaky_relu(BatchNormTrain(x).y), once per value.
+  ValueId operator()(ValueId v) {
+    const Node* bn = bn_activation(v);
+    if (!bn) return v;
+    if (auto it = copies_.find(v); it != copies_.end()) return it->second;
+    const Node act = g_.node(g_.value(v).producer);
+    const ValueId v2 = g_.add_node(act.op, {normalised(*bn)}, act.attrs)[0];
+    g_.set_name(v2, "recomputed(" + g_.value_label(v) + ")");
+    return copies_[v] = v2;
+  }
+  // For the activation's own gradient, which only needs the sign (relu(y) > 0
+  // and leaky_relu(y) > 0 exactly where y > 0). The largest activations (at
+  // least half the largest one's bytes): y recomputed in the gradient's own
+  // pass, so the weight gradient's copy dies before the input gradient is
+  // allocated (the backward pass's peak is at the largest layer). The others:
+  // the weight gradient's copy, one recomputation for both.
+  ValueId sign_source(ValueId v) {
+    const Node* bn = bn_activation(v);
+    if (!bn) return v;
+    if (2 * g_.desc(v).bytes() < largest_)
+      if (auto it = copies_.find(v); it != copies_.end()) return it->second;
+    return normalised(*bn);
+  }
+
+ private:
+  const Node* bn_activation(ValueId v) const {
+    if (!recompute_ || !recompute_(v)) return nullptr;
+    const NodeId pa = g_.value(v).producer;
+    if (pa < 0) return nullptr;
+    const Node& act = g_.node(pa);
+    if (act.op != OpKind::kRelu && act.op != OpKind::kLeakyRelu) return nullptr;
+    const Value& y = g_.value(act.inputs[0]);
+    if (y.producer < 0 || y.output_index != 0 || g_.node(y.producer).op != OpKind::kBatchNormTrain) return nullptr;
+    return &g_.node(y.producer);
+  }
+  // BatchNorm's output from its input, gamma, beta and batch statistics.
+  ValueId normalised(const Node& bn_ref) {
+    const Node bn = bn_ref;  // copy: add_node appends to the node list
+    return g_.batch_norm_inference(bn.inputs[0], bn.inputs[1], bn.inputs[2], bn.outputs[1], bn.outputs[2], bn.attrs.eps);
+  }
+
+  Graph& g_;
+  const std::function<bool(ValueId)>& recompute_;
+  size_t largest_ = 0;
+  std::map<ValueId, ValueId> copies_;
+};
+
 // Gradients of a node's inputs given its output gradients (kNoValue where an
 // output gets none). Returns one entry per input (kNoValue = no gradient).
-std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueId>& dout) {
+std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueId>& dout, SavedValues& saved) {
   const Node n = g.node(id);  // copy: add_node may reallocate the node list
   const auto& in = n.inputs;
   const ValueId dy = dout[0];
@@ -27,15 +86,19 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
       for (int i = 0; i < 2; ++i)  // output padding that restores the input size exactly
         a.output_padding[size_t(i)] = int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - ws[size_t(2 + i)] -
                                           (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
+      // Recomputing: the weight gradient first, so the recomputed input is
+      // freed before the input gradient (as large) is allocated.
+      const ValueId dw0 = saved.recompute() ? g.conv2d_backward_weight(saved(x(0)), dy, ws, n.attrs.stride, n.attrs.padding) : kNoValue;
       const ValueId dx = g.add_node(OpKind::kConvTranspose2d, {dy, x(1)}, a)[0];
-      const ValueId dw = g.conv2d_backward_weight(x(0), dy, ws, n.attrs.stride, n.attrs.padding);
+      const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(x(0), dy, ws, n.attrs.stride, n.attrs.padding);
       return {dx, dw};
     }
     case OpKind::kConvTranspose2d: {
       OpAttrs a = n.attrs;
       a.output_padding = {0, 0};
+      const ValueId dw0 = saved.recompute() ? g.conv2d_backward_weight(dy, saved(x(0)), g.shape(x(1)), n.attrs.stride, n.attrs.padding) : kNoValue;
       const ValueId dx = g.add_node(OpKind::kConv2d, {dy, x(1)}, a)[0];
-      const ValueId dw = g.conv2d_backward_weight(dy, x(0), g.shape(x(1)), n.attrs.stride, n.attrs.padding);
+      const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(dy, x(0), g.shape(x(1)), n.attrs.stride, n.attrs.padding);
       return {dx, dw};
     }
     case OpKind::kBatchNormTrain: {
@@ -59,12 +122,12 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
       return {dx, r[1], r[2], kNoValue, kNoValue};
     }
     case OpKind::kRelu:
-      return {g.add_node(OpKind::kReluBackward, {dy, n.outputs[0]})[0]};
+      return {g.add_node(OpKind::kReluBackward, {dy, saved.sign_source(n.outputs[0])})[0]};
     case OpKind::kLeakyRelu:
       // With a positive slope the output has the sign of the input, so the
       // mask can come from the output: the input (a convolution's output)
       // then need not be kept for the backward pass and can fuse into it.
-      return {g.add_node(OpKind::kLeakyReluBackward, {dy, n.attrs.scalar > 0 ? n.outputs[0] : x(0)}, n.attrs)[0]};
+      return {g.add_node(OpKind::kLeakyReluBackward, {dy, n.attrs.scalar > 0 ? saved.sign_source(n.outputs[0]) : x(0)}, n.attrs)[0]};
     case OpKind::kTanh:
       return {g.add_node(OpKind::kTanhBackward, {dy, n.outputs[0]})[0]};
     case OpKind::kAdd:
@@ -108,7 +171,8 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
 
 }  // namespace
 
-std::map<ValueId, ValueId> gradients(Graph& g, ValueId loss, const std::vector<ValueId>& wrt) {
+std::map<ValueId, ValueId> gradients(Graph& g, ValueId loss, const std::vector<ValueId>& wrt,
+                                     const GradientOptions& options) {
   if (g.desc(loss).numel() != 1) throw GraphError("autodiff: loss " + g.value_label(loss) + " is not a scalar: " + desc_str(g.desc(loss)));
   const int nv = g.num_values();
   const int nn = g.num_nodes();
@@ -127,6 +191,7 @@ std::map<ValueId, ValueId> gradients(Graph& g, ValueId loss, const std::vector<V
   std::vector<ValueId> grad(size_t(nv), kNoValue);
   grad[size_t(loss)] = g.fill(g.shape(loss), 1.0);
   const NodeId loss_node = g.value(loss).producer;
+  SavedValues saved(g, options.recompute_bn_activation);
   for (NodeId id = loss_node; id >= 0; --id) {
     const Node& n = g.node(id);
     bool has_grad = false;
@@ -140,7 +205,7 @@ std::map<ValueId, ValueId> gradients(Graph& g, ValueId loss, const std::vector<V
     for (ValueId v : n.inputs) needs |= from_wrt[size_t(v)] != 0;
     if (!needs) continue;
     if (dout[0] == kNoValue && n.op != OpKind::kBatchNormTrain) continue;
-    const std::vector<ValueId> din = backward_rule(g, id, dout);
+    const std::vector<ValueId> din = backward_rule(g, id, dout, saved);
     const std::vector<ValueId> inputs = g.node(id).inputs;
     for (size_t i = 0; i < inputs.size(); ++i) {
       const ValueId v = inputs[i];

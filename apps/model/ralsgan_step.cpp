@@ -56,13 +56,24 @@ StepGraph build_train_step(const StepConfig& cfg, DType float_type) {
   s.z = g.input("z", {cfg.batch, mc.nz});
 
   // 1. D step: C_r = D(x_r), x_f = G(z), C_f = D(x_f) with x_f constant.
+  const NodeId g_first = g.num_nodes();
   s.fake = build_generator(g, mc, s.z, true);
+  const NodeId g_end = g.num_nodes();
   const auto g_used = current_params(g, s.g_params, "G.");
   s.c_r = build_discriminator(g, mc, s.x_real, true);
   const auto d_used = current_params(g, s.d_params, "D.");
   s.c_f = build_discriminator(g, mc, g.stop_gradient(s.fake), true);
   s.loss_d = rals_loss(g, s.c_r, s.c_f, cfg.real_label);
-  const auto d_grads = gradients(g, s.loss_d, values_of(d_used));
+  // G's activations live from the start of the step to the end of G's
+  // backward pass (they are the plan's peak); D's only across one D forward
+  // and its backward, so recomputing those would cost time and free nothing.
+  GradientOptions go;
+  if (cfg.recompute_activations)
+    go.recompute_bn_activation = [&g, g_first, g_end](ValueId v) {
+      const NodeId p = g.value(v).producer;
+      return p >= g_first && p < g_end;
+    };
+  const auto d_grads = gradients(g, s.loss_d, values_of(d_used), go);
   adam_updates(g, s.d_params, "D.", d_grads, d_used, cfg.lr_d, cfg);
 
   // 2. G step: C_f' = D(x_f) with the updated D; C_r is a constant.
@@ -70,7 +81,7 @@ StepGraph build_train_step(const StepConfig& cfg, DType float_type) {
   s.loss_g = rals_loss(g, s.c_f2, g.stop_gradient(s.c_r), cfg.real_label);
   std::vector<ValueId> wrt = values_of(g_used);
   wrt.push_back(s.fake);
-  const auto g_grads = gradients(g, s.loss_g, wrt);
+  const auto g_grads = gradients(g, s.loss_g, wrt, go);
   adam_updates(g, s.g_params, "G.", g_grads, g_used, cfg.lr_g, cfg);
 
   for (auto [v, name] : {std::pair{s.loss_d, "loss_d"}, {s.loss_g, "loss_g"}, {s.c_r, "C_r"}, {s.c_f, "C_f"}, {s.c_f2, "C_f2"}})

@@ -165,6 +165,36 @@ class EwProgram {
     };
     for (NodeId id : chain) {
       const Node& n = g.node(id);
+      if (n.op == OpKind::kBatchNormInference) {  // the head: y = x * scale[c] + shift[c]
+        const int x = operand(n.inputs[0]);
+        bn_ = {n.inputs[1], n.inputs[2], n.inputs[3], n.inputs[4], n.attrs.eps};
+        const size_t C = size_t(g.shape(n.inputs[0])[1]);
+        scale_.assign(C, 0.f);
+        shift_.assign(C, 0.f);
+        const int64_t HW = shape_[2] * shape_[3];
+        Load::Channel ch;  // a fill per chunk instead of a walk per element, where chunks line up
+        if (gl == Layout::blk16 && int64_t(C) % 16 == 0 && (HW * 16) % kChunk == 0) ch = {1, int64_t(C), HW};
+        else if (gl == Layout::plain && HW % kChunk == 0) ch = {2, int64_t(C), HW};
+        else if (gl == Layout::nhwc && kChunk % int64_t(C) == 0) ch = {3, int64_t(C), HW};
+        auto per_channel = [&](const std::vector<float>& vec) {
+          Load l;
+          l.value = kNoValue;  // ours, not a graph value
+          l.reg = nregs_++;
+          l.full = false;
+          l.walk = Walk(ph, {0, 1, 0, 0});
+          l.channel = ch;
+          l.ptr = vec.data();
+          loads_.push_back(l);
+          return l.reg;
+        };
+        const int sc = per_channel(scale_), sh = per_channel(shift_);
+        const int t = nregs_++, out = nregs_++;
+        code_.push_back({OpKind::kMul, 0.f, x, sc, t});
+        code_.push_back({OpKind::kAdd, 0.f, t, sh, out});
+        reg[n.outputs[0]] = out;
+        if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
+        continue;
+      }
       const int a = operand(n.inputs[0]);
       const int b = n.inputs.size() > 1 ? operand(n.inputs[1]) : -1;
       const int out = nregs_++;
@@ -175,28 +205,37 @@ class EwProgram {
     if (nregs_ > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
   }
 
+  // Every (store, full-shape load) pair: the planner takes the first whose
+  // load is read for the last time here (one per store, one per load).
   std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const {
     std::vector<std::pair<ValueId, ValueId>> r;
-    std::vector<char> used(loads_.size(), 0);
     for (const Store& s : stores_)
-      for (size_t i = 0; i < loads_.size(); ++i)
-        if (loads_[i].full && !used[i]) {
-          r.push_back({s.value, loads_[i].value});
-          used[i] = 1;
-          break;
-        }
+      for (const Load& l : loads_)
+        if (l.full) r.push_back({s.value, l.value});
     return r;
   }
 
   void bind(const std::vector<void*>& ptrs) {
     for (Load& l : loads_) {
+      if (l.value == kNoValue) continue;  // scale_ / shift_
       l.ptr = static_cast<const float*>(ptrs.at(size_t(l.value)));
       if (!l.ptr) throw std::logic_error("onednn backend: elementwise input is not materialised");
     }
     for (Store& s : stores_) s.ptr = static_cast<float*>(ptrs.at(size_t(s.value)));
+    if (bn_.gamma != kNoValue)
+      for (int i = 0; i < 4; ++i) {
+        const ValueId v = i == 0 ? bn_.gamma : i == 1 ? bn_.beta : i == 2 ? bn_.mean : bn_.var;
+        bn_ptr_[i] = static_cast<const float*>(ptrs.at(size_t(v)));
+      }
   }
 
   void run() const {
+    if (bn_.gamma != kNoValue)  // per-channel affine of the BatchNorm head, in double
+      for (size_t c = 0; c < scale_.size(); ++c) {
+        const double inv = 1.0 / std::sqrt(double(bn_ptr_[3][c]) + bn_.eps), sc = double(bn_ptr_[0][c]) * inv;
+        scale_[c] = float(sc);
+        shift_[c] = float(double(bn_ptr_[1][c]) - double(bn_ptr_[2][c]) * sc);
+      }
     const int64_t chunks = (total_ + kChunk - 1) / kChunk;
     if (total_ < 32768) {
       for (int64_t c = 0; c < chunks; ++c) run_chunk(c);
@@ -219,6 +258,13 @@ class EwProgram {
     bool full;
     Walk walk;
     const float* ptr = nullptr;
+    // A per-channel vector over a 4-D chunk, when every chunk of kChunk elements
+    // has a simple pattern: 1 nChw16c (one block of 16 channels repeated),
+    // 2 NCHW (one channel), 3 NHWC (all C channels repeated); 0: use the walk.
+    struct Channel {
+      int kind = 0;
+      int64_t C = 0, HW = 0;
+    } channel;
   };
   struct Store {
     ValueId value;
@@ -240,8 +286,16 @@ class EwProgram {
         R[l.reg] = l.ptr + e0;
       } else {
         float* d = buf[l.reg];
+        const Load::Channel& ch = l.channel;
         if (l.walk.all_zero) {
           std::fill(d, d + n, l.ptr[0]);
+        } else if (ch.kind == 1) {
+          const float* src = l.ptr + ((e0 / (ch.HW * 16)) % (ch.C / 16)) * 16;
+          for (int64_t i = 0; i < n; i += 16) std::memcpy(d + i, src, 16 * sizeof(float));
+        } else if (ch.kind == 2) {
+          std::fill(d, d + n, l.ptr[(e0 / ch.HW) % ch.C]);
+        } else if (ch.kind == 3) {
+          for (int64_t i = 0; i < n; i += ch.C) std::memcpy(d + i, l.ptr, size_t(ch.C) * sizeof(float));
         } else {
           const float* p = l.ptr;
           l.walk.run(e0, n, [&](int64_t i, int64_t off) { d[i] = p[off]; });
@@ -275,6 +329,14 @@ class EwProgram {
     for (const Store& s : stores_) std::memcpy(s.ptr + e0, R[s.reg], size_t(n) * sizeof(float));
   }
 
+  // A batch_norm_inference head (x, gamma, beta, mean, var): scale and shift per
+  // channel, recomputed by run() from the current values (no allocation).
+  struct BnHead {
+    ValueId gamma = kNoValue, beta = kNoValue, mean = kNoValue, var = kNoValue;
+    double eps = 0;
+  } bn_;
+  const float* bn_ptr_[4] = {};
+  mutable std::vector<float> scale_, shift_;
   Shape shape_;
   int64_t total_ = 0;
   int nregs_ = 0;
@@ -311,7 +373,15 @@ class OneDnnKernel final : public Kernel {
     const Node& first = g.node(grp.nodes[0]);
     std::vector<NodeId> chain;
     size_t start = 0;
-    if (!is_elementwise(first.op)) {
+    // batch_norm_inference followed by a chain other than a ReLU (which the
+    // primitive fuses): all of it in one elementwise pass, so the normalised
+    // value is never materialised (the backward pass's recomputed BN outputs
+    // feeding an activation's gradient).
+    const bool bn_head = first.op == OpKind::kBatchNormInference && grp.nodes.size() >= 2 &&
+                         g.node(grp.nodes[1]).op != OpKind::kRelu && grp.is_internal(first.outputs[0]) &&
+                         g.shape(first.inputs[0]).size() == 4 &&
+                         layout_of_(first.inputs[0]) == layout_of_(g.node(grp.nodes.back()).outputs[0]);
+    if (!is_elementwise(first.op) && !bn_head) {
       start = 1;
       switch (first.op) {
         case OpKind::kConv2d:
@@ -327,22 +397,36 @@ class OneDnnKernel final : public Kernel {
         default: compile_misc(first); break;
       }
     }
-    // Internal outputs of non-elementwise nodes that no post-op absorbed live in scratch.
+    for (size_t i = start; i < grp.nodes.size(); ++i) chain.push_back(grp.nodes[i]);
+    // Internal outputs of non-elementwise nodes that no post-op absorbed: in an
+    // output of the elementwise chain of the same shape and layout when there is
+    // one (chain_output_for_internal; EwProgram loads all of a chunk before it
+    // stores the chunk), else in scratch.
+    std::vector<ValueId> taken;
     for (NodeId id : grp.nodes) {
       const Node& n = g.node(id);
-      if (is_elementwise(n.op)) continue;
-      for (ValueId v : n.outputs)
-        if (grp.is_internal(v) && !fused_.count(v)) slot_[v] = alloc(g.desc(v).bytes());
+      if (is_elementwise(n.op) || std::find(chain.begin(), chain.end(), id) != chain.end()) continue;
+      for (ValueId v : n.outputs) {
+        if (!grp.is_internal(v) || fused_.count(v)) continue;
+        const ValueId host =
+            chain_output_for_internal(g, grp, v, taken, [&](ValueId o) { return layout_of_(o) == layout_of_(v); });
+        if (host != kNoValue) {
+          taken.push_back(host);
+          in_output_[v] = host;
+        } else {
+          slot_[v] = alloc(g.desc(v).bytes());
+        }
+      }
     }
-    for (size_t i = start; i < grp.nodes.size(); ++i) chain.push_back(grp.nodes[i]);
     for (NodeId id : chain)
-      if (!is_elementwise(g.node(id).op)) throw std::logic_error("onednn backend: unexpected node in a chain");
+      if (!is_elementwise(g.node(id).op) && !(bn_head && id == chain[0]))
+        throw std::logic_error("onednn backend: unexpected node in a chain");
     if (!chain.empty()) {
       // Values the fused-away prefix produced that the chain still reads must exist.
       program_ = std::make_unique<EwProgram>(g, grp, chain, layout_of_);
       for (NodeId id : chain)
         for (ValueId v : g.node(id).inputs)
-          if (grp.is_internal(v) && !slot_.count(v) &&
+          if (grp.is_internal(v) && !slot_.count(v) && !in_output_.count(v) &&
               std::find(chain.begin(), chain.end(), g.value(v).producer) == chain.end())
             throw std::logic_error("onednn backend: chain reads a fused-away value");
     }
@@ -351,7 +435,13 @@ class OneDnnKernel final : public Kernel {
   size_t scratch_bytes() const override { return scratch_; }
 
   std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const override {
-    if (grp_.has_anchor || !program_ || !steps_.empty()) return {};
+    // BatchNorm backward alone: oneDNN allows diff_src in diff_dst's memory.
+    const Node& first = g_.node(grp_.nodes[0]);
+    if (grp_.nodes.size() == 1 && first.op == OpKind::kBatchNormBackward &&
+        layout_of_(first.outputs[0]) == layout_of_(first.inputs[0]))
+      return {{first.outputs[0], first.inputs[0]}};
+    // Whole group in one elementwise program (no anchor, or a BN head in it).
+    if (!program_ || !steps_.empty() || !in_output_.empty() || !slot_.empty()) return {};
     return program_->inplace_candidates();
   }
 
@@ -360,6 +450,7 @@ class OneDnnKernel final : public Kernel {
     char* scratch = static_cast<char*>(b.scratch);
     scratch_base_ = scratch;
     for (auto [v, off] : slot_) ptr_[size_t(v)] = scratch + off;
+    for (auto [v, host] : in_output_) ptr_[size_t(v)] = ptr_[size_t(host)];
     for (Step& s : steps_) {
       if (!s.prim) continue;
       s.mems.clear();
@@ -857,6 +948,7 @@ class OneDnnKernel final : public Kernel {
   std::function<Layout(ValueId)> layout_of_;
   std::vector<Step> steps_;
   std::map<ValueId, size_t> slot_;
+  std::map<ValueId, ValueId> in_output_;  // internal value -> the chain output whose buffer it borrows
   std::set<ValueId> fused_;
   size_t scratch_ = 0;
   std::vector<void*> ptr_;

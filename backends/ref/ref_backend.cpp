@@ -72,16 +72,25 @@ template <typename T>
 class RefGroupKernel final : public Kernel {
  public:
   RefGroupKernel(const Graph& g, const FusionGroup& grp) : g_(g), grp_(grp) {
-    // Scratch: internal outputs of non-elementwise nodes (the anchor's), then im2col columns.
+    // Internal outputs of non-elementwise nodes (the anchor's): in an output of
+    // the elementwise chain when one fits (chain_output_for_internal; the
+    // program reads an element's inputs before storing it), else in scratch,
+    // followed by the im2col columns.
     size_t off = 0;
+    std::vector<ValueId> taken;
     for (NodeId id : grp.nodes) {
       const Node& n = g.node(id);
       if (is_elementwise(n.op)) continue;
-      for (ValueId v : n.outputs)
-        if (grp.is_internal(v)) {
-          scratch_values_.push_back({v, off});
-          off += align(g.desc(v).bytes());
+      for (ValueId v : n.outputs) {
+        if (!grp.is_internal(v)) continue;
+        if (const ValueId host = chain_output_for_internal(g, grp, v, taken); host != kNoValue) {
+          taken.push_back(host);
+          in_output_.push_back({v, host});
+          continue;
         }
+        scratch_values_.push_back({v, off});
+        off += align(g.desc(v).bytes());
+      }
       if (is_conv(n.op)) {
         const ConvGeometry cg = conv_geometry(g, n);
         geometry_[id] = cg;
@@ -112,6 +121,10 @@ class RefGroupKernel final : public Kernel {
   size_t scratch_bytes() const override { return scratch_; }
 
   std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const override {
+    // BatchNorm backward alone: per channel, the sums over dy come first, then
+    // each dx element is written after its dy element is read.
+    const Node& first = g_.node(grp_.nodes[0]);
+    if (grp_.nodes.size() == 1 && first.op == OpKind::kBatchNormBackward) return {{first.outputs[0], first.inputs[0]}};
     if (grp_.has_anchor || !program_) return {};
     return program_->inplace_candidates();
   }
@@ -119,6 +132,7 @@ class RefGroupKernel final : public Kernel {
   void bind(const KernelBinding& b) override {
     ptr_ = b.values;
     for (auto [v, off] : scratch_values_) ptr_[size_t(v)] = static_cast<char*>(b.scratch) + off;
+    for (auto [v, host] : in_output_) ptr_[size_t(v)] = ptr_[size_t(host)];
     col_ = reinterpret_cast<T*>(static_cast<char*>(b.scratch) + col_offset_);
     if (program_) program_->bind(ptr_);
   }
@@ -400,6 +414,7 @@ class RefGroupKernel final : public Kernel {
   FusionGroup grp_;
   std::vector<void*> ptr_;
   std::vector<std::pair<ValueId, size_t>> scratch_values_;
+  std::vector<std::pair<ValueId, ValueId>> in_output_;  // internal value -> chain output holding it
   size_t col_bytes_ = 0, col_offset_ = 0, scratch_ = 0;
   T* col_ = nullptr;
   std::unique_ptr<ref::ElementwiseProgram<T>> program_;

@@ -193,6 +193,7 @@ void profile(Plan& plan, const char* what) {
 void BM_TrainStep(benchmark::State& st) {
   model::StepConfig cfg;  // seed model: size 128, width 1, nz 128
   cfg.batch = int(st.range(0));
+  if (const char* e = std::getenv("RG_RECOMPUTE")) cfg.recompute_activations = std::atoi(e) != 0;  // A/B of StepConfig::recompute_activations
   const model::StepGraph sg = model::build_train_step(cfg, DType::f32);
   auto be = make_onednn_backend(options());
   const auto t0 = std::chrono::steady_clock::now();

@@ -134,6 +134,28 @@ TEST(Plan, SeedTrainingStepAt128ArenaIsWellUnderHalfOfAllBuffers) {
   EXPECT_EQ(conv_lrelu, 2 * 3);  // D's two BN-free blocks, three D applications
 }
 
+// Recomputing BN + ReLU outputs in the backward pass (StepConfig::
+// recompute_activations), anchors' internal values in their chain's output
+// and in-place BatchNorm backward: the seed step's arena on the reference
+// backend, with and without recomputation (measured: 520 vs 711 MiB; 786
+// before the last two changes).
+TEST(Plan, RecomputingBnActivationsShrinksTheSeedStepArena) {
+  size_t arena[2] = {0, 0};
+  for (int recompute = 0; recompute < 2; ++recompute) {
+    model::StepConfig cfg;
+    cfg.batch = 64;
+    cfg.recompute_activations = recompute == 1;
+    const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+    auto be = make_ref_backend();
+    auto plan = compile(s.graph, *be);
+    validate_memory_plan(*plan);
+    arena[recompute] = plan->arena_bytes;
+  }
+  std::cout << "seed step at 128, batch 64, arena: " << human_bytes(arena[0]) << " keeping activations, "
+            << human_bytes(arena[1]) << " recomputing them\n";
+  EXPECT_LT(double(arena[1]), 0.75 * double(arena[0]));
+}
+
 TEST(Plan, ReadersSeeTheVersionTheyNameAcrossAStateUpdate) {
   auto g = std::make_shared<Graph>(DType::f64);
   const ValueId w = g->variable("w", {2});

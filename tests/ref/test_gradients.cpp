@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
 
 #include "apps/model/ralsgan_step.h"
@@ -58,6 +59,60 @@ TEST_P(Gradients, MatchFiniteDifferencesInF64) { check_gradients(GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(EveryOp, Gradients, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
+
+// GradientOptions::recompute_bn_activation (G's, in build_train_step): the
+// backward pass reads BatchNorm + (Leaky)ReLU outputs recomputed from the
+// BatchNorm's input and statistics. In f64 the whole step must give the same
+// gradients and updated state as keeping the forward values.
+TEST(Gradients, RecomputedBnActivationsGiveTheSameStepInF64) {
+  std::map<std::string, std::vector<double>> got[2];
+  int recomputed_bn[2] = {0, 0};
+  for (int recompute = 0; recompute < 2; ++recompute) {
+    model::StepConfig cfg;
+    cfg.model = {32, 0.25, 16};
+    cfg.batch = 3;
+    cfg.expose_gradients = true;
+    cfg.recompute_activations = recompute == 1;
+    const model::StepGraph st = model::build_train_step(cfg, DType::f64);
+    for (NodeId id = 0; id < st.graph->num_nodes(); ++id)
+      recomputed_bn[recompute] += st.graph->node(id).op == OpKind::kBatchNormInference;
+    auto be = make_ref_backend();
+    auto plan = compile(st.graph, *be);
+    Session s(*plan);
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    for (const VariableInfo& v : st.graph->variables()) {
+      std::vector<double> x(size_t(v.desc.numel()));
+      if (v.desc.dtype == DType::i64) {
+        std::vector<int64_t> z(x.size(), 0);
+        s.set_variable(v.name, std::span<const int64_t>(z));
+        continue;
+      }
+      const bool var = v.name.find("running_var") != std::string::npos || v.name.find("exp_avg_sq") != std::string::npos;
+      for (double& e : x) e = var ? 0.5 + std::abs(u(rng)) : (v.name.find("adam.") == 0 ? 0.0 : 0.3 * u(rng));
+      s.set_variable(v.name, std::span<const double>(x));
+    }
+    std::vector<double> xr(size_t(3 * 3 * 32 * 32)), z(size_t(3 * 16));
+    for (double& e : xr) e = u(rng);
+    for (double& e : z) e = u(rng);
+    s.set_input("x_real", std::span<const double>(xr));
+    s.set_input("z", std::span<const double>(z));
+    s.run();
+    for (const auto& [name, v] : st.grads) got[recompute][name] = s.value(v);
+    for (const VariableInfo& v : st.graph->variables()) got[recompute][v.name] = s.variable(v.name);
+  }
+  EXPECT_EQ(recomputed_bn[0], 0);
+  // G's 4 BN layers at size 32: each read by a weight gradient and a ReLU
+  // gradient (D's activations are kept).
+  EXPECT_GE(recomputed_bn[1], 4);
+  ASSERT_EQ(got[0].size(), got[1].size());
+  for (const auto& [name, a] : got[0]) {
+    const std::vector<double>& b = got[1].at(name);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * (a[i] - b[i]), den += a[i] * a[i];
+    EXPECT_LE(std::sqrt(num / std::max(den, 1e-300)), 1e-12) << name;
+  }
+}
 
 TEST(Gradients, StopGradientCutsThePath) {
   // loss = sum(r * x * stop_gradient(x)): d/dx = r * x (not 2 r x).
