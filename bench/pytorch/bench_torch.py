@@ -90,13 +90,13 @@ def train_step_fn(batch, size=128):
         fake = G(z)
         C_r = D(x_real)
         C_f = D(fake.detach())
-        loss_d = (torch.mean((C_r - torch.mean(C_f) - y) ** 2) + torch.mean((C_f - torch.mean(C_r) + y) ** 2)) / 2
+        loss_d = dcgan.rals_loss(C_r, C_f, y)
         optD.zero_grad()
         loss_d.backward()
         optD.step()
         C_f2 = D(fake)
         Cr = C_r.detach()
-        loss_g = (torch.mean((Cr - torch.mean(C_f2) + y) ** 2) + torch.mean((C_f2 - torch.mean(Cr) - y) ** 2)) / 2
+        loss_g = dcgan.rals_loss(C_f2, Cr, y)
         optG.zero_grad()
         loss_g.backward()
         optG.step()

@@ -81,14 +81,14 @@ def bench_step(mode, batch, size, iters, dev):
             x_f = Gm(z)
             c_r = Dm(x_r)
             c_f = Dm(x_f.detach())
-            loss_d = (torch.mean((c_r - c_f.mean() - y) ** 2) + torch.mean((c_f - c_r.mean() + y) ** 2)) / 2
+            loss_d = dcgan.rals_loss(c_r, c_f, y)
         optD.zero_grad(set_to_none=True)
         loss_d.backward()
         optD.step()
         with autocast(mode, dev):
             c_f2 = Dm(x_f)
             c_r_c = c_r.detach()
-            loss_g = (torch.mean((c_r_c - c_f2.mean() + y) ** 2) + torch.mean((c_f2 - c_r_c.mean() - y) ** 2)) / 2
+            loss_g = dcgan.rals_loss(c_f2, c_r_c, y)
         optG.zero_grad(set_to_none=True)
         loss_g.backward()
         optG.step()

@@ -2,6 +2,7 @@
 image sizes and channel widths. State-dict keys are `model.<index>.<name>`."""
 import math
 
+import torch
 import torch.nn as nn
 
 
@@ -59,6 +60,13 @@ def make_G(size, width, nz):
 
 def make_D(size, width):
     return Discriminator(size, width)
+
+
+def rals_loss(c_a, c_b, y):
+    """DESIGN B3's relativistic least-squares loss with margin y: c_a should
+    score y above c_b on average. D's loss is rals_loss(C_r, C_f, y); G's is
+    rals_loss(C_f', C_r, y) with C_r a constant. The one copy every script uses."""
+    return (torch.mean((c_a - torch.mean(c_b) - y) ** 2) + torch.mean((c_b - torch.mean(c_a) + y) ** 2)) / 2
 
 
 def count_params(m):

@@ -89,7 +89,7 @@ def run_step(G, D, x_real, z):
     fake = G(z)
     C_r = D(x_real)
     C_f = D(fake.detach())
-    loss_d = (torch.mean((C_r - torch.mean(C_f) - y) ** 2) + torch.mean((C_f - torch.mean(C_r) + y) ** 2)) / 2
+    loss_d = dcgan.rals_loss(C_r, C_f, y)
     optD.zero_grad()
     loss_d.backward()
     for n, p in D.named_parameters():
@@ -99,7 +99,7 @@ def run_step(G, D, x_real, z):
     fake.retain_grad()
     C_f2 = D(fake)
     Cr = C_r.detach()
-    loss_g = (torch.mean((Cr - torch.mean(C_f2) + y) ** 2) + torch.mean((C_f2 - torch.mean(Cr) - y) ** 2)) / 2
+    loss_g = dcgan.rals_loss(C_f2, Cr, y)
     optG.zero_grad()
     loss_g.backward()
     for n, p in G.named_parameters():
