@@ -37,6 +37,8 @@ std::vector<std::string> available_backends() {
   return r;
 }
 
+bool recompute_activations_for(const SelectedBackend& backend) { return backend.name != "cuda"; }
+
 void add_backend_flags(Flags& f) {
   f.value("backend", "auto|cuda|cpu|ref",
           "where to run: cuda (GPU), cpu (oneDNN), ref (portable reference); auto picks the first available", "auto");

@@ -27,6 +27,13 @@ struct SelectedBackend {
 SelectedBackend make_backend(const BackendRequest& req);
 std::vector<std::string> available_backends();
 
+// Whether a training step on this backend recomputes G's activations in the
+// backward pass (model::StepConfig::recompute_activations): on the CPU
+// backends, where it halves training memory for about one more elementwise
+// pass per layer; not on CUDA, where memory is plentiful and the passes would
+// cost a few percent of a 10 ms step.
+bool recompute_activations_for(const SelectedBackend& backend);
+
 // The --backend, --threads and --cuda-math flags every running subcommand takes, and the
 // request they make (an unknown backend name is a usage error).
 void add_backend_flags(Flags& f);

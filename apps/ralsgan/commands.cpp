@@ -215,18 +215,19 @@ int cmd_inspect(int argc, char** argv) {
   if (!f.parse(argc, argv)) return 0;
   model::ModelConfig mc{parse_size(f), f.real("width", 1.0 / 1024, 16), 128};
   const int batch = int(f.integer("batch", 2, 4096));
+  const std::string which = f.str("graph");
+  if (which != "train" && which != "generate") throw UsageError("inspect: --graph must be train or generate");
+  SelectedBackend be = make_backend(backend_of(f));
   std::shared_ptr<Graph> g;
-  if (f.str("graph") == "train") {
-    model::StepConfig sc;
+  if (which == "train") {
+    model::StepConfig sc;  // as `ralsgan train` builds it for this backend
     sc.model = mc;
     sc.batch = batch;
+    sc.recompute_activations = recompute_activations_for(be);
     g = model::build_train_step(sc, DType::f32).graph;
-  } else if (f.str("graph") == "generate") {
-    g = model::build_generate_graph(mc, batch, DType::f32).graph;
   } else {
-    throw UsageError("inspect: --graph must be train or generate");
+    g = model::build_generate_graph(mc, batch, DType::f32).graph;
   }
-  SelectedBackend be = make_backend(backend_of(f));
   auto plan = compile(g, *be.backend);
   if (f.on("nodes")) print_graph(std::cout, *g);
   print_plan(std::cout, *plan, f.on("buffers"));
