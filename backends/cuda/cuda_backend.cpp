@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "backends/cuda/cuda_internal.h"
@@ -131,6 +132,7 @@ class CudaKernel final : public Kernel {
   std::string T_;
   size_t scratch_ = 0;
   std::map<ValueId, Arg> home_;
+  std::set<ValueId> bf16_values_;  // internal values kept as bf16 words (a bf16 convolution's result)
   std::vector<Launch> launches_;
   std::vector<Conv> convs_;
   std::vector<std::pair<bool, size_t>> steps_;  // (is conv, index)
@@ -442,6 +444,7 @@ std::string CudaKernel::operand(EwSpec& s, std::map<ValueId, std::string>& regs,
   if (it != regs.end()) return it->second;
   EwLoad l{home(v), {}, g_.shape(v) == s.shape, {}};
   if (!l.full) l.strides = broadcast_strides(s.shape, g_.shape(v));
+  l.bf16 = bf16_values_.count(v) > 0;
   s.loads.push_back(l);
   const std::string name = "l" + std::to_string(s.loads.size() - 1);
   regs[v] = name;
@@ -502,6 +505,9 @@ void CudaKernel::build_conv(const Node& n) {
   const int64_t na = g_.desc(n.inputs[0]).numel(), nb = g_.desc(n.inputs[1]).numel(), no = g_.desc(n.outputs[0]).numel();
   const Arg a16 = Arg::scratch(alloc(size_t(na) * 2)), b16 = Arg::scratch(alloc(size_t(nb) * 2)),
             o16 = Arg::scratch(alloc(size_t(no) * 2));
+  // A result that only this group's elementwise chain reads stays bf16: the
+  // chain widens it as it loads it (no conversion kernel, no f32 copy).
+  const bool chain_widens = grp_.is_internal(n.outputs[0]);
   if (be_.emulate()) {
     c.tmp[0] = alloc(size_t(na) * 4), c.tmp[1] = alloc(size_t(nb) * 4), c.tmp[2] = alloc(size_t(no) * 4);
   }
@@ -511,7 +517,12 @@ void CudaKernel::build_conv(const Node& n) {
   c.a = a16, c.b = b16, c.out = o16;
   convs_.push_back(std::move(c));
   steps_.push_back({true, convs_.size() - 1});
-  add_launch(make_bf16_convert(no, false, o16, result, be_.sms(), be_.block()));
+  if (chain_widens) {
+    home_[n.outputs[0]] = o16;
+    bf16_values_.insert(n.outputs[0]);
+  } else {
+    add_launch(make_bf16_convert(no, false, o16, result, be_.sms(), be_.block()));
+  }
 }
 
 void CudaKernel::build_batch_norm_stats(const Node& n) {

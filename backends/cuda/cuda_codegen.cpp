@@ -45,7 +45,7 @@ LaunchSpec make_elementwise(const EwSpec& s, int sms) {
   std::vector<Arg> args;
   o << "extern \"C\" __global__ void __launch_bounds__(" << kBlock << ") KNAME(";
   for (size_t i = 0; i < s.loads.size(); ++i) {
-    const std::string t = s.loads[i].type.empty() ? s.T : s.loads[i].type;
+    const std::string t = s.loads[i].bf16 ? "unsigned short" : s.loads[i].type.empty() ? s.T : s.loads[i].type;
     o << (i ? ", " : "") << "const " << t << "* __restrict__ in" << i;
     args.push_back(s.loads[i].arg);
   }
@@ -73,7 +73,7 @@ LaunchSpec make_elementwise(const EwSpec& s, int sms) {
     const EwLoad& l = s.loads[i];
     if (l.scalar) continue;
     const std::string t = l.type.empty() ? s.T : l.type;
-    o << "    const " << t << " l" << i << " = in" << i << "[";
+    o << "    const " << t << " l" << i << " = " << (l.bf16 ? "rg_bf2f(" : "") << "in" << i << "[";
     if (l.full) {
       o << "e";
     } else {
@@ -82,7 +82,7 @@ LaunchSpec make_elementwise(const EwSpec& s, int sms) {
         if (l.strides[d]) off += (off.empty() ? "" : " + ") + std::string("i") + std::to_string(d) + " * " + ll(l.strides[d]);
       o << (off.empty() ? "0" : off);
     }
-    o << "];\n";
+    o << "]" << (l.bf16 ? ")" : "") << ";\n";
   }
   for (const std::string& b : s.body) o << "    " << b << "\n";
   for (size_t i = 0; i < s.stores.size(); ++i) o << "    out" << i << "[e] = " << s.stores[i].second << ";\n";

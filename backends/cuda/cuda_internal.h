@@ -85,6 +85,7 @@ struct EwLoad {
   bool full = true;              // linear index (same shape as the kernel)
   std::string type;              // element type; empty: the kernel's float type
   bool scalar = false;           // element 0, loaded once before the loop (prelude may use it)
+  bool bf16 = false;             // stored as bf16 words (a bf16 convolution's result), widened to float on load
 };
 struct EwSpec {
   std::string T;  // "float" or "double"

@@ -113,6 +113,31 @@ TEST(CudaEmulatedBf16, NarrowStepStaysCloseToTheF32Reference) {
   EXPECT_GT(e.grad, 1e-5) << "no bf16 rounding visible: the bf16 path did not run";
 }
 
+// A bf16 convolution whose result only its group's elementwise chain reads
+// (convolution + LeakyReLU, + ReLU gradient, ...) keeps it in bf16: the chain
+// widens it on load, no conversion kernel. Its values are checked by the step
+// test above; here, that the path is taken.
+TEST(CudaEmulatedBf16, ChainsWidenConvolutionResultsThemselves) {
+  model::StepConfig cfg;
+  cfg.model = {32, 0.125, 16};
+  cfg.batch = 2;
+  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  auto emu = make_cuda_host_emulator(bf16_options());
+  auto plan = compile(s.graph, *emu);
+  int convs = 0, widened = 0;
+  for (size_t k = 0; k < plan->kernels.size(); ++k) {
+    const std::string d = plan->kernels[k]->describe();
+    if (d.find("host conv") == std::string::npos) continue;
+    ++convs;
+    widened += d.find("from_bf16_") == std::string::npos;
+    EXPECT_NE(d.find("to_bf16_"), std::string::npos) << d;
+  }
+  std::cout << widened << " of " << convs << " bf16 convolutions leave their result to the chain\n";
+  EXPECT_GT(convs, 20);
+  EXPECT_GT(widened, 5);
+  EXPECT_LT(widened, convs);
+}
+
 TEST(CudaEmulatedStep, MatchesPyTorchGoldenStep) {
   auto emu = make_cuda_host_emulator();
   cudatest::check_golden_step(*emu);
