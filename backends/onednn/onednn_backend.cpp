@@ -248,7 +248,11 @@ class EwProgram {
   std::string describe() const {
     std::string s = "ew[";
     for (size_t i = 0; i < code_.size(); ++i) s += (i ? " " : "") + std::string(op_name(code_[i].op));
-    return s + "]";
+    s += "]";
+    if (bn_.gamma != kNoValue)  // how the BatchNorm head's per-channel scale and shift are loaded
+      for (const Load& l : loads_)
+        if (l.value == kNoValue) return s + (l.channel.kind ? " bn-head(chunk fill)" : " bn-head(walk)");
+    return s;
   }
 
  private:

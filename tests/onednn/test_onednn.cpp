@@ -9,12 +9,14 @@
 #include <iostream>
 #include <new>
 #include <random>
+#include <sstream>
 
 #include "apps/model/ralsgan_step.h"
 #include "backends/onednn/onednn_backend.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/io/safetensors.h"
 #include "engine/session.h"
+#include "graph/autodiff.h"
 #include "tests/common/op_cases.h"
 
 // Heap allocation counting (as tests/engine/test_plan.cpp), plus the largest request.
@@ -182,6 +184,93 @@ TEST(OneDnn, BlockedConvBatchNormChainMatchesReference) {
   EXPECT_LT(rel_err(sd.value(loss), sr.value(loss)), 1e-5);
   for (const auto& [k, d] : grads) EXPECT_LT(rel_err(sd.value(d), sr.value(d)), 1e-4) << g->value_label(k);
 }
+
+// ---- Recomputed BatchNorm activations (GradientOptions::recompute_bn_activation) --
+// conv -> BN -> (Leaky)ReLU -> conv, differentiated with the activation
+// recomputed: the backward pass has a batch_norm_inference + (leaky_)relu
+// group (oneDNN's primitive), a batch_norm_inference + activation-gradient
+// group (our elementwise pass with per-channel scale and shift: chunk fills
+// where chunks line up with the layout, the walk elsewhere) and an in-place
+// BatchNorm backward. Shapes and layouts cover both fills and the walk.
+struct BnRecomputeParam {
+  int64_t c, hw;
+  bool leaky, blocked, fill;  // fill: chunks line up with the layout
+};
+void PrintTo(const BnRecomputeParam& p, std::ostream* os) {
+  *os << "C" << p.c << "_HW" << p.hw << (p.leaky ? "_leaky" : "_relu") << (p.blocked ? "_blocked" : "_nhwc");
+}
+class BnRecompute : public ::testing::TestWithParam<BnRecomputeParam> {};
+
+TEST_P(BnRecompute, GradientsMatchTheReferenceWithoutRecomputation) {
+  const BnRecomputeParam prm = GetParam();
+  std::vector<double> got[3];  // oneDNN recomputing, ref recomputing, ref keeping
+  for (int variant = 0; variant < 3; ++variant) {
+    auto g = std::make_shared<Graph>(DType::f32);
+    const ValueId x = g->input("x", {2, 8, 2 * prm.hw, 2 * prm.hw});
+    const ValueId w1 = g->variable("w1", {prm.c, 8, 4, 4}), w2 = g->variable("w2", {4, prm.c, 3, 3});
+    const ValueId gm = g->variable("gamma", {prm.c}), bt = g->variable("beta", {prm.c});
+    const ValueId r = g->variable("r", {2, 4, prm.hw, prm.hw});
+    const auto bn = g->batch_norm_train(g->conv2d(x, w1, 2, 1), gm, bt);
+    const ValueId a = prm.leaky ? g->leaky_relu(bn.y, 0.2) : g->relu(bn.y);
+    const ValueId loss = g->mean(g->mul(g->conv2d(a, w2, 1, 1), r));
+    GradientOptions go;
+    if (variant < 2) go.recompute_bn_activation = [](ValueId) { return true; };
+    const auto grads = gradients(*g, loss, {x, w1, w2, gm, bt}, go);
+    std::vector<ValueId> outs{loss};
+    for (const auto& [k, d] : grads) outs.push_back(d), g->mark_output(d);
+    g->mark_output(loss, "loss");
+    int recomputed = 0;
+    for (NodeId id = 0; id < g->num_nodes(); ++id) recomputed += g->node(id).op == OpKind::kBatchNormInference;
+    EXPECT_EQ(recomputed, variant < 2 ? 2 : 0);
+    auto be = variant == 0 ? make_onednn_backend({.threads = 2, .post_ops = true, .blocked_layouts = prm.blocked})
+                           : make_ref_backend();
+    auto plan = compile(g, *be);
+    validate_memory_plan(*plan);
+    if (variant == 0) {  // the backward pass's groups took the intended paths
+      std::string all;
+      for (const auto& k : plan->kernels) all += k->describe() + "\n";
+      EXPECT_NE(all.find(prm.leaky ? "ew[mul add leaky_relu_backward]" : "ew[mul add relu_backward]"), std::string::npos) << all;
+      EXPECT_NE(all.find(prm.fill ? "bn-head(chunk fill)" : "bn-head(walk)"), std::string::npos) << all;
+      EXPECT_GE(plan->inplace_merges, 1);
+    }
+    Session s(*plan);
+    std::mt19937 rng(11);
+    std::normal_distribution<double> nd;
+    auto set = [&](const std::string& name, int64_t n, double scale, double offset, bool input) {
+      std::vector<double> v(static_cast<size_t>(n));
+      for (double& e : v) e = offset + scale * nd(rng);
+      if (input) s.set_input(name, std::span<const double>(v));
+      else s.set_variable(name, std::span<const double>(v));
+    };
+    set("x", 2 * 8 * 4 * prm.hw * prm.hw, 1, 0, true);
+    set("w1", prm.c * 8 * 16, 0.1, 0, false);
+    set("w2", 4 * prm.c * 9, 0.1, 0, false);
+    set("gamma", prm.c, 0.3, 1, false);
+    set("beta", prm.c, 0.3, 0, false);
+    set("r", 2 * 4 * prm.hw * prm.hw, 1, 0, false);
+    s.run();
+    s.run();  // replay
+    for (ValueId v : outs) {
+      const auto val = s.value(v);
+      got[variant].insert(got[variant].end(), val.begin(), val.end());
+    }
+  }
+  EXPECT_LT(rel_err(got[0], got[1]), 1e-5);
+  EXPECT_LT(rel_err(got[1], got[2]), 1e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BnRecompute,
+                         ::testing::Values(BnRecomputeParam{32, 8, false, true, true},    // nChw16c
+                                           BnRecomputeParam{16, 3, true, true, false},    // nChw16c, HW * 16 % 512 != 0
+                                           BnRecomputeParam{8, 8, true, true, true},      // C % 16 != 0: NHWC
+                                           BnRecomputeParam{24, 5, false, true, false},   // NHWC, 512 % C != 0
+                                           BnRecomputeParam{32, 8, true, false, true},    // NHWC only
+                                           BnRecomputeParam{48, 4, false, false, false}),  // NHWC only, 512 % 48 != 0
+                         [](const auto& info) {
+                           std::ostringstream o;
+                           PrintTo(info.param, &o);
+                           return o.str();
+                         });
 
 // ---- The whole training step against the reference backend -------------------
 
