@@ -24,6 +24,12 @@
 
 namespace rg::cudatest {
 
+inline CudaOptions bf16_options() {
+  CudaOptions o;
+  o.precision = CudaPrecision::kBF16;
+  return o;
+}
+
 // x rounded to the nearest bf16 (8 significant bits), ties to even.
 inline double round_to_bf16(double x) {
   if (x == 0 || !std::isfinite(x)) return x;
@@ -140,6 +146,17 @@ inline Bf16StepErrors bf16_step_errors(Backend& bf16, int size, int batch, doubl
             << e.worst_grad << "), updated state " << e.weight
             << "; f32 with weights perturbed by bf16 rounding: gradients " << e.sensitivity << "\n";
   return e;
+}
+
+// The narrow step's bounds: bf16 keeps 8 significant bits (relative rounding
+// 2^-9 = 2e-3 per operand); gradients are held to twice what that rounding of
+// the weights alone does in f32 (Bf16StepErrors::sensitivity).
+inline void check_bf16_step(Backend& bf16) {
+  const Bf16StepErrors e = bf16_step_errors(bf16, 32, 4, 0.125);
+  EXPECT_LT(e.loss, 2e-2);
+  EXPECT_LT(e.grad, 2 * e.sensitivity);
+  EXPECT_LT(e.weight, 2e-2);
+  EXPECT_GT(e.grad, 1e-5) << "no bf16 rounding visible: the bf16 path did not run";
 }
 
 }  // namespace rg::cudatest

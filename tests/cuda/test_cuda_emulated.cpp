@@ -91,11 +91,7 @@ TEST(CudaEmulatedStep, NarrowStepMatchesTheReferenceBackend) {
 // operands around each convolution, with the same generated code as the GPU.
 // The emulator sums in the reference backend's order, so forward results are
 // exactly the rounded reference.
-CudaOptions bf16_options() {
-  CudaOptions o;
-  o.precision = CudaPrecision::kBF16;
-  return o;
-}
+using cudatest::bf16_options;
 
 TEST(CudaEmulatedBf16, ConvolutionsRoundOperandsAndResultsToBf16) {
   auto emu = make_cuda_host_emulator(bf16_options());
@@ -104,13 +100,7 @@ TEST(CudaEmulatedBf16, ConvolutionsRoundOperandsAndResultsToBf16) {
 
 TEST(CudaEmulatedBf16, NarrowStepStaysCloseToTheF32Reference) {
   auto emu = make_cuda_host_emulator(bf16_options());
-  const cudatest::Bf16StepErrors e = cudatest::bf16_step_errors(*emu, 32, 4, 0.125);
-  // bf16 keeps 8 significant bits (relative rounding 2^-9 = 2e-3 per operand);
-  // gradients are held to twice what that rounding of the weights alone does in f32.
-  EXPECT_LT(e.loss, 2e-2);
-  EXPECT_LT(e.grad, 2 * e.sensitivity);
-  EXPECT_LT(e.weight, 2e-2);
-  EXPECT_GT(e.grad, 1e-5) << "no bf16 rounding visible: the bf16 path did not run";
+  cudatest::check_bf16_step(*emu);
 }
 
 // A bf16 convolution whose result only its group's elementwise chain reads
