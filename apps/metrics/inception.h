@@ -46,9 +46,9 @@ struct InceptionOptions {
   double width = 1.0;       // must match the file (1 for the real weights)
   int batch = 8;            // images per graph run (the last batch is padded)
   DType dtype = DType::f32;
-  // Where the network runs; empty: the reference backend. (The oneDNN and
-  // CUDA backends run its convolutions; oneDNN runs the pooling, concat and
-  // resize ops through reference kernels.)
+  // Where the network runs; empty: the reference backend. (oneDNN runs the
+  // pooling, concat and resize ops through reference kernels; the CUDA
+  // backend generates kernels for them.)
   std::function<std::unique_ptr<Backend>()> make_backend;
 };
 

@@ -405,6 +405,24 @@ CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
     case OpKind::kAdamUpdate:
       build_adam(n);
       break;
+    case OpKind::kMaxPool2d:
+    case OpKind::kAvgPool2d:
+      add_launch(make_pool2d(g.shape(n.inputs[0]), g.shape(n.outputs[0]), n.attrs, n.op == OpKind::kMaxPool2d, T,
+                             home(n.inputs[0]), home(n.outputs[0]), be_.sms(), be_.block()));
+      break;
+    case OpKind::kConcat: {
+      const int rank = int(g.shape(n.outputs[0]).size());
+      const int axis = n.attrs.axes[0] < 0 ? n.attrs.axes[0] + rank : n.attrs.axes[0];
+      std::vector<Shape> xs;
+      std::vector<Arg> ins;
+      for (ValueId v : n.inputs) xs.push_back(g.shape(v)), ins.push_back(home(v));
+      add_launch(make_concat(xs, g.shape(n.outputs[0]), axis, T, ins, home(n.outputs[0]), be_.sms(), be_.block()));
+      break;
+    }
+    case OpKind::kResizeBilinear:
+      add_launch(make_resize_bilinear(g.shape(n.inputs[0]), g.shape(n.outputs[0]), T, home(n.inputs[0]), home(n.outputs[0]),
+                                      be_.sms(), be_.block()));
+      break;
     case OpKind::kIncrement: {
       LaunchSpec l;
       l.name = "rg_increment_i64";

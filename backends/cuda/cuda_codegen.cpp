@@ -91,6 +91,104 @@ LaunchSpec make_elementwise(const EwSpec& s, int sms) {
   return finish(o.str(), unsigned(blocks), kBlock, std::move(args), "ew_");
 }
 
+namespace {
+
+// The grid-stride loop over n outputs every gather kernel uses.
+std::string gather_loop(int64_t n, int block) {
+  std::ostringstream o;
+  o << "  for (i64 e = (i64)blockIdx.x * " << block << " + threadIdx.x; e < " << ll(n) << "; e += (i64)gridDim.x * " << block
+    << ") {\n";
+  return o.str();
+}
+unsigned gather_grid(int64_t n, int sms, int block) {
+  return unsigned(std::clamp<int64_t>((n + block - 1) / block, 1, int64_t(sms) * 16));
+}
+
+}  // namespace
+
+LaunchSpec make_pool2d(const Shape& xs, const Shape& ys, const OpAttrs& a, bool is_max, const std::string& T, Arg in, Arg out,
+                       int sms, int block) {
+  const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3], n = numel(ys);
+  const int kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1], ph = a.padding[0], pw = a.padding[1];
+  std::ostringstream o;
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, " << T
+    << "* y) {\n"
+    << gather_loop(n, block) << "    const i64 ow = e % " << ll(Wo) << ", t = e / " << ll(Wo) << ", oh = t % " << ll(Ho)
+    << ", plane = t / " << ll(Ho) << ";\n"
+    << "    const i64 h0 = oh * " << sh << " - " << ph << ", w0 = ow * " << sw << " - " << pw << ";\n"
+    << "    const i64 h1 = min(h0 + " << kh << ", " << ll(H) << "), w1 = min(w0 + " << kw << ", " << ll(W) << ");\n"
+    << "    const i64 hs = h0 > 0 ? h0 : 0, ws = w0 > 0 ? w0 : 0;\n"
+    << "    const " << T << "* xp = x + plane * " << ll(H * W) << ";\n";
+  if (is_max) {
+    // Windows are never empty (padding <= kernel / 2); a NaN wins, as in the reference.
+    o << "    " << T << " m = xp[hs * " << ll(W) << " + ws];\n"
+      << "    for (i64 i = hs; i < h1; ++i)\n      for (i64 j = ws; j < w1; ++j) {\n"
+      << "        const " << T << " v = xp[i * " << ll(W) << " + j];\n        if (v > m || v != v) m = v;\n      }\n"
+      << "    y[e] = m;\n";
+  } else {
+    o << "    double sum = 0;\n    for (i64 i = hs; i < h1; ++i)\n      for (i64 j = ws; j < w1; ++j) sum += (double)xp[i * " << ll(W)
+      << " + j];\n";
+    if (a.count_include_pad)
+      o << "    const i64 count = (min(h0 + " << kh << ", " << ll(H + ph) << ") - h0) * (min(w0 + " << kw << ", " << ll(W + pw)
+        << ") - w0);\n";
+    else
+      o << "    const i64 count = (h1 - hs) * (w1 - ws);\n";
+    o << "    y[e] = (" << T << ")(sum / (double)count);\n";
+  }
+  o << "  }\n}\n";
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, is_max ? "maxpool_" : "avgpool_");
+}
+
+LaunchSpec make_concat(const std::vector<Shape>& xs, const Shape& ys, int axis, const std::string& T,
+                       const std::vector<Arg>& ins, Arg out, int sms, int block) {
+  int64_t inner = 1;
+  for (size_t k = size_t(axis) + 1; k < ys.size(); ++k) inner *= ys[k];
+  const int64_t total = ys[size_t(axis)], n = numel(ys);
+  std::ostringstream o;
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(";
+  for (size_t i = 0; i < xs.size(); ++i) o << "const " << T << "* __restrict__ x" << i << ", ";
+  o << T << "* y) {\n"
+    << gather_loop(n, block) << "    const i64 r = e % " << ll(inner) << ", t = e / " << ll(inner) << ", a = t % " << ll(total)
+    << ", outer = t / " << ll(total) << ";\n";
+  int64_t at = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t c = xs[i][size_t(axis)];
+    o << "    " << (i ? "else " : "") << "if (a < " << ll(at + c) << ") y[e] = x" << i << "[(outer * " << ll(c) << " + a - "
+      << ll(at) << ") * " << ll(inner) << " + r];\n";
+    at += c;
+  }
+  o << "  }\n}\n";
+  std::vector<Arg> args = ins;
+  args.push_back(out);
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), std::move(args), "concat_");
+}
+
+LaunchSpec make_resize_bilinear(const Shape& xs, const Shape& ys, const std::string& T, Arg in, Arg out, int sms, int block) {
+  const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3], n = numel(ys);
+  // Taps as the reference's bilinear_taps: source (d + 0.5) * in / out - 0.5
+  // clamped at 0, the upper neighbour clamped to the last row/column.
+  auto taps = [](const char* d, int64_t in, int64_t outn, const char* p) {
+    std::ostringstream t;
+    t << "    const double " << p << "src = fmax(" << literal(double(in) / double(outn), "double") << " * ((double)" << d
+      << " + 0.5) - 0.5, 0.0);\n"
+      << "    const i64 " << p << "0 = min((i64)" << p << "src, " << ll(in - 1) << ");\n"
+      << "    const i64 " << p << "1 = " << p << "0 + (" << p << "0 < " << ll(in - 1) << " ? 1 : 0);\n"
+      << "    const double " << p << "l1 = fmin(" << p << "src - (double)" << p << "0, 1.0), " << p << "l0 = 1.0 - " << p
+      << "l1;\n";
+    return t.str();
+  };
+  std::ostringstream o;
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, " << T
+    << "* y) {\n"
+    << gather_loop(n, block) << "    const i64 ow = e % " << ll(Wo) << ", t = e / " << ll(Wo) << ", oh = t % " << ll(Ho)
+    << ", plane = t / " << ll(Ho) << ";\n"
+    << taps("oh", H, Ho, "h") << taps("ow", W, Wo, "w") << "    const " << T << "* xp = x + plane * " << ll(H * W) << ";\n"
+    << "    const double v = hl0 * (wl0 * (double)xp[h0 * " << ll(W) << " + w0] + wl1 * (double)xp[h0 * " << ll(W)
+    << " + w1]) + hl1 * (wl0 * (double)xp[h1 * " << ll(W) << " + w0] + wl1 * (double)xp[h1 * " << ll(W) << " + w1]);\n"
+    << "    y[e] = (" << T << ")v;\n  }\n}\n";
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, "resize_");
+}
+
 LaunchSpec make_bf16_convert(int64_t n, bool to_bf16, Arg in, Arg out, int sms, int block) {
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const "

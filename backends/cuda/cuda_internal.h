@@ -124,6 +124,19 @@ std::vector<LaunchSpec> make_reduction(const RedSpec& spec, const RedPlan& plan)
 
 std::string literal(double v, const std::string& T);
 
+// Forward-only gather kernels (Inception's ops), one thread per output element,
+// the same arithmetic as the reference backend (averages and bilinear
+// interpolation in double). NCHW.
+// max/avg pool over a kh x kw window, stride, padding (floor mode; padding
+// never wins a max; avg divides by k*k or by the clipped window).
+LaunchSpec make_pool2d(const Shape& x, const Shape& y, const OpAttrs& a, bool is_max, const std::string& T, Arg in, Arg out,
+                       int sms, int block);
+// concat of `ins` (shapes `xs`) along `axis` into y.
+LaunchSpec make_concat(const std::vector<Shape>& xs, const Shape& y, int axis, const std::string& T,
+                       const std::vector<Arg>& ins, Arg out, int sms, int block);
+// F.interpolate(bilinear, align_corners=False) of x to y's H and W.
+LaunchSpec make_resize_bilinear(const Shape& x, const Shape& y, const std::string& T, Arg in, Arg out, int sms, int block);
+
 // n elements f32 -> bf16 (rounded to nearest even) or bf16 -> f32; bf16 is
 // stored as raw 16-bit words. CudaPrecision::kBF16 wraps each convolution in these.
 LaunchSpec make_bf16_convert(int64_t n, bool to_bf16, Arg in, Arg out, int sms, int block = 256);

@@ -160,6 +160,8 @@ static std::barrier<>* rg_bar = nullptr;
 static inline void __syncthreads() { rg_bar->arrive_and_wait(); }
 typedef long long i64;
 static inline i64 min(i64 a, i64 b) { return a < b ? a : b; }
+using std::fmax;
+using std::fmin;
 static inline unsigned __float_as_uint(float x) { unsigned u; std::memcpy(&u, &x, 4); return u; }
 static inline float __uint_as_float(unsigned u) { float x; std::memcpy(&x, &u, 4); return x; }
 using std::pow;

@@ -5,6 +5,11 @@
 #if RALSGAN_HAVE_ONEDNN
 #include "backends/onednn/onednn_backend.h"
 #endif
+#if RALSGAN_HAVE_CUDA
+#include <cstdlib>
+
+#include "backends/cuda/cuda_backend.h"
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +17,9 @@
 #include "apps/metrics/inception.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/io/safetensors.h"
+#include "engine/fusion.h"
 #include "engine/plan.h"
+#include "engine/schedule.h"
 #include "engine/session.h"
 #include "graph/autodiff.h"
 
@@ -34,15 +41,35 @@ double rel_max(const std::vector<double>& a, const std::vector<double>& b) {
   return d / std::max(m, 1e-30);
 }
 
+using BackendFactory = std::function<std::unique_ptr<Backend>()>;
+
+#if RALSGAN_HAVE_CUDA
+// The host emulator compiles the generated kernels with $CXX: this build's compiler.
+const bool kHostCompiler = [] { return setenv("CXX", RG_HOST_CXX, 0) == 0; }();
+#endif
+
+// Every backend of this build that runs the forward-only ops natively or as
+// reference kernels: ref, the CUDA backend's generated kernels on the host
+// emulator, and the CUDA backend itself when a GPU is present.
+std::vector<std::pair<std::string, BackendFactory>> op_backends() {
+  std::vector<std::pair<std::string, BackendFactory>> r = {{"ref", [] { return make_ref_backend(); }}};
+#if RALSGAN_HAVE_CUDA
+  r.push_back({"cuda host emulator", [] { return make_cuda_host_emulator(); }});
+  if (cuda_device_count() > 0) r.push_back({"cuda", [] { return make_cuda_backend(); }});
+#endif
+  return r;
+}
+
 // Runs `op` on the golden inputs `ins` (fed as graph inputs) in dtype `t`.
 std::vector<double> run_op(DType t, const std::vector<std::string>& ins,
-                           const std::function<ValueId(Graph&, const std::vector<ValueId>&)>& op) {
+                           const std::function<ValueId(Graph&, const std::vector<ValueId>&)>& op,
+                           const BackendFactory& backend = [] { return make_ref_backend(); }) {
   auto g = std::make_shared<Graph>(t);
   std::vector<ValueId> xs;
   for (const std::string& n : ins) xs.push_back(g->input(n, ops().tensors.at(n).shape));
   const ValueId y = op(*g, xs);
   g->mark_output(y);
-  auto be = make_ref_backend();
+  auto be = backend();
   auto plan = compile(g, *be);
   Session s(*plan);
   for (const std::string& n : ins) {
@@ -56,8 +83,10 @@ std::vector<double> run_op(DType t, const std::vector<std::string>& ins,
 void expect_op(const std::string& want, const std::vector<std::string>& ins,
                const std::function<ValueId(Graph&, const std::vector<ValueId>&)>& op, double tol64, double tol32) {
   const std::vector<double> ref = io::to_f64(ops().tensors.at(want));
-  EXPECT_LE(rel_max(run_op(DType::f64, ins, op), ref), tol64) << want << " (f64)";
-  EXPECT_LE(rel_max(run_op(DType::f32, ins, op), ref), tol32) << want << " (f32)";
+  for (const auto& [name, backend] : op_backends()) {
+    EXPECT_LE(rel_max(run_op(DType::f64, ins, op, backend), ref), tol64) << want << " (f64, " << name << ")";
+    EXPECT_LE(rel_max(run_op(DType::f32, ins, op, backend), ref), tol32) << want << " (f32, " << name << ")";
+  }
 }
 
 TEST(InceptionOps, PoolingMatchesPyTorch) {
@@ -180,6 +209,35 @@ TEST_F(InceptionGolden, F32FeaturesMatchPyTorchWithin1e4) {
 TEST_F(InceptionGolden, F32FeaturesOnOneDnnMatchPyTorchWithin1e4) {
   const double d = rel(run(DType::f32, 2, [] { return make_onednn_backend({.threads = 2}); }), "golden.features_f32");
   std::cout << "f32 features on oneDNN: max relative difference " << d << "\n";
+  EXPECT_LT(d, 1e-4);
+}
+#endif
+
+#if RALSGAN_HAVE_CUDA
+// The whole network with the CUDA backend's generated kernels (pooling, concat
+// and resize included), run by the host emulator; and on the GPU when present.
+TEST_F(InceptionGolden, F32FeaturesOnTheCudaHostEmulatorMatchPyTorchWithin1e4) {
+  const double d = rel(run(DType::f32, 2, [] { return make_cuda_host_emulator(); }), "golden.features_f32");
+  std::cout << "f32 features on the CUDA host emulator: max relative difference " << d << "\n";
+  EXPECT_LT(d, 1e-4);
+}
+
+// No GPU needed: NVRTC compiles every kernel of the full-size network (f32 and f64).
+TEST(InceptionOnCuda, EveryKernelOfTheFullNetworkCompilesWithNvrtc) {
+  for (DType t : {DType::f32, DType::f64}) {
+    auto g = std::make_shared<Graph>(t);
+    metrics::build_inception(*g, 4, 299, 1.0);
+    const std::vector<NodeId> order = schedule(*g);
+    const int n = cuda_codegen_check(*g, fuse(*g, order), 90);
+    std::cout << "Inception-v3 (" << dtype_name(t) << "): " << n << " distinct NVRTC kernels\n";
+    EXPECT_GT(n, 20);
+  }
+}
+
+TEST_F(InceptionGolden, F32FeaturesOnCudaMatchPyTorchWithin1e4) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU: cudaGetDeviceCount failed or returned 0";
+  const double d = rel(run(DType::f32, 2, [] { return make_cuda_backend(); }), "golden.features_f32");
+  std::cout << "f32 features on CUDA: max relative difference " << d << "\n";
   EXPECT_LT(d, 1e-4);
 }
 #endif
