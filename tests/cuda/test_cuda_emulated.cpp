@@ -14,6 +14,7 @@
 #include "tests/common/op_cases.h"
 #include "tests/cuda/bf16_checks.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/forward_only_ops.h"
 #include "tests/cuda/golden_check.h"
 
 namespace rg::testing_ops {
@@ -126,6 +127,10 @@ TEST(CudaEmulatedBf16, ChainsWidenConvolutionResultsThemselves) {
   EXPECT_GT(convs, 20);
   EXPECT_GT(widened, 5);
   EXPECT_LT(widened, convs);
+}
+
+TEST(CudaEmulatedForwardOnlyOps, MatchTheReferenceBackend) {
+  cudatest::check_forward_only_ops([] { return make_cuda_host_emulator(); });
 }
 
 TEST(CudaEmulatedStep, MatchesPyTorchGoldenStep) {

@@ -10,6 +10,7 @@
 #include "engine/schedule.h"
 #include "tests/common/op_cases.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/forward_only_ops.h"
 
 namespace rg::testing_ops {
 // Readable test names in ctest (instead of the bytes of the case).
@@ -59,6 +60,11 @@ TEST_P(CudaOps, MatchReferenceForwardAndBackwardInF32) {
 
 INSTANTIATE_TEST_SUITE_P(EveryOp, CudaOps, ::testing::ValuesIn(testing_ops::cases()),
                          [](const auto& info) { return info.param.name; });
+
+TEST(CudaForwardOnlyOps, MatchTheReferenceBackend) {
+  RG_REQUIRE_GPU();
+  cudatest::check_forward_only_ops([] { return make_cuda_backend(); });
+}
 
 // No GPU needed: NVRTC compiles every kernel the backend generates for these plans.
 int codegen(const std::shared_ptr<Graph>& g, CudaPrecision p = CudaPrecision::kF32) {
