@@ -108,6 +108,10 @@ void Session::set_variable(const std::string& n, std::span<const int64_t> d) { w
 
 std::vector<double> Session::variable(const std::string& name) const { return value(variable_value(name)); }
 
+void Session::read_variable(const std::string& name, void* dst, DType dst_type) const {
+  read(variable_value(name), dst, dst_type);
+}
+
 std::vector<double> Session::value(ValueId v) const {
   std::vector<double> r(size_t(plan_.graph->desc(v).numel()));
   read(v, r.data(), DType::f64);

@@ -30,6 +30,9 @@ class Session {
   void set_variable(const std::string& name, std::span<const double> data);
   void set_variable(const std::string& name, std::span<const int64_t> data);
   std::vector<double> variable(const std::string& name) const;
+  // A variable's numel() elements converted to dst_type, written to dst (no
+  // intermediate copy in the caller's type; checkpoints use it).
+  void read_variable(const std::string& name, void* dst, DType dst_type) const;
   std::vector<double> value(ValueId v) const;  // f64 copy of a materialised value
   std::vector<float> value_f32(ValueId v) const;
 

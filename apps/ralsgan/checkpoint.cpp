@@ -36,24 +36,57 @@ void set_from(Session& s, const std::string& var, const io::TensorData& t) {
   }
 }
 
-io::TensorData tensor_of(const Session& s, const std::string& var, const Shape& shape, DType t) {
-  const std::vector<double> v = s.variable(var);
-  std::vector<int64_t> sh(shape.begin(), shape.end());
-  if (t == DType::i64) {
-    io::TensorData d;
-    d.dtype = "I64";
-    d.shape = sh;
-    d.bytes.resize(v.size() * 8);
-    for (size_t i = 0; i < v.size(); ++i) {
-      const int64_t x = static_cast<int64_t>(v[i]);
-      std::memcpy(d.bytes.data() + i * 8, &x, 8);
+// A tensor of a checkpoint file: its key there, the session variable it comes
+// from, its shape and element type.
+struct Entry {
+  std::string key, var;
+  Shape shape;
+  DType type;  // i64, or the graph's float type
+};
+
+std::vector<Entry> network_entries(const Session& s, const std::vector<model::ParamSpec>& specs, const std::string& prefix) {
+  std::vector<Entry> e;
+  for (const auto& p : specs)
+    e.push_back({p.key, prefix + p.key, p.shape, p.dtype == DType::i64 ? DType::i64 : s.plan().graph->float_type()});
+  return e;
+}
+
+std::vector<Entry> train_state_entries(const Session& s, const std::vector<model::ParamSpec>& g_specs,
+                                       const std::vector<model::ParamSpec>& d_specs) {
+  std::vector<Entry> e;
+  for (auto [specs, net] : {std::pair{&g_specs, "G."}, {&d_specs, "D."}}) {
+    for (const auto& p : *specs) {
+      if (!p.trainable) continue;
+      for (const char* m : {".exp_avg", ".exp_avg_sq"}) {
+        const std::string name = std::string("adam.") + net + p.key + m;
+        e.push_back({name, name, p.shape, s.plan().graph->float_type()});
+      }
     }
-    return d;
+    const std::string step = std::string("adam.") + net + "step";
+    e.push_back({step, step, {}, DType::i64});
   }
-  // Float tensors in the graph's precision: F32 normally, F64 for f64 runs.
-  if (s.plan().graph->float_type() == DType::f64) return io::from_f64(v, sh);
-  std::vector<float> f(v.begin(), v.end());
-  return io::from_f32(f, sh);
+  return e;
+}
+
+// Float tensors in the graph's precision: F32 normally, F64 for f64 runs.
+std::string file_dtype(DType t) { return t == DType::i64 ? "I64" : t == DType::f64 ? "F64" : "F32"; }
+
+io::TensorData tensor_of(const Session& s, const Entry& e) {
+  io::TensorData d;
+  d.dtype = file_dtype(e.type);
+  d.shape.assign(e.shape.begin(), e.shape.end());
+  d.bytes.resize(size_t(numel(e.shape)) * dtype_size(e.type));
+  s.read_variable(e.var, d.bytes.data(), e.type);  // straight into the file's bytes
+  return d;
+}
+
+void write_entries(const std::filesystem::path& path, const Session& s, const std::vector<Entry>& entries,
+                   const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, io::TensorSource> src;
+  for (const Entry& e : entries)
+    src[e.key] = {file_dtype(e.type), std::vector<int64_t>(e.shape.begin(), e.shape.end()),
+                  [&s, e](std::span<std::byte> out) { s.read_variable(e.var, out.data(), e.type); }};
+  io::write_safetensors(path.string(), src, metadata);
 }
 
 }  // namespace
@@ -65,9 +98,32 @@ CheckpointPaths CheckpointPaths::in(const std::filesystem::path& dir) {
 io::SafetensorsContents export_network(const Session& s, const std::vector<model::ParamSpec>& specs,
                                        const std::string& prefix) {
   io::SafetensorsContents c;
-  for (const auto& p : specs) c.tensors[p.key] = tensor_of(s, prefix + p.key, p.shape, p.dtype);
+  for (const Entry& e : network_entries(s, specs, prefix)) c.tensors[e.key] = tensor_of(s, e);
   c.metadata["format"] = "pt";
   return c;
+}
+
+void write_network(const std::filesystem::path& path, const Session& s, const std::vector<model::ParamSpec>& specs,
+                   const std::string& prefix) {
+  write_entries(path, s, network_entries(s, specs, prefix), {{"format", "pt"}});
+}
+
+void copy_network(const Session& from, Session& to, const std::vector<model::ParamSpec>& specs, const std::string& prefix) {
+  for (const Entry& e : network_entries(from, specs, prefix)) {
+    if (e.type == DType::i64) {
+      std::vector<int64_t> v(size_t(numel(e.shape)));
+      from.read_variable(e.var, v.data(), DType::i64);
+      to.set_variable(e.var, std::span<const int64_t>(v));
+    } else if (e.type == DType::f64) {
+      std::vector<double> v(size_t(numel(e.shape)));
+      from.read_variable(e.var, v.data(), DType::f64);
+      to.set_variable(e.var, std::span<const double>(v));
+    } else {  // f32 graphs: no wider copy than the tensor itself
+      std::vector<float> v(size_t(numel(e.shape)));
+      from.read_variable(e.var, v.data(), DType::f32);
+      to.set_variable(e.var, std::span<const float>(v));
+    }
+  }
 }
 
 void check_network_file(const io::SafetensorsContents& file, const std::string& label,
@@ -87,21 +143,9 @@ void import_network(Session& s, const io::SafetensorsContents& file, const std::
   for (const auto& p : specs) set_from(s, prefix + p.key, file.tensors.at(p.key));
 }
 
-io::SafetensorsContents export_train_state(const Session& s, const std::vector<model::ParamSpec>& g_specs,
-                                           const std::vector<model::ParamSpec>& d_specs) {
-  io::SafetensorsContents c;
-  for (auto [specs, net] : {std::pair{&g_specs, "G."}, {&d_specs, "D."}}) {
-    for (const auto& p : *specs) {
-      if (!p.trainable) continue;
-      for (const char* m : {".exp_avg", ".exp_avg_sq"}) {
-        const std::string name = std::string("adam.") + net + p.key + m;
-        c.tensors[name] = tensor_of(s, name, p.shape, DType::f32);
-      }
-    }
-    const std::string step = std::string("adam.") + net + "step";
-    c.tensors[step] = tensor_of(s, step, {}, DType::i64);
-  }
-  return c;
+void write_train_state(const std::filesystem::path& path, const Session& s, const std::vector<model::ParamSpec>& g_specs,
+                       const std::vector<model::ParamSpec>& d_specs, const std::map<std::string, std::string>& metadata) {
+  write_entries(path, s, train_state_entries(s, g_specs, d_specs), metadata);
 }
 
 void import_train_state(Session& s, const io::SafetensorsContents& file, const std::string& label,

@@ -19,6 +19,12 @@ namespace rg::app {
 // Reads every tensor of `specs` from a session's variables "<prefix><key>".
 io::SafetensorsContents export_network(const Session& s, const std::vector<model::ParamSpec>& specs,
                                        const std::string& prefix);
+// The same tensors written to `path` (atomically) one at a time, without a
+// copy of the whole network in memory; metadata {"format": "pt"}.
+void write_network(const std::filesystem::path& path, const Session& s, const std::vector<model::ParamSpec>& specs,
+                   const std::string& prefix);
+// Copies the network's variables "<prefix><key>" from one session to another.
+void copy_network(const Session& from, Session& to, const std::vector<model::ParamSpec>& specs, const std::string& prefix);
 // Loads a state_dict file into variables "<prefix><key>". Every key must be
 // present with the expected shape; float tensors may be F32 or F64, counters
 // I64. Errors name the file, the tensor, what was expected and what was found.
@@ -29,9 +35,10 @@ void check_network_file(const io::SafetensorsContents& file, const std::string& 
                         const std::vector<model::ParamSpec>& specs);
 
 // Adam state of both networks and the step counters: names "adam.<G|D>.<key>.exp_avg",
-// "adam.<G|D>.<key>.exp_avg_sq", "adam.G.step", "adam.D.step".
-io::SafetensorsContents export_train_state(const Session& s, const std::vector<model::ParamSpec>& g_specs,
-                                           const std::vector<model::ParamSpec>& d_specs);
+// "adam.<G|D>.<key>.exp_avg_sq", "adam.G.step", "adam.D.step"; written to
+// `path` (atomically) one tensor at a time, with `metadata`.
+void write_train_state(const std::filesystem::path& path, const Session& s, const std::vector<model::ParamSpec>& g_specs,
+                       const std::vector<model::ParamSpec>& d_specs, const std::map<std::string, std::string>& metadata);
 void import_train_state(Session& s, const io::SafetensorsContents& file, const std::string& label,
                         const std::vector<model::ParamSpec>& g_specs, const std::vector<model::ParamSpec>& d_specs);
 

@@ -142,9 +142,11 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
   const uint64_t end = opt.steps >= 0 ? std::min(total, step + uint64_t(opt.steps)) : total;
   TrainResult result{step, step, false};
 
-  // Sample grids from fixed latents: the first 64 images `generate` makes with this seed.
-  const int grid_n = 64;
-  model::GenerateGraph gen = model::build_generate_graph(sc.model, grid_n, dtype);
+  // Sample grids from fixed latents: the first 64 images `generate` makes with
+  // this seed, in runs of 8 (a generation plan of batch 8 keeps its arena an
+  // eighth of a batch-64 one; eval-mode images do not depend on the batch).
+  const int grid_n = 64, grid_batch = 8;
+  model::GenerateGraph gen = model::build_generate_graph(sc.model, grid_batch, dtype);
   std::unique_ptr<Plan> gen_plan;
   std::unique_ptr<Session> gen_session;
   std::vector<float> grid_z(size_t(grid_n) * opt.nz);
@@ -161,27 +163,29 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
   auto save_checkpoint = [&](const fs::path& dir, uint64_t at_step) {
     fs::create_directories(dir);
     const CheckpointPaths p = CheckpointPaths::in(dir);
-    auto state = export_train_state(s, sg.g_params, sg.d_params);
-    state.metadata = run_metadata(opt, ds, at_step, at_step / per_epoch);
-    state.metadata["backend"] = be.name;  // informational: resuming on another backend is allowed
-    state.metadata["math"] = be.math;
-    // Train state last: a checkpoint is complete once its state names the step.
-    io::write_safetensors(p.generator.string(), export_network(s, sg.g_params, "G."));
-    io::write_safetensors(p.discriminator.string(), export_network(s, sg.d_params, "D."));
-    io::write_safetensors(p.train_state.string(), state);
+    // Files are written one tensor at a time. Train state last: a checkpoint
+    // is complete once its state names the step.
+    write_network(p.generator, s, sg.g_params, "G.");
+    write_network(p.discriminator, s, sg.d_params, "D.");
+    auto meta = run_metadata(opt, ds, at_step, at_step / per_epoch);
+    meta["backend"] = be.name;  // informational: resuming on another backend is allowed
+    meta["math"] = be.math;
+    write_train_state(p.train_state, s, sg.g_params, sg.d_params, meta);
   };
   auto save_samples = [&](uint64_t at_step) {
     if (!gen_plan) {
       gen_plan = compile(gen.graph, *be.backend);
       gen_session = std::make_unique<Session>(*gen_plan);
     }
-    import_network(*gen_session, export_network(s, sg.g_params, "G."), "generator", gen.g_params, "G.");
-    gen_session->set_input("z", std::span<const float>(grid_z));
-    gen_session->run();
-    const std::vector<float> img = gen_session->value_f32(gen.images);
+    copy_network(s, *gen_session, sg.g_params, "G.");
     const size_t per = size_t(3) * opt.size * opt.size;
     std::vector<std::vector<uint8_t>> tiles(grid_n, std::vector<uint8_t>(per));
-    for (int i = 0; i < grid_n; ++i) quantize_image(&img[size_t(i) * per], opt.size, tiles[size_t(i)].data());
+    for (int first = 0; first < grid_n; first += grid_batch) {
+      gen_session->set_input("z", std::span<const float>(&grid_z[size_t(first) * opt.nz], size_t(grid_batch) * opt.nz));
+      gen_session->run();
+      const std::vector<float> img = gen_session->value_f32(gen.images);
+      for (int i = 0; i < grid_batch; ++i) quantize_image(&img[size_t(i) * per], opt.size, tiles[size_t(first + i)].data());
+    }
     int w, h;
     const auto grid = make_grid(tiles, opt.size, 8, w, h);
     char name[64];

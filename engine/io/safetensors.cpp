@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
+#include <functional>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -541,13 +543,27 @@ SafetensorsContents read_safetensors(const std::string& path) {
   return parse_safetensors(buf, path);
 }
 
-std::vector<std::byte> serialize_safetensors(const SafetensorsContents& c) {
+namespace {
+
+// One header entry: a tensor's name, dtype and shape, and the bytes it holds
+// (or -1 when they are made while writing).
+struct HeaderEntry {
+  const std::string& name;
+  const std::string& dtype;
+  const std::vector<int64_t>& shape;
+  int64_t have_bytes;
+};
+
+// The 8-byte little-endian length and the padded JSON header, after validating
+// every entry (entries in name order); the data section follows: the tensors'
+// bytes in the same order.
+std::string safetensors_header(const std::map<std::string, std::string>& metadata, const std::vector<HeaderEntry>& entries) {
   const std::string label = "serialize_safetensors";
   std::string header = "{";
   bool first = true;
-  if (!c.metadata.empty()) {
+  if (!metadata.empty()) {
     header += "\"__metadata__\":{";
-    for (const auto& [k, v] : c.metadata) {
+    for (const auto& [k, v] : metadata) {
       if (!valid_utf8(k) || !valid_utf8(v)) fail(label, "__metadata__ entry " + quoted(k) + " is not valid UTF-8");
       if (!first) header += ',';
       first = false;
@@ -559,7 +575,8 @@ std::vector<std::byte> serialize_safetensors(const SafetensorsContents& c) {
     first = false;
   }
   uint64_t offset = 0;
-  for (const auto& [name, t] : c.tensors) {  // std::map: sorted by name
+  for (const HeaderEntry& t : entries) {
+    const std::string& name = t.name;
     if (name == "__metadata__") fail(label, "a tensor cannot be named __metadata__");
     if (!valid_utf8(name)) fail(label, "tensor " + quoted(name) + ": name is not valid UTF-8");
     try {
@@ -568,9 +585,9 @@ std::vector<std::byte> serialize_safetensors(const SafetensorsContents& c) {
       fail(label, "tensor " + quoted(name) + ": unknown dtype " + quoted(t.dtype));
     }
     const uint64_t nbytes = tensor_nbytes(label, name, t.dtype, t.shape);
-    if (nbytes != t.bytes.size()) {
-      fail(label, "tensor " + quoted(name) + ": holds " + std::to_string(t.bytes.size()) + " bytes but its " +
-                      t.dtype + " shape needs " + std::to_string(nbytes));
+    if (t.have_bytes >= 0 && nbytes != uint64_t(t.have_bytes)) {
+      fail(label, "tensor " + quoted(name) + ": holds " + std::to_string(t.have_bytes) + " bytes but its " + t.dtype +
+                      " shape needs " + std::to_string(nbytes));
     }
     if (!first) header += ',';
     first = false;
@@ -588,27 +605,27 @@ std::vector<std::byte> serialize_safetensors(const SafetensorsContents& c) {
   header += '}';
   while (header.size() % 8 != 0) header += ' ';
   if (header.size() > kMaxSafetensorsHeaderBytes) fail(label, "header exceeds the 100 MB limit");
-
-  std::vector<std::byte> out;
-  out.reserve(8 + header.size() + static_cast<size_t>(offset));
+  std::string out(8, '\0');
   uint64_t n = header.size();
   for (int k = 0; k < 8; ++k) {
-    out.push_back(static_cast<std::byte>(n & 0xff));
+    out[size_t(k)] = static_cast<char>(n & 0xff);
     n >>= 8;
   }
-  for (char ch : header) out.push_back(static_cast<std::byte>(ch));
-  for (const auto& [name, t] : c.tensors) out.insert(out.end(), t.bytes.begin(), t.bytes.end());
-  return out;
+  return out + header;
 }
 
-void write_safetensors(const std::string& path, const SafetensorsContents& c) {
-  std::vector<std::byte> buf;
-  try {
-    buf = serialize_safetensors(c);
-  } catch (const std::exception& e) {
-    fail(path, std::string("cannot write: ") + e.what());
-  }
+std::vector<HeaderEntry> entries_of(const SafetensorsContents& c) {
+  std::vector<HeaderEntry> e;
+  for (const auto& [name, t] : c.tensors) e.push_back({name, t.dtype, t.shape, int64_t(t.bytes.size())});
+  return e;
+}
 
+using WriteAll = std::function<void(const void*, size_t)>;
+
+// Writes `head`, then whatever `body` writes, to path.tmp-XXXXXX; fsyncs it
+// and renames it over path. On any failure (also an exception from `body`)
+// removes the temporary file and throws naming path; an existing file stays.
+void write_atomically(const std::string& path, const std::string& head, const std::function<void(const WriteAll&)>& body) {
   // Temporary file next to the target (same file system, so rename is atomic).
   // O_EXCL with a random suffix; the mode 0666 is reduced by the umask as for
   // any new file.
@@ -625,27 +642,40 @@ void write_safetensors(const std::string& path, const SafetensorsContents& c) {
   }
   if (fd < 0) fail(path, "cannot create temporary file " + tmp + ": " + errno_text(errno));
 
+  auto discard = [&] {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    ::unlink(tmp.c_str());
+  };
   auto abort_write = [&](const std::string& what) {
     const int e = errno;
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
+    discard();
     fail(path, what + ": " + errno_text(e));
   };
-
-  const auto* p = reinterpret_cast<const char*>(buf.data());
-  size_t left = buf.size();
-  while (left > 0) {
-    const ssize_t w = ::write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      abort_write("write to " + tmp + " failed");
+  const WriteAll write_all = [&](const void* data, size_t left) {
+    const auto* p = static_cast<const char*>(data);
+    while (left > 0) {
+      const ssize_t w = ::write(fd, p, left);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        abort_write("write to " + tmp + " failed");
+      }
+      if (w == 0) {
+        errno = EIO;
+        abort_write("write to " + tmp + " made no progress");
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
     }
-    if (w == 0) {
-      errno = EIO;
-      abort_write("write to " + tmp + " made no progress");
-    }
-    p += w;
-    left -= static_cast<size_t>(w);
+  };
+  write_all(head.data(), head.size());
+  try {
+    body(write_all);
+  } catch (const std::exception& e) {
+    discard();
+    const std::string what = e.what();
+    if (what.rfind(path, 0) == 0) throw;  // abort_write's error: already names the file
+    fail(path, "cannot write: " + what);
   }
   if (::fsync(fd) != 0) abort_write("fsync of " + tmp + " failed");
   const int rc = ::close(fd);
@@ -661,6 +691,55 @@ void write_safetensors(const std::string& path, const SafetensorsContents& c) {
     (void)::fsync(dfd);
     ::close(dfd);
   }
+}
+
+}  // namespace
+
+std::vector<std::byte> serialize_safetensors(const SafetensorsContents& c) {
+  const std::string head = safetensors_header(c.metadata, entries_of(c));
+  size_t total = head.size();
+  for (const auto& [name, t] : c.tensors) total += t.bytes.size();
+  std::vector<std::byte> out;
+  out.reserve(total);
+  for (char ch : head) out.push_back(static_cast<std::byte>(ch));
+  for (const auto& [name, t] : c.tensors) out.insert(out.end(), t.bytes.begin(), t.bytes.end());
+  return out;
+}
+
+void write_safetensors(const std::string& path, const SafetensorsContents& c) {
+  // The same bytes as serialize_safetensors, written piece by piece: the
+  // header, then each tensor from its own buffer (no copy of the whole file).
+  std::string head;
+  try {
+    head = safetensors_header(c.metadata, entries_of(c));
+  } catch (const std::exception& e) {
+    fail(path, std::string("cannot write: ") + e.what());
+  }
+  write_atomically(path, head, [&](const WriteAll& write_all) {
+    for (const auto& [name, t] : c.tensors) write_all(t.bytes.data(), t.bytes.size());
+  });
+}
+
+void write_safetensors(const std::string& path, const std::map<std::string, TensorSource>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<HeaderEntry> entries;
+  for (const auto& [name, t] : tensors) entries.push_back({name, t.dtype, t.shape, -1});
+  std::string head;
+  size_t largest = 0;
+  try {
+    head = safetensors_header(metadata, entries);
+    for (const auto& [name, t] : tensors) largest = std::max<size_t>(largest, tensor_nbytes(path, name, t.dtype, t.shape));
+  } catch (const std::exception& e) {
+    fail(path, std::string("cannot write: ") + e.what());
+  }
+  write_atomically(path, head, [&](const WriteAll& write_all) {
+    std::vector<std::byte> buf(largest);  // one tensor at a time
+    for (const auto& [name, t] : tensors) {
+      const size_t n = tensor_nbytes(path, name, t.dtype, t.shape);
+      t.fill(std::span<std::byte>(buf.data(), n));
+      write_all(buf.data(), n);
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 // atomically (temporary file, fsync, rename).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -50,6 +51,19 @@ std::vector<std::byte> serialize_safetensors(const SafetensorsContents& c);
 // Writes path.tmp-XXXXXX, fsyncs it, renames it over path (atomic). On any
 // failure removes the temporary file and throws; an existing file stays intact.
 void write_safetensors(const std::string& path, const SafetensorsContents& c);
+
+// A tensor whose bytes are made while the file is written: `fill` receives a
+// buffer of exactly numel * itemsize bytes.
+struct TensorSource {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::function<void(std::span<std::byte>)> fill;
+};
+// The same file as write_safetensors of the filled tensors, holding one
+// tensor's bytes at a time (checkpoints of large models); an exception from
+// `fill` aborts the write like an I/O error.
+void write_safetensors(const std::string& path, const std::map<std::string, TensorSource>& tensors,
+                       const std::map<std::string, std::string>& metadata);
 
 // F64/F32/I64/I32/U8/BOOL -> double; throws on other dtypes.
 std::vector<double> to_f64(const TensorData& t);

@@ -368,6 +368,46 @@ TEST(Safetensors, FailedAtomicWriteKeepsOldFile) {
   EXPECT_EQ(count_entries(), 1);
 }
 
+// The streaming writer (checkpoints: one tensor in memory at a time) writes
+// exactly the bytes of the in-memory writer, and a failing producer leaves the
+// old file as it was and no temporary file.
+TEST(Safetensors, StreamedWriterGivesTheSameBytesAndKeepsTheOldFileOnFailure) {
+  SafetensorsContents c;
+  c.tensors["b.weight"] = from_f32({1, 2, 3, 4, 5, 6}, {2, 3});
+  c.tensors["a.step"] = raw("I64", {}, 8, 9);
+  c.tensors["empty"] = from_f32({}, {0});
+  c.tensors["z.f64"] = from_f64({1e-300, -2.5}, {2});
+  c.metadata["format"] = "pt";
+  std::map<std::string, TensorSource> src;
+  int filled = 0;
+  for (const auto& [name, t] : c.tensors)
+    src[name] = {t.dtype, t.shape, [&t, &filled](std::span<std::byte> out) {
+                   ASSERT_EQ(out.size(), t.bytes.size());
+                   std::copy(t.bytes.begin(), t.bytes.end(), out.begin());
+                   ++filled;
+                 }};
+  TempDir dir;
+  const std::string path = dir.file("streamed.safetensors");
+  write_safetensors(path, src, c.metadata);
+  EXPECT_EQ(filled, 4);
+  EXPECT_EQ(read_bytes(path), serialize_safetensors(c));
+
+  const auto before = read_bytes(path);
+  src["c.bad"] = {"F32", {3}, [](std::span<std::byte>) { throw std::runtime_error("the session is gone"); }};
+  const std::string m = error_of([&] { write_safetensors(path, src, c.metadata); });
+  EXPECT_NE(m.find(path), std::string::npos) << m;
+  EXPECT_NE(m.find("the session is gone"), std::string::npos) << m;
+  EXPECT_EQ(read_bytes(path), before);
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+  src["c.bad"] = {"F99", {3}, [](std::span<std::byte>) {}};
+  EXPECT_NE(error_of([&] { write_safetensors(path, src, c.metadata); }).find("unknown dtype"), std::string::npos);
+}
+
 // The PyTorch golden data for the training-step test (tools/golden/make_step_golden.py).
 TEST(Safetensors, StepGoldenLoads) {
   for (const char* name : {"step_f64.safetensors", "step_f32.safetensors"}) {
