@@ -1,4 +1,5 @@
-"""Minimal safetensors writer/reader for PyTorch tensors (no `safetensors` package needed).
+"""Minimal safetensors writer/reader for PyTorch tensors and numpy arrays (no
+`safetensors` package needed); the one every script in tools/ and bench/ uses.
 
 Same format as the reference implementation: 8-byte little-endian header length N,
 N bytes of JSON (padded with spaces to a multiple of 8), then the data section.
@@ -28,6 +29,10 @@ def _tensor_bytes(t):
 
 
 def save_file(tensors, path, metadata=None):
+    """tensors: name -> torch tensor or numpy array."""
+    import numpy as np
+    tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+               for k, v in tensors.items()}
     header = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in sorted(metadata.items())}

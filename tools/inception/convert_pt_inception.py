@@ -19,8 +19,10 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import st_io  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "golden"))
+import st  # noqa: E402
 from fid_inception import FIDInceptionV3, state_dict_f32  # noqa: E402
 
 
@@ -43,8 +45,8 @@ def main():
     for k, v in want.items():
         if tuple(keep[k].shape) != tuple(v.shape):
             sys.exit(f"{args.pth}: {k} has shape {tuple(keep[k].shape)}, expected {tuple(v.shape)}")
-    st_io.write(args.out, {k: keep[k].detach().float().numpy().astype(np.float32) for k in sorted(keep)},
-                metadata={"source": os.path.basename(args.pth), "network": "pytorch-fid fid_inception_v3", "width": "1"})
+    st.save_file({k: keep[k].detach().float().numpy().astype(np.float32) for k in sorted(keep)}, args.out,
+                 metadata={"source": os.path.basename(args.pth), "network": "pytorch-fid fid_inception_v3", "width": "1"})
     print(f"wrote {len(keep)} tensors to {args.out}")
 
 

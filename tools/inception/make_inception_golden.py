@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import st_io  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "golden"))
+import st  # noqa: E402
 from fid_inception import FIDInceptionV3, randomize, state_dict_f32  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -52,8 +53,8 @@ def ops_golden():
     t["concat.a"], t["concat.b"], t["concat.c"] = a, b, c
     t["concat.axis1"] = torch.cat([a, b, c], 1)
     t["concat.axis3"] = torch.cat([a, a[..., :2]], 3)
-    st_io.write(os.path.join(OUT, "ops_golden.safetensors"), {k: v.numpy() for k, v in t.items()},
-                metadata={"generator": "tools/inception/make_inception_golden.py", "torch": torch.__version__})
+    st.save_file({k: v.numpy() for k, v in t.items()}, os.path.join(OUT, "ops_golden.safetensors"),
+                 metadata={"generator": "tools/inception/make_inception_golden.py", "torch": torch.__version__})
 
 
 def golden_images(n=3, size=64):
@@ -93,8 +94,8 @@ def inception_golden(width=0.125, seed=7):
     t["golden.images"] = imgs.numpy()
     t["golden.features_f32"] = f32.numpy()
     t["golden.features_f64"] = f64.numpy()
-    st_io.write(os.path.join(OUT, "inception_w8.safetensors"), t,
-                metadata={"width": str(width), "seed": str(seed), "torch": torch.__version__,
+    st.save_file(t, os.path.join(OUT, "inception_w8.safetensors"),
+                 metadata={"width": str(width), "seed": str(seed), "torch": torch.__version__,
                           "generator": "tools/inception/make_inception_golden.py"})
     print("features", tuple(f32.shape), "max |f32 - f64|", float((f32.double() - f64).abs().max()),
           "max |f|", float(f64.abs().max()))
@@ -180,8 +181,8 @@ def main():
     if args.check_torchvision:
         check_torchvision()
     if args.full_weights:
-        st_io.write(args.full_weights, {k: v.numpy() for k, v in state_dict_f32(make_model(1.0, 5)).items()},
-                    metadata={"width": "1", "seed": "5", "random": "true"})
+        st.save_file({k: v.numpy() for k, v in state_dict_f32(make_model(1.0, 5)).items()}, args.full_weights,
+                     metadata={"width": "1", "seed": "5", "random": "true"})
 
 
 if __name__ == "__main__":
