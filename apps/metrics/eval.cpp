@@ -55,9 +55,11 @@ int common_size(const std::vector<Image>& imgs, const std::string& what, std::ve
   for (size_t i = 0; i < imgs.size(); ++i) {
     const Image& im = imgs[i];
     if (im.width != s || im.height != s || im.rgb.size() != size_t(s) * size_t(s) * 3)
-      throw std::invalid_argument(what + ": image " + std::to_string(i) + " is " + std::to_string(im.width) + "x" +
-                                  std::to_string(im.height) + "; all images must be square and of one size (first is " +
-                                  std::to_string(s) + "x" + std::to_string(s) + ")");
+      throw std::invalid_argument(
+          what + ": image " + std::to_string(i) + " is " + std::to_string(im.width) + "x" + std::to_string(im.height) +
+          "; all images must be square and of one size (" +
+          (i == 0 ? std::string("the first is not square") : "the first is " + std::to_string(s) + "x" + std::to_string(s)) +
+          "); letterbox a photo folder first: ralsgan preprocess --input DIR --output CACHE --size N, then pass CACHE");
     ptrs.push_back(im.rgb.data());
   }
   return s;

@@ -68,7 +68,23 @@ TEST(Eval, ClearErrors) {
   EXPECT_THROW(evaluate(o), std::invalid_argument);
   o.metrics = {"swd"};
   o.fake = images(4, 16, 0, 2);  // other size
-  EXPECT_THROW(evaluate(o), std::invalid_argument);
+  try {
+    evaluate(o);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("real images are 32 px, fake images 16 px"), std::string::npos) << e.what();
+  }
+  o.fake = images(4, 32, 0, 2);
+  o.fake[0] = Image{40, 30, std::vector<uint8_t>(40 * 30 * 3)};  // a photo, not letterboxed
+  try {
+    evaluate(o);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("image 0 is 40x30; all images must be square and of one size (the first is not square)"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("ralsgan preprocess"), std::string::npos) << e.what();
+  }
   o.fake.clear();
   o.fake_dir = "/nonexistent/fakes";
   try {
