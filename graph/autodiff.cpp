@@ -17,7 +17,6 @@ class SavedValues {
     for (ValueId v = 0; v < g.num_values(); ++v)
       if (bn_activation(v)) largest_ = std::max(largest_, g.desc(v).bytes());
   }
-  bool recompute() const { return bool(recompute_); }
   // For a reader of the activation itself (a weight gradient): v, or v
   // recomputed when v = relu/leaky_relu(BatchNormTrain(x).y), once per value.
   ValueId operator()(ValueId v) {
@@ -86,19 +85,21 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
       for (int i = 0; i < 2; ++i)  // output padding that restores the input size exactly
         a.output_padding[size_t(i)] = int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - ws[size_t(2 + i)] -
                                           (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
-      // Recomputing: the weight gradient first, so the recomputed input is
-      // freed before the input gradient (as large) is allocated.
-      const ValueId dw0 = saved.recompute() ? g.conv2d_backward_weight(saved(x(0)), dy, ws, n.attrs.stride, n.attrs.padding) : kNoValue;
+      // A recomputed input: the weight gradient first, so the copy is freed
+      // before the input gradient (as large) is allocated.
+      const ValueId xin = saved(x(0));
+      const ValueId dw0 = xin != x(0) ? g.conv2d_backward_weight(xin, dy, ws, n.attrs.stride, n.attrs.padding) : kNoValue;
       const ValueId dx = g.add_node(OpKind::kConvTranspose2d, {dy, x(1)}, a)[0];
-      const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(x(0), dy, ws, n.attrs.stride, n.attrs.padding);
+      const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(xin, dy, ws, n.attrs.stride, n.attrs.padding);
       return {dx, dw};
     }
     case OpKind::kConvTranspose2d: {
       OpAttrs a = n.attrs;
       a.output_padding = {0, 0};
-      const ValueId dw0 = saved.recompute() ? g.conv2d_backward_weight(dy, saved(x(0)), g.shape(x(1)), n.attrs.stride, n.attrs.padding) : kNoValue;
+      const ValueId xin = saved(x(0));  // as above
+      const ValueId dw0 = xin != x(0) ? g.conv2d_backward_weight(dy, xin, g.shape(x(1)), n.attrs.stride, n.attrs.padding) : kNoValue;
       const ValueId dx = g.add_node(OpKind::kConv2d, {dy, x(1)}, a)[0];
-      const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(dy, x(0), g.shape(x(1)), n.attrs.stride, n.attrs.padding);
+      const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(dy, xin, g.shape(x(1)), n.attrs.stride, n.attrs.padding);
       return {dx, dw};
     }
     case OpKind::kBatchNormTrain: {

@@ -24,9 +24,9 @@ struct GradientOptions {
   // pass so the copy dies early). Those inputs are kept for BatchNorm's own
   // backward anyway, so `a` dies after its forward readers: one
   // activation-sized buffer less per BN layer between the forward and the
-  // backward pass, for one elementwise pass more (two at the largest). Weight
-  // gradients of a convolution are then built before its input gradient (the
-  // recomputed input is freed before the input gradient is allocated).
+  // backward pass, for one elementwise pass more (two at the largest). The
+  // weight gradient of a convolution whose input is recomputed is built before
+  // its input gradient (the copy is freed before the input gradient is allocated).
   // Asked for each such activation; null: none is recomputed. Worth it for
   // activations kept across much of the graph (a generator's, read again at
   // the end of a GAN step), not for ones read back a few nodes later.
