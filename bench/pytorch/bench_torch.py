@@ -87,19 +87,7 @@ def train_step_fn(batch, size=128):
     y = 0.8
 
     def step():  # DESIGN B3
-        fake = G(z)
-        C_r = D(x_real)
-        C_f = D(fake.detach())
-        loss_d = dcgan.rals_loss(C_r, C_f, y)
-        optD.zero_grad()
-        loss_d.backward()
-        optD.step()
-        C_f2 = D(fake)
-        Cr = C_r.detach()
-        loss_g = dcgan.rals_loss(C_f2, Cr, y)
-        optG.zero_grad()
-        loss_g.backward()
-        optG.step()
+        *_, loss_d, loss_g = dcgan.rals_step(G, D, optG, optD, x_real, z, y)
         return loss_d.item(), loss_g.item()
 
     return step

@@ -76,22 +76,8 @@ def bench_step(mode, batch, size, iters, dev):
     x_r = torch.rand(batch, 3, size, size, device=dev) * 2 - 1
     z = torch.randn(batch, 128, device=dev)
 
-    def step():
-        with autocast(mode, dev):
-            x_f = Gm(z)
-            c_r = Dm(x_r)
-            c_f = Dm(x_f.detach())
-            loss_d = dcgan.rals_loss(c_r, c_f, y)
-        optD.zero_grad(set_to_none=True)
-        loss_d.backward()
-        optD.step()
-        with autocast(mode, dev):
-            c_f2 = Dm(x_f)
-            c_r_c = c_r.detach()
-            loss_g = dcgan.rals_loss(c_f2, c_r_c, y)
-        optG.zero_grad(set_to_none=True)
-        loss_g.backward()
-        optG.step()
+    def step():  # zero_grad sets the gradients to None (the default since torch 2.0)
+        *_, loss_d, loss_g = dcgan.rals_step(Gm, Dm, optG, optD, x_r, z, y, autocast=lambda: autocast(mode, dev))
         return loss_d, loss_g
 
     t0 = time.perf_counter()

@@ -1,5 +1,6 @@
 """The seed's DCGAN generator and discriminator (DESIGN B2), generalised to other
 image sizes and channel widths. State-dict keys are `model.<index>.<name>`."""
+import contextlib
 import math
 
 import torch
@@ -67,6 +68,42 @@ def rals_loss(c_a, c_b, y):
     score y above c_b on average. D's loss is rals_loss(C_r, C_f, y); G's is
     rals_loss(C_f', C_r, y) with C_r a constant. The one copy every script uses."""
     return (torch.mean((c_a - torch.mean(c_b) - y) ** 2) + torch.mean((c_b - torch.mean(c_a) + y) ** 2)) / 2
+
+
+def rals_step(G, D, optG, optD, x_real, z, y, autocast=None, on_d_grads=None, on_g_grads=None):
+    """One training step of DESIGN B3: C_r = D(x_r), C_f = D(x_f) with x_f = G(z)
+    held constant, D's loss, Adam on D; then C_f' = D(x_f) with the updated D
+    and C_r a constant, G's loss, Adam on G. The one copy the golden
+    generators and the benchmarks run.
+      autocast:   a context-manager factory around each forward pass and loss
+                  (mixed precision); backward passes and Adam run outside it.
+      on_d_grads: called after D's backward, before its Adam step (to read .grad).
+      on_g_grads: called with x_f after G's backward, before its Adam step;
+                  x_f.grad is kept for it.
+    Returns (x_f, C_r, C_f, C_f', loss_d, loss_g)."""
+    ctx = autocast or contextlib.nullcontext
+    with ctx():
+        fake = G(z)
+        C_r = D(x_real)
+        C_f = D(fake.detach())
+        loss_d = rals_loss(C_r, C_f, y)
+    optD.zero_grad()
+    loss_d.backward()
+    if on_d_grads:
+        on_d_grads()
+    optD.step()
+    if on_g_grads:
+        fake.retain_grad()
+    with ctx():
+        C_f2 = D(fake)
+        Cr = C_r.detach()
+        loss_g = rals_loss(C_f2, Cr, y)
+    optG.zero_grad()
+    loss_g.backward()
+    if on_g_grads:
+        on_g_grads(fake)
+    optG.step()
+    return fake, C_r, C_f, C_f2, loss_d, loss_g
 
 
 def count_params(m):

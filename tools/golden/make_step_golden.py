@@ -86,26 +86,17 @@ def run_step(G, D, x_real, z):
     optG = torch.optim.Adam(G.parameters(), lr=CFG["lr"], betas=betas, eps=CFG["eps"])
     y = CFG["real_label"]
 
-    fake = G(z)
-    C_r = D(x_real)
-    C_f = D(fake.detach())
-    loss_d = dcgan.rals_loss(C_r, C_f, y)
-    optD.zero_grad()
-    loss_d.backward()
-    for n, p in D.named_parameters():
-        out["grad.D." + n] = p.grad.detach().clone()
-    optD.step()
+    def d_grads():
+        for n, p in D.named_parameters():
+            out["grad.D." + n] = p.grad.detach().clone()
 
-    fake.retain_grad()
-    C_f2 = D(fake)
-    Cr = C_r.detach()
-    loss_g = dcgan.rals_loss(C_f2, Cr, y)
-    optG.zero_grad()
-    loss_g.backward()
-    for n, p in G.named_parameters():
-        out["grad.G." + n] = p.grad.detach().clone()
-    out["grad.fake"] = fake.grad.detach().clone()
-    optG.step()
+    def g_grads(fake):
+        for n, p in G.named_parameters():
+            out["grad.G." + n] = p.grad.detach().clone()
+        out["grad.fake"] = fake.grad.detach().clone()
+
+    _, C_r, C_f, C_f2, loss_d, loss_g = dcgan.rals_step(G, D, optG, optD, x_real, z, y, on_d_grads=d_grads,
+                                                        on_g_grads=g_grads)
 
     out["C_r"], out["C_f"], out["C_f2"] = C_r.detach().clone(), C_f.detach().clone(), C_f2.detach().clone()
     out["loss_d"], out["loss_g"] = loss_d.detach().clone(), loss_g.detach().clone()

@@ -147,20 +147,7 @@ def train(G, D, pixels, steps, dtype, tag, keep_after):
         x_real = real_batch(pixels, s, dtype)
         z = philox.latents(CFG["latent_seed"], CFG["latent_stream"], range(s * b, s * b + b), nz).to(dtype)
 
-        fake = G(z.view(b, nz, 1, 1))
-        C_r = D(x_real)
-        C_f = D(fake.detach())
-        loss_d = dcgan.rals_loss(C_r, C_f, y)
-        optD.zero_grad()
-        loss_d.backward()
-        optD.step()
-
-        C_f2 = D(fake)
-        Cr = C_r.detach()
-        loss_g = dcgan.rals_loss(C_f2, Cr, y)
-        optG.zero_grad()
-        loss_g.backward()
-        optG.step()
+        *_, loss_d, loss_g = dcgan.rals_step(G, D, optG, optD, x_real, z.view(b, nz, 1, 1), y)
 
         out["%s.loss_d.step%d" % (tag, s)] = loss_d.detach().clone()
         out["%s.loss_g.step%d" % (tag, s)] = loss_g.detach().clone()
