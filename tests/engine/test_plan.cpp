@@ -9,75 +9,10 @@
 #include "backends/ref/ref_backend.h"
 #include "engine/inspect.h"
 #include "engine/session.h"
+#include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 
-// Count every heap allocation made while `counting` is set: operator new and
-// the C allocator (where Eigen or OpenMP would allocate).
-// This file replaces the global operator new/delete with malloc/free on purpose;
-// GCC cannot see that the pair is consistent and warns at inlined call sites.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-}  // namespace
-
-#if defined(__SANITIZE_ADDRESS__)
-// Sanitizer builds own malloc and operator new; they report every allocation
-// to these hooks instead.
-extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*)(const volatile void*, size_t),
-                                                         void (*)(const volatile void*));
-namespace {
-void on_malloc(const volatile void*, size_t) {
-  if (counting) ++allocations;
-}
-void on_free(const volatile void*) {}
-[[maybe_unused]] const int hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
-}  // namespace
-#else
-void* operator new(size_t n) {
-  if (counting) ++allocations;
-  void* p = std::malloc(n ? n : 1);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-void* operator new(size_t n, const std::nothrow_t&) noexcept {
-  if (counting) ++allocations;
-  return std::malloc(n ? n : 1);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* __libc_memalign(size_t, size_t);
-void __libc_free(void*);
-void* malloc(size_t n) {
-  if (counting) ++allocations;
-  return __libc_malloc(n);
-}
-void* calloc(size_t a, size_t b) {
-  if (counting) ++allocations;
-  return __libc_calloc(a, b);
-}
-void* realloc(void* p, size_t n) {
-  if (counting) ++allocations;
-  return __libc_realloc(p, n);
-}
-void* aligned_alloc(size_t a, size_t n) {
-  if (counting) ++allocations;
-  return __libc_memalign(a, n);
-}
-int posix_memalign(void** out, size_t a, size_t n) {
-  if (counting) ++allocations;
-  *out = __libc_memalign(a, n);
-  return *out ? 0 : 12;
-}
-void free(void* p) { __libc_free(p); }
-}
-#endif
+using rg::testing_alloc::allocations;
+using rg::testing_alloc::counting;
 
 namespace rg {
 namespace {

@@ -18,61 +18,11 @@
 #include "engine/session.h"
 #include "graph/autodiff.h"
 #include "tests/common/op_cases.h"
+#include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 
-// Heap allocation counting (as tests/engine/test_plan.cpp), plus the largest request.
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<long> allocations{0};
-std::atomic<size_t> largest{0};
-void note(size_t n) {
-  if (!counting) return;
-  ++allocations;
-  size_t cur = largest.load();
-  while (n > cur && !largest.compare_exchange_weak(cur, n)) {
-  }
-}
-}  // namespace
-
-void* operator new(size_t n) {
-  note(n);
-  void* p = std::malloc(n ? n : 1);
-  if (!p) throw std::bad_alloc();
-  return p;
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* __libc_memalign(size_t, size_t);
-void __libc_free(void*);
-void* malloc(size_t n) {
-  note(n);
-  return __libc_malloc(n);
-}
-void* calloc(size_t a, size_t b) {
-  note(a * b);
-  return __libc_calloc(a, b);
-}
-void* realloc(void* p, size_t n) {
-  note(n);
-  return __libc_realloc(p, n);
-}
-void* aligned_alloc(size_t a, size_t n) {
-  note(n);
-  return __libc_memalign(a, n);
-}
-int posix_memalign(void** out, size_t a, size_t n) {
-  note(n);
-  *out = __libc_memalign(a, n);
-  return *out ? 0 : 12;
-}
-void free(void* p) { __libc_free(p); }
-}
-#endif
+using rg::testing_alloc::allocations;
+using rg::testing_alloc::counting;
+using rg::testing_alloc::largest;
 
 namespace rg {
 namespace {
