@@ -52,6 +52,7 @@ class CudaKernel final : public Kernel {
     // the launches around this step). Host emulation widens them into f32
     // scratch (tmp: a, b, out), runs the f32 reference and rounds the result.
     bool bf16 = false;
+    size_t numel[3] = {};  // elements of a, b and out (the node's inputs and output)
     size_t tmp[3] = {};
     void* ptmp[3] = {};
   };
@@ -82,13 +83,7 @@ class CudaKernel final : public Kernel {
   static std::string channel_load(EwSpec& s, Arg a);
   void* resolve(const Arg& a, const KernelBinding& b) const;
   static void emulate_bf16_conv(const Conv& c) {
-    const ref::ConvGeometry& g = c.geo;
-    const size_t na = size_t(g.n * g.c_in * g.h * g.w), ny = size_t(g.n * g.c_out * g.ho * g.wo),
-                 nw = size_t(g.c_out * g.c_in * g.kh * g.kw);
-    // Element counts of (a, b, out) by role, as in build_conv.
-    size_t n[3] = {na, nw, ny};
-    if (c.kind == OpKind::kConvTranspose2d) n[0] = ny, n[2] = na;
-    else if (c.kind == OpKind::kConv2dBackwardWeight) n[1] = ny, n[2] = nw;
+    const size_t* n = c.numel;
     const uint16_t* in[2] = {static_cast<const uint16_t*>(c.pa), static_cast<const uint16_t*>(c.pb)};
     float* f[3] = {static_cast<float*>(c.ptmp[0]), static_cast<float*>(c.ptmp[1]), static_cast<float*>(c.ptmp[2])};
     for (int k = 0; k < 2; ++k)
@@ -526,9 +521,9 @@ void CudaKernel::build_conv(const Node& n) {
   // A result that only this group's elementwise chain reads stays bf16: the
   // chain widens it as it loads it (no conversion kernel, no f32 copy).
   const bool chain_widens = grp_.is_internal(n.outputs[0]);
-  if (be_.emulate()) {
-    c.tmp[0] = alloc(size_t(na) * 4), c.tmp[1] = alloc(size_t(nb) * 4), c.tmp[2] = alloc(size_t(no) * 4);
-  }
+  c.numel[0] = size_t(na), c.numel[1] = size_t(nb), c.numel[2] = size_t(no);
+  if (be_.emulate())
+    for (int k = 0; k < 3; ++k) c.tmp[k] = alloc(c.numel[k] * 4);
   add_launch(make_bf16_convert(na, true, c.a, a16, be_.sms(), be_.block()));
   add_launch(make_bf16_convert(nb, true, c.b, b16, be_.sms(), be_.block()));
   const Arg result = c.out;

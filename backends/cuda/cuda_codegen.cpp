@@ -93,7 +93,8 @@ LaunchSpec make_elementwise(const EwSpec& s, int sms) {
 
 namespace {
 
-// The grid-stride loop over n outputs every gather kernel uses.
+// The grid-stride loop over n outputs (and its grid) of the gather and
+// conversion kernels.
 std::string gather_loop(int64_t n, int block) {
   std::ostringstream o;
   o << "  for (i64 e = (i64)blockIdx.x * " << block << " + threadIdx.x; e < " << ll(n) << "; e += (i64)gridDim.x * " << block
@@ -193,10 +194,8 @@ LaunchSpec make_bf16_convert(int64_t n, bool to_bf16, Arg in, Arg out, int sms, 
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const "
     << (to_bf16 ? "float" : "unsigned short") << "* __restrict__ in0, " << (to_bf16 ? "unsigned short" : "float") << "* out0) {\n"
-    << "  for (i64 e = (i64)blockIdx.x * " << block << " + threadIdx.x; e < " << ll(n) << "; e += (i64)gridDim.x * " << block
-    << ") out0[e] = " << (to_bf16 ? "rg_f2bf(in0[e])" : "rg_bf2f(in0[e])") << ";\n}\n";
-  const int64_t blocks = std::clamp<int64_t>((n + block - 1) / block, 1, int64_t(sms) * 16);
-  return finish(o.str(), unsigned(blocks), unsigned(block), {in, out}, to_bf16 ? "to_bf16_" : "from_bf16_");
+    << gather_loop(n, block) << "    out0[e] = " << (to_bf16 ? "rg_f2bf(in0[e])" : "rg_bf2f(in0[e])") << ";\n  }\n}\n";
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, to_bf16 ? "to_bf16_" : "from_bf16_");
 }
 
 namespace {
