@@ -62,6 +62,9 @@ class Backend {
   }
   // Compile one group of the schedule. `g` outlives the kernel.
   virtual std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& group) = 0;
+  // Called once after every group of a plan is compiled (a backend may report
+  // on the plan as a whole here, e.g. slow fallbacks, once).
+  virtual void finish(const Graph& /*g*/) {}
   // Runs the kernels of a plan in order; a backend may capture and replay them.
   virtual void run_all(const std::vector<Kernel*>& kernels) {
     for (Kernel* k : kernels) k->run();

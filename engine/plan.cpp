@@ -23,6 +23,7 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
   plan->root = storage_roots(g);
   backend.prepare(g, plan->groups);
   for (const FusionGroup& grp : plan->groups) plan->kernels.push_back(backend.compile(g, grp));
+  backend.finish(g);
 
   const int steps = static_cast<int>(plan->groups.size());
   const auto& root = plan->root;

@@ -15,6 +15,9 @@
 #include <set>
 #include <stdexcept>
 
+#include "backends/onednn/conv_primitives.h"
+#include "backends/onednn/layout.h"
+#include "backends/onednn/layout_choice.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/schedule.h"
 
@@ -25,16 +28,15 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-enum class Layout : uint8_t { plain, nhwc, blk16 };
-
-const char* layout_name(Layout l) {
-  switch (l) {
-    case Layout::plain: return "nchw";
-    case Layout::nhwc: return "nhwc";
-    case Layout::blk16: return "nChw16c";
-  }
-  return "?";
-}
+using onednn::block_of;
+using onednn::dims_of;
+using onednn::Layout;
+using onednn::layout_name;
+using onednn::Phys;
+using onednn::phys_of;
+using onednn::tag_of;
+using onednn::trivial_for;
+using onednn::Walk;
 
 struct Ctx {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
@@ -44,97 +46,6 @@ struct Ctx {
 
 constexpr size_t kAlign = 256;
 size_t align_bytes(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
-tag tag_of(Layout l, size_t rank) {
-  if (rank != 4) {
-    switch (rank) {
-      case 1: return tag::a;
-      case 2: return tag::ab;
-      case 3: return tag::abc;
-      default: return tag::abcd;
-    }
-  }
-  switch (l) {
-    case Layout::nhwc: return tag::nhwc;
-    case Layout::blk16: return tag::nChw16c;
-    default: return tag::nchw;
-  }
-}
-
-memory::dims dims_of(const Shape& s) { return memory::dims(s.begin(), s.end()); }
-
-// The order in which a layout stores a 4-D tensor: physical dims (outermost
-// first), the logical dim each one indexes and its multiplier in that dim.
-struct Phys {
-  std::vector<int64_t> dims;
-  std::vector<int> ldim;
-  std::vector<int64_t> mult;
-};
-
-Phys phys_of(const Shape& s, Layout l) {
-  Phys p;
-  if (s.size() != 4 || l == Layout::plain) {
-    p.dims = s;
-    for (size_t i = 0; i < s.size(); ++i) p.ldim.push_back(int(i)), p.mult.push_back(1);
-    return p;
-  }
-  if (l == Layout::nhwc) {
-    p.dims = {s[0], s[2], s[3], s[1]};
-    p.ldim = {0, 2, 3, 1};
-    p.mult = {1, 1, 1, 1};
-  } else {
-    p.dims = {s[0], s[1] / 16, s[2], s[3], 16};
-    p.ldim = {0, 1, 2, 3, 1};
-    p.mult = {1, 16, 1, 1, 1};
-  }
-  return p;
-}
-
-// Plain (row-major) strides of `small` broadcast against `big` (right-aligned), 0 on broadcast dims.
-
-// A strided walk over the physical order of a big tensor: the offset in a
-// small (plain, broadcast) tensor for each physical linear index.
-struct Walk {
-  std::vector<int64_t> dims, strides;
-  bool all_zero = true;
-  Walk() = default;
-  Walk(const Phys& p, const std::vector<int64_t>& logical_strides) {
-    dims = p.dims;
-    for (size_t k = 0; k < p.dims.size(); ++k) {
-      strides.push_back(logical_strides[size_t(p.ldim[k])] * p.mult[k]);
-      all_zero &= strides.back() == 0;
-    }
-  }
-  // Offsets for physical indices [e0, e0 + n), handed to f(i, offset).
-  template <typename F>
-  void run(int64_t e0, int64_t n, F&& f) const {
-    const size_t r = dims.size();
-    int64_t idx[8] = {0};
-    int64_t rem = e0, off = 0;
-    for (size_t d = r; d-- > 0;) {
-      idx[d] = rem % dims[d];
-      rem /= dims[d];
-      off += idx[d] * strides[d];
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      f(i, off);
-      for (size_t d = r; d-- > 0;) {
-        off += strides[d];
-        if (++idx[d] < dims[d]) break;
-        off -= strides[d] * dims[d];
-        idx[d] = 0;
-      }
-    }
-  }
-};
-
-// Same bytes in NCHW and NHWC (and, with C % 16 == 0 and H = W = 1, in nChw16c).
-bool trivial(const Shape& s) { return s.size() == 4 && (s[2] * s[3] == 1 || s[1] == 1); }
-bool trivial_for(const Shape& s, Layout l) {
-  if (s.size() != 4) return false;
-  if (l == Layout::blk16) return s[2] * s[3] == 1 && s[1] % 16 == 0;
-  return trivial(s);
-}
 
 // ---------------------------------------------------------------------------
 // A fused elementwise chain: chunks of kChunk elements in physical order, one
@@ -173,9 +84,10 @@ class EwProgram {
         shift_.assign(C, 0.f);
         const int64_t HW = shape_[2] * shape_[3];
         Load::Channel ch;  // a fill per chunk instead of a walk per element, where chunks line up
-        if (gl == Layout::blk16 && int64_t(C) % 16 == 0 && (HW * 16) % kChunk == 0) ch = {1, int64_t(C), HW};
-        else if (gl == Layout::plain && HW % kChunk == 0) ch = {2, int64_t(C), HW};
-        else if (gl == Layout::nhwc && kChunk % int64_t(C) == 0) ch = {3, int64_t(C), HW};
+        const int64_t blk = block_of(gl);
+        if (blk && int64_t(C) % blk == 0 && (HW * blk) % kChunk == 0) ch = {1, int64_t(C), HW, blk};
+        else if (gl == Layout::plain && HW % kChunk == 0) ch = {2, int64_t(C), HW, 0};
+        else if (gl == Layout::nhwc && kChunk % int64_t(C) == 0) ch = {3, int64_t(C), HW, 0};
         auto per_channel = [&](const std::vector<float>& vec) {
           Load l;
           l.value = kNoValue;  // ours, not a graph value
@@ -263,11 +175,11 @@ class EwProgram {
     Walk walk;
     const float* ptr = nullptr;
     // A per-channel vector over a 4-D chunk, when every chunk of kChunk elements
-    // has a simple pattern: 1 nChw16c (one block of 16 channels repeated),
+    // has a simple pattern: 1 nChw8c / nChw16c (one block of channels repeated),
     // 2 NCHW (one channel), 3 NHWC (all C channels repeated); 0: use the walk.
     struct Channel {
       int kind = 0;
-      int64_t C = 0, HW = 0;
+      int64_t C = 0, HW = 0, block = 0;
     } channel;
   };
   struct Store {
@@ -294,8 +206,9 @@ class EwProgram {
         if (l.walk.all_zero) {
           std::fill(d, d + n, l.ptr[0]);
         } else if (ch.kind == 1) {
-          const float* src = l.ptr + ((e0 / (ch.HW * 16)) % (ch.C / 16)) * 16;
-          for (int64_t i = 0; i < n; i += 16) std::memcpy(d + i, src, 16 * sizeof(float));
+          const int64_t b = ch.block;
+          const float* src = l.ptr + ((e0 / (ch.HW * b)) % (ch.C / b)) * b;
+          for (int64_t i = 0; i < n; i += b) std::memcpy(d + i, src, size_t(b) * sizeof(float));
         } else if (ch.kind == 2) {
           std::fill(d, d + n, l.ptr[(e0 / ch.HW) % ch.C]);
         } else if (ch.kind == 3) {
@@ -437,6 +350,8 @@ class OneDnnKernel final : public Kernel {
   }
 
   size_t scratch_bytes() const override { return scratch_; }
+  // Primitives of this kernel that run one of oneDNN's reference (unoptimised) implementations.
+  const std::vector<std::string>& reference_impls() const { return reference_; }
 
   std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const override {
     // BatchNorm backward alone: oneDNN allows diff_src in diff_dst's memory.
@@ -535,40 +450,15 @@ class OneDnnKernel final : public Kernel {
     s.prim = std::move(prim);
     s.arg_descs = std::move(descs);
     s.refs = std::move(refs);
-    s.what = std::move(what) + "(" + pd.impl_info_str() + ")";
+    const std::string impl = pd.impl_info_str();
+    if (onednn::is_reference_impl(impl)) reference_.push_back(what + "(" + impl + ")");
+    s.what = std::move(what) + "(" + impl + ")";
     steps_.push_back(std::move(s));
   }
 
   void add_reorder(const memory::desc& from, Ref src, const memory::desc& to, Ref dst, const std::string& what) {
-    auto pd = dnnl::reorder::primitive_desc(ctx_->eng, from, ctx_->eng, to, primitive_attr_scratch());
+    auto pd = dnnl::reorder::primitive_desc(ctx_->eng, from, ctx_->eng, to, onednn::user_scratchpad_attr());
     add_prim(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, {src, dst}, "reorder:" + what);
-  }
-
-  static dnnl::primitive_attr primitive_attr_scratch() {
-    dnnl::primitive_attr a;
-    a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    return a;
-  }
-
-  // Geometry of the conv2d that a convolution-family node is, or is the gradient of.
-  struct Geo {
-    ValueId in, out;  // conv input [N,Ci,H,W] and output [N,Co,Ho,Wo] values
-    Shape w;          // [Co, Ci, kh, kw]
-    memory::dims strides, pl, pr;
-  };
-  Geo geometry(const Node& n) const {
-    Geo r;
-    switch (n.op) {
-      case OpKind::kConv2d: r.in = n.inputs[0], r.out = n.outputs[0], r.w = g_.shape(n.inputs[1]); break;
-      case OpKind::kConvTranspose2d: r.in = n.outputs[0], r.out = n.inputs[0], r.w = g_.shape(n.inputs[1]); break;
-      default: r.in = n.inputs[0], r.out = n.inputs[1], r.w = g_.shape(n.outputs[0]); break;
-    }
-    const Shape &I = g_.shape(r.in), &O = g_.shape(r.out);
-    r.strides = {n.attrs.stride[0], n.attrs.stride[1]};
-    r.pl = {n.attrs.padding[0], n.attrs.padding[1]};
-    r.pr = {(O[2] - 1) * n.attrs.stride[0] + r.w[2] - I[2] - n.attrs.padding[0],
-            (O[3] - 1) * n.attrs.stride[1] + r.w[3] - I[3] - n.attrs.padding[1]};
-    return r;
   }
 
   // Which chain nodes after an anchor can become post-ops: a linear chain of
@@ -625,9 +515,6 @@ class OneDnnKernel final : public Kernel {
     return PostOps{0, dnnl::post_ops(), kNoValue, a.outputs[0], ""};
   }
 
-  static bool is_ref_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
-  static memory::desc any_like(const memory::desc& d) { return memory::desc(d.dims(), dt::f32, tag::any); }
-
   // An input the primitive wants in another layout: reorder it into scratch first.
   Ref input_as(ValueId v, const memory::desc& have, const memory::desc& want, const std::string& what) {
     return input_as(vref(v), have, want, what);
@@ -639,60 +526,35 @@ class OneDnnKernel final : public Kernel {
     return sref(off);
   }
 
-  template <typename Fwd>
-  typename Fwd::primitive_desc make_fwd_pd(dnnl::algorithm alg, const memory::desc& s, const memory::desc& w,
-                                           const memory::desc& b, const memory::desc& d, const Geo& geo,
-                                           const dnnl::primitive_attr& attr, bool bias) const {
-    auto desc = bias ? typename Fwd::desc(dnnl::prop_kind::forward_training, alg, s, w, b, d, geo.strides, geo.pl, geo.pr)
-                     : typename Fwd::desc(dnnl::prop_kind::forward_training, alg, s, w, d, geo.strides, geo.pl, geo.pr);
-    return typename Fwd::primitive_desc(desc, attr, ctx_->eng);
-  }
-
-  // conv2d -> convolution forward; conv_transpose2d -> deconvolution forward.
-  // Source and destination take the layouts prepare() chose; where that pair has
-  // only a reference implementation in oneDNN (mixed blocked / plain), the
-  // primitive picks its own (format any) and reorders run in the arena.
+  // conv2d -> convolution forward; conv_transpose2d -> deconvolution forward
+  // (or a flipped forward convolution, see runs_as_flipped_conv). Source and
+  // destination take the layouts the plan chose; where oneDNN has only a
+  // reference implementation for that pair, the primitive picks its own
+  // (format any) and reorders run in the arena.
   size_t compile_conv_fwd(NodeId id) {
+    using namespace onednn;
     const Node& n = g_.node(id);
-    const Geo geo = geometry(n);
+    const ConvGeometry geo = conv_geometry(g_, n);
     const bool deconv = n.op == OpKind::kConvTranspose2d;
+    const bool flip = runs_as_flipped_conv(n, geo);
     PostOps po = match_post_ops(id, true);
-    dnnl::primitive_attr attr = primitive_attr_scratch();
+    dnnl::primitive_attr attr = user_scratchpad_attr();
     if (po.count) attr.set_post_ops(po.ops);
     const ValueId src = n.inputs[0], wv = n.inputs[1];
     const ValueId dst = po.count ? po.result : n.outputs[0];
-    const Layout pl = pair_layout(dst, src);
-    const memory::desc src_md = data_md_as(src, pl);
+    const memory::desc src_md = data_md_as(src, pair_layout(dst, src));
     const memory::desc dst_md = data_md_as(dst, pair_layout(src, dst));
-    const Shape& w = geo.w;  // [Co, Ci, kh, kw] of the conv
-    memory::desc user_w, any_w;
-    if (!deconv) {
-      user_w = memory::desc({w[0], w[1], w[2], w[3]}, dt::f32, tag::oihw);
-      any_w = memory::desc({w[0], w[1], w[2], w[3]}, dt::f32, tag::any);
-    } else {  // deconvolution weights are {OC = Ci, IC = Co, kh, kw}; ours are stored [Co, Ci, kh, kw]: iohw
-      user_w = memory::desc({w[1], w[0], w[2], w[3]}, dt::f32, tag::iohw);
-      any_w = memory::desc({w[1], w[0], w[2], w[3]}, dt::f32, tag::any);
-    }
     const int64_t oc = g_.shape(n.outputs[0])[1];
     const bool bias = po.bias >= 0;
     const memory::desc bias_md = bias ? vec_md(oc) : memory::desc();
-    // A stride-1 transposed convolution with few output channels (G's last layer,
-    // 32 -> 3) is a forward convolution with the kernel flipped and the channel
-    // axes swapped; oneDNN's deconvolution kernels vectorise over output channels
-    // and were 5-10x slower there (bench/RESULTS.md).
-    const bool flip = deconv && geo.strides[0] == 1 && geo.strides[1] == 1 && w[1] < 16 &&
-                      geo.pl[0] <= w[2] - 1 && geo.pl[1] <= w[3] - 1 && geo.pr[0] <= w[2] - 1 && geo.pr[1] <= w[3] - 1;
-    Geo cg = geo;
+    const ConvGeometry cg = flip ? flipped(geo) : geo;
     Ref wsrc = vref(wv);
-    memory::desc wuser = user_w, wany = any_w;
+    memory::desc wuser = deconv ? deconv_weights_md(geo.w, tag::iohw) : conv_weights_md(geo.w, tag::oihw);
     if (flip) {
-      cg.pl = {w[2] - 1 - geo.pl[0], w[3] - 1 - geo.pl[1]};
-      cg.pr = {w[2] - 1 - geo.pr[0], w[3] - 1 - geo.pr[1]};
-      wuser = memory::desc({w[1], w[0], w[2], w[3]}, dt::f32, tag::oihw);
-      wany = memory::desc({w[1], w[0], w[2], w[3]}, dt::f32, tag::any);
-      const size_t off = alloc(size_t(numel(w)) * sizeof(float));
+      wuser = conv_weights_md(cg.w, tag::oihw);
+      const size_t off = alloc(size_t(numel(geo.w)) * sizeof(float));
       wsrc = sref(off);
-      const int64_t ci = w[0], co = w[1], kh = w[2], kw = w[3];
+      const int64_t ci = geo.w[0], co = geo.w[1], kh = geo.w[2], kw = geo.w[3];
       add_fn([this, wv, off, ci, co, kh, kw] {
         const float* W = fp(wv);  // [ci, co, kh, kw]
         float* F = reinterpret_cast<float*>(scratch_base_ + off);  // [co, ci, kh, kw], kernel flipped
@@ -703,13 +565,14 @@ class OneDnnKernel final : public Kernel {
                 F[((o * ci + i) * kh + a) * kw + b] = W[((i * co + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
       }, "flip_weights");
     }
-    auto body = [&](auto prim_tag, dnnl::algorithm alg, const char* name) {
-      using Fwd = decltype(prim_tag);
-      auto pd = make_fwd_pd<Fwd>(alg, src_md, wany, bias_md, dst_md, cg, attr, bias);
+    const memory::desc wany = any_like(wuser);
+    const memory::desc* bias_p = bias ? &bias_md : nullptr;
+    auto body = [&](auto make_pd, const char* name) {
+      auto pd = make_pd(src_md, dst_md);
       memory::desc s_md = src_md, d_md = dst_md;
       std::string lay = layout_name(layout_of_(src)) + std::string("->") + layout_name(layout_of_(dst));
-      if (is_ref_impl(pd.impl_info_str())) {
-        pd = make_fwd_pd<Fwd>(alg, any_like(src_md), wany, bias_md, any_like(dst_md), cg, attr, bias);
+      if (is_reference_impl(pd.impl_info_str())) {
+        pd = make_pd(any_like(src_md), any_like(dst_md));
         s_md = pd.src_desc();
         d_md = pd.dst_desc();
         lay += ",any";
@@ -724,11 +587,15 @@ class OneDnnKernel final : public Kernel {
       std::vector<std::pair<int, memory::desc>> descs = {{DNNL_ARG_SRC, s_md}, {DNNL_ARG_WEIGHTS, w_md}, {DNNL_ARG_DST, d_md}};
       std::vector<Ref> refs = {sref_in, wref, dref};
       if (bias) descs.push_back({DNNL_ARG_BIAS, bias_md}), refs.push_back(vref(po.bias));
-      add_prim(Fwd(pd), pd, descs, refs, std::string(name) + po.text + "[" + lay + "]");
+      add_prim(dnnl::primitive(pd), pd, descs, refs, std::string(name) + po.text + "[" + lay + "]");
       if (dst_reorder) add_reorder(d_md, sref(doff), dst_md, vref(dst), "dst");
     };
-    if (!deconv || flip) body(dnnl::convolution_forward(), dnnl::algorithm::convolution_direct, flip ? "conv_fwd(flipped deconv)" : "conv_fwd");
-    else body(dnnl::deconvolution_forward(), dnnl::algorithm::deconvolution_direct, "deconv_fwd");
+    if (!deconv || flip)
+      body([&](const memory::desc& s, const memory::desc& d) { return conv_fwd_pd(ctx_->eng, cg, s, wany, bias_p, d, attr); },
+           flip ? "conv_fwd(flipped deconv)" : "conv_fwd");
+    else
+      body([&](const memory::desc& s, const memory::desc& d) { return deconv_fwd_pd(ctx_->eng, cg, s, wany, bias_p, d, attr); },
+           "deconv_fwd");
     // Internal values fused into post-ops need no slot.
     if (po.count)
       for (size_t i = 0; i <= po.count; ++i)
@@ -738,23 +605,16 @@ class OneDnnKernel final : public Kernel {
   }
 
   void compile_conv_bwd_w(const Node& n) {
-    const Geo geo = geometry(n);
-    const Shape& w = geo.w;
+    using namespace onednn;
+    const ConvGeometry geo = conv_geometry(g_, n);
     const memory::desc src_md = data_md_as(geo.in, pair_layout(geo.out, geo.in));
     const memory::desc dd_md = data_md_as(geo.out, pair_layout(geo.in, geo.out));
-    const memory::desc user_w({w[0], w[1], w[2], w[3]}, dt::f32, tag::oihw);
-    const memory::desc any_w({w[0], w[1], w[2], w[3]}, dt::f32, tag::any);
-    auto make = [&](const memory::desc& s, const memory::desc& d) {
-      auto fd = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                                s, any_w, d, geo.strides, geo.pl, geo.pr);
-      auto fpd = dnnl::convolution_forward::primitive_desc(fd, primitive_attr_scratch(), ctx_->eng);
-      auto bd = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, s, any_w, d,
-                                                         geo.strides, geo.pl, geo.pr);
-      return dnnl::convolution_backward_weights::primitive_desc(bd, primitive_attr_scratch(), ctx_->eng, fpd);
-    };
-    auto pd = make(src_md, dd_md);
+    const memory::desc user_w = conv_weights_md(geo.w, tag::oihw);
+    const dnnl::primitive_attr attr = user_scratchpad_attr();
+    auto pd = conv_bwd_weights_pd(ctx_->eng, geo, src_md, dd_md, attr);
     std::string lay = layout_name(layout_of_(geo.in)) + std::string(",") + layout_name(layout_of_(geo.out));
-    if (is_ref_impl(pd.impl_info_str())) pd = make(any_like(src_md), any_like(dd_md)), lay += ",any";
+    if (is_reference_impl(pd.impl_info_str()))
+      pd = conv_bwd_weights_pd(ctx_->eng, geo, any_like(src_md), any_like(dd_md), attr), lay += ",any";
     const Ref s_ref = input_as(geo.in, src_md, pd.src_desc(), "src");
     const Ref d_ref = input_as(geo.out, dd_md, pd.diff_dst_desc(), "diff_dst");
     const memory::desc w_md = pd.diff_weights_desc();
@@ -795,7 +655,7 @@ class OneDnnKernel final : public Kernel {
     if (data_md(dst) != md) throw std::logic_error("onednn backend: batch norm input and output layouts differ");
     auto d = dnnl::batch_normalization_forward::desc(
         train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, md, float(n.attrs.eps), flags);
-    auto pd = dnnl::batch_normalization_forward::primitive_desc(d, primitive_attr_scratch(), ctx_->eng);
+    auto pd = dnnl::batch_normalization_forward::primitive_desc(d, onednn::user_scratchpad_attr(), ctx_->eng);
     std::vector<std::pair<int, memory::desc>> descs = {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md},
                                                        {DNNL_ARG_SCALE, vec_md(C)}, {DNNL_ARG_SHIFT, vec_md(C)},
                                                        {DNNL_ARG_MEAN, vec_md(C)}, {DNNL_ARG_VARIANCE, vec_md(C)}};
@@ -817,9 +677,9 @@ class OneDnnKernel final : public Kernel {
     const memory::desc md = data_md(x), dmd = data_md(dy);
     auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     auto fd = dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training, md, float(n.attrs.eps), flags);
-    auto fpd = dnnl::batch_normalization_forward::primitive_desc(fd, primitive_attr_scratch(), ctx_->eng);
+    auto fpd = dnnl::batch_normalization_forward::primitive_desc(fd, onednn::user_scratchpad_attr(), ctx_->eng);
     auto bd = dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, dmd, md, float(n.attrs.eps), flags);
-    auto pd = dnnl::batch_normalization_backward::primitive_desc(bd, primitive_attr_scratch(), ctx_->eng, fpd);
+    auto pd = dnnl::batch_normalization_backward::primitive_desc(bd, onednn::user_scratchpad_attr(), ctx_->eng, fpd);
     add_prim(dnnl::batch_normalization_backward(pd), pd,
              {{DNNL_ARG_SRC, md}, {DNNL_ARG_DIFF_DST, dmd}, {DNNL_ARG_SCALE, vec_md(C)}, {DNNL_ARG_MEAN, vec_md(C)},
               {DNNL_ARG_VARIANCE, vec_md(C)}, {DNNL_ARG_DIFF_SRC, data_md(n.outputs[0])},
@@ -954,6 +814,7 @@ class OneDnnKernel final : public Kernel {
   std::map<ValueId, size_t> slot_;
   std::map<ValueId, ValueId> in_output_;  // internal value -> the chain output whose buffer it borrows
   std::set<ValueId> fused_;
+  std::vector<std::string> reference_;
   size_t scratch_ = 0;
   std::vector<void*> ptr_;
   char* scratch_base_ = nullptr;
@@ -993,83 +854,13 @@ class OneDnnBackend final : public Backend {
       throw std::invalid_argument(std::string("onednn backend: only f32 graphs are supported (got ") +
                                   dtype_name(g.float_type()) + " graph; first op " + op + ")");
     }
-    root_ = storage_roots(g);
-    const size_t nv = size_t(g.num_values());
-    std::vector<int> parent(nv);
-    std::iota(parent.begin(), parent.end(), 0);
-    std::function<int(int)> find = [&](int a) { return parent[size_t(a)] == a ? a : parent[size_t(a)] = find(parent[size_t(a)]); };
-    std::vector<char> pinned(nv, 0);
-    auto R = [&](ValueId v) { return root_[size_t(v)]; };
-    auto unite = [&](ValueId a, ValueId b) { parent[size_t(find(R(a)))] = find(R(b)); };
-    auto pin = [&](ValueId v) { pinned[size_t(R(v))] = 1; };
-    for (ValueId v = 0; v < g.num_values(); ++v) {
-      const Value& val = g.value(v);
-      if (val.desc.rank() != 4 || val.desc.dtype != DType::f32 || val.variable >= 0) pin(v);
-      if (val.producer >= 0) {
-        const Node& p = g.node(val.producer);
-        if (p.op == OpKind::kReshape && g.shape(p.inputs[0]) != val.desc.shape) pin(v), pin(p.inputs[0]);
-      }
-    }
-    for (const FusionGroup& grp : groups) {
-      for (NodeId id : grp.nodes) {
-        const Node& n = g.node(id);
-        if (is_elementwise(n.op)) {
-          for (ValueId v : n.inputs) {
-            if (g.shape(v) == grp.shape) unite(v, n.outputs[0]);
-            else pin(v);
-          }
-          continue;
-        }
-        switch (n.op) {
-          // The two data sides of a convolution may differ in layout: each primitive
-          // takes the pair as it is where oneDNN has a JIT kernel for it, else it
-          // chooses its own and reorders (compile_conv_fwd).
-          case OpKind::kConv2d:
-          case OpKind::kConvTranspose2d: pin(n.inputs[1]); break;
-          case OpKind::kConv2dBackwardWeight: pin(n.outputs[0]); break;
-          case OpKind::kBatchNormTrain:
-          case OpKind::kBatchNormInference: unite(n.inputs[0], n.outputs[0]); break;
-          case OpKind::kBatchNormBackward:
-            unite(n.inputs[0], n.inputs[1]);
-            unite(n.inputs[1], n.outputs[0]);
-            break;
-          case OpKind::kMean:
-          case OpKind::kSumTo: pin(n.outputs[0]); break;
-          case OpKind::kBroadcastTo: pin(n.inputs[0]); break;
-          default:
-            if (n.op != OpKind::kFill)
-              for (ValueId v : n.inputs) pin(v);
-            if (runs_on_reference(n.op))
-              for (ValueId v : n.outputs) pin(v);
-            break;
-        }
-      }
-    }
-    std::vector<char> class_pinned(nv, 0), class_odd(nv, 0);
-    for (ValueId v = 0; v < g.num_values(); ++v) {
-      if (R(v) != v) continue;
-      const int c = find(v);
-      class_pinned[size_t(c)] |= pinned[size_t(v)];
-      if (g.desc(v).rank() == 4 && g.shape(v)[1] % 16 != 0) class_odd[size_t(c)] = 1;
-    }
-    layout_.assign(nv, Layout::plain);
-    for (ValueId v = 0; v < g.num_values(); ++v) {
-      if (R(v) != v) continue;
-      const int c = find(v);
-      if (class_pinned[size_t(c)]) continue;
-      // Blocked mode: nChw16c where C % 16 == 0, else NHWC. (Not plain NCHW: for
-      // it oneDNN 2.6 picks its slower gemm-based convolution.)
-      if (ctx_->opt.blocked_layouts) layout_[size_t(v)] = class_odd[size_t(c)] ? Layout::nhwc : Layout::blk16;
-      else layout_[size_t(v)] = Layout::nhwc;
-    }
-    auto table = std::make_shared<LayoutTable>();
-    table->root = root_;
-    table->layout = layout_;
+    onednn::LayoutOptions lo;
+    lo.blocked = ctx_->opt.blocked_layouts;
+    lo.plain_only = runs_on_reference;
+    auto table = std::make_shared<onednn::LayoutTable>(onednn::choose_layouts(g, groups, ctx_->eng, lo));
     tables_[&g] = table;  // one backend may serve several plans (training step, generation)
-    if (std::getenv("RG_LAYOUTS"))
-      for (ValueId v = 0; v < g.num_values(); ++v)
-        std::fprintf(stderr, "%%%d %s root %d class %d pinned %d odd %d -> %s\n", v, shape_str(g.shape(v)).c_str(), R(v),
-                     find(R(v)), int(class_pinned[size_t(find(R(v)))]), int(class_odd[size_t(find(R(v)))]), layout_name(layout(v)));
+    reference_[&g].clear();
+    if (std::getenv("RG_LAYOUTS")) std::fputs(onednn::describe_layouts(g, *table).c_str(), stderr);
   }
 
   void write_value(const Graph& g, ValueId v, void* device, const void* host) override {
@@ -1082,13 +873,26 @@ class OneDnnBackend final : public Backend {
   std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
     auto it = tables_.find(&g);
     if (it == tables_.end()) throw std::logic_error("onednn backend: compile() before prepare()");
-    std::shared_ptr<const LayoutTable> t = it->second;
+    std::shared_ptr<const onednn::LayoutTable> t = it->second;
     for (NodeId id : grp.nodes)
       if (runs_on_reference(g.node(id).op)) {
         if (!ref_) ref_ = make_ref_backend();
         return ref_->compile(g, grp);
       }
-    return std::make_unique<OneDnnKernel>(g, grp, ctx_, [t](ValueId v) { return t->of(v); });
+    auto k = std::make_unique<OneDnnKernel>(g, grp, ctx_, [t](ValueId v) { return t->of(v); });
+    for (const std::string& r : k->reference_impls()) reference_[&g].push_back(r);
+    return k;
+  }
+
+  // One line per plan that still runs a reference implementation: oneDNN has
+  // no optimised kernel for it on this CPU, so it will be slow.
+  void finish(const Graph& g) override {
+    const std::vector<std::string>& r = reference_[&g];
+    if (r.empty()) return;
+    std::string line = "onednn: " + std::to_string(r.size()) + " kernel(s) of this plan run a oneDNN reference implementation (slow on this CPU):";
+    for (size_t i = 0; i < r.size() && i < 4; ++i) line += " " + r[i];
+    if (r.size() > 4) line += " ...";
+    std::fprintf(stderr, "%s\n", line.c_str());
   }
 
   void run_all(const std::vector<Kernel*>& kernels) override {
@@ -1097,11 +901,6 @@ class OneDnnBackend final : public Backend {
   }
 
  private:
-  Layout layout(ValueId v) const {
-    if (root_.empty()) return Layout::plain;
-    return layout_[size_t(root_[size_t(v)])];
-  }
-
   void convert(const Graph& g, ValueId v, const void* src, bool src_plain, void* dst, bool dst_plain) {
     const TensorDesc& d = g.desc(v);
     auto it = tables_.find(&g);
@@ -1117,17 +916,10 @@ class OneDnnBackend final : public Backend {
     ctx_->strm.wait();
   }
 
-  struct LayoutTable {
-    std::vector<ValueId> root;
-    std::vector<Layout> layout;
-    Layout of(ValueId v) const { return layout[size_t(root[size_t(v)])]; }
-  };
-
   std::unique_ptr<Backend> ref_;  // kernels for runs_on_reference ops
   std::shared_ptr<Ctx> ctx_;
-  std::map<const Graph*, std::shared_ptr<const LayoutTable>> tables_;
-  std::vector<ValueId> root_;    // of the graph being prepared
-  std::vector<Layout> layout_;
+  std::map<const Graph*, std::shared_ptr<const onednn::LayoutTable>> tables_;
+  std::map<const Graph*, std::vector<std::string>> reference_;  // reference implementations per plan
 };
 
 }  // namespace

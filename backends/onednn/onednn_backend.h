@@ -2,12 +2,15 @@
 // oneDNN 2.6 primitive (JIT-compiled by oneDNN when the plan is compiled),
 // everything else is a small vectorised, OpenMP-threaded kernel of ours.
 //
-// Layouts: prepare() gives every 4-D activation a layout (NCHW, NHWC or
-// nChw16c when C % 16 == 0) so that producers and consumers agree and no
-// reorder runs between kernels; weights, biases and all variables stay plain
-// (PyTorch's OIHW / IOHW), and weights are reordered into the arena only where
-// a primitive wants a blocked weight layout. Host I/O (write_value/read_value)
-// converts from/to plain NCHW.
+// Layouts: prepare() gives every 4-D activation one layout for the whole plan
+// (layout_choice.h: the layouts oneDNN's convolutions pick on this CPU under
+// format_tag::any, so nChw16c on AVX-512 and nChw8c on AVX2), so producers and
+// consumers agree and no reorder runs between kernels; weights, biases and all
+// variables stay plain (PyTorch's OIHW / IOHW), and weights are reordered into
+// the arena only where a primitive wants a blocked weight layout. Host I/O
+// (write_value/read_value) converts from/to plain NCHW. Every primitive's
+// implementation is in describe(); a plan that still runs one of oneDNN's
+// reference implementations says so once on stderr.
 //
 // Fusion: batch_norm(+relu) uses fuse_norm_relu; conv2d / conv_transpose2d
 // followed by a chain of relu, leaky_relu, tanh, scalar ops and a per-channel
@@ -25,7 +28,7 @@ namespace rg {
 struct OneDnnOptions {
   int threads = 0;             // OpenMP threads for oneDNN and our kernels; 0: OMP_NUM_THREADS / all cores
   bool post_ops = true;        // fuse elementwise chains into conv/deconv primitives where possible
-  bool blocked_layouts = true; // nChw16c for activations with C % 16 == 0 (else NHWC); false: NHWC only
+  bool blocked_layouts = true; // layouts oneDNN picks (blocked where channels allow); false: NHWC only
 };
 
 std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options = {});

@@ -17,6 +17,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/session.h"
 #include "graph/autodiff.h"
+#include "tests/common/golden_step.h"
 #include "tests/common/op_cases.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 
@@ -308,85 +309,74 @@ TEST(OneDnn, TrainingStepAt128MatchesReference) {
 
 // ---- PyTorch golden step (size 64, width 0.125, nz 32, batch 4) --------------
 
-// Strict (every tensor within kSlack of PyTorch's own f32 spread) for the NHWC
-// configuration. With nChw16c layouts, the G-side tensors of this tiny model
-// (batch 4, width 0.125) move by about 1 %: exactly one element of the last
-// BatchNorm + ReLU output (model.13, 4 channels) lies within f32 rounding of 0
-// and lands on the other side of the ReLU kink (found by comparing every group's outputs with the
-// reference backend: one flip of 65536, an input within 6e-7 of 0), which passes one large gradient
-// element through. That configuration is held to 3e-2 on G gradients and Adam
-// moments (squared moments double the 1 %; G updates, lr * sign-like on step 1,
-// are not compared) and strict
-// everywhere else (losses, scores, every D tensor).
-bool strict_golden(const OneDnnOptions& o) { return !o.blocked_layouts; }
-
+// The golden data keep every ReLU / LeakyReLU input and every D gradient at
+// least 10x PyTorch's own f32 error away from its kink (the generator asserts
+// it: tools/golden/make_step_golden.py), so every layout, thread count and
+// CPU tier must land on the same side of each, and every tensor is held to
+// kSlack x PyTorch's own f32-vs-f64 distance.
 class GoldenStep : public ::testing::TestWithParam<OneDnnOptions> {};
 
 TEST_P(GoldenStep, MatchesPyTorch) {
-  const std::string dir = std::string(RG_SOURCE_DIR) + "/tests/data/golden/";
-  const io::SafetensorsContents g32 = io::read_safetensors(dir + "step_f32.safetensors");
-  const io::SafetensorsContents g64 = io::read_safetensors(dir + "step_f64.safetensors");
+  const io::SafetensorsContents g32 = io::read_safetensors(testing_golden::golden_path("step_f32.safetensors"));
+  const io::SafetensorsContents g64 = io::read_safetensors(testing_golden::golden_path("step_f64.safetensors"));
   auto t32 = [&](const std::string& n) { return io::to_f64(g32.tensors.at(n)); };
   auto t64 = [&](const std::string& n) { return io::to_f64(g64.tensors.at(n)); };
-  model::StepConfig cfg;
-  cfg.model = {64, 0.125, 32};
-  cfg.batch = 4;
-  cfg.expose_gradients = true;
+  const model::StepConfig cfg = testing_golden::golden_config(g32);
   const model::StepGraph sg = model::build_train_step(cfg, DType::f32);
   auto dnn = make_onednn_backend(GetParam());
   auto plan = compile(sg.graph, *dnn);
-  Session s(*plan);
-  for (const VariableInfo& v : sg.graph->variables()) {
-    if (v.name.rfind("adam.", 0) == 0) continue;  // fresh optimizer: zeros
-    const auto x = t32("init." + v.name);
-    if (v.desc.dtype == DType::i64) {
-      std::vector<int64_t> i(x.begin(), x.end());
-      s.set_variable(v.name, std::span<const int64_t>(i));
-    } else {
-      s.set_variable(v.name, std::span<const double>(x));
-    }
-  }
-  const auto xr = t32("x_real"), z = t32("z");
-  s.set_input("x_real", std::span<const double>(xr));
-  s.set_input("z", std::span<const double>(z));
-  s.run();
-  for (auto [v, name] : {std::pair{sg.loss_d, "loss_d"}, {sg.loss_g, "loss_g"}})
-    EXPECT_LT(rel_err(s.value(v), t32(name)), 1e-4) << name;
+  const auto ours = testing_golden::run_golden_step(*plan, sg, g32);
+  for (const char* name : {"loss_d", "loss_g"}) EXPECT_LT(rel_err(ours.at(name), t32(name)), 1e-4) << name;
   // Our f32 distance to the f64 golden must stay within kSlack times PyTorch's
   // own f32 distance, or below kFloor (summation order alone moves f32 results
   // by a few 1e-7 relative).
   constexpr double kSlack = 10.0, kFloor = 1e-5;
   double worst_ratio = 0;
   std::string worst;
-  auto check = [&](const std::string& name, const std::vector<double>& ours) {
+  auto check = [&](const std::string& name, const std::vector<double>& mine) {
     const auto r64 = t64(name), r32 = t32(name);
-    const double e_ours = rel_err(ours, r64), e_torch = rel_err(r32, r64);
-    const bool g_side = name.find(".G.") != std::string::npos;
-    const double bound = (!strict_golden(GetParam()) && g_side) ? 3e-2 : std::max(kSlack * e_torch, kFloor);
-    EXPECT_LE(e_ours, bound) << name << ": ours " << e_ours << ", torch f32 " << e_torch;
+    const double e_ours = rel_err(mine, r64), e_torch = rel_err(r32, r64);
+    EXPECT_LE(e_ours, std::max(kSlack * e_torch, kFloor)) << name << ": ours " << e_ours << ", torch f32 " << e_torch;
     const double ratio = e_ours / std::max(e_torch, 1e-12);
     if (ratio > worst_ratio) worst_ratio = ratio, worst = name + " (ours " + std::to_string(e_ours) + ", torch " + std::to_string(e_torch) + ")";
   };
-  for (auto [v, name] : {std::pair{sg.c_r, "C_r"}, {sg.c_f, "C_f"}, {sg.c_f2, "C_f2"}}) check(name, s.value(v));
-  for (const auto& [name, v] : sg.grads) check(name, s.value(v));
+  for (const char* name : {"C_r", "C_f", "C_f2"}) check(name, ours.at(name));
+  for (const auto& [name, v] : sg.grads) check(name, ours.at(name));
+  int undetermined = 0, compared = 0;
   for (const VariableInfo& v : sg.graph->variables()) {
     if (v.desc.dtype == DType::i64) continue;
     if (v.name.rfind("adam.", 0) == 0) {
-      if (g64.tensors.count(v.name)) check(v.name, s.variable(v.name));
+      if (g64.tensors.count(v.name)) check(v.name, ours.at(v.name));
       continue;
     }
-    if (!strict_golden(GetParam()) && v.name.rfind("G.", 0) == 0) continue;
     // New parameters: compare the update (new - init), which is what the step computes.
-    // Floor 1e-3: Adam's first step is lr * g / (|g| + eps), so weights whose
-    // gradient is within rounding of 0 move by up to 2 lr on rounding alone.
+    // Floor 1e-3: Adam's first step is lr * g / (|g| + eps).
     const auto n64 = t64("new." + v.name), i64 = t64("init." + v.name), n32 = t32("new." + v.name), i32 = t32("init." + v.name);
-    const auto ours = s.variable(v.name);
-    std::vector<double> d64(n64.size()), d32(n64.size()), dours(n64.size());
-    for (size_t i = 0; i < n64.size(); ++i) d64[i] = n64[i] - i64[i], d32[i] = n32[i] - i32[i], dours[i] = ours[i] - i32[i];
+    const auto mine = ours.at("new." + v.name);
+    std::vector<double> d64, d32, dours;
+    const bool param = g64.tensors.count("grad." + v.name) > 0;
+    const std::vector<double> gr64 = param ? t64("grad." + v.name) : std::vector<double>{};
+    const std::vector<double> gr32 = param ? t32("grad." + v.name) : std::vector<double>{};
+    double gerr = 0;  // PyTorch's own f32 error of this gradient
+    for (size_t i = 0; i < gr64.size(); ++i) gerr = std::max(gerr, std::abs(gr32[i] - gr64[i]));
+    for (size_t i = 0; i < n64.size(); ++i) {
+      // That first update is about lr * sign(g): where g is within 10x f32's error of 0 (only G
+      // weights; the generator keeps D's clear), f32 cannot decide the sign. There any update
+      // of at most lr is right; everywhere else the update is compared as a tensor.
+      if (param && std::abs(gr64[i]) <= 10 * gerr) {
+        ++undetermined;
+        EXPECT_LE(std::abs(mine[i] - i32[i]), cfg.lr_g * (1 + 1e-3)) << v.name << "[" << i << "]";
+        continue;
+      }
+      d64.push_back(n64[i] - i64[i]), d32.push_back(n32[i] - i32[i]), dours.push_back(mine[i] - i32[i]);
+    }
+    compared += int(d64.size());
     const double e_ours = rel_err(dours, d64), e_torch = rel_err(d32, d64);
     EXPECT_LE(e_ours, std::max(kSlack * e_torch, 1e-3)) << "update of " << v.name << ": ours " << e_ours << ", torch " << e_torch;
   }
-  std::cout << "golden step: worst ratio (ours vs f64) / (torch f32 vs f64) = " << worst_ratio << " at " << worst << "\n";
+  EXPECT_LT(undetermined, compared / 1000) << "the golden data should decide almost every update's sign";
+  std::cout << "golden step: worst ratio (ours vs f64) / (torch f32 vs f64) = " << worst_ratio << " at " << worst << "; "
+            << undetermined << " of " << compared + undetermined << " updates with an undetermined sign\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Options, GoldenStep,
@@ -448,7 +438,25 @@ TEST(OneDnn, RunningATrainingStepAllocatesNoBuffers) {
             << plan->kernels.size() << " kernels\n";
   // oneDNN 2.6 builds a small std::unordered_map of arguments inside every
   // primitive execute; no buffer (scratchpad, reorder, workspace) is allocated.
-  EXPECT_LE(largest.load(), size_t(4096));
+  // One exception, oneDNN's own: a gemm-based convolution (x64:gemm:jit; on
+  // AVX2 the backward-data of a layer with 3 input channels has no JIT kernel)
+  // packs its operands into a buffer that its sgemm mallocs at every call.
+  // Each kernel runs alone here so that a failure names it.
+  int gemm_kernels = 0;
+  for (size_t k = 0; k < plan->kernels.size(); ++k) {
+    largest = 0;
+    counting = true;
+    plan->kernels[k]->run();
+    counting = false;
+    const std::string d = plan->kernels[k]->describe();
+    if (d.find("gemm:jit") != std::string::npos) {
+      ++gemm_kernels;
+      EXPECT_LE(largest.load(), size_t(65536)) << d;
+      continue;
+    }
+    EXPECT_LE(largest.load(), size_t(4096)) << group_str(*sg.graph, plan->groups[k]) << ": " << d;
+  }
+  std::cout << gemm_kernels << " gemm-based kernels\n";
 }
 
 TEST(OneDnn, RefusesF64GraphsNamingTheOp) {
@@ -514,6 +522,45 @@ TEST(OneDnn, OneBackendServesSeveralPlans) {
     s->run();
   }
   EXPECT_LT(rel_err(sb.value(b.images), sr.value(b.images)), 1e-5);
+}
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+// Issue: on an AVX2 CPU a plan fixed to nChw16c ran batch norm and reorders as
+// oneDNN reference kernels. The layouts now come from what oneDNN's
+// convolutions pick on this CPU; no kernel of the seed model's plans (training
+// step, generation, at the seed's size and a small one) may run a reference
+// implementation. .ci/run runs this on the CPU's native ISA and with
+// DNNL_MAX_CPU_ISA=AVX2.
+std::vector<std::string> reference_kernels(const Plan& plan) {
+  std::vector<std::string> r;
+  for (const auto& k : plan.kernels) {
+    const std::string d = k->describe();
+    if (d.find("ref:") != std::string::npos || d.find("_ref") != std::string::npos) r.push_back(d);
+  }
+  return r;
+}
+
+TEST(OneDnn, SeedModelPlansRunNoReferenceImplementation) {
+  for (const model::ModelConfig mc : {model::ModelConfig{128, 1.0, 128}, model::ModelConfig{32, 0.5, 64}}) {
+    auto dnn = make_onednn_backend({.threads = 2});
+    model::StepConfig cfg;
+    cfg.model = mc;
+    cfg.batch = 64;
+    const model::StepGraph sg = model::build_train_step(cfg, DType::f32);
+    auto step = compile(sg.graph, *dnn);
+    const model::GenerateGraph gg = model::build_generate_graph(mc, 64, DType::f32);
+    auto gen = compile(gg.graph, *dnn);
+    for (const auto* p : {step.get(), gen.get()}) {
+      const auto refs = reference_kernels(*p);
+      EXPECT_TRUE(refs.empty()) << "size " << mc.size << ": " << refs.size() << " kernels, first: " << refs[0];
+      int primitives = 0;  // the check reads real implementation names
+      for (const auto& k : p->kernels) primitives += k->describe().find("jit") != std::string::npos;
+      EXPECT_GE(primitives, 5);
+    }
+  }
 }
 }  // namespace
 }  // namespace rg

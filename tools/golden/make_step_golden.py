@@ -1,10 +1,22 @@
 """Golden data for the engine's training-step test (DESIGN B3).
 
-Run as: /usr/bin/python3 tools/golden/make_step_golden.py
+Run as: python3 tools/golden/make_step_golden.py [--search FIRST LAST]
+(any PyTorch >= 1.13; the files record the version).
 Writes tests/data/golden/step_f64.safetensors, step_f32.safetensors and
 step_spread.txt. One RaLSGAN step (D update, then G update through D) at
 size 64, width 0.125, nz 32, batch 4, from a float64 initial state that is also
 stored, so the C++ side needs no RNG agreement.
+
+The seeds are chosen so that the data stay clear of the step's kinks
+(margins.py): every ReLU / LeakyReLU input of every forward pass, and every
+D gradient (Adam's first step is about lr * sign(g), and D's update feeds
+C_f2 and G's gradients), is at least MIN_MARGIN times PyTorch's own f32
+error away from 0. Then any correct f32 implementation, on any CPU, lands on
+the same side of every kink, and the C++ tests can hold it to rounding-level
+bounds. The generator asserts the margin; --search lists seeds that meet it.
+G's gradients are too many to keep clear (their signs decide only G's own
+first Adam update): the tests compare those updates where the sign is
+determined (see tests/onednn/test_onednn.cpp).
 
 Tensor names:
   init.G.<key>, init.D.<key>   state_dict before the step (incl. running stats,
@@ -26,10 +38,12 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dcgan  # noqa: E402
+import margins  # noqa: E402
 import st  # noqa: E402
 
 CFG = dict(size=64, width=0.125, nz=32, batch=4, lr=8e-4, beta1=0.5, beta2=0.999, eps=1e-8,
-           real_label=0.8, bn_momentum=0.1, bn_eps=1e-5)
+           real_label=0.8, bn_momentum=0.1, bn_eps=1e-5, seed=7)
+MIN_MARGIN = 10.0
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT = os.path.join(ROOT, "tests", "data", "golden")
 
@@ -54,21 +68,38 @@ def randomize_bn(m):
                 mod.running_var.copy_(1 + 0.1 * torch.rand(c, dtype=torch.float64))
 
 
-def make_init():
+def make_init(seed):
+    """Model seed 100*seed, x_real seed 100*seed+1, z seed 100*seed+2 (seed 0: the
+    first version of this file's data, 0/1/2)."""
     torch.set_default_dtype(torch.float64)
     try:
-        torch.manual_seed(0)
+        torch.manual_seed(100 * seed)
         G = dcgan.make_G(CFG["size"], CFG["width"], CFG["nz"])
         D = dcgan.make_D(CFG["size"], CFG["width"])
         randomize_bn(G)
         randomize_bn(D)
     finally:
         torch.set_default_dtype(torch.float32)
-    torch.manual_seed(1)
+    torch.manual_seed(100 * seed + 1)
     x_real = torch.rand(CFG["batch"], 3, CFG["size"], CFG["size"], dtype=torch.float64) * 2 - 1
-    torch.manual_seed(2)
+    torch.manual_seed(100 * seed + 2)
     z = torch.randn(CFG["batch"], CFG["nz"], dtype=torch.float64)
     return G, D, x_real, z
+
+
+def run_both(seed):
+    """The step in f64 and in f32 from the same (rounded) state, with the kink
+    margins: returns r64, r32, (pre-activation margin, name), (D-gradient margin, name)."""
+    G, D, x_real, z = make_init(seed)
+    G32, D32 = copy.deepcopy(G).float(), copy.deepcopy(D).float()
+    with margins.record_preactivations(G, D) as p64:
+        r64 = run_step(G, D, x_real, z)
+    with margins.record_preactivations(G32, D32) as p32:
+        r32 = run_step(G32, D32, x_real.float(), z.float())
+    assert len(p64) == len(p32)
+    pre = margins.worst_margin(("%s #%d" % (a[0], i), a[1], b[1]) for i, (a, b) in enumerate(zip(p64, p32)))
+    dgr = margins.worst_margin((n, r64[n], r32[n]) for n in r64 if n.startswith("grad.D."))
+    return r64, r32, pre, dgr
 
 
 def run_step(G, D, x_real, z):
@@ -116,10 +147,17 @@ def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     check_param_counts()
-    G, D, x_real, z = make_init()
-    G32, D32 = copy.deepcopy(G).float(), copy.deepcopy(D).float()
-    r64 = run_step(G, D, x_real, z)
-    r32 = run_step(G32, D32, x_real.float(), z.float())
+    if len(sys.argv) == 4 and sys.argv[1] == "--search":
+        for seed in range(int(sys.argv[2]), int(sys.argv[3])):
+            _, _, pre, dgr = run_both(seed)
+            ok = min(pre[0], dgr[0]) >= MIN_MARGIN
+            print("seed %d: pre-activation margin %.2f (%s), D gradient margin %.2f (%s)%s" % (
+                seed, pre[0], pre[1], dgr[0], dgr[1], "  <- meets %g" % MIN_MARGIN if ok else ""), flush=True)
+        return
+    r64, r32, pre, dgr = run_both(CFG["seed"])
+    print("kink margins (x PyTorch's max f32 error): pre-activations %.2f at %s, D gradients %.2f at %s" % (
+        pre[0], pre[1], dgr[0], dgr[1]))
+    assert pre[0] >= MIN_MARGIN and dgr[0] >= MIN_MARGIN, "seed too close to a kink: use --search"
     # The f32 run starts from exactly the f64 initial values, rounded.
     for n, t in r64.items():
         if n.startswith("init.") or n in ("x_real", "z"):
@@ -127,9 +165,12 @@ def main():
 
     meta = {k: repr(v) for k, v in CFG.items()}
     meta.update(torch=torch.__version__, step="RaLSGAN DESIGN B3, one step, train mode",
-                init="PyTorch default init, torch.manual_seed(0), float64; BN weight=1+0.1*randn, "
+                init="PyTorch default init, torch.manual_seed(100*seed), float64; BN weight=1+0.1*randn, "
                      "bias=0.1*randn, running_mean=0.1*randn, running_var=1+0.1*rand",
-                inputs="x_real=rand*2-1 (seed 1), z=randn [batch,nz] (seed 2), G input z.view(batch,nz,1,1)",
+                inputs="x_real=rand*2-1 (seed 100*seed+1), z=randn [batch,nz] (seed 100*seed+2), "
+                       "G input z.view(batch,nz,1,1)",
+                kink_margin="pre-activations %.3g x f32 error (%s), D gradients %.3g (%s); required %g" % (
+                    pre[0], pre[1], dgr[0], dgr[1], MIN_MARGIN),
                 loss_shape="[]")
     os.makedirs(OUT, exist_ok=True)
     st.save_file(r64, os.path.join(OUT, "step_f64.safetensors"), dict(meta, dtype="float64"))

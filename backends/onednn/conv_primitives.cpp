@@ -1,0 +1,98 @@
+#include "backends/onednn/conv_primitives.h"
+
+namespace rg::onednn {
+
+using dnnl::memory;
+
+ConvGeometry conv_geometry(const Graph& g, const Node& n) {
+  ConvGeometry r;
+  switch (n.op) {
+    case OpKind::kConv2d: r.in = n.inputs[0], r.out = n.outputs[0], r.w = g.shape(n.inputs[1]); break;
+    case OpKind::kConvTranspose2d: r.in = n.outputs[0], r.out = n.inputs[0], r.w = g.shape(n.inputs[1]); break;
+    default: r.in = n.inputs[0], r.out = n.inputs[1], r.w = g.shape(n.outputs[0]); break;  // backward weight
+  }
+  const Shape &I = g.shape(r.in), &O = g.shape(r.out);
+  r.strides = {n.attrs.stride[0], n.attrs.stride[1]};
+  r.pad_l = {n.attrs.padding[0], n.attrs.padding[1]};
+  r.pad_r = {(O[2] - 1) * n.attrs.stride[0] + r.w[2] - I[2] - n.attrs.padding[0],
+             (O[3] - 1) * n.attrs.stride[1] + r.w[3] - I[3] - n.attrs.padding[1]};
+  r.flops = 2 * numel(O) * r.w[1] * r.w[2] * r.w[3];
+  return r;
+}
+
+bool runs_as_flipped_conv(const Node& n, const ConvGeometry& geo) {
+  const Shape& w = geo.w;
+  return n.op == OpKind::kConvTranspose2d && geo.strides[0] == 1 && geo.strides[1] == 1 && w[1] < 16 &&
+         geo.pad_l[0] <= w[2] - 1 && geo.pad_l[1] <= w[3] - 1 && geo.pad_r[0] <= w[2] - 1 && geo.pad_r[1] <= w[3] - 1;
+}
+
+ConvGeometry flipped(const ConvGeometry& geo) {
+  ConvGeometry c = geo;
+  const Shape& w = geo.w;
+  std::swap(c.in, c.out);
+  c.w = {w[1], w[0], w[2], w[3]};
+  c.pad_l = {w[2] - 1 - geo.pad_l[0], w[3] - 1 - geo.pad_l[1]};
+  c.pad_r = {w[2] - 1 - geo.pad_r[0], w[3] - 1 - geo.pad_r[1]};
+  return c;
+}
+
+memory::desc conv_weights_md(const Shape& w, memory::format_tag t) {
+  return memory::desc({w[0], w[1], w[2], w[3]}, memory::data_type::f32, t);
+}
+
+memory::desc deconv_weights_md(const Shape& w, memory::format_tag t) {
+  return memory::desc({w[1], w[0], w[2], w[3]}, memory::data_type::f32, t);
+}
+
+dnnl::convolution_forward::primitive_desc conv_fwd_pd(const dnnl::engine& e, const ConvGeometry& geo,
+                                                      const memory::desc& src, const memory::desc& w,
+                                                      const memory::desc* bias, const memory::desc& dst,
+                                                      const dnnl::primitive_attr& attr) {
+  using D = dnnl::convolution_forward::desc;
+  const auto pk = dnnl::prop_kind::forward_training;
+  const auto alg = dnnl::algorithm::convolution_direct;
+  const D d = bias ? D(pk, alg, src, w, *bias, dst, geo.strides, geo.pad_l, geo.pad_r)
+                   : D(pk, alg, src, w, dst, geo.strides, geo.pad_l, geo.pad_r);
+  return dnnl::convolution_forward::primitive_desc(d, attr, e);
+}
+
+dnnl::deconvolution_forward::primitive_desc deconv_fwd_pd(const dnnl::engine& e, const ConvGeometry& geo,
+                                                          const memory::desc& src, const memory::desc& w,
+                                                          const memory::desc* bias, const memory::desc& dst,
+                                                          const dnnl::primitive_attr& attr) {
+  using D = dnnl::deconvolution_forward::desc;
+  const auto pk = dnnl::prop_kind::forward_training;
+  const auto alg = dnnl::algorithm::deconvolution_direct;
+  const D d = bias ? D(pk, alg, src, w, *bias, dst, geo.strides, geo.pad_l, geo.pad_r)
+                   : D(pk, alg, src, w, dst, geo.strides, geo.pad_l, geo.pad_r);
+  return dnnl::deconvolution_forward::primitive_desc(d, attr, e);
+}
+
+dnnl::convolution_backward_weights::primitive_desc conv_bwd_weights_pd(const dnnl::engine& e,
+                                                                       const ConvGeometry& geo,
+                                                                       const memory::desc& src,
+                                                                       const memory::desc& diff_dst,
+                                                                       const dnnl::primitive_attr& attr) {
+  const memory::desc any_w = conv_weights_md(geo.w, memory::format_tag::any);
+  const auto alg = dnnl::algorithm::convolution_direct;
+  auto fd = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, any_w, diff_dst, geo.strides,
+                                            geo.pad_l, geo.pad_r);
+  auto hint = dnnl::convolution_forward::primitive_desc(fd, attr, e);
+  auto bd = dnnl::convolution_backward_weights::desc(alg, src, any_w, diff_dst, geo.strides, geo.pad_l, geo.pad_r);
+  return dnnl::convolution_backward_weights::primitive_desc(bd, attr, e, hint);
+}
+
+memory::desc any_like(const memory::desc& d) { return memory::desc(d.dims(), d.data_type(), memory::format_tag::any); }
+
+dnnl::primitive_attr user_scratchpad_attr() {
+  dnnl::primitive_attr a;
+  a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return a;
+}
+
+bool is_reference_impl(const std::string& impl) {
+  // oneDNN names its reference kernels "ref:any", "bnorm_ref:any", "ref_fused:...", "simple:any" (reorders) ...
+  return impl.rfind("ref", 0) == 0 || impl.find("_ref") != std::string::npos;
+}
+
+}  // namespace rg::onednn

@@ -1,0 +1,60 @@
+// The convolution family as oneDNN primitives: the geometry of the conv2d
+// that a node is (or is the gradient of), and the primitive descriptors for it
+// with given source/destination descriptors. Used both to compile kernels and,
+// with format_tag::any, to ask oneDNN which layouts it prefers on this CPU.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "graph/graph.h"
+
+namespace rg::onednn {
+
+// conv2d(in [N,Ci,H,W], w [Co,Ci,kh,kw]) -> out [N,Co,Ho,Wo]. conv_transpose2d
+// is this conv's backward-data (in and out swapped), conv2d_backward_weight
+// its weight gradient.
+struct ConvGeometry {
+  ValueId in = kNoValue, out = kNoValue;
+  Shape w;  // [Co, Ci, kh, kw]
+  dnnl::memory::dims strides, pad_l, pad_r;
+  int64_t flops = 0;  // of the node (2 * MACs)
+};
+ConvGeometry conv_geometry(const Graph& g, const Node& n);
+
+// A stride-1 transposed convolution with few output channels (G's last layer,
+// 32 -> 3) runs as a forward convolution with the kernel flipped and the
+// channel axes swapped: oneDNN's deconvolution kernels vectorise over output
+// channels and were 5-10x slower there (bench/RESULTS.md).
+bool runs_as_flipped_conv(const Node& n, const ConvGeometry& geo);
+// The forward convolution's geometry for such a node.
+ConvGeometry flipped(const ConvGeometry& geo);
+
+// Weight descriptors as our variables store them: conv OIHW; deconvolution
+// {OC = Ci, IC = Co, kh, kw} over PyTorch's [Ci_t, Co_t, kh, kw], i.e. iohw.
+dnnl::memory::desc conv_weights_md(const Shape& w, dnnl::memory::format_tag t);
+dnnl::memory::desc deconv_weights_md(const Shape& w, dnnl::memory::format_tag t);
+
+dnnl::convolution_forward::primitive_desc conv_fwd_pd(const dnnl::engine& e, const ConvGeometry& geo,
+                                                      const dnnl::memory::desc& src, const dnnl::memory::desc& w,
+                                                      const dnnl::memory::desc* bias, const dnnl::memory::desc& dst,
+                                                      const dnnl::primitive_attr& attr);
+dnnl::deconvolution_forward::primitive_desc deconv_fwd_pd(const dnnl::engine& e, const ConvGeometry& geo,
+                                                          const dnnl::memory::desc& src, const dnnl::memory::desc& w,
+                                                          const dnnl::memory::desc* bias,
+                                                          const dnnl::memory::desc& dst,
+                                                          const dnnl::primitive_attr& attr);
+dnnl::convolution_backward_weights::primitive_desc conv_bwd_weights_pd(const dnnl::engine& e,
+                                                                       const ConvGeometry& geo,
+                                                                       const dnnl::memory::desc& src,
+                                                                       const dnnl::memory::desc& diff_dst,
+                                                                       const dnnl::primitive_attr& attr);
+
+// The same descriptor with format_tag::any (the primitive chooses).
+dnnl::memory::desc any_like(const dnnl::memory::desc& d);
+dnnl::primitive_attr user_scratchpad_attr();
+
+// Whether an implementation string (impl_info_str()) is one of oneDNN's
+// reference (non-JIT, unoptimised) implementations.
+bool is_reference_impl(const std::string& impl);
+
+}  // namespace rg::onednn
