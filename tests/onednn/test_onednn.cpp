@@ -379,6 +379,20 @@ TEST_P(GoldenStep, MatchesPyTorch) {
             << undetermined << " of " << compared + undetermined << " updates with an undetermined sign\n";
 }
 
+// Three consecutive steps (Adam past its first step, running statistics and
+// counters carrying over) against PyTorch's f64 run of the same steps.
+TEST_P(GoldenStep, ThreeStepsStayWithinPyTorchsOwnF32Spread) {
+  const io::SafetensorsContents f = io::read_safetensors(testing_golden::golden_path("steps3_f64.safetensors"));
+  const model::StepGraph sg = model::build_train_step(testing_golden::golden_config(f), DType::f32);
+  auto dnn = make_onednn_backend(GetParam());
+  auto plan = compile(sg.graph, *dnn);
+  const auto cmp = testing_golden::compare_golden_steps(testing_golden::run_golden_steps(*plan, sg, f), f);
+  std::string worst;
+  const double ratio = testing_golden::expect_f32_steps_close(cmp, &worst);
+  std::cout << "3 steps: " << cmp.size() << " tensors, worst ratio to PyTorch's own f32 distance " << ratio << " ("
+            << worst << ")\n";
+}
+
 INSTANTIATE_TEST_SUITE_P(Options, GoldenStep,
                          ::testing::Values(OneDnnOptions{.threads = 2}, OneDnnOptions{.threads = 2, .post_ops = false},
                                            OneDnnOptions{.threads = 2, .blocked_layouts = false},

@@ -79,3 +79,43 @@ TEST(GoldenStep, F32IsAsCloseToPyTorchF64AsPyTorchF32Is) {
 
 }  // namespace
 }  // namespace rg
+
+namespace rg {
+namespace {
+
+// Three steps from one state, one Session (Adam past its first step, running
+// statistics and counters carrying over): in f64 every tensor within 1e-9 of
+// PyTorch's f64 run.
+TEST(GoldenSteps, ThreeStepsInF64MatchPyTorchF64Within1e9) {
+  const io::SafetensorsContents f = io::read_safetensors(golden_path("steps3_f64.safetensors"));
+  const model::StepGraph s = model::build_train_step(testing_golden::golden_config(f), DType::f64);
+  auto be = make_ref_backend();
+  auto plan = compile(s.graph, *be);
+  const auto cmp = testing_golden::compare_golden_steps(testing_golden::run_golden_steps(*plan, s, f), f);
+  double worst = 0;
+  for (const auto& c : cmp) {
+    const double d = rel_distance(c.ours, c.golden);
+    EXPECT_LT(d, 1e-9) << c.name;
+    worst = std::max(worst, d);
+  }
+  EXPECT_GT(cmp.size(), size_t(100));
+  std::cout << "f64, 3 steps: " << cmp.size() << " tensors, worst relative distance " << worst << "\n";
+}
+
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+TEST(GoldenSteps, ThreeStepsInF32StayWithinPyTorchsOwnF32Spread) {
+  const io::SafetensorsContents f = io::read_safetensors(golden_path("steps3_f64.safetensors"));
+  const model::StepGraph s = model::build_train_step(testing_golden::golden_config(f), DType::f32);
+  auto be = make_ref_backend();
+  auto plan = compile(s.graph, *be);
+  const auto cmp = testing_golden::compare_golden_steps(testing_golden::run_golden_steps(*plan, s, f), f);
+  std::string worst;
+  const double ratio = testing_golden::expect_f32_steps_close(cmp, &worst);
+  std::cout << "ref f32, 3 steps: worst ratio to PyTorch's own f32 distance " << ratio << " (" << worst << ")\n";
+}
+}  // namespace
+}  // namespace rg
