@@ -73,16 +73,24 @@ dnnl::convolution_backward_weights::primitive_desc conv_bwd_weights_pd(const dnn
                                                                        const memory::desc& src,
                                                                        const memory::desc& diff_dst,
                                                                        const dnnl::primitive_attr& attr) {
-  const memory::desc any_w = conv_weights_md(geo.w, memory::format_tag::any);
+  // Weights in the data sides' type (f32, or bf16 with f32 diff_weights: only the descriptor here).
+  const memory::desc any_w({geo.w[0], geo.w[1], geo.w[2], geo.w[3]}, src.data_type(), memory::format_tag::any);
   const auto alg = dnnl::algorithm::convolution_direct;
   auto fd = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, any_w, diff_dst, geo.strides,
                                             geo.pad_l, geo.pad_r);
   auto hint = dnnl::convolution_forward::primitive_desc(fd, attr, e);
-  auto bd = dnnl::convolution_backward_weights::desc(alg, src, any_w, diff_dst, geo.strides, geo.pad_l, geo.pad_r);
+  const memory::desc any_dw = conv_weights_md(geo.w, memory::format_tag::any);  // weight gradients stay f32
+  auto bd = dnnl::convolution_backward_weights::desc(alg, src, any_dw, diff_dst, geo.strides, geo.pad_l, geo.pad_r);
   return dnnl::convolution_backward_weights::primitive_desc(bd, attr, e, hint);
 }
 
 memory::desc any_like(const memory::desc& d) { return memory::desc(d.dims(), d.data_type(), memory::format_tag::any); }
+
+memory::desc with_type(const memory::desc& d, memory::data_type t) {
+  memory::desc r = d;  // element strides of plain and blocked layouts do not depend on the type
+  r.data.data_type = static_cast<dnnl_data_type_t>(t);
+  return r;
+}
 
 dnnl::primitive_attr user_scratchpad_attr() {
   dnnl::primitive_attr a;

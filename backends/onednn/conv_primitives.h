@@ -51,6 +51,8 @@ dnnl::convolution_backward_weights::primitive_desc conv_bwd_weights_pd(const dnn
 
 // The same descriptor with format_tag::any (the primitive chooses).
 dnnl::memory::desc any_like(const dnnl::memory::desc& d);
+// The same layout with another element type (f32 <-> bf16 copies of a tensor).
+dnnl::memory::desc with_type(const dnnl::memory::desc& d, dnnl::memory::data_type t);
 dnnl::primitive_attr user_scratchpad_attr();
 
 // Whether an implementation string (impl_info_str()) is one of oneDNN's

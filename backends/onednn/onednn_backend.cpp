@@ -565,18 +565,21 @@ class OneDnnKernel final : public Kernel {
                 F[((o * ci + i) * kh + a) * kw + b] = W[((i * co + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
       }, "flip_weights");
     }
-    const memory::desc wany = any_like(wuser);
+    // bf16: the primitive reads bf16 copies of src and weights (reorders below convert) and writes f32.
+    const dt op_type = ctx_->opt.bf16 ? dt::bf16 : dt::f32;
+    const memory::desc wany = with_type(any_like(wuser), op_type);
     const memory::desc* bias_p = bias ? &bias_md : nullptr;
     auto body = [&](auto make_pd, const char* name) {
-      auto pd = make_pd(src_md, dst_md);
-      memory::desc s_md = src_md, d_md = dst_md;
+      auto pd = make_pd(with_type(src_md, op_type), dst_md);
+      memory::desc s_md = pd.src_desc(), d_md = dst_md;
       std::string lay = layout_name(layout_of_(src)) + std::string("->") + layout_name(layout_of_(dst));
       if (is_reference_impl(pd.impl_info_str())) {
-        pd = make_pd(any_like(src_md), any_like(dst_md));
+        pd = make_pd(with_type(any_like(src_md), op_type), any_like(dst_md));
         s_md = pd.src_desc();
         d_md = pd.dst_desc();
         lay += ",any";
       }
+      if (ctx_->opt.bf16) lay += ",bf16";
       const memory::desc w_md = pd.weights_desc();
       const Ref wref = input_as(wsrc, wuser, w_md, "weights");
       const Ref sref_in = input_as(src, src_md, s_md, "src");
@@ -611,10 +614,14 @@ class OneDnnKernel final : public Kernel {
     const memory::desc dd_md = data_md_as(geo.out, pair_layout(geo.in, geo.out));
     const memory::desc user_w = conv_weights_md(geo.w, tag::oihw);
     const dnnl::primitive_attr attr = user_scratchpad_attr();
-    auto pd = conv_bwd_weights_pd(ctx_->eng, geo, src_md, dd_md, attr);
+    const dt op_type = ctx_->opt.bf16 ? dt::bf16 : dt::f32;  // bf16: bf16 copies of both inputs, f32 gradient
+    auto pd = conv_bwd_weights_pd(ctx_->eng, geo, with_type(src_md, op_type), with_type(dd_md, op_type), attr);
     std::string lay = layout_name(layout_of_(geo.in)) + std::string(",") + layout_name(layout_of_(geo.out));
     if (is_reference_impl(pd.impl_info_str()))
-      pd = conv_bwd_weights_pd(ctx_->eng, geo, any_like(src_md), any_like(dd_md), attr), lay += ",any";
+      pd = conv_bwd_weights_pd(ctx_->eng, geo, with_type(any_like(src_md), op_type), with_type(any_like(dd_md), op_type),
+                               attr),
+      lay += ",any";
+    if (ctx_->opt.bf16) lay += ",bf16";
     const Ref s_ref = input_as(geo.in, src_md, pd.src_desc(), "src");
     const Ref d_ref = input_as(geo.out, dd_md, pd.diff_dst_desc(), "diff_dst");
     const memory::desc w_md = pd.diff_weights_desc();
@@ -925,7 +932,35 @@ class OneDnnBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options) {
+  if (options.bf16 && !onednn_native_bf16()) {
+    // oneDNN's ISA values are bit sets: each one contains the bits of those it extends.
+    const int core = int(dnnl::cpu_isa::avx512_core);
+    const bool emulable = (int(dnnl::get_effective_cpu_isa()) & core) == core;
+    if (!(options.allow_emulated_bf16 && emulable))
+      throw std::invalid_argument("bf16 needs a CPU with bf16 instructions (AVX512_BF16 or AMX-BF16); this one has " +
+                                  onednn_cpu_isa() + " (oneDNN's best instruction set here)");
+  }
   return std::make_unique<OneDnnBackend>(options);
+}
+
+std::string onednn_cpu_isa() {
+  using isa = dnnl::cpu_isa;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case isa::sse41: return "sse41";
+    case isa::avx: return "avx";
+    case isa::avx2: return "avx2";
+    case isa::avx2_vnni: return "avx2_vnni";
+    case isa::avx512_core: return "avx512_core";
+    case isa::avx512_core_vnni: return "avx512_core_vnni";
+    case isa::avx512_core_bf16: return "avx512_core_bf16";
+    case isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "isa #" + std::to_string(int(dnnl::get_effective_cpu_isa()));
+  }
+}
+
+bool onednn_native_bf16() {
+  const int bf16 = int(dnnl::cpu_isa::avx512_core_bf16);  // AMX's value contains these bits too
+  return (int(dnnl::get_effective_cpu_isa()) & bf16) == bf16;
 }
 
 }  // namespace rg

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "engine/backend.h"
 
@@ -29,8 +30,24 @@ struct OneDnnOptions {
   int threads = 0;             // OpenMP threads for oneDNN and our kernels; 0: OMP_NUM_THREADS / all cores
   bool post_ops = true;        // fuse elementwise chains into conv/deconv primitives where possible
   bool blocked_layouts = true; // layouts oneDNN picks (blocked where channels allow); false: NHWC only
+  // Convolutions on bf16 copies of their operands (activations, weights, output
+  // gradients), accumulating in f32 and writing f32 (like torch.autocast on the
+  // CPU); weights, Adam moments, BatchNorm and every other op stay f32. Needs a
+  // CPU with bf16 instructions (AVX512_BF16 or AMX-BF16): make_onednn_backend
+  // throws std::invalid_argument naming what is missing otherwise.
+  bool bf16 = false;
+  // Tests only: let oneDNN emulate bf16 on AVX-512 CPUs without bf16
+  // instructions (slow, same rounding of the operands), so the bf16 path can be
+  // checked on any AVX-512 machine. The command line never sets it.
+  bool allow_emulated_bf16 = false;
 };
 
 std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options = {});
+
+// The instruction set oneDNN uses on this CPU (after DNNL_MAX_CPU_ISA), e.g.
+// "avx2", "avx512_core", "avx512_core_bf16", "avx512_core_amx".
+std::string onednn_cpu_isa();
+// Whether that instruction set has bf16 arithmetic (AVX512_BF16 or AMX-BF16).
+bool onednn_native_bf16();
 
 }  // namespace rg

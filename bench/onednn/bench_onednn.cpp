@@ -31,12 +31,17 @@ int threads() {
   return t ? std::max(1, std::atoi(t)) : 2;
 }
 
-// RG_BLOCKED=0: NHWC activations everywhere; 1 (default): nChw16c where C % 16 == 0.
+// RG_BLOCKED=0: NHWC activations everywhere; 1 (default): the layouts oneDNN picks.
+// RG_CPU_MATH=bf16: bf16 convolutions (needs bf16 instructions; RG_CPU_MATH=bf16-emulated
+// lets oneDNN emulate them on AVX-512, for checking, not for timing).
 OneDnnOptions options() {
   OneDnnOptions o;
   o.threads = threads();
   const char* b = std::getenv("RG_BLOCKED");
   o.blocked_layouts = !b || std::atoi(b) != 0;
+  const std::string math = std::getenv("RG_CPU_MATH") ? std::getenv("RG_CPU_MATH") : "f32";
+  o.bf16 = math.rfind("bf16", 0) == 0;
+  o.allow_emulated_bf16 = math == "bf16-emulated";
   return o;
 }
 
@@ -237,6 +242,8 @@ int main(int argc, char** argv) {
   measure_sgemm();
   benchmark::AddCustomContext("sgemm_2048_gflops", std::to_string(g_sgemm_gflops));
   benchmark::AddCustomContext("threads", std::to_string(threads()));
+  benchmark::AddCustomContext("onednn_isa", onednn_cpu_isa());
+  benchmark::AddCustomContext("cpu_math", options().bf16 ? "bf16" : "f32");
   benchmark::RegisterBenchmark("sgemm_2048", BM_Sgemm2048)->Unit(benchmark::kMillisecond)->MinTime(0.5)->UseRealTime();
   for (const Layer& l : layers()) {
     for (auto [pass, tag] : {std::pair{kFwd, "fwd"}, {kBwdData, "bwd_data"}, {kBwdWeights, "bwd_weights"}})

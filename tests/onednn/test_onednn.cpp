@@ -6,10 +6,13 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <new>
 #include <random>
 #include <sstream>
+
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "apps/model/ralsgan_step.h"
 #include "backends/onednn/onednn_backend.h"
@@ -574,6 +577,94 @@ TEST(OneDnn, SeedModelPlansRunNoReferenceImplementation) {
       for (const auto& k : p->kernels) primitives += k->describe().find("jit") != std::string::npos;
       EXPECT_GE(primitives, 5);
     }
+  }
+}
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+// ---- bf16 convolutions ---------------------------------------------------------
+
+float round_bf16(float x) {  // round to nearest even, as oneDNN's f32 -> bf16 reorder
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fff + ((u >> 16) & 1);
+  u &= 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// One convolution-family node with both operands as inputs: with --cpu-math
+// bf16 the backend must compute exactly the f32 convolution of the operands
+// rounded to bf16 (up to f32 summation order). Runs on oneDNN's bf16 emulation
+// where the CPU has no bf16 instructions (allow_emulated_bf16, tests only).
+struct Bf16Case {
+  const char* name;
+  OpKind op;
+  Shape a, b;  // x and w (conv2d, conv_transpose2d), or x and dy (backward weight)
+  int stride, pad;
+  Shape w;  // weight shape for the backward weight
+};
+
+TEST(OneDnnBf16, ConvolutionsComputeTheF32ConvolutionOfBf16RoundedOperands) {
+  if ((int(dnnl::get_effective_cpu_isa()) & int(dnnl::cpu_isa::avx512_core)) != int(dnnl::cpu_isa::avx512_core))
+    GTEST_SKIP() << "no AVX-512 (oneDNN has no bf16 convolutions below it): " << onednn_cpu_isa();
+  const std::vector<Bf16Case> cases = {
+      {"G first layer (1x1 -> 4x4)", OpKind::kConvTranspose2d, {4, 64, 1, 1}, {64, 32, 4, 4}, 1, 0, {}},
+      {"G 2x block", OpKind::kConvTranspose2d, {4, 32, 8, 8}, {32, 16, 4, 4}, 2, 1, {}},
+      {"G last layer (3 channels, flipped)", OpKind::kConvTranspose2d, {4, 16, 16, 16}, {16, 3, 3, 3}, 1, 1, {}},
+      {"D first layer (3 channels)", OpKind::kConv2d, {4, 3, 32, 32}, {16, 3, 4, 4}, 2, 1, {}},
+      {"D 2x block", OpKind::kConv2d, {4, 16, 16, 16}, {32, 16, 4, 4}, 2, 1, {}},
+      {"D 2x block weight gradient", OpKind::kConv2dBackwardWeight, {4, 16, 16, 16}, {4, 32, 8, 8}, 2, 1, {32, 16, 4, 4}},
+  };
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd;
+  for (const Bf16Case& c : cases) {
+    auto g = std::make_shared<Graph>(DType::f32);
+    const ValueId a = g->input("a", c.a), b = g->input("b", c.b);
+    ValueId y;
+    if (c.op == OpKind::kConv2d) y = g->conv2d(a, b, c.stride, c.pad);
+    else if (c.op == OpKind::kConvTranspose2d) y = g->conv_transpose2d(a, b, c.stride, c.pad);
+    else y = g->conv2d_backward_weight(a, b, c.w, {c.stride, c.stride}, {c.pad, c.pad});
+    g->mark_output(y, "y");
+    std::vector<float> va(size_t(numel(c.a))), vb(size_t(numel(c.b)));
+    for (float& e : va) e = nd(rng);
+    for (float& e : vb) e = nd(rng);
+    std::vector<double> ra(va.begin(), va.end()), rb(vb.begin(), vb.end());
+    for (double& e : ra) e = round_bf16(float(e));
+    for (double& e : rb) e = round_bf16(float(e));
+    auto ref = make_ref_backend();
+    auto dnn = make_onednn_backend({.threads = 2, .bf16 = true, .allow_emulated_bf16 = true});
+    auto pr = compile(g, *ref), pd = compile(g, *dnn);
+    Session sr(*pr), sd(*pd);
+    sr.set_input("a", std::span<const double>(ra));
+    sr.set_input("b", std::span<const double>(rb));
+    sd.set_input("a", std::span<const float>(va));  // unrounded: the backend rounds
+    sd.set_input("b", std::span<const float>(vb));
+    sr.run();
+    sd.run();
+    const double e = rel_err(sd.value(y), sr.value(y));
+    EXPECT_LT(e, 1e-5) << c.name << ": " << pd->kernels[0]->describe();
+    // And far from the unrounded f32 convolution (the operands really were rounded).
+    Session su(*pr);
+    std::vector<double> ua(va.begin(), va.end()), ub(vb.begin(), vb.end());
+    su.set_input("a", std::span<const double>(ua));
+    su.set_input("b", std::span<const double>(ub));
+    su.run();
+    EXPECT_GT(rel_err(sd.value(y), su.value(y)), 1e-4) << c.name;
+    EXPECT_NE(pd->kernels[0]->describe().find("bf16"), std::string::npos) << pd->kernels[0]->describe();
+  }
+}
+
+TEST(OneDnnBf16, WithoutBf16InstructionsTheBackendRefusesNamingWhatIsMissing) {
+  if (onednn_native_bf16()) GTEST_SKIP() << "this CPU has bf16 instructions (" << onednn_cpu_isa() << ")";
+  try {
+    make_onednn_backend({.bf16 = true});
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("AVX512_BF16"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(onednn_cpu_isa()), std::string::npos) << e.what();
   }
 }
 }  // namespace
