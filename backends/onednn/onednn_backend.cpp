@@ -18,6 +18,7 @@
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/layout.h"
 #include "backends/onednn/layout_choice.h"
+#include "backends/onednn/small_conv.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/schedule.h"
 
@@ -42,10 +43,28 @@ struct Ctx {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
   OneDnnOptions opt;
+  uint64_t variable_writes = 0;  // host writes of any variable (write_value): invalidates cached weight reorders
 };
 
 constexpr size_t kAlign = 256;
 size_t align_bytes(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// Memory aligned as oneDNN likes it, for the kernels' persistent buffers.
+template <typename T>
+struct AlignedAllocator {
+  using value_type = T;
+  AlignedAllocator() = default;
+  template <typename U>
+  AlignedAllocator(const AlignedAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = std::aligned_alloc(kAlign, align_bytes(std::max<size_t>(n * sizeof(T), 1)));
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  template <typename U>
+  bool operator==(const AlignedAllocator<U>&) const { return true; }
+};
 
 // ---------------------------------------------------------------------------
 // A fused elementwise chain: chunks of kChunk elements in physical order, one
@@ -267,9 +286,13 @@ class EwProgram {
 // argument arrays, or our own loops), all built at compile/bind time.
 
 // Where an argument's memory is: a value's pointer, or a slot in the kernel's scratch.
+// Where an argument's memory is: a value's pointer, a slot in the kernel's
+// scratch (arena memory, live while the kernel runs), or a slot in the
+// kernel's own persistent memory (kept across runs: cached weight reorders).
 struct Ref {
   ValueId value = kNoValue;
   size_t scratch = 0;
+  bool persistent = false;
 };
 
 struct Step {
@@ -280,6 +303,10 @@ struct Step {
   std::vector<dnnl_exec_arg_t> args;
   std::function<void()> fn;
   std::string what;
+  // A reorder of weights that no node of the graph updates: it runs again only
+  // after the host wrote a variable (Ctx::variable_writes), not at every run.
+  bool cached = false;
+  uint64_t done_at = ~uint64_t(0);
 };
 
 class OneDnnKernel final : public Kernel {
@@ -366,6 +393,8 @@ class OneDnnKernel final : public Kernel {
 
   void bind(const KernelBinding& b) override {
     ptr_ = b.values;
+    persistent_.assign(persistent_bytes_, 0);
+    for (Step& s : steps_) s.done_at = ~uint64_t(0);
     char* scratch = static_cast<char*>(b.scratch);
     scratch_base_ = scratch;
     for (auto [v, off] : slot_) ptr_[size_t(v)] = scratch + off;
@@ -376,7 +405,7 @@ class OneDnnKernel final : public Kernel {
       s.args.clear();
       for (size_t i = 0; i < s.arg_descs.size(); ++i) {
         const Ref& r = s.refs[i];
-        void* p = r.value >= 0 ? ptr_[size_t(r.value)] : scratch + r.scratch;
+        void* p = r.value >= 0 ? ptr_[size_t(r.value)] : r.persistent ? persistent_.data() + r.scratch : scratch + r.scratch;
         if (!p) throw std::logic_error("onednn backend: argument of " + s.what + " is not materialised");
         s.mems.emplace_back(s.arg_descs[i].second, ctx_->eng, p);
       }
@@ -387,6 +416,10 @@ class OneDnnKernel final : public Kernel {
 
   void run() override {
     for (Step& s : steps_) {
+      if (s.cached) {
+        if (s.done_at == ctx_->variable_writes) continue;
+        s.done_at = ctx_->variable_writes;
+      }
       if (s.prim) {
         const dnnl_status_t st = dnnl_primitive_execute(s.prim.get(), ctx_->strm.get(), int(s.args.size()), s.args.data());
         if (st != dnnl_success) throw std::runtime_error("onednn backend: " + s.what + " failed (status " + std::to_string(int(st)) + ")");
@@ -519,6 +552,20 @@ class OneDnnKernel final : public Kernel {
   Ref input_as(ValueId v, const memory::desc& have, const memory::desc& want, const std::string& what) {
     return input_as(vref(v), have, want, what);
   }
+  // Weights the primitive wants in another layout (or type): reordered into
+  // scratch at every run, or, for weights no node of the graph updates (a
+  // generator's, say), once into persistent memory until the host writes a variable.
+  Ref weights_as(ValueId w, const memory::desc& have, const memory::desc& want) {
+    const Value& val = g_.value(w);
+    const bool fixed = val.variable >= 0 && g_.variables()[size_t(val.variable)].initial ==
+                                                g_.variables()[size_t(val.variable)].current;
+    if (!fixed || have == want) return input_as(w, have, want, "weights");
+    const size_t off = persistent_bytes_;
+    persistent_bytes_ += align_bytes(want.get_size());
+    add_reorder(have, vref(w), want, Ref{kNoValue, off, true}, "weights(cached)");
+    steps_.back().cached = true;
+    return Ref{kNoValue, off, true};
+  }
   Ref input_as(Ref r, const memory::desc& have, const memory::desc& want, const std::string& what) {
     if (have == want) return r;
     const size_t off = alloc(want.get_size());
@@ -541,6 +588,10 @@ class OneDnnKernel final : public Kernel {
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (po.count) attr.set_post_ops(po.ops);
     const ValueId src = n.inputs[0], wv = n.inputs[1];
+    if (!ctx_->opt.bf16 && compile_small_conv(n, geo, flip, po)) {
+      mark_post_ops_fused(po);
+      return po.count;
+    }
     const ValueId dst = po.count ? po.result : n.outputs[0];
     const memory::desc src_md = data_md_as(src, pair_layout(dst, src));
     const memory::desc dst_md = data_md_as(dst, pair_layout(src, dst));
@@ -581,7 +632,7 @@ class OneDnnKernel final : public Kernel {
       }
       if (ctx_->opt.bf16) lay += ",bf16";
       const memory::desc w_md = pd.weights_desc();
-      const Ref wref = input_as(wsrc, wuser, w_md, "weights");
+      const Ref wref = flip ? input_as(wsrc, wuser, w_md, "weights") : weights_as(wv, wuser, w_md);
       const Ref sref_in = input_as(src, src_md, s_md, "src");
       Ref dref = vref(dst);
       size_t doff = 0;
@@ -599,12 +650,65 @@ class OneDnnKernel final : public Kernel {
     else
       body([&](const memory::desc& s, const memory::desc& d) { return deconv_fwd_pd(ctx_->eng, cg, s, wany, bias_p, d, attr); },
            "deconv_fwd");
-    // Internal values fused into post-ops need no slot.
+    mark_post_ops_fused(po);
+    return po.count;
+  }
+
+  // Internal values fused into post-ops need no slot.
+  void mark_post_ops_fused(const PostOps& po) {
     if (po.count)
       for (size_t i = 0; i <= po.count; ++i)
         for (ValueId v : g_.node(grp_.nodes[i]).outputs)
           if (v != po.result) fused_.insert(v);
-    return po.count;
+  }
+
+  // A convolution (or flipped transposed convolution) with at most 4 output
+  // channels: our direct kernel (small_conv.h) instead of a oneDNN primitive
+  // that pads the output channels to a whole block.
+  // The post-ops (a bias and eltwise ops) are applied too: the bias by the
+  // kernel, each eltwise op by a oneDNN eltwise primitive in place on the result.
+  bool compile_small_conv(const Node& n, const onednn::ConvGeometry& geo, bool flip, const PostOps& po) {
+    using namespace onednn;
+    const bool deconv = n.op == OpKind::kConvTranspose2d;
+    if (deconv && !flip) return false;
+    const ConvGeometry cg = flip ? flipped(geo) : geo;
+    const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
+    const ValueId bias = po.bias;
+    const Shape &I = g_.shape(src), &O = g_.shape(dst);
+    const SmallConv c{I[0], I[1], I[2], I[3], O[1], O[2], O[3], cg.w[2], cg.w[3], cg.strides[0], cg.strides[1],
+                      cg.pad_l[0], cg.pad_l[1], layout_of_(src), layout_of_(dst)};
+    if (!small_conv_applies(c)) return false;
+    for (int i = 0; i < po.ops.len(); ++i)
+      if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
+    const size_t wflip = flip ? alloc(size_t(numel(geo.w)) * sizeof(float)) : 0;
+    const size_t pack = alloc(size_t(small_conv_scratch_floats(c)) * sizeof(float));
+    const int64_t ci = geo.w[0], co = geo.w[1], kh = geo.w[2], kw = geo.w[3];
+    add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, ci, co, kh, kw] {
+      const float* w = fp(wv);
+      if (flip) {  // [ci, co, kh, kw] -> [co, ci, kh, kw], kernel flipped
+        float* F = reinterpret_cast<float*>(scratch_base_ + wflip);
+        for (int64_t i = 0; i < ci; ++i)
+          for (int64_t o = 0; o < co; ++o)
+            for (int64_t a = 0; a < kh; ++a)
+              for (int64_t b = 0; b < kw; ++b)
+                F[((o * ci + i) * kh + a) * kw + b] = w[((i * co + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
+        w = F;
+      }
+      small_conv_forward(c, fp(src), w, bias >= 0 ? fp(bias) : nullptr, fp(dst),
+                         reinterpret_cast<float*>(scratch_base_ + pack));
+    }, std::string("small_conv") + (flip ? "(flipped deconv)" : "") + po.text + "[" + layout_name(c.src_layout) +
+           "->" + layout_name(c.dst_layout) + "]");
+    const memory::desc md = data_md(dst);
+    for (int i = 0; i < po.ops.len(); ++i) {
+      float scale, alpha, beta;
+      dnnl::algorithm alg;
+      po.ops.get_params_eltwise(i, scale, alg, alpha, beta);
+      auto pd = dnnl::eltwise_forward::primitive_desc(
+          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta), user_scratchpad_attr(),
+          ctx_->eng);
+      add_prim(dnnl::eltwise_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}}, {vref(dst), vref(dst)}, "eltwise");
+    }
+    return true;
   }
 
   void compile_conv_bwd_w(const Node& n) {
@@ -823,6 +927,8 @@ class OneDnnKernel final : public Kernel {
   std::set<ValueId> fused_;
   std::vector<std::string> reference_;
   size_t scratch_ = 0;
+  size_t persistent_bytes_ = 0;
+  std::vector<char, AlignedAllocator<char>> persistent_;  // allocated at bind
   std::vector<void*> ptr_;
   char* scratch_base_ = nullptr;
   std::unique_ptr<EwProgram> program_;
@@ -871,6 +977,7 @@ class OneDnnBackend final : public Backend {
   }
 
   void write_value(const Graph& g, ValueId v, void* device, const void* host) override {
+    if (g.value(v).variable >= 0) ++ctx_->variable_writes;
     convert(g, v, host, true, device, false);
   }
   void read_value(const Graph& g, ValueId v, void* host, const void* device) override {

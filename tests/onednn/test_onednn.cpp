@@ -669,3 +669,87 @@ TEST(OneDnnBf16, WithoutBf16InstructionsTheBackendRefusesNamingWhatIsMissing) {
 }
 }  // namespace
 }  // namespace rg
+
+namespace rg {
+namespace {
+// Layers with at most 4 output channels run our direct kernel (small_conv.h):
+// G's last layer (a stride-1 transposed convolution, run flipped) and D's last.
+// Against the reference backend, in every layout the plan can give its input,
+// with the bias + tanh chain after it as in G.
+TEST(OneDnnSmallConv, FewOutputChannelsMatchTheReference) {
+  struct Case {
+    const char* name;
+    bool transposed;
+    Shape x, w;
+    int stride, pad;
+  };
+  const std::vector<Case> cases = {
+      {"G last layer 32 -> 3, k3 p1", true, {2, 32, 16, 16}, {32, 3, 3, 3}, 1, 1},
+      {"transposed 16 -> 4, k5 p2", true, {3, 16, 9, 7}, {16, 4, 5, 5}, 1, 2},
+      {"D last layer 64 -> 1, k4 p0", false, {3, 64, 4, 4}, {1, 64, 4, 4}, 1, 0},
+      {"conv 24 -> 2, k3 s2 p1", false, {2, 24, 11, 10}, {2, 24, 3, 3}, 2, 1},
+  };
+  std::mt19937 rng(5);
+  std::normal_distribution<double> nd;
+  for (const Case& c : cases)
+    for (bool blocked : {true, false}) {
+      auto g = std::make_shared<Graph>(DType::f32);
+      const ValueId x = g->input("x", c.x), w = g->variable("w", c.w);
+      const int64_t co = c.transposed ? c.w[1] : c.w[0];
+      const ValueId b = g->variable("b", {1, co, 1, 1});
+      const ValueId conv = c.transposed ? g->conv_transpose2d(x, w, c.stride, c.pad) : g->conv2d(x, w, c.stride, c.pad);
+      const ValueId y = g->tanh(g->add(conv, b));
+      g->mark_output(y, "y");
+      std::vector<double> vx(size_t(numel(c.x))), vw(size_t(numel(c.w))), vb(static_cast<size_t>(co));
+      for (auto* v : {&vx, &vw, &vb})
+        for (double& e : *v) e = 0.3 * nd(rng);
+      auto ref = make_ref_backend();
+      auto dnn = make_onednn_backend({.threads = 2, .blocked_layouts = blocked});
+      auto pr = compile(g, *ref), pd = compile(g, *dnn);
+      Session sr(*pr), sd(*pd);
+      for (Session* s : {&sr, &sd}) {
+        s->set_input("x", std::span<const double>(vx));
+        s->set_variable("w", std::span<const double>(vw));
+        s->set_variable("b", std::span<const double>(vb));
+        s->run();
+      }
+      std::string kernels;
+      for (const auto& k : pd->kernels) kernels += k->describe() + "; ";
+      EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-5) << c.name << (blocked ? " blocked: " : " nhwc: ") << kernels;
+      EXPECT_NE(kernels.find("small_conv"), std::string::npos) << c.name << ": " << kernels;
+    }
+}
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+// A generator's weights are reordered into the primitives' layouts once and
+// kept (no node updates them): new weights written by the host must still be
+// used by the next run, and repeated runs must not change the result.
+TEST(OneDnn, CachedWeightReordersFollowNewWeights) {
+  model::ModelConfig mc{32, 0.5, 16};
+  const model::GenerateGraph gg = model::build_generate_graph(mc, 3, DType::f32);
+  model::StepGraph fake;
+  fake.graph = gg.graph;
+  auto ref = make_ref_backend();
+  auto dnn = make_onednn_backend({.threads = 2});
+  auto pr = compile(gg.graph, *ref), pd = compile(gg.graph, *dnn);
+  int cached = 0;
+  for (const auto& k : pd->kernels) cached += k->describe().find("weights(cached)") != std::string::npos;
+  EXPECT_GT(cached, 3);
+  Session sr(*pr), sd(*pd);
+  std::vector<double> z(size_t(3 * 16), 0.4);
+  for (uint32_t seed : {1u, 2u}) {
+    const auto st = random_state(fake, seed);
+    for (Session* s : {&sr, &sd}) {
+      load_state(*s, fake, st);
+      s->set_input("z", std::span<const double>(z));
+      s->run();
+    }
+    sd.run();  // a second run from the cached reorders: same images
+    EXPECT_LT(rel_err(sd.value(gg.images), sr.value(gg.images)), 1e-5) << "weights of seed " << seed;
+  }
+}
+}  // namespace
+}  // namespace rg

@@ -1,0 +1,102 @@
+#include "backends/onednn/small_conv.h"
+
+#include <vector>
+
+namespace rg::onednn {
+namespace {
+
+constexpr int64_t kLanes = 8;  // input channels per vector; a divisor of every block we use (8, 16)
+
+// Where the 8 channels of group g of input pixel (n, iy, ix) start:
+// image(n) + group[g] + (iy * w + ix) * pixel, for blocked layouts (pixel =
+// the block) and NHWC (pixel = ci) alike. No division in the inner loops.
+struct InputAddress {
+  int64_t image, pixel, w;
+  std::vector<int64_t> group;
+  InputAddress(const SmallConv& c) : w(c.w) {
+    const bool nhwc = c.src_layout == Layout::nhwc;
+    pixel = nhwc ? c.ci : block_of(c.src_layout);
+    image = c.ci * c.h * c.w;
+    for (int64_t ch = 0; ch < c.ci; ch += kLanes)
+      group.push_back(nhwc ? ch : (ch / pixel) * c.h * c.w * pixel + ch % pixel);
+  }
+  const float* at(const float* base, int64_t n, int64_t iy, int64_t ix) const {
+    return base + n * image + (iy * w + ix) * pixel;
+  }
+};
+
+// Eight floats in one vector register (AVX2's width; two per AVX-512 block of 16).
+typedef float V8 __attribute__((vector_size(32)));
+
+inline V8 load8(const float* p) {
+  V8 v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <int CO>
+void run(const SmallConv& c, const float* src, const float* wt, const float* bias, float* dst) {
+  const InputAddress in(c);
+  const int64_t* goff = in.group.data();
+  const int64_t groups = c.ci / kLanes;
+  const bool nhwc_out = c.dst_layout == Layout::nhwc;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t y = 0; y < c.ho; ++y)
+      for (int64_t x = 0; x < c.wo; ++x) {
+        V8 acc[CO];
+        for (int o = 0; o < CO; ++o) acc[o] = V8{};
+        for (int64_t ky = 0; ky < c.kh; ++ky) {
+          const int64_t iy = y * c.sh - c.ph + ky;
+          if (iy < 0 || iy >= c.h) continue;
+          for (int64_t kx = 0; kx < c.kw; ++kx) {
+            const int64_t ix = x * c.sw - c.pw + kx;
+            if (ix < 0 || ix >= c.w) continue;
+            const float* wp = wt + (ky * c.kw + kx) * groups * CO * kLanes;
+            const float* ip = in.at(src, n, iy, ix);
+            for (int64_t g = 0; g < groups; ++g) {
+              const V8 v = load8(ip + goff[g]);
+              const float* wg = wp + g * CO * kLanes;
+              for (int o = 0; o < CO; ++o) acc[o] += v * load8(wg + o * kLanes);
+            }
+          }
+        }
+        for (int o = 0; o < CO; ++o) {
+          float s = bias ? bias[o] : 0.f;
+          for (int l = 0; l < int(kLanes); ++l) s += acc[o][l];
+          const int64_t off = nhwc_out ? ((n * c.ho + y) * c.wo + x) * CO + o : ((n * CO + o) * c.ho + y) * c.wo + x;
+          dst[off] = s;
+        }
+      }
+}
+
+}  // namespace
+
+bool small_conv_applies(const SmallConv& c) {
+  const bool src_ok = (block_of(c.src_layout) && c.ci % block_of(c.src_layout) == 0) ||
+                      (c.src_layout == Layout::nhwc && c.ci % kLanes == 0);
+  const bool dst_ok = c.dst_layout == Layout::nhwc || c.dst_layout == Layout::plain;
+  return c.co >= 1 && c.co <= kSmallConvMaxOut && c.ci % kLanes == 0 && src_ok && dst_ok;
+}
+
+int64_t small_conv_scratch_floats(const SmallConv& c) { return c.kh * c.kw * c.ci * c.co; }
+
+void small_conv_forward(const SmallConv& c, const float* src, const float* w, const float* bias, float* dst,
+                        float* scratch) {
+  // Weights as [ky][kx][group of 8 input channels][co][lane]: the inner loop reads them contiguously.
+  const int64_t groups = c.ci / kLanes;
+  for (int64_t o = 0; o < c.co; ++o)
+    for (int64_t i = 0; i < c.ci; ++i)
+      for (int64_t ky = 0; ky < c.kh; ++ky)
+        for (int64_t kx = 0; kx < c.kw; ++kx)
+          scratch[(((ky * c.kw + kx) * groups + i / kLanes) * c.co + o) * kLanes + i % kLanes] =
+              w[((o * c.ci + i) * c.kh + ky) * c.kw + kx];
+  switch (c.co) {
+    case 1: run<1>(c, src, scratch, bias, dst); break;
+    case 2: run<2>(c, src, scratch, bias, dst); break;
+    case 3: run<3>(c, src, scratch, bias, dst); break;
+    default: run<4>(c, src, scratch, bias, dst); break;
+  }
+}
+
+}  // namespace rg::onednn
