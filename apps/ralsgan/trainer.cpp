@@ -245,20 +245,23 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
                       : std::string("No checkpoint was written")) +
           ". Lower --lr-d/--lr-g, or pass --allow-nonfinite to go on regardless");
     if (epoch_end) {
+      // RUN/checkpoint last: a run killed before it resumes from the one
+      // before and makes this epoch's pictures and kept copy again (the same
+      // bytes), so none of them can go missing.
       const uint64_t epoch = done / per_epoch;
-      save_checkpoint(run.checkpoint(), done);
-      saved_step = done;
+      if (opt.sample_every > 0 && epoch % uint64_t(opt.sample_every) == 0) save_samples(done);
       if (opt.checkpoint_every > 0 && epoch % uint64_t(opt.checkpoint_every) == 0) {
         char name[32];
         std::snprintf(name, sizeof name, "epoch_%04llu", (unsigned long long)epoch);
         save_checkpoint(run.kept_checkpoints() / name, done);
       }
-      if (opt.sample_every > 0 && epoch % uint64_t(opt.sample_every) == 0) save_samples(done);
+      save_checkpoint(run.checkpoint(), done);
+      saved_step = done;
     }
   }
   result.last_step = step;
-  if (step > 0 && saved_step != step) save_checkpoint(run.checkpoint(), step);
   if (step > result.first_step && sampled_step != step) save_samples(step);
+  if (step > 0 && saved_step != step) save_checkpoint(run.checkpoint(), step);
   if (!opt.quiet) {
     if (result.interrupted) progress.stopped(step);
     else progress.finish();

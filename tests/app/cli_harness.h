@@ -54,6 +54,18 @@ inline RunResult ralsgan(const std::string& args, const fs::path& dir, const std
   return {shell_code(status), read_text(dir / "stderr.txt")};
 }
 
+// Like ralsgan(), but stderr reaches dir/stderr.txt through a pipe and stdout
+// is dropped: for runs under a file size limit (prlimit --fsize), which would
+// otherwise also cut the very message that says what failed.
+inline RunResult ralsgan_piped(const std::string& args, const fs::path& dir, const std::string& wrap) {
+  const fs::path code = dir / "code.txt";
+  const std::string cmd = "{ env XDG_CACHE_HOME=" + (dir / "xdg-cache").string() + " " + wrap + " " +
+                          std::string(RALSGAN_BIN) + " " + args + " 2>&1 >/dev/null </dev/null; echo $? > " +
+                          code.string() + "; } | cat > " + (dir / "stderr.txt").string();
+  if (std::system(cmd.c_str()) != 0) return {-1, "the shell pipeline failed"};
+  return {std::stoi(read_text(code)), read_text(dir / "stderr.txt")};
+}
+
 // Starts `ralsgan args` and returns at once: the process id is ralsgan's own
 // (sh and env exec it), so signals sent to it reach ralsgan.
 inline pid_t spawn(const std::string& args, const fs::path& dir, const std::string& wrap = "") {
