@@ -185,8 +185,12 @@ int cmd_train(int argc, char** argv) {
   const data::Dataset ds = load_dataset(f.str("data"), o.size, data::Fit::kPad, unsigned(o.backend.threads));
   const TrainResult r = train(o, ds, run);
   if (r.interrupted) {
-    std::fprintf(stderr, "interrupted by %s after step %llu; checkpoint in %s (continue with --resume)\n",
-                 stop_signal_name().c_str(), (unsigned long long)r.last_step, run.checkpoint().string().c_str());
+    if (r.last_step > 0)
+      std::fprintf(stderr, "interrupted by %s after step %llu; checkpoint in %s (continue with --resume)\n",
+                   stop_signal_name().c_str(), (unsigned long long)r.last_step, run.checkpoint().string().c_str());
+    else
+      std::fprintf(stderr, "interrupted by %s before the first step; no checkpoint written\n",
+                   stop_signal_name().c_str());
     return stop_exit_code();
   }
   std::fprintf(stderr, "done after step %llu; checkpoint in %s\n", (unsigned long long)r.last_step,

@@ -140,9 +140,10 @@ TEST(Cli, UnwritableOutputExitsOneAndKeepsTheCheckpoint) {
       << r.err;
 
   // The next checkpoint cannot be written (no file may grow past half the
-  // generator's size): exit 1 naming it, and the one in place stays whole.
+  // generator's size; no sample grid comes first): exit 1 naming it, and the
+  // one in place stays whole.
   const std::string limit = "prlimit --fsize=" + std::to_string(before[0].size() / 2);
-  r = ralsgan("train" + data + " --out " + run.string() + kTiny + " --steps 2 --resume", t.path, limit);
+  r = ralsgan("train" + data + " --out " + run.string() + kTiny + " --steps 2 --resume --sample-every 0", t.path, limit);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("cannot write the checkpoint " + ckpt.string() + ": "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
