@@ -27,7 +27,9 @@ constexpr const char* kOldMark = ".old-";
 // `dir` exists: swap it with `staging`, then drop the old unit.
 void replace_unit(const fs::path& staging, const fs::path& dir) {
   const std::string name = dir.filename().string();
-  if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
+  if (fault_no_exchange()) {
+    errno = EINVAL;  // as a file system without RENAME_EXCHANGE answers (tests)
+  } else if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
     fault_point("published " + name);
     fsync_dir(dir.parent_path());
     fs::remove_all(staging);  // now the old unit

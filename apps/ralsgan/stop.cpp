@@ -38,8 +38,4 @@ std::string stop_signal_name() {
   return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal " + std::to_string(sig);
 }
 
-void throw_if_stopped(const std::string& what) {
-  if (stop_requested()) throw Interrupted(what);
-}
-
 }  // namespace rg::app

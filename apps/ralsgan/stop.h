@@ -26,14 +26,11 @@ int stop_exit_code();
 // "SIGINT", "SIGTERM".
 std::string stop_signal_name();
 
-// Thrown at a safe point when a stop was asked for; what() says what was kept.
-// main() reports it and exits with stop_exit_code().
+// Thrown where a stop ends a command that has more to do (demo); what() says
+// what was kept. main() reports it and exits with stop_exit_code().
 class Interrupted : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-// Throws Interrupted("<what>") when a stop was asked for.
-void throw_if_stopped(const std::string& what);
 
 }  // namespace rg::app

@@ -12,6 +12,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "apps/data/read_file.h"
 #include "apps/ralsgan/atomic_file.h"
 
 namespace rg::app {
@@ -32,34 +33,15 @@ std::string num(double v) {
   throw std::runtime_error("cannot " + what + " " + path.string() + ": " + std::strerror(e));
 }
 
-// The whole file, or "" when there is none. Opened without blocking, and only
-// a regular file is read: a FIFO in its place must not hang the trainer.
+// The whole file, or "" when there is none. A FIFO in its place is refused,
+// not waited on (read_regular_file).
 std::string read_existing(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return {};
-    cannot("read", path, errno);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw std::runtime_error(path.string() + ": not a regular file");
-  }
-  std::string text;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int e = errno;
-      ::close(fd);
-      cannot("read", path, e);
-    }
-    if (n == 0) break;
-    text.append(buf, size_t(n));
-  }
-  ::close(fd);
-  return text;
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) return {};
+  std::vector<uint8_t> bytes;
+  std::string error;
+  if (!data::read_regular_file(path, bytes, error)) throw std::runtime_error(path.string() + ": " + error);
+  return std::string(bytes.begin(), bytes.end());
 }
 
 int open_for_append(const fs::path& path, int extra_flags) {
