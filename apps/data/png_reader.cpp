@@ -21,7 +21,8 @@ void on_error(png_structp png, png_const_charp msg) {
   std::snprintf(src->message, sizeof src->message, "%s", msg ? msg : "unknown error");
   png_longjmp(png, 1);
 }
-void on_warning(png_structp, png_const_charp) {}  // what OpenCV would print; the pixels are decoded regardless
+void on_warning(png_structp, png_const_charp) {
+}  // what OpenCV would print; the pixels are decoded regardless
 
 void on_read(png_structp png, png_bytep out, png_size_t n) {
   auto* src = static_cast<Source*>(png_get_io_ptr(png));
@@ -41,7 +42,8 @@ struct Header {
 bool read_header(png_structp png, png_infop info, Header* h) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_read_info(png, info);
-  png_get_IHDR(png, info, &h->width, &h->height, &h->bit_depth, &h->color_type, nullptr, nullptr, nullptr);
+  png_get_IHDR(png, info, &h->width, &h->height, &h->bit_depth, &h->color_type, nullptr, nullptr,
+               nullptr);
   png_bytep trans = nullptr;
   int num_trans = 0;
   png_color_16p trans_values = nullptr;
@@ -54,15 +56,21 @@ bool read_rows(png_structp png, png_infop info, const Header* h, int channels, p
   if (setjmp(png_jmpbuf(png))) return false;
   // OpenCV 4.6, PngDecoder::readData with the type readHeader chose:
   if (h->bit_depth == 16) png_set_swap(png);  // 16-bit samples, little-endian in memory
-  if (channels < 4) png_set_strip_alpha(png);
-  else png_set_tRNS_to_alpha(png);
+  if (channels < 4)
+    png_set_strip_alpha(png);
+  else
+    png_set_tRNS_to_alpha(png);
   if (h->color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-  if ((h->color_type & PNG_COLOR_MASK_COLOR) == 0 && h->bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-  if ((h->color_type & PNG_COLOR_MASK_COLOR) && channels > 1) png_set_bgr(png);
-  else if (channels > 1) png_set_gray_to_rgb(png);
+  if ((h->color_type & PNG_COLOR_MASK_COLOR) == 0 && h->bit_depth < 8)
+    png_set_expand_gray_1_2_4_to_8(png);
+  if ((h->color_type & PNG_COLOR_MASK_COLOR) && channels > 1)
+    png_set_bgr(png);
+  else if (channels > 1)
+    png_set_gray_to_rgb(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
-  if (png_get_rowbytes(png, info) != size_t(h->width) * size_t(channels) * (h->bit_depth == 16 ? 2 : 1))
+  if (png_get_rowbytes(png, info) !=
+      size_t(h->width) * size_t(channels) * (h->bit_depth == 16 ? 2 : 1))
     png_error(png, "unexpected row size after conversion");
   png_read_image(png, rows);
   png_read_end(png, nullptr);
@@ -71,7 +79,8 @@ bool read_rows(png_structp png, png_infop info, const Header* h, int channels, p
 
 }  // namespace
 
-bool decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels, cv::Mat& out, std::string& error) {
+bool decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels, cv::Mat& out,
+                std::string& error) {
   Source src{bytes};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
@@ -88,10 +97,15 @@ bool decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels, cv::Mat& ou
     // The Mat type OpenCV 4.6's PngDecoder::readHeader picks.
     switch (h.color_type) {
       case PNG_COLOR_TYPE_RGB:
-      case PNG_COLOR_TYPE_PALETTE: channels = h.trns ? 4 : 3; break;
+      case PNG_COLOR_TYPE_PALETTE:
+        channels = h.trns ? 4 : 3;
+        break;
       case PNG_COLOR_TYPE_GRAY_ALPHA:
-      case PNG_COLOR_TYPE_RGB_ALPHA: channels = 4; break;
-      default: channels = 1;
+      case PNG_COLOR_TYPE_RGB_ALPHA:
+        channels = 4;
+        break;
+      default:
+        channels = 1;
     }
     if (uint64_t(h.width) * h.height > max_pixels) {
       error = "too large: " + std::to_string(h.width) + " x " + std::to_string(h.height);
@@ -104,7 +118,8 @@ bool decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels, cv::Mat& ou
     error = src.message;
   }
   if (ok) {
-    out.create(int(h.height), int(h.width), CV_MAKETYPE(h.bit_depth == 16 ? CV_16U : CV_8U, channels));
+    out.create(int(h.height), int(h.width),
+               CV_MAKETYPE(h.bit_depth == 16 ? CV_16U : CV_8U, channels));
     std::vector<png_bytep> rows(h.height);
     for (png_uint_32 y = 0; y < h.height; ++y) rows[y] = out.ptr<png_byte>(int(y));
     ok = read_rows(png, info, &h, channels, rows.data());

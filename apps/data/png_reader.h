@@ -15,6 +15,7 @@ namespace rg::data {
 // A Mat as cv::imdecode(bytes, IMREAD_UNCHANGED) makes of a PNG (8 or 16 bit;
 // 1 channel for gray, 3 BGR, 4 BGRA for an alpha channel or a tRNS chunk of a
 // colour image), or false with libpng's reason in `error`.
-bool decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels, cv::Mat& out, std::string& error);
+bool decode_png(std::span<const uint8_t> bytes, uint64_t max_pixels, cv::Mat& out,
+                std::string& error);
 
 }  // namespace rg::data

@@ -9,7 +9,8 @@
 
 namespace rg::data {
 
-bool read_regular_file(const std::filesystem::path& path, std::vector<uint8_t>& out, std::string& error) {
+bool read_regular_file(const std::filesystem::path& path, std::vector<uint8_t>& out,
+                       std::string& error) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     error = std::string("cannot open: ") + std::strerror(errno);
@@ -24,7 +25,8 @@ bool read_regular_file(const std::filesystem::path& path, std::vector<uint8_t>& 
   out.resize(size_t(st.st_size));
   size_t got = 0;
   for (;;) {
-    if (got == out.size()) out.resize(got + (got < 4096 ? 4096 : got));  // a file that grew meanwhile
+    if (got == out.size())
+      out.resize(got + (got < 4096 ? 4096 : got));  // a file that grew meanwhile
     const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {

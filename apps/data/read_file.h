@@ -13,6 +13,7 @@ namespace rg::data {
 
 // The file's bytes in `out`; false with a reason ("not a regular file",
 // "cannot open: ...") in `error`.
-bool read_regular_file(const std::filesystem::path& path, std::vector<uint8_t>& out, std::string& error);
+bool read_regular_file(const std::filesystem::path& path, std::vector<uint8_t>& out,
+                       std::string& error);
 
 }  // namespace rg::data

@@ -14,7 +14,9 @@ namespace rg::app {
 
 namespace fs = std::filesystem;
 
-fs::path temp_path_for(const fs::path& target) { return target.string() + ".tmp-" + std::to_string(::getpid()); }
+fs::path temp_path_for(const fs::path& target) {
+  return target.string() + ".tmp-" + std::to_string(::getpid());
+}
 
 void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
   const std::string tmp = temp_path_for(path).string();
@@ -24,7 +26,8 @@ void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
     throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
   };
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
@@ -70,7 +73,9 @@ size_t remove_temp_files(const fs::path& dir, TempOwners which, const std::strin
   }
   for (const fs::path& p : stale) {
     fs::remove_all(p, ec);
-    if (ec) throw std::runtime_error("cannot remove the leftover temporary " + p.string() + ": " + ec.message());
+    if (ec)
+      throw std::runtime_error("cannot remove the leftover temporary " + p.string() + ": " +
+                               ec.message());
   }
   return stale.size();
 }

@@ -20,7 +20,8 @@ std::filesystem::path temp_path_for(const std::filesystem::path& target);
 // temporary file is removed and the message names `path` and the reason.
 void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
 inline void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
-  write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  write_file_atomic(
+      path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 // Makes the entries of a folder (a rename into it, a new file) durable. Best
@@ -36,6 +37,7 @@ enum class TempOwners {
 // Removes (recursively) the entries of `dir` named "<prefix>*.tmp-*" per
 // `which`; returns how many. A missing folder has none. Outside a run folder
 // give a prefix (e.g. "image_"), so that no one else's files are touched.
-size_t remove_temp_files(const std::filesystem::path& dir, TempOwners which, const std::string& prefix = {});
+size_t remove_temp_files(const std::filesystem::path& dir, TempOwners which,
+                         const std::string& prefix = {});
 
 }  // namespace rg::app

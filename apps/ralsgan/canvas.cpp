@@ -79,10 +79,14 @@ constexpr Glyph kMissing = {'?', {0x1F, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1F}};
 
 }  // namespace
 
-bool has_glyph(char c) { return glyph(c) != nullptr; }
+bool has_glyph(char c) {
+  return glyph(c) != nullptr;
+}
 
-Canvas::Canvas(int width, int height, Rgb bg) : width_(width), height_(height), rgb_(size_t(width) * height * 3) {
-  for (size_t i = 0; i < rgb_.size(); i += 3) rgb_[i] = bg.r, rgb_[i + 1] = bg.g, rgb_[i + 2] = bg.b;
+Canvas::Canvas(int width, int height, Rgb bg)
+    : width_(width), height_(height), rgb_(size_t(width) * height * 3) {
+  for (size_t i = 0; i < rgb_.size(); i += 3)
+    rgb_[i] = bg.r, rgb_[i + 1] = bg.g, rgb_[i + 2] = bg.b;
 }
 
 Rgb Canvas::at(int x, int y) const {

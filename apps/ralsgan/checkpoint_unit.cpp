@@ -1,7 +1,7 @@
 #include "apps/ralsgan/checkpoint_unit.h"
 
-#include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_EXCHANGE
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +21,8 @@ namespace {
 constexpr const char* kOldMark = ".old-";
 
 [[noreturn]] void publish_failed(const fs::path& dir, int e) {
-  throw std::runtime_error("cannot publish the checkpoint " + dir.string() + ": " + std::strerror(e));
+  throw std::runtime_error("cannot publish the checkpoint " + dir.string() + ": " +
+                           std::strerror(e));
 }
 
 // `dir` exists: swap it with `staging`, then drop the old unit.
@@ -56,7 +57,8 @@ void replace_unit(const fs::path& staging, const fs::path& dir) {
 
 uint64_t step_of(const io::SafetensorsContents& c, const fs::path& file) {
   auto it = c.metadata.find("step");
-  if (it == c.metadata.end() || it->second.empty() || it->second.find_first_not_of("0123456789") != std::string::npos)
+  if (it == c.metadata.end() || it->second.empty() ||
+      it->second.find_first_not_of("0123456789") != std::string::npos)
     throw std::runtime_error(file.string() + ": metadata 'step' is missing or not a number");
   return std::stoull(it->second);
 }
@@ -89,11 +91,13 @@ void publish_checkpoint(const fs::path& dir, const std::function<void(const fs::
 
 CheckpointUnit read_checkpoint(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw std::runtime_error(dir.string() + ": no checkpoint here (not a folder)");
+  if (!fs::is_directory(dir, ec))
+    throw std::runtime_error(dir.string() + ": no checkpoint here (not a folder)");
   const CheckpointPaths p = CheckpointPaths::in(dir);
   for (const fs::path& f : {p.generator, p.discriminator, p.train_state})
     if (!fs::exists(fs::symlink_status(f, ec)))
-      throw std::runtime_error(f.string() + ": missing, so " + dir.string() + " is not a complete checkpoint");
+      throw std::runtime_error(f.string() + ": missing, so " + dir.string() +
+                               " is not a complete checkpoint");
   CheckpointUnit u;
   u.train_state = io::read_safetensors(p.train_state.string());
   u.generator = io::read_safetensors(p.generator.string());
@@ -107,12 +111,13 @@ CheckpointUnit read_checkpoint(const fs::path& dir) {
     const uint64_t step = step_of(*c, *f);
     if (step != u.step)
       throw std::runtime_error(f->string() + ": is from step " + std::to_string(step) + " but " +
-                               p.train_state.filename().string() + " from step " + std::to_string(u.step) +
-                               ": a mixed checkpoint, refusing to use it");
+                               p.train_state.filename().string() + " from step " +
+                               std::to_string(u.step) + ": a mixed checkpoint, refusing to use it");
     auto it = u.train_state.metadata.find(key);
     if (it == u.train_state.metadata.end() || it->second != c->metadata.at("crc32"))
-      throw std::runtime_error(f->string() + ": is not the file " + p.train_state.filename().string() +
-                               " was saved with (checksum " + c->metadata.at("crc32") + ", expected " +
+      throw std::runtime_error(f->string() + ": is not the file " +
+                               p.train_state.filename().string() + " was saved with (checksum " +
+                               c->metadata.at("crc32") + ", expected " +
                                (it == u.train_state.metadata.end() ? "none" : it->second) +
                                "): a mixed checkpoint, refusing to use it");
   }
@@ -132,8 +137,10 @@ void recover_checkpoints(const fs::path& parent) {
   for (const fs::path& o : old) {
     const std::string name = o.filename().string();
     const fs::path dir = parent / name.substr(0, name.rfind(kOldMark));
-    if (fs::exists(fs::symlink_status(dir, ec))) fs::remove_all(o);
-    else fs::rename(o, dir);
+    if (fs::exists(fs::symlink_status(dir, ec)))
+      fs::remove_all(o);
+    else
+      fs::rename(o, dir);
   }
 }
 

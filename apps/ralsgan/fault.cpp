@@ -28,11 +28,13 @@ FaultConfig& config() {
       char* end = nullptr;
       if (item.rfind("list:", 0) == 0 && item.size() > 5) {
         f.list_file = item.substr(5);
-      } else if (item.rfind("kill:", 0) == 0 && (f.kill_at = std::strtoul(item.c_str() + 5, &end, 10)) > 0 && !*end) {
+      } else if (item.rfind("kill:", 0) == 0 &&
+                 (f.kill_at = std::strtoul(item.c_str() + 5, &end, 10)) > 0 && !*end) {
       } else if (item == "no-exchange") {
         f.no_exchange = true;
       } else {
-        throw std::runtime_error("RG_FAULT_INJECT: '" + item + "': expected list:FILE, kill:N (N >= 1) or no-exchange");
+        throw std::runtime_error("RG_FAULT_INJECT: '" + item +
+                                 "': expected list:FILE, kill:N (N >= 1) or no-exchange");
       }
     }
     return f;
@@ -55,6 +57,8 @@ void fault_point(const std::string& what) {
   if (c.reached == c.kill_at) ::kill(::getpid(), SIGKILL);
 }
 
-bool fault_no_exchange() { return config().no_exchange; }
+bool fault_no_exchange() {
+  return config().no_exchange;
+}
 
 }  // namespace rg::app

@@ -36,7 +36,9 @@ std::vector<double> moving_average(const std::vector<double>& v, size_t window) 
   return out;
 }
 
-size_t smoothing_window(size_t n) { return std::max<size_t>(1, n / 25) | 1; }
+size_t smoothing_window(size_t n) {
+  return std::max<size_t>(1, n / 25) | 1;
+}
 
 Ticks nice_ticks(double lo, double hi, int max_ticks) {
   if (!(hi > lo)) hi = lo + 1;
@@ -121,7 +123,8 @@ Canvas plot_losses(const std::vector<LogRecord>& records, int width, int height)
   c.text(lx, ly, "thin: each logged step; thick: moving average of " + std::to_string(w), kInk);
 
   std::vector<double> steps, d, g;
-  for (const LogRecord& r : records) steps.push_back(double(r.step)), d.push_back(r.loss_d), g.push_back(r.loss_g);
+  for (const LogRecord& r : records)
+    steps.push_back(double(r.step)), d.push_back(r.loss_d), g.push_back(r.loss_g);
   auto draw = [&](const std::vector<double>& v, Rgb colour, int thickness) {
     int px = 0, py = 0;
     bool have = false;
@@ -131,8 +134,10 @@ Canvas plot_losses(const std::vector<LogRecord>& records, int width, int height)
         continue;
       }
       const int x = f.x_of(steps[i]), y = f.y_of(v[i]);
-      if (have) c.line(px, py, x, y, colour, thickness);
-      else c.fill(x - (thickness - 1) / 2, y - (thickness - 1) / 2, thickness, thickness, colour);
+      if (have)
+        c.line(px, py, x, y, colour, thickness);
+      else
+        c.fill(x - (thickness - 1) / 2, y - (thickness - 1) / 2, thickness, thickness, colour);
       px = x, py = y, have = true;
     }
   };

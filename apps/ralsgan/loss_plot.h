@@ -36,7 +36,8 @@ struct PlotFrame {
 PlotFrame plot_frame(const std::vector<LogRecord>& records, int width, int height);
 
 // Colours: the raw curves light, their moving averages dark.
-inline constexpr Rgb kRawD{250, 175, 175}, kRawG{175, 190, 250}, kMeanD{200, 20, 20}, kMeanG{20, 50, 210};
+inline constexpr Rgb kRawD{250, 175, 175}, kRawG{175, 190, 250}, kMeanD{200, 20, 20},
+    kMeanG{20, 50, 210};
 
 Canvas plot_losses(const std::vector<LogRecord>& records, int width = 640, int height = 360);
 

@@ -28,10 +28,16 @@ void set_handler(void (*handler)(int)) {
 
 }  // namespace
 
-void install_stop_handlers() { set_handler(on_stop_signal); }
-void restore_default_stop_handlers() { set_handler(SIG_DFL); }
+void install_stop_handlers() {
+  set_handler(on_stop_signal);
+}
+void restore_default_stop_handlers() {
+  set_handler(SIG_DFL);
+}
 
-int stop_exit_code() { return 128 + g_stop_signal.load(); }
+int stop_exit_code() {
+  return 128 + g_stop_signal.load();
+}
 
 std::string stop_signal_name() {
   const int sig = g_stop_signal.load();

@@ -20,7 +20,9 @@ void install_stop_handlers();
 // nothing half-made and has no safe points to check (eval, inspect).
 void restore_default_stop_handlers();
 
-inline bool stop_requested() { return g_stop_signal.load(std::memory_order_relaxed) != 0; }
+inline bool stop_requested() {
+  return g_stop_signal.load(std::memory_order_relaxed) != 0;
+}
 // 128 + the signal: the shell's code for a process ended by it (130, 143).
 int stop_exit_code();
 // "SIGINT", "SIGTERM".

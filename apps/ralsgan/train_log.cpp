@@ -40,12 +40,14 @@ std::string read_existing(const fs::path& path) {
   if (!fs::exists(fs::symlink_status(path, ec))) return {};
   std::vector<uint8_t> bytes;
   std::string error;
-  if (!data::read_regular_file(path, bytes, error)) throw std::runtime_error(path.string() + ": " + error);
+  if (!data::read_regular_file(path, bytes, error))
+    throw std::runtime_error(path.string() + ": " + error);
   return std::string(bytes.begin(), bytes.end());
 }
 
 int open_for_append(const fs::path& path, int extra_flags) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | extra_flags, 0644);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | extra_flags, 0644);
   if (fd < 0) cannot("write", path, errno);
   return fd;
 }
@@ -53,8 +55,9 @@ int open_for_append(const fs::path& path, int extra_flags) {
 }  // namespace
 
 std::string log_line(const LogRecord& r) {
-  return "{\"step\":" + std::to_string(r.step) + ",\"epoch\":" + num(r.epoch) + ",\"loss_d\":" + num(r.loss_d) +
-         ",\"loss_g\":" + num(r.loss_g) + ",\"c_real\":" + num(r.c_real) + ",\"c_fake\":" + num(r.c_fake) +
+  return "{\"step\":" + std::to_string(r.step) + ",\"epoch\":" + num(r.epoch) +
+         ",\"loss_d\":" + num(r.loss_d) + ",\"loss_g\":" + num(r.loss_g) +
+         ",\"c_real\":" + num(r.c_real) + ",\"c_fake\":" + num(r.c_fake) +
          ",\"images_per_s\":" + num(r.images_per_s) + "}\n";
 }
 
@@ -75,9 +78,9 @@ bool parse_log_line(const std::string& line, LogRecord& r) {
   };
   double step = -1;
   LogRecord x;
-  if (!field("step", step) || !(step >= 0) || !field("epoch", x.epoch) || !field("loss_d", x.loss_d) ||
-      !field("loss_g", x.loss_g) || !field("c_real", x.c_real) || !field("c_fake", x.c_fake) ||
-      !field("images_per_s", x.images_per_s))
+  if (!field("step", step) || !(step >= 0) || !field("epoch", x.epoch) ||
+      !field("loss_d", x.loss_d) || !field("loss_g", x.loss_g) || !field("c_real", x.c_real) ||
+      !field("c_fake", x.c_fake) || !field("images_per_s", x.images_per_s))
     return false;
   x.step = uint64_t(step);
   r = x;
@@ -87,7 +90,8 @@ bool parse_log_line(const std::string& line, LogRecord& r) {
 TrainLog::TrainLog(fs::path path, int fd, std::vector<LogRecord> kept)
     : path_(std::move(path)), fd_(fd), records_(std::move(kept)) {}
 
-TrainLog::TrainLog(TrainLog&& o) noexcept : path_(std::move(o.path_)), fd_(o.fd_), records_(std::move(o.records_)) {
+TrainLog::TrainLog(TrainLog&& o) noexcept
+    : path_(std::move(o.path_)), fd_(o.fd_), records_(std::move(o.records_)) {
   o.fd_ = -1;
 }
 
@@ -95,7 +99,9 @@ TrainLog::~TrainLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-TrainLog TrainLog::start(const fs::path& path) { return TrainLog(path, open_for_append(path, O_TRUNC), {}); }
+TrainLog TrainLog::start(const fs::path& path) {
+  return TrainLog(path, open_for_append(path, O_TRUNC), {});
+}
 
 TrainLog TrainLog::resume(const fs::path& path, uint64_t step) {
   const std::string text = read_existing(path);
@@ -109,7 +115,8 @@ TrainLog TrainLog::resume(const fs::path& path, uint64_t step) {
     const std::string line = text.substr(at, nl - at);
     at = nl + 1;
     LogRecord r;
-    if (!parse_log_line(line, r) || r.step > step || (!kept.empty() && r.step <= kept.back().step)) continue;
+    if (!parse_log_line(line, r) || r.step > step || (!kept.empty() && r.step <= kept.back().step))
+      continue;
     kept.push_back(r);
     kept_text += line + "\n";
   }

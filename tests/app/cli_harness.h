@@ -42,14 +42,19 @@ inline std::string read_text(const fs::path& p) {
 // and stderr into dir/stdout.txt and dir/stderr.txt. `wrap` goes before the
 // program: more environment ("RG_FAULT_INJECT=kill:3"), or a program that
 // runs it ("prlimit --fsize=1000", "strace ...").
-inline std::string command_line(const std::string& args, const fs::path& dir, const std::string& wrap) {
-  return "exec env XDG_CACHE_HOME=" + (dir / "xdg-cache").string() + " " + wrap + " " + std::string(RALSGAN_BIN) +
-         " " + args + " > " + (dir / "stdout.txt").string() + " 2> " + (dir / "stderr.txt").string() + " < /dev/null";
+inline std::string command_line(const std::string& args, const fs::path& dir,
+                                const std::string& wrap) {
+  return "exec env XDG_CACHE_HOME=" + (dir / "xdg-cache").string() + " " + wrap + " " +
+         std::string(RALSGAN_BIN) + " " + args + " > " + (dir / "stdout.txt").string() + " 2> " +
+         (dir / "stderr.txt").string() + " < /dev/null";
 }
 
-inline int shell_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+inline int shell_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
-inline RunResult ralsgan(const std::string& args, const fs::path& dir, const std::string& wrap = "") {
+inline RunResult ralsgan(const std::string& args, const fs::path& dir,
+                         const std::string& wrap = "") {
   const int status = std::system(command_line(args, dir, wrap).c_str());
   return {shell_code(status), read_text(dir / "stderr.txt")};
 }
@@ -57,11 +62,13 @@ inline RunResult ralsgan(const std::string& args, const fs::path& dir, const std
 // Like ralsgan(), but stderr reaches dir/stderr.txt through a pipe and stdout
 // is dropped: for runs under a file size limit (prlimit --fsize), which would
 // otherwise also cut the very message that says what failed.
-inline RunResult ralsgan_piped(const std::string& args, const fs::path& dir, const std::string& wrap) {
+inline RunResult ralsgan_piped(const std::string& args, const fs::path& dir,
+                               const std::string& wrap) {
   const fs::path code = dir / "code.txt";
-  const std::string cmd = "{ env XDG_CACHE_HOME=" + (dir / "xdg-cache").string() + " " + wrap + " " +
-                          std::string(RALSGAN_BIN) + " " + args + " 2>&1 >/dev/null </dev/null; echo $? > " +
-                          code.string() + "; } | cat > " + (dir / "stderr.txt").string();
+  const std::string cmd = "{ env XDG_CACHE_HOME=" + (dir / "xdg-cache").string() + " " + wrap +
+                          " " + std::string(RALSGAN_BIN) + " " + args +
+                          " 2>&1 >/dev/null </dev/null; echo $? > " + code.string() +
+                          "; } | cat > " + (dir / "stderr.txt").string();
   if (std::system(cmd.c_str()) != 0) return {-1, "the shell pipeline failed"};
   return {std::stoi(read_text(code)), read_text(dir / "stderr.txt")};
 }
@@ -108,7 +115,8 @@ bool wait_until(F ready, double seconds) {
 struct TempDir {
   fs::path path;
   TempDir() {
-    path = fs::temp_directory_path() / ("ralsgan-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    path = fs::temp_directory_path() /
+           ("ralsgan-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -121,11 +129,13 @@ struct TempDir {
 
 inline std::vector<uint8_t> read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
 }
 
 inline void write_bytes(const fs::path& p, const std::vector<uint8_t>& b) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
 }
 
 // Lines of a text file.
@@ -140,7 +150,8 @@ inline std::vector<std::string> read_lines(const fs::path& p) {
 inline std::vector<std::string> temporaries_under(const fs::path& dir) {
   std::vector<std::string> found;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.find(".tmp-") != std::string::npos || name.find(".old-") != std::string::npos)
       found.push_back(it->path().string());
@@ -158,7 +169,8 @@ inline void make_image_folder(const fs::path& dir, int n, int size, uint32_t see
     for (int y = 0; y < size; ++y)
       for (int x = 0; x < size; ++x)
         for (int c = 0; c < 3; ++c)
-          rgb[(size_t(y) * size + x) * 3 + c] = uint8_t(127.5 + 120 * std::sin(fx * x * (c + 1) + fy * y + i));
+          rgb[(size_t(y) * size + x) * 3 + c] =
+              uint8_t(127.5 + 120 * std::sin(fx * x * (c + 1) + fy * y + i));
     char name[32];
     std::snprintf(name, sizeof name, "img_%03d.png", i);
     app::write_file_atomic(dir / name, app::encode_png(rgb.data(), size, size));

@@ -22,13 +22,20 @@ class Checker {
   bool value() {
     if (i_ >= s_.size()) return false;
     switch (s_[i_]) {
-      case '{': return object();
-      case '[': return array();
-      case '"': return string();
-      case 't': return word("true");
-      case 'f': return word("false");
-      case 'n': return word("null");
-      default: return number();
+      case '{':
+        return object();
+      case '[':
+        return array();
+      case '"':
+        return string();
+      case 't':
+        return word("true");
+      case 'f':
+        return word("false");
+      case 'n':
+        return word("null");
+      default:
+        return number();
     }
   }
   bool object() {
@@ -73,7 +80,8 @@ class Checker {
         const char e = s_[i_++];
         if (e == 'u') {
           for (int k = 0; k < 4; ++k)
-            if (i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_++]))) return false;
+            if (i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_++])))
+              return false;
         } else if (std::string("\"\\/bfnrt").find(e) == std::string::npos) {
           return false;
         }
@@ -112,12 +120,15 @@ class Checker {
   }
   bool peek(char c) const { return i_ < s_.size() && s_[i_] == c; }
   void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
   }
   const std::string& s_;
   size_t i_ = 0;
 };
 
-inline bool valid_json(const std::string& s) { return Checker(s).document(); }
+inline bool valid_json(const std::string& s) {
+  return Checker(s).document();
+}
 
 }  // namespace rg::testing_json

@@ -62,12 +62,14 @@ TEST(Init, WeightsFollowPyTorchsDefaultDistributions) {
       const std::vector<double> v = n.value(prefix + p.key, p.shape);
       const std::string what = std::string(prefix) + p.key;
       if (is_batch_norm(*specs, p.key)) {
-        const double want = p.key.ends_with(".weight") || p.key.ends_with(".running_var") ? 1.0 : 0.0;
+        const double want =
+            p.key.ends_with(".weight") || p.key.ends_with(".running_var") ? 1.0 : 0.0;
         for (double x : v) ASSERT_EQ(x, want) << what;
         ++norms;
         continue;
       }
-      if (p.shape.size() == 4) {  // U(-b, b), b = 1/sqrt(weight.size(1) * kh * kw), also for transposed convs
+      if (p.shape.size() ==
+          4) {  // U(-b, b), b = 1/sqrt(weight.size(1) * kh * kw), also for transposed convs
         bound = 1.0 / std::sqrt(double(p.shape[1] * p.shape[2] * p.shape[3]));
         ++convs;
       } else {
@@ -152,7 +154,8 @@ TEST(LossPlot, TextIsDrawnFromTheFontAtEveryScale) {
   EXPECT_EQ(app::Canvas::text_width("ab"), 11);
   EXPECT_EQ(app::Canvas::text_width("ab", 2), 22);
   // Every character the plot writes has a glyph.
-  for (char ch : std::string("RaLSGAN losses D loss G loss thin: each logged step; thick: moving average of 0123456789.-"))
+  for (char ch : std::string("RaLSGAN losses D loss G loss thin: each logged step; thick: moving "
+                             "average of 0123456789.-"))
     EXPECT_TRUE(app::has_glyph(ch)) << ch;
 }
 
@@ -181,9 +184,11 @@ TEST(LossPlot, AxesCarryValuesAndTheCurvesSitWhereTheLossesAre) {
   EXPECT_EQ(c.at(x, f.y_of(1.0)), app::kMeanD);
   EXPECT_EQ(c.at(x, f.y_of(2.0)), app::kMeanG);
   const app::Rgb ink{0, 0, 0};
-  for (double v : f.y.at) EXPECT_TRUE(has_colour(c, ink, 0, f.y_of(v) - 3, f.left - 6, f.y_of(v) + 3)) << "label " << v;
+  for (double v : f.y.at)
+    EXPECT_TRUE(has_colour(c, ink, 0, f.y_of(v) - 3, f.left - 6, f.y_of(v) + 3)) << "label " << v;
   for (double v : f.x.at)
-    EXPECT_TRUE(has_colour(c, ink, f.x_of(v) - 6, f.bottom + 8, f.x_of(v) + 6, f.bottom + 15)) << "label " << v;
+    EXPECT_TRUE(has_colour(c, ink, f.x_of(v) - 6, f.bottom + 8, f.x_of(v) + 6, f.bottom + 15))
+        << "label " << v;
   EXPECT_TRUE(has_colour(c, ink, 250, 6, 390, 20)) << "the title";
   EXPECT_TRUE(has_colour(c, app::kMeanD, 0, 30, 639, 40)) << "D in the legend";
   EXPECT_TRUE(has_colour(c, app::kMeanG, 0, 30, 639, 40)) << "G in the legend";
@@ -200,7 +205,8 @@ TEST(LossPlot, AxesCarryValuesAndTheCurvesSitWhereTheLossesAre) {
 
 TEST(TrainLog, LinesAreValidJsonWithNullForNonFiniteNumbersAndParseBack) {
   app::LogRecord r;
-  r.step = 42, r.epoch = 1.5, r.loss_d = std::nan(""), r.loss_g = -std::numeric_limits<double>::infinity();
+  r.step = 42, r.epoch = 1.5, r.loss_d = std::nan(""),
+  r.loss_g = -std::numeric_limits<double>::infinity();
   r.c_real = 0.25, r.c_fake = -1e-7, r.images_per_s = 123.5;
   const std::string line = app::log_line(r);
   ASSERT_EQ(line.back(), '\n');
@@ -223,12 +229,14 @@ TEST(TempFiles, OnlyOursAndOnlyThoseOfDeadWritersAreRemoved) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string me = std::to_string(::getpid()), dead = "99999999";
-  for (const std::string& name : std::vector<std::string>{"image_00001.png.tmp-" + dead, "image_00002.png.tmp-" + me,
-                                                         "c.rgcache.tmp-" + dead + "-3", "image_00003.png.tmp-abc123",
-                                                         "notes.tmp-" + dead, "image_00004.png"})
+  for (const std::string& name :
+       std::vector<std::string>{"image_00001.png.tmp-" + dead, "image_00002.png.tmp-" + me,
+                                "c.rgcache.tmp-" + dead + "-3", "image_00003.png.tmp-abc123",
+                                "notes.tmp-" + dead, "image_00004.png"})
     std::ofstream(dir / name) << "x";
   fs::create_directories(dir / ("image_dir.tmp-" + dead));
-  EXPECT_EQ(app::remove_temp_files(dir, app::TempOwners::kDead, "image_"), 2u);  // the file and the folder
+  EXPECT_EQ(app::remove_temp_files(dir, app::TempOwners::kDead, "image_"),
+            2u);  // the file and the folder
   EXPECT_FALSE(fs::exists(dir / ("image_00001.png.tmp-" + dead)));
   EXPECT_TRUE(fs::exists(dir / ("image_00002.png.tmp-" + me))) << "a live writer's";
   EXPECT_TRUE(fs::exists(dir / "image_00003.png.tmp-abc123")) << "no pid: not ours to judge";

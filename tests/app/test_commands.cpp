@@ -26,9 +26,11 @@ TEST(Commands, PreprocessWritesALetterboxedCacheAndReportsWhatItSkipped) {
   write_bytes(imgs / "broken.png", std::vector<uint8_t>(300, 0x5a));
   std::ofstream(imgs / "notes.txt") << "not an image\n";
   const fs::path cache = t.path / "out" / "c.rgcache";
-  const auto r = ralsgan("preprocess --size 32 --input " + imgs.string() + " --output " + cache.string(), t.path);
+  const auto r = ralsgan(
+      "preprocess --size 32 --input " + imgs.string() + " --output " + cache.string(), t.path);
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("wrote " + cache.string() + ": 5 images of 32 px"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("wrote " + cache.string() + ": 5 images of 32 px"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("skipped broken.png: not a PNG file"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("skipped notes.txt: not an image"), std::string::npos) << r.err;
 
@@ -48,7 +50,9 @@ TEST(Commands, PreprocessWritesALetterboxedCacheAndReportsWhatItSkipped) {
   EXPECT_TRUE(testing_json::valid_json(report)) << report;
   EXPECT_NE(report.find("\"files_seen\": 7"), std::string::npos) << report;
   EXPECT_NE(report.find("\"skipped_count\": 2"), std::string::npos) << report;
-  EXPECT_NE(report.find("{\"path\": \"broken.png\", \"reason\": \"not a PNG file"), std::string::npos) << report;
+  EXPECT_NE(report.find("{\"path\": \"broken.png\", \"reason\": \"not a PNG file"),
+            std::string::npos)
+      << report;
 }
 
 double swd_mean(const std::string& json) {
@@ -61,14 +65,14 @@ TEST(Commands, EvalScoresASetAgainstItselfZeroAndAnotherAboveZero) {
   make_image_folder(t.path / "a", 12, 32, 1);
   make_image_folder(t.path / "b", 12, 32, 2);
   const fs::path same = t.path / "same.json", other = t.path / "other.json";
-  auto r = ralsgan("eval --metrics swd --real " + (t.path / "a").string() + " --fake " + (t.path / "a").string() +
-                       " --json " + same.string(),
+  auto r = ralsgan("eval --metrics swd --real " + (t.path / "a").string() + " --fake " +
+                       (t.path / "a").string() + " --json " + same.string(),
                    t.path);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string table = read_text(t.path / "stdout.txt");
   EXPECT_NE(table.find("swd mean (x1e3)"), std::string::npos) << table;
-  r = ralsgan("eval --metrics swd --real " + (t.path / "a").string() + " --fake " + (t.path / "b").string() +
-                  " --json " + other.string(),
+  r = ralsgan("eval --metrics swd --real " + (t.path / "a").string() + " --fake " +
+                  (t.path / "b").string() + " --json " + other.string(),
               t.path);
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string a = read_text(same), b = read_text(other);
@@ -78,18 +82,24 @@ TEST(Commands, EvalScoresASetAgainstItselfZeroAndAnotherAboveZero) {
   EXPECT_EQ(swd_mean(a), 0.0) << a;
   EXPECT_GT(swd_mean(b), 1.0) << b;
   // FID without Inception weights: a usage error before any work.
-  r = ralsgan("eval --metrics fid --real " + (t.path / "a").string() + " --fake " + (t.path / "b").string(), t.path);
+  r = ralsgan(
+      "eval --metrics fid --real " + (t.path / "a").string() + " --fake " + (t.path / "b").string(),
+      t.path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--inception FILE"), std::string::npos) << r.err;
 }
 
 // "arena: 446.0 KiB for 161 buffers totalling 2.48 MiB (...)": arena and buffer bytes.
 bool arena_line(const std::string& text, double& arena, double& total, int& buffers) {
-  const std::regex re(R"(arena: ([0-9.]+) (B|KiB|MiB|GiB) for ([0-9]+) buffers totalling ([0-9.]+) (B|KiB|MiB|GiB))");
+  const std::regex re(
+      R"(arena: ([0-9.]+) (B|KiB|MiB|GiB) for ([0-9]+) buffers totalling ([0-9.]+) (B|KiB|MiB|GiB))");
   std::smatch m;
   if (!std::regex_search(text, m, re)) return false;
   auto bytes = [](const std::string& v, const std::string& unit) {
-    const double scale = unit == "GiB" ? 1 << 30 : unit == "MiB" ? 1 << 20 : unit == "KiB" ? 1 << 10 : 1;
+    const double scale = unit == "GiB"   ? 1 << 30
+                         : unit == "MiB" ? 1 << 20
+                         : unit == "KiB" ? 1 << 10
+                                         : 1;
     return std::stod(v) * scale;
   };
   arena = bytes(m[1], m[2]);
@@ -108,7 +118,8 @@ TEST(Commands, InspectPrintsTheGroupsAndAnArenaSmallerThanItsBuffers) {
   ASSERT_TRUE(arena_line(train, arena, total, buffers)) << train;
   EXPECT_GT(buffers, 100);
   EXPECT_GT(arena, 0);
-  EXPECT_LT(arena, total) << "liveness-based reuse makes the arena smaller than the sum of its buffers";
+  EXPECT_LT(arena, total)
+      << "liveness-based reuse makes the arena smaller than the sum of its buffers";
   EXPECT_NE(train.find("adam_update"), std::string::npos);
   EXPECT_NE(train.find("ref/f32:"), std::string::npos);
 
@@ -130,13 +141,15 @@ TEST(Commands, DemoTrainsGeneratesAndScoresOnFashionMnist) {
       << "the demo needs Debian's dataset-fashion-mnist (tools/setup.sh installs it)";
   TempDir t;
   const fs::path out = t.path / "demo";
-  const std::string demo = "demo --steps 2 --count 16 --width 0.0625 --backend ref --out " + out.string();
+  const std::string demo =
+      "demo --steps 2 --count 16 --width 0.0625 --backend ref --out " + out.string();
   auto r = ralsgan(demo, t.path);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(app::read_checkpoint(out / "checkpoint").step, 2u);
   EXPECT_EQ(read_lines(out / "log.jsonl").size(), 1u);  // every 20th step and the last: step 2
   for (int i = 0; i < 16; ++i) {
-    const data::DecodeResult d = data::decode_image_file(out / "generated" / app::image_file_name(uint64_t(i)));
+    const data::DecodeResult d =
+        data::decode_image_file(out / "generated" / app::image_file_name(uint64_t(i)));
     ASSERT_TRUE(d.ok) << i;
     EXPECT_EQ(d.image.width, 32);
     EXPECT_EQ(d.image.height, 32);

@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 // published at steps 2, 4 and 6, and kept under checkpoints/epoch_0002 at
 // step 4, so both the first publish and the replacing one are covered.
 const std::string kOptions =
-    " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --log-every 1 --seed 7 --epochs 3 --checkpoint-every 2";
+    " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --log-every 1 --seed 7 --epochs 3 "
+    "--checkpoint-every 2";
 
 struct Home {
   TempDir t;
@@ -33,15 +34,19 @@ struct Home {
   }
 };
 
-std::string without_rate(const std::string& line) { return line.substr(0, line.find(",\"images_per_s\"")); }
+std::string without_rate(const std::string& line) {
+  return line.substr(0, line.find(",\"images_per_s\""));
+}
 
 // A run that was interrupted and resumed must end as the reference did, byte
 // for byte: checkpoints, kept copies, samples and log (less its timings).
 void expect_same_run(const fs::path& run, const fs::path& ref, const std::string& context) {
-  for (const char* f : {"checkpoint/generator.safetensors", "checkpoint/discriminator.safetensors",
-                        "checkpoint/train_state.safetensors", "checkpoints/epoch_0002/generator.safetensors",
-                        "checkpoints/epoch_0002/discriminator.safetensors",
-                        "checkpoints/epoch_0002/train_state.safetensors", "samples/latest.png", "samples/losses.png"})
+  for (const char* f :
+       {"checkpoint/generator.safetensors", "checkpoint/discriminator.safetensors",
+        "checkpoint/train_state.safetensors", "checkpoints/epoch_0002/generator.safetensors",
+        "checkpoints/epoch_0002/discriminator.safetensors",
+        "checkpoints/epoch_0002/train_state.safetensors", "samples/latest.png",
+        "samples/losses.png"})
     EXPECT_EQ(read_bytes(run / f), read_bytes(ref / f)) << context << ": " << f;
   const auto a = read_lines(run / "log.jsonl"), b = read_lines(ref / "log.jsonl");
   EXPECT_EQ(a.size(), b.size()) << context;
@@ -71,7 +76,8 @@ void resume_to_the_end(const Home& h, const fs::path& run, const std::string& co
     return;
   }
   EXPECT_EQ(r.code, 1) << context;
-  EXPECT_NE(r.err.find((run / "checkpoint").string() + ": no checkpoint here"), std::string::npos) << context << r.err;
+  EXPECT_NE(r.err.find((run / "checkpoint").string() + ": no checkpoint here"), std::string::npos)
+      << context << r.err;
   r = ralsgan(h.train(run), h.t.path);
   ASSERT_EQ(r.code, 0) << context << "\n" << r.err;
 }
@@ -83,12 +89,17 @@ size_t kill_at_every_point(const Home& h, const std::string& mode) {
   EXPECT_EQ(ralsgan(h.train(ref), h.t.path).code, 0);
   const fs::path list = h.t.path / ("points" + mode + ".txt");
   const std::string extra = mode.empty() ? "" : "," + mode;
-  EXPECT_EQ(ralsgan(h.train(h.t.path / ("listed" + mode)), h.t.path, "RG_FAULT_INJECT=list:" + list.string() + extra).code, 0);
+  EXPECT_EQ(ralsgan(h.train(h.t.path / ("listed" + mode)), h.t.path,
+                    "RG_FAULT_INJECT=list:" + list.string() + extra)
+                .code,
+            0);
   const auto points = read_lines(list);
   for (size_t k = 1; k <= points.size(); ++k) {
     const fs::path run = h.t.path / ("run" + std::to_string(k));
-    const std::string context = "killed at " + points[k - 1] + (mode.empty() ? "" : " (" + mode + ")");
-    const auto r = ralsgan(h.train(run), h.t.path, "RG_FAULT_INJECT=kill:" + std::to_string(k) + extra);
+    const std::string context =
+        "killed at " + points[k - 1] + (mode.empty() ? "" : " (" + mode + ")");
+    const auto r =
+        ralsgan(h.train(run), h.t.path, "RG_FAULT_INJECT=kill:" + std::to_string(k) + extra);
     EXPECT_EQ(r.code, 128 + SIGKILL) << context << "\n" << r.err;
     resume_to_the_end(h, run, context);
     expect_same_run(run, ref, context);
@@ -114,7 +125,8 @@ TEST(Crash, KilledAtEveryStepOfThePublishWithoutExchangeResumesBitIdentically) {
 // The repro, at every rename: strace kills the trainer on entering
 // the k-th rename (and, separately, the k-th renameat2) system call.
 TEST(Crash, KilledAtEveryRenameByStraceResumesBitIdentically) {
-  ASSERT_EQ(std::system("strace -V > /dev/null 2>&1"), 0) << "strace is needed (tools/setup.sh installs it)";
+  ASSERT_EQ(std::system("strace -V > /dev/null 2>&1"), 0)
+      << "strace is needed (tools/setup.sh installs it)";
   Home h;
   const fs::path ref = h.t.path / "ref";
   ASSERT_EQ(ralsgan(h.train(ref), h.t.path).code, 0);
@@ -145,15 +157,17 @@ TEST(Crash, RandomKillsResumeBitIdentically) {
   const char* n_env = std::getenv("RG_RANDOM_KILLS");
   const char* opt_env = std::getenv("RG_RANDOM_KILL_OPTIONS");
   const int kills = n_env ? std::atoi(n_env) : 8;
-  const std::string options = opt_env ? opt_env : " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --epochs 24";
+  const std::string options =
+      opt_env ? opt_env : " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --epochs 24";
   auto train = [&](const fs::path& run, const std::string& more = "") {
-    return "train --data " + h.imgs.string() + " --out " + run.string() + " --log-every 1 --checkpoint-every 3 " +
-           options + more;
+    return "train --data " + h.imgs.string() + " --out " + run.string() +
+           " --log-every 1 --checkpoint-every 3 " + options + more;
   };
   const fs::path ref = h.t.path / "ref";
   const auto t0 = std::chrono::steady_clock::now();
   ASSERT_EQ(ralsgan(train(ref), h.t.path).code, 0) << read_text(h.t.path / "stderr.txt");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::mt19937 rng(12);
   int resumed = 0, refused = 0;
   for (int i = 0; i < kills; ++i) {
@@ -183,7 +197,8 @@ TEST(Crash, RandomKillsResumeBitIdentically) {
       if (rel == "log.jsonl") {
         const auto a = read_lines(run / rel), b = read_lines(e.path());
         ASSERT_EQ(a.size(), b.size()) << context;
-        for (size_t l = 0; l < a.size(); ++l) EXPECT_EQ(without_rate(a[l]), without_rate(b[l])) << context;
+        for (size_t l = 0; l < a.size(); ++l)
+          EXPECT_EQ(without_rate(a[l]), without_rate(b[l])) << context;
       } else {
         EXPECT_EQ(read_bytes(run / rel), read_bytes(e.path())) << context << ": " << rel;
       }
@@ -191,8 +206,10 @@ TEST(Crash, RandomKillsResumeBitIdentically) {
     EXPECT_TRUE(temporaries_under(run).empty()) << context;
     fs::remove_all(run);
   }
-  std::printf("%d kills: %d resumed bit-identically, %d before the first checkpoint (refused, then restarted)\n", kills,
-              resumed, refused);
+  std::printf(
+      "%d kills: %d resumed bit-identically, %d before the first checkpoint (refused, then "
+      "restarted)\n",
+      kills, resumed, refused);
 }
 
 // ---- A full disk for every writer ------------------------------------------------
@@ -202,10 +219,12 @@ TEST(DiskFull, EveryWriterFailsNamingItsFileAndLeavesNothingHalfWritten) {
   const fs::path run = h.t.path / "run";
   ASSERT_EQ(ralsgan(h.train(run, " --steps 2"), h.t.path).code, 0);
   const fs::path out = h.t.path / "gen", zip = h.t.path / "gen.zip";
-  const std::string gen = "generate --backend ref --checkpoint " + run.string() + " --out " + out.string();
+  const std::string gen =
+      "generate --backend ref --checkpoint " + run.string() + " --out " + out.string();
   ASSERT_EQ(ralsgan(gen + " --count 20", h.t.path).code, 0);
   size_t png_max = 0;
-  for (const auto& e : fs::directory_iterator(out)) png_max = std::max<size_t>(png_max, fs::file_size(e.path()));
+  for (const auto& e : fs::directory_iterator(out))
+    png_max = std::max<size_t>(png_max, fs::file_size(e.path()));
   fs::remove_all(out);
   ASSERT_GT(png_max, 600u);
 
@@ -224,13 +243,15 @@ TEST(DiskFull, EveryWriterFailsNamingItsFileAndLeavesNothingHalfWritten) {
   EXPECT_TRUE(temporaries_under(h.t.path).empty()) << temporaries_under(h.t.path).front();
   for (const auto& e : fs::directory_iterator(out)) {
     const auto b = read_bytes(e.path());
-    EXPECT_TRUE(b.size() > 12 && b[b.size() - 8] == 'I' && b[b.size() - 5] == 'D') << e.path() << " is not whole";
+    EXPECT_TRUE(b.size() > 12 && b[b.size() - 8] == 'I' && b[b.size() - 5] == 'D')
+        << e.path() << " is not whole";
   }
 
   // preprocess: the cache does not fit. No cache, no temporary.
   const fs::path cache = h.t.path / "c" / "imgs.rgcache";
-  r = ralsgan_piped("preprocess --size 32 --input " + h.imgs.string() + " --output " + cache.string(), h.t.path,
-                    "prlimit --fsize=1000");
+  r = ralsgan_piped(
+      "preprocess --size 32 --input " + h.imgs.string() + " --output " + cache.string(), h.t.path,
+      "prlimit --fsize=1000");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find(cache.string()), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
@@ -239,17 +260,19 @@ TEST(DiskFull, EveryWriterFailsNamingItsFileAndLeavesNothingHalfWritten) {
   // eval: its JSON report does not fit.
   const fs::path json = h.t.path / "m" / "metrics.json";
   fs::create_directories(json.parent_path());
-  r = ralsgan_piped("eval --metrics swd --real " + h.imgs.string() + " --fake " + h.imgs.string() + " --json " +
-                        json.string(),
+  r = ralsgan_piped("eval --metrics swd --real " + h.imgs.string() + " --fake " + h.imgs.string() +
+                        " --json " + json.string(),
                     h.t.path, "prlimit --fsize=50");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("cannot write " + json.string() + ": File too large"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot write " + json.string() + ": File too large"), std::string::npos)
+      << r.err;
   EXPECT_TRUE(fs::is_empty(json.parent_path()));
 
   // train: the sample pictures (larger than any checkpoint file here) do not
   // fit. They come before the epoch's checkpoint, which therefore stays the
   // one before, whole; no picture is half written.
-  const std::string wide = "train --data " + h.imgs.string() + " --size 64 --width 0.03125 --nz 16 --batch 4 "
+  const std::string wide = "train --data " + h.imgs.string() +
+                           " --size 64 --width 0.03125 --nz 16 --batch 4 "
                            "--backend ref --epochs 1 --out ";
   const fs::path big_ref = h.t.path / "big_ref", big = h.t.path / "big";
   ASSERT_EQ(ralsgan(wide + big_ref.string(), h.t.path).code, 0);
@@ -257,13 +280,17 @@ TEST(DiskFull, EveryWriterFailsNamingItsFileAndLeavesNothingHalfWritten) {
   for (const auto& e : fs::directory_iterator(big_ref / "checkpoint"))
     ckpt_max = std::max<size_t>(ckpt_max, fs::file_size(e.path()));
   const size_t grid = fs::file_size(big_ref / "samples" / "grid_step_00000002.png");
-  ASSERT_GT(grid, ckpt_max + 16384) << "the test needs a sample grid larger than the checkpoint files";
-  ASSERT_EQ(ralsgan(wide + big.string() + " --steps 1", h.t.path).code, 0);  // checkpoint and pictures of step 1
+  ASSERT_GT(grid, ckpt_max + 16384)
+      << "the test needs a sample grid larger than the checkpoint files";
+  ASSERT_EQ(ralsgan(wide + big.string() + " --steps 1", h.t.path).code,
+            0);  // checkpoint and pictures of step 1
   const auto latest = read_bytes(big / "samples" / "latest.png");
   // Room for any checkpoint file (their sizes do not change with the step), not for the grid.
-  r = ralsgan_piped(wide + big.string() + " --resume", h.t.path, "prlimit --fsize=" + std::to_string(ckpt_max + 1024));
+  r = ralsgan_piped(wide + big.string() + " --resume", h.t.path,
+                    "prlimit --fsize=" + std::to_string(ckpt_max + 1024));
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("cannot write " + (big / "samples" / "grid_step_00000002.png").string() + ": File too large"),
+  EXPECT_NE(r.err.find("cannot write " + (big / "samples" / "grid_step_00000002.png").string() +
+                       ": File too large"),
             std::string::npos)
       << r.err;
   EXPECT_EQ(app::read_checkpoint(big / "checkpoint").step, 1u);

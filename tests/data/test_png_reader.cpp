@@ -37,8 +37,8 @@ std::vector<uint8_t> make_png(const Spec& s, int w, int h, uint32_t seed) {
   }
   png_set_write_fn(png, &out, append, nullptr);
   png_set_IHDR(png, info, png_uint_32(w), png_uint_32(h), s.bit_depth, s.color_type,
-               s.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-               PNG_FILTER_TYPE_DEFAULT);
+               s.interlaced ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   std::mt19937 rng(seed);
   const int entries = 1 << std::min(s.bit_depth, 8);
   std::vector<png_color> palette(static_cast<size_t>(entries));
@@ -49,9 +49,11 @@ std::vector<uint8_t> make_png(const Spec& s, int w, int h, uint32_t seed) {
   png_color_16 key{};
   key.gray = png_uint_16(rng() & ((1 << s.bit_depth) - 1));
   key.red = key.green = key.blue = png_uint_16(rng() & ((1 << s.bit_depth) - 1));
-  if (s.trns) png_set_tRNS(png, info, alpha.data(), s.color_type == PNG_COLOR_TYPE_PALETTE ? entries : 0, &key);
+  if (s.trns)
+    png_set_tRNS(png, info, alpha.data(), s.color_type == PNG_COLOR_TYPE_PALETTE ? entries : 0,
+                 &key);
   png_write_info(png, info);
-  const int channels = s.color_type == PNG_COLOR_TYPE_RGB         ? 3
+  const int channels = s.color_type == PNG_COLOR_TYPE_RGB          ? 3
                        : s.color_type == PNG_COLOR_TYPE_RGB_ALPHA  ? 4
                        : s.color_type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2
                                                                    : 1;
@@ -72,20 +74,25 @@ void expect_same_as_opencv(const std::vector<uint8_t>& bytes, const std::string&
   cv::Mat ours;
   std::string error;
   const bool ok = rg::data::decode_png(bytes, uint64_t(1) << 27, ours, error);
-  const cv::Mat theirs = cv::imdecode(cv::Mat(1, int(bytes.size()), CV_8U, const_cast<uint8_t*>(bytes.data())),
-                                      cv::IMREAD_UNCHANGED);
+  const cv::Mat theirs =
+      cv::imdecode(cv::Mat(1, int(bytes.size()), CV_8U, const_cast<uint8_t*>(bytes.data())),
+                   cv::IMREAD_UNCHANGED);
   ASSERT_EQ(ok, !theirs.empty()) << what << ": " << error;
   if (!ok) return;
   ASSERT_EQ(ours.type(), theirs.type()) << what;
   ASSERT_EQ(ours.size(), theirs.size()) << what;
   for (int y = 0; y < ours.rows; ++y)
-    ASSERT_EQ(0, std::memcmp(ours.ptr(y), theirs.ptr(y), ours.cols * ours.elemSize())) << what << " row " << y;
+    ASSERT_EQ(0, std::memcmp(ours.ptr(y), theirs.ptr(y), ours.cols * ours.elemSize()))
+        << what << " row " << y;
 }
 
 TEST(PngReader, EveryColourTypeDepthTransparencyAndInterlaceDecodesAsOpenCvDoes) {
   const std::vector<std::pair<int, std::vector<int>>> kinds = {
-      {PNG_COLOR_TYPE_GRAY, {1, 2, 4, 8, 16}}, {PNG_COLOR_TYPE_GRAY_ALPHA, {8, 16}}, {PNG_COLOR_TYPE_RGB, {8, 16}},
-      {PNG_COLOR_TYPE_RGB_ALPHA, {8, 16}},     {PNG_COLOR_TYPE_PALETTE, {1, 2, 4, 8}}};
+      {PNG_COLOR_TYPE_GRAY, {1, 2, 4, 8, 16}},
+      {PNG_COLOR_TYPE_GRAY_ALPHA, {8, 16}},
+      {PNG_COLOR_TYPE_RGB, {8, 16}},
+      {PNG_COLOR_TYPE_RGB_ALPHA, {8, 16}},
+      {PNG_COLOR_TYPE_PALETTE, {1, 2, 4, 8}}};
   int cases = 0;
   for (const auto& [type, depths] : kinds)
     for (int depth : depths)
@@ -93,8 +100,9 @@ TEST(PngReader, EveryColourTypeDepthTransparencyAndInterlaceDecodesAsOpenCvDoes)
         for (bool interlaced : {false, true}) {
           if (trns && (type & PNG_COLOR_MASK_ALPHA)) continue;  // no tRNS with an alpha channel
           const Spec s{type, depth, trns, interlaced};
-          const std::string what = "type " + std::to_string(type) + " depth " + std::to_string(depth) +
-                                   (trns ? " tRNS" : "") + (interlaced ? " Adam7" : "");
+          const std::string what = "type " + std::to_string(type) + " depth " +
+                                   std::to_string(depth) + (trns ? " tRNS" : "") +
+                                   (interlaced ? " Adam7" : "");
           const auto png = make_png(s, 13, 7, uint32_t(cases));
           ASSERT_FALSE(png.empty()) << what;
           expect_same_as_opencv(png, what);
@@ -109,7 +117,8 @@ TEST(PngReader, EveryPngOfTheRepositoryDecodesAsOpenCvDoes) {
     for (const auto& e : fs::recursive_directory_iterator(dir)) {
       if (!e.is_regular_file() || e.path().extension() != ".png") continue;
       std::ifstream in(e.path(), std::ios::binary);
-      const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                       std::istreambuf_iterator<char>());
       expect_same_as_opencv(bytes, e.path().string());
       ++files;
     }
