@@ -2,7 +2,8 @@
 // Any input must either parse or throw std::runtime_error; whatever parses
 // must serialise and parse back to the same contents, and the serialised
 // form must be a fixed point.
-// Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+// Built by fuzz/CMakeLists.txt (the `fuzz` preset); by hand:
+// clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
 //          fuzz/fuzz_safetensors.cpp engine/io/safetensors.cpp
 #include <cstddef>
 #include <cstdint>

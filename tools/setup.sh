@@ -2,8 +2,11 @@
 # Installs Debian 12's build dependencies (as root) and builds the release preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# clang and its runtime build the fuzz targets; strace and prlimit (util-linux)
+# drive the crash tests.
 PKGS="build-essential cmake ninja-build pkg-config libdnnl-dev libeigen3-dev libopencv-dev libgif-dev
-      libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist"
+      libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist
+      clang libclang-rt-14-dev strace util-linux"
 # CUDA is optional: the CUDA backend is compiled when /usr/local/cuda/bin/nvcc exists.
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -192,7 +192,8 @@ struct Mapping {
 
 std::shared_ptr<Mapping> map_file(const fs::path& path, std::size_t max_bytes = SIZE_MAX) {
   const std::string name = path.string();
-  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  // Without blocking: a FIFO must be refused (below), not waited on.
+  int fd = ::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw std::runtime_error(name + ": cannot open dataset cache: " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -278,7 +279,8 @@ void write_cache(const Dataset& ds, const fs::path& path) {
   store<uint32_t>(h + kOffHeaderCrc, crc32_of({h, kOffHeaderCrc}));
 
   static std::atomic<unsigned> counter{0};
-  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  // "<cache>.tmp-<pid>-<n>": the app's rule for finding temporaries of killed runs.
+  const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   const std::string tname = tmp.string();
   int fd = ::open(tname.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error(tname + ": cannot create dataset cache: " + std::strerror(errno));
@@ -375,7 +377,11 @@ Dataset build_from_entries(const fs::path& folder, const std::vector<FolderEntry
   std::vector<std::string> reason(n), note(n);
   std::mutex progress_mutex;
   std::size_t done = 0;
+  std::atomic<std::size_t> finished{0};
   parallel_for(n, options.threads, [&](std::size_t i) {
+    if (options.cancelled && options.cancelled())
+      throw Cancelled(folder.string() + ": decoding stopped after " + std::to_string(finished.load()) + " of " +
+                      std::to_string(n) + " files");
     const FolderEntry& e = entries[i];
     try {
       DecodeResult r = decode_image_file(folder / fs::path(e.relative));
@@ -389,6 +395,7 @@ Dataset build_from_entries(const fs::path& folder, const std::vector<FolderEntry
     } catch (const std::exception& ex) {
       reason[i] = std::string("error: ") + ex.what();
     }
+    ++finished;
     if (options.progress) {
       std::lock_guard<std::mutex> lock(progress_mutex);
       options.progress(++done, n);
@@ -482,16 +489,19 @@ std::string report_json(const BuildReport& r, const std::string& cache_file) {
 
 void write_report_json(const BuildReport& report, const fs::path& json_path, const std::string& cache_file) {
   const std::string text = report_json(report, cache_file);
-  const fs::path tmp = json_path.string() + ".tmp." + std::to_string(::getpid());
+  const fs::path tmp = json_path.string() + ".tmp-" + std::to_string(::getpid());
+  bool ok;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot write the report");
-    out << text;
-    if (!out.flush()) throw std::runtime_error(tmp.string() + ": cannot write the report");
+    ok = out && (out << text) && out.flush();
   }
   std::error_code ec;
-  fs::rename(tmp, json_path, ec);
-  if (ec) throw std::runtime_error(json_path.string() + ": cannot write the report: " + ec.message());
+  if (ok) fs::rename(tmp, json_path, ec);
+  if (!ok || ec) {
+    const std::string why = ec ? ec.message() : std::strerror(errno);
+    fs::remove(tmp, ec);
+    throw std::runtime_error(json_path.string() + ": cannot write the report: " + why);
+  }
 }
 
 Dataset build_dataset_cache(const fs::path& folder, const fs::path& cache_file, int size, Fit fit, BuildReport* report,

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,15 @@ struct BuildOptions {
   unsigned threads = 0;  // 0: std::thread::hardware_concurrency()
   // Called as files finish, from worker threads but never concurrently.
   std::function<void(std::size_t done, std::size_t total)> progress;
+  // Polled before each file, from worker threads: returning true stops the
+  // build (Cancelled is thrown, nothing is written). For SIGINT/SIGTERM.
+  std::function<bool()> cancelled;
+};
+
+// A build stopped by BuildOptions::cancelled.
+class Cancelled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // One file found under a folder: relative path (generic, '/' separators),

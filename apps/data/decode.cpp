@@ -8,12 +8,14 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
+
+#include "apps/data/png_reader.h"
+#include "apps/data/read_file.h"
 
 namespace rg::data {
 
@@ -288,40 +290,48 @@ DecodeResult decode_image_bytes(std::span<const uint8_t> bytes, std::string_view
     r = decode_gif_first_frame(bytes);
   } else {
     cv::Mat m;
-    try {
-      // A JPEG without its end-of-image marker (truncated) gets one appended:
-      // libjpeg then ends the scan there and decodes the missing blocks as
-      // flat (what its own memory source does at a premature end). Fed as is,
-      // OpenCV would repeat a stale, uninitialised row buffer into the rows it
-      // could not read, which is not deterministic.
-      std::vector<uint8_t> patched;
-      std::span<const uint8_t> input = bytes;
-      const bool truncated_jpeg = fmt == ImageFormat::kJpeg && !jpeg_has_eoi(bytes);
-      if (truncated_jpeg) {
-        patched.reserve(bytes.size() + 2);
-        patched.assign(bytes.begin(), bytes.end());
-        patched.push_back(0xFF);
-        patched.push_back(0xD9);
-        input = patched;
+    std::string png_error;
+    if (fmt == ImageFormat::kPng) {
+      // Our own libpng reader: the same pixels as OpenCV's, but libpng's
+      // messages come back to us instead of going to stderr.
+      if (!decode_png(bytes, g_max_pixels.load(), m, png_error))
+        return fail("PNG decode failed (corrupt or truncated): " + png_error);
+    } else {
+      try {
+        // A JPEG without its end-of-image marker (truncated) gets one appended:
+        // libjpeg then ends the scan there and decodes the missing blocks as
+        // flat (what its own memory source does at a premature end). Fed as is,
+        // OpenCV would repeat a stale, uninitialised row buffer into the rows it
+        // could not read, which is not deterministic.
+        std::vector<uint8_t> patched;
+        std::span<const uint8_t> input = bytes;
+        const bool truncated_jpeg = fmt == ImageFormat::kJpeg && !jpeg_has_eoi(bytes);
+        if (truncated_jpeg) {
+          patched.reserve(bytes.size() + 2);
+          patched.assign(bytes.begin(), bytes.end());
+          patched.push_back(0xFF);
+          patched.push_back(0xD9);
+          input = patched;
+        }
+        cv::Mat buf(1, static_cast<int>(std::min<std::size_t>(input.size(), INT32_MAX)), CV_8U,
+                    const_cast<uint8_t*>(input.data()));
+        m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+        // OpenCV may leave rows it could not decode uninitialised (short BMP or
+        // TIFF data). For those formats decode again into a zeroed image of the
+        // same size and type, so that missing rows are black and deterministic.
+        if ((fmt == ImageFormat::kBmp || fmt == ImageFormat::kTiff) && !m.empty()) {
+          cv::Mat zeroed = cv::Mat::zeros(m.rows, m.cols, m.type());
+          const uint8_t* before = zeroed.data;
+          cv::imdecode(buf, cv::IMREAD_UNCHANGED, &zeroed);
+          if (zeroed.data != before || zeroed.rows != m.rows || zeroed.cols != m.cols)
+            return fail(std::string(format_name(fmt)) + " decode is not repeatable");
+          m = zeroed;
+        }
+      } catch (const cv::Exception& e) {
+        return fail(std::string(format_name(fmt)) + " decode failed: " + e.what());
+      } catch (const std::exception& e) {
+        return fail(std::string(format_name(fmt)) + " decode failed: " + e.what());
       }
-      cv::Mat buf(1, static_cast<int>(std::min<std::size_t>(input.size(), INT32_MAX)), CV_8U,
-                  const_cast<uint8_t*>(input.data()));
-      m = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
-      // OpenCV may leave rows it could not decode uninitialised (short BMP or
-      // TIFF data). For those formats decode again into a zeroed image of the
-      // same size and type, so that missing rows are black and deterministic.
-      if ((fmt == ImageFormat::kBmp || fmt == ImageFormat::kTiff) && !m.empty()) {
-        cv::Mat zeroed = cv::Mat::zeros(m.rows, m.cols, m.type());
-        const uint8_t* before = zeroed.data;
-        cv::imdecode(buf, cv::IMREAD_UNCHANGED, &zeroed);
-        if (zeroed.data != before || zeroed.rows != m.rows || zeroed.cols != m.cols)
-          return fail(std::string(format_name(fmt)) + " decode is not repeatable");
-        m = zeroed;
-      }
-    } catch (const cv::Exception& e) {
-      return fail(std::string(format_name(fmt)) + " decode failed: " + e.what());
-    } catch (const std::exception& e) {
-      return fail(std::string(format_name(fmt)) + " decode failed: " + e.what());
     }
     if (m.empty() || m.rows <= 0 || m.cols <= 0)
       return fail(std::string(format_name(fmt)) + " decode failed (corrupt or truncated)");
@@ -348,15 +358,9 @@ DecodeResult decode_image_file(const std::filesystem::path& path) {
   }
   if (std::filesystem::is_directory(st)) return fail("is a directory");
   if (!std::filesystem::is_regular_file(st)) return fail("not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(std::string("cannot open: ") + std::strerror(errno));
   std::vector<uint8_t> bytes;
-  in.seekg(0, std::ios::end);
-  std::streamoff n = in.tellg();
-  if (n < 0) return fail("cannot read: size unknown");
-  in.seekg(0, std::ios::beg);
-  bytes.resize(static_cast<std::size_t>(n));
-  if (n > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), n)) return fail(std::string("cannot read: ") + std::strerror(errno));
+  std::string error;
+  if (!read_regular_file(path, bytes, error)) return fail(error);
   return decode_image_bytes(bytes, path.filename().string());
 }
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "apps/data/letterbox.h"
+#include "apps/data/read_file.h"
 #include "apps/data/parallel.h"
 
 namespace rg::data {
@@ -82,10 +83,9 @@ std::vector<uint8_t> gunzip(std::span<const uint8_t> in, const std::string& name
 
 IdxArray read_idx_file(const std::filesystem::path& path) {
   const std::string name = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(name + ": cannot open IDX file: " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error(name + ": cannot read IDX file");
+  std::vector<uint8_t> bytes;
+  std::string error;
+  if (!read_regular_file(path, bytes, error)) throw std::runtime_error(name + ": IDX file: " + error);
   if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) bytes = gunzip(bytes, name);
   return parse_idx(bytes, name);
 }

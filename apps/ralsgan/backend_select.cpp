@@ -37,6 +37,19 @@ std::vector<std::string> available_backends() {
   return r;
 }
 
+std::unique_ptr<Session> make_session(Plan& plan, const std::string& what) {
+  try {
+    return std::make_unique<Session>(plan);
+  } catch (const std::bad_alloc&) {
+    size_t bytes = plan.arena_bytes;
+    for (const VariableInfo& v : plan.graph->variables()) bytes += v.desc.bytes();
+    char mib[32];
+    std::snprintf(mib, sizeof mib, "%.1f", double(bytes) / (1 << 20));
+    throw std::runtime_error("out of memory: " + what + " needs " + mib +
+                             " MiB for its buffers and weights, and could not get them; try a smaller --batch");
+  }
+}
+
 bool recompute_activations_for(const SelectedBackend& backend) { return backend.name != "cuda"; }
 
 void add_backend_flags(Flags& f) {

@@ -7,6 +7,7 @@
 
 #include "apps/ralsgan/cli.h"
 #include "engine/backend.h"
+#include "engine/session.h"
 
 namespace rg::app {
 
@@ -33,6 +34,11 @@ std::vector<std::string> available_backends();
 // pass per layer; not on CUDA, where memory is plentiful and the passes would
 // cost a few percent of a 10 ms step.
 bool recompute_activations_for(const SelectedBackend& backend);
+
+// A session of `plan`: its arena and variables allocated. When memory runs out
+// the error says how much `what` (e.g. "the training step (--batch 64)")
+// asked for, instead of a bare std::bad_alloc.
+std::unique_ptr<Session> make_session(Plan& plan, const std::string& what);
 
 // The --backend, --threads and --cuda-math flags every running subcommand takes, and the
 // request they make (an unknown backend name is a usage error).

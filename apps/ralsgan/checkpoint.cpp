@@ -1,7 +1,13 @@
 #include "apps/ralsgan/checkpoint.h"
 
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
+
+#include "apps/ralsgan/fault.h"
 
 namespace rg::app {
 namespace {
@@ -80,13 +86,74 @@ io::TensorData tensor_of(const Session& s, const Entry& e) {
   return d;
 }
 
-void write_entries(const std::filesystem::path& path, const Session& s, const std::vector<Entry>& entries,
-                   const std::map<std::string, std::string>& metadata) {
+// Accumulates contents_crc32: the same bytes whether they come from a file
+// read back or from a session being written.
+class ContentsCrc {
+ public:
+  void tensor(const std::string& name, const std::string& dtype, const std::vector<int64_t>& shape,
+              std::span<const std::byte> bytes) {
+    text(name), text(dtype);
+    std::string dims;
+    for (int64_t d : shape) dims += std::to_string(d) + ",";
+    text(dims);
+    add(bytes.data(), bytes.size());
+  }
+  void metadata(const std::map<std::string, std::string>& m) {
+    for (const auto& [k, v] : m)
+      if (k != "crc32") text(k), text(v);
+  }
+  uint32_t value() const { return uint32_t(crc_); }
+
+ private:
+  void text(const std::string& t) { add(t.c_str(), t.size() + 1); }  // with its terminating NUL
+  void add(const void* p, size_t n) {
+    for (const auto* b = static_cast<const Bytef*>(p); n > 0;) {
+      const uInt k = uInt(std::min<size_t>(n, size_t(1) << 30));
+      crc_ = ::crc32(crc_, b, k);
+      b += k, n -= k;
+    }
+  }
+  uLong crc_ = ::crc32(0L, Z_NULL, 0);
+};
+
+// Writes the entries with `metadata` plus their checksum. The checksum goes in
+// the header, before the data, so the tensors are read from the session once
+// for it and once more while writing (never the whole network in memory).
+uint32_t write_entries(const std::filesystem::path& path, const Session& s, const std::vector<Entry>& entries,
+                       std::map<std::string, std::string> metadata) {
+  std::map<std::string, const Entry*> by_name;  // the file's order
+  size_t largest = 0;
+  for (const Entry& e : entries) {
+    by_name[e.key] = &e;
+    largest = std::max(largest, size_t(numel(e.shape)) * dtype_size(e.type));
+  }
+  ContentsCrc crc;
+  std::vector<std::byte> buf(largest);
+  for (const auto& [key, e] : by_name) {
+    const size_t n = size_t(numel(e->shape)) * dtype_size(e->type);
+    s.read_variable(e->var, buf.data(), e->type);
+    crc.tensor(key, file_dtype(e->type), std::vector<int64_t>(e->shape.begin(), e->shape.end()), {buf.data(), n});
+  }
+  crc.metadata(metadata);
+  metadata["crc32"] = crc32_text(crc.value());
+
   std::map<std::string, io::TensorSource> src;
-  for (const Entry& e : entries)
-    src[e.key] = {file_dtype(e.type), std::vector<int64_t>(e.shape.begin(), e.shape.end()),
-                  [&s, e](std::span<std::byte> out) { s.read_variable(e.var, out.data(), e.type); }};
+  const std::string file = path.filename().string();
+  size_t k = 0;
+  for (const auto& [key, e] : by_name) {
+    // Fault points (tests only): the temporary file holds the header, and all
+    // but the last tensor.
+    const char* point = k == 0 ? "header written" : k + 1 == by_name.size() ? "all but the last tensor written" : nullptr;
+    src[key] = {file_dtype(e->type), std::vector<int64_t>(e->shape.begin(), e->shape.end()),
+                [&s, e, point, file](std::span<std::byte> out) {
+                  if (point) fault_point(file + ": " + point);
+                  s.read_variable(e->var, out.data(), e->type);
+                }};
+    ++k;
+  }
   io::write_safetensors(path.string(), src, metadata);
+  fault_point(file + ": complete");
+  return crc.value();
 }
 
 }  // namespace
@@ -103,9 +170,11 @@ io::SafetensorsContents export_network(const Session& s, const std::vector<model
   return c;
 }
 
-void write_network(const std::filesystem::path& path, const Session& s, const std::vector<model::ParamSpec>& specs,
-                   const std::string& prefix) {
-  write_entries(path, s, network_entries(s, specs, prefix), {{"format", "pt"}});
+uint32_t write_network(const std::filesystem::path& path, const Session& s, const std::vector<model::ParamSpec>& specs,
+                       const std::string& prefix, const std::map<std::string, std::string>& metadata) {
+  std::map<std::string, std::string> m = metadata;
+  m["format"] = "pt";
+  return write_entries(path, s, network_entries(s, specs, prefix), m);
 }
 
 void copy_network(const Session& from, Session& to, const std::vector<model::ParamSpec>& specs, const std::string& prefix) {
@@ -143,9 +212,38 @@ void import_network(Session& s, const io::SafetensorsContents& file, const std::
   for (const auto& p : specs) set_from(s, prefix + p.key, file.tensors.at(p.key));
 }
 
-void write_train_state(const std::filesystem::path& path, const Session& s, const std::vector<model::ParamSpec>& g_specs,
-                       const std::vector<model::ParamSpec>& d_specs, const std::map<std::string, std::string>& metadata) {
-  write_entries(path, s, train_state_entries(s, g_specs, d_specs), metadata);
+uint32_t write_train_state(const std::filesystem::path& path, const Session& s,
+                           const std::vector<model::ParamSpec>& g_specs, const std::vector<model::ParamSpec>& d_specs,
+                           const std::map<std::string, std::string>& metadata) {
+  return write_entries(path, s, train_state_entries(s, g_specs, d_specs), metadata);
+}
+
+uint32_t contents_crc32(const io::SafetensorsContents& file) {
+  ContentsCrc crc;
+  for (const auto& [name, t] : file.tensors) crc.tensor(name, t.dtype, t.shape, t.bytes);
+  crc.metadata(file.metadata);
+  return crc.value();
+}
+
+std::string crc32_text(uint32_t crc) {
+  char b[16];
+  std::snprintf(b, sizeof b, "%08x", crc);
+  return b;
+}
+
+bool verify_checksum(const io::SafetensorsContents& file, const std::string& label, bool required) {
+  auto it = file.metadata.find("crc32");
+  if (it == file.metadata.end()) {
+    if (required)
+      throw std::runtime_error(label + ": has no checksum (metadata 'crc32'), so it cannot be verified; "
+                               "not a checkpoint written by this version of ralsgan");
+    return false;
+  }
+  const std::string computed = crc32_text(contents_crc32(file));
+  if (it->second != computed)
+    throw std::runtime_error(label + ": checksum mismatch (stored " + it->second + ", computed " + computed +
+                             "): the file is corrupt");
+  return true;
 }
 
 void import_train_state(Session& s, const io::SafetensorsContents& file, const std::string& label,

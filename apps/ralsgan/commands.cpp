@@ -8,9 +8,11 @@
 #include "apps/data/dataset.h"
 #include "apps/data/idx.h"
 #include "apps/model/ralsgan_step.h"
+#include "apps/ralsgan/atomic_file.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/generate.h"
 #include "apps/ralsgan/progress.h"
+#include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/trainer.h"
 #include "engine/inspect.h"
 
@@ -54,6 +56,16 @@ void print_build_report(const data::BuildReport& r) {
   }
 }
 
+// Decoding options every command uses: all cores or `threads`, a progress
+// bar, and a stop at the next file on SIGINT/SIGTERM.
+data::BuildOptions build_options(unsigned threads, std::unique_ptr<Progress>& progress) {
+  data::BuildOptions bo;
+  bo.threads = threads;
+  bo.progress = decode_progress(progress);
+  bo.cancelled = [] { return stop_requested(); };
+  return bo;
+}
+
 // --data DIR (decoded and cached, reused while the folder is unchanged) or a cache file.
 data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsigned threads) {
   if (!fs::exists(data)) throw std::runtime_error(data.string() + ": no such file or folder");
@@ -64,10 +76,9 @@ data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsign
                                " px, --size is " + std::to_string(size));
     return ds;
   }
-  data::BuildOptions bo;
-  bo.threads = threads;
   std::unique_ptr<Progress> progress;
-  bo.progress = decode_progress(progress);
+  const data::BuildOptions bo = build_options(threads, progress);
+  remove_temp_files(default_cache_dir(), TempOwners::kDead, "dataset-");  // of killed runs
   bool rebuilt = false;
   data::Dataset ds = data::open_or_build_dataset(data, default_cache_dir(), size, fit, bo, &rebuilt);
   std::fprintf(stderr, "data: %zu images of %d px from %s (%s %s)\n", ds.size(), size, data.string().c_str(),
@@ -97,12 +108,13 @@ int cmd_preprocess(int argc, char** argv) {
   }
   const fs::path in = f.str("input");
   if (!fs::is_directory(in)) throw std::runtime_error(in.string() + ": not a folder");
-  data::BuildOptions bo;
-  bo.threads = unsigned(f.integer("threads", 0, 1024));
   std::unique_ptr<Progress> progress;
-  bo.progress = decode_progress(progress);
+  const data::BuildOptions bo = build_options(unsigned(f.integer("threads", 0, 1024)), progress);
+  const fs::path out = f.str("output");
+  if (fs::is_directory(out)) throw std::runtime_error("cannot write the cache " + out.string() + ": it is a folder");
+  remove_temp_files(out.parent_path().empty() ? "." : out.parent_path(), TempOwners::kDead, out.filename().string());
   data::BuildReport report;
-  const data::Dataset ds = data::build_dataset_cache(in, f.str("output"), size, fit, &report, bo);
+  const data::Dataset ds = data::build_dataset_cache(in, out, size, fit, &report, bo);
   if (progress) progress->finish();
   print_build_report(report);
   std::fprintf(stderr, "wrote %s: %zu images of %d px\n", f.str("output").c_str(), ds.size(), size);
@@ -122,6 +134,7 @@ int cmd_train(int argc, char** argv) {
       .value("real-label", "Y", "margin y inside the RaLS loss", "0.8")
       .value("seed", "N", "seed of every random choice (Philox, DESIGN B4)", "0")
       .toggle("resume", "continue the run in --out from its newest checkpoint, bit-identically")
+      .toggle("start-over", "delete the checkpoints, samples and log in --out and train from scratch")
       .value("init-g", "FILE", "start G from these weights (a PyTorch state_dict as safetensors)")
       .value("init-d", "FILE", "start D from these weights")
       .value("steps", "N", "stop after N optimizer steps in this run (a checkpoint is written)")
@@ -133,6 +146,7 @@ int cmd_train(int argc, char** argv) {
       .value("log-every", "N", "steps between log.jsonl lines", "10")
       .value("sample-every", "E", "epochs between sample grids and loss plots", "1")
       .value("checkpoint-every", "E", "epochs between kept copies under checkpoints/", "10")
+      .toggle("allow-nonfinite", "go on when the losses become NaN or infinite (else the run stops, exit 1)")
       .required("data")
       .required("out");
   add_backend_flags(f);
@@ -150,6 +164,7 @@ int cmd_train(int argc, char** argv) {
   if (f.has("init-g")) o.init_g = f.str("init-g");
   if (f.has("init-d")) o.init_d = f.str("init-d");
   if (o.resume && (f.has("init-g") || f.has("init-d"))) throw UsageError("train: --resume and --init-g/--init-d exclude each other");
+  if (o.resume && f.on("start-over")) throw UsageError("train: --resume and --start-over exclude each other");
   if (f.has("steps")) o.steps = f.integer("steps", 0, int64_t(1) << 40);
   o.augment = !f.on("no-augment");
   o.shuffle = !f.on("no-shuffle");
@@ -162,12 +177,25 @@ int cmd_train(int argc, char** argv) {
   o.log_every = int(f.integer("log-every", 1, 1000000));
   o.sample_every = int(f.integer("sample-every", 0, 1000000));
   o.checkpoint_every = int(f.integer("checkpoint-every", 0, 1000000));
+  o.allow_nonfinite = f.on("allow-nonfinite");
   o.backend = backend_of(f);
+  // The folder first (lock, resume or not): a refusal comes before minutes of decoding.
+  RunFolder run(o.out, o.resume ? RunFolder::Mode::kResume
+                                : f.on("start-over") ? RunFolder::Mode::kStartOver : RunFolder::Mode::kNew);
   const data::Dataset ds = load_dataset(f.str("data"), o.size, data::Fit::kPad, unsigned(o.backend.threads));
-  const TrainResult r = train(o, ds);
-  std::fprintf(stderr, "%s after step %llu; checkpoint in %s\n", r.interrupted ? "interrupted" : "done",
-               (unsigned long long)r.last_step, (o.out / "checkpoint").string().c_str());
-  return r.interrupted ? 128 + g_stop_signal.load() : 0;
+  const TrainResult r = train(o, ds, run);
+  if (r.interrupted) {
+    if (r.last_step > 0)
+      std::fprintf(stderr, "interrupted by %s after step %llu; checkpoint in %s (continue with --resume)\n",
+                   stop_signal_name().c_str(), (unsigned long long)r.last_step, run.checkpoint().string().c_str());
+    else
+      std::fprintf(stderr, "interrupted by %s before the first step; no checkpoint written\n",
+                   stop_signal_name().c_str());
+    return stop_exit_code();
+  }
+  std::fprintf(stderr, "done after step %llu; checkpoint in %s\n", (unsigned long long)r.last_step,
+               run.checkpoint().string().c_str());
+  return 0;
 }
 
 int cmd_generate(int argc, char** argv) {
@@ -196,7 +224,17 @@ int cmd_generate(int argc, char** argv) {
   if (f.has("zip")) o.zip = f.str("zip");
   o.batch = int(f.integer("batch", 1, 4096));
   o.backend = backend_of(f);
+  try {
+    validate_generate_options(o);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("generate: ") + e.what());
+  }
   const GenerateResult r = generate(o);
+  if (r.interrupted) {
+    std::fprintf(stderr, "interrupted by %s: %llu whole images in %s%s\n", stop_signal_name().c_str(),
+                 (unsigned long long)r.images, o.out.string().c_str(), o.zip.empty() ? "" : ", no ZIP written");
+    return stop_exit_code();
+  }
   std::fprintf(stderr, "wrote %llu images to %s in %.1f s (%.1f img/s)\n", (unsigned long long)r.images,
                o.out.string().c_str(), r.seconds, r.seconds > 0 ? double(r.images) / r.seconds : 0.0);
   return 0;

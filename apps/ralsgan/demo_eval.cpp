@@ -6,10 +6,12 @@
 #include "apps/data/dataset.h"
 #include "apps/data/idx.h"
 #include "apps/metrics/eval.h"
+#include "apps/ralsgan/atomic_file.h"
 #include "apps/ralsgan/backend_select.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/commands.h"
 #include "apps/ralsgan/generate.h"
+#include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/trainer.h"
 
 namespace rg::app {
@@ -35,11 +37,13 @@ int cmd_demo(int argc, char** argv) {
       .value("steps", "N", "training steps (batch 64)", "3000")
       .value("width", "W", "channel multiplier of the seed's model", "0.5")
       .value("count", "N", "images to generate after training", "1000")
-      .value("seed", "N", "seed", "0");
+      .value("seed", "N", "seed", "0")
+      .toggle("start-over", "delete an earlier demo's checkpoints, samples and log in --out first");
   add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
   const fs::path out = f.str("out");
   const BackendRequest backend = backend_of(f);  // a bad --backend fails before any work
+  RunFolder run(out, f.on("start-over") ? RunFolder::Mode::kStartOver : RunFolder::Mode::kNew);
   const data::Dataset ds = data::fashion_mnist_dataset(32);
   std::fprintf(stderr, "demo: Fashion-MNIST, %zu images letterboxed to 32x32 RGB\n", ds.size());
   TrainOptions o;
@@ -54,8 +58,10 @@ int cmd_demo(int argc, char** argv) {
   o.checkpoint_every = 0;
   o.backend = backend;
   o.log_every = 20;
-  const TrainResult tr = train(o, ds);
-  if (tr.interrupted) return 128 + g_stop_signal.load();
+  const TrainResult tr = train(o, ds, run);
+  if (tr.interrupted)
+    throw Interrupted("training stopped after step " + std::to_string(tr.last_step) + "; its checkpoint is in " +
+                      run.checkpoint().string());
   GenerateOptions g;
   g.checkpoint = out;
   g.out = out / "generated";
@@ -63,6 +69,10 @@ int cmd_demo(int argc, char** argv) {
   g.seed = o.seed;
   g.backend = o.backend;
   const GenerateResult gr = generate(g);
+  if (gr.interrupted)
+    throw Interrupted(std::to_string(gr.images) + " whole images were written to " + g.out.string());
+  // The metric report keeps nothing half-made: from here a signal ends the demo at once.
+  restore_default_stop_handlers();
   std::fprintf(stderr, "demo: %llu images in %s (%.1f img/s); sample grid: %s\n", (unsigned long long)gr.images,
                g.out.string().c_str(), gr.seconds > 0 ? double(gr.images) / gr.seconds : 0.0,
                (out / "samples" / "latest.png").string().c_str());
@@ -74,7 +84,7 @@ int cmd_demo(int argc, char** argv) {
   e.fake_dir = g.out.string();
   const metrics::MetricsReport report = metrics::evaluate(e);
   std::fputs(report.table().c_str(), stdout);
-  metrics::write_json(report, (out / "metrics.json").string());
+  write_file_atomic(out / "metrics.json", report.json() + "\n");
   std::fprintf(stderr, "demo: metrics in %s\n", (out / "metrics.json").string().c_str());
   return 0;
 }
@@ -126,7 +136,7 @@ int cmd_eval(int argc, char** argv) {
   const metrics::MetricsReport r = metrics::evaluate(o);
   std::fputs(r.table().c_str(), stdout);
   const std::string json = f.has("json") ? f.str("json") : (fs::path(o.fake_dir) / "metrics.json").string();
-  metrics::write_json(r, json);
+  write_file_atomic(json, r.json() + "\n");
   std::fprintf(stderr, "wrote %s\n", json.c_str());
   return 0;
 }

@@ -2,13 +2,16 @@
 
 #include <chrono>
 #include <future>
+#include <limits>
 #include <optional>
 
 #include "apps/data/parallel.h"
 #include "apps/model/ralsgan_step.h"
+#include "apps/ralsgan/atomic_file.h"
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/image_io.h"
 #include "apps/ralsgan/progress.h"
+#include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/zip_writer.h"
 #include "engine/rng/philox.h"
 
@@ -24,27 +27,46 @@ fs::path generator_file(const fs::path& checkpoint) {
   return checkpoint;
 }
 
-model::ModelConfig infer_generator_config(const fs::path& file) {
-  if (!fs::exists(file)) throw std::runtime_error(file.string() + ": no such checkpoint file");
-  const io::SafetensorsContents c = io::read_safetensors(file.string());
+model::ModelConfig infer_generator_config(const io::SafetensorsContents& c, const std::string& label) {
+  verify_checksum(c, label, false);
   auto it = c.tensors.find("model.0.weight");
   if (it == c.tensors.end() || it->second.shape.size() != 4)
-    throw std::runtime_error(file.string() + ": tensor 'model.0.weight' is missing or not 4-d; not a generator state_dict");
+    throw std::runtime_error(label + ": tensor 'model.0.weight' is missing or not 4-d; not a generator state_dict");
   int bn = 0;
   for (const auto& [k, t] : c.tensors) bn += k.ends_with(".running_mean");
   const int nb = bn - 1;
-  if (nb < 3 || nb > 6) throw std::runtime_error(file.string() + ": " + std::to_string(bn) + " BatchNorm layers; not a generator of size 32..256");
+  if (nb < 3 || nb > 6) throw std::runtime_error(label + ": " + std::to_string(bn) + " BatchNorm layers; not a generator of size 32..256");
   model::ModelConfig cfg;
   cfg.nz = int(it->second.shape[0]);
   cfg.size = 4 << nb;
   cfg.width = double(it->second.shape[1]) / double(32 << nb);
-  check_network_file(c, file.string(), model::generator_params(cfg));
+  check_network_file(c, label, model::generator_params(cfg));
   return cfg;
 }
 
+model::ModelConfig infer_generator_config(const fs::path& file) {
+  if (!fs::exists(file)) throw std::runtime_error(file.string() + ": no such checkpoint file");
+  return infer_generator_config(io::read_safetensors(file.string()), file.string());
+}
+
+void validate_generate_options(const GenerateOptions& opt) {
+  if (opt.count > 0 && opt.start_index > std::numeric_limits<uint64_t>::max() - (opt.count - 1))
+    throw std::invalid_argument("--start-index " + std::to_string(opt.start_index) + " with --count " +
+                                std::to_string(opt.count) + " goes past the last image index, 2^64 - 1");
+  if (!opt.zip.empty() && opt.count > 65535)
+    throw std::invalid_argument("--zip holds at most 65535 images (no ZIP64), --count is " + std::to_string(opt.count));
+}
+
 GenerateResult generate(const GenerateOptions& opt) {
+  // All that can be checked before any work: nothing is generated only to fail at the end.
+  validate_generate_options(opt);
+  std::error_code ec;
+  if (!opt.zip.empty() && fs::exists(fs::symlink_status(opt.zip, ec)) && !fs::is_regular_file(opt.zip, ec))
+    throw std::runtime_error("cannot write the ZIP " + opt.zip.string() + ": it exists and is not a regular file");
   const fs::path gfile = generator_file(opt.checkpoint);
-  const model::ModelConfig cfg = infer_generator_config(gfile);
+  if (!fs::exists(gfile)) throw std::runtime_error(gfile.string() + ": no such checkpoint file");
+  const io::SafetensorsContents weights = io::read_safetensors(gfile.string());
+  const model::ModelConfig cfg = infer_generator_config(weights, gfile.string());
   std::vector<float> file_z;
   uint64_t file_rows = 0;
   if (!opt.latents.empty()) {
@@ -60,13 +82,22 @@ GenerateResult generate(const GenerateOptions& opt) {
       throw std::runtime_error(opt.latents.string() + ": has " + std::to_string(file_rows) + " latents, --count asks for " +
                                std::to_string(opt.count));
   }
-  fs::create_directories(opt.out);
+  fs::create_directories(opt.out, ec);
+  if (ec || !fs::is_directory(opt.out))
+    throw std::runtime_error("cannot create the output folder " + opt.out.string() + ": " +
+                             (ec ? ec.message() : std::string("it is not a folder")));
+  // Temporary PNGs and ZIPs of killed runs (not of shards still running).
+  remove_temp_files(opt.out, TempOwners::kDead, "image_");
+  if (!opt.zip.empty())
+    remove_temp_files(opt.zip.parent_path().empty() ? "." : opt.zip.parent_path(), TempOwners::kDead,
+                      opt.zip.filename().string() + ".tmp-");
   const int B = opt.batch;
   model::GenerateGraph gg = model::build_generate_graph(cfg, B, DType::f32);
   SelectedBackend be = make_backend(opt.backend);
   auto plan = compile(gg.graph, *be.backend);
-  Session s(*plan);
-  import_network(s, io::read_safetensors(gfile.string()), gfile.string(), gg.g_params, "G.");
+  const std::unique_ptr<Session> session = make_session(*plan, "generation (--batch " + std::to_string(B) + ")");
+  Session& s = *session;
+  import_network(s, weights, gfile.string(), gg.g_params, "G.");
 
   std::optional<ZipWriter> zip;
   if (!opt.zip.empty()) zip.emplace(opt.zip);
@@ -88,7 +119,9 @@ GenerateResult generate(const GenerateOptions& opt) {
     if (zip)
       for (uint64_t j = 0; j < n; ++j) zip->add(image_file_name(first + j), pngs[j]);
   };
-  for (uint64_t done = 0; done < opt.count; done += uint64_t(B)) {
+  uint64_t done = 0;
+  for (; done < opt.count; done += uint64_t(B)) {
+    if (stop_requested()) break;  // the batches before this one are written whole below
     const uint64_t n = std::min<uint64_t>(uint64_t(B), opt.count - done);
     for (int j = 0; j < B; ++j) {
       float* zj = &z[size_t(j) * cfg.nz];
@@ -109,9 +142,14 @@ GenerateResult generate(const GenerateOptions& opt) {
     if (!opt.quiet) progress.update(done + n);
   }
   if (pending.valid()) pending.get();
-  if (zip) zip->close();
-  if (!opt.quiet) progress.finish();
-  return {opt.count, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+  const bool interrupted = done < opt.count;
+  if (zip && !interrupted) zip->close();  // else its destructor removes the partial archive
+  if (!opt.quiet) {
+    if (interrupted) progress.stopped(done);
+    else progress.finish();
+  }
+  return {std::min(done, opt.count), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+          interrupted};
 }
 
 }  // namespace rg::app

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "apps/model/dcgan.h"
+#include "engine/io/safetensors.h"
 #include "apps/ralsgan/backend_select.h"
 
 namespace rg::app {
@@ -28,13 +29,21 @@ struct GenerateOptions {
 
 // The generator file a --checkpoint argument names.
 std::filesystem::path generator_file(const std::filesystem::path& checkpoint);
-// Size, width and nz of a generator state_dict, read from its tensor shapes.
+// Size, width and nz of a generator state_dict, read from its tensor shapes
+// (after checking its checksum, when it has one: files of ours do).
+model::ModelConfig infer_generator_config(const io::SafetensorsContents& file, const std::string& label);
 model::ModelConfig infer_generator_config(const std::filesystem::path& file);
 
 struct GenerateResult {
-  uint64_t images = 0;
+  uint64_t images = 0;       // written, whole: indices start_index .. start_index + images - 1
   double seconds = 0;
+  bool interrupted = false;  // stopped by SIGINT/SIGTERM (stop.h): no ZIP was written
 };
+// Throws std::invalid_argument for options that cannot be met: image indices
+// past 2^64 - 1, more images than a ZIP holds.
+void validate_generate_options(const GenerateOptions& opt);
+// Checks the options and the --zip path before any work, then generates.
+// Stops between batches on SIGINT/SIGTERM (stop.h).
 GenerateResult generate(const GenerateOptions& opt);
 
 }  // namespace rg::app

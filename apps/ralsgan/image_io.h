@@ -1,11 +1,9 @@
 // Images out (DESIGN B5): quantisation of Tanh outputs to bytes, PNG encoding
-// (libpng, fixed settings, so the same pixels always give the same bytes),
-// atomic file writes, sample grids and the loss plot.
+// (libpng, fixed settings, so the same pixels always give the same bytes) and
+// sample grids. Files are written with atomic_file.h.
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -17,18 +15,9 @@ uint8_t quantize_pixel(float x);
 void quantize_image(const float* nchw_image, int size, uint8_t* hwc_out);
 
 std::vector<uint8_t> encode_png(const uint8_t* rgb, int width, int height);
-// Writes `bytes` to `path` through a temporary file in the same folder, fsync
-// and rename: readers see the old file or the whole new one, never a part.
-void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
-
 // Images (size x size RGB) tiled `cols` per row with a 2-pixel gap.
 std::vector<uint8_t> make_grid(const std::vector<std::vector<uint8_t>>& images, int size, int cols, int& width,
                                int& height);
-
-// A line plot of two series (loss_d red, loss_g blue) over steps, drawn into
-// an RGB image with axes and tick marks; no text rendering needed.
-std::vector<uint8_t> plot_losses(const std::vector<double>& steps, const std::vector<double>& a,
-                                 const std::vector<double>& b, int width, int height);
 
 // image_%05d.png, wider when the index needs it.
 std::string image_file_name(uint64_t index);

@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 
+#include "apps/data/dataset.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/commands.h"
-#include "apps/ralsgan/trainer.h"
+#include "apps/ralsgan/stop.h"
 
 namespace {
 
@@ -21,8 +23,6 @@ const char* kUsage =
     "  inspect     print the compiled training-step graph, fusion groups and memory plan\n"
     "  demo        train on Fashion-MNIST for a few minutes and write samples (no download)\n\n"
     "`ralsgan <command> --help` describes each command's flags.\n";
-
-void on_signal(int sig) { rg::app::g_stop_signal.store(sig); }
 
 }  // namespace
 
@@ -45,13 +45,29 @@ int main(int argc, char** argv) {
                  cmd.c_str());
     return 2;
   }
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // SIGINT/SIGTERM: the commands that write stop at their next safe point
+  // (stop.h); eval and inspect keep nothing half-made and end at once.
+  if (cmd == "eval" || cmd == "inspect") rg::app::restore_default_stop_handlers();
+  else rg::app::install_stop_handlers();
+  // Past a file size limit (ulimit -f) a write fails with EFBIG and we say so,
+  // instead of the process being killed with a core dump.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return fn(argc - 2, argv + 2);
   } catch (const rg::app::UsageError& e) {
     std::fprintf(stderr, "ralsgan %s\n", e.what());
     return 2;
+  } catch (const rg::app::Interrupted& e) {
+    std::fprintf(stderr, "ralsgan %s: interrupted by %s: %s\n", cmd.c_str(), rg::app::stop_signal_name().c_str(), e.what());
+    return rg::app::stop_exit_code();
+  } catch (const rg::data::Cancelled& e) {
+    std::fprintf(stderr, "ralsgan %s: interrupted by %s: %s; nothing was written\n", cmd.c_str(),
+                 rg::app::stop_signal_name().c_str(), e.what());
+    return rg::app::stop_exit_code();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "ralsgan %s: error: out of memory (an allocation failed); try a smaller --batch or --size\n",
+                 cmd.c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ralsgan %s: error: %s\n", cmd.c_str(), e.what());
     return 1;

@@ -32,24 +32,29 @@ void Progress::finish(const std::string& extra) {
   if (!printed_final_) print(total_, extra, true);
 }
 
-void Progress::print(uint64_t done, const std::string& extra, bool final) {
+void Progress::stopped(uint64_t done, const std::string& extra) {
+  print(done, extra, true, "stopped at ");
+  printed_final_ = true;
+}
+
+void Progress::print(uint64_t done, const std::string& extra, bool final, const char* verb) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const uint64_t base = start_done_;
   printed_final_ |= done >= total_;
   const double rate = elapsed > 0 && done > base ? double(done - base) / elapsed : 0.0;
-  const std::string eta = rate > 0 && done < total_ ? " ETA " + format_duration(double(total_ - done) / rate) : "";
+  const std::string eta = rate > 0 && done < total_ && !*verb ? " ETA " + format_duration(double(total_ - done) / rate) : "";
   char line[256];
   if (tty_) {
     const int width = 24;
     const int filled = total_ ? int(double(done) / double(total_) * width) : width;
     std::string bar(size_t(filled), '#');
     bar.resize(size_t(width), '.');
-    std::snprintf(line, sizeof line, "\r%s [%s] %llu/%llu %.1f %s/s%s %s\033[K", what_.c_str(), bar.c_str(),
-                  (unsigned long long)done, (unsigned long long)total_, rate, unit_.c_str(), eta.c_str(), extra.c_str());
+    std::snprintf(line, sizeof line, "\r%s [%s] %s%llu/%llu %.1f %s/s%s %s\033[K", what_.c_str(), bar.c_str(),
+                  verb, (unsigned long long)done, (unsigned long long)total_, rate, unit_.c_str(), eta.c_str(), extra.c_str());
     std::fputs(line, stderr);
     if (final) std::fputc('\n', stderr);
   } else {
-    std::snprintf(line, sizeof line, "%s: %llu/%llu, %.1f %s/s%s %s\n", what_.c_str(), (unsigned long long)done,
+    std::snprintf(line, sizeof line, "%s: %s%llu/%llu, %.1f %s/s%s %s\n", what_.c_str(), verb, (unsigned long long)done,
                   (unsigned long long)total_, rate, unit_.c_str(), eta.c_str(), extra.c_str());
     std::fputs(line, stderr);
   }

@@ -15,9 +15,11 @@ class Progress {
   // Report `done` items so far; `extra` is appended (e.g. losses).
   void update(uint64_t done, const std::string& extra = {});
   void finish(const std::string& extra = {});
+  // The last line of work stopped early: "<what>: stopped at <done>/<total>".
+  void stopped(uint64_t done, const std::string& extra = {});
 
  private:
-  void print(uint64_t done, const std::string& extra, bool final);
+  void print(uint64_t done, const std::string& extra, bool final, const char* verb = "");
   std::string what_, unit_;
   uint64_t total_;
   bool tty_;

@@ -4,21 +4,23 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include "apps/data/augment.h"
 #include "apps/model/ralsgan_step.h"
+#include "apps/ralsgan/atomic_file.h"
 #include "apps/ralsgan/checkpoint.h"
+#include "apps/ralsgan/checkpoint_unit.h"
 #include "apps/ralsgan/image_io.h"
 #include "apps/ralsgan/init.h"
+#include "apps/ralsgan/loss_plot.h"
 #include "apps/ralsgan/progress.h"
+#include "apps/ralsgan/stop.h"
+#include "apps/ralsgan/train_log.h"
 #include "engine/rng/philox.h"
 #include "engine/session.h"
 
 namespace rg::app {
-
-std::atomic<int> g_stop_signal{0};
 
 namespace {
 
@@ -31,8 +33,10 @@ std::string num(double v) {
 }
 
 // Options that must match to resume a run; stored in train_state's metadata.
-std::map<std::string, std::string> run_metadata(const TrainOptions& o, const data::Dataset& ds, uint64_t step,
-                                                uint64_t epoch) {
+// The data set is identified by its pixels (in training order), not by file
+// names or times: a copied folder resumes, a changed image does not.
+std::map<std::string, std::string> run_metadata(const TrainOptions& o, const data::Dataset& ds, uint32_t data_crc,
+                                                uint64_t step, uint64_t epoch) {
   return {{"step", std::to_string(step)},
           {"epoch", std::to_string(epoch)},
           {"seed", std::to_string(o.seed)},
@@ -47,14 +51,14 @@ std::map<std::string, std::string> run_metadata(const TrainOptions& o, const dat
           {"augment", o.augment ? "1" : "0"},
           {"shuffle", o.shuffle ? "1" : "0"},
           {"dataset_images", std::to_string(ds.size())},
-          {"dataset_fingerprint", std::to_string(ds.fingerprint())},
-          {"format", "ralsgan-train-state-1"}};
+          {"dataset_crc32", crc32_text(data_crc)},
+          {"format", "ralsgan-train-state-2"}};
 }
 
 void check_resumable(const std::map<std::string, std::string>& saved, const std::map<std::string, std::string>& now,
                      const std::string& label) {
-  for (const char* key : {"seed", "size", "width", "nz", "batch", "lr_g", "lr_d", "real_label", "augment", "shuffle",
-                          "dataset_images", "dataset_fingerprint"}) {
+  for (const char* key : {"format", "seed", "size", "width", "nz", "batch", "lr_g", "lr_d", "real_label", "augment",
+                          "shuffle", "dataset_images", "dataset_crc32"}) {
     auto it = saved.find(key);
     if (it == saved.end()) throw std::runtime_error(label + ": metadata lacks '" + key + "'; not a ralsgan train state");
     if (it->second != now.at(key))
@@ -62,26 +66,6 @@ void check_resumable(const std::map<std::string, std::string>& saved, const std:
                                now.at(key) + "; resume with the same options and data");
   }
 }
-
-struct LossHistory {
-  std::vector<double> step, loss_d, loss_g;
-  // Reload what an earlier run logged, up to `until` (a resumed run continues the plot).
-  void load(const fs::path& log, uint64_t until) {
-    std::ifstream in(log);
-    std::string line;
-    while (std::getline(in, line)) {
-      double s, d, g;
-      auto field = [&](const char* k, double& v) {
-        const auto p = line.find(std::string("\"") + k + "\":");
-        if (p == std::string::npos) return false;
-        v = std::strtod(line.c_str() + p + std::strlen(k) + 3, nullptr);
-        return true;
-      };
-      if (field("step", s) && field("loss_d", d) && field("loss_g", g) && s <= double(until))
-        step.push_back(s), loss_d.push_back(d), loss_g.push_back(g);
-    }
-  }
-};
 
 double mean_of(const std::vector<double>& v) {
   double s = 0;
@@ -91,7 +75,7 @@ double mean_of(const std::vector<double>& v) {
 
 }  // namespace
 
-TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
+TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& run) {
   if (ds.image_size() != opt.size)
     throw std::runtime_error("the data set's images are " + std::to_string(ds.image_size()) + " px but --size is " +
                              std::to_string(opt.size));
@@ -99,10 +83,9 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
   if (per_epoch == 0)
     throw std::runtime_error("the data set has " + std::to_string(ds.size()) + " images, fewer than one batch of " +
                              std::to_string(opt.batch));
-  const fs::path ckpt_dir = opt.out / "checkpoint", samples_dir = opt.out / "samples";
-  fs::create_directories(ckpt_dir);
+  const fs::path samples_dir = run.samples();
   fs::create_directories(samples_dir);
-  fs::create_directories(opt.out / "checkpoints");
+  const uint32_t data_crc = data::crc32_of({ds.pixels(), ds.size() * ds.image_bytes()});
 
   model::StepConfig sc;
   sc.model = {opt.size, opt.width, opt.nz};
@@ -116,27 +99,30 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
   const model::StepGraph sg = model::build_train_step(sc, dtype);
   if (opt.f64 && be.name != "ref") throw std::runtime_error("--precision f64 needs --backend ref");
   auto plan = compile(sg.graph, *be.backend);
-  Session s(*plan);
+  const std::unique_ptr<Session> session = make_session(*plan, "the training step (--batch " + std::to_string(opt.batch) + ")");
+  Session& s = *session;
 
-  const CheckpointPaths newest = CheckpointPaths::in(ckpt_dir);
   uint64_t step = 0;
-  std::map<std::string, std::string> meta = run_metadata(opt, ds, 0, 0);
+  std::optional<uint64_t> saved_step;  // the step of RUN/checkpoint, once there is one of this run
+  const std::map<std::string, std::string> meta = run_metadata(opt, ds, data_crc, 0, 0);
   if (opt.resume) {
-    for (const fs::path& p : {newest.generator, newest.discriminator, newest.train_state})
-      if (!fs::exists(p)) throw std::runtime_error("--resume: " + p.string() + " does not exist");
-    const auto state = io::read_safetensors(newest.train_state);
-    check_resumable(state.metadata, meta, newest.train_state.string());
-    step = std::stoull(state.metadata.at("step"));
-    import_network(s, io::read_safetensors(newest.generator), newest.generator.string(), sg.g_params, "G.");
-    import_network(s, io::read_safetensors(newest.discriminator), newest.discriminator.string(), sg.d_params, "D.");
-    import_train_state(s, state, newest.train_state.string(), sg.g_params, sg.d_params);
+    const CheckpointUnit ck = read_checkpoint(run.checkpoint());
+    const CheckpointPaths p = CheckpointPaths::in(run.checkpoint());
+    check_resumable(ck.train_state.metadata, meta, p.train_state.string());
+    step = ck.step;
+    saved_step = step;
+    import_network(s, ck.generator, p.generator.string(), sg.g_params, "G.");
+    import_network(s, ck.discriminator, p.discriminator.string(), sg.d_params, "D.");
+    import_train_state(s, ck.train_state, p.train_state.string(), sg.g_params, sg.d_params);
   } else {
     initialize_network(s, sg.g_params, "G.", opt.seed, 0);
     initialize_network(s, sg.d_params, "D.", opt.seed, 1);
-    if (!opt.init_g.empty())
-      import_network(s, io::read_safetensors(opt.init_g), opt.init_g.string(), sg.g_params, "G.");
-    if (!opt.init_d.empty())
-      import_network(s, io::read_safetensors(opt.init_d), opt.init_d.string(), sg.d_params, "D.");
+    for (auto [file, specs, prefix] : {std::tuple{&opt.init_g, &sg.g_params, "G."}, {&opt.init_d, &sg.d_params, "D."}}) {
+      if (file->empty()) continue;
+      const io::SafetensorsContents c = io::read_safetensors(file->string());
+      verify_checksum(c, file->string(), false);  // files of ours carry one; PyTorch's do not
+      import_network(s, c, file->string(), *specs, prefix);
+    }
   }
   const uint64_t total = uint64_t(opt.epochs) * per_epoch;
   const uint64_t end = opt.steps >= 0 ? std::min(total, step + uint64_t(opt.steps)) : total;
@@ -153,29 +139,30 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
   for (int i = 0; i < grid_n; ++i)
     latent_vector(opt.seed, RngStream::kGeneration, uint64_t(i), std::span<float>(&grid_z[size_t(i) * opt.nz], size_t(opt.nz)));
 
-  LossHistory history;
-  const fs::path log_path = opt.out / "log.jsonl";
-  if (opt.resume) history.load(log_path, step);
-  else fs::remove(log_path);
-  std::ofstream log(log_path, std::ios::app);
-  if (!log) throw std::runtime_error("cannot write " + log_path.string());
+  TrainLog log = opt.resume ? TrainLog::resume(run.log(), step) : TrainLog::start(run.log());
 
+  // One unit (checkpoint_unit.h): the train state names the step and the
+  // checksums of the generator and discriminator it belongs with.
   auto save_checkpoint = [&](const fs::path& dir, uint64_t at_step) {
-    fs::create_directories(dir);
-    const CheckpointPaths p = CheckpointPaths::in(dir);
-    // Files are written one tensor at a time. Train state last: a checkpoint
-    // is complete once its state names the step.
-    write_network(p.generator, s, sg.g_params, "G.");
-    write_network(p.discriminator, s, sg.d_params, "D.");
-    auto meta = run_metadata(opt, ds, at_step, at_step / per_epoch);
-    meta["backend"] = be.name;  // informational: resuming on another backend is allowed
-    meta["math"] = be.math;
-    write_train_state(p.train_state, s, sg.g_params, sg.d_params, meta);
+    log.sync();  // the log holds every line up to the checkpoint's step
+    publish_checkpoint(dir, [&](const fs::path& staging) {
+      const CheckpointPaths p = CheckpointPaths::in(staging);
+      const std::map<std::string, std::string> step_meta{{"step", std::to_string(at_step)}};
+      const uint32_t g_crc = write_network(p.generator, s, sg.g_params, "G.", step_meta);
+      const uint32_t d_crc = write_network(p.discriminator, s, sg.d_params, "D.", step_meta);
+      auto m = run_metadata(opt, ds, data_crc, at_step, at_step / per_epoch);
+      m["backend"] = be.name;  // informational: resuming on another backend is allowed
+      m["math"] = be.math;
+      m["generator_crc32"] = crc32_text(g_crc);
+      m["discriminator_crc32"] = crc32_text(d_crc);
+      write_train_state(p.train_state, s, sg.g_params, sg.d_params, m);
+    });
   };
+  std::optional<uint64_t> sampled_step;
   auto save_samples = [&](uint64_t at_step) {
     if (!gen_plan) {
       gen_plan = compile(gen.graph, *be.backend);
-      gen_session = std::make_unique<Session>(*gen_plan);
+      gen_session = make_session(*gen_plan, "the sample grid");
     }
     copy_network(s, *gen_session, sg.g_params, "G.");
     const size_t per = size_t(3) * opt.size * opt.size;
@@ -193,8 +180,9 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
     const auto png = encode_png(grid.data(), w, h);
     write_file_atomic(samples_dir / name, png);
     write_file_atomic(samples_dir / "latest.png", png);
-    const auto plot = plot_losses(history.step, history.loss_d, history.loss_g, 640, 360);
-    write_file_atomic(samples_dir / "losses.png", encode_png(plot.data(), 640, 360));
+    const Canvas plot = plot_losses(log.records());
+    write_file_atomic(samples_dir / "losses.png", encode_png(plot.rgb().data(), plot.width(), plot.height()));
+    sampled_step = at_step;
   };
 
   data::BatchOptions bo;
@@ -211,6 +199,10 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
   auto t0 = std::chrono::steady_clock::now();
   uint64_t t0_step = step;
   for (; step < end; ++step) {
+    if (stop_requested()) {
+      result.interrupted = true;
+      break;
+    }
     std::optional<data::Batch> b = loader.next();
     if (!b) throw std::logic_error("data loader ended early");
     for (int j = 0; j < opt.batch; ++j)
@@ -229,41 +221,51 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds) {
     s.run();
     const uint64_t done = step + 1;
     const bool epoch_end = done % per_epoch == 0;
-    const bool stopping = g_stop_signal.load() != 0 || done == end;
-    if (done % uint64_t(opt.log_every) == 0 || epoch_end || stopping) {
-      const double ld = s.value(sg.loss_d)[0], lg = s.value(sg.loss_g)[0];
-      const double cr = mean_of(s.value(sg.c_r)), cf = mean_of(s.value(sg.c_f));
+    const double ld = s.value(sg.loss_d)[0], lg = s.value(sg.loss_g)[0];
+    const bool finite = std::isfinite(ld) && std::isfinite(lg);
+    if (done % uint64_t(opt.log_every) == 0 || epoch_end || done == end || stop_requested() || !finite) {
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const double ips = secs > 0 ? double(done - t0_step) * opt.batch / secs : 0.0;
+      LogRecord r;
+      r.step = done;
+      r.epoch = double(done) / double(per_epoch);
+      r.loss_d = ld, r.loss_g = lg;
+      r.c_real = mean_of(s.value(sg.c_r)), r.c_fake = mean_of(s.value(sg.c_f));
+      r.images_per_s = secs > 0 ? double(done - t0_step) * opt.batch / secs : 0.0;
       t0 = std::chrono::steady_clock::now();
       t0_step = done;
-      log << "{\"step\":" << done << ",\"epoch\":" << num(double(done) / double(per_epoch)) << ",\"loss_d\":" << num(ld)
-          << ",\"loss_g\":" << num(lg) << ",\"c_real\":" << num(cr) << ",\"c_fake\":" << num(cf)
-          << ",\"images_per_s\":" << num(ips) << "}\n";
-      log.flush();
-      history.step.push_back(double(done)), history.loss_d.push_back(ld), history.loss_g.push_back(lg);
+      log.append(r);
       if (!opt.quiet) progress.update(done, "loss_d " + num(ld) + " loss_g " + num(lg));
     }
+    if (!finite && !opt.allow_nonfinite)
+      throw std::runtime_error(
+          "step " + std::to_string(done) + ": the losses are not finite (loss_d " + num(ld) + ", loss_g " + num(lg) +
+          "): training diverged. " +
+          (saved_step ? "The last good checkpoint, of step " + std::to_string(*saved_step) + ", is kept in " +
+                            run.checkpoint().string()
+                      : std::string("No checkpoint was written")) +
+          ". Lower --lr-d/--lr-g, or pass --allow-nonfinite to go on regardless");
     if (epoch_end) {
+      // RUN/checkpoint last: a run killed before it resumes from the one
+      // before and makes this epoch's pictures and kept copy again (the same
+      // bytes), so none of them can go missing.
       const uint64_t epoch = done / per_epoch;
-      save_checkpoint(ckpt_dir, done);
+      if (opt.sample_every > 0 && epoch % uint64_t(opt.sample_every) == 0) save_samples(done);
       if (opt.checkpoint_every > 0 && epoch % uint64_t(opt.checkpoint_every) == 0) {
         char name[32];
         std::snprintf(name, sizeof name, "epoch_%04llu", (unsigned long long)epoch);
-        save_checkpoint(opt.out / "checkpoints" / name, done);
+        save_checkpoint(run.kept_checkpoints() / name, done);
       }
-      if (opt.sample_every > 0 && epoch % uint64_t(opt.sample_every) == 0) save_samples(done);
-    }
-    if (g_stop_signal.load() != 0) {
-      ++step;
-      result.interrupted = true;
-      break;
+      save_checkpoint(run.checkpoint(), done);
+      saved_step = done;
     }
   }
   result.last_step = step;
-  save_checkpoint(ckpt_dir, step);
-  save_samples(step);
-  if (!opt.quiet) progress.finish();
+  if (step > result.first_step && sampled_step != step) save_samples(step);
+  if (step > 0 && saved_step != step) save_checkpoint(run.checkpoint(), step);
+  if (!opt.quiet) {
+    if (result.interrupted) progress.stopped(step);
+    else progress.finish();
+  }
   return result;
 }
 

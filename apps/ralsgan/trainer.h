@@ -3,13 +3,13 @@
 // plot and log.jsonl under the run folder (DESIGN B1).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 
 #include "apps/data/dataset.h"
 #include "apps/ralsgan/backend_select.h"
+#include "apps/ralsgan/run_folder.h"
 
 namespace rg::app {
 
@@ -32,17 +32,19 @@ struct TrainOptions {
   int log_every = 10;            // steps between log.jsonl lines
   int sample_every = 1;          // epochs between sample grids and loss plots
   int checkpoint_every = 10;     // epochs between copies under checkpoints/epoch_NNNN
+  bool allow_nonfinite = false;  // go on when the losses are NaN or infinite (else: stop, exit 1)
   bool quiet = false;
 };
 
 struct TrainResult {
   uint64_t first_step = 0, last_step = 0;  // steps run: [first_step, last_step)
-  bool interrupted = false;
+  bool interrupted = false;                 // stopped by SIGINT/SIGTERM (stop.h), checkpoint at last_step
 };
 
-// Set by the signal handler of the CLI: the trainer checkpoints and stops.
-extern std::atomic<int> g_stop_signal;
-
-TrainResult train(const TrainOptions& opt, const data::Dataset& ds);
+// Trains in `run` (opened by the caller, before the data set is decoded, so
+// that a refused folder fails at once): from scratch, or from its checkpoint
+// when opt.resume. Stops between steps when a stop is asked for (stop.h),
+// with a checkpoint of the last step done.
+TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& run);
 
 }  // namespace rg::app

@@ -515,7 +515,9 @@ SafetensorsContents parse_safetensors(std::span<const std::byte> file, const std
 }
 
 SafetensorsContents read_safetensors(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
+  // below as not a regular file (reads of a regular file ignore the flag).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) fail(path, "cannot open: " + errno_text(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

@@ -2,8 +2,10 @@
 // messages, checkpoints, resume exactness and byte-identical generation.
 #include <gtest/gtest.h>
 
+#include "apps/ralsgan/checkpoint_unit.h"
 #include "engine/io/safetensors.h"
 #include "tests/app/cli_harness.h"
+#include "tests/app/zip_reader.h"
 
 namespace rg {
 namespace {
@@ -92,6 +94,7 @@ TEST(Cli, TensorOfTheWrongShapeIsNamedWithExpectedAndFound) {
   io::SafetensorsContents g = io::read_safetensors((run / "checkpoint" / "generator.safetensors").string());
   io::TensorData& w = g.tensors.at("model.3.weight");
   w.shape = {w.shape[1], w.shape[0], w.shape[2], w.shape[3]};  // swap in and out channels
+  g.metadata.erase("crc32");  // as a file from elsewhere (PyTorch) has none: the shapes are what is checked
   const fs::path broken = t.path / "broken.safetensors";
   io::write_safetensors(broken.string(), g);
   auto r = ralsgan("generate --checkpoint " + broken.string() + " --out " + (t.path / "o").string() + " --backend ref", t.path);
@@ -116,16 +119,50 @@ TEST(Cli, EmptyDatasetExitsOne) {
   EXPECT_NE(r.err.find("no such file or folder"), std::string::npos) << r.err;
 }
 
+// Without relying on permissions (CI runs as root, who ignores them): a file
+// where a folder is expected, and a file size limit for a disk that fills.
 TEST(Cli, UnwritableOutputExitsOneAndKeepsTheCheckpoint) {
   TempDir t;
   make_image_folder(t.path / "imgs", 8, 32, 2);
+  const std::string data = " --data " + (t.path / "imgs").string();
+  const fs::path run = t.path / "run";
+  ASSERT_EQ(ralsgan("train" + data + " --out " + run.string() + kTiny + " --steps 2", t.path).code, 0);
+  const fs::path ckpt = run / "checkpoint";
+  std::vector<std::vector<uint8_t>> before;
+  for (const char* f : {"generator.safetensors", "discriminator.safetensors", "train_state.safetensors"})
+    before.push_back(read_bytes(ckpt / f));
+
+  // The run folder under a regular file.
   std::ofstream(t.path / "a_file") << "x";
-  auto r = ralsgan("train --data " + (t.path / "imgs").string() + " --out " + (t.path / "a_file" / "run").string() + kTiny +
-                       " --steps 1", t.path);
+  auto r = ralsgan("train" + data + " --out " + (t.path / "a_file" / "run").string() + kTiny + " --steps 1", t.path);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("a_file"), std::string::npos) << r.err;
-  r = ralsgan("generate --checkpoint x --out " + (t.path / "a_file" / "o").string() + " --backend ref", t.path);
+  EXPECT_NE(r.err.find("cannot use " + (t.path / "a_file" / "run").string() + " as a run folder"), std::string::npos)
+      << r.err;
+
+  // The next checkpoint cannot be written (no file may grow past half the
+  // generator's size; no sample grid comes first): exit 1 naming it, and the
+  // one in place stays whole.
+  const std::string limit = "prlimit --fsize=" + std::to_string(before[0].size() / 2);
+  r = ralsgan("train" + data + " --out " + run.string() + kTiny + " --steps 2 --resume --sample-every 0", t.path, limit);
   EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("cannot write the checkpoint " + ckpt.string() + ": "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("File too large"), std::string::npos) << r.err;
+  int k = 0;
+  for (const char* f : {"generator.safetensors", "discriminator.safetensors", "train_state.safetensors"})
+    EXPECT_EQ(read_bytes(ckpt / f), before[size_t(k++)]) << f;
+  EXPECT_EQ(app::read_checkpoint(ckpt).step, 2u);
+  EXPECT_TRUE(testing_cli::temporaries_under(run).empty());
+  r = ralsgan("train" + data + " --out " + run.string() + kTiny + " --steps 2 --resume", t.path);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(app::read_checkpoint(ckpt).step, 4u);
+
+  // generate from that run into a folder under a regular file: the output is what fails.
+  r = ralsgan("generate --checkpoint " + run.string() + " --backend ref --count 1 --out " +
+                  (t.path / "a_file" / "o").string(),
+              t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("cannot create the output folder " + (t.path / "a_file" / "o").string()), std::string::npos)
+      << r.err;
 }
 
 TEST(Cli, ResumeContinuesBitIdentically) {
@@ -166,13 +203,17 @@ TEST(Cli, GeneratedPngsAreByteIdenticalAcrossBatchesThreadsAndShards) {
   // No temporary files are left behind; the archive holds the shard's PNGs.
   for (const auto& e : fs::directory_iterator(t.path / "a"))
     EXPECT_EQ(e.path().extension(), ".png") << e.path();
-  const auto zip = read_bytes(t.path / "c.zip");
-  ASSERT_GT(zip.size(), 4u);
-  EXPECT_EQ(zip[0], 'P');
-  EXPECT_EQ(zip[1], 'K');
-  const std::string zs(zip.begin(), zip.end());
-  EXPECT_NE(zs.find("image_00006.png"), std::string::npos);
-  EXPECT_NE(zs.find("image_00009.png"), std::string::npos);
+  // The archive, read as an unzip tool reads it (central directory, local
+  // headers, CRCs): exactly the shard's four PNGs, in order, byte for byte.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<uint8_t>> entries;
+  try {
+    entries = testing_zip::read_zip(read_bytes(t.path / "c.zip"), &order);
+  } catch (const std::exception& e) {
+    FAIL() << "c.zip: " << e.what();
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"image_00006.png", "image_00007.png", "image_00008.png", "image_00009.png"}));
+  for (const auto& [name, bytes] : entries) EXPECT_EQ(bytes, read_bytes(t.path / "c" / name)) << name;
   // Another seed gives other images.
   ASSERT_EQ(ralsgan("generate --checkpoint " + run.string() + " --backend ref --seed 4 --count 1 --out " + (t.path / "d").string(), t.path).code, 0);
   EXPECT_NE(read_bytes(t.path / "a" / "image_00000.png"), read_bytes(t.path / "d" / "image_00000.png"));

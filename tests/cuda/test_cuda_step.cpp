@@ -116,12 +116,19 @@ TEST(CudaStep, Tf32StepRunsAndStaysCloseToF32) {
     x->run();
   }
   for (ValueId v : {s.loss_d, s.loss_g}) EXPECT_LT(rel_err(sb.value(v), sa.value(v)), 1e-2);
-  for (const FusionGroup& g : pb->groups) {
-    const std::string d = pb->kernels[size_t(g.id)]->describe();
-    if (d.find("cudnn") != std::string::npos) {
-      EXPECT_NE(d.find("math="), std::string::npos) << d;
+  // TF32 is really on: every cuDNN convolution of the TF32 plan uses tensor
+  // cores and none of the f32 plan does, and the rounding changes the bits.
+  int convs = 0;
+  for (const auto& [plan, math] : {std::pair{pb.get(), "math=tensor_op"}, {pa.get(), "math=fma(f32)"}})
+    for (const FusionGroup& g : plan->groups) {
+      const std::string d = plan->kernels[size_t(g.id)]->describe();
+      if (d.find("cudnn") == std::string::npos) continue;
+      ++convs;
+      EXPECT_NE(d.find(math), std::string::npos) << d;
     }
-  }
+  EXPECT_GT(convs, 0);
+  EXPECT_TRUE(sb.value(s.loss_d) != sa.value(s.loss_d) || sb.value(s.loss_g) != sa.value(s.loss_g))
+      << "TF32 rounding left both losses bit-identical to f32: was TF32 enabled at all?";
 }
 
 // bf16 on the GPU: cuDNN's bf16 convolutions (f32 accumulation) against the

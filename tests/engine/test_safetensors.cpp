@@ -332,11 +332,22 @@ TEST(Safetensors, FailedAtomicWriteKeepsOldFile) {
   const std::string nodir = dir.file("no/such/dir/model.safetensors");
   EXPECT_TRUE(error_of([&] { write_safetensors(nodir, sample(2.0f, 4)); }).find(nodir) != std::string::npos);
 
-  // 2. An unwritable directory (root ignores permissions; then skipped).
-  if (::geteuid() != 0) {
-    fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec, fs::perm_options::replace);
-    EXPECT_THROW(write_safetensors(path, sample(2.0f, 4)), std::runtime_error);
-    fs::permissions(dir.path(), fs::perms::owner_all, fs::perm_options::replace);
+  // 2. No temporary file can be created (no file descriptor left: this
+  // binds root too, who ignores permissions): the old file is intact.
+  {
+    struct rlimit old {};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+    struct rlimit none = old;
+    none.rlim_cur = 0;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &none), 0);
+    std::string m;
+    try {
+      write_safetensors(path, sample(2.0f, 4));
+    } catch (const std::runtime_error& e) {
+      m = e.what();
+    }
+    ::setrlimit(RLIMIT_NOFILE, &old);
+    EXPECT_NE(m.find(path + ": cannot create temporary file"), std::string::npos) << m;
     EXPECT_EQ(read_bytes(path), before);
   }
 

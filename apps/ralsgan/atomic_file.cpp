@@ -1,0 +1,83 @@
+#include "apps/ralsgan/atomic_file.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace rg::app {
+
+namespace fs = std::filesystem;
+
+fs::path temp_path_for(const fs::path& target) {
+  return target.string() + ".tmp-" + std::to_string(::getpid());
+}
+
+void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
+  const std::string tmp = temp_path_for(path).string();
+  auto fail = [&](int e, int fd) {
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail(n < 0 ? errno : EIO, fd);
+    done += size_t(n);
+  }
+  if (::fsync(fd) != 0) fail(errno, fd);
+  if (::close(fd) != 0) fail(errno, -1);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail(errno, -1);
+}
+
+void fsync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+namespace {
+
+// Whether a "<target>.tmp-<suffix>" entry may still be written by someone:
+// <suffix> starts with the writer's process id ("123", "123-4").
+bool owner_may_be_alive(const std::string& suffix) {
+  const size_t digits = std::min(suffix.find_first_not_of("0123456789"), suffix.size());
+  if (digits == 0 || digits > 9 || (digits < suffix.size() && suffix[digits] != '-'))
+    return true;  // not a process id of ours: not ours to judge
+  const pid_t pid = pid_t(std::stol(suffix.substr(0, digits)));
+  return pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+}  // namespace
+
+size_t remove_temp_files(const fs::path& dir, TempOwners which, const std::string& prefix) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at == 0 || name.rfind(prefix, 0) != 0) continue;
+    if (which == TempOwners::kDead && owner_may_be_alive(name.substr(at + 5))) continue;
+    stale.push_back(e.path());
+  }
+  for (const fs::path& p : stale) {
+    fs::remove_all(p, ec);
+    if (ec)
+      throw std::runtime_error("cannot remove the leftover temporary " + p.string() + ": " +
+                               ec.message());
+  }
+  return stale.size();
+}
+
+}  // namespace rg::app

@@ -1,0 +1,43 @@
+// Files that appear whole or not at all, and the temporary names they leave
+// behind when a process is killed (docs/run_folder.md). Every temporary name
+// of ours is "<target>.tmp-<suffix>" in the target's folder, so one rule finds
+// them all: <suffix> starts with the writer's process id ("<pid>",
+// "<pid>-<n>" for the data cache), or is six random characters for a file
+// written by the safetensors writer (only ever inside a temporary folder).
+#pragma once
+
+#include <filesystem>
+#include <span>
+#include <string>
+
+namespace rg::app {
+
+// "<target>.tmp-<our pid>".
+std::filesystem::path temp_path_for(const std::filesystem::path& target);
+
+// Writes `bytes` to `path` through temp_path_for(path), fsync and rename:
+// readers see the old file or the whole new one, never a part. On failure the
+// temporary file is removed and the message names `path` and the reason.
+void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
+inline void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
+  write_file_atomic(
+      path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+// Makes the entries of a folder (a rename into it, a new file) durable. Best
+// effort: some file systems refuse fsync on a folder.
+void fsync_dir(const std::filesystem::path& dir);
+
+// Which temporary entries remove_temp_files may take.
+enum class TempOwners {
+  kAny,   // the folder is ours alone (a locked run folder): every one is stale
+  kDead,  // others may be writing here (shards of `generate` into one folder):
+          // only those whose <suffix> is the id of no running process
+};
+// Removes (recursively) the entries of `dir` named "<prefix>*.tmp-*" per
+// `which`; returns how many. A missing folder has none. Outside a run folder
+// give a prefix (e.g. "image_"), so that no one else's files are touched.
+size_t remove_temp_files(const std::filesystem::path& dir, TempOwners which,
+                         const std::string& prefix = {});
+
+}  // namespace rg::app

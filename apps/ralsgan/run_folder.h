@@ -1,0 +1,41 @@
+// A run folder has one owner (DESIGN B1, docs/run_folder.md). Opening one for
+// `train` locks it (an advisory flock on RUN/train.lock, released when the
+// process ends, however it ends), so a second trainer on the same folder is
+// refused; completes or removes what a killed trainer left half-done; and
+// refuses to train from scratch over a folder that holds a checkpoint unless
+// told to start over.
+#pragma once
+
+#include <filesystem>
+
+namespace rg::app {
+
+class RunFolder {
+ public:
+  enum class Mode {
+    kNew,        // train from scratch: refused if the folder holds a checkpoint
+    kResume,     // continue from RUN/checkpoint
+    kStartOver,  // delete the folder's checkpoints, samples and log, then train from scratch
+  };
+  // Creates the folder if needed, locks it, then (under the lock) recovers an
+  // interrupted checkpoint publish, removes stale temporary files, and checks
+  // `mode` against what the folder holds. Throws naming the folder.
+  RunFolder(const std::filesystem::path& dir, Mode mode);
+  ~RunFolder();
+  RunFolder(const RunFolder&) = delete;
+  RunFolder& operator=(const RunFolder&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path checkpoint() const { return dir_ / "checkpoint"; }
+  std::filesystem::path kept_checkpoints() const { return dir_ / "checkpoints"; }
+  std::filesystem::path samples() const { return dir_ / "samples"; }
+  std::filesystem::path log() const { return dir_ / "log.jsonl"; }
+  std::filesystem::path lock_file() const { return dir_ / "train.lock"; }
+
+ private:
+  void prepare(Mode mode);  // the part under the lock
+  std::filesystem::path dir_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace rg::app

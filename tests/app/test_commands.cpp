@@ -1,0 +1,172 @@
+// preprocess, eval, inspect and demo doing their jobs (not only --help):
+// what each writes or prints, checked against an independent computation.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <regex>
+
+#include "apps/data/dataset.h"
+#include "apps/data/decode.h"
+#include "apps/data/idx.h"
+#include "apps/data/letterbox.h"
+#include "apps/ralsgan/checkpoint_unit.h"
+#include "tests/app/cli_harness.h"
+#include "tests/app/json_check.h"
+
+namespace rg {
+namespace {
+
+using namespace testing_cli;
+namespace fs = std::filesystem;
+
+TEST(Commands, PreprocessWritesALetterboxedCacheAndReportsWhatItSkipped) {
+  TempDir t;
+  const fs::path imgs = t.path / "imgs";
+  make_image_folder(imgs, 5, 48, 7);  // 48 px: shrunk to 32
+  write_bytes(imgs / "broken.png", std::vector<uint8_t>(300, 0x5a));
+  std::ofstream(imgs / "notes.txt") << "not an image\n";
+  const fs::path cache = t.path / "out" / "c.rgcache";
+  const auto r = ralsgan(
+      "preprocess --size 32 --input " + imgs.string() + " --output " + cache.string(), t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("wrote " + cache.string() + ": 5 images of 32 px"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("skipped broken.png: not a PNG file"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("skipped notes.txt: not an image"), std::string::npos) << r.err;
+
+  const data::Dataset ds = data::open_cache(cache);
+  ASSERT_EQ(ds.size(), 5u);
+  EXPECT_EQ(ds.image_size(), 32);
+  for (size_t i = 0; i < ds.size(); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "img_%03zu.png", i);
+    EXPECT_EQ(ds.source(i), name);
+    const data::DecodeResult d = data::decode_image_file(imgs / name);
+    ASSERT_TRUE(d.ok) << name;
+    const data::Image fitted = data::fit_image(d.image, 32, data::Fit::kPad);
+    EXPECT_TRUE(std::equal(fitted.pixels.begin(), fitted.pixels.end(), ds.image(i))) << name;
+  }
+  const std::string report = read_text(cache.string() + ".report.json");
+  EXPECT_TRUE(testing_json::valid_json(report)) << report;
+  EXPECT_NE(report.find("\"files_seen\": 7"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"skipped_count\": 2"), std::string::npos) << report;
+  EXPECT_NE(report.find("{\"path\": \"broken.png\", \"reason\": \"not a PNG file"),
+            std::string::npos)
+      << report;
+}
+
+double swd_mean(const std::string& json) {
+  const size_t at = json.find("\"mean_x1e3\":");
+  return at == std::string::npos ? -1 : std::strtod(json.c_str() + at + 12, nullptr);
+}
+
+TEST(Commands, EvalScoresASetAgainstItselfZeroAndAnotherAboveZero) {
+  TempDir t;
+  make_image_folder(t.path / "a", 12, 32, 1);
+  make_image_folder(t.path / "b", 12, 32, 2);
+  const fs::path same = t.path / "same.json", other = t.path / "other.json";
+  auto r = ralsgan("eval --metrics swd --real " + (t.path / "a").string() + " --fake " +
+                       (t.path / "a").string() + " --json " + same.string(),
+                   t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string table = read_text(t.path / "stdout.txt");
+  EXPECT_NE(table.find("swd mean (x1e3)"), std::string::npos) << table;
+  r = ralsgan("eval --metrics swd --real " + (t.path / "a").string() + " --fake " +
+                  (t.path / "b").string() + " --json " + other.string(),
+              t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string a = read_text(same), b = read_text(other);
+  EXPECT_TRUE(testing_json::valid_json(a)) << a;
+  EXPECT_TRUE(testing_json::valid_json(b)) << b;
+  EXPECT_NE(a.find("\"real_count\":12,\"fake_count\":12,\"real_size\":32"), std::string::npos) << a;
+  EXPECT_EQ(swd_mean(a), 0.0) << a;
+  EXPECT_GT(swd_mean(b), 1.0) << b;
+  // FID without Inception weights: a usage error before any work.
+  r = ralsgan(
+      "eval --metrics fid --real " + (t.path / "a").string() + " --fake " + (t.path / "b").string(),
+      t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--inception FILE"), std::string::npos) << r.err;
+}
+
+// "arena: 446.0 KiB for 161 buffers totalling 2.48 MiB (...)": arena and buffer bytes.
+bool arena_line(const std::string& text, double& arena, double& total, int& buffers) {
+  const std::regex re(
+      R"(arena: ([0-9.]+) (B|KiB|MiB|GiB) for ([0-9]+) buffers totalling ([0-9.]+) (B|KiB|MiB|GiB))");
+  std::smatch m;
+  if (!std::regex_search(text, m, re)) return false;
+  auto bytes = [](const std::string& v, const std::string& unit) {
+    const double scale = unit == "GiB"   ? 1 << 30
+                         : unit == "MiB" ? 1 << 20
+                         : unit == "KiB" ? 1 << 10
+                                         : 1;
+    return std::stod(v) * scale;
+  };
+  arena = bytes(m[1], m[2]);
+  buffers = std::stoi(m[3]);
+  total = bytes(m[4], m[5]);
+  return true;
+}
+
+TEST(Commands, InspectPrintsTheGroupsAndAnArenaSmallerThanItsBuffers) {
+  TempDir t;
+  const std::string common = "inspect --size 32 --width 0.125 --batch 4 --backend ref";
+  ASSERT_EQ(ralsgan(common, t.path).code, 0);
+  const std::string train = read_text(t.path / "stdout.txt");
+  double arena = 0, total = 0;
+  int buffers = 0;
+  ASSERT_TRUE(arena_line(train, arena, total, buffers)) << train;
+  EXPECT_GT(buffers, 100);
+  EXPECT_GT(arena, 0);
+  EXPECT_LT(arena, total)
+      << "liveness-based reuse makes the arena smaller than the sum of its buffers";
+  EXPECT_NE(train.find("adam_update"), std::string::npos);
+  EXPECT_NE(train.find("ref/f32:"), std::string::npos);
+
+  ASSERT_EQ(ralsgan(common + " --graph generate --nodes", t.path).code, 0);
+  const std::string gen = read_text(t.path / "stdout.txt");
+  double garena = 0, gtotal = 0;
+  int gbuffers = 0;
+  ASSERT_TRUE(arena_line(gen, garena, gtotal, gbuffers)) << gen;
+  EXPECT_LT(gbuffers, buffers) << "generation is G's forward pass only";
+  EXPECT_EQ(gen.find("adam_update"), std::string::npos);
+  EXPECT_NE(gen.find("tanh"), std::string::npos) << "--nodes lists the nodes";
+
+  EXPECT_EQ(ralsgan("inspect --graph both", t.path).code, 2);
+}
+
+TEST(Commands, DemoTrainsGeneratesAndScoresOnFashionMnist) {
+  ASSERT_TRUE(fs::exists(fs::path(data::kFashionMnistDir) / "train-images-idx3-ubyte.gz") ||
+              fs::exists(fs::path(data::kFashionMnistDir) / "train-images-idx3-ubyte"))
+      << "the demo needs Debian's dataset-fashion-mnist (tools/setup.sh installs it)";
+  TempDir t;
+  const fs::path out = t.path / "demo";
+  const std::string demo =
+      "demo --steps 2 --count 16 --width 0.0625 --backend ref --out " + out.string();
+  auto r = ralsgan(demo, t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(app::read_checkpoint(out / "checkpoint").step, 2u);
+  EXPECT_EQ(read_lines(out / "log.jsonl").size(), 1u);  // every 20th step and the last: step 2
+  for (int i = 0; i < 16; ++i) {
+    const data::DecodeResult d =
+        data::decode_image_file(out / "generated" / app::image_file_name(uint64_t(i)));
+    ASSERT_TRUE(d.ok) << i;
+    EXPECT_EQ(d.image.width, 32);
+    EXPECT_EQ(d.image.height, 32);
+  }
+  EXPECT_FALSE(fs::exists(out / "generated" / app::image_file_name(16)));
+  EXPECT_TRUE(data::decode_image_file(out / "samples" / "latest.png").ok);
+  const std::string metrics = read_text(out / "metrics.json");
+  EXPECT_TRUE(testing_json::valid_json(metrics)) << metrics;
+  EXPECT_NE(metrics.find("\"real_count\":16,\"fake_count\":16"), std::string::npos) << metrics;
+  EXPECT_GT(swd_mean(metrics), 0.0) << metrics;
+  EXPECT_NE(read_text(t.path / "stdout.txt").find("swd mean (x1e3)"), std::string::npos);
+  // A second demo into the same folder: refused, unless told to start over.
+  r = ralsgan(demo, t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("holds a checkpoint"), std::string::npos) << r.err;
+  EXPECT_EQ(ralsgan(demo + " --start-over", t.path).code, 0);
+}
+
+}  // namespace
+}  // namespace rg
