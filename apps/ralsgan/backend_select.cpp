@@ -1,6 +1,8 @@
 #include "apps/ralsgan/backend_select.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <stdexcept>
 
 #include "backends/ref/ref_backend.h"
@@ -62,7 +64,22 @@ void add_backend_flags(Flags& f) {
           "convolutions; bf16 = bf16 operands with f32 accumulation, weights and Adam moments kept in f32 (as "
           "torch.autocast(dtype=torch.bfloat16)). Everything but convolutions is f32 in all three",
           "f32");
+  f.value("cpu-math", "f32|bf16",
+          "convolution arithmetic on the cpu backend: f32; bf16 = bf16 operands with f32 accumulation, weights, "
+          "Adam moments and everything but convolutions kept in f32 (as torch.autocast(\"cpu\", "
+          "dtype=torch.bfloat16)). bf16 needs a CPU with bf16 instructions (AVX512_BF16 or AMX-BF16)",
+          "f32");
 }
+
+namespace {
+// A developer's switch, not a flag: let oneDNN emulate bf16 on an AVX-512 CPU
+// without bf16 instructions, to check a bf16 run's results (slowly) where no
+// such CPU is at hand. Announced on stderr whenever it is used.
+bool bf16_emulation_allowed() {
+  const char* e = std::getenv("RG_ONEDNN_EMULATE_BF16");
+  return e && std::string(e) == "1";
+}
+}  // namespace
 
 BackendRequest backend_of(const Flags& f) {
   BackendRequest r;
@@ -73,6 +90,16 @@ BackendRequest backend_of(const Flags& f) {
   r.cuda_math = f.str("cuda-math");
   if (r.cuda_math != "f32" && r.cuda_math != "tf32" && r.cuda_math != "bf16")
     throw UsageError("--cuda-math must be f32, tf32 or bf16, got '" + r.cuda_math + "'");
+  r.cpu_math = f.str("cpu-math");
+  if (r.cpu_math != "f32" && r.cpu_math != "bf16")
+    throw UsageError("--cpu-math must be f32 or bf16, got '" + r.cpu_math + "'");
+#if RALSGAN_HAVE_ONEDNN
+  // bf16 on a CPU that cannot do it is a usage error before any work, not a slow run.
+  const bool on_cpu = r.name == "cpu" || (r.name == "auto" && !cuda_usable());
+  if (r.cpu_math == "bf16" && on_cpu && !onednn_native_bf16() && !bf16_emulation_allowed())
+    throw UsageError("--cpu-math bf16 needs a CPU with bf16 instructions (AVX512_BF16 or AMX-BF16); this one has " +
+                     onednn_cpu_isa() + " (oneDNN's best instruction set here)");
+#endif
   return r;
 }
 
@@ -98,11 +125,23 @@ SelectedBackend make_backend(const BackendRequest& req) {
 #if RALSGAN_HAVE_ONEDNN
     OneDnnOptions o;
     o.threads = req.threads;
-    return {make_onednn_backend(o), "cpu", "f32"};
+    o.bf16 = req.cpu_math == "bf16";
+    if (o.bf16 && !onednn_native_bf16() && bf16_emulation_allowed()) {
+      o.allow_emulated_bf16 = true;
+      std::fprintf(stderr, "note: RG_ONEDNN_EMULATE_BF16=1: oneDNN emulates bf16 on this %s CPU; results as with bf16 "
+                           "instructions, speed not\n", onednn_cpu_isa().c_str());
+    }
+    try {
+      return {make_onednn_backend(o), "cpu", req.cpu_math};
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--cpu-math bf16 ") + e.what());  // bf16 without the instructions
+    }
 #else
     if (n == "cpu") throw std::runtime_error("--backend cpu: this build has no oneDNN backend");
 #endif
   }
+  if (req.cpu_math != "f32")
+    std::fprintf(stderr, "note: --cpu-math %s applies to the cpu backend only; this run is f32\n", req.cpu_math.c_str());
   return {make_ref_backend(), "ref", "f32"};
 }
 

@@ -14,13 +14,14 @@ namespace rg::app {
 struct BackendRequest {
   std::string name = "auto";  // auto: CUDA if a GPU is present, else the oneDNN CPU backend, else ref
   int threads = 0;            // CPU threads; 0 = all cores
-  std::string cuda_math = "f32";  // --cuda-math f32|tf32|bf16 (CudaPrecision); the CPU backends are f32
+  std::string cuda_math = "f32";  // --cuda-math f32|tf32|bf16 (CudaPrecision)
+  std::string cpu_math = "f32";   // --cpu-math f32|bf16 (OneDnnOptions::bf16); the reference backend is f32
 };
 
 struct SelectedBackend {
   std::unique_ptr<Backend> backend;
   std::string name;  // "cuda", "cpu" or "ref"
-  std::string math;  // "f32", "tf32" or "bf16" (only cuda runs other than f32)
+  std::string math;  // "f32", "tf32" (cuda) or "bf16" (cuda, cpu)
 };
 
 // Throws std::invalid_argument for an unknown name and std::runtime_error when
@@ -40,8 +41,9 @@ bool recompute_activations_for(const SelectedBackend& backend);
 // asked for, instead of a bare std::bad_alloc.
 std::unique_ptr<Session> make_session(Plan& plan, const std::string& what);
 
-// The --backend, --threads and --cuda-math flags every running subcommand takes, and the
-// request they make (an unknown backend name is a usage error).
+// The --backend, --threads, --cuda-math and --cpu-math flags every running
+// subcommand takes, and the request they make (an unknown backend name, and
+// --cpu-math bf16 on a CPU without bf16 instructions, are usage errors).
 void add_backend_flags(Flags& f);
 BackendRequest backend_of(const Flags& f);
 

@@ -2,6 +2,7 @@
 // messages, checkpoints, resume exactness and byte-identical generation.
 #include <gtest/gtest.h>
 
+#include "apps/data/decode.h"
 #include "apps/ralsgan/checkpoint_unit.h"
 #include "engine/io/safetensors.h"
 #include "tests/app/cli_harness.h"
@@ -165,11 +166,14 @@ TEST(Cli, UnwritableOutputExitsOneAndKeepsTheCheckpoint) {
       << r.err;
 }
 
-TEST(Cli, ResumeContinuesBitIdentically) {
+// Five steps in one run and 2 + 3 with a resume give the same bytes: weights,
+// BN statistics, Adam moments, counters, the data order and augmentation.
+void check_resume_is_bit_identical(const std::string& backend) {
   TempDir t;
   make_image_folder(t.path / "imgs", 12, 32, 3);
   const std::string data = " --data " + (t.path / "imgs").string();
-  const std::string opts = " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --seed 5";  // augment + shuffle on
+  // augment + shuffle on
+  const std::string opts = " --size 32 --width 0.125 --nz 16 --batch 4 --backend " + backend + " --seed 5";
   ASSERT_EQ(ralsgan("train" + data + " --out " + (t.path / "one").string() + opts + " --steps 5", t.path).code, 0);
   ASSERT_EQ(ralsgan("train" + data + " --out " + (t.path / "two").string() + opts + " --steps 2", t.path).code, 0);
   auto r = ralsgan("train" + data + " --out " + (t.path / "two").string() + opts + " --steps 3 --resume", t.path);
@@ -181,6 +185,11 @@ TEST(Cli, ResumeContinuesBitIdentically) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("lr_g"), std::string::npos) << r.err;
 }
+
+TEST(Cli, ResumeContinuesBitIdentically) { check_resume_is_bit_identical("ref"); }
+#if RALSGAN_HAVE_ONEDNN
+TEST(Cli, ResumeContinuesBitIdenticallyOnTheCpuBackend) { check_resume_is_bit_identical("cpu"); }
+#endif
 
 TEST(Cli, GeneratedPngsAreByteIdenticalAcrossBatchesThreadsAndShards) {
   TempDir t;
@@ -275,6 +284,63 @@ TEST(Cli, CpuBackendPngsAreByteIdenticalAcrossBatchesThreadsAndShards) {
       EXPECT_EQ(a, read_bytes(t.path / "c" / name)) << name;
     }
   }
+}
+#endif
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+#if RALSGAN_HAVE_ONEDNN
+// --cpu-math bf16 on a CPU without bf16 instructions: exit 2 before any work,
+// naming what is missing and what oneDNN found. (.ci/run also runs this with
+// DNNL_MAX_CPU_ISA=AVX2, where no CPU has them.)
+TEST(Cli, CpuMathBf16NeedsBf16InstructionsOrSaysWhichAreMissing) {
+  TempDir t;
+  const fs::path gen = fs::path(RG_SOURCE_DIR) / "tests/data/golden/gen_G.safetensors";
+  const std::string cmd = "generate --checkpoint " + gen.string() + " --count 4 --backend cpu --cpu-math bf16 --out ";
+  const auto r = ralsgan(cmd + (t.path / "out").string(), t.path, "RG_ONEDNN_EMULATE_BF16=0");
+  if (r.code == 0) {  // a CPU with bf16 instructions: the run works
+    EXPECT_TRUE(fs::exists(t.path / "out" / "image_00003.png"));
+    return;
+  }
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--cpu-math bf16 needs a CPU with bf16 instructions (AVX512_BF16 or AMX-BF16)"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("oneDNN's best instruction set here"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(t.path / "out" / "image_00000.png"));
+  EXPECT_EQ(ralsgan("generate --checkpoint " + gen.string() + " --cpu-math f16 --out x", t.path).code, 2);
+}
+
+// bf16 generation (emulated by oneDNN where the CPU lacks the instructions:
+// same rounding of the operands) stays close to f32: 8-bit pixels within a
+// few levels, most of them equal, and not all equal (bf16 really ran).
+TEST(Cli, CpuMathBf16PngsStayCloseToF32) {
+  TempDir t;
+  const fs::path gen = fs::path(RG_SOURCE_DIR) / "tests/data/golden/gen_G.safetensors";
+  const std::string cmd = "generate --checkpoint " + gen.string() + " --count 16 --backend cpu --seed 2 --out ";
+  ASSERT_EQ(ralsgan(cmd + (t.path / "f32").string(), t.path).code, 0);
+  const auto r = ralsgan(cmd + (t.path / "bf16").string() + " --cpu-math bf16", t.path, "RG_ONEDNN_EMULATE_BF16=1");
+  if (r.code == 2) GTEST_SKIP() << "no bf16 on this CPU, not even oneDNN's AVX-512 emulation: " << r.err;
+  ASSERT_EQ(r.code, 0) << r.err;
+  int worst = 0;
+  size_t differ = 0, total = 0;
+  for (int i = 0; i < 16; ++i) {
+    const auto a = data::decode_image_file(t.path / "f32" / app::image_file_name(uint64_t(i)));
+    const auto b = data::decode_image_file(t.path / "bf16" / app::image_file_name(uint64_t(i)));
+    ASSERT_TRUE(a.ok && b.ok);
+    for (size_t k = 0; k < a.image.pixels.size(); ++k) {
+      const int d = std::abs(int(a.image.pixels[k]) - int(b.image.pixels[k]));
+      worst = std::max(worst, d);
+      differ += d != 0;
+      ++total;
+    }
+  }
+  std::cout << "bf16 vs f32 PNGs: max difference " << worst << " levels, " << differ << " of " << total
+            << " values differ\n";
+  EXPECT_GT(differ, size_t(0));
+  EXPECT_LE(worst, 8);
+  EXPECT_LT(differ, total / 2);
 }
 #endif
 }  // namespace
