@@ -108,9 +108,11 @@ GenerateResult generate(const GenerateOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   std::future<void> pending;
   // Encodes and writes one batch's images (indices first .. first + n).
-  auto write_batch = [&, encoders](std::vector<float> pixels, uint64_t first, uint64_t n) {
+  // While the network runs the next batch, `encoders` threads (all cores but
+  // one) encode; the last batch has the machine to itself, so all cores do.
+  auto write_batch = [&](std::vector<float> pixels, uint64_t first, uint64_t n, unsigned threads) {
     std::vector<std::vector<uint8_t>> pngs(n);
-    data::parallel_for(n, encoders, [&](size_t j) {
+    data::parallel_for(n, threads, [&](size_t j) {
       std::vector<uint8_t> rgb(per);
       quantize_image(&pixels[j * per], cfg.size, rgb.data());
       pngs[j] = encode_png(rgb.data(), cfg.size, cfg.size);
@@ -138,7 +140,11 @@ GenerateResult generate(const GenerateOptions& opt) {
     s.run();
     std::vector<float> pixels = s.value_f32(gg.images);
     if (pending.valid()) pending.get();  // the previous batch's files are written
-    pending = std::async(std::launch::async, write_batch, std::move(pixels), opt.start_index + done, n);
+    if (done + n >= opt.count) {
+      write_batch(std::move(pixels), opt.start_index + done, n, std::max(encoders, data::default_threads()));
+    } else {
+      pending = std::async(std::launch::async, write_batch, std::move(pixels), opt.start_index + done, n, encoders);
+    }
     if (!opt.quiet) progress.update(done + n);
   }
   if (pending.valid()) pending.get();

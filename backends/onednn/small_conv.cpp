@@ -1,5 +1,6 @@
 #include "backends/onednn/small_conv.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace rg::onednn {
@@ -13,7 +14,7 @@ constexpr int64_t kLanes = 8;  // input channels per vector; a divisor of every 
 struct InputAddress {
   int64_t image, pixel, w;
   std::vector<int64_t> group;
-  InputAddress(const SmallConv& c) : w(c.w) {
+  explicit InputAddress(const SmallConv& c) : w(c.w) {
     const bool nhwc = c.src_layout == Layout::nhwc;
     pixel = nhwc ? c.ci : block_of(c.src_layout);
     image = c.ci * c.h * c.w;
@@ -34,40 +35,62 @@ inline V8 load8(const float* p) {
   return v;
 }
 
+// Output pixels (n, y, x0 .. x0 + PX - 1) of one row: PX pixels share each
+// weight load (PX = 4 in a row's interior, where every tap is inside the
+// input; 1 at the edges, with per-tap bounds checks).
+template <int CO, int PX>
+inline void pixels(const SmallConv& c, const InputAddress& in, const float* src, const float* wt, const float* bias,
+                   float* dst, int64_t n, int64_t y, int64_t x0) {
+  const int64_t groups = c.ci / kLanes;
+  const int64_t* goff = in.group.data();
+  V8 acc[PX][CO];
+  for (int p = 0; p < PX; ++p)
+    for (int o = 0; o < CO; ++o) acc[p][o] = V8{};
+  for (int64_t ky = 0; ky < c.kh; ++ky) {
+    const int64_t iy = y * c.sh - c.ph + ky;
+    if (iy < 0 || iy >= c.h) continue;
+    for (int64_t kx = 0; kx < c.kw; ++kx) {
+      const int64_t ix = x0 * c.sw - c.pw + kx;
+      if (PX == 1 && (ix < 0 || ix >= c.w)) continue;
+      const float* wp = wt + (ky * c.kw + kx) * groups * CO * kLanes;
+      const float* ip = in.at(src, n, iy, ix);
+      const int64_t step = c.sw * in.pixel;
+      for (int64_t g = 0; g < groups; ++g) {
+        const float* wg = wp + g * CO * kLanes;
+        V8 w[CO];
+        for (int o = 0; o < CO; ++o) w[o] = load8(wg + o * kLanes);
+        for (int p = 0; p < PX; ++p) {
+          const V8 v = load8(ip + goff[g] + p * step);
+          for (int o = 0; o < CO; ++o) acc[p][o] += v * w[o];
+        }
+      }
+    }
+  }
+  const bool nhwc_out = c.dst_layout == Layout::nhwc;
+  for (int p = 0; p < PX; ++p)
+    for (int o = 0; o < CO; ++o) {
+      float s = bias ? bias[o] : 0.f;
+      for (int l = 0; l < int(kLanes); ++l) s += acc[p][o][l];
+      const int64_t x = x0 + p;
+      dst[nhwc_out ? ((n * c.ho + y) * c.wo + x) * CO + o : ((n * CO + o) * c.ho + y) * c.wo + x] = s;
+    }
+}
+
 template <int CO>
 void run(const SmallConv& c, const float* src, const float* wt, const float* bias, float* dst) {
   const InputAddress in(c);
-  const int64_t* goff = in.group.data();
-  const int64_t groups = c.ci / kLanes;
-  const bool nhwc_out = c.dst_layout == Layout::nhwc;
+  // The interior: output columns whose every tap lies inside the input.
+  const int64_t lo = std::min(c.wo, (c.pw + c.sw - 1) / c.sw);
+  int64_t hi = lo;
+  while (hi < c.wo && hi * c.sw - c.pw + c.kw - 1 < c.w) ++hi;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t y = 0; y < c.ho; ++y)
-      for (int64_t x = 0; x < c.wo; ++x) {
-        V8 acc[CO];
-        for (int o = 0; o < CO; ++o) acc[o] = V8{};
-        for (int64_t ky = 0; ky < c.kh; ++ky) {
-          const int64_t iy = y * c.sh - c.ph + ky;
-          if (iy < 0 || iy >= c.h) continue;
-          for (int64_t kx = 0; kx < c.kw; ++kx) {
-            const int64_t ix = x * c.sw - c.pw + kx;
-            if (ix < 0 || ix >= c.w) continue;
-            const float* wp = wt + (ky * c.kw + kx) * groups * CO * kLanes;
-            const float* ip = in.at(src, n, iy, ix);
-            for (int64_t g = 0; g < groups; ++g) {
-              const V8 v = load8(ip + goff[g]);
-              const float* wg = wp + g * CO * kLanes;
-              for (int o = 0; o < CO; ++o) acc[o] += v * load8(wg + o * kLanes);
-            }
-          }
-        }
-        for (int o = 0; o < CO; ++o) {
-          float s = bias ? bias[o] : 0.f;
-          for (int l = 0; l < int(kLanes); ++l) s += acc[o][l];
-          const int64_t off = nhwc_out ? ((n * c.ho + y) * c.wo + x) * CO + o : ((n * CO + o) * c.ho + y) * c.wo + x;
-          dst[off] = s;
-        }
-      }
+    for (int64_t y = 0; y < c.ho; ++y) {
+      int64_t x = 0;
+      for (; x < lo; ++x) pixels<CO, 1>(c, in, src, wt, bias, dst, n, y, x);
+      for (; x + 4 <= hi; x += 4) pixels<CO, 4>(c, in, src, wt, bias, dst, n, y, x);
+      for (; x < c.wo; ++x) pixels<CO, 1>(c, in, src, wt, bias, dst, n, y, x);
+    }
 }
 
 }  // namespace
