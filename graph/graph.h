@@ -5,7 +5,7 @@
 // BN running statistics, counters) consumes the current version and produces
 // the next one, written in place into the variable's storage. The compiler
 // orders every other reader of a version before the update that replaces it,
-// so readers see exactly the version they name (DESIGN B3: the generator step
+// so readers see exactly the version they name (docs/contracts.md §3: the generator step
 // runs D with the weights that D's Adam update just wrote).
 #pragma once
 

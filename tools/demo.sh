@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's main command: set up, build `ralsgan`, run `ralsgan demo`
-# (DESIGN B7: Fashion-MNIST, a few minutes on two cores). Extra arguments go
+# (docs/contracts.md §7: Fashion-MNIST, a few minutes on two cores). Extra arguments go
 # to the demo, e.g. tools/demo.sh --out /tmp/demo --steps 600.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,11 +8,12 @@
 
 #include "apps/data/parallel.h"
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 
 namespace rg::data {
 
 AugmentParams augment_params(uint64_t seed, uint64_t draw_index) {
-  const auto w = philox_words(seed, RngStream::kAugmentation, draw_index, 0);
+  const auto w = philox_words(seed, streams::kAugmentation, draw_index, 0);
   AugmentParams p;
   p.flip = uniform_from_word(w[0]) < 0.5;
   p.rotate = uniform_from_word(w[1]) < 0.3;
@@ -44,7 +45,7 @@ std::vector<uint32_t> epoch_order(std::size_t n, uint64_t seed, uint64_t epoch, 
   if (!shuffle || n < 2) return perm;
   for (std::size_t t = 0; t + 1 < n; ++t) {
     const std::size_t i = n - 1 - t;
-    const uint32_t x = philox_words(seed, RngStream::kShuffle, epoch, static_cast<uint32_t>(t))[0];
+    const uint32_t x = philox_words(seed, streams::kShuffle, epoch, static_cast<uint32_t>(t))[0];
     const std::size_t j = static_cast<std::size_t>((uint64_t{x} * (i + 1)) >> 32);
     std::swap(perm[i], perm[j]);
   }

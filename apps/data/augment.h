@@ -1,4 +1,4 @@
-// Augmentation, shuffling and the batch loader (DESIGN B4, B6). Every random
+// Augmentation, shuffling and the batch loader (docs/contracts.md §4, §6). Every random
 // choice is a pure function of (seed, epoch, draw index), so batches are
 // bit-identical whatever the thread count and resumable at any step.
 // The exact recipes are in docs/data.md.

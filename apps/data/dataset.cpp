@@ -21,6 +21,8 @@
 #include "apps/data/decode.h"
 #include "apps/data/letterbox.h"
 #include "apps/data/parallel.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/json.h"
 
 static_assert(std::endian::native == std::endian::little, "the cache format is little-endian");
 
@@ -435,27 +437,7 @@ Dataset build_dataset(const fs::path& folder, int size, Fit fit, BuildReport* re
 
 namespace {
 
-void json_string(std::ostream& o, const std::string& s) {
-  o << '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o << "\\\""; break;
-      case '\\': o << "\\\\"; break;
-      case '\n': o << "\\n"; break;
-      case '\t': o << "\\t"; break;
-      case '\r': o << "\\r"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          o << buf;
-        } else {
-          o << static_cast<char>(c);
-        }
-    }
-  }
-  o << '"';
-}
+void json_string(std::ostream& o, const std::string& s) { o << io::json_string(s); }
 
 }  // namespace
 
@@ -488,19 +470,10 @@ std::string report_json(const BuildReport& r, const std::string& cache_file) {
 }
 
 void write_report_json(const BuildReport& report, const fs::path& json_path, const std::string& cache_file) {
-  const std::string text = report_json(report, cache_file);
-  const fs::path tmp = json_path.string() + ".tmp-" + std::to_string(::getpid());
-  bool ok;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    ok = out && (out << text) && out.flush();
-  }
-  std::error_code ec;
-  if (ok) fs::rename(tmp, json_path, ec);
-  if (!ok || ec) {
-    const std::string why = ec ? ec.message() : std::strerror(errno);
-    fs::remove(tmp, ec);
-    throw std::runtime_error(json_path.string() + ": cannot write the report: " + why);
+  try {
+    io::write_file_atomic(json_path, report_json(report, cache_file));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + " (the decoding report)");
   }
 }
 

@@ -1,4 +1,4 @@
-// Image decoding (DESIGN B6): JPEG, PNG, BMP, WebP, TIFF through OpenCV's
+// Image decoding (docs/contracts.md §6): JPEG, PNG, BMP, WebP, TIFF through OpenCV's
 // imdecode and the first frame of a GIF through giflib. See docs/data.md.
 #pragma once
 

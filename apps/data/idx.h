@@ -1,5 +1,5 @@
 // IDX files (the MNIST / Fashion-MNIST format), optionally gzip-compressed,
-// and the embedded default data set of DESIGN B7.
+// and the embedded default data set of docs/contracts.md §7.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +30,7 @@ std::vector<uint8_t> gunzip(std::span<const uint8_t> bytes, const std::string& n
 IdxArray read_idx_file(const std::filesystem::path& path);
 
 // The images of an IDX image file (N x H x W, gray) letterboxed to size x size
-// RGB (DESIGN B6; 28 -> 32 is a plain bilinear resize). limit > 0 keeps the first
+// RGB (docs/contracts.md §6; 28 -> 32 is a plain bilinear resize). limit > 0 keeps the first
 // `limit` images. Sources are "<file name>#<index>".
 Dataset idx_image_dataset(const std::filesystem::path& images_file, int size = 32, std::size_t limit = 0,
                           unsigned threads = 0);

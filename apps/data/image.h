@@ -19,7 +19,7 @@ struct Image {
   const uint8_t* at(int y, int x) const { return pixels.data() + (static_cast<std::size_t>(y) * width + x) * 3; }
 };
 
-// How an image is brought to size x size (DESIGN B6).
+// How an image is brought to size x size (docs/contracts.md §6).
 enum class Fit : uint32_t { kPad = 0, kStretch = 1 };
 
 const char* fit_name(Fit fit);

@@ -1,4 +1,4 @@
-// Bringing an image to size x size x 3 (DESIGN B6): letterbox ("pad") or stretch.
+// Bringing an image to size x size x 3 (docs/contracts.md §6): letterbox ("pad") or stretch.
 #pragma once
 
 #include <cstdint>

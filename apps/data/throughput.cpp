@@ -13,6 +13,7 @@
 #include "apps/data/dataset.h"
 #include "apps/data/parallel.h"
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 10000;
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   const int shapes[][2] = {{120, 160}, {240, 320}, {480, 640}, {640, 480}, {768, 1024}, {300, 300}, {1024, 576}};
   const auto g0 = std::chrono::steady_clock::now();
   rg::data::parallel_for(static_cast<std::size_t>(count), threads, [&](std::size_t i) {
-    const auto w = rg::philox_words(12345, rg::RngStream::kGeneration, i, 0);
+    const auto w = rg::philox_words(12345, rg::streams::kGeneration, i, 0);
     const auto& s = shapes[w[0] % 7];
     cv::Mat img(s[0], s[1], CV_8UC3);
     for (int y = 0; y < img.rows; ++y)

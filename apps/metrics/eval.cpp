@@ -1,5 +1,8 @@
 #include "apps/metrics/eval.h"
 
+#include "engine/io/atomic_file.h"
+#include "engine/io/json.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -65,12 +68,7 @@ int common_size(const std::vector<Image>& imgs, const std::string& what, std::ve
   return s;
 }
 
-std::string num(double v) {
-  if (!std::isfinite(v)) return "null";
-  char b[64];
-  std::snprintf(b, sizeof b, "%.10g", v);
-  return b;
-}
+std::string num(double v) { return io::json_number(v, 10); }  // null for NaN and infinity
 
 std::string cache_tag(const EvalOptions& o) {
   return "inception=" + fs::path(o.inception).filename().string() + ";width=" + num(o.inception_width);
@@ -213,19 +211,7 @@ std::string MetricsReport::json() const {
 }
 
 void write_json(const MetricsReport& report, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error(path + ": cannot write");
-    f << report.json() << "\n";
-    if (!f.flush()) throw std::runtime_error(path + ": write failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp);
-    throw std::runtime_error(path + ": cannot rename into place: " + ec.message());
-  }
+  io::write_file_atomic(path, report.json() + "\n");
 }
 
 }  // namespace rg::metrics

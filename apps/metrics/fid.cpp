@@ -9,6 +9,7 @@
 
 #include "engine/io/safetensors.h"
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 
 namespace rg::metrics {
 
@@ -74,7 +75,7 @@ std::vector<Eigen::Index> draw_subset(uint64_t seed, uint64_t index, Eigen::Inde
   std::iota(p.begin(), p.end(), Eigen::Index(0));
   Philox4x32Counter w{};
   for (Eigen::Index i = 0; i < m; ++i) {
-    if (i % 4 == 0) w = philox_words(seed, static_cast<RngStream>(18), index, uint32_t(i / 4));
+    if (i % 4 == 0) w = philox_words(seed, streams::kKidSubsets, index, uint32_t(i / 4));
     const Eigen::Index range = n - i;
     const Eigen::Index j = i + std::min<Eigen::Index>(Eigen::Index(uniform_from_word(w[size_t(i % 4)]) * double(range)), range - 1);
     std::swap(p[size_t(i)], p[size_t(j)]);

@@ -8,12 +8,13 @@
 #include <string>
 
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 
 namespace rg::metrics {
 namespace {
 
-constexpr RngStream kPatchStream = static_cast<RngStream>(16);
-constexpr RngStream kDirStream = static_cast<RngStream>(17);
+constexpr uint32_t kPatchStream = streams::kSwdPatches;
+constexpr uint32_t kDirStream = streams::kSwdDirections;
 
 int mirror(int i, int n) {  // reflect-101 (scipy "mirror", cv2 BORDER_REFLECT_101)
   if (n == 1) return 0;

@@ -1,4 +1,4 @@
-// The seed's DCGAN generator and discriminator (DESIGN B2) as graph builders.
+// The seed's DCGAN generator and discriminator (docs/contracts.md §2) as graph builders.
 // Variables are named "<prefix><PyTorch state_dict key>", e.g. "G.model.0.weight",
 // so checkpoints map one to one onto PyTorch's nn.Sequential.
 #pragma once

@@ -1,4 +1,4 @@
-// The whole RaLSGAN training step of DESIGN B3 as one graph: D on real and
+// The whole RaLSGAN training step of docs/contracts.md §3 as one graph: D on real and
 // fake, both losses, both backward passes, BatchNorm state, both Adam updates.
 #pragma once
 

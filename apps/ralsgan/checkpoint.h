@@ -1,4 +1,4 @@
-// Checkpoint files (DESIGN B1): generator.safetensors and
+// Checkpoint files (docs/contracts.md §1): generator.safetensors and
 // discriminator.safetensors hold PyTorch state_dict tensors under PyTorch's
 // names (plain layouts, float32, num_batches_tracked int64);
 // train_state.safetensors holds the Adam moments and counters, plus the run's

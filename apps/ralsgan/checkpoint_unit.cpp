@@ -8,7 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/fault.h"
 
@@ -32,7 +32,7 @@ void replace_unit(const fs::path& staging, const fs::path& dir) {
     errno = EINVAL;  // as a file system without RENAME_EXCHANGE answers (tests)
   } else if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) == 0) {
     fault_point("published " + name);
-    fsync_dir(dir.parent_path());
+    io::fsync_dir(dir.parent_path());
     fs::remove_all(staging);  // now the old unit
     fault_point("removed the old " + name);
     return;
@@ -50,7 +50,7 @@ void replace_unit(const fs::path& staging, const fs::path& dir) {
     publish_failed(dir, e);
   }
   fault_point("published " + name);
-  fsync_dir(dir.parent_path());
+  io::fsync_dir(dir.parent_path());
   fs::remove_all(old);
   fault_point("removed the old " + name);
 }
@@ -66,7 +66,7 @@ uint64_t step_of(const io::SafetensorsContents& c, const fs::path& file) {
 }  // namespace
 
 void publish_checkpoint(const fs::path& dir, const std::function<void(const fs::path&)>& write) {
-  const fs::path staging = temp_path_for(dir);
+  const fs::path staging = io::temp_path_for(dir);
   fs::create_directories(dir.parent_path());
   fs::remove_all(staging);
   fs::create_directory(staging);
@@ -77,7 +77,7 @@ void publish_checkpoint(const fs::path& dir, const std::function<void(const fs::
     fs::remove_all(staging, ec);
     throw std::runtime_error("cannot write the checkpoint " + dir.string() + ": " + e.what());
   }
-  fsync_dir(staging);
+  io::fsync_dir(staging);
   fault_point("staged " + dir.filename().string());
   std::error_code ec;
   if (fs::exists(fs::symlink_status(dir, ec))) {
@@ -86,7 +86,7 @@ void publish_checkpoint(const fs::path& dir, const std::function<void(const fs::
   }
   if (::rename(staging.c_str(), dir.c_str()) != 0) publish_failed(dir, errno);
   fault_point("published " + dir.filename().string());
-  fsync_dir(dir.parent_path());
+  io::fsync_dir(dir.parent_path());
 }
 
 CheckpointUnit read_checkpoint(const fs::path& dir) {

@@ -1,4 +1,4 @@
-// A checkpoint is one unit (DESIGN B1, docs/run_folder.md): the generator,
+// A checkpoint is one unit (docs/contracts.md §1, docs/run_folder.md): the generator,
 // discriminator and train state of one step, written into a new folder and
 // published by one rename, so that a reader finds the old unit or the new one
 // and never a mix, whenever the writer is killed or the disk fills. Reading

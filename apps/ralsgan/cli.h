@@ -1,6 +1,6 @@
 // Command-line flags of one subcommand: declared with their help, parsed
 // strictly. Unknown flags, missing values and bad numbers are usage errors
-// (DESIGN B1: exit 2 with one clear line).
+// (docs/contracts.md §1: exit 2 with one clear line).
 #pragma once
 
 #include <cstdint>

@@ -8,7 +8,7 @@
 #include "apps/data/dataset.h"
 #include "apps/data/idx.h"
 #include "apps/model/ralsgan_step.h"
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/generate.h"
 #include "apps/ralsgan/progress.h"
@@ -78,7 +78,7 @@ data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsign
   }
   std::unique_ptr<Progress> progress;
   const data::BuildOptions bo = build_options(threads, progress);
-  remove_temp_files(default_cache_dir(), TempOwners::kDead, "dataset-");  // of killed runs
+  io::remove_temp_files(default_cache_dir(), io::TempOwners::kDead, "dataset-");  // of killed runs
   bool rebuilt = false;
   data::Dataset ds = data::open_or_build_dataset(data, default_cache_dir(), size, fit, bo, &rebuilt);
   std::fprintf(stderr, "data: %zu images of %d px from %s (%s %s)\n", ds.size(), size, data.string().c_str(),
@@ -112,7 +112,7 @@ int cmd_preprocess(int argc, char** argv) {
   const data::BuildOptions bo = build_options(unsigned(f.integer("threads", 0, 1024)), progress);
   const fs::path out = f.str("output");
   if (fs::is_directory(out)) throw std::runtime_error("cannot write the cache " + out.string() + ": it is a folder");
-  remove_temp_files(out.parent_path().empty() ? "." : out.parent_path(), TempOwners::kDead, out.filename().string());
+  io::remove_temp_files(out.parent_path().empty() ? "." : out.parent_path(), io::TempOwners::kDead, out.filename().string());
   data::BuildReport report;
   const data::Dataset ds = data::build_dataset_cache(in, out, size, fit, &report, bo);
   if (progress) progress->finish();
@@ -122,7 +122,7 @@ int cmd_preprocess(int argc, char** argv) {
 }
 
 int cmd_train(int argc, char** argv) {
-  Flags f("train", "Train the seed's RaLSGAN (DCGAN architecture, DESIGN B2/B3) on a folder of images or a cache.\n"
+  Flags f("train", "Train the seed's RaLSGAN (DCGAN architecture, docs/contracts.md §2, §3) on a folder of images or a cache.\n"
                    "The whole step is one compiled graph; checkpoints, samples and log.jsonl go under --out.");
   f.value("data", "DIR|CACHE", "training images: a folder (decoded and cached automatically) or a cache file")
       .value("out", "RUN", "run folder (checkpoint/, checkpoints/, samples/, log.jsonl)")
@@ -132,7 +132,7 @@ int cmd_train(int argc, char** argv) {
       .value("lr-g", "LR", "generator Adam learning rate", "8e-4")
       .value("lr-d", "LR", "discriminator Adam learning rate", "8e-4")
       .value("real-label", "Y", "margin y inside the RaLS loss", "0.8")
-      .value("seed", "N", "seed of every random choice (Philox, DESIGN B4)", "0")
+      .value("seed", "N", "seed of every random choice (Philox, docs/contracts.md §4)", "0")
       .toggle("resume", "continue the run in --out from its newest checkpoint, bit-identically")
       .toggle("start-over", "delete the checkpoints, samples and log in --out and train from scratch")
       .value("init-g", "FILE", "start G from these weights (a PyTorch state_dict as safetensors)")
@@ -205,7 +205,7 @@ int cmd_generate(int argc, char** argv) {
   f.value("checkpoint", "RUN|FILE", "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
       .value("out", "DIR", "output folder for image_NNNNN.png")
       .value("count", "N", "number of images", "10000")
-      .value("seed", "N", "latent seed (Philox stream 0, DESIGN B4)", "0")
+      .value("seed", "N", "latent seed (Philox stream 0, docs/contracts.md §4)", "0")
       .value("start-index", "I", "index of the first image (for shards)", "0")
       .value("latents", "FILE", "take latents from tensor 'z' [N, nz] of a safetensors file instead")
       .value("zip", "FILE", "also write the PNGs into this ZIP archive")

@@ -1,4 +1,4 @@
-// The subcommands of `ralsgan` (DESIGN B1). Each returns the process exit
+// The subcommands of `ralsgan` (docs/contracts.md §1). Each returns the process exit
 // code; usage errors are thrown as UsageError, failures as std::exception.
 #pragma once
 

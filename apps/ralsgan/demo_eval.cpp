@@ -1,4 +1,4 @@
-// `ralsgan demo` (DESIGN B7) and `ralsgan eval`.
+// `ralsgan demo` (docs/contracts.md §7) and `ralsgan eval`.
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -6,7 +6,7 @@
 #include "apps/data/dataset.h"
 #include "apps/data/idx.h"
 #include "apps/metrics/eval.h"
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/backend_select.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/commands.h"
@@ -84,7 +84,7 @@ int cmd_demo(int argc, char** argv) {
   e.fake_dir = g.out.string();
   const metrics::MetricsReport report = metrics::evaluate(e);
   std::fputs(report.table().c_str(), stdout);
-  write_file_atomic(out / "metrics.json", report.json() + "\n");
+  io::write_file_atomic(out / "metrics.json", report.json() + "\n");
   std::fprintf(stderr, "demo: metrics in %s\n", (out / "metrics.json").string().c_str());
   return 0;
 }
@@ -136,7 +136,7 @@ int cmd_eval(int argc, char** argv) {
   const metrics::MetricsReport r = metrics::evaluate(o);
   std::fputs(r.table().c_str(), stdout);
   const std::string json = f.has("json") ? f.str("json") : (fs::path(o.fake_dir) / "metrics.json").string();
-  write_file_atomic(json, r.json() + "\n");
+  io::write_file_atomic(json, r.json() + "\n");
   std::fprintf(stderr, "wrote %s\n", json.c_str());
   return 0;
 }

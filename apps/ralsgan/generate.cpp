@@ -7,13 +7,14 @@
 
 #include "apps/data/parallel.h"
 #include "apps/model/ralsgan_step.h"
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/image_io.h"
 #include "apps/ralsgan/progress.h"
 #include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/zip_writer.h"
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 
 namespace rg::app {
 
@@ -87,9 +88,9 @@ GenerateResult generate(const GenerateOptions& opt) {
     throw std::runtime_error("cannot create the output folder " + opt.out.string() + ": " +
                              (ec ? ec.message() : std::string("it is not a folder")));
   // Temporary PNGs and ZIPs of killed runs (not of shards still running).
-  remove_temp_files(opt.out, TempOwners::kDead, "image_");
+  io::remove_temp_files(opt.out, io::TempOwners::kDead, "image_");
   if (!opt.zip.empty())
-    remove_temp_files(opt.zip.parent_path().empty() ? "." : opt.zip.parent_path(), TempOwners::kDead,
+    io::remove_temp_files(opt.zip.parent_path().empty() ? "." : opt.zip.parent_path(), io::TempOwners::kDead,
                       opt.zip.filename().string() + ".tmp-");
   const int B = opt.batch;
   model::GenerateGraph gg = model::build_generate_graph(cfg, B, DType::f32);
@@ -116,7 +117,7 @@ GenerateResult generate(const GenerateOptions& opt) {
       std::vector<uint8_t> rgb(per);
       quantize_image(&pixels[j * per], cfg.size, rgb.data());
       pngs[j] = encode_png(rgb.data(), cfg.size, cfg.size);
-      write_file_atomic(opt.out / image_file_name(first + j), pngs[j]);
+      io::write_file_atomic(opt.out / image_file_name(first + j), pngs[j]);
     });
     if (zip)
       for (uint64_t j = 0; j < n; ++j) zip->add(image_file_name(first + j), pngs[j]);
@@ -133,7 +134,7 @@ GenerateResult generate(const GenerateOptions& opt) {
       } else if (!file_z.empty()) {
         std::copy_n(&file_z[size_t(done + uint64_t(j)) * cfg.nz], cfg.nz, zj);
       } else {
-        latent_vector(opt.seed, RngStream::kGeneration, index, std::span<float>(zj, size_t(cfg.nz)));
+        latent_vector(opt.seed, streams::kGeneration, index, std::span<float>(zj, size_t(cfg.nz)));
       }
     }
     s.set_input("z", std::span<const float>(z));

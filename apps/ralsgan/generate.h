@@ -1,4 +1,4 @@
-// `ralsgan generate` (DESIGN B4, B5): G in eval mode (BatchNorm uses its
+// `ralsgan generate` (docs/contracts.md §4, §5): G in eval mode (BatchNorm uses its
 // running statistics), compiled once for a fixed batch, replayed; PNGs encoded
 // by worker threads while the network computes the next batch.
 #pragma once

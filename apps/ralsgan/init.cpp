@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 
 namespace rg::app {
 
@@ -27,7 +28,7 @@ void initialize_network(Session& s, const std::vector<model::ParamSpec>& specs, 
       if (p.shape.size() == 4) bound = 1.0 / std::sqrt(double(p.shape[1] * p.shape[2] * p.shape[3]));
       const uint64_t index = (uint64_t(network_id) << 32) | t;
       for (int64_t i = 0; i < n; ++i) {
-        const auto w = philox_words(seed, static_cast<RngStream>(kInitStream), index, uint32_t(i / 4));
+        const auto w = philox_words(seed, streams::kInitialWeights, index, uint32_t(i / 4));
         v[size_t(i)] = (2.0 * uniform_from_word(w[size_t(i % 4)]) - 1.0) * bound;
       }
     }

@@ -15,8 +15,6 @@
 
 namespace rg::app {
 
-constexpr uint32_t kInitStream = 4;
-
 void initialize_network(Session& s, const std::vector<model::ParamSpec>& specs, const std::string& prefix,
                         uint64_t seed, uint32_t network_id);
 

@@ -1,4 +1,4 @@
-// Progress of long work (DESIGN B1): on a terminal a bar redrawn in place with
+// Progress of long work (docs/contracts.md §1): on a terminal a bar redrawn in place with
 // done/total, rate and ETA; otherwise plain log lines at most every few seconds.
 #pragma once
 

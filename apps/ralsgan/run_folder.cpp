@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/checkpoint_unit.h"
 
 namespace rg::app {
@@ -77,10 +77,10 @@ void RunFolder::prepare(Mode mode) {
   recover_checkpoints(dir_);
   recover_checkpoints(kept_checkpoints());
   for (const fs::path& d : {dir_, checkpoint(), kept_checkpoints(), samples()})
-    remove_temp_files(d, TempOwners::kAny);
+    io::remove_temp_files(d, io::TempOwners::kAny);
   for (const fs::directory_entry& e :
        fs::directory_iterator(kept_checkpoints(), ec))  // in place, by older versions
-    if (e.is_directory()) remove_temp_files(e.path(), TempOwners::kAny);
+    if (e.is_directory()) io::remove_temp_files(e.path(), io::TempOwners::kAny);
 
   const bool holds = exists_at_all(checkpoint()) || has_entries(kept_checkpoints());
   if (mode == Mode::kNew && holds)

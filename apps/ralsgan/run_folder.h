@@ -1,4 +1,4 @@
-// A run folder has one owner (DESIGN B1, docs/run_folder.md). Opening one for
+// A run folder has one owner (docs/contracts.md §1, docs/run_folder.md). Opening one for
 // `train` locks it (an advisory flock on RUN/train.lock, released when the
 // process ends, however it ends), so a second trainer on the same folder is
 // refused; completes or removes what a killed trainer left half-done; and

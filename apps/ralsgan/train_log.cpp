@@ -13,7 +13,8 @@
 #include <stdexcept>
 
 #include "apps/data/read_file.h"
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/json.h"
 
 namespace rg::app {
 
@@ -21,13 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// JSON has no NaN or infinity: those are null (as in metrics.json).
-std::string num(double v) {
-  if (!std::isfinite(v)) return "null";
-  char b[64];
-  std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
-}
+std::string num(double v) { return io::json_number(v, 9); }  // null for NaN and infinity
 
 [[noreturn]] void cannot(const std::string& what, const fs::path& path, int e) {
   throw std::runtime_error("cannot " + what + " " + path.string() + ": " + std::strerror(e));
@@ -120,7 +115,7 @@ TrainLog TrainLog::resume(const fs::path& path, uint64_t step) {
     kept.push_back(r);
     kept_text += line + "\n";
   }
-  if (kept_text != text) write_file_atomic(path, kept_text);
+  if (kept_text != text) io::write_file_atomic(path, kept_text);
   return TrainLog(path, open_for_append(path, 0), std::move(kept));
 }
 

@@ -8,7 +8,7 @@
 
 #include "apps/data/augment.h"
 #include "apps/model/ralsgan_step.h"
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/checkpoint_unit.h"
 #include "apps/ralsgan/image_io.h"
@@ -18,6 +18,7 @@
 #include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/train_log.h"
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 #include "engine/session.h"
 
 namespace rg::app {
@@ -137,7 +138,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   std::unique_ptr<Session> gen_session;
   std::vector<float> grid_z(size_t(grid_n) * opt.nz);
   for (int i = 0; i < grid_n; ++i)
-    latent_vector(opt.seed, RngStream::kGeneration, uint64_t(i), std::span<float>(&grid_z[size_t(i) * opt.nz], size_t(opt.nz)));
+    latent_vector(opt.seed, streams::kGeneration, uint64_t(i), std::span<float>(&grid_z[size_t(i) * opt.nz], size_t(opt.nz)));
 
   TrainLog log = opt.resume ? TrainLog::resume(run.log(), step) : TrainLog::start(run.log());
 
@@ -178,10 +179,10 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
     char name[64];
     std::snprintf(name, sizeof name, "grid_step_%08llu.png", (unsigned long long)at_step);
     const auto png = encode_png(grid.data(), w, h);
-    write_file_atomic(samples_dir / name, png);
-    write_file_atomic(samples_dir / "latest.png", png);
+    io::write_file_atomic(samples_dir / name, png);
+    io::write_file_atomic(samples_dir / "latest.png", png);
     const Canvas plot = plot_losses(log.records());
-    write_file_atomic(samples_dir / "losses.png", encode_png(plot.rgb().data(), plot.width(), plot.height()));
+    io::write_file_atomic(samples_dir / "losses.png", encode_png(plot.rgb().data(), plot.width(), plot.height()));
     sampled_step = at_step;
   };
 
@@ -206,7 +207,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
     std::optional<data::Batch> b = loader.next();
     if (!b) throw std::logic_error("data loader ended early");
     for (int j = 0; j < opt.batch; ++j)
-      latent_vector(opt.seed, RngStream::kTrainingLatents, step * uint64_t(opt.batch) + uint64_t(j),
+      latent_vector(opt.seed, streams::kTrainingLatents, step * uint64_t(opt.batch) + uint64_t(j),
                     std::span<float>(&z[size_t(j) * opt.nz], size_t(opt.nz)));
     if (opt.f64) {
       // The loader hands out x / 127.5 - 1 rounded to float; an f64 run takes

@@ -1,6 +1,6 @@
-// `ralsgan train`: the whole RaLSGAN step (DESIGN B3) as one compiled graph,
+// `ralsgan train`: the whole RaLSGAN step (docs/contracts.md §3) as one compiled graph,
 // replayed over epochs of the data set, with checkpoints, sample grids, a loss
-// plot and log.jsonl under the run folder (DESIGN B1).
+// plot and log.jsonl under the run folder (docs/contracts.md §1).
 #pragma once
 
 #include <cstdint>

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backends/cuda/cuda_internal.h"
+#include "engine/io/atomic_file.h"
 
 namespace rg::cuda {
 
@@ -68,18 +69,14 @@ bool read_file(const std::string& path, std::string& out) {
   return !out.empty();
 }
 
+// The cache is an optimisation: an unwritable one is skipped, not an error.
 void write_file_atomic(const std::string& path, const std::string& data) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) return;  // the cache is an optimisation: an unwritable one is skipped
-    f.write(data.data(), std::streamsize(data.size()));
-    if (!f) return;
+  try {
+    io::write_file_atomic(path, data);
+  } catch (const std::runtime_error&) {
   }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) std::filesystem::remove(tmp, ec);
 }
 
 // Compile one program; returns the cubin or an error message.

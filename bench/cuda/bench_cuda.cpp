@@ -1,7 +1,7 @@
 // CUDA backend benchmark: a plain program (no Google Benchmark) printing one
 // JSON object per measurement on stdout.
 //   bench_cuda [--step-iters N] [--gen-count N] [--gen-batch B] [--batch B] [--size S]
-// 1. The seed model's whole training step (DESIGN B3) at batch 64, size 128, in
+// 1. The seed model's whole training step (docs/contracts.md §3) at batch 64, size 128, in
 //    f32, TF32 and bf16: compile time (with the timing of cuDNN's algorithms), ms per
 //    step (CUDA graph replay), GFLOP/s at 424 GFLOP per step.
 // 2. Generation of --gen-count images at the model size in batches (G in eval
@@ -25,6 +25,7 @@
 #include "apps/model/ralsgan_step.h"
 #include "backends/cuda/cuda_backend.h"
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 #include "engine/session.h"
 
 namespace {
@@ -164,7 +165,7 @@ void bench_generate(rg::CudaPrecision prec, int size, int count, int batch) {
   rg::Session sess1(*plan1);
   rg::Session* sess[2] = {&sess0, &sess1};
   for (rg::Session* s : sess) init_variables(*gen.graph, *s, 3);
-  // DESIGN B4 latents (stream 0, index = image index), made on the host up
+  // docs/contracts.md §4 latents (stream 0, index = image index), made on the host up
   // front, in pinned memory; two pinned image buffers (what PNG encoding reads).
   rg::CudaTransfers tr(*be);
   const int batches = (count + batch - 1) / batch;
@@ -174,7 +175,7 @@ void bench_generate(rg::CudaPrecision prec, int size, int count, int batch) {
   float* out[2] = {static_cast<float*>(tr.pinned(img_bytes)), static_cast<float*>(tr.pinned(img_bytes))};
   for (int b = 0; b < batches; ++b)
     for (int i = 0; i < batch; ++i)
-      rg::latent_vector(7, rg::RngStream::kGeneration, uint64_t(b) * uint64_t(batch) + uint64_t(i),
+      rg::latent_vector(7, rg::streams::kGeneration, uint64_t(b) * uint64_t(batch) + uint64_t(i),
                         std::span<float>(zs + size_t(b) * zn + size_t(i) * size_t(mc.nz), size_t(mc.nz)));
   const rg::ValueId zv = input_named(*gen.graph, "z");
   void* zdev[2] = {sess0.device_ptr(zv), sess1.device_ptr(zv)};

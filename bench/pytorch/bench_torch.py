@@ -1,6 +1,6 @@
 """PyTorch competitor for bench/onednn: the same convolutions (batch 64,
 forward / backward-data / backward-weights), the whole RaLSGAN training step of
-DESIGN B3 (batch 64, size 128, seed model), and generator forward (batch 64
+docs/contracts.md §3 (batch 64, size 128, seed model), and generator forward (batch 64
 and 256) in its fastest variant among eager, channels_last, TorchScript
 freeze, optimize_for_mobile and torch.compile (where available).
 
@@ -96,7 +96,7 @@ def train_step_fn(batch, size=128, channels_last=False):
     optG = torch.optim.Adam(G.parameters(), lr=8e-4, betas=(0.5, 0.999), eps=1e-8)
     y = 0.8
 
-    def step():  # DESIGN B3
+    def step():  # docs/contracts.md §3
         *_, loss_d, loss_g = dcgan.rals_step(G, D, optG, optD, x_real, z, y, autocast=AUTOCAST)
         return loss_d.item(), loss_g.item()
 

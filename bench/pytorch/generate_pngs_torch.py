@@ -4,7 +4,7 @@
 Loads a generator state_dict (our generator.safetensors, PyTorch's names),
 generates N images in batches in eval mode under torch.inference_mode, and
 writes each as an 8-bit RGB PNG with PIL, as a competent PyTorch user would.
-Quantisation as DESIGN B5. Prints one JSON line with images/s.
+Quantisation as docs/contracts.md §5. Prints one JSON line with images/s.
 On a GPU (--device cuda; issue 6, against bench/app/bench_generate_pngs.cpp):
 --precision picks the convolution arithmetic (f32, tf32 = PyTorch's default,
 bf16 = autocast) and --save-threads N saves the PNGs of a batch on N threads

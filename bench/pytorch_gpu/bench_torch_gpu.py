@@ -2,8 +2,8 @@
 """PyTorch GPU baseline for the CUDA backend's benchmark (bench/cuda/bench_cuda.cpp).
 
 Same shapes and measurements, one JSON object per line on stdout:
-  train_step: the seed model (DESIGN B2, size 128, width 1, nz 128), the whole
-              RaLSGAN step of DESIGN B3 at batch 64 (D step on C(x_r), C(G(z))
+  train_step: the seed model (docs/contracts.md §2, size 128, width 1, nz 128), the whole
+              RaLSGAN step of docs/contracts.md §3 at batch 64 (D step on C(x_r), C(G(z))
               with x_f detached; Adam on D; G step on C(x_f) with the updated D
               and C(x_r) from before the update as a constant; Adam on G; BN in
               training mode). As the seed, the G step's backward also fills D's

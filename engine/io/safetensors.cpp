@@ -15,6 +15,8 @@
 #include <string_view>
 #include <utility>
 
+#include "engine/io/json.h"
+
 namespace rg::io {
 
 static_assert(std::endian::native == std::endian::little,
@@ -362,31 +364,6 @@ uint64_t json_to_uint(const JsonValue& v, uint64_t limit, const std::string& lab
 
 constexpr uint64_t kInt64Max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          static const char* hex = "0123456789abcdef";
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
 
 // numel * itemsize with overflow checks; throws naming the tensor.
 uint64_t tensor_nbytes(const std::string& label, const std::string& name, const std::string& dtype,

@@ -30,13 +30,13 @@ Philox4x32Counter philox4x32_10(Philox4x32Counter c, Philox4x32Key k) {
   return c;
 }
 
-Philox4x32Counter philox_words(uint64_t seed, RngStream stream, uint64_t index, uint32_t k) {
+Philox4x32Counter philox_words(uint64_t seed, uint32_t stream, uint64_t index, uint32_t k) {
   return philox4x32_10({k, static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32),
                         static_cast<uint32_t>(stream)},
                        philox_key(seed));
 }
 
-void latent_vector(uint64_t seed, RngStream stream, uint64_t index, std::span<float> out) {
+void latent_vector(uint64_t seed, uint32_t stream, uint64_t index, std::span<float> out) {
   if (out.size() % 4 != 0) throw std::invalid_argument("latent size must be a multiple of 4");
   const double two_pi = 2.0 * std::numbers::pi;
   for (uint32_t k = 0; k < out.size() / 4; ++k) {

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/image_io.h"
 
 namespace rg::testing_cli {
@@ -173,7 +173,7 @@ inline void make_image_folder(const fs::path& dir, int n, int size, uint32_t see
               uint8_t(127.5 + 120 * std::sin(fx * x * (c + 1) + fy * y + i));
     char name[32];
     std::snprintf(name, sizeof name, "img_%03d.png", i);
-    app::write_file_atomic(dir / name, app::encode_png(rgb.data(), size, size));
+    io::write_file_atomic(dir / name, app::encode_png(rgb.data(), size, size));
   }
 }
 

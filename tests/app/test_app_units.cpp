@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "apps/model/ralsgan_step.h"
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/canvas.h"
 #include "apps/ralsgan/init.h"
 #include "apps/ralsgan/loss_plot.h"
@@ -235,16 +235,16 @@ TEST(TempFiles, OnlyOursAndOnlyThoseOfDeadWritersAreRemoved) {
                                 "notes.tmp-" + dead, "image_00004.png"})
     std::ofstream(dir / name) << "x";
   fs::create_directories(dir / ("image_dir.tmp-" + dead));
-  EXPECT_EQ(app::remove_temp_files(dir, app::TempOwners::kDead, "image_"),
+  EXPECT_EQ(io::remove_temp_files(dir, io::TempOwners::kDead, "image_"),
             2u);  // the file and the folder
   EXPECT_FALSE(fs::exists(dir / ("image_00001.png.tmp-" + dead)));
   EXPECT_TRUE(fs::exists(dir / ("image_00002.png.tmp-" + me))) << "a live writer's";
   EXPECT_TRUE(fs::exists(dir / "image_00003.png.tmp-abc123")) << "no pid: not ours to judge";
   EXPECT_TRUE(fs::exists(dir / ("notes.tmp-" + dead))) << "outside the prefix";
-  EXPECT_EQ(app::remove_temp_files(dir, app::TempOwners::kDead, "c.rgcache"), 1u);
-  EXPECT_EQ(app::remove_temp_files(dir, app::TempOwners::kAny), 3u);
+  EXPECT_EQ(io::remove_temp_files(dir, io::TempOwners::kDead, "c.rgcache"), 1u);
+  EXPECT_EQ(io::remove_temp_files(dir, io::TempOwners::kAny), 3u);
   EXPECT_TRUE(fs::exists(dir / "image_00004.png"));
-  EXPECT_EQ(app::remove_temp_files(dir / "missing", app::TempOwners::kAny), 0u);
+  EXPECT_EQ(io::remove_temp_files(dir / "missing", io::TempOwners::kAny), 0u);
   fs::remove_all(dir);
 }
 

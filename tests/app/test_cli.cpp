@@ -1,4 +1,4 @@
-// The ralsgan command line end to end (DESIGN B1, B4, B5): exit codes and
+// The ralsgan command line end to end (docs/contracts.md §1, §4, §5): exit codes and
 // messages, checkpoints, resume exactness and byte-identical generation.
 #include <gtest/gtest.h>
 
@@ -264,7 +264,7 @@ namespace rg {
 namespace {
 #if RALSGAN_HAVE_ONEDNN
 // The oneDNN backend too: the same bytes whatever the compiled batch, the
-// thread count or the shard (DESIGN B5).
+// thread count or the shard (docs/contracts.md §5).
 TEST(Cli, CpuBackendPngsAreByteIdenticalAcrossBatchesThreadsAndShards) {
   TempDir t;
   make_image_folder(t.path / "imgs", 8, 32, 6);

@@ -371,7 +371,7 @@ TEST(Log, NonFiniteLossesStopTheRunKeepingTheLastGoodCheckpoint) {
   Fixture f;
   ASSERT_EQ(ralsgan(f.train("--epochs 4 --steps 2"), f.t.path).code, 0);
   // Adam's step counter at -1: the next update divides by 1 - 0.5^0 = 0, D
-  // becomes NaN, and so does G's loss through it (DESIGN B3).
+  // becomes NaN, and so does G's loss through it (docs/contracts.md §3).
   rewrite_with_checksum(f.run / "checkpoint" / "train_state.safetensors",
                         [](io::SafetensorsContents& c) {
                           io::TensorData& step = c.tensors.at("adam.D.step");

@@ -8,6 +8,7 @@
 
 #include "apps/data/augment.h"
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 
 using namespace rg::data;
 
@@ -29,7 +30,7 @@ TEST(Augment, ParamsFollowTheRecipe) {
   int flips = 0, rots = 0;
   for (uint64_t i = 0; i < 20000; ++i) {
     const AugmentParams p = augment_params(42, i);
-    const auto w = rg::philox_words(42, rg::RngStream::kAugmentation, i, 0);
+    const auto w = rg::philox_words(42, rg::streams::kAugmentation, i, 0);
     EXPECT_EQ(p.flip, w[0] / 4294967296.0 < 0.5);
     EXPECT_EQ(p.rotate, w[1] / 4294967296.0 < 0.3);
     EXPECT_DOUBLE_EQ(p.angle_deg, -5.0 + 10.0 * (w[2] / 4294967296.0));
@@ -70,7 +71,7 @@ TEST(Shuffle, PermutationRecipe) {
   std::iota(ref.begin(), ref.end(), 0u);
   for (std::size_t t = 0; t + 1 < n; ++t) {
     const std::size_t i = n - 1 - t;
-    const uint32_t x = rg::philox_words(7, rg::RngStream::kShuffle, 3, static_cast<uint32_t>(t))[0];
+    const uint32_t x = rg::philox_words(7, rg::streams::kShuffle, 3, static_cast<uint32_t>(t))[0];
     std::swap(ref[i], ref[(uint64_t{x} * (i + 1)) >> 32]);
   }
   EXPECT_EQ(o, ref);

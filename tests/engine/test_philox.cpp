@@ -4,11 +4,12 @@
 #include <vector>
 
 #include "engine/rng/philox.h"
+#include "apps/rng_streams.h"
 
 namespace rg {
 namespace {
 
-// Random123's kat_vectors for philox4x32_10 (DESIGN B4).
+// Random123's kat_vectors for philox4x32_10 (docs/contracts.md §4).
 TEST(Philox, KnownAnswers) {
   EXPECT_EQ(philox4x32_10({0, 0, 0, 0}, {0, 0}),
             (Philox4x32Counter{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
@@ -22,14 +23,14 @@ TEST(Philox, KeyAndCounterLayout) {
   const uint64_t seed = 0x299f31d0a4093822ull;
   EXPECT_EQ(philox_key(seed), (Philox4x32Key{0xa4093822, 0x299f31d0}));
   // counter (k, i lo, i hi, stream) for k = 0x243f6a88, i = 0x13198a2e85a308d3, stream 0x03707344.
-  EXPECT_EQ(philox_words(seed, static_cast<RngStream>(0x03707344), 0x13198a2e85a308d3ull, 0x243f6a88),
+  EXPECT_EQ(philox_words(seed, uint32_t(0x03707344), 0x13198a2e85a308d3ull, 0x243f6a88),
             (Philox4x32Counter{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
 }
 
 TEST(Philox, LatentIsBoxMullerOfTheWords) {
   std::vector<float> z(128);
-  latent_vector(7, RngStream::kGeneration, 12345, z);
-  const Philox4x32Counter x = philox_words(7, RngStream::kGeneration, 12345, 5);
+  latent_vector(7, streams::kGeneration, 12345, z);
+  const Philox4x32Counter x = philox_words(7, streams::kGeneration, 12345, 5);
   const double u1 = (x[2] + 1.0) / 4294967296.0, u2 = x[3] / 4294967296.0;
   const double r = std::sqrt(-2.0 * std::log(u1));
   EXPECT_EQ(z[22], static_cast<float>(r * std::cos(2 * M_PI * u2)));
@@ -38,7 +39,7 @@ TEST(Philox, LatentIsBoxMullerOfTheWords) {
   double s = 0, s2 = 0;
   int n = 0;
   for (uint64_t i = 0; i < 64; ++i) {
-    latent_vector(1, RngStream::kTrainingLatents, i, z);
+    latent_vector(1, streams::kTrainingLatents, i, z);
     for (float v : z) s += v, s2 += double(v) * v, ++n;
   }
   EXPECT_NEAR(s / n, 0.0, 0.03);

@@ -1,4 +1,4 @@
-"""The seed's DCGAN generator and discriminator (DESIGN B2), generalised to other
+"""The seed's DCGAN generator and discriminator (docs/contracts.md §2), generalised to other
 image sizes and channel widths. State-dict keys are `model.<index>.<name>`."""
 import contextlib
 import math
@@ -64,14 +64,14 @@ def make_D(size, width):
 
 
 def rals_loss(c_a, c_b, y):
-    """DESIGN B3's relativistic least-squares loss with margin y: c_a should
+    """docs/contracts.md §3's relativistic least-squares loss with margin y: c_a should
     score y above c_b on average. D's loss is rals_loss(C_r, C_f, y); G's is
     rals_loss(C_f', C_r, y) with C_r a constant. The one copy every script uses."""
     return (torch.mean((c_a - torch.mean(c_b) - y) ** 2) + torch.mean((c_b - torch.mean(c_a) + y) ** 2)) / 2
 
 
 def rals_step(G, D, optG, optD, x_real, z, y, autocast=None, on_d_grads=None, on_g_grads=None):
-    """One training step of DESIGN B3: C_r = D(x_r), C_f = D(x_f) with x_f = G(z)
+    """One training step of docs/contracts.md §3: C_r = D(x_r), C_f = D(x_f) with x_f = G(z)
     held constant, D's loss, Adam on D; then C_f' = D(x_f) with the updated D
     and C_r a constant, G's loss, Adam on G. The one copy the golden
     generators and the benchmarks run.

@@ -1,4 +1,4 @@
-"""Golden data for the generation path (DESIGN B2 model, B4 latents, B5 pixels).
+"""Golden data for the generation path (docs/contracts.md §2 model, B4 latents, B5 pixels).
 
 Run as: /usr/bin/python3 tools/golden/make_generate_golden.py
 Writes tests/data/golden/gen_G.safetensors and gen_expected.safetensors.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Golden data for tests/data: letterbox/stretch outputs made with OpenCV's
 Python bindings (Debian's python3-opencv 4.6, the same OpenCV as the C++ build),
-written from the rules of DESIGN B6 independently of the C++ code.
+written from the rules of docs/contracts.md §6 independently of the C++ code.
 
 Run:  /usr/bin/python3 tools/golden/make_letterbox_golden.py
 Needs numpy and cv2 (apt-get install python3-opencv). Writes PNG files (RGB
@@ -18,7 +18,7 @@ OUT = os.path.join(ROOT, "tests", "data", "files", "letterbox")
 
 
 def new_side(side, size, longest):
-    # DESIGN B6: int(side * size / max(h, w)); never below 1 (ralsgan's rule).
+    # docs/contracts.md §6: int(side * size / max(h, w)); never below 1 (ralsgan's rule).
     return max(1, int(side * size / longest))
 
 

@@ -1,4 +1,4 @@
-"""Golden data for the engine's training-step test (DESIGN B3).
+"""Golden data for the engine's training-step test (docs/contracts.md §3).
 
 Run as: python3 tools/golden/make_step_golden.py [--search FIRST LAST]
 (any PyTorch >= 1.13; the files record the version).
@@ -103,7 +103,7 @@ def run_both(seed):
 
 
 def run_step(G, D, x_real, z):
-    """One training step, exactly DESIGN B3. Returns {name: tensor}."""
+    """One training step, exactly docs/contracts.md §3. Returns {name: tensor}."""
     out = {}
     for n, t in G.state_dict().items():
         out["init.G." + n] = t.clone()
@@ -164,7 +164,7 @@ def main():
             assert torch.equal(r32[n], t.to(r32[n].dtype)), n
 
     meta = {k: repr(v) for k, v in CFG.items()}
-    meta.update(torch=torch.__version__, step="RaLSGAN DESIGN B3, one step, train mode",
+    meta.update(torch=torch.__version__, step="RaLSGAN docs/contracts.md §3, one step, train mode",
                 init="PyTorch default init, torch.manual_seed(100*seed), float64; BN weight=1+0.1*randn, "
                      "bias=0.1*randn, running_mean=0.1*randn, running_var=1+0.1*rand",
                 inputs="x_real=rand*2-1 (seed 100*seed+1), z=randn [batch,nz] (seed 100*seed+2), "

@@ -1,4 +1,4 @@
-"""Golden data for three consecutive training steps (DESIGN B3): Adam's
+"""Golden data for three consecutive training steps (docs/contracts.md §3): Adam's
 moments and bias corrections past the first step, running statistics and
 counters accumulating, G's update flowing through each freshly updated D.
 

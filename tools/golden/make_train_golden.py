@@ -1,4 +1,4 @@
-"""Golden data for multi-step training from PNG files (DESIGN B3, B4, B6).
+"""Golden data for multi-step training from PNG files (docs/contracts.md §3, §4, §6).
 
 Run as: /usr/bin/python3 tools/golden/make_train_golden.py
 Writes
@@ -19,7 +19,7 @@ Writes
       f32.after0.G.<key>, f32.after0.D.<key>             state_dicts after step 0 (F32, I64)
       data.pixels U8 [8, 32, 32, 3]                      the decoded PNGs, sorted by name (HWC RGB)
 
-Training (exactly make_step_golden.py's step, DESIGN B3), train mode, batch 4,
+Training (exactly make_step_golden.py's step, docs/contracts.md §3), train mode, batch 4,
 Adam(lr 8e-4, betas (0.5, 0.999), eps 1e-8) for both nets, one optimizer per net
 kept across steps, real label y = 0.8; no augmentation, no shuffling: files in
 sorted-name order, step s uses images (4*s) % 8 .. +4 (2 steps per epoch).
@@ -134,7 +134,7 @@ def real_batch(pixels, s, dtype):
 
 
 def train(G, D, pixels, steps, dtype, tag, keep_after):
-    """Runs `steps` RaLSGAN steps (DESIGN B3, as make_step_golden.run_step)."""
+    """Runs `steps` RaLSGAN steps (docs/contracts.md §3, as make_step_golden.run_step)."""
     out = {}
     G.train()
     D.train()
@@ -216,7 +216,7 @@ def main():
     golden = dict(r64)
     golden.update(r32)
     golden["data.pixels"] = pixels.contiguous()
-    meta.update(step="RaLSGAN DESIGN B3 as make_step_golden.py, train mode, Adam state kept across steps",
+    meta.update(step="RaLSGAN docs/contracts.md §3 as make_step_golden.py, train mode, Adam state kept across steps",
                 data="tests/data/train_images sorted by name; step s uses images (4*s)%8..+4; "
                      "x = pixels/127.5-1 in the run's dtype, NCHW; no augmentation, no shuffling",
                 latents="z[j] = philox.latent(seed=9, stream=1, index=s*4+j), G input z.view(4,128,1,1)",

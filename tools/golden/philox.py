@@ -1,8 +1,8 @@
-"""Philox4x32-10 (Salmon et al., Random123) and the latent sampler of DESIGN B4,
+"""Philox4x32-10 (Salmon et al., Random123) and the latent sampler of docs/contracts.md §4,
 in pure Python, bit-identical to engine/rng/philox.cpp.
 
 Run as: /usr/bin/python3 tools/golden/philox.py   (self-test: Random123 known
-answers from DESIGN B4, plus printed latents for the C++ cross-check)
+answers from docs/contracts.md §4, plus printed latents for the C++ cross-check)
 
 latent(seed, stream, index, nz=128) -> torch.float32 tensor [nz]:
   key = (seed & 0xffffffff, seed >> 32); for k = 0..nz/4-1 the counter

@@ -1,5 +1,6 @@
 // Files that appear whole or not at all, and the temporary names they leave
-// behind when a process is killed (docs/run_folder.md). Every temporary name
+// behind when a process is killed (docs/run_folder.md): the one helper every
+// writer of the engine and the application uses. Every temporary name
 // of ours is "<target>.tmp-<suffix>" in the target's folder, so one rule finds
 // them all: <suffix> starts with the writer's process id ("<pid>",
 // "<pid>-<n>" for the data cache), or is six random characters for a file
@@ -10,7 +11,7 @@
 #include <span>
 #include <string>
 
-namespace rg::app {
+namespace rg::io {
 
 // "<target>.tmp-<our pid>".
 std::filesystem::path temp_path_for(const std::filesystem::path& target);
@@ -40,4 +41,4 @@ enum class TempOwners {
 size_t remove_temp_files(const std::filesystem::path& dir, TempOwners which,
                          const std::string& prefix = {});
 
-}  // namespace rg::app
+}  // namespace rg::io

@@ -1,4 +1,4 @@
-#include "apps/ralsgan/atomic_file.h"
+#include "engine/io/atomic_file.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace rg::app {
+namespace rg::io {
 
 namespace fs = std::filesystem;
 
@@ -80,4 +80,4 @@ size_t remove_temp_files(const fs::path& dir, TempOwners which, const std::strin
   return stale.size();
 }
 
-}  // namespace rg::app
+}  // namespace rg::io
