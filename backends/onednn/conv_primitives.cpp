@@ -44,28 +44,32 @@ memory::desc deconv_weights_md(const Shape& w, memory::format_tag t) {
   return memory::desc({w[1], w[0], w[2], w[3]}, memory::data_type::f32, t);
 }
 
+namespace {
+// Forward (de)convolution primitive descriptor, with or without a bias.
+template <typename Prim>
+typename Prim::primitive_desc fwd_pd(const dnnl::engine& e, dnnl::algorithm alg, const ConvGeometry& geo,
+                                     const memory::desc& src, const memory::desc& w, const memory::desc* bias,
+                                     const memory::desc& dst, const dnnl::primitive_attr& attr) {
+  using D = typename Prim::desc;
+  const auto pk = dnnl::prop_kind::forward_training;
+  const D d = bias ? D(pk, alg, src, w, *bias, dst, geo.strides, geo.pad_l, geo.pad_r)
+                   : D(pk, alg, src, w, dst, geo.strides, geo.pad_l, geo.pad_r);
+  return typename Prim::primitive_desc(d, attr, e);
+}
+}  // namespace
+
 dnnl::convolution_forward::primitive_desc conv_fwd_pd(const dnnl::engine& e, const ConvGeometry& geo,
                                                       const memory::desc& src, const memory::desc& w,
                                                       const memory::desc* bias, const memory::desc& dst,
                                                       const dnnl::primitive_attr& attr) {
-  using D = dnnl::convolution_forward::desc;
-  const auto pk = dnnl::prop_kind::forward_training;
-  const auto alg = dnnl::algorithm::convolution_direct;
-  const D d = bias ? D(pk, alg, src, w, *bias, dst, geo.strides, geo.pad_l, geo.pad_r)
-                   : D(pk, alg, src, w, dst, geo.strides, geo.pad_l, geo.pad_r);
-  return dnnl::convolution_forward::primitive_desc(d, attr, e);
+  return fwd_pd<dnnl::convolution_forward>(e, dnnl::algorithm::convolution_direct, geo, src, w, bias, dst, attr);
 }
 
 dnnl::deconvolution_forward::primitive_desc deconv_fwd_pd(const dnnl::engine& e, const ConvGeometry& geo,
                                                           const memory::desc& src, const memory::desc& w,
                                                           const memory::desc* bias, const memory::desc& dst,
                                                           const dnnl::primitive_attr& attr) {
-  using D = dnnl::deconvolution_forward::desc;
-  const auto pk = dnnl::prop_kind::forward_training;
-  const auto alg = dnnl::algorithm::deconvolution_direct;
-  const D d = bias ? D(pk, alg, src, w, *bias, dst, geo.strides, geo.pad_l, geo.pad_r)
-                   : D(pk, alg, src, w, dst, geo.strides, geo.pad_l, geo.pad_r);
-  return dnnl::deconvolution_forward::primitive_desc(d, attr, e);
+  return fwd_pd<dnnl::deconvolution_forward>(e, dnnl::algorithm::deconvolution_direct, geo, src, w, bias, dst, attr);
 }
 
 dnnl::convolution_backward_weights::primitive_desc conv_bwd_weights_pd(const dnnl::engine& e,

@@ -55,6 +55,22 @@ class Discriminator(nn.Module):
         return self.model(x).view(-1)
 
 
+def randomize_bn(m):
+    """Gives every BatchNorm2d of `m` non-trivial state (float64 draws from torch's
+    global generator): weight 1 + 0.1 randn, bias 0.1 randn, running_mean 0.1 randn,
+    running_var 1 + 0.1 rand. Golden data use it so BN's affine and running
+    statistics are exercised, not the identity of a fresh layer."""
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            assert mod.momentum == 0.1 and mod.eps == 1e-5
+            with torch.no_grad():
+                c = mod.num_features
+                mod.weight.copy_(1 + 0.1 * torch.randn(c, dtype=torch.float64))
+                mod.bias.copy_(0.1 * torch.randn(c, dtype=torch.float64))
+                mod.running_mean.copy_(0.1 * torch.randn(c, dtype=torch.float64))
+                mod.running_var.copy_(1 + 0.1 * torch.rand(c, dtype=torch.float64))
+
+
 def make_G(size, width, nz):
     return Generator(size, width, nz)
 

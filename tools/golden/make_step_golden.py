@@ -56,18 +56,6 @@ def check_param_counts():
     assert list(dcgan.make_G(128, 1.0, 128).state_dict())[-1] == "model.18.bias"
 
 
-def randomize_bn(m):
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            assert mod.momentum == CFG["bn_momentum"] and mod.eps == CFG["bn_eps"]
-            with torch.no_grad():
-                c = mod.num_features
-                mod.weight.copy_(1 + 0.1 * torch.randn(c, dtype=torch.float64))
-                mod.bias.copy_(0.1 * torch.randn(c, dtype=torch.float64))
-                mod.running_mean.copy_(0.1 * torch.randn(c, dtype=torch.float64))
-                mod.running_var.copy_(1 + 0.1 * torch.rand(c, dtype=torch.float64))
-
-
 def make_init(seed):
     """Model seed 100*seed, x_real seed 100*seed+1, z seed 100*seed+2 (seed 0: the
     first version of this file's data, 0/1/2)."""
@@ -76,8 +64,8 @@ def make_init(seed):
         torch.manual_seed(100 * seed)
         G = dcgan.make_G(CFG["size"], CFG["width"], CFG["nz"])
         D = dcgan.make_D(CFG["size"], CFG["width"])
-        randomize_bn(G)
-        randomize_bn(D)
+        dcgan.randomize_bn(G)
+        dcgan.randomize_bn(D)
     finally:
         torch.set_default_dtype(torch.float32)
     torch.manual_seed(100 * seed + 1)

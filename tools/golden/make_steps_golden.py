@@ -42,17 +42,6 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 OUT = os.path.join(ROOT, "tests", "data", "golden", "steps3_f64.safetensors")
 
 
-def randomize_bn(m):
-    for mod in m.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
-            with torch.no_grad():
-                c = mod.num_features
-                mod.weight.copy_(1 + 0.1 * torch.randn(c, dtype=torch.float64))
-                mod.bias.copy_(0.1 * torch.randn(c, dtype=torch.float64))
-                mod.running_mean.copy_(0.1 * torch.randn(c, dtype=torch.float64))
-                mod.running_var.copy_(1 + 0.1 * torch.rand(c, dtype=torch.float64))
-
-
 def make_init(seed):
     """f64 models (seed 100*seed) and inputs of each step (seeds 100*seed + 10 + s, + 20 + s)."""
     torch.set_default_dtype(torch.float64)
@@ -60,8 +49,8 @@ def make_init(seed):
         torch.manual_seed(100 * seed)
         G = dcgan.make_G(CFG["size"], CFG["width"], CFG["nz"])
         D = dcgan.make_D(CFG["size"], CFG["width"])
-        randomize_bn(G)
-        randomize_bn(D)
+        dcgan.randomize_bn(G)
+        dcgan.randomize_bn(D)
     finally:
         torch.set_default_dtype(torch.float32)
     xs, zs = [], []
