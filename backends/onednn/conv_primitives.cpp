@@ -36,6 +36,15 @@ ConvGeometry flipped(const ConvGeometry& geo) {
   return c;
 }
 
+void flip_transposed_weights(const Shape& w, const float* src, float* dst) {
+  const int64_t ci = w[0], co = w[1], kh = w[2], kw = w[3];
+  for (int64_t i = 0; i < ci; ++i)
+    for (int64_t o = 0; o < co; ++o)
+      for (int64_t a = 0; a < kh; ++a)
+        for (int64_t b = 0; b < kw; ++b)
+          dst[((o * ci + i) * kh + a) * kw + b] = src[((i * co + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
+}
+
 memory::desc conv_weights_md(const Shape& w, memory::format_tag t) {
   return memory::desc({w[0], w[1], w[2], w[3]}, memory::data_type::f32, t);
 }

@@ -28,6 +28,9 @@ ConvGeometry conv_geometry(const Graph& g, const Node& n);
 bool runs_as_flipped_conv(const Node& n, const ConvGeometry& geo);
 // The forward convolution's geometry for such a node.
 ConvGeometry flipped(const ConvGeometry& geo);
+// Its weights: PyTorch's transposed-convolution weights w [ci, co, kh, kw]
+// become a convolution's [co, ci, kh, kw] with the kernel flipped.
+void flip_transposed_weights(const Shape& w, const float* src, float* dst);
 
 // Weight descriptors as our variables store them: conv OIHW; deconvolution
 // {OC = Ci, IC = Co, kh, kw} over PyTorch's [Ci_t, Co_t, kh, kw], i.e. iohw.

@@ -83,11 +83,12 @@ Phys phys_of(const Shape& s, Layout l) {
 }
 
 Walk::Walk(const Phys& p, const std::vector<int64_t>& logical_strides) {
-  dims = p.dims;
+  std::vector<int64_t> s;
   for (size_t k = 0; k < p.dims.size(); ++k) {
-    strides.push_back(logical_strides[size_t(p.ldim[k])] * p.mult[k]);
-    all_zero &= strides.back() == 0;
+    s.push_back(logical_strides[size_t(p.ldim[k])] * p.mult[k]);
+    all_zero &= s.back() == 0;
   }
+  static_cast<StridedWalk&>(*this) = StridedWalk(p.dims, std::move(s));
 }
 
 }  // namespace rg::onednn

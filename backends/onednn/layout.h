@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/strided_walk.h"
 #include "graph/tensor.h"
 
 namespace rg::onednn {
@@ -48,32 +49,10 @@ Phys phys_of(const Shape& s, Layout l);
 
 // A strided walk over the physical order of a big tensor: the offset in a
 // small (plain, broadcast) tensor for each physical linear index.
-struct Walk {
-  std::vector<int64_t> dims, strides;
+struct Walk : StridedWalk {
   bool all_zero = true;
   Walk() = default;
   Walk(const Phys& p, const std::vector<int64_t>& logical_strides);
-  // Offsets for physical indices [e0, e0 + n), handed to f(i, offset).
-  template <typename F>
-  void run(int64_t e0, int64_t n, F&& f) const {
-    const size_t r = dims.size();
-    int64_t idx[8] = {0};
-    int64_t rem = e0, off = 0;
-    for (size_t d = r; d-- > 0;) {
-      idx[d] = rem % dims[d];
-      rem /= dims[d];
-      off += idx[d] * strides[d];
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      f(i, off);
-      for (size_t d = r; d-- > 0;) {
-        off += strides[d];
-        if (++idx[d] < dims[d]) break;
-        off -= strides[d] * dims[d];
-        idx[d] = 0;
-      }
-    }
-  }
 };
 
 }  // namespace rg::onednn

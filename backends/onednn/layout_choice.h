@@ -39,7 +39,7 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
 // (nChw16c with AVX-512, nChw8c with AVX2), or NHWC when it is none of ours.
 Layout native_layout(const dnnl::engine& eng);
 
-// One line per value: shape, class, votes and the chosen layout (RG_LAYOUTS=1).
+// One line per value: shape, storage root and the chosen layout (RG_LAYOUTS=1).
 std::string describe_layouts(const Graph& g, const LayoutTable& t);
 
 }  // namespace rg::onednn

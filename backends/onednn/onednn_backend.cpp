@@ -285,7 +285,6 @@ class EwProgram {
 // One kernel per fusion group: a list of steps (oneDNN primitives with their
 // argument arrays, or our own loops), all built at compile/bind time.
 
-// Where an argument's memory is: a value's pointer, or a slot in the kernel's scratch.
 // Where an argument's memory is: a value's pointer, a slot in the kernel's
 // scratch (arena memory, live while the kernel runs), or a slot in the
 // kernel's own persistent memory (kept across runs: cached weight reorders).
@@ -605,15 +604,8 @@ class OneDnnKernel final : public Kernel {
       wuser = conv_weights_md(cg.w, tag::oihw);
       const size_t off = alloc(size_t(numel(geo.w)) * sizeof(float));
       wsrc = sref(off);
-      const int64_t ci = geo.w[0], co = geo.w[1], kh = geo.w[2], kw = geo.w[3];
-      add_fn([this, wv, off, ci, co, kh, kw] {
-        const float* W = fp(wv);  // [ci, co, kh, kw]
-        float* F = reinterpret_cast<float*>(scratch_base_ + off);  // [co, ci, kh, kw], kernel flipped
-        for (int64_t i = 0; i < ci; ++i)
-          for (int64_t o = 0; o < co; ++o)
-            for (int64_t a = 0; a < kh; ++a)
-              for (int64_t b = 0; b < kw; ++b)
-                F[((o * ci + i) * kh + a) * kw + b] = W[((i * co + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
+      add_fn([this, wv, off, w = geo.w] {
+        flip_transposed_weights(w, fp(wv), reinterpret_cast<float*>(scratch_base_ + off));
       }, "flip_weights");
     }
     // bf16: the primitive reads bf16 copies of src and weights (reorders below convert) and writes f32.
@@ -682,16 +674,11 @@ class OneDnnKernel final : public Kernel {
       if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
     const size_t wflip = flip ? alloc(size_t(numel(geo.w)) * sizeof(float)) : 0;
     const size_t pack = alloc(size_t(small_conv_scratch_floats(c)) * sizeof(float));
-    const int64_t ci = geo.w[0], co = geo.w[1], kh = geo.w[2], kw = geo.w[3];
-    add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, ci, co, kh, kw] {
+    add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, wshape = geo.w] {
       const float* w = fp(wv);
-      if (flip) {  // [ci, co, kh, kw] -> [co, ci, kh, kw], kernel flipped
+      if (flip) {
         float* F = reinterpret_cast<float*>(scratch_base_ + wflip);
-        for (int64_t i = 0; i < ci; ++i)
-          for (int64_t o = 0; o < co; ++o)
-            for (int64_t a = 0; a < kh; ++a)
-              for (int64_t b = 0; b < kw; ++b)
-                F[((o * ci + i) * kh + a) * kw + b] = w[((i * co + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
+        flip_transposed_weights(wshape, w, F);
         w = F;
       }
       small_conv_forward(c, fp(src), w, bias >= 0 ? fp(bias) : nullptr, fp(dst),

@@ -10,6 +10,7 @@
 
 #include "backends/ref/conv_ref.h"
 #include "backends/ref/elementwise_ref.h"
+#include "engine/strided_walk.h"
 
 namespace rg {
 namespace {
@@ -43,28 +44,12 @@ bool is_conv(OpKind k) {
 // Strided walk for reductions and broadcasts: index into a tensor of shape
 // `small` (broadcast-aligned to `big`) for every linear index of `big`.
 struct BroadcastIndex {
-  std::vector<int64_t> dims, strides;  // per dim of big; stride 0 where small broadcasts
+  StridedWalk walk;
   BroadcastIndex() = default;
-  BroadcastIndex(const Shape& big, const Shape& small) {
-    if (big.size() > 8) throw std::invalid_argument("ref backend: rank above 8");
-    dims = big;
-    strides = broadcast_strides(big, small);
-  }
+  BroadcastIndex(const Shape& big, const Shape& small) : walk(big, broadcast_strides(big, small)) {}
   template <typename F>
   void for_each(F&& f) const {  // f(big linear index, small index)
-    const size_t r = dims.size();
-    int64_t idx[8] = {0};  // ranks above 8 are rejected when the kernel is built
-    const int64_t total = numel(dims);
-    int64_t off = 0;
-    for (int64_t e = 0; e < total; ++e) {
-      f(e, off);
-      for (size_t d = r; d-- > 0;) {
-        off += strides[d];
-        if (++idx[d] < dims[d]) break;
-        off -= strides[d] * dims[d];
-        idx[d] = 0;
-      }
-    }
+    walk.run(0, numel(walk.dims), f);
   }
 };
 

@@ -86,12 +86,17 @@ namespace {
 // Three steps from one state, one Session (Adam past its first step, running
 // statistics and counters carrying over): in f64 every tensor within 1e-9 of
 // PyTorch's f64 run.
-TEST(GoldenSteps, ThreeStepsInF64MatchPyTorchF64Within1e9) {
+// The three golden steps on the reference backend in `dt`, compared tensor by tensor.
+std::vector<testing_golden::Compared> ref_golden_steps(DType dt) {
   const io::SafetensorsContents f = io::read_safetensors(golden_path("steps3_f64.safetensors"));
-  const model::StepGraph s = model::build_train_step(testing_golden::golden_config(f), DType::f64);
+  const model::StepGraph s = model::build_train_step(testing_golden::golden_config(f), dt);
   auto be = make_ref_backend();
   auto plan = compile(s.graph, *be);
-  const auto cmp = testing_golden::compare_golden_steps(testing_golden::run_golden_steps(*plan, s, f), f);
+  return testing_golden::compare_golden_steps(testing_golden::run_golden_steps(*plan, s, f), f);
+}
+
+TEST(GoldenSteps, ThreeStepsInF64MatchPyTorchF64Within1e9) {
+  const auto cmp = ref_golden_steps(DType::f64);
   double worst = 0;
   for (const auto& c : cmp) {
     const double d = rel_distance(c.ours, c.golden);
@@ -108,11 +113,7 @@ TEST(GoldenSteps, ThreeStepsInF64MatchPyTorchF64Within1e9) {
 namespace rg {
 namespace {
 TEST(GoldenSteps, ThreeStepsInF32StayWithinPyTorchsOwnF32Spread) {
-  const io::SafetensorsContents f = io::read_safetensors(golden_path("steps3_f64.safetensors"));
-  const model::StepGraph s = model::build_train_step(testing_golden::golden_config(f), DType::f32);
-  auto be = make_ref_backend();
-  auto plan = compile(s.graph, *be);
-  const auto cmp = testing_golden::compare_golden_steps(testing_golden::run_golden_steps(*plan, s, f), f);
+  const auto cmp = ref_golden_steps(DType::f32);
   std::string worst;
   const double ratio = testing_golden::expect_f32_steps_close(cmp, &worst);
   std::cout << "ref f32, 3 steps: worst ratio to PyTorch's own f32 distance " << ratio << " (" << worst << ")\n";

@@ -71,6 +71,21 @@ def randomize_bn(m):
                 mod.running_var.copy_(1 + 0.1 * torch.rand(c, dtype=torch.float64))
 
 
+def make_models_f64(size, width, nz, seed):
+    """G and D in float64 from torch.manual_seed(seed): PyTorch's default init,
+    then randomize_bn on G, then on D. The golden step generators' starting state."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(seed)
+        G = make_G(size, width, nz)
+        D = make_D(size, width)
+        randomize_bn(G)
+        randomize_bn(D)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    return G, D
+
+
 def make_G(size, width, nz):
     return Generator(size, width, nz)
 

@@ -59,15 +59,7 @@ def check_param_counts():
 def make_init(seed):
     """Model seed 100*seed, x_real seed 100*seed+1, z seed 100*seed+2 (seed 0: the
     first version of this file's data, 0/1/2)."""
-    torch.set_default_dtype(torch.float64)
-    try:
-        torch.manual_seed(100 * seed)
-        G = dcgan.make_G(CFG["size"], CFG["width"], CFG["nz"])
-        D = dcgan.make_D(CFG["size"], CFG["width"])
-        dcgan.randomize_bn(G)
-        dcgan.randomize_bn(D)
-    finally:
-        torch.set_default_dtype(torch.float32)
+    G, D = dcgan.make_models_f64(CFG["size"], CFG["width"], CFG["nz"], 100 * seed)
     torch.manual_seed(100 * seed + 1)
     x_real = torch.rand(CFG["batch"], 3, CFG["size"], CFG["size"], dtype=torch.float64) * 2 - 1
     torch.manual_seed(100 * seed + 2)

@@ -44,15 +44,7 @@ OUT = os.path.join(ROOT, "tests", "data", "golden", "steps3_f64.safetensors")
 
 def make_init(seed):
     """f64 models (seed 100*seed) and inputs of each step (seeds 100*seed + 10 + s, + 20 + s)."""
-    torch.set_default_dtype(torch.float64)
-    try:
-        torch.manual_seed(100 * seed)
-        G = dcgan.make_G(CFG["size"], CFG["width"], CFG["nz"])
-        D = dcgan.make_D(CFG["size"], CFG["width"])
-        dcgan.randomize_bn(G)
-        dcgan.randomize_bn(D)
-    finally:
-        torch.set_default_dtype(torch.float32)
+    G, D = dcgan.make_models_f64(CFG["size"], CFG["width"], CFG["nz"], 100 * seed)
     xs, zs = [], []
     for s in range(CFG["steps"]):
         torch.manual_seed(100 * seed + 10 + s)
