@@ -41,7 +41,7 @@ enum class OpKind : uint8_t {
   kAddScalar,  // x + attrs.scalar
   kMulScalar,  // x * attrs.scalar
   kSquare,
-  // Classification (the Fashion-MNIST classifier's head, docs/ops.md).
+  // Classification ops (the Fashion-MNIST classifier's, docs/classifier.md).
   kMatMul,              // (a, b) -> op(a) @ op(b), both 2-D; op transposes where attrs.transpose_a / _b
   kLogSoftmax,          // along the last axis: x - max - log(sum(exp(x - max)))
   kLogSoftmaxBackward,  // (dy, y = log_softmax(x)) -> dy - exp(y) * sum(dy) along the last axis

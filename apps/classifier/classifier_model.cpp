@@ -8,7 +8,9 @@ namespace {
 // Spatial size after the two 2x2 poolings (28 -> 14 -> 7).
 constexpr int64_t kPooled = kImageSize / 4;
 
-int64_t flat_features(const ClassifierConfig& cfg) { return cfg.conv2_channels * kPooled * kPooled; }
+int64_t flat_features(const ClassifierConfig& cfg) {
+  return cfg.conv2_channels * kPooled * kPooled;
+}
 
 // conv 3x3 (padding 1) + per-channel bias, ReLU, 2x2 max pooling.
 ValueId conv_block(Graph& g, ValueId x, const std::string& name) {
@@ -55,7 +57,8 @@ ClassifierGraph build_classifier_step(const ClassifierConfig& cfg, DType t, bool
   g.mark_output(r.loss, "loss");
   g.mark_output(r.log_probs, "log_probs");
   std::vector<ValueId> params;
-  for (const ParamSpec& p : classifier_parameters(cfg)) params.push_back(g.current(g.find_variable(p.name)));
+  for (const ParamSpec& p : classifier_parameters(cfg))
+    params.push_back(g.current(g.find_variable(p.name)));
   const auto grads = gradients(g, r.loss, params);
   const ValueId step = g.increment(g.variable("adam.step", {}, DType::i64));
   const std::vector<ParamSpec> specs = classifier_parameters(cfg);

@@ -31,8 +31,8 @@ std::vector<ParamSpec> classifier_parameters(const ClassifierConfig& cfg);
 
 struct ClassifierGraph {
   std::shared_ptr<Graph> graph;
-  ValueId images = kNoValue;  // input "images" [batch, 1, 28, 28]
-  ValueId labels = kNoValue;  // input "labels" [batch, 10], one-hot (training graph only)
+  ValueId images = kNoValue;     // input "images" [batch, 1, 28, 28]
+  ValueId labels = kNoValue;     // input "labels" [batch, 10], one-hot (training graph only)
   ValueId log_probs = kNoValue;  // [batch, 10]
   ValueId loss = kNoValue;       // mean cross-entropy before the update (training graph only)
   std::map<std::string, ValueId> grads;  // parameter name -> gradient (expose_gradients)
@@ -41,7 +41,8 @@ struct ClassifierGraph {
 // One training step: forward, loss, gradients and one Adam update of every
 // parameter (variables "<name>", "adam.<name>.exp_avg", "adam.<name>.exp_avg_sq"
 // and the i64 counter "adam.step").
-ClassifierGraph build_classifier_step(const ClassifierConfig& cfg, DType t, bool expose_gradients = false);
+ClassifierGraph build_classifier_step(const ClassifierConfig& cfg, DType t,
+                                      bool expose_gradients = false);
 // Forward only, for evaluation: log-probabilities of `batch` images.
 ClassifierGraph build_classifier_eval(const ClassifierConfig& cfg, int batch, DType t);
 

@@ -25,14 +25,17 @@ std::filesystem::path find_file(const std::string& dir, const std::string& stem)
   return plain.string() + ".gz";
 }
 
-// Images as floats in [0, 1] (x / 255), one-hot labels, for positions [first, first + n) of `order`.
-void fill_batch(const Split& s, const std::vector<uint32_t>& order, size_t first, size_t n, std::vector<float>& images,
-                std::vector<float>* one_hot) {
+// Images as floats in [0, 1] (x / 255), one-hot labels, for positions [first, first + n) of
+// `order`.
+void fill_batch(const Split& s, const std::vector<uint32_t>& order, size_t first, size_t n,
+                std::vector<float>& images, std::vector<float>* one_hot) {
   images.resize(n * size_t(kPixels));
   if (one_hot) one_hot->assign(n * kClasses, 0.f);
   for (size_t b = 0; b < n; ++b) {
     const size_t i = order[first + b];
-    for (int64_t p = 0; p < kPixels; ++p) images[b * size_t(kPixels) + size_t(p)] = float(s.images[i * size_t(kPixels) + size_t(p)]) / 255.f;
+    for (int64_t p = 0; p < kPixels; ++p)
+      images[b * size_t(kPixels) + size_t(p)] =
+          float(s.images[i * size_t(kPixels) + size_t(p)]) / 255.f;
     if (one_hot) (*one_hot)[b * kClasses + s.labels[i]] = 1.f;
   }
 }
@@ -62,11 +65,12 @@ Split read_split(const std::string& dir, bool train) {
   if (im.dims.size() != 3 || im.dims[1] != kImageSize || im.dims[2] != kImageSize)
     throw std::runtime_error(images_path.string() + ": expected N x 28 x 28 images");
   if (lb.dims.size() != 1 || lb.dims[0] != im.dims[0])
-    throw std::runtime_error(labels_path.string() + ": expected " + std::to_string(im.dims[0]) + " labels");
+    throw std::runtime_error(labels_path.string() + ": expected " + std::to_string(im.dims[0]) +
+                             " labels");
   for (size_t i = 0; i < lb.data.size(); ++i)
     if (lb.data[i] >= kClasses)
-      throw std::runtime_error(labels_path.string() + ": label " + std::to_string(lb.data[i]) + " at " + std::to_string(i) +
-                               " is not a class 0..9");
+      throw std::runtime_error(labels_path.string() + ": label " + std::to_string(lb.data[i]) +
+                               " at " + std::to_string(i) + " is not a class 0..9");
   return Split{std::move(im.data), std::move(lb.data)};
 }
 
@@ -98,9 +102,11 @@ TrainResult train_classifier(const TrainOptions& opt) {
   const std::string dir = opt.data_dir.empty() ? data::kFashionMnistDir : opt.data_dir;
   const Split train = read_split(dir, true), test = read_split(dir, false);
   const size_t batch = size_t(opt.model.batch);
-  if (batch == 0 || batch > train.count()) throw std::invalid_argument("batch must be in 1.." + std::to_string(train.count()));
+  if (batch == 0 || batch > train.count())
+    throw std::invalid_argument("batch must be in 1.." + std::to_string(train.count()));
   if (opt.eval_batch < 1 || test.count() % size_t(opt.eval_batch) != 0)
-    throw std::invalid_argument("eval batch " + std::to_string(opt.eval_batch) + " must divide " + std::to_string(test.count()));
+    throw std::invalid_argument("eval batch " + std::to_string(opt.eval_batch) + " must divide " +
+                                std::to_string(test.count()));
 
   auto backend = make_classifier_backend(opt.backend, opt.threads);
   const ClassifierGraph step = build_classifier_step(opt.model, DType::f32);

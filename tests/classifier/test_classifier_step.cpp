@@ -62,15 +62,21 @@ void check_step(Backend& backend, DType t, const std::string& file, double tol) 
     const std::vector<double> grad = golden("grad." + p.name);
     EXPECT_LT(rel_distance(s.value(st.grads.at(p.name)), grad), tol) << file << ": grad." << p.name;
     for (const char* moment : {".exp_avg", ".exp_avg_sq"})
-      EXPECT_LT(rel_distance(s.variable("adam." + p.name + moment), golden("adam." + p.name + moment)), tol)
+      EXPECT_LT(
+          rel_distance(s.variable("adam." + p.name + moment), golden("adam." + p.name + moment)),
+          tol)
           << file << ": adam." << p.name << moment;
     double largest = 0;
     for (double g : grad) largest = std::max(largest, std::abs(g));
-    const std::vector<double> init = golden("init." + p.name), want = golden("new." + p.name), got = s.variable(p.name);
-    std::vector<double> step_got, step_want;  // the update (new - init), where the gradient decides its sign
+    const std::vector<double> init = golden("init." + p.name), want = golden("new." + p.name),
+                              got = s.variable(p.name);
+    std::vector<double> step_got,
+        step_want;  // the update (new - init), where the gradient decides its sign
     for (size_t i = 0; i < grad.size(); ++i)
-      if (std::abs(grad[i]) > 1e-3 * largest) step_got.push_back(got[i] - init[i]), step_want.push_back(want[i] - init[i]);
-    EXPECT_GT(step_got.size(), grad.size() * 9 / 10) << file << ": " << p.name << " has too many tiny gradients";
+      if (std::abs(grad[i]) > 1e-3 * largest)
+        step_got.push_back(got[i] - init[i]), step_want.push_back(want[i] - init[i]);
+    EXPECT_GT(step_got.size(), grad.size() * 9 / 10)
+        << file << ": " << p.name << " has too many tiny gradients";
     EXPECT_LT(rel_distance(step_got, step_want), tol) << file << ": update of " << p.name;
   }
 }
