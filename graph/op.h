@@ -77,7 +77,7 @@ struct OpAttrs {
   std::vector<int> axes;
   bool keepdims = false;
   Shape shape;
-  // Pooling (kMaxPool2d, kAvgPool2d).
+  // Pooling (kMaxPool2d, its backward, kAvgPool2d).
   std::array<int, 2> kernel{1, 1};
   bool count_include_pad = true;
   // MatMul: multiply by the transpose of the first / second operand.
