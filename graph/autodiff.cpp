@@ -165,6 +165,18 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
       return {g.reshape(dy, g.shape(x(0)))};
     case OpKind::kStopGradient:
       return {kNoValue};
+    case OpKind::kMatMul: {
+      // y = A B with A = op(a), B = op(b): dA = dy B^T and dB = A^T dy, each
+      // written as one matmul of the stored operands (no explicit transposes).
+      const bool ta = n.attrs.transpose_a, tb = n.attrs.transpose_b;
+      const ValueId da = ta ? g.matmul(x(1), dy, tb, true) : g.matmul(dy, x(1), false, !tb);
+      const ValueId db = tb ? g.matmul(dy, x(0), true, ta) : g.matmul(x(0), dy, !ta, false);
+      return {da, db};
+    }
+    case OpKind::kLogSoftmax:
+      return {g.add_node(OpKind::kLogSoftmaxBackward, {dy, n.outputs[0]})[0]};
+    case OpKind::kMaxPool2d:
+      return {g.add_node(OpKind::kMaxPool2dBackward, {dy, x(0)}, n.attrs)[0]};
     default:
       return unsupported("has no gradient rule");
   }

@@ -235,6 +235,13 @@ ValueId Graph::reshape(ValueId x, const Shape& s) {
   return add_node(OpKind::kReshape, {x}, a)[0];
 }
 ValueId Graph::stop_gradient(ValueId x) { return add_node(OpKind::kStopGradient, {x})[0]; }
+ValueId Graph::matmul(ValueId a, ValueId b, bool transpose_a, bool transpose_b) {
+  OpAttrs at;
+  at.transpose_a = transpose_a;
+  at.transpose_b = transpose_b;
+  return add_node(OpKind::kMatMul, {a, b}, at)[0];
+}
+ValueId Graph::log_softmax(ValueId x) { return add_node(OpKind::kLogSoftmax, {x})[0]; }
 
 ValueId Graph::adam_update(ValueId param, ValueId grad, ValueId m, ValueId v, ValueId step,
                            const AdamConfig& cfg) {

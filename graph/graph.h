@@ -88,7 +88,8 @@ class Graph {
   ValueId relu(ValueId x);
   ValueId leaky_relu(ValueId x, double slope);
   ValueId tanh(ValueId x);
-  // Forward-only (no gradient rules), NCHW, floor mode as PyTorch's defaults.
+  // NCHW, floor mode as PyTorch's defaults. Max pooling is differentiable
+  // (max_pool2d_backward); average pooling, concat and resize are forward-only.
   ValueId max_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,
                      std::array<int, 2> padding = {0, 0});
   ValueId avg_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,
@@ -112,6 +113,10 @@ class Graph {
   ValueId broadcast_to(ValueId x, const Shape& shape);
   ValueId reshape(ValueId x, const Shape& shape);
   ValueId stop_gradient(ValueId x);
+  // 2-D a [M, K] @ b [K, N] (a given as [K, M] with transpose_a, b as [N, K] with transpose_b).
+  ValueId matmul(ValueId a, ValueId b, bool transpose_a = false, bool transpose_b = false);
+  // log(softmax(x)) along the last axis, computed stably (x - max - log sum exp).
+  ValueId log_softmax(ValueId x);
 
   // --- State updates (return the new version of the first variable) ---------
   struct AdamConfig {

@@ -27,6 +27,9 @@ const char* op_name(OpKind k) {
     case OpKind::kAddScalar: return "add_scalar";
     case OpKind::kMulScalar: return "mul_scalar";
     case OpKind::kSquare: return "square";
+    case OpKind::kMatMul: return "matmul";
+    case OpKind::kLogSoftmax: return "log_softmax";
+    case OpKind::kLogSoftmaxBackward: return "log_softmax_backward";
     case OpKind::kMean: return "mean";
     case OpKind::kSumTo: return "sum_to";
     case OpKind::kBroadcastTo: return "broadcast_to";
@@ -35,6 +38,7 @@ const char* op_name(OpKind k) {
     case OpKind::kAdamUpdate: return "adam_update";
     case OpKind::kIncrement: return "increment";
     case OpKind::kMaxPool2d: return "max_pool2d";
+    case OpKind::kMaxPool2dBackward: return "max_pool2d_backward";
     case OpKind::kAvgPool2d: return "avg_pool2d";
     case OpKind::kConcat: return "concat";
     case OpKind::kResizeBilinear: return "resize_bilinear";

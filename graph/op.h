@@ -41,6 +41,10 @@ enum class OpKind : uint8_t {
   kAddScalar,  // x + attrs.scalar
   kMulScalar,  // x * attrs.scalar
   kSquare,
+  // Classification ops (the Fashion-MNIST classifier's, docs/classifier.md).
+  kMatMul,              // (a, b) -> op(a) @ op(b), both 2-D; op transposes where attrs.transpose_a / _b
+  kLogSoftmax,          // along the last axis: x - max - log(sum(exp(x - max)))
+  kLogSoftmaxBackward,  // (dy, y = log_softmax(x)) -> dy - exp(y) * sum(dy) along the last axis
   // Reductions and shape.
   kMean,         // over attrs.axes (all when empty), attrs.keepdims
   kSumTo,        // sum a broadcast result back to attrs.shape (gradient of broadcasting)
@@ -50,10 +54,11 @@ enum class OpKind : uint8_t {
   // State updates (in place on variables).
   kAdamUpdate,  // (param, grad, m, v, step) -> (param', m', v')
   kIncrement,   // (counter) -> counter + 1
-  // Forward-only ops (no gradient rule; autodiff rejects them), used by the
-  // metrics' Inception-v3 graph. NCHW; the reference backend implements them.
-  kMaxPool2d,       // attrs.kernel, stride, padding (pads never win; floor mode)
-  kAvgPool2d,       // attrs.kernel, stride, padding, count_include_pad (floor mode)
+  // Pooling and the metrics' Inception-v3 ops, NCHW. Only max pooling has a
+  // gradient rule; autodiff rejects the others (forward-only).
+  kMaxPool2d,          // attrs.kernel, stride, padding (pads never win; floor mode)
+  kMaxPool2dBackward,  // (dy, x) -> dx, max pooling's attrs: each window's dy goes to its first maximum
+  kAvgPool2d,          // attrs.kernel, stride, padding, count_include_pad (floor mode)
   kConcat,          // (x0, x1, ..., xk) along attrs.axes[0]; any number (>= 1) of inputs
   kResizeBilinear,  // to attrs.shape = {H', W'}, as F.interpolate(bilinear, align_corners=False)
 };
@@ -72,9 +77,11 @@ struct OpAttrs {
   std::vector<int> axes;
   bool keepdims = false;
   Shape shape;
-  // Pooling (kMaxPool2d, kAvgPool2d).
+  // Pooling (kMaxPool2d, its backward, kAvgPool2d).
   std::array<int, 2> kernel{1, 1};
   bool count_include_pad = true;
+  // MatMul: multiply by the transpose of the first / second operand.
+  bool transpose_a = false, transpose_b = false;
   // Adam.
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
 };

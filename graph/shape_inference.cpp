@@ -34,6 +34,19 @@ void expect_channel_vector(const std::string& node, const char* what, const Tens
 int64_t conv_out(int64_t in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
 int64_t deconv_out(int64_t in, int k, int s, int p, int op) { return (in - 1) * s - 2 * p + k + op; }
 
+// The output of pooling `x` (NCHW) with a's kernel, stride and padding (floor mode).
+TensorDesc pooled(const std::string& node, const TensorDesc& x, const OpAttrs& a) {
+  expect_rank(node, "input", x, 4);
+  for (size_t i = 0; i < 2; ++i)
+    if (a.kernel[i] < 1 || a.stride[i] < 1 || a.padding[i] < 0 || 2 * a.padding[i] > a.kernel[i])
+      fail(node, "needs kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2");
+  const Shape& s = x.shape;
+  const int64_t ho = conv_out(s[2], a.kernel[0], a.stride[0], a.padding[0]);
+  const int64_t wo = conv_out(s[3], a.kernel[1], a.stride[1], a.padding[1]);
+  if (ho <= 0 || wo <= 0) fail(node, "input " + shape_str(s) + " too small for the pooling window");
+  return TensorDesc{{s[0], s[1], ho, wo}, x.dtype};
+}
+
 std::vector<int> normalized_axes(const std::string& node, const std::vector<int>& axes, int rank) {
   std::vector<int> r;
   if (axes.empty()) {
@@ -89,7 +102,8 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
       case OpKind::kConv2d: case OpKind::kConvTranspose2d: case OpKind::kConv2dBackwardWeight:
       case OpKind::kBatchNormRunningUpdate: case OpKind::kReluBackward:
       case OpKind::kLeakyReluBackward: case OpKind::kTanhBackward: case OpKind::kAdd:
-      case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: return 2;
+      case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMatMul:
+      case OpKind::kLogSoftmaxBackward: case OpKind::kMaxPool2dBackward: return 2;
       case OpKind::kConcat: return std::max<size_t>(in.size(), 1);  // any number, at least one
       default: return 1;
     }
@@ -208,18 +222,30 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
       if (d(0).dtype != DType::i64) fail(node, "counter must be i64, got " + desc_str(d(0)));
       return {d(0)};
     case OpKind::kMaxPool2d:
-    case OpKind::kAvgPool2d: {
-      expect_rank(node, "input", d(0), 4);
-      const Shape& x = d(0).shape;
-      for (int i = 0; i < 2; ++i)
-        if (a.kernel[size_t(i)] < 1 || a.stride[size_t(i)] < 1 || a.padding[size_t(i)] < 0 ||
-            2 * a.padding[size_t(i)] > a.kernel[size_t(i)])
-          fail(node, "needs kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2");
-      const int64_t ho = conv_out(x[2], a.kernel[0], a.stride[0], a.padding[0]);
-      const int64_t wo = conv_out(x[3], a.kernel[1], a.stride[1], a.padding[1]);
-      if (ho <= 0 || wo <= 0) fail(node, "input " + shape_str(x) + " too small for the pooling window");
-      return {TensorDesc{{x[0], x[1], ho, wo}, d(0).dtype}};
+    case OpKind::kAvgPool2d:
+      return {pooled(node, d(0), a)};
+    case OpKind::kMaxPool2dBackward:
+      if (!(pooled(node, d(1), a) == d(0)))
+        fail(node, "output gradient " + desc_str(d(0)) + " is not the pooled shape of input " + desc_str(d(1)));
+      return {d(1)};
+    case OpKind::kMatMul: {
+      expect_rank(node, "first operand", d(0), 2);
+      expect_rank(node, "second operand", d(1), 2);
+      if (d(0).dtype != d(1).dtype) fail(node, "dtypes differ: " + desc_str(d(0)) + " and " + desc_str(d(1)));
+      const Shape &sa = d(0).shape, &sb = d(1).shape;
+      const int64_t m = sa[a.transpose_a ? 1 : 0], ka = sa[a.transpose_a ? 0 : 1];
+      const int64_t kb = sb[a.transpose_b ? 1 : 0], n = sb[a.transpose_b ? 0 : 1];
+      if (ka != kb)
+        fail(node, "inner dimensions differ: " + shape_str(sa) + (a.transpose_a ? "^T" : "") + " @ " + shape_str(sb) +
+                       (a.transpose_b ? "^T" : ""));
+      return {TensorDesc{{m, n}, d(0).dtype}};
     }
+    case OpKind::kLogSoftmax:
+      if (d(0).rank() < 1 || d(0).shape.back() < 1) fail(node, "needs a non-empty last axis, got " + desc_str(d(0)));
+      return {d(0)};
+    case OpKind::kLogSoftmaxBackward:
+      expect_same(node, "output gradient", d(0), "log_softmax output", d(1));
+      return {d(0)};
     case OpKind::kConcat: {
       if (a.axes.size() != 1) fail(node, "needs exactly one axis");
       const int rank = d(0).rank();

@@ -405,6 +405,21 @@ CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
       add_launch(make_pool2d(g.shape(n.inputs[0]), g.shape(n.outputs[0]), n.attrs, n.op == OpKind::kMaxPool2d, T,
                              home(n.inputs[0]), home(n.outputs[0]), be_.sms(), be_.block()));
       break;
+    case OpKind::kMaxPool2dBackward:
+      add_launch(make_max_pool2d_backward(g.shape(n.inputs[1]), g.shape(n.inputs[0]), n.attrs, T, home(n.inputs[0]),
+                                          home(n.inputs[1]), home(n.outputs[0]), be_.sms(), be_.block()));
+      break;
+    case OpKind::kMatMul:
+      add_launch(make_matmul(g.shape(n.inputs[0]), g.shape(n.outputs[0]), n.attrs.transpose_a, n.attrs.transpose_b, T,
+                             home(n.inputs[0]), home(n.inputs[1]), home(n.outputs[0]), be_.sms(), be_.block()));
+      break;
+    case OpKind::kLogSoftmax:
+    case OpKind::kLogSoftmaxBackward: {
+      const bool bwd = n.op == OpKind::kLogSoftmaxBackward;
+      add_launch(make_log_softmax(g.shape(n.outputs[0]), bwd, T, home(n.inputs[0]), bwd ? home(n.inputs[1]) : Arg{},
+                                  home(n.outputs[0]), be_.sms(), be_.block()));
+      break;
+    }
     case OpKind::kConcat: {
       const int rank = int(g.shape(n.outputs[0]).size());
       const int axis = n.attrs.axes[0] < 0 ? n.attrs.axes[0] + rank : n.attrs.axes[0];

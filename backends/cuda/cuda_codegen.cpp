@@ -140,6 +140,82 @@ LaunchSpec make_pool2d(const Shape& xs, const Shape& ys, const OpAttrs& a, bool 
   return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, is_max ? "maxpool_" : "avgpool_");
 }
 
+// One thread per input element: the sum of the output gradients of the
+// windows whose first maximum it is (the reference's tie rule), added in the
+// reference's window order, so no atomics and the same rounding.
+LaunchSpec make_max_pool2d_backward(const Shape& xs, const Shape& ys, const OpAttrs& a, const std::string& T, Arg dy, Arg x,
+                                    Arg dx, int sms, int block) {
+  const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3], n = numel(xs);
+  const int kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1], ph = a.padding[0], pw = a.padding[1];
+  std::ostringstream o;
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ dy, const " << T
+    << "* __restrict__ x, " << T << "* dx) {\n"
+    << gather_loop(n, block) << "    const i64 w = e % " << ll(W) << ", t = e / " << ll(W) << ", h = t % " << ll(H)
+    << ", plane = t / " << ll(H) << ";\n"
+    << "    const " << T << "* xp = x + plane * " << ll(H * W) << ";\n"
+    << "    const " << T << "* dyp = dy + plane * " << ll(Ho * Wo) << ";\n"
+    << "    " << T << " acc = 0;\n"
+    // Windows [oh * sh - ph, + kh) that contain h: oh in [ceil((h + ph - kh + 1) / sh), (h + ph) / sh].
+    << "    const i64 oh_lo = h + " << ph - kh + 1 << " > 0 ? (h + " << ph - kh + 1 + sh - 1 << ") / " << sh << " : 0;\n"
+    << "    const i64 ow_lo = w + " << pw - kw + 1 << " > 0 ? (w + " << pw - kw + 1 + sw - 1 << ") / " << sw << " : 0;\n"
+    << "    const i64 oh_hi = min((h + " << ph << ") / " << sh << ", " << ll(Ho - 1) << ");\n"
+    << "    const i64 ow_hi = min((w + " << pw << ") / " << sw << ", " << ll(Wo - 1) << ");\n"
+    << "    for (i64 oh = oh_lo; oh <= oh_hi; ++oh)\n      for (i64 ow = ow_lo; ow <= ow_hi; ++ow) {\n"
+    << "        const i64 h0 = oh * " << sh << " - " << ph << ", w0 = ow * " << sw << " - " << pw << ";\n"
+    << "        const i64 h1 = min(h0 + " << kh << ", " << ll(H) << "), w1 = min(w0 + " << kw << ", " << ll(W) << ");\n"
+    << "        const i64 hs = h0 > 0 ? h0 : 0, ws = w0 > 0 ? w0 : 0;\n"
+    << "        i64 best = hs * " << ll(W) << " + ws;\n"
+    << "        for (i64 i = hs; i < h1; ++i)\n          for (i64 j = ws; j < w1; ++j) {\n"
+    << "            const " << T << " v = xp[i * " << ll(W) << " + j], b = xp[best];\n"
+    << "            if (v > b || (v != v && b == b)) best = i * " << ll(W) << " + j;\n          }\n"
+    << "        if (best == h * " << ll(W) << " + w) acc += dyp[oh * " << ll(Wo) << " + ow];\n      }\n"
+    << "    dx[e] = acc;\n  }\n}\n";
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {dy, x, dx}, "maxpool_bwd_");
+}
+
+// One thread per output element, accumulated in double as the reference.
+LaunchSpec make_matmul(const Shape& sa, const Shape& ys, bool ta, bool tb, const std::string& T, Arg a, Arg b, Arg y, int sms,
+                       int block) {
+  const int64_t M = ys[0], N = ys[1], K = sa[ta ? 0 : 1], n = M * N;
+  const std::string ai = ta ? "k * " + ll(M) + " + i" : "i * " + ll(K) + " + k";
+  const std::string bi = tb ? "j * " + ll(K) + " + k" : "k * " + ll(N) + " + j";
+  std::ostringstream o;
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ a, const " << T
+    << "* __restrict__ b, " << T << "* y) {\n"
+    << gather_loop(n, block) << "    const i64 j = e % " << ll(N) << ", i = e / " << ll(N) << ";\n"
+    << "    double acc = 0;\n"
+    << "    for (i64 k = 0; k < " << ll(K) << "; ++k) acc += (double)a[" << ai << "] * (double)b[" << bi << "];\n"
+    << "    y[e] = (" << T << ")acc;\n  }\n}\n";
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {a, b, y}, "matmul_");
+}
+
+// One thread per row of the last axis, in double as the reference: log_softmax
+// of `in`, or (backward) dx = dy - exp(y) * sum(dy) with in = dy, y = y.
+LaunchSpec make_log_softmax(const Shape& s, bool backward, const std::string& T, Arg in, Arg y, Arg out, int sms, int block) {
+  const int64_t L = s.back(), rows = numel(s) / L;
+  std::ostringstream o;
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, ";
+  if (backward) o << "const " << T << "* __restrict__ y, ";
+  o << T << "* out) {\n" << gather_loop(rows, block) << "    const " << T << "* xr = x + e * " << ll(L) << ";\n"
+    << "    " << T << "* o = out + e * " << ll(L) << ";\n";
+  if (backward) {
+    o << "    double sum = 0;\n    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += (double)xr[i];\n"
+      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) o[i] = (" << T << ")((double)xr[i] - exp((double)y[e * " << ll(L)
+      << " + i]) * sum);\n";
+  } else {
+    o << "    double m = (double)xr[0], sum = 0;\n"
+      << "    for (i64 i = 1; i < " << ll(L) << "; ++i) m = fmax(m, (double)xr[i]);\n"
+      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += exp((double)xr[i] - m);\n"
+      << "    const double lse = m + log(sum);\n"
+      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) o[i] = (" << T << ")((double)xr[i] - lse);\n";
+  }
+  o << "  }\n}\n";
+  std::vector<Arg> args = {in};
+  if (backward) args.push_back(y);
+  args.push_back(out);
+  return finish(o.str(), gather_grid(rows, sms, block), unsigned(block), std::move(args), backward ? "logsoftmax_bwd_" : "logsoftmax_");
+}
+
 LaunchSpec make_concat(const std::vector<Shape>& xs, const Shape& ys, int axis, const std::string& T,
                        const std::vector<Arg>& ins, Arg out, int sms, int block) {
   int64_t inner = 1;

@@ -124,13 +124,21 @@ std::vector<LaunchSpec> make_reduction(const RedSpec& spec, const RedPlan& plan)
 
 std::string literal(double v, const std::string& T);
 
-// Forward-only gather kernels (Inception's ops), one thread per output element,
-// the same arithmetic as the reference backend (averages and bilinear
-// interpolation in double). NCHW.
+// Gather kernels (pooling, Inception's ops, the classifier's matmul and
+// log_softmax), one thread per output element or row, the same arithmetic as
+// the reference backend (averages, interpolation and sums in double). NCHW.
 // max/avg pool over a kh x kw window, stride, padding (floor mode; padding
 // never wins a max; avg divides by k*k or by the clipped window).
 LaunchSpec make_pool2d(const Shape& x, const Shape& y, const OpAttrs& a, bool is_max, const std::string& T, Arg in, Arg out,
                        int sms, int block);
+// dx of max pooling (x shape xs, dy shape ys): each window's dy at its first maximum.
+LaunchSpec make_max_pool2d_backward(const Shape& xs, const Shape& ys, const OpAttrs& a, const std::string& T, Arg dy, Arg x,
+                                    Arg dx, int sms, int block);
+// y = op(a) @ op(b) (a's stored shape sa, y's shape ys), as Graph::matmul.
+LaunchSpec make_matmul(const Shape& sa, const Shape& ys, bool ta, bool tb, const std::string& T, Arg a, Arg b, Arg y, int sms,
+                       int block);
+// log_softmax along the last axis of shape s, or its gradient from (dy, y).
+LaunchSpec make_log_softmax(const Shape& s, bool backward, const std::string& T, Arg in, Arg y, Arg out, int sms, int block);
 // concat of `ins` (shapes `xs`) along `axis` into y.
 LaunchSpec make_concat(const std::vector<Shape>& xs, const Shape& y, int axis, const std::string& T,
                        const std::vector<Arg>& ins, Arg out, int sms, int block);

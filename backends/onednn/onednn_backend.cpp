@@ -821,6 +821,9 @@ class OneDnnKernel final : public Kernel {
         }, "running_update");
         break;
       case OpKind::kAdamUpdate: compile_adam(id); break;
+      case OpKind::kMatMul: compile_matmul(n); break;
+      case OpKind::kLogSoftmax:
+      case OpKind::kLogSoftmaxBackward: compile_log_softmax(n); break;
       case OpKind::kMean:
       case OpKind::kSumTo: compile_reduce(id); break;
       case OpKind::kBroadcastTo: {
@@ -837,6 +840,42 @@ class OneDnnKernel final : public Kernel {
       default:
         throw std::logic_error(std::string("onednn backend: no kernel for ") + op_name(n.op));
     }
+  }
+
+  // oneDNN's matmul on the stored operands: a transposed operand is the same
+  // buffer described with swapped strides (no reorder).
+  void compile_matmul(const Node& n) {
+    const Shape &sa = g_.shape(n.inputs[0]), &sb = g_.shape(n.inputs[1]), &sy = g_.shape(n.outputs[0]);
+    auto operand_md = [](const Shape& stored, bool transposed) {
+      const memory::dims d = transposed ? memory::dims{stored[1], stored[0]} : memory::dims{stored[0], stored[1]};
+      const memory::dims st = transposed ? memory::dims{1, stored[1]} : memory::dims{stored[1], 1};
+      return memory::desc(d, dt::f32, st);
+    };
+    const memory::desc amd = operand_md(sa, n.attrs.transpose_a), bmd = operand_md(sb, n.attrs.transpose_b);
+    const memory::desc ymd = data_md(n.outputs[0]);
+    if (ymd.dims() != memory::dims{sy[0], sy[1]}) throw std::logic_error("onednn backend: matmul output is not 2-D");
+    auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, ymd), onednn::user_scratchpad_attr(), ctx_->eng);
+    add_prim(dnnl::matmul(pd), pd, {{DNNL_ARG_SRC, amd}, {DNNL_ARG_WEIGHTS, bmd}, {DNNL_ARG_DST, ymd}},
+             {vref(n.inputs[0]), vref(n.inputs[1]), vref(n.outputs[0])}, "matmul");
+  }
+
+  // log_softmax along the last axis and its gradient, oneDNN's logsoftmax
+  // primitives on plain buffers (prepare() pins these ops' values plain).
+  void compile_log_softmax(const Node& n) {
+    const ValueId y = n.op == OpKind::kLogSoftmax ? n.outputs[0] : n.inputs[1];
+    const memory::desc md = data_md(y);
+    const int axis = int(g_.shape(y).size()) - 1;
+    auto fd = dnnl::logsoftmax_forward::desc(dnnl::prop_kind::forward_training, md, axis);
+    auto fpd = dnnl::logsoftmax_forward::primitive_desc(fd, onednn::user_scratchpad_attr(), ctx_->eng);
+    if (n.op == OpKind::kLogSoftmax) {
+      add_prim(dnnl::logsoftmax_forward(fpd), fpd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
+               {vref(n.inputs[0]), vref(y)}, "logsoftmax_fwd");
+      return;
+    }
+    auto bd = dnnl::logsoftmax_backward::desc(md, md, axis);
+    auto pd = dnnl::logsoftmax_backward::primitive_desc(bd, onednn::user_scratchpad_attr(), ctx_->eng, fpd);
+    add_prim(dnnl::logsoftmax_backward(pd), pd, {{DNNL_ARG_DIFF_DST, md}, {DNNL_ARG_DST, md}, {DNNL_ARG_DIFF_SRC, md}},
+             {vref(n.inputs[0]), vref(y), vref(n.outputs[0])}, "logsoftmax_bwd");
   }
 
   void compile_reduce(NodeId id) {
@@ -923,11 +962,18 @@ class OneDnnKernel final : public Kernel {
 
 // ---------------------------------------------------------------------------
 
-// Ops this backend has no kernel of its own for (forward-only Inception ops):
-// their groups run the reference backend's kernels on plain NCHW buffers, which
-// prepare() pins for them. Both backends use host memory.
+// Ops this backend has no kernel of its own for (pooling and Inception's
+// forward-only ops): their groups run the reference backend's kernels on plain
+// NCHW buffers, which prepare() pins for them. Both backends use host memory.
 bool runs_on_reference(OpKind k) {
-  return k == OpKind::kMaxPool2d || k == OpKind::kAvgPool2d || k == OpKind::kConcat || k == OpKind::kResizeBilinear;
+  return k == OpKind::kMaxPool2d || k == OpKind::kMaxPool2dBackward || k == OpKind::kAvgPool2d ||
+         k == OpKind::kConcat || k == OpKind::kResizeBilinear;
+}
+
+// Ops whose values prepare() keeps plain: those above, and the logsoftmax
+// primitives, which this backend describes on plain buffers only.
+bool plain_layout_only(OpKind k) {
+  return runs_on_reference(k) || k == OpKind::kLogSoftmax || k == OpKind::kLogSoftmaxBackward;
 }
 
 class OneDnnBackend final : public Backend {
@@ -956,7 +1002,7 @@ class OneDnnBackend final : public Backend {
     }
     onednn::LayoutOptions lo;
     lo.blocked = ctx_->opt.blocked_layouts;
-    lo.plain_only = runs_on_reference;
+    lo.plain_only = plain_layout_only;
     auto table = std::make_shared<onednn::LayoutTable>(onednn::choose_layouts(g, groups, ctx_->eng, lo));
     tables_[&g] = table;  // one backend may serve several plans (training step, generation)
     reference_[&g].clear();

@@ -201,6 +201,16 @@ class RefGroupKernel final : public Kernel {
       case OpKind::kAvgPool2d:
         pool2d(n);
         break;
+      case OpKind::kMaxPool2dBackward:
+        max_pool2d_backward(n);
+        break;
+      case OpKind::kMatMul:
+        matmul(n);
+        break;
+      case OpKind::kLogSoftmax:
+      case OpKind::kLogSoftmaxBackward:
+        log_softmax(n);
+        break;
       case OpKind::kConcat:
         concat(n);
         break;
@@ -274,45 +284,112 @@ class RefGroupKernel final : public Kernel {
     }
   }
 
-  // Pooling in floor mode. Max: padding never wins (windows are clipped to the
-  // input). Average: the sum over the clipped window divided by k*k
-  // (count_include_pad) or by the clipped window's size, as PyTorch.
-  void pool2d(const Node& n) {
-    const Shape &xs = g_.shape(n.inputs[0]), &ys = g_.shape(n.outputs[0]);
+  // Pooling windows in floor mode, clipped to the input (padding never wins a
+  // max): f(plane, output index in the plane, h0, w0, hs, h1, ws, w1) with
+  // [h0, h0 + kh) the unclipped rows and [hs, h1) the clipped ones (columns alike).
+  template <typename F>
+  void for_each_window(const Node& n, const Shape& xs, F&& f) const {
+    const Shape ys = g_.shape(n.op == OpKind::kMaxPool2dBackward ? n.inputs[0] : n.outputs[0]);
     const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3];
     const int kh = n.attrs.kernel[0], kw = n.attrs.kernel[1], sh = n.attrs.stride[0], sw = n.attrs.stride[1];
     const int ph = n.attrs.padding[0], pw = n.attrs.padding[1];
-    const bool is_max = n.op == OpKind::kMaxPool2d;
-    const T* x = p(n.inputs[0]);
-    T* y = p(n.outputs[0]);
-    for (int64_t plane = 0; plane < xs[0] * xs[1]; ++plane) {
-      const T* xp = x + plane * H * W;
-      T* yp = y + plane * Ho * Wo;
+    for (int64_t plane = 0; plane < xs[0] * xs[1]; ++plane)
       for (int64_t oh = 0; oh < Ho; ++oh) {
-        const int64_t h0 = oh * sh - ph, h1 = std::min<int64_t>(h0 + kh, H);
-        const int64_t hs = std::max<int64_t>(h0, 0);
+        const int64_t h0 = oh * sh - ph, h1 = std::min<int64_t>(h0 + kh, H), hs = std::max<int64_t>(h0, 0);
         for (int64_t ow = 0; ow < Wo; ++ow) {
-          const int64_t w0 = ow * sw - pw, w1 = std::min<int64_t>(w0 + kw, W);
-          const int64_t ws = std::max<int64_t>(w0, 0);
-          if (is_max) {
-            T m = -std::numeric_limits<T>::infinity();
-            for (int64_t i = hs; i < h1; ++i)
-              for (int64_t j = ws; j < w1; ++j) {
-                const T v = xp[i * W + j];
-                if (v > m || std::isnan(v)) m = v;
-              }
-            yp[oh * Wo + ow] = m;
-          } else {
-            double sum = 0;
-            for (int64_t i = hs; i < h1; ++i)
-              for (int64_t j = ws; j < w1; ++j) sum += double(xp[i * W + j]);
-            const int64_t count = n.attrs.count_include_pad
-                                      ? (std::min<int64_t>(h0 + kh, H + ph) - h0) * (std::min<int64_t>(w0 + kw, W + pw) - w0)
-                                      : (h1 - hs) * (w1 - ws);
-            yp[oh * Wo + ow] = T(sum / double(count));
-          }
+          const int64_t w0 = ow * sw - pw, w1 = std::min<int64_t>(w0 + kw, W), ws = std::max<int64_t>(w0, 0);
+          f(plane, oh * Wo + ow, h0, w0, hs, h1, ws, w1);
         }
       }
+  }
+
+  // The offset in its plane of a window's first maximum (a NaN wins), as
+  // PyTorch's CPU max pooling chooses which input gets the gradient.
+  static int64_t window_argmax(const T* xp, int64_t W, int64_t hs, int64_t h1, int64_t ws, int64_t w1) {
+    int64_t best = hs * W + ws;
+    for (int64_t i = hs; i < h1; ++i)
+      for (int64_t j = ws; j < w1; ++j) {
+        const T v = xp[i * W + j];
+        if (v > xp[best] || (std::isnan(v) && !std::isnan(xp[best]))) best = i * W + j;
+      }
+    return best;
+  }
+
+  // Max: the window's maximum. Average: the sum over the clipped window divided
+  // by k*k (count_include_pad) or by the clipped window's size, as PyTorch.
+  void pool2d(const Node& n) {
+    const Shape &xs = g_.shape(n.inputs[0]), &ys = g_.shape(n.outputs[0]);
+    const int64_t H = xs[2], W = xs[3], plane_out = ys[2] * ys[3];
+    const int kh = n.attrs.kernel[0], kw = n.attrs.kernel[1], ph = n.attrs.padding[0], pw = n.attrs.padding[1];
+    const T* x = p(n.inputs[0]);
+    T* y = p(n.outputs[0]);
+    for_each_window(n, xs, [&](int64_t plane, int64_t o, int64_t h0, int64_t w0, int64_t hs, int64_t h1, int64_t ws, int64_t w1) {
+      const T* xp = x + plane * H * W;
+      if (n.op == OpKind::kMaxPool2d) {
+        y[plane * plane_out + o] = xp[window_argmax(xp, W, hs, h1, ws, w1)];
+        return;
+      }
+      double sum = 0;
+      for (int64_t i = hs; i < h1; ++i)
+        for (int64_t j = ws; j < w1; ++j) sum += double(xp[i * W + j]);
+      const int64_t count = n.attrs.count_include_pad
+                                ? (std::min<int64_t>(h0 + kh, H + ph) - h0) * (std::min<int64_t>(w0 + kw, W + pw) - w0)
+                                : (h1 - hs) * (w1 - ws);
+      y[plane * plane_out + o] = T(sum / double(count));
+    });
+  }
+
+  // dx: each window's output gradient added at the window's first maximum.
+  void max_pool2d_backward(const Node& n) {
+    const Shape &xs = g_.shape(n.inputs[1]), &ys = g_.shape(n.inputs[0]);
+    const int64_t W = xs[3], plane_in = xs[2] * xs[3], plane_out = ys[2] * ys[3];
+    const T *dy = p(n.inputs[0]), *x = p(n.inputs[1]);
+    T* dx = p(n.outputs[0]);
+    std::fill(dx, dx + numel(xs), T(0));
+    for_each_window(n, xs, [&](int64_t plane, int64_t o, int64_t, int64_t, int64_t hs, int64_t h1, int64_t ws, int64_t w1) {
+      dx[plane * plane_in + window_argmax(x + plane * plane_in, W, hs, h1, ws, w1)] += dy[plane * plane_out + o];
+    });
+  }
+
+  // y [M, N] = op(a) @ op(b), accumulated in double (this is the oracle).
+  void matmul(const Node& n) {
+    const Shape &sa = g_.shape(n.inputs[0]), &ys = g_.shape(n.outputs[0]);
+    const bool ta = n.attrs.transpose_a, tb = n.attrs.transpose_b;
+    const int64_t M = ys[0], N = ys[1], K = sa[ta ? 0 : 1];
+    const T *a = p(n.inputs[0]), *b = p(n.inputs[1]);
+    T* y = p(n.outputs[0]);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k)
+          acc += double(a[ta ? k * M + i : i * K + k]) * double(b[tb ? j * K + k : k * N + j]);
+        y[i * N + j] = T(acc);
+      }
+  }
+
+  // Rows along the last axis, in double: log_softmax, or its gradient
+  // dx = dy - exp(y) * sum(dy) from dy and the forward output y.
+  void log_softmax(const Node& n) {
+    const Shape& s = g_.shape(n.outputs[0]);
+    const int64_t L = s.back(), rows = numel(s) / L;
+    const bool backward = n.op == OpKind::kLogSoftmaxBackward;
+    const T* x = p(n.inputs[0]);
+    const T* y = backward ? p(n.inputs[1]) : nullptr;
+    T* out = p(n.outputs[0]);
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* xr = x + r * L;
+      T* o = out + r * L;
+      if (backward) {
+        double sum = 0;
+        for (int64_t i = 0; i < L; ++i) sum += double(xr[i]);
+        for (int64_t i = 0; i < L; ++i) o[i] = T(double(xr[i]) - std::exp(double(y[r * L + i])) * sum);
+        continue;
+      }
+      double m = -std::numeric_limits<double>::infinity(), sum = 0;
+      for (int64_t i = 0; i < L; ++i) m = std::max(m, double(xr[i]));
+      for (int64_t i = 0; i < L; ++i) sum += std::exp(double(xr[i]) - m);
+      const double lse = m + std::log(sum);
+      for (int64_t i = 0; i < L; ++i) o[i] = T(double(xr[i]) - lse);
     }
   }
 

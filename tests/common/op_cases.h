@@ -57,6 +57,15 @@ inline std::vector<Case> cases() {
       {"fused_chain", [](Graph& g, const P& p) {  // an anchor and an elementwise chain in one group
          const ValueId c = g.conv2d(p("x", {2, 2, 5, 5}, true), p("w", {3, 2, 3, 3}, true), 1, 1);
          return g.tanh(g.mul(g.leaky_relu(c, 0.2), g.add_scalar(c, 1.0))); }},
+      {"matmul", [](Graph& g, const P& p) { return g.matmul(p("a", {3, 4}, true), p("b", {4, 5}, true)); }},
+      {"matmul_ta", [](Graph& g, const P& p) { return g.matmul(p("a", {4, 3}, true), p("b", {4, 5}, true), true, false); }},
+      {"matmul_tb", [](Graph& g, const P& p) { return g.matmul(p("a", {3, 4}, true), p("b", {5, 4}, true), false, true); }},
+      {"matmul_ta_tb", [](Graph& g, const P& p) { return g.matmul(p("a", {4, 3}, true), p("b", {5, 4}, true), true, true); }},
+      {"log_softmax", [](Graph& g, const P& p) { return g.log_softmax(p("x", {4, 7}, true)); }},
+      {"log_softmax_rank3", [](Graph& g, const P& p) { return g.log_softmax(g.mul_scalar(p("x", {2, 3, 5}, true), 4.0)); }},
+      {"max_pool2d_k2s2", [](Graph& g, const P& p) { return g.max_pool2d(p("x", {2, 3, 6, 7}, true), {2, 2}, {2, 2}); }},
+      {"max_pool2d_k3s2p1", [](Graph& g, const P& p) {  // overlapping, padded windows: gradients add up
+         return g.max_pool2d(p("x", {1, 2, 7, 6}, true), {3, 3}, {2, 2}, {1, 1}); }},
       {"rals_loss", [](Graph& g, const P& p) { return model::rals_loss(g, p("a", {6}, true), p("b", {6}, true), 0.8); }},
   };
 }

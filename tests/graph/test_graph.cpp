@@ -34,6 +34,26 @@ TEST(ShapeInference, ErrorsNameTheNodeAndBothShapes) {
   EXPECT_NE(e2.find("[4]"), std::string::npos) << e2;
 }
 
+TEST(ShapeInference, ClassifierOpsShapesAndErrors) {
+  Graph g;
+  const ValueId a = g.input("a", {5, 3});
+  const ValueId b = g.input("b", {4, 3});
+  EXPECT_EQ(g.shape(g.matmul(a, b, false, true)), (Shape{5, 4}));
+  EXPECT_EQ(g.shape(g.matmul(a, a, true, false)), (Shape{3, 3}));
+  const std::string e = error_of([&] { g.matmul(a, b); });
+  EXPECT_NE(e.find("matmul node"), std::string::npos) << e;
+  EXPECT_NE(e.find("[5, 3] @ [4, 3]"), std::string::npos) << e;
+  EXPECT_NE(error_of([&] { g.matmul(g.input("v", {3}), b); }).find("rank 2"), std::string::npos);
+  EXPECT_EQ(g.shape(g.log_softmax(g.input("x3", {2, 3, 7}))), (Shape{2, 3, 7}));
+  const ValueId x = g.input("x", {2, 3, 7, 6});
+  EXPECT_EQ(g.shape(g.max_pool2d(x, {2, 2}, {2, 2})), (Shape{2, 3, 3, 3}));
+  OpAttrs pool;
+  pool.kernel = {2, 2};
+  pool.stride = {2, 2};
+  const std::string e2 = error_of([&] { g.add_node(OpKind::kMaxPool2dBackward, {x, x}, pool); });
+  EXPECT_NE(e2.find("not the pooled shape"), std::string::npos) << e2;
+}
+
 TEST(ShapeInference, ConvolutionShapesMatchPyTorch) {
   Graph g;
   const ValueId z = g.input("z", {5, 16, 1, 1});
