@@ -154,7 +154,12 @@ ValueId Session::variable_value(std::string_view name) const {
 
 ValueId Session::output_value(std::string_view name) const {
   const ValueId v = plan_.graph->find_output(name);
-  if (v == kNoValue) plan_.graph->output(name);  // throws, listing the named outputs
+  if (v != kNoValue) return v;
+  try {
+    plan_.graph->output(name);  // throws, listing the named outputs
+  } catch (const GraphError& e) {
+    throw std::invalid_argument(e.what());
+  }
   return v;
 }
 

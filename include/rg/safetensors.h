@@ -41,6 +41,42 @@ struct SafetensorsContents {
 // Largest header accepted by the reader (the reference implementation's limit).
 inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
+// A tensor whose bytes stay where the file is (a mapping, a caller's buffer).
+struct TensorView {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::span<const std::byte> bytes;
+};
+struct SafetensorsView {
+  std::map<std::string, TensorView> tensors;
+  std::map<std::string, std::string> metadata;
+};
+// The same checks as parse_safetensors; the views point into `file`.
+SafetensorsView parse_safetensors_view(std::span<const std::byte> file, const std::string& label);
+
+// A safetensors file mapped read-only into memory: its tensors are views of
+// the mapping, nothing is copied (pages are read when first touched), so a
+// Session may run on them in place (CallerMemory::add_read_only_variable).
+// The data section is not realigned: a tensor's bytes are as aligned as its
+// offset in the file makes them (our writer and PyTorch's keep F32 tensors
+// 4-byte aligned). Throws std::runtime_error naming the file and the problem.
+class MappedSafetensors {
+ public:
+  explicit MappedSafetensors(const std::string& path);
+  ~MappedSafetensors();
+  MappedSafetensors(const MappedSafetensors&) = delete;
+  MappedSafetensors& operator=(const MappedSafetensors&) = delete;
+  const SafetensorsView& contents() const { return view_; }
+  // Throws naming the file when there is no such tensor.
+  const TensorView& tensor(const std::string& name) const;
+
+ private:
+  std::string path_;
+  void* base_ = nullptr;
+  size_t size_ = 0;
+  SafetensorsView view_;
+};
+
 // Parse from memory; `label` names the source in every error message.
 SafetensorsContents parse_safetensors(std::span<const std::byte> file, const std::string& label);
 // Reads and parses a file; throws std::runtime_error naming path and problem.
