@@ -56,5 +56,12 @@ string(STRIP "${RG_PC_LIBS}" RG_PC_LIBS)
 # The prefix relative to the .pc file's folder, so `cmake --install --prefix
 # DIR` anywhere gives a working file; @ONLY keeps pkg-config's ${...} variables.
 file(RELATIVE_PATH RG_PC_PREFIX_FROM_PCFILEDIR /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
+string(REGEX REPLACE "/$" "" RG_PC_PREFIX_FROM_PCFILEDIR "${RG_PC_PREFIX_FROM_PCFILEDIR}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/rg.pc.in ${PROJECT_BINARY_DIR}/rg.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/rg.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# CI: the example consumer builds against an installed prefix (both ways).
+if(BUILD_TESTING)
+  add_test(NAME consumer_package COMMAND ${PROJECT_SOURCE_DIR}/tools/check_consumer.sh ${PROJECT_BINARY_DIR})
+  set_tests_properties(consumer_package PROPERTIES LABELS package TIMEOUT 300)
+endif()
