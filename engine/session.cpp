@@ -17,23 +17,34 @@ void convert_elements(const void* src, DType st, void* dst, DType dt, size_t n) 
   }
   auto load = [&](size_t i) -> double {
     switch (st) {
-      case DType::f32: return static_cast<const float*>(src)[i];
-      case DType::f64: return static_cast<const double*>(src)[i];
-      case DType::i64: return static_cast<double>(static_cast<const int64_t*>(src)[i]);
+      case DType::f32:
+        return static_cast<const float*>(src)[i];
+      case DType::f64:
+        return static_cast<const double*>(src)[i];
+      case DType::i64:
+        return static_cast<double>(static_cast<const int64_t*>(src)[i]);
     }
     return 0;
   };
   for (size_t i = 0; i < n; ++i) {
     const double x = load(i);
     switch (dt) {
-      case DType::f32: static_cast<float*>(dst)[i] = static_cast<float>(x); break;
-      case DType::f64: static_cast<double*>(dst)[i] = x; break;
-      case DType::i64: static_cast<int64_t*>(dst)[i] = static_cast<int64_t>(x); break;
+      case DType::f32:
+        static_cast<float*>(dst)[i] = static_cast<float>(x);
+        break;
+      case DType::f64:
+        static_cast<double*>(dst)[i] = x;
+        break;
+      case DType::i64:
+        static_cast<int64_t*>(dst)[i] = static_cast<int64_t>(x);
+        break;
     }
   }
 }
 
-std::string quoted(std::string_view name) { return "'" + std::string(name) + "'"; }
+std::string quoted(std::string_view name) {
+  return "'" + std::string(name) + "'";
+}
 
 }  // namespace
 
@@ -50,10 +61,12 @@ Session::Session(Plan& plan, const CallerMemory& memory) : plan_(plan) {
   const Graph& g = *plan.graph;
   if (memory.arena) {
     if (memory.arena_bytes < plan.arena_bytes)
-      throw std::invalid_argument("caller memory: the arena holds " + std::to_string(memory.arena_bytes) +
-                                  " bytes, the plan needs " + std::to_string(plan.arena_bytes));
+      throw std::invalid_argument("caller memory: the arena holds " +
+                                  std::to_string(memory.arena_bytes) + " bytes, the plan needs " +
+                                  std::to_string(plan.arena_bytes));
     if (reinterpret_cast<uintptr_t>(memory.arena) % kArenaAlignment)
-      throw std::invalid_argument("caller memory: the arena is not aligned to " + std::to_string(kArenaAlignment) + " bytes");
+      throw std::invalid_argument("caller memory: the arena is not aligned to " +
+                                  std::to_string(kArenaAlignment) + " bytes");
     arena_ = memory.arena;
   }
   try {
@@ -72,7 +85,8 @@ Session::Session(Plan& plan, const CallerMemory& memory) : plan_(plan) {
     if (g.value(r).variable >= 0) {
       ptrs_[size_t(v)] = variable_storage_[size_t(g.value(r).variable)];
     } else if (plan.buffer_of_root[size_t(r)] >= 0) {
-      ptrs_[size_t(v)] = static_cast<char*>(arena_) + plan.buffers[size_t(plan.buffer_of_root[size_t(r)])].offset;
+      ptrs_[size_t(v)] =
+          static_cast<char*>(arena_) + plan.buffers[size_t(plan.buffer_of_root[size_t(r)])].offset;
     }
   }
   for (size_t k = 0; k < plan.kernels.size(); ++k) {
@@ -102,14 +116,18 @@ void Session::bind_variables(const CallerMemory& memory) {
     const VariableInfo& v = g.variables()[size_t(i)];
     const size_t need = be.value_bytes(g, v.initial), align = dtype_size(v.desc.dtype);
     if (!cv.data || cv.bytes < need)
-      throw std::invalid_argument(what + " " + desc_str(v.desc) + ": holds " + std::to_string(cv.data ? cv.bytes : 0) +
-                                  " bytes, needs " + std::to_string(need));
+      throw std::invalid_argument(what + " " + desc_str(v.desc) + ": holds " +
+                                  std::to_string(cv.data ? cv.bytes : 0) + " bytes, needs " +
+                                  std::to_string(need));
     if (reinterpret_cast<uintptr_t>(cv.data) % align)
-      throw std::invalid_argument(what + ": not aligned to its element size, " + std::to_string(align) + " bytes");
+      throw std::invalid_argument(what + ": not aligned to its element size, " +
+                                  std::to_string(align) + " bytes");
     if (!be.plain_layout(g, v.initial))
-      throw std::invalid_argument(what + ": the " + be.name() + " backend keeps it in a blocked layout, not plain row-major");
+      throw std::invalid_argument(what + ": the " + be.name() +
+                                  " backend keeps it in a blocked layout, not plain row-major");
     if (cv.read_only && v.current != v.initial)
-      throw std::invalid_argument(what + ": read-only, but the plan writes this variable (a state update)");
+      throw std::invalid_argument(
+          what + ": read-only, but the plan writes this variable (a state update)");
     variable_storage_[size_t(i)] = cv.data;
     read_only_[size_t(i)] = cv.read_only;
   }
@@ -137,7 +155,9 @@ Session::~Session() {
   release_memory();
 }
 
-void Session::run() { plan_.backend->run_all(kernels_); }
+void Session::run() {
+  plan_.backend->run_all(kernels_);
+}
 
 ValueId Session::input_value(std::string_view name) const {
   for (const InputInfo& i : plan_.graph->inputs())
@@ -163,14 +183,17 @@ ValueId Session::output_value(std::string_view name) const {
   return v;
 }
 
-void Session::write(ValueId v, const void* src, DType st, size_t count, const char* kind, std::string_view name) {
+void Session::write(ValueId v, const void* src, DType st, size_t count, const char* kind,
+                    std::string_view name) {
   const TensorDesc& d = plan_.graph->desc(v);
   if (count != size_t(d.numel()))
-    throw std::invalid_argument(std::string(kind) + " " + quoted(name) + ": expected " + std::to_string(d.numel()) +
-                                " elements " + desc_str(d) + ", got " + std::to_string(count));
+    throw std::invalid_argument(std::string(kind) + " " + quoted(name) + ": expected " +
+                                std::to_string(d.numel()) + " elements " + desc_str(d) + ", got " +
+                                std::to_string(count));
   const int var = plan_.graph->value(v).variable;
   if (var >= 0 && read_only_[size_t(var)])
-    throw std::invalid_argument(std::string(kind) + " " + quoted(name) + " is read-only caller memory");
+    throw std::invalid_argument(std::string(kind) + " " + quoted(name) +
+                                " is read-only caller memory");
   if (!ptrs_[size_t(v)]) return;  // unused by this plan
   if (st == d.dtype) {
     plan_.backend->write_value(*plan_.graph, v, ptrs_[size_t(v)], src);
@@ -181,15 +204,19 @@ void Session::write(ValueId v, const void* src, DType st, size_t count, const ch
   plan_.backend->write_value(*plan_.graph, v, ptrs_[size_t(v)], tmp.data());
 }
 
-void Session::read(ValueId v, void* dst, DType dt, size_t count, const char* kind, std::string_view name) const {
+void Session::read(ValueId v, void* dst, DType dt, size_t count, const char* kind,
+                   std::string_view name) const {
   const TensorDesc& d = plan_.graph->desc(v);
   // Built only for an error: the run path allocates nothing.
-  const auto label = [&] { return name.empty() ? plan_.graph->value_label(v) : std::string(kind) + " " + quoted(name); };
+  const auto label = [&] {
+    return name.empty() ? plan_.graph->value_label(v) : std::string(kind) + " " + quoted(name);
+  };
   if (count != size_t(d.numel()))
-    throw std::invalid_argument(label() + ": has " + std::to_string(d.numel()) + " elements " + desc_str(d) +
-                                ", the destination " + std::to_string(count));
+    throw std::invalid_argument(label() + ": has " + std::to_string(d.numel()) + " elements " +
+                                desc_str(d) + ", the destination " + std::to_string(count));
   if (!ptrs_[size_t(v)])
-    throw std::invalid_argument(label() + " is not materialised by this plan (mark it as an output)");
+    throw std::invalid_argument(label() +
+                                " is not materialised by this plan (mark it as an output)");
   plan_.backend->synchronize();
   if (dt == d.dtype) {
     plan_.backend->read_value(*plan_.graph, v, dst, ptrs_[size_t(v)]);
@@ -200,11 +227,21 @@ void Session::read(ValueId v, void* dst, DType dt, size_t count, const char* kin
   convert_elements(tmp.data(), d.dtype, dst, dt, count);
 }
 
-void Session::set_input(std::string_view n, std::span<const float> d) { write(input_value(n), d.data(), DType::f32, d.size(), "input", n); }
-void Session::set_input(std::string_view n, std::span<const double> d) { write(input_value(n), d.data(), DType::f64, d.size(), "input", n); }
-void Session::set_variable(std::string_view n, std::span<const float> d) { write(variable_value(n), d.data(), DType::f32, d.size(), "variable", n); }
-void Session::set_variable(std::string_view n, std::span<const double> d) { write(variable_value(n), d.data(), DType::f64, d.size(), "variable", n); }
-void Session::set_variable(std::string_view n, std::span<const int64_t> d) { write(variable_value(n), d.data(), DType::i64, d.size(), "variable", n); }
+void Session::set_input(std::string_view n, std::span<const float> d) {
+  write(input_value(n), d.data(), DType::f32, d.size(), "input", n);
+}
+void Session::set_input(std::string_view n, std::span<const double> d) {
+  write(input_value(n), d.data(), DType::f64, d.size(), "input", n);
+}
+void Session::set_variable(std::string_view n, std::span<const float> d) {
+  write(variable_value(n), d.data(), DType::f32, d.size(), "variable", n);
+}
+void Session::set_variable(std::string_view n, std::span<const double> d) {
+  write(variable_value(n), d.data(), DType::f64, d.size(), "variable", n);
+}
+void Session::set_variable(std::string_view n, std::span<const int64_t> d) {
+  write(variable_value(n), d.data(), DType::i64, d.size(), "variable", n);
+}
 
 std::vector<double> Session::variable(std::string_view name) const {
   const ValueId v = variable_value(name);
@@ -218,8 +255,12 @@ void Session::read_variable(std::string_view name, void* dst, DType dst_type) co
   read(v, dst, dst_type, size_t(plan_.graph->desc(v).numel()), "variable", name);
 }
 
-void Session::read_output(std::string_view n, std::span<float> d) const { read(output_value(n), d.data(), DType::f32, d.size(), "output", n); }
-void Session::read_output(std::string_view n, std::span<double> d) const { read(output_value(n), d.data(), DType::f64, d.size(), "output", n); }
+void Session::read_output(std::string_view n, std::span<float> d) const {
+  read(output_value(n), d.data(), DType::f32, d.size(), "output", n);
+}
+void Session::read_output(std::string_view n, std::span<double> d) const {
+  read(output_value(n), d.data(), DType::f64, d.size(), "output", n);
+}
 
 std::vector<double> Session::output(std::string_view name) const {
   const ValueId v = output_value(name);

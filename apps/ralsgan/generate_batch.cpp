@@ -7,8 +7,14 @@
 
 namespace rg::app {
 
-BatchGenerator::BatchGenerator(Session& session, int nz, int batch, uint64_t seed, std::span<const float> file_z)
-    : session_(session), nz_(nz), batch_(batch), seed_(seed), file_z_(file_z), z_(size_t(batch) * size_t(nz)) {}
+BatchGenerator::BatchGenerator(Session& session, int nz, int batch, uint64_t seed,
+                               std::span<const float> file_z)
+    : session_(session),
+      nz_(nz),
+      batch_(batch),
+      seed_(seed),
+      file_z_(file_z),
+      z_(size_t(batch) * size_t(nz)) {}
 
 void BatchGenerator::run(uint64_t first, uint64_t file_row, uint64_t n, std::span<float> images) {
   const size_t nz = size_t(nz_);

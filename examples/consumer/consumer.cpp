@@ -40,8 +40,8 @@ bool check(const std::string& what, rg::Session& s) {
   s.read_output("dw", dw);
   bool ok = std::fabs(loss - kLoss) < 1e-6;
   for (size_t i = 0; i < dw.size(); ++i) ok = ok && std::fabs(dw[i] - kGradW[i]) < 1e-6;
-  std::printf("%s: loss %.6f (expected %.6f), dw [%g %g %g %g]: %s\n", what.c_str(), loss, kLoss, dw[0], dw[1],
-              dw[2], dw[3], ok ? "ok" : "WRONG");
+  std::printf("%s: loss %.6f (expected %.6f), dw [%g %g %g %g]: %s\n", what.c_str(), loss, kLoss,
+              dw[0], dw[1], dw[2], dw[3], ok ? "ok" : "WRONG");
   return ok;
 }
 
@@ -57,8 +57,10 @@ bool run_on(const std::string& name, rg::Backend& backend, const std::shared_ptr
 bool run_in_caller_memory(rg::Backend& backend, const std::shared_ptr<rg::Graph>& g) {
   auto plan = rg::compile(g, backend);
   const rg::MemoryRequirements req = rg::memory_requirements(*plan);
-  const size_t arena_bytes = (req.arena_bytes + req.arena_alignment - 1) / req.arena_alignment * req.arena_alignment;
-  std::unique_ptr<void, decltype(&std::free)> arena(std::aligned_alloc(req.arena_alignment, arena_bytes), &std::free);
+  const size_t arena_bytes =
+      (req.arena_bytes + req.arena_alignment - 1) / req.arena_alignment * req.arena_alignment;
+  std::unique_ptr<void, decltype(&std::free)> arena(
+      std::aligned_alloc(req.arena_alignment, arena_bytes), &std::free);
   std::vector<float> w = kW;
   rg::CallerMemory mem;
   mem.arena = arena.get();

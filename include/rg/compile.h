@@ -5,10 +5,10 @@
 // (engine/backend.h, engine/plan.h) and may change without notice.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "rg/graph.h"
@@ -35,14 +35,15 @@ struct CompileOptions {
 // Schedules, fuses and compiles `graph` for `backend` and plans its memory.
 // The backend must outlive the plan, and the plan every Session of it. Throws
 // GraphError or std::invalid_argument (e.g. an f64 graph on the CPU backend).
-std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend, CompileOptions options = {});
+std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend,
+                              CompileOptions options = {});
 
 // What memory a Session of `plan` needs, for callers who supply it themselves
 // (rg::CallerMemory in rg/session.h).
 struct VariableRequirement {
   std::string name;
   TensorDesc desc;
-  size_t bytes = 0;      // in the backend's layout: plain row-major desc.bytes() on every backend of this build
+  size_t bytes = 0;      // in the backend's layout: plain row-major (desc.bytes()) on every backend
   size_t alignment = 0;  // the least alignment the backend's kernels accept for it
   bool written = false;  // a state update of the plan writes it (it needs writable memory)
 };
@@ -60,9 +61,8 @@ MemoryRequirements memory_requirements(const Plan& plan);
 template <>
 struct std::default_delete<rg::Backend> {
   constexpr default_delete() noexcept = default;
-  template <class U>
-    requires std::is_convertible_v<U*, rg::Backend*>
-  default_delete(const std::default_delete<U>&) noexcept {}  // from unique_ptr<SomeBackend>
+  template <std::derived_from<rg::Backend> U>  // from unique_ptr<SomeBackend>
+  default_delete(const std::default_delete<U>&) noexcept {}
   void operator()(rg::Backend* p) const noexcept { rg::destroy(p); }
 };
 template <>

@@ -85,8 +85,10 @@ class Session {
  private:
   void bind_variables(const CallerMemory& memory);
   void release_memory() noexcept;
-  void write(ValueId v, const void* src, DType src_type, size_t count, const char* kind, std::string_view name);
-  void read(ValueId v, void* dst, DType dst_type, size_t count, const char* kind, std::string_view name) const;
+  void write(ValueId v, const void* src, DType src_type, size_t count, const char* kind,
+             std::string_view name);
+  void read(ValueId v, void* dst, DType dst_type, size_t count, const char* kind,
+            std::string_view name) const;
   ValueId input_value(std::string_view name) const;
   ValueId variable_value(std::string_view name) const;
   ValueId output_value(std::string_view name) const;

@@ -29,7 +29,8 @@ TEST(GenerateBatch, ABatchAllocatesNothingAndImagesFollowTheirIndex) {
   uint32_t state = 1;
   for (const VariableInfo& v : gg.graph->variables()) {
     if (v.desc.dtype != DType::f32) continue;
-    const bool conv = v.desc.rank() == 4, one = v.name.ends_with("running_var") || v.name.ends_with(".weight");
+    const bool conv = v.desc.rank() == 4,
+               one = v.name.ends_with("running_var") || v.name.ends_with(".weight");
     std::vector<float> w(size_t(v.desc.numel()), one ? 1.0f : 0.0f);
     for (float& e : w)
       if (conv) e = float(int((state = state * 1664525u + 1013904223u) >> 24) - 128) / 1024.0f;
@@ -47,7 +48,8 @@ TEST(GenerateBatch, ABatchAllocatesNothingAndImagesFollowTheirIndex) {
   // Index 11 is row 1 of the first batch and row 0 of the second: the same image, bit for bit.
   EXPECT_EQ(std::memcmp(&a[per], &b[0], per * sizeof(float)), 0);
   EXPECT_EQ(std::memcmp(&a[2 * per], &b[per], per * sizeof(float)), 0);
-  EXPECT_NE(std::memcmp(&a[0], &a[per], per * sizeof(float)), 0);  // different indices, different images
+  EXPECT_NE(std::memcmp(&a[0], &a[per], per * sizeof(float)),
+            0);  // different indices, different images
 }
 
 }  // namespace

@@ -83,7 +83,8 @@ TEST(SessionMemory, CallerArenaAndMappedWeightsGiveTheSameImagesWithoutACopy) {
   for (const NamedBackend& nb : host_backends()) {
     SCOPED_TRACE(nb.name);
     const model::GenerateGraph gg = model::build_generate_graph(kSmallG, kBatch, DType::f32);
-    const std::string path = write_weights(*gg.graph, "rg_session_memory_" + nb.name + ".safetensors");
+    const std::string path =
+        write_weights(*gg.graph, "rg_session_memory_" + nb.name + ".safetensors");
     const std::vector<float> z = latents();
 
     // The session's own memory, weights copied in with set_variable.
@@ -92,7 +93,8 @@ TEST(SessionMemory, CallerArenaAndMappedWeightsGiveTheSameImagesWithoutACopy) {
     Session own(*plan);
     const io::SafetensorsContents file = io::read_safetensors(path);
     for (const auto& [name, t] : file.tensors) {
-      if (t.dtype == "I64") continue;  // num_batches_tracked: not read in eval mode, zero in both sessions
+      if (t.dtype == "I64")
+        continue;  // num_batches_tracked: not read in eval mode, zero in both sessions
       std::vector<float> x(t.bytes.size() / 4);
       std::memcpy(x.data(), t.bytes.data(), t.bytes.size());
       own.set_variable(name, std::span<const float>(x));
@@ -105,7 +107,8 @@ TEST(SessionMemory, CallerArenaAndMappedWeightsGiveTheSameImagesWithoutACopy) {
     auto plan2 = compile(gg.graph, *be);
     const MemoryRequirements req = memory_requirements(*plan2);
     ASSERT_GT(req.arena_bytes, 0u);
-    std::unique_ptr<void, AlignedFree> arena(std::aligned_alloc(req.arena_alignment, req.arena_bytes));
+    std::unique_ptr<void, AlignedFree> arena(
+        std::aligned_alloc(req.arena_alignment, req.arena_bytes));
     const io::MappedSafetensors mapped(path);
     CallerMemory mem;
     mem.arena = arena.get();
@@ -113,7 +116,8 @@ TEST(SessionMemory, CallerArenaAndMappedWeightsGiveTheSameImagesWithoutACopy) {
     for (const VariableRequirement& v : req.variables) {
       EXPECT_FALSE(v.written) << v.name;
       EXPECT_EQ(v.bytes, v.desc.bytes()) << v.name << ": plain layout";
-      if (v.desc.dtype == DType::f32) mem.add_read_only_variable(v.name, mapped.tensor(v.name).bytes);
+      if (v.desc.dtype == DType::f32)
+        mem.add_read_only_variable(v.name, mapped.tensor(v.name).bytes);
     }
     Session caller(*plan2, mem);
     caller.set_input("z", std::span<const float>(z));
@@ -121,7 +125,8 @@ TEST(SessionMemory, CallerArenaAndMappedWeightsGiveTheSameImagesWithoutACopy) {
     std::vector<float> images(expected.size());
     caller.read_output("images", std::span<float>(images));
     ASSERT_EQ(images.size(), expected.size());
-    EXPECT_EQ(std::memcmp(images.data(), expected.data(), images.size() * 4), 0) << "not bit-identical";
+    EXPECT_EQ(std::memcmp(images.data(), expected.data(), images.size() * 4), 0)
+        << "not bit-identical";
 
     // Zero-copy: the kernels read the mapping itself; the arena is the caller's.
     const int w0 = gg.graph->find_variable("G.model.0.weight");
@@ -129,10 +134,12 @@ TEST(SessionMemory, CallerArenaAndMappedWeightsGiveTheSameImagesWithoutACopy) {
     EXPECT_EQ(caller.device_ptr(gg.graph->variables()[size_t(w0)].initial),
               static_cast<const void*>(mapped.tensor("G.model.0.weight").bytes.data()));
     EXPECT_GE(static_cast<char*>(caller.device_ptr(gg.images)), static_cast<char*>(arena.get()));
-    EXPECT_LT(static_cast<char*>(caller.device_ptr(gg.images)), static_cast<char*>(arena.get()) + req.arena_bytes);
+    EXPECT_LT(static_cast<char*>(caller.device_ptr(gg.images)),
+              static_cast<char*>(arena.get()) + req.arena_bytes);
     // Read-only caller memory is never written through the session.
-    EXPECT_THROW(caller.set_variable("G.model.0.weight", std::span<const float>(expected.data(), 1)),
-                 std::invalid_argument);
+    EXPECT_THROW(
+        caller.set_variable("G.model.0.weight", std::span<const float>(expected.data(), 1)),
+        std::invalid_argument);
     std::filesystem::remove(path);
   }
 }
@@ -193,7 +200,7 @@ TEST(SessionMemory, BadCallerMemoryIsRefusedByName) {
   auto plan = compile(cg.g, *be);
   const MemoryRequirements req = memory_requirements(*plan);
   ASSERT_EQ(req.variables.size(), 2u);
-  EXPECT_TRUE(req.variables[0].written);  // count
+  EXPECT_TRUE(req.variables[0].written);   // count
   EXPECT_FALSE(req.variables[1].written);  // w
   EXPECT_EQ(req.variables[1].bytes, 16u);
   alignas(256) static std::byte block[4096];
@@ -210,20 +217,24 @@ TEST(SessionMemory, BadCallerMemoryIsRefusedByName) {
 
   CallerMemory unknown;
   unknown.add_variable("nope", std::span<std::byte>(block, 16));
-  EXPECT_NE(with(unknown).find("variable 'nope': the graph has no variable"), std::string::npos) << with(unknown);
+  EXPECT_NE(with(unknown).find("variable 'nope': the graph has no variable"), std::string::npos)
+      << with(unknown);
   CallerMemory short_w;
   short_w.add_variable("w", std::span<std::byte>(block, 12));
-  EXPECT_NE(with(short_w).find("'w' f32[4]: holds 12 bytes, needs 16"), std::string::npos) << with(short_w);
+  EXPECT_NE(with(short_w).find("'w' f32[4]: holds 12 bytes, needs 16"), std::string::npos)
+      << with(short_w);
   CallerMemory odd_w;
   odd_w.add_variable("w", std::span<std::byte>(block + 2, 16));
-  EXPECT_NE(with(odd_w).find("not aligned to its element size, 4"), std::string::npos) << with(odd_w);
+  EXPECT_NE(with(odd_w).find("not aligned to its element size, 4"), std::string::npos)
+      << with(odd_w);
   CallerMemory twice;
   twice.add_variable("w", std::span<std::byte>(block, 16));
   twice.add_variable("w", std::span<std::byte>(block + 16, 16));
   EXPECT_NE(with(twice).find("named twice"), std::string::npos) << with(twice);
   CallerMemory written;
   written.add_read_only_variable("count", std::span<const std::byte>(block, 8));
-  EXPECT_NE(with(written).find("'count': read-only, but the plan writes"), std::string::npos) << with(written);
+  EXPECT_NE(with(written).find("'count': read-only, but the plan writes"), std::string::npos)
+      << with(written);
 
   // Writable caller memory: the counter counts in it, w is used as it is.
   alignas(8) int64_t count = 41;
@@ -241,10 +252,12 @@ TEST(SessionMemory, BadCallerMemoryIsRefusedByName) {
   EXPECT_EQ(w[3], 2.0f);
   // Outputs by name: a wrong name lists the named ones; a wrong span size is refused.
   std::vector<float> three(3);
-  EXPECT_NE(error_of([&] { s.read_output("z", std::span<float>(three)); }).find("named outputs: 'y'"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] { s.read_output("y", std::span<float>(three)); }).find("the destination 3"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { s.read_output("z", std::span<float>(three)); }).find("named outputs: 'y'"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of([&] { s.read_output("y", std::span<float>(three)); }).find("the destination 3"),
+      std::string::npos);
 }
 
 }  // namespace
