@@ -243,11 +243,14 @@ void Session::set_variable(std::string_view n, std::span<const int64_t> d) {
   write(variable_value(n), d.data(), DType::i64, d.size(), "variable", n);
 }
 
-std::vector<double> Session::variable(std::string_view name) const {
-  const ValueId v = variable_value(name);
+std::vector<double> Session::read_f64(ValueId v, const char* kind, std::string_view name) const {
   std::vector<double> r(size_t(plan_.graph->desc(v).numel()));
-  read(v, r.data(), DType::f64, r.size(), "variable", name);
+  read(v, r.data(), DType::f64, r.size(), kind, name);
   return r;
+}
+
+std::vector<double> Session::variable(std::string_view name) const {
+  return read_f64(variable_value(name), "variable", name);
 }
 
 void Session::read_variable(std::string_view name, void* dst, DType dst_type) const {
@@ -263,16 +266,11 @@ void Session::read_output(std::string_view n, std::span<double> d) const {
 }
 
 std::vector<double> Session::output(std::string_view name) const {
-  const ValueId v = output_value(name);
-  std::vector<double> r(size_t(plan_.graph->desc(v).numel()));
-  read(v, r.data(), DType::f64, r.size(), "output", name);
-  return r;
+  return read_f64(output_value(name), "output", name);
 }
 
 std::vector<double> Session::value(ValueId v) const {
-  std::vector<double> r(size_t(plan_.graph->desc(v).numel()));
-  read(v, r.data(), DType::f64, r.size(), "value", {});
-  return r;
+  return read_f64(v, "value", {});
 }
 
 std::vector<float> Session::value_f32(ValueId v) const {

@@ -89,6 +89,7 @@ class Session {
              std::string_view name);
   void read(ValueId v, void* dst, DType dst_type, size_t count, const char* kind,
             std::string_view name) const;
+  std::vector<double> read_f64(ValueId v, const char* kind, std::string_view name) const;
   ValueId input_value(std::string_view name) const;
   ValueId variable_value(std::string_view name) const;
   ValueId output_value(std::string_view name) const;
