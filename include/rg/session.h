@@ -48,7 +48,8 @@ struct CallerMemory {
 
 class Session {
  public:
-  // `plan` must outlive the session. Throws std::invalid_argument naming the
+  // `plan` must outlive the session, and serves one session at a time (binding
+  // writes addresses into its kernels). Throws std::invalid_argument naming the
   // variable or region when caller memory is too small, misaligned, unknown,
   // read-only where the plan writes, or named twice.
   explicit Session(Plan& plan, const CallerMemory& memory = {});
