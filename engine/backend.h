@@ -10,6 +10,7 @@
 
 #include "engine/fusion.h"
 #include "graph/graph.h"
+#include "rg/compile.h"
 
 namespace rg {
 
@@ -53,6 +54,12 @@ class Backend {
   // Bytes a value needs in this backend's layout (more than plain when padded).
   // All versions of a variable share one storage and so one layout.
   virtual size_t value_bytes(const Graph& g, ValueId v) const { return g.desc(v).bytes(); }
+  // Whether the value's layout here is plain row-major in its dtype. A Session
+  // accepts caller-owned memory for a variable only where it is (the caller's
+  // bytes, e.g. a safetensors file's, are used as they are). Every backend of
+  // this build keeps variables plain (oneDNN pins them: layout_choice.cpp); a
+  // backend that lays one out otherwise must say so here.
+  virtual bool plain_layout(const Graph& /*g*/, ValueId /*v*/) const { return true; }
   // Host plain row-major <-> device layout, for one value (inputs, variables, outputs).
   virtual void write_value(const Graph& g, ValueId v, void* device, const void* host_plain) {
     copy_in(device, host_plain, g.desc(v).bytes());

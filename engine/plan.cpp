@@ -8,6 +8,21 @@
 
 namespace rg {
 
+void destroy(Backend* backend) noexcept { delete backend; }
+void destroy(Plan* plan) noexcept { delete plan; }
+std::string backend_name(const Backend& backend) { return backend.name(); }
+
+MemoryRequirements memory_requirements(const Plan& plan) {
+  const Graph& g = *plan.graph;
+  MemoryRequirements r;
+  r.arena_bytes = plan.arena_bytes;
+  r.arena_alignment = kArenaAlignment;
+  for (const VariableInfo& v : g.variables())
+    r.variables.push_back({v.name, v.desc, plan.backend->value_bytes(g, v.initial), dtype_size(v.desc.dtype),
+                           v.current != v.initial});
+  return r;
+}
+
 int64_t Plan::arena_offset(ValueId v) const {
   const int b = buffer_of_root[size_t(root[size_t(v)])];
   return b < 0 ? -1 : int64_t(buffers[size_t(b)].offset);

@@ -1,5 +1,7 @@
 // The compiler: graph -> schedule -> fusion groups -> kernels -> memory plan.
 // A Plan is everything decided before data exists; a Session binds memory to it.
+// compile() and CompileOptions are public (rg/compile.h); the Plan's contents
+// are the engine's own.
 #pragma once
 
 #include <memory>
@@ -10,6 +12,7 @@
 #include "engine/fusion.h"
 #include "engine/memory_planner.h"
 #include "graph/graph.h"
+#include "rg/compile.h"
 
 namespace rg {
 
@@ -38,13 +41,6 @@ struct Plan {
   // Where a value lives: arena offset, or -1 when it lives in a variable or is never materialised.
   int64_t arena_offset(ValueId v) const;
 };
-
-struct CompileOptions {
-  bool fuse = true;          // group elementwise chains with their producers
-  bool reuse_memory = true;  // share arena bytes between buffers whose lifetimes do not overlap
-};
-
-std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend, CompileOptions options = {});
 
 // Checks the memory plan's invariant: no two buffers that are live at the same
 // step share a byte. Throws std::logic_error naming both buffers.

@@ -257,8 +257,28 @@ ValueId Graph::increment(ValueId counter) { return add_node(OpKind::kIncrement, 
 
 void Graph::mark_output(ValueId v, const std::string& name) {
   check_value(v, "output value");
-  if (!name.empty()) value(v).name = name;
+  if (!name.empty()) {
+    const ValueId other = find_output(name);
+    if (other != kNoValue && other != v)
+      throw GraphError("mark_output: another output (" + value_label(other) + ") is already named '" + name + "'");
+    value(v).name = name;
+  }
   outputs_.push_back(v);
+}
+
+ValueId Graph::find_output(std::string_view name) const noexcept {
+  for (ValueId v : outputs_)
+    if (!name.empty() && values_[size_t(v)].name == name) return v;
+  return kNoValue;
+}
+
+ValueId Graph::output(std::string_view name) const {
+  const ValueId v = find_output(name);
+  if (v != kNoValue) return v;
+  std::string named;
+  for (ValueId o : outputs_)
+    if (!values_[size_t(o)].name.empty()) named += (named.empty() ? "'" : ", '") + values_[size_t(o)].name + "'";
+  throw GraphError("no output named '" + std::string(name) + "' (named outputs: " + (named.empty() ? "none" : named) + ")");
 }
 
 }  // namespace rg

@@ -9,12 +9,11 @@
 #include "apps/model/ralsgan_step.h"
 #include "engine/io/atomic_file.h"
 #include "apps/ralsgan/checkpoint.h"
+#include "apps/ralsgan/generate_batch.h"
 #include "apps/ralsgan/image_io.h"
 #include "apps/ralsgan/progress.h"
 #include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/zip_writer.h"
-#include "engine/rng/philox.h"
-#include "apps/rng_streams.h"
 
 namespace rg::app {
 
@@ -104,18 +103,20 @@ GenerateResult generate(const GenerateOptions& opt) {
   if (!opt.zip.empty()) zip.emplace(opt.zip);
   const unsigned encoders = opt.encoders > 0 ? unsigned(opt.encoders) : std::max(1u, data::default_threads() - 1);
   const size_t per = size_t(3) * cfg.size * cfg.size;
-  std::vector<float> z(size_t(B) * cfg.nz);
+  BatchGenerator batches(s, cfg.nz, B, opt.seed, file_z);
+  // Two image buffers: the network fills one while the encoders read the other.
+  std::vector<float> pixels[2] = {std::vector<float>(size_t(B) * per), std::vector<float>(size_t(B) * per)};
   Progress progress("generate", opt.count, "img");
   const auto t0 = std::chrono::steady_clock::now();
   std::future<void> pending;
   // Encodes and writes one batch's images (indices first .. first + n).
   // While the network runs the next batch, `encoders` threads (all cores but
   // one) encode; the last batch has the machine to itself, so all cores do.
-  auto write_batch = [&](std::vector<float> pixels, uint64_t first, uint64_t n, unsigned threads) {
+  auto write_batch = [&](const float* images, uint64_t first, uint64_t n, unsigned threads) {
     std::vector<std::vector<uint8_t>> pngs(n);
     data::parallel_for(n, threads, [&](size_t j) {
       std::vector<uint8_t> rgb(per);
-      quantize_image(&pixels[j * per], cfg.size, rgb.data());
+      quantize_image(&images[j * per], cfg.size, rgb.data());
       pngs[j] = encode_png(rgb.data(), cfg.size, cfg.size);
       io::write_file_atomic(opt.out / image_file_name(first + j), pngs[j]);
     });
@@ -123,28 +124,15 @@ GenerateResult generate(const GenerateOptions& opt) {
       for (uint64_t j = 0; j < n; ++j) zip->add(image_file_name(first + j), pngs[j]);
   };
   uint64_t done = 0;
-  for (; done < opt.count; done += uint64_t(B)) {
+  for (int slot = 0; done < opt.count; done += uint64_t(B), slot ^= 1) {
     if (stop_requested()) break;  // the batches before this one are written whole below
     const uint64_t n = std::min<uint64_t>(uint64_t(B), opt.count - done);
-    for (int j = 0; j < B; ++j) {
-      float* zj = &z[size_t(j) * cfg.nz];
-      const uint64_t index = opt.start_index + done + uint64_t(j);
-      if (uint64_t(j) >= n) {
-        std::fill(zj, zj + cfg.nz, 0.0f);  // padding of the last batch; its images are dropped
-      } else if (!file_z.empty()) {
-        std::copy_n(&file_z[size_t(done + uint64_t(j)) * cfg.nz], cfg.nz, zj);
-      } else {
-        latent_vector(opt.seed, streams::kGeneration, index, std::span<float>(zj, size_t(cfg.nz)));
-      }
-    }
-    s.set_input("z", std::span<const float>(z));
-    s.run();
-    std::vector<float> pixels = s.value_f32(gg.images);
+    batches.run(opt.start_index + done, done, n, pixels[slot]);
     if (pending.valid()) pending.get();  // the previous batch's files are written
     if (done + n >= opt.count) {
-      write_batch(std::move(pixels), opt.start_index + done, n, std::max(encoders, data::default_threads()));
+      write_batch(pixels[slot].data(), opt.start_index + done, n, std::max(encoders, data::default_threads()));
     } else {
-      pending = std::async(std::launch::async, write_batch, std::move(pixels), opt.start_index + done, n, encoders);
+      pending = std::async(std::launch::async, write_batch, pixels[slot].data(), opt.start_index + done, n, encoders);
     }
     if (!opt.quiet) progress.update(done + n);
   }

@@ -1,53 +1,6 @@
-// The oneDNN CPU backend: every convolution-family node and batch norm is a
-// oneDNN 2.6 primitive (JIT-compiled by oneDNN when the plan is compiled),
-// everything else is a small vectorised, OpenMP-threaded kernel of ours.
-//
-// Layouts: prepare() gives every 4-D activation one layout for the whole plan
-// (layout_choice.h: the layouts oneDNN's convolutions pick on this CPU under
-// format_tag::any, so nChw16c on AVX-512 and nChw8c on AVX2), so producers and
-// consumers agree and no reorder runs between kernels; weights, biases and all
-// variables stay plain (PyTorch's OIHW / IOHW), and weights are reordered into
-// the arena only where a primitive wants a blocked weight layout. Host I/O
-// (write_value/read_value) converts from/to plain NCHW. Every primitive's
-// implementation is in describe(); a plan that still runs one of oneDNN's
-// reference implementations says so once on stderr.
-//
-// Fusion: batch_norm(+relu) uses fuse_norm_relu; conv2d / conv_transpose2d
-// followed by a chain of relu, leaky_relu, tanh, scalar ops and a per-channel
-// bias add whose intermediates are internal become post-ops (bias argument,
-// eltwise post-ops). Other chains run as one fused elementwise loop.
-// f32 graphs only. Debug: RG_LAYOUTS=1 prints every value's layout at prepare().
+// The factory and its options are public: rg/backend_onednn.h (docs/library.md);
+// this path stays for the engine's code, with the Backend interface it implements.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include "engine/backend.h"
-
-namespace rg {
-
-struct OneDnnOptions {
-  int threads = 0;             // OpenMP threads for oneDNN and our kernels; 0: OMP_NUM_THREADS / all cores
-  bool post_ops = true;        // fuse elementwise chains into conv/deconv primitives where possible
-  bool blocked_layouts = true; // layouts oneDNN picks (blocked where channels allow); false: NHWC only
-  // Convolutions on bf16 copies of their operands (activations, weights, output
-  // gradients), accumulating in f32 and writing f32 (like torch.autocast on the
-  // CPU); weights, Adam moments, BatchNorm and every other op stay f32. Needs a
-  // CPU with bf16 instructions (AVX512_BF16 or AMX-BF16): make_onednn_backend
-  // throws std::invalid_argument naming what is missing otherwise.
-  bool bf16 = false;
-  // Tests only: let oneDNN emulate bf16 on AVX-512 CPUs without bf16
-  // instructions (slow, same rounding of the operands), so the bf16 path can be
-  // checked on any AVX-512 machine. The command line never sets it.
-  bool allow_emulated_bf16 = false;
-};
-
-std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options = {});
-
-// The instruction set oneDNN uses on this CPU (after DNNL_MAX_CPU_ISA), e.g.
-// "avx2", "avx512_core", "avx512_core_bf16", "avx512_core_amx".
-std::string onednn_cpu_isa();
-// Whether that instruction set has bf16 arithmetic (AVX512_BF16 or AMX-BF16).
-bool onednn_native_bf16();
-
-}  // namespace rg
+#include "rg/backend_onednn.h"

@@ -1,15 +1,6 @@
-// The reference backend: portable C++ with Eigen, f32 and f64. It is the
-// correctness oracle every other backend is tested against, so it favours
-// plain, auditable loops (double accumulators) over speed, except for the
-// convolutions, which are im2col + Eigen GEMM so that full-size models run.
+// The factory is public: rg/backend_ref.h (docs/library.md); this path stays
+// for the engine's code, with the Backend interface it implements.
 #pragma once
 
-#include <memory>
-
 #include "engine/backend.h"
-
-namespace rg {
-
-std::unique_ptr<Backend> make_ref_backend();
-
-}  // namespace rg
+#include "rg/backend_ref.h"

@@ -1,6 +1,7 @@
 #include "engine/io/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -403,7 +404,7 @@ int64_t TensorData::numel() const {
   return n;
 }
 
-SafetensorsContents parse_safetensors(std::span<const std::byte> file, const std::string& label) {
+SafetensorsView parse_safetensors_view(std::span<const std::byte> file, const std::string& label) {
   if (file.size() < 8) {
     fail(label, "file too short for a safetensors header (" + std::to_string(file.size()) + " bytes, need at least 8)");
   }
@@ -425,7 +426,7 @@ SafetensorsContents parse_safetensors(std::span<const std::byte> file, const std
   const JsonValue root = JsonParser(header, label).parse_document();
   if (root.kind != JsonValue::Kind::Object) fail(label, "header is not a JSON object");
 
-  SafetensorsContents out;
+  SafetensorsView out;
   for (size_t i = 0; i < root.keys.size(); ++i) {
     const std::string& name = root.keys[i];
     const JsonValue& entry = root.items[i];
@@ -454,7 +455,7 @@ SafetensorsContents parse_safetensors(std::span<const std::byte> file, const std
     }
     if (!dtype || !shape || !offsets) fail(label, where + ": needs dtype, shape and data_offsets");
     if (dtype->kind != JsonValue::Kind::String) fail(label, where + ": dtype must be a string");
-    TensorData t;
+    TensorView t;
     t.dtype = dtype->text;
     try {
       (void)dtype_size(t.dtype);
@@ -484,14 +485,25 @@ SafetensorsContents parse_safetensors(std::span<const std::byte> file, const std
       fail(label, where + ": data_offsets " + range + " hold " + std::to_string(end - begin) + " bytes but " +
                       t.dtype + " shape needs " + std::to_string(nbytes));
     }
-    const auto sub = data.subspan(static_cast<size_t>(begin), static_cast<size_t>(nbytes));
-    t.bytes.assign(sub.begin(), sub.end());
+    t.bytes = data.subspan(static_cast<size_t>(begin), static_cast<size_t>(nbytes));
     out.tensors.emplace(name, std::move(t));  // names are unique: the JSON parser rejects duplicate keys
   }
   return out;
 }
 
-SafetensorsContents read_safetensors(const std::string& path) {
+SafetensorsContents parse_safetensors(std::span<const std::byte> file, const std::string& label) {
+  SafetensorsView view = parse_safetensors_view(file, label);
+  SafetensorsContents out;
+  out.metadata = std::move(view.metadata);
+  for (auto& [name, t] : view.tensors)
+    out.tensors.emplace(name, TensorData{std::move(t.dtype), std::move(t.shape), {t.bytes.begin(), t.bytes.end()}});
+  return out;
+}
+
+namespace {
+
+// Opens `path` for reading; it must be a regular file. Returns the descriptor and its size.
+int open_regular_file(const std::string& path, size_t* size) {
   // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
   // below as not a regular file (reads of a regular file ignore the flag).
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -506,7 +518,16 @@ SafetensorsContents read_safetensors(const std::string& path) {
     ::close(fd);
     fail(path, "not a regular file");
   }
-  std::vector<std::byte> buf(static_cast<size_t>(st.st_size));
+  *size = static_cast<size_t>(st.st_size);
+  return fd;
+}
+
+}  // namespace
+
+SafetensorsContents read_safetensors(const std::string& path) {
+  size_t size = 0;
+  const int fd = open_regular_file(path, &size);
+  std::vector<std::byte> buf(size);
   size_t got = 0;
   while (got < buf.size()) {
     const ssize_t r = ::read(fd, buf.data() + got, buf.size() - got);
@@ -520,6 +541,37 @@ SafetensorsContents read_safetensors(const std::string& path) {
   }
   ::close(fd);
   return parse_safetensors(buf, path);
+}
+
+MappedSafetensors::MappedSafetensors(const std::string& path) : path_(path) {
+  const int fd = open_regular_file(path, &size_);
+  if (size_ > 0) {
+    base_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int e = errno;
+    ::close(fd);
+    if (base_ == MAP_FAILED) {
+      base_ = nullptr;
+      fail(path, "cannot map into memory: " + errno_text(e));
+    }
+  } else {
+    ::close(fd);
+  }
+  try {
+    view_ = parse_safetensors_view({static_cast<const std::byte*>(base_), size_}, path);
+  } catch (...) {
+    if (base_) ::munmap(base_, size_);
+    throw;
+  }
+}
+
+MappedSafetensors::~MappedSafetensors() {
+  if (base_) ::munmap(base_, size_);
+}
+
+const TensorView& MappedSafetensors::tensor(const std::string& name) const {
+  auto it = view_.tensors.find(name);
+  if (it == view_.tensors.end()) fail(path_, "no tensor named " + quoted(name));
+  return it->second;
 }
 
 namespace {

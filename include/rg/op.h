@@ -1,0 +1,100 @@
+// The operator set of the IR. Each node has one OpKind and the attributes it
+// needs; the gradient rules (autodiff.cpp), shape rules (shape_inference.cpp)
+// and every backend switch over this one enum.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rg/tensor.h"
+
+namespace rg {
+
+enum class OpKind : uint8_t {
+  // Leaves.
+  kInput,     // fed by the session before each run
+  kVariable,  // persistent state (parameters, optimizer moments, BN statistics, counters)
+  kFill,      // a constant tensor filled with attrs.scalar
+  // Convolutions (NCHW; weights OIHW for conv2d, IOHW for conv_transpose2d as PyTorch).
+  kConv2d,                // (x, w) -> y
+  kConvTranspose2d,       // (x, w) -> y; also conv2d's input gradient
+  kConv2dBackwardWeight,  // (x, dy) -> dw of conv2d(x, w) = y; also conv_transpose2d's weight grad
+  // Batch normalisation over (N, H, W) per channel.
+  kBatchNormTrain,           // (x, gamma, beta) -> (y, batch mean, biased batch var)
+  kBatchNormInference,       // (x, gamma, beta, mean, var) -> y
+  kBatchNormBackward,        // (dy, x, gamma, mean, var) -> (dx, dgamma, dbeta), training mode
+  kBatchNormRunningUpdate,   // (running, batch stat) -> running'; in place, state write
+  // Activations and their derivatives.
+  kRelu,
+  kLeakyRelu,  // attrs.scalar = negative slope
+  kTanh,
+  kReluBackward,       // (dy, y)
+  kLeakyReluBackward,  // (dy, x or y): dy where the second input > 0, else dy * slope
+  kTanhBackward,       // (dy, y)
+  // Elementwise arithmetic with numpy broadcasting.
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kAddScalar,  // x + attrs.scalar
+  kMulScalar,  // x * attrs.scalar
+  kSquare,
+  // Classification ops (the Fashion-MNIST classifier's, docs/classifier.md).
+  kMatMul,              // (a, b) -> op(a) @ op(b), both 2-D; op transposes where attrs.transpose_a / _b
+  kLogSoftmax,          // along the last axis: x - max - log(sum(exp(x - max)))
+  kLogSoftmaxBackward,  // (dy, y = log_softmax(x)) -> dy - exp(y) * sum(dy) along the last axis
+  // Reductions and shape.
+  kMean,         // over attrs.axes (all when empty), attrs.keepdims
+  kSumTo,        // sum a broadcast result back to attrs.shape (gradient of broadcasting)
+  kBroadcastTo,  // to attrs.shape
+  kReshape,      // to attrs.shape
+  kStopGradient,
+  // State updates (in place on variables).
+  kAdamUpdate,  // (param, grad, m, v, step) -> (param', m', v')
+  kIncrement,   // (counter) -> counter + 1
+  // Pooling and the metrics' Inception-v3 ops, NCHW. Only max pooling has a
+  // gradient rule; autodiff rejects the others (forward-only).
+  kMaxPool2d,          // attrs.kernel, stride, padding (pads never win; floor mode)
+  kMaxPool2dBackward,  // (dy, x) -> dx, max pooling's attrs: each window's dy goes to its first maximum
+  kAvgPool2d,          // attrs.kernel, stride, padding, count_include_pad (floor mode)
+  kConcat,          // (x0, x1, ..., xk) along attrs.axes[0]; any number (>= 1) of inputs
+  kResizeBilinear,  // to attrs.shape = {H', W'}, as F.interpolate(bilinear, align_corners=False)
+};
+
+const char* op_name(OpKind k);
+
+// Attributes; each op reads the fields it documents above.
+struct OpAttrs {
+  std::array<int, 2> stride{1, 1};
+  std::array<int, 2> padding{0, 0};
+  std::array<int, 2> output_padding{0, 0};
+  double scalar = 0.0;
+  double eps = 1e-5;
+  double momentum = 0.1;
+  bool unbiased = false;  // BatchNormRunningUpdate: apply n / (n - 1) to the batch variance
+  std::vector<int> axes;
+  bool keepdims = false;
+  Shape shape;
+  // Pooling (kMaxPool2d, its backward, kAvgPool2d).
+  std::array<int, 2> kernel{1, 1};
+  bool count_include_pad = true;
+  // MatMul: multiply by the transpose of the first / second operand.
+  bool transpose_a = false, transpose_b = false;
+  // Adam.
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+};
+
+// Families the compiler and backends reason about.
+bool is_elementwise(OpKind k);   // one output, same index in and out (inputs may broadcast)
+bool is_state_update(OpKind k);  // writes variables in place
+bool is_leaf(OpKind k);
+int num_outputs(OpKind k);
+
+}  // namespace rg
+
+namespace rg {
+// For a state update: the input whose variable storage output `output_index` overwrites.
+int state_alias_input(OpKind k, int output_index);
+}  // namespace rg
