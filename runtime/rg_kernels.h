@@ -10,6 +10,10 @@
 
 #include "rg_plan_format.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* y = conv_transpose2d(x, w) per image as the reference backend's
  * conv2d_backward_data: col = W^T * x (K-outer rank-1 updates that skip zero
  * weights), then y = col2im(col). col: cy*kh*kw*hx*wx floats of scratch. */
@@ -21,5 +25,9 @@ void rg_batch_norm(const rg_kernel_record* r, const float* x, const float* gamma
 
 /* The fused elementwise chain, in place on y [n, channels, plane]. */
 void rg_epilogue(const rg_kernel_record* r, float* y, size_t n, size_t channels, size_t plane, const float* bias);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* RG_KERNELS_H */
