@@ -30,7 +30,8 @@ bool cheap_enough(const rg_plan& plan) {
   for (uint32_t k = 0; k < h.kernel_count; ++k) {
     rg_kernel_record r;
     std::memcpy(&r, plan.bytes + sizeof(rg_plan_header) + k * sizeof r, sizeof r);
-    work += double(r.n) * r.cx * r.hx * r.wx * (r.op == RG_OP_CONV_TRANSPOSE2D ? double(r.cy) * r.kh * r.kw : 1.0);
+    work += double(r.n) * r.cx * r.hx * r.wx *
+            (r.op == RG_OP_CONV_TRANSPOSE2D ? double(r.cy) * r.kh * r.kw : 1.0);
   }
   return work < 2e7;
 }
@@ -38,10 +39,11 @@ bool cheap_enough(const rg_plan& plan) {
 void try_plan(const uint8_t* data, size_t size) {
   rg_plan plan;
   if (rg_plan_validate(data, size, &plan) != RG_OK || !cheap_enough(plan)) return;
-  Buffer arena(plan.header.arena_bytes), latents(plan.header.latents_bytes), images(plan.header.images_bytes);
+  Buffer arena(plan.header.arena_bytes), latents(plan.header.latents_bytes),
+      images(plan.header.images_bytes);
   std::memset(latents.p, 0, size_t(plan.header.latents_bytes));
-  const rg_status s = rg_run(&plan, rg_plan_weights(&plan), arena.p, static_cast<const float*>(latents.p),
-                             static_cast<float*>(images.p));
+  const rg_status s = rg_run(&plan, rg_plan_weights(&plan), arena.p,
+                             static_cast<const float*>(latents.p), static_cast<float*>(images.p));
   if (s != RG_OK) std::abort();  // everything rg_run checks was validated already
 }
 
@@ -50,7 +52,8 @@ void try_plan(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A 64-byte aligned copy, as a device would hold the file (the weights are read as floats).
   std::vector<uint64_t> storage(size / 8 + 9);
-  auto* copy = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) / 64 * 64);
+  auto* copy =
+      reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(storage.data()) + 63) / 64 * 64);
   std::memcpy(copy, data, size);
   try_plan(copy, size);
   if (size >= sizeof(rg_plan_header)) {

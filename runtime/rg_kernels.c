@@ -3,7 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-void rg_conv_transpose2d(const rg_kernel_record* r, const float* x, const float* w, float* y, float* col) {
+void rg_conv_transpose2d(const rg_kernel_record* r, const float* x, const float* w, float* y,
+                         float* col) {
   const size_t M = (size_t)r->cy * r->kh * r->kw, K = r->cx, N = (size_t)r->hx * r->wx;
   const size_t y_image = (size_t)r->cy * r->hy * r->wy;
   for (size_t img = 0; img < r->n; ++img) {
@@ -48,12 +49,14 @@ void rg_batch_norm(const rg_kernel_record* r, const float* x, const float* gamma
     const double g = (double)gamma[c], b = (double)beta[c];
     for (size_t i = 0; i < r->n; ++i) {
       const size_t base = (i * C + c) * HW;
-      for (size_t k = 0; k < HW; ++k) y[base + k] = (float)(((double)x[base + k] - mu) * inv * g + b);
+      for (size_t k = 0; k < HW; ++k)
+        y[base + k] = (float)(((double)x[base + k] - mu) * inv * g + b);
     }
   }
 }
 
-void rg_epilogue(const rg_kernel_record* r, float* y, size_t n, size_t channels, size_t plane, const float* bias) {
+void rg_epilogue(const rg_kernel_record* r, float* y, size_t n, size_t channels, size_t plane,
+                 const float* bias) {
   if (r->epilogue_count == 0) return;
   for (size_t i = 0; i < n; ++i)
     for (size_t c = 0; c < channels; ++c) {
@@ -62,10 +65,17 @@ void rg_epilogue(const rg_kernel_record* r, float* y, size_t n, size_t channels,
         float v = p[e];
         for (uint32_t k = 0; k < r->epilogue_count; ++k) {
           switch (r->epilogue[k]) {
-            case RG_EPI_RELU: v = v > 0.0f ? v : 0.0f; break;
-            case RG_EPI_TANH: v = tanhf(v); break;
-            case RG_EPI_ADD_CHANNEL: v = v + bias[c]; break;
-            default: break; /* refused by validation */
+            case RG_EPI_RELU:
+              v = v > 0.0f ? v : 0.0f;
+              break;
+            case RG_EPI_TANH:
+              v = tanhf(v);
+              break;
+            case RG_EPI_ADD_CHANNEL:
+              v = v + bias[c];
+              break;
+            default:
+              break; /* refused by validation */
           }
         }
         p[e] = v;

@@ -32,8 +32,10 @@ enum rg_region {
 
 /* Kernel kinds: the fusion-group anchors of the generator's plan. */
 enum rg_op {
-  RG_OP_CONV_TRANSPOSE2D = 1, /* y = conv_transpose2d(x, w): the ref backend's backward-data GEMM + col2im */
-  RG_OP_BATCH_NORM = 2        /* y = (x - mean) / sqrt(var + eps) * gamma + beta, in double */
+  /* y = conv_transpose2d(x, w): the reference backend's backward-data GEMM + col2im */
+  RG_OP_CONV_TRANSPOSE2D = 1,
+  /* y = (x - mean) / sqrt(var + eps) * gamma + beta, in double */
+  RG_OP_BATCH_NORM = 2
 };
 
 /* Elementwise ops fused after the anchor, applied in place on y in order. */
@@ -58,18 +60,18 @@ enum rg_slot {
 
 /* Where one tensor lives: a byte range of a region. */
 typedef struct rg_tensor_ref {
-  uint32_t region; /* enum rg_region */
+  uint32_t region;   /* enum rg_region */
   uint32_t reserved; /* 0 */
-  uint64_t offset; /* bytes from the region's start; a multiple of 4 */
-  uint64_t bytes;  /* exactly what the kernel reads or writes there */
+  uint64_t offset;   /* bytes from the region's start; a multiple of 4 */
+  uint64_t bytes;    /* exactly what the kernel reads or writes there */
 } rg_tensor_ref;
 
 /* One fusion group of the compiled plan, in schedule order. Geometry in the
  * transposed convolution's own terms: x [n, cx, hx, wx] -> y [n, cy, hy, wy]
  * with hy = (hx - 1) * stride - 2 * pad + k. Batch norm uses n, cx, hx, wx. */
 typedef struct rg_kernel_record {
-  uint32_t op;             /* enum rg_op */
-  uint32_t epilogue_count; /* <= RG_PLAN_MAX_EPILOGUE */
+  uint32_t op;                             /* enum rg_op */
+  uint32_t epilogue_count;                 /* <= RG_PLAN_MAX_EPILOGUE */
   uint32_t epilogue[RG_PLAN_MAX_EPILOGUE]; /* enum rg_epilogue */
   uint32_t n, cx, hx, wx, cy, hy, wy, kh, kw, stride_h, stride_w, pad_h, pad_w;
   uint32_t reserved0; /* 0 */
@@ -80,11 +82,11 @@ typedef struct rg_kernel_record {
 /* The file: this header, kernel_count records, zero padding to
  * weights_offset, weights_bytes of f32 weights. */
 typedef struct rg_plan_header {
-  char magic[8];          /* RG_PLAN_MAGIC */
-  uint32_t version;       /* RG_PLAN_VERSION */
-  uint32_t crc32;         /* CRC-32 (zlib's) of bytes [16, file_bytes) */
-  uint64_t file_bytes;    /* the whole file */
-  uint64_t arena_bytes;   /* the engine's arena: activations and scratch */
+  char magic[8];           /* RG_PLAN_MAGIC */
+  uint32_t version;        /* RG_PLAN_VERSION */
+  uint32_t crc32;          /* CRC-32 (zlib's) of bytes [16, file_bytes) */
+  uint64_t file_bytes;     /* the whole file */
+  uint64_t arena_bytes;    /* the engine's arena: activations and scratch */
   uint64_t weights_offset; /* a multiple of alignment */
   uint64_t weights_bytes;
   uint64_t latents_bytes; /* batch * nz * 4 */

@@ -9,7 +9,9 @@ typedef struct regions {
   uint8_t* base[RG_REGION_IMAGES + 1]; /* indexed by enum rg_region */
 } regions;
 
-static int aligned(const void* p) { return (uintptr_t)p % sizeof(float) == 0; }
+static int aligned(const void* p) {
+  return (uintptr_t)p % sizeof(float) == 0;
+}
 
 static int disjoint(const void* a, uint64_t a_bytes, const void* b, uint64_t b_bytes) {
   const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
@@ -20,9 +22,13 @@ static float* at(const regions* g, const rg_tensor_ref* t) {
   return t->region == RG_REGION_NONE ? 0 : (float*)(void*)(g->base[t->region] + (size_t)t->offset);
 }
 
-rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const float* latents, float* images) {
-  if (!plan || !plan->bytes || !weights || !latents || !images || (!arena && plan->header.arena_bytes)) return RG_ERR_NULL;
-  if (!aligned(weights) || !aligned(arena) || !aligned(latents) || !aligned(images)) return RG_ERR_MISALIGNED;
+rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const float* latents,
+                 float* images) {
+  if (!plan || !plan->bytes || !weights || !latents || !images ||
+      (!arena && plan->header.arena_bytes))
+    return RG_ERR_NULL;
+  if (!aligned(weights) || !aligned(arena) || !aligned(latents) || !aligned(images))
+    return RG_ERR_MISALIGNED;
   const rg_plan_header* h = &plan->header;
   /* The weights may be read by all; what is written must not alias anything. */
   const void* ptr[] = {arena, weights, latents, images};
@@ -30,11 +36,13 @@ rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const f
   for (int i = 0; i < 4; ++i)
     for (int j = i + 1; j < 4; ++j)
       if (!disjoint(ptr[i], len[i], ptr[j], len[j])) return RG_ERR_OVERLAP;
-  regions g = {{0, (uint8_t*)arena, (uint8_t*)(uintptr_t)weights, (uint8_t*)(uintptr_t)latents, (uint8_t*)images}};
+  regions g = {{0, (uint8_t*)arena, (uint8_t*)(uintptr_t)weights, (uint8_t*)(uintptr_t)latents,
+                (uint8_t*)images}};
   for (uint32_t k = 0; k < h->kernel_count; ++k) {
     rg_kernel_record r;
     rg_plan_kernel(plan, k, &r);
-    /* Checked again (cheap): the plan's bytes are the caller's and may have changed since validation. */
+    /* Checked again (cheap): the plan's bytes are the caller's and may have changed since
+     * validation. */
     const rg_status s = rg_check_kernel(h, &r);
     if (s != RG_OK) return s;
     const float* x = at(&g, &r.slot[RG_SLOT_X]);
@@ -44,8 +52,8 @@ rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const f
       rg_conv_transpose2d(&r, x, at(&g, &r.slot[RG_SLOT_W]), y, at(&g, &r.slot[RG_SLOT_SCRATCH]));
       channels = r.cy, plane = (size_t)r.hy * r.wy;
     } else {
-      rg_batch_norm(&r, x, at(&g, &r.slot[RG_SLOT_W]), at(&g, &r.slot[RG_SLOT_BETA]), at(&g, &r.slot[RG_SLOT_MEAN]),
-                    at(&g, &r.slot[RG_SLOT_VAR]), y);
+      rg_batch_norm(&r, x, at(&g, &r.slot[RG_SLOT_W]), at(&g, &r.slot[RG_SLOT_BETA]),
+                    at(&g, &r.slot[RG_SLOT_MEAN]), at(&g, &r.slot[RG_SLOT_VAR]), y);
       channels = r.cx, plane = (size_t)r.hx * r.wx;
     }
     rg_epilogue(&r, y, r.n, channels, plane, at(&g, &r.slot[RG_SLOT_BIAS]));

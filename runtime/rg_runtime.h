@@ -22,16 +22,16 @@ extern "C" {
 
 typedef enum rg_status {
   RG_OK = 0,
-  RG_ERR_NULL = 1,          /* a required pointer is null */
-  RG_ERR_TRUNCATED = 2,     /* the buffer is shorter than the header or than file_bytes says */
-  RG_ERR_MAGIC = 3,         /* not a plan file */
-  RG_ERR_VERSION = 4,       /* a plan of another format version */
-  RG_ERR_CHECKSUM = 5,      /* the CRC-32 does not match the bytes */
-  RG_ERR_HEADER = 6,        /* a header field is inconsistent or out of range (absurd sizes) */
-  RG_ERR_KERNEL = 7,        /* unknown op or epilogue, or an impossible geometry */
-  RG_ERR_REGION = 8,        /* a tensor reference names the wrong region or lies outside it */
-  RG_ERR_MISALIGNED = 9,    /* an offset or a caller's pointer is not aligned for f32 */
-  RG_ERR_OVERLAP = 10       /* a kernel's output overlaps its inputs, or the caller's regions overlap */
+  RG_ERR_NULL = 1,       /* a required pointer is null */
+  RG_ERR_TRUNCATED = 2,  /* the buffer is shorter than the header or than file_bytes says */
+  RG_ERR_MAGIC = 3,      /* not a plan file */
+  RG_ERR_VERSION = 4,    /* a plan of another format version */
+  RG_ERR_CHECKSUM = 5,   /* the CRC-32 does not match the bytes */
+  RG_ERR_HEADER = 6,     /* a header field is inconsistent or out of range (absurd sizes) */
+  RG_ERR_KERNEL = 7,     /* unknown op or epilogue, or an impossible geometry */
+  RG_ERR_REGION = 8,     /* a tensor reference names the wrong region or lies outside it */
+  RG_ERR_MISALIGNED = 9, /* an offset or a caller's pointer is not aligned for f32 */
+  RG_ERR_OVERLAP = 10 /* a kernel's output overlaps its inputs, or the caller's regions overlap */
 } rg_status;
 
 /* One line of English per status, for logs ("checksum mismatch", ...). */
@@ -61,7 +61,8 @@ const float* rg_plan_weights(const rg_plan* plan);
  * [batch, nz]. weights: header.weights_bytes (e.g. rg_plan_weights), arena:
  * header.arena_bytes, all 4-byte aligned; arena, latents and images must not
  * overlap each other or the weights. */
-rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const float* latents, float* images);
+rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const float* latents,
+                 float* images);
 
 /* CRC-32 as zlib's crc32(crc, data, n): start with crc = 0. */
 uint32_t rg_crc32(uint32_t crc, const void* data, size_t n);

@@ -24,7 +24,9 @@ namespace {
                            " (it runs the DCGAN generator's ops only, docs/embedded.md)");
 }
 
-uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+uint32_t u32(int64_t v) {
+  return static_cast<uint32_t>(v);
+}
 
 // Turns the plan's values into tensor references: the latents and images
 // into their own regions, variables into the weights section (packed in
@@ -32,19 +34,24 @@ uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
 class RefMaker {
  public:
   RefMaker(const Plan& plan, const Session& s, ValueId latents, ValueId images)
-      : plan_(plan), s_(s), latents_(plan.root[size_t(latents)]), images_(plan.root[size_t(images)]) {}
+      : plan_(plan),
+        s_(s),
+        latents_(plan.root[size_t(latents)]),
+        images_(plan.root[size_t(images)]) {}
 
   rg_tensor_ref operator()(ValueId v) {
     const Graph& g = *plan_.graph;
     const ValueId r = plan_.root[size_t(v)];
     const uint64_t bytes = g.desc(v).bytes();
     if (g.desc(v).dtype != DType::f32) unsupported("a non-f32 tensor (" + g.value_label(v) + ")");
-    if (bytes != g.desc(r).bytes()) unsupported("a view of part of a tensor (" + g.value_label(v) + ")");
+    if (bytes != g.desc(r).bytes())
+      unsupported("a view of part of a tensor (" + g.value_label(v) + ")");
     if (r == latents_) return {RG_REGION_LATENTS, 0, 0, bytes};
     if (r == images_) return {RG_REGION_IMAGES, 0, 0, bytes};
     if (g.value(r).variable >= 0) return {RG_REGION_WEIGHTS, 0, weight_offset(r), bytes};
     const int64_t off = plan_.arena_offset(v);
-    if (off < 0) throw std::logic_error("export: value " + g.value_label(v) + " has no arena buffer");
+    if (off < 0)
+      throw std::logic_error("export: value " + g.value_label(v) + " has no arena buffer");
     return {RG_REGION_ARENA, 0, uint64_t(off), bytes};
   }
 
@@ -58,7 +65,8 @@ class RefMaker {
     const uint64_t off = align_up(weights_.size(), RG_PLAN_ALIGNMENT);
     weights_.resize(off + g.desc(root).bytes(), 0);
     // The bytes the reference backend computes with: the session's f32 copy.
-    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, weights_.data() + off, DType::f32);
+    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, weights_.data() + off,
+                     DType::f32);
     offset_[root] = off;
     return off;
   }
@@ -72,7 +80,8 @@ class RefMaker {
 
 void set_conv_geometry(const Graph& g, const Node& n, rg_kernel_record& r) {
   const Shape &x = g.shape(n.inputs[0]), &w = g.shape(n.inputs[1]), &y = g.shape(n.outputs[0]);
-  if (n.attrs.output_padding[0] || n.attrs.output_padding[1]) unsupported("conv_transpose2d with output_padding");
+  if (n.attrs.output_padding[0] || n.attrs.output_padding[1])
+    unsupported("conv_transpose2d with output_padding");
   r.op = RG_OP_CONV_TRANSPOSE2D;
   r.n = u32(x[0]), r.cx = u32(x[1]), r.hx = u32(x[2]), r.wx = u32(x[3]);
   r.cy = u32(y[1]), r.hy = u32(y[2]), r.wy = u32(y[3]), r.kh = u32(w[2]), r.kw = u32(w[3]);
@@ -93,7 +102,8 @@ rg_kernel_record kernel_record(const Plan& plan, size_t k, RefMaker& ref) {
     set_conv_geometry(g, anchor, r);
     const int scratch = plan.scratch_buffer[k];
     const uint64_t col = uint64_t(r.cy) * r.kh * r.kw * r.hx * r.wx * sizeof(float);
-    if (scratch < 0 || plan.buffers[size_t(scratch)].bytes < col) throw std::logic_error("export: no im2col scratch");
+    if (scratch < 0 || plan.buffers[size_t(scratch)].bytes < col)
+      throw std::logic_error("export: no im2col scratch");
     // The reference kernel puts its columns at the end of its scratch.
     const ArenaBuffer& b = plan.buffers[size_t(scratch)];
     r.slot[RG_SLOT_SCRATCH] = {RG_REGION_ARENA, 0, b.offset + b.bytes - col, col};
@@ -111,14 +121,17 @@ rg_kernel_record kernel_record(const Plan& plan, size_t k, RefMaker& ref) {
     unsupported(op_name(anchor.op));
   }
   r.slot[RG_SLOT_X] = ref(anchor.inputs[0]);
-  if (grp.outputs.size() != 1) unsupported("a fusion group with " + std::to_string(grp.outputs.size()) + " outputs");
+  if (grp.outputs.size() != 1)
+    unsupported("a fusion group with " + std::to_string(grp.outputs.size()) + " outputs");
   r.slot[RG_SLOT_Y] = ref(grp.outputs[0]);
   ValueId prev = anchor.outputs[0];
   for (size_t i = 1; i < grp.nodes.size(); ++i) {
     const Node& n = g.node(grp.nodes[i]);
-    if (r.epilogue_count == RG_PLAN_MAX_EPILOGUE) unsupported("a chain of more than 4 elementwise ops");
+    if (r.epilogue_count == RG_PLAN_MAX_EPILOGUE)
+      unsupported("a chain of more than 4 elementwise ops");
     uint32_t& e = r.epilogue[r.epilogue_count++];
-    if (n.inputs[0] != prev) unsupported(std::string(op_name(n.op)) + " not applied to the chain's value");
+    if (n.inputs[0] != prev)
+      unsupported(std::string(op_name(n.op)) + " not applied to the chain's value");
     if (n.op == OpKind::kRelu) {
       e = RG_EPI_RELU;
     } else if (n.op == OpKind::kTanh) {
@@ -132,7 +145,8 @@ rg_kernel_record kernel_record(const Plan& plan, size_t k, RefMaker& ref) {
     }
     prev = n.outputs[0];
   }
-  if (prev != grp.outputs[0]) unsupported("a fusion group whose output is not its chain's last value");
+  if (prev != grp.outputs[0])
+    unsupported("a fusion group whose output is not its chain's last value");
   return r;
 }
 
@@ -143,13 +157,15 @@ void put(std::vector<uint8_t>& out, size_t at, const T& v) {
 
 }  // namespace
 
-std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, ValueId latents, ValueId images) {
+std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, ValueId latents,
+                                 ValueId images) {
   const Graph& g = *plan.graph;
   if (g.float_type() != DType::f32) unsupported("an f64 plan");
   if (plan.groups.size() > RG_PLAN_MAX_KERNELS) unsupported("a plan of more than 64 kernels");
   const Shape& zs = g.shape(latents);
   const Shape& is = g.shape(images);
-  if (zs.size() != 2 || is.size() != 4 || is[1] != 3 || is[2] != is[3]) unsupported("latents or images of that shape");
+  if (zs.size() != 2 || is.size() != 4 || is[1] != 3 || is[2] != is[3])
+    unsupported("latents or images of that shape");
   RefMaker ref(plan, session, latents, images);
   std::vector<rg_kernel_record> records;
   for (size_t k = 0; k < plan.groups.size(); ++k) records.push_back(kernel_record(plan, k, ref));
@@ -164,11 +180,13 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, Value
   h.images_bytes = g.desc(images).bytes();
   h.kernel_count = u32(int64_t(records.size()));
   h.kernel_record_bytes = sizeof(rg_kernel_record);
-  h.weights_offset = align_up(sizeof h + records.size() * sizeof(rg_kernel_record), RG_PLAN_ALIGNMENT);
+  h.weights_offset =
+      align_up(sizeof h + records.size() * sizeof(rg_kernel_record), RG_PLAN_ALIGNMENT);
   h.weights_bytes = ref.weights().size();
   h.file_bytes = h.weights_offset + h.weights_bytes;
   std::vector<uint8_t> out(h.file_bytes, 0);
-  for (size_t k = 0; k < records.size(); ++k) put(out, sizeof h + k * sizeof(rg_kernel_record), records[k]);
+  for (size_t k = 0; k < records.size(); ++k)
+    put(out, sizeof h + k * sizeof(rg_kernel_record), records[k]);
   std::memcpy(out.data() + h.weights_offset, ref.weights().data(), ref.weights().size());
   put(out, 0, h);
   h.crc32 = rg_crc32(0, out.data() + 16, out.size() - 16);
@@ -179,43 +197,50 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, Value
 std::string plan_c_header(const std::vector<uint8_t>& file, const std::string& source) {
   rg_plan_header h;
   std::memcpy(&h, file.data(), sizeof h);
-  std::string s = "/* Written by `ralsgan export` from " + source +
-                  ": the sizes of model.rgplan's regions\n * (docs/embedded.md). Allocate them, then "
-                  "rg_plan_validate and rg_run. */\n#ifndef RG_MODEL_H\n#define RG_MODEL_H\n\n";
+  std::string s =
+      "/* Written by `ralsgan export` from " + source +
+      ": the sizes of model.rgplan's regions\n * (docs/embedded.md). Allocate them, then "
+      "rg_plan_validate and rg_run. */\n#ifndef RG_MODEL_H\n#define RG_MODEL_H\n\n";
   auto def = [&](const char* name, uint64_t v, const char* what) {
     s += std::string("#define ") + name + " " + std::to_string(v) + "u /* " + what + " */\n";
   };
   def("RG_MODEL_PLAN_BYTES", h.file_bytes, "the whole plan file");
   def("RG_MODEL_ARENA_BYTES", h.arena_bytes, "caller-owned scratch for activations");
-  def("RG_MODEL_WEIGHTS_BYTES", h.weights_bytes, "f32 weights, at RG_MODEL_WEIGHTS_OFFSET in the file");
+  def("RG_MODEL_WEIGHTS_BYTES", h.weights_bytes,
+      "f32 weights, at RG_MODEL_WEIGHTS_OFFSET in the file");
   def("RG_MODEL_WEIGHTS_OFFSET", h.weights_offset, "bytes");
   def("RG_MODEL_LATENTS_BYTES", h.latents_bytes, "f32 [batch, nz]");
   def("RG_MODEL_IMAGES_BYTES", h.images_bytes, "f32 [batch, 3, size, size]");
-  def("RG_MODEL_ALIGNMENT", h.alignment, "of the weights section; give every region this alignment");
+  def("RG_MODEL_ALIGNMENT", h.alignment,
+      "of the weights section; give every region this alignment");
   def("RG_MODEL_BATCH", h.batch, "images per rg_run");
   def("RG_MODEL_IMAGE_SIZE", h.image_size, "pixels per side");
   def("RG_MODEL_NZ", h.nz, "latent size");
   def("RG_MODEL_KERNELS", h.kernel_count, "kernel records");
   char crc[16];
   std::snprintf(crc, sizeof crc, "0x%08xu", h.crc32);
-  s += std::string("#define RG_MODEL_CRC32 ") + crc + " /* of the plan file, bytes 16 .. end */\n\n#endif\n";
+  s += std::string("#define RG_MODEL_CRC32 ") + crc +
+       " /* of the plan file, bytes 16 .. end */\n\n#endif\n";
   return s;
 }
 
 ExportResult export_plan(const ExportOptions& opt) {
-  if (opt.batch < 1 || opt.batch > 4096) throw std::invalid_argument("--batch must be in [1, 4096]");
+  if (opt.batch < 1 || opt.batch > 4096)
+    throw std::invalid_argument("--batch must be in [1, 4096]");
   const fs::path gfile = generator_file(opt.checkpoint);
   if (!fs::exists(gfile)) throw std::runtime_error(gfile.string() + ": no such checkpoint file");
   const io::SafetensorsContents weights = io::read_safetensors(gfile.string());
   const model::ModelConfig cfg = infer_generator_config(weights, gfile.string());
-  if (cfg.nz % 4 != 0) throw std::runtime_error(gfile.string() + ": nz = " + std::to_string(cfg.nz) +
-                                               " is not a multiple of 4 (docs/contracts.md §4)");
+  if (cfg.nz % 4 != 0)
+    throw std::runtime_error(gfile.string() + ": nz = " + std::to_string(cfg.nz) +
+                             " is not a multiple of 4 (docs/contracts.md §4)");
   // As generate.cpp: the same graph, compiled by the reference backend in f32.
   const model::GenerateGraph gg = model::build_generate_graph(cfg, opt.batch, DType::f32);
   SelectedBackend be = make_backend(BackendRequest{"ref"});
   auto plan = compile(gg.graph, *be.backend);
   validate_memory_plan(*plan);
-  const std::unique_ptr<Session> session = make_session(*plan, "export (--batch " + std::to_string(opt.batch) + ")");
+  const std::unique_ptr<Session> session =
+      make_session(*plan, "export (--batch " + std::to_string(opt.batch) + ")");
   import_network(*session, weights, gfile.string(), gg.g_params, "G.");
   const std::vector<uint8_t> file = encode_plan(*plan, *session, gg.z, gg.images);
 

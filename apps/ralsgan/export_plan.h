@@ -30,7 +30,8 @@ struct ExportResult {
 // weights: one kernel record per fusion group, the engine's arena offsets,
 // the variables packed (aligned) into the weights section. Throws naming the
 // op when the plan holds something the runtime has no kernel for.
-std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, ValueId latents, ValueId images);
+std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, ValueId latents,
+                                 ValueId images);
 
 // "#define RG_MODEL_ARENA_BYTES ..." and the other sizes of a plan file's header.
 std::string plan_c_header(const std::vector<uint8_t>& plan_file, const std::string& source);

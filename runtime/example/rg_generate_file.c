@@ -21,7 +21,9 @@ static int fail(const char* what, const char* why) {
   return 1;
 }
 
-static void* alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64); }
+static void* alloc64(size_t bytes) {
+  return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+}
 
 static double now_seconds(void) {
   struct timespec t;
@@ -40,7 +42,8 @@ int main(int argc, char** argv) {
   fseek(f, 0, SEEK_SET);
   if (file_bytes <= 0) return fail(argv[1], "empty or unreadable");
   uint8_t* file = alloc64((size_t)file_bytes);
-  if (!file || fread(file, 1, (size_t)file_bytes, f) != (size_t)file_bytes) return fail(argv[1], "cannot read");
+  if (!file || fread(file, 1, (size_t)file_bytes, f) != (size_t)file_bytes)
+    return fail(argv[1], "cannot read");
   fclose(f);
   rg_plan plan;
   rg_status s = rg_plan_validate(file, (size_t)file_bytes, &plan);
@@ -66,7 +69,8 @@ int main(int argc, char** argv) {
         memset(z, 0, (size_t)h->nz * sizeof(float)); /* padding of the last batch, dropped */
       }
     }
-    if ((s = rg_run(&plan, rg_plan_weights(&plan), arena, latents, images)) != RG_OK) return fail("rg_run", rg_status_text(s));
+    if ((s = rg_run(&plan, rg_plan_weights(&plan), arena, latents, images)) != RG_OK)
+      return fail("rg_run", rg_status_text(s));
     for (unsigned long long j = 0; j < n; ++j) {
       rg_quantize_image(images + j * per_image, h->image_size, rgb);
       if (fwrite(rgb, 1, per_image, out) != per_image) return fail(argv[5], "write failed");

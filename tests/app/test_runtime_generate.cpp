@@ -25,7 +25,8 @@ using testing_cli::RunResult;
 using testing_cli::TempDir;
 namespace fs = std::filesystem;
 
-const fs::path kCheckpoint = fs::path(RG_SOURCE_DIR) / "tests" / "data" / "golden" / "gen_G.safetensors";
+const fs::path kCheckpoint =
+    fs::path(RG_SOURCE_DIR) / "tests" / "data" / "golden" / "gen_G.safetensors";
 constexpr uint64_t kSeed = 3, kImages = 256;
 constexpr size_t kPixels = 32 * 32 * 3;
 
@@ -40,11 +41,14 @@ class RuntimeGenerate : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir;
-    const RunResult e = ralsgan("export --checkpoint " + kCheckpoint.string() + " --batch 8 --out " +
-                                    (dir_->path / "plan").string(), dir_->path);
+    const RunResult e = ralsgan("export --checkpoint " + kCheckpoint.string() +
+                                    " --batch 8 --out " + (dir_->path / "plan").string(),
+                                dir_->path);
     ASSERT_EQ(e.code, 0) << e.err;
-    const RunResult g = ralsgan("generate --backend ref --seed 3 --count 256 --checkpoint " + kCheckpoint.string() +
-                                    " --out " + (dir_->path / "png").string(), dir_->path);
+    const RunResult g =
+        ralsgan("generate --backend ref --seed 3 --count 256 --checkpoint " + kCheckpoint.string() +
+                    " --out " + (dir_->path / "png").string(),
+                dir_->path);
     ASSERT_EQ(g.code, 0) << g.err;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -55,7 +59,8 @@ class RuntimeGenerate : public ::testing::Test {
     if (rgb.size() != kImages * kPixels) return rgb.size();
     size_t differ = 0;
     for (uint64_t i = 0; i < kImages; ++i) {
-      const data::DecodeResult d = data::decode_image_file(dir_->path / "png" / app::image_file_name(i));
+      const data::DecodeResult d =
+          data::decode_image_file(dir_->path / "png" / app::image_file_name(i));
       EXPECT_TRUE(d.ok) << d.reason;
       EXPECT_EQ(d.image.pixels.size(), kPixels);
       if (!d.ok || d.image.pixels.size() != kPixels) return rgb.size();
@@ -78,9 +83,12 @@ TEST_F(RuntimeGenerate, X86PixelsAreByteIdenticalToGenerate) {
   std::vector<uint8_t> rgb(kImages * kPixels);
   for (uint64_t first = 0; first < kImages; first += 8) {
     for (uint64_t j = 0; j < 8; ++j)
-      ASSERT_EQ(rg_latent_vector(kSeed, RG_STREAM_GENERATION, first + j, &latents[j * 128], 128), 0);
-    ASSERT_EQ(rg_run(&plan, rg_plan_weights(&plan), arena.data(), latents.data(), images.data()), RG_OK);
-    for (uint64_t j = 0; j < 8; ++j) rg_quantize_image(&images[j * 32 * 32 * 3], 32, &rgb[(first + j) * kPixels]);
+      ASSERT_EQ(rg_latent_vector(kSeed, RG_STREAM_GENERATION, first + j, &latents[j * 128], 128),
+                0);
+    ASSERT_EQ(rg_run(&plan, rg_plan_weights(&plan), arena.data(), latents.data(), images.data()),
+              RG_OK);
+    for (uint64_t j = 0; j < 8; ++j)
+      rg_quantize_image(&images[j * 32 * 32 * 3], 32, &rgb[(first + j) * kPixels]);
   }
   EXPECT_EQ(differing_bytes(rgb), 0u);
 }
@@ -88,11 +96,12 @@ TEST_F(RuntimeGenerate, X86PixelsAreByteIdenticalToGenerate) {
 TEST_F(RuntimeGenerate, Aarch64PixelsUnderQemuAreByteIdenticalToGenerate) {
   const fs::path program = RG_AARCH64_EXAMPLE;
   if (std::string(RG_QEMU_AARCH64).empty() || !fs::exists(program))
-    GTEST_SKIP() << "no AArch64 build of the runtime or no qemu-aarch64 (install gcc-aarch64-linux-gnu, qemu-user)";
+    GTEST_SKIP() << "no AArch64 build of the runtime or no qemu-aarch64 (install "
+                    "gcc-aarch64-linux-gnu, qemu-user)";
   const fs::path out = dir_->path / "aarch64.rgb";
-  const std::string cmd = std::string(RG_QEMU_AARCH64) + " -L /usr/aarch64-linux-gnu " + program.string() + " " +
-                          (dir_->path / "plan" / "model.rgplan").string() + " 3 0 256 " + out.string() + " 2> " +
-                          (dir_->path / "qemu.txt").string();
+  const std::string cmd = std::string(RG_QEMU_AARCH64) + " -L /usr/aarch64-linux-gnu " +
+                          program.string() + " " + (dir_->path / "plan" / "model.rgplan").string() +
+                          " 3 0 256 " + out.string() + " 2> " + (dir_->path / "qemu.txt").string();
   ASSERT_EQ(std::system(cmd.c_str()), 0) << testing_cli::read_text(dir_->path / "qemu.txt");
   EXPECT_EQ(differing_bytes(read_bytes(out)), 0u);
 }
@@ -118,11 +127,14 @@ TEST_F(RuntimeGenerate, ThePlanFileIsTheEnginesPlan) {
                         ? uint32_t(RG_OP_CONV_TRANSPOSE2D)
                         : uint32_t(RG_OP_BATCH_NORM));
     EXPECT_EQ(r.epilogue_count, grp.nodes.size() - 1) << "group " << k;
-    if (r.slot[RG_SLOT_X].region == RG_REGION_ARENA) EXPECT_EQ(r.slot[RG_SLOT_X].offset, uint64_t(plan->arena_offset(x)));
-    else EXPECT_EQ(k, 0u);  // only the first kernel reads the latents
+    if (r.slot[RG_SLOT_X].region == RG_REGION_ARENA)
+      EXPECT_EQ(r.slot[RG_SLOT_X].offset, uint64_t(plan->arena_offset(x)));
+    else
+      EXPECT_EQ(k, 0u);  // only the first kernel reads the latents
     if (r.slot[RG_SLOT_Y].region == RG_REGION_ARENA)
       EXPECT_EQ(r.slot[RG_SLOT_Y].offset, uint64_t(plan->arena_offset(grp.outputs[0])));
-    else EXPECT_EQ(k + 1, plan->groups.size());  // only the last one writes the images
+    else
+      EXPECT_EQ(k + 1, plan->groups.size());  // only the last one writes the images
   }
 }
 
@@ -140,25 +152,30 @@ TEST_F(RuntimeGenerate, FloatImagesAreBitIdenticalToTheReferenceBackend) {
   std::vector<float> arena(p.header.arena_bytes / 4), latents(8 * 128), images(8 * 3 * 32 * 32);
   for (uint64_t first : {uint64_t(0), uint64_t(1000)}) {
     for (uint64_t j = 0; j < 8; ++j)
-      ASSERT_EQ(rg_latent_vector(kSeed, RG_STREAM_GENERATION, first + j, &latents[j * 128], 128), 0);
+      ASSERT_EQ(rg_latent_vector(kSeed, RG_STREAM_GENERATION, first + j, &latents[j * 128], 128),
+                0);
     ASSERT_EQ(rg_run(&p, rg_plan_weights(&p), arena.data(), latents.data(), images.data()), RG_OK);
     s.set_input("z", std::span<const float>(latents));
     s.run();
     const std::vector<float> ref = s.value_f32(gg.images);
     ASSERT_EQ(ref.size(), images.size());
     size_t differ = 0;
-    for (size_t i = 0; i < ref.size(); ++i) differ += std::memcmp(&ref[i], &images[i], sizeof(float)) != 0;
+    for (size_t i = 0; i < ref.size(); ++i)
+      differ += std::memcmp(&ref[i], &images[i], sizeof(float)) != 0;
     EXPECT_EQ(differ, 0u) << "of " << ref.size() << " floats, images " << first << "..";
   }
 }
 
 TEST(ExportCommand, ErrorsNameTheFileOrValue) {
   TempDir t;
-  RunResult r = ralsgan("export --checkpoint " + (t.path / "nope.safetensors").string() + " --out " +
-                            (t.path / "o").string(), t.path);
+  RunResult r = ralsgan("export --checkpoint " + (t.path / "nope.safetensors").string() +
+                            " --out " + (t.path / "o").string(),
+                        t.path);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("nope.safetensors"), std::string::npos) << r.err;
-  r = ralsgan("export --checkpoint " + kCheckpoint.string() + " --batch 0 --out " + (t.path / "o").string(), t.path);
+  r = ralsgan(
+      "export --checkpoint " + kCheckpoint.string() + " --batch 0 --out " + (t.path / "o").string(),
+      t.path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--batch"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(t.path / "o"));

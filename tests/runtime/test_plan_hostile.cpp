@@ -44,7 +44,8 @@ std::vector<uint8_t> resealed(const std::function<void(rg_plan_header&, rg_kerne
   for (size_t k = 0; k < 9; ++k) r.push_back(record_of(f, k));
   edit(h, r.data());
   std::memcpy(f.data(), &h, sizeof h);
-  for (size_t k = 0; k < 9; ++k) std::memcpy(f.data() + sizeof h + k * sizeof(rg_kernel_record), &r[k], sizeof r[k]);
+  for (size_t k = 0; k < 9; ++k)
+    std::memcpy(f.data() + sizeof h + k * sizeof(rg_kernel_record), &r[k], sizeof r[k]);
   const uint32_t crc = rg_crc32(0, f.data() + 16, f.size() - 16);
   std::memcpy(f.data() + 12, &crc, 4);
   return f;
@@ -58,7 +59,9 @@ rg_status validate(const std::vector<uint8_t>& f) {
 // Caller-owned, 64-byte aligned regions of a validated plan.
 struct Regions {
   explicit Regions(const rg_plan& p)
-      : arena(p.header.arena_bytes / 4 + 16), latents(p.header.latents_bytes / 4 + 16), images(p.header.images_bytes / 4 + 16) {}
+      : arena(p.header.arena_bytes / 4 + 16),
+        latents(p.header.latents_bytes / 4 + 16),
+        images(p.header.images_bytes / 4 + 16) {}
   std::vector<float> arena, latents, images;
 };
 
@@ -75,7 +78,8 @@ TEST(PlanFile, TheExportedPlanValidatesAndRuns) {
   Regions m(p);
   for (size_t i = 0; i < 8; ++i) m.latents[i] = float(i) * 0.5f - 2.0f;
   // The weights section is read in place (zero copy): std::vector's buffer is aligned enough.
-  ASSERT_EQ(rg_run(&p, rg_plan_weights(&p), m.arena.data(), m.latents.data(), m.images.data()), RG_OK);
+  ASSERT_EQ(rg_run(&p, rg_plan_weights(&p), m.arena.data(), m.latents.data(), m.images.data()),
+            RG_OK);
   int distinct = 0;
   for (size_t i = 0; i < 2 * 3 * 32 * 32; ++i) {
     ASSERT_TRUE(m.images[i] >= -1.0f && m.images[i] <= 1.0f) << i;
@@ -87,7 +91,8 @@ TEST(PlanFile, TheExportedPlanValidatesAndRuns) {
 TEST(PlanFile, EveryTruncationIsRefused) {
   const std::vector<uint8_t> f = tiny_plan();
   rg_plan p;
-  for (size_t n = 0; n < f.size(); ++n) ASSERT_EQ(rg_plan_validate(f.data(), n, &p), RG_ERR_TRUNCATED) << n << " bytes";
+  for (size_t n = 0; n < f.size(); ++n)
+    ASSERT_EQ(rg_plan_validate(f.data(), n, &p), RG_ERR_TRUNCATED) << n << " bytes";
   EXPECT_EQ(rg_plan_validate(nullptr, f.size(), &p), RG_ERR_NULL);
   EXPECT_EQ(rg_plan_validate(f.data(), f.size(), nullptr), RG_ERR_NULL);
 }
@@ -102,7 +107,8 @@ TEST(PlanFile, WrongMagicVersionOrChecksum) {
   f = tiny_plan();
   f[8] = 2;  // version 2
   EXPECT_EQ(validate(f), RG_ERR_VERSION);
-  for (size_t at : {size_t(24), sizeof(rg_plan_header) + 30, f.size() - 1}) {  // arena size, a kernel, the last weight
+  for (size_t at : {size_t(24), sizeof(rg_plan_header) + 30,
+                    f.size() - 1}) {  // arena size, a kernel, the last weight
     f = tiny_plan();
     f[at] ^= 0x10;
     EXPECT_EQ(validate(f), RG_ERR_CHECKSUM) << "byte " << at;
@@ -167,24 +173,37 @@ TEST(PlanFile, TensorsOutsideOrInTheWrongRegion) {
   using H = rg_plan_header;
   using R = rg_kernel_record;
   const std::vector<std::pair<const char*, std::function<void(H&, R*)>>> region_cases = {
-      {"output past the arena", [](H& h, R* r) { r[2].slot[RG_SLOT_Y].offset = h.arena_bytes - 4; }},
+      {"output past the arena",
+       [](H& h, R* r) { r[2].slot[RG_SLOT_Y].offset = h.arena_bytes - 4; }},
       {"offset wrapping around 2^64", [](H&, R* r) { r[2].slot[RG_SLOT_Y].offset = ~uint64_t(3); }},
       {"arena too small for the plan", [](H& h, R*) { h.arena_bytes = 1024; }},
-      {"weight past the weights", [](H& h, R* r) { r[1].slot[RG_SLOT_VAR].offset = h.weights_bytes; }},
-      {"output into the weights", [](H&, R* r) { r[2].slot[RG_SLOT_Y].region = RG_REGION_WEIGHTS; }},
-      {"weights read from the arena", [](H&, R* r) { r[2].slot[RG_SLOT_W].region = RG_REGION_ARENA; }},
-      {"scratch in the images", [](H&, R* r) { r[2].slot[RG_SLOT_SCRATCH].region = RG_REGION_IMAGES; }},
+      {"weight past the weights",
+       [](H& h, R* r) { r[1].slot[RG_SLOT_VAR].offset = h.weights_bytes; }},
+      {"output into the weights",
+       [](H&, R* r) { r[2].slot[RG_SLOT_Y].region = RG_REGION_WEIGHTS; }},
+      {"weights read from the arena",
+       [](H&, R* r) { r[2].slot[RG_SLOT_W].region = RG_REGION_ARENA; }},
+      {"scratch in the images",
+       [](H&, R* r) { r[2].slot[RG_SLOT_SCRATCH].region = RG_REGION_IMAGES; }},
       {"region 9", [](H&, R* r) { r[2].slot[RG_SLOT_X].region = 9; }},
   };
-  for (const auto& [what, edit] : region_cases) EXPECT_EQ(validate(resealed(edit)), RG_ERR_REGION) << what;
-  EXPECT_EQ(validate(resealed([](H&, R* r) { r[2].slot[RG_SLOT_X].offset += 2; })), RG_ERR_MISALIGNED);
-  EXPECT_EQ(validate(resealed([](H&, R* r) { r[1].slot[RG_SLOT_BETA].offset += 1; })), RG_ERR_MISALIGNED);
-  // Outputs over inputs or scratch: the transposed convolution would read what it already overwrote.
-  EXPECT_EQ(validate(resealed([](H&, R* r) { r[2].slot[RG_SLOT_Y].offset = r[2].slot[RG_SLOT_X].offset; })),
+  for (const auto& [what, edit] : region_cases)
+    EXPECT_EQ(validate(resealed(edit)), RG_ERR_REGION) << what;
+  EXPECT_EQ(validate(resealed([](H&, R* r) { r[2].slot[RG_SLOT_X].offset += 2; })),
+            RG_ERR_MISALIGNED);
+  EXPECT_EQ(validate(resealed([](H&, R* r) { r[1].slot[RG_SLOT_BETA].offset += 1; })),
+            RG_ERR_MISALIGNED);
+  // Outputs over inputs or scratch: the transposed convolution would read what it already
+  // overwrote.
+  EXPECT_EQ(validate(resealed(
+                [](H&, R* r) { r[2].slot[RG_SLOT_Y].offset = r[2].slot[RG_SLOT_X].offset; })),
             RG_ERR_OVERLAP);
-  EXPECT_EQ(validate(resealed([](H&, R* r) { r[2].slot[RG_SLOT_SCRATCH].offset = r[2].slot[RG_SLOT_Y].offset + 4; })),
+  EXPECT_EQ(validate(resealed([](H&, R* r) {
+              r[2].slot[RG_SLOT_SCRATCH].offset = r[2].slot[RG_SLOT_Y].offset + 4;
+            })),
             RG_ERR_OVERLAP);
-  EXPECT_EQ(validate(resealed([](H&, R* r) { r[1].slot[RG_SLOT_Y].offset = r[1].slot[RG_SLOT_X].offset + 512; })),
+  EXPECT_EQ(validate(resealed(
+                [](H&, R* r) { r[1].slot[RG_SLOT_Y].offset = r[1].slot[RG_SLOT_X].offset + 512; })),
             RG_ERR_OVERLAP);
 }
 
@@ -197,11 +216,14 @@ TEST(PlanFile, RunRefusesBadCallerRegions) {
   EXPECT_EQ(rg_run(nullptr, w, m.arena.data(), m.latents.data(), m.images.data()), RG_ERR_NULL);
   EXPECT_EQ(rg_run(&p, nullptr, m.arena.data(), m.latents.data(), m.images.data()), RG_ERR_NULL);
   EXPECT_EQ(rg_run(&p, w, nullptr, m.latents.data(), m.images.data()), RG_ERR_NULL);
-  EXPECT_EQ(rg_run(&p, w, reinterpret_cast<char*>(m.arena.data()) + 2, m.latents.data(), m.images.data()),
-            RG_ERR_MISALIGNED);
-  EXPECT_EQ(rg_run(&p, w, m.arena.data(), m.latents.data(), m.arena.data() + 64), RG_ERR_OVERLAP);  // images in the arena
+  EXPECT_EQ(
+      rg_run(&p, w, reinterpret_cast<char*>(m.arena.data()) + 2, m.latents.data(), m.images.data()),
+      RG_ERR_MISALIGNED);
+  EXPECT_EQ(rg_run(&p, w, m.arena.data(), m.latents.data(), m.arena.data() + 64),
+            RG_ERR_OVERLAP);  // images in the arena
   EXPECT_EQ(rg_run(&p, w, m.arena.data(), m.images.data(), m.images.data()), RG_ERR_OVERLAP);
-  EXPECT_EQ(rg_run(&p, reinterpret_cast<const float*>(m.arena.data()), m.arena.data(), m.latents.data(), m.images.data()),
+  EXPECT_EQ(rg_run(&p, reinterpret_cast<const float*>(m.arena.data()), m.arena.data(),
+                   m.latents.data(), m.images.data()),
             RG_ERR_OVERLAP);  // weights in the arena
   // A plan whose bytes were changed after validation: rg_run checks each kernel again.
   std::vector<uint8_t> g = f;
@@ -209,17 +231,19 @@ TEST(PlanFile, RunRefusesBadCallerRegions) {
   rg_kernel_record r = record_of(g, 2);
   r.slot[RG_SLOT_Y].offset = ~uint64_t(3);
   std::memcpy(g.data() + sizeof(rg_plan_header) + 2 * sizeof r, &r, sizeof r);
-  EXPECT_EQ(rg_run(&p, rg_plan_weights(&p), m.arena.data(), m.latents.data(), m.images.data()), RG_ERR_REGION);
+  EXPECT_EQ(rg_run(&p, rg_plan_weights(&p), m.arena.data(), m.latents.data(), m.images.data()),
+            RG_ERR_REGION);
 }
 
 TEST(PlanFile, EveryStatusHasAMessage) {
-  for (int s = RG_OK; s <= RG_ERR_OVERLAP; ++s) EXPECT_GT(std::strlen(rg_status_text(rg_status(s))), 1u) << s;
+  for (int s = RG_OK; s <= RG_ERR_OVERLAP; ++s)
+    EXPECT_GT(std::strlen(rg_status_text(rg_status(s))), 1u) << s;
   EXPECT_STREQ(rg_status_text(rg_status(99)), "unknown status");
 }
 
 TEST(PlanFile, Crc32IsZlibs) {
   const char* s = "123456789";
-  EXPECT_EQ(rg_crc32(0, s, 9), 0xcbf43926u);  // the CRC-32 check value
+  EXPECT_EQ(rg_crc32(0, s, 9), 0xcbf43926u);                      // the CRC-32 check value
   EXPECT_EQ(rg_crc32(rg_crc32(0, s, 4), s + 4, 5), 0xcbf43926u);  // incremental
 }
 

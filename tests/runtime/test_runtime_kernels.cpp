@@ -27,7 +27,8 @@ std::vector<float> random_floats(size_t n, uint32_t seed, bool with_zeros = fals
   return v;
 }
 
-rg_kernel_record conv_record(uint32_t n, uint32_t cx, uint32_t hx, uint32_t cy, uint32_t k, uint32_t s, uint32_t p) {
+rg_kernel_record conv_record(uint32_t n, uint32_t cx, uint32_t hx, uint32_t cy, uint32_t k,
+                             uint32_t s, uint32_t p) {
   rg_kernel_record r{};
   r.op = RG_OP_CONV_TRANSPOSE2D;
   r.n = n, r.cx = cx, r.hx = hx, r.wx = hx + 1, r.cy = cy, r.kh = k, r.kw = k;
@@ -51,7 +52,8 @@ void check_conv_transpose(const rg_kernel_record& r) {
           for (uint32_t co = 0; co < r.cy; ++co)
             for (uint32_t ky = 0; ky < r.kh; ++ky)
               for (uint32_t kx = 0; kx < r.kw; ++kx) {
-                const int oy = int(iy * r.stride_h + ky) - int(r.pad_h), ox = int(ix * r.stride_w + kx) - int(r.pad_w);
+                const int oy = int(iy * r.stride_h + ky) - int(r.pad_h),
+                          ox = int(ix * r.stride_w + kx) - int(r.pad_w);
                 if (oy < 0 || ox < 0 || oy >= int(r.hy) || ox >= int(r.wx * 0 + r.wy)) continue;
                 ref[((size_t(n) * r.cy + co) * r.hy + size_t(oy)) * r.wy + size_t(ox)] +=
                     double(x[((size_t(n) * r.cx + ci) * r.hx + iy) * r.wx + ix]) *
@@ -59,26 +61,29 @@ void check_conv_transpose(const rg_kernel_record& r) {
               }
   double worst = 0;
   for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(double(y[i]) - ref[i]));
-  EXPECT_LT(worst, 1e-5) << "n " << r.n << " cx " << r.cx << " cy " << r.cy << " k " << r.kh << " s " << r.stride_h;
+  EXPECT_LT(worst, 1e-5) << "n " << r.n << " cx " << r.cx << " cy " << r.cy << " k " << r.kh
+                         << " s " << r.stride_h;
 }
 
 TEST(RuntimeKernels, ConvTransposeIsItsDefinition) {
   check_conv_transpose(conv_record(2, 3, 4, 5, 4, 2, 1));  // the generator's upsampling blocks
   check_conv_transpose(conv_record(1, 4, 6, 3, 3, 1, 1));  // its last layer
-  check_conv_transpose(conv_record(2, 8, 1, 6, 4, 1, 0));  // its first layer (1x1 latents; wx = 2 here)
+  check_conv_transpose(
+      conv_record(2, 8, 1, 6, 4, 1, 0));  // its first layer (1x1 latents; wx = 2 here)
 }
 
 TEST(RuntimeKernels, BatchNormIsItsDefinition) {
   rg_kernel_record r{};
   r.op = RG_OP_BATCH_NORM, r.n = 2, r.cx = 3, r.hx = 4, r.wx = 5, r.eps = 1e-5;
   const auto x = random_floats(120, 3);
-  const std::vector<float> gamma{1.5f, -0.5f, 1.0f}, beta{0.1f, 0.0f, -0.2f}, mean{0.2f, -0.1f, 0.0f},
-      var{0.5f, 2.0f, 1e-3f};
+  const std::vector<float> gamma{1.5f, -0.5f, 1.0f}, beta{0.1f, 0.0f, -0.2f},
+      mean{0.2f, -0.1f, 0.0f}, var{0.5f, 2.0f, 1e-3f};
   std::vector<float> y(120);
   rg_batch_norm(&r, x.data(), gamma.data(), beta.data(), mean.data(), var.data(), y.data());
   for (size_t i = 0; i < 120; ++i) {
     const size_t c = (i / 20) % 3;
-    const double ref = (double(x[i]) - mean[c]) / std::sqrt(double(var[c]) + 1e-5) * gamma[c] + beta[c];
+    const double ref =
+        (double(x[i]) - mean[c]) / std::sqrt(double(var[c]) + 1e-5) * gamma[c] + beta[c];
     EXPECT_NEAR(y[i], ref, 1e-6 * std::max(1.0, std::abs(ref))) << i;
   }
 }
@@ -90,10 +95,10 @@ TEST(RuntimeKernels, EpilogueAddsBiasThenTanhPerChannel) {
   std::vector<float> y{-1.0f, 0.5f, 2.0f, -3.0f};  // [1, 2, 2]
   const std::vector<float> bias{0.75f, 1.0f};
   rg_epilogue(&r, y.data(), 1, 2, 2, bias.data());
-  EXPECT_EQ(y[0], 0.0f);                      // relu(-0.25)
+  EXPECT_EQ(y[0], 0.0f);  // relu(-0.25)
   EXPECT_EQ(y[1], std::tanh(1.25f));
   EXPECT_EQ(y[2], std::tanh(3.0f));
-  EXPECT_EQ(y[3], 0.0f);                      // relu(-2)
+  EXPECT_EQ(y[3], 0.0f);  // relu(-2)
 }
 
 TEST(RuntimeHelpers, LatentsAreTheEnginesBitForBit) {
