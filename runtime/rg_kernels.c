@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-void rg_conv_transpose2d(const rg_kernel_record* r, const float* x, const float* w, float* y,
+void rg_conv_transpose2d(const rg_kernel_record* r, const float* x, rg_weights w, float* y,
                          float* col) {
   const size_t M = (size_t)r->cy * r->kh * r->kw, K = r->cx, N = (size_t)r->hx * r->wx;
   const size_t y_image = (size_t)r->cy * r->hy * r->wy;
@@ -15,7 +15,7 @@ void rg_conv_transpose2d(const rg_kernel_record* r, const float* x, const float*
     for (size_t k = 0; k < K; ++k) {
       const float* bk = xn + k * N;
       for (size_t i = 0; i < M; ++i) {
-        const float a = w[k * M + i];
+        const float a = rg_weight(w, k * M + i);
         if (a == 0.0f) continue;
         float* ci = col + i * N;
         for (size_t j = 0; j < N; ++j) ci[j] += a * bk[j];
@@ -40,13 +40,13 @@ void rg_conv_transpose2d(const rg_kernel_record* r, const float* x, const float*
   }
 }
 
-void rg_batch_norm(const rg_kernel_record* r, const float* x, const float* gamma, const float* beta,
-                   const float* mean, const float* var, float* y) {
+void rg_batch_norm(const rg_kernel_record* r, const float* x, rg_weights gamma, rg_weights beta,
+                   rg_weights mean, rg_weights var, float* y) {
   const size_t C = r->cx, HW = (size_t)r->hx * r->wx;
   for (size_t c = 0; c < C; ++c) {
-    const double mu = (double)mean[c];
-    const double inv = 1.0 / sqrt((double)var[c] + r->eps);
-    const double g = (double)gamma[c], b = (double)beta[c];
+    const double mu = (double)rg_weight(mean, c);
+    const double inv = 1.0 / sqrt((double)rg_weight(var, c) + r->eps);
+    const double g = (double)rg_weight(gamma, c), b = (double)rg_weight(beta, c);
     for (size_t i = 0; i < r->n; ++i) {
       const size_t base = (i * C + c) * HW;
       for (size_t k = 0; k < HW; ++k)
@@ -56,11 +56,12 @@ void rg_batch_norm(const rg_kernel_record* r, const float* x, const float* gamma
 }
 
 void rg_epilogue(const rg_kernel_record* r, float* y, size_t n, size_t channels, size_t plane,
-                 const float* bias) {
+                 rg_weights bias) {
   if (r->epilogue_count == 0) return;
   for (size_t i = 0; i < n; ++i)
     for (size_t c = 0; c < channels; ++c) {
       float* p = y + (i * channels + c) * plane;
+      const float b = bias.p ? rg_weight(bias, c) : 0.0f;
       for (size_t e = 0; e < plane; ++e) {
         float v = p[e];
         for (uint32_t k = 0; k < r->epilogue_count; ++k) {
@@ -72,7 +73,7 @@ void rg_epilogue(const rg_kernel_record* r, float* y, size_t n, size_t channels,
               v = tanhf(v);
               break;
             case RG_EPI_ADD_CHANNEL:
-              v = v + bias[c];
+              v = v + b;
               break;
             default:
               break; /* refused by validation */

@@ -79,7 +79,7 @@ static rg_status check_header(const rg_plan_header* h, size_t file_bytes) {
   if (h->file_bytes > file_bytes) return RG_ERR_TRUNCATED;
   if (h->file_bytes < file_bytes)
     return RG_ERR_HEADER; /* bytes past the end: not what was exported */
-  if (h->alignment != RG_PLAN_ALIGNMENT || h->dtype != 0 || h->channels != 3 ||
+  if (h->alignment != RG_PLAN_ALIGNMENT || h->dtype > RG_WEIGHTS_BF16 || h->channels != 3 ||
       h->kernel_record_bytes != sizeof(rg_kernel_record) ||
       !all_zero(h->reserved, sizeof h->reserved))
     return RG_ERR_HEADER;
@@ -100,7 +100,7 @@ static rg_status check_header(const rg_plan_header* h, size_t file_bytes) {
       sizeof(rg_plan_header) + (uint64_t)h->kernel_count * sizeof(rg_kernel_record);
   if (h->weights_offset % RG_PLAN_ALIGNMENT != 0 || h->weights_offset < table_end ||
       h->weights_offset > h->file_bytes || h->weights_bytes != h->file_bytes - h->weights_offset ||
-      h->weights_bytes % sizeof(float) != 0)
+      h->weights_bytes % rg_weight_bytes(h) != 0)
     return RG_ERR_HEADER;
   return RG_OK;
 }
@@ -142,6 +142,10 @@ void rg_plan_kernel(const rg_plan* plan, uint32_t k, rg_kernel_record* out) {
          sizeof *out);
 }
 
+uint64_t rg_weight_bytes(const rg_plan_header* h) {
+  return h->dtype == RG_WEIGHTS_BF16 ? 2 : sizeof(float);
+}
+
 uint64_t rg_region_bytes(const rg_plan_header* h, uint32_t region) {
   switch (region) {
     case RG_REGION_ARENA:
@@ -180,7 +184,8 @@ static rg_status check_ref(const rg_plan_header* h, uint32_t slot, const rg_tens
   if (t->reserved != 0 || t->bytes != expected_bytes) return RG_ERR_KERNEL;
   if (t->region > RG_REGION_IMAGES || !(allowed_regions(slot) >> t->region & 1u))
     return RG_ERR_REGION;
-  if (t->offset % sizeof(float) != 0) return RG_ERR_MISALIGNED;
+  if (t->offset % (t->region == RG_REGION_WEIGHTS ? rg_weight_bytes(h) : sizeof(float)) != 0)
+    return RG_ERR_MISALIGNED;
   const uint64_t size = rg_region_bytes(h, t->region);
   if (t->bytes > size || t->offset > size - t->bytes) return RG_ERR_REGION;
   return RG_OK;
@@ -223,7 +228,7 @@ static rg_status check_geometry(const rg_plan_header* h, const rg_kernel_record*
         r->hy > RG_MAX_DIM || r->wy > RG_MAX_DIM)
       return RG_ERR_KERNEL;
     uint64_t w, y, col;
-    if (!product4(r->cx, r->cy, r->kh, r->kw, &w) || !mul_u64(w, sizeof(float), &w) ||
+    if (!product4(r->cx, r->cy, r->kh, r->kw, &w) || !mul_u64(w, rg_weight_bytes(h), &w) ||
         !product4(r->n, r->cy, r->hy, r->wy, &y) || !mul_u64(y, sizeof(float), &y) ||
         !product4(r->cy, r->kh, r->kw, r->hx, &col) ||
         !mul_u64(col, (uint64_t)r->wx * sizeof(float), &col))
@@ -239,7 +244,7 @@ static rg_status check_geometry(const rg_plan_header* h, const rg_kernel_record*
       return RG_ERR_KERNEL;
     if (!(r->eps > 0.0 && r->eps < 1.0)) return RG_ERR_KERNEL; /* also refuses NaN */
     expected[RG_SLOT_W] = expected[RG_SLOT_BETA] = expected[RG_SLOT_MEAN] = expected[RG_SLOT_VAR] =
-        (uint64_t)r->cx * sizeof(float);
+        (uint64_t)r->cx * rg_weight_bytes(h);
     expected[RG_SLOT_Y] = x_bytes;
     y_channels = r->cx;
   } else {
@@ -258,7 +263,7 @@ static rg_status check_geometry(const rg_plan_header* h, const rg_kernel_record*
     }
   }
   if (adds > 1) return RG_ERR_KERNEL; /* one bias operand */
-  if (adds) expected[RG_SLOT_BIAS] = y_channels * sizeof(float);
+  if (adds) expected[RG_SLOT_BIAS] = y_channels * rg_weight_bytes(h);
   return RG_OK;
 }
 
@@ -287,7 +292,7 @@ uint64_t rg_plan_images_bytes(const rg_plan* plan) {
   return plan ? plan->header.images_bytes : 0;
 }
 
-const float* rg_plan_weights(const rg_plan* plan) {
+const void* rg_plan_weights(const rg_plan* plan) {
   if (!plan || !plan->bytes) return NULL;
-  return (const float*)(const void*)(plan->bytes + plan->header.weights_offset);
+  return plan->bytes + plan->header.weights_offset;
 }

@@ -21,6 +21,13 @@ extern "C" {
 #define RG_PLAN_MAX_KERNELS 64u
 #define RG_PLAN_MAX_EPILOGUE 4u
 
+/* How the weights section stores each weight (header.dtype); activations,
+ * latents and images are always f32. */
+enum rg_weight_type {
+  RG_WEIGHTS_F32 = 0,
+  RG_WEIGHTS_BF16 = 1 /* the upper 16 bits of the f32, rounded to nearest even */
+};
+
 /* Regions a tensor reference points into; all four are owned by the caller. */
 enum rg_region {
   RG_REGION_NONE = 0,    /* slot unused */
@@ -62,8 +69,8 @@ enum rg_slot {
 typedef struct rg_tensor_ref {
   uint32_t region;   /* enum rg_region */
   uint32_t reserved; /* 0 */
-  uint64_t offset;   /* bytes from the region's start; a multiple of 4 */
-  uint64_t bytes;    /* exactly what the kernel reads or writes there */
+  uint64_t offset;   /* bytes from the region's start; a multiple of the element size */
+  uint64_t bytes;    /* exactly what the kernel reads or writes there (weights: in dtype) */
 } rg_tensor_ref;
 
 /* One fusion group of the compiled plan, in schedule order. Geometry in the
@@ -98,7 +105,7 @@ typedef struct rg_plan_header {
   uint32_t nz;
   uint32_t kernel_count;
   uint32_t kernel_record_bytes; /* sizeof(rg_kernel_record) */
-  uint32_t dtype;               /* 0: f32 weights and activations */
+  uint32_t dtype;               /* enum rg_weight_type */
   uint8_t reserved[48];         /* 0 */
 } rg_plan_header;
 

@@ -22,7 +22,14 @@ static float* at(const regions* g, const rg_tensor_ref* t) {
   return t->region == RG_REGION_NONE ? 0 : (float*)(void*)(g->base[t->region] + (size_t)t->offset);
 }
 
-rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const float* latents,
+/* A weight tensor (null when the slot is unused), typed as the plan's weights are. */
+static rg_weights weights_at(const regions* g, const rg_plan_header* h, const rg_tensor_ref* t) {
+  const rg_weights w = {t->region == RG_REGION_NONE ? 0 : g->base[t->region] + (size_t)t->offset,
+                        h->dtype};
+  return w;
+}
+
+rg_status rg_run(const rg_plan* plan, const void* weights, void* arena, const float* latents,
                  float* images) {
   if (!plan || !plan->bytes || !weights || !latents || !images ||
       (!arena && plan->header.arena_bytes))
@@ -49,14 +56,16 @@ rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const f
     float* y = at(&g, &r.slot[RG_SLOT_Y]);
     size_t channels, plane;
     if (r.op == RG_OP_CONV_TRANSPOSE2D) {
-      rg_conv_transpose2d(&r, x, at(&g, &r.slot[RG_SLOT_W]), y, at(&g, &r.slot[RG_SLOT_SCRATCH]));
+      rg_conv_transpose2d(&r, x, weights_at(&g, h, &r.slot[RG_SLOT_W]), y,
+                          at(&g, &r.slot[RG_SLOT_SCRATCH]));
       channels = r.cy, plane = (size_t)r.hy * r.wy;
     } else {
-      rg_batch_norm(&r, x, at(&g, &r.slot[RG_SLOT_W]), at(&g, &r.slot[RG_SLOT_BETA]),
-                    at(&g, &r.slot[RG_SLOT_MEAN]), at(&g, &r.slot[RG_SLOT_VAR]), y);
+      rg_batch_norm(
+          &r, x, weights_at(&g, h, &r.slot[RG_SLOT_W]), weights_at(&g, h, &r.slot[RG_SLOT_BETA]),
+          weights_at(&g, h, &r.slot[RG_SLOT_MEAN]), weights_at(&g, h, &r.slot[RG_SLOT_VAR]), y);
       channels = r.cx, plane = (size_t)r.hx * r.wx;
     }
-    rg_epilogue(&r, y, r.n, channels, plane, at(&g, &r.slot[RG_SLOT_BIAS]));
+    rg_epilogue(&r, y, r.n, channels, plane, weights_at(&g, h, &r.slot[RG_SLOT_BIAS]));
   }
   return RG_OK;
 }

@@ -53,15 +53,15 @@ rg_status rg_plan_validate(const void* file, size_t file_bytes, rg_plan* plan);
 uint64_t rg_plan_arena_bytes(const rg_plan* plan);
 uint64_t rg_plan_latents_bytes(const rg_plan* plan);
 uint64_t rg_plan_images_bytes(const rg_plan* plan);
-/* The weights section inside the file (zero-copy); 4-byte aligned when the
- * file's buffer is (64-byte aligned when it is). */
-const float* rg_plan_weights(const rg_plan* plan);
+/* The weights section inside the file (zero-copy): f32 or bf16 as
+ * header.dtype says; aligned as the file's buffer is, up to 64 bytes. */
+const void* rg_plan_weights(const rg_plan* plan);
 
 /* Generates one batch: images [batch, 3, size, size] in [-1, 1] from latents
  * [batch, nz]. weights: header.weights_bytes (e.g. rg_plan_weights), arena:
  * header.arena_bytes, all 4-byte aligned; arena, latents and images must not
  * overlap each other or the weights. */
-rg_status rg_run(const rg_plan* plan, const float* weights, void* arena, const float* latents,
+rg_status rg_run(const rg_plan* plan, const void* weights, void* arena, const float* latents,
                  float* images);
 
 /* CRC-32 as zlib's crc32(crc, data, n): start with crc = 0. */

@@ -247,10 +247,14 @@ int cmd_export(int argc, char** argv) {
   f.value("checkpoint", "RUN|FILE", "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
       .value("out", "DIR", "output folder for model.rgplan and model.h")
       .value("batch", "B", "images per rg_run call", "1")
+      .value("weights", "f32|bf16", "weights' type in the plan (bf16: half the size, not bit-exact)", "f32")
       .required("checkpoint")
       .required("out");
   if (!f.parse(argc, argv)) return 0;
-  ExportOptions o{f.str("checkpoint"), f.str("out"), int(f.integer("batch", 1, 4096))};
+  const std::string w = f.str("weights");
+  if (w != "f32" && w != "bf16") throw UsageError("export: --weights must be f32 or bf16, got " + w);
+  ExportOptions o{f.str("checkpoint"), f.str("out"), int(f.integer("batch", 1, 4096)),
+                  w == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32};
   const ExportResult r = export_plan(o);
   std::fprintf(stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",
                r.plan_file.string().c_str(), (unsigned long long)r.file_bytes, r.kernels,

@@ -33,11 +33,12 @@ uint32_t u32(int64_t v) {
 // first-use order), everything else at the engine's arena offset.
 class RefMaker {
  public:
-  RefMaker(const Plan& plan, const Session& s, ValueId latents, ValueId images)
+  RefMaker(const Plan& plan, const Session& s, ValueId latents, ValueId images, rg_weight_type type)
       : plan_(plan),
         s_(s),
         latents_(plan.root[size_t(latents)]),
-        images_(plan.root[size_t(images)]) {}
+        images_(plan.root[size_t(images)]),
+        type_(type) {}
 
   rg_tensor_ref operator()(ValueId v) {
     const Graph& g = *plan_.graph;
@@ -48,7 +49,10 @@ class RefMaker {
       unsupported("a view of part of a tensor (" + g.value_label(v) + ")");
     if (r == latents_) return {RG_REGION_LATENTS, 0, 0, bytes};
     if (r == images_) return {RG_REGION_IMAGES, 0, 0, bytes};
-    if (g.value(r).variable >= 0) return {RG_REGION_WEIGHTS, 0, weight_offset(r), bytes};
+    if (g.value(r).variable >= 0) {
+      const uint64_t off = weight_offset(r);
+      return {RG_REGION_WEIGHTS, 0, off, type_ == RG_WEIGHTS_BF16 ? bytes / 2 : bytes};
+    }
     const int64_t off = plan_.arena_offset(v);
     if (off < 0)
       throw std::logic_error("export: value " + g.value_label(v) + " has no arena buffer");
@@ -63,17 +67,35 @@ class RefMaker {
     if (it != offset_.end()) return it->second;
     const Graph& g = *plan_.graph;
     const uint64_t off = align_up(weights_.size(), RG_PLAN_ALIGNMENT);
-    weights_.resize(off + g.desc(root).bytes(), 0);
-    // The bytes the reference backend computes with: the session's f32 copy.
-    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, weights_.data() + off,
-                     DType::f32);
+    // The values the reference backend computes with: the session's f32 copy.
+    std::vector<float> w(size_t(g.desc(root).numel()));
+    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, w.data(), DType::f32);
+    if (type_ == RG_WEIGHTS_BF16) {
+      weights_.resize(off + w.size() * 2, 0);
+      for (size_t i = 0; i < w.size(); ++i) {
+        const uint16_t h = to_bf16(w[i]);
+        std::memcpy(weights_.data() + off + 2 * i, &h, 2);
+      }
+    } else {
+      weights_.resize(off + w.size() * sizeof(float), 0);
+      std::memcpy(weights_.data() + off, w.data(), w.size() * sizeof(float));
+    }
     offset_[root] = off;
     return off;
+  }
+
+  // Round to nearest even on the upper 16 bits; NaN stays a (quiet) NaN.
+  static uint16_t to_bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);
+    return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
   }
 
   const Plan& plan_;
   const Session& s_;
   ValueId latents_, images_;
+  rg_weight_type type_;
   std::vector<uint8_t> weights_;
   std::map<ValueId, uint64_t> offset_;
 };
@@ -158,7 +180,7 @@ void put(std::vector<uint8_t>& out, size_t at, const T& v) {
 }  // namespace
 
 std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, ValueId latents,
-                                 ValueId images) {
+                                 ValueId images, rg_weight_type weights) {
   const Graph& g = *plan.graph;
   if (g.float_type() != DType::f32) unsupported("an f64 plan");
   if (plan.groups.size() > RG_PLAN_MAX_KERNELS) unsupported("a plan of more than 64 kernels");
@@ -166,7 +188,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, Value
   const Shape& is = g.shape(images);
   if (zs.size() != 2 || is.size() != 4 || is[1] != 3 || is[2] != is[3])
     unsupported("latents or images of that shape");
-  RefMaker ref(plan, session, latents, images);
+  RefMaker ref(plan, session, latents, images, weights);
   std::vector<rg_kernel_record> records;
   for (size_t k = 0; k < plan.groups.size(); ++k) records.push_back(kernel_record(plan, k, ref));
 
@@ -180,6 +202,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, Value
   h.images_bytes = g.desc(images).bytes();
   h.kernel_count = u32(int64_t(records.size()));
   h.kernel_record_bytes = sizeof(rg_kernel_record);
+  h.dtype = weights;
   h.weights_offset =
       align_up(sizeof h + records.size() * sizeof(rg_kernel_record), RG_PLAN_ALIGNMENT);
   h.weights_bytes = ref.weights().size();
@@ -217,6 +240,7 @@ std::string plan_c_header(const std::vector<uint8_t>& file, const std::string& s
   def("RG_MODEL_IMAGE_SIZE", h.image_size, "pixels per side");
   def("RG_MODEL_NZ", h.nz, "latent size");
   def("RG_MODEL_KERNELS", h.kernel_count, "kernel records");
+  def("RG_MODEL_WEIGHT_TYPE", h.dtype, "0: f32, 1: bf16 (enum rg_weight_type)");
   char crc[16];
   std::snprintf(crc, sizeof crc, "0x%08xu", h.crc32);
   s += std::string("#define RG_MODEL_CRC32 ") + crc +
@@ -242,7 +266,7 @@ ExportResult export_plan(const ExportOptions& opt) {
   const std::unique_ptr<Session> session =
       make_session(*plan, "export (--batch " + std::to_string(opt.batch) + ")");
   import_network(*session, weights, gfile.string(), gg.g_params, "G.");
-  const std::vector<uint8_t> file = encode_plan(*plan, *session, gg.z, gg.images);
+  const std::vector<uint8_t> file = encode_plan(*plan, *session, gg.z, gg.images, opt.weights);
 
   std::error_code ec;
   fs::create_directories(opt.out, ec);

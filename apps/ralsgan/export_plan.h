@@ -11,6 +11,7 @@
 
 #include "engine/plan.h"
 #include "engine/session.h"
+#include "runtime/rg_plan_format.h"
 
 namespace rg::app {
 
@@ -18,6 +19,8 @@ struct ExportOptions {
   std::filesystem::path checkpoint;  // RUN folder or generator .safetensors
   std::filesystem::path out;         // folder for model.rgplan and model.h
   int batch = 1;                     // images per rg_run
+  rg_weight_type weights =
+      RG_WEIGHTS_F32;  // bf16 halves the file; images then differ (bench/RESULTS.md)
 };
 
 struct ExportResult {
@@ -31,7 +34,7 @@ struct ExportResult {
 // the variables packed (aligned) into the weights section. Throws naming the
 // op when the plan holds something the runtime has no kernel for.
 std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, ValueId latents,
-                                 ValueId images);
+                                 ValueId images, rg_weight_type weights = RG_WEIGHTS_F32);
 
 // "#define RG_MODEL_ARENA_BYTES ..." and the other sizes of a plan file's header.
 std::string plan_c_header(const std::vector<uint8_t>& plan_file, const std::string& source);

@@ -4,8 +4,11 @@
 // the PNGs; and the exported plan is the engine's compiled plan.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 
 #include "apps/data/decode.h"
@@ -53,20 +56,51 @@ class RuntimeGenerate : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete dir_; }
 
-  // Compares raw RGB images (index order) with the PNGs; returns how many bytes differ.
-  static size_t differing_bytes(const std::vector<uint8_t>& rgb) {
+  struct Difference {
+    size_t bytes = 0;  // pixel values that differ
+    int max = 0;       // by at most this many levels
+  };
+  // Compares raw RGB images (index order) with the PNGs.
+  static Difference difference(const std::vector<uint8_t>& rgb) {
     EXPECT_EQ(rgb.size(), kImages * kPixels);
-    if (rgb.size() != kImages * kPixels) return rgb.size();
-    size_t differ = 0;
+    if (rgb.size() != kImages * kPixels) return {rgb.size(), 255};
+    Difference d;
     for (uint64_t i = 0; i < kImages; ++i) {
-      const data::DecodeResult d =
+      const data::DecodeResult png =
           data::decode_image_file(dir_->path / "png" / app::image_file_name(i));
-      EXPECT_TRUE(d.ok) << d.reason;
-      EXPECT_EQ(d.image.pixels.size(), kPixels);
-      if (!d.ok || d.image.pixels.size() != kPixels) return rgb.size();
-      for (size_t k = 0; k < kPixels; ++k) differ += d.image.pixels[k] != rgb[i * kPixels + k];
+      EXPECT_TRUE(png.ok) << png.reason;
+      EXPECT_EQ(png.image.pixels.size(), kPixels);
+      if (!png.ok || png.image.pixels.size() != kPixels) return {rgb.size(), 255};
+      for (size_t k = 0; k < kPixels; ++k) {
+        const int delta = std::abs(int(png.image.pixels[k]) - int(rgb[i * kPixels + k]));
+        d.bytes += delta != 0;
+        d.max = std::max(d.max, delta);
+      }
     }
-    return differ;
+    return d;
+  }
+  static size_t differing_bytes(const std::vector<uint8_t>& rgb) { return difference(rgb).bytes; }
+
+  // Images 0..255 of seed 3 from a batch-8 plan file, run in this process.
+  static std::vector<uint8_t> runtime_pixels(const fs::path& plan_file) {
+    std::vector<uint8_t> file = read_bytes(plan_file);
+    rg_plan plan;
+    EXPECT_EQ(rg_plan_validate(file.data(), file.size(), &plan), RG_OK);
+    EXPECT_EQ(plan.header.batch, 8u);
+    if (plan.header.batch != 8u) return {};
+    std::vector<float> arena(plan.header.arena_bytes / 4), latents(plan.header.latents_bytes / 4),
+        images(plan.header.images_bytes / 4);
+    std::vector<uint8_t> rgb(kImages * kPixels);
+    for (uint64_t first = 0; first < kImages; first += 8) {
+      for (uint64_t j = 0; j < 8; ++j)
+        EXPECT_EQ(rg_latent_vector(kSeed, RG_STREAM_GENERATION, first + j, &latents[j * 128], 128),
+                  0);
+      EXPECT_EQ(rg_run(&plan, rg_plan_weights(&plan), arena.data(), latents.data(), images.data()),
+                RG_OK);
+      for (uint64_t j = 0; j < 8; ++j)
+        rg_quantize_image(&images[j * 32 * 32 * 3], 32, &rgb[(first + j) * kPixels]);
+    }
+    return rgb;
   }
 
   static TempDir* dir_;
@@ -74,23 +108,25 @@ class RuntimeGenerate : public ::testing::Test {
 TempDir* RuntimeGenerate::dir_ = nullptr;
 
 TEST_F(RuntimeGenerate, X86PixelsAreByteIdenticalToGenerate) {
-  std::vector<uint8_t> file = read_bytes(dir_->path / "plan" / "model.rgplan");
-  rg_plan plan;
-  ASSERT_EQ(rg_plan_validate(file.data(), file.size(), &plan), RG_OK);
-  ASSERT_EQ(plan.header.batch, 8u);
-  std::vector<float> arena(plan.header.arena_bytes / 4), latents(plan.header.latents_bytes / 4),
-      images(plan.header.images_bytes / 4);
-  std::vector<uint8_t> rgb(kImages * kPixels);
-  for (uint64_t first = 0; first < kImages; first += 8) {
-    for (uint64_t j = 0; j < 8; ++j)
-      ASSERT_EQ(rg_latent_vector(kSeed, RG_STREAM_GENERATION, first + j, &latents[j * 128], 128),
-                0);
-    ASSERT_EQ(rg_run(&plan, rg_plan_weights(&plan), arena.data(), latents.data(), images.data()),
-              RG_OK);
-    for (uint64_t j = 0; j < 8; ++j)
-      rg_quantize_image(&images[j * 32 * 32 * 3], 32, &rgb[(first + j) * kPixels]);
-  }
-  EXPECT_EQ(differing_bytes(rgb), 0u);
+  EXPECT_EQ(differing_bytes(runtime_pixels(dir_->path / "plan" / "model.rgplan")), 0u);
+}
+
+// bf16 weights (`export --weights bf16`) are not bit-exact: measured on this
+// model, 8.1 % of the pixel values move by one level and none by more
+// (bench/RESULTS.md). The bounds: at most one level, on under 15 % of values.
+TEST_F(RuntimeGenerate, Bf16WeightsMoveNoPixelByMoreThanOneLevel) {
+  const RunResult e = ralsgan("export --weights bf16 --checkpoint " + kCheckpoint.string() +
+                                  " --batch 8 --out " + (dir_->path / "bf16").string(),
+                              dir_->path);
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_LT(fs::file_size(dir_->path / "bf16" / "model.rgplan"),
+            fs::file_size(dir_->path / "plan" / "model.rgplan") / 2 + 4096);
+  const Difference d = difference(runtime_pixels(dir_->path / "bf16" / "model.rgplan"));
+  EXPECT_LE(d.max, 1);
+  EXPECT_GT(d.bytes, 0u);  // the weights did change
+  EXPECT_LT(double(d.bytes), 0.15 * double(kImages * kPixels));
+  std::cout << "bf16 weights: " << d.bytes << " of " << kImages * kPixels
+            << " pixel values differ, by at most " << d.max << "\n";
 }
 
 TEST_F(RuntimeGenerate, Aarch64PixelsUnderQemuAreByteIdenticalToGenerate) {

@@ -137,7 +137,7 @@ TEST(PlanFile, AbsurdOrInconsistentHeaderFields) {
       {"weights past the end", [](H& h, R*) { h.weights_bytes += 64; }},
       {"weights offset past the end", [](H& h, R*) { h.weights_offset = uint64_t(1) << 63; }},
       {"alignment 16", [](H& h, R*) { h.alignment = 16; }},
-      {"f64 dtype", [](H& h, R*) { h.dtype = 1; }},
+      {"weight type 7", [](H& h, R*) { h.dtype = 7; }},
       {"4 channels", [](H& h, R*) { h.channels = 4; }},
       {"reserved bytes set", [](H& h, R*) { h.reserved[47] = 1; }},
   };
@@ -165,6 +165,7 @@ TEST(PlanFile, BadKernelsAndGeometry) {
       {"a used slot left empty", [](H&, R* r) { r[2].slot[RG_SLOT_SCRATCH] = rg_tensor_ref{}; }},
       {"an unused slot filled", [](H&, R* r) { r[2].slot[RG_SLOT_MEAN] = r[2].slot[RG_SLOT_W]; }},
       {"reserved field set", [](H&, R* r) { r[3].reserved0 = 1; }},
+      {"f32-sized weights in a bf16 plan", [](H& h, R*) { h.dtype = RG_WEIGHTS_BF16; }},
   };
   for (const auto& [what, edit] : cases) EXPECT_EQ(validate(resealed(edit)), RG_ERR_KERNEL) << what;
 }
@@ -212,7 +213,7 @@ TEST(PlanFile, RunRefusesBadCallerRegions) {
   rg_plan p;
   ASSERT_EQ(rg_plan_validate(f.data(), f.size(), &p), RG_OK);
   Regions m(p);
-  const float* w = rg_plan_weights(&p);
+  const void* w = rg_plan_weights(&p);
   EXPECT_EQ(rg_run(nullptr, w, m.arena.data(), m.latents.data(), m.images.data()), RG_ERR_NULL);
   EXPECT_EQ(rg_run(&p, nullptr, m.arena.data(), m.latents.data(), m.images.data()), RG_ERR_NULL);
   EXPECT_EQ(rg_run(&p, w, nullptr, m.latents.data(), m.images.data()), RG_ERR_NULL);

@@ -27,6 +27,10 @@ std::vector<float> random_floats(size_t n, uint32_t seed, bool with_zeros = fals
   return v;
 }
 
+rg_weights f32(const std::vector<float>& w) {
+  return {w.data(), RG_WEIGHTS_F32};
+}
+
 rg_kernel_record conv_record(uint32_t n, uint32_t cx, uint32_t hx, uint32_t cy, uint32_t k,
                              uint32_t s, uint32_t p) {
   rg_kernel_record r{};
@@ -43,7 +47,7 @@ void check_conv_transpose(const rg_kernel_record& r) {
   const auto w = random_floats(size_t(r.cx) * r.cy * r.kh * r.kw, 2, true);
   std::vector<float> y(size_t(r.n) * r.cy * r.hy * r.wy, 99.0f);
   std::vector<float> col(size_t(r.cy) * r.kh * r.kw * r.hx * r.wx);
-  rg_conv_transpose2d(&r, x.data(), w.data(), y.data(), col.data());
+  rg_conv_transpose2d(&r, x.data(), f32(w), y.data(), col.data());
   std::vector<double> ref(y.size(), 0.0);
   for (uint32_t n = 0; n < r.n; ++n)
     for (uint32_t ci = 0; ci < r.cx; ++ci)
@@ -79,7 +83,7 @@ TEST(RuntimeKernels, BatchNormIsItsDefinition) {
   const std::vector<float> gamma{1.5f, -0.5f, 1.0f}, beta{0.1f, 0.0f, -0.2f},
       mean{0.2f, -0.1f, 0.0f}, var{0.5f, 2.0f, 1e-3f};
   std::vector<float> y(120);
-  rg_batch_norm(&r, x.data(), gamma.data(), beta.data(), mean.data(), var.data(), y.data());
+  rg_batch_norm(&r, x.data(), f32(gamma), f32(beta), f32(mean), f32(var), y.data());
   for (size_t i = 0; i < 120; ++i) {
     const size_t c = (i / 20) % 3;
     const double ref =
@@ -94,11 +98,36 @@ TEST(RuntimeKernels, EpilogueAddsBiasThenTanhPerChannel) {
   r.epilogue[0] = RG_EPI_ADD_CHANNEL, r.epilogue[1] = RG_EPI_RELU, r.epilogue[2] = RG_EPI_TANH;
   std::vector<float> y{-1.0f, 0.5f, 2.0f, -3.0f};  // [1, 2, 2]
   const std::vector<float> bias{0.75f, 1.0f};
-  rg_epilogue(&r, y.data(), 1, 2, 2, bias.data());
+  rg_epilogue(&r, y.data(), 1, 2, 2, f32(bias));
   EXPECT_EQ(y[0], 0.0f);  // relu(-0.25)
   EXPECT_EQ(y[1], std::tanh(1.25f));
   EXPECT_EQ(y[2], std::tanh(3.0f));
   EXPECT_EQ(y[3], 0.0f);  // relu(-2)
+}
+
+// bf16 weights widen exactly (the upper half of an f32), so a kernel on bf16
+// weights equals the same kernel on f32 weights holding the widened values.
+TEST(RuntimeKernels, Bf16WeightsWidenExactly) {
+  const std::vector<uint16_t> h = {0x3f80, 0xc000, 0x3fc0, 0x0001, 0x8000};
+  const rg_weights w{h.data(), RG_WEIGHTS_BF16};
+  EXPECT_EQ(rg_weight(w, 0), 1.0f);
+  EXPECT_EQ(rg_weight(w, 1), -2.0f);
+  EXPECT_EQ(rg_weight(w, 2), 1.5f);
+  EXPECT_EQ(rg_weight(w, 3), std::ldexp(1.0f, -133));  // bits 0x00010000, a denormal
+  EXPECT_TRUE(std::signbit(rg_weight(w, 4)) && rg_weight(w, 4) == 0.0f);
+  const rg_kernel_record r = conv_record(2, 3, 4, 5, 4, 2, 1);
+  std::vector<uint16_t> wb(size_t(r.cx) * r.cy * r.kh * r.kw);
+  std::vector<float> wf(wb.size());
+  for (size_t i = 0; i < wb.size(); ++i) {
+    wb[i] = uint16_t(0x3c00 + (i * 37) % 0x400) ^ (i % 3 ? 0 : 0x8000);
+    wf[i] = rg_weight({wb.data(), RG_WEIGHTS_BF16}, i);
+  }
+  const auto x = random_floats(size_t(r.n) * r.cx * r.hx * r.wx, 4);
+  std::vector<float> yb(size_t(r.n) * r.cy * r.hy * r.wy), yf(yb.size());
+  std::vector<float> col(size_t(r.cy) * r.kh * r.kw * r.hx * r.wx);
+  rg_conv_transpose2d(&r, x.data(), {wb.data(), RG_WEIGHTS_BF16}, yb.data(), col.data());
+  rg_conv_transpose2d(&r, x.data(), f32(wf), yf.data(), col.data());
+  EXPECT_EQ(yb, yf);
 }
 
 TEST(RuntimeHelpers, LatentsAreTheEnginesBitForBit) {

@@ -7,6 +7,9 @@ tests mutate and the fuzz target starts from:
   build/release/apps/ralsgan/ralsgan export --checkpoint tests/runtime/data/tiny_G.safetensors \
       --out tests/runtime/data --batch 2
   cp tests/runtime/data/model.rgplan fuzz/corpus/plan/tiny.rgplan
+  build/release/apps/ralsgan/ralsgan export --checkpoint tests/runtime/data/tiny_G.safetensors \
+      --out /tmp/tiny_bf16 --batch 2 --weights bf16
+  cp /tmp/tiny_bf16/model.rgplan fuzz/corpus/plan/tiny_bf16.rgplan
 """
 import os
 import sys

@@ -14,6 +14,7 @@
 #define RG_MODEL_IMAGE_SIZE 32u /* pixels per side */
 #define RG_MODEL_NZ 4u /* latent size */
 #define RG_MODEL_KERNELS 9u /* kernel records */
+#define RG_MODEL_WEIGHT_TYPE 0u /* 0: f32, 1: bf16 (enum rg_weight_type) */
 #define RG_MODEL_CRC32 0x6f0496d6u /* of the plan file, bytes 16 .. end */
 
 #endif
