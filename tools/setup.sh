@@ -3,10 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # clang and its runtime build the fuzz targets; strace and prlimit (util-linux)
-# drive the crash tests.
+# drive the crash tests; the cross compilers and qemu-user build the embedded
+# runtime for AArch64 (run under qemu by ctest) and bare-metal ARM (docs/embedded.md).
 PKGS="build-essential cmake ninja-build pkg-config libdnnl-dev libeigen3-dev libopencv-dev libgif-dev
       libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist
-      clang libclang-rt-14-dev strace util-linux"
+      clang libclang-rt-14-dev strace util-linux
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi"
 # CUDA is optional: the CUDA backend is compiled when /usr/local/cuda/bin/nvcc exists.
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -10,6 +10,7 @@
 #include "apps/model/ralsgan_step.h"
 #include "engine/io/atomic_file.h"
 #include "apps/ralsgan/cli.h"
+#include "apps/ralsgan/export_plan.h"
 #include "apps/ralsgan/generate.h"
 #include "apps/ralsgan/progress.h"
 #include "apps/ralsgan/stop.h"
@@ -237,6 +238,27 @@ int cmd_generate(int argc, char** argv) {
   }
   std::fprintf(stderr, "wrote %llu images to %s in %.1f s (%.1f img/s)\n", (unsigned long long)r.images,
                o.out.string().c_str(), r.seconds, r.seconds > 0 ? double(r.images) / r.seconds : 0.0);
+  return 0;
+}
+
+int cmd_export(int argc, char** argv) {
+  Flags f("export", "Compile the generator as `generate --backend ref` does (f32) and write the plan: DIR/model.rgplan\n"
+                    "(kernels, memory plan, weights; checksummed) and DIR/model.h (region sizes) for the C runtime.");
+  f.value("checkpoint", "RUN|FILE", "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
+      .value("out", "DIR", "output folder for model.rgplan and model.h")
+      .value("batch", "B", "images per rg_run call", "1")
+      .value("weights", "f32|bf16", "weights' type in the plan (bf16: half the size, not bit-exact)", "f32")
+      .required("checkpoint")
+      .required("out");
+  if (!f.parse(argc, argv)) return 0;
+  const std::string w = f.str("weights");
+  if (w != "f32" && w != "bf16") throw UsageError("export: --weights must be f32 or bf16, got " + w);
+  ExportOptions o{f.str("checkpoint"), f.str("out"), int(f.integer("batch", 1, 4096)),
+                  w == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32};
+  const ExportResult r = export_plan(o);
+  std::fprintf(stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",
+               r.plan_file.string().c_str(), (unsigned long long)r.file_bytes, r.kernels,
+               (unsigned long long)r.weights_bytes, (unsigned long long)r.arena_bytes, r.header_file.string().c_str());
   return 0;
 }
 

@@ -7,6 +7,7 @@ namespace rg::app {
 int cmd_preprocess(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 int cmd_generate(int argc, char** argv);
+int cmd_export(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
 int cmd_demo(int argc, char** argv);

@@ -19,6 +19,7 @@ const char* kUsage =
     "  preprocess  decode, clean and letterbox a folder of images into a dataset cache\n"
     "  train       train the RaLSGAN (DCGAN) on a folder or cache\n"
     "  generate    write PNG images from a trained generator, deterministically\n"
+    "  export      write the compiled generator as a plan file for the C runtime (docs/embedded.md)\n"
     "  eval        image-quality metrics (SWD, FID, KID) of generated against real images\n"
     "  inspect     print the compiled training-step graph, fusion groups and memory plan\n"
     "  demo        train on Fashion-MNIST for a few minutes and write samples (no download)\n\n"
@@ -37,11 +38,12 @@ int main(int argc, char** argv) {
   if (cmd == "preprocess") fn = rg::app::cmd_preprocess;
   else if (cmd == "train") fn = rg::app::cmd_train;
   else if (cmd == "generate") fn = rg::app::cmd_generate;
+  else if (cmd == "export") fn = rg::app::cmd_export;
   else if (cmd == "eval") fn = rg::app::cmd_eval;
   else if (cmd == "inspect") fn = rg::app::cmd_inspect;
   else if (cmd == "demo") fn = rg::app::cmd_demo;
   if (!fn) {
-    std::fprintf(stderr, "ralsgan: unknown command '%s' (commands: preprocess, train, generate, eval, inspect, demo)\n",
+    std::fprintf(stderr, "ralsgan: unknown command '%s' (commands: preprocess, train, generate, export, eval, inspect, demo)\n",
                  cmd.c_str());
     return 2;
   }
