@@ -1006,6 +1006,7 @@ class OneDnnBackend final : public Backend {
     auto table = std::make_shared<onednn::LayoutTable>(onednn::choose_layouts(g, groups, ctx_->eng, lo));
     tables_[&g] = table;  // one backend may serve several plans (training step, generation)
     reference_[&g].clear();
+    std::erase_if(transfers_, [&g](const auto& t) { return t.first.graph == &g; });  // a new graph may reuse an address
     if (std::getenv("RG_LAYOUTS")) std::fputs(onednn::describe_layouts(g, *table).c_str(), stderr);
   }
 
@@ -1048,6 +1049,10 @@ class OneDnnBackend final : public Backend {
   }
 
  private:
+  // Host plain <-> device layout for one value. The reorder and its memory
+  // objects are made on the first transfer of (graph, value, direction) and
+  // reused with new data pointers, so reading a batch's outputs or writing its
+  // inputs allocates nothing after the first batch.
   void convert(const Graph& g, ValueId v, const void* src, bool src_plain, void* dst, bool dst_plain) {
     const TensorDesc& d = g.desc(v);
     auto it = tables_.find(&g);
@@ -1056,13 +1061,36 @@ class OneDnnBackend final : public Backend {
       std::memcpy(dst, src, d.bytes());
       return;
     }
-    const memory::desc plain(dims_of(d.shape), dt::f32, tag::nchw), laid(dims_of(d.shape), dt::f32, tag_of(l, 4));
-    memory a(src_plain ? plain : laid, ctx_->eng, const_cast<void*>(src));
-    memory b(dst_plain ? plain : laid, ctx_->eng, dst);
-    dnnl::reorder(a, b).execute(ctx_->strm, a, b);
+    const TransferKey key{&g, v, src_plain};
+    auto t = transfers_.find(key);
+    if (t == transfers_.end()) {
+      const memory::desc plain(dims_of(d.shape), dt::f32, tag::nchw), laid(dims_of(d.shape), dt::f32, tag_of(l, 4));
+      Transfer x;
+      x.from = memory(src_plain ? plain : laid, ctx_->eng, nullptr);
+      x.to = memory(dst_plain ? plain : laid, ctx_->eng, nullptr);
+      x.reorder = dnnl::reorder(x.from, x.to);
+      t = transfers_.emplace(key, std::move(x)).first;
+    }
+    Transfer& x = t->second;
+    x.from.set_data_handle(const_cast<void*>(src));
+    x.to.set_data_handle(dst);
+    const dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, x.from.get()}, {DNNL_ARG_TO, x.to.get()}};
+    if (dnnl_primitive_execute(x.reorder.get(), ctx_->strm.get(), 2, args) != dnnl_success)
+      throw std::runtime_error("onednn backend: reorder of value %" + std::to_string(v) + " failed");
     ctx_->strm.wait();
   }
 
+  struct TransferKey {
+    const Graph* graph;
+    ValueId value;
+    bool to_device;
+    auto operator<=>(const TransferKey&) const = default;
+  };
+  struct Transfer {
+    memory from, to;
+    dnnl::reorder reorder;
+  };
+  std::map<TransferKey, Transfer> transfers_;
   std::unique_ptr<Backend> ref_;  // kernels for runs_on_reference ops
   std::shared_ptr<Ctx> ctx_;
   std::map<const Graph*, std::shared_ptr<const onednn::LayoutTable>> tables_;
