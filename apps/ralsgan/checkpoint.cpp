@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -14,12 +15,13 @@ namespace {
 
 std::string shape_text(const std::vector<int64_t>& s) { return shape_str(Shape(s.begin(), s.end())); }
 
-const io::TensorData& expect_tensor(const io::SafetensorsContents& file, const std::string& label,
-                                    const std::string& key, const Shape& shape, bool integer) {
+template <io::SafetensorsLike Contents>
+const auto& expect_tensor(const Contents& file, const std::string& label, const std::string& key, const Shape& shape,
+                          bool integer) {
   auto it = file.tensors.find(key);
   if (it == file.tensors.end())
     throw std::runtime_error(label + ": tensor '" + key + "' is missing (expected " + shape_str(shape) + ")");
-  const io::TensorData& t = it->second;
+  const auto& t = it->second;
   if (Shape(t.shape.begin(), t.shape.end()) != shape)
     throw std::runtime_error(label + ": tensor '" + key + "' has shape " + shape_text(t.shape) + ", expected " +
                              shape_str(shape));
@@ -30,11 +32,20 @@ const io::TensorData& expect_tensor(const io::SafetensorsContents& file, const s
   return t;
 }
 
-void set_from(Session& s, const std::string& var, const io::TensorData& t) {
-  const std::vector<double> v = io::to_f64(t);
+// One copy into the session when the file holds what the variable holds (F32
+// into an f32 graph, 4-byte aligned as our writer and PyTorch's keep it); else
+// through double.
+template <class Tensor>
+void set_from(Session& s, const std::string& var, const Tensor& t) {
   const int idx = s.plan().graph->find_variable(var);
   if (idx < 0) return;  // this graph does not use it (e.g. generation needs no D)
-  if (s.plan().graph->variables()[size_t(idx)].desc.dtype == DType::i64) {
+  const DType want = s.plan().graph->variables()[size_t(idx)].desc.dtype;
+  if (want == DType::f32 && t.dtype == "F32" && reinterpret_cast<uintptr_t>(t.bytes.data()) % alignof(float) == 0) {
+    s.set_variable(var, std::span<const float>(reinterpret_cast<const float*>(t.bytes.data()), t.bytes.size() / 4));
+    return;
+  }
+  const std::vector<double> v = io::to_f64(t);
+  if (want == DType::i64) {
     std::vector<int64_t> iv(v.begin(), v.end());
     s.set_variable(var, std::span<const int64_t>(iv));
   } else {
@@ -195,7 +206,8 @@ void copy_network(const Session& from, Session& to, const std::vector<model::Par
   }
 }
 
-void check_network_file(const io::SafetensorsContents& file, const std::string& label,
+template <io::SafetensorsLike Contents>
+void check_network_file(const Contents& file, const std::string& label,
                         const std::vector<model::ParamSpec>& specs) {
   for (const auto& p : specs) expect_tensor(file, label, p.key, p.shape, p.dtype == DType::i64);
   for (const auto& [key, t] : file.tensors) {
@@ -206,7 +218,8 @@ void check_network_file(const io::SafetensorsContents& file, const std::string& 
   }
 }
 
-void import_network(Session& s, const io::SafetensorsContents& file, const std::string& label,
+template <io::SafetensorsLike Contents>
+void import_network(Session& s, const Contents& file, const std::string& label,
                     const std::vector<model::ParamSpec>& specs, const std::string& prefix) {
   check_network_file(file, label, specs);
   for (const auto& p : specs) set_from(s, prefix + p.key, file.tensors.at(p.key));
@@ -218,7 +231,8 @@ uint32_t write_train_state(const std::filesystem::path& path, const Session& s,
   return write_entries(path, s, train_state_entries(s, g_specs, d_specs), metadata);
 }
 
-uint32_t contents_crc32(const io::SafetensorsContents& file) {
+template <io::SafetensorsLike Contents>
+uint32_t contents_crc32(const Contents& file) {
   ContentsCrc crc;
   for (const auto& [name, t] : file.tensors) crc.tensor(name, t.dtype, t.shape, t.bytes);
   crc.metadata(file.metadata);
@@ -231,7 +245,8 @@ std::string crc32_text(uint32_t crc) {
   return b;
 }
 
-bool verify_checksum(const io::SafetensorsContents& file, const std::string& label, bool required) {
+template <io::SafetensorsLike Contents>
+bool verify_checksum(const Contents& file, const std::string& label, bool required) {
   auto it = file.metadata.find("crc32");
   if (it == file.metadata.end()) {
     if (required)
@@ -246,7 +261,8 @@ bool verify_checksum(const io::SafetensorsContents& file, const std::string& lab
   return true;
 }
 
-void import_train_state(Session& s, const io::SafetensorsContents& file, const std::string& label,
+template <io::SafetensorsLike Contents>
+void import_train_state(Session& s, const Contents& file, const std::string& label,
                         const std::vector<model::ParamSpec>& g_specs, const std::vector<model::ParamSpec>& d_specs) {
   for (auto [specs, net] : {std::pair{&g_specs, "G."}, {&d_specs, "D."}}) {
     for (const auto& p : *specs) {
@@ -260,5 +276,18 @@ void import_train_state(Session& s, const io::SafetensorsContents& file, const s
     set_from(s, step, expect_tensor(file, label, step, {}, true));
   }
 }
+
+// Read files and mapped ones (io::MappedSafetensors) go through the same checks.
+#define RG_CHECKPOINT_READERS(C)                                                                                  \
+  template void check_network_file(const C&, const std::string&, const std::vector<model::ParamSpec>&);          \
+  template void import_network(Session&, const C&, const std::string&, const std::vector<model::ParamSpec>&,      \
+                               const std::string&);                                                               \
+  template uint32_t contents_crc32(const C&);                                                                     \
+  template bool verify_checksum(const C&, const std::string&, bool);                                              \
+  template void import_train_state(Session&, const C&, const std::string&, const std::vector<model::ParamSpec>&, \
+                                   const std::vector<model::ParamSpec>&);
+RG_CHECKPOINT_READERS(io::SafetensorsContents)
+RG_CHECKPOINT_READERS(io::SafetensorsView)
+#undef RG_CHECKPOINT_READERS
 
 }  // namespace rg::app

@@ -32,10 +32,12 @@ void copy_network(const Session& from, Session& to, const std::vector<model::Par
 // Loads a state_dict file into variables "<prefix><key>". Every key must be
 // present with the expected shape; float tensors may be F32 or F64, counters
 // I64. Errors name the file, the tensor, what was expected and what was found.
-void import_network(Session& s, const io::SafetensorsContents& file, const std::string& label,
+template <io::SafetensorsLike Contents>
+void import_network(Session& s, const Contents& file, const std::string& label,
                     const std::vector<model::ParamSpec>& specs, const std::string& prefix);
 // The same checks without a session (for `generate --checkpoint FILE` before compiling).
-void check_network_file(const io::SafetensorsContents& file, const std::string& label,
+template <io::SafetensorsLike Contents>
+void check_network_file(const Contents& file, const std::string& label,
                         const std::vector<model::ParamSpec>& specs);
 
 // Adam state of both networks and the step counters: names "adam.<G|D>.<key>.exp_avg",
@@ -44,17 +46,20 @@ void check_network_file(const io::SafetensorsContents& file, const std::string& 
 // Returns the checksum.
 uint32_t write_train_state(const std::filesystem::path& path, const Session& s, const std::vector<model::ParamSpec>& g_specs,
                        const std::vector<model::ParamSpec>& d_specs, const std::map<std::string, std::string>& metadata);
-void import_train_state(Session& s, const io::SafetensorsContents& file, const std::string& label,
+template <io::SafetensorsLike Contents>
+void import_train_state(Session& s, const Contents& file, const std::string& label,
                         const std::vector<model::ParamSpec>& g_specs, const std::vector<model::ParamSpec>& d_specs);
 
 // The checksum of a file's contents: CRC-32 (zlib's) over, for each tensor in
 // name order, its name, dtype, shape and bytes, then over each metadata entry
 // in key order except "crc32" itself (docs/run_folder.md gives the bytes).
-uint32_t contents_crc32(const io::SafetensorsContents& file);
+template <io::SafetensorsLike Contents>
+uint32_t contents_crc32(const Contents& file);
 std::string crc32_text(uint32_t crc);  // 8 lower-case hex digits, as stored
 // Checks the stored "crc32" against the contents; throws naming `label` on a
 // mismatch, or when there is none and `required`. Returns whether one was there.
-bool verify_checksum(const io::SafetensorsContents& file, const std::string& label, bool required);
+template <io::SafetensorsLike Contents>
+bool verify_checksum(const Contents& file, const std::string& label, bool required);
 
 // A checkpoint folder: generator, discriminator and train state files.
 struct CheckpointPaths {

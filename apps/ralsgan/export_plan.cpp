@@ -253,7 +253,8 @@ ExportResult export_plan(const ExportOptions& opt) {
     throw std::invalid_argument("--batch must be in [1, 4096]");
   const fs::path gfile = generator_file(opt.checkpoint);
   if (!fs::exists(gfile)) throw std::runtime_error(gfile.string() + ": no such checkpoint file");
-  const io::SafetensorsContents weights = io::read_safetensors(gfile.string());
+  const io::MappedSafetensors mapped(gfile.string());  // as generate.cpp: one copy, into the session
+  const io::SafetensorsView& weights = mapped.contents();
   const model::ModelConfig cfg = infer_generator_config(weights, gfile.string());
   if (cfg.nz % 4 != 0)
     throw std::runtime_error(gfile.string() + ": nz = " + std::to_string(cfg.nz) +

@@ -27,7 +27,8 @@ fs::path generator_file(const fs::path& checkpoint) {
   return checkpoint;
 }
 
-model::ModelConfig infer_generator_config(const io::SafetensorsContents& c, const std::string& label) {
+template <io::SafetensorsLike Contents>
+model::ModelConfig infer_generator_config(const Contents& c, const std::string& label) {
   verify_checksum(c, label, false);
   auto it = c.tensors.find("model.0.weight");
   if (it == c.tensors.end() || it->second.shape.size() != 4)
@@ -43,10 +44,12 @@ model::ModelConfig infer_generator_config(const io::SafetensorsContents& c, cons
   check_network_file(c, label, model::generator_params(cfg));
   return cfg;
 }
+template model::ModelConfig infer_generator_config(const io::SafetensorsContents&, const std::string&);
+template model::ModelConfig infer_generator_config(const io::SafetensorsView&, const std::string&);
 
 model::ModelConfig infer_generator_config(const fs::path& file) {
   if (!fs::exists(file)) throw std::runtime_error(file.string() + ": no such checkpoint file");
-  return infer_generator_config(io::read_safetensors(file.string()), file.string());
+  return infer_generator_config(io::MappedSafetensors(file.string()).contents(), file.string());
 }
 
 void validate_generate_options(const GenerateOptions& opt) {
@@ -65,8 +68,11 @@ GenerateResult generate(const GenerateOptions& opt) {
     throw std::runtime_error("cannot write the ZIP " + opt.zip.string() + ": it exists and is not a regular file");
   const fs::path gfile = generator_file(opt.checkpoint);
   if (!fs::exists(gfile)) throw std::runtime_error(gfile.string() + ": no such checkpoint file");
-  const io::SafetensorsContents weights = io::read_safetensors(gfile.string());
-  const model::ModelConfig cfg = infer_generator_config(weights, gfile.string());
+  // Mapped, not read: the weights are copied once, into the session. (A
+  // checkpoint is replaced by rename, never rewritten in place, so the mapped
+  // file cannot shrink under us.)
+  auto mapped = std::make_unique<io::MappedSafetensors>(gfile.string());  // unmapped once imported
+  const model::ModelConfig cfg = infer_generator_config(mapped->contents(), gfile.string());
   std::vector<float> file_z;
   uint64_t file_rows = 0;
   if (!opt.latents.empty()) {
@@ -97,7 +103,8 @@ GenerateResult generate(const GenerateOptions& opt) {
   auto plan = compile(gg.graph, *be.backend);
   const std::unique_ptr<Session> session = make_session(*plan, "generation (--batch " + std::to_string(B) + ")");
   Session& s = *session;
-  import_network(s, weights, gfile.string(), gg.g_params, "G.");
+  import_network(s, mapped->contents(), gfile.string(), gg.g_params, "G.");
+  mapped.reset();
 
   std::optional<ZipWriter> zip;
   if (!opt.zip.empty()) zip.emplace(opt.zip);

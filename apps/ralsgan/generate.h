@@ -31,7 +31,8 @@ struct GenerateOptions {
 std::filesystem::path generator_file(const std::filesystem::path& checkpoint);
 // Size, width and nz of a generator state_dict, read from its tensor shapes
 // (after checking its checksum, when it has one: files of ours do).
-model::ModelConfig infer_generator_config(const io::SafetensorsContents& file, const std::string& label);
+template <io::SafetensorsLike Contents>
+model::ModelConfig infer_generator_config(const Contents& file, const std::string& label);
 model::ModelConfig infer_generator_config(const std::filesystem::path& file);
 
 struct GenerateResult {

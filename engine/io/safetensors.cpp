@@ -777,7 +777,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
 
 namespace {
 template <typename T>
-void convert(const TensorData& t, std::vector<double>& out) {
+void convert(const TensorView& t, std::vector<double>& out) {
   const size_t n = t.bytes.size() / sizeof(T);
   out.resize(n);
   for (size_t i = 0; i < n; ++i) {
@@ -788,7 +788,18 @@ void convert(const TensorData& t, std::vector<double>& out) {
 }
 }  // namespace
 
-std::vector<double> to_f64(const TensorData& t) {
+TensorView view_of(const TensorData& t) { return {t.dtype, t.shape, t.bytes}; }
+
+SafetensorsView view_of(const SafetensorsContents& c) {
+  SafetensorsView v;
+  for (const auto& [name, t] : c.tensors) v.tensors.emplace(name, view_of(t));
+  v.metadata = c.metadata;
+  return v;
+}
+
+std::vector<double> to_f64(const TensorData& t) { return to_f64(view_of(t)); }
+
+std::vector<double> to_f64(const TensorView& t) {
   const uint64_t need = tensor_nbytes("to_f64", "", t.dtype, t.shape);
   if (need != t.bytes.size()) {
     throw std::invalid_argument("to_f64: tensor holds " + std::to_string(t.bytes.size()) + " bytes but its shape needs " +

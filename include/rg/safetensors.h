@@ -18,6 +18,7 @@
 // atomically (temporary file, fsync, rename).
 #include <cstddef>
 #include <cstdint>
+#include <concepts>
 #include <functional>
 #include <map>
 #include <span>
@@ -51,6 +52,11 @@ struct SafetensorsView {
   std::map<std::string, TensorView> tensors;
   std::map<std::string, std::string> metadata;
 };
+// Contents read into memory or viewed in place: code that only reads tensors
+// (names, dtypes, shapes, bytes) takes either.
+template <class C>
+concept SafetensorsLike = std::same_as<C, SafetensorsContents> || std::same_as<C, SafetensorsView>;
+
 // The same checks as parse_safetensors; the views point into `file`.
 SafetensorsView parse_safetensors_view(std::span<const std::byte> file, const std::string& label);
 
@@ -103,6 +109,11 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
 
 // F64/F32/I64/I32/U8/BOOL -> double; throws on other dtypes.
 std::vector<double> to_f64(const TensorData& t);
+std::vector<double> to_f64(const TensorView& t);
+// Views of contents held in memory (names and shapes copied, bytes not): one
+// code path checks and loads both read and mapped files.
+TensorView view_of(const TensorData& t);
+SafetensorsView view_of(const SafetensorsContents& c);
 TensorData from_f64(const std::vector<double>& v, std::vector<int64_t> shape);
 TensorData from_f32(const std::vector<float>& v, std::vector<int64_t> shape);
 // Bytes per element; throws std::invalid_argument on an unknown dtype.
