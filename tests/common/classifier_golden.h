@@ -11,7 +11,7 @@
 #include <cmath>
 #include <string>
 
-#include "apps/classifier/classifier_model.h"
+#include "examples/fashion_mnist/classifier_model.h"
 #include "engine/io/safetensors.h"
 #include "engine/session.h"
 #include "tests/common/golden_step.h"

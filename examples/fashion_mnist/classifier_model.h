@@ -1,7 +1,8 @@
 // The Fashion-MNIST classifier (the engine's second model, docs/classifier.md):
 // conv 3x3 -> ReLU -> max-pool 2 -> conv 3x3 -> ReLU -> max-pool 2 -> linear,
 // trained with log-softmax cross-entropy and Adam, as graphs of the engine.
-// Graph-only: no backend, no data (classifier_train.h runs it).
+// Public API only (<rg/...>): the in-tree golden-step tests compile this file
+// too. Graph-only: no backend, no data (classifier_train.h runs it).
 #pragma once
 
 #include <map>
@@ -9,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/graph.h"
+#include <rg/graph.h>
 
 namespace rg::classifier {
 
