@@ -5,12 +5,12 @@
 // too. Graph-only: no backend, no data (classifier_train.h runs it).
 #pragma once
 
+#include <rg/graph.h>
+
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <rg/graph.h>
 
 namespace rg::classifier {
 

@@ -30,7 +30,9 @@ std::mt19937_64 generator(uint64_t seed, Purpose purpose, uint64_t index) {
 }
 
 // Uniform in [0, 1) from the top 53 bits of one draw.
-double uniform(std::mt19937_64& g) { return double(g() >> 11) * 0x1p-53; }
+double uniform(std::mt19937_64& g) {
+  return double(g() >> 11) * 0x1p-53;
+}
 
 // Images as floats in [0, 1] (x / 255), one-hot labels, for positions
 // [first, first + n) of `order`.

@@ -16,7 +16,8 @@ namespace {
 // elements. gzread reads gzip and plain files alike.
 class IdxFile {
  public:
-  explicit IdxFile(std::string path) : path_(std::move(path)), gz_(gzopen(path_.c_str(), "rb"), &gzclose) {
+  explicit IdxFile(std::string path)
+      : path_(std::move(path)), gz_(gzopen(path_.c_str(), "rb"), &gzclose) {
     if (!gz_) throw std::runtime_error(path_ + ": cannot open");
   }
 
@@ -46,7 +47,9 @@ class IdxFile {
     return v;
   }
 
-  [[noreturn]] void fail(const std::string& what) const { throw std::runtime_error(path_ + ": " + what); }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw std::runtime_error(path_ + ": " + what);
+  }
 
  private:
   void read(uint8_t* dst, size_t n, const char* part) {
