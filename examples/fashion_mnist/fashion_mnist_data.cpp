@@ -77,9 +77,11 @@ Split read_split(const std::string& dir, bool train) {
   const std::string prefix = train ? "train" : "t10k";
   IdxFile images(find_file(dir, prefix + "-images-idx3-ubyte"));
   const uint32_t n = images.header({0, kImageSize, kImageSize})[0];
+  Split s;
+  s.images = images.elements(size_t(n) * kImageSize * kImageSize);
   IdxFile labels(find_file(dir, prefix + "-labels-idx1-ubyte"));
   labels.header({n});
-  Split s{images.elements(size_t(n) * kImageSize * kImageSize), labels.elements(n)};
+  s.labels = labels.elements(n);
   for (size_t i = 0; i < s.labels.size(); ++i)
     if (s.labels[i] >= kClasses)
       labels.fail("label " + std::to_string(s.labels[i]) + " at " + std::to_string(i) +
