@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs a build's library into a scratch prefix and builds and runs
 # examples/consumer against it twice: with CMake's find_package(rg) and with
-# pkg-config (rg.pc). Registered with ctest as consumer_package; usage:
+# pkg-config (rg.pc). Then builds examples/fashion_mnist there with
+# find_package (the ctest classifier_trains_to_stated_accuracy trains it) and
+# checks that it names a missing or malformed data file. Registered with ctest as
+# consumer_package; usage:
 #   tools/check_consumer.sh BUILD_DIR
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
@@ -21,3 +24,25 @@ export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 # shellcheck disable=SC2046  # pkg-config's output is a list of words
 c++ -std=c++20 -O1 "$src/examples/consumer/consumer.cpp" -o "$work/consumer_pc" $(pkg-config --cflags --libs rg)
 "$work/consumer_pc"
+
+echo "== examples/fashion_mnist (find_package(rg))"
+cmake -S "$src/examples/fashion_mnist" -B "$work/fashion_mnist" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
+  -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$work/fashion_mnist" >/dev/null
+# Bad data must exit 1 with one line naming the file: missing, then an IDX
+# header of the wrong rank (images given as a 1-D array), then truncated.
+expect_data_error() {  # DIR TEXT: the expected message is "DIR/FILE: TEXT"
+  local rc=0 err
+  err="$("$work/fashion_mnist/fashion_classifier" --data "$1" 2>&1 >/dev/null)" || rc=$?
+  if [[ $rc -ne 1 || "$err" != *"$1/train-images-idx3-ubyte"*": $2"* ]]; then
+    echo "fashion_classifier --data $1: exit $rc, '$err' (expected 1 and '$2')" >&2
+    exit 1
+  fi
+  echo "fashion_classifier --data $1: $err"
+}
+expect_data_error "$work/no-such-dir" "cannot open"
+mkdir -p "$work/bad-data"
+printf '\x00\x00\x08\x01\x00\x00\x00\x02ab' >"$work/bad-data/train-images-idx3-ubyte"
+expect_data_error "$work/bad-data" "expected an IDX array of unsigned bytes with 3 dimensions"
+printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1cab' >"$work/bad-data/train-images-idx3-ubyte"
+expect_data_error "$work/bad-data" "truncated or unreadable data"

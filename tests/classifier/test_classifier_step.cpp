@@ -1,4 +1,4 @@
-// One training step of the Fashion-MNIST classifier (apps/classifier) against
+// One training step of the Fashion-MNIST classifier (examples/fashion_mnist) against
 // PyTorch (tests/common/classifier_golden.h): the reference backend in f64 and
 // f32 and, when built, the oneDNN backend in f32.
 #include <gtest/gtest.h>

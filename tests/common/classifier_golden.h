@@ -11,9 +11,9 @@
 #include <cmath>
 #include <string>
 
-#include "apps/classifier/classifier_model.h"
 #include "engine/io/safetensors.h"
 #include "engine/session.h"
+#include "examples/fashion_mnist/classifier_model.h"
 #include "tests/common/golden_step.h"
 
 namespace rg::testing_golden {

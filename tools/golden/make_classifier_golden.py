@@ -3,7 +3,7 @@
 Run as: /root/torchvenv/bin/python tools/golden/make_classifier_golden.py
 Writes tests/data/golden/classifier_step_f64.safetensors and
 classifier_step_f32.safetensors: one step of the model in
-apps/classifier/classifier_model.cpp (conv 3x3 + bias, ReLU, max-pool 2, conv
+examples/fashion_mnist/classifier_model.cpp (conv 3x3 + bias, ReLU, max-pool 2, conv
 3x3 + bias, ReLU, max-pool 2, linear, log_softmax, NLL averaged over the
 batch, torch.optim.Adam), in float64 and in float32 from the same initial
 state (PyTorch's default init in float64, rounded for f32), so the C++ side
@@ -105,7 +105,7 @@ def main():
         raise SystemExit("no seed in range(100) keeps the data %g clear of the kinks" % MIN_MARGIN)
     meta = dict(batch=BATCH, conv1_channels=C1, conv2_channels=C2, lr=LR, beta1=BETAS[0], beta2=BETAS[1], eps=EPS,
                 seed=seed, margin="%.3g" % margin64, torch=torch.__version__,
-                step="apps/classifier/classifier_model.cpp: one training step, docs/classifier.md")
+                step="examples/fashion_mnist/classifier_model.cpp: one training step, docs/classifier.md")
     common = dict(init, images=images, labels=labels)
     st.save_file(dict(common, **r64), os.path.join(OUT, "classifier_step_f64.safetensors"), dict(meta, dtype="float64"))
     r32 = dict({k: v.float() for k, v in common.items()}, **r32)

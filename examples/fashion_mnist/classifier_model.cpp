@@ -1,6 +1,6 @@
-#include "apps/classifier/classifier_model.h"
+#include "classifier_model.h"
 
-#include "graph/autodiff.h"
+#include <rg/autodiff.h>
 
 namespace rg::classifier {
 namespace {

@@ -1,32 +1,41 @@
-#include "apps/classifier/classifier_train.h"
+#include "classifier_train.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <random>
+#include <span>
 #include <stdexcept>
+#include <vector>
 
-#include "apps/data/idx.h"
-#include "apps/rng_streams.h"
-#include "backends/ref/ref_backend.h"
-#include "engine/rng/philox.h"
-#include "engine/session.h"
-#ifdef RALSGAN_HAVE_ONEDNN
-#include "backends/onednn/onednn_backend.h"
-#endif
+#include "fashion_mnist_data.h"
 
 namespace rg::classifier {
 namespace {
 
 constexpr int64_t kPixels = int64_t(kImageSize) * kImageSize;
 
-std::filesystem::path find_file(const std::string& dir, const std::string& stem) {
-  const std::filesystem::path plain = std::filesystem::path(dir) / stem;
-  if (std::filesystem::exists(plain)) return plain;
-  return plain.string() + ".gz";
+// What a random draw is for: each purpose (and each epoch of shuffling) has
+// its own generator, so a run depends only on the seed, never on the order
+// in which the program asks.
+enum class Purpose : uint32_t { init = 1, shuffle = 2 };
+
+// std::seed_seq and std::mt19937_64 are specified to the bit by the standard
+// (unlike the std:: distributions, which are not used here).
+std::mt19937_64 generator(uint64_t seed, Purpose purpose, uint64_t index) {
+  std::seed_seq seq{uint32_t(seed), uint32_t(seed >> 32), uint32_t(purpose), uint32_t(index),
+                    uint32_t(index >> 32)};
+  return std::mt19937_64(seq);
 }
 
-// Images as floats in [0, 1] (x / 255), one-hot labels, for positions [first, first + n) of
-// `order`.
+// Uniform in [0, 1) from the top 53 bits of one draw.
+double uniform(std::mt19937_64& g) {
+  return double(g() >> 11) * 0x1p-53;
+}
+
+// Images as floats in [0, 1] (x / 255), one-hot labels, for positions
+// [first, first + n) of `order`.
 void fill_batch(const Split& s, const std::vector<uint32_t>& order, size_t first, size_t n,
                 std::vector<float>& images, std::vector<float>* one_hot) {
   images.resize(n * size_t(kPixels));
@@ -40,12 +49,12 @@ void fill_batch(const Split& s, const std::vector<uint32_t>& order, size_t first
   }
 }
 
-// Fisher-Yates with Philox words (index = epoch * N + position): depends only on (seed, epoch).
+// Fisher-Yates from the epoch's own generator: depends only on (seed, epoch).
 void shuffle(std::vector<uint32_t>& order, uint64_t seed, uint64_t epoch) {
   std::iota(order.begin(), order.end(), 0u);
+  std::mt19937_64 g = generator(seed, Purpose::shuffle, epoch);
   for (size_t i = order.size(); i-- > 1;) {
-    const auto w = philox_words(seed, streams::kClassifierShuffle, epoch * order.size() + i, 0);
-    const size_t j = size_t(uniform_from_word(w[0]) * double(i + 1));
+    const size_t j = size_t(uniform(g) * double(i + 1));
     std::swap(order[i], order[std::min(j, i)]);
   }
 }
@@ -54,33 +63,44 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-}  // namespace
-
-Split read_split(const std::string& dir, bool train) {
-  const std::string prefix = train ? "train" : "t10k";
-  const auto images_path = find_file(dir, prefix + "-images-idx3-ubyte");
-  const auto labels_path = find_file(dir, prefix + "-labels-idx1-ubyte");
-  data::IdxArray im = data::read_idx_file(images_path);
-  data::IdxArray lb = data::read_idx_file(labels_path);
-  if (im.dims.size() != 3 || im.dims[1] != kImageSize || im.dims[2] != kImageSize)
-    throw std::runtime_error(images_path.string() + ": expected N x 28 x 28 images");
-  if (lb.dims.size() != 1 || lb.dims[0] != im.dims[0])
-    throw std::runtime_error(labels_path.string() + ": expected " + std::to_string(im.dims[0]) +
-                             " labels");
-  for (size_t i = 0; i < lb.data.size(); ++i)
-    if (lb.data[i] >= kClasses)
-      throw std::runtime_error(labels_path.string() + ": label " + std::to_string(lb.data[i]) +
-                               " at " + std::to_string(i) + " is not a class 0..9");
-  return Split{std::move(im.data), std::move(lb.data)};
+// The fraction of `test` that the trained parameters of `trained` classify
+// correctly, through the forward-only graph in batches of eval_batch.
+double test_accuracy(const TrainOptions& opt, Backend& backend, const Session& trained,
+                     const Split& test) {
+  const ClassifierGraph eval = build_classifier_eval(opt.model, opt.eval_batch, DType::f32);
+  auto plan = compile(eval.graph, backend);
+  Session s(*plan);
+  for (const ParamSpec& p : classifier_parameters(opt.model)) {
+    const std::vector<double> v = trained.variable(p.name);
+    s.set_variable(p.name, std::span<const double>(v));
+  }
+  std::vector<uint32_t> in_order(test.count());
+  std::iota(in_order.begin(), in_order.end(), 0u);
+  std::vector<float> images, log_probs(size_t(opt.eval_batch) * kClasses);
+  size_t correct = 0;
+  for (size_t first = 0; first < test.count(); first += size_t(opt.eval_batch)) {
+    fill_batch(test, in_order, first, size_t(opt.eval_batch), images, nullptr);
+    s.set_input("images", std::span<const float>(images));
+    s.run();
+    s.read_output("log_probs", std::span<float>(log_probs));
+    for (size_t b = 0; b < size_t(opt.eval_batch); ++b) {
+      const float* row = log_probs.data() + b * kClasses;
+      const size_t guess = size_t(std::max_element(row, row + kClasses) - row);
+      correct += guess == test.labels[first + b];
+    }
+  }
+  return double(correct) / double(test.count());
 }
+
+}  // namespace
 
 std::unique_ptr<Backend> make_classifier_backend(const std::string& name, int threads) {
   if (name == "ref") return make_ref_backend();
-#ifdef RALSGAN_HAVE_ONEDNN
+#if RG_HAVE_ONEDNN
   if (name == "cpu") return make_onednn_backend({.threads = threads});
 #else
   (void)threads;
-  if (name == "cpu") throw std::invalid_argument("backend 'cpu': this build has no oneDNN");
+  if (name == "cpu") throw std::invalid_argument("backend 'cpu': this build of rg has no oneDNN");
 #endif
   throw std::invalid_argument("unknown backend '" + name + "' (cpu, ref)");
 }
@@ -89,17 +109,15 @@ void initialize_parameters(Session& s, const ClassifierConfig& cfg, uint64_t see
   const std::vector<ParamSpec> specs = classifier_parameters(cfg);
   for (size_t t = 0; t < specs.size(); ++t) {
     const double bound = 1.0 / std::sqrt(double(specs[t].fan_in));
+    std::mt19937_64 g = generator(seed, Purpose::init, t);
     std::vector<double> v(size_t(numel(specs[t].shape)));
-    for (size_t i = 0; i < v.size(); ++i) {
-      const auto w = philox_words(seed, streams::kClassifierInit, t, uint32_t(i / 4));
-      v[i] = (2.0 * uniform_from_word(w[i % 4]) - 1.0) * bound;
-    }
+    for (double& x : v) x = (2.0 * uniform(g) - 1.0) * bound;
     s.set_variable(specs[t].name, std::span<const double>(v));
   }
 }
 
 TrainResult train_classifier(const TrainOptions& opt) {
-  const std::string dir = opt.data_dir.empty() ? data::kFashionMnistDir : opt.data_dir;
+  const std::string dir = opt.data_dir.empty() ? kFashionMnistDir : opt.data_dir;
   const Split train = read_split(dir, true), test = read_split(dir, false);
   const size_t batch = size_t(opt.model.batch);
   if (batch == 0 || batch > train.count())
@@ -129,7 +147,9 @@ TrainResult train_classifier(const TrainOptions& opt) {
     s.set_input("images", std::span<const float>(images));
     s.set_input("labels", std::span<const float>(labels));
     s.run();
-    loss_sum += s.value(step.loss)[0];
+    float loss = 0;
+    s.read_output("loss", std::span<float>(&loss, 1));
+    loss_sum += loss;
     ++loss_count;
     if ((k + 1) % opt.log_every == 0 || k + 1 == opt.steps) {
       r.last_loss = loss_sum / loss_count;
@@ -140,28 +160,7 @@ TrainResult train_classifier(const TrainOptions& opt) {
   r.train_seconds = seconds_since(t0);
 
   const auto t1 = std::chrono::steady_clock::now();
-  const ClassifierGraph eval = build_classifier_eval(opt.model, opt.eval_batch, DType::f32);
-  auto eval_plan = compile(eval.graph, *backend);
-  Session es(*eval_plan);
-  for (const ParamSpec& p : classifier_parameters(opt.model)) {
-    const std::vector<double> v = s.variable(p.name);
-    es.set_variable(p.name, std::span<const double>(v));
-  }
-  std::vector<uint32_t> in_order(test.count());
-  std::iota(in_order.begin(), in_order.end(), 0u);
-  size_t correct = 0;
-  for (size_t first = 0; first < test.count(); first += size_t(opt.eval_batch)) {
-    fill_batch(test, in_order, first, size_t(opt.eval_batch), images, nullptr);
-    es.set_input("images", std::span<const float>(images));
-    es.run();
-    const std::vector<float> lp = es.value_f32(eval.log_probs);
-    for (size_t b = 0; b < size_t(opt.eval_batch); ++b) {
-      const float* row = lp.data() + b * kClasses;
-      const size_t guess = size_t(std::max_element(row, row + kClasses) - row);
-      correct += guess == test.labels[first + b];
-    }
-  }
-  r.test_accuracy = double(correct) / double(test.count());
+  r.test_accuracy = test_accuracy(opt, *backend, s, test);
   r.eval_seconds = seconds_since(t1);
   return r;
 }

@@ -1,28 +1,18 @@
 // Training the Fashion-MNIST classifier (classifier_model.h) on a backend of
-// the engine, and measuring its test accuracy (docs/classifier.md).
+// the library, and measuring its test accuracy (docs/classifier.md). Public
+// API only.
 #pragma once
+
+#include <rg/rg.h>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "apps/classifier/classifier_model.h"
-#include "engine/backend.h"
-#include "engine/session.h"
+#include "classifier_model.h"
 
 namespace rg::classifier {
-
-// One split of Fashion-MNIST: images (N x 28 x 28 bytes) and labels (N bytes, 0..9).
-struct Split {
-  std::vector<uint8_t> images;
-  std::vector<uint8_t> labels;
-  size_t count() const { return labels.size(); }
-};
-// Reads "<dir>/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"; throws
-// std::runtime_error naming the file when it is missing or not Fashion-MNIST shaped.
-Split read_split(const std::string& dir, bool train);
 
 struct TrainOptions {
   ClassifierConfig model;
@@ -30,7 +20,7 @@ struct TrainOptions {
   uint64_t seed = 1;
   std::string backend = "cpu";  // "cpu" (oneDNN) or "ref"
   int threads = 0;              // oneDNN threads; 0: all cores
-  std::string data_dir;         // empty: the Debian package's folder (apps/data/idx.h)
+  std::string data_dir;         // empty: kFashionMnistDir (fashion_mnist_data.h)
   int eval_batch = 500;
   // Called every `log_every` steps with the mean loss since the last call.
   int log_every = 100;
@@ -47,11 +37,12 @@ struct TrainResult {
 std::unique_ptr<Backend> make_classifier_backend(const std::string& name, int threads);
 
 // PyTorch's default initial parameters, U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-// drawn from Philox (apps/rng_streams.h: kClassifierInit, index = parameter).
+// drawn from std::mt19937_64 (fully specified by the C++ standard, so the
+// same on every platform; stream "init" of docs/classifier.md).
 void initialize_parameters(Session& s, const ClassifierConfig& cfg, uint64_t seed);
 
-// Trains for opt.steps steps of opt.model.batch images (reshuffled every epoch,
-// Philox kClassifierShuffle), then classifies the test split.
+// Trains for opt.steps steps of opt.model.batch images (reshuffled every
+// epoch from (seed, epoch)), then classifies the test split.
 TrainResult train_classifier(const TrainOptions& opt);
 
 }  // namespace rg::classifier

@@ -1,15 +1,16 @@
 // The Fashion-MNIST classifier (the engine's second model, docs/classifier.md):
 // conv 3x3 -> ReLU -> max-pool 2 -> conv 3x3 -> ReLU -> max-pool 2 -> linear,
 // trained with log-softmax cross-entropy and Adam, as graphs of the engine.
-// Graph-only: no backend, no data (classifier_train.h runs it).
+// Public API only (<rg/...>): the in-tree golden-step tests compile this file
+// too. Graph-only: no backend, no data (classifier_train.h runs it).
 #pragma once
+
+#include <rg/graph.h>
 
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "graph/graph.h"
 
 namespace rg::classifier {
 

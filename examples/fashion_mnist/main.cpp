@@ -1,13 +1,14 @@
 // fashion_classifier: trains the Fashion-MNIST classifier (docs/classifier.md)
-// and prints its test accuracy. Usage errors exit 2 with one line; a missing
-// or malformed data file exits 1 naming it; --min-accuracy makes a run whose
-// accuracy falls short exit 3 (the ctest check).
+// and prints its test accuracy; a program over the installed library's public
+// API only. Usage errors exit 2 with one line; a missing or malformed data
+// file exits 1 naming it; --min-accuracy makes a run whose accuracy falls
+// short exit 3 (the ctest check).
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
 
-#include "apps/classifier/classifier_train.h"
+#include "classifier_train.h"
 
 namespace {
 
