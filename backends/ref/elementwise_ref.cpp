@@ -1,5 +1,6 @@
 #include "backends/ref/elementwise_ref.h"
 
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -18,15 +19,32 @@ ElementwiseProgram<T>::ElementwiseProgram(const Graph& g, const FusionGroup& grp
     reg[v] = l.reg;
     return l.reg;
   };
+  struct Regs {
+    ElementwiseProgram& p;
+    const Node& n;
+    decltype(operand)& load;
+    int out;
+    int input(int i) { return load(n.inputs[size_t(i)]); }
+    int constant(double v) {
+      for (const auto& [r, c] : p.constants_)
+        if (c == T(v) && std::signbit(c) == std::signbit(T(v))) return r;  // -0 is not 0 here
+      p.constants_.push_back({p.num_regs_, T(v)});
+      return p.num_regs_++;
+    }
+    int temp() { return p.num_regs_++; }
+    int result() { return out; }
+    void emit(EwInstrKind k, int x, int y, int z, int o) { p.code_.push_back({k, x, y, z, o}); }
+  };
   for (NodeId id : chain) {
     const Node& n = g.node(id);
-    const int a = operand(n.inputs[0]);
-    const int b = n.inputs.size() > 1 ? operand(n.inputs[1]) : -1;
-    const int out = num_regs_++;
-    reg[n.outputs[0]] = out;
-    code_.push_back({n.op, T(n.attrs.scalar), a, b, out});
-    if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
+    Regs regs{*this, n, operand, -1};
+    for (ValueId v : n.inputs) operand(v);  // loads first, in input order
+    regs.out = num_regs_++;
+    reg[n.outputs[0]] = lower_elementwise(n, regs);
+    if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], reg[n.outputs[0]], nullptr});
   }
+  regs_.assign(size_t(num_regs_), T(0));
+  for (const auto& [r, value] : constants_) regs_[size_t(r)] = value;
 }
 
 template <typename T>
@@ -55,8 +73,7 @@ template <typename T>
 void ElementwiseProgram<T>::run() const {
   const int64_t total = numel(shape_);
   const size_t rank = shape_.size();
-  T r[64];
-  if (num_regs_ > 64) throw std::logic_error("elementwise group too long");
+  T* r = regs_.data();
   int64_t idx[8] = {0};
   if (rank > 8) throw std::logic_error("rank > 8");
   for (int64_t e = 0; e < total; ++e) {
@@ -69,28 +86,8 @@ void ElementwiseProgram<T>::run() const {
         r[l.reg] = l.ptr[off];
       }
     }
-    for (const Instr& i : code_) {
-      const T a = r[i.a];
-      const T b = i.b >= 0 ? r[i.b] : T(0);
-      T y;
-      switch (i.op) {
-        case OpKind::kRelu: y = a > T(0) ? a : T(0); break;
-        case OpKind::kLeakyRelu: y = a > T(0) ? a : a * i.scalar; break;
-        case OpKind::kTanh: y = std::tanh(a); break;
-        case OpKind::kReluBackward: y = b > T(0) ? a : T(0); break;
-        case OpKind::kLeakyReluBackward: y = b > T(0) ? a : a * i.scalar; break;
-        case OpKind::kTanhBackward: y = a * (T(1) - b * b); break;
-        case OpKind::kAdd: y = a + b; break;
-        case OpKind::kSub: y = a - b; break;
-        case OpKind::kMul: y = a * b; break;
-        case OpKind::kDiv: y = a / b; break;
-        case OpKind::kAddScalar: y = a + i.scalar; break;
-        case OpKind::kMulScalar: y = a * i.scalar; break;
-        case OpKind::kSquare: y = a * a; break;
-        default: throw std::logic_error("not an elementwise op");
-      }
-      r[i.out] = y;
-    }
+    for (const Instr& i : code_)
+      r[i.out] = ew_apply(i.op, r[i.x], i.y >= 0 ? r[i.y] : T(0), i.z >= 0 ? r[i.z] : T(0));
     for (const Store& s : stores_) s.ptr[e] = r[s.reg];
     for (size_t d = rank; d-- > 0;)
       if (++idx[d] < shape_[d]) break;

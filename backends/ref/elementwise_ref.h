@@ -1,5 +1,6 @@
 // A fused elementwise chain run as one loop: each element's intermediates live
 // in registers of a tiny program, so only the group's outputs touch memory.
+// The program is the chain's formulas (graph/elementwise_ops.h) lowered in order.
 #pragma once
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "engine/fusion.h"
+#include "graph/elementwise_ops.h"
 #include "graph/graph.h"
 
 namespace rg::ref {
@@ -34,14 +36,15 @@ class ElementwiseProgram {
     T* ptr = nullptr;
   };
   struct Instr {
-    OpKind op;
-    T scalar;
-    int a, b, out;
+    EwInstrKind op;
+    int x, y, z, out;  // registers; -1 for an operand the kind does not read
   };
   Shape shape_;
   std::vector<Load> loads_;
   std::vector<Store> stores_;
   std::vector<Instr> code_;
+  std::vector<std::pair<int, T>> constants_;  // registers holding attrs.scalar, 0, 1
+  mutable std::vector<T> regs_;               // the register file, constants set once
   int num_regs_ = 0;
 };
 

@@ -1,0 +1,43 @@
+#include "graph/elementwise_ops.h"
+
+namespace rg {
+namespace {
+
+using K = EwInstrKind;
+constexpr int8_t A = kEwA, B = kEwB, S = kEwScalar, Zero = kEwZero, One = kEwOne;
+constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2;
+
+// The formulas keep the reference backend's order of operations (the golden
+// files were made with it): e.g. tanh' is a * (1 - b * b), not a - a * b * b.
+const std::vector<ElementwiseOp>& table() {
+  static const std::vector<ElementwiseOp> rows = {
+      {OpKind::kRelu, "relu", 1, false, {{{K::kSelectPositive, A, A, Zero}}, T0}},
+      {OpKind::kLeakyRelu, "leaky_relu", 1, false, {{{K::kMul, A, S}, {K::kSelectPositive, A, A, T0}}, T1}},
+      {OpKind::kTanh, "tanh", 1, false, {{{K::kTanh, A}}, T0}},
+      // Gradients of the activations: (dy, y or x).
+      {OpKind::kReluBackward, "relu_backward", 2, false, {{{K::kSelectPositive, B, A, Zero}}, T0}},
+      {OpKind::kLeakyReluBackward, "leaky_relu_backward", 2, false,
+       {{{K::kMul, A, S}, {K::kSelectPositive, B, A, T0}}, T1}},
+      {OpKind::kTanhBackward, "tanh_backward", 2, false, {{{K::kMul, B, B}, {K::kSub, One, T0}, {K::kMul, A, T1}}, T2}},
+      {OpKind::kAdd, "add", 2, true, {{{K::kAdd, A, B}}, T0}},
+      {OpKind::kSub, "sub", 2, true, {{{K::kSub, A, B}}, T0}},
+      {OpKind::kMul, "mul", 2, true, {{{K::kMul, A, B}}, T0}},
+      {OpKind::kDiv, "div", 2, true, {{{K::kDiv, A, B}}, T0}},
+      {OpKind::kAddScalar, "add_scalar", 1, false, {{{K::kAdd, A, S}}, T0}},
+      {OpKind::kMulScalar, "mul_scalar", 1, false, {{{K::kMul, A, S}}, T0}},
+      {OpKind::kSquare, "square", 1, false, {{{K::kMul, A, A}}, T0}},
+      // A view of its input (the schedule never runs it); its gradient is none.
+      {OpKind::kStopGradient, "stop_gradient", 1, false, {{}, A}},
+  };
+  return rows;
+}
+
+}  // namespace
+
+const ElementwiseOp* elementwise_op(OpKind k) {
+  for (const ElementwiseOp& e : table())
+    if (e.op == k) return &e;
+  return nullptr;
+}
+
+}  // namespace rg
