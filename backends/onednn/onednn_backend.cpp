@@ -21,6 +21,7 @@
 #include "backends/onednn/small_conv.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/schedule.h"
+#include "graph/elementwise_ops.h"
 
 namespace rg {
 namespace {
@@ -93,6 +94,30 @@ class EwProgram {
       reg[v] = l.reg;
       return l.reg;
     };
+    // The register file the formulas lower onto: attrs.scalar, 0 and 1 in
+    // constant chunks filled once; a node's intermediates in registers that
+    // the next node reuses.
+    struct Regs {
+      EwProgram& p;
+      const Node& n;
+      decltype(operand)& load;
+      int out;
+      size_t temps = 0;
+      int input(int i) { return load(n.inputs[size_t(i)]); }
+      int constant(double v) {
+        const float f = float(v);
+        for (const auto& [r, c] : p.constants_)
+          if (std::memcmp(&c, &f, sizeof f) == 0) return r;
+        p.constants_.push_back({p.nregs_++, f});
+        return p.constants_.back().first;
+      }
+      int temp() {
+        if (temps == p.temp_regs_.size()) p.temp_regs_.push_back(p.nregs_++);
+        return p.temp_regs_[temps++];
+      }
+      int result() const { return out; }
+      void emit(EwInstrKind k, int x, int y, int z, int o) { p.code_.push_back({k, x, y, z, o}); }
+    };
     for (NodeId id : chain) {
       const Node& n = g.node(id);
       if (n.op == OpKind::kBatchNormInference) {  // the head: y = x * scale[c] + shift[c]
@@ -120,19 +145,23 @@ class EwProgram {
         };
         const int sc = per_channel(scale_), sh = per_channel(shift_);
         const int t = nregs_++, out = nregs_++;
-        code_.push_back({OpKind::kMul, 0.f, x, sc, t});
-        code_.push_back({OpKind::kAdd, 0.f, t, sh, out});
+        code_.push_back({EwInstrKind::kMul, x, sc, -1, t});
+        code_.push_back({EwInstrKind::kAdd, t, sh, -1, out});
+        names_ += "mul add";
         reg[n.outputs[0]] = out;
         if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
         continue;
       }
-      const int a = operand(n.inputs[0]);
-      const int b = n.inputs.size() > 1 ? operand(n.inputs[1]) : -1;
-      const int out = nregs_++;
+      for (ValueId v : n.inputs) operand(v);  // loads in input order (the in-place pairs' order)
+      Regs regs{*this, n, operand, nregs_++};
+      const int out = lower_elementwise(n, regs);
       reg[n.outputs[0]] = out;
-      code_.push_back({n.op, float(n.attrs.scalar), a, b, out});
+      names_ += std::string(names_.empty() ? "" : " ") + op_name(n.op);
       if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
     }
+    const_chunks_.assign(constants_.size() * size_t(kChunk), 0.f);
+    for (size_t i = 0; i < constants_.size(); ++i)
+      std::fill_n(const_chunks_.data() + i * size_t(kChunk), kChunk, constants_[i].second);
     if (nregs_ > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
   }
 
@@ -177,9 +206,7 @@ class EwProgram {
   }
 
   std::string describe() const {
-    std::string s = "ew[";
-    for (size_t i = 0; i < code_.size(); ++i) s += (i ? " " : "") + std::string(op_name(code_[i].op));
-    s += "]";
+    const std::string s = "ew[" + names_ + "]";
     if (bn_.gamma != kNoValue)  // how the BatchNorm head's per-channel scale and shift are loaded
       for (const Load& l : loads_)
         if (l.value == kNoValue) return s + (l.channel.kind ? " bn-head(chunk fill)" : " bn-head(walk)");
@@ -207,9 +234,8 @@ class EwProgram {
     float* ptr;
   };
   struct Instr {
-    OpKind op;
-    float scalar;
-    int a, b, out;
+    EwInstrKind op;
+    int x, y, z, out;  // registers; -1 for an operand the kind does not read
   };
 
   void run_chunk(int64_t c) const {
@@ -239,27 +265,15 @@ class EwProgram {
         R[l.reg] = d;
       }
     }
+    for (size_t i = 0; i < constants_.size(); ++i) R[constants_[i].first] = const_chunks_.data() + i * size_t(kChunk);
     for (const Instr& in : code_) {
       float* __restrict y = buf[in.out];
-      const float* __restrict a = R[in.a];
-      const float* __restrict b = in.b >= 0 ? R[in.b] : nullptr;
-      const float s = in.scalar;
-      switch (in.op) {
-        case OpKind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = a[i] > 0.f ? a[i] : 0.f; break;
-        case OpKind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = a[i] > 0.f ? a[i] : a[i] * s; break;
-        case OpKind::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(a[i]); break;
-        case OpKind::kReluBackward: for (int64_t i = 0; i < n; ++i) y[i] = b[i] > 0.f ? a[i] : 0.f; break;
-        case OpKind::kLeakyReluBackward: for (int64_t i = 0; i < n; ++i) y[i] = b[i] > 0.f ? a[i] : a[i] * s; break;
-        case OpKind::kTanhBackward: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * (1.f - b[i] * b[i]); break;
-        case OpKind::kAdd: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i]; break;
-        case OpKind::kSub: for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i]; break;
-        case OpKind::kMul: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i]; break;
-        case OpKind::kDiv: for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i]; break;
-        case OpKind::kAddScalar: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + s; break;
-        case OpKind::kMulScalar: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * s; break;
-        case OpKind::kSquare: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * a[i]; break;
-        default: break;  // rejected at compile time
-      }
+      const float* __restrict a = R[in.x];
+      const float* __restrict b = in.y >= 0 ? R[in.y] : a;
+      const float* __restrict c = in.z >= 0 ? R[in.z] : a;
+      ew_dispatch(in.op, [&](auto kind) {
+        for (int64_t i = 0; i < n; ++i) y[i] = ew_apply<decltype(kind)::value>(a[i], b[i], c[i]);
+      });
       R[in.out] = y;
     }
     for (const Store& s : stores_) std::memcpy(s.ptr + e0, R[s.reg], size_t(n) * sizeof(float));
@@ -279,7 +293,40 @@ class EwProgram {
   std::vector<Load> loads_;
   std::vector<Store> stores_;
   std::vector<Instr> code_;
+  std::vector<std::pair<int, float>> constants_;  // register, value
+  std::vector<float, AlignedAllocator<float>> const_chunks_;  // kChunk copies of each constant
+  std::vector<int> temp_regs_;
+  std::string names_;  // the chain's ops, for describe()
 };
+
+// ---------------------------------------------------------------------------
+// The formulas (graph/elementwise_ops.h) that oneDNN's eltwise post-ops and
+// fusions compute: recognised by their instructions, not by op name.
+struct EltwisePostOp {
+  bool ok = false;
+  dnnl::algorithm alg = dnnl::algorithm::eltwise_relu;
+  float alpha = 0.f, beta = 0.f;
+};
+bool formula_is(const Node& n, std::initializer_list<EwInstr> code) {
+  const ElementwiseOp* e = elementwise_op(n.op);
+  return e && std::equal(e->formula.code.begin(), e->formula.code.end(), code.begin(), code.end());
+}
+EltwisePostOp eltwise_post_op(const Node& n) {
+  using K = EwInstrKind;
+  const float s = float(n.attrs.scalar);
+  auto is = [&](std::initializer_list<EwInstr> code) { return formula_is(n, code); };
+  if (is({{K::kSelectPositive, kEwA, kEwA, kEwZero}})) return {true, dnnl::algorithm::eltwise_relu, 0.f, 0.f};
+  if (is({{K::kMul, kEwA, kEwScalar}, {K::kSelectPositive, kEwA, kEwA, kEwTemp}}))
+    return {true, dnnl::algorithm::eltwise_relu, s, 0.f};
+  if (is({{K::kTanh, kEwA}})) return {true, dnnl::algorithm::eltwise_tanh, 0.f, 0.f};
+  if (is({{K::kMul, kEwA, kEwScalar}})) return {true, dnnl::algorithm::eltwise_linear, s, 0.f};
+  if (is({{K::kAdd, kEwA, kEwScalar}})) return {true, dnnl::algorithm::eltwise_linear, 1.f, s};
+  return {};
+}
+// max(x, 0): BatchNorm's fuse_norm_relu.
+bool is_relu(const Node& n) { return formula_is(n, {{EwInstrKind::kSelectPositive, kEwA, kEwA, kEwZero}}); }
+// a + b: a per-channel one becomes the primitive's bias.
+bool is_add(const Node& n) { return formula_is(n, {{EwInstrKind::kAdd, kEwA, kEwB}}); }
 
 // ---------------------------------------------------------------------------
 // One kernel per fusion group: a list of steps (oneDNN primitives with their
@@ -321,7 +368,7 @@ class OneDnnKernel final : public Kernel {
     // value is never materialised (the backward pass's recomputed BN outputs
     // feeding an activation's gradient).
     const bool bn_head = first.op == OpKind::kBatchNormInference && grp.nodes.size() >= 2 &&
-                         g.node(grp.nodes[1]).op != OpKind::kRelu && grp.is_internal(first.outputs[0]) &&
+                         !is_relu(g.node(grp.nodes[1])) && grp.is_internal(first.outputs[0]) &&
                          g.shape(first.inputs[0]).size() == 4 &&
                          layout_of_(first.inputs[0]) == layout_of_(g.node(grp.nodes.back()).outputs[0]);
     if (!is_elementwise(first.op) && !bn_head) {
@@ -520,13 +567,9 @@ class OneDnnKernel final : public Kernel {
       const Node& n = g_.node(grp_.nodes[i]);
       const bool reads_cur = !n.inputs.empty() && (n.inputs[0] == cur || (n.inputs.size() > 1 && n.inputs[1] == cur));
       if (!reads_cur) break;
-      const float s = float(n.attrs.scalar);
-      if (n.op == OpKind::kRelu) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f), r.text += "+relu";
-      else if (n.op == OpKind::kLeakyRelu) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, s, 0.f), r.text += "+leaky_relu";
-      else if (n.op == OpKind::kTanh) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f), r.text += "+tanh";
-      else if (n.op == OpKind::kMulScalar) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, s, 0.f), r.text += "+mul_scalar";
-      else if (n.op == OpKind::kAddScalar) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, s), r.text += "+add_scalar";
-      else if (n.op == OpKind::kAdd && allow_bias && i == 1 && n.inputs.size() == 2 && n.inputs[0] != n.inputs[1]) {
+      const EltwisePostOp e = eltwise_post_op(n);
+      if (e.ok) r.ops.append_eltwise(1.f, e.alg, e.alpha, e.beta), r.text += std::string("+") + op_name(n.op);
+      else if (is_add(n) && allow_bias && i == 1 && n.inputs[0] != n.inputs[1]) {
         const ValueId other = n.inputs[0] == cur ? n.inputs[1] : n.inputs[0];
         const Shape& os = g_.shape(other);
         const Shape& cs = g_.shape(cur);
@@ -740,7 +783,7 @@ class OneDnnKernel final : public Kernel {
       int uses = 0;
       for (NodeId k : grp_.nodes)
         for (ValueId i : g_.node(k).inputs) uses += i == y;
-      if (r.op == OpKind::kRelu && r.inputs[0] == y && uses == 1 && !grp_.is_internal(r.outputs[0])) {
+      if (is_relu(r) && r.inputs[0] == y && uses == 1 && !grp_.is_internal(r.outputs[0])) {
         fuse = true;
         dst = r.outputs[0];
         fused_.insert(y);
