@@ -14,6 +14,7 @@
 #include "backends/cuda/cuda_internal.h"
 #include "backends/ref/conv_ref.h"
 #include "engine/schedule.h"
+#include "graph/elementwise_ops.h"
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -313,25 +314,20 @@ class CudaBackend final : public Backend {
 
 // --- Kernel construction ----------------------------------------------------------
 
-std::string ew_expr(const Node& n, const std::string& a, const std::string& b, const std::string& T) {
-  const std::string s = literal(n.attrs.scalar, T), zero = "(" + T + ")0", one = "(" + T + ")1";
-  switch (n.op) {
-    case OpKind::kRelu: return a + " > " + zero + " ? " + a + " : " + zero;
-    case OpKind::kLeakyRelu: return a + " > " + zero + " ? " + a + " : " + a + " * " + s;
-    case OpKind::kTanh: return "rg_tanh(" + a + ")";
-    case OpKind::kReluBackward: return b + " > " + zero + " ? " + a + " : " + zero;
-    case OpKind::kLeakyReluBackward: return b + " > " + zero + " ? " + a + " : " + a + " * " + s;
-    case OpKind::kTanhBackward: return a + " * (" + one + " - " + b + " * " + b + ")";
-    case OpKind::kAdd: return a + " + " + b;
-    case OpKind::kSub: return a + " - " + b;
-    case OpKind::kMul: return a + " * " + b;
-    case OpKind::kDiv: return a + " / " + b;
-    case OpKind::kAddScalar: return a + " + " + s;
-    case OpKind::kMulScalar: return a + " * " + s;
-    case OpKind::kSquare: return a + " * " + a;
-    case OpKind::kStopGradient: return a;
-    default: fail(std::string("not an elementwise op: ") + op_name(n.op));
+// One instruction of an elementwise formula (graph/elementwise_ops.h) as a C
+// expression over its operands' expressions.
+std::string instr_expr(EwInstrKind k, const std::string& x, const std::string& y, const std::string& z,
+                       const std::string& T) {
+  switch (k) {
+    case EwInstrKind::kAdd: return x + " + " + y;
+    case EwInstrKind::kSub: return x + " - " + y;
+    case EwInstrKind::kMul: return x + " * " + y;
+    case EwInstrKind::kDiv: return x + " / " + y;
+    case EwInstrKind::kTanh: return "rg_tanh(" + x + ")";
+    case EwInstrKind::kExp: return "rg_exp(" + x + ")";
+    case EwInstrKind::kSelectPositive: return x + " > (" + T + ")0 ? " + y + " : " + z;
   }
+  fail("unknown elementwise instruction");
 }
 
 // numpy broadcast strides of `small` against `big` (0 on broadcast dims).
@@ -489,10 +485,31 @@ std::string CudaKernel::channel_load(EwSpec& s, Arg a) {
 void CudaKernel::build_chain(size_t first, EwSpec s, std::map<ValueId, std::string> regs) {
   for (size_t i = first; i < grp_.nodes.size(); ++i) {
     const Node& n = g_.node(grp_.nodes[i]);
-    const std::string a = operand(s, regs, n.inputs[0]);
-    const std::string b = n.inputs.size() > 1 ? operand(s, regs, n.inputs[1]) : std::string();
+    // The node's formula printed as one expression: operands are expressions
+    // (loads, literals, the instructions before), each instruction parenthesised.
+    struct Regs {
+      const CudaKernel& k;
+      EwSpec& s;
+      std::map<ValueId, std::string>& regs;
+      const Node& n;
+      std::vector<std::string> text;
+      int add(std::string t) {
+        text.push_back(std::move(t));
+        return int(text.size()) - 1;
+      }
+      int input(int i) { return add(k.operand(s, regs, n.inputs[size_t(i)])); }
+      int constant(double v) { return add(literal(v, k.T_)); }
+      int temp() { return add({}); }
+      int result() { return add({}); }
+      void emit(EwInstrKind kind, int x, int y, int z, int o) {
+        auto at = [&](int r) { return r >= 0 ? text[size_t(r)] : std::string(); };
+        text[size_t(o)] = "(" + instr_expr(kind, at(x), at(y), at(z), k.T_) + ")";
+      }
+    } lowering{*this, s, regs, n, {}};
+    for (ValueId v : n.inputs) operand(s, regs, v);  // loads in input order
+    const std::string expr = lowering.text[size_t(lower_elementwise(n, lowering))];
     const std::string r = "v" + std::to_string(n.outputs[0]);
-    s.body.push_back("const " + T_ + " " + r + " = " + ew_expr(n, a, b, T_) + ";");
+    s.body.push_back("const " + T_ + " " + r + " = " + expr + ";");
     regs[n.outputs[0]] = r;
     if (!grp_.is_internal(n.outputs[0])) s.stores.push_back({Arg::val(n.outputs[0]), r});
   }
