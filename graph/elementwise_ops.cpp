@@ -5,7 +5,7 @@ namespace {
 
 using K = EwInstrKind;
 constexpr int8_t A = kEwA, B = kEwB, S = kEwScalar, Zero = kEwZero, One = kEwOne;
-constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2;
+constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2, T3 = kEwTemp + 3;
 
 // The formulas keep the reference backend's order of operations (the golden
 // files were made with it): e.g. tanh' is a * (1 - b * b), not a - a * b * b.
@@ -26,6 +26,12 @@ const std::vector<ElementwiseOp>& table() {
       {OpKind::kAddScalar, "add_scalar", 1, false, {{{K::kAdd, A, S}}, T0}},
       {OpKind::kMulScalar, "mul_scalar", 1, false, {{{K::kMul, A, S}}, T0}},
       {OpKind::kSquare, "square", 1, false, {{{K::kMul, A, A}}, T0}},
+      {OpKind::kSigmoid, "sigmoid", 1, false,
+       {{{K::kSub, Zero, A}, {K::kExp, T0}, {K::kAdd, One, T1}, {K::kDiv, One, T2}}, T3},
+       [](Graph& g, const Node& n, ValueId dy) -> std::vector<ValueId> {  // dy * y * (1 - y)
+         const ValueId y = n.outputs[0];
+         return {g.mul(dy, g.mul(y, g.add_scalar(g.mul_scalar(y, -1.0), 1.0)))};
+       }},
       // A view of its input (the schedule never runs it); its gradient is none.
       {OpKind::kStopGradient, "stop_gradient", 1, false, {{}, A}},
   };
