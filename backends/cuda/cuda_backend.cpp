@@ -44,7 +44,7 @@ class CudaKernel final : public Kernel {
   struct Conv {
     std::unique_ptr<ConvOp> op;  // null in host emulation
     OpKind kind = OpKind::kConv2d;
-    ref::ConvGeometry geo{};     // host emulation: the reference im2col kernels
+    ConvGeometry geo{};     // host emulation: the reference im2col kernels
     Arg a, b, out;
     size_t ws = 0;
     const void *pa = nullptr, *pb = nullptr;
@@ -94,7 +94,7 @@ class CudaKernel final : public Kernel {
     for (size_t i = 0; i < n[2]; ++i) out[i] = bf16_from_float(f[2][i]);
   }
   template <typename T>
-  static void emulate_conv(OpKind kind, const ref::ConvGeometry& geo, const void* pa, const void* pb, void* po, void* pcol) {
+  static void emulate_conv(OpKind kind, const ConvGeometry& geo, const void* pa, const void* pb, void* po, void* pcol) {
     const T* a = static_cast<const T*>(pa);
     const T* b = static_cast<const T*>(pb);
     T* out = static_cast<T*>(po);
@@ -517,19 +517,13 @@ void CudaKernel::build_chain(size_t first, EwSpec s, std::map<ValueId, std::stri
 }
 
 void CudaKernel::build_conv(const Node& n) {
-  const Shape *in, *out;
-  Shape w;
-  if (n.op == OpKind::kConv2d) in = &g_.shape(n.inputs[0]), out = &g_.shape(n.outputs[0]), w = g_.shape(n.inputs[1]);
-  else if (n.op == OpKind::kConvTranspose2d) in = &g_.shape(n.outputs[0]), out = &g_.shape(n.inputs[0]), w = g_.shape(n.inputs[1]);
-  else in = &g_.shape(n.inputs[0]), out = &g_.shape(n.inputs[1]), w = g_.shape(n.outputs[0]);
-  const ConvGeom geo{(*in)[0], (*in)[1], (*in)[2], (*in)[3], (*out)[1], (*out)[2], (*out)[3], w[2], w[3],
-                     n.attrs.padding[0], n.attrs.padding[1], n.attrs.stride[0], n.attrs.stride[1]};
+  const ConvGeometry geo = conv_geometry(g_, n);
   place(n.outputs[0]);
   Conv c;
   c.kind = n.op;
   c.bf16 = be_.options().precision == CudaPrecision::kBF16 && T_ == "float";
   if (be_.emulate()) {
-    c.geo = ref::ConvGeometry{geo.n, geo.c, geo.h, geo.w, geo.k, geo.ho, geo.wo, geo.r, geo.s, geo.sh, geo.sw, geo.ph, geo.pw};
+    c.geo = geo;
     c.ws = alloc(size_t(c.geo.col_rows() * c.geo.col_cols()) * dtype_size(g_.float_type()));
   } else if (!be_.dry()) {  // code generation only: no cuDNN, but the bf16 conversions are generated
     c.op = std::make_unique<ConvOp>(be_.cudnn(), n.op, geo, g_.float_type(), be_.options(), be_.tune());

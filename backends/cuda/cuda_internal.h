@@ -13,6 +13,7 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "engine/backend.h"
+#include "engine/conv_geometry.h"
 
 namespace rg::cuda {
 
@@ -164,12 +165,6 @@ inline float float_from_bf16(uint16_t b) {
 }
 
 // --- cuDNN convolutions --------------------------------------------------------
-struct ConvGeom {
-  int64_t n, c, h, w;   // conv2d input
-  int64_t k, ho, wo;    // conv2d output channels and size
-  int64_t r, s;         // kernel
-  int ph, pw, sh, sw;
-};
 // Device buffers for timing convolution algorithms at plan compile: grown on
 // demand (zeroed on `stream`), freed by the backend before a session allocates
 // the plan's memory.
@@ -194,7 +189,7 @@ class ConvOp {
   // op: kConv2d (a=x, b=w -> y), kConvTranspose2d (a=dy, b=w -> dx),
   // kConv2dBackwardWeight (a=x, b=dy -> dw). `tune`: scratch for timing the
   // candidate algorithms (CudaOptions::conv_autotune); null: heuristics only.
-  ConvOp(void* cudnn_handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt, TuneScratch* tune = nullptr);
+  ConvOp(void* cudnn_handle, OpKind op, const ConvGeometry& g, DType t, const CudaOptions& opt, TuneScratch* tune = nullptr);
   ~ConvOp();
   size_t workspace_bytes() const { return ws_; }
   std::string describe() const { return desc_; }

@@ -642,12 +642,12 @@ class OneDnnKernel final : public Kernel {
     const memory::desc bias_md = bias ? vec_md(oc) : memory::desc();
     const ConvGeometry cg = flip ? flipped(geo) : geo;
     Ref wsrc = vref(wv);
-    memory::desc wuser = deconv ? deconv_weights_md(geo.w, tag::iohw) : conv_weights_md(geo.w, tag::oihw);
+    memory::desc wuser = deconv ? deconv_weights_md(geo.weight_shape(), tag::iohw) : conv_weights_md(geo.weight_shape(), tag::oihw);
     if (flip) {
-      wuser = conv_weights_md(cg.w, tag::oihw);
-      const size_t off = alloc(size_t(numel(geo.w)) * sizeof(float));
+      wuser = conv_weights_md(cg.weight_shape(), tag::oihw);
+      const size_t off = alloc(size_t(numel(geo.weight_shape())) * sizeof(float));
       wsrc = sref(off);
-      add_fn([this, wv, off, w = geo.w] {
+      add_fn([this, wv, off, w = geo.weight_shape()] {
         flip_transposed_weights(w, fp(wv), reinterpret_cast<float*>(scratch_base_ + off));
       }, "flip_weights");
     }
@@ -702,7 +702,7 @@ class OneDnnKernel final : public Kernel {
   // that pads the output channels to a whole block.
   // The post-ops (a bias and eltwise ops) are applied too: the bias by the
   // kernel, each eltwise op by a oneDNN eltwise primitive in place on the result.
-  bool compile_small_conv(const Node& n, const onednn::ConvGeometry& geo, bool flip, const PostOps& po) {
+  bool compile_small_conv(const Node& n, const ConvGeometry& geo, bool flip, const PostOps& po) {
     using namespace onednn;
     const bool deconv = n.op == OpKind::kConvTranspose2d;
     if (deconv && !flip) return false;
@@ -710,14 +710,14 @@ class OneDnnKernel final : public Kernel {
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
     const Shape &I = g_.shape(src), &O = g_.shape(dst);
-    const SmallConv c{I[0], I[1], I[2], I[3], O[1], O[2], O[3], cg.w[2], cg.w[3], cg.strides[0], cg.strides[1],
-                      cg.pad_l[0], cg.pad_l[1], layout_of_(src), layout_of_(dst)};
+    const SmallConv c{I[0], I[1], I[2], I[3], O[1], O[2], O[3], cg.kh, cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, layout_of_(src),
+                      layout_of_(dst)};
     if (!small_conv_applies(c)) return false;
     for (int i = 0; i < po.ops.len(); ++i)
       if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
-    const size_t wflip = flip ? alloc(size_t(numel(geo.w)) * sizeof(float)) : 0;
+    const size_t wflip = flip ? alloc(size_t(numel(geo.weight_shape())) * sizeof(float)) : 0;
     const size_t pack = alloc(size_t(small_conv_scratch_floats(c)) * sizeof(float));
-    add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, wshape = geo.w] {
+    add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, wshape = geo.weight_shape()] {
       const float* w = fp(wv);
       if (flip) {
         float* F = reinterpret_cast<float*>(scratch_base_ + wflip);
@@ -746,7 +746,7 @@ class OneDnnKernel final : public Kernel {
     const ConvGeometry geo = conv_geometry(g_, n);
     const memory::desc src_md = data_md_as(geo.in, pair_layout(geo.out, geo.in));
     const memory::desc dd_md = data_md_as(geo.out, pair_layout(geo.in, geo.out));
-    const memory::desc user_w = conv_weights_md(geo.w, tag::oihw);
+    const memory::desc user_w = conv_weights_md(geo.weight_shape(), tag::oihw);
     const dnnl::primitive_attr attr = user_scratchpad_attr();
     const dt op_type = ctx_->opt.bf16 ? dt::bf16 : dt::f32;  // bf16: bf16 copies of both inputs, f32 gradient
     auto pd = conv_bwd_weights_pd(ctx_->eng, geo, with_type(src_md, op_type), with_type(dd_md, op_type), attr);

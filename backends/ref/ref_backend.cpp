@@ -10,36 +10,11 @@
 
 #include "backends/ref/conv_ref.h"
 #include "backends/ref/elementwise_ref.h"
+#include "engine/conv_geometry.h"
 #include "engine/strided_walk.h"
 
 namespace rg {
 namespace {
-
-using ref::ConvGeometry;
-
-// Geometry of the conv2d that a convolution-family node is, or is the gradient of.
-ConvGeometry conv_geometry(const Graph& g, const Node& n) {
-  const Shape* in;
-  const Shape* out;
-  Shape w;
-  switch (n.op) {
-    case OpKind::kConv2d:  // x -> y with w [O, I, kh, kw]
-      in = &g.shape(n.inputs[0]), out = &g.shape(n.outputs[0]), w = g.shape(n.inputs[1]);
-      break;
-    case OpKind::kConvTranspose2d:  // conv2d backward-data: the conv's input is our output
-      in = &g.shape(n.outputs[0]), out = &g.shape(n.inputs[0]), w = g.shape(n.inputs[1]);
-      break;
-    default:  // kConv2dBackwardWeight (x, dy) -> w
-      in = &g.shape(n.inputs[0]), out = &g.shape(n.inputs[1]), w = g.shape(n.outputs[0]);
-      break;
-  }
-  return ConvGeometry{(*in)[0], (*in)[1], (*in)[2], (*in)[3], (*out)[1], (*out)[2], (*out)[3],
-                      w[2], w[3], n.attrs.stride[0], n.attrs.stride[1], n.attrs.padding[0], n.attrs.padding[1]};
-}
-
-bool is_conv(OpKind k) {
-  return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d || k == OpKind::kConv2dBackwardWeight;
-}
 
 // Strided walk for reductions and broadcasts: index into a tensor of shape
 // `small` (broadcast-aligned to `big`) for every linear index of `big`.
@@ -76,7 +51,7 @@ class RefGroupKernel final : public Kernel {
         scratch_values_.push_back({v, off});
         off += align(g.desc(v).bytes());
       }
-      if (is_conv(n.op)) {
+      if (is_convolution(n.op)) {
         const ConvGeometry cg = conv_geometry(g, n);
         geometry_[id] = cg;
         col_bytes_ = std::max(col_bytes_, size_t(cg.col_rows() * cg.col_cols()) * sizeof(T));
