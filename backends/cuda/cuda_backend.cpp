@@ -15,6 +15,7 @@
 #include "backends/ref/conv_ref.h"
 #include "engine/schedule.h"
 #include "graph/elementwise_ops.h"
+#include "graph/state_update_rules.h"
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -383,13 +384,11 @@ CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
       break;
     }
     case OpKind::kBatchNormRunningUpdate: {
-      const double m = n.attrs.momentum;
-      const double corr = n.attrs.unbiased ? n.attrs.scalar / (n.attrs.scalar - 1.0) : 1.0;
       EwSpec s{T, g.shape(n.inputs[0]), {}, {}, {}, {}};
       s.loads.push_back({home(n.inputs[0]), {}, true, {}});
       s.loads.push_back({home(n.inputs[1]), {}, true, {}});
-      s.stores.push_back({home(n.outputs[0]), "(" + T + ")(" + literal(1.0 - m, "double") + " * (double)l0 + " +
-                                                  literal(m, "double") + " * ((double)l1 * " + literal(corr, "double") + "))"});
+      const CExpr r = running_update_element(CExpr{"(double)l0"}, CExpr{"(double)l1"}, running_update(n.attrs));
+      s.stores.push_back({home(n.outputs[0]), "(" + T + ")" + r.text});
       add_ew(s);
       break;
     }
@@ -652,11 +651,14 @@ void CudaKernel::build_adam(const Node& n) {
   o << "    int lo = 0, hi = tb.n - 1;\n";
   o << "    while (lo < hi) { const int mid = (lo + hi + 1) >> 1; if (tb.start[mid] <= e) lo = mid; else hi = mid - 1; }\n";
   o << "    const i64 j = e - tb.start[lo];\n";
-  o << "    const " << T << " gi = tb.g[lo][j];\n";
-  o << "    const " << T << " m = tb.m[lo][j] * " << literal(a.beta1, T) << " + gi * " << literal(1.0 - a.beta1, T) << ";\n";
-  o << "    const " << T << " v = tb.v[lo][j] * " << literal(a.beta2, T) << " + " << literal(1.0 - a.beta2, T) << " * gi * gi;\n";
-  o << "    const " << T << " denom = rg_sqrt(v) / bc2_sqrt + " << literal(a.adam_eps, T) << ";\n";
-  o << "    tb.p[lo][j] = tb.p[lo][j] + (-step_size) * (m / denom);\n";
+  // The element update printed from the one Adam rule (graph/state_update_rules.h).
+  auto lit = [&](double v) { return CExpr{literal(v, T)}; };
+  const AdamScalars<CExpr> sc{CExpr{"step_size"}, CExpr{"bc2_sqrt"}, lit(a.beta1), lit(a.beta2), lit(1.0 - a.beta1),
+                              lit(1.0 - a.beta2), lit(a.adam_eps)};
+  CExpr p{"tb.p[lo][j]"}, m{"tb.m[lo][j]"}, v{"tb.v[lo][j]"};
+  adam_element(p, m, v, CExpr{"tb.g[lo][j]"}, sc);
+  o << "    const " << T << " m = " << m.text << ", v = " << v.text << ";\n";
+  o << "    tb.p[lo][j] = " << p.text << ";\n";
   o << "    tb.m[lo][j] = m;\n    tb.v[lo][j] = v;\n  }\n}\n";
   std::string src = o.str();
   adam_name_ = "adam_mt_" + hex64(fnv1a(src));

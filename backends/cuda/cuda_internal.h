@@ -125,6 +125,20 @@ std::vector<LaunchSpec> make_reduction(const RedSpec& spec, const RedPlan& plan)
 
 std::string literal(double v, const std::string& T);
 
+// A C expression under construction: an arithmetic rule written once as a
+// template (graph/state_update_rules.h), run on these, prints its source.
+struct CExpr {
+  std::string text;
+  explicit CExpr(std::string t) : text(std::move(t)) {}
+  explicit CExpr(double v) : text(literal(v, "double")) {}
+};
+inline CExpr operator+(const CExpr& a, const CExpr& b) { return CExpr("(" + a.text + " + " + b.text + ")"); }
+inline CExpr operator-(const CExpr& a, const CExpr& b) { return CExpr("(" + a.text + " - " + b.text + ")"); }
+inline CExpr operator*(const CExpr& a, const CExpr& b) { return CExpr("(" + a.text + " * " + b.text + ")"); }
+inline CExpr operator/(const CExpr& a, const CExpr& b) { return CExpr("(" + a.text + " / " + b.text + ")"); }
+inline CExpr operator-(const CExpr& a) { return CExpr("(-" + a.text + ")"); }
+inline CExpr sqrt(const CExpr& a) { return CExpr("rg_sqrt(" + a.text + ")"); }
+
 // Gather kernels (pooling, Inception's ops, the classifier's matmul and
 // log_softmax), one thread per output element or row, the same arithmetic as
 // the reference backend (averages, interpolation and sums in double). NCHW.

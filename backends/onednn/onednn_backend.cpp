@@ -22,6 +22,7 @@
 #include "backends/ref/ref_backend.h"
 #include "engine/schedule.h"
 #include "graph/elementwise_ops.h"
+#include "graph/state_update_rules.h"
 
 namespace rg {
 namespace {
@@ -855,12 +856,11 @@ class OneDnnKernel final : public Kernel {
       case OpKind::kBatchNormRunningUpdate:
         add_fn([this, id] {
           const Node& m = g_.node(id);
-          const int64_t c = g_.desc(m.inputs[0]).numel();
-          const double mo = m.attrs.momentum;
-          const double corr = m.attrs.unbiased ? m.attrs.scalar / (m.attrs.scalar - 1.0) : 1.0;
+          const RunningUpdate u = running_update(m.attrs);
           float* r = fp(m.inputs[0]);
           const float* s = fp(m.inputs[1]);
-          for (int64_t i = 0; i < c; ++i) r[i] = float((1.0 - mo) * r[i] + mo * (double(s[i]) * corr));
+          for (int64_t i = 0, c = g_.desc(m.inputs[0]).numel(); i < c; ++i)
+            r[i] = float(running_update_element(double(r[i]), double(s[i]), u));
         }, "running_update");
         break;
       case OpKind::kAdamUpdate: compile_adam(id); break;
@@ -947,31 +947,19 @@ class OneDnnKernel final : public Kernel {
     }, op_name(n.op));
   }
 
-  // torch.optim.Adam, single-tensor path: the same float operations in the same order.
+  // Adam (graph/state_update_rules.h), over threads for large tensors.
   void compile_adam(NodeId id) {
     add_fn([this, id] {
       const Node& n = g_.node(id);
-      const OpAttrs& a = n.attrs;
       const int64_t count = g_.desc(n.inputs[0]).numel();
       const double t = double(*static_cast<const int64_t*>(ptr_[size_t(n.inputs[4])]));
-      const double bc1 = 1.0 - std::pow(a.beta1, t), bc2 = 1.0 - std::pow(a.beta2, t);
-      const float step_size = float(a.lr / bc1), bc2_sqrt = float(std::sqrt(bc2));
-      const float b1 = float(a.beta1), b2 = float(a.beta2), omb1 = float(1.0 - a.beta1), omb2 = float(1.0 - a.beta2),
-                  eps = float(a.adam_eps);
+      const AdamScalars<float> s = adam_scalars<float>(n.attrs, t, [](double v) { return float(v); });
       float* __restrict param = fp(n.inputs[0]);
       float* __restrict m = fp(n.inputs[2]);
       float* __restrict v = fp(n.inputs[3]);
       const float* __restrict grad = fp(n.inputs[1]);
       auto body = [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-          const float gi = grad[i];
-          const float mi = m[i] * b1 + gi * omb1;
-          const float vi = v[i] * b2 + omb2 * gi * gi;
-          m[i] = mi;
-          v[i] = vi;
-          const float denom = std::sqrt(vi) / bc2_sqrt + eps;
-          param[i] = param[i] + (-step_size) * (mi / denom);
-        }
+        for (int64_t i = lo; i < hi; ++i) adam_element(param[i], m[i], v[i], grad[i], s);
       };
       if (count < 65536) {
         body(0, count);

@@ -12,6 +12,7 @@
 #include "backends/ref/elementwise_ref.h"
 #include "engine/conv_geometry.h"
 #include "engine/strided_walk.h"
+#include "graph/state_update_rules.h"
 
 namespace rg {
 namespace {
@@ -141,12 +142,11 @@ class RefGroupKernel final : public Kernel {
         batch_norm_backward(n);
         break;
       case OpKind::kBatchNormRunningUpdate: {
-        const int64_t c = g_.desc(in[0]).numel();
-        const double m = n.attrs.momentum;
-        const double corr = n.attrs.unbiased ? n.attrs.scalar / (n.attrs.scalar - 1.0) : 1.0;
+        const RunningUpdate u = running_update(n.attrs);
         T* r = p(in[0]);
         const T* s = p(in[1]);
-        for (int64_t i = 0; i < c; ++i) r[i] = T((1.0 - m) * r[i] + m * (double(s[i]) * corr));
+        for (int64_t i = 0, c = g_.desc(in[0]).numel(); i < c; ++i)
+          r[i] = T(running_update_element(double(r[i]), double(s[i]), u));
         break;
       }
       case OpKind::kMean:
@@ -428,23 +428,12 @@ class RefGroupKernel final : public Kernel {
     return t;
   }
 
-  // torch.optim.Adam, single-tensor path: the same operations in the same order.
   void adam(const Node& n) {
-    const OpAttrs& a = n.attrs;
-    const int64_t count = g_.desc(n.inputs[0]).numel();
     const double t = double(*static_cast<const int64_t*>(ptr_[size_t(n.inputs[4])]));
-    const double bc1 = 1.0 - std::pow(a.beta1, t), bc2 = 1.0 - std::pow(a.beta2, t);
-    const T step_size = T(a.lr / bc1), bc2_sqrt = T(std::sqrt(bc2));
-    const T b1 = T(a.beta1), b2 = T(a.beta2), omb1 = T(1.0 - a.beta1), omb2 = T(1.0 - a.beta2), eps = T(a.adam_eps);
+    const AdamScalars<T> s = adam_scalars<T>(n.attrs, t, [](double v) { return T(v); });
     T *param = p(n.inputs[0]), *m = p(n.inputs[2]), *v = p(n.inputs[3]);
     const T* grad = p(n.inputs[1]);
-    for (int64_t i = 0; i < count; ++i) {
-      const T gi = grad[i];
-      m[i] = m[i] * b1 + gi * omb1;
-      v[i] = v[i] * b2 + omb2 * gi * gi;
-      const T denom = std::sqrt(v[i]) / bc2_sqrt + eps;
-      param[i] = param[i] + (-step_size) * (m[i] / denom);
-    }
+    for (int64_t i = 0, count = g_.desc(n.inputs[0]).numel(); i < count; ++i) adam_element(param[i], m[i], v[i], grad[i], s);
   }
 
   const Graph& g_;
