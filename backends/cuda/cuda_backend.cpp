@@ -13,6 +13,7 @@
 
 #include "backends/cuda/cuda_internal.h"
 #include "backends/ref/conv_ref.h"
+#include "engine/host_memory.h"
 #include "engine/schedule.h"
 #include "graph/elementwise_ops.h"
 #include "graph/state_update_rules.h"
@@ -181,9 +182,8 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
   void* allocate(size_t bytes) override {
     if (emulate_) {
-      void* h = std::aligned_alloc(256, (std::max<size_t>(bytes, 1) + 255) / 256 * 256);
-      if (!h) fail("host allocation failed");
-      std::memset(h, 0xff, (std::max<size_t>(bytes, 1) + 255) / 256 * 256);  // NaN-filled: unwritten reads show
+      void* h = host_allocate(bytes);
+      std::memset(h, 0xff, host_block_bytes(bytes));  // NaN-filled: unwritten reads show
       return h;
     }
     release_tuning();  // a session allocates its memory: compile is over
@@ -192,7 +192,7 @@ class CudaBackend final : public Backend {
     return p;
   }
   void release(void* p) override {
-    if (emulate_) return std::free(p);
+    if (emulate_) return host_release(p);
     cudaStreamSynchronize(stream_);
     cudaFree(p);
   }
@@ -816,7 +816,7 @@ CudaTransfers::~CudaTransfers() {
   if (m.copy) cudaStreamSynchronize(m.copy);
   for (cudaEvent_t e : m.queued) cudaEventDestroy(e);
   for (cudaEvent_t e : m.done) cudaEventDestroy(e);
-  for (auto& [p, pinned] : m.host) pinned ? void(cudaFreeHost(p)) : std::free(p);
+  for (auto& [p, pinned] : m.host) pinned ? void(cudaFreeHost(p)) : host_release(p);
   if (m.copy) cudaStreamDestroy(m.copy);
 }
 
@@ -824,8 +824,7 @@ void* CudaTransfers::pinned(size_t bytes) {
   bytes = std::max<size_t>(bytes, 256);
   void* p = nullptr;
   if (impl_->emulate) {
-    p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-    if (!p) cuda::fail("host allocation failed");
+    p = host_allocate(bytes);
     impl_->host.push_back({p, false});
     return p;
   }

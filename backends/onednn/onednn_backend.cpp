@@ -20,6 +20,7 @@
 #include "backends/onednn/layout_choice.h"
 #include "backends/onednn/small_conv.h"
 #include "backends/ref/ref_backend.h"
+#include "engine/host_memory.h"
 #include "engine/schedule.h"
 #include "graph/elementwise_ops.h"
 #include "graph/state_update_rules.h"
@@ -48,9 +49,6 @@ struct Ctx {
   uint64_t variable_writes = 0;  // host writes of any variable (write_value): invalidates cached weight reorders
 };
 
-constexpr size_t kAlign = 256;
-size_t align_bytes(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
 // Memory aligned as oneDNN likes it, for the kernels' persistent buffers.
 template <typename T>
 struct AlignedAllocator {
@@ -58,12 +56,8 @@ struct AlignedAllocator {
   AlignedAllocator() = default;
   template <typename U>
   AlignedAllocator(const AlignedAllocator<U>&) {}
-  T* allocate(size_t n) {
-    void* p = std::aligned_alloc(kAlign, align_bytes(std::max<size_t>(n * sizeof(T), 1)));
-    if (!p) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t) { std::free(p); }
+  T* allocate(size_t n) { return static_cast<T*>(host_allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t) { host_release(p); }
   template <typename U>
   bool operator==(const AlignedAllocator<U>&) const { return true; }
 };
@@ -487,7 +481,7 @@ class OneDnnKernel final : public Kernel {
  private:
   size_t alloc(size_t bytes) {
     const size_t off = scratch_;
-    scratch_ += align_bytes(std::max<size_t>(bytes, 1));
+    scratch_ += host_block_bytes(bytes);
     return off;
   }
   Ref vref(ValueId v) const { return Ref{v, 0}; }
@@ -604,7 +598,7 @@ class OneDnnKernel final : public Kernel {
                                                 g_.variables()[size_t(val.variable)].current;
     if (!fixed || have == want) return input_as(w, have, want, "weights");
     const size_t off = persistent_bytes_;
-    persistent_bytes_ += align_bytes(want.get_size());
+    persistent_bytes_ += host_block_bytes(want.get_size());
     add_reorder(have, vref(w), want, Ref{kNoValue, off, true}, "weights(cached)");
     steps_.back().cached = true;
     return Ref{kNoValue, off, true};
@@ -1007,21 +1001,13 @@ bool plain_layout_only(OpKind k) {
   return runs_on_reference(k) || k == OpKind::kLogSoftmax || k == OpKind::kLogSoftmaxBackward;
 }
 
-class OneDnnBackend final : public Backend {
+class OneDnnBackend final : public HostMemoryBackend {
  public:
   explicit OneDnnBackend(const OneDnnOptions& o) : ctx_(std::make_shared<Ctx>()) {
     ctx_->opt = o;
     if (o.threads > 0) omp_set_num_threads(o.threads);
   }
   std::string name() const override { return "onednn"; }
-  void* allocate(size_t bytes) override {
-    void* p = std::aligned_alloc(kAlign, align_bytes(std::max<size_t>(bytes, 1)));
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-  void release(void* p) override { std::free(p); }
-  void copy_in(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
-  void copy_out(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
 
   void prepare(const Graph& g, const std::vector<FusionGroup>& groups) override {
     if (g.float_type() != DType::f32) {

@@ -11,6 +11,7 @@
 #include "backends/ref/conv_ref.h"
 #include "backends/ref/elementwise_ref.h"
 #include "engine/conv_geometry.h"
+#include "engine/host_memory.h"
 #include "engine/strided_walk.h"
 #include "graph/state_update_rules.h"
 
@@ -450,24 +451,13 @@ class RefGroupKernel final : public Kernel {
   std::vector<double> acc_;
 };
 
-class RefBackend final : public Backend {
+class RefBackend final : public HostMemoryBackend {
  public:
   std::string name() const override { return "ref"; }
-  void* allocate(size_t bytes) override {
-    void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-  void release(void* p) override { std::free(p); }
-  void copy_in(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
-  void copy_out(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
   std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
     if (g.float_type() == DType::f64) return std::make_unique<RefGroupKernel<double>>(g, grp);
     return std::make_unique<RefGroupKernel<float>>(g, grp);
   }
-
- private:
-  static constexpr size_t kAlign = 256;
 };
 
 }  // namespace
