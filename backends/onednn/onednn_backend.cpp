@@ -383,25 +383,16 @@ class OneDnnKernel final : public Kernel {
       }
     }
     for (size_t i = start; i < grp.nodes.size(); ++i) chain.push_back(grp.nodes[i]);
-    // Internal outputs of non-elementwise nodes that no post-op absorbed: in an
-    // output of the elementwise chain of the same shape and layout when there is
-    // one (chain_output_for_internal; EwProgram loads all of a chunk before it
-    // stores the chunk), else in scratch.
-    std::vector<ValueId> taken;
-    for (NodeId id : grp.nodes) {
-      const Node& n = g.node(id);
-      if (is_elementwise(n.op) || std::find(chain.begin(), chain.end(), id) != chain.end()) continue;
-      for (ValueId v : n.outputs) {
-        if (!grp.is_internal(v) || fused_.count(v)) continue;
-        const ValueId host =
-            chain_output_for_internal(g, grp, v, taken, [&](ValueId o) { return layout_of_(o) == layout_of_(v); });
-        if (host != kNoValue) {
-          taken.push_back(host);
-          in_output_[v] = host;
-        } else {
-          slot_[v] = alloc(g.desc(v).bytes());
-        }
-      }
+    // Internal outputs of the anchor that no post-op absorbed: in a chain
+    // output of the same layout or in scratch (internal_homes; EwProgram loads
+    // all of a chunk before it stores the chunk).
+    const auto homes = internal_homes(
+        g, grp, [&](ValueId v) { return !fused_.count(v); },
+        [&](NodeId id) { return is_elementwise(g.node(id).op) || std::find(chain.begin(), chain.end(), id) != chain.end(); },
+        [&](ValueId v, ValueId o) { return layout_of_(o) == layout_of_(v); });
+    for (const InternalHome& h : homes) {
+      if (h.chain_output != kNoValue) in_output_[h.value] = h.chain_output;
+      else slot_[h.value] = alloc(g.desc(h.value).bytes());
     }
     for (NodeId id : chain)
       if (!is_elementwise(g.node(id).op) && !(bn_head && id == chain[0]))

@@ -34,31 +34,24 @@ template <typename T>
 class RefGroupKernel final : public Kernel {
  public:
   RefGroupKernel(const Graph& g, const FusionGroup& grp) : g_(g), grp_(grp) {
-    // Internal outputs of non-elementwise nodes (the anchor's): in an output of
-    // the elementwise chain when one fits (chain_output_for_internal; the
-    // program reads an element's inputs before storing it), else in scratch,
-    // followed by the im2col columns.
+    // Internal outputs of the anchor: in a chain output or in scratch
+    // (internal_homes; the program reads an element's inputs before storing
+    // it), followed by the im2col columns.
     size_t off = 0;
-    std::vector<ValueId> taken;
-    for (NodeId id : grp.nodes) {
-      const Node& n = g.node(id);
-      if (is_elementwise(n.op)) continue;
-      for (ValueId v : n.outputs) {
-        if (!grp.is_internal(v)) continue;
-        if (const ValueId host = chain_output_for_internal(g, grp, v, taken); host != kNoValue) {
-          taken.push_back(host);
-          in_output_.push_back({v, host});
-          continue;
-        }
-        scratch_values_.push_back({v, off});
-        off += align(g.desc(v).bytes());
+    for (const InternalHome& h : internal_homes(g, grp)) {
+      if (h.chain_output != kNoValue) {
+        in_output_.push_back({h.value, h.chain_output});
+      } else {
+        scratch_values_.push_back({h.value, off});
+        off += align(g.desc(h.value).bytes());
       }
-      if (is_convolution(n.op)) {
-        const ConvGeometry cg = conv_geometry(g, n);
+    }
+    for (NodeId id : grp.nodes)
+      if (is_convolution(g.node(id).op)) {
+        const ConvGeometry cg = conv_geometry(g, g.node(id));
         geometry_[id] = cg;
         col_bytes_ = std::max(col_bytes_, size_t(cg.col_rows() * cg.col_cols()) * sizeof(T));
       }
-    }
     col_offset_ = off;
     for (NodeId id : grp.nodes) {  // index maps and accumulators, made once
       const Node& n = g.node(id);
