@@ -13,8 +13,9 @@ struct ConvGeometry {
   ValueId in = kNoValue, out = kNoValue;  // the values holding the conv2d's input x and output y
   int64_t n = 0, c_in = 0, h = 0, w = 0;  // x [n, c_in, h, w]
   int64_t c_out = 0, ho = 0, wo = 0;      // y [n, c_out, ho, wo]
-  int64_t kh = 0, kw = 0;                 // weights [c_out, c_in, kh, kw] (conv_transpose2d's as PyTorch stores them)
-  int sh = 1, sw = 1, ph = 0, pw = 0;     // stride; padding at the top and left
+  int64_t kh = 0,
+          kw = 0;  // weights [c_out, c_in, kh, kw] (conv_transpose2d's as PyTorch stores them)
+  int sh = 1, sw = 1, ph = 0, pw = 0;  // stride; padding at the top and left
 
   // Padding at the bottom and right that makes the output size exact
   // (conv_transpose2d's output_padding shows up here).
@@ -22,7 +23,7 @@ struct ConvGeometry {
   int64_t pad_right() const { return (wo - 1) * sw + kw - w - pw; }
   Shape weight_shape() const { return {c_out, c_in, kh, kw}; }
   int64_t flops() const { return 2 * n * c_out * ho * wo * c_in * kh * kw; }  // 2 * MACs
-  int64_t col_rows() const { return c_in * kh * kw; }  // im2col
+  int64_t col_rows() const { return c_in * kh * kw; }                         // im2col
   int64_t col_cols() const { return ho * wo; }
 };
 

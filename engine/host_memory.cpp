@@ -17,9 +17,15 @@ void* host_allocate(size_t bytes) {
   return p;
 }
 
-void host_release(void* p) noexcept { std::free(p); }
+void host_release(void* p) noexcept {
+  std::free(p);
+}
 
-void HostMemoryBackend::copy_in(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-void HostMemoryBackend::copy_out(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void HostMemoryBackend::copy_in(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+}
+void HostMemoryBackend::copy_out(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+}
 
 }  // namespace rg

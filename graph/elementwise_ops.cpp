@@ -10,6 +10,8 @@ constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2, T3 = kEwTemp 
 // The formulas keep the reference backend's order of operations (the golden
 // files were made with it): e.g. tanh' is a * (1 - b * b), not a - a * b * b.
 const std::vector<ElementwiseOp>& table() {
+  // One row per op.
+  // clang-format off
   static const std::vector<ElementwiseOp> rows = {
       {OpKind::kRelu, "relu", 1, false, {{{K::kSelectPositive, A, A, Zero}}, T0}},
       {OpKind::kLeakyRelu, "leaky_relu", 1, false, {{{K::kMul, A, S}, {K::kSelectPositive, A, A, T0}}, T1}},
@@ -35,6 +37,7 @@ const std::vector<ElementwiseOp>& table() {
       // A view of its input (the schedule never runs it); its gradient is none.
       {OpKind::kStopGradient, "stop_gradient", 1, false, {{}, A}},
   };
+  // clang-format on
   return rows;
 }
 

@@ -9,9 +9,11 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "graph/graph.h"
@@ -49,10 +51,11 @@ using GradientRule = std::vector<ValueId> (*)(Graph& g, const Node& n, ValueId d
 struct ElementwiseOp {
   OpKind op;
   const char* name;
-  int arity;             // inputs: 1 or 2
-  bool broadcasts;       // two inputs combine by numpy broadcasting; otherwise they have one shape
+  int arity;        // inputs: 1 or 2
+  bool broadcasts;  // two inputs combine by numpy broadcasting; otherwise they have one shape
   EwFormula formula;
-  GradientRule gradient = nullptr;  // null: the rule lives in autodiff.cpp (it uses what autodiff saved)
+  GradientRule gradient =
+      nullptr;  // null: the rule lives in autodiff.cpp (it uses what autodiff saved)
 };
 
 // The op's row, or null when `k` is not elementwise.
@@ -62,13 +65,20 @@ const ElementwiseOp* elementwise_op(OpKind k);
 // so that a loop over a chunk vectorises.
 template <EwInstrKind K, typename T>
 inline T ew_apply(T x, T y, T z) {
-  if constexpr (K == EwInstrKind::kAdd) return x + y;
-  else if constexpr (K == EwInstrKind::kSub) return x - y;
-  else if constexpr (K == EwInstrKind::kMul) return x * y;
-  else if constexpr (K == EwInstrKind::kDiv) return x / y;
-  else if constexpr (K == EwInstrKind::kTanh) return std::tanh(x);
-  else if constexpr (K == EwInstrKind::kExp) return std::exp(x);
-  else return x > T(0) ? y : z;
+  if constexpr (K == EwInstrKind::kAdd)
+    return x + y;
+  else if constexpr (K == EwInstrKind::kSub)
+    return x - y;
+  else if constexpr (K == EwInstrKind::kMul)
+    return x * y;
+  else if constexpr (K == EwInstrKind::kDiv)
+    return x / y;
+  else if constexpr (K == EwInstrKind::kTanh)
+    return std::tanh(x);
+  else if constexpr (K == EwInstrKind::kExp)
+    return std::exp(x);
+  else
+    return x > T(0) ? y : z;
 }
 
 // Calls f(std::integral_constant<EwInstrKind, k>{}) for the runtime kind k.
@@ -76,13 +86,27 @@ template <typename F>
 inline void ew_dispatch(EwInstrKind k, F&& f) {
   using K = EwInstrKind;
   switch (k) {
-    case K::kAdd: f(std::integral_constant<K, K::kAdd>{}); break;
-    case K::kSub: f(std::integral_constant<K, K::kSub>{}); break;
-    case K::kMul: f(std::integral_constant<K, K::kMul>{}); break;
-    case K::kDiv: f(std::integral_constant<K, K::kDiv>{}); break;
-    case K::kTanh: f(std::integral_constant<K, K::kTanh>{}); break;
-    case K::kExp: f(std::integral_constant<K, K::kExp>{}); break;
-    case K::kSelectPositive: f(std::integral_constant<K, K::kSelectPositive>{}); break;
+    case K::kAdd:
+      f(std::integral_constant<K, K::kAdd>{});
+      break;
+    case K::kSub:
+      f(std::integral_constant<K, K::kSub>{});
+      break;
+    case K::kMul:
+      f(std::integral_constant<K, K::kMul>{});
+      break;
+    case K::kDiv:
+      f(std::integral_constant<K, K::kDiv>{});
+      break;
+    case K::kTanh:
+      f(std::integral_constant<K, K::kTanh>{});
+      break;
+    case K::kExp:
+      f(std::integral_constant<K, K::kExp>{});
+      break;
+    case K::kSelectPositive:
+      f(std::integral_constant<K, K::kSelectPositive>{});
+      break;
   }
 }
 
@@ -111,13 +135,20 @@ int lower_elementwise(const Node& n, Regs& r) {
   std::vector<int> temps;
   auto reg = [&](int8_t o) -> int {
     switch (o) {
-      case -1: return -1;
-      case kEwA: return r.input(0);
-      case kEwB: return r.input(1);
-      case kEwScalar: return r.constant(n.attrs.scalar);
-      case kEwZero: return r.constant(0.0);
-      case kEwOne: return r.constant(1.0);
-      default: return temps.at(size_t(o - kEwTemp));
+      case -1:
+        return -1;
+      case kEwA:
+        return r.input(0);
+      case kEwB:
+        return r.input(1);
+      case kEwScalar:
+        return r.constant(n.attrs.scalar);
+      case kEwZero:
+        return r.constant(0.0);
+      case kEwOne:
+        return r.constant(1.0);
+      default:
+        return temps.at(size_t(o - kEwTemp));
     }
   };
   for (size_t i = 0; i < f.code.size(); ++i) {
@@ -129,5 +160,58 @@ int lower_elementwise(const Node& n, Regs& r) {
   }
   return reg(f.result);
 }
+
+}  // namespace rg
+
+namespace rg {
+
+// A register program for the interpreters (the reference backend per element,
+// oneDNN per chunk): registers numbered from 0, the loads the backend's own
+// (`load(v)` gives value v's register), attrs.scalar, 0 and 1 in constant
+// registers (one per distinct bit pattern), a node's intermediates in
+// registers the next node reuses.
+template <typename T>
+struct EwRegisterProgram {
+  struct Instr {
+    EwInstrKind op;
+    int x, y, z, out;  // registers; -1 for an operand the kind does not read
+  };
+  std::vector<Instr> code;
+  std::vector<std::pair<int, T>> constants;  // register, value
+  int num_regs = 0;
+
+  // Appends node n's formula; returns the register holding its output.
+  template <typename Load>
+  int lower(const Node& n, Load&& load) {
+    for (ValueId v : n.inputs) load(v);  // loads in input order (the in-place pairs' order)
+    Lowering<Load> l{*this, n, load, num_regs++};
+    return lower_elementwise(n, l);
+  }
+
+ private:
+  template <typename Load>
+  struct Lowering {
+    EwRegisterProgram& p;
+    const Node& n;
+    Load& load;
+    int out;
+    size_t temps = 0;
+    int input(int i) { return load(n.inputs[size_t(i)]); }
+    int constant(double v) {
+      const T c = T(v);
+      for (const auto& [r, have] : p.constants)
+        if (std::memcmp(&have, &c, sizeof c) == 0) return r;  // -0 is not 0 here
+      p.constants.push_back({p.num_regs++, c});
+      return p.constants.back().first;
+    }
+    int temp() {
+      if (temps == p.temps_.size()) p.temps_.push_back(p.num_regs++);
+      return p.temps_[temps++];
+    }
+    int result() const { return out; }
+    void emit(EwInstrKind k, int x, int y, int z, int o) { p.code.push_back({k, x, y, z, o}); }
+  };
+  std::vector<int> temps_;
+};
 
 }  // namespace rg

@@ -24,8 +24,8 @@ struct AdamScalars {
 template <typename T, typename Cast>
 AdamScalars<T> adam_scalars(const OpAttrs& a, double t, Cast cast) {
   const double bc1 = 1.0 - std::pow(a.beta1, t), bc2 = 1.0 - std::pow(a.beta2, t);
-  return {cast(a.lr / bc1), cast(std::sqrt(bc2)), cast(a.beta1), cast(a.beta2),
-          cast(1.0 - a.beta1), cast(1.0 - a.beta2), cast(a.adam_eps)};
+  return {cast(a.lr / bc1),    cast(std::sqrt(bc2)), cast(a.beta1),   cast(a.beta2),
+          cast(1.0 - a.beta1), cast(1.0 - a.beta2),  cast(a.adam_eps)};
 }
 
 // One element of param, m and v updated in place from its gradient g, in

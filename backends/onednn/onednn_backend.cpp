@@ -82,36 +82,12 @@ class EwProgram {
       if (it != reg.end()) return it->second;
       Load l;
       l.value = v;
-      l.reg = nregs_++;
+      l.reg = prog_.num_regs++;
       l.full = g.shape(v) == shape_;
       if (!l.full) l.walk = Walk(ph, broadcast_strides(shape_, g.shape(v)));
       loads_.push_back(l);
       reg[v] = l.reg;
       return l.reg;
-    };
-    // The register file the formulas lower onto: attrs.scalar, 0 and 1 in
-    // constant chunks filled once; a node's intermediates in registers that
-    // the next node reuses.
-    struct Regs {
-      EwProgram& p;
-      const Node& n;
-      decltype(operand)& load;
-      int out;
-      size_t temps = 0;
-      int input(int i) { return load(n.inputs[size_t(i)]); }
-      int constant(double v) {
-        const float f = float(v);
-        for (const auto& [r, c] : p.constants_)
-          if (std::memcmp(&c, &f, sizeof f) == 0) return r;
-        p.constants_.push_back({p.nregs_++, f});
-        return p.constants_.back().first;
-      }
-      int temp() {
-        if (temps == p.temp_regs_.size()) p.temp_regs_.push_back(p.nregs_++);
-        return p.temp_regs_[temps++];
-      }
-      int result() const { return out; }
-      void emit(EwInstrKind k, int x, int y, int z, int o) { p.code_.push_back({k, x, y, z, o}); }
     };
     for (NodeId id : chain) {
       const Node& n = g.node(id);
@@ -130,7 +106,7 @@ class EwProgram {
         auto per_channel = [&](const std::vector<float>& vec) {
           Load l;
           l.value = kNoValue;  // ours, not a graph value
-          l.reg = nregs_++;
+          l.reg = prog_.num_regs++;
           l.full = false;
           l.walk = Walk(ph, {0, 1, 0, 0});
           l.channel = ch;
@@ -139,25 +115,24 @@ class EwProgram {
           return l.reg;
         };
         const int sc = per_channel(scale_), sh = per_channel(shift_);
-        const int t = nregs_++, out = nregs_++;
-        code_.push_back({EwInstrKind::kMul, x, sc, -1, t});
-        code_.push_back({EwInstrKind::kAdd, t, sh, -1, out});
+        const int t = prog_.num_regs++, out = prog_.num_regs++;
+        prog_.code.push_back({EwInstrKind::kMul, x, sc, -1, t});
+        prog_.code.push_back({EwInstrKind::kAdd, t, sh, -1, out});
         names_ += "mul add";
         reg[n.outputs[0]] = out;
         if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
         continue;
       }
-      for (ValueId v : n.inputs) operand(v);  // loads in input order (the in-place pairs' order)
-      Regs regs{*this, n, operand, nregs_++};
-      const int out = lower_elementwise(n, regs);
+      const int out = prog_.lower(n, operand);
       reg[n.outputs[0]] = out;
       names_ += std::string(names_.empty() ? "" : " ") + op_name(n.op);
       if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
     }
-    const_chunks_.assign(constants_.size() * size_t(kChunk), 0.f);
-    for (size_t i = 0; i < constants_.size(); ++i)
-      std::fill_n(const_chunks_.data() + i * size_t(kChunk), kChunk, constants_[i].second);
-    if (nregs_ > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
+    // attrs.scalar, 0 and 1 as chunks filled once.
+    const_chunks_.assign(prog_.constants.size() * size_t(kChunk), 0.f);
+    for (size_t i = 0; i < prog_.constants.size(); ++i)
+      std::fill_n(const_chunks_.data() + i * size_t(kChunk), kChunk, prog_.constants[i].second);
+    if (prog_.num_regs > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
   }
 
   // Every (store, full-shape load) pair: the planner takes the first whose
@@ -228,10 +203,6 @@ class EwProgram {
     int reg;
     float* ptr;
   };
-  struct Instr {
-    EwInstrKind op;
-    int x, y, z, out;  // registers; -1 for an operand the kind does not read
-  };
 
   void run_chunk(int64_t c) const {
     const int64_t e0 = c * kChunk, n = std::min(kChunk, total_ - e0);
@@ -260,8 +231,9 @@ class EwProgram {
         R[l.reg] = d;
       }
     }
-    for (size_t i = 0; i < constants_.size(); ++i) R[constants_[i].first] = const_chunks_.data() + i * size_t(kChunk);
-    for (const Instr& in : code_) {
+    for (size_t i = 0; i < prog_.constants.size(); ++i)
+      R[prog_.constants[i].first] = const_chunks_.data() + i * size_t(kChunk);
+    for (const auto& in : prog_.code) {
       float* __restrict y = buf[in.out];
       const float* __restrict a = R[in.x];
       const float* __restrict b = in.y >= 0 ? R[in.y] : a;
@@ -284,13 +256,10 @@ class EwProgram {
   mutable std::vector<float> scale_, shift_;
   Shape shape_;
   int64_t total_ = 0;
-  int nregs_ = 0;
   std::vector<Load> loads_;
   std::vector<Store> stores_;
-  std::vector<Instr> code_;
-  std::vector<std::pair<int, float>> constants_;  // register, value
+  EwRegisterProgram<float> prog_;
   std::vector<float, AlignedAllocator<float>> const_chunks_;  // kChunk copies of each constant
-  std::vector<int> temp_regs_;
   std::string names_;  // the chain's ops, for describe()
 };
 

@@ -13,38 +13,19 @@ ElementwiseProgram<T>::ElementwiseProgram(const Graph& g, const FusionGroup& grp
   auto operand = [&](ValueId v) -> int {
     auto it = reg.find(v);
     if (it != reg.end()) return it->second;
-    Load l{v, num_regs_++, g.shape(v) == shape_, {}, nullptr};
+    Load l{v, prog_.num_regs++, g.shape(v) == shape_, {}, nullptr};
     if (!l.full) l.strides = broadcast_strides(shape_, g.shape(v));
     loads_.push_back(l);
     reg[v] = l.reg;
     return l.reg;
   };
-  struct Regs {
-    ElementwiseProgram& p;
-    const Node& n;
-    decltype(operand)& load;
-    int out;
-    int input(int i) { return load(n.inputs[size_t(i)]); }
-    int constant(double v) {
-      for (const auto& [r, c] : p.constants_)
-        if (c == T(v) && std::signbit(c) == std::signbit(T(v))) return r;  // -0 is not 0 here
-      p.constants_.push_back({p.num_regs_, T(v)});
-      return p.num_regs_++;
-    }
-    int temp() { return p.num_regs_++; }
-    int result() { return out; }
-    void emit(EwInstrKind k, int x, int y, int z, int o) { p.code_.push_back({k, x, y, z, o}); }
-  };
   for (NodeId id : chain) {
     const Node& n = g.node(id);
-    Regs regs{*this, n, operand, -1};
-    for (ValueId v : n.inputs) operand(v);  // loads first, in input order
-    regs.out = num_regs_++;
-    reg[n.outputs[0]] = lower_elementwise(n, regs);
+    reg[n.outputs[0]] = prog_.lower(n, operand);
     if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], reg[n.outputs[0]], nullptr});
   }
-  regs_.assign(size_t(num_regs_), T(0));
-  for (const auto& [r, value] : constants_) regs_[size_t(r)] = value;
+  regs_.assign(size_t(prog_.num_regs), T(0));
+  for (const auto& [r, value] : prog_.constants) regs_[size_t(r)] = value;
 }
 
 template <typename T>
@@ -86,7 +67,7 @@ void ElementwiseProgram<T>::run() const {
         r[l.reg] = l.ptr[off];
       }
     }
-    for (const Instr& i : code_)
+    for (const auto& i : prog_.code)
       r[i.out] = ew_apply(i.op, r[i.x], i.y >= 0 ? r[i.y] : T(0), i.z >= 0 ? r[i.z] : T(0));
     for (const Store& s : stores_) s.ptr[e] = r[s.reg];
     for (size_t d = rank; d-- > 0;)

@@ -35,17 +35,11 @@ class ElementwiseProgram {
     int reg;
     T* ptr = nullptr;
   };
-  struct Instr {
-    EwInstrKind op;
-    int x, y, z, out;  // registers; -1 for an operand the kind does not read
-  };
   Shape shape_;
   std::vector<Load> loads_;
   std::vector<Store> stores_;
-  std::vector<Instr> code_;
-  std::vector<std::pair<int, T>> constants_;  // registers holding attrs.scalar, 0, 1
-  mutable std::vector<T> regs_;               // the register file, constants set once
-  int num_regs_ = 0;
+  EwRegisterProgram<T> prog_;
+  mutable std::vector<T> regs_;  // the register file, constants set once
 };
 
 }  // namespace rg::ref
