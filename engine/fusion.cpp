@@ -78,17 +78,41 @@ std::vector<FusionGroup> fuse(const Graph& g, const std::vector<NodeId>& order, 
   return groups;
 }
 
-ValueId chain_output_for_internal(const Graph& g, const FusionGroup& grp, ValueId v, const std::vector<ValueId>& taken,
-                                  const std::function<bool(ValueId)>& accept) {
+namespace {
+
+ValueId chain_output_for(const Graph& g, const FusionGroup& grp, ValueId v, const std::vector<ValueId>& taken,
+                         const std::function<bool(ValueId, ValueId)>& compatible) {
   for (NodeId id : grp.nodes) {
     const Node& n = g.node(id);
     if (!is_elementwise(n.op)) continue;
     for (ValueId o : n.outputs)
       if (!grp.is_internal(o) && g.shape(o) == g.shape(v) && g.desc(o).dtype == g.desc(v).dtype &&
-          g.value(o).variable < 0 && std::find(taken.begin(), taken.end(), o) == taken.end() && (!accept || accept(o)))
+          g.value(o).variable < 0 && std::find(taken.begin(), taken.end(), o) == taken.end() &&
+          (!compatible || compatible(v, o)))
         return o;
   }
   return kNoValue;
+}
+
+}  // namespace
+
+std::vector<InternalHome> internal_homes(const Graph& g, const FusionGroup& grp,
+                                         const std::function<bool(ValueId)>& materialised,
+                                         const std::function<bool(NodeId)>& in_chain,
+                                         const std::function<bool(ValueId, ValueId)>& compatible) {
+  std::vector<InternalHome> homes;
+  std::vector<ValueId> taken;
+  for (NodeId id : grp.nodes) {
+    const Node& n = g.node(id);
+    if (in_chain ? in_chain(id) : is_elementwise(n.op)) continue;
+    for (ValueId v : n.outputs) {
+      if (!grp.is_internal(v) || (materialised && !materialised(v))) continue;
+      const ValueId host = chain_output_for(g, grp, v, taken, compatible);
+      if (host != kNoValue) taken.push_back(host);
+      homes.push_back({v, host});
+    }
+  }
+  return homes;
 }
 
 std::string group_str(const Graph& g, const FusionGroup& grp) {

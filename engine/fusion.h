@@ -33,15 +33,25 @@ std::vector<FusionGroup> fuse(const Graph& g, const std::vector<NodeId>& schedul
 
 std::string group_str(const Graph& g, const FusionGroup& group);
 
-// Where an anchor's internal value `v` may live instead of kernel scratch: an
-// output of the group's elementwise chain with v's shape (not a variable's
-// storage, not in `taken`, and accepted by `accept`, e.g. same memory layout).
-// Safe for a backend whose chain loop reads every input of an element before it
-// stores that element, at the same index: the anchor writes v there, the chain
-// then overwrites each element with the output's value after reading it. The
-// plan's peak is often such a group's step, so this saves an activation-sized
-// buffer there. kNoValue when there is none.
-ValueId chain_output_for_internal(const Graph& g, const FusionGroup& group, ValueId v, const std::vector<ValueId>& taken,
-                                  const std::function<bool(ValueId)>& accept = {});
+// Where a group's internal values live when the kernel materialises them (an
+// anchor's result that no post-op absorbed, BatchNorm statistics): decided
+// here for every backend. Each value of a node the chain loop does not run
+// (`in_chain`, default: the elementwise nodes) that is internal and
+// `materialised` gets, in node order, an output of the group's elementwise
+// chain with its shape and dtype (not a variable's storage, not given to
+// another, and `compatible` with it, e.g. the same memory layout), else
+// kNoValue: the backend's kernel scratch. Safe for a backend whose chain loop
+// reads every input of an element before it stores that element, at the same
+// index: the anchor writes v there, the chain then overwrites each element
+// with the output's value after reading it. The plan's peak is often such a
+// group's step, so this saves an activation-sized buffer there.
+struct InternalHome {
+  ValueId value;
+  ValueId chain_output;  // kNoValue: scratch
+};
+std::vector<InternalHome> internal_homes(const Graph& g, const FusionGroup& group,
+                                         const std::function<bool(ValueId)>& materialised = {},
+                                         const std::function<bool(NodeId)>& in_chain = {},
+                                         const std::function<bool(ValueId, ValueId)>& compatible = {});
 
 }  // namespace rg

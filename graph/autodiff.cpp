@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "graph/elementwise_ops.h"
+
 namespace rg {
 namespace {
 
@@ -178,6 +180,7 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
     case OpKind::kMaxPool2d:
       return {g.add_node(OpKind::kMaxPool2dBackward, {dy, x(0)}, n.attrs)[0]};
     default:
+      if (const ElementwiseOp* e = elementwise_op(n.op); e && e->gradient) return e->gradient(g, n, dy);
       return unsupported("has no gradient rule");
   }
 }

@@ -1,8 +1,11 @@
 #include "graph/op.h"
 
+#include "graph/elementwise_ops.h"
+
 namespace rg {
 
 const char* op_name(OpKind k) {
+  if (const ElementwiseOp* e = elementwise_op(k)) return e->name;
   switch (k) {
     case OpKind::kInput: return "input";
     case OpKind::kVariable: return "variable";
@@ -14,19 +17,6 @@ const char* op_name(OpKind k) {
     case OpKind::kBatchNormInference: return "batch_norm_inference";
     case OpKind::kBatchNormBackward: return "batch_norm_backward";
     case OpKind::kBatchNormRunningUpdate: return "batch_norm_running_update";
-    case OpKind::kRelu: return "relu";
-    case OpKind::kLeakyRelu: return "leaky_relu";
-    case OpKind::kTanh: return "tanh";
-    case OpKind::kReluBackward: return "relu_backward";
-    case OpKind::kLeakyReluBackward: return "leaky_relu_backward";
-    case OpKind::kTanhBackward: return "tanh_backward";
-    case OpKind::kAdd: return "add";
-    case OpKind::kSub: return "sub";
-    case OpKind::kMul: return "mul";
-    case OpKind::kDiv: return "div";
-    case OpKind::kAddScalar: return "add_scalar";
-    case OpKind::kMulScalar: return "mul_scalar";
-    case OpKind::kSquare: return "square";
     case OpKind::kMatMul: return "matmul";
     case OpKind::kLogSoftmax: return "log_softmax";
     case OpKind::kLogSoftmaxBackward: return "log_softmax_backward";
@@ -34,7 +24,6 @@ const char* op_name(OpKind k) {
     case OpKind::kSumTo: return "sum_to";
     case OpKind::kBroadcastTo: return "broadcast_to";
     case OpKind::kReshape: return "reshape";
-    case OpKind::kStopGradient: return "stop_gradient";
     case OpKind::kAdamUpdate: return "adam_update";
     case OpKind::kIncrement: return "increment";
     case OpKind::kMaxPool2d: return "max_pool2d";
@@ -42,31 +31,12 @@ const char* op_name(OpKind k) {
     case OpKind::kAvgPool2d: return "avg_pool2d";
     case OpKind::kConcat: return "concat";
     case OpKind::kResizeBilinear: return "resize_bilinear";
+    default: break;  // elementwise: above
   }
   return "?";
 }
 
-bool is_elementwise(OpKind k) {
-  switch (k) {
-    case OpKind::kRelu:
-    case OpKind::kLeakyRelu:
-    case OpKind::kTanh:
-    case OpKind::kReluBackward:
-    case OpKind::kLeakyReluBackward:
-    case OpKind::kTanhBackward:
-    case OpKind::kAdd:
-    case OpKind::kSub:
-    case OpKind::kMul:
-    case OpKind::kDiv:
-    case OpKind::kAddScalar:
-    case OpKind::kMulScalar:
-    case OpKind::kSquare:
-    case OpKind::kStopGradient:
-      return true;
-    default:
-      return false;
-  }
-}
+bool is_elementwise(OpKind k) { return elementwise_op(k) != nullptr; }
 
 bool is_state_update(OpKind k) {
   return k == OpKind::kAdamUpdate || k == OpKind::kBatchNormRunningUpdate || k == OpKind::kIncrement;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "graph/elementwise_ops.h"
 #include "graph/graph.h"
 
 namespace rg {
@@ -92,7 +93,9 @@ Shape reduced_keepdims_shape(const Node& n, const Shape& in) {
 std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vector<ValueId>& in,
                                       const OpAttrs& a, const std::string& node) {
   auto d = [&](size_t i) -> const TensorDesc& { return g.desc(in.at(i)); };
+  const ElementwiseOp* ew = elementwise_op(op);
   const size_t want = [&]() -> size_t {
+    if (ew) return size_t(ew->arity);
     switch (op) {
       case OpKind::kInput: case OpKind::kVariable: case OpKind::kFill: return 0;
       case OpKind::kBatchNormTrain: return 3;
@@ -100,9 +103,7 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
       case OpKind::kBatchNormBackward: return 5;
       case OpKind::kAdamUpdate: return 5;
       case OpKind::kConv2d: case OpKind::kConvTranspose2d: case OpKind::kConv2dBackwardWeight:
-      case OpKind::kBatchNormRunningUpdate: case OpKind::kReluBackward:
-      case OpKind::kLeakyReluBackward: case OpKind::kTanhBackward: case OpKind::kAdd:
-      case OpKind::kSub: case OpKind::kMul: case OpKind::kDiv: case OpKind::kMatMul:
+      case OpKind::kBatchNormRunningUpdate: case OpKind::kMatMul:
       case OpKind::kLogSoftmaxBackward: case OpKind::kMaxPool2dBackward: return 2;
       case OpKind::kConcat: return std::max<size_t>(in.size(), 1);  // any number, at least one
       default: return 1;
@@ -113,6 +114,14 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
   for (size_t i = 0; i < in.size(); ++i)
     if (op != OpKind::kIncrement && !(op == OpKind::kAdamUpdate && i == 4)) expect_float(node, d(i));
 
+  if (ew && ew->broadcasts) {
+    if (d(0).dtype != d(1).dtype) fail(node, "dtypes differ: " + desc_str(d(0)) + " and " + desc_str(d(1)));
+    return {TensorDesc{broadcast_shapes(d(0).shape, d(1).shape, node), d(0).dtype}};
+  }
+  if (ew) {  // one shape: (x) or an activation's gradient (dy, saved)
+    if (ew->arity == 2) expect_same(node, "output gradient", d(0), "saved tensor", d(1));
+    return {d(0)};
+  }
   switch (op) {
     case OpKind::kInput:
     case OpKind::kVariable:
@@ -171,25 +180,6 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
     case OpKind::kBatchNormRunningUpdate:
       expect_same(node, "running statistic", d(0), "batch statistic", d(1));
       return {d(0)};
-    case OpKind::kRelu:
-    case OpKind::kLeakyRelu:
-    case OpKind::kTanh:
-    case OpKind::kAddScalar:
-    case OpKind::kMulScalar:
-    case OpKind::kSquare:
-    case OpKind::kStopGradient:
-      return {d(0)};
-    case OpKind::kReluBackward:
-    case OpKind::kLeakyReluBackward:
-    case OpKind::kTanhBackward:
-      expect_same(node, "output gradient", d(0), "saved tensor", d(1));
-      return {d(0)};
-    case OpKind::kAdd:
-    case OpKind::kSub:
-    case OpKind::kMul:
-    case OpKind::kDiv:
-      if (d(0).dtype != d(1).dtype) fail(node, "dtypes differ: " + desc_str(d(0)) + " and " + desc_str(d(1)));
-      return {TensorDesc{broadcast_shapes(d(0).shape, d(1).shape, node), d(0).dtype}};
     case OpKind::kMean: {
       const auto axes = normalized_axes(node, a.axes, d(0).rank());
       Shape out;
@@ -268,6 +258,7 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
       const Shape& x = d(0).shape;
       return {TensorDesc{{x[0], x[1], a.shape[0], a.shape[1]}, d(0).dtype}};
     }
+    default: break;  // elementwise: above
   }
   fail(node, "unknown op");
 }

@@ -113,7 +113,7 @@ void set_conv_geometry(const Graph& g, const Node& n, rg_kernel_record& r) {
 
 // One fusion group: an anchor (transposed convolution or inference batch
 // norm), then relu / tanh / per-channel add. As in the reference backend the
-// anchor's result lives in the group's output (chain_output_for_internal)
+// anchor's result lives in the group's output (internal_homes in engine/fusion.h)
 // and the chain is applied there element by element.
 rg_kernel_record kernel_record(const Plan& plan, size_t k, RefMaker& ref) {
   const Graph& g = *plan.graph;

@@ -13,7 +13,10 @@
 
 #include "backends/cuda/cuda_internal.h"
 #include "backends/ref/conv_ref.h"
+#include "engine/host_memory.h"
 #include "engine/schedule.h"
+#include "graph/elementwise_ops.h"
+#include "graph/state_update_rules.h"
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -43,7 +46,7 @@ class CudaKernel final : public Kernel {
   struct Conv {
     std::unique_ptr<ConvOp> op;  // null in host emulation
     OpKind kind = OpKind::kConv2d;
-    ref::ConvGeometry geo{};     // host emulation: the reference im2col kernels
+    ConvGeometry geo{};     // host emulation: the reference im2col kernels
     Arg a, b, out;
     size_t ws = 0;
     const void *pa = nullptr, *pb = nullptr;
@@ -93,7 +96,7 @@ class CudaKernel final : public Kernel {
     for (size_t i = 0; i < n[2]; ++i) out[i] = bf16_from_float(f[2][i]);
   }
   template <typename T>
-  static void emulate_conv(OpKind kind, const ref::ConvGeometry& geo, const void* pa, const void* pb, void* po, void* pcol) {
+  static void emulate_conv(OpKind kind, const ConvGeometry& geo, const void* pa, const void* pb, void* po, void* pcol) {
     const T* a = static_cast<const T*>(pa);
     const T* b = static_cast<const T*>(pb);
     T* out = static_cast<T*>(po);
@@ -179,9 +182,8 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda"; }
   void* allocate(size_t bytes) override {
     if (emulate_) {
-      void* h = std::aligned_alloc(256, (std::max<size_t>(bytes, 1) + 255) / 256 * 256);
-      if (!h) fail("host allocation failed");
-      std::memset(h, 0xff, (std::max<size_t>(bytes, 1) + 255) / 256 * 256);  // NaN-filled: unwritten reads show
+      void* h = host_allocate(bytes);
+      std::memset(h, 0xff, host_block_bytes(bytes));  // NaN-filled: unwritten reads show
       return h;
     }
     release_tuning();  // a session allocates its memory: compile is over
@@ -190,7 +192,7 @@ class CudaBackend final : public Backend {
     return p;
   }
   void release(void* p) override {
-    if (emulate_) return std::free(p);
+    if (emulate_) return host_release(p);
     cudaStreamSynchronize(stream_);
     cudaFree(p);
   }
@@ -313,25 +315,20 @@ class CudaBackend final : public Backend {
 
 // --- Kernel construction ----------------------------------------------------------
 
-std::string ew_expr(const Node& n, const std::string& a, const std::string& b, const std::string& T) {
-  const std::string s = literal(n.attrs.scalar, T), zero = "(" + T + ")0", one = "(" + T + ")1";
-  switch (n.op) {
-    case OpKind::kRelu: return a + " > " + zero + " ? " + a + " : " + zero;
-    case OpKind::kLeakyRelu: return a + " > " + zero + " ? " + a + " : " + a + " * " + s;
-    case OpKind::kTanh: return "rg_tanh(" + a + ")";
-    case OpKind::kReluBackward: return b + " > " + zero + " ? " + a + " : " + zero;
-    case OpKind::kLeakyReluBackward: return b + " > " + zero + " ? " + a + " : " + a + " * " + s;
-    case OpKind::kTanhBackward: return a + " * (" + one + " - " + b + " * " + b + ")";
-    case OpKind::kAdd: return a + " + " + b;
-    case OpKind::kSub: return a + " - " + b;
-    case OpKind::kMul: return a + " * " + b;
-    case OpKind::kDiv: return a + " / " + b;
-    case OpKind::kAddScalar: return a + " + " + s;
-    case OpKind::kMulScalar: return a + " * " + s;
-    case OpKind::kSquare: return a + " * " + a;
-    case OpKind::kStopGradient: return a;
-    default: fail(std::string("not an elementwise op: ") + op_name(n.op));
+// One instruction of an elementwise formula (graph/elementwise_ops.h) as a C
+// expression over its operands' expressions.
+std::string instr_expr(EwInstrKind k, const std::string& x, const std::string& y, const std::string& z,
+                       const std::string& T) {
+  switch (k) {
+    case EwInstrKind::kAdd: return x + " + " + y;
+    case EwInstrKind::kSub: return x + " - " + y;
+    case EwInstrKind::kMul: return x + " * " + y;
+    case EwInstrKind::kDiv: return x + " / " + y;
+    case EwInstrKind::kTanh: return "rg_tanh(" + x + ")";
+    case EwInstrKind::kExp: return "rg_exp(" + x + ")";
+    case EwInstrKind::kSelectPositive: return x + " > (" + T + ")0 ? " + y + " : " + z;
   }
+  fail("unknown elementwise instruction");
 }
 
 // numpy broadcast strides of `small` against `big` (0 on broadcast dims).
@@ -387,13 +384,11 @@ CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
       break;
     }
     case OpKind::kBatchNormRunningUpdate: {
-      const double m = n.attrs.momentum;
-      const double corr = n.attrs.unbiased ? n.attrs.scalar / (n.attrs.scalar - 1.0) : 1.0;
       EwSpec s{T, g.shape(n.inputs[0]), {}, {}, {}, {}};
       s.loads.push_back({home(n.inputs[0]), {}, true, {}});
       s.loads.push_back({home(n.inputs[1]), {}, true, {}});
-      s.stores.push_back({home(n.outputs[0]), "(" + T + ")(" + literal(1.0 - m, "double") + " * (double)l0 + " +
-                                                  literal(m, "double") + " * ((double)l1 * " + literal(corr, "double") + "))"});
+      const CExpr r = running_update_element(CExpr{"(double)l0"}, CExpr{"(double)l1"}, running_update(n.attrs));
+      s.stores.push_back({home(n.outputs[0]), "(" + T + ")" + r.text});
       add_ew(s);
       break;
     }
@@ -489,10 +484,31 @@ std::string CudaKernel::channel_load(EwSpec& s, Arg a) {
 void CudaKernel::build_chain(size_t first, EwSpec s, std::map<ValueId, std::string> regs) {
   for (size_t i = first; i < grp_.nodes.size(); ++i) {
     const Node& n = g_.node(grp_.nodes[i]);
-    const std::string a = operand(s, regs, n.inputs[0]);
-    const std::string b = n.inputs.size() > 1 ? operand(s, regs, n.inputs[1]) : std::string();
+    // The node's formula printed as one expression: operands are expressions
+    // (loads, literals, the instructions before), each instruction parenthesised.
+    struct Regs {
+      const CudaKernel& k;
+      EwSpec& s;
+      std::map<ValueId, std::string>& regs;
+      const Node& n;
+      std::vector<std::string> text;
+      int add(std::string t) {
+        text.push_back(std::move(t));
+        return int(text.size()) - 1;
+      }
+      int input(int i) { return add(k.operand(s, regs, n.inputs[size_t(i)])); }
+      int constant(double v) { return add(literal(v, k.T_)); }
+      int temp() { return add({}); }
+      int result() { return add({}); }
+      void emit(EwInstrKind kind, int x, int y, int z, int o) {
+        auto at = [&](int r) { return r >= 0 ? text[size_t(r)] : std::string(); };
+        text[size_t(o)] = "(" + instr_expr(kind, at(x), at(y), at(z), k.T_) + ")";
+      }
+    } lowering{*this, s, regs, n, {}};
+    for (ValueId v : n.inputs) operand(s, regs, v);  // loads in input order
+    const std::string expr = lowering.text[size_t(lower_elementwise(n, lowering))];
     const std::string r = "v" + std::to_string(n.outputs[0]);
-    s.body.push_back("const " + T_ + " " + r + " = " + ew_expr(n, a, b, T_) + ";");
+    s.body.push_back("const " + T_ + " " + r + " = " + expr + ";");
     regs[n.outputs[0]] = r;
     if (!grp_.is_internal(n.outputs[0])) s.stores.push_back({Arg::val(n.outputs[0]), r});
   }
@@ -500,19 +516,13 @@ void CudaKernel::build_chain(size_t first, EwSpec s, std::map<ValueId, std::stri
 }
 
 void CudaKernel::build_conv(const Node& n) {
-  const Shape *in, *out;
-  Shape w;
-  if (n.op == OpKind::kConv2d) in = &g_.shape(n.inputs[0]), out = &g_.shape(n.outputs[0]), w = g_.shape(n.inputs[1]);
-  else if (n.op == OpKind::kConvTranspose2d) in = &g_.shape(n.outputs[0]), out = &g_.shape(n.inputs[0]), w = g_.shape(n.inputs[1]);
-  else in = &g_.shape(n.inputs[0]), out = &g_.shape(n.inputs[1]), w = g_.shape(n.outputs[0]);
-  const ConvGeom geo{(*in)[0], (*in)[1], (*in)[2], (*in)[3], (*out)[1], (*out)[2], (*out)[3], w[2], w[3],
-                     n.attrs.padding[0], n.attrs.padding[1], n.attrs.stride[0], n.attrs.stride[1]};
+  const ConvGeometry geo = conv_geometry(g_, n);
   place(n.outputs[0]);
   Conv c;
   c.kind = n.op;
   c.bf16 = be_.options().precision == CudaPrecision::kBF16 && T_ == "float";
   if (be_.emulate()) {
-    c.geo = ref::ConvGeometry{geo.n, geo.c, geo.h, geo.w, geo.k, geo.ho, geo.wo, geo.r, geo.s, geo.sh, geo.sw, geo.ph, geo.pw};
+    c.geo = geo;
     c.ws = alloc(size_t(c.geo.col_rows() * c.geo.col_cols()) * dtype_size(g_.float_type()));
   } else if (!be_.dry()) {  // code generation only: no cuDNN, but the bf16 conversions are generated
     c.op = std::make_unique<ConvOp>(be_.cudnn(), n.op, geo, g_.float_type(), be_.options(), be_.tune());
@@ -641,11 +651,14 @@ void CudaKernel::build_adam(const Node& n) {
   o << "    int lo = 0, hi = tb.n - 1;\n";
   o << "    while (lo < hi) { const int mid = (lo + hi + 1) >> 1; if (tb.start[mid] <= e) lo = mid; else hi = mid - 1; }\n";
   o << "    const i64 j = e - tb.start[lo];\n";
-  o << "    const " << T << " gi = tb.g[lo][j];\n";
-  o << "    const " << T << " m = tb.m[lo][j] * " << literal(a.beta1, T) << " + gi * " << literal(1.0 - a.beta1, T) << ";\n";
-  o << "    const " << T << " v = tb.v[lo][j] * " << literal(a.beta2, T) << " + " << literal(1.0 - a.beta2, T) << " * gi * gi;\n";
-  o << "    const " << T << " denom = rg_sqrt(v) / bc2_sqrt + " << literal(a.adam_eps, T) << ";\n";
-  o << "    tb.p[lo][j] = tb.p[lo][j] + (-step_size) * (m / denom);\n";
+  // The element update printed from the one Adam rule (graph/state_update_rules.h).
+  auto lit = [&](double v) { return CExpr{literal(v, T)}; };
+  const AdamScalars<CExpr> sc{CExpr{"step_size"}, CExpr{"bc2_sqrt"}, lit(a.beta1), lit(a.beta2), lit(1.0 - a.beta1),
+                              lit(1.0 - a.beta2), lit(a.adam_eps)};
+  CExpr p{"tb.p[lo][j]"}, m{"tb.m[lo][j]"}, v{"tb.v[lo][j]"};
+  adam_element(p, m, v, CExpr{"tb.g[lo][j]"}, sc);
+  o << "    const " << T << " m = " << m.text << ", v = " << v.text << ";\n";
+  o << "    tb.p[lo][j] = " << p.text << ";\n";
   o << "    tb.m[lo][j] = m;\n    tb.v[lo][j] = v;\n  }\n}\n";
   std::string src = o.str();
   adam_name_ = "adam_mt_" + hex64(fnv1a(src));
@@ -803,7 +816,7 @@ CudaTransfers::~CudaTransfers() {
   if (m.copy) cudaStreamSynchronize(m.copy);
   for (cudaEvent_t e : m.queued) cudaEventDestroy(e);
   for (cudaEvent_t e : m.done) cudaEventDestroy(e);
-  for (auto& [p, pinned] : m.host) pinned ? void(cudaFreeHost(p)) : std::free(p);
+  for (auto& [p, pinned] : m.host) pinned ? void(cudaFreeHost(p)) : host_release(p);
   if (m.copy) cudaStreamDestroy(m.copy);
 }
 
@@ -811,8 +824,7 @@ void* CudaTransfers::pinned(size_t bytes) {
   bytes = std::max<size_t>(bytes, 256);
   void* p = nullptr;
   if (impl_->emulate) {
-    p = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
-    if (!p) cuda::fail("host allocation failed");
+    p = host_allocate(bytes);
     impl_->host.push_back({p, false});
     return p;
   }

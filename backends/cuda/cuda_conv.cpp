@@ -129,7 +129,7 @@ bool timed_pick(TuneScratch* tune, const CudaOptions& opt, size_t a_bytes, size_
 
 }  // namespace
 
-ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt, TuneScratch* tune)
+ConvOp::ConvOp(void* handle, OpKind op, const ConvGeometry& g, DType t, const CudaOptions& opt, TuneScratch* tune)
     : h_(handle), op_(op), t_(t) {
   cudnnHandle_t h = static_cast<cudnnHandle_t>(handle);
   // bf16: bf16 tensors with f32 accumulation (cuDNN's "pseudo bf16"
@@ -145,17 +145,17 @@ ConvOp::ConvOp(void* handle, OpKind op, const ConvGeom& g, DType t, const CudaOp
   ck(cudnnCreateFilterDescriptor(&w), "cudnnCreateFilterDescriptor");
   ck(cudnnCreateConvolutionDescriptor(&c), "cudnnCreateConvolutionDescriptor");
   x_ = x, y_ = y, w_ = w, conv_ = c;
-  ck(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c), int(g.h), int(g.w)), "x descriptor");
-  ck(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.k), int(g.ho), int(g.wo)), "y descriptor");
-  ck(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, int(g.k), int(g.c), int(g.r), int(g.s)), "w descriptor");
+  ck(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c_in), int(g.h), int(g.w)), "x descriptor");
+  ck(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c_out), int(g.ho), int(g.wo)), "y descriptor");
+  ck(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, int(g.c_out), int(g.c_in), int(g.kh), int(g.kw)), "w descriptor");
   ck(cudnnSetConvolution2dDescriptor(c, g.ph, g.pw, g.sh, g.sw, 1, 1, CUDNN_CROSS_CORRELATION, compute), "conv descriptor");
   const bool tensor_cores = (opt.precision == CudaPrecision::kTF32 || bf16) && t == DType::f32;
   const cudnnMathType_t base_math = tensor_cores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   ck(cudnnSetConvolutionMathType(c, base_math), "cudnnSetConvolutionMathType");
   cudnnMathType_t math = base_math;
   const size_t es = bf16 ? 2 : dtype_size(t);
-  const size_t xb = size_t(g.n * g.c * g.h * g.w) * es, yb = size_t(g.n * g.k * g.ho * g.wo) * es,
-               wb = size_t(g.k * g.c * g.r * g.s) * es;
+  const size_t xb = size_t(g.n * g.c_in * g.h * g.w) * es, yb = size_t(g.n * g.c_out * g.ho * g.wo) * es,
+               wb = size_t(g.c_out * g.c_in * g.kh * g.kw) * es;
   std::ostringstream d;
   int n = 0, candidates = 0;
   bool timed = false;

@@ -13,6 +13,7 @@
 
 #include "backends/cuda/cuda_backend.h"
 #include "engine/backend.h"
+#include "engine/conv_geometry.h"
 
 namespace rg::cuda {
 
@@ -124,6 +125,20 @@ std::vector<LaunchSpec> make_reduction(const RedSpec& spec, const RedPlan& plan)
 
 std::string literal(double v, const std::string& T);
 
+// A C expression under construction: an arithmetic rule written once as a
+// template (graph/state_update_rules.h), run on these, prints its source.
+struct CExpr {
+  std::string text;
+  explicit CExpr(std::string t) : text(std::move(t)) {}
+  explicit CExpr(double v) : text(literal(v, "double")) {}
+};
+inline CExpr operator+(const CExpr& a, const CExpr& b) { return CExpr("(" + a.text + " + " + b.text + ")"); }
+inline CExpr operator-(const CExpr& a, const CExpr& b) { return CExpr("(" + a.text + " - " + b.text + ")"); }
+inline CExpr operator*(const CExpr& a, const CExpr& b) { return CExpr("(" + a.text + " * " + b.text + ")"); }
+inline CExpr operator/(const CExpr& a, const CExpr& b) { return CExpr("(" + a.text + " / " + b.text + ")"); }
+inline CExpr operator-(const CExpr& a) { return CExpr("(-" + a.text + ")"); }
+inline CExpr sqrt(const CExpr& a) { return CExpr("rg_sqrt(" + a.text + ")"); }
+
 // Gather kernels (pooling, Inception's ops, the classifier's matmul and
 // log_softmax), one thread per output element or row, the same arithmetic as
 // the reference backend (averages, interpolation and sums in double). NCHW.
@@ -164,12 +179,6 @@ inline float float_from_bf16(uint16_t b) {
 }
 
 // --- cuDNN convolutions --------------------------------------------------------
-struct ConvGeom {
-  int64_t n, c, h, w;   // conv2d input
-  int64_t k, ho, wo;    // conv2d output channels and size
-  int64_t r, s;         // kernel
-  int ph, pw, sh, sw;
-};
 // Device buffers for timing convolution algorithms at plan compile: grown on
 // demand (zeroed on `stream`), freed by the backend before a session allocates
 // the plan's memory.
@@ -194,7 +203,7 @@ class ConvOp {
   // op: kConv2d (a=x, b=w -> y), kConvTranspose2d (a=dy, b=w -> dx),
   // kConv2dBackwardWeight (a=x, b=dy -> dw). `tune`: scratch for timing the
   // candidate algorithms (CudaOptions::conv_autotune); null: heuristics only.
-  ConvOp(void* cudnn_handle, OpKind op, const ConvGeom& g, DType t, const CudaOptions& opt, TuneScratch* tune = nullptr);
+  ConvOp(void* cudnn_handle, OpKind op, const ConvGeometry& g, DType t, const CudaOptions& opt, TuneScratch* tune = nullptr);
   ~ConvOp();
   size_t workspace_bytes() const { return ws_; }
   std::string describe() const { return desc_; }

@@ -42,6 +42,8 @@ __device__ __forceinline__ float rg_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double rg_sqrt(double x) { return sqrt(x); }
 __device__ __forceinline__ float rg_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double rg_tanh(double x) { return tanh(x); }
+__device__ __forceinline__ float rg_exp(float x) { return expf(x); }
+__device__ __forceinline__ double rg_exp(double x) { return exp(x); }
 // bf16 storage as raw 16-bit words (no cuda_bf16.h: NVRTC and the host
 // emulator compile the same text). f32 -> bf16 rounds to nearest even, as
 // PyTorch's and cuDNN's conversions do; a NaN stays a (quiet) NaN.

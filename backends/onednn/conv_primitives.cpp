@@ -4,35 +4,24 @@ namespace rg::onednn {
 
 using dnnl::memory;
 
-ConvGeometry conv_geometry(const Graph& g, const Node& n) {
-  ConvGeometry r;
-  switch (n.op) {
-    case OpKind::kConv2d: r.in = n.inputs[0], r.out = n.outputs[0], r.w = g.shape(n.inputs[1]); break;
-    case OpKind::kConvTranspose2d: r.in = n.outputs[0], r.out = n.inputs[0], r.w = g.shape(n.inputs[1]); break;
-    default: r.in = n.inputs[0], r.out = n.inputs[1], r.w = g.shape(n.outputs[0]); break;  // backward weight
-  }
-  const Shape &I = g.shape(r.in), &O = g.shape(r.out);
-  r.strides = {n.attrs.stride[0], n.attrs.stride[1]};
-  r.pad_l = {n.attrs.padding[0], n.attrs.padding[1]};
-  r.pad_r = {(O[2] - 1) * n.attrs.stride[0] + r.w[2] - I[2] - n.attrs.padding[0],
-             (O[3] - 1) * n.attrs.stride[1] + r.w[3] - I[3] - n.attrs.padding[1]};
-  r.flops = 2 * numel(O) * r.w[1] * r.w[2] * r.w[3];
-  return r;
-}
+namespace {
+memory::dims strides(const ConvGeometry& geo) { return {geo.sh, geo.sw}; }
+memory::dims pad_l(const ConvGeometry& geo) { return {geo.ph, geo.pw}; }
+memory::dims pad_r(const ConvGeometry& geo) { return {geo.pad_bottom(), geo.pad_right()}; }
+}  // namespace
 
 bool runs_as_flipped_conv(const Node& n, const ConvGeometry& geo) {
-  const Shape& w = geo.w;
-  return n.op == OpKind::kConvTranspose2d && geo.strides[0] == 1 && geo.strides[1] == 1 && w[1] < 16 &&
-         geo.pad_l[0] <= w[2] - 1 && geo.pad_l[1] <= w[3] - 1 && geo.pad_r[0] <= w[2] - 1 && geo.pad_r[1] <= w[3] - 1;
+  return n.op == OpKind::kConvTranspose2d && geo.sh == 1 && geo.sw == 1 && geo.c_in < 16 && geo.ph <= geo.kh - 1 &&
+         geo.pw <= geo.kw - 1 && geo.pad_bottom() <= geo.kh - 1 && geo.pad_right() <= geo.kw - 1;
 }
 
+// Stride 1: the flipped kernel's padding is kh - 1 - the original's on each side.
 ConvGeometry flipped(const ConvGeometry& geo) {
   ConvGeometry c = geo;
-  const Shape& w = geo.w;
   std::swap(c.in, c.out);
-  c.w = {w[1], w[0], w[2], w[3]};
-  c.pad_l = {w[2] - 1 - geo.pad_l[0], w[3] - 1 - geo.pad_l[1]};
-  c.pad_r = {w[2] - 1 - geo.pad_r[0], w[3] - 1 - geo.pad_r[1]};
+  c.c_in = geo.c_out, c.h = geo.ho, c.w = geo.wo;
+  c.c_out = geo.c_in, c.ho = geo.h, c.wo = geo.w;
+  c.ph = int(geo.kh - 1 - geo.ph), c.pw = int(geo.kw - 1 - geo.pw);
   return c;
 }
 
@@ -61,8 +50,8 @@ typename Prim::primitive_desc fwd_pd(const dnnl::engine& e, dnnl::algorithm alg,
                                      const memory::desc& dst, const dnnl::primitive_attr& attr) {
   using D = typename Prim::desc;
   const auto pk = dnnl::prop_kind::forward_training;
-  const D d = bias ? D(pk, alg, src, w, *bias, dst, geo.strides, geo.pad_l, geo.pad_r)
-                   : D(pk, alg, src, w, dst, geo.strides, geo.pad_l, geo.pad_r);
+  const D d = bias ? D(pk, alg, src, w, *bias, dst, strides(geo), pad_l(geo), pad_r(geo))
+                   : D(pk, alg, src, w, dst, strides(geo), pad_l(geo), pad_r(geo));
   return typename Prim::primitive_desc(d, attr, e);
 }
 }  // namespace
@@ -87,13 +76,13 @@ dnnl::convolution_backward_weights::primitive_desc conv_bwd_weights_pd(const dnn
                                                                        const memory::desc& diff_dst,
                                                                        const dnnl::primitive_attr& attr) {
   // Weights in the data sides' type (f32, or bf16 with f32 diff_weights: only the descriptor here).
-  const memory::desc any_w({geo.w[0], geo.w[1], geo.w[2], geo.w[3]}, src.data_type(), memory::format_tag::any);
+  const memory::desc any_w({geo.c_out, geo.c_in, geo.kh, geo.kw}, src.data_type(), memory::format_tag::any);
   const auto alg = dnnl::algorithm::convolution_direct;
-  auto fd = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, any_w, diff_dst, geo.strides,
-                                            geo.pad_l, geo.pad_r);
+  auto fd = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, any_w, diff_dst, strides(geo),
+                                            pad_l(geo), pad_r(geo));
   auto hint = dnnl::convolution_forward::primitive_desc(fd, attr, e);
-  const memory::desc any_dw = conv_weights_md(geo.w, memory::format_tag::any);  // weight gradients stay f32
-  auto bd = dnnl::convolution_backward_weights::desc(alg, src, any_dw, diff_dst, geo.strides, geo.pad_l, geo.pad_r);
+  const memory::desc any_dw = conv_weights_md(geo.weight_shape(), memory::format_tag::any);  // weight gradients stay f32
+  auto bd = dnnl::convolution_backward_weights::desc(alg, src, any_dw, diff_dst, strides(geo), pad_l(geo), pad_r(geo));
   return dnnl::convolution_backward_weights::primitive_desc(bd, attr, e, hint);
 }
 

@@ -6,20 +6,15 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "engine/conv_geometry.h"
 #include "graph/graph.h"
 
 namespace rg::onednn {
 
-// conv2d(in [N,Ci,H,W], w [Co,Ci,kh,kw]) -> out [N,Co,Ho,Wo]. conv_transpose2d
-// is this conv's backward-data (in and out swapped), conv2d_backward_weight
-// its weight gradient.
-struct ConvGeometry {
-  ValueId in = kNoValue, out = kNoValue;
-  Shape w;  // [Co, Ci, kh, kw]
-  dnnl::memory::dims strides, pad_l, pad_r;
-  int64_t flops = 0;  // of the node (2 * MACs)
-};
-ConvGeometry conv_geometry(const Graph& g, const Node& n);
+// Geometry: rg::ConvGeometry (engine/conv_geometry.h); the conv2d whose
+// backward-data conv_transpose2d is, and whose weight gradient
+// conv2d_backward_weight is.
+using rg::ConvGeometry;
 
 // A stride-1 transposed convolution with few output channels (G's last layer,
 // 32 -> 3) runs as a forward convolution with the kernel flipped and the

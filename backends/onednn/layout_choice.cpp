@@ -35,20 +35,20 @@ void vote(const Graph& g, const Node& n, const dnnl::engine& eng, std::vector<Vo
   auto add = [&](ValueId v, const memory::desc& chosen) {
     const Shape& s = g.shape(v);
     if (s[2] * s[3] == 1 || s[1] == 1) return;  // same bytes in every layout: no preference
-    if (const auto l = layout_of_desc(chosen)) out.push_back({v, *l, geo.flops});
+    if (const auto l = layout_of_desc(chosen)) out.push_back({v, *l, geo.flops()});
   };
   try {
     if (n.op == OpKind::kConv2d) {
-      auto pd = conv_fwd_pd(eng, geo, any_md(g, geo.in), conv_weights_md(geo.w, memory::format_tag::any), nullptr,
+      auto pd = conv_fwd_pd(eng, geo, any_md(g, geo.in), conv_weights_md(geo.weight_shape(), memory::format_tag::any), nullptr,
                             any_md(g, geo.out), attr);
       add(geo.in, pd.src_desc()), add(geo.out, pd.dst_desc());
     } else if (n.op == OpKind::kConvTranspose2d && runs_as_flipped_conv(n, geo)) {
       const ConvGeometry c = flipped(geo);
-      auto pd = conv_fwd_pd(eng, c, any_md(g, c.in), conv_weights_md(c.w, memory::format_tag::any), nullptr,
+      auto pd = conv_fwd_pd(eng, c, any_md(g, c.in), conv_weights_md(c.weight_shape(), memory::format_tag::any), nullptr,
                             any_md(g, c.out), attr);
       add(c.in, pd.src_desc()), add(c.out, pd.dst_desc());
     } else if (n.op == OpKind::kConvTranspose2d) {
-      auto pd = deconv_fwd_pd(eng, geo, any_md(g, n.inputs[0]), deconv_weights_md(geo.w, memory::format_tag::any),
+      auto pd = deconv_fwd_pd(eng, geo, any_md(g, n.inputs[0]), deconv_weights_md(geo.weight_shape(), memory::format_tag::any),
                               nullptr, any_md(g, n.outputs[0]), attr);
       add(n.inputs[0], pd.src_desc()), add(n.outputs[0], pd.dst_desc());
     } else {
@@ -60,20 +60,14 @@ void vote(const Graph& g, const Node& n, const dnnl::engine& eng, std::vector<Vo
   }
 }
 
-bool is_conv_family(OpKind k) {
-  return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d || k == OpKind::kConv2dBackwardWeight;
-}
-
 }  // namespace
 
 Layout native_layout(const dnnl::engine& eng) {
-  ConvGeometry geo;
-  geo.w = {64, 64, 3, 3};
-  geo.strides = {1, 1};
-  geo.pad_l = geo.pad_r = {1, 1};
+  ConvGeometry geo;  // 3x3, 64 -> 64 channels, 16x16, padding 1
+  geo.n = 2, geo.c_in = geo.c_out = 64, geo.h = geo.w = geo.ho = geo.wo = 16, geo.kh = geo.kw = 3, geo.ph = geo.pw = 1;
   const memory::desc any({2, 64, 16, 16}, memory::data_type::f32, memory::format_tag::any);
   try {
-    auto pd = conv_fwd_pd(eng, geo, any, conv_weights_md(geo.w, memory::format_tag::any), nullptr, any,
+    auto pd = conv_fwd_pd(eng, geo, any, conv_weights_md(geo.weight_shape(), memory::format_tag::any), nullptr, any,
                           user_scratchpad_attr());
     if (const auto l = layout_of_desc(pd.src_desc())) return *l;
   } catch (const dnnl::error&) {
@@ -116,7 +110,7 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
         }
         continue;
       }
-      if (is_conv_family(n.op) && options.blocked) vote(g, n, eng, votes);
+      if (is_convolution(n.op) && options.blocked) vote(g, n, eng, votes);
       switch (n.op) {
         // The two data sides of a convolution may differ in layout: each
         // primitive takes the pair as it is where oneDNN has a JIT kernel for

@@ -20,7 +20,10 @@
 #include "backends/onednn/layout_choice.h"
 #include "backends/onednn/small_conv.h"
 #include "backends/ref/ref_backend.h"
+#include "engine/host_memory.h"
 #include "engine/schedule.h"
+#include "graph/elementwise_ops.h"
+#include "graph/state_update_rules.h"
 
 namespace rg {
 namespace {
@@ -46,9 +49,6 @@ struct Ctx {
   uint64_t variable_writes = 0;  // host writes of any variable (write_value): invalidates cached weight reorders
 };
 
-constexpr size_t kAlign = 256;
-size_t align_bytes(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
-
 // Memory aligned as oneDNN likes it, for the kernels' persistent buffers.
 template <typename T>
 struct AlignedAllocator {
@@ -56,12 +56,8 @@ struct AlignedAllocator {
   AlignedAllocator() = default;
   template <typename U>
   AlignedAllocator(const AlignedAllocator<U>&) {}
-  T* allocate(size_t n) {
-    void* p = std::aligned_alloc(kAlign, align_bytes(std::max<size_t>(n * sizeof(T), 1)));
-    if (!p) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t) { std::free(p); }
+  T* allocate(size_t n) { return static_cast<T*>(host_allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t) { host_release(p); }
   template <typename U>
   bool operator==(const AlignedAllocator<U>&) const { return true; }
 };
@@ -86,7 +82,7 @@ class EwProgram {
       if (it != reg.end()) return it->second;
       Load l;
       l.value = v;
-      l.reg = nregs_++;
+      l.reg = prog_.num_regs++;
       l.full = g.shape(v) == shape_;
       if (!l.full) l.walk = Walk(ph, broadcast_strides(shape_, g.shape(v)));
       loads_.push_back(l);
@@ -110,7 +106,7 @@ class EwProgram {
         auto per_channel = [&](const std::vector<float>& vec) {
           Load l;
           l.value = kNoValue;  // ours, not a graph value
-          l.reg = nregs_++;
+          l.reg = prog_.num_regs++;
           l.full = false;
           l.walk = Walk(ph, {0, 1, 0, 0});
           l.channel = ch;
@@ -119,21 +115,24 @@ class EwProgram {
           return l.reg;
         };
         const int sc = per_channel(scale_), sh = per_channel(shift_);
-        const int t = nregs_++, out = nregs_++;
-        code_.push_back({OpKind::kMul, 0.f, x, sc, t});
-        code_.push_back({OpKind::kAdd, 0.f, t, sh, out});
+        const int t = prog_.num_regs++, out = prog_.num_regs++;
+        prog_.code.push_back({EwInstrKind::kMul, x, sc, -1, t});
+        prog_.code.push_back({EwInstrKind::kAdd, t, sh, -1, out});
+        names_ += "mul add";
         reg[n.outputs[0]] = out;
         if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
         continue;
       }
-      const int a = operand(n.inputs[0]);
-      const int b = n.inputs.size() > 1 ? operand(n.inputs[1]) : -1;
-      const int out = nregs_++;
+      const int out = prog_.lower(n, operand);
       reg[n.outputs[0]] = out;
-      code_.push_back({n.op, float(n.attrs.scalar), a, b, out});
+      names_ += std::string(names_.empty() ? "" : " ") + op_name(n.op);
       if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
     }
-    if (nregs_ > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
+    // attrs.scalar, 0 and 1 as chunks filled once.
+    const_chunks_.assign(prog_.constants.size() * size_t(kChunk), 0.f);
+    for (size_t i = 0; i < prog_.constants.size(); ++i)
+      std::fill_n(const_chunks_.data() + i * size_t(kChunk), kChunk, prog_.constants[i].second);
+    if (prog_.num_regs > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
   }
 
   // Every (store, full-shape load) pair: the planner takes the first whose
@@ -177,9 +176,7 @@ class EwProgram {
   }
 
   std::string describe() const {
-    std::string s = "ew[";
-    for (size_t i = 0; i < code_.size(); ++i) s += (i ? " " : "") + std::string(op_name(code_[i].op));
-    s += "]";
+    const std::string s = "ew[" + names_ + "]";
     if (bn_.gamma != kNoValue)  // how the BatchNorm head's per-channel scale and shift are loaded
       for (const Load& l : loads_)
         if (l.value == kNoValue) return s + (l.channel.kind ? " bn-head(chunk fill)" : " bn-head(walk)");
@@ -205,11 +202,6 @@ class EwProgram {
     ValueId value;
     int reg;
     float* ptr;
-  };
-  struct Instr {
-    OpKind op;
-    float scalar;
-    int a, b, out;
   };
 
   void run_chunk(int64_t c) const {
@@ -239,27 +231,16 @@ class EwProgram {
         R[l.reg] = d;
       }
     }
-    for (const Instr& in : code_) {
+    for (size_t i = 0; i < prog_.constants.size(); ++i)
+      R[prog_.constants[i].first] = const_chunks_.data() + i * size_t(kChunk);
+    for (const auto& in : prog_.code) {
       float* __restrict y = buf[in.out];
-      const float* __restrict a = R[in.a];
-      const float* __restrict b = in.b >= 0 ? R[in.b] : nullptr;
-      const float s = in.scalar;
-      switch (in.op) {
-        case OpKind::kRelu: for (int64_t i = 0; i < n; ++i) y[i] = a[i] > 0.f ? a[i] : 0.f; break;
-        case OpKind::kLeakyRelu: for (int64_t i = 0; i < n; ++i) y[i] = a[i] > 0.f ? a[i] : a[i] * s; break;
-        case OpKind::kTanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(a[i]); break;
-        case OpKind::kReluBackward: for (int64_t i = 0; i < n; ++i) y[i] = b[i] > 0.f ? a[i] : 0.f; break;
-        case OpKind::kLeakyReluBackward: for (int64_t i = 0; i < n; ++i) y[i] = b[i] > 0.f ? a[i] : a[i] * s; break;
-        case OpKind::kTanhBackward: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * (1.f - b[i] * b[i]); break;
-        case OpKind::kAdd: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i]; break;
-        case OpKind::kSub: for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i]; break;
-        case OpKind::kMul: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i]; break;
-        case OpKind::kDiv: for (int64_t i = 0; i < n; ++i) y[i] = a[i] / b[i]; break;
-        case OpKind::kAddScalar: for (int64_t i = 0; i < n; ++i) y[i] = a[i] + s; break;
-        case OpKind::kMulScalar: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * s; break;
-        case OpKind::kSquare: for (int64_t i = 0; i < n; ++i) y[i] = a[i] * a[i]; break;
-        default: break;  // rejected at compile time
-      }
+      const float* __restrict a = R[in.x];
+      const float* __restrict b = in.y >= 0 ? R[in.y] : a;
+      const float* __restrict c = in.z >= 0 ? R[in.z] : a;
+      ew_dispatch(in.op, [&](auto kind) {
+        for (int64_t i = 0; i < n; ++i) y[i] = ew_apply<decltype(kind)::value>(a[i], b[i], c[i]);
+      });
       R[in.out] = y;
     }
     for (const Store& s : stores_) std::memcpy(s.ptr + e0, R[s.reg], size_t(n) * sizeof(float));
@@ -275,11 +256,41 @@ class EwProgram {
   mutable std::vector<float> scale_, shift_;
   Shape shape_;
   int64_t total_ = 0;
-  int nregs_ = 0;
   std::vector<Load> loads_;
   std::vector<Store> stores_;
-  std::vector<Instr> code_;
+  EwRegisterProgram<float> prog_;
+  std::vector<float, AlignedAllocator<float>> const_chunks_;  // kChunk copies of each constant
+  std::string names_;  // the chain's ops, for describe()
 };
+
+// ---------------------------------------------------------------------------
+// The formulas (graph/elementwise_ops.h) that oneDNN's eltwise post-ops and
+// fusions compute: recognised by their instructions, not by op name.
+struct EltwisePostOp {
+  bool ok = false;
+  dnnl::algorithm alg = dnnl::algorithm::eltwise_relu;
+  float alpha = 0.f, beta = 0.f;
+};
+bool formula_is(const Node& n, std::initializer_list<EwInstr> code) {
+  const ElementwiseOp* e = elementwise_op(n.op);
+  return e && std::equal(e->formula.code.begin(), e->formula.code.end(), code.begin(), code.end());
+}
+EltwisePostOp eltwise_post_op(const Node& n) {
+  using K = EwInstrKind;
+  const float s = float(n.attrs.scalar);
+  auto is = [&](std::initializer_list<EwInstr> code) { return formula_is(n, code); };
+  if (is({{K::kSelectPositive, kEwA, kEwA, kEwZero}})) return {true, dnnl::algorithm::eltwise_relu, 0.f, 0.f};
+  if (is({{K::kMul, kEwA, kEwScalar}, {K::kSelectPositive, kEwA, kEwA, kEwTemp}}))
+    return {true, dnnl::algorithm::eltwise_relu, s, 0.f};
+  if (is({{K::kTanh, kEwA}})) return {true, dnnl::algorithm::eltwise_tanh, 0.f, 0.f};
+  if (is({{K::kMul, kEwA, kEwScalar}})) return {true, dnnl::algorithm::eltwise_linear, s, 0.f};
+  if (is({{K::kAdd, kEwA, kEwScalar}})) return {true, dnnl::algorithm::eltwise_linear, 1.f, s};
+  return {};
+}
+// max(x, 0): BatchNorm's fuse_norm_relu.
+bool is_relu(const Node& n) { return formula_is(n, {{EwInstrKind::kSelectPositive, kEwA, kEwA, kEwZero}}); }
+// a + b: a per-channel one becomes the primitive's bias.
+bool is_add(const Node& n) { return formula_is(n, {{EwInstrKind::kAdd, kEwA, kEwB}}); }
 
 // ---------------------------------------------------------------------------
 // One kernel per fusion group: a list of steps (oneDNN primitives with their
@@ -321,7 +332,7 @@ class OneDnnKernel final : public Kernel {
     // value is never materialised (the backward pass's recomputed BN outputs
     // feeding an activation's gradient).
     const bool bn_head = first.op == OpKind::kBatchNormInference && grp.nodes.size() >= 2 &&
-                         g.node(grp.nodes[1]).op != OpKind::kRelu && grp.is_internal(first.outputs[0]) &&
+                         !is_relu(g.node(grp.nodes[1])) && grp.is_internal(first.outputs[0]) &&
                          g.shape(first.inputs[0]).size() == 4 &&
                          layout_of_(first.inputs[0]) == layout_of_(g.node(grp.nodes.back()).outputs[0]);
     if (!is_elementwise(first.op) && !bn_head) {
@@ -341,25 +352,16 @@ class OneDnnKernel final : public Kernel {
       }
     }
     for (size_t i = start; i < grp.nodes.size(); ++i) chain.push_back(grp.nodes[i]);
-    // Internal outputs of non-elementwise nodes that no post-op absorbed: in an
-    // output of the elementwise chain of the same shape and layout when there is
-    // one (chain_output_for_internal; EwProgram loads all of a chunk before it
-    // stores the chunk), else in scratch.
-    std::vector<ValueId> taken;
-    for (NodeId id : grp.nodes) {
-      const Node& n = g.node(id);
-      if (is_elementwise(n.op) || std::find(chain.begin(), chain.end(), id) != chain.end()) continue;
-      for (ValueId v : n.outputs) {
-        if (!grp.is_internal(v) || fused_.count(v)) continue;
-        const ValueId host =
-            chain_output_for_internal(g, grp, v, taken, [&](ValueId o) { return layout_of_(o) == layout_of_(v); });
-        if (host != kNoValue) {
-          taken.push_back(host);
-          in_output_[v] = host;
-        } else {
-          slot_[v] = alloc(g.desc(v).bytes());
-        }
-      }
+    // Internal outputs of the anchor that no post-op absorbed: in a chain
+    // output of the same layout or in scratch (internal_homes; EwProgram loads
+    // all of a chunk before it stores the chunk).
+    const auto homes = internal_homes(
+        g, grp, [&](ValueId v) { return !fused_.count(v); },
+        [&](NodeId id) { return is_elementwise(g.node(id).op) || std::find(chain.begin(), chain.end(), id) != chain.end(); },
+        [&](ValueId v, ValueId o) { return layout_of_(o) == layout_of_(v); });
+    for (const InternalHome& h : homes) {
+      if (h.chain_output != kNoValue) in_output_[h.value] = h.chain_output;
+      else slot_[h.value] = alloc(g.desc(h.value).bytes());
     }
     for (NodeId id : chain)
       if (!is_elementwise(g.node(id).op) && !(bn_head && id == chain[0]))
@@ -439,7 +441,7 @@ class OneDnnKernel final : public Kernel {
  private:
   size_t alloc(size_t bytes) {
     const size_t off = scratch_;
-    scratch_ += align_bytes(std::max<size_t>(bytes, 1));
+    scratch_ += host_block_bytes(bytes);
     return off;
   }
   Ref vref(ValueId v) const { return Ref{v, 0}; }
@@ -520,13 +522,9 @@ class OneDnnKernel final : public Kernel {
       const Node& n = g_.node(grp_.nodes[i]);
       const bool reads_cur = !n.inputs.empty() && (n.inputs[0] == cur || (n.inputs.size() > 1 && n.inputs[1] == cur));
       if (!reads_cur) break;
-      const float s = float(n.attrs.scalar);
-      if (n.op == OpKind::kRelu) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f), r.text += "+relu";
-      else if (n.op == OpKind::kLeakyRelu) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, s, 0.f), r.text += "+leaky_relu";
-      else if (n.op == OpKind::kTanh) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f), r.text += "+tanh";
-      else if (n.op == OpKind::kMulScalar) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, s, 0.f), r.text += "+mul_scalar";
-      else if (n.op == OpKind::kAddScalar) r.ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, s), r.text += "+add_scalar";
-      else if (n.op == OpKind::kAdd && allow_bias && i == 1 && n.inputs.size() == 2 && n.inputs[0] != n.inputs[1]) {
+      const EltwisePostOp e = eltwise_post_op(n);
+      if (e.ok) r.ops.append_eltwise(1.f, e.alg, e.alpha, e.beta), r.text += std::string("+") + op_name(n.op);
+      else if (is_add(n) && allow_bias && i == 1 && n.inputs[0] != n.inputs[1]) {
         const ValueId other = n.inputs[0] == cur ? n.inputs[1] : n.inputs[0];
         const Shape& os = g_.shape(other);
         const Shape& cs = g_.shape(cur);
@@ -560,7 +558,7 @@ class OneDnnKernel final : public Kernel {
                                                 g_.variables()[size_t(val.variable)].current;
     if (!fixed || have == want) return input_as(w, have, want, "weights");
     const size_t off = persistent_bytes_;
-    persistent_bytes_ += align_bytes(want.get_size());
+    persistent_bytes_ += host_block_bytes(want.get_size());
     add_reorder(have, vref(w), want, Ref{kNoValue, off, true}, "weights(cached)");
     steps_.back().cached = true;
     return Ref{kNoValue, off, true};
@@ -599,12 +597,12 @@ class OneDnnKernel final : public Kernel {
     const memory::desc bias_md = bias ? vec_md(oc) : memory::desc();
     const ConvGeometry cg = flip ? flipped(geo) : geo;
     Ref wsrc = vref(wv);
-    memory::desc wuser = deconv ? deconv_weights_md(geo.w, tag::iohw) : conv_weights_md(geo.w, tag::oihw);
+    memory::desc wuser = deconv ? deconv_weights_md(geo.weight_shape(), tag::iohw) : conv_weights_md(geo.weight_shape(), tag::oihw);
     if (flip) {
-      wuser = conv_weights_md(cg.w, tag::oihw);
-      const size_t off = alloc(size_t(numel(geo.w)) * sizeof(float));
+      wuser = conv_weights_md(cg.weight_shape(), tag::oihw);
+      const size_t off = alloc(size_t(numel(geo.weight_shape())) * sizeof(float));
       wsrc = sref(off);
-      add_fn([this, wv, off, w = geo.w] {
+      add_fn([this, wv, off, w = geo.weight_shape()] {
         flip_transposed_weights(w, fp(wv), reinterpret_cast<float*>(scratch_base_ + off));
       }, "flip_weights");
     }
@@ -659,7 +657,7 @@ class OneDnnKernel final : public Kernel {
   // that pads the output channels to a whole block.
   // The post-ops (a bias and eltwise ops) are applied too: the bias by the
   // kernel, each eltwise op by a oneDNN eltwise primitive in place on the result.
-  bool compile_small_conv(const Node& n, const onednn::ConvGeometry& geo, bool flip, const PostOps& po) {
+  bool compile_small_conv(const Node& n, const ConvGeometry& geo, bool flip, const PostOps& po) {
     using namespace onednn;
     const bool deconv = n.op == OpKind::kConvTranspose2d;
     if (deconv && !flip) return false;
@@ -667,14 +665,14 @@ class OneDnnKernel final : public Kernel {
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
     const Shape &I = g_.shape(src), &O = g_.shape(dst);
-    const SmallConv c{I[0], I[1], I[2], I[3], O[1], O[2], O[3], cg.w[2], cg.w[3], cg.strides[0], cg.strides[1],
-                      cg.pad_l[0], cg.pad_l[1], layout_of_(src), layout_of_(dst)};
+    const SmallConv c{I[0], I[1], I[2], I[3], O[1], O[2], O[3], cg.kh, cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, layout_of_(src),
+                      layout_of_(dst)};
     if (!small_conv_applies(c)) return false;
     for (int i = 0; i < po.ops.len(); ++i)
       if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
-    const size_t wflip = flip ? alloc(size_t(numel(geo.w)) * sizeof(float)) : 0;
+    const size_t wflip = flip ? alloc(size_t(numel(geo.weight_shape())) * sizeof(float)) : 0;
     const size_t pack = alloc(size_t(small_conv_scratch_floats(c)) * sizeof(float));
-    add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, wshape = geo.w] {
+    add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, wshape = geo.weight_shape()] {
       const float* w = fp(wv);
       if (flip) {
         float* F = reinterpret_cast<float*>(scratch_base_ + wflip);
@@ -703,7 +701,7 @@ class OneDnnKernel final : public Kernel {
     const ConvGeometry geo = conv_geometry(g_, n);
     const memory::desc src_md = data_md_as(geo.in, pair_layout(geo.out, geo.in));
     const memory::desc dd_md = data_md_as(geo.out, pair_layout(geo.in, geo.out));
-    const memory::desc user_w = conv_weights_md(geo.w, tag::oihw);
+    const memory::desc user_w = conv_weights_md(geo.weight_shape(), tag::oihw);
     const dnnl::primitive_attr attr = user_scratchpad_attr();
     const dt op_type = ctx_->opt.bf16 ? dt::bf16 : dt::f32;  // bf16: bf16 copies of both inputs, f32 gradient
     auto pd = conv_bwd_weights_pd(ctx_->eng, geo, with_type(src_md, op_type), with_type(dd_md, op_type), attr);
@@ -740,7 +738,7 @@ class OneDnnKernel final : public Kernel {
       int uses = 0;
       for (NodeId k : grp_.nodes)
         for (ValueId i : g_.node(k).inputs) uses += i == y;
-      if (r.op == OpKind::kRelu && r.inputs[0] == y && uses == 1 && !grp_.is_internal(r.outputs[0])) {
+      if (is_relu(r) && r.inputs[0] == y && uses == 1 && !grp_.is_internal(r.outputs[0])) {
         fuse = true;
         dst = r.outputs[0];
         fused_.insert(y);
@@ -812,12 +810,11 @@ class OneDnnKernel final : public Kernel {
       case OpKind::kBatchNormRunningUpdate:
         add_fn([this, id] {
           const Node& m = g_.node(id);
-          const int64_t c = g_.desc(m.inputs[0]).numel();
-          const double mo = m.attrs.momentum;
-          const double corr = m.attrs.unbiased ? m.attrs.scalar / (m.attrs.scalar - 1.0) : 1.0;
+          const RunningUpdate u = running_update(m.attrs);
           float* r = fp(m.inputs[0]);
           const float* s = fp(m.inputs[1]);
-          for (int64_t i = 0; i < c; ++i) r[i] = float((1.0 - mo) * r[i] + mo * (double(s[i]) * corr));
+          for (int64_t i = 0, c = g_.desc(m.inputs[0]).numel(); i < c; ++i)
+            r[i] = float(running_update_element(double(r[i]), double(s[i]), u));
         }, "running_update");
         break;
       case OpKind::kAdamUpdate: compile_adam(id); break;
@@ -904,31 +901,19 @@ class OneDnnKernel final : public Kernel {
     }, op_name(n.op));
   }
 
-  // torch.optim.Adam, single-tensor path: the same float operations in the same order.
+  // Adam (graph/state_update_rules.h), over threads for large tensors.
   void compile_adam(NodeId id) {
     add_fn([this, id] {
       const Node& n = g_.node(id);
-      const OpAttrs& a = n.attrs;
       const int64_t count = g_.desc(n.inputs[0]).numel();
       const double t = double(*static_cast<const int64_t*>(ptr_[size_t(n.inputs[4])]));
-      const double bc1 = 1.0 - std::pow(a.beta1, t), bc2 = 1.0 - std::pow(a.beta2, t);
-      const float step_size = float(a.lr / bc1), bc2_sqrt = float(std::sqrt(bc2));
-      const float b1 = float(a.beta1), b2 = float(a.beta2), omb1 = float(1.0 - a.beta1), omb2 = float(1.0 - a.beta2),
-                  eps = float(a.adam_eps);
+      const AdamScalars<float> s = adam_scalars<float>(n.attrs, t, [](double v) { return float(v); });
       float* __restrict param = fp(n.inputs[0]);
       float* __restrict m = fp(n.inputs[2]);
       float* __restrict v = fp(n.inputs[3]);
       const float* __restrict grad = fp(n.inputs[1]);
       auto body = [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-          const float gi = grad[i];
-          const float mi = m[i] * b1 + gi * omb1;
-          const float vi = v[i] * b2 + omb2 * gi * gi;
-          m[i] = mi;
-          v[i] = vi;
-          const float denom = std::sqrt(vi) / bc2_sqrt + eps;
-          param[i] = param[i] + (-step_size) * (mi / denom);
-        }
+        for (int64_t i = lo; i < hi; ++i) adam_element(param[i], m[i], v[i], grad[i], s);
       };
       if (count < 65536) {
         body(0, count);
@@ -976,21 +961,13 @@ bool plain_layout_only(OpKind k) {
   return runs_on_reference(k) || k == OpKind::kLogSoftmax || k == OpKind::kLogSoftmaxBackward;
 }
 
-class OneDnnBackend final : public Backend {
+class OneDnnBackend final : public HostMemoryBackend {
  public:
   explicit OneDnnBackend(const OneDnnOptions& o) : ctx_(std::make_shared<Ctx>()) {
     ctx_->opt = o;
     if (o.threads > 0) omp_set_num_threads(o.threads);
   }
   std::string name() const override { return "onednn"; }
-  void* allocate(size_t bytes) override {
-    void* p = std::aligned_alloc(kAlign, align_bytes(std::max<size_t>(bytes, 1)));
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-  void release(void* p) override { std::free(p); }
-  void copy_in(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
-  void copy_out(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
 
   void prepare(const Graph& g, const std::vector<FusionGroup>& groups) override {
     if (g.float_type() != DType::f32) {

@@ -5,16 +5,9 @@
 
 #include <cstdint>
 
-namespace rg::ref {
+#include "engine/conv_geometry.h"
 
-struct ConvGeometry {
-  int64_t n, c_in, h, w;     // conv2d input
-  int64_t c_out, ho, wo;     // conv2d output
-  int64_t kh, kw;
-  int sh, sw, ph, pw;
-  int64_t col_rows() const { return c_in * kh * kw; }
-  int64_t col_cols() const { return ho * wo; }
-};
+namespace rg::ref {
 
 // y[n] = W * im2col(x[n]); x [N,Cin,H,W], w [Cout,Cin,kh,kw], y [N,Cout,Ho,Wo]; col: scratch.
 template <typename T>

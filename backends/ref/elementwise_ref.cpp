@@ -1,5 +1,6 @@
 #include "backends/ref/elementwise_ref.h"
 
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -12,7 +13,7 @@ ElementwiseProgram<T>::ElementwiseProgram(const Graph& g, const FusionGroup& grp
   auto operand = [&](ValueId v) -> int {
     auto it = reg.find(v);
     if (it != reg.end()) return it->second;
-    Load l{v, num_regs_++, g.shape(v) == shape_, {}, nullptr};
+    Load l{v, prog_.num_regs++, g.shape(v) == shape_, {}, nullptr};
     if (!l.full) l.strides = broadcast_strides(shape_, g.shape(v));
     loads_.push_back(l);
     reg[v] = l.reg;
@@ -20,13 +21,11 @@ ElementwiseProgram<T>::ElementwiseProgram(const Graph& g, const FusionGroup& grp
   };
   for (NodeId id : chain) {
     const Node& n = g.node(id);
-    const int a = operand(n.inputs[0]);
-    const int b = n.inputs.size() > 1 ? operand(n.inputs[1]) : -1;
-    const int out = num_regs_++;
-    reg[n.outputs[0]] = out;
-    code_.push_back({n.op, T(n.attrs.scalar), a, b, out});
-    if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
+    reg[n.outputs[0]] = prog_.lower(n, operand);
+    if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], reg[n.outputs[0]], nullptr});
   }
+  regs_.assign(size_t(prog_.num_regs), T(0));
+  for (const auto& [r, value] : prog_.constants) regs_[size_t(r)] = value;
 }
 
 template <typename T>
@@ -55,8 +54,7 @@ template <typename T>
 void ElementwiseProgram<T>::run() const {
   const int64_t total = numel(shape_);
   const size_t rank = shape_.size();
-  T r[64];
-  if (num_regs_ > 64) throw std::logic_error("elementwise group too long");
+  T* r = regs_.data();
   int64_t idx[8] = {0};
   if (rank > 8) throw std::logic_error("rank > 8");
   for (int64_t e = 0; e < total; ++e) {
@@ -69,28 +67,8 @@ void ElementwiseProgram<T>::run() const {
         r[l.reg] = l.ptr[off];
       }
     }
-    for (const Instr& i : code_) {
-      const T a = r[i.a];
-      const T b = i.b >= 0 ? r[i.b] : T(0);
-      T y;
-      switch (i.op) {
-        case OpKind::kRelu: y = a > T(0) ? a : T(0); break;
-        case OpKind::kLeakyRelu: y = a > T(0) ? a : a * i.scalar; break;
-        case OpKind::kTanh: y = std::tanh(a); break;
-        case OpKind::kReluBackward: y = b > T(0) ? a : T(0); break;
-        case OpKind::kLeakyReluBackward: y = b > T(0) ? a : a * i.scalar; break;
-        case OpKind::kTanhBackward: y = a * (T(1) - b * b); break;
-        case OpKind::kAdd: y = a + b; break;
-        case OpKind::kSub: y = a - b; break;
-        case OpKind::kMul: y = a * b; break;
-        case OpKind::kDiv: y = a / b; break;
-        case OpKind::kAddScalar: y = a + i.scalar; break;
-        case OpKind::kMulScalar: y = a * i.scalar; break;
-        case OpKind::kSquare: y = a * a; break;
-        default: throw std::logic_error("not an elementwise op");
-      }
-      r[i.out] = y;
-    }
+    for (const auto& i : prog_.code)
+      r[i.out] = ew_apply(i.op, r[i.x], i.y >= 0 ? r[i.y] : T(0), i.z >= 0 ? r[i.z] : T(0));
     for (const Store& s : stores_) s.ptr[e] = r[s.reg];
     for (size_t d = rank; d-- > 0;)
       if (++idx[d] < shape_[d]) break;

@@ -1,5 +1,6 @@
 // A fused elementwise chain run as one loop: each element's intermediates live
 // in registers of a tiny program, so only the group's outputs touch memory.
+// The program is the chain's formulas (graph/elementwise_ops.h) lowered in order.
 #pragma once
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "engine/fusion.h"
+#include "graph/elementwise_ops.h"
 #include "graph/graph.h"
 
 namespace rg::ref {
@@ -33,16 +35,11 @@ class ElementwiseProgram {
     int reg;
     T* ptr = nullptr;
   };
-  struct Instr {
-    OpKind op;
-    T scalar;
-    int a, b, out;
-  };
   Shape shape_;
   std::vector<Load> loads_;
   std::vector<Store> stores_;
-  std::vector<Instr> code_;
-  int num_regs_ = 0;
+  EwRegisterProgram<T> prog_;
+  mutable std::vector<T> regs_;  // the register file, constants set once
 };
 
 }  // namespace rg::ref

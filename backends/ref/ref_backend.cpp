@@ -10,36 +10,13 @@
 
 #include "backends/ref/conv_ref.h"
 #include "backends/ref/elementwise_ref.h"
+#include "engine/conv_geometry.h"
+#include "engine/host_memory.h"
 #include "engine/strided_walk.h"
+#include "graph/state_update_rules.h"
 
 namespace rg {
 namespace {
-
-using ref::ConvGeometry;
-
-// Geometry of the conv2d that a convolution-family node is, or is the gradient of.
-ConvGeometry conv_geometry(const Graph& g, const Node& n) {
-  const Shape* in;
-  const Shape* out;
-  Shape w;
-  switch (n.op) {
-    case OpKind::kConv2d:  // x -> y with w [O, I, kh, kw]
-      in = &g.shape(n.inputs[0]), out = &g.shape(n.outputs[0]), w = g.shape(n.inputs[1]);
-      break;
-    case OpKind::kConvTranspose2d:  // conv2d backward-data: the conv's input is our output
-      in = &g.shape(n.outputs[0]), out = &g.shape(n.inputs[0]), w = g.shape(n.inputs[1]);
-      break;
-    default:  // kConv2dBackwardWeight (x, dy) -> w
-      in = &g.shape(n.inputs[0]), out = &g.shape(n.inputs[1]), w = g.shape(n.outputs[0]);
-      break;
-  }
-  return ConvGeometry{(*in)[0], (*in)[1], (*in)[2], (*in)[3], (*out)[1], (*out)[2], (*out)[3],
-                      w[2], w[3], n.attrs.stride[0], n.attrs.stride[1], n.attrs.padding[0], n.attrs.padding[1]};
-}
-
-bool is_conv(OpKind k) {
-  return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d || k == OpKind::kConv2dBackwardWeight;
-}
 
 // Strided walk for reductions and broadcasts: index into a tensor of shape
 // `small` (broadcast-aligned to `big`) for every linear index of `big`.
@@ -57,31 +34,24 @@ template <typename T>
 class RefGroupKernel final : public Kernel {
  public:
   RefGroupKernel(const Graph& g, const FusionGroup& grp) : g_(g), grp_(grp) {
-    // Internal outputs of non-elementwise nodes (the anchor's): in an output of
-    // the elementwise chain when one fits (chain_output_for_internal; the
-    // program reads an element's inputs before storing it), else in scratch,
-    // followed by the im2col columns.
+    // Internal outputs of the anchor: in a chain output or in scratch
+    // (internal_homes; the program reads an element's inputs before storing
+    // it), followed by the im2col columns.
     size_t off = 0;
-    std::vector<ValueId> taken;
-    for (NodeId id : grp.nodes) {
-      const Node& n = g.node(id);
-      if (is_elementwise(n.op)) continue;
-      for (ValueId v : n.outputs) {
-        if (!grp.is_internal(v)) continue;
-        if (const ValueId host = chain_output_for_internal(g, grp, v, taken); host != kNoValue) {
-          taken.push_back(host);
-          in_output_.push_back({v, host});
-          continue;
-        }
-        scratch_values_.push_back({v, off});
-        off += align(g.desc(v).bytes());
+    for (const InternalHome& h : internal_homes(g, grp)) {
+      if (h.chain_output != kNoValue) {
+        in_output_.push_back({h.value, h.chain_output});
+      } else {
+        scratch_values_.push_back({h.value, off});
+        off += align(g.desc(h.value).bytes());
       }
-      if (is_conv(n.op)) {
-        const ConvGeometry cg = conv_geometry(g, n);
+    }
+    for (NodeId id : grp.nodes)
+      if (is_convolution(g.node(id).op)) {
+        const ConvGeometry cg = conv_geometry(g, g.node(id));
         geometry_[id] = cg;
         col_bytes_ = std::max(col_bytes_, size_t(cg.col_rows() * cg.col_cols()) * sizeof(T));
       }
-    }
     col_offset_ = off;
     for (NodeId id : grp.nodes) {  // index maps and accumulators, made once
       const Node& n = g.node(id);
@@ -166,12 +136,11 @@ class RefGroupKernel final : public Kernel {
         batch_norm_backward(n);
         break;
       case OpKind::kBatchNormRunningUpdate: {
-        const int64_t c = g_.desc(in[0]).numel();
-        const double m = n.attrs.momentum;
-        const double corr = n.attrs.unbiased ? n.attrs.scalar / (n.attrs.scalar - 1.0) : 1.0;
+        const RunningUpdate u = running_update(n.attrs);
         T* r = p(in[0]);
         const T* s = p(in[1]);
-        for (int64_t i = 0; i < c; ++i) r[i] = T((1.0 - m) * r[i] + m * (double(s[i]) * corr));
+        for (int64_t i = 0, c = g_.desc(in[0]).numel(); i < c; ++i)
+          r[i] = T(running_update_element(double(r[i]), double(s[i]), u));
         break;
       }
       case OpKind::kMean:
@@ -453,23 +422,12 @@ class RefGroupKernel final : public Kernel {
     return t;
   }
 
-  // torch.optim.Adam, single-tensor path: the same operations in the same order.
   void adam(const Node& n) {
-    const OpAttrs& a = n.attrs;
-    const int64_t count = g_.desc(n.inputs[0]).numel();
     const double t = double(*static_cast<const int64_t*>(ptr_[size_t(n.inputs[4])]));
-    const double bc1 = 1.0 - std::pow(a.beta1, t), bc2 = 1.0 - std::pow(a.beta2, t);
-    const T step_size = T(a.lr / bc1), bc2_sqrt = T(std::sqrt(bc2));
-    const T b1 = T(a.beta1), b2 = T(a.beta2), omb1 = T(1.0 - a.beta1), omb2 = T(1.0 - a.beta2), eps = T(a.adam_eps);
+    const AdamScalars<T> s = adam_scalars<T>(n.attrs, t, [](double v) { return T(v); });
     T *param = p(n.inputs[0]), *m = p(n.inputs[2]), *v = p(n.inputs[3]);
     const T* grad = p(n.inputs[1]);
-    for (int64_t i = 0; i < count; ++i) {
-      const T gi = grad[i];
-      m[i] = m[i] * b1 + gi * omb1;
-      v[i] = v[i] * b2 + omb2 * gi * gi;
-      const T denom = std::sqrt(v[i]) / bc2_sqrt + eps;
-      param[i] = param[i] + (-step_size) * (m[i] / denom);
-    }
+    for (int64_t i = 0, count = g_.desc(n.inputs[0]).numel(); i < count; ++i) adam_element(param[i], m[i], v[i], grad[i], s);
   }
 
   const Graph& g_;
@@ -486,24 +444,13 @@ class RefGroupKernel final : public Kernel {
   std::vector<double> acc_;
 };
 
-class RefBackend final : public Backend {
+class RefBackend final : public HostMemoryBackend {
  public:
   std::string name() const override { return "ref"; }
-  void* allocate(size_t bytes) override {
-    void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
-  void release(void* p) override { std::free(p); }
-  void copy_in(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
-  void copy_out(void* dst, const void* src, size_t n) override { std::memcpy(dst, src, n); }
   std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
     if (g.float_type() == DType::f64) return std::make_unique<RefGroupKernel<double>>(g, grp);
     return std::make_unique<RefGroupKernel<float>>(g, grp);
   }
-
- private:
-  static constexpr size_t kAlign = 256;
 };
 
 }  // namespace

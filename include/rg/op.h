@@ -61,6 +61,7 @@ enum class OpKind : uint8_t {
   kAvgPool2d,          // attrs.kernel, stride, padding, count_include_pad (floor mode)
   kConcat,          // (x0, x1, ..., xk) along attrs.axes[0]; any number (>= 1) of inputs
   kResizeBilinear,  // to attrs.shape = {H', W'}, as F.interpolate(bilinear, align_corners=False)
+  kSigmoid,         // 1 / (1 + exp(-x)); build with Graph::add_node(OpKind::kSigmoid, {x})
 };
 
 const char* op_name(OpKind k);

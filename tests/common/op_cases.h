@@ -48,6 +48,7 @@ inline std::vector<Case> cases() {
       {"div_broadcast", [](Graph& g, const P& p) { return g.div(p("a", {2, 3, 4}, true), p("den", {3, 4}, true)); }},
       {"scalars", [](Graph& g, const P& p) { return g.mul_scalar(g.add_scalar(p("x", {5}, true), 0.7), -1.3); }},
       {"square", [](Graph& g, const P& p) { return g.square(p("x", {3, 2}, true)); }},
+      {"sigmoid", [](Graph& g, const P& p) { return g.add_node(OpKind::kSigmoid, {p("x", {2, 3, 4}, true)})[0]; }},
       {"mean_all", [](Graph& g, const P& p) { return g.mean(p("x", {2, 3, 4}, true)); }},
       {"mean_axes", [](Graph& g, const P& p) { return g.mean(p("x", {2, 3, 4}, true), {0, 2}); }},
       {"mean_keepdims", [](Graph& g, const P& p) { return g.mean(p("x", {2, 3, 4}, true), {-2}, true); }},

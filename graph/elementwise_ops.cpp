@@ -1,0 +1,52 @@
+#include "graph/elementwise_ops.h"
+
+namespace rg {
+namespace {
+
+using K = EwInstrKind;
+constexpr int8_t A = kEwA, B = kEwB, S = kEwScalar, Zero = kEwZero, One = kEwOne;
+constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2, T3 = kEwTemp + 3;
+
+// The formulas keep the reference backend's order of operations (the golden
+// files were made with it): e.g. tanh' is a * (1 - b * b), not a - a * b * b.
+const std::vector<ElementwiseOp>& table() {
+  // One row per op.
+  // clang-format off
+  static const std::vector<ElementwiseOp> rows = {
+      {OpKind::kRelu, "relu", 1, false, {{{K::kSelectPositive, A, A, Zero}}, T0}},
+      {OpKind::kLeakyRelu, "leaky_relu", 1, false, {{{K::kMul, A, S}, {K::kSelectPositive, A, A, T0}}, T1}},
+      {OpKind::kTanh, "tanh", 1, false, {{{K::kTanh, A}}, T0}},
+      // Gradients of the activations: (dy, y or x).
+      {OpKind::kReluBackward, "relu_backward", 2, false, {{{K::kSelectPositive, B, A, Zero}}, T0}},
+      {OpKind::kLeakyReluBackward, "leaky_relu_backward", 2, false,
+       {{{K::kMul, A, S}, {K::kSelectPositive, B, A, T0}}, T1}},
+      {OpKind::kTanhBackward, "tanh_backward", 2, false, {{{K::kMul, B, B}, {K::kSub, One, T0}, {K::kMul, A, T1}}, T2}},
+      {OpKind::kAdd, "add", 2, true, {{{K::kAdd, A, B}}, T0}},
+      {OpKind::kSub, "sub", 2, true, {{{K::kSub, A, B}}, T0}},
+      {OpKind::kMul, "mul", 2, true, {{{K::kMul, A, B}}, T0}},
+      {OpKind::kDiv, "div", 2, true, {{{K::kDiv, A, B}}, T0}},
+      {OpKind::kAddScalar, "add_scalar", 1, false, {{{K::kAdd, A, S}}, T0}},
+      {OpKind::kMulScalar, "mul_scalar", 1, false, {{{K::kMul, A, S}}, T0}},
+      {OpKind::kSquare, "square", 1, false, {{{K::kMul, A, A}}, T0}},
+      {OpKind::kSigmoid, "sigmoid", 1, false,
+       {{{K::kSub, Zero, A}, {K::kExp, T0}, {K::kAdd, One, T1}, {K::kDiv, One, T2}}, T3},
+       [](Graph& g, const Node& n, ValueId dy) -> std::vector<ValueId> {  // dy * y * (1 - y)
+         const ValueId y = n.outputs[0];
+         return {g.mul(dy, g.mul(y, g.add_scalar(g.mul_scalar(y, -1.0), 1.0)))};
+       }},
+      // A view of its input (the schedule never runs it); its gradient is none.
+      {OpKind::kStopGradient, "stop_gradient", 1, false, {{}, A}},
+  };
+  // clang-format on
+  return rows;
+}
+
+}  // namespace
+
+const ElementwiseOp* elementwise_op(OpKind k) {
+  for (const ElementwiseOp& e : table())
+    if (e.op == k) return &e;
+  return nullptr;
+}
+
+}  // namespace rg
