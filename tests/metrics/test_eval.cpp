@@ -1,5 +1,6 @@
 // The eval entry point: options, errors, folders, the statistics cache.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
@@ -96,7 +97,8 @@ TEST(Eval, ClearErrors) {
 }
 
 TEST(Eval, FidKidFoldersAndStatsCache) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "rg_eval_test";
+  // Per process: two suites running side by side (several checkouts) must not share it.
+  const fs::path dir = fs::path(::testing::TempDir()) / ("rg_eval_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "real");
   fs::create_directories(dir / "fake");
