@@ -166,9 +166,8 @@ ValueId Session::input_value(std::string_view name) const {
 }
 
 ValueId Session::variable_value(std::string_view name) const {
-  // Graph::find_variable takes a std::string; this loop keeps the run path free of allocations.
-  for (const VariableInfo& v : plan_.graph->variables())
-    if (v.name == name) return v.initial;
+  const int v = plan_.graph->find_variable(name);
+  if (v >= 0) return plan_.graph->variables()[size_t(v)].initial;
   throw std::invalid_argument("no variable named " + quoted(name));
 }
 

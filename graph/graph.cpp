@@ -27,7 +27,7 @@ std::string Graph::value_label(ValueId v) const {
   return s;
 }
 
-int Graph::find_variable(const std::string& name) const {
+int Graph::find_variable(std::string_view name) const {
   for (size_t i = 0; i < variables_.size(); ++i)
     if (variables_[i].name == name) return static_cast<int>(i);
   return -1;

@@ -1,8 +1,9 @@
 // The network half of `ralsgan generate` (docs/contracts.md §4, §5): the
 // latents of one batch of image indices, G run on them, the images read into
 // the caller's buffer. On the reference backend it allocates nothing per
-// batch (tested); oneDNN allocates for the reorder of its NHWC images
-// (docs/library.md, "What allocates"). The PNG encoders allocate either way.
+// batch; on oneDNN only oneDNN 2.6's per-execute argument maps (tested; the
+// images' reorder is made once: docs/library.md, "What allocates"). The PNG
+// encoders allocate either way.
 #pragma once
 
 #include <cstdint>

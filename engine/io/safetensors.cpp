@@ -788,16 +788,7 @@ void convert(const TensorView& t, std::vector<double>& out) {
 }
 }  // namespace
 
-TensorView view_of(const TensorData& t) { return {t.dtype, t.shape, t.bytes}; }
-
-SafetensorsView view_of(const SafetensorsContents& c) {
-  SafetensorsView v;
-  for (const auto& [name, t] : c.tensors) v.tensors.emplace(name, view_of(t));
-  v.metadata = c.metadata;
-  return v;
-}
-
-std::vector<double> to_f64(const TensorData& t) { return to_f64(view_of(t)); }
+std::vector<double> to_f64(const TensorData& t) { return to_f64(TensorView{t.dtype, t.shape, t.bytes}); }
 
 std::vector<double> to_f64(const TensorView& t) {
   const uint64_t need = tensor_nbytes("to_f64", "", t.dtype, t.shape);

@@ -154,7 +154,7 @@ class Graph {
   int num_values() const { return static_cast<int>(values_.size()); }
   const std::vector<VariableInfo>& variables() const { return variables_; }
   const std::vector<InputInfo>& inputs() const { return inputs_; }
-  int find_variable(const std::string& name) const;  // -1 if absent
+  int find_variable(std::string_view name) const;  // -1 if absent
   // The variable's newest version (the one a reader should use now).
   ValueId current(int variable) const { return variables_.at(static_cast<size_t>(variable)).current; }
   void set_name(ValueId v, const std::string& name) { value(v).name = name; }

@@ -110,10 +110,6 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
 // F64/F32/I64/I32/U8/BOOL -> double; throws on other dtypes.
 std::vector<double> to_f64(const TensorData& t);
 std::vector<double> to_f64(const TensorView& t);
-// Views of contents held in memory (names and shapes copied, bytes not): one
-// code path checks and loads both read and mapped files.
-TensorView view_of(const TensorData& t);
-SafetensorsView view_of(const SafetensorsContents& c);
 TensorData from_f64(const std::vector<double>& v, std::vector<int64_t> shape);
 TensorData from_f32(const std::vector<float>& v, std::vector<int64_t> shape);
 // Bytes per element; throws std::invalid_argument on an unknown dtype.
