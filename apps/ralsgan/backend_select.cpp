@@ -79,6 +79,14 @@ bool bf16_emulation_allowed() {
   const char* e = std::getenv("RG_ONEDNN_EMULATE_BF16");
   return e && std::string(e) == "1";
 }
+
+// A developer's switch for A/B timing: RG_ONEDNN_WINOGRAD=0 runs the
+// generator's transposed convolutions on oneDNN's direct kernel instead of
+// our Winograd one (OneDnnOptions::winograd).
+bool winograd_allowed() {
+  const char* e = std::getenv("RG_ONEDNN_WINOGRAD");
+  return !e || std::string(e) != "0";
+}
 }  // namespace
 
 BackendRequest backend_of(const Flags& f) {
@@ -126,6 +134,7 @@ SelectedBackend make_backend(const BackendRequest& req) {
     OneDnnOptions o;
     o.threads = req.threads;
     o.bf16 = req.cpu_math == "bf16";
+    o.winograd = winograd_allowed();
     if (o.bf16 && !onednn_native_bf16() && bf16_emulation_allowed()) {
       o.allow_emulated_bf16 = true;
       std::fprintf(stderr, "note: RG_ONEDNN_EMULATE_BF16=1: oneDNN emulates bf16 on this %s CPU; results as with bf16 "

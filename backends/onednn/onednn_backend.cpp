@@ -11,6 +11,7 @@
 #include <map>
 #include <new>
 #include <numeric>
+#include <optional>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <set>
 #include <stdexcept>
@@ -19,6 +20,7 @@
 #include "backends/onednn/layout.h"
 #include "backends/onednn/layout_choice.h"
 #include "backends/onednn/small_conv.h"
+#include "backends/onednn/winograd_deconv.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/host_memory.h"
 #include "engine/schedule.h"
@@ -291,6 +293,24 @@ EltwisePostOp eltwise_post_op(const Node& n) {
 bool is_relu(const Node& n) { return formula_is(n, {{EwInstrKind::kSelectPositive, kEwA, kEwA, kEwZero}}); }
 // a + b: a per-channel one becomes the primitive's bias.
 bool is_add(const Node& n) { return formula_is(n, {{EwInstrKind::kAdd, kEwA, kEwB}}); }
+
+// The micro-kernel our Winograd transposed convolution runs, following
+// oneDNN's effective ISA (so DNNL_MAX_CPU_ISA=AVX2 caps both); none below AVX2.
+std::optional<onednn::WinogradIsa> winograd_isa() {
+  using isa = dnnl::cpu_isa;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case isa::avx2:
+    case isa::avx2_vnni:
+      return onednn::WinogradIsa::avx2;
+    case isa::avx512_core:
+    case isa::avx512_core_vnni:
+    case isa::avx512_core_bf16:
+    case isa::avx512_core_amx:
+      return onednn::WinogradIsa::avx512;
+    default:
+      return std::nullopt;
+  }
+}
 
 // ---------------------------------------------------------------------------
 // One kernel per fusion group: a list of steps (oneDNN primitives with their
@@ -585,6 +605,10 @@ class OneDnnKernel final : public Kernel {
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (po.count) attr.set_post_ops(po.ops);
     const ValueId src = n.inputs[0], wv = n.inputs[1];
+    if (!ctx_->opt.bf16 && deconv && !flip && compile_winograd_deconv(n, geo, po)) {
+      mark_post_ops_fused(po);
+      return po.count;
+    }
     if (!ctx_->opt.bf16 && compile_small_conv(n, geo, flip, po)) {
       mark_post_ops_fused(po);
       return po.count;
@@ -650,6 +674,63 @@ class OneDnnKernel final : public Kernel {
       for (size_t i = 0; i <= po.count; ++i)
         for (ValueId v : g_.node(grp_.nodes[i]).outputs)
           if (v != po.result) fused_.insert(v);
+  }
+
+  // A 4x4 stride-2 transposed convolution (the generator's upsampling): our
+  // Winograd kernel (winograd_deconv.h), 1.78x fewer multiplications than
+  // oneDNN's direct one. Its transformed weights are recomputed at every run,
+  // or once until the host writes a variable when no node updates them (a
+  // generator's). The bias is added by the kernel, eltwise post-ops by oneDNN
+  // eltwise primitives in place on the result.
+  bool compile_winograd_deconv(const Node& n, const ConvGeometry& geo, const PostOps& po) {
+    using namespace onednn;
+    if (!ctx_->opt.winograd) return false;
+    // A transposed convolution's geometry is that of the conv2d it is the
+    // gradient of: geo's input (h, w) is our output, geo's output our input.
+    const bool shape_ok = geo.kh == 4 && geo.kw == 4 && geo.sh == 2 && geo.sw == 2 && geo.ph == 1 &&
+                          geo.pw == 1 && geo.h == 2 * geo.ho && geo.w == 2 * geo.wo;
+    const std::optional<WinogradIsa> isa = winograd_isa();
+    if (!shape_ok || !isa) return false;
+    for (int i = 0; i < po.ops.len(); ++i)
+      if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
+    const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
+    const ValueId bias = po.bias;
+    const WinogradDeconv c{geo.n, geo.c_out, geo.ho, geo.wo, geo.c_in, layout_of_(src), layout_of_(dst), *isa,
+                           omp_get_max_threads()};
+    if (!winograd_deconv_applies(c) || !winograd_deconv_pays(c)) return false;
+    const Value& wval = g_.value(wv);
+    const bool fixed = wval.variable >= 0 && g_.variables()[size_t(wval.variable)].initial ==
+                                                 g_.variables()[size_t(wval.variable)].current;
+    const size_t ubytes = size_t(winograd_weights_floats(c)) * sizeof(float);
+    const size_t uoff = fixed ? persistent_bytes_ : alloc(ubytes);
+    if (fixed) persistent_bytes_ += host_block_bytes(ubytes);
+    auto u_ptr = [this, uoff, fixed] {
+      return reinterpret_cast<float*>(fixed ? persistent_.data() + uoff : scratch_base_ + uoff);
+    };
+    add_fn([this, c, wv, u_ptr] { winograd_transform_weights(c, fp(wv), u_ptr()); },
+           fixed ? "winograd_weights(cached)" : "winograd_weights");
+    steps_.back().cached = fixed;
+    const size_t work = alloc(size_t(winograd_scratch_floats(c)) * sizeof(float));
+    add_fn(
+        [this, c, src, dst, bias, u_ptr, work] {
+          winograd_deconv_forward(c, fp(src), u_ptr(), bias >= 0 ? fp(bias) : nullptr, fp(dst),
+                                  reinterpret_cast<float*>(scratch_base_ + work));
+        },
+        std::string("winograd_deconv") + po.text + "[" + layout_name(c.src_layout) + "->" +
+            layout_name(c.dst_layout) + "](" +
+            (c.isa == WinogradIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
+    const memory::desc md = data_md(dst);
+    for (int i = 0; i < po.ops.len(); ++i) {
+      float scale, alpha, beta;
+      dnnl::algorithm alg;
+      po.ops.get_params_eltwise(i, scale, alg, alpha, beta);
+      auto pd = dnnl::eltwise_forward::primitive_desc(
+          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta),
+          user_scratchpad_attr(), ctx_->eng);
+      add_prim(dnnl::eltwise_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
+               {vref(dst), vref(dst)}, "eltwise");
+    }
+    return true;
   }
 
   // A convolution (or flipped transposed convolution) with at most 4 output

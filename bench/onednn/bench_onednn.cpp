@@ -39,6 +39,8 @@ OneDnnOptions options() {
   o.threads = threads();
   const char* b = std::getenv("RG_BLOCKED");
   o.blocked_layouts = !b || std::atoi(b) != 0;
+  const char* wg = std::getenv("RG_WINOGRAD");  // 0: oneDNN's direct transposed convolutions (A/B)
+  o.winograd = !wg || std::atoi(wg) != 0;
   const std::string math = std::getenv("RG_CPU_MATH") ? std::getenv("RG_CPU_MATH") : "f32";
   o.bf16 = math.rfind("bf16", 0) == 0;
   o.allow_emulated_bf16 = math == "bf16-emulated";

@@ -1,0 +1,292 @@
+#include "backends/onednn/winograd_deconv.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace rg::onednn {
+namespace {
+
+// The layer as phases: output row 2m + py of phase py reads input rows
+// m + py - 1 + j (j = 0, 1) with kernel row 3 - py - 2j; columns alike. A
+// tile is a 2x2 block of one phase (phase rows 2ty, 2ty + 1), read from the
+// 3x3 input patch whose top-left is (2ty + py - 1, 2tx + px - 1).
+//
+// F(2, 2) in one dimension, for input d0..d2 and taps g0, g1 (y0 = d0 g0 + d1 g1,
+// y1 = d1 g0 + d2 g1):  V = (d0 - d1, d1, d2 - d1), U = (g0, g0 + g1, g1),
+// y0 = M0 + M1, y1 = M1 + M2 with M = U * V. In two dimensions the same
+// transforms run over rows, then columns; point a * 3 + b is row a, column b.
+constexpr int kPoints = 9;
+constexpr int kPhases = 4;
+constexpr int64_t kLanes = 8;  // channels per vector in the transforms
+constexpr int64_t kKc =
+    256;  // input channels per pass of the micro-kernel (its weight panel stays in L1)
+
+typedef float V8 __attribute__((vector_size(32)));
+
+inline V8 load8(const float* p) {
+  V8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, V8 v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+int64_t mr_of(WinogradIsa isa) {
+  return isa == WinogradIsa::avx512 ? 12 : 6;
+}
+int64_t nr_of(WinogradIsa isa) {
+  return isa == WinogradIsa::avx512 ? 32 : 16;
+}
+
+// Where the 8 channels starting at channel 8g of pixel (n, y, x) are, for
+// blocked and NHWC layouts alike: image(n) + group[g] + (y * w + x) * pixel.
+struct Address {
+  int64_t image, pixel, w;
+  int64_t group_stride_blocks;  // blocked: floats between channel blocks
+  int64_t block;                // blocked: channels per block; NHWC: 0
+  Address(Layout l, int64_t c, int64_t h, int64_t w_) : w(w_) {
+    block = block_of(l);
+    pixel = block ? block : c;
+    image = c * h * w;
+    group_stride_blocks = h * w * block;
+  }
+  int64_t group(int64_t g) const {
+    const int64_t ch = g * kLanes;
+    return block ? (ch / block) * group_stride_blocks + ch % block : ch;
+  }
+  int64_t at(int64_t n, int64_t y, int64_t x) const { return n * image + (y * w + x) * pixel; }
+};
+
+// Tiles per chunk: a multiple of both micro-kernels' row count (12, 6); at
+// least 240, so each weight panel (read from memory once per chunk) serves
+// 240 rows (the 1024-channel layer is bound by its 75 MB of transformed
+// weights otherwise); at most 480, or about 4 MiB of transformed input; and
+// the chunks of a phase about equal. Measured on the seed's layers (AVX-512,
+// 2 threads): 12..96-tile chunks were up to 1.4x slower on the 1024-channel
+// layer, no faster on the others.
+int64_t tiles_per_chunk(const WinogradDeconv& c) {
+  const int64_t phase_tiles = c.n * (c.h / 2) * (c.w / 2);
+  const int64_t t =
+      std::clamp<int64_t>((int64_t(4) << 20) / (4 * kPoints * c.ci) / 12 * 12, 240, 480);
+  const int64_t chunks = (phase_tiles + t - 1) / t;
+  return ((phase_tiles + chunks - 1) / chunks + 11) / 12 * 12;
+}
+
+// C[MR x NR] (+)= A[MR x k] * B[k x NR]: A rows lda apart, B packed NR floats
+// per k, C rows ldc apart.
+template <int MR>
+__attribute__((target("avx512f"))) void micro_avx512(int64_t k, const float* a, int64_t lda,
+                                                     const float* b, float* c, int64_t ldc,
+                                                     bool accumulate) {
+  __m512 acc[MR][2];
+  for (int r = 0; r < MR; ++r) {
+    acc[r][0] = accumulate ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
+    acc[r][1] = accumulate ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < k; ++p) {
+    const __m512 b0 = _mm512_loadu_ps(b + p * 32), b1 = _mm512_loadu_ps(b + p * 32 + 16);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 x = _mm512_set1_ps(a[r * lda + p]);
+      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
+    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
+  }
+}
+
+template <int MR>
+__attribute__((target("avx2,fma"))) void micro_avx2(int64_t k, const float* a, int64_t lda,
+                                                    const float* b, float* c, int64_t ldc,
+                                                    bool accumulate) {
+  __m256 acc[MR][2];
+  for (int r = 0; r < MR; ++r) {
+    acc[r][0] = accumulate ? _mm256_loadu_ps(c + r * ldc) : _mm256_setzero_ps();
+    acc[r][1] = accumulate ? _mm256_loadu_ps(c + r * ldc + 8) : _mm256_setzero_ps();
+  }
+  for (int64_t p = 0; p < k; ++p) {
+    const __m256 b0 = _mm256_loadu_ps(b + p * 16), b1 = _mm256_loadu_ps(b + p * 16 + 8);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 x = _mm256_broadcast_ss(a + r * lda + p);
+      acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    _mm256_storeu_ps(c + r * ldc, acc[r][0]);
+    _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+  }
+}
+
+// C[rows x co] = A[rows x ci] * B, B packed as [co / NR][ci][NR]; rows a
+// multiple of MR. K is split in passes of kKc so a panel slice stays in L1
+// while every row block of A streams past it.
+void gemm(WinogradIsa isa, int64_t rows, int64_t ci, int64_t co, const float* a, const float* b,
+          float* c) {
+  const int64_t mr = mr_of(isa), nr = nr_of(isa);
+  for (int64_t k0 = 0; k0 < ci; k0 += kKc) {
+    const int64_t kc = std::min(kKc, ci - k0);
+    for (int64_t j = 0; j < co; j += nr) {
+      const float* panel = b + j * ci + k0 * nr;
+      for (int64_t r = 0; r < rows; r += mr) {
+        if (isa == WinogradIsa::avx512)
+          micro_avx512<12>(kc, a + r * ci + k0, ci, panel, c + r * co + j, co, k0 > 0);
+        else
+          micro_avx2<6>(kc, a + r * ci + k0, ci, panel, c + r * co + j, co, k0 > 0);
+      }
+    }
+  }
+}
+
+struct Tile {
+  int64_t n, ty, tx;
+};
+
+// v[point][t][ci] for the chunk's tiles of phase (py, px); rows past the
+// chunk's tiles up to `rows` are zeroed.
+void transform_input(const WinogradDeconv& c, const Address& in, const float* src, int py, int px,
+                     const Tile* tiles, int64_t count, int64_t rows, float* v) {
+  const int64_t groups = c.ci / kLanes, plane = rows * c.ci;
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t y0 = 2 * tiles[t].ty + py - 1, x0 = 2 * tiles[t].tx + px - 1;
+    bool rin[3], cin[3];
+    for (int i = 0; i < 3; ++i)
+      rin[i] = y0 + i >= 0 && y0 + i < c.h, cin[i] = x0 + i >= 0 && x0 + i < c.w;
+    int64_t off[3][3];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j)
+        off[i][j] = rin[i] && cin[j] ? in.at(tiles[t].n, y0 + i, x0 + j) : -1;
+    float* vt = v + t * c.ci;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t go = in.group(g);
+      V8 d[3][3];
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) d[i][j] = off[i][j] >= 0 ? load8(src + off[i][j] + go) : V8{};
+      V8 e[3][3];
+      for (int j = 0; j < 3; ++j)
+        e[0][j] = d[0][j] - d[1][j], e[1][j] = d[1][j], e[2][j] = d[2][j] - d[1][j];
+      for (int a = 0; a < 3; ++a) {
+        float* p = vt + g * kLanes + a * 3 * plane;
+        store8(p, e[a][0] - e[a][1]);
+        store8(p + plane, e[a][1]);
+        store8(p + 2 * plane, e[a][2] - e[a][1]);
+      }
+    }
+  }
+  for (int p = 0; p < kPoints; ++p)
+    std::memset(v + p * plane + count * c.ci, 0, size_t((rows - count) * c.ci) * 4);
+}
+
+// The chunk's 2x2 output blocks from m[point][t][co], plus the bias.
+void transform_output(const WinogradDeconv& c, const Address& out, const float* m,
+                      const float* bias, int py, int px, const Tile* tiles, int64_t count,
+                      int64_t rows, float* dst) {
+  const int64_t groups = c.co / kLanes, plane = rows * c.co;
+  for (int64_t t = 0; t < count; ++t) {
+    const float* mt = m + t * c.co;
+    int64_t off[2][2];
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx)
+        off[dy][dx] =
+            out.at(tiles[t].n, 2 * (2 * tiles[t].ty + dy) + py, 2 * (2 * tiles[t].tx + dx) + px);
+    for (int64_t g = 0; g < groups; ++g) {
+      V8 q[9];
+      for (int p = 0; p < kPoints; ++p) q[p] = load8(mt + p * plane + g * kLanes);
+      const V8 b = bias ? load8(bias + g * kLanes) : V8{};
+      // Rows: s0 = M0 + M1, s1 = M1 + M2; then the same over columns.
+      V8 s[2][3];
+      for (int j = 0; j < 3; ++j) s[0][j] = q[j] + q[3 + j], s[1][j] = q[3 + j] + q[6 + j];
+      const int64_t go = out.group(g);
+      for (int dy = 0; dy < 2; ++dy) {
+        store8(dst + off[dy][0] + go, s[dy][0] + s[dy][1] + b);
+        store8(dst + off[dy][1] + go, s[dy][1] + s[dy][2] + b);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool winograd_deconv_applies(const WinogradDeconv& c) {
+  auto layout_ok = [](Layout l) {
+    return l == Layout::nhwc || l == Layout::blk8 || l == Layout::blk16;
+  };
+  return c.n >= 1 && c.h >= 2 && c.w >= 2 && c.h % 2 == 0 && c.w % 2 == 0 && c.ci % kLanes == 0 &&
+         c.co % nr_of(c.isa) == 0 && c.threads >= 1 && layout_ok(c.src_layout) &&
+         layout_ok(c.dst_layout);
+}
+
+bool winograd_deconv_pays(const WinogradDeconv& c) {
+  return c.ci * c.co >= 40 * (c.ci + c.co);
+}
+
+int64_t winograd_weights_floats(const WinogradDeconv& c) {
+  return kPhases * kPoints * c.ci * c.co;
+}
+
+int64_t winograd_scratch_floats(const WinogradDeconv& c) {
+  const int64_t t = tiles_per_chunk(c);
+  return int64_t(c.threads) * kPoints * t * (c.ci + c.co);
+}
+
+void winograd_transform_weights(const WinogradDeconv& c, const float* w, float* u) {
+  const int64_t nr = nr_of(c.isa), per_point = c.ci * c.co;
+#pragma omp parallel for collapse(2) num_threads(c.threads)
+  for (int ph = 0; ph < kPhases; ++ph)
+    for (int64_t i = 0; i < c.ci; ++i) {
+      const int py = ph / 2, px = ph % 2;
+      for (int64_t o = 0; o < c.co; ++o) {
+        const float* k = w + (i * c.co + o) * 16;
+        float g[2][2];
+        for (int j = 0; j < 2; ++j)
+          for (int l = 0; l < 2; ++l) g[j][l] = k[(3 - py - 2 * j) * 4 + (3 - px - 2 * l)];
+        const float r[3][2] = {
+            {g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]}, {g[1][0], g[1][1]}};
+        // Packed: [phase][point][co / nr][ci][nr].
+        float* base =
+            u + int64_t(ph) * kPoints * per_point + (o / nr) * c.ci * nr + i * nr + o % nr;
+        for (int a = 0; a < 3; ++a) {
+          base[(a * 3 + 0) * per_point] = r[a][0];
+          base[(a * 3 + 1) * per_point] = r[a][0] + r[a][1];
+          base[(a * 3 + 2) * per_point] = r[a][1];
+        }
+      }
+    }
+}
+
+void winograd_deconv_forward(const WinogradDeconv& c, const float* src, const float* u,
+                             const float* bias, float* dst, float* scratch) {
+  const Address in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, 2 * c.h, 2 * c.w);
+  const int64_t tw = c.w / 2, th = c.h / 2, phase_tiles = c.n * th * tw;
+  const int64_t chunk = tiles_per_chunk(c), per_phase = (phase_tiles + chunk - 1) / chunk;
+  const int64_t chunks = kPhases * per_phase, per_point = c.ci * c.co, mr = mr_of(c.isa);
+#pragma omp parallel num_threads(c.threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    float* v = scratch + int64_t(t) * kPoints * chunk * (c.ci + c.co);
+    float* m = v + kPoints * chunk * c.ci;
+    Tile tiles[480];
+    for (int64_t k = chunks * t / nt; k < chunks * (t + 1) / nt; ++k) {
+      const int ph = int(k / per_phase), py = ph / 2, px = ph % 2;
+      const int64_t first = (k % per_phase) * chunk, count = std::min(chunk, phase_tiles - first);
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t f = first + i;
+        tiles[i] = Tile{f / (th * tw), (f / tw) % th, f % tw};
+      }
+      const int64_t rows = (count + mr - 1) / mr * mr;
+      transform_input(c, in, src, py, px, tiles, count, rows, v);
+      const float* up = u + int64_t(ph) * kPoints * per_point;
+      for (int p = 0; p < kPoints; ++p)
+        gemm(c.isa, rows, c.ci, c.co, v + p * rows * c.ci, up + p * per_point, m + p * rows * c.co);
+      transform_output(c, out, m, bias, py, px, tiles, count, rows, dst);
+    }
+  }
+}
+
+}  // namespace rg::onednn
