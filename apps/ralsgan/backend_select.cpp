@@ -80,9 +80,9 @@ bool bf16_emulation_allowed() {
   return e && std::string(e) == "1";
 }
 
-// A developer's switch for A/B timing: RG_ONEDNN_WINOGRAD=0 runs the
-// generator's transposed convolutions on oneDNN's direct kernel instead of
-// our Winograd one (OneDnnOptions::winograd).
+// A developer's switch for A/B timing: RG_ONEDNN_WINOGRAD=0 runs the 4x4
+// stride-2 convolutions on oneDNN's direct kernel instead of our Winograd one
+// (OneDnnOptions::winograd).
 bool winograd_allowed() {
   const char* e = std::getenv("RG_ONEDNN_WINOGRAD");
   return !e || std::string(e) != "0";

@@ -20,7 +20,7 @@
 #include "backends/onednn/layout.h"
 #include "backends/onednn/layout_choice.h"
 #include "backends/onednn/small_conv.h"
-#include "backends/onednn/winograd_deconv.h"
+#include "backends/onednn/winograd_conv.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/host_memory.h"
 #include "engine/schedule.h"
@@ -294,7 +294,7 @@ bool is_relu(const Node& n) { return formula_is(n, {{EwInstrKind::kSelectPositiv
 // a + b: a per-channel one becomes the primitive's bias.
 bool is_add(const Node& n) { return formula_is(n, {{EwInstrKind::kAdd, kEwA, kEwB}}); }
 
-// The micro-kernel our Winograd transposed convolution runs, following
+// The micro-kernel our Winograd convolutions run, following
 // oneDNN's effective ISA (so DNNL_MAX_CPU_ISA=AVX2 caps both); none below AVX2.
 std::optional<onednn::WinogradIsa> winograd_isa() {
   using isa = dnnl::cpu_isa;
@@ -605,7 +605,7 @@ class OneDnnKernel final : public Kernel {
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (po.count) attr.set_post_ops(po.ops);
     const ValueId src = n.inputs[0], wv = n.inputs[1];
-    if (!ctx_->opt.bf16 && deconv && !flip && compile_winograd_deconv(n, geo, po)) {
+    if (!ctx_->opt.bf16 && !flip && compile_winograd(n, geo, po)) {
       mark_post_ops_fused(po);
       return po.count;
     }
@@ -676,17 +676,19 @@ class OneDnnKernel final : public Kernel {
           if (v != po.result) fused_.insert(v);
   }
 
-  // A 4x4 stride-2 transposed convolution (the generator's upsampling): our
-  // Winograd kernel (winograd_deconv.h), 1.78x fewer multiplications than
-  // oneDNN's direct one. Its transformed weights are recomputed at every run,
+  // A 4x4 stride-2 padding-1 convolution or transposed convolution (the
+  // models' down- and upsampling and their input gradients): our Winograd
+  // kernel (winograd_conv.h), 1.78x fewer multiplications than oneDNN's
+  // direct one. Its transformed weights are recomputed at every run,
   // or once until the host writes a variable when no node updates them (a
   // generator's). The bias is added by the kernel, eltwise post-ops by oneDNN
   // eltwise primitives in place on the result.
-  bool compile_winograd_deconv(const Node& n, const ConvGeometry& geo, const PostOps& po) {
+  bool compile_winograd(const Node& n, const ConvGeometry& geo, const PostOps& po) {
     using namespace onednn;
     if (!ctx_->opt.winograd) return false;
     // A transposed convolution's geometry is that of the conv2d it is the
     // gradient of: geo's input (h, w) is our output, geo's output our input.
+    const bool transposed = n.op == OpKind::kConvTranspose2d;
     const bool shape_ok = geo.kh == 4 && geo.kw == 4 && geo.sh == 2 && geo.sw == 2 && geo.ph == 1 &&
                           geo.pw == 1 && geo.h == 2 * geo.ho && geo.w == 2 * geo.wo;
     const std::optional<WinogradIsa> isa = winograd_isa();
@@ -695,9 +697,12 @@ class OneDnnKernel final : public Kernel {
       if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
-    const WinogradDeconv c{geo.n, geo.c_out, geo.ho, geo.wo, geo.c_in, layout_of_(src), layout_of_(dst), *isa,
-                           omp_get_max_threads()};
-    if (!winograd_deconv_applies(c) || !winograd_deconv_pays(c)) return false;
+    const WinogradConv c =
+        transposed ? WinogradConv{WinogradKind::transposed, geo.n, geo.c_out, geo.ho, geo.wo, geo.c_in,
+                                  layout_of_(src), layout_of_(dst), *isa, omp_get_max_threads()}
+                   : WinogradConv{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
+                                  layout_of_(src), layout_of_(dst), *isa, omp_get_max_threads()};
+    if (!winograd_applies(c) || !winograd_pays(c)) return false;
     const Value& wval = g_.value(wv);
     const bool fixed = wval.variable >= 0 && g_.variables()[size_t(wval.variable)].initial ==
                                                  g_.variables()[size_t(wval.variable)].current;
@@ -713,10 +718,10 @@ class OneDnnKernel final : public Kernel {
     const size_t work = alloc(size_t(winograd_scratch_floats(c)) * sizeof(float));
     add_fn(
         [this, c, src, dst, bias, u_ptr, work] {
-          winograd_deconv_forward(c, fp(src), u_ptr(), bias >= 0 ? fp(bias) : nullptr, fp(dst),
+          winograd_run(c, fp(src), u_ptr(), bias >= 0 ? fp(bias) : nullptr, fp(dst),
                                   reinterpret_cast<float*>(scratch_base_ + work));
         },
-        std::string("winograd_deconv") + po.text + "[" + layout_name(c.src_layout) + "->" +
+        std::string(transposed ? "winograd_deconv" : "winograd_conv") + po.text + "[" + layout_name(c.src_layout) + "->" +
             layout_name(c.dst_layout) + "](" +
             (c.isa == WinogradIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
     const memory::desc md = data_md(dst);

@@ -111,7 +111,8 @@ std::vector<Layer> layers() {
 
 enum Pass { kFwd, kBwdData, kBwdWeights };
 
-void BM_Conv(benchmark::State& st, Layer l, Pass pass) {
+// winograd: -1 as RG_WINOGRAD says, 0 oneDNN's direct kernel, 1 ours where it applies.
+void BM_Conv(benchmark::State& st, Layer l, Pass pass, int winograd) {
   const int N = 64;
   const int hout = l.transposed ? (l.hin - 1) * l.s - 2 * l.p + l.k : (l.hin + 2 * l.p - l.k) / l.s + 1;
   // Conv geometry: "big" = conv input side, "small" = conv output side.
@@ -131,7 +132,9 @@ void BM_Conv(benchmark::State& st, Layer l, Pass pass) {
     y = g->conv_transpose2d(g->input("a", small), g->variable("w", wshape), l.s, l.p);
   }
   g->mark_output(y);
-  auto be = make_onednn_backend(options());
+  OneDnnOptions opt = options();
+  if (winograd >= 0) opt.winograd = winograd == 1;
+  auto be = make_onednn_backend(opt);
   auto plan = compile(g, *be);
   Session s(*plan);
   for (const InputInfo& in : g->inputs()) {
@@ -249,8 +252,20 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("sgemm_2048", BM_Sgemm2048)->Unit(benchmark::kMillisecond)->MinTime(0.5)->UseRealTime();
   for (const Layer& l : layers()) {
     for (auto [pass, tag] : {std::pair{kFwd, "fwd"}, {kBwdData, "bwd_data"}, {kBwdWeights, "bwd_weights"}})
-      benchmark::RegisterBenchmark(("conv/" + l.name + "/" + tag).c_str(), BM_Conv, l, pass)
+      benchmark::RegisterBenchmark(("conv/" + l.name + "/" + tag).c_str(), BM_Conv, l, pass, -1)
           ->Unit(benchmark::kMillisecond)->MinTime(0.3)->UseRealTime();
+  }
+  // A/B of our Winograd kernel against oneDNN's direct one, in one process so
+  // that repetitions can interleave (--benchmark_repetitions=8
+  // --benchmark_enable_random_interleaving=true) on a noisy machine: the 4x4
+  // stride-2 layers' forward and backward-data passes.
+  for (const Layer& l : layers()) {
+    if (l.k != 4 || l.s != 2 || l.p != 1) continue;
+    for (auto [pass, tag] : {std::pair{kFwd, "fwd"}, {kBwdData, "bwd_data"}})
+      for (int wg : {0, 1})
+        benchmark::RegisterBenchmark(("winograd_ab/" + l.name + "/" + tag + (wg ? "/winograd" : "/direct")).c_str(),
+                                     BM_Conv, l, pass, wg)
+            ->Unit(benchmark::kMillisecond)->MinTime(0.2)->UseRealTime();
   }
   benchmark::RegisterBenchmark("generate", BM_Generate)->Arg(64)->Arg(256)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
   benchmark::RegisterBenchmark("train_step", BM_TrainStep)->Arg(64)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();

@@ -30,7 +30,8 @@ struct OneDnnOptions {
   int threads = 0;             // OpenMP threads for oneDNN and our kernels; 0: OMP_NUM_THREADS / all cores
   bool post_ops = true;        // fuse elementwise chains into conv/deconv primitives where possible
   bool blocked_layouts = true; // layouts oneDNN picks (blocked where channels allow); false: NHWC only
-  // 4x4 stride-2 transposed convolutions (the generator's upsampling) by our
+  // 4x4 stride-2 padding-1 convolutions and transposed convolutions (the models'
+  // down- and upsampling and their input gradients) by our
   // Winograd F(2x2, 2x2) kernel, 1.78x fewer multiplications than oneDNN's
   // direct kernel, results within a few f32 roundings of it; false: oneDNN's.
   bool winograd = true;

@@ -756,43 +756,47 @@ TEST(OneDnn, CachedWeightReordersFollowNewWeights) {
 
 namespace rg {
 namespace {
-// The generator's 4x4 stride-2 transposed convolutions run our Winograd
-// kernel (winograd_deconv.h) where the output channels fill its micro-kernel
-// (32 on AVX-512, 16 on AVX2) and the layer is wide enough to gain: against the reference backend,
-// in blocked and NHWC layouts, with a bias + ReLU chain after it, and after the host writes new
-// weights (the transformed weights of a generator are cached).
-TEST(OneDnnWinogradDeconv, Stride2UpsamplingMatchesTheReference) {
+// The models' 4x4 stride-2 padding-1 convolutions and transposed convolutions
+// run our Winograd kernel (winograd_conv.h) where the output channels fill
+// its micro-kernel (32 on AVX-512, 16 on AVX2) and the layer is wide enough
+// to gain: against the reference backend, in blocked and NHWC layouts, with
+// a bias + ReLU chain after it, and after the host writes new weights (the
+// transformed weights of a generator are cached).
+TEST(OneDnnWinograd, Stride2ConvolutionsMatchTheReference) {
   const bool avx512 = onednn_cpu_isa().rfind("avx512", 0) == 0;
   struct Case {
+    bool transposed;
     Shape x;
     int64_t co;
   };
-  // The last two are too narrow to pay (winograd_deconv_pays) and stay on oneDNN.
-  const std::vector<Case> cases = {{{2, 128, 4, 6}, 64},
-                                   {{1, 64, 2, 2}, 128},
-                                   {{2, 96, 6, 10}, 128},
-                                   {{3, 64, 4, 4}, 32},
-                                   {{2, 16, 4, 4}, 16}};
+  // The last two are too narrow to pay (winograd_pays) and stay on oneDNN.
+  const std::vector<Case> cases = {{true, {2, 128, 4, 6}, 64},  {true, {1, 64, 2, 2}, 128},
+                                   {true, {2, 96, 6, 10}, 128}, {false, {2, 64, 8, 12}, 128},
+                                   {false, {3, 128, 4, 8}, 64}, {true, {3, 64, 4, 4}, 32},
+                                   {false, {2, 16, 8, 8}, 16}};
   std::mt19937 rng(9);
   std::normal_distribution<double> nd;
   for (const Case& c : cases)
     for (bool blocked : {true, false}) {
-      const std::string name =
-          "x " + shape_str(c.x) + " -> " + std::to_string(c.co) + (blocked ? " blocked" : " nhwc");
+      const std::string name = std::string(c.transposed ? "transposed" : "strided") + " x " +
+                               shape_str(c.x) + " -> " + std::to_string(c.co) +
+                               (blocked ? " blocked" : " nhwc");
       auto g = std::make_shared<Graph>(DType::f32);
-      const Shape ws{c.x[1], c.co, 4, 4};
+      const Shape ws = c.transposed ? Shape{c.x[1], c.co, 4, 4} : Shape{c.co, c.x[1], 4, 4};
       const ValueId x = g->input("x", c.x), w = g->variable("w", ws),
                     b = g->variable("b", {1, c.co, 1, 1});
-      const ValueId y = g->relu(g->add(g->conv_transpose2d(x, w, 2, 1), b));
+      const ValueId conv = c.transposed ? g->conv_transpose2d(x, w, 2, 1) : g->conv2d(x, w, 2, 1);
+      const ValueId y = g->relu(g->add(conv, b));
       g->mark_output(y, "y");
       auto ref = make_ref_backend();
       auto dnn = make_onednn_backend({.threads = 2, .blocked_layouts = blocked});
       auto pr = compile(g, *ref), pd = compile(g, *dnn);
       std::string kernels;
       for (const auto& k : pd->kernels) kernels += k->describe() + "; ";
-      const bool expected = c.co % (avx512 ? 32 : 16) == 0 && c.x[1] * c.co >= 40 * (c.x[1] + c.co);
-      EXPECT_EQ(kernels.find("winograd_deconv+bias+relu") != std::string::npos, expected)
-          << name << ": " << kernels;
+      const bool expected =
+          c.co % (avx512 ? 32 : 16) == 0 && c.x[1] * c.co >= 40 * (c.x[1] + c.co);
+      const std::string kernel = c.transposed ? "winograd_deconv+bias+relu" : "winograd_conv+bias+relu";
+      EXPECT_EQ(kernels.find(kernel) != std::string::npos, expected) << name << ": " << kernels;
       Session sr(*pr), sd(*pd);
       std::vector<double> vx(size_t(numel(c.x))), vb(size_t(c.co));
       for (double& e : vx) e = nd(rng);
@@ -807,25 +811,24 @@ TEST(OneDnnWinogradDeconv, Stride2UpsamplingMatchesTheReference) {
           s->run();
         }
         sd.run();  // again from the cached transformed weights
-        EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-6)
-            << name << " round " << round << ": " << kernels;
+        EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-5) << name << " round " << round << ": " << kernels;
       }
     }
 }
 }  // namespace
 }  // namespace rg
 
-#include "backends/onednn/winograd_deconv.h"
+#include "backends/onednn/winograd_conv.h"
 
 namespace rg {
 namespace {
-// Both micro-kernels of the Winograd transposed convolution (the AVX2 one
-// runs on any machine this project builds for; the AVX-512 one where the CPU
-// has it), called directly, against the transposed convolution summed in
-// double: every layout pair, odd tile counts (rows of the last chunk that pad
-// the micro-kernel), several chunks a phase, several input-channel passes
-// (ci > 256) and a bias.
-TEST(OneDnnWinogradDeconv, BothMicroKernelsMatchTheDirectSumInDouble) {
+// Both micro-kernels of the Winograd convolutions (the AVX2 one runs on any
+// machine this project builds for; the AVX-512 one where the CPU has it),
+// called directly for both kinds, against the convolution summed in double:
+// every layout pair, odd tile counts (rows of the last chunk that pad the
+// micro-kernel), several chunks a group, several input-channel passes
+// (K > 256) and a bias.
+TEST(OneDnnWinograd, BothMicroKernelsMatchTheDirectSumInDouble) {
   using namespace onednn;
   std::vector<WinogradIsa> isas = {WinogradIsa::avx2};
   if (__builtin_cpu_supports("avx512f"))
@@ -833,15 +836,21 @@ TEST(OneDnnWinogradDeconv, BothMicroKernelsMatchTheDirectSumInDouble) {
   else
     std::cout << "[   NOTE   ] no AVX-512 on this CPU: only the AVX2 micro-kernel is checked\n";
   struct Case {
+    WinogradKind kind;
     int64_t n, ci, h, w, co;
     Layout src, dst;
   };
+  constexpr WinogradKind T = WinogradKind::transposed, S = WinogradKind::strided;
   const std::vector<Case> cases = {
-      {3, 8, 2, 6, 32, Layout::nhwc, Layout::nhwc},
-      {1, 272, 4, 4, 64, Layout::blk16, Layout::blk16},
-      {5, 32, 6, 2, 32, Layout::blk8, Layout::nhwc},
-      {2, 48, 10, 8, 96, Layout::nhwc, Layout::blk8},
-      {3, 8, 34, 30, 32, Layout::blk8, Layout::blk16}};  // 765 tiles a phase: 2 chunks
+      {T, 3, 8, 2, 6, 32, Layout::nhwc, Layout::nhwc},
+      {T, 1, 272, 4, 4, 64, Layout::blk16, Layout::blk16},
+      {T, 5, 32, 6, 2, 32, Layout::blk8, Layout::nhwc},
+      {T, 2, 48, 10, 8, 96, Layout::nhwc, Layout::blk8},
+      {T, 3, 8, 34, 30, 32, Layout::blk8, Layout::blk16},  // 765 tiles a phase: 2 chunks
+      {S, 3, 8, 4, 12, 32, Layout::nhwc, Layout::blk16},
+      {S, 2, 72, 8, 8, 64, Layout::blk8, Layout::nhwc},     // K = 288: two passes
+      {S, 4, 16, 64, 60, 32, Layout::blk16, Layout::blk8},  // 960 tiles: 3 chunks
+  };
   auto index = [](Layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y,
                   int64_t x) {
     const int64_t B = block_of(l);
@@ -852,8 +861,10 @@ TEST(OneDnnWinogradDeconv, BothMicroKernelsMatchTheDirectSumInDouble) {
   std::normal_distribution<float> nd;
   for (WinogradIsa isa : isas)
     for (const Case& k : cases) {
-      const WinogradDeconv c{k.n, k.ci, k.h, k.w, k.co, k.src, k.dst, isa, 2};
-      ASSERT_TRUE(winograd_deconv_applies(c));
+      const bool tr = k.kind == T;
+      const WinogradConv c{k.kind, k.n, k.ci, k.h, k.w, k.co, k.src, k.dst, isa, 2};
+      ASSERT_TRUE(winograd_applies(c));
+      const int64_t ho = tr ? 2 * k.h : k.h / 2, wo = tr ? 2 * k.w : k.w / 2;
       std::vector<float> src(size_t(k.n * k.ci * k.h * k.w)), w(size_t(k.ci * k.co * 16)),
           bias(size_t(k.co));
       for (float& e : src) e = nd(rng);
@@ -861,34 +872,38 @@ TEST(OneDnnWinogradDeconv, BothMicroKernelsMatchTheDirectSumInDouble) {
       for (float& e : bias) e = nd(rng);
       std::vector<float> u(size_t(winograd_weights_floats(c))),
           scratch(size_t(winograd_scratch_floats(c)));
-      std::vector<float> dst(size_t(k.n * k.co * 4 * k.h * k.w), std::nanf(""));
+      std::vector<float> dst(size_t(k.n * k.co * ho * wo), std::nanf(""));
       winograd_transform_weights(c, w.data(), u.data());
-      winograd_deconv_forward(c, src.data(), u.data(), bias.data(), dst.data(), scratch.data());
+      winograd_run(c, src.data(), u.data(), bias.data(), dst.data(), scratch.data());
       double worst = 0;
       for (int64_t n = 0; n < k.n; ++n)
         for (int64_t o = 0; o < k.co; ++o)
-          for (int64_t oy = 0; oy < 2 * k.h; ++oy)
-            for (int64_t ox = 0; ox < 2 * k.w; ++ox) {
+          for (int64_t oy = 0; oy < ho; ++oy)
+            for (int64_t ox = 0; ox < wo; ++ox) {
               double sum = bias[size_t(o)], mag = std::fabs(sum);
               for (int64_t i = 0; i < k.ci; ++i)
                 for (int ky = 0; ky < 4; ++ky)
                   for (int kx = 0; kx < 4; ++kx) {
-                    const int64_t ty = oy + 1 - ky,
-                                  tx = ox + 1 - kx;  // output = 2 * input - 1 + tap
-                    if (ty % 2 || tx % 2 || ty < 0 || tx < 0 || ty / 2 >= k.h || tx / 2 >= k.w)
-                      continue;
-                    const double p =
-                        double(src[size_t(index(k.src, k.ci, k.h, k.w, n, i, ty / 2, tx / 2))]) *
-                        w[size_t(((i * k.co + o) * 4 + ky) * 4 + kx)];
+                    // Transposed: output = 2 * input - 1 + tap; strided: input = 2 * output - 1 + tap.
+                    int64_t iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx;
+                    if (tr) {
+                      iy = oy + 1 - ky, ix = ox + 1 - kx;
+                      if (iy % 2 || ix % 2) continue;
+                      iy /= 2, ix /= 2;
+                    }
+                    if (iy < 0 || ix < 0 || iy >= k.h || ix >= k.w) continue;
+                    const float wt = tr ? w[size_t(((i * k.co + o) * 4 + ky) * 4 + kx)]
+                                        : w[size_t(((o * k.ci + i) * 4 + ky) * 4 + kx)];
+                    const double p = double(src[size_t(index(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) * wt;
                     sum += p, mag += std::fabs(p);
                   }
-              const double got = dst[size_t(index(k.dst, k.co, 2 * k.h, 2 * k.w, n, o, oy, ox))];
-              // A few f32 roundings of the terms' magnitudes (the transforms add and subtract
-              // them).
+              const double got = dst[size_t(index(k.dst, k.co, ho, wo, n, o, oy, ox))];
+              // A few f32 roundings of the terms' magnitudes (the transforms add and subtract them).
               worst = std::max(worst, std::fabs(got - sum) / (mag * 1e-6 + 1e-30));
             }
-      EXPECT_LT(worst, 4.0) << (isa == WinogradIsa::avx512 ? "avx512 " : "avx2 ") << k.n << "x"
-                            << k.ci << "x" << k.h << "x" << k.w << " -> " << k.co
+      EXPECT_LT(worst, 4.0) << (isa == WinogradIsa::avx512 ? "avx512 " : "avx2 ")
+                            << (tr ? "transposed " : "strided ") << k.n << "x" << k.ci << "x"
+                            << k.h << "x" << k.w << " -> " << k.co
                             << ": error / (1e-6 * sum of |terms|)";
     }
 }

@@ -1,4 +1,4 @@
-#include "backends/onednn/winograd_deconv.h"
+#include "backends/onednn/winograd_conv.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -9,10 +9,17 @@
 namespace rg::onednn {
 namespace {
 
-// The layer as phases: output row 2m + py of phase py reads input rows
-// m + py - 1 + j (j = 0, 1) with kernel row 3 - py - 2j; columns alike. A
-// tile is a 2x2 block of one phase (phase rows 2ty, 2ty + 1), read from the
-// 3x3 input patch whose top-left is (2ty + py - 1, 2tx + px - 1).
+// Transposed: output row 2m + py of phase py reads input rows m + py - 1 + j
+// (j = 0, 1) with kernel row 3 - py - 2j; columns alike. A tile is a 2x2
+// block of one phase (phase rows 2ty, 2ty + 1), from the 3x3 input patch at
+// rows 2ty + py - 1 + a (a = 0..2). The four phases are four GEMM groups.
+//
+// Strided: output row i reads input rows 2i - 1 + k, k = 2j + q: the input
+// split by row parity q (s_q[m] = in[2m + q - 1]) is read at s_q[i + j] with
+// kernel row 2j + q. A tile is a 2x2 output block (rows 2ty, 2ty + 1), from
+// s_q[2ty + a] = input row 4ty + 2a + q - 1 for each of the four parities
+// (qy, qx); their products add up, so the four parities are one GEMM with
+// K = 4 ci (k = q * ci + channel).
 //
 // F(2, 2) in one dimension, for input d0..d2 and taps g0, g1 (y0 = d0 g0 + d1 g1,
 // y1 = d1 g0 + d2 g1):  V = (d0 - d1, d1, d2 - d1), U = (g0, g0 + g1, g1),
@@ -20,6 +27,14 @@ namespace {
 // transforms run over rows, then columns; point a * 3 + b is row a, column b.
 constexpr int kPoints = 9;
 constexpr int kPhases = 4;
+
+bool strided(const WinogradConv& c) { return c.kind == WinogradKind::strided; }
+// GEMM groups (transposed: one per output phase) and their K.
+int groups_of(const WinogradConv& c) { return strided(c) ? 1 : kPhases; }
+int64_t k_of(const WinogradConv& c) { return strided(c) ? kPhases * c.ci : c.ci; }
+// Tiles of one group: 2x2 blocks of a phase (transposed, h x w each) or of the output (h/2 x w/2).
+int64_t tile_rows(const WinogradConv& c) { return strided(c) ? c.h / 4 : c.h / 2; }
+int64_t tile_cols(const WinogradConv& c) { return strided(c) ? c.w / 4 : c.w / 2; }
 constexpr int64_t kLanes = 8;  // channels per vector in the transforms
 constexpr int64_t kKc =
     256;  // input channels per pass of the micro-kernel (its weight panel stays in L1)
@@ -68,7 +83,7 @@ struct Address {
 // the chunks of a phase about equal. Measured on the seed's layers (AVX-512,
 // 2 threads): 12..96-tile chunks were up to 1.4x slower on the 1024-channel
 // layer, no faster on the others.
-int64_t tiles_per_chunk(const WinogradDeconv& c) {
+int64_t tiles_per_chunk(const WinogradConv& c) {
   const int64_t phase_tiles = c.n * (c.h / 2) * (c.w / 2);
   const int64_t t =
       std::clamp<int64_t>((int64_t(4) << 20) / (4 * kPoints * c.ci) / 12 * 12, 240, 480);
@@ -148,53 +163,58 @@ struct Tile {
   int64_t n, ty, tx;
 };
 
-// v[point][t][ci] for the chunk's tiles of phase (py, px); rows past the
-// chunk's tiles up to `rows` are zeroed.
-void transform_input(const WinogradDeconv& c, const Address& in, const float* src, int py, int px,
+// v[point][t][k] for the chunk's tiles of group ph; rows past the chunk's
+// tiles up to `rows` are zeroed.
+void transform_input(const WinogradConv& c, const Address& in, const float* src, int ph,
                      const Tile* tiles, int64_t count, int64_t rows, float* v) {
-  const int64_t groups = c.ci / kLanes, plane = rows * c.ci;
-  for (int64_t t = 0; t < count; ++t) {
-    const int64_t y0 = 2 * tiles[t].ty + py - 1, x0 = 2 * tiles[t].tx + px - 1;
-    bool rin[3], cin[3];
-    for (int i = 0; i < 3; ++i)
-      rin[i] = y0 + i >= 0 && y0 + i < c.h, cin[i] = x0 + i >= 0 && x0 + i < c.w;
-    int64_t off[3][3];
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j)
-        off[i][j] = rin[i] && cin[j] ? in.at(tiles[t].n, y0 + i, x0 + j) : -1;
-    float* vt = v + t * c.ci;
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t go = in.group(g);
-      V8 d[3][3];
+  const int64_t groups = c.ci / kLanes, K = k_of(c), plane = rows * K;
+  const int parts = strided(c) ? kPhases : 1, step = strided(c) ? 2 : 1;
+  for (int64_t t = 0; t < count; ++t)
+    for (int q = 0; q < parts; ++q) {
+      // Top-left input pixel of the patch and its row/column step.
+      const int64_t y0 = strided(c) ? 4 * tiles[t].ty + q / 2 - 1 : 2 * tiles[t].ty + ph / 2 - 1;
+      const int64_t x0 = strided(c) ? 4 * tiles[t].tx + q % 2 - 1 : 2 * tiles[t].tx + ph % 2 - 1;
+      int64_t off[3][3];
       for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) d[i][j] = off[i][j] >= 0 ? load8(src + off[i][j] + go) : V8{};
-      V8 e[3][3];
-      for (int j = 0; j < 3; ++j)
-        e[0][j] = d[0][j] - d[1][j], e[1][j] = d[1][j], e[2][j] = d[2][j] - d[1][j];
-      for (int a = 0; a < 3; ++a) {
-        float* p = vt + g * kLanes + a * 3 * plane;
-        store8(p, e[a][0] - e[a][1]);
-        store8(p + plane, e[a][1]);
-        store8(p + 2 * plane, e[a][2] - e[a][1]);
+        for (int j = 0; j < 3; ++j) {
+          const int64_t y = y0 + step * i, x = x0 + step * j;
+          off[i][j] = y >= 0 && y < c.h && x >= 0 && x < c.w ? in.at(tiles[t].n, y, x) : -1;
+        }
+      float* vt = v + t * K + q * c.ci;
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t go = in.group(g);
+        V8 d[3][3];
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 3; ++j) d[i][j] = off[i][j] >= 0 ? load8(src + off[i][j] + go) : V8{};
+        V8 e[3][3];
+        for (int j = 0; j < 3; ++j)
+          e[0][j] = d[0][j] - d[1][j], e[1][j] = d[1][j], e[2][j] = d[2][j] - d[1][j];
+        for (int a = 0; a < 3; ++a) {
+          float* p = vt + g * kLanes + a * 3 * plane;
+          store8(p, e[a][0] - e[a][1]);
+          store8(p + plane, e[a][1]);
+          store8(p + 2 * plane, e[a][2] - e[a][1]);
+        }
       }
     }
-  }
   for (int p = 0; p < kPoints; ++p)
-    std::memset(v + p * plane + count * c.ci, 0, size_t((rows - count) * c.ci) * 4);
+    std::memset(v + p * plane + count * K, 0, size_t((rows - count) * K) * 4);
 }
 
 // The chunk's 2x2 output blocks from m[point][t][co], plus the bias.
-void transform_output(const WinogradDeconv& c, const Address& out, const float* m,
-                      const float* bias, int py, int px, const Tile* tiles, int64_t count,
-                      int64_t rows, float* dst) {
+void transform_output(const WinogradConv& c, const Address& out, const float* m,
+                      const float* bias, int ph, const Tile* tiles, int64_t count, int64_t rows,
+                      float* dst) {
+  // Output pixel of block row r: 2r + py (transposed, phase rows interleave) or r.
+  const int64_t ostep = strided(c) ? 1 : 2, py = strided(c) ? 0 : ph / 2, px = strided(c) ? 0 : ph % 2;
   const int64_t groups = c.co / kLanes, plane = rows * c.co;
   for (int64_t t = 0; t < count; ++t) {
     const float* mt = m + t * c.co;
     int64_t off[2][2];
     for (int dy = 0; dy < 2; ++dy)
       for (int dx = 0; dx < 2; ++dx)
-        off[dy][dx] =
-            out.at(tiles[t].n, 2 * (2 * tiles[t].ty + dy) + py, 2 * (2 * tiles[t].tx + dx) + px);
+        off[dy][dx] = out.at(tiles[t].n, ostep * (2 * tiles[t].ty + dy) + py,
+                             ostep * (2 * tiles[t].tx + dx) + px);
     for (int64_t g = 0; g < groups; ++g) {
       V8 q[9];
       for (int p = 0; p < kPoints; ++p) q[p] = load8(mt + p * plane + g * kLanes);
@@ -213,44 +233,47 @@ void transform_output(const WinogradDeconv& c, const Address& out, const float* 
 
 }  // namespace
 
-bool winograd_deconv_applies(const WinogradDeconv& c) {
+bool winograd_applies(const WinogradConv& c) {
   auto layout_ok = [](Layout l) {
     return l == Layout::nhwc || l == Layout::blk8 || l == Layout::blk16;
   };
-  return c.n >= 1 && c.h >= 2 && c.w >= 2 && c.h % 2 == 0 && c.w % 2 == 0 && c.ci % kLanes == 0 &&
+  const int64_t m = strided(c) ? 4 : 2;  // whole tiles
+  return c.n >= 1 && c.h >= m && c.w >= m && c.h % m == 0 && c.w % m == 0 && c.ci % kLanes == 0 &&
          c.co % nr_of(c.isa) == 0 && c.threads >= 1 && layout_ok(c.src_layout) &&
          layout_ok(c.dst_layout);
 }
 
-bool winograd_deconv_pays(const WinogradDeconv& c) {
-  return c.ci * c.co >= 40 * (c.ci + c.co);
-}
+bool winograd_pays(const WinogradConv& c) { return c.ci * c.co >= 40 * (c.ci + c.co); }
 
-int64_t winograd_weights_floats(const WinogradDeconv& c) {
-  return kPhases * kPoints * c.ci * c.co;
-}
+int64_t winograd_weights_floats(const WinogradConv& c) { return kPhases * kPoints * c.ci * c.co; }
 
-int64_t winograd_scratch_floats(const WinogradDeconv& c) {
+int64_t winograd_scratch_floats(const WinogradConv& c) {
   const int64_t t = tiles_per_chunk(c);
-  return int64_t(c.threads) * kPoints * t * (c.ci + c.co);
+  return int64_t(c.threads) * kPoints * t * (k_of(c) + c.co);
 }
 
-void winograd_transform_weights(const WinogradDeconv& c, const float* w, float* u) {
-  const int64_t nr = nr_of(c.isa), per_point = c.ci * c.co;
+void winograd_transform_weights(const WinogradConv& c, const float* w, float* u) {
+  // Packed: [group][point][co / nr][K][nr]; transposed: group = phase, K = ci;
+  // strided: one group, k = parity * ci + channel.
+  const int64_t nr = nr_of(c.isa), K = k_of(c), per_point = K * c.co;
 #pragma omp parallel for collapse(2) num_threads(c.threads)
   for (int ph = 0; ph < kPhases; ++ph)
     for (int64_t i = 0; i < c.ci; ++i) {
       const int py = ph / 2, px = ph % 2;
+      const int group = strided(c) ? 0 : ph;
+      const int64_t k = strided(c) ? ph * c.ci + i : i;
       for (int64_t o = 0; o < c.co; ++o) {
-        const float* k = w + (i * c.co + o) * 16;
+        // Tap (j, l) of this phase or parity: transposed [ci][co][4][4] at
+        // kernel row 3 - py - 2j; strided [co][ci][4][4] at row 2j + py.
+        const float* kw = strided(c) ? w + (o * c.ci + i) * 16 : w + (i * c.co + o) * 16;
         float g[2][2];
         for (int j = 0; j < 2; ++j)
-          for (int l = 0; l < 2; ++l) g[j][l] = k[(3 - py - 2 * j) * 4 + (3 - px - 2 * l)];
+          for (int l = 0; l < 2; ++l)
+            g[j][l] = strided(c) ? kw[(2 * j + py) * 4 + 2 * l + px]
+                                 : kw[(3 - py - 2 * j) * 4 + (3 - px - 2 * l)];
         const float r[3][2] = {
             {g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]}, {g[1][0], g[1][1]}};
-        // Packed: [phase][point][co / nr][ci][nr].
-        float* base =
-            u + int64_t(ph) * kPoints * per_point + (o / nr) * c.ci * nr + i * nr + o % nr;
+        float* base = u + int64_t(group) * kPoints * per_point + (o / nr) * K * nr + k * nr + o % nr;
         for (int a = 0; a < 3; ++a) {
           base[(a * 3 + 0) * per_point] = r[a][0];
           base[(a * 3 + 1) * per_point] = r[a][0] + r[a][1];
@@ -260,31 +283,32 @@ void winograd_transform_weights(const WinogradDeconv& c, const float* w, float* 
     }
 }
 
-void winograd_deconv_forward(const WinogradDeconv& c, const float* src, const float* u,
-                             const float* bias, float* dst, float* scratch) {
-  const Address in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, 2 * c.h, 2 * c.w);
-  const int64_t tw = c.w / 2, th = c.h / 2, phase_tiles = c.n * th * tw;
-  const int64_t chunk = tiles_per_chunk(c), per_phase = (phase_tiles + chunk - 1) / chunk;
-  const int64_t chunks = kPhases * per_phase, per_point = c.ci * c.co, mr = mr_of(c.isa);
+void winograd_run(const WinogradConv& c, const float* src, const float* u, const float* bias,
+                  float* dst, float* scratch) {
+  const int64_t ho = strided(c) ? c.h / 2 : 2 * c.h, wo = strided(c) ? c.w / 2 : 2 * c.w;
+  const Address in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, ho, wo);
+  const int64_t tw = tile_cols(c), th = tile_rows(c), group_tiles = c.n * th * tw, K = k_of(c);
+  const int64_t chunk = tiles_per_chunk(c), per_group = (group_tiles + chunk - 1) / chunk;
+  const int64_t chunks = groups_of(c) * per_group, per_point = K * c.co, mr = mr_of(c.isa);
 #pragma omp parallel num_threads(c.threads)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    float* v = scratch + int64_t(t) * kPoints * chunk * (c.ci + c.co);
-    float* m = v + kPoints * chunk * c.ci;
+    float* v = scratch + int64_t(t) * kPoints * chunk * (K + c.co);
+    float* m = v + kPoints * chunk * K;
     Tile tiles[480];
     for (int64_t k = chunks * t / nt; k < chunks * (t + 1) / nt; ++k) {
-      const int ph = int(k / per_phase), py = ph / 2, px = ph % 2;
-      const int64_t first = (k % per_phase) * chunk, count = std::min(chunk, phase_tiles - first);
+      const int ph = int(k / per_group);
+      const int64_t first = (k % per_group) * chunk, count = std::min(chunk, group_tiles - first);
       for (int64_t i = 0; i < count; ++i) {
         const int64_t f = first + i;
         tiles[i] = Tile{f / (th * tw), (f / tw) % th, f % tw};
       }
       const int64_t rows = (count + mr - 1) / mr * mr;
-      transform_input(c, in, src, py, px, tiles, count, rows, v);
+      transform_input(c, in, src, ph, tiles, count, rows, v);
       const float* up = u + int64_t(ph) * kPoints * per_point;
       for (int p = 0; p < kPoints; ++p)
-        gemm(c.isa, rows, c.ci, c.co, v + p * rows * c.ci, up + p * per_point, m + p * rows * c.co);
-      transform_output(c, out, m, bias, py, px, tiles, count, rows, dst);
+        gemm(c.isa, rows, K, c.co, v + p * rows * K, up + p * per_point, m + p * rows * c.co);
+      transform_output(c, out, m, bias, ph, tiles, count, rows, dst);
     }
   }
 }

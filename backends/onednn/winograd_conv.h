@@ -1,0 +1,71 @@
+// The 4x4, stride-2, padding-1 convolutions of the seed's models, computed
+// with fewer multiplications than oneDNN's direct kernels: the transposed
+// ones (G's upsampling, D's input gradients) and the strided ones (D's
+// downsampling, G's input gradients).
+//
+// Each output pixel of such a layer sees 2x2 input pixels (transposed) or
+// 4x4 of them in four 2x2 groups of one row and column parity (strided),
+// and which taps meet which pixels depends only on parities: the layer is a
+// sum of 2x2 stride-1 convolutions. Winograd's F(2x2, 2x2) computes a 2x2
+// output block of one from a 3x3 input patch with 9 multiplications per
+// channel pair instead of 16 (1.78x fewer). Its transforms use only 0 and +-1,
+// so the result differs from the direct sum by a few f32 roundings
+// (docs/cpu_backend.md, "Winograd convolutions").
+//
+// The multiplications are 9 GEMMs per group and chunk of tiles, run by our
+// own register-blocked micro-kernel on transformed weights packed once per
+// weight update; a chunk's transformed input and products stay in the core's
+// cache between the three stages (input transform, GEMMs, output transform).
+#pragma once
+
+#include <cstdint>
+
+#include "backends/onednn/layout.h"
+
+namespace rg::onednn {
+
+// Which micro-kernel runs the GEMMs: AVX-512 (12x32 register tile) or AVX2 (6x16).
+enum class WinogradIsa : uint8_t { avx2, avx512 };
+
+// transposed: conv_transpose2d, output 2h x 2w, weights [ci, co, 4, 4];
+// strided: conv2d, output h/2 x w/2, weights [co, ci, 4, 4].
+enum class WinogradKind : uint8_t { transposed, strided };
+
+struct WinogradConv {
+  WinogradKind kind;
+  int64_t n, ci, h, w;  // input
+  int64_t co;
+  Layout src_layout, dst_layout;
+  WinogradIsa isa;
+  int threads;  // OpenMP threads the forward pass uses (and scratch is sized for)
+};
+
+// Whether the kernel handles this layer: whole 2x2 output blocks (transposed:
+// h and w even; strided: multiples of 4), ci a multiple of 8, co a multiple
+// of the micro-kernel's width (32 on AVX-512, 16 on AVX2), src and dst
+// channel-blocked or NHWC. The geometry (4x4, stride 2, padding 1, output
+// exactly 2x or 1/2x the input) is the caller's to check.
+bool winograd_applies(const WinogradConv& c);
+
+// Whether it is also faster than oneDNN's direct kernel: when the GEMMs
+// dominate the transforms, i.e. ci * co / (ci + co) >= 40 (the transforms move
+// 9 (ci + co) floats a tile through the cache for 18 ci co FLOPs). Measured
+// per layer of the seed model at batch 64 (bench/RESULTS.md): faster from
+// 128 -> 64 channels up, slower for 64 -> 32 at 64 -> 128 px.
+bool winograd_pays(const WinogradConv& c);
+
+// Floats of the transformed, packed weights (36 * ci * co).
+int64_t winograd_weights_floats(const WinogradConv& c);
+// Floats of per-thread scratch the forward pass needs (all threads).
+int64_t winograd_scratch_floats(const WinogradConv& c);
+
+// u = the transformed weights of w (the layout of the kind, see above).
+void winograd_transform_weights(const WinogradConv& c, const float* w, float* u);
+
+// dst = conv_transpose2d or conv2d(src, w, stride 2, padding 1) (+ bias[co]
+// when not null), with u from winograd_transform_weights. src and dst in the
+// layouts of c.
+void winograd_run(const WinogradConv& c, const float* src, const float* u, const float* bias,
+                  float* dst, float* scratch);
+
+}  // namespace rg::onednn
