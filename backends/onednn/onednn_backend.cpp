@@ -676,6 +676,22 @@ class OneDnnKernel final : public Kernel {
           if (v != po.result) fused_.insert(v);
   }
 
+  // Our own kernels (Winograd, small_conv) write the anchor's result; the
+  // eltwise post-ops a primitive would have fused run after them as oneDNN
+  // eltwise primitives in place on it.
+  void add_eltwise_post_ops_in_place(const PostOps& po, ValueId dst) {
+    const memory::desc md = data_md(dst);
+    for (int i = 0; i < po.ops.len(); ++i) {
+      float scale, alpha, beta;
+      dnnl::algorithm alg;
+      po.ops.get_params_eltwise(i, scale, alg, alpha, beta);
+      auto pd = dnnl::eltwise_forward::primitive_desc(
+          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta), onednn::user_scratchpad_attr(),
+          ctx_->eng);
+      add_prim(dnnl::eltwise_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}}, {vref(dst), vref(dst)}, "eltwise");
+    }
+  }
+
   // A 4x4 stride-2 padding-1 convolution or transposed convolution (the
   // models' down- and upsampling and their input gradients): our Winograd
   // kernel (winograd_conv.h), 1.78x fewer multiplications than oneDNN's
@@ -719,22 +735,12 @@ class OneDnnKernel final : public Kernel {
     add_fn(
         [this, c, src, dst, bias, u_ptr, work] {
           winograd_run(c, fp(src), u_ptr(), bias >= 0 ? fp(bias) : nullptr, fp(dst),
-                                  reinterpret_cast<float*>(scratch_base_ + work));
+                       reinterpret_cast<float*>(scratch_base_ + work));
         },
         std::string(transposed ? "winograd_deconv" : "winograd_conv") + po.text + "[" + layout_name(c.src_layout) + "->" +
             layout_name(c.dst_layout) + "](" +
             (c.isa == WinogradIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
-    const memory::desc md = data_md(dst);
-    for (int i = 0; i < po.ops.len(); ++i) {
-      float scale, alpha, beta;
-      dnnl::algorithm alg;
-      po.ops.get_params_eltwise(i, scale, alg, alpha, beta);
-      auto pd = dnnl::eltwise_forward::primitive_desc(
-          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta),
-          user_scratchpad_attr(), ctx_->eng);
-      add_prim(dnnl::eltwise_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
-               {vref(dst), vref(dst)}, "eltwise");
-    }
+    add_eltwise_post_ops_in_place(po, dst);
     return true;
   }
 
@@ -769,16 +775,7 @@ class OneDnnKernel final : public Kernel {
                          reinterpret_cast<float*>(scratch_base_ + pack));
     }, std::string("small_conv") + (flip ? "(flipped deconv)" : "") + po.text + "[" + layout_name(c.src_layout) +
            "->" + layout_name(c.dst_layout) + "]");
-    const memory::desc md = data_md(dst);
-    for (int i = 0; i < po.ops.len(); ++i) {
-      float scale, alpha, beta;
-      dnnl::algorithm alg;
-      po.ops.get_params_eltwise(i, scale, alg, alpha, beta);
-      auto pd = dnnl::eltwise_forward::primitive_desc(
-          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta), user_scratchpad_attr(),
-          ctx_->eng);
-      add_prim(dnnl::eltwise_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}}, {vref(dst), vref(dst)}, "eltwise");
-    }
+    add_eltwise_post_ops_in_place(po, dst);
     return true;
   }
 
