@@ -32,6 +32,12 @@ bool strided(const WinogradConv& c) { return c.kind == WinogradKind::strided; }
 // GEMM groups (transposed: one per output phase) and their K.
 int groups_of(const WinogradConv& c) { return strided(c) ? 1 : kPhases; }
 int64_t k_of(const WinogradConv& c) { return strided(c) ? kPhases * c.ci : c.ci; }
+// Row strides of the transformed input (K) and of the products (co), padded
+// by 64 bytes: with K or co a multiple of 1024 the micro-kernel's 12 rows
+// would otherwise fall into the same L1 set.
+constexpr int64_t kRowPad = 16;
+int64_t lda_of(const WinogradConv& c) { return k_of(c) + kRowPad; }
+int64_t ldc_of(const WinogradConv& c) { return c.co + kRowPad; }
 // Tiles of one group: 2x2 blocks of a phase (transposed, h x w each) or of the output (h/2 x w/2).
 int64_t tile_rows(const WinogradConv& c) { return strided(c) ? c.h / 4 : c.h / 2; }
 int64_t tile_cols(const WinogradConv& c) { return strided(c) ? c.w / 4 : c.w / 2; }
@@ -139,21 +145,21 @@ __attribute__((target("avx2,fma"))) void micro_avx2(int64_t k, const float* a, i
   }
 }
 
-// C[rows x co] = A[rows x ci] * B, B packed as [co / NR][ci][NR]; rows a
-// multiple of MR. K is split in passes of kKc so a panel slice stays in L1
-// while every row block of A streams past it.
-void gemm(WinogradIsa isa, int64_t rows, int64_t ci, int64_t co, const float* a, const float* b,
-          float* c) {
+// C[rows x co] = A[rows x K] * B, B packed as [co / NR][K][NR]; A and C rows
+// lda and ldc apart; rows a multiple of MR. K is split in passes of kKc so a
+// panel slice stays in L1 while every row block of A streams past it.
+void gemm(WinogradIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, int64_t lda,
+          const float* b, float* c, int64_t ldc) {
   const int64_t mr = mr_of(isa), nr = nr_of(isa);
-  for (int64_t k0 = 0; k0 < ci; k0 += kKc) {
-    const int64_t kc = std::min(kKc, ci - k0);
+  for (int64_t k0 = 0; k0 < K; k0 += kKc) {
+    const int64_t kc = std::min(kKc, K - k0);
     for (int64_t j = 0; j < co; j += nr) {
-      const float* panel = b + j * ci + k0 * nr;
+      const float* panel = b + j * K + k0 * nr;
       for (int64_t r = 0; r < rows; r += mr) {
         if (isa == WinogradIsa::avx512)
-          micro_avx512<12>(kc, a + r * ci + k0, ci, panel, c + r * co + j, co, k0 > 0);
+          micro_avx512<12>(kc, a + r * lda + k0, lda, panel, c + r * ldc + j, ldc, k0 > 0);
         else
-          micro_avx2<6>(kc, a + r * ci + k0, ci, panel, c + r * co + j, co, k0 > 0);
+          micro_avx2<6>(kc, a + r * lda + k0, lda, panel, c + r * ldc + j, ldc, k0 > 0);
       }
     }
   }
@@ -167,7 +173,7 @@ struct Tile {
 // tiles up to `rows` are zeroed.
 void transform_input(const WinogradConv& c, const Address& in, const float* src, int ph,
                      const Tile* tiles, int64_t count, int64_t rows, float* v) {
-  const int64_t groups = c.ci / kLanes, K = k_of(c), plane = rows * K;
+  const int64_t groups = c.ci / kLanes, lda = lda_of(c), plane = rows * lda;
   const int parts = strided(c) ? kPhases : 1, step = strided(c) ? 2 : 1;
   for (int64_t t = 0; t < count; ++t)
     for (int q = 0; q < parts; ++q) {
@@ -180,7 +186,7 @@ void transform_input(const WinogradConv& c, const Address& in, const float* src,
           const int64_t y = y0 + step * i, x = x0 + step * j;
           off[i][j] = y >= 0 && y < c.h && x >= 0 && x < c.w ? in.at(tiles[t].n, y, x) : -1;
         }
-      float* vt = v + t * K + q * c.ci;
+      float* vt = v + t * lda + q * c.ci;
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t go = in.group(g);
         V8 d[3][3];
@@ -198,7 +204,7 @@ void transform_input(const WinogradConv& c, const Address& in, const float* src,
       }
     }
   for (int p = 0; p < kPoints; ++p)
-    std::memset(v + p * plane + count * K, 0, size_t((rows - count) * K) * 4);
+    std::memset(v + p * plane + count * lda, 0, size_t((rows - count) * lda) * 4);
 }
 
 // The chunk's 2x2 output blocks from m[point][t][co], plus the bias.
@@ -207,9 +213,9 @@ void transform_output(const WinogradConv& c, const Address& out, const float* m,
                       float* dst) {
   // Output pixel of block row r: 2r + py (transposed, phase rows interleave) or r.
   const int64_t ostep = strided(c) ? 1 : 2, py = strided(c) ? 0 : ph / 2, px = strided(c) ? 0 : ph % 2;
-  const int64_t groups = c.co / kLanes, plane = rows * c.co;
+  const int64_t groups = c.co / kLanes, ldc = ldc_of(c), plane = rows * ldc;
   for (int64_t t = 0; t < count; ++t) {
-    const float* mt = m + t * c.co;
+    const float* mt = m + t * ldc;
     int64_t off[2][2];
     for (int dy = 0; dy < 2; ++dy)
       for (int dx = 0; dx < 2; ++dx)
@@ -244,10 +250,11 @@ bool winograd_applies(const WinogradConv& c) {
 }
 
 bool winograd_pays(const WinogradConv& c) {
-  // A strided layer with a 4x4 output (D 256 -> 512 at 8 -> 4 px) has too few
-  // tiles to reuse its 19 MB of transformed weights: measured 0.74x (AVX-512)
-  // and 0.85x (AVX2) of oneDNN's speed.
-  if (c.kind == WinogradKind::strided && c.h < 16) return false;
+  // A strided layer with a 4x4 output has few tiles to reuse its transformed
+  // weights, and oneDNN's direct kernel is at its best there: D 256 -> 512
+  // at 8 -> 4 px measured 0.95x (AVX-512) and 0.85x (AVX2) of oneDNN's speed,
+  // G's 1024 -> 512 input gradient (512 -> 1024 channels) 1.15x and 1.11x.
+  if (c.kind == WinogradKind::strided && c.h < 16 && c.ci < 512) return false;
   return c.ci * c.co >= 40 * (c.ci + c.co);
 }
 
@@ -255,7 +262,7 @@ int64_t winograd_weights_floats(const WinogradConv& c) { return kPhases * kPoint
 
 int64_t winograd_scratch_floats(const WinogradConv& c) {
   const int64_t t = tiles_per_chunk(c);
-  return int64_t(c.threads) * kPoints * t * (k_of(c) + c.co);
+  return int64_t(c.threads) * kPoints * t * (lda_of(c) + ldc_of(c));
 }
 
 void winograd_transform_weights(const WinogradConv& c, const float* w, float* u) {
@@ -299,8 +306,9 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
 #pragma omp parallel num_threads(c.threads)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    float* v = scratch + int64_t(t) * kPoints * chunk * (K + c.co);
-    float* m = v + kPoints * chunk * K;
+    const int64_t lda = lda_of(c), ldc = ldc_of(c);
+    float* v = scratch + int64_t(t) * kPoints * chunk * (lda + ldc);
+    float* m = v + kPoints * chunk * lda;
     Tile tiles[480];
     for (int64_t k = chunks * t / nt; k < chunks * (t + 1) / nt; ++k) {
       const int ph = int(k / per_group);
@@ -313,7 +321,8 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
       transform_input(c, in, src, ph, tiles, count, rows, v);
       const float* up = u + int64_t(ph) * kPoints * per_point;
       for (int p = 0; p < kPoints; ++p)
-        gemm(c.isa, rows, K, c.co, v + p * rows * K, up + p * per_point, m + p * rows * c.co);
+        gemm(c.isa, rows, K, c.co, v + p * rows * lda, lda, up + p * per_point, m + p * rows * ldc,
+             ldc);
       transform_output(c, out, m, bias, ph, tiles, count, rows, dst);
     }
   }

@@ -52,7 +52,8 @@ bool winograd_applies(const WinogradConv& c);
 // 9 (ci + co) floats a tile through the cache for 18 ci co FLOPs). Measured
 // per layer of the seed model at batch 64 (bench/RESULTS.md): faster from
 // 128 -> 64 channels up, slower for 64 -> 32 at 64 -> 128 px; and for a
-// strided layer, an input of at least 16 x 16 (see winograd_conv.cpp).
+// strided layer, an input of at least 16 x 16 or 512 channels (see
+// winograd_conv.cpp).
 bool winograd_pays(const WinogradConv& c);
 
 // Floats of the transformed, packed weights (36 * ci * co).
