@@ -267,30 +267,36 @@ int64_t winograd_scratch_floats(const WinogradConv& c) {
 
 void winograd_transform_weights(const WinogradConv& c, const float* w, float* u) {
   // Packed: [group][point][co / nr][K][nr]; transposed: group = phase, K = ci;
-  // strided: one group, k = parity * ci + channel.
+  // strided: one group, k = parity * ci + channel. A task is one phase and
+  // one panel of nr output channels: its 9 points are 9 sequential runs of
+  // K x nr floats (this runs at every training step, and scattered writes
+  // made it 3x slower).
   const int64_t nr = nr_of(c.isa), K = k_of(c), per_point = K * c.co;
 #pragma omp parallel for collapse(2) num_threads(c.threads)
   for (int ph = 0; ph < kPhases; ++ph)
-    for (int64_t i = 0; i < c.ci; ++i) {
+    for (int64_t o0 = 0; o0 < c.co; o0 += nr) {
       const int py = ph / 2, px = ph % 2;
       const int group = strided(c) ? 0 : ph;
-      const int64_t k = strided(c) ? ph * c.ci + i : i;
-      for (int64_t o = 0; o < c.co; ++o) {
-        // Tap (j, l) of this phase or parity: transposed [ci][co][4][4] at
-        // kernel row 3 - py - 2j; strided [co][ci][4][4] at row 2j + py.
-        const float* kw = strided(c) ? w + (o * c.ci + i) * 16 : w + (i * c.co + o) * 16;
-        float g[2][2];
-        for (int j = 0; j < 2; ++j)
-          for (int l = 0; l < 2; ++l)
-            g[j][l] = strided(c) ? kw[(2 * j + py) * 4 + 2 * l + px]
-                                 : kw[(3 - py - 2 * j) * 4 + (3 - px - 2 * l)];
-        const float r[3][2] = {
-            {g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]}, {g[1][0], g[1][1]}};
-        float* base = u + int64_t(group) * kPoints * per_point + (o / nr) * K * nr + k * nr + o % nr;
-        for (int a = 0; a < 3; ++a) {
-          base[(a * 3 + 0) * per_point] = r[a][0];
-          base[(a * 3 + 1) * per_point] = r[a][0] + r[a][1];
-          base[(a * 3 + 2) * per_point] = r[a][1];
+      for (int64_t i = 0; i < c.ci; ++i) {
+        const int64_t k = strided(c) ? ph * c.ci + i : i;
+        float* base = u + int64_t(group) * kPoints * per_point + o0 * K + k * nr;
+        for (int64_t o = o0; o < o0 + nr; ++o) {
+          // Transposed [ci][co][4][4]: phase (py, px) tap (j, l) at kernel row
+          // 3 - py - 2j; strided [co][ci][4][4]: parity (py, px) at row 2j + py.
+          const float* kw = strided(c) ? w + (o * c.ci + i) * 16 : w + (i * c.co + o) * 16;
+          float g[2][2];
+          for (int j = 0; j < 2; ++j)
+            for (int l = 0; l < 2; ++l)
+              g[j][l] = strided(c) ? kw[(2 * j + py) * 4 + 2 * l + px]
+                                   : kw[(3 - py - 2 * j) * 4 + (3 - px - 2 * l)];
+          const float r[3][2] = {
+              {g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]}, {g[1][0], g[1][1]}};
+          float* at = base + (o - o0);
+          for (int a = 0; a < 3; ++a) {
+            at[(a * 3 + 0) * per_point] = r[a][0];
+            at[(a * 3 + 1) * per_point] = r[a][0] + r[a][1];
+            at[(a * 3 + 2) * per_point] = r[a][1];
+          }
         }
       }
     }
