@@ -85,16 +85,18 @@ struct Address {
 // Tiles per chunk: a multiple of both micro-kernels' row count (12, 6); at
 // least 240, so each weight panel (read from memory once per chunk) serves
 // 240 rows (the 1024-channel layer is bound by its 75 MB of transformed
-// weights otherwise); at most 480, or about 4 MiB of transformed input; and
-// the chunks of a phase about equal. Measured on the seed's layers (AVX-512,
-// 2 threads): 12..96-tile chunks were up to 1.4x slower on the 1024-channel
-// layer, no faster on the others.
+// weights otherwise); at most kMaxChunk, or about 4 MiB of transformed input
+// (9 x tiles x K floats); and the chunks of a group about equal (so two
+// threads share a small layer's work evenly). Measured on the seed's layers
+// (AVX-512, 2 threads): 12..96-tile chunks were up to 1.4x slower on the
+// 1024-channel layer, no faster on the others.
+constexpr int64_t kMaxChunk = 480;
 int64_t tiles_per_chunk(const WinogradConv& c) {
-  const int64_t phase_tiles = c.n * (c.h / 2) * (c.w / 2);
+  const int64_t group_tiles = c.n * tile_rows(c) * tile_cols(c);
   const int64_t t =
-      std::clamp<int64_t>((int64_t(4) << 20) / (4 * kPoints * c.ci) / 12 * 12, 240, 480);
-  const int64_t chunks = (phase_tiles + t - 1) / t;
-  return ((phase_tiles + chunks - 1) / chunks + 11) / 12 * 12;
+      std::clamp<int64_t>((int64_t(4) << 20) / (4 * kPoints * k_of(c)) / 12 * 12, 240, kMaxChunk);
+  const int64_t chunks = (group_tiles + t - 1) / t;
+  return ((group_tiles + chunks - 1) / chunks + 11) / 12 * 12;
 }
 
 // C[MR x NR] (+)= A[MR x k] * B[k x NR]: A rows lda apart, B packed NR floats
@@ -315,7 +317,7 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
     const int64_t lda = lda_of(c), ldc = ldc_of(c);
     float* v = scratch + int64_t(t) * kPoints * chunk * (lda + ldc);
     float* m = v + kPoints * chunk * lda;
-    Tile tiles[480];
+    Tile tiles[kMaxChunk];
     for (int64_t k = chunks * t / nt; k < chunks * (t + 1) / nt; ++k) {
       const int ph = int(k / per_group);
       const int64_t first = (k % per_group) * chunk, count = std::min(chunk, group_tiles - first);

@@ -851,7 +851,7 @@ TEST(OneDnnWinograd, BothMicroKernelsMatchTheDirectSumInDouble) {
       {T, 3, 8, 34, 30, 32, Layout::blk8, Layout::blk16},  // 765 tiles a phase: 2 chunks
       {S, 3, 8, 4, 12, 32, Layout::nhwc, Layout::blk16},
       {S, 2, 72, 8, 8, 64, Layout::blk8, Layout::nhwc},     // K = 288: two passes
-      {S, 4, 16, 64, 60, 32, Layout::blk16, Layout::blk8},  // 960 tiles: 3 chunks
+      {S, 4, 16, 64, 60, 32, Layout::blk16, Layout::blk8},  // 960 tiles: 2 chunks
   };
   auto index = [](Layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y,
                   int64_t x) {
