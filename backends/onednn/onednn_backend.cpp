@@ -464,6 +464,19 @@ class OneDnnKernel final : public Kernel {
     scratch_ += host_block_bytes(bytes);
     return off;
   }
+  // A slot in the kernel's persistent memory (kept across runs).
+  size_t alloc_persistent(size_t bytes) {
+    const size_t off = persistent_bytes_;
+    persistent_bytes_ += host_block_bytes(bytes);
+    return off;
+  }
+  // Weights no node of the graph updates (a generator's, say): what is derived
+  // from them may be computed once, until the host writes a variable.
+  bool never_updated(ValueId w) const {
+    const Value& val = g_.value(w);
+    return val.variable >= 0 &&
+           g_.variables()[size_t(val.variable)].initial == g_.variables()[size_t(val.variable)].current;
+  }
   Ref vref(ValueId v) const { return Ref{v, 0}; }
   Ref sref(size_t off) const { return Ref{kNoValue, off}; }
 
@@ -573,12 +586,8 @@ class OneDnnKernel final : public Kernel {
   // scratch at every run, or, for weights no node of the graph updates (a
   // generator's, say), once into persistent memory until the host writes a variable.
   Ref weights_as(ValueId w, const memory::desc& have, const memory::desc& want) {
-    const Value& val = g_.value(w);
-    const bool fixed = val.variable >= 0 && g_.variables()[size_t(val.variable)].initial ==
-                                                g_.variables()[size_t(val.variable)].current;
-    if (!fixed || have == want) return input_as(w, have, want, "weights");
-    const size_t off = persistent_bytes_;
-    persistent_bytes_ += host_block_bytes(want.get_size());
+    if (!never_updated(w) || have == want) return input_as(w, have, want, "weights");
+    const size_t off = alloc_persistent(want.get_size());
     add_reorder(have, vref(w), want, Ref{kNoValue, off, true}, "weights(cached)");
     steps_.back().cached = true;
     return Ref{kNoValue, off, true};
@@ -678,7 +687,12 @@ class OneDnnKernel final : public Kernel {
 
   // Our own kernels (Winograd, small_conv) write the anchor's result; the
   // eltwise post-ops a primitive would have fused run after them as oneDNN
-  // eltwise primitives in place on it.
+  // eltwise primitives in place on it. They take post-ops of that kind only.
+  static bool only_eltwise(const PostOps& po) {
+    for (int i = 0; i < po.ops.len(); ++i)
+      if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
+    return true;
+  }
   void add_eltwise_post_ops_in_place(const PostOps& po, ValueId dst) {
     const memory::desc md = data_md(dst);
     for (int i = 0; i < po.ops.len(); ++i) {
@@ -709,22 +723,19 @@ class OneDnnKernel final : public Kernel {
                           geo.pw == 1 && geo.h == 2 * geo.ho && geo.w == 2 * geo.wo;
     const std::optional<WinogradIsa> isa = winograd_isa();
     if (!shape_ok || !isa) return false;
-    for (int i = 0; i < po.ops.len(); ++i)
-      if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
+    if (!only_eltwise(po)) return false;
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
+    const int threads = omp_get_max_threads();
     const WinogradConv c =
         transposed ? WinogradConv{WinogradKind::transposed, geo.n, geo.c_out, geo.ho, geo.wo, geo.c_in,
-                                  layout_of_(src), layout_of_(dst), *isa, omp_get_max_threads()}
+                                  layout_of_(src), layout_of_(dst), *isa, threads}
                    : WinogradConv{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
-                                  layout_of_(src), layout_of_(dst), *isa, omp_get_max_threads()};
+                                  layout_of_(src), layout_of_(dst), *isa, threads};
     if (!winograd_applies(c) || !winograd_pays(c)) return false;
-    const Value& wval = g_.value(wv);
-    const bool fixed = wval.variable >= 0 && g_.variables()[size_t(wval.variable)].initial ==
-                                                 g_.variables()[size_t(wval.variable)].current;
+    const bool fixed = never_updated(wv);
     const size_t ubytes = size_t(winograd_weights_floats(c)) * sizeof(float);
-    const size_t uoff = fixed ? persistent_bytes_ : alloc(ubytes);
-    if (fixed) persistent_bytes_ += host_block_bytes(ubytes);
+    const size_t uoff = fixed ? alloc_persistent(ubytes) : alloc(ubytes);
     auto u_ptr = [this, uoff, fixed] {
       return reinterpret_cast<float*>(fixed ? persistent_.data() + uoff : scratch_base_ + uoff);
     };
@@ -759,9 +770,7 @@ class OneDnnKernel final : public Kernel {
     const Shape &I = g_.shape(src), &O = g_.shape(dst);
     const SmallConv c{I[0], I[1], I[2], I[3], O[1], O[2], O[3], cg.kh, cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, layout_of_(src),
                       layout_of_(dst)};
-    if (!small_conv_applies(c)) return false;
-    for (int i = 0; i < po.ops.len(); ++i)
-      if (po.ops.kind(i) != dnnl::primitive::kind::eltwise) return false;
+    if (!small_conv_applies(c) || !only_eltwise(po)) return false;
     const size_t wflip = flip ? alloc(size_t(numel(geo.weight_shape())) * sizeof(float)) : 0;
     const size_t pack = alloc(size_t(small_conv_scratch_floats(c)) * sizeof(float));
     add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, wshape = geo.weight_shape()] {
