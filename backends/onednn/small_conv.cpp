@@ -3,37 +3,21 @@
 #include <algorithm>
 #include <vector>
 
+#include "backends/onednn/channel_groups.h"
+
 namespace rg::onednn {
 namespace {
 
-constexpr int64_t kLanes = 8;  // input channels per vector; a divisor of every block we use (8, 16)
+constexpr int64_t kLanes = kGroupLanes;  // input channels per vector
 
-// Where the 8 channels of group g of input pixel (n, iy, ix) start:
-// image(n) + group[g] + (iy * w + ix) * pixel, for blocked layouts (pixel =
-// the block) and NHWC (pixel = ci) alike. No division in the inner loops.
-struct InputAddress {
-  int64_t image, pixel, w;
-  std::vector<int64_t> group;
-  explicit InputAddress(const SmallConv& c) : w(c.w) {
-    const bool nhwc = c.src_layout == Layout::nhwc;
-    pixel = nhwc ? c.ci : block_of(c.src_layout);
-    image = c.ci * c.h * c.w;
-    for (int64_t ch = 0; ch < c.ci; ch += kLanes)
-      group.push_back(nhwc ? ch : (ch / pixel) * c.h * c.w * pixel + ch % pixel);
-  }
-  const float* at(const float* base, int64_t n, int64_t iy, int64_t ix) const {
-    return base + n * image + (iy * w + ix) * pixel;
+// The input's channel groups (channel_groups.h), their offsets precomputed:
+// no division in the inner loops.
+struct InputAddress : ChannelGroupAddress {
+  std::vector<int64_t> offsets;  // group(g) for every g
+  explicit InputAddress(const SmallConv& c) : ChannelGroupAddress(c.src_layout, c.ci, c.h, c.w) {
+    for (int64_t g = 0; g < c.ci / kLanes; ++g) offsets.push_back(group(g));
   }
 };
-
-// Eight floats in one vector register (AVX2's width; two per AVX-512 block of 16).
-typedef float V8 __attribute__((vector_size(32)));
-
-inline V8 load8(const float* p) {
-  V8 v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // Output pixels (n, y, x0 .. x0 + PX - 1) of one row: PX pixels share each
 // weight load (PX = 4 in a row's interior, where every tap is inside the
@@ -42,7 +26,7 @@ template <int CO, int PX>
 inline void pixels(const SmallConv& c, const InputAddress& in, const float* src, const float* wt, const float* bias,
                    float* dst, int64_t n, int64_t y, int64_t x0) {
   const int64_t groups = c.ci / kLanes;
-  const int64_t* goff = in.group.data();
+  const int64_t* goff = in.offsets.data();
   V8 acc[PX][CO];
   for (int p = 0; p < PX; ++p)
     for (int o = 0; o < CO; ++o) acc[p][o] = V8{};
@@ -53,7 +37,7 @@ inline void pixels(const SmallConv& c, const InputAddress& in, const float* src,
       const int64_t ix = x0 * c.sw - c.pw + kx;
       if (PX == 1 && (ix < 0 || ix >= c.w)) continue;
       const float* wp = wt + (ky * c.kw + kx) * groups * CO * kLanes;
-      const float* ip = in.at(src, n, iy, ix);
+      const float* ip = src + in.at(n, iy, ix);
       const int64_t step = c.sw * in.pixel;
       for (int64_t g = 0; g < groups; ++g) {
         const float* wg = wp + g * CO * kLanes;

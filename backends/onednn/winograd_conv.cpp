@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backends/onednn/channel_groups.h"
+
 namespace rg::onednn {
 namespace {
 
@@ -41,20 +43,8 @@ int64_t ldc_of(const WinogradConv& c) { return c.co + kRowPad; }
 // Tiles of one group: 2x2 blocks of a phase (transposed, h x w each) or of the output (h/2 x w/2).
 int64_t tile_rows(const WinogradConv& c) { return strided(c) ? c.h / 4 : c.h / 2; }
 int64_t tile_cols(const WinogradConv& c) { return strided(c) ? c.w / 4 : c.w / 2; }
-constexpr int64_t kLanes = 8;  // channels per vector in the transforms
 constexpr int64_t kKc =
     256;  // input channels per pass of the micro-kernel (its weight panel stays in L1)
-
-typedef float V8 __attribute__((vector_size(32)));
-
-inline V8 load8(const float* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, V8 v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 int64_t mr_of(WinogradIsa isa) {
   return isa == WinogradIsa::avx512 ? 12 : 6;
@@ -62,25 +52,6 @@ int64_t mr_of(WinogradIsa isa) {
 int64_t nr_of(WinogradIsa isa) {
   return isa == WinogradIsa::avx512 ? 32 : 16;
 }
-
-// Where the 8 channels starting at channel 8g of pixel (n, y, x) are, for
-// blocked and NHWC layouts alike: image(n) + group[g] + (y * w + x) * pixel.
-struct Address {
-  int64_t image, pixel, w;
-  int64_t group_stride_blocks;  // blocked: floats between channel blocks
-  int64_t block;                // blocked: channels per block; NHWC: 0
-  Address(Layout l, int64_t c, int64_t h, int64_t w_) : w(w_) {
-    block = block_of(l);
-    pixel = block ? block : c;
-    image = c * h * w;
-    group_stride_blocks = h * w * block;
-  }
-  int64_t group(int64_t g) const {
-    const int64_t ch = g * kLanes;
-    return block ? (ch / block) * group_stride_blocks + ch % block : ch;
-  }
-  int64_t at(int64_t n, int64_t y, int64_t x) const { return n * image + (y * w + x) * pixel; }
-};
 
 // Tiles per chunk: a multiple of both micro-kernels' row count (12, 6); at
 // least 240, so each weight panel (read from memory once per chunk) serves
@@ -173,9 +144,9 @@ struct Tile {
 
 // v[point][t][k] for the chunk's tiles of group ph; rows past the chunk's
 // tiles up to `rows` are zeroed.
-void transform_input(const WinogradConv& c, const Address& in, const float* src, int ph,
+void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const float* src, int ph,
                      const Tile* tiles, int64_t count, int64_t rows, float* v) {
-  const int64_t groups = c.ci / kLanes, lda = lda_of(c), plane = rows * lda;
+  const int64_t groups = c.ci / kGroupLanes, lda = lda_of(c), plane = rows * lda;
   const int parts = strided(c) ? kPhases : 1, step = strided(c) ? 2 : 1;
   for (int64_t t = 0; t < count; ++t)
     for (int q = 0; q < parts; ++q) {
@@ -198,7 +169,7 @@ void transform_input(const WinogradConv& c, const Address& in, const float* src,
         for (int j = 0; j < 3; ++j)
           e[0][j] = d[0][j] - d[1][j], e[1][j] = d[1][j], e[2][j] = d[2][j] - d[1][j];
         for (int a = 0; a < 3; ++a) {
-          float* p = vt + g * kLanes + a * 3 * plane;
+          float* p = vt + g * kGroupLanes + a * 3 * plane;
           store8(p, e[a][0] - e[a][1]);
           store8(p + plane, e[a][1]);
           store8(p + 2 * plane, e[a][2] - e[a][1]);
@@ -210,12 +181,12 @@ void transform_input(const WinogradConv& c, const Address& in, const float* src,
 }
 
 // The chunk's 2x2 output blocks from m[point][t][co], plus the bias.
-void transform_output(const WinogradConv& c, const Address& out, const float* m,
+void transform_output(const WinogradConv& c, const ChannelGroupAddress& out, const float* m,
                       const float* bias, int ph, const Tile* tiles, int64_t count, int64_t rows,
                       float* dst) {
   // Output pixel of block row r: 2r + py (transposed, phase rows interleave) or r.
   const int64_t ostep = strided(c) ? 1 : 2, py = strided(c) ? 0 : ph / 2, px = strided(c) ? 0 : ph % 2;
-  const int64_t groups = c.co / kLanes, ldc = ldc_of(c), plane = rows * ldc;
+  const int64_t groups = c.co / kGroupLanes, ldc = ldc_of(c), plane = rows * ldc;
   for (int64_t t = 0; t < count; ++t) {
     const float* mt = m + t * ldc;
     int64_t off[2][2];
@@ -225,8 +196,8 @@ void transform_output(const WinogradConv& c, const Address& out, const float* m,
                              ostep * (2 * tiles[t].tx + dx) + px);
     for (int64_t g = 0; g < groups; ++g) {
       V8 q[9];
-      for (int p = 0; p < kPoints; ++p) q[p] = load8(mt + p * plane + g * kLanes);
-      const V8 b = bias ? load8(bias + g * kLanes) : V8{};
+      for (int p = 0; p < kPoints; ++p) q[p] = load8(mt + p * plane + g * kGroupLanes);
+      const V8 b = bias ? load8(bias + g * kGroupLanes) : V8{};
       // Rows: s0 = M0 + M1, s1 = M1 + M2; then the same over columns.
       V8 s[2][3];
       for (int j = 0; j < 3; ++j) s[0][j] = q[j] + q[3 + j], s[1][j] = q[3 + j] + q[6 + j];
@@ -246,7 +217,7 @@ bool winograd_applies(const WinogradConv& c) {
     return l == Layout::nhwc || l == Layout::blk8 || l == Layout::blk16;
   };
   const int64_t m = strided(c) ? 4 : 2;  // whole tiles
-  return c.n >= 1 && c.h >= m && c.w >= m && c.h % m == 0 && c.w % m == 0 && c.ci % kLanes == 0 &&
+  return c.n >= 1 && c.h >= m && c.w >= m && c.h % m == 0 && c.w % m == 0 && c.ci % kGroupLanes == 0 &&
          c.co % nr_of(c.isa) == 0 && c.threads >= 1 && layout_ok(c.src_layout) &&
          layout_ok(c.dst_layout);
 }
@@ -307,7 +278,7 @@ void winograd_transform_weights(const WinogradConv& c, const float* w, float* u)
 void winograd_run(const WinogradConv& c, const float* src, const float* u, const float* bias,
                   float* dst, float* scratch) {
   const int64_t ho = strided(c) ? c.h / 2 : 2 * c.h, wo = strided(c) ? c.w / 2 : 2 * c.w;
-  const Address in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, ho, wo);
+  const ChannelGroupAddress in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, ho, wo);
   const int64_t tw = tile_cols(c), th = tile_rows(c), group_tiles = c.n * th * tw, K = k_of(c);
   const int64_t chunk = tiles_per_chunk(c), per_group = (group_tiles + chunk - 1) / chunk;
   const int64_t chunks = groups_of(c) * per_group, per_point = K * c.co, mr = mr_of(c.isa);

@@ -1,0 +1,41 @@
+// What our own CPU kernels (small_conv.cpp, winograd_conv.cpp) share: they
+// vectorise over groups of 8 consecutive channels, which are contiguous in
+// every activation layout they accept (nChw8c, nChw16c, NHWC; 8 divides both
+// blocks), and read and write them as one 8-float vector.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "backends/onednn/layout.h"
+
+namespace rg::onednn {
+
+constexpr int64_t kGroupLanes = 8;  // channels per group
+
+// Eight floats in one vector register (AVX2's width; two per AVX-512 block of 16).
+typedef float V8 __attribute__((vector_size(32)));
+
+inline V8 load8(const float* p) {
+  V8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
+
+// Where channels 8g .. 8g + 7 of pixel (n, y, x) of a c x h x w tensor in a
+// blocked layout or NHWC start: at(n, y, x) + group(g). Pixels are `pixel`
+// floats apart (the block, or c for NHWC).
+struct ChannelGroupAddress {
+  int64_t image, pixel, w, block, block_stride;
+  ChannelGroupAddress(Layout l, int64_t c, int64_t h, int64_t w_)
+      : image(c * h * w_), pixel(block_of(l) ? block_of(l) : c), w(w_), block(block_of(l)),
+        block_stride(h * w_ * block_of(l)) {}
+  int64_t group(int64_t g) const {
+    const int64_t ch = g * kGroupLanes;
+    return block ? (ch / block) * block_stride + ch % block : ch;
+  }
+  int64_t at(int64_t n, int64_t y, int64_t x) const { return n * image + (y * w + x) * pixel; }
+};
+
+}  // namespace rg::onednn
