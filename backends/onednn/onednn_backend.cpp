@@ -294,6 +294,13 @@ bool is_relu(const Node& n) { return formula_is(n, {{EwInstrKind::kSelectPositiv
 // a + b: a per-channel one becomes the primitive's bias.
 bool is_add(const Node& n) { return formula_is(n, {{EwInstrKind::kAdd, kEwA, kEwB}}); }
 
+// 4x4, stride 2, padding 1, input exactly twice the output: the layers our
+// Winograd kernels compute (winograd_conv.h).
+bool is_winograd_geometry(const ConvGeometry& geo) {
+  return geo.kh == 4 && geo.kw == 4 && geo.sh == 2 && geo.sw == 2 && geo.ph == 1 && geo.pw == 1 &&
+         geo.h == 2 * geo.ho && geo.w == 2 * geo.wo;
+}
+
 // The micro-kernel our Winograd convolutions run, following
 // oneDNN's effective ISA (so DNNL_MAX_CPU_ISA=AVX2 caps both); none below AVX2.
 std::optional<onednn::WinogradIsa> winograd_isa() {
@@ -719,10 +726,8 @@ class OneDnnKernel final : public Kernel {
     // A transposed convolution's geometry is that of the conv2d it is the
     // gradient of: geo's input (h, w) is our output, geo's output our input.
     const bool transposed = n.op == OpKind::kConvTranspose2d;
-    const bool shape_ok = geo.kh == 4 && geo.kw == 4 && geo.sh == 2 && geo.sw == 2 && geo.ph == 1 &&
-                          geo.pw == 1 && geo.h == 2 * geo.ho && geo.w == 2 * geo.wo;
     const std::optional<WinogradIsa> isa = winograd_isa();
-    if (!shape_ok || !isa) return false;
+    if (!is_winograd_geometry(geo) || !isa) return false;
     if (!only_eltwise(po)) return false;
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
@@ -752,6 +757,26 @@ class OneDnnKernel final : public Kernel {
             layout_name(c.dst_layout) + "](" +
             (c.isa == WinogradIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
     add_eltwise_post_ops_in_place(po, dst);
+    return true;
+  }
+
+  // The weight gradient of a 4x4 stride-2 padding-1 layer (both kinds: a
+  // transposed layer's is the strided convolution's from its output to its
+  // input): our Winograd kernel too, where the forward pass would pay.
+  bool compile_winograd_weight_gradient(const Node& n, const ConvGeometry& geo) {
+    using namespace onednn;
+    const std::optional<WinogradIsa> isa = winograd_isa();
+    if (!ctx_->opt.winograd || !is_winograd_geometry(geo) || !isa) return false;
+    const WinogradConv c{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
+                         layout_of_(geo.in), layout_of_(geo.out), *isa, omp_get_max_threads()};
+    if (!winograd_weight_gradient_applies(c) || !winograd_weight_gradient_pays(c)) return false;
+    const size_t work = alloc(size_t(winograd_weight_gradient_scratch_floats(c)) * sizeof(float));
+    add_fn(
+        [this, c, src = geo.in, dy = geo.out, dw = n.outputs[0], work] {
+          winograd_weight_gradient(c, fp(src), fp(dy), fp(dw), reinterpret_cast<float*>(scratch_base_ + work));
+        },
+        std::string("winograd_bwd_w[") + layout_name(c.src_layout) + "," + layout_name(c.dst_layout) + "](" +
+            (c.isa == WinogradIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
     return true;
   }
 
@@ -791,6 +816,7 @@ class OneDnnKernel final : public Kernel {
   void compile_conv_bwd_w(const Node& n) {
     using namespace onednn;
     const ConvGeometry geo = conv_geometry(g_, n);
+    if (!ctx_->opt.bf16 && compile_winograd_weight_gradient(n, geo)) return;
     const memory::desc src_md = data_md_as(geo.in, pair_layout(geo.out, geo.in));
     const memory::desc dd_md = data_md_as(geo.out, pair_layout(geo.in, geo.out));
     const memory::desc user_w = conv_weights_md(geo.weight_shape(), tag::oihw);

@@ -70,21 +70,23 @@ int64_t tiles_per_chunk(const WinogradConv& c) {
   return ((group_tiles + chunks - 1) / chunks + 11) / 12 * 12;
 }
 
-// C[MR x NR] (+)= A[MR x k] * B[k x NR]: A rows lda apart, B packed NR floats
-// per k, C rows ldc apart.
-template <int MR>
+// C[MR x NR] (+)= A[MR x k] * B[k x NR]: B rows ldb floats apart; A rows
+// lda apart (A(r, p) = a[r * lda + p]) or, kTransposedA, A stored k-major
+// (A(r, p) = a[p * lda + r]: the weight gradient's products, see
+// winograd_weight_gradient); C rows ldc apart.
+template <int MR, bool kTransposedA>
 __attribute__((target("avx512f"))) void micro_avx512(int64_t k, const float* a, int64_t lda,
-                                                     const float* b, float* c, int64_t ldc,
-                                                     bool accumulate) {
+                                                     const float* b, int64_t ldb, float* c,
+                                                     int64_t ldc, bool accumulate) {
   __m512 acc[MR][2];
   for (int r = 0; r < MR; ++r) {
     acc[r][0] = accumulate ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
     acc[r][1] = accumulate ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_setzero_ps();
   }
   for (int64_t p = 0; p < k; ++p) {
-    const __m512 b0 = _mm512_loadu_ps(b + p * 32), b1 = _mm512_loadu_ps(b + p * 32 + 16);
+    const __m512 b0 = _mm512_loadu_ps(b + p * ldb), b1 = _mm512_loadu_ps(b + p * ldb + 16);
     for (int r = 0; r < MR; ++r) {
-      const __m512 x = _mm512_set1_ps(a[r * lda + p]);
+      const __m512 x = _mm512_set1_ps(kTransposedA ? a[p * lda + r] : a[r * lda + p]);
       acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
       acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
     }
@@ -95,19 +97,19 @@ __attribute__((target("avx512f"))) void micro_avx512(int64_t k, const float* a, 
   }
 }
 
-template <int MR>
+template <int MR, bool kTransposedA>
 __attribute__((target("avx2,fma"))) void micro_avx2(int64_t k, const float* a, int64_t lda,
-                                                    const float* b, float* c, int64_t ldc,
-                                                    bool accumulate) {
+                                                    const float* b, int64_t ldb, float* c,
+                                                    int64_t ldc, bool accumulate) {
   __m256 acc[MR][2];
   for (int r = 0; r < MR; ++r) {
     acc[r][0] = accumulate ? _mm256_loadu_ps(c + r * ldc) : _mm256_setzero_ps();
     acc[r][1] = accumulate ? _mm256_loadu_ps(c + r * ldc + 8) : _mm256_setzero_ps();
   }
   for (int64_t p = 0; p < k; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(b + p * 16), b1 = _mm256_loadu_ps(b + p * 16 + 8);
+    const __m256 b0 = _mm256_loadu_ps(b + p * ldb), b1 = _mm256_loadu_ps(b + p * ldb + 8);
     for (int r = 0; r < MR; ++r) {
-      const __m256 x = _mm256_broadcast_ss(a + r * lda + p);
+      const __m256 x = _mm256_broadcast_ss(kTransposedA ? a + p * lda + r : a + r * lda + p);
       acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
     }
@@ -130,9 +132,9 @@ void gemm(WinogradIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, 
       const float* panel = b + j * K + k0 * nr;
       for (int64_t r = 0; r < rows; r += mr) {
         if (isa == WinogradIsa::avx512)
-          micro_avx512<12>(kc, a + r * lda + k0, lda, panel, c + r * ldc + j, ldc, k0 > 0);
+          micro_avx512<12, false>(kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc, k0 > 0);
         else
-          micro_avx2<6>(kc, a + r * lda + k0, lda, panel, c + r * ldc + j, ldc, k0 > 0);
+          micro_avx2<6, false>(kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc, k0 > 0);
       }
     }
   }
@@ -142,11 +144,10 @@ struct Tile {
   int64_t n, ty, tx;
 };
 
-// v[point][t][k] for the chunk's tiles of group ph; rows past the chunk's
-// tiles up to `rows` are zeroed.
+// v[point][t][k] (points `plane` floats apart) for `count` tiles of group ph.
 void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const float* src, int ph,
-                     const Tile* tiles, int64_t count, int64_t rows, float* v) {
-  const int64_t groups = c.ci / kGroupLanes, lda = lda_of(c), plane = rows * lda;
+                     const Tile* tiles, int64_t count, int64_t plane, float* v) {
+  const int64_t groups = c.ci / kGroupLanes, lda = lda_of(c);
   const int parts = strided(c) ? kPhases : 1, step = strided(c) ? 2 : 1;
   for (int64_t t = 0; t < count; ++t)
     for (int q = 0; q < parts; ++q) {
@@ -176,8 +177,6 @@ void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const
         }
       }
     }
-  for (int p = 0; p < kPoints; ++p)
-    std::memset(v + p * plane + count * lda, 0, size_t((rows - count) * lda) * 4);
 }
 
 // The chunk's 2x2 output blocks from m[point][t][co], plus the bias.
@@ -210,16 +209,99 @@ void transform_output(const WinogradConv& c, const ChannelGroupAddress& out, con
   }
 }
 
-}  // namespace
-
-bool winograd_applies(const WinogradConv& c) {
+// Whole 2x2 output blocks, 8-channel groups on both sides, layouts we address.
+bool whole_tiles_and_groups(const WinogradConv& c) {
   auto layout_ok = [](Layout l) {
     return l == Layout::nhwc || l == Layout::blk8 || l == Layout::blk16;
   };
-  const int64_t m = strided(c) ? 4 : 2;  // whole tiles
+  const int64_t m = strided(c) ? 4 : 2;
   return c.n >= 1 && c.h >= m && c.w >= m && c.h % m == 0 && c.w % m == 0 && c.ci % kGroupLanes == 0 &&
-         c.co % nr_of(c.isa) == 0 && c.threads >= 1 && layout_ok(c.src_layout) &&
-         layout_ok(c.dst_layout);
+         c.co % kGroupLanes == 0 && c.threads >= 1 && layout_ok(c.src_layout) && layout_ok(c.dst_layout);
+}
+
+// The weight gradient of the strided kind (what the backward pass of every
+// such layer, transposed or not, needs: see winograd_conv.h) is the adjoint of
+// its forward pass. With M = the products of the forward GEMMs, dM[point][t][co]
+// is the adjoint of the output transform applied to dy's 2x2 blocks, the
+// transformed-weight gradient D[point][co][k] = sum over tiles of
+// dM[point][t][co] V[point][t][k], and dw the adjoint of the weight transform
+// of D. D is summed over chunks of tiles in a fixed order, each element by one
+// thread, so the result does not depend on the thread count.
+
+// Tiles per chunk: its transformed input and dy (9 x tiles x (K + co)
+// floats) in about 16 MiB, at least 256 (D, 9 x co x K floats, is read and
+// written once per chunk and pass of kWgradPass tiles), at most 1024; the
+// chunks about equal.
+int64_t wgrad_tiles_per_chunk(const WinogradConv& c) {
+  const int64_t all = c.n * tile_rows(c) * tile_cols(c);
+  const int64_t t =
+      std::clamp<int64_t>((int64_t(16) << 20) / (4 * kPoints * (lda_of(c) + ldc_of(c))), 256, 1024);
+  const int64_t chunks = (all + t - 1) / t;
+  return (all + chunks - 1) / chunks;
+}
+// Tiles per micro-kernel call: its slice of V (128 x NR floats) stays in L1
+// while the co rows of dM stream past it.
+constexpr int64_t kWgradPass = 128;
+int64_t ldd_of(const WinogradConv& c) { return k_of(c) + kRowPad; }
+
+// dm[point][t][co] (points `plane` floats apart, rows ldc) for `count` tiles:
+// transform_output's adjoint (bias aside) on dy's 2x2 blocks.
+void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& out, const float* dy,
+                              const Tile* tiles, int64_t count, int64_t plane, float* dm) {
+  const int64_t groups = c.co / kGroupLanes, ldc = ldc_of(c);
+  for (int64_t t = 0; t < count; ++t) {
+    int64_t off[2][2];
+    for (int r = 0; r < 2; ++r)
+      for (int x = 0; x < 2; ++x) off[r][x] = out.at(tiles[t].n, 2 * tiles[t].ty + r, 2 * tiles[t].tx + x);
+    float* mt = dm + t * ldc;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t go = out.group(g);
+      // Columns: y0 = s0 + s1, y1 = s1 + s2 -> (y0, y0 + y1, y1); then rows alike.
+      V8 s[2][3];
+      for (int r = 0; r < 2; ++r) {
+        const V8 y0 = load8(dy + off[r][0] + go), y1 = load8(dy + off[r][1] + go);
+        s[r][0] = y0, s[r][1] = y0 + y1, s[r][2] = y1;
+      }
+      float* p = mt + g * kGroupLanes;
+      for (int j = 0; j < 3; ++j) {
+        store8(p + j * plane, s[0][j]);
+        store8(p + (3 + j) * plane, s[0][j] + s[1][j]);
+        store8(p + (6 + j) * plane, s[1][j]);
+      }
+    }
+  }
+}
+
+// One micro-kernel call of `rows` (a multiple of 4, at most MR) rows of D.
+void micro_transposed_a(WinogradIsa isa, int64_t rows, int64_t k, const float* a, int64_t lda, const float* b,
+                        int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  if (isa == WinogradIsa::avx512) {
+    if (rows == 12) return micro_avx512<12, true>(k, a, lda, b, ldb, c, ldc, accumulate);
+    if (rows == 8) return micro_avx512<8, true>(k, a, lda, b, ldb, c, ldc, accumulate);
+    return micro_avx512<4, true>(k, a, lda, b, ldb, c, ldc, accumulate);
+  }
+  if (rows == 6) return micro_avx2<6, true>(k, a, lda, b, ldb, c, ldc, accumulate);
+  if (rows == 4) return micro_avx2<4, true>(k, a, lda, b, ldb, c, ldc, accumulate);
+  return micro_avx2<2, true>(k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+// D[co x NR] (+)= dM^T V over `count` tiles for one panel of NR columns of
+// one point: dM rows ldm apart, V rows lda apart, D rows ldd apart.
+void gemm_weight_gradient(WinogradIsa isa, int64_t co, int64_t count, const float* dm, int64_t ldm,
+                          const float* v, int64_t lda, float* d, int64_t ldd, bool accumulate) {
+  const int64_t mr = mr_of(isa);
+  for (int64_t t0 = 0; t0 < count; t0 += kWgradPass) {
+    const int64_t tc = std::min(kWgradPass, count - t0);
+    for (int64_t r = 0; r < co; r += mr)
+      micro_transposed_a(isa, std::min(mr, co - r), tc, dm + t0 * ldm + r, ldm, v + t0 * lda, lda,
+                         d + r * ldd, ldd, accumulate || t0 > 0);
+  }
+}
+
+}  // namespace
+
+bool winograd_applies(const WinogradConv& c) {
+  return whole_tiles_and_groups(c) && c.co % nr_of(c.isa) == 0;
 }
 
 bool winograd_pays(const WinogradConv& c) {
@@ -297,13 +379,87 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
         tiles[i] = Tile{f / (th * tw), (f / tw) % th, f % tw};
       }
       const int64_t rows = (count + mr - 1) / mr * mr;
-      transform_input(c, in, src, ph, tiles, count, rows, v);
+      transform_input(c, in, src, ph, tiles, count, rows * lda, v);
+      for (int p = 0; p < kPoints; ++p)  // the micro-kernel's last row block reads whole blocks
+        std::memset(v + p * rows * lda + count * lda, 0, size_t((rows - count) * lda) * sizeof(float));
       const float* up = u + int64_t(ph) * kPoints * per_point;
       for (int p = 0; p < kPoints; ++p)
         gemm(c.isa, rows, K, c.co, v + p * rows * lda, lda, up + p * per_point, m + p * rows * ldc,
              ldc);
       transform_output(c, out, m, bias, ph, tiles, count, rows, dst);
     }
+  }
+}
+
+
+bool winograd_weight_gradient_applies(const WinogradConv& c) {
+  // D's rows come in multiples of 4 (co % 8 == 0), V's panels of NR columns
+  // (K = 4 ci, ci % 8 == 0).
+  return c.kind == WinogradKind::strided && whole_tiles_and_groups(c);
+}
+
+bool winograd_weight_gradient_pays(const WinogradConv& c) {
+  // Faster than oneDNN's kernel on every seed layer it applies to, down to 32
+  // and 64 channels (ci co / (ci + co) = 21): 1.1-1.9x on AVX-512, 1.1-1.8x
+  // on AVX2 (bench/RESULTS.md); narrower layers are unmeasured and stay on oneDNN.
+  return c.ci * c.co >= 20 * (c.ci + c.co);
+}
+
+int64_t winograd_weight_gradient_scratch_floats(const WinogradConv& c) {
+  return kPoints * (c.co * ldd_of(c) + wgrad_tiles_per_chunk(c) * (lda_of(c) + ldc_of(c)));
+}
+
+void winograd_weight_gradient(const WinogradConv& c, const float* src, const float* dy, float* dw,
+                              float* scratch) {
+  const ChannelGroupAddress in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, c.h / 2, c.w / 2);
+  const int64_t tw = tile_cols(c), th = tile_rows(c), all = c.n * th * tw, K = k_of(c);
+  const int64_t chunk = wgrad_tiles_per_chunk(c), chunks = (all + chunk - 1) / chunk;
+  const int64_t lda = lda_of(c), ldc = ldc_of(c), ldd = ldd_of(c), nr = nr_of(c.isa), panels = K / nr;
+  float* d = scratch;
+  float* v = d + kPoints * c.co * ldd;
+  float* m = v + kPoints * chunk * lda;
+  constexpr int64_t kBlock = 16;  // tiles per transform task
+#pragma omp parallel num_threads(c.threads)
+  {
+    for (int64_t k = 0; k < chunks; ++k) {
+      const int64_t first = k * chunk, count = std::min(chunk, all - first);
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < count; i += kBlock) {
+        Tile tiles[kBlock];
+        const int64_t nb = std::min(kBlock, count - i);
+        for (int64_t j = 0; j < nb; ++j) {
+          const int64_t f = first + i + j;
+          tiles[j] = Tile{f / (th * tw), (f / tw) % th, f % tw};
+        }
+        transform_input(c, in, src, 0, tiles, nb, chunk * lda, v + i * lda);
+        transform_output_adjoint(c, out, dy, tiles, nb, chunk * ldc, m + i * ldc);
+      }
+#pragma omp for schedule(static)
+      for (int64_t item = 0; item < kPoints * panels; ++item) {
+        const int64_t p = item / panels, col = (item % panels) * nr;
+        gemm_weight_gradient(c.isa, c.co, count, m + p * chunk * ldc, ldc, v + p * chunk * lda + col, lda,
+                             d + p * c.co * ldd + col, ldd, k > 0);
+      }
+    }
+    // dw[o][i][4][4] from D: winograd_transform_weights' adjoint (rows
+    // r = (g0, g0 + g1, g1) -> (d0 + d1, d1 + d2), then columns alike).
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < c.co; ++o)
+      for (int q = 0; q < kPhases; ++q) {
+        const int py = q / 2, px = q % 2;
+        for (int64_t i = 0; i < c.ci; ++i) {
+          const float* at = d + o * ldd + q * c.ci + i;
+          float u[kPoints];
+          for (int p = 0; p < kPoints; ++p) u[p] = at[p * c.co * ldd];
+          float r[3][2];
+          for (int a = 0; a < 3; ++a) r[a][0] = u[a * 3] + u[a * 3 + 1], r[a][1] = u[a * 3 + 1] + u[a * 3 + 2];
+          float* kw = dw + (o * c.ci + i) * 16;
+          for (int l = 0; l < 2; ++l) {
+            kw[py * 4 + 2 * l + px] = r[0][l] + r[1][l];
+            kw[(2 + py) * 4 + 2 * l + px] = r[1][l] + r[2][l];
+          }
+        }
+      }
   }
 }
 

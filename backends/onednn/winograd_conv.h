@@ -70,4 +70,22 @@ void winograd_transform_weights(const WinogradConv& c, const float* w, float* u)
 void winograd_run(const WinogradConv& c, const float* src, const float* u, const float* bias,
                   float* dst, float* scratch);
 
+// The weight gradient of a strided layer, dw[co][ci][4][4] (+ nothing: dw
+// is overwritten) from its input src and output gradient dy (layouts of c).
+// This is every 4x4 stride-2 layer's weight gradient: a transposed layer's
+// is that of the strided convolution from its output to its input (src = its
+// output gradient, dy = its input). The 9 GEMMs per chunk of tiles reduce
+// over the tiles (dw = sum over tiles of dM^T V per point), run by the same
+// micro-kernels with A read transposed. Needs co % 8 == 0 (not a multiple of
+// the micro-kernel's width).
+bool winograd_weight_gradient_applies(const WinogradConv& c);
+// Whether it is faster than oneDNN's backward-weights kernel (measured per
+// layer of the seed model, see winograd_conv.cpp).
+bool winograd_weight_gradient_pays(const WinogradConv& c);
+// Floats of scratch it needs (shared by the threads): the 9 x co x 4 ci
+// transformed-weight gradient and one chunk's transformed src and dy.
+int64_t winograd_weight_gradient_scratch_floats(const WinogradConv& c);
+void winograd_weight_gradient(const WinogradConv& c, const float* src, const float* dy, float* dw,
+                              float* scratch);
+
 }  // namespace rg::onednn

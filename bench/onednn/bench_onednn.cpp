@@ -258,10 +258,10 @@ int main(int argc, char** argv) {
   // A/B of our Winograd kernel against oneDNN's direct one, in one process so
   // that repetitions can interleave (--benchmark_repetitions=8
   // --benchmark_enable_random_interleaving=true) on a noisy machine: the 4x4
-  // stride-2 layers' forward and backward-data passes.
+  // stride-2 layers' three passes.
   for (const Layer& l : layers()) {
     if (l.k != 4 || l.s != 2 || l.p != 1) continue;
-    for (auto [pass, tag] : {std::pair{kFwd, "fwd"}, {kBwdData, "bwd_data"}})
+    for (auto [pass, tag] : {std::pair{kFwd, "fwd"}, {kBwdData, "bwd_data"}, {kBwdWeights, "bwd_weights"}})
       for (int wg : {0, 1})
         benchmark::RegisterBenchmark(("winograd_ab/" + l.name + "/" + tag + (wg ? "/winograd" : "/direct")).c_str(),
                                      BM_Conv, l, pass, wg)

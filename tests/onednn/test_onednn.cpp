@@ -911,3 +911,132 @@ TEST(OneDnnWinograd, BothMicroKernelsMatchTheDirectSumInDouble) {
 }
 }  // namespace
 }  // namespace rg
+
+namespace rg {
+namespace {
+// The Winograd weight gradient (winograd_weight_gradient) called directly on
+// both micro-kernels against the gradient summed in double: every layout
+// pair, output channels that leave a short last row block (8, 40: not
+// multiples of 12 or 6), K > 256, several chunks of tiles with a short last
+// pass; the result must not depend on the thread count (bit for bit), and
+// every weight must be written.
+TEST(OneDnnWinograd, WeightGradientMatchesTheDirectSumInDouble) {
+  using namespace onednn;
+  std::vector<WinogradIsa> isas = {WinogradIsa::avx2};
+  if (__builtin_cpu_supports("avx512f"))
+    isas.push_back(WinogradIsa::avx512);
+  else
+    std::cout << "[   NOTE   ] no AVX-512 on this CPU: only the AVX2 micro-kernel is checked\n";
+  struct Case {
+    int64_t n, ci, h, w, co;
+    Layout src, dst;
+  };
+  const std::vector<Case> cases = {
+      {3, 8, 4, 12, 32, Layout::nhwc, Layout::blk16},
+      {2, 72, 8, 8, 40, Layout::blk8, Layout::nhwc},     // K = 288; rows 12 + 12 + 12 + 4
+      {1, 16, 8, 4, 8, Layout::blk16, Layout::blk8},     // one short row block
+      {5, 8, 64, 56, 16, Layout::blk8, Layout::blk16},   // 1120 tiles: 2 chunks of 560
+      {2, 24, 12, 16, 24, Layout::nhwc, Layout::nhwc},
+  };
+  auto index = [](Layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y,
+                  int64_t x) {
+    const int64_t B = block_of(l);
+    return B ? (((n * (C / B) + c / B) * H + y) * W + x) * B + c % B
+             : ((n * H + y) * W + x) * C + c;
+  };
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd;
+  for (WinogradIsa isa : isas)
+    for (const Case& k : cases) {
+      const std::string name = std::string(isa == WinogradIsa::avx512 ? "avx512 " : "avx2 ") +
+                               std::to_string(k.n) + "x" + std::to_string(k.ci) + "x" +
+                               std::to_string(k.h) + "x" + std::to_string(k.w) + " -> " +
+                               std::to_string(k.co);
+      const int64_t ho = k.h / 2, wo = k.w / 2;
+      std::vector<float> src(size_t(k.n * k.ci * k.h * k.w)), dy(size_t(k.n * k.co * ho * wo));
+      for (float& e : src) e = nd(rng);
+      for (float& e : dy) e = nd(rng);
+      std::vector<float> dw[2];
+      for (int threads : {1, 2}) {
+        const WinogradConv c{WinogradKind::strided, k.n, k.ci, k.h, k.w, k.co, k.src, k.dst, isa, threads};
+        ASSERT_TRUE(winograd_weight_gradient_applies(c)) << name;
+        std::vector<float> scratch(size_t(winograd_weight_gradient_scratch_floats(c)), std::nanf(""));
+        dw[threads - 1].assign(size_t(k.co * k.ci * 16), std::nanf(""));
+        winograd_weight_gradient(c, src.data(), dy.data(), dw[threads - 1].data(), scratch.data());
+      }
+      EXPECT_EQ(0, std::memcmp(dw[0].data(), dw[1].data(), dw[0].size() * sizeof(float)))
+          << name << ": 1 and 2 threads differ";
+      double worst = 0;
+      for (int64_t o = 0; o < k.co; ++o)
+        for (int64_t i = 0; i < k.ci; ++i)
+          for (int ky = 0; ky < 4; ++ky)
+            for (int kx = 0; kx < 4; ++kx) {
+              double sum = 0, mag = 0;
+              for (int64_t n = 0; n < k.n; ++n)
+                for (int64_t oy = 0; oy < ho; ++oy)
+                  for (int64_t ox = 0; ox < wo; ++ox) {
+                    const int64_t iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx;
+                    if (iy < 0 || ix < 0 || iy >= k.h || ix >= k.w) continue;
+                    const double p = double(src[size_t(index(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) *
+                                     dy[size_t(index(k.dst, k.co, ho, wo, n, o, oy, ox))];
+                    sum += p, mag += std::fabs(p);
+                  }
+              const double got = dw[1][size_t(((o * k.ci + i) * 4 + ky) * 4 + kx)];
+              // NaN (an unwritten weight) fails the comparison below.
+              const double e = std::fabs(got - sum) / (mag * 1e-6 + 1e-30);
+              worst = std::isnan(got) ? 1e30 : std::max(worst, e);
+            }
+      // Sums over up to 1120 tiles: a few f32 roundings of the running sum's magnitude per term.
+      EXPECT_LT(worst, 8.0) << name << ": error / (1e-6 * sum of |terms|)";
+    }
+}
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+// In a graph: the weight gradients of a strided and of a transposed 4x4
+// stride-2 layer (both run as winograd_bwd_w) against the reference backend,
+// blocked and NHWC.
+TEST(OneDnnWinograd, WeightGradientsOfBothKindsMatchTheReference) {
+  for (bool blocked : {true, false}) {
+    auto g = std::make_shared<Graph>(DType::f32);
+    const ValueId x = g->input("x", {2, 64, 8, 8});
+    const ValueId w1 = g->variable("w1", {128, 64, 4, 4}), w2 = g->variable("w2", {128, 64, 4, 4});
+    // (x through an eltwise op: a graph input stays NCHW, which the kernel does not read)
+    const ValueId y = g->conv_transpose2d(g->relu(g->conv2d(g->leaky_relu(x, 0.2), w1, 2, 1)), w2, 2, 1);
+    // (no 4-d variable in the loss: the plan would keep y's gradient in its NCHW layout)
+    const ValueId loss = g->mean(g->mul(y, g->leaky_relu(y, 0.2)));
+    const auto grads = gradients(*g, loss, {w1, w2});
+    for (const auto& [k, d] : grads) g->mark_output(d);
+    auto ref = make_ref_backend();
+    auto dnn = make_onednn_backend({.threads = 2, .blocked_layouts = blocked});
+    auto pr = compile(g, *ref), pd = compile(g, *dnn);
+    int uses = 0;
+    std::string kernels;
+    for (const auto& k : pd->kernels) {
+      uses += k->describe().find("winograd_bwd_w") != std::string::npos;
+      kernels += k->describe() + "; ";
+    }
+    EXPECT_EQ(uses, 2) << (blocked ? "blocked: " : "nhwc: ") << kernels;
+    std::mt19937 rng(17);
+    std::normal_distribution<double> nd;
+    auto rnd = [&](int64_t count, double s) {
+      std::vector<double> v(static_cast<size_t>(count));
+      for (double& e : v) e = s * nd(rng);
+      return v;
+    };
+    const auto xv = rnd(2 * 64 * 64, 1), w1v = rnd(128 * 64 * 16, 0.1), w2v = rnd(128 * 64 * 16, 0.1);
+    Session sr(*pr), sd(*pd);
+    for (Session* s : {&sr, &sd}) {
+      s->set_input("x", std::span<const double>(xv));
+      s->set_variable("w1", std::span<const double>(w1v));
+      s->set_variable("w2", std::span<const double>(w2v));
+      s->run();
+    }
+    for (const auto& [k, d] : grads)
+      EXPECT_LT(rel_err(sd.value(d), sr.value(d)), 1e-5) << g->value_label(k) << (blocked ? " blocked" : " nhwc");
+  }
+}
+}  // namespace
+}  // namespace rg
