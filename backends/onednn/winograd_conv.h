@@ -48,12 +48,12 @@ struct WinogradConv {
 bool winograd_applies(const WinogradConv& c);
 
 // Whether it is also faster than oneDNN's direct kernel: when the GEMMs
-// dominate the transforms, i.e. ci * co / (ci + co) >= 40 (the transforms move
-// 9 (ci + co) floats a tile through the cache for 18 ci co FLOPs). Measured
-// per layer of the seed model at batch 64 (bench/RESULTS.md): faster from
-// 128 -> 64 channels up, slower for 64 -> 32 at 64 -> 128 px; and for a
-// strided layer, an input of at least 16 x 16 or 512 channels (see
-// winograd_conv.cpp).
+// dominate the transforms, i.e. ci * co / (ci + co) >= 40 for the transposed
+// kind, >= 20 for the strided one (the transforms move 9 (ci + co) floats a
+// tile through the cache for 18 ci co FLOPs). Measured per layer of the seed
+// model at batch 64 (bench/RESULTS.md): transposed faster from 128 -> 64
+// channels up, slower for 64 -> 32; strided faster from 32 -> 64 up, given an
+// input of at least 16 x 16 or 512 channels (see winograd_conv.cpp).
 bool winograd_pays(const WinogradConv& c);
 
 // Floats of the transformed, packed weights (36 * ci * co).
