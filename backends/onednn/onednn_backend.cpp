@@ -303,17 +303,17 @@ bool is_winograd_geometry(const ConvGeometry& geo) {
 
 // The micro-kernel our Winograd convolutions run, following
 // oneDNN's effective ISA (so DNNL_MAX_CPU_ISA=AVX2 caps both); none below AVX2.
-std::optional<onednn::WinogradIsa> winograd_isa() {
+std::optional<onednn::MicroIsa> micro_isa() {
   using isa = dnnl::cpu_isa;
   switch (dnnl::get_effective_cpu_isa()) {
     case isa::avx2:
     case isa::avx2_vnni:
-      return onednn::WinogradIsa::avx2;
+      return onednn::MicroIsa::avx2;
     case isa::avx512_core:
     case isa::avx512_core_vnni:
     case isa::avx512_core_bf16:
     case isa::avx512_core_amx:
-      return onednn::WinogradIsa::avx512;
+      return onednn::MicroIsa::avx512;
     default:
       return std::nullopt;
   }
@@ -726,7 +726,7 @@ class OneDnnKernel final : public Kernel {
     // A transposed convolution's geometry is that of the conv2d it is the
     // gradient of: geo's input (h, w) is our output, geo's output our input.
     const bool transposed = n.op == OpKind::kConvTranspose2d;
-    const std::optional<WinogradIsa> isa = winograd_isa();
+    const std::optional<MicroIsa> isa = micro_isa();
     if (!is_winograd_geometry(geo) || !isa) return false;
     if (!only_eltwise(po)) return false;
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
@@ -738,15 +738,8 @@ class OneDnnKernel final : public Kernel {
                    : WinogradConv{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
                                   layout_of_(src), layout_of_(dst), *isa, threads};
     if (!winograd_applies(c) || !winograd_pays(c)) return false;
-    const bool fixed = never_updated(wv);
-    const size_t ubytes = size_t(winograd_weights_floats(c)) * sizeof(float);
-    const size_t uoff = fixed ? alloc_persistent(ubytes) : alloc(ubytes);
-    auto u_ptr = [this, uoff, fixed] {
-      return reinterpret_cast<float*>(fixed ? persistent_.data() + uoff : scratch_base_ + uoff);
-    };
-    add_fn([this, c, wv, u_ptr] { winograd_transform_weights(c, fp(wv), u_ptr()); },
-           fixed ? "winograd_weights(cached)" : "winograd_weights");
-    steps_.back().cached = fixed;
+    const auto u_ptr = transformed_weights(wv, winograd_weights_floats(c), "winograd_weights",
+                                           [c](const float* w, float* u) { winograd_transform_weights(c, w, u); });
     const size_t work = alloc(size_t(winograd_scratch_floats(c)) * sizeof(float));
     add_fn(
         [this, c, src, dst, bias, u_ptr, work] {
@@ -755,9 +748,26 @@ class OneDnnKernel final : public Kernel {
         },
         std::string(transposed ? "winograd_deconv" : "winograd_conv") + po.text + "[" + layout_name(c.src_layout) + "->" +
             layout_name(c.dst_layout) + "](" +
-            (c.isa == WinogradIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
+            (c.isa == MicroIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
     add_eltwise_post_ops_in_place(po, dst);
     return true;
+  }
+
+  // Weights our own kernels read rearranged (`floats` of them, made by
+  // `make` from the variable): rebuilt into scratch at every run, or, when no
+  // node updates the variable (a generator's), once into persistent memory
+  // until the host writes a variable. Returns where they are at run time.
+  std::function<float*()> transformed_weights(ValueId wv, int64_t floats, const std::string& what,
+                                              std::function<void(const float*, float*)> make) {
+    const bool fixed = never_updated(wv);
+    const size_t bytes = size_t(floats) * sizeof(float);
+    const size_t off = fixed ? alloc_persistent(bytes) : alloc(bytes);
+    auto at = [this, off, fixed] {
+      return reinterpret_cast<float*>(fixed ? persistent_.data() + off : scratch_base_ + off);
+    };
+    add_fn([this, wv, at, make = std::move(make)] { make(fp(wv), at()); }, fixed ? what + "(cached)" : what);
+    steps_.back().cached = fixed;
+    return at;
   }
 
   // The weight gradient of a 4x4 stride-2 padding-1 layer (both kinds: a
@@ -765,7 +775,7 @@ class OneDnnKernel final : public Kernel {
   // input): our Winograd kernel too, where the forward pass would pay.
   bool compile_winograd_weight_gradient(const Node& n, const ConvGeometry& geo) {
     using namespace onednn;
-    const std::optional<WinogradIsa> isa = winograd_isa();
+    const std::optional<MicroIsa> isa = micro_isa();
     if (!ctx_->opt.winograd || !is_winograd_geometry(geo) || !isa) return false;
     const WinogradConv c{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
                          layout_of_(geo.in), layout_of_(geo.out), *isa, omp_get_max_threads()};
@@ -776,7 +786,7 @@ class OneDnnKernel final : public Kernel {
           winograd_weight_gradient(c, fp(src), fp(dy), fp(dw), reinterpret_cast<float*>(scratch_base_ + work));
         },
         std::string("winograd_bwd_w[") + layout_name(c.src_layout) + "," + layout_name(c.dst_layout) + "](" +
-            (c.isa == WinogradIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
+            (c.isa == MicroIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
     return true;
   }
 

@@ -1,12 +1,12 @@
 #include "backends/onednn/winograd_conv.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 
 #include "backends/onednn/channel_groups.h"
+#include "backends/onednn/micro_gemm.h"
 
 namespace rg::onednn {
 namespace {
@@ -46,13 +46,6 @@ int64_t tile_cols(const WinogradConv& c) { return strided(c) ? c.w / 4 : c.w / 2
 constexpr int64_t kKc =
     256;  // input channels per pass of the micro-kernel (its weight panel stays in L1)
 
-int64_t mr_of(WinogradIsa isa) {
-  return isa == WinogradIsa::avx512 ? 12 : 6;
-}
-int64_t nr_of(WinogradIsa isa) {
-  return isa == WinogradIsa::avx512 ? 32 : 16;
-}
-
 // Tiles per chunk: a multiple of both micro-kernels' row count (12, 6); at
 // least 240, so each weight panel (read from memory once per chunk) serves
 // 240 rows (the 1024-channel layer is bound by its 75 MB of transformed
@@ -70,60 +63,10 @@ int64_t tiles_per_chunk(const WinogradConv& c) {
   return ((group_tiles + chunks - 1) / chunks + 11) / 12 * 12;
 }
 
-// C[MR x NR] (+)= A[MR x k] * B[k x NR]: B rows ldb floats apart; A rows
-// lda apart (A(r, p) = a[r * lda + p]) or, kTransposedA, A stored k-major
-// (A(r, p) = a[p * lda + r]: the weight gradient's products, see
-// winograd_weight_gradient); C rows ldc apart.
-template <int MR, bool kTransposedA>
-__attribute__((target("avx512f"))) void micro_avx512(int64_t k, const float* a, int64_t lda,
-                                                     const float* b, int64_t ldb, float* c,
-                                                     int64_t ldc, bool accumulate) {
-  __m512 acc[MR][2];
-  for (int r = 0; r < MR; ++r) {
-    acc[r][0] = accumulate ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
-    acc[r][1] = accumulate ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_setzero_ps();
-  }
-  for (int64_t p = 0; p < k; ++p) {
-    const __m512 b0 = _mm512_loadu_ps(b + p * ldb), b1 = _mm512_loadu_ps(b + p * ldb + 16);
-    for (int r = 0; r < MR; ++r) {
-      const __m512 x = _mm512_set1_ps(kTransposedA ? a[p * lda + r] : a[r * lda + p]);
-      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
-    }
-  }
-  for (int r = 0; r < MR; ++r) {
-    _mm512_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
-  }
-}
-
-template <int MR, bool kTransposedA>
-__attribute__((target("avx2,fma"))) void micro_avx2(int64_t k, const float* a, int64_t lda,
-                                                    const float* b, int64_t ldb, float* c,
-                                                    int64_t ldc, bool accumulate) {
-  __m256 acc[MR][2];
-  for (int r = 0; r < MR; ++r) {
-    acc[r][0] = accumulate ? _mm256_loadu_ps(c + r * ldc) : _mm256_setzero_ps();
-    acc[r][1] = accumulate ? _mm256_loadu_ps(c + r * ldc + 8) : _mm256_setzero_ps();
-  }
-  for (int64_t p = 0; p < k; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(b + p * ldb), b1 = _mm256_loadu_ps(b + p * ldb + 8);
-    for (int r = 0; r < MR; ++r) {
-      const __m256 x = _mm256_broadcast_ss(kTransposedA ? a + p * lda + r : a + r * lda + p);
-      acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
-    }
-  }
-  for (int r = 0; r < MR; ++r) {
-    _mm256_storeu_ps(c + r * ldc, acc[r][0]);
-    _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
-  }
-}
-
 // C[rows x co] = A[rows x K] * B, B packed as [co / NR][K][NR]; A and C rows
 // lda and ldc apart; rows a multiple of MR. K is split in passes of kKc so a
 // panel slice stays in L1 while every row block of A streams past it.
-void gemm(WinogradIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, int64_t lda,
+void gemm(MicroIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, int64_t lda,
           const float* b, float* c, int64_t ldc) {
   const int64_t mr = mr_of(isa), nr = nr_of(isa);
   for (int64_t k0 = 0; k0 < K; k0 += kKc) {
@@ -131,7 +74,7 @@ void gemm(WinogradIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, 
     for (int64_t j = 0; j < co; j += nr) {
       const float* panel = b + j * K + k0 * nr;
       for (int64_t r = 0; r < rows; r += mr) {
-        if (isa == WinogradIsa::avx512)
+        if (isa == MicroIsa::avx512)
           micro_avx512<12, false>(kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc, k0 > 0);
         else
           micro_avx2<6, false>(kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc, k0 > 0);
@@ -272,28 +215,15 @@ void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& 
   }
 }
 
-// One micro-kernel call of `rows` (a multiple of 4, at most MR) rows of D.
-void micro_transposed_a(WinogradIsa isa, int64_t rows, int64_t k, const float* a, int64_t lda, const float* b,
-                        int64_t ldb, float* c, int64_t ldc, bool accumulate) {
-  if (isa == WinogradIsa::avx512) {
-    if (rows == 12) return micro_avx512<12, true>(k, a, lda, b, ldb, c, ldc, accumulate);
-    if (rows == 8) return micro_avx512<8, true>(k, a, lda, b, ldb, c, ldc, accumulate);
-    return micro_avx512<4, true>(k, a, lda, b, ldb, c, ldc, accumulate);
-  }
-  if (rows == 6) return micro_avx2<6, true>(k, a, lda, b, ldb, c, ldc, accumulate);
-  if (rows == 4) return micro_avx2<4, true>(k, a, lda, b, ldb, c, ldc, accumulate);
-  return micro_avx2<2, true>(k, a, lda, b, ldb, c, ldc, accumulate);
-}
-
 // D[co x NR] (+)= dM^T V over `count` tiles for one panel of NR columns of
 // one point: dM rows ldm apart, V rows lda apart, D rows ldd apart.
-void gemm_weight_gradient(WinogradIsa isa, int64_t co, int64_t count, const float* dm, int64_t ldm,
+void gemm_weight_gradient(MicroIsa isa, int64_t co, int64_t count, const float* dm, int64_t ldm,
                           const float* v, int64_t lda, float* d, int64_t ldd, bool accumulate) {
   const int64_t mr = mr_of(isa);
   for (int64_t t0 = 0; t0 < count; t0 += kWgradPass) {
     const int64_t tc = std::min(kWgradPass, count - t0);
     for (int64_t r = 0; r < co; r += mr)
-      micro_transposed_a(isa, std::min(mr, co - r), tc, dm + t0 * ldm + r, ldm, v + t0 * lda, lda,
+      micro_rows<true>(isa, std::min(mr, co - r), tc, dm + t0 * ldm + r, ldm, v + t0 * lda, lda,
                          d + r * ldd, ldd, accumulate || t0 > 0);
   }
 }

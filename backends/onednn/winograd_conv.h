@@ -1,7 +1,7 @@
 // The 4x4, stride-2, padding-1 convolutions of the seed's models, computed
 // with fewer multiplications than oneDNN's direct kernels: the transposed
-// ones (G's upsampling, D's input gradients) and the strided ones (D's
-// downsampling, G's input gradients).
+// ones (G's upsampling, D's input gradients), the strided ones (D's
+// downsampling, G's input gradients) and the weight gradients of both.
 //
 // Each output pixel of such a layer sees 2x2 input pixels (transposed) or
 // 4x4 of them in four 2x2 groups of one row and column parity (strided),
@@ -21,11 +21,10 @@
 #include <cstdint>
 
 #include "backends/onednn/layout.h"
+#include "backends/onednn/micro_gemm.h"
 
 namespace rg::onednn {
 
-// Which micro-kernel runs the GEMMs: AVX-512 (12x32 register tile) or AVX2 (6x16).
-enum class WinogradIsa : uint8_t { avx2, avx512 };
 
 // transposed: conv_transpose2d, output 2h x 2w, weights [ci, co, 4, 4];
 // strided: conv2d, output h/2 x w/2, weights [co, ci, 4, 4].
@@ -36,7 +35,7 @@ struct WinogradConv {
   int64_t n, ci, h, w;  // input
   int64_t co;
   Layout src_layout, dst_layout;
-  WinogradIsa isa;
+  MicroIsa isa;
   int threads;  // OpenMP threads the forward pass uses (and scratch is sized for)
 };
 

@@ -833,9 +833,9 @@ namespace {
 // (K > 256) and a bias.
 TEST(OneDnnWinograd, BothMicroKernelsMatchTheDirectSumInDouble) {
   using namespace onednn;
-  std::vector<WinogradIsa> isas = {WinogradIsa::avx2};
+  std::vector<MicroIsa> isas = {MicroIsa::avx2};
   if (__builtin_cpu_supports("avx512f"))
-    isas.push_back(WinogradIsa::avx512);
+    isas.push_back(MicroIsa::avx512);
   else
     std::cout << "[   NOTE   ] no AVX-512 on this CPU: only the AVX2 micro-kernel is checked\n";
   struct Case {
@@ -862,7 +862,7 @@ TEST(OneDnnWinograd, BothMicroKernelsMatchTheDirectSumInDouble) {
   };
   std::mt19937 rng(11);
   std::normal_distribution<float> nd;
-  for (WinogradIsa isa : isas)
+  for (MicroIsa isa : isas)
     for (const Case& k : cases) {
       const bool tr = k.kind == T;
       const WinogradConv c{k.kind, k.n, k.ci, k.h, k.w, k.co, k.src, k.dst, isa, 2};
@@ -904,7 +904,7 @@ TEST(OneDnnWinograd, BothMicroKernelsMatchTheDirectSumInDouble) {
               // A few f32 roundings of the terms' magnitudes (the transforms add and subtract them).
               worst = std::max(worst, std::fabs(got - sum) / (mag * 1e-6 + 1e-30));
             }
-      EXPECT_LT(worst, 4.0) << (isa == WinogradIsa::avx512 ? "avx512 " : "avx2 ")
+      EXPECT_LT(worst, 4.0) << (isa == MicroIsa::avx512 ? "avx512 " : "avx2 ")
                             << (tr ? "transposed " : "strided ") << k.n << "x" << k.ci << "x"
                             << k.h << "x" << k.w << " -> " << k.co
                             << ": error / (1e-6 * sum of |terms|)";
@@ -923,9 +923,9 @@ namespace {
 // every weight must be written.
 TEST(OneDnnWinograd, WeightGradientMatchesTheDirectSumInDouble) {
   using namespace onednn;
-  std::vector<WinogradIsa> isas = {WinogradIsa::avx2};
+  std::vector<MicroIsa> isas = {MicroIsa::avx2};
   if (__builtin_cpu_supports("avx512f"))
-    isas.push_back(WinogradIsa::avx512);
+    isas.push_back(MicroIsa::avx512);
   else
     std::cout << "[   NOTE   ] no AVX-512 on this CPU: only the AVX2 micro-kernel is checked\n";
   struct Case {
@@ -947,9 +947,9 @@ TEST(OneDnnWinograd, WeightGradientMatchesTheDirectSumInDouble) {
   };
   std::mt19937 rng(13);
   std::normal_distribution<float> nd;
-  for (WinogradIsa isa : isas)
+  for (MicroIsa isa : isas)
     for (const Case& k : cases) {
-      const std::string name = std::string(isa == WinogradIsa::avx512 ? "avx512 " : "avx2 ") +
+      const std::string name = std::string(isa == MicroIsa::avx512 ? "avx512 " : "avx2 ") +
                                std::to_string(k.n) + "x" + std::to_string(k.ci) + "x" +
                                std::to_string(k.h) + "x" + std::to_string(k.w) + " -> " +
                                std::to_string(k.co);
