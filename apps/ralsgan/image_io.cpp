@@ -42,9 +42,9 @@ std::vector<uint8_t> encode_png(const uint8_t* rgb, int width, int height) {
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_set_compression_level(png, 6);
     // Each row filtered with the better of Up and Sub, not libpng's default
-    // trial of all five filters: on 512 photos at 128 px 2.1x faster to
-    // encode (1.09 against 2.32 s on one core) and 6 % smaller (15.1 against
-    // 16.0 KB an image); Paeth, the costly trial, rarely wins on them
+    // trial of all five filters: on the test photos at 128 px 1.9x faster to
+    // encode (bench_png_encode: 417 against 220 PNGs/s on one core) for
+    // files 0.7 % larger; Paeth, the costly trial, rarely pays on them
     // (bench/RESULTS.md, "PNG encoding"). Encoding shares the cores with the
     // generator during `ralsgan generate`.
     png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP | PNG_FILTER_SUB);
