@@ -67,7 +67,15 @@ class Backend {
   virtual void read_value(const Graph& g, ValueId v, void* host_plain, const void* device) {
     copy_out(host_plain, device, g.desc(v).bytes());
   }
-  // Compile one group of the schedule. `g` outlives the kernel.
+  // Whether compile() has a kernel of this backend's own for the group. The
+  // engine compiles a group it does not support on host_fallback() instead,
+  // and fails naming the op where there is none (engine/plan.cpp).
+  virtual bool supports(const Graph& /*g*/, const FusionGroup& /*group*/) const { return true; }
+  // A backend that can run kernels on this one's memory and layouts (the
+  // reference backend, for a host-memory backend that keeps the values of
+  // unsupported groups plain in prepare()), or null. Owned by this backend.
+  virtual Backend* host_fallback() { return nullptr; }
+  // Compile one group of the schedule (one it supports). `g` outlives the kernel.
   virtual std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& group) = 0;
   // Called once after every group of a plan is compiled (a backend may report
   // on the plan as a whole here, e.g. slow fallbacks, once).

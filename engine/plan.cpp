@@ -28,6 +28,17 @@ int64_t Plan::arena_offset(ValueId v) const {
   return b < 0 ? -1 : int64_t(buffers[size_t(b)].offset);
 }
 
+namespace {
+// The backend's kernel for a group it supports; else its host fallback's.
+std::unique_ptr<Kernel> compile_group(const Graph& g, const FusionGroup& grp, Backend& backend) {
+  if (backend.supports(g, grp)) return backend.compile(g, grp);
+  if (Backend* fallback = backend.host_fallback()) return fallback->compile(g, grp);
+  std::string ops;
+  for (NodeId id : grp.nodes) ops += std::string(ops.empty() ? "" : " ") + op_name(g.node(id).op);
+  throw std::invalid_argument(backend.name() + " backend: no kernel for " + ops);
+}
+}  // namespace
+
 std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend, CompileOptions options) {
   auto plan = std::make_unique<Plan>();
   const Graph& g = *graph;
@@ -37,7 +48,7 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
   plan->groups = fuse(g, plan->order, options.fuse);
   plan->root = storage_roots(g);
   backend.prepare(g, plan->groups);
-  for (const FusionGroup& grp : plan->groups) plan->kernels.push_back(backend.compile(g, grp));
+  for (const FusionGroup& grp : plan->groups) plan->kernels.push_back(compile_group(g, grp, backend));
   backend.finish(g);
 
   const int steps = static_cast<int>(plan->groups.size());

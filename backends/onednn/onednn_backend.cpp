@@ -1076,8 +1076,9 @@ class OneDnnKernel final : public Kernel {
 // ---------------------------------------------------------------------------
 
 // Ops this backend has no kernel of its own for (pooling and Inception's
-// forward-only ops): their groups run the reference backend's kernels on plain
-// NCHW buffers, which prepare() pins for them. Both backends use host memory.
+// forward-only ops): supports() says no for their groups, and the engine runs
+// them on host_fallback(), the reference backend, on plain NCHW buffers,
+// which prepare() pins for them. Both backends use host memory.
 bool runs_on_reference(OpKind k) {
   return k == OpKind::kMaxPool2d || k == OpKind::kMaxPool2dBackward || k == OpKind::kAvgPool2d ||
          k == OpKind::kConcat || k == OpKind::kResizeBilinear;
@@ -1123,15 +1124,20 @@ class OneDnnBackend final : public HostMemoryBackend {
     convert(g, v, device, false, host, true);
   }
 
+  bool supports(const Graph& g, const FusionGroup& grp) const override {
+    return std::none_of(grp.nodes.begin(), grp.nodes.end(),
+                        [&g](NodeId id) { return runs_on_reference(g.node(id).op); });
+  }
+  // The reference backend: prepare() keeps the values of the groups above plain.
+  Backend* host_fallback() override {
+    if (!ref_) ref_ = make_ref_backend();
+    return ref_.get();
+  }
+
   std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
     auto it = tables_.find(&g);
     if (it == tables_.end()) throw std::logic_error("onednn backend: compile() before prepare()");
     std::shared_ptr<const onednn::LayoutTable> t = it->second;
-    for (NodeId id : grp.nodes)
-      if (runs_on_reference(g.node(id).op)) {
-        if (!ref_) ref_ = make_ref_backend();
-        return ref_->compile(g, grp);
-      }
     auto k = std::make_unique<OneDnnKernel>(g, grp, ctx_, [t](ValueId v) { return t->of(v); });
     for (const std::string& r : k->reference_impls()) reference_[&g].push_back(r);
     return k;
@@ -1196,7 +1202,7 @@ class OneDnnBackend final : public HostMemoryBackend {
     dnnl::reorder reorder;
   };
   std::map<TransferKey, Transfer> transfers_;
-  std::unique_ptr<Backend> ref_;  // kernels for runs_on_reference ops
+  std::unique_ptr<Backend> ref_;  // host_fallback(): kernels for runs_on_reference ops
   std::shared_ptr<Ctx> ctx_;
   std::map<const Graph*, std::shared_ptr<const onednn::LayoutTable>> tables_;
   std::map<const Graph*, std::vector<std::string>> reference_;  // reference implementations per plan

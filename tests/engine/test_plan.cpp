@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <new>
@@ -8,6 +9,7 @@
 #include "apps/model/ralsgan_step.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/inspect.h"
+#include "graph/autodiff.h"
 #include "engine/session.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 
@@ -115,6 +117,74 @@ TEST(Plan, ReadersSeeTheVersionTheyNameAcrossAStateUpdate) {
   EXPECT_NEAR(s.value(after)[1], 3.0 * (-2.0 - delta), 1e-14);
   EXPECT_NEAR(s.variable("w")[0], 1.0 - delta, 1e-15);
   EXPECT_EQ(s.variable("step")[0], 1.0);
+}
+
+// A host-memory backend without max pooling: the engine compiles exactly the
+// groups it does not support on its host fallback and runs them on the same
+// memory (results bit-identical to the reference backend's, since the kernels
+// are the same); without a fallback it refuses the graph, naming the op.
+class NoPoolingBackend final : public Backend {
+ public:
+  explicit NoPoolingBackend(bool with_fallback)
+      : inner_(make_ref_backend()), fallback_(with_fallback ? make_ref_backend() : nullptr) {}
+  std::string name() const override { return "no-pooling"; }
+  void* allocate(size_t bytes) override { return inner_->allocate(bytes); }
+  void release(void* p) override { inner_->release(p); }
+  void copy_in(void* dst, const void* src, size_t bytes) override { inner_->copy_in(dst, src, bytes); }
+  void copy_out(void* dst, const void* src, size_t bytes) override { inner_->copy_out(dst, src, bytes); }
+  static bool pooling(const Graph& g, const FusionGroup& grp) {
+    for (NodeId id : grp.nodes)
+      if (g.node(id).op == OpKind::kMaxPool2d || g.node(id).op == OpKind::kMaxPool2dBackward) return true;
+    return false;
+  }
+  bool supports(const Graph& g, const FusionGroup& grp) const override { return !pooling(g, grp); }
+  Backend* host_fallback() override { return fallback_.get(); }
+  std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
+    EXPECT_FALSE(pooling(g, grp)) << "compile() called for a group it does not support";
+    ++compiled;
+    return inner_->compile(g, grp);
+  }
+  int compiled = 0;
+
+ private:
+  std::unique_ptr<Backend> inner_, fallback_;
+};
+
+TEST(Plan, GroupsABackendDoesNotSupportRunOnItsHostFallback) {
+  auto g = std::make_shared<Graph>(DType::f32);
+  const ValueId x = g->input("x", {2, 3, 8, 8}), w = g->variable("w", {4, 3, 3, 3});
+  const ValueId loss = g->mean(g->max_pool2d(g->conv2d(x, w, 1, 1), {2, 2}, {2, 2}));
+  g->mark_output(loss, "loss");
+  const auto grads = gradients(*g, loss, {w});
+  g->mark_output(grads.at(w), "dw");
+
+  NoPoolingBackend routed(true);
+  auto ref = make_ref_backend();
+  auto pr = compile(g, routed), pe = compile(g, *ref);
+  size_t pooling_groups = 0;
+  for (const FusionGroup& grp : pr->groups) pooling_groups += NoPoolingBackend::pooling(*g, grp);
+  EXPECT_EQ(pooling_groups, 2u);  // forward and backward
+  EXPECT_EQ(size_t(routed.compiled) + pooling_groups, pr->groups.size());
+  std::vector<double> xv(2 * 3 * 64), wv(4 * 3 * 9);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = std::sin(0.37 * double(i));
+  for (size_t i = 0; i < wv.size(); ++i) wv[i] = 0.1 * std::cos(0.53 * double(i));
+  Session sr(*pr), se(*pe);
+  for (Session* s : {&sr, &se}) {
+    s->set_input("x", std::span<const double>(xv));
+    s->set_variable("w", std::span<const double>(wv));
+    s->run();
+  }
+  EXPECT_EQ(sr.output("loss"), se.output("loss"));
+  EXPECT_EQ(sr.output("dw"), se.output("dw"));
+
+  NoPoolingBackend alone(false);
+  try {
+    compile(g, alone);
+    ADD_FAILURE() << "a graph with an unsupported op compiled without a fallback";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("no-pooling backend: no kernel for max_pool2d"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
