@@ -32,6 +32,11 @@ class Kernel {
   virtual std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const { return {}; }
   // Called once when a session binds memory; may create device objects. No allocation after this.
   virtual void bind(const KernelBinding& b) = 0;
+  // A fresh, unbound kernel for the same group (compiled again), for a second
+  // Session of the plan (the first binds the plan's own kernels). Null where
+  // the backend binds its kernels in place only: its plans serve one Session
+  // at a time.
+  virtual std::unique_ptr<Kernel> clone() const { return nullptr; }
   virtual void run() = 0;
   // One line for `inspect`: which implementation was chosen.
   virtual std::string describe() const = 0;

@@ -4,6 +4,7 @@
 // are the engine's own.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,10 @@ struct Plan {
   size_t arena_bytes = 0;
   size_t sum_bytes = 0;    // one allocation per buffer, no reuse
   int inplace_merges = 0;  // outputs that took over an input's buffer
+  // Whether a Session has bound `kernels` (the one mutable field: the first
+  // Session of a plan binds its kernels, later ones bind Kernel::clone()s, so
+  // several Sessions may run one plan, one at a time each).
+  mutable std::atomic<bool> kernels_bound{false};
 
   // Where a value lives: arena offset, or -1 when it lives in a variable or is never materialised.
   int64_t arena_offset(ValueId v) const;

@@ -57,7 +57,7 @@ void CallerMemory::add_read_only_variable(std::string name, std::span<const std:
   variables.push_back({std::move(name), const_cast<std::byte*>(bytes.data()), bytes.size(), true});
 }
 
-Session::Session(Plan& plan, const CallerMemory& memory) : plan_(plan) {
+Session::Session(const Plan& plan, const CallerMemory& memory) : plan_(plan) {
   const Graph& g = *plan.graph;
   if (memory.arena) {
     if (memory.arena_bytes < plan.arena_bytes)
@@ -89,13 +89,31 @@ Session::Session(Plan& plan, const CallerMemory& memory) : plan_(plan) {
           static_cast<char*>(arena_) + plan.buffers[size_t(plan.buffer_of_root[size_t(r)])].offset;
     }
   }
-  for (size_t k = 0; k < plan.kernels.size(); ++k) {
-    KernelBinding b;
-    b.values = ptrs_;
-    if (plan.scratch_buffer[k] >= 0)
-      b.scratch = static_cast<char*>(arena_) + plan.buffers[size_t(plan.scratch_buffer[k])].offset;
-    plan.kernels[k]->bind(b);
-    kernels_.push_back(plan.kernels[k].get());
+  // The first session binds the plan's kernels; another one, while that one
+  // lives, binds fresh copies (Kernel::clone).
+  binds_plan_kernels_ = !plan.kernels_bound.exchange(true);
+  try {
+    for (size_t k = 0; k < plan.kernels.size(); ++k) {
+      Kernel* kernel = plan.kernels[k].get();
+      if (!binds_plan_kernels_) {
+        clones_.push_back(kernel->clone());
+        if (!clones_.back())
+          throw std::logic_error("a plan of the " + plan.backend->name() +
+                                 " backend serves one Session at a time (its kernels are bound in "
+                                 "place): destroy the other Session of this plan first");
+        kernel = clones_.back().get();
+      }
+      KernelBinding b;
+      b.values = ptrs_;
+      if (plan.scratch_buffer[k] >= 0)
+        b.scratch = static_cast<char*>(arena_) + plan.buffers[size_t(plan.scratch_buffer[k])].offset;
+      kernel->bind(b);
+      kernels_.push_back(kernel);
+    }
+  } catch (...) {
+    if (binds_plan_kernels_) plan.kernels_bound = false;
+    release_memory();
+    throw;
   }
 }
 
@@ -152,7 +170,9 @@ void Session::release_memory() noexcept {
 
 Session::~Session() {
   plan_.backend->synchronize();
+  clones_.clear();  // before the memory their device objects may refer to
   release_memory();
+  if (binds_plan_kernels_) plan_.kernels_bound = false;
 }
 
 void Session::run() {

@@ -419,6 +419,9 @@ class OneDnnKernel final : public Kernel {
     return program_->inplace_candidates();
   }
 
+  // Compiled again: the steps' loops capture this kernel (its pointers and
+  // scratch); oneDNN's primitive cache makes the primitives cheap to remake.
+  std::unique_ptr<Kernel> clone() const override { return std::make_unique<OneDnnKernel>(g_, grp_, ctx_, layout_of_); }
   void bind(const KernelBinding& b) override {
     ptr_ = b.values;
     persistent_.assign(persistent_bytes_, 0);

@@ -84,6 +84,7 @@ class RefGroupKernel final : public Kernel {
     return program_->inplace_candidates();
   }
 
+  std::unique_ptr<Kernel> clone() const override { return std::make_unique<RefGroupKernel>(g_, grp_); }
   void bind(const KernelBinding& b) override {
     ptr_ = b.values;
     for (auto [v, off] : scratch_values_) ptr_[size_t(v)] = static_cast<char*>(b.scratch) + off;

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,11 +49,14 @@ struct CallerMemory {
 
 class Session {
  public:
-  // `plan` must outlive the session, and serves one session at a time (binding
-  // writes addresses into its kernels). Throws std::invalid_argument naming the
-  // variable or region when caller memory is too small, misaligned, unknown,
-  // read-only where the plan writes, or named twice.
-  explicit Session(Plan& plan, const CallerMemory& memory = {});
+  // `plan` must outlive the session. Several sessions may run one plan, each
+  // with its own memory (not at the same time from different threads): the
+  // first binds the plan's kernels, the others fresh copies of them, except on
+  // the cuda backend, whose plans serve one session at a time (a second one
+  // throws std::logic_error until the first is destroyed). Throws
+  // std::invalid_argument naming the variable or region when caller memory is
+  // too small, misaligned, unknown, read-only where the plan writes, or named twice.
+  explicit Session(const Plan& plan, const CallerMemory& memory = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -95,7 +99,9 @@ class Session {
   ValueId variable_value(std::string_view name) const;
   ValueId output_value(std::string_view name) const;
 
-  Plan& plan_;
+  const Plan& plan_;
+  bool binds_plan_kernels_ = false;               // this session holds plan_.kernels_bound
+  std::vector<std::unique_ptr<Kernel>> clones_;  // its own kernels when another session has the plan's
   void* arena_ = nullptr;
   bool owns_arena_ = false;
   std::vector<void*> variable_storage_;

@@ -209,3 +209,32 @@ TEST(CudaEmulatedGenerate, PipelinedTransfersGiveEachBatchItsImages) {
 
 }  // namespace
 }  // namespace rg
+
+namespace rg {
+namespace {
+// The cuda backend binds its kernels in place (launch arguments, CUDA graphs,
+// grouped Adam launches): a plan of it serves one Session at a time, and a
+// second one says so instead of corrupting the first.
+TEST(CudaEmulatedStep, ASecondSessionOfAPlanIsRefusedUntilTheFirstIsGone) {
+  auto g = std::make_shared<Graph>(DType::f32);
+  const ValueId x = g->input("x", {2, 3}), w = g->variable("w", {2, 3});
+  g->mark_output(g->mul(x, w), "y");
+  auto emu = make_cuda_host_emulator();
+  auto plan = compile(g, *emu);
+  auto first = std::make_unique<Session>(*plan);
+  try {
+    Session second(*plan);
+    ADD_FAILURE() << "a second session of a cuda plan was accepted";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("one Session at a time"), std::string::npos) << e.what();
+  }
+  first.reset();
+  Session third(*plan);  // the plan's kernels are free again
+  const std::vector<double> xv{1, 2, 3, 4, 5, 6}, wv{2, 2, 2, 0.5, 0.5, 0.5};
+  third.set_input("x", std::span<const double>(xv));
+  third.set_variable("w", std::span<const double>(wv));
+  third.run();
+  EXPECT_EQ(third.output("y"), (std::vector<double>{2, 4, 6, 2, 2.5, 3}));
+}
+}  // namespace
+}  // namespace rg

@@ -189,3 +189,14 @@ TEST(Plan, GroupsABackendDoesNotSupportRunOnItsHostFallback) {
 
 }  // namespace
 }  // namespace rg
+
+#include "tests/common/shared_plan.h"
+
+namespace rg {
+namespace {
+TEST(Plan, SeveralSessionsRunOnePlanOnTheReferenceBackend) {
+  auto be = make_ref_backend();
+  testing_shared_plan::expect_sessions_share_one_plan(*be);
+}
+}  // namespace
+}  // namespace rg

@@ -1041,3 +1041,14 @@ TEST(OneDnnWinograd, WeightGradientsOfBothKindsMatchTheReference) {
 }
 }  // namespace
 }  // namespace rg
+
+#include "tests/common/shared_plan.h"
+
+namespace rg {
+namespace {
+TEST(OneDnn, SeveralSessionsRunOnePlan) {
+  auto be = make_onednn_backend({.threads = 2});
+  testing_shared_plan::expect_sessions_share_one_plan(*be);
+}
+}  // namespace
+}  // namespace rg

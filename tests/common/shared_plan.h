@@ -1,0 +1,74 @@
+// One check for every backend whose plans serve several Sessions: two
+// sessions of one plan of the narrow training step (Adam and BatchNorm state
+// updates included), with different weights and inputs, stepped in turn,
+// equal bit for bit to sessions on plans of their own; the plan's own kernels
+// go to whichever session comes first while none holds them.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "apps/model/ralsgan_step.h"
+#include "engine/plan.h"
+#include "engine/session.h"
+
+namespace rg::testing_shared_plan {
+
+inline void initialise(Session& s, const Graph& g, double seed) {
+  for (const VariableInfo& v : g.variables()) {
+    if (v.desc.dtype == DType::i64 || v.name.rfind("adam.", 0) == 0) continue;  // Adam starts at 0
+    std::vector<double> x(size_t(v.desc.numel()), 0.0);
+    const bool unit = v.name.find("running_var") != std::string::npos ||
+                      (v.desc.rank() == 1 && v.name.find(".weight") != std::string::npos);
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = unit ? 1.0 : v.desc.rank() == 4 ? 0.02 * std::sin(seed + 0.7 * double(i)) : 0.0;
+    s.set_variable(v.name, std::span<const double>(x));
+  }
+  std::vector<double> xr(size_t(4 * 3 * 32 * 32)), z(size_t(4 * 16));
+  for (size_t i = 0; i < xr.size(); ++i) xr[i] = std::cos(seed * 1.3 + 0.01 * double(i));
+  for (size_t i = 0; i < z.size(); ++i) z[i] = std::sin(seed * 2.1 + 0.3 * double(i));
+  s.set_input("x_real", std::span<const double>(xr));
+  s.set_input("z", std::span<const double>(z));
+}
+
+inline void expect_same_variables(const Session& a, const Session& b, const Graph& g, const char* what) {
+  for (const VariableInfo& v : g.variables()) {
+    const std::vector<double> x = a.variable(v.name), y = b.variable(v.name);
+    for (double e : x) ASSERT_TRUE(std::isfinite(e)) << what << ": variable " << v.name << " not finite";
+    EXPECT_EQ(x, y) << what << ": variable " << v.name;
+  }
+}
+
+inline void expect_sessions_share_one_plan(Backend& be) {
+  model::StepConfig cfg;
+  cfg.model = {32, 0.125, 16};
+  cfg.batch = 4;
+  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  const Graph& g = *s.graph;
+  auto shared = compile(s.graph, be), plan_a = compile(s.graph, be), plan_b = compile(s.graph, be);
+  auto a = std::make_unique<Session>(*shared);
+  EXPECT_TRUE(shared->kernels_bound.load());
+  Session b(*shared), own_a(*plan_a), own_b(*plan_b);  // b binds clones
+  initialise(*a, g, 1.0), initialise(own_a, g, 1.0);
+  initialise(b, g, 2.0), initialise(own_b, g, 2.0);
+  a->run(), b.run(), a->run();  // interleaved: a two steps, b one
+  own_a.run(), own_a.run(), own_b.run();
+  expect_same_variables(*a, own_a, g, "first session (the plan's kernels)");
+  expect_same_variables(b, own_b, g, "second session (clones)");
+  a.reset();
+  EXPECT_FALSE(shared->kernels_bound.load()) << "the first session gave the plan's kernels back";
+  Session c(*shared);  // binds the plan's kernels again; b keeps its clones
+  EXPECT_TRUE(shared->kernels_bound.load());
+  Session c_ref(*plan_a);  // own_a holds plan_a's kernels: clones here
+  initialise(c, g, 3.0), initialise(c_ref, g, 3.0);
+  c.run(), c_ref.run(), b.run(), own_b.run();
+  expect_same_variables(c, c_ref, g, "a third session, on the plan's kernels again");
+  expect_same_variables(b, own_b, g, "second session after the first is gone");
+}
+
+}  // namespace rg::testing_shared_plan
