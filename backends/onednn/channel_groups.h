@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "backends/onednn/layout.h"
+#include "backends/onednn/activation_layout.h"
 
 namespace rg::onednn {
 

@@ -5,14 +5,6 @@ namespace rg::onednn {
 using tag = dnnl::memory::format_tag;
 using dnnl::memory;
 
-int block_of(Layout l) {
-  switch (l) {
-    case Layout::blk8: return 8;
-    case Layout::blk16: return 16;
-    default: return 0;
-  }
-}
-
 const char* layout_name(Layout l) {
   switch (l) {
     case Layout::plain: return "nchw";

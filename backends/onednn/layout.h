@@ -13,15 +13,12 @@
 #include <optional>
 #include <vector>
 
+#include "backends/onednn/activation_layout.h"
 #include "engine/strided_walk.h"
 #include "graph/tensor.h"
 
 namespace rg::onednn {
 
-enum class Layout : uint8_t { plain, nhwc, blk8, blk16 };
-
-// Channels per block of a blocked layout; 0 for plain and NHWC.
-int block_of(Layout l);
 const char* layout_name(Layout l);
 dnnl::memory::format_tag tag_of(Layout l, size_t rank);
 dnnl::memory::dims dims_of(const Shape& s);

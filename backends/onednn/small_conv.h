@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "backends/onednn/layout.h"
+#include "backends/onednn/activation_layout.h"
 
 namespace rg::onednn {
 

@@ -20,7 +20,7 @@
 
 #include <cstdint>
 
-#include "backends/onednn/layout.h"
+#include "backends/onednn/activation_layout.h"
 #include "backends/onednn/micro_gemm.h"
 
 namespace rg::onednn {
