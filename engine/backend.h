@@ -52,10 +52,16 @@ class Backend {
   virtual void copy_in(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void copy_out(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual void synchronize() {}
-  // Whole-plan preparation, called once before any compile(): a backend may
-  // choose a memory layout for every value here (oneDNN's blocked formats),
-  // so producers and consumers agree. Default: plain row-major everywhere.
-  virtual void prepare(const Graph& /*g*/, const std::vector<FusionGroup>& /*groups*/) {}
+  // Whole-plan preparation, called once per plan before anything else of it.
+  // A backend with per-plan state (oneDNN: the layout it chose for every
+  // value, so producers and consumers agree, and the reorders to and from
+  // them) returns an object of its own for this plan alone; the Plan owns it
+  // and the engine and its Sessions call it, not this backend, for everything
+  // of the plan (compile, value_bytes, transfers, finish, run_all, memory).
+  // Null (the default): this backend serves the plan itself, plain row-major.
+  virtual std::unique_ptr<Backend> prepare(const Graph& /*g*/, const std::vector<FusionGroup>& /*groups*/) {
+    return nullptr;
+  }
   // Bytes a value needs in this backend's layout (more than plain when padded).
   // All versions of a variable share one storage and so one layout.
   virtual size_t value_bytes(const Graph& g, ValueId v) const { return g.desc(v).bytes(); }

@@ -39,15 +39,16 @@ std::unique_ptr<Kernel> compile_group(const Graph& g, const FusionGroup& grp, Ba
 }
 }  // namespace
 
-std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend, CompileOptions options) {
+std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend_in, CompileOptions options) {
   auto plan = std::make_unique<Plan>();
   const Graph& g = *graph;
   plan->graph = graph;
-  plan->backend = &backend;
   plan->order = schedule(g);
   plan->groups = fuse(g, plan->order, options.fuse);
   plan->root = storage_roots(g);
-  backend.prepare(g, plan->groups);
+  plan->own_backend = backend_in.prepare(g, plan->groups);
+  Backend& backend = plan->own_backend ? *plan->own_backend : backend_in;
+  plan->backend = &backend;
   for (const FusionGroup& grp : plan->groups) plan->kernels.push_back(compile_group(g, grp, backend));
   backend.finish(g);
 

@@ -27,7 +27,8 @@ struct ArenaBuffer {
 
 struct Plan {
   std::shared_ptr<const Graph> graph;
-  Backend* backend = nullptr;
+  std::unique_ptr<Backend> own_backend;  // the backend's per-plan object (Backend::prepare), if any
+  Backend* backend = nullptr;            // own_backend, or the backend compile() was given
   std::vector<NodeId> order;
   std::vector<FusionGroup> groups;
   std::vector<std::unique_ptr<Kernel>> kernels;  // one per group

@@ -1093,31 +1093,22 @@ bool plain_layout_only(OpKind k) {
   return runs_on_reference(k) || k == OpKind::kLogSoftmax || k == OpKind::kLogSoftmaxBackward;
 }
 
-class OneDnnBackend final : public HostMemoryBackend {
+// One plan's side of the backend, made by OneDnnBackend::prepare() and owned
+// by the Plan (the engine uses it for everything of that plan): the layouts
+// chosen for its graph, the reorders that move its values between the host's
+// plain layout and those, the oneDNN reference implementations it still runs,
+// and the reference backend for the groups it does not support.
+class OneDnnPlan final : public HostMemoryBackend {
  public:
-  explicit OneDnnBackend(const OneDnnOptions& o) : ctx_(std::make_shared<Ctx>()) {
-    ctx_->opt = o;
-    if (o.threads > 0) omp_set_num_threads(o.threads);
-  }
-  std::string name() const override { return "onednn"; }
-
-  void prepare(const Graph& g, const std::vector<FusionGroup>& groups) override {
-    if (g.float_type() != DType::f32) {
-      std::string op = "graph";
-      for (const FusionGroup& grp : groups)
-        if (!grp.nodes.empty()) { op = op_name(g.node(grp.nodes[0]).op); break; }
-      throw std::invalid_argument(std::string("onednn backend: only f32 graphs are supported (got ") +
-                                  dtype_name(g.float_type()) + " graph; first op " + op + ")");
-    }
+  OneDnnPlan(std::shared_ptr<Ctx> ctx, const Graph& g, const std::vector<FusionGroup>& groups)
+      : ctx_(std::move(ctx)), g_(g) {
     onednn::LayoutOptions lo;
     lo.blocked = ctx_->opt.blocked_layouts;
     lo.plain_only = plain_layout_only;
-    auto table = std::make_shared<onednn::LayoutTable>(onednn::choose_layouts(g, groups, ctx_->eng, lo));
-    tables_[&g] = table;  // one backend may serve several plans (training step, generation)
-    reference_[&g].clear();
-    std::erase_if(transfers_, [&g](const auto& t) { return t.first.graph == &g; });  // a new graph may reuse an address
-    if (std::getenv("RG_LAYOUTS")) std::fputs(onednn::describe_layouts(g, *table).c_str(), stderr);
+    table_ = std::make_shared<const onednn::LayoutTable>(onednn::choose_layouts(g, groups, ctx_->eng, lo));
+    if (std::getenv("RG_LAYOUTS")) std::fputs(onednn::describe_layouts(g, *table_).c_str(), stderr);
   }
+  std::string name() const override { return "onednn"; }
 
   void write_value(const Graph& g, ValueId v, void* device, const void* host) override {
     if (g.value(v).variable >= 0) ++ctx_->variable_writes;
@@ -1131,29 +1122,27 @@ class OneDnnBackend final : public HostMemoryBackend {
     return std::none_of(grp.nodes.begin(), grp.nodes.end(),
                         [&g](NodeId id) { return runs_on_reference(g.node(id).op); });
   }
-  // The reference backend: prepare() keeps the values of the groups above plain.
+  // The reference backend: the layout choice keeps the values of the groups above plain.
   Backend* host_fallback() override {
     if (!ref_) ref_ = make_ref_backend();
     return ref_.get();
   }
 
   std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
-    auto it = tables_.find(&g);
-    if (it == tables_.end()) throw std::logic_error("onednn backend: compile() before prepare()");
-    std::shared_ptr<const onednn::LayoutTable> t = it->second;
-    auto k = std::make_unique<OneDnnKernel>(g, grp, ctx_, [t](ValueId v) { return t->of(v); });
-    for (const std::string& r : k->reference_impls()) reference_[&g].push_back(r);
+    if (&g != &g_) throw std::logic_error("onednn backend: a group of another plan's graph");
+    auto k = std::make_unique<OneDnnKernel>(g, grp, ctx_, [t = table_](ValueId v) { return t->of(v); });
+    for (const std::string& r : k->reference_impls()) reference_.push_back(r);
     return k;
   }
 
   // One line per plan that still runs a reference implementation: oneDNN has
   // no optimised kernel for it on this CPU, so it will be slow.
-  void finish(const Graph& g) override {
-    const std::vector<std::string>& r = reference_[&g];
-    if (r.empty()) return;
-    std::string line = "onednn: " + std::to_string(r.size()) + " kernel(s) of this plan run a oneDNN reference implementation (slow on this CPU):";
-    for (size_t i = 0; i < r.size() && i < 4; ++i) line += " " + r[i];
-    if (r.size() > 4) line += " ...";
+  void finish(const Graph& /*g*/) override {
+    if (reference_.empty()) return;
+    std::string line = "onednn: " + std::to_string(reference_.size()) +
+                       " kernel(s) of this plan run a oneDNN reference implementation (slow on this CPU):";
+    for (size_t i = 0; i < reference_.size() && i < 4; ++i) line += " " + reference_[i];
+    if (reference_.size() > 4) line += " ...";
     std::fprintf(stderr, "%s\n", line.c_str());
   }
 
@@ -1164,18 +1153,17 @@ class OneDnnBackend final : public HostMemoryBackend {
 
  private:
   // Host plain <-> device layout for one value. The reorder and its memory
-  // objects are made on the first transfer of (graph, value, direction) and
-  // reused with new data pointers, so reading a batch's outputs or writing its
+  // objects are made on the first transfer of (value, direction) and reused
+  // with new data pointers, so reading a batch's outputs or writing its
   // inputs allocates nothing after the first batch.
   void convert(const Graph& g, ValueId v, const void* src, bool src_plain, void* dst, bool dst_plain) {
     const TensorDesc& d = g.desc(v);
-    auto it = tables_.find(&g);
-    const Layout l = it == tables_.end() ? Layout::plain : it->second->of(v);
+    const Layout l = &g == &g_ ? table_->of(v) : Layout::plain;
     if (l == Layout::plain || d.rank() != 4) {
       std::memcpy(dst, src, d.bytes());
       return;
     }
-    const TransferKey key{&g, v, src_plain};
+    const std::pair<ValueId, bool> key{v, src_plain};
     auto t = transfers_.find(key);
     if (t == transfers_.end()) {
       const memory::desc plain(dims_of(d.shape), dt::f32, tag::nchw), laid(dims_of(d.shape), dt::f32, tag_of(l, 4));
@@ -1194,21 +1182,44 @@ class OneDnnBackend final : public HostMemoryBackend {
     ctx_->strm.wait();
   }
 
-  struct TransferKey {
-    const Graph* graph;
-    ValueId value;
-    bool to_device;
-    auto operator<=>(const TransferKey&) const = default;
-  };
   struct Transfer {
     memory from, to;
     dnnl::reorder reorder;
   };
-  std::map<TransferKey, Transfer> transfers_;
-  std::unique_ptr<Backend> ref_;  // host_fallback(): kernels for runs_on_reference ops
   std::shared_ptr<Ctx> ctx_;
-  std::map<const Graph*, std::shared_ptr<const onednn::LayoutTable>> tables_;
-  std::map<const Graph*, std::vector<std::string>> reference_;  // reference implementations per plan
+  const Graph& g_;
+  std::shared_ptr<const onednn::LayoutTable> table_;
+  std::map<std::pair<ValueId, bool>, Transfer> transfers_;  // (value, to the device)
+  std::vector<std::string> reference_;                      // oneDNN reference implementations
+  std::unique_ptr<Backend> ref_;                            // host_fallback()
+};
+
+// What make_onednn_backend() returns: the options and oneDNN's engine and
+// stream; each plan gets its own OneDnnPlan from prepare().
+class OneDnnBackend final : public HostMemoryBackend {
+ public:
+  explicit OneDnnBackend(const OneDnnOptions& o) : ctx_(std::make_shared<Ctx>()) {
+    ctx_->opt = o;
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+  }
+  std::string name() const override { return "onednn"; }
+
+  std::unique_ptr<Backend> prepare(const Graph& g, const std::vector<FusionGroup>& groups) override {
+    if (g.float_type() != DType::f32) {
+      std::string op = "graph";
+      for (const FusionGroup& grp : groups)
+        if (!grp.nodes.empty()) { op = op_name(g.node(grp.nodes[0]).op); break; }
+      throw std::invalid_argument(std::string("onednn backend: only f32 graphs are supported (got ") +
+                                  dtype_name(g.float_type()) + " graph; first op " + op + ")");
+    }
+    return std::make_unique<OneDnnPlan>(ctx_, g, groups);
+  }
+  std::unique_ptr<Kernel> compile(const Graph&, const FusionGroup&) override {
+    throw std::logic_error("onednn backend: compile through rg::compile (its plan object compiles the groups)");
+  }
+
+ private:
+  std::shared_ptr<Ctx> ctx_;
 };
 
 }  // namespace
