@@ -17,6 +17,30 @@
 
 namespace rg {
 namespace {
+using onednn::Layout;
+using onednn::MicroIsa;
+
+// The AVX2 micro-kernel runs on any machine this project builds for; the
+// AVX-512 one where the CPU has it.
+std::vector<MicroIsa> micro_isas_here() {
+  std::vector<MicroIsa> isas = {MicroIsa::avx2};
+  if (__builtin_cpu_supports("avx512f"))
+    isas.push_back(MicroIsa::avx512);
+  else
+    std::cout << "[   NOTE   ] no AVX-512 on this CPU: only the AVX2 micro-kernel is checked\n";
+  return isas;
+}
+
+// Element (n, c, y, x) of a C x H x W tensor in layout l.
+int64_t element_at(Layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y, int64_t x) {
+  const int64_t B = onednn::block_of(l);
+  return B ? (((n * (C / B) + c / B) * H + y) * W + x) * B + c % B : ((n * H + y) * W + x) * C + c;
+}
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
 // Both micro-kernels of the Winograd convolutions (the AVX2 one runs on any
 // machine this project builds for; the AVX-512 one where the CPU has it),
 // called directly for both kinds, against the convolution summed in double:
@@ -25,11 +49,7 @@ namespace {
 // (K > 256) and a bias.
 TEST(WinogradKernels, BothMicroKernelsMatchTheDirectSumInDouble) {
   using namespace onednn;
-  std::vector<MicroIsa> isas = {MicroIsa::avx2};
-  if (__builtin_cpu_supports("avx512f"))
-    isas.push_back(MicroIsa::avx512);
-  else
-    std::cout << "[   NOTE   ] no AVX-512 on this CPU: only the AVX2 micro-kernel is checked\n";
+  const std::vector<MicroIsa> isas = micro_isas_here();
   struct Case {
     WinogradKind kind;
     int64_t n, ci, h, w, co;
@@ -45,12 +65,6 @@ TEST(WinogradKernels, BothMicroKernelsMatchTheDirectSumInDouble) {
       {S, 3, 8, 4, 12, 32, Layout::nhwc, Layout::blk16},
       {S, 2, 72, 8, 8, 64, Layout::blk8, Layout::nhwc},     // K = 288: two passes
       {S, 4, 16, 64, 60, 32, Layout::blk16, Layout::blk8},  // 960 tiles: 2 chunks
-  };
-  auto index = [](Layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y,
-                  int64_t x) {
-    const int64_t B = block_of(l);
-    return B ? (((n * (C / B) + c / B) * H + y) * W + x) * B + c % B
-             : ((n * H + y) * W + x) * C + c;
   };
   std::mt19937 rng(11);
   std::normal_distribution<float> nd;
@@ -89,10 +103,10 @@ TEST(WinogradKernels, BothMicroKernelsMatchTheDirectSumInDouble) {
                     if (iy < 0 || ix < 0 || iy >= k.h || ix >= k.w) continue;
                     const float wt = tr ? w[size_t(((i * k.co + o) * 4 + ky) * 4 + kx)]
                                         : w[size_t(((o * k.ci + i) * 4 + ky) * 4 + kx)];
-                    const double p = double(src[size_t(index(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) * wt;
+                    const double p = double(src[size_t(element_at(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) * wt;
                     sum += p, mag += std::fabs(p);
                   }
-              const double got = dst[size_t(index(k.dst, k.co, ho, wo, n, o, oy, ox))];
+              const double got = dst[size_t(element_at(k.dst, k.co, ho, wo, n, o, oy, ox))];
               // A few f32 roundings of the terms' magnitudes (the transforms add and subtract them).
               worst = std::max(worst, std::fabs(got - sum) / (mag * 1e-6 + 1e-30));
             }
@@ -115,11 +129,7 @@ namespace {
 // every weight must be written.
 TEST(WinogradKernels, WeightGradientMatchesTheDirectSumInDouble) {
   using namespace onednn;
-  std::vector<MicroIsa> isas = {MicroIsa::avx2};
-  if (__builtin_cpu_supports("avx512f"))
-    isas.push_back(MicroIsa::avx512);
-  else
-    std::cout << "[   NOTE   ] no AVX-512 on this CPU: only the AVX2 micro-kernel is checked\n";
+  const std::vector<MicroIsa> isas = micro_isas_here();
   struct Case {
     int64_t n, ci, h, w, co;
     Layout src, dst;
@@ -130,12 +140,6 @@ TEST(WinogradKernels, WeightGradientMatchesTheDirectSumInDouble) {
       {1, 16, 8, 4, 8, Layout::blk16, Layout::blk8},     // one short row block
       {5, 8, 64, 56, 16, Layout::blk8, Layout::blk16},   // 1120 tiles: 2 chunks of 560
       {2, 24, 12, 16, 24, Layout::nhwc, Layout::nhwc},
-  };
-  auto index = [](Layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y,
-                  int64_t x) {
-    const int64_t B = block_of(l);
-    return B ? (((n * (C / B) + c / B) * H + y) * W + x) * B + c % B
-             : ((n * H + y) * W + x) * C + c;
   };
   std::mt19937 rng(13);
   std::normal_distribution<float> nd;
@@ -170,8 +174,8 @@ TEST(WinogradKernels, WeightGradientMatchesTheDirectSumInDouble) {
                   for (int64_t ox = 0; ox < wo; ++ox) {
                     const int64_t iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx;
                     if (iy < 0 || ix < 0 || iy >= k.h || ix >= k.w) continue;
-                    const double p = double(src[size_t(index(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) *
-                                     dy[size_t(index(k.dst, k.co, ho, wo, n, o, oy, ox))];
+                    const double p = double(src[size_t(element_at(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) *
+                                     dy[size_t(element_at(k.dst, k.co, ho, wo, n, o, oy, ox))];
                     sum += p, mag += std::fabs(p);
                   }
               const double got = dw[1][size_t(((o * k.ci + i) * 4 + ky) * 4 + kx)];
