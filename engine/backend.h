@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,16 @@
 
 namespace rg {
 
+class Kernel;
+
 // Where each value of a group lives once the session has its memory.
 struct KernelBinding {
   std::vector<void*> values;  // indexed by ValueId; null for values not materialised
   void* scratch = nullptr;    // Kernel::scratch_bytes() bytes in the arena, live during run() only
+  // This session's kernels bound before this one, in plan order (group ids):
+  // a kernel of a horizontal run (FusionGroup::horizontal_first) finds the
+  // run's earlier kernels here.
+  std::span<Kernel* const> earlier;
 };
 
 class Kernel {

@@ -32,6 +32,25 @@ bool can_join(const Graph& g, const FusionGroup& group, const Node& n) {
   return false;
 }
 
+// Runs of consecutive single-Adam groups with equal hyperparameters and one
+// step counter (FusionGroup::horizontal_first).
+void mark_horizontal_runs(const Graph& g, std::vector<FusionGroup>& groups) {
+  auto adam = [&g](const FusionGroup& grp) -> const Node* {
+    if (grp.nodes.size() != 1) return nullptr;
+    const Node& n = g.node(grp.nodes[0]);
+    return n.op == OpKind::kAdamUpdate ? &n : nullptr;
+  };
+  for (size_t k = 0; k < groups.size(); ++k) {
+    const Node* n = adam(groups[k]);
+    if (!n) continue;
+    const Node* p = k > 0 ? adam(groups[k - 1]) : nullptr;
+    const bool joins = p && p->inputs[4] == n->inputs[4] && p->attrs.lr == n->attrs.lr &&
+                       p->attrs.beta1 == n->attrs.beta1 && p->attrs.beta2 == n->attrs.beta2 &&
+                       p->attrs.adam_eps == n->attrs.adam_eps && g.desc(p->inputs[0]).dtype == g.desc(n->inputs[0]).dtype;
+    groups[k].horizontal_first = joins ? groups[k - 1].horizontal_first : groups[k].id;
+  }
+}
+
 }  // namespace
 
 std::vector<FusionGroup> fuse(const Graph& g, const std::vector<NodeId>& order, bool enabled) {
@@ -50,6 +69,7 @@ std::vector<FusionGroup> fuse(const Graph& g, const std::vector<NodeId>& order, 
     if (grp.has_anchor || is_elementwise(n.op)) grp.shape = g.shape(n.outputs[0]);
     groups.push_back(std::move(grp));
   }
+  mark_horizontal_runs(g, groups);
   // Inputs, outputs and internal values. A value is read "outside" if a node of
   // another group, or a view whose storage reaches another group, reads it.
   std::vector<int> group_of(size_t(g.num_nodes()), -1);

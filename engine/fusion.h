@@ -21,6 +21,12 @@ struct FusionGroup {
   std::vector<ValueId> outputs;  // produced here and read later (or graph outputs)
   std::vector<ValueId> internal; // produced and consumed only here
   Shape shape;                   // the elementwise shape of the chain
+  // Horizontal fusion, formed here for every backend: the first group of a
+  // run of consecutive groups a backend may run as one launch (each one Adam
+  // update with the same hyperparameters and step counter: one network's
+  // parameters, for a multi-tensor kernel), or -1. A run's first group has
+  // its own id here.
+  int horizontal_first = -1;
 
   bool is_internal(ValueId v) const;
 };

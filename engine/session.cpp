@@ -105,6 +105,7 @@ Session::Session(const Plan& plan, const CallerMemory& memory) : plan_(plan) {
       }
       KernelBinding b;
       b.values = ptrs_;
+      b.earlier = kernels_;
       if (plan.scratch_buffer[k] >= 0)
         b.scratch = static_cast<char*>(arena_) + plan.buffers[size_t(plan.scratch_buffer[k])].offset;
       kernel->bind(b);

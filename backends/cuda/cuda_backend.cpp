@@ -262,12 +262,8 @@ class CudaBackend final : public Backend {
     check(cudaGraphLaunch(it->exec, stream_), "cudaGraphLaunch");
   }
 
-  CudaKernel* last_bound() const { return last_bound_; }
-  void set_last_bound(CudaKernel* k) { last_bound_ = k; }
-
   // A kernel rebound or destroyed: graphs that captured it are stale.
   void forget(const Kernel* k) {
-    if (last_bound_ == k) last_bound_ = nullptr;
     if (dry_ || emulate_) return;
     for (auto it = graphs_.begin(); it != graphs_.end();) {
       if (std::find(it->kernels.begin(), it->kernels.end(), k) != it->kernels.end()) {
@@ -310,7 +306,6 @@ class CudaBackend final : public Backend {
   std::unique_ptr<TuneScratch> tune_;
   std::unique_ptr<Jit> jit_;
   std::vector<Entry> graphs_;
-  CudaKernel* last_bound_ = nullptr;
 };
 
 // --- Kernel construction ----------------------------------------------------------
@@ -700,7 +695,6 @@ void CudaKernel::bind(const KernelBinding& b) {
       for (int k = 0; k < 3; ++k) c.ptmp[k] = resolve(Arg::scratch(c.tmp[k]), b);
   }
   if (adam_) bind_adam(b);
-  be_.set_last_bound(this);
 }
 
 void CudaKernel::bind_adam(const KernelBinding& b) {
@@ -711,11 +705,15 @@ void CudaKernel::bind_adam(const KernelBinding& b) {
   table_ = AdamTable{};
   adam_leader_ = nullptr;
   CudaKernel* lead = this;
-  // Join the previous group's launch when it is an Adam group of the same
-  // graph, right before this one, with the same kernel (hyperparameters) and counter.
-  if (CudaKernel* prev = be_.last_bound();
-      prev && prev != this && prev->adam_ && &prev->g_ == &g_ && prev->grp_.id + 1 == grp_.id &&
-      prev->adam_name_ == adam_name_ && prev->step_ptr_ == step_ptr_) {
+  // Join the previous group's launch when the engine put both in one
+  // horizontal run (same hyperparameters and counter); it is this session's
+  // kernel bound just before this one. The kernel name check is a guard: the
+  // engine's run implies it.
+  CudaKernel* prev = grp_.horizontal_first >= 0 && grp_.horizontal_first < grp_.id && !b.earlier.empty()
+                         ? dynamic_cast<CudaKernel*>(b.earlier.back())
+                         : nullptr;
+  if (prev && prev->adam_ && prev->grp_.id + 1 == grp_.id && prev->adam_name_ == adam_name_ &&
+      prev->step_ptr_ == step_ptr_) {
     CudaKernel* l = prev->adam_leader_ ? prev->adam_leader_ : prev;
     if (l->table_.n < kAdamMaxTensors) lead = l, adam_leader_ = l;
   }

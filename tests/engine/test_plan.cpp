@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <new>
+#include <set>
 
 #include "apps/model/ralsgan_step.h"
 #include "backends/ref/ref_backend.h"
@@ -197,6 +198,41 @@ namespace {
 TEST(Plan, SeveralSessionsRunOnePlanOnTheReferenceBackend) {
   auto be = make_ref_backend();
   testing_shared_plan::expect_sessions_share_one_plan(*be);
+}
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+// The engine forms the horizontal runs a backend may launch as one (CUDA's
+// multi-tensor Adam): in the training step, D's Adam updates are one run and
+// G's another (their own step counters), every Adam group is in one, and
+// nothing else is.
+TEST(Plan, EachNetworksAdamUpdatesFormOneHorizontalRun) {
+  model::StepConfig cfg;
+  cfg.model = {32, 0.125, 16};
+  cfg.batch = 4;
+  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  auto be = make_ref_backend();
+  auto plan = compile(s.graph, *be);
+  std::set<int> heads;
+  size_t adam_groups = 0;
+  for (const FusionGroup& grp : plan->groups) {
+    const bool adam = grp.nodes.size() == 1 && s.graph->node(grp.nodes[0]).op == OpKind::kAdamUpdate;
+    adam_groups += adam;
+    EXPECT_EQ(grp.horizontal_first >= 0, adam) << group_str(*s.graph, grp);
+    if (grp.horizontal_first < 0) continue;
+    heads.insert(grp.horizontal_first);
+    // A run is consecutive: the group before is in the same run, or this one heads it.
+    if (grp.horizontal_first != grp.id) {
+      EXPECT_EQ(plan->groups[size_t(grp.id - 1)].horizontal_first, grp.horizontal_first);
+    }
+  }
+  EXPECT_EQ(heads.size(), 2u);
+  size_t adam_nodes = 0;
+  for (NodeId id : plan->order) adam_nodes += s.graph->node(id).op == OpKind::kAdamUpdate;
+  EXPECT_EQ(adam_groups, adam_nodes);  // each Adam update a group of its own
+  EXPECT_GT(adam_groups, 10u);
 }
 }  // namespace
 }  // namespace rg
