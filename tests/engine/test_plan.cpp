@@ -209,10 +209,7 @@ namespace {
 // G's another (their own step counters), every Adam group is in one, and
 // nothing else is.
 TEST(Plan, EachNetworksAdamUpdatesFormOneHorizontalRun) {
-  model::StepConfig cfg;
-  cfg.model = {32, 0.125, 16};
-  cfg.batch = 4;
-  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  const model::StepGraph s = model::build_train_step(narrow_step(), DType::f32);
   auto be = make_ref_backend();
   auto plan = compile(s.graph, *be);
   std::set<int> heads;
