@@ -16,6 +16,8 @@ enum class MicroIsa : uint8_t { avx2, avx512 };
 
 inline int64_t mr_of(MicroIsa isa) { return isa == MicroIsa::avx512 ? 12 : 6; }
 inline int64_t nr_of(MicroIsa isa) { return isa == MicroIsa::avx512 ? 32 : 16; }
+// For kernel descriptions (inspect, profiles): the ISA and the register tile.
+inline const char* micro_isa_name(MicroIsa isa) { return isa == MicroIsa::avx512 ? "avx512 12x32" : "avx2 6x16"; }
 
 // Every loop over the MR rows is unrolled explicitly: without it GCC 12
 // kept the accumulators of an out-of-line AVX2 instance in memory, one store

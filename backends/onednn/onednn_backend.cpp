@@ -751,7 +751,7 @@ class OneDnnKernel final : public Kernel {
         },
         std::string(transposed ? "winograd_deconv" : "winograd_conv") + po.text + "[" + layout_name(c.src_layout) + "->" +
             layout_name(c.dst_layout) + "](" +
-            (c.isa == MicroIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
+            micro_isa_name(c.isa) + ")");
     add_eltwise_post_ops_in_place(po, dst);
     return true;
   }
@@ -789,7 +789,7 @@ class OneDnnKernel final : public Kernel {
           winograd_weight_gradient(c, fp(src), fp(dy), fp(dw), reinterpret_cast<float*>(scratch_base_ + work));
         },
         std::string("winograd_bwd_w[") + layout_name(c.src_layout) + "," + layout_name(c.dst_layout) + "](" +
-            (c.isa == MicroIsa::avx512 ? "avx512 12x32" : "avx2 6x16") + ")");
+            micro_isa_name(c.isa) + ")");
     return true;
   }
 

@@ -74,10 +74,7 @@ void gemm(MicroIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, int
     for (int64_t j = 0; j < co; j += nr) {
       const float* panel = b + j * K + k0 * nr;
       for (int64_t r = 0; r < rows; r += mr) {
-        if (isa == MicroIsa::avx512)
-          micro_avx512<12, false>(kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc, k0 > 0);
-        else
-          micro_avx2<6, false>(kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc, k0 > 0);
+        micro_rows<false>(isa, mr, kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc, k0 > 0);
       }
     }
   }
@@ -86,6 +83,8 @@ void gemm(MicroIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, int
 struct Tile {
   int64_t n, ty, tx;
 };
+// Tile f of a group (image-major, then rows of th x tw tiles).
+Tile tile_at(int64_t f, int64_t th, int64_t tw) { return Tile{f / (th * tw), (f / tw) % th, f % tw}; }
 
 // v[point][t][k] (points `plane` floats apart) for `count` tiles of group ph.
 void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const float* src, int ph,
@@ -152,6 +151,9 @@ void transform_output(const WinogradConv& c, const ChannelGroupAddress& out, con
   }
 }
 
+// Wide enough for the GEMMs to outweigh the transforms: ci co / (ci + co) >= min_width.
+bool wide_enough(const WinogradConv& c, int64_t min_width) { return c.ci * c.co >= min_width * (c.ci + c.co); }
+
 // Whole 2x2 output blocks, 8-channel groups on both sides, layouts we address.
 bool whole_tiles_and_groups(const WinogradConv& c) {
   auto layout_ok = [](Layout l) {
@@ -185,7 +187,6 @@ int64_t wgrad_tiles_per_chunk(const WinogradConv& c) {
 // Tiles per micro-kernel call: its slice of V (128 x NR floats) stays in L1
 // while the co rows of dM stream past it.
 constexpr int64_t kWgradPass = 128;
-int64_t ldd_of(const WinogradConv& c) { return k_of(c) + kRowPad; }
 
 // dm[point][t][co] (points `plane` floats apart, rows ldc) for `count` tiles:
 // transform_output's adjoint (bias aside) on dy's 2x2 blocks.
@@ -244,8 +245,7 @@ bool winograd_pays(const WinogradConv& c) {
   // G's 64 -> 32 input gradient 1.13x / 1.25x, D's 32 -> 64 forward 1.0x /
   // 1.2x on AVX-512 / AVX2); the transposed kind loses there on AVX-512
   // (G's 64 -> 32 forward 0.76x, D's 64 -> 32 input gradient 0.68x).
-  const int64_t min_width = c.kind == WinogradKind::strided ? 20 : 40;
-  return c.ci * c.co >= min_width * (c.ci + c.co);
+  return wide_enough(c, c.kind == WinogradKind::strided ? 20 : 40);
 }
 
 int64_t winograd_weights_floats(const WinogradConv& c) { return kPhases * kPoints * c.ci * c.co; }
@@ -309,10 +309,7 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
     for (int64_t k = chunks * t / nt; k < chunks * (t + 1) / nt; ++k) {
       const int ph = int(k / per_group);
       const int64_t first = (k % per_group) * chunk, count = std::min(chunk, group_tiles - first);
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t f = first + i;
-        tiles[i] = Tile{f / (th * tw), (f / tw) % th, f % tw};
-      }
+      for (int64_t i = 0; i < count; ++i) tiles[i] = tile_at(first + i, th, tw);
       const int64_t rows = (count + mr - 1) / mr * mr;
       transform_input(c, in, src, ph, tiles, count, rows * lda, v);
       for (int p = 0; p < kPoints; ++p)  // the micro-kernel's last row block reads whole blocks
@@ -337,11 +334,12 @@ bool winograd_weight_gradient_pays(const WinogradConv& c) {
   // Faster than oneDNN's kernel on every seed layer it applies to, down to 32
   // and 64 channels (ci co / (ci + co) = 21): 1.1-1.9x on AVX-512, 1.1-1.8x
   // on AVX2 (bench/RESULTS.md); narrower layers are unmeasured and stay on oneDNN.
-  return c.ci * c.co >= 20 * (c.ci + c.co);
+  return wide_enough(c, 20);
 }
 
 int64_t winograd_weight_gradient_scratch_floats(const WinogradConv& c) {
-  return kPoints * (c.co * ldd_of(c) + wgrad_tiles_per_chunk(c) * (lda_of(c) + ldc_of(c)));
+  // D's rows are K wide, like V's: the same padded stride.
+  return kPoints * (c.co * lda_of(c) + wgrad_tiles_per_chunk(c) * (lda_of(c) + ldc_of(c)));
 }
 
 void winograd_weight_gradient(const WinogradConv& c, const float* src, const float* dy, float* dw,
@@ -349,7 +347,7 @@ void winograd_weight_gradient(const WinogradConv& c, const float* src, const flo
   const ChannelGroupAddress in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, c.h / 2, c.w / 2);
   const int64_t tw = tile_cols(c), th = tile_rows(c), all = c.n * th * tw, K = k_of(c);
   const int64_t chunk = wgrad_tiles_per_chunk(c), chunks = (all + chunk - 1) / chunk;
-  const int64_t lda = lda_of(c), ldc = ldc_of(c), ldd = ldd_of(c), nr = nr_of(c.isa), panels = K / nr;
+  const int64_t lda = lda_of(c), ldc = ldc_of(c), ldd = lda, nr = nr_of(c.isa), panels = K / nr;  // D rows: K wide
   float* d = scratch;
   float* v = d + kPoints * c.co * ldd;
   float* m = v + kPoints * chunk * lda;
@@ -362,10 +360,7 @@ void winograd_weight_gradient(const WinogradConv& c, const float* src, const flo
       for (int64_t i = 0; i < count; i += kBlock) {
         Tile tiles[kBlock];
         const int64_t nb = std::min(kBlock, count - i);
-        for (int64_t j = 0; j < nb; ++j) {
-          const int64_t f = first + i + j;
-          tiles[j] = Tile{f / (th * tw), (f / tw) % th, f % tw};
-        }
+        for (int64_t j = 0; j < nb; ++j) tiles[j] = tile_at(first + i + j, th, tw);
         transform_input(c, in, src, 0, tiles, nb, chunk * lda, v + i * lda);
         transform_output_adjoint(c, out, dy, tiles, nb, chunk * ldc, m + i * ldc);
       }
