@@ -93,6 +93,9 @@ class Backend {
   // reference backend, for a host-memory backend that keeps the values of
   // unsupported groups plain in prepare()), or null. Owned by this backend.
   virtual Backend* host_fallback() { return nullptr; }
+  // What CompileOptions::recompute's kBackendDefault means here: a host
+  // backend trades one elementwise pass per recomputed activation for memory.
+  virtual Recompute default_recompute() const { return Recompute::kWherePeakDrops; }
   // Compile one group of the schedule (one it supports). `g` outlives the kernel.
   virtual std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& group) = 0;
   // Called once after every group of a plan is compiled (a backend may report

@@ -4,6 +4,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "engine/recompute.h"
 #include "engine/schedule.h"
 
 namespace rg {
@@ -41,6 +42,9 @@ std::unique_ptr<Kernel> compile_group(const Graph& g, const FusionGroup& grp, Ba
 
 std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend_in, CompileOptions options) {
   auto plan = std::make_unique<Plan>();
+  const Recompute recompute =
+      options.recompute == Recompute::kBackendDefault ? backend_in.default_recompute() : options.recompute;
+  graph = choose_recomputations(std::move(graph), recompute, options.fuse);
   const Graph& g = *graph;
   plan->graph = graph;
   plan->order = schedule(g);

@@ -1,5 +1,6 @@
-// The gradient rules of every op, in one switch (backward_rule), and the
-// reverse sweep that applies them.
+// The gradient rules of the ops that are not elementwise, in one switch
+// (backward_rule; an elementwise op's rule is in its row of
+// graph/elementwise_ops.cpp), and the reverse sweep that applies them.
 #include "graph/autodiff.h"
 
 #include <algorithm>
@@ -12,7 +13,7 @@ namespace rg {
 namespace {
 
 // The forward values the backward rules read (GradientOptions::recompute_bn_activation).
-class SavedValues {
+class SavedValues final : public ForwardValues {
  public:
   SavedValues(Graph& g, const std::function<bool(ValueId)>& recompute) : g_(g), recompute_(recompute) {
     if (!recompute_) return;
@@ -28,6 +29,7 @@ class SavedValues {
     const Node act = g_.node(g_.value(v).producer);
     const ValueId v2 = g_.add_node(act.op, {normalised(*bn)}, act.attrs)[0];
     g_.set_name(v2, "recomputed(" + g_.value_label(v) + ")");
+    stand_in_for_[v2] = v;
     return copies_[v] = v2;
   }
   // For the activation's own gradient, which only needs the sign (relu(y) > 0
@@ -36,12 +38,23 @@ class SavedValues {
   // pass, so the weight gradient's copy dies before the input gradient is
   // allocated (the backward pass's peak is at the largest layer). The others:
   // the weight gradient's copy, one recomputation for both.
-  ValueId sign_source(ValueId v) {
+  ValueId sign_source(ValueId v) override {
     const Node* bn = bn_activation(v);
     if (!bn) return v;
     if (2 * g_.desc(v).bytes() < largest_)
       if (auto it = copies_.find(v); it != copies_.end()) return it->second;
-    return normalised(*bn);
+    const ValueId y = normalised(*bn);
+    stand_in_for_[y] = v;  // for the sign only: y > 0 exactly where v > 0
+    return y;
+  }
+  // Records, in the graph, the inputs of nodes [first, end) that read a stand-in
+  // (Graph::note_recomputation): compile() decides which stand-ins pay.
+  void note_readers(NodeId first) {
+    for (NodeId id = first; id < g_.num_nodes(); ++id) {
+      const std::vector<ValueId> in = g_.node(id).inputs;
+      for (size_t i = 0; i < in.size(); ++i)
+        if (auto it = stand_in_for_.find(in[i]); it != stand_in_for_.end()) g_.note_recomputation(it->second, id, int(i));
+    }
   }
 
  private:
@@ -65,6 +78,7 @@ class SavedValues {
   const std::function<bool(ValueId)>& recompute_;
   size_t largest_ = 0;
   std::map<ValueId, ValueId> copies_;
+  std::map<ValueId, ValueId> stand_in_for_;  // stand-in -> the activation it replaces
 };
 
 // Gradients of a node's inputs given its output gradients (kNoValue where an
@@ -124,33 +138,6 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
       const auto r = g.add_node(OpKind::kBatchNormBackward, {dy, x(0), x(1), x(3), x(4)}, a);
       return {dx, r[1], r[2], kNoValue, kNoValue};
     }
-    case OpKind::kRelu:
-      return {g.add_node(OpKind::kReluBackward, {dy, saved.sign_source(n.outputs[0])})[0]};
-    case OpKind::kLeakyRelu:
-      // With a positive slope the output has the sign of the input, so the
-      // mask can come from the output: the input (a convolution's output)
-      // then need not be kept for the backward pass and can fuse into it.
-      return {g.add_node(OpKind::kLeakyReluBackward, {dy, n.attrs.scalar > 0 ? saved.sign_source(n.outputs[0]) : x(0)}, n.attrs)[0]};
-    case OpKind::kTanh:
-      return {g.add_node(OpKind::kTanhBackward, {dy, n.outputs[0]})[0]};
-    case OpKind::kAdd:
-      return {sum_to(dy, x(0)), sum_to(dy, x(1))};
-    case OpKind::kSub:
-      return {sum_to(dy, x(0)), sum_to(g.mul_scalar(dy, -1.0), x(1))};
-    case OpKind::kMul:
-      return {sum_to(g.mul(dy, x(1)), x(0)), sum_to(g.mul(dy, x(0)), x(1))};
-    case OpKind::kDiv: {
-      const ValueId da = sum_to(g.div(dy, x(1)), x(0));
-      // d(a/b)/db = -(a/b)/b
-      const ValueId db = sum_to(g.mul_scalar(g.div(g.mul(dy, n.outputs[0]), x(1)), -1.0), x(1));
-      return {da, db};
-    }
-    case OpKind::kAddScalar:
-      return {dy};
-    case OpKind::kMulScalar:
-      return {g.mul_scalar(dy, n.attrs.scalar)};
-    case OpKind::kSquare:
-      return {g.mul(dy, g.mul_scalar(x(0), 2.0))};
     case OpKind::kMean: {
       const Shape& xs = g.shape(x(0));
       const Shape kept = reduced_keepdims_shape(n, xs);
@@ -165,8 +152,6 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
       return {sum_to(dy, x(0))};
     case OpKind::kReshape:
       return {g.reshape(dy, g.shape(x(0)))};
-    case OpKind::kStopGradient:
-      return {kNoValue};
     case OpKind::kMatMul: {
       // y = A B with A = op(a), B = op(b): dA = dy B^T and dB = A^T dy, each
       // written as one matmul of the stored operands (no explicit transposes).
@@ -180,7 +165,7 @@ std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueI
     case OpKind::kMaxPool2d:
       return {g.add_node(OpKind::kMaxPool2dBackward, {dy, x(0)}, n.attrs)[0]};
     default:
-      if (const ElementwiseOp* e = elementwise_op(n.op); e && e->gradient) return e->gradient(g, n, dy);
+      if (const ElementwiseOp* e = elementwise_op(n.op); e && e->gradient) return e->gradient(g, n, dy, saved);
       return unsupported("has no gradient rule");
   }
 }
@@ -221,7 +206,9 @@ std::map<ValueId, ValueId> gradients(Graph& g, ValueId loss, const std::vector<V
     for (ValueId v : n.inputs) needs |= from_wrt[size_t(v)] != 0;
     if (!needs) continue;
     if (dout[0] == kNoValue && n.op != OpKind::kBatchNormTrain) continue;
+    const NodeId first_new = g.num_nodes();
     const std::vector<ValueId> din = backward_rule(g, id, dout, saved);
+    saved.note_readers(first_new);
     const std::vector<ValueId> inputs = g.node(id).inputs;
     for (size_t i = 0; i < inputs.size(); ++i) {
       const ValueId v = inputs[i];

@@ -9,33 +9,73 @@ constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2, T3 = kEwTemp 
 
 // The formulas keep the reference backend's order of operations (the golden
 // files were made with it): e.g. tanh' is a * (1 - b * b), not a - a * b * b.
+// A gradient of `like`'s shape: dy summed over the axes `like` was broadcast along.
+ValueId sum_to(Graph& g, ValueId d, ValueId like) { return g.shape(d) == g.shape(like) ? d : g.sum_to(d, g.shape(like)); }
+
+using Grads = std::vector<ValueId>;
+
 const std::vector<ElementwiseOp>& table() {
-  // One row per op.
+  // One row per op: name, arity, broadcasts, formula, gradient.
   // clang-format off
   static const std::vector<ElementwiseOp> rows = {
-      {OpKind::kRelu, "relu", 1, false, {{{K::kSelectPositive, A, A, Zero}}, T0}},
-      {OpKind::kLeakyRelu, "leaky_relu", 1, false, {{{K::kMul, A, S}, {K::kSelectPositive, A, A, T0}}, T1}},
-      {OpKind::kTanh, "tanh", 1, false, {{{K::kTanh, A}}, T0}},
+      {OpKind::kRelu, "relu", 1, false, {{{K::kSelectPositive, A, A, Zero}}, T0},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues& saved) -> Grads {
+         return {g.add_node(OpKind::kReluBackward, {dy, saved.sign_source(n.outputs[0])})[0]};
+       }},
+      {OpKind::kLeakyRelu, "leaky_relu", 1, false, {{{K::kMul, A, S}, {K::kSelectPositive, A, A, T0}}, T1},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues& saved) -> Grads {
+         // With a positive slope the output has the sign of the input, so the
+         // mask can come from the output: the input (a convolution's output)
+         // then need not be kept for the backward pass and can fuse into it.
+         const ValueId mask = n.attrs.scalar > 0 ? saved.sign_source(n.outputs[0]) : n.inputs[0];
+         return {g.add_node(OpKind::kLeakyReluBackward, {dy, mask}, n.attrs)[0]};
+       }},
+      {OpKind::kTanh, "tanh", 1, false, {{{K::kTanh, A}}, T0},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         return {g.add_node(OpKind::kTanhBackward, {dy, n.outputs[0]})[0]};
+       }},
       // Gradients of the activations: (dy, y or x).
       {OpKind::kReluBackward, "relu_backward", 2, false, {{{K::kSelectPositive, B, A, Zero}}, T0}},
       {OpKind::kLeakyReluBackward, "leaky_relu_backward", 2, false,
        {{{K::kMul, A, S}, {K::kSelectPositive, B, A, T0}}, T1}},
       {OpKind::kTanhBackward, "tanh_backward", 2, false, {{{K::kMul, B, B}, {K::kSub, One, T0}, {K::kMul, A, T1}}, T2}},
-      {OpKind::kAdd, "add", 2, true, {{{K::kAdd, A, B}}, T0}},
-      {OpKind::kSub, "sub", 2, true, {{{K::kSub, A, B}}, T0}},
-      {OpKind::kMul, "mul", 2, true, {{{K::kMul, A, B}}, T0}},
-      {OpKind::kDiv, "div", 2, true, {{{K::kDiv, A, B}}, T0}},
-      {OpKind::kAddScalar, "add_scalar", 1, false, {{{K::kAdd, A, S}}, T0}},
-      {OpKind::kMulScalar, "mul_scalar", 1, false, {{{K::kMul, A, S}}, T0}},
-      {OpKind::kSquare, "square", 1, false, {{{K::kMul, A, A}}, T0}},
+      {OpKind::kAdd, "add", 2, true, {{{K::kAdd, A, B}}, T0},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         return {sum_to(g, dy, n.inputs[0]), sum_to(g, dy, n.inputs[1])};
+       }},
+      {OpKind::kSub, "sub", 2, true, {{{K::kSub, A, B}}, T0},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         return {sum_to(g, dy, n.inputs[0]), sum_to(g, g.mul_scalar(dy, -1.0), n.inputs[1])};
+       }},
+      {OpKind::kMul, "mul", 2, true, {{{K::kMul, A, B}}, T0},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         return {sum_to(g, g.mul(dy, n.inputs[1]), n.inputs[0]), sum_to(g, g.mul(dy, n.inputs[0]), n.inputs[1])};
+       }},
+      {OpKind::kDiv, "div", 2, true, {{{K::kDiv, A, B}}, T0},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         const ValueId b = n.inputs[1];
+         const ValueId da = sum_to(g, g.div(dy, b), n.inputs[0]);
+         // d(a/b)/db = -(a/b)/b
+         const ValueId db = sum_to(g, g.mul_scalar(g.div(g.mul(dy, n.outputs[0]), b), -1.0), b);
+         return {da, db};
+       }},
+      {OpKind::kAddScalar, "add_scalar", 1, false, {{{K::kAdd, A, S}}, T0},
+       [](Graph&, const Node&, ValueId dy, ForwardValues&) -> Grads { return {dy}; }},
+      {OpKind::kMulScalar, "mul_scalar", 1, false, {{{K::kMul, A, S}}, T0},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads { return {g.mul_scalar(dy, n.attrs.scalar)}; }},
+      {OpKind::kSquare, "square", 1, false, {{{K::kMul, A, A}}, T0},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         return {g.mul(dy, g.mul_scalar(n.inputs[0], 2.0))};
+       }},
       {OpKind::kSigmoid, "sigmoid", 1, false,
        {{{K::kSub, Zero, A}, {K::kExp, T0}, {K::kAdd, One, T1}, {K::kDiv, One, T2}}, T3},
-       [](Graph& g, const Node& n, ValueId dy) -> std::vector<ValueId> {  // dy * y * (1 - y)
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {  // dy * y * (1 - y)
          const ValueId y = n.outputs[0];
          return {g.mul(dy, g.mul(y, g.add_scalar(g.mul_scalar(y, -1.0), 1.0)))};
        }},
       // A view of its input (the schedule never runs it); its gradient is none.
-      {OpKind::kStopGradient, "stop_gradient", 1, false, {{}, A}},
+      {OpKind::kStopGradient, "stop_gradient", 1, false, {{}, A},
+       [](Graph&, const Node&, ValueId, ForwardValues&) -> Grads { return {kNoValue}; }},
   };
   // clang-format on
   return rows;

@@ -46,7 +46,19 @@ struct EwFormula {
   int8_t result;  // an operand; kEwTemp + code.size() - 1 unless the op only forwards an input
 };
 
-using GradientRule = std::vector<ValueId> (*)(Graph& g, const Node& n, ValueId dy);
+// What a gradient rule may ask of autodiff about the forward pass: a value
+// with the sign of activation v, for a mask (v itself, or a stand-in
+// recomputed from v's inputs: GradientOptions::recompute_bn_activation).
+class ForwardValues {
+ public:
+  virtual ValueId sign_source(ValueId v) = 0;
+
+ protected:
+  ~ForwardValues() = default;
+};
+
+// d loss / d input for each input (kNoValue: none) of node n, given dy.
+using GradientRule = std::vector<ValueId> (*)(Graph& g, const Node& n, ValueId dy, ForwardValues& saved);
 
 struct ElementwiseOp {
   OpKind op;
@@ -54,8 +66,7 @@ struct ElementwiseOp {
   int arity;        // inputs: 1 or 2
   bool broadcasts;  // two inputs combine by numpy broadcasting; otherwise they have one shape
   EwFormula formula;
-  GradientRule gradient =
-      nullptr;  // null: the rule lives in autodiff.cpp (it uses what autodiff saved)
+  GradientRule gradient = nullptr;  // null: not differentiable (the gradients of activations)
 };
 
 // The op's row, or null when `k` is not elementwise.

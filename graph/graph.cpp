@@ -20,6 +20,29 @@ ValueId Graph::new_value(TensorDesc d, NodeId producer, int index) {
   return num_values() - 1;
 }
 
+void Graph::note_recomputation(ValueId original, NodeId reader, int input) {
+  check_value(original, "value");
+  const ValueId stand_in = node(reader).inputs.at(size_t(input));
+  if (!(desc(stand_in) == desc(original)))
+    throw GraphError("note_recomputation: " + value_label(stand_in) + " cannot stand in for " + value_label(original));
+  for (Recomputation& r : recomputations_)
+    if (r.original == original) {
+      r.readers.push_back({reader, input});
+      return;
+    }
+  recomputations_.push_back({original, {{reader, input}}});
+}
+
+void Graph::drop_recomputation(ValueId original) {
+  for (size_t k = 0; k < recomputations_.size(); ++k) {
+    if (recomputations_[k].original != original) continue;
+    for (const auto& [n, input] : recomputations_[k].readers) nodes_.at(size_t(n)).inputs.at(size_t(input)) = original;
+    recomputations_.erase(recomputations_.begin() + std::ptrdiff_t(k));
+    return;
+  }
+  throw GraphError("drop_recomputation: " + value_label(original) + " has no recomputation");
+}
+
 std::string Graph::value_label(ValueId v) const {
   const Value& val = value(v);
   std::string s = "%" + std::to_string(v);

@@ -56,23 +56,17 @@ StepGraph build_train_step(const StepConfig& cfg, DType float_type) {
   s.z = g.input("z", {cfg.batch, mc.nz});
 
   // 1. D step: C_r = D(x_r), x_f = G(z), C_f = D(x_f) with x_f constant.
-  const NodeId g_first = g.num_nodes();
   s.fake = build_generator(g, mc, s.z, true);
-  const NodeId g_end = g.num_nodes();
   const auto g_used = current_params(g, s.g_params, "G.");
   s.c_r = build_discriminator(g, mc, s.x_real, true);
   const auto d_used = current_params(g, s.d_params, "D.");
   s.c_f = build_discriminator(g, mc, g.stop_gradient(s.fake), true);
   s.loss_d = rals_loss(g, s.c_r, s.c_f, cfg.real_label);
-  // G's activations live from the start of the step to the end of G's
-  // backward pass (they are the plan's peak); D's only across one D forward
-  // and its backward, so recomputing those would cost time and free nothing.
-  GradientOptions go;
-  if (cfg.recompute_activations)
-    go.recompute_bn_activation = [&g, g_first, g_end](ValueId v) {
-      const NodeId p = g.value(v).producer;
-      return p >= g_first && p < g_end;
-    };
+  // Every BN activation is offered for recomputation (GradientOptions'
+  // default); compile() keeps G's, which live from the start of the step to
+  // the end of G's backward pass (the plan's peak), and drops D's, which live
+  // across one D forward and its backward only.
+  const GradientOptions go;
   const auto d_grads = gradients(g, s.loss_d, values_of(d_used), go);
   adam_updates(g, s.d_params, "D.", d_grads, d_used, cfg.lr_d, cfg);
 

@@ -19,13 +19,10 @@ struct StepConfig {
   double lr_g = 8e-4, lr_d = 8e-4;
   double beta1 = 0.5, beta2 = 0.999, adam_eps = 1e-8;
   bool expose_gradients = false;  // mark every gradient as an output (tests, inspection)
-  // The backward pass recomputes G's BatchNorm + ReLU outputs from the
-  // BatchNorm's input and statistics instead of keeping them from the forward
-  // pass (GradientOptions::recompute_bn_activation): less memory (the seed
-  // step's arena on the oneDNN backend: 468 MiB instead of 711), about one
-  // more elementwise pass per G BN layer. Same values up to the backend's
-  // rounding of the normalisation.
-  bool recompute_activations = true;
+  // Which BatchNorm + (Leaky)ReLU outputs the backward pass recomputes
+  // instead of keeping is the compiler's choice (CompileOptions::recompute):
+  // on the CPU backends G's, which live across the step's peak (the seed
+  // step's arena on oneDNN: 468 MiB instead of 711).
 };
 
 struct StepGraph {

@@ -52,8 +52,6 @@ std::unique_ptr<Session> make_session(Plan& plan, const std::string& what) {
   }
 }
 
-bool recompute_activations_for(const SelectedBackend& backend) { return backend.name != "cuda"; }
-
 void add_backend_flags(Flags& f) {
   f.value("backend", "auto|cuda|cpu|ref",
           "where to run: cuda (GPU), cpu (oneDNN), ref (portable reference); auto picks the first available", "auto");

@@ -29,13 +29,6 @@ struct SelectedBackend {
 SelectedBackend make_backend(const BackendRequest& req);
 std::vector<std::string> available_backends();
 
-// Whether a training step on this backend recomputes G's activations in the
-// backward pass (model::StepConfig::recompute_activations): on the CPU
-// backends, where it halves training memory for about one more elementwise
-// pass per layer; not on CUDA, where memory is plentiful and the passes would
-// cost a few percent of a 10 ms step.
-bool recompute_activations_for(const SelectedBackend& backend);
-
 // A session of `plan`: its arena and variables allocated. When memory runs out
 // the error says how much `what` (e.g. "the training step (--batch 64)")
 // asked for, instead of a bare std::bad_alloc.

@@ -280,16 +280,15 @@ int cmd_inspect(int argc, char** argv) {
   SelectedBackend be = make_backend(backend_of(f));
   std::shared_ptr<Graph> g;
   if (which == "train") {
-    model::StepConfig sc;  // as `ralsgan train` builds it for this backend
+    model::StepConfig sc;  // as `ralsgan train` builds it
     sc.model = mc;
     sc.batch = batch;
-    sc.recompute_activations = recompute_activations_for(be);
     g = model::build_train_step(sc, DType::f32).graph;
   } else {
     g = model::build_generate_graph(mc, batch, DType::f32).graph;
   }
   auto plan = compile(g, *be.backend);
-  if (f.on("nodes")) print_graph(std::cout, *g);
+  if (f.on("nodes")) print_graph(std::cout, *plan->graph);  // after the compiler's recomputation choice
   print_plan(std::cout, *plan, f.on("buffers"));
   return 0;
 }

@@ -96,7 +96,6 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   sc.lr_d = opt.lr_d;
   const DType dtype = opt.f64 ? DType::f64 : DType::f32;
   SelectedBackend be = make_backend(opt.backend);
-  sc.recompute_activations = recompute_activations_for(be);
   const model::StepGraph sg = model::build_train_step(sc, dtype);
   if (opt.f64 && be.name != "ref") throw std::runtime_error("--precision f64 needs --backend ref");
   auto plan = compile(sg.graph, *be.backend);

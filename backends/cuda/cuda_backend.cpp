@@ -33,6 +33,11 @@ class CudaKernel final : public Kernel {
   ~CudaKernel() override;
   size_t scratch_bytes() const override { return scratch_; }
   void bind(const KernelBinding& b) override;
+  // Another Session's copy, compiled again (the NVRTC module and cuDNN's
+  // heuristic, deterministic algorithm choice are shared or repeat). Its
+  // Session's kernel list differs, so run_all captures it in a CUDA graph of
+  // its own; its Adam launches group with that Session's earlier kernels.
+  std::unique_ptr<Kernel> clone() const override { return std::make_unique<CudaKernel>(be_, g_, grp_); }
   void run() override;
   std::string describe() const override;
 
@@ -180,6 +185,9 @@ class CudaBackend final : public Backend {
     cudaStreamDestroy(stream_);
   }
   std::string name() const override { return "cuda"; }
+  // Speed over memory: a GPU step keeps its activations (an H100 has room;
+  // each recomputation is one more pass over an activation).
+  Recompute default_recompute() const override { return Recompute::kNone; }
   void* allocate(size_t bytes) override {
     if (emulate_) {
       void* h = host_allocate(bytes);

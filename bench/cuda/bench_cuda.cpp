@@ -98,7 +98,6 @@ void profile_step(rg::Plan& plan, rg::Backend& be, rg::Session& sess, int reps, 
 void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool deterministic = true, bool profile = false,
                 bool autotune = false) {
   rg::model::StepConfig cfg;
-  cfg.recompute_activations = false;  // as `ralsgan train` on CUDA: the GPU keeps G's activations (speed over memory)
   cfg.model.size = size;
   cfg.batch = batch;
   const rg::model::StepGraph s = rg::model::build_train_step(cfg, rg::DType::f32);

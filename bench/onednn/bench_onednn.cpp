@@ -10,6 +10,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -203,11 +204,14 @@ void profile(Plan& plan, const char* what) {
 void BM_TrainStep(benchmark::State& st) {
   model::StepConfig cfg;  // seed model: size 128, width 1, nz 128
   cfg.batch = int(st.range(0));
-  if (const char* e = std::getenv("RG_RECOMPUTE")) cfg.recompute_activations = std::atoi(e) != 0;  // A/B of StepConfig::recompute_activations
+  // RG_RECOMPUTE=0|1|2: A/B of CompileOptions::recompute (none, where the peak drops, all).
+  CompileOptions co;
+  if (const char* e = std::getenv("RG_RECOMPUTE"))
+    co.recompute = std::array{Recompute::kNone, Recompute::kWherePeakDrops, Recompute::kAll}.at(size_t(std::atoi(e)));
   const model::StepGraph sg = model::build_train_step(cfg, DType::f32);
   auto be = make_onednn_backend(options());
   const auto t0 = std::chrono::steady_clock::now();
-  auto plan = compile(sg.graph, *be);
+  auto plan = compile(sg.graph, *be, co);
   const double compile_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   Session s(*plan);
   load(s, *sg.graph);

@@ -27,10 +27,15 @@ struct GradientOptions {
   // backward pass, for one elementwise pass more (two at the largest). The
   // weight gradient of a convolution whose input is recomputed is built before
   // its input gradient (the copy is freed before the input gradient is allocated).
-  // Asked for each such activation; null: none is recomputed. Worth it for
-  // activations kept across much of the graph (a generator's, read again at
-  // the end of a GAN step), not for ones read back a few nodes later.
-  std::function<bool(ValueId)> recompute_bn_activation;
+  // Asked for each such activation; null: none is recomputed. By default
+  // every one is offered: the recomputations are recorded in the graph
+  // (Graph::recomputations) and compile() keeps only those its option asks
+  // for (CompileOptions::recompute; by default those that lower the plan's
+  // peak memory, on backends that trade time for memory), pointing the others
+  // back at the activation. Worth it for activations kept across much of the
+  // graph (a generator's, read again at the end of a GAN step), not for ones
+  // read back a few nodes later; the compiler sees which are which.
+  std::function<bool(ValueId)> recompute_bn_activation = [](ValueId) { return true; };
 };
 
 std::map<ValueId, ValueId> gradients(Graph& g, ValueId loss, const std::vector<ValueId>& wrt,

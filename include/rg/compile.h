@@ -27,9 +27,21 @@ void destroy(Plan* plan) noexcept;
 // "ref", "onednn", "cuda" (the backend's own name).
 std::string backend_name(const Backend& backend);
 
+// Which of the graph's recomputed activations (Graph::recomputations, made by
+// gradients()) a plan keeps. A kept one is computed again in the backward
+// pass (one elementwise pass more) so the activation itself dies early; a
+// dropped one reads the activation kept from the forward pass.
+enum class Recompute {
+  kBackendDefault,  // the backend's choice: CPUs kWherePeakDrops, CUDA kNone
+  kNone,            // keep every activation (speed over memory)
+  kWherePeakDrops,  // keep the fewest recomputations that give the lowest peak (docs/lowering.md)
+  kAll,             // every one autodiff offered
+};
+
 struct CompileOptions {
   bool fuse = true;          // group elementwise chains with their producers
   bool reuse_memory = true;  // share arena bytes between buffers whose lifetimes do not overlap
+  Recompute recompute = Recompute::kBackendDefault;
 };
 
 // Schedules, fuses and compiles `graph` for `backend` and plans its memory.

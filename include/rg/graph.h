@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rg/op.h"
@@ -160,6 +161,21 @@ class Graph {
   void set_name(ValueId v, const std::string& name) { value(v).name = name; }
   std::string value_label(ValueId v) const;
 
+  // Recomputation candidates (docs/lowering.md, "Recomputation"): inputs of
+  // backward nodes that read a stand-in recomputed from a forward value's own
+  // inputs instead of the value itself (autodiff records them). Reading the
+  // original there means the same up to rounding; compile() chooses which
+  // stand-ins to keep (CompileOptions::recompute) and points the others back.
+  struct Recomputation {
+    ValueId original = kNoValue;
+    std::vector<std::pair<NodeId, int>> readers;  // (node, input index) that read a stand-in
+  };
+  void note_recomputation(ValueId original, NodeId reader, int input);
+  const std::vector<Recomputation>& recomputations() const { return recomputations_; }
+  // Points the readers of `original`'s stand-ins back at it and forgets the
+  // record; the stand-ins become dead nodes, which the compiler skips.
+  void drop_recomputation(ValueId original);
+
  private:
   ValueId new_value(TensorDesc d, NodeId producer, int index);
   void check_value(ValueId v, const char* what) const;
@@ -172,6 +188,7 @@ class Graph {
   std::vector<VariableInfo> variables_;
   std::vector<InputInfo> inputs_;
   std::vector<ValueId> outputs_;
+  std::vector<Recomputation> recomputations_;
 };
 
 }  // namespace rg

@@ -9,6 +9,7 @@
 #include "backends/ref/ref_backend.h"
 #include "engine/io/safetensors.h"
 #include "engine/plan.h"
+#include "tests/common/shared_plan.h"
 #include "tests/cuda/bf16_checks.h"
 #include "tests/cuda/cuda_test_util.h"
 #include "tests/cuda/golden_check.h"
@@ -93,6 +94,15 @@ TEST(CudaStep, RepeatRunsFromTheSameStateAreBitIdentical) {
   const model::StepConfig cfg = narrow_step_128();
   auto cuda = make_cuda_backend();
   expect_repeat_runs_bit_identical(*cuda, model::build_train_step(cfg, DType::f32), cfg);
+}
+
+// Two sessions of one plan on the device: clones, per-session Adam grouping
+// and a CUDA graph per session's kernel list (emulated on the host in
+// CudaEmulatedStep.SeveralSessionsRunOnePlan; this is the GPU run).
+TEST(CudaStep, SeveralSessionsRunOnePlan) {
+  RG_REQUIRE_GPU();
+  auto cuda = make_cuda_backend();
+  testing_shared_plan::expect_sessions_share_one_plan(*cuda);
 }
 
 TEST(CudaStep, MatchesPyTorchGoldenStep) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <new>
 #include <set>
 
@@ -72,26 +73,42 @@ TEST(Plan, SeedTrainingStepAt128ArenaIsWellUnderHalfOfAllBuffers) {
   EXPECT_EQ(conv_lrelu, 2 * 3);  // D's two BN-free blocks, three D applications
 }
 
-// Recomputing BN + ReLU outputs in the backward pass (StepConfig::
-// recompute_activations), anchors' internal values in their chain's output
-// and in-place BatchNorm backward: the seed step's arena on the reference
-// backend, with and without recomputation (measured: 520 vs 711 MiB; 786
-// before the last two changes).
+// Recomputing BN + ReLU outputs in the backward pass (CompileOptions::
+// recompute), anchors' internal values in their chain's output and in-place
+// BatchNorm backward: the seed step's arena on the reference backend, with
+// and without recomputation (measured: 520 vs 711 MiB; 786 before the last
+// two changes). The compiler's choice (kWherePeakDrops, the CPU backends'
+// default) keeps G's six BN activations, which live across the peak, drops
+// D's, and gives the arena of recomputing every one.
 TEST(Plan, RecomputingBnActivationsShrinksTheSeedStepArena) {
-  size_t arena[2] = {0, 0};
-  for (int recompute = 0; recompute < 2; ++recompute) {
-    model::StepConfig cfg;
-    cfg.batch = 64;
-    cfg.recompute_activations = recompute == 1;
-    const model::StepGraph s = model::build_train_step(cfg, DType::f32);
-    auto be = make_ref_backend();
-    auto plan = compile(s.graph, *be);
-    validate_memory_plan(*plan);
-    arena[recompute] = plan->arena_bytes;
+  model::StepConfig cfg;
+  cfg.batch = 64;
+  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  // Offered by autodiff: G's 6 and D's 3 per D application with a gradient (3).
+  ASSERT_EQ(s.graph->recomputations().size(), 6u + 3u * 3u);
+  auto be = make_ref_backend();
+  std::map<Recompute, std::unique_ptr<Plan>> plans;
+  for (Recompute r : {Recompute::kNone, Recompute::kWherePeakDrops, Recompute::kAll, Recompute::kBackendDefault}) {
+    CompileOptions co;
+    co.recompute = r;
+    plans[r] = compile(s.graph, *be, co);
+    validate_memory_plan(*plans[r]);
   }
-  std::cout << "seed step at 128, batch 64, arena: " << human_bytes(arena[0]) << " keeping activations, "
-            << human_bytes(arena[1]) << " recomputing them\n";
-  EXPECT_LT(double(arena[1]), 0.75 * double(arena[0]));
+  const size_t keep = plans[Recompute::kNone]->arena_bytes, chosen = plans[Recompute::kWherePeakDrops]->arena_bytes;
+  std::cout << "seed step at 128, batch 64, arena: " << human_bytes(keep) << " keeping activations, "
+            << human_bytes(chosen) << " recomputing G's, " << human_bytes(plans[Recompute::kAll]->arena_bytes)
+            << " recomputing all\n";
+  EXPECT_LT(double(chosen), 0.75 * double(keep));
+  EXPECT_LE(chosen, plans[Recompute::kAll]->arena_bytes);
+  EXPECT_EQ(plans[Recompute::kBackendDefault]->arena_bytes, chosen);
+  // Which were kept: G's, the activations of the graph's first BatchNorms.
+  const auto& kept = plans[Recompute::kWherePeakDrops]->graph->recomputations();
+  ASSERT_EQ(kept.size(), 6u);
+  for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i].original, s.graph->recomputations()[i + 9].original);
+  EXPECT_TRUE(plans[Recompute::kNone]->graph->recomputations().empty());
+  EXPECT_EQ(plans[Recompute::kAll]->graph.get(), s.graph.get());  // nothing to rewrite
+  EXPECT_EQ(s.graph->recomputations().size(), 15u);                // the caller's graph is not changed
+  EXPECT_THROW(Graph(*s.graph).drop_recomputation(s.x_real), GraphError);  // x_real has none
 }
 
 TEST(Plan, ReadersSeeTheVersionTheyNameAcrossAStateUpdate) {

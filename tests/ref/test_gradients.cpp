@@ -9,6 +9,7 @@
 
 #include "apps/model/ralsgan_step.h"
 #include "backends/ref/ref_backend.h"
+#include "engine/plan.h"
 #include "engine/session.h"
 #include "graph/autodiff.h"
 #include "tests/common/op_cases.h"
@@ -60,10 +61,11 @@ TEST_P(Gradients, MatchFiniteDifferencesInF64) { check_gradients(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(EveryOp, Gradients, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
-// GradientOptions::recompute_bn_activation (G's, in build_train_step): the
-// backward pass reads BatchNorm + (Leaky)ReLU outputs recomputed from the
-// BatchNorm's input and statistics. In f64 the whole step must give the same
-// gradients and updated state as keeping the forward values.
+// Recomputed activations (GradientOptions::recompute_bn_activation, kept by
+// CompileOptions::recompute): the backward pass reads BatchNorm + (Leaky)ReLU
+// outputs recomputed from the BatchNorm's input and statistics. In f64 the
+// whole step must give the same gradients and updated state as keeping the
+// forward values.
 TEST(Gradients, RecomputedBnActivationsGiveTheSameStepInF64) {
   std::map<std::string, std::vector<double>> got[2];
   int recomputed_bn[2] = {0, 0};
@@ -72,12 +74,12 @@ TEST(Gradients, RecomputedBnActivationsGiveTheSameStepInF64) {
     cfg.model = {32, 0.25, 16};
     cfg.batch = 3;
     cfg.expose_gradients = true;
-    cfg.recompute_activations = recompute == 1;
     const model::StepGraph st = model::build_train_step(cfg, DType::f64);
-    for (NodeId id = 0; id < st.graph->num_nodes(); ++id)
-      recomputed_bn[recompute] += st.graph->node(id).op == OpKind::kBatchNormInference;
     auto be = make_ref_backend();
-    auto plan = compile(st.graph, *be);
+    CompileOptions co;
+    co.recompute = recompute == 1 ? Recompute::kWherePeakDrops : Recompute::kNone;
+    auto plan = compile(st.graph, *be, co);
+    for (NodeId id : plan->order) recomputed_bn[recompute] += plan->graph->node(id).op == OpKind::kBatchNormInference;
     Session s(*plan);
     std::mt19937 rng(5);
     std::uniform_real_distribution<double> u(-1.0, 1.0);
