@@ -14,6 +14,7 @@
 #include "backends/cuda/cuda_internal.h"
 #include "backends/ref/conv_ref.h"
 #include "engine/host_memory.h"
+#include "engine/lowered_chain.h"
 #include "engine/schedule.h"
 #include "graph/elementwise_ops.h"
 #include "graph/state_update_rules.h"
@@ -485,36 +486,33 @@ std::string CudaKernel::channel_load(EwSpec& s, Arg a) {
 }
 
 void CudaKernel::build_chain(size_t first, EwSpec s, std::map<ValueId, std::string> regs) {
-  for (size_t i = first; i < grp_.nodes.size(); ++i) {
-    const Node& n = g_.node(grp_.nodes[i]);
-    // The node's formula printed as one expression: operands are expressions
-    // (loads, literals, the instructions before), each instruction parenthesised.
-    struct Regs {
-      const CudaKernel& k;
-      EwSpec& s;
-      std::map<ValueId, std::string>& regs;
-      const Node& n;
-      std::vector<std::string> text;
-      int add(std::string t) {
-        text.push_back(std::move(t));
-        return int(text.size()) - 1;
-      }
-      int input(int i) { return add(k.operand(s, regs, n.inputs[size_t(i)])); }
-      int constant(double v) { return add(literal(v, k.T_)); }
-      int temp() { return add({}); }
-      int result() { return add({}); }
-      void emit(EwInstrKind kind, int x, int y, int z, int o) {
-        auto at = [&](int r) { return r >= 0 ? text[size_t(r)] : std::string(); };
-        text[size_t(o)] = "(" + instr_expr(kind, at(x), at(y), at(z), k.T_) + ")";
-      }
-    } lowering{*this, s, regs, n, {}};
-    for (ValueId v : n.inputs) operand(s, regs, v);  // loads in input order
-    const std::string expr = lowering.text[size_t(lower_elementwise(n, lowering))];
-    const std::string r = "v" + std::to_string(n.outputs[0]);
-    s.body.push_back("const " + T_ + " " + r + " = " + expr + ";");
-    regs[n.outputs[0]] = r;
-    if (!grp_.is_internal(n.outputs[0])) s.stores.push_back({Arg::val(n.outputs[0]), r});
+  const std::vector<NodeId> chain(grp_.nodes.begin() + std::ptrdiff_t(first), grp_.nodes.end());
+  std::vector<ValueId> given;
+  for (const auto& [v, text] : regs) given.push_back(v);
+  const LoweredChain c = lower_chain(g_, grp_, chain, given);
+  // The program printed as one expression per node: each register's text is
+  // a given value's name, a load's, a literal, or the expression so far (each
+  // instruction parenthesised); a node's result is then named vN.
+  std::vector<std::string> text(size_t(c.program.num_regs));
+  for (const auto& [v, r] : c.given) text[size_t(r)] = regs.at(v);
+  for (const ChainLoad& l : c.loads) {
+    s.loads.push_back({home(l.value), l.strides, l.full, {}});
+    s.loads.back().bf16 = bf16_values_.count(l.value) > 0;
+    text[size_t(l.reg)] = "l" + std::to_string(s.loads.size() - 1);
   }
+  for (const auto& [r, v] : c.program.constants) text[size_t(r)] = literal(v, T_);
+  auto at = [&](int r) { return r >= 0 ? text[size_t(r)] : std::string(); };
+  size_t i = 0;
+  for (const ChainNode& n : c.nodes) {
+    for (; i < n.code_end; ++i) {
+      const auto& in = c.program.code[i];
+      text[size_t(in.out)] = "(" + instr_expr(in.op, at(in.x), at(in.y), at(in.z), T_) + ")";
+    }
+    const std::string name = "v" + std::to_string(g_.node(n.node).outputs[0]);
+    s.body.push_back("const " + T_ + " " + name + " = " + text[size_t(n.result)] + ";");
+    text[size_t(n.result)] = name;
+  }
+  for (const ChainStore& st : c.stores) s.stores.push_back({Arg::val(st.value), text[size_t(st.reg)]});
   if (!s.stores.empty()) add_ew(s);
 }
 

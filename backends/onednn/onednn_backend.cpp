@@ -23,6 +23,7 @@
 #include "backends/onednn/winograd_conv.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/host_memory.h"
+#include "engine/lowered_chain.h"
 #include "engine/schedule.h"
 #include "graph/elementwise_ops.h"
 #include "graph/state_update_rules.h"
@@ -78,63 +79,51 @@ class EwProgram {
     total_ = numel(shape_);
     const Layout gl = shape_.size() == 4 ? layout_of(g.node(chain.back()).outputs[0]) : Layout::plain;
     const Phys ph = phys_of(shape_, gl);
-    std::map<ValueId, int> reg;
-    auto operand = [&](ValueId v) -> int {
-      auto it = reg.find(v);
-      if (it != reg.end()) return it->second;
-      Load l;
-      l.value = v;
-      l.reg = prog_.num_regs++;
-      l.full = g.shape(v) == shape_;
-      if (!l.full) l.walk = Walk(ph, broadcast_strides(shape_, g.shape(v)));
-      loads_.push_back(l);
-      reg[v] = l.reg;
-      return l.reg;
+    Load::Channel ch;  // the BatchNorm head's per-channel loads
+    // The head: y = x * scale[c] + shift[c], scale and shift ours (per run).
+    auto bn_head = [&](const Node& n, LoweredChain& c) -> int {
+      if (n.op != OpKind::kBatchNormInference) return -1;
+      const int x = c.operand(g, n.inputs[0]);
+      bn_ = {n.inputs[1], n.inputs[2], n.inputs[3], n.inputs[4], n.attrs.eps};
+      const size_t C = size_t(g.shape(n.inputs[0])[1]);
+      scale_.assign(C, 0.f);
+      shift_.assign(C, 0.f);
+      const int64_t HW = shape_[2] * shape_[3];
+      const int64_t blk = block_of(gl);  // a fill per chunk instead of a walk per element, where chunks line up
+      if (blk && int64_t(C) % blk == 0 && (HW * blk) % kChunk == 0) ch = {1, int64_t(C), HW, blk};
+      else if (gl == Layout::plain && HW % kChunk == 0) ch = {2, int64_t(C), HW, 0};
+      else if (gl == Layout::nhwc && kChunk % int64_t(C) == 0) ch = {3, int64_t(C), HW, 0};
+      const int sc = c.own_load({0, 1, 0, 0}), sh = c.own_load({0, 1, 0, 0});
+      const int t = c.program.num_regs++, out = c.program.num_regs++;
+      c.program.code.push_back({EwInstrKind::kMul, x, sc, -1, t});
+      c.program.code.push_back({EwInstrKind::kAdd, t, sh, -1, out});
+      return out;
     };
-    for (NodeId id : chain) {
-      const Node& n = g.node(id);
-      if (n.op == OpKind::kBatchNormInference) {  // the head: y = x * scale[c] + shift[c]
-        const int x = operand(n.inputs[0]);
-        bn_ = {n.inputs[1], n.inputs[2], n.inputs[3], n.inputs[4], n.attrs.eps};
-        const size_t C = size_t(g.shape(n.inputs[0])[1]);
-        scale_.assign(C, 0.f);
-        shift_.assign(C, 0.f);
-        const int64_t HW = shape_[2] * shape_[3];
-        Load::Channel ch;  // a fill per chunk instead of a walk per element, where chunks line up
-        const int64_t blk = block_of(gl);
-        if (blk && int64_t(C) % blk == 0 && (HW * blk) % kChunk == 0) ch = {1, int64_t(C), HW, blk};
-        else if (gl == Layout::plain && HW % kChunk == 0) ch = {2, int64_t(C), HW, 0};
-        else if (gl == Layout::nhwc && kChunk % int64_t(C) == 0) ch = {3, int64_t(C), HW, 0};
-        auto per_channel = [&](const std::vector<float>& vec) {
-          Load l;
-          l.value = kNoValue;  // ours, not a graph value
-          l.reg = prog_.num_regs++;
-          l.full = false;
-          l.walk = Walk(ph, {0, 1, 0, 0});
-          l.channel = ch;
-          l.ptr = vec.data();
-          loads_.push_back(l);
-          return l.reg;
-        };
-        const int sc = per_channel(scale_), sh = per_channel(shift_);
-        const int t = prog_.num_regs++, out = prog_.num_regs++;
-        prog_.code.push_back({EwInstrKind::kMul, x, sc, -1, t});
-        prog_.code.push_back({EwInstrKind::kAdd, t, sh, -1, out});
-        names_ += "mul add";
-        reg[n.outputs[0]] = out;
-        if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
-        continue;
+    const LoweredChain c = lower_chain(g, grp, chain, {}, bn_head);
+    int own = 0;  // the head's loads: scale_, then shift_
+    for (const ChainLoad& cl : c.loads) {
+      Load l{cl.value, cl.reg, cl.full, {}, nullptr, {}};
+      if (!l.full) l.walk = Walk(ph, cl.strides);
+      if (cl.value == kNoValue) {
+        l.channel = ch;
+        l.ptr = own++ == 0 ? scale_.data() : shift_.data();
       }
-      const int out = prog_.lower(n, operand);
-      reg[n.outputs[0]] = out;
-      names_ += std::string(names_.empty() ? "" : " ") + op_name(n.op);
-      if (!grp.is_internal(n.outputs[0])) stores_.push_back({n.outputs[0], out, nullptr});
+      loads_.push_back(l);
     }
+    for (const ChainStore& s : c.stores) stores_.push_back({s.value, s.reg, nullptr});
+    for (const ChainNode& n : c.nodes) {
+      const OpKind op = g.node(n.node).op;
+      names_ += std::string(names_.empty() ? "" : " ") + (op == OpKind::kBatchNormInference ? "mul add" : op_name(op));
+    }
+    code_ = c.program.code;
     // attrs.scalar, 0 and 1 as chunks filled once.
-    const_chunks_.assign(prog_.constants.size() * size_t(kChunk), 0.f);
-    for (size_t i = 0; i < prog_.constants.size(); ++i)
-      std::fill_n(const_chunks_.data() + i * size_t(kChunk), kChunk, prog_.constants[i].second);
-    if (prog_.num_regs > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
+    const_regs_.clear();
+    const_chunks_.assign(c.program.constants.size() * size_t(kChunk), 0.f);
+    for (size_t i = 0; i < c.program.constants.size(); ++i) {
+      const_regs_.push_back(c.program.constants[i].first);
+      std::fill_n(const_chunks_.data() + i * size_t(kChunk), kChunk, float(c.program.constants[i].second));
+    }
+    if (c.program.num_regs > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
   }
 
   // Every (store, full-shape load) pair: the planner takes the first whose
@@ -233,9 +222,8 @@ class EwProgram {
         R[l.reg] = d;
       }
     }
-    for (size_t i = 0; i < prog_.constants.size(); ++i)
-      R[prog_.constants[i].first] = const_chunks_.data() + i * size_t(kChunk);
-    for (const auto& in : prog_.code) {
+    for (size_t i = 0; i < const_regs_.size(); ++i) R[const_regs_[i]] = const_chunks_.data() + i * size_t(kChunk);
+    for (const auto& in : code_) {
       float* __restrict y = buf[in.out];
       const float* __restrict a = R[in.x];
       const float* __restrict b = in.y >= 0 ? R[in.y] : a;
@@ -260,8 +248,9 @@ class EwProgram {
   int64_t total_ = 0;
   std::vector<Load> loads_;
   std::vector<Store> stores_;
-  EwRegisterProgram<float> prog_;
-  std::vector<float, AlignedAllocator<float>> const_chunks_;  // kChunk copies of each constant
+  std::vector<EwRegisterProgram<double>::Instr> code_;
+  std::vector<int> const_regs_;
+  std::vector<float, AlignedAllocator<float>> const_chunks_;  // kChunk copies of each constant, in const_regs_ order
   std::string names_;  // the chain's ops, for describe()
 };
 

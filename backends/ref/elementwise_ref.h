@@ -1,15 +1,13 @@
 // A fused elementwise chain run as one loop: each element's intermediates live
 // in registers of a tiny program, so only the group's outputs touch memory.
-// The program is the chain's formulas (graph/elementwise_ops.h) lowered in order.
+// The program is the chain's one lowered form (engine/lowered_chain.h).
 #pragma once
 
 #include <cmath>
 #include <memory>
 #include <vector>
 
-#include "engine/fusion.h"
-#include "graph/elementwise_ops.h"
-#include "graph/graph.h"
+#include "engine/lowered_chain.h"
 
 namespace rg::ref {
 
@@ -23,23 +21,10 @@ class ElementwiseProgram {
   void run() const;
 
  private:
-  struct Load {
-    ValueId value;
-    int reg;
-    bool full;                     // same shape as the group: linear index
-    std::vector<int64_t> strides;  // broadcast strides otherwise (0 on broadcast dims)
-    const T* ptr = nullptr;
-  };
-  struct Store {
-    ValueId value;
-    int reg;
-    T* ptr = nullptr;
-  };
-  Shape shape_;
-  std::vector<Load> loads_;
-  std::vector<Store> stores_;
-  EwRegisterProgram<T> prog_;
-  mutable std::vector<T> regs_;  // the register file, constants set once
+  LoweredChain chain_;
+  std::vector<const T*> load_ptr_;  // per chain_.loads
+  std::vector<T*> store_ptr_;       // per chain_.stores
+  mutable std::vector<T> regs_;     // the register file, constants set once
 };
 
 }  // namespace rg::ref
