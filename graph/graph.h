@@ -14,8 +14,12 @@ namespace rg {
 std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vector<ValueId>& inputs,
                                       const OpAttrs& attrs, const std::string& node_label);
 
-// The input-rank shape a reduction node (mean or sum_to) reduces `in` to: 1 on
-// every reduced dimension (the keepdims form of its output).
+// Which dimensions of `in` a reduction node (mean or sum_to) reduces: mean's
+// axes (all when none are given), sum_to's leading dimensions and those its
+// target has as 1 where `in` has not.
+std::vector<bool> reduced_axes(const Node& n, const Shape& in);
+// The input-rank shape it reduces `in` to: 1 on every reduced dimension (the
+// keepdims form of its output).
 Shape reduced_keepdims_shape(const Node& n, const Shape& in);
 
 // Broadcast two shapes numpy-style; throws GraphError with both shapes.

@@ -79,14 +79,23 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where)
   return out;
 }
 
-Shape reduced_keepdims_shape(const Node& n, const Shape& in) {
-  Shape kept = in;
+std::vector<bool> reduced_axes(const Node& n, const Shape& in) {
+  std::vector<bool> r(in.size(), false);
   if (n.op == OpKind::kSumTo) {  // the target shape, right-aligned to the input's rank
     const Shape& t = n.attrs.shape;
-    for (size_t i = 0; i < in.size(); ++i) kept[i] = i < in.size() - t.size() ? 1 : t[i - (in.size() - t.size())];
-    return kept;
+    const size_t off = in.size() - t.size();
+    for (size_t i = 0; i < in.size(); ++i) r[i] = i < off || (t[i - off] == 1 && in[i] != 1);
+    return r;
   }
-  for (int a : normalized_axes(op_name(n.op), n.attrs.axes, static_cast<int>(in.size()))) kept[size_t(a)] = 1;
+  for (int a : normalized_axes(op_name(n.op), n.attrs.axes, static_cast<int>(in.size()))) r[size_t(a)] = true;
+  return r;
+}
+
+Shape reduced_keepdims_shape(const Node& n, const Shape& in) {
+  Shape kept = in;
+  const std::vector<bool> r = reduced_axes(n, in);
+  for (size_t i = 0; i < in.size(); ++i)
+    if (r[i]) kept[i] = 1;
   return kept;
 }
 

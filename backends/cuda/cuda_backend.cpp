@@ -88,7 +88,6 @@ class CudaKernel final : public Kernel {
   void build_batch_norm_backward(const Node& n);
   void build_reduce(const Node& n);
   void build_adam(const Node& n);
-  std::string operand(EwSpec& s, std::map<ValueId, std::string>& regs, ValueId v) const;
   static std::string channel_load(EwSpec& s, Arg a);
   void* resolve(const Arg& a, const KernelBinding& b) const;
   static void emulate_bf16_conv(const Conv& c) {
@@ -353,8 +352,9 @@ CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
       if (n.op == OpKind::kBatchNormTrain) build_batch_norm_stats(n);
       const bool train = n.op == OpKind::kBatchNormTrain;
       EwSpec s{T, g.shape(n.inputs[0]), {}, {}, {}, {}};
-      std::map<ValueId, std::string> regs;
-      const std::string x = operand(s, regs, n.inputs[0]);
+      s.loads.push_back({home(n.inputs[0]), {}, true, {}});
+      const std::string x = "l0";
+      std::map<ValueId, std::string> regs{{n.inputs[0], x}};
       const std::string mean = channel_load(s, train ? home(n.outputs[1]) : home(n.inputs[3]));
       const std::string var = channel_load(s, train ? home(n.outputs[2]) : home(n.inputs[4]));
       const std::string gamma = channel_load(s, home(n.inputs[1])), beta = channel_load(s, home(n.inputs[2]));
@@ -464,18 +464,6 @@ void CudaKernel::add_ew(EwSpec s) {
 void CudaKernel::add_reduction(RedSpec r, const RedPlan& p) {
   r.block = be_.block();
   for (LaunchSpec& l : make_reduction(r, p)) add_launch(std::move(l));
-}
-
-std::string CudaKernel::operand(EwSpec& s, std::map<ValueId, std::string>& regs, ValueId v) const {
-  auto it = regs.find(v);
-  if (it != regs.end()) return it->second;
-  EwLoad l{home(v), {}, g_.shape(v) == s.shape, {}};
-  if (!l.full) l.strides = broadcast_strides(s.shape, g_.shape(v));
-  l.bf16 = bf16_values_.count(v) > 0;
-  s.loads.push_back(l);
-  const std::string name = "l" + std::to_string(s.loads.size() - 1);
-  regs[v] = name;
-  return name;
 }
 
 std::string CudaKernel::channel_load(EwSpec& s, Arg a) {
@@ -611,20 +599,8 @@ void CudaKernel::build_batch_norm_backward(const Node& n) {
 
 void CudaKernel::build_reduce(const Node& n) {
   const Shape& xs = g_.shape(n.inputs[0]);
-  std::vector<bool> red(xs.size(), false);
-  if (n.op == OpKind::kMean) {
-    for (size_t i = 0; i < xs.size(); ++i) {
-      bool r = n.attrs.axes.empty();
-      for (int a : n.attrs.axes) r |= size_t(a < 0 ? a + int(xs.size()) : a) == i;
-      red[i] = r;
-    }
-  } else {
-    const Shape& t = n.attrs.shape;
-    const size_t off = xs.size() - t.size();
-    for (size_t i = 0; i < xs.size(); ++i) red[i] = i < off || (t[i - off] == 1 && xs[i] != 1);
-  }
   place(n.outputs[0]);
-  RedSpec r{T_, xs, red, {home(n.inputs[0])}, {}, {}, {"x0"}, {}, {}, {}};
+  RedSpec r{T_, xs, reduced_axes(n, xs), {home(n.inputs[0])}, {}, {}, {"x0"}, {}, {}, {}};
   const double ratio = double(numel(xs)) / double(std::max<int64_t>(1, g_.desc(n.outputs[0]).numel()));
   r.outs.push_back({home(n.outputs[0]), n.op == OpKind::kMean ? "a0 / " + literal(ratio, T_) : std::string("a0")});
   const RedPlan p = plan_reduction(r, be_.sms());
