@@ -55,6 +55,9 @@ void print_plan(std::ostream& os, const Plan& plan, bool buffers) {
   os << "arena: " << human_bytes(plan.arena_bytes) << " for " << live_buffers << " buffers totalling "
      << human_bytes(plan.sum_bytes) << " (" << (plan.sum_bytes ? 100.0 * double(plan.arena_bytes) / double(plan.sum_bytes) : 0.0)
      << "%), " << plan.inplace_merges << " in-place reuses; variables: " << human_bytes(var_bytes) << "\n";
+  if (plan.recomputations_offered)
+    os << "recomputed in the backward pass: " << g.recomputations().size() << " of " << plan.recomputations_offered
+       << " activations offered (CompileOptions::recompute)\n";
 }
 
 }  // namespace rg

@@ -44,6 +44,7 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
   auto plan = std::make_unique<Plan>();
   const Recompute recompute =
       options.recompute == Recompute::kBackendDefault ? backend_in.default_recompute() : options.recompute;
+  plan->recomputations_offered = graph->recomputations().size();
   graph = choose_recomputations(std::move(graph), recompute, options.fuse);
   const Graph& g = *graph;
   plan->graph = graph;

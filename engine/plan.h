@@ -39,6 +39,7 @@ struct Plan {
   size_t arena_bytes = 0;
   size_t sum_bytes = 0;    // one allocation per buffer, no reuse
   int inplace_merges = 0;  // outputs that took over an input's buffer
+  size_t recomputations_offered = 0;  // by the caller's graph; graph->recomputations() are those kept
   // Whether a Session has bound `kernels` (the one mutable field: the first
   // Session of a plan binds its kernels, later ones bind Kernel::clone()s, so
   // several Sessions may run one plan, one at a time each).

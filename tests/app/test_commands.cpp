@@ -2,6 +2,8 @@
 // what each writes or prints, checked against an independent computation.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <cstdlib>
 #include <regex>
 
@@ -122,6 +124,16 @@ TEST(Commands, InspectPrintsTheGroupsAndAnArenaSmallerThanItsBuffers) {
       << "liveness-based reuse makes the arena smaller than the sum of its buffers";
   EXPECT_NE(train.find("adam_update"), std::string::npos);
   EXPECT_NE(train.find("ref/f32:"), std::string::npos);
+  // Offered: G's four BatchNorm activations at size 32 and D's one in each of
+  // its three differentiated applications. The compiler keeps some of G's
+  // (those that lower this tiny plan's peak) and none of D's.
+  const size_t at = train.find("recomputed in the backward pass: ");
+  ASSERT_NE(at, std::string::npos) << train;
+  int kept = -1, offered = -1;
+  ASSERT_EQ(std::sscanf(train.c_str() + at, "recomputed in the backward pass: %d of %d", &kept, &offered), 2);
+  EXPECT_EQ(offered, 7);
+  EXPECT_GE(kept, 1);
+  EXPECT_LE(kept, 4);
 
   ASSERT_EQ(ralsgan(common + " --graph generate --nodes", t.path).code, 0);
   const std::string gen = read_text(t.path / "stdout.txt");
