@@ -5,6 +5,7 @@
 // division per element). A stride of 0 repeats (broadcasts) that dimension.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
@@ -43,5 +44,23 @@ struct StridedWalk {
     }
   }
 };
+
+// mean and sum_to on the host, as the reference defines them: each output
+// element is the sum of its inputs in double, in x's linear order, and mean
+// scales it by outputs / inputs. `walk` maps x's linear index to the output
+// index (the keepdims shape's broadcast strides, in x's memory order).
+template <typename T>
+void reduce_in_double(bool mean, const T* x, int64_t inn, const StridedWalk& walk, double* acc, T* y, int64_t outn) {
+  if (outn == 1) {  // the same sums, without the walk
+    double s = 0;
+    for (int64_t e = 0; e < inn; ++e) s += double(x[e]);
+    acc[0] = s;
+  } else {
+    std::fill(acc, acc + outn, 0.0);
+    walk.run(0, inn, [&](int64_t e, int64_t o) { acc[o] += double(x[e]); });
+  }
+  const double scale = mean ? double(outn) / double(inn) : 1.0;
+  for (int64_t i = 0; i < outn; ++i) y[i] = T(acc[i] * scale);
+}
 
 }  // namespace rg

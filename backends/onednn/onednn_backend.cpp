@@ -1004,20 +1004,8 @@ class OneDnnKernel final : public Kernel {
     auto acc = std::make_shared<std::vector<double>>(size_t(outn));
     add_fn([this, id, walk, acc, outn] {
       const Node& m = g_.node(id);
-      const int64_t inn = g_.desc(m.inputs[0]).numel();
-      std::fill(acc->begin(), acc->end(), 0.0);
-      const float* x = fp(m.inputs[0]);
-      double* a = acc->data();
-      if (outn == 1) {
-        double s = 0;
-        for (int64_t e = 0; e < inn; ++e) s += double(x[e]);
-        a[0] = s;
-      } else {
-        walk->run(0, inn, [&](int64_t e, int64_t o) { a[o] += double(x[e]); });
-      }
-      const double scale = m.op == OpKind::kMean ? double(outn) / double(inn) : 1.0;
-      float* y = fp(m.outputs[0]);
-      for (int64_t i = 0; i < outn; ++i) y[i] = float(a[i] * scale);
+      reduce_in_double(m.op == OpKind::kMean, fp(m.inputs[0]), g_.desc(m.inputs[0]).numel(), *walk, acc->data(),
+                       fp(m.outputs[0]), outn);
     }, op_name(n.op));
   }
 

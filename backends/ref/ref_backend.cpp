@@ -146,13 +146,8 @@ class RefGroupKernel final : public Kernel {
       }
       case OpKind::kMean:
       case OpKind::kSumTo: {
-        const int64_t outn = g_.desc(out[0]).numel();
-        std::fill(acc_.begin(), acc_.begin() + outn, 0.0);  // double accumulation: this is the oracle
-        const T* x = p(in[0]);
-        index_.at(id).for_each([&](int64_t e, int64_t o) { acc_[size_t(o)] += double(x[e]); });
-        const double scale = n.op == OpKind::kMean ? double(outn) / double(g_.desc(in[0]).numel()) : 1.0;
-        T* y = p(out[0]);
-        for (int64_t i = 0; i < outn; ++i) y[i] = T(acc_[size_t(i)] * scale);
+        reduce_in_double(n.op == OpKind::kMean, p(in[0]), g_.desc(in[0]).numel(), index_.at(id).walk, acc_.data(), p(out[0]),
+                         g_.desc(out[0]).numel());
         break;
       }
       case OpKind::kBroadcastTo: {
