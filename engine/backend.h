@@ -3,6 +3,7 @@
 // group of the plan into a Kernel, and copies bytes in and out.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -25,6 +26,22 @@ struct KernelBinding {
   // a kernel of a horizontal run (FusionGroup::horizontal_first) finds the
   // run's earlier kernels here.
   std::span<Kernel* const> earlier;
+};
+
+// A kernel's scratch, laid out when it is compiled: each region starts at a
+// multiple of 256 bytes (what cuDNN, oneDNN and AVX-512 loads want) and
+// takes at least one such block.
+class ScratchLayout {
+ public:
+  size_t take(size_t bytes) {
+    const size_t off = end_;
+    end_ += (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
+    return off;
+  }
+  size_t bytes() const { return end_; }
+
+ private:
+  size_t end_ = 0;
 };
 
 class Kernel {

@@ -32,7 +32,7 @@ class CudaKernel final : public Kernel {
  public:
   CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp);
   ~CudaKernel() override;
-  size_t scratch_bytes() const override { return scratch_; }
+  size_t scratch_bytes() const override { return scratch_.bytes(); }
   void bind(const KernelBinding& b) override;
   // Another Session's copy, compiled again (the NVRTC module and cuDNN's
   // heuristic, deterministic algorithm choice are shared or repeat). Its
@@ -66,11 +66,7 @@ class CudaKernel final : public Kernel {
     void* ptmp[3] = {};
   };
 
-  size_t alloc(size_t bytes) {
-    const size_t off = scratch_;
-    scratch_ += (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
-    return off;
-  }
+  size_t alloc(size_t bytes) { return scratch_.take(bytes); }
   Arg home(ValueId v) const {
     auto it = home_.find(v);
     return it == home_.end() ? Arg::val(v) : it->second;
@@ -133,7 +129,7 @@ class CudaKernel final : public Kernel {
   const Graph& g_;
   FusionGroup grp_;
   std::string T_;
-  size_t scratch_ = 0;
+  ScratchLayout scratch_;
   std::map<ValueId, Arg> home_;
   std::set<ValueId> bf16_values_;  // internal values kept as bf16 words (a bf16 convolution's result)
   std::vector<Launch> launches_;

@@ -393,7 +393,7 @@ class OneDnnKernel final : public Kernel {
     }
   }
 
-  size_t scratch_bytes() const override { return scratch_; }
+  size_t scratch_bytes() const override { return scratch_.bytes(); }
   // Primitives of this kernel that run one of oneDNN's reference (unoptimised) implementations.
   const std::vector<std::string>& reference_impls() const { return reference_; }
 
@@ -458,11 +458,7 @@ class OneDnnKernel final : public Kernel {
   }
 
  private:
-  size_t alloc(size_t bytes) {
-    const size_t off = scratch_;
-    scratch_ += host_block_bytes(bytes);
-    return off;
-  }
+  size_t alloc(size_t bytes) { return scratch_.take(bytes); }
   // A slot in the kernel's persistent memory (kept across runs).
   size_t alloc_persistent(size_t bytes) {
     const size_t off = persistent_bytes_;
@@ -1045,7 +1041,7 @@ class OneDnnKernel final : public Kernel {
   std::map<ValueId, ValueId> in_output_;  // internal value -> the chain output whose buffer it borrows
   std::set<ValueId> fused_;
   std::vector<std::string> reference_;
-  size_t scratch_ = 0;
+  ScratchLayout scratch_;
   size_t persistent_bytes_ = 0;
   std::vector<char, AlignedAllocator<char>> persistent_;  // allocated at bind
   std::vector<void*> ptr_;

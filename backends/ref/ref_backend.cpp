@@ -37,14 +37,9 @@ class RefGroupKernel final : public Kernel {
     // Internal outputs of the anchor: in a chain output or in scratch
     // (internal_homes; the program reads an element's inputs before storing
     // it), followed by the im2col columns.
-    size_t off = 0;
     for (const InternalHome& h : internal_homes(g, grp)) {
-      if (h.chain_output != kNoValue) {
-        in_output_.push_back({h.value, h.chain_output});
-      } else {
-        scratch_values_.push_back({h.value, off});
-        off += align(g.desc(h.value).bytes());
-      }
+      if (h.chain_output != kNoValue) in_output_.push_back({h.value, h.chain_output});
+      else scratch_values_.push_back({h.value, scratch_.take(g.desc(h.value).bytes())});
     }
     for (NodeId id : grp.nodes)
       if (is_convolution(g.node(id).op)) {
@@ -52,7 +47,7 @@ class RefGroupKernel final : public Kernel {
         geometry_[id] = cg;
         col_bytes_ = std::max(col_bytes_, size_t(cg.col_rows() * cg.col_cols()) * sizeof(T));
       }
-    col_offset_ = off;
+    if (col_bytes_) col_offset_ = scratch_.take(col_bytes_);
     for (NodeId id : grp.nodes) {  // index maps and accumulators, made once
       const Node& n = g.node(id);
       if (n.op == OpKind::kMean || n.op == OpKind::kSumTo) {
@@ -66,14 +61,13 @@ class RefGroupKernel final : public Kernel {
         taps_[id] = {bilinear_taps(xs[2], ys[2]), bilinear_taps(xs[3], ys[3])};
       }
     }
-    scratch_ = off + col_bytes_;
     std::vector<NodeId> chain;
     for (NodeId id : grp.nodes)
       if (is_elementwise(g.node(id).op)) chain.push_back(id);
     if (!chain.empty()) program_ = std::make_unique<ref::ElementwiseProgram<T>>(g, grp, chain);
   }
 
-  size_t scratch_bytes() const override { return scratch_; }
+  size_t scratch_bytes() const override { return scratch_.bytes(); }
 
   std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const override {
     // BatchNorm backward alone: per channel, the sums over dy come first, then
@@ -108,7 +102,6 @@ class RefGroupKernel final : public Kernel {
   }
 
  private:
-  static size_t align(size_t n) { return (n + 63) / 64 * 64; }
   T* p(ValueId v) const { return static_cast<T*>(ptr_[size_t(v)]); }
 
   void run_node(NodeId id, const Node& n) {
@@ -431,7 +424,8 @@ class RefGroupKernel final : public Kernel {
   std::vector<void*> ptr_;
   std::vector<std::pair<ValueId, size_t>> scratch_values_;
   std::vector<std::pair<ValueId, ValueId>> in_output_;  // internal value -> chain output holding it
-  size_t col_bytes_ = 0, col_offset_ = 0, scratch_ = 0;
+  size_t col_bytes_ = 0, col_offset_ = 0;
+  ScratchLayout scratch_;
   T* col_ = nullptr;
   std::unique_ptr<ref::ElementwiseProgram<T>> program_;
   std::map<NodeId, BroadcastIndex> index_;
