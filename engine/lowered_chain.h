@@ -17,10 +17,11 @@
 namespace rg {
 
 struct ChainLoad {
-  ValueId value = kNoValue;      // kNoValue: an operand of the backend's own (see ChainHead)
+  ValueId value = kNoValue;  // kNoValue: an operand of the backend's own (see ChainHead)
   int reg = -1;
-  bool full = false;             // the chain's shape: element e is at index e
-  std::vector<int64_t> strides;  // otherwise: broadcast strides over the chain's shape (0 on broadcast dims)
+  bool full = false;  // the chain's shape: element e is at index e
+  // Otherwise: broadcast strides over the chain's shape (0 on broadcast dims).
+  std::vector<int64_t> strides;
 };
 
 struct ChainStore {
@@ -30,14 +31,16 @@ struct ChainStore {
 
 struct ChainNode {
   NodeId node;
-  size_t code_end;  // its instructions end here in program.code (they start where the previous node's end)
-  int result;       // the register of its output
+  // Its instructions end here in program.code (they start where the previous node's end).
+  size_t code_end;
+  int result;  // the register of its output
 };
 
 struct LoweredChain {
   Shape shape;
   std::vector<ChainLoad> loads;
-  std::vector<std::pair<ValueId, int>> given;  // values the backend already holds in a register (no load)
+  // Values the backend already holds in registers (no load).
+  std::vector<std::pair<ValueId, int>> given;
   std::vector<ChainNode> nodes;
   std::vector<ChainStore> stores;
   EwRegisterProgram<double> program;  // registers, instructions, constants (attrs.scalar, 0, 1)
