@@ -8,6 +8,7 @@
 #include <set>
 
 #include "graph/elementwise_ops.h"
+#include "graph/op_rules.h"
 
 namespace rg {
 namespace {
@@ -22,7 +23,7 @@ class SavedValues final : public ForwardValues {
   }
   // For a reader of the activation itself (a weight gradient): v, or v
   // recomputed when v = relu/leaky_relu(BatchNormTrain(x).y), once per value.
-  ValueId operator()(ValueId v) {
+  ValueId activation(ValueId v) override {
     const Node* bn = bn_activation(v);
     if (!bn) return v;
     if (auto it = copies_.find(v); it != copies_.end()) return it->second;
@@ -82,92 +83,20 @@ class SavedValues final : public ForwardValues {
 };
 
 // Gradients of a node's inputs given its output gradients (kNoValue where an
-// output gets none). Returns one entry per input (kNoValue = no gradient).
+// output gets none): the op's rule, from its elementwise row or its family's
+// file (graph/ops/). Returns one entry per input (kNoValue = no gradient).
 std::vector<ValueId> backward_rule(Graph& g, NodeId id, const std::vector<ValueId>& dout, SavedValues& saved) {
-  const Node n = g.node(id);  // copy: add_node may reallocate the node list
-  const auto& in = n.inputs;
-  const ValueId dy = dout[0];
-  auto x = [&](size_t i) { return in[i]; };
-  auto sum_to = [&](ValueId v, ValueId like) {
-    return g.shape(v) == g.shape(like) ? v : g.sum_to(v, g.shape(like));
+  const Node n = g.node(id);  // copy: the rule adds nodes
+  auto unsupported = [&](const char* why) {
+    return GraphError(std::string("autodiff: ") + op_name(n.op) + " node #" + std::to_string(id) + " " + why);
   };
-  auto unsupported = [&](const char* why) -> std::vector<ValueId> {
-    throw GraphError(std::string("autodiff: ") + op_name(n.op) + " node #" + std::to_string(id) + " " + why);
-  };
-  switch (n.op) {
-    case OpKind::kConv2d: {
-      const Shape &xs = g.shape(x(0)), &ws = g.shape(x(1)), &ys = g.shape(n.outputs[0]);
-      OpAttrs a = n.attrs;
-      for (int i = 0; i < 2; ++i)  // output padding that restores the input size exactly
-        a.output_padding[size_t(i)] = int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - ws[size_t(2 + i)] -
-                                          (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
-      // A recomputed input: the weight gradient first, so the copy is freed
-      // before the input gradient (as large) is allocated.
-      const ValueId xin = saved(x(0));
-      const ValueId dw0 = xin != x(0) ? g.conv2d_backward_weight(xin, dy, ws, n.attrs.stride, n.attrs.padding) : kNoValue;
-      const ValueId dx = g.add_node(OpKind::kConvTranspose2d, {dy, x(1)}, a)[0];
-      const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(xin, dy, ws, n.attrs.stride, n.attrs.padding);
-      return {dx, dw};
-    }
-    case OpKind::kConvTranspose2d: {
-      OpAttrs a = n.attrs;
-      a.output_padding = {0, 0};
-      const ValueId xin = saved(x(0));  // as above
-      const ValueId dw0 = xin != x(0) ? g.conv2d_backward_weight(dy, xin, g.shape(x(1)), n.attrs.stride, n.attrs.padding) : kNoValue;
-      const ValueId dx = g.add_node(OpKind::kConv2d, {dy, x(1)}, a)[0];
-      const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(dy, xin, g.shape(x(1)), n.attrs.stride, n.attrs.padding);
-      return {dx, dw};
-    }
-    case OpKind::kBatchNormTrain: {
-      if (dout[1] != kNoValue || dout[2] != kNoValue)
-        return unsupported("has a gradient flowing into its batch statistics");
-      OpAttrs a;
-      a.eps = n.attrs.eps;
-      const auto r = g.add_node(OpKind::kBatchNormBackward, {dy, x(0), x(1), n.outputs[1], n.outputs[2]}, a);
-      return {r[0], r[1], r[2]};
-    }
-    case OpKind::kBatchNormInference: {
-      // y = (x - mean) * gamma / sqrt(var + eps) + beta: dx is the same affine map
-      // applied to dy with zero mean and zero shift; dgamma and dbeta are those
-      // of the training-mode rule evaluated at the running statistics.
-      const int64_t c = g.shape(x(0))[1];
-      const ValueId zero = g.fill({c}, 0.0);
-      const ValueId dx = g.batch_norm_inference(dy, x(1), zero, zero, x(4), n.attrs.eps);
-      OpAttrs a;
-      a.eps = n.attrs.eps;
-      const auto r = g.add_node(OpKind::kBatchNormBackward, {dy, x(0), x(1), x(3), x(4)}, a);
-      return {dx, r[1], r[2], kNoValue, kNoValue};
-    }
-    case OpKind::kMean: {
-      const Shape& xs = g.shape(x(0));
-      const Shape kept = reduced_keepdims_shape(n, xs);
-      const int64_t count = numel(xs) / numel(kept);
-      ValueId d = g.shape(n.outputs[0]) == kept ? dy : g.reshape(dy, kept);
-      d = g.mul_scalar(d, 1.0 / static_cast<double>(count));
-      return {g.broadcast_to(d, xs)};
-    }
-    case OpKind::kSumTo:
-      return {g.broadcast_to(dy, g.shape(x(0)))};
-    case OpKind::kBroadcastTo:
-      return {sum_to(dy, x(0))};
-    case OpKind::kReshape:
-      return {g.reshape(dy, g.shape(x(0)))};
-    case OpKind::kMatMul: {
-      // y = A B with A = op(a), B = op(b): dA = dy B^T and dB = A^T dy, each
-      // written as one matmul of the stored operands (no explicit transposes).
-      const bool ta = n.attrs.transpose_a, tb = n.attrs.transpose_b;
-      const ValueId da = ta ? g.matmul(x(1), dy, tb, true) : g.matmul(dy, x(1), false, !tb);
-      const ValueId db = tb ? g.matmul(dy, x(0), true, ta) : g.matmul(x(0), dy, !ta, false);
-      return {da, db};
-    }
-    case OpKind::kLogSoftmax:
-      return {g.add_node(OpKind::kLogSoftmaxBackward, {dy, n.outputs[0]})[0]};
-    case OpKind::kMaxPool2d:
-      return {g.add_node(OpKind::kMaxPool2dBackward, {dy, x(0)}, n.attrs)[0]};
-    default:
-      if (const ElementwiseOp* e = elementwise_op(n.op); e && e->gradient) return e->gradient(g, n, dy, saved);
-      return unsupported("has no gradient rule");
+  try {
+    if (const ElementwiseOp* e = elementwise_op(n.op); e && e->gradient) return e->gradient(g, n, dout[0], saved);
+    if (const OpRule* r = op_rule(n.op); r && r->gradient) return r->gradient(g, n, dout, saved);
+  } catch (const NoGradient& e) {
+    throw unsupported(e.why);
   }
+  throw unsupported("has no gradient rule");
 }
 
 }  // namespace

@@ -52,6 +52,9 @@ struct EwFormula {
 class ForwardValues {
  public:
   virtual ValueId sign_source(ValueId v) = 0;
+  // v itself, or (for a reader that needs the activation, e.g. a weight
+  // gradient) its recomputed stand-in.
+  virtual ValueId activation(ValueId v) = 0;
 
  protected:
   ~ForwardValues() = default;

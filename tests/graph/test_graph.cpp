@@ -4,6 +4,7 @@
 #include "apps/model/ralsgan_step.h"
 #include "graph/autodiff.h"
 #include "graph/graph.h"
+#include "graph/op_rules.h"
 
 namespace rg {
 namespace {
@@ -32,6 +33,32 @@ TEST(ShapeInference, ErrorsNameTheNodeAndBothShapes) {
   EXPECT_NE(e2.find("add node"), std::string::npos) << e2;
   EXPECT_NE(e2.find("[2, 3]"), std::string::npos) << e2;
   EXPECT_NE(e2.find("[4]"), std::string::npos) << e2;
+}
+
+// Each op is defined once: by its elementwise row or by its family's row
+// (graph/ops/), never both, with a name and a shape rule.
+TEST(OpRules, EveryOpHasExactlyOneDefinition) {
+  for (int k = 0; k <= int(OpKind::kSigmoid); ++k) {
+    const OpKind op = OpKind(k);
+    const ElementwiseOp* e = elementwise_op(op);
+    const OpRule* r = op_rule(op);
+    EXPECT_NE(e == nullptr, r == nullptr) << "OpKind " << k;
+    EXPECT_STRNE(op_name(op), "?") << "OpKind " << k;
+    if (r) {
+      EXPECT_EQ(r->op, op);
+      EXPECT_NE(r->shape, nullptr) << r->name;
+      EXPECT_EQ(num_outputs(op), r->outputs) << r->name;
+    }
+  }
+  // A gradient rule that refuses names the node.
+  Graph g;
+  const auto bn = g.batch_norm_train(g.input("x", {2, 3, 4, 4}), g.variable("gm", {3}), g.variable("bt", {3}));
+  try {
+    gradients(g, g.mean(bn.mean), {g.current(g.find_variable("gm"))});
+    ADD_FAILURE() << "a gradient through batch statistics was accepted";
+  } catch (const GraphError& e) {
+    EXPECT_NE(std::string(e.what()).find("batch_norm_train node #"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ShapeInference, ClassifierOpsShapesAndErrors) {

@@ -1,0 +1,47 @@
+// Pooling over NCHW's spatial axes, floor mode, attrs.kernel, stride,
+// padding: max_pool2d (padding never wins), its gradient max_pool2d_backward
+// (dy, x) -> dx (each window's dy goes to its first maximum), avg_pool2d
+// (attrs.count_include_pad; forward only).
+#include "graph/op_rules.h"
+#include "graph/ops/shape_checks.h"
+
+namespace rg {
+namespace {
+
+using namespace shape_checks;
+
+// The output of pooling `x` (NCHW) with a's kernel, stride and padding (floor mode).
+TensorDesc pooled(const std::string& node, const TensorDesc& x, const OpAttrs& a) {
+  expect_rank(node, "input", x, 4);
+  for (size_t i = 0; i < 2; ++i)
+    if (a.kernel[i] < 1 || a.stride[i] < 1 || a.padding[i] < 0 || 2 * a.padding[i] > a.kernel[i])
+      fail(node, "needs kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2");
+  const Shape& s = x.shape;
+  const int64_t ho = conv_out(s[2], a.kernel[0], a.stride[0], a.padding[0]);
+  const int64_t wo = conv_out(s[3], a.kernel[1], a.stride[1], a.padding[1]);
+  if (ho <= 0 || wo <= 0) fail(node, "input " + shape_str(s) + " too small for the pooling window");
+  return TensorDesc{{s[0], s[1], ho, wo}, x.dtype};
+}
+
+std::vector<TensorDesc> pool_shape(const ShapeArgs& s) { return {pooled(s.node, s.d(0), s.a)}; }
+
+std::vector<TensorDesc> max_pool2d_backward_shape(const ShapeArgs& s) {
+  if (!(pooled(s.node, s.d(1), s.a) == s.d(0)))
+    fail(s.node, "output gradient " + desc_str(s.d(0)) + " is not the pooled shape of input " + desc_str(s.d(1)));
+  return {s.d(1)};
+}
+
+const OpRule kRules[] = {
+    {OpKind::kMaxPool2d, "max_pool2d", 1, 1, 0, pool_shape,
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) -> std::vector<ValueId> {
+       return {g.add_node(OpKind::kMaxPool2dBackward, {dout[0], n.inputs[0]}, n.attrs)[0]};
+     }},
+    {OpKind::kMaxPool2dBackward, "max_pool2d_backward", 2, 1, 0, max_pool2d_backward_shape, nullptr},
+    {OpKind::kAvgPool2d, "avg_pool2d", 1, 1, 0, pool_shape, nullptr},
+};
+
+}  // namespace
+
+std::span<const OpRule> pooling_op_rules() { return kRules; }
+
+}  // namespace rg
