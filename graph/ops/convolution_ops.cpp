@@ -12,34 +12,29 @@ using namespace shape_checks;
 
 int64_t deconv_out(int64_t in, int k, int s, int p, int op) { return (in - 1) * s - 2 * p + k + op; }
 
-std::vector<TensorDesc> conv2d_shape(const ShapeArgs& s) {
+// conv2d (weight OIHW) and conv_transpose2d (weight IOHW, attrs.output_padding).
+std::vector<TensorDesc> conv_shape(const ShapeArgs& s, bool transposed) {
   const std::string& node = s.node;
   const OpAttrs& a = s.a;
   expect_rank(node, "input", s.d(0), 4);
   expect_rank(node, "weight", s.d(1), 4);
   const Shape &x = s.d(0).shape, &w = s.d(1).shape;
-  if (w[1] != x[1])
-    fail(node, "weight " + shape_str(w) + " expects " + std::to_string(w[1]) + " input channels, input is " + shape_str(x));
-  const int64_t ho = conv_out(x[2], int(w[2]), a.stride[0], a.padding[0]);
-  const int64_t wo = conv_out(x[3], int(w[3]), a.stride[1], a.padding[1]);
-  if (ho <= 0 || wo <= 0) fail(node, "input " + shape_str(x) + " too small for kernel " + shape_str(w));
-  return {TensorDesc{{x[0], w[0], ho, wo}, s.d(0).dtype}};
-}
-
-std::vector<TensorDesc> conv_transpose2d_shape(const ShapeArgs& s) {
-  const std::string& node = s.node;
-  const OpAttrs& a = s.a;
-  expect_rank(node, "input", s.d(0), 4);
-  expect_rank(node, "weight", s.d(1), 4);
-  const Shape &x = s.d(0).shape, &w = s.d(1).shape;
-  if (w[0] != x[1])
-    fail(node, "weight " + shape_str(w) + " (IOHW) expects " + std::to_string(w[0]) + " input channels, input is " + shape_str(x));
-  for (int i = 0; i < 2; ++i)
-    if (a.output_padding[i] < 0 || a.output_padding[i] >= a.stride[i]) fail(node, "output_padding must be in [0, stride)");
-  const int64_t ho = deconv_out(x[2], int(w[2]), a.stride[0], a.padding[0], a.output_padding[0]);
-  const int64_t wo = deconv_out(x[3], int(w[3]), a.stride[1], a.padding[1], a.output_padding[1]);
-  if (ho <= 0 || wo <= 0) fail(node, "output would be empty for input " + shape_str(x));
-  return {TensorDesc{{x[0], w[1], ho, wo}, s.d(0).dtype}};
+  const int64_t ci = transposed ? w[0] : w[1], co = transposed ? w[1] : w[0];
+  if (ci != x[1])
+    fail(node, "weight " + shape_str(w) + (transposed ? " (IOHW)" : "") + " expects " + std::to_string(ci) +
+                   " input channels, input is " + shape_str(x));
+  if (transposed)
+    for (int i = 0; i < 2; ++i)
+      if (a.output_padding[i] < 0 || a.output_padding[i] >= a.stride[i]) fail(node, "output_padding must be in [0, stride)");
+  auto out = [&](size_t i) {
+    return transposed ? deconv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i], a.output_padding[i])
+                      : conv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i]);
+  };
+  const int64_t ho = out(0), wo = out(1);
+  if (ho <= 0 || wo <= 0)
+    fail(node, transposed ? "output would be empty for input " + shape_str(x)
+                          : "input " + shape_str(x) + " too small for kernel " + shape_str(w));
+  return {TensorDesc{{x[0], co, ho, wo}, s.d(0).dtype}};
 }
 
 std::vector<TensorDesc> conv2d_backward_weight_shape(const ShapeArgs& s) {
@@ -55,37 +50,40 @@ std::vector<TensorDesc> conv2d_backward_weight_shape(const ShapeArgs& s) {
   return {TensorDesc{w, s.d(0).dtype}};
 }
 
-std::vector<ValueId> conv2d_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues& saved) {
-  const ValueId dy = dout[0], x = n.inputs[0], w = n.inputs[1];
-  const Shape &xs = g.shape(x), &ws = g.shape(w), &ys = g.shape(n.outputs[0]);
-  OpAttrs a = n.attrs;
-  for (int i = 0; i < 2; ++i)  // output padding that restores the input size exactly
-    a.output_padding[size_t(i)] = int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - ws[size_t(2 + i)] -
-                                      (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
-  // A recomputed input: the weight gradient first, so the copy is freed
-  // before the input gradient (as large) is allocated.
-  const ValueId xin = saved.activation(x);
-  const ValueId dw0 = xin != x ? g.conv2d_backward_weight(xin, dy, ws, n.attrs.stride, n.attrs.padding) : kNoValue;
-  const ValueId dx = g.add_node(OpKind::kConvTranspose2d, {dy, w}, a)[0];
-  const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(xin, dy, ws, n.attrs.stride, n.attrs.padding);
-  return {dx, dw};
-}
-
-std::vector<ValueId> conv_transpose2d_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout,
-                                               ForwardValues& saved) {
-  const ValueId dy = dout[0], x = n.inputs[0], w = n.inputs[1];
+// The input gradient of either kind is the other kind of convolution with
+// the same weight; the weight gradient is conv2d_backward_weight (of (x, dy)
+// for conv2d, of (dy, x) for the transposed kind).
+std::vector<ValueId> conv_gradient(Graph& g, const Node& n, ValueId dy, ForwardValues& saved, bool transposed) {
+  const ValueId x = n.inputs[0], w = n.inputs[1];
   OpAttrs a = n.attrs;
   a.output_padding = {0, 0};
-  const ValueId xin = saved.activation(x);  // as above
-  const ValueId dw0 = xin != x ? g.conv2d_backward_weight(dy, xin, g.shape(w), n.attrs.stride, n.attrs.padding) : kNoValue;
-  const ValueId dx = g.add_node(OpKind::kConv2d, {dy, w}, a)[0];
-  const ValueId dw = dw0 != kNoValue ? dw0 : g.conv2d_backward_weight(dy, xin, g.shape(w), n.attrs.stride, n.attrs.padding);
-  return {dx, dw};
+  if (!transposed) {
+    const Shape &xs = g.shape(x), &ws = g.shape(w), &ys = g.shape(n.outputs[0]);
+    for (int i = 0; i < 2; ++i)  // output padding that restores the input size exactly
+      a.output_padding[size_t(i)] = int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - ws[size_t(2 + i)] -
+                                        (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
+  }
+  const ValueId xin = saved.activation(x);
+  auto weight_gradient = [&] {
+    return transposed ? g.conv2d_backward_weight(dy, xin, g.shape(w), n.attrs.stride, n.attrs.padding)
+                      : g.conv2d_backward_weight(xin, dy, g.shape(w), n.attrs.stride, n.attrs.padding);
+  };
+  // A recomputed input: the weight gradient first, so the copy is freed
+  // before the input gradient (as large) is allocated.
+  const ValueId dw0 = xin != x ? weight_gradient() : kNoValue;
+  const ValueId dx = g.add_node(transposed ? OpKind::kConv2d : OpKind::kConvTranspose2d, {dy, w}, a)[0];
+  return {dx, dw0 != kNoValue ? dw0 : weight_gradient()};
 }
 
 const OpRule kRules[] = {
-    {OpKind::kConv2d, "conv2d", 2, 1, 0, conv2d_shape, conv2d_gradient},
-    {OpKind::kConvTranspose2d, "conv_transpose2d", 2, 1, 0, conv_transpose2d_shape, conv_transpose2d_gradient},
+    {OpKind::kConv2d, "conv2d", 2, 1, 0, [](const ShapeArgs& s) { return conv_shape(s, false); },
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues& saved) {
+       return conv_gradient(g, n, dout[0], saved, false);
+     }},
+    {OpKind::kConvTranspose2d, "conv_transpose2d", 2, 1, 0, [](const ShapeArgs& s) { return conv_shape(s, true); },
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues& saved) {
+       return conv_gradient(g, n, dout[0], saved, true);
+     }},
     {OpKind::kConv2dBackwardWeight, "conv2d_backward_weight", 2, 1, 0, conv2d_backward_weight_shape, nullptr},
 };
 
