@@ -30,7 +30,8 @@ using ShapeRule = std::vector<TensorDesc> (*)(const ShapeArgs& s);
 // d loss / d input for each input (kNoValue: none), given the gradient of
 // each output (kNoValue where an output gets none). A rule that cannot
 // differentiate this node throws NoGradient; autodiff names the node.
-using OpGradientRule = std::vector<ValueId> (*)(Graph& g, const Node& n, const std::vector<ValueId>& dout,
+using OpGradientRule = std::vector<ValueId> (*)(Graph& g, const Node& n,
+                                                const std::vector<ValueId>& dout,
                                                 ForwardValues& saved);
 struct NoGradient {
   const char* why;
@@ -39,7 +40,7 @@ struct NoGradient {
 struct OpRule {
   OpKind op;
   const char* name;
-  int inputs;             // -1: any number, at least one
+  int inputs;  // -1: any number, at least one
   int outputs;
   uint8_t integer_inputs;  // bit i: input i is i64 (every other input is floating point)
   ShapeRule shape;

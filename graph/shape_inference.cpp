@@ -32,7 +32,8 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
   const OpRule* rule = ew ? nullptr : op_rule(op);
   if (!ew && !rule) fail(node, "unknown op");
   const int arity = ew ? ew->arity : rule->inputs;
-  const size_t want = arity >= 0 ? size_t(arity) : std::max<size_t>(in.size(), 1);  // -1: any number, at least one
+  const size_t want =
+      arity >= 0 ? size_t(arity) : std::max<size_t>(in.size(), 1);  // -1: any number, at least one
   if (in.size() != want)
     fail(node, "expects " + std::to_string(want) + " inputs, got " + std::to_string(in.size()));
   for (size_t i = 0; i < in.size(); ++i)
@@ -40,7 +41,8 @@ std::vector<TensorDesc> infer_outputs(const Graph& g, OpKind op, const std::vect
       fail(node, "needs a floating-point tensor, got " + desc_str(d(i)));
   if (rule) return rule->shape(ShapeArgs{g, in, a, node});
   if (ew->broadcasts) {
-    if (d(0).dtype != d(1).dtype) fail(node, "dtypes differ: " + desc_str(d(0)) + " and " + desc_str(d(1)));
+    if (d(0).dtype != d(1).dtype)
+      fail(node, "dtypes differ: " + desc_str(d(0)) + " and " + desc_str(d(1)));
     return {TensorDesc{broadcast_shapes(d(0).shape, d(1).shape, node), d(0).dtype}};
   }
   // One shape: (x) or an activation's gradient (dy, saved).

@@ -15,7 +15,8 @@ using namespace shape_checks;
 std::vector<TensorDesc> batch_norm_shape(const ShapeArgs& s) {
   expect_rank(s.node, "input", s.d(0), 4);
   const int64_t c = s.d(0).shape[1];
-  for (size_t i = 1; i < s.in.size(); ++i) expect_channel_vector(s.node, "per-channel parameter", s.d(i), c, s.d(0).dtype);
+  for (size_t i = 1; i < s.in.size(); ++i)
+    expect_channel_vector(s.node, "per-channel parameter", s.d(i), c, s.d(0).dtype);
   if (s.in.size() == 5) return {s.d(0)};  // inference
   return {s.d(0), TensorDesc{{c}, s.d(0).dtype}, TensorDesc{{c}, s.d(0).dtype}};
 }
@@ -24,7 +25,8 @@ std::vector<TensorDesc> batch_norm_backward_shape(const ShapeArgs& s) {
   expect_same(s.node, "output gradient", s.d(0), "input", s.d(1));
   expect_rank(s.node, "input", s.d(1), 4);
   const int64_t c = s.d(1).shape[1];
-  for (size_t i = 2; i < 5; ++i) expect_channel_vector(s.node, "per-channel parameter", s.d(i), c, s.d(0).dtype);
+  for (size_t i = 2; i < 5; ++i)
+    expect_channel_vector(s.node, "per-channel parameter", s.d(i), c, s.d(0).dtype);
   return {s.d(1), TensorDesc{{c}, s.d(0).dtype}, TensorDesc{{c}, s.d(0).dtype}};
 }
 
@@ -33,16 +35,20 @@ std::vector<TensorDesc> running_update_shape(const ShapeArgs& s) {
   return {s.d(0)};
 }
 
-std::vector<ValueId> batch_norm_train_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) {
-  if (dout[1] != kNoValue || dout[2] != kNoValue) throw NoGradient{"has a gradient flowing into its batch statistics"};
+std::vector<ValueId> batch_norm_train_gradient(Graph& g, const Node& n,
+                                               const std::vector<ValueId>& dout, ForwardValues&) {
+  if (dout[1] != kNoValue || dout[2] != kNoValue)
+    throw NoGradient{"has a gradient flowing into its batch statistics"};
   OpAttrs a;
   a.eps = n.attrs.eps;
   const auto& x = n.inputs;
-  const auto r = g.add_node(OpKind::kBatchNormBackward, {dout[0], x[0], x[1], n.outputs[1], n.outputs[2]}, a);
+  const auto r =
+      g.add_node(OpKind::kBatchNormBackward, {dout[0], x[0], x[1], n.outputs[1], n.outputs[2]}, a);
   return {r[0], r[1], r[2]};
 }
 
-std::vector<ValueId> batch_norm_inference_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout,
+std::vector<ValueId> batch_norm_inference_gradient(Graph& g, const Node& n,
+                                                   const std::vector<ValueId>& dout,
                                                    ForwardValues&) {
   // y = (x - mean) * gamma / sqrt(var + eps) + beta: dx is the same affine map
   // applied to dy with zero mean and zero shift; dgamma and dbeta are those
@@ -59,14 +65,20 @@ std::vector<ValueId> batch_norm_inference_gradient(Graph& g, const Node& n, cons
 }
 
 const OpRule kRules[] = {
-    {OpKind::kBatchNormTrain, "batch_norm_train", 3, 3, 0, batch_norm_shape, batch_norm_train_gradient},
-    {OpKind::kBatchNormInference, "batch_norm_inference", 5, 1, 0, batch_norm_shape, batch_norm_inference_gradient},
-    {OpKind::kBatchNormBackward, "batch_norm_backward", 5, 3, 0, batch_norm_backward_shape, nullptr},
-    {OpKind::kBatchNormRunningUpdate, "batch_norm_running_update", 2, 1, 0, running_update_shape, nullptr},
+    {OpKind::kBatchNormTrain, "batch_norm_train", 3, 3, 0, batch_norm_shape,
+     batch_norm_train_gradient},
+    {OpKind::kBatchNormInference, "batch_norm_inference", 5, 1, 0, batch_norm_shape,
+     batch_norm_inference_gradient},
+    {OpKind::kBatchNormBackward, "batch_norm_backward", 5, 3, 0, batch_norm_backward_shape,
+     nullptr},
+    {OpKind::kBatchNormRunningUpdate, "batch_norm_running_update", 2, 1, 0, running_update_shape,
+     nullptr},
 };
 
 }  // namespace
 
-std::span<const OpRule> batch_norm_op_rules() { return kRules; }
+std::span<const OpRule> batch_norm_op_rules() {
+  return kRules;
+}
 
 }  // namespace rg

@@ -10,7 +10,9 @@ namespace {
 
 using namespace shape_checks;
 
-int64_t deconv_out(int64_t in, int k, int s, int p, int op) { return (in - 1) * s - 2 * p + k + op; }
+int64_t deconv_out(int64_t in, int k, int s, int p, int op) {
+  return (in - 1) * s - 2 * p + k + op;
+}
 
 // conv2d (weight OIHW) and conv_transpose2d (weight IOHW, attrs.output_padding).
 std::vector<TensorDesc> conv_shape(const ShapeArgs& s, bool transposed) {
@@ -21,14 +23,16 @@ std::vector<TensorDesc> conv_shape(const ShapeArgs& s, bool transposed) {
   const Shape &x = s.d(0).shape, &w = s.d(1).shape;
   const int64_t ci = transposed ? w[0] : w[1], co = transposed ? w[1] : w[0];
   if (ci != x[1])
-    fail(node, "weight " + shape_str(w) + (transposed ? " (IOHW)" : "") + " expects " + std::to_string(ci) +
-                   " input channels, input is " + shape_str(x));
+    fail(node, "weight " + shape_str(w) + (transposed ? " (IOHW)" : "") + " expects " +
+                   std::to_string(ci) + " input channels, input is " + shape_str(x));
   if (transposed)
     for (int i = 0; i < 2; ++i)
-      if (a.output_padding[i] < 0 || a.output_padding[i] >= a.stride[i]) fail(node, "output_padding must be in [0, stride)");
+      if (a.output_padding[i] < 0 || a.output_padding[i] >= a.stride[i])
+        fail(node, "output_padding must be in [0, stride)");
   auto out = [&](size_t i) {
-    return transposed ? deconv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i], a.output_padding[i])
-                      : conv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i]);
+    return transposed
+               ? deconv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i], a.output_padding[i])
+               : conv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i]);
   };
   const int64_t ho = out(0), wo = out(1);
   if (ho <= 0 || wo <= 0)
@@ -46,32 +50,37 @@ std::vector<TensorDesc> conv2d_backward_weight_shape(const ShapeArgs& s) {
   if (w.size() != 4 || w[0] != dy[1] || w[1] != x[1] || x[0] != dy[0] ||
       conv_out(x[2], int(w[2]), a.stride[0], a.padding[0]) != dy[2] ||
       conv_out(x[3], int(w[3]), a.stride[1], a.padding[1]) != dy[3])
-    fail(node, "weight " + shape_str(w) + " does not map input " + shape_str(x) + " to " + shape_str(dy));
+    fail(node,
+         "weight " + shape_str(w) + " does not map input " + shape_str(x) + " to " + shape_str(dy));
   return {TensorDesc{w, s.d(0).dtype}};
 }
 
 // The input gradient of either kind is the other kind of convolution with
 // the same weight; the weight gradient is conv2d_backward_weight (of (x, dy)
 // for conv2d, of (dy, x) for the transposed kind).
-std::vector<ValueId> conv_gradient(Graph& g, const Node& n, ValueId dy, ForwardValues& saved, bool transposed) {
+std::vector<ValueId> conv_gradient(Graph& g, const Node& n, ValueId dy, ForwardValues& saved,
+                                   bool transposed) {
   const ValueId x = n.inputs[0], w = n.inputs[1];
   OpAttrs a = n.attrs;
   a.output_padding = {0, 0};
   if (!transposed) {
     const Shape &xs = g.shape(x), &ws = g.shape(w), &ys = g.shape(n.outputs[0]);
     for (int i = 0; i < 2; ++i)  // output padding that restores the input size exactly
-      a.output_padding[size_t(i)] = int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - ws[size_t(2 + i)] -
-                                        (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
+      a.output_padding[size_t(i)] =
+          int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - ws[size_t(2 + i)] -
+              (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
   }
   const ValueId xin = saved.activation(x);
   auto weight_gradient = [&] {
-    return transposed ? g.conv2d_backward_weight(dy, xin, g.shape(w), n.attrs.stride, n.attrs.padding)
-                      : g.conv2d_backward_weight(xin, dy, g.shape(w), n.attrs.stride, n.attrs.padding);
+    return transposed
+               ? g.conv2d_backward_weight(dy, xin, g.shape(w), n.attrs.stride, n.attrs.padding)
+               : g.conv2d_backward_weight(xin, dy, g.shape(w), n.attrs.stride, n.attrs.padding);
   };
   // A recomputed input: the weight gradient first, so the copy is freed
   // before the input gradient (as large) is allocated.
   const ValueId dw0 = xin != x ? weight_gradient() : kNoValue;
-  const ValueId dx = g.add_node(transposed ? OpKind::kConv2d : OpKind::kConvTranspose2d, {dy, w}, a)[0];
+  const ValueId dx =
+      g.add_node(transposed ? OpKind::kConv2d : OpKind::kConvTranspose2d, {dy, w}, a)[0];
   return {dx, dw0 != kNoValue ? dw0 : weight_gradient()};
 }
 
@@ -80,15 +89,19 @@ const OpRule kRules[] = {
      [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues& saved) {
        return conv_gradient(g, n, dout[0], saved, false);
      }},
-    {OpKind::kConvTranspose2d, "conv_transpose2d", 2, 1, 0, [](const ShapeArgs& s) { return conv_shape(s, true); },
+    {OpKind::kConvTranspose2d, "conv_transpose2d", 2, 1, 0,
+     [](const ShapeArgs& s) { return conv_shape(s, true); },
      [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues& saved) {
        return conv_gradient(g, n, dout[0], saved, true);
      }},
-    {OpKind::kConv2dBackwardWeight, "conv2d_backward_weight", 2, 1, 0, conv2d_backward_weight_shape, nullptr},
+    {OpKind::kConv2dBackwardWeight, "conv2d_backward_weight", 2, 1, 0, conv2d_backward_weight_shape,
+     nullptr},
 };
 
 }  // namespace
 
-std::span<const OpRule> convolution_op_rules() { return kRules; }
+std::span<const OpRule> convolution_op_rules() {
+  return kRules;
+}
 
 }  // namespace rg

@@ -14,15 +14,16 @@ std::vector<TensorDesc> concat_shape(const ShapeArgs& s) {
   if (s.a.axes.size() != 1) fail(node, "needs exactly one axis");
   const int rank = s.d(0).rank();
   const int axis = s.a.axes[0] < 0 ? s.a.axes[0] + rank : s.a.axes[0];
-  if (axis < 0 || axis >= rank) fail(node, "axis " + std::to_string(s.a.axes[0]) + " out of range for " + desc_str(s.d(0)));
+  if (axis < 0 || axis >= rank)
+    fail(node, "axis " + std::to_string(s.a.axes[0]) + " out of range for " + desc_str(s.d(0)));
   Shape out = s.d(0).shape;
   for (size_t i = 1; i < s.in.size(); ++i) {
     const TensorDesc& di = s.d(i);
     bool ok = di.dtype == s.d(0).dtype && di.rank() == rank;
     for (int k = 0; ok && k < rank; ++k) ok = k == axis || di.shape[size_t(k)] == out[size_t(k)];
     if (!ok)
-      fail(node, "input " + std::to_string(i) + " " + desc_str(di) + " does not match " + desc_str(s.d(0)) +
-                     " outside axis " + std::to_string(axis));
+      fail(node, "input " + std::to_string(i) + " " + desc_str(di) + " does not match " +
+                     desc_str(s.d(0)) + " outside axis " + std::to_string(axis));
     out[size_t(axis)] += di.shape[size_t(axis)];
   }
   return {TensorDesc{out, s.d(0).dtype}};
@@ -44,6 +45,8 @@ const OpRule kRules[] = {
 
 }  // namespace
 
-std::span<const OpRule> image_op_rules() { return kRules; }
+std::span<const OpRule> image_op_rules() {
+  return kRules;
+}
 
 }  // namespace rg

@@ -4,7 +4,9 @@
 namespace rg {
 namespace {
 
-std::vector<TensorDesc> leaf_shape(const ShapeArgs& s) { return {TensorDesc{s.a.shape, s.g.float_type()}}; }
+std::vector<TensorDesc> leaf_shape(const ShapeArgs& s) {
+  return {TensorDesc{s.a.shape, s.g.float_type()}};
+}
 
 const OpRule kRules[] = {
     {OpKind::kInput, "input", 0, 1, 0, leaf_shape, nullptr},
@@ -14,6 +16,8 @@ const OpRule kRules[] = {
 
 }  // namespace
 
-std::span<const OpRule> leaf_op_rules() { return kRules; }
+std::span<const OpRule> leaf_op_rules() {
+  return kRules;
+}
 
 }  // namespace rg

@@ -14,17 +14,19 @@ std::vector<TensorDesc> matmul_shape(const ShapeArgs& s) {
   const OpAttrs& a = s.a;
   expect_rank(s.node, "first operand", s.d(0), 2);
   expect_rank(s.node, "second operand", s.d(1), 2);
-  if (s.d(0).dtype != s.d(1).dtype) fail(s.node, "dtypes differ: " + desc_str(s.d(0)) + " and " + desc_str(s.d(1)));
+  if (s.d(0).dtype != s.d(1).dtype)
+    fail(s.node, "dtypes differ: " + desc_str(s.d(0)) + " and " + desc_str(s.d(1)));
   const Shape &sa = s.d(0).shape, &sb = s.d(1).shape;
   const int64_t m = sa[a.transpose_a ? 1 : 0], ka = sa[a.transpose_a ? 0 : 1];
   const int64_t kb = sb[a.transpose_b ? 1 : 0], n = sb[a.transpose_b ? 0 : 1];
   if (ka != kb)
-    fail(s.node, "inner dimensions differ: " + shape_str(sa) + (a.transpose_a ? "^T" : "") + " @ " + shape_str(sb) +
-                     (a.transpose_b ? "^T" : ""));
+    fail(s.node, "inner dimensions differ: " + shape_str(sa) + (a.transpose_a ? "^T" : "") + " @ " +
+                     shape_str(sb) + (a.transpose_b ? "^T" : ""));
   return {TensorDesc{{m, n}, s.d(0).dtype}};
 }
 
-std::vector<ValueId> matmul_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) {
+std::vector<ValueId> matmul_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout,
+                                     ForwardValues&) {
   // y = A B with A = op(a), B = op(b): dA = dy B^T and dB = A^T dy, each
   // written as one matmul of the stored operands (no explicit transposes).
   const ValueId dy = dout[0], a = n.inputs[0], b = n.inputs[1];
@@ -35,7 +37,8 @@ std::vector<ValueId> matmul_gradient(Graph& g, const Node& n, const std::vector<
 }
 
 std::vector<TensorDesc> log_softmax_shape(const ShapeArgs& s) {
-  if (s.d(0).rank() < 1 || s.d(0).shape.back() < 1) fail(s.node, "needs a non-empty last axis, got " + desc_str(s.d(0)));
+  if (s.d(0).rank() < 1 || s.d(0).shape.back() < 1)
+    fail(s.node, "needs a non-empty last axis, got " + desc_str(s.d(0)));
   return {s.d(0)};
 }
 
@@ -47,14 +50,18 @@ std::vector<TensorDesc> log_softmax_backward_shape(const ShapeArgs& s) {
 const OpRule kRules[] = {
     {OpKind::kMatMul, "matmul", 2, 1, 0, matmul_shape, matmul_gradient},
     {OpKind::kLogSoftmax, "log_softmax", 1, 1, 0, log_softmax_shape,
-     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) -> std::vector<ValueId> {
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout,
+        ForwardValues&) -> std::vector<ValueId> {
        return {g.add_node(OpKind::kLogSoftmaxBackward, {dout[0], n.outputs[0]})[0]};
      }},
-    {OpKind::kLogSoftmaxBackward, "log_softmax_backward", 2, 1, 0, log_softmax_backward_shape, nullptr},
+    {OpKind::kLogSoftmaxBackward, "log_softmax_backward", 2, 1, 0, log_softmax_backward_shape,
+     nullptr},
 };
 
 }  // namespace
 
-std::span<const OpRule> linear_op_rules() { return kRules; }
+std::span<const OpRule> linear_op_rules() {
+  return kRules;
+}
 
 }  // namespace rg

@@ -23,25 +23,32 @@ TensorDesc pooled(const std::string& node, const TensorDesc& x, const OpAttrs& a
   return TensorDesc{{s[0], s[1], ho, wo}, x.dtype};
 }
 
-std::vector<TensorDesc> pool_shape(const ShapeArgs& s) { return {pooled(s.node, s.d(0), s.a)}; }
+std::vector<TensorDesc> pool_shape(const ShapeArgs& s) {
+  return {pooled(s.node, s.d(0), s.a)};
+}
 
 std::vector<TensorDesc> max_pool2d_backward_shape(const ShapeArgs& s) {
   if (!(pooled(s.node, s.d(1), s.a) == s.d(0)))
-    fail(s.node, "output gradient " + desc_str(s.d(0)) + " is not the pooled shape of input " + desc_str(s.d(1)));
+    fail(s.node, "output gradient " + desc_str(s.d(0)) + " is not the pooled shape of input " +
+                     desc_str(s.d(1)));
   return {s.d(1)};
 }
 
 const OpRule kRules[] = {
     {OpKind::kMaxPool2d, "max_pool2d", 1, 1, 0, pool_shape,
-     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) -> std::vector<ValueId> {
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout,
+        ForwardValues&) -> std::vector<ValueId> {
        return {g.add_node(OpKind::kMaxPool2dBackward, {dout[0], n.inputs[0]}, n.attrs)[0]};
      }},
-    {OpKind::kMaxPool2dBackward, "max_pool2d_backward", 2, 1, 0, max_pool2d_backward_shape, nullptr},
+    {OpKind::kMaxPool2dBackward, "max_pool2d_backward", 2, 1, 0, max_pool2d_backward_shape,
+     nullptr},
     {OpKind::kAvgPool2d, "avg_pool2d", 1, 1, 0, pool_shape, nullptr},
 };
 
 }  // namespace
 
-std::span<const OpRule> pooling_op_rules() { return kRules; }
+std::span<const OpRule> pooling_op_rules() {
+  return kRules;
+}
 
 }  // namespace rg

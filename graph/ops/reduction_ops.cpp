@@ -16,7 +16,8 @@ std::vector<bool> reduced_axes(const Node& n, const Shape& in) {
     for (size_t i = 0; i < in.size(); ++i) r[i] = i < off || (t[i - off] == 1 && in[i] != 1);
     return r;
   }
-  for (int a : normalized_axes(op_name(n.op), n.attrs.axes, static_cast<int>(in.size()))) r[size_t(a)] = true;
+  for (int a : normalized_axes(op_name(n.op), n.attrs.axes, static_cast<int>(in.size())))
+    r[size_t(a)] = true;
   return r;
 }
 
@@ -35,8 +36,10 @@ std::vector<TensorDesc> mean_shape(const ShapeArgs& s) {
   Shape out;
   for (int i = 0; i < s.d(0).rank(); ++i) {
     const bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
-    if (!reduced) out.push_back(s.d(0).shape[size_t(i)]);
-    else if (s.a.keepdims) out.push_back(1);
+    if (!reduced)
+      out.push_back(s.d(0).shape[size_t(i)]);
+    else if (s.a.keepdims)
+      out.push_back(1);
   }
   return {TensorDesc{out, s.d(0).dtype}};
 }
@@ -63,7 +66,8 @@ ValueId sum_to_like(Graph& g, ValueId d, ValueId like) {
   return g.shape(d) == g.shape(like) ? d : g.sum_to(d, g.shape(like));
 }
 
-std::vector<ValueId> mean_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) {
+std::vector<ValueId> mean_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout,
+                                   ForwardValues&) {
   const Shape& xs = g.shape(n.inputs[0]);
   const Shape kept = reduced_keepdims_shape(n, xs);
   const int64_t count = numel(xs) / numel(kept);
@@ -75,21 +79,20 @@ std::vector<ValueId> mean_gradient(Graph& g, const Node& n, const std::vector<Va
 const OpRule kRules[] = {
     {OpKind::kMean, "mean", 1, 1, 0, mean_shape, mean_gradient},
     {OpKind::kSumTo, "sum_to", 1, 1, 0, sum_to_shape,
-     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) -> std::vector<ValueId> {
-       return {g.broadcast_to(dout[0], g.shape(n.inputs[0]))};
-     }},
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&)
+         -> std::vector<ValueId> { return {g.broadcast_to(dout[0], g.shape(n.inputs[0]))}; }},
     {OpKind::kBroadcastTo, "broadcast_to", 1, 1, 0, broadcast_to_shape,
-     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) -> std::vector<ValueId> {
-       return {sum_to_like(g, dout[0], n.inputs[0])};
-     }},
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout,
+        ForwardValues&) -> std::vector<ValueId> { return {sum_to_like(g, dout[0], n.inputs[0])}; }},
     {OpKind::kReshape, "reshape", 1, 1, 0, reshape_shape,
-     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) -> std::vector<ValueId> {
-       return {g.reshape(dout[0], g.shape(n.inputs[0]))};
-     }},
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&)
+         -> std::vector<ValueId> { return {g.reshape(dout[0], g.shape(n.inputs[0]))}; }},
 };
 
 }  // namespace
 
-std::span<const OpRule> reduction_op_rules() { return kRules; }
+std::span<const OpRule> reduction_op_rules() {
+  return kRules;
+}
 
 }  // namespace rg

@@ -9,27 +9,35 @@
 
 namespace rg::shape_checks {
 
-[[noreturn]] inline void fail(const std::string& node, const std::string& msg) { throw GraphError(node + ": " + msg); }
+[[noreturn]] inline void fail(const std::string& node, const std::string& msg) {
+  throw GraphError(node + ": " + msg);
+}
 
 inline void expect_rank(const std::string& node, const char* what, const TensorDesc& d, int rank) {
   if (d.rank() != rank)
-    fail(node, std::string(what) + " must have rank " + std::to_string(rank) + ", got " + desc_str(d));
+    fail(node,
+         std::string(what) + " must have rank " + std::to_string(rank) + ", got " + desc_str(d));
 }
 
 inline void expect_same(const std::string& node, const char* a, const TensorDesc& da, const char* b,
                         const TensorDesc& db) {
-  if (!(da == db)) fail(node, std::string(a) + " " + desc_str(da) + " and " + b + " " + desc_str(db) + " differ");
+  if (!(da == db))
+    fail(node, std::string(a) + " " + desc_str(da) + " and " + b + " " + desc_str(db) + " differ");
 }
 
-inline void expect_channel_vector(const std::string& node, const char* what, const TensorDesc& d, int64_t c, DType t) {
+inline void expect_channel_vector(const std::string& node, const char* what, const TensorDesc& d,
+                                  int64_t c, DType t) {
   if (d.rank() != 1 || d.shape[0] != c || d.dtype != t)
     fail(node, std::string(what) + " must be " + desc_str({{c}, t}) + ", got " + desc_str(d));
 }
 
-inline int64_t conv_out(int64_t in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+inline int64_t conv_out(int64_t in, int k, int s, int p) {
+  return (in + 2 * p - k) / s + 1;
+}
 
 // attrs.axes of a reduction over `rank` dimensions, non-negative and sorted (all when empty).
-inline std::vector<int> normalized_axes(const std::string& node, const std::vector<int>& axes, int rank) {
+inline std::vector<int> normalized_axes(const std::string& node, const std::vector<int>& axes,
+                                        int rank) {
   std::vector<int> r;
   if (axes.empty()) {
     for (int i = 0; i < rank; ++i) r.push_back(i);
@@ -37,7 +45,8 @@ inline std::vector<int> normalized_axes(const std::string& node, const std::vect
   }
   for (int a : axes) {
     const int n = a < 0 ? a + rank : a;
-    if (n < 0 || n >= rank) fail(node, "axis " + std::to_string(a) + " out of range for rank " + std::to_string(rank));
+    if (n < 0 || n >= rank)
+      fail(node, "axis " + std::to_string(a) + " out of range for rank " + std::to_string(rank));
     r.push_back(n);
   }
   std::sort(r.begin(), r.end());

@@ -15,7 +15,8 @@ std::vector<TensorDesc> adam_shape(const ShapeArgs& s) {
   expect_same(s.node, "parameter", s.d(0), "gradient", s.d(1));
   expect_same(s.node, "parameter", s.d(0), "first moment", s.d(2));
   expect_same(s.node, "parameter", s.d(0), "second moment", s.d(3));
-  if (s.d(4).dtype != DType::i64 || s.d(4).numel() != 1) fail(s.node, "step must be an i64 scalar, got " + desc_str(s.d(4)));
+  if (s.d(4).dtype != DType::i64 || s.d(4).numel() != 1)
+    fail(s.node, "step must be an i64 scalar, got " + desc_str(s.d(4)));
   return {s.d(0), s.d(2), s.d(3)};
 }
 
@@ -31,6 +32,8 @@ const OpRule kRules[] = {
 
 }  // namespace
 
-std::span<const OpRule> state_op_rules() { return kRules; }
+std::span<const OpRule> state_op_rules() {
+  return kRules;
+}
 
 }  // namespace rg
