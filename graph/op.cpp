@@ -14,10 +14,14 @@ const char* op_name(OpKind k) {
 bool is_elementwise(OpKind k) { return elementwise_op(k) != nullptr; }
 
 bool is_state_update(OpKind k) {
-  return k == OpKind::kAdamUpdate || k == OpKind::kBatchNormRunningUpdate || k == OpKind::kIncrement;
+  const OpRule* r = op_rule(k);
+  return r && r->writes[0] >= 0;
 }
 
-bool is_leaf(OpKind k) { return k == OpKind::kInput || k == OpKind::kVariable || k == OpKind::kFill; }
+bool is_leaf(OpKind k) {
+  const OpRule* r = op_rule(k);
+  return r && r->leaf;
+}
 
 int num_outputs(OpKind k) {
   const OpRule* r = op_rule(k);
@@ -28,7 +32,9 @@ int num_outputs(OpKind k) {
 
 namespace rg {
 int state_alias_input(OpKind k, int output_index) {
-  if (k == OpKind::kAdamUpdate) return output_index == 0 ? 0 : output_index + 1;  // p, m, v
-  return 0;
+  const OpRule* r = op_rule(k);
+  return r && output_index >= 0 && output_index < 3 && r->writes[size_t(output_index)] >= 0
+             ? r->writes[size_t(output_index)]
+             : 0;
 }
 }  // namespace rg

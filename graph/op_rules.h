@@ -6,6 +6,7 @@
 // each backend, a case in tests/common/op_cases.h.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -45,6 +46,10 @@ struct OpRule {
   uint8_t integer_inputs;  // bit i: input i is i64 (every other input is floating point)
   ShapeRule shape;
   OpGradientRule gradient;  // null: not differentiable
+  // A state update writes output i in place into the variable storage of
+  // input writes[i]; -1 (every entry, for any other op): none.
+  std::array<int8_t, 3> writes = {-1, -1, -1};
+  bool leaf = false;  // no inputs: the graph starts from it
 };
 
 // The op's row, or null for an elementwise op.

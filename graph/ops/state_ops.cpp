@@ -26,8 +26,8 @@ std::vector<TensorDesc> increment_shape(const ShapeArgs& s) {
 }
 
 const OpRule kRules[] = {
-    {OpKind::kAdamUpdate, "adam_update", 5, 3, 1u << 4, adam_shape, nullptr},
-    {OpKind::kIncrement, "increment", 1, 1, 1u << 0, increment_shape, nullptr},
+    {OpKind::kAdamUpdate, "adam_update", 5, 3, 1u << 4, adam_shape, nullptr, {0, 2, 3}},  // p, m, v
+    {OpKind::kIncrement, "increment", 1, 1, 1u << 0, increment_shape, nullptr, {0, -1, -1}},
 };
 
 }  // namespace

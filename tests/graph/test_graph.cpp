@@ -50,6 +50,18 @@ TEST(OpRules, EveryOpHasExactlyOneDefinition) {
       EXPECT_EQ(num_outputs(op), r->outputs) << r->name;
     }
   }
+  // The rows' state-update and leaf flags, against the op list of rg/op.h.
+  for (int k = 0; k <= int(OpKind::kSigmoid); ++k) {
+    const OpKind op = OpKind(k);
+    EXPECT_EQ(is_state_update(op), op == OpKind::kAdamUpdate || op == OpKind::kBatchNormRunningUpdate ||
+                                       op == OpKind::kIncrement)
+        << op_name(op);
+    EXPECT_EQ(is_leaf(op), op == OpKind::kInput || op == OpKind::kVariable || op == OpKind::kFill) << op_name(op);
+  }
+  EXPECT_EQ(state_alias_input(OpKind::kAdamUpdate, 0), 0);  // param', m', v' over param, m, v
+  EXPECT_EQ(state_alias_input(OpKind::kAdamUpdate, 1), 2);
+  EXPECT_EQ(state_alias_input(OpKind::kAdamUpdate, 2), 3);
+  EXPECT_EQ(state_alias_input(OpKind::kBatchNormRunningUpdate, 0), 0);
   // A gradient rule that refuses names the node.
   Graph g;
   const auto bn = g.batch_norm_train(g.input("x", {2, 3, 4, 4}), g.variable("gm", {3}), g.variable("bt", {3}));
