@@ -71,7 +71,14 @@ const OpRule kRules[] = {
      batch_norm_inference_gradient},
     {OpKind::kBatchNormBackward, "batch_norm_backward", 5, 3, 0, batch_norm_backward_shape,
      nullptr},
-    {OpKind::kBatchNormRunningUpdate, "batch_norm_running_update", 2, 1, 0, running_update_shape, nullptr, {0, -1, -1}},
+    {OpKind::kBatchNormRunningUpdate,
+     "batch_norm_running_update",
+     2,
+     1,
+     0,
+     running_update_shape,
+     nullptr,
+     {0, -1, -1}},
 };
 
 }  // namespace
