@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/fusion.h"
+#include "engine/memory_planner.h"
 #include "graph/graph.h"
 #include "rg/compile.h"
 
@@ -29,13 +30,13 @@ struct KernelBinding {
 };
 
 // A kernel's scratch, laid out when it is compiled: each region starts at a
-// multiple of 256 bytes (what cuDNN, oneDNN and AVX-512 loads want) and
-// takes at least one such block.
+// multiple of the arena's alignment (256 bytes: what cuDNN, oneDNN and
+// AVX-512 loads want) and takes at least one such block.
 class ScratchLayout {
  public:
   size_t take(size_t bytes) {
     const size_t off = end_;
-    end_ += (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
+    end_ += align_up(std::max<size_t>(bytes, 1), kArenaAlignment);
     return off;
   }
   size_t bytes() const { return end_; }

@@ -5,10 +5,12 @@
 #include <cstring>
 #include <new>
 
+#include "engine/memory_planner.h"
+
 namespace rg {
 
 size_t host_block_bytes(size_t bytes) {
-  return (std::max<size_t>(bytes, 1) + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+  return align_up(std::max<size_t>(bytes, 1), kHostAlignment);
 }
 
 void* host_allocate(size_t bytes) {

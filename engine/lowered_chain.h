@@ -43,7 +43,7 @@ struct LoweredChain {
   std::vector<std::pair<ValueId, int>> given;
   std::vector<ChainNode> nodes;
   std::vector<ChainStore> stores;
-  EwRegisterProgram<double> program;  // registers, instructions, constants (attrs.scalar, 0, 1)
+  EwRegisterProgram program;  // registers, instructions, constants (attrs.scalar, 0, 1)
   std::map<ValueId, int> reg_of;      // every value that has a register
 
   // The register of value v: given, computed by an earlier node, or loaded at first use.

@@ -1,6 +1,6 @@
-// The gradient rules of the ops that are not elementwise, in one switch
-// (backward_rule; an elementwise op's rule is in its row of
-// graph/elementwise_ops.cpp), and the reverse sweep that applies them.
+// The reverse sweep that applies each op's gradient rule (its elementwise row,
+// graph/elementwise_ops.cpp, or its family's row, graph/ops/), and the
+// forward values those rules read (recomputed stand-ins included).
 #include "graph/autodiff.h"
 
 #include <algorithm>

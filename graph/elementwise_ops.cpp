@@ -7,13 +7,10 @@ using K = EwInstrKind;
 constexpr int8_t A = kEwA, B = kEwB, S = kEwScalar, Zero = kEwZero, One = kEwOne;
 constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2, T3 = kEwTemp + 3;
 
-// The formulas keep the reference backend's order of operations (the golden
-// files were made with it): e.g. tanh' is a * (1 - b * b), not a - a * b * b.
-// A gradient of `like`'s shape: dy summed over the axes `like` was broadcast along.
-ValueId sum_to(Graph& g, ValueId d, ValueId like) { return g.shape(d) == g.shape(like) ? d : g.sum_to(d, g.shape(like)); }
-
 using Grads = std::vector<ValueId>;
 
+// The formulas keep the reference backend's order of operations (the golden
+// files were made with it): e.g. tanh' is a * (1 - b * b), not a - a * b * b.
 const std::vector<ElementwiseOp>& table() {
   // One row per op: name, arity, broadcasts, formula, gradient.
   // clang-format off
@@ -41,22 +38,22 @@ const std::vector<ElementwiseOp>& table() {
       {OpKind::kTanhBackward, "tanh_backward", 2, false, {{{K::kMul, B, B}, {K::kSub, One, T0}, {K::kMul, A, T1}}, T2}},
       {OpKind::kAdd, "add", 2, true, {{{K::kAdd, A, B}}, T0},
        [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
-         return {sum_to(g, dy, n.inputs[0]), sum_to(g, dy, n.inputs[1])};
+         return {sum_to_like(g, dy, n.inputs[0]), sum_to_like(g, dy, n.inputs[1])};
        }},
       {OpKind::kSub, "sub", 2, true, {{{K::kSub, A, B}}, T0},
        [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
-         return {sum_to(g, dy, n.inputs[0]), sum_to(g, g.mul_scalar(dy, -1.0), n.inputs[1])};
+         return {sum_to_like(g, dy, n.inputs[0]), sum_to_like(g, g.mul_scalar(dy, -1.0), n.inputs[1])};
        }},
       {OpKind::kMul, "mul", 2, true, {{{K::kMul, A, B}}, T0},
        [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
-         return {sum_to(g, g.mul(dy, n.inputs[1]), n.inputs[0]), sum_to(g, g.mul(dy, n.inputs[0]), n.inputs[1])};
+         return {sum_to_like(g, g.mul(dy, n.inputs[1]), n.inputs[0]), sum_to_like(g, g.mul(dy, n.inputs[0]), n.inputs[1])};
        }},
       {OpKind::kDiv, "div", 2, true, {{{K::kDiv, A, B}}, T0},
        [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
          const ValueId b = n.inputs[1];
-         const ValueId da = sum_to(g, g.div(dy, b), n.inputs[0]);
+         const ValueId da = sum_to_like(g, g.div(dy, b), n.inputs[0]);
          // d(a/b)/db = -(a/b)/b
-         const ValueId db = sum_to(g, g.mul_scalar(g.div(g.mul(dy, n.outputs[0]), b), -1.0), b);
+         const ValueId db = sum_to_like(g, g.mul_scalar(g.div(g.mul(dy, n.outputs[0]), b), -1.0), b);
          return {da, db};
        }},
       {OpKind::kAddScalar, "add_scalar", 1, false, {{{K::kAdd, A, S}}, T0},
@@ -82,6 +79,10 @@ const std::vector<ElementwiseOp>& table() {
 }
 
 }  // namespace
+
+ValueId sum_to_like(Graph& g, ValueId d, ValueId like) {
+  return g.shape(d) == g.shape(like) ? d : g.sum_to(d, g.shape(like));
+}
 
 const ElementwiseOp* elementwise_op(OpKind k) {
   for (const ElementwiseOp& e : table())

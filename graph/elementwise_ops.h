@@ -60,6 +60,10 @@ class ForwardValues {
   ~ForwardValues() = default;
 };
 
+// A gradient of `like`'s shape: d summed over the axes `like` was broadcast
+// along (d itself when the shapes agree). For gradient rules.
+ValueId sum_to_like(Graph& g, ValueId d, ValueId like);
+
 // d loss / d input for each input (kNoValue: none) of node n, given dy.
 using GradientRule = std::vector<ValueId> (*)(Graph& g, const Node& n, ValueId dy, ForwardValues& saved);
 
@@ -179,19 +183,18 @@ int lower_elementwise(const Node& n, Regs& r) {
 
 namespace rg {
 
-// A register program for the interpreters (the reference backend per element,
-// oneDNN per chunk): registers numbered from 0, the loads the backend's own
+// A register program (engine/lowered_chain.h builds one per fusion chain for
+// every backend): registers numbered from 0, the loads the caller's own
 // (`load(v)` gives value v's register), attrs.scalar, 0 and 1 in constant
-// registers (one per distinct bit pattern), a node's intermediates in
-// registers the next node reuses.
-template <typename T>
+// registers (one per distinct bit pattern, in double), a node's
+// intermediates in registers the next node reuses.
 struct EwRegisterProgram {
   struct Instr {
     EwInstrKind op;
     int x, y, z, out;  // registers; -1 for an operand the kind does not read
   };
   std::vector<Instr> code;
-  std::vector<std::pair<int, T>> constants;  // register, value
+  std::vector<std::pair<int, double>> constants;  // register, value
   int num_regs = 0;
 
   // Appends node n's formula; returns the register holding its output.
@@ -212,10 +215,9 @@ struct EwRegisterProgram {
     size_t temps = 0;
     int input(int i) { return load(n.inputs[size_t(i)]); }
     int constant(double v) {
-      const T c = T(v);
       for (const auto& [r, have] : p.constants)
-        if (std::memcmp(&have, &c, sizeof c) == 0) return r;  // -0 is not 0 here
-      p.constants.push_back({p.num_regs++, c});
+        if (std::memcmp(&have, &v, sizeof v) == 0) return r;  // -0 is not 0 here
+      p.constants.push_back({p.num_regs++, v});
       return p.constants.back().first;
     }
     int temp() {

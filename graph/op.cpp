@@ -18,9 +18,9 @@ bool is_state_update(OpKind k) {
   return r && r->writes[0] >= 0;
 }
 
-bool is_leaf(OpKind k) {
+bool is_leaf(OpKind k) {  // no inputs: the graph starts from it
   const OpRule* r = op_rule(k);
-  return r && r->leaf;
+  return r && r->inputs == 0;
 }
 
 int num_outputs(OpKind k) {
@@ -33,7 +33,7 @@ int num_outputs(OpKind k) {
 namespace rg {
 int state_alias_input(OpKind k, int output_index) {
   const OpRule* r = op_rule(k);
-  return r && output_index >= 0 && output_index < 3 && r->writes[size_t(output_index)] >= 0
+  return r && output_index >= 0 && size_t(output_index) < r->writes.size() && r->writes[size_t(output_index)] >= 0
              ? r->writes[size_t(output_index)]
              : 0;
 }

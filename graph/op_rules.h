@@ -49,7 +49,6 @@ struct OpRule {
   // A state update writes output i in place into the variable storage of
   // input writes[i]; -1 (every entry, for any other op): none.
   std::array<int8_t, 3> writes = {-1, -1, -1};
-  bool leaf = false;  // no inputs: the graph starts from it
 };
 
 // The op's row, or null for an elementwise op.

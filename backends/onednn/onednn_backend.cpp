@@ -117,7 +117,6 @@ class EwProgram {
     }
     code_ = c.program.code;
     // attrs.scalar, 0 and 1 as chunks filled once.
-    const_regs_.clear();
     const_chunks_.assign(c.program.constants.size() * size_t(kChunk), 0.f);
     for (size_t i = 0; i < c.program.constants.size(); ++i) {
       const_regs_.push_back(c.program.constants[i].first);
@@ -248,7 +247,7 @@ class EwProgram {
   int64_t total_ = 0;
   std::vector<Load> loads_;
   std::vector<Store> stores_;
-  std::vector<EwRegisterProgram<double>::Instr> code_;
+  std::vector<EwRegisterProgram::Instr> code_;
   std::vector<int> const_regs_;
   std::vector<float, AlignedAllocator<float>> const_chunks_;  // kChunk copies of each constant, in const_regs_ order
   std::string names_;  // the chain's ops, for describe()

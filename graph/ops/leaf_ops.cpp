@@ -9,9 +9,9 @@ std::vector<TensorDesc> leaf_shape(const ShapeArgs& s) {
 }
 
 const OpRule kRules[] = {
-    {OpKind::kInput, "input", 0, 1, 0, leaf_shape, nullptr, {-1, -1, -1}, true},
-    {OpKind::kVariable, "variable", 0, 1, 0, leaf_shape, nullptr, {-1, -1, -1}, true},
-    {OpKind::kFill, "fill", 0, 1, 0, leaf_shape, nullptr, {-1, -1, -1}, true},
+    {OpKind::kInput, "input", 0, 1, 0, leaf_shape, nullptr},
+    {OpKind::kVariable, "variable", 0, 1, 0, leaf_shape, nullptr},
+    {OpKind::kFill, "fill", 0, 1, 0, leaf_shape, nullptr},
 };
 
 }  // namespace

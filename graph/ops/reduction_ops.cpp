@@ -62,10 +62,6 @@ std::vector<TensorDesc> reshape_shape(const ShapeArgs& s) {
   return {TensorDesc{s.a.shape, s.d(0).dtype}};
 }
 
-ValueId sum_to_like(Graph& g, ValueId d, ValueId like) {
-  return g.shape(d) == g.shape(like) ? d : g.sum_to(d, g.shape(like));
-}
-
 std::vector<ValueId> mean_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout,
                                    ForwardValues&) {
   const Shape& xs = g.shape(n.inputs[0]);

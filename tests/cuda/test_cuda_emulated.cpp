@@ -216,8 +216,7 @@ namespace {
 // Several Sessions of one cuda plan (host emulation): the later ones bind
 // CudaKernel::clone()s, and each session's Adam launches group its own
 // kernels. On a GPU each session's kernel list is also captured in a CUDA
-// graph of its own; that part runs only there (tests/cuda/test_cuda.cpp does
-// not yet cover it).
+// graph of its own; that part runs only there (CudaStep.SeveralSessionsRunOnePlan).
 TEST(CudaEmulatedStep, SeveralSessionsRunOnePlan) {
   auto emu = make_cuda_host_emulator();
   testing_shared_plan::expect_sessions_share_one_plan(*emu);
