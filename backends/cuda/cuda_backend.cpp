@@ -397,36 +397,30 @@ CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
       break;
     case OpKind::kMaxPool2d:
     case OpKind::kAvgPool2d:
-      add_launch(make_pool2d(g.shape(n.inputs[0]), g.shape(n.outputs[0]), n.attrs, n.op == OpKind::kMaxPool2d, T,
-                             home(n.inputs[0]), home(n.outputs[0]), be_.sms(), be_.block()));
+      add_launch(make_pool2d(pool_geometry(g, n), T, home(n.inputs[0]), home(n.outputs[0]), be_.sms(), be_.block()));
       break;
     case OpKind::kMaxPool2dBackward:
-      add_launch(make_max_pool2d_backward(g.shape(n.inputs[1]), g.shape(n.inputs[0]), n.attrs, T, home(n.inputs[0]),
-                                          home(n.inputs[1]), home(n.outputs[0]), be_.sms(), be_.block()));
+      add_launch(make_max_pool2d_backward(pool_geometry(g, n), T, home(n.inputs[0]), home(n.inputs[1]), home(n.outputs[0]),
+                                          be_.sms(), be_.block()));
       break;
     case OpKind::kMatMul:
-      add_launch(make_matmul(g.shape(n.inputs[0]), g.shape(n.outputs[0]), n.attrs.transpose_a, n.attrs.transpose_b, T,
-                             home(n.inputs[0]), home(n.inputs[1]), home(n.outputs[0]), be_.sms(), be_.block()));
+      add_launch(make_matmul(matmul_geometry(g, n), T, home(n.inputs[0]), home(n.inputs[1]), home(n.outputs[0]), be_.sms(),
+                             be_.block()));
       break;
     case OpKind::kLogSoftmax:
     case OpKind::kLogSoftmaxBackward: {
-      const bool bwd = n.op == OpKind::kLogSoftmaxBackward;
-      add_launch(make_log_softmax(g.shape(n.outputs[0]), bwd, T, home(n.inputs[0]), bwd ? home(n.inputs[1]) : Arg{},
-                                  home(n.outputs[0]), be_.sms(), be_.block()));
+      const Arg y = n.inputs.size() > 1 ? home(n.inputs[1]) : Arg{};
+      add_launch(make_log_softmax(row_geometry(g, n), T, home(n.inputs[0]), y, home(n.outputs[0]), be_.sms(), be_.block()));
       break;
     }
     case OpKind::kConcat: {
-      const int rank = int(g.shape(n.outputs[0]).size());
-      const int axis = n.attrs.axes[0] < 0 ? n.attrs.axes[0] + rank : n.attrs.axes[0];
-      std::vector<Shape> xs;
       std::vector<Arg> ins;
-      for (ValueId v : n.inputs) xs.push_back(g.shape(v)), ins.push_back(home(v));
-      add_launch(make_concat(xs, g.shape(n.outputs[0]), axis, T, ins, home(n.outputs[0]), be_.sms(), be_.block()));
+      for (ValueId v : n.inputs) ins.push_back(home(v));
+      add_launch(make_concat(concat_geometry(g, n), T, ins, home(n.outputs[0]), be_.sms(), be_.block()));
       break;
     }
     case OpKind::kResizeBilinear:
-      add_launch(make_resize_bilinear(g.shape(n.inputs[0]), g.shape(n.outputs[0]), T, home(n.inputs[0]), home(n.outputs[0]),
-                                      be_.sms(), be_.block()));
+      add_launch(make_resize_bilinear(resize_geometry(g, n), T, home(n.inputs[0]), home(n.outputs[0]), be_.sms(), be_.block()));
       break;
     case OpKind::kIncrement: {
       LaunchSpec l;

@@ -107,10 +107,9 @@ unsigned gather_grid(int64_t n, int sms, int block) {
 
 }  // namespace
 
-LaunchSpec make_pool2d(const Shape& xs, const Shape& ys, const OpAttrs& a, bool is_max, const std::string& T, Arg in, Arg out,
-                       int sms, int block) {
-  const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3], n = numel(ys);
-  const int kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1], ph = a.padding[0], pw = a.padding[1];
+LaunchSpec make_pool2d(const PoolGeometry& geo, const std::string& T, Arg in, Arg out, int sms, int block) {
+  const int64_t H = geo.h, W = geo.w, Ho = geo.ho, Wo = geo.wo, n = geo.planes * Ho * Wo;
+  const int kh = geo.kh, kw = geo.kw, sh = geo.sh, sw = geo.sw, ph = geo.ph, pw = geo.pw;
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, " << T
     << "* y) {\n"
@@ -120,7 +119,7 @@ LaunchSpec make_pool2d(const Shape& xs, const Shape& ys, const OpAttrs& a, bool 
     << "    const i64 h1 = min(h0 + " << kh << ", " << ll(H) << "), w1 = min(w0 + " << kw << ", " << ll(W) << ");\n"
     << "    const i64 hs = h0 > 0 ? h0 : 0, ws = w0 > 0 ? w0 : 0;\n"
     << "    const " << T << "* xp = x + plane * " << ll(H * W) << ";\n";
-  if (is_max) {
+  if (geo.max) {
     // Windows are never empty (padding <= kernel / 2); a NaN wins, as in the reference.
     o << "    " << T << " m = xp[hs * " << ll(W) << " + ws];\n"
       << "    for (i64 i = hs; i < h1; ++i)\n      for (i64 j = ws; j < w1; ++j) {\n"
@@ -129,7 +128,7 @@ LaunchSpec make_pool2d(const Shape& xs, const Shape& ys, const OpAttrs& a, bool 
   } else {
     o << "    double sum = 0;\n    for (i64 i = hs; i < h1; ++i)\n      for (i64 j = ws; j < w1; ++j) sum += (double)xp[i * " << ll(W)
       << " + j];\n";
-    if (a.count_include_pad)
+    if (geo.count_include_pad)  // PoolGeometry::average_count
       o << "    const i64 count = (min(h0 + " << kh << ", " << ll(H + ph) << ") - h0) * (min(w0 + " << kw << ", " << ll(W + pw)
         << ") - w0);\n";
     else
@@ -137,16 +136,15 @@ LaunchSpec make_pool2d(const Shape& xs, const Shape& ys, const OpAttrs& a, bool 
     o << "    y[e] = (" << T << ")(sum / (double)count);\n";
   }
   o << "  }\n}\n";
-  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, is_max ? "maxpool_" : "avgpool_");
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, geo.max ? "maxpool_" : "avgpool_");
 }
 
 // One thread per input element: the sum of the output gradients of the
 // windows whose first maximum it is (the reference's tie rule), added in the
 // reference's window order, so no atomics and the same rounding.
-LaunchSpec make_max_pool2d_backward(const Shape& xs, const Shape& ys, const OpAttrs& a, const std::string& T, Arg dy, Arg x,
-                                    Arg dx, int sms, int block) {
-  const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3], n = numel(xs);
-  const int kh = a.kernel[0], kw = a.kernel[1], sh = a.stride[0], sw = a.stride[1], ph = a.padding[0], pw = a.padding[1];
+LaunchSpec make_max_pool2d_backward(const PoolGeometry& geo, const std::string& T, Arg dy, Arg x, Arg dx, int sms, int block) {
+  const int64_t H = geo.h, W = geo.w, Ho = geo.ho, Wo = geo.wo, n = geo.planes * H * W;
+  const int kh = geo.kh, kw = geo.kw, sh = geo.sh, sw = geo.sw, ph = geo.ph, pw = geo.pw;
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ dy, const " << T
     << "* __restrict__ x, " << T << "* dx) {\n"
@@ -174,11 +172,11 @@ LaunchSpec make_max_pool2d_backward(const Shape& xs, const Shape& ys, const OpAt
 }
 
 // One thread per output element, accumulated in double as the reference.
-LaunchSpec make_matmul(const Shape& sa, const Shape& ys, bool ta, bool tb, const std::string& T, Arg a, Arg b, Arg y, int sms,
-                       int block) {
-  const int64_t M = ys[0], N = ys[1], K = sa[ta ? 0 : 1], n = M * N;
-  const std::string ai = ta ? "k * " + ll(M) + " + i" : "i * " + ll(K) + " + k";
-  const std::string bi = tb ? "j * " + ll(K) + " + k" : "k * " + ll(N) + " + j";
+LaunchSpec make_matmul(const MatMulGeometry& geo, const std::string& T, Arg a, Arg b, Arg y, int sms, int block) {
+  const int64_t M = geo.m, N = geo.n, K = geo.k, n = M * N;
+  // MatMulGeometry::a_index and b_index, printed.
+  const std::string ai = geo.ta ? "k * " + ll(M) + " + i" : "i * " + ll(K) + " + k";
+  const std::string bi = geo.tb ? "j * " + ll(K) + " + k" : "k * " + ll(N) + " + j";
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ a, const " << T
     << "* __restrict__ b, " << T << "* y) {\n"
@@ -191,8 +189,9 @@ LaunchSpec make_matmul(const Shape& sa, const Shape& ys, bool ta, bool tb, const
 
 // One thread per row of the last axis, in double as the reference: log_softmax
 // of `in`, or (backward) dx = dy - exp(y) * sum(dy) with in = dy, y = y.
-LaunchSpec make_log_softmax(const Shape& s, bool backward, const std::string& T, Arg in, Arg y, Arg out, int sms, int block) {
-  const int64_t L = s.back(), rows = numel(s) / L;
+LaunchSpec make_log_softmax(const RowGeometry& geo, const std::string& T, Arg in, Arg y, Arg out, int sms, int block) {
+  const int64_t L = geo.length, rows = geo.rows;
+  const bool backward = geo.backward;
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, ";
   if (backward) o << "const " << T << "* __restrict__ y, ";
@@ -216,20 +215,18 @@ LaunchSpec make_log_softmax(const Shape& s, bool backward, const std::string& T,
   return finish(o.str(), gather_grid(rows, sms, block), unsigned(block), std::move(args), backward ? "logsoftmax_bwd_" : "logsoftmax_");
 }
 
-LaunchSpec make_concat(const std::vector<Shape>& xs, const Shape& ys, int axis, const std::string& T,
-                       const std::vector<Arg>& ins, Arg out, int sms, int block) {
-  int64_t inner = 1;
-  for (size_t k = size_t(axis) + 1; k < ys.size(); ++k) inner *= ys[k];
-  const int64_t total = ys[size_t(axis)], n = numel(ys);
+LaunchSpec make_concat(const ConcatGeometry& geo, const std::string& T, const std::vector<Arg>& ins, Arg out, int sms,
+                       int block) {
+  const int64_t inner = geo.inner, total = geo.total(), n = geo.outer * total * inner;
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(";
-  for (size_t i = 0; i < xs.size(); ++i) o << "const " << T << "* __restrict__ x" << i << ", ";
+  for (size_t i = 0; i < ins.size(); ++i) o << "const " << T << "* __restrict__ x" << i << ", ";
   o << T << "* y) {\n"
     << gather_loop(n, block) << "    const i64 r = e % " << ll(inner) << ", t = e / " << ll(inner) << ", a = t % " << ll(total)
     << ", outer = t / " << ll(total) << ";\n";
   int64_t at = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    const int64_t c = xs[i][size_t(axis)];
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const int64_t c = geo.sizes[i];
     o << "    " << (i ? "else " : "") << "if (a < " << ll(at + c) << ") y[e] = x" << i << "[(outer * " << ll(c) << " + a - "
       << ll(at) << ") * " << ll(inner) << " + r];\n";
     at += c;
@@ -240,26 +237,27 @@ LaunchSpec make_concat(const std::vector<Shape>& xs, const Shape& ys, int axis, 
   return finish(o.str(), gather_grid(n, sms, block), unsigned(block), std::move(args), "concat_");
 }
 
-LaunchSpec make_resize_bilinear(const Shape& xs, const Shape& ys, const std::string& T, Arg in, Arg out, int sms, int block) {
-  const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3], n = numel(ys);
-  // Taps as the reference's bilinear_taps: source (d + 0.5) * in / out - 0.5
-  // clamped at 0, the upper neighbour clamped to the last row/column.
-  auto taps = [](const char* d, int64_t in, int64_t outn, const char* p) {
-    std::ostringstream t;
-    t << "    const double " << p << "src = fmax(" << literal(double(in) / double(outn), "double") << " * ((double)" << d
-      << " + 0.5) - 0.5, 0.0);\n"
-      << "    const i64 " << p << "0 = min((i64)" << p << "src, " << ll(in - 1) << ");\n"
-      << "    const i64 " << p << "1 = " << p << "0 + (" << p << "0 < " << ll(in - 1) << " ? 1 : 0);\n"
-      << "    const double " << p << "l1 = fmin(" << p << "src - (double)" << p << "0, 1.0), " << p << "l0 = 1.0 - " << p
-      << "l1;\n";
-    return t.str();
-  };
+// The taps are ResizeGeometry's, printed as tables next to the kernel (the
+// weights exactly as the reference computes them, in double).
+LaunchSpec make_resize_bilinear(const ResizeGeometry& geo, const std::string& T, Arg in, Arg out, int sms, int block) {
+  const int64_t W = geo.w, Ho = geo.ho, Wo = geo.wo, n = geo.planes * Ho * Wo;
   std::ostringstream o;
+  auto table = [&](const char* p, const std::vector<BilinearTap>& taps) {
+    o << "__device__ const i64 KNAME_" << p << "i[] = {";
+    for (const BilinearTap& t : taps) o << ll(t.i0) << ", " << ll(t.i1) << ", ";
+    o << "};\n__device__ const double KNAME_" << p << "l[] = {";
+    for (const BilinearTap& t : taps) o << literal(t.l0, "double") << ", " << literal(t.l1, "double") << ", ";
+    o << "};\n";
+  };
+  table("h", geo.rows);
+  table("w", geo.cols);
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, " << T
     << "* y) {\n"
     << gather_loop(n, block) << "    const i64 ow = e % " << ll(Wo) << ", t = e / " << ll(Wo) << ", oh = t % " << ll(Ho)
     << ", plane = t / " << ll(Ho) << ";\n"
-    << taps("oh", H, Ho, "h") << taps("ow", W, Wo, "w") << "    const " << T << "* xp = x + plane * " << ll(H * W) << ";\n"
+    << "    const i64 h0 = KNAME_hi[2 * oh], h1 = KNAME_hi[2 * oh + 1], w0 = KNAME_wi[2 * ow], w1 = KNAME_wi[2 * ow + 1];\n"
+    << "    const double hl0 = KNAME_hl[2 * oh], hl1 = KNAME_hl[2 * oh + 1], wl0 = KNAME_wl[2 * ow], wl1 = KNAME_wl[2 * ow + 1];\n"
+    << "    const " << T << "* xp = x + plane * " << ll(geo.h * W) << ";\n"
     << "    const double v = hl0 * (wl0 * (double)xp[h0 * " << ll(W) << " + w0] + wl1 * (double)xp[h0 * " << ll(W)
     << " + w1]) + hl1 * (wl0 * (double)xp[h1 * " << ll(W) << " + w0] + wl1 * (double)xp[h1 * " << ll(W) << " + w1]);\n"
     << "    y[e] = (" << T << ")v;\n  }\n}\n";

@@ -14,6 +14,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "engine/backend.h"
 #include "engine/conv_geometry.h"
+#include "engine/op_geometry.h"
 
 namespace rg::cuda {
 
@@ -141,24 +142,17 @@ inline CExpr sqrt(const CExpr& a) { return CExpr("rg_sqrt(" + a.text + ")"); }
 
 // Gather kernels (pooling, Inception's ops, the classifier's matmul and
 // log_softmax), one thread per output element or row, the same arithmetic as
-// the reference backend (averages, interpolation and sums in double). NCHW.
-// max/avg pool over a kh x kw window, stride, padding (floor mode; padding
-// never wins a max; avg divides by k*k or by the clipped window).
-LaunchSpec make_pool2d(const Shape& x, const Shape& y, const OpAttrs& a, bool is_max, const std::string& T, Arg in, Arg out,
-                       int sms, int block);
-// dx of max pooling (x shape xs, dy shape ys): each window's dy at its first maximum.
-LaunchSpec make_max_pool2d_backward(const Shape& xs, const Shape& ys, const OpAttrs& a, const std::string& T, Arg dy, Arg x,
-                                    Arg dx, int sms, int block);
-// y = op(a) @ op(b) (a's stored shape sa, y's shape ys), as Graph::matmul.
-LaunchSpec make_matmul(const Shape& sa, const Shape& ys, bool ta, bool tb, const std::string& T, Arg a, Arg b, Arg y, int sms,
+// the reference backend (averages, interpolation and sums in double), over
+// the geometry the engine derives (engine/op_geometry.h). NCHW.
+LaunchSpec make_pool2d(const PoolGeometry& geo, const std::string& T, Arg in, Arg out, int sms, int block);
+// dx of max pooling: each window's dy at its first maximum.
+LaunchSpec make_max_pool2d_backward(const PoolGeometry& geo, const std::string& T, Arg dy, Arg x, Arg dx, int sms, int block);
+LaunchSpec make_matmul(const MatMulGeometry& geo, const std::string& T, Arg a, Arg b, Arg y, int sms, int block);
+// log_softmax along the last axis, or its gradient from (dy = in, y).
+LaunchSpec make_log_softmax(const RowGeometry& geo, const std::string& T, Arg in, Arg y, Arg out, int sms, int block);
+LaunchSpec make_concat(const ConcatGeometry& geo, const std::string& T, const std::vector<Arg>& ins, Arg out, int sms,
                        int block);
-// log_softmax along the last axis of shape s, or its gradient from (dy, y).
-LaunchSpec make_log_softmax(const Shape& s, bool backward, const std::string& T, Arg in, Arg y, Arg out, int sms, int block);
-// concat of `ins` (shapes `xs`) along `axis` into y.
-LaunchSpec make_concat(const std::vector<Shape>& xs, const Shape& y, int axis, const std::string& T,
-                       const std::vector<Arg>& ins, Arg out, int sms, int block);
-// F.interpolate(bilinear, align_corners=False) of x to y's H and W.
-LaunchSpec make_resize_bilinear(const Shape& x, const Shape& y, const std::string& T, Arg in, Arg out, int sms, int block);
+LaunchSpec make_resize_bilinear(const ResizeGeometry& geo, const std::string& T, Arg in, Arg out, int sms, int block);
 
 // n elements f32 -> bf16 (rounded to nearest even) or bf16 -> f32; bf16 is
 // stored as raw 16-bit words. CudaPrecision::kBF16 wraps each convolution in these.

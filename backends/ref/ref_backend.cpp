@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <new>
@@ -12,23 +13,12 @@
 #include "backends/ref/elementwise_ref.h"
 #include "engine/conv_geometry.h"
 #include "engine/host_memory.h"
+#include "engine/op_geometry.h"
 #include "engine/strided_walk.h"
 #include "graph/state_update_rules.h"
 
 namespace rg {
 namespace {
-
-// Strided walk for reductions and broadcasts: index into a tensor of shape
-// `small` (broadcast-aligned to `big`) for every linear index of `big`.
-struct BroadcastIndex {
-  StridedWalk walk;
-  BroadcastIndex() = default;
-  BroadcastIndex(const Shape& big, const Shape& small) : walk(big, broadcast_strides(big, small)) {}
-  template <typename F>
-  void for_each(F&& f) const {  // f(big linear index, small index)
-    walk.run(0, numel(walk.dims), f);
-  }
-};
 
 template <typename T>
 class RefGroupKernel final : public Kernel {
@@ -41,29 +31,12 @@ class RefGroupKernel final : public Kernel {
       if (h.chain_output != kNoValue) in_output_.push_back({h.value, h.chain_output});
       else scratch_values_.push_back({h.value, scratch_.take(g.desc(h.value).bytes())});
     }
-    for (NodeId id : grp.nodes)
-      if (is_convolution(g.node(id).op)) {
-        const ConvGeometry cg = conv_geometry(g, g.node(id));
-        geometry_[id] = cg;
-        col_bytes_ = std::max(col_bytes_, size_t(cg.col_rows() * cg.col_cols()) * sizeof(T));
-      }
-    if (col_bytes_) col_offset_ = scratch_.take(col_bytes_);
-    for (NodeId id : grp.nodes) {  // index maps and accumulators, made once
-      const Node& n = g.node(id);
-      if (n.op == OpKind::kMean || n.op == OpKind::kSumTo) {
-        const Shape xs = g.shape(n.inputs[0]);
-        index_[id] = BroadcastIndex(xs, reduced_keepdims_shape(n, xs));
-        acc_.resize(std::max(acc_.size(), size_t(g.desc(n.outputs[0]).numel())));
-      } else if (n.op == OpKind::kBroadcastTo) {
-        index_[id] = BroadcastIndex(g.shape(n.outputs[0]), g.shape(n.inputs[0]));
-      } else if (n.op == OpKind::kResizeBilinear) {
-        const Shape &xs = g.shape(n.inputs[0]), &ys = g.shape(n.outputs[0]);
-        taps_[id] = {bilinear_taps(xs[2], ys[2]), bilinear_taps(xs[3], ys[3])};
-      }
-    }
     std::vector<NodeId> chain;
-    for (NodeId id : grp.nodes)
+    for (NodeId id : grp.nodes) {
       if (is_elementwise(g.node(id).op)) chain.push_back(id);
+      else add_step(g.node(id));
+    }
+    if (col_bytes_) col_offset_ = scratch_.take(col_bytes_);
     if (!chain.empty()) program_ = std::make_unique<ref::ElementwiseProgram<T>>(g, grp, chain);
   }
 
@@ -88,10 +61,7 @@ class RefGroupKernel final : public Kernel {
   }
 
   void run() override {
-    for (NodeId id : grp_.nodes) {
-      const Node& n = g_.node(id);
-      if (!is_elementwise(n.op)) run_node(id, n);
-    }
+    for (const auto& step : steps_) step();
     if (program_) program_->run();
   }
 
@@ -104,80 +74,61 @@ class RefGroupKernel final : public Kernel {
  private:
   T* p(ValueId v) const { return static_cast<T*>(ptr_[size_t(v)]); }
 
-  void run_node(NodeId id, const Node& n) {
-    const auto& in = n.inputs;
-    const auto& out = n.outputs;
-    switch (n.op) {
-      case OpKind::kFill: {
-        T* y = p(out[0]);
-        std::fill(y, y + g_.desc(out[0]).numel(), T(n.attrs.scalar));
-        break;
-      }
-      case OpKind::kConv2d:
-        ref::conv2d_forward(geometry_.at(id), p(in[0]), p(in[1]), p(out[0]), col_);
-        break;
-      case OpKind::kConvTranspose2d:
-        ref::conv2d_backward_data(geometry_.at(id), p(in[0]), p(in[1]), p(out[0]), col_);
-        break;
-      case OpKind::kConv2dBackwardWeight:
-        ref::conv2d_backward_weight(geometry_.at(id), p(in[0]), p(in[1]), p(out[0]), col_);
-        break;
-      case OpKind::kBatchNormTrain:
-      case OpKind::kBatchNormInference:
-        batch_norm_forward(n);
-        break;
-      case OpKind::kBatchNormBackward:
-        batch_norm_backward(n);
-        break;
-      case OpKind::kBatchNormRunningUpdate: {
-        const RunningUpdate u = running_update(n.attrs);
-        T* r = p(in[0]);
-        const T* s = p(in[1]);
-        for (int64_t i = 0, c = g_.desc(in[0]).numel(); i < c; ++i)
-          r[i] = T(running_update_element(double(r[i]), double(s[i]), u));
-        break;
-      }
-      case OpKind::kMean:
-      case OpKind::kSumTo: {
-        reduce_in_double(n.op == OpKind::kMean, p(in[0]), g_.desc(in[0]).numel(), index_.at(id).walk, acc_.data(), p(out[0]),
-                         g_.desc(out[0]).numel());
-        break;
-      }
-      case OpKind::kBroadcastTo: {
-        const T* x = p(in[0]);
-        T* y = p(out[0]);
-        index_.at(id).for_each([&](int64_t e, int64_t i) { y[e] = x[i]; });
-        break;
-      }
-      case OpKind::kAdamUpdate:
-        adam(n);
-        break;
-      case OpKind::kIncrement:
-        *static_cast<int64_t*>(ptr_[size_t(in[0])]) += 1;
-        break;
-      case OpKind::kMaxPool2d:
-      case OpKind::kAvgPool2d:
-        pool2d(n);
-        break;
-      case OpKind::kMaxPool2dBackward:
-        max_pool2d_backward(n);
-        break;
-      case OpKind::kMatMul:
-        matmul(n);
-        break;
-      case OpKind::kLogSoftmax:
-      case OpKind::kLogSoftmaxBackward:
-        log_softmax(n);
-        break;
-      case OpKind::kConcat:
-        concat(n);
-        break;
-      case OpKind::kResizeBilinear:
-        resize_bilinear(id, n);
-        break;
-      default:
-        throw std::logic_error(std::string("ref backend: no kernel for ") + op_name(n.op));
+  // The group's nodes other than its elementwise chain, each a step with its
+  // geometry derived here, once (engine/conv_geometry.h, engine/op_geometry.h).
+  void add_step(const Node& n) {
+    const std::vector<ValueId> &in = n.inputs, &out = n.outputs;
+    const ValueId x = in.empty() ? kNoValue : in[0], y = out.empty() ? kNoValue : out[0];
+    const int64_t count = y == kNoValue ? 0 : g_.desc(y).numel();
+    std::function<void()> step;
+    if (is_convolution(n.op)) {
+      const ConvGeometry geo = conv_geometry(g_, n);
+      col_bytes_ = std::max(col_bytes_, size_t(geo.col_rows() * geo.col_cols()) * sizeof(T));
+      const ValueId b = in[1];
+      const auto run = n.op == OpKind::kConv2d            ? &ref::conv2d_forward<T>
+                       : n.op == OpKind::kConvTranspose2d ? &ref::conv2d_backward_data<T>
+                                                          : &ref::conv2d_backward_weight<T>;
+      step = [this, geo, run, x, b, y] { run(geo, p(x), p(b), p(y), col_); };
+    } else if (n.op == OpKind::kFill) {
+      step = [this, y, count, v = T(n.attrs.scalar)] { std::fill(p(y), p(y) + count, v); };
+    } else if (n.op == OpKind::kBatchNormTrain || n.op == OpKind::kBatchNormInference) {
+      step = [this, &n] { batch_norm_forward(n); };
+    } else if (n.op == OpKind::kBatchNormBackward) {
+      step = [this, &n] { batch_norm_backward(n); };
+    } else if (n.op == OpKind::kBatchNormRunningUpdate) {
+      step = [this, r = x, s = in[1], u = running_update(n.attrs), c = g_.desc(x).numel()] {
+        for (int64_t i = 0; i < c; ++i) p(r)[i] = T(running_update_element(double(p(r)[i]), double(p(s)[i]), u));
+      };
+    } else if (n.op == OpKind::kMean || n.op == OpKind::kSumTo) {
+      const Shape& xs = g_.shape(x);
+      acc_.resize(std::max(acc_.size(), size_t(count)));
+      step = [this, x, y, count, mean = n.op == OpKind::kMean, walk = StridedWalk(xs, broadcast_strides(xs, reduced_keepdims_shape(n, xs))),
+              total = numel(xs)] { reduce_in_double(mean, p(x), total, walk, acc_.data(), p(y), count); };
+    } else if (n.op == OpKind::kBroadcastTo) {
+      step = [this, x, y, count, walk = StridedWalk(g_.shape(y), broadcast_strides(g_.shape(y), g_.shape(x)))] {
+        walk.run(0, count, [xp = p(x), yp = p(y)](int64_t e, int64_t i) { yp[e] = xp[i]; });
+      };
+    } else if (n.op == OpKind::kAdamUpdate) {
+      step = [this, &n] { adam(n); };
+    } else if (n.op == OpKind::kIncrement) {
+      step = [this, x] { *static_cast<int64_t*>(ptr_[size_t(x)]) += 1; };
+    } else if (n.op == OpKind::kMaxPool2d || n.op == OpKind::kAvgPool2d) {
+      step = [this, geo = pool_geometry(g_, n), x, y] { pool2d(geo, p(x), p(y)); };
+    } else if (n.op == OpKind::kMaxPool2dBackward) {
+      step = [this, geo = pool_geometry(g_, n), dy = x, xv = in[1], dx = y] { max_pool2d_backward(geo, p(dy), p(xv), p(dx)); };
+    } else if (n.op == OpKind::kMatMul) {
+      step = [this, geo = matmul_geometry(g_, n), a = x, b = in[1], y] { matmul(geo, p(a), p(b), p(y)); };
+    } else if (n.op == OpKind::kLogSoftmax || n.op == OpKind::kLogSoftmaxBackward) {
+      const ValueId fwd = in.size() > 1 ? in[1] : kNoValue;
+      step = [this, geo = row_geometry(g_, n), x, fwd, y] { log_softmax(geo, p(x), fwd == kNoValue ? nullptr : p(fwd), p(y)); };
+    } else if (n.op == OpKind::kConcat) {
+      step = [this, geo = concat_geometry(g_, n), &in, y] { concat(geo, in, p(y)); };
+    } else if (n.op == OpKind::kResizeBilinear) {
+      step = [this, geo = resize_geometry(g_, n), x, y] { resize_bilinear(geo, p(x), p(y)); };
+    } else {
+      throw std::logic_error(std::string("ref backend: no kernel for ") + op_name(n.op));
     }
+    steps_.push_back(std::move(step));
   }
 
   void batch_norm_forward(const Node& n) {
@@ -242,102 +193,70 @@ class RefGroupKernel final : public Kernel {
     }
   }
 
-  // Pooling windows in floor mode, clipped to the input (padding never wins a
-  // max): f(plane, output index in the plane, h0, w0, hs, h1, ws, w1) with
-  // [h0, h0 + kh) the unclipped rows and [hs, h1) the clipped ones (columns alike).
-  template <typename F>
-  void for_each_window(const Node& n, const Shape& xs, F&& f) const {
-    const Shape ys = g_.shape(n.op == OpKind::kMaxPool2dBackward ? n.inputs[0] : n.outputs[0]);
-    const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3];
-    const int kh = n.attrs.kernel[0], kw = n.attrs.kernel[1], sh = n.attrs.stride[0], sw = n.attrs.stride[1];
-    const int ph = n.attrs.padding[0], pw = n.attrs.padding[1];
-    for (int64_t plane = 0; plane < xs[0] * xs[1]; ++plane)
-      for (int64_t oh = 0; oh < Ho; ++oh) {
-        const int64_t h0 = oh * sh - ph, h1 = std::min<int64_t>(h0 + kh, H), hs = std::max<int64_t>(h0, 0);
-        for (int64_t ow = 0; ow < Wo; ++ow) {
-          const int64_t w0 = ow * sw - pw, w1 = std::min<int64_t>(w0 + kw, W), ws = std::max<int64_t>(w0, 0);
-          f(plane, oh * Wo + ow, h0, w0, hs, h1, ws, w1);
-        }
-      }
-  }
-
   // The offset in its plane of a window's first maximum (a NaN wins), as
   // PyTorch's CPU max pooling chooses which input gets the gradient.
-  static int64_t window_argmax(const T* xp, int64_t W, int64_t hs, int64_t h1, int64_t ws, int64_t w1) {
-    int64_t best = hs * W + ws;
-    for (int64_t i = hs; i < h1; ++i)
-      for (int64_t j = ws; j < w1; ++j) {
+  static int64_t window_argmax(const T* xp, int64_t W, const PoolGeometry::Window& win) {
+    int64_t best = win.hs * W + win.ws;
+    for (int64_t i = win.hs; i < win.h1; ++i)
+      for (int64_t j = win.ws; j < win.w1; ++j) {
         const T v = xp[i * W + j];
         if (v > xp[best] || (std::isnan(v) && !std::isnan(xp[best]))) best = i * W + j;
       }
     return best;
   }
 
-  // Max: the window's maximum. Average: the sum over the clipped window divided
-  // by k*k (count_include_pad) or by the clipped window's size, as PyTorch.
-  void pool2d(const Node& n) {
-    const Shape &xs = g_.shape(n.inputs[0]), &ys = g_.shape(n.outputs[0]);
-    const int64_t H = xs[2], W = xs[3], plane_out = ys[2] * ys[3];
-    const int kh = n.attrs.kernel[0], kw = n.attrs.kernel[1], ph = n.attrs.padding[0], pw = n.attrs.padding[1];
-    const T* x = p(n.inputs[0]);
-    T* y = p(n.outputs[0]);
-    for_each_window(n, xs, [&](int64_t plane, int64_t o, int64_t h0, int64_t w0, int64_t hs, int64_t h1, int64_t ws, int64_t w1) {
-      const T* xp = x + plane * H * W;
-      if (n.op == OpKind::kMaxPool2d) {
-        y[plane * plane_out + o] = xp[window_argmax(xp, W, hs, h1, ws, w1)];
+  // f(plane, output index in the plane, window) for every window.
+  template <typename F>
+  static void for_each_window(const PoolGeometry& geo, F&& f) {
+    for (int64_t plane = 0; plane < geo.planes; ++plane)
+      for (int64_t oh = 0; oh < geo.ho; ++oh)
+        for (int64_t ow = 0; ow < geo.wo; ++ow) f(plane, oh * geo.wo + ow, geo.window(oh, ow));
+  }
+
+  // Max: the window's maximum. Average: its sum over the clipped window, in
+  // double, divided by PoolGeometry::average_count.
+  static void pool2d(const PoolGeometry& geo, const T* x, T* y) {
+    const int64_t W = geo.w, plane_in = geo.h * geo.w, plane_out = geo.ho * geo.wo;
+    for_each_window(geo, [&](int64_t plane, int64_t o, const PoolGeometry::Window& win) {
+      const T* xp = x + plane * plane_in;
+      if (geo.max) {
+        y[plane * plane_out + o] = xp[window_argmax(xp, W, win)];
         return;
       }
       double sum = 0;
-      for (int64_t i = hs; i < h1; ++i)
-        for (int64_t j = ws; j < w1; ++j) sum += double(xp[i * W + j]);
-      const int64_t count = n.attrs.count_include_pad
-                                ? (std::min<int64_t>(h0 + kh, H + ph) - h0) * (std::min<int64_t>(w0 + kw, W + pw) - w0)
-                                : (h1 - hs) * (w1 - ws);
-      y[plane * plane_out + o] = T(sum / double(count));
+      for (int64_t i = win.hs; i < win.h1; ++i)
+        for (int64_t j = win.ws; j < win.w1; ++j) sum += double(xp[i * W + j]);
+      y[plane * plane_out + o] = T(sum / double(geo.average_count(win)));
     });
   }
 
   // dx: each window's output gradient added at the window's first maximum.
-  void max_pool2d_backward(const Node& n) {
-    const Shape &xs = g_.shape(n.inputs[1]), &ys = g_.shape(n.inputs[0]);
-    const int64_t W = xs[3], plane_in = xs[2] * xs[3], plane_out = ys[2] * ys[3];
-    const T *dy = p(n.inputs[0]), *x = p(n.inputs[1]);
-    T* dx = p(n.outputs[0]);
-    std::fill(dx, dx + numel(xs), T(0));
-    for_each_window(n, xs, [&](int64_t plane, int64_t o, int64_t, int64_t, int64_t hs, int64_t h1, int64_t ws, int64_t w1) {
-      dx[plane * plane_in + window_argmax(x + plane * plane_in, W, hs, h1, ws, w1)] += dy[plane * plane_out + o];
+  static void max_pool2d_backward(const PoolGeometry& geo, const T* dy, const T* x, T* dx) {
+    const int64_t plane_in = geo.h * geo.w, plane_out = geo.ho * geo.wo;
+    std::fill(dx, dx + geo.planes * plane_in, T(0));
+    for_each_window(geo, [&](int64_t plane, int64_t o, const PoolGeometry::Window& win) {
+      dx[plane * plane_in + window_argmax(x + plane * plane_in, geo.w, win)] += dy[plane * plane_out + o];
     });
   }
 
   // y [M, N] = op(a) @ op(b), accumulated in double (this is the oracle).
-  void matmul(const Node& n) {
-    const Shape &sa = g_.shape(n.inputs[0]), &ys = g_.shape(n.outputs[0]);
-    const bool ta = n.attrs.transpose_a, tb = n.attrs.transpose_b;
-    const int64_t M = ys[0], N = ys[1], K = sa[ta ? 0 : 1];
-    const T *a = p(n.inputs[0]), *b = p(n.inputs[1]);
-    T* y = p(n.outputs[0]);
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) {
+  static void matmul(const MatMulGeometry& geo, const T* a, const T* b, T* y) {
+    for (int64_t i = 0; i < geo.m; ++i)
+      for (int64_t j = 0; j < geo.n; ++j) {
         double acc = 0;
-        for (int64_t k = 0; k < K; ++k)
-          acc += double(a[ta ? k * M + i : i * K + k]) * double(b[tb ? j * K + k : k * N + j]);
-        y[i * N + j] = T(acc);
+        for (int64_t k = 0; k < geo.k; ++k) acc += double(a[geo.a_index(i, k)]) * double(b[geo.b_index(k, j)]);
+        y[i * geo.n + j] = T(acc);
       }
   }
 
   // Rows along the last axis, in double: log_softmax, or its gradient
-  // dx = dy - exp(y) * sum(dy) from dy and the forward output y.
-  void log_softmax(const Node& n) {
-    const Shape& s = g_.shape(n.outputs[0]);
-    const int64_t L = s.back(), rows = numel(s) / L;
-    const bool backward = n.op == OpKind::kLogSoftmaxBackward;
-    const T* x = p(n.inputs[0]);
-    const T* y = backward ? p(n.inputs[1]) : nullptr;
-    T* out = p(n.outputs[0]);
-    for (int64_t r = 0; r < rows; ++r) {
+  // dx = dy - exp(y) * sum(dy) from dy (x here) and the forward output y.
+  static void log_softmax(const RowGeometry& geo, const T* x, const T* y, T* out) {
+    const int64_t L = geo.length;
+    for (int64_t r = 0; r < geo.rows; ++r) {
       const T* xr = x + r * L;
       T* o = out + r * L;
-      if (backward) {
+      if (geo.backward) {
         double sum = 0;
         for (int64_t i = 0; i < L; ++i) sum += double(xr[i]);
         for (int64_t i = 0; i < L; ++i) o[i] = T(double(xr[i]) - std::exp(double(y[r * L + i])) * sum);
@@ -351,64 +270,33 @@ class RefGroupKernel final : public Kernel {
     }
   }
 
-  void concat(const Node& n) {
-    const Shape& ys = g_.shape(n.outputs[0]);
-    const int rank = int(ys.size());
-    const int axis = n.attrs.axes[0] < 0 ? n.attrs.axes[0] + rank : n.attrs.axes[0];
-    int64_t outer = 1, inner = 1;
-    for (int k = 0; k < axis; ++k) outer *= ys[size_t(k)];
-    for (int k = axis + 1; k < rank; ++k) inner *= ys[size_t(k)];
-    T* y = p(n.outputs[0]);
-    const int64_t row = ys[size_t(axis)] * inner;
+  void concat(const ConcatGeometry& geo, const std::vector<ValueId>& ins, T* y) const {
+    const int64_t row = geo.total() * geo.inner;
     int64_t at = 0;
-    for (ValueId v : n.inputs) {
-      const int64_t chunk = g_.shape(v)[size_t(axis)] * inner;
-      const T* x = p(v);
-      for (int64_t o = 0; o < outer; ++o) std::copy(x + o * chunk, x + (o + 1) * chunk, y + o * row + at);
+    for (size_t i = 0; i < ins.size(); ++i) {
+      const int64_t chunk = geo.sizes[i] * geo.inner;
+      const T* x = p(ins[i]);
+      for (int64_t o = 0; o < geo.outer; ++o) std::copy(x + o * chunk, x + (o + 1) * chunk, y + o * row + at);
       at += chunk;
     }
   }
 
-  // F.interpolate(mode="bilinear", align_corners=False, no antialias): source
-  // coordinate (dst + 0.5) * in / out - 0.5, clamped at 0; the upper neighbour
-  // is clamped to the last row/column.
-  void resize_bilinear(NodeId id, const Node& n) {
-    const Shape &xs = g_.shape(n.inputs[0]), &ys = g_.shape(n.outputs[0]);
-    const int64_t H = xs[2], W = xs[3], Ho = ys[2], Wo = ys[3];
-    const std::vector<Tap>& th = taps_.at(id)[0];
-    const std::vector<Tap>& tw = taps_.at(id)[1];
-    const T* x = p(n.inputs[0]);
-    T* y = p(n.outputs[0]);
-    for (int64_t plane = 0; plane < xs[0] * xs[1]; ++plane) {
-      const T* xp = x + plane * H * W;
-      T* yp = y + plane * Ho * Wo;
-      for (int64_t oh = 0; oh < Ho; ++oh) {
-        const Tap& a = th[size_t(oh)];
+  // Bilinear interpolation with the taps of ResizeGeometry, in double.
+  static void resize_bilinear(const ResizeGeometry& geo, const T* x, T* y) {
+    const int64_t W = geo.w, Wo = geo.wo;
+    for (int64_t plane = 0; plane < geo.planes; ++plane) {
+      const T* xp = x + plane * geo.h * W;
+      T* yp = y + plane * geo.ho * Wo;
+      for (int64_t oh = 0; oh < geo.ho; ++oh) {
+        const BilinearTap& a = geo.rows[size_t(oh)];
         for (int64_t ow = 0; ow < Wo; ++ow) {
-          const Tap& b = tw[size_t(ow)];
+          const BilinearTap& b = geo.cols[size_t(ow)];
           const double v = a.l0 * (b.l0 * double(xp[a.i0 * W + b.i0]) + b.l1 * double(xp[a.i0 * W + b.i1])) +
                            a.l1 * (b.l0 * double(xp[a.i1 * W + b.i0]) + b.l1 * double(xp[a.i1 * W + b.i1]));
           yp[oh * Wo + ow] = T(v);
         }
       }
     }
-  }
-
-  struct Tap {
-    int64_t i0, i1;
-    double l0, l1;
-  };
-  static std::vector<Tap> bilinear_taps(int64_t in, int64_t out) {
-    std::vector<Tap> t(static_cast<size_t>(out));
-    const double scale = double(in) / double(out);
-    for (int64_t d = 0; d < out; ++d) {
-      const double src = std::max(scale * (double(d) + 0.5) - 0.5, 0.0);
-      const int64_t i0 = std::min<int64_t>(int64_t(src), in - 1);
-      const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
-      const double l1 = std::min(src - double(i0), 1.0);
-      t[size_t(d)] = {i0, i1, 1.0 - l1, l1};
-    }
-    return t;
   }
 
   void adam(const Node& n) {
@@ -428,10 +316,8 @@ class RefGroupKernel final : public Kernel {
   ScratchLayout scratch_;
   T* col_ = nullptr;
   std::unique_ptr<ref::ElementwiseProgram<T>> program_;
-  std::map<NodeId, BroadcastIndex> index_;
-  std::map<NodeId, ConvGeometry> geometry_;
-  std::map<NodeId, std::array<std::vector<Tap>, 2>> taps_;  // resize_bilinear: rows, columns
-  std::vector<double> acc_;
+  std::vector<std::function<void()>> steps_;  // the non-elementwise nodes, in order
+  std::vector<double> acc_;                   // reductions' accumulators
 };
 
 class RefBackend final : public HostMemoryBackend {

@@ -15,22 +15,29 @@
 
 namespace rg::cudatest {
 
+// The graph: every op of the set, with outputs `outs`.
+inline std::shared_ptr<Graph> forward_only_graph(DType t, std::vector<ValueId>& outs) {
+  auto g = std::make_shared<Graph>(t);
+  const ValueId x = g->input("x", {2, 5, 13, 11});
+  outs = {
+      g->max_pool2d(x, {3, 3}, {2, 2}),
+      g->max_pool2d(x, {3, 3}, {1, 1}, {1, 1}),
+      g->avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, false),
+      g->avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, true),
+      g->avg_pool2d(x, {2, 2}, {2, 2}),
+      g->resize_bilinear(x, 29, 17),
+      g->resize_bilinear(x, 6, 4),
+  };
+  outs.push_back(g->concat({outs[1], x, outs[2]}, 1));
+  outs.push_back(g->concat({x, x}, 3));
+  for (ValueId v : outs) g->mark_output(v);
+  return g;
+}
+
 inline void check_forward_only_ops(const std::function<std::unique_ptr<Backend>()>& make) {
   for (DType t : {DType::f32, DType::f64}) {
-    auto g = std::make_shared<Graph>(t);
-    const ValueId x = g->input("x", {2, 5, 13, 11});
-    std::vector<ValueId> outs = {
-        g->max_pool2d(x, {3, 3}, {2, 2}),
-        g->max_pool2d(x, {3, 3}, {1, 1}, {1, 1}),
-        g->avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, false),
-        g->avg_pool2d(x, {3, 3}, {1, 1}, {1, 1}, true),
-        g->avg_pool2d(x, {2, 2}, {2, 2}),
-        g->resize_bilinear(x, 29, 17),
-        g->resize_bilinear(x, 6, 4),
-    };
-    outs.push_back(g->concat({outs[1], x, outs[2]}, 1));
-    outs.push_back(g->concat({x, x}, 3));
-    for (ValueId v : outs) g->mark_output(v);
+    std::vector<ValueId> outs;
+    const std::shared_ptr<Graph> g = forward_only_graph(t, outs);
     std::mt19937 rng(3);
     std::normal_distribution<double> nd;
     std::vector<double> xv(2 * 5 * 13 * 11);

@@ -81,6 +81,13 @@ TEST(CudaCodegen, EveryOpCaseCompilesWithNvrtc) {
   }
 }
 
+TEST(CudaCodegen, ForwardOnlyOpsCompileWithNvrtc) {
+  for (DType t : {DType::f32, DType::f64}) {
+    std::vector<ValueId> outs;
+    EXPECT_GT(codegen(cudatest::forward_only_graph(t, outs)), 5) << dtype_name(t);
+  }
+}
+
 TEST(CudaCodegen, SeedTrainingStepAndGenerationCompileWithNvrtc) {
   model::StepConfig cfg;
   cfg.batch = 64;

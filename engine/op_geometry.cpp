@@ -1,0 +1,98 @@
+#include "engine/op_geometry.h"
+
+#include <algorithm>
+
+namespace rg {
+
+PoolGeometry pool_geometry(const Graph& g, const Node& n) {
+  const bool backward = n.op == OpKind::kMaxPool2dBackward;  // (dy, x) -> dx
+  const Shape& x = g.shape(backward ? n.inputs[1] : n.inputs[0]);
+  const Shape& y = g.shape(backward ? n.inputs[0] : n.outputs[0]);
+  PoolGeometry p;
+  p.planes = x[0] * x[1], p.h = x[2], p.w = x[3], p.ho = y[2], p.wo = y[3];
+  p.kh = n.attrs.kernel[0], p.kw = n.attrs.kernel[1], p.sh = n.attrs.stride[0],
+  p.sw = n.attrs.stride[1];
+  p.ph = n.attrs.padding[0], p.pw = n.attrs.padding[1];
+  p.max = n.op != OpKind::kAvgPool2d;
+  p.count_include_pad = n.attrs.count_include_pad;
+  return p;
+}
+
+PoolGeometry::Window PoolGeometry::window(int64_t oh, int64_t ow) const {
+  const int64_t h0 = oh * sh - ph, w0 = ow * sw - pw;
+  return {h0,
+          w0,
+          std::max<int64_t>(h0, 0),
+          std::min<int64_t>(h0 + kh, h),
+          std::max<int64_t>(w0, 0),
+          std::min<int64_t>(w0 + kw, w)};
+}
+
+int64_t PoolGeometry::average_count(const Window& win) const {
+  if (!count_include_pad) return (win.h1 - win.hs) * (win.w1 - win.ws);
+  // PyTorch counts the padding but not a window's part past it.
+  return (std::min<int64_t>(win.h0 + kh, h + ph) - win.h0) *
+         (std::min<int64_t>(win.w0 + kw, w + pw) - win.w0);
+}
+
+MatMulGeometry matmul_geometry(const Graph& g, const Node& n) {
+  const Shape &a = g.shape(n.inputs[0]), &y = g.shape(n.outputs[0]);
+  MatMulGeometry m;
+  m.ta = n.attrs.transpose_a, m.tb = n.attrs.transpose_b;
+  m.m = y[0], m.n = y[1], m.k = a[m.ta ? 0 : 1];
+  return m;
+}
+
+RowGeometry row_geometry(const Graph& g, const Node& n) {
+  const Shape& s = g.shape(n.outputs[0]);
+  RowGeometry r;
+  r.length = s.back();
+  r.rows = numel(s) / r.length;
+  r.backward = n.op == OpKind::kLogSoftmaxBackward;
+  return r;
+}
+
+ConcatGeometry concat_geometry(const Graph& g, const Node& n) {
+  const Shape& y = g.shape(n.outputs[0]);
+  const int rank = int(y.size());
+  ConcatGeometry c;
+  c.axis = n.attrs.axes[0] < 0 ? n.attrs.axes[0] + rank : n.attrs.axes[0];
+  for (int k = 0; k < c.axis; ++k) c.outer *= y[size_t(k)];
+  for (int k = c.axis + 1; k < rank; ++k) c.inner *= y[size_t(k)];
+  for (ValueId v : n.inputs) c.sizes.push_back(g.shape(v)[size_t(c.axis)]);
+  return c;
+}
+
+int64_t ConcatGeometry::total() const {
+  int64_t t = 0;
+  for (int64_t s : sizes) t += s;
+  return t;
+}
+
+namespace {
+
+std::vector<BilinearTap> bilinear_taps(int64_t in, int64_t out) {
+  std::vector<BilinearTap> t(static_cast<size_t>(out));
+  const double scale = double(in) / double(out);
+  for (int64_t d = 0; d < out; ++d) {
+    const double src = std::max(scale * (double(d) + 0.5) - 0.5, 0.0);
+    const int64_t i0 = std::min<int64_t>(int64_t(src), in - 1);
+    const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
+    const double l1 = std::min(src - double(i0), 1.0);
+    t[size_t(d)] = {i0, i1, 1.0 - l1, l1};
+  }
+  return t;
+}
+
+}  // namespace
+
+ResizeGeometry resize_geometry(const Graph& g, const Node& n) {
+  const Shape &x = g.shape(n.inputs[0]), &y = g.shape(n.outputs[0]);
+  ResizeGeometry r;
+  r.planes = x[0] * x[1], r.h = x[2], r.w = x[3], r.ho = y[2], r.wo = y[3];
+  r.rows = bilinear_taps(r.h, r.ho);
+  r.cols = bilinear_taps(r.w, r.wo);
+  return r;
+}
+
+}  // namespace rg

@@ -1,0 +1,75 @@
+// The index geometry of the gather-style anchors (pooling, matmul,
+// log_softmax, concat, bilinear resize), derived once from a node for every
+// backend: the reference loops over it, CUDA prints it into source as
+// constants. Convolutions have theirs in engine/conv_geometry.h; docs/lowering.md
+// says what the engine derives for the backends.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace rg {
+
+// kMaxPool2d / kAvgPool2d (x -> y) and kMaxPool2dBackward (dy, x -> dx), NCHW,
+// floor mode: windows are clipped to the input, so padding never wins a max.
+struct PoolGeometry {
+  int64_t planes = 0, h = 0, w = 0;  // x [planes = N * C, h, w]
+  int64_t ho = 0, wo = 0;            // y (dy) [planes, ho, wo]
+  int kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
+  bool max = true;
+  bool count_include_pad = true;  // average: divide by kh * kw, else by the clipped window
+
+  // Output (oh, ow)'s window: rows [h0, h0 + kh) before clipping, [hs, h1)
+  // after (columns alike).
+  struct Window {
+    int64_t h0, w0, hs, h1, ws, w1;
+  };
+  Window window(int64_t oh, int64_t ow) const;
+  // An average window's divisor.
+  int64_t average_count(const Window& win) const;
+};
+PoolGeometry pool_geometry(const Graph& g, const Node& n);
+
+// y [m, n] = op(a) @ op(b), op = transpose where set; a and b row-major as stored.
+struct MatMulGeometry {
+  int64_t m = 0, n = 0, k = 0;
+  bool ta = false, tb = false;
+  int64_t a_index(int64_t i, int64_t kk) const { return ta ? kk * m + i : i * k + kk; }
+  int64_t b_index(int64_t kk, int64_t j) const { return tb ? j * k + kk : kk * n + j; }
+};
+MatMulGeometry matmul_geometry(const Graph& g, const Node& n);
+
+// kLogSoftmax and kLogSoftmaxBackward: independent rows along the last axis.
+struct RowGeometry {
+  int64_t rows = 0, length = 0;
+  bool backward = false;  // dx from (dy, y)
+};
+RowGeometry row_geometry(const Graph& g, const Node& n);
+
+// kConcat: y viewed as [outer, sum of sizes, inner]; input i is [outer, sizes[i], inner].
+struct ConcatGeometry {
+  int axis = 0;  // non-negative
+  int64_t outer = 1, inner = 1;
+  std::vector<int64_t> sizes;
+  int64_t total() const;
+};
+ConcatGeometry concat_geometry(const Graph& g, const Node& n);
+
+// kResizeBilinear as F.interpolate(mode="bilinear", align_corners=False, no
+// antialias): output row d reads input rows i0 and i1 with weights l0 and l1
+// (columns alike), from the source coordinate (d + 0.5) * in / out - 0.5
+// clamped at 0, the upper neighbour clamped to the last row. Computed here in
+// double, once, so every backend interpolates with the same weights.
+struct BilinearTap {
+  int64_t i0, i1;
+  double l0, l1;
+};
+struct ResizeGeometry {
+  int64_t planes = 0, h = 0, w = 0, ho = 0, wo = 0;
+  std::vector<BilinearTap> rows, cols;  // ho and wo taps
+};
+ResizeGeometry resize_geometry(const Graph& g, const Node& n);
+
+}  // namespace rg
