@@ -67,6 +67,29 @@ class Kernel {
   virtual std::string describe() const = 0;
 };
 
+// How a Session runs its bound kernels: made by the backend once the session
+// has bound them, and owned by the session, so that device objects that
+// capture the session's memory (the CUDA backend's graph of the whole run)
+// live and die with it. The plan's other compiled objects are the kernels and
+// the backend's per-plan object (Backend::prepare).
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  virtual void run() = 0;
+};
+
+// The kernels one after another, in plan order.
+class InOrderRunner : public Runner {
+ public:
+  explicit InOrderRunner(std::vector<Kernel*> kernels) : kernels_(std::move(kernels)) {}
+  void run() override {
+    for (Kernel* k : kernels_) k->run();
+  }
+
+ private:
+  std::vector<Kernel*> kernels_;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -82,7 +105,7 @@ class Backend {
   // value, so producers and consumers agree, and the reorders to and from
   // them) returns an object of its own for this plan alone; the Plan owns it
   // and the engine and its Sessions call it, not this backend, for everything
-  // of the plan (compile, value_bytes, transfers, finish, run_all, memory).
+  // of the plan (compile, value_bytes, transfers, finish, make_runner, memory).
   // Null (the default): this backend serves the plan itself, plain row-major.
   virtual std::unique_ptr<Backend> prepare(const Graph& /*g*/, const std::vector<FusionGroup>& /*groups*/) {
     return nullptr;
@@ -119,9 +142,10 @@ class Backend {
   // Called once after every group of a plan is compiled (a backend may report
   // on the plan as a whole here, e.g. slow fallbacks, once).
   virtual void finish(const Graph& /*g*/) {}
-  // Runs the kernels of a plan in order; a backend may capture and replay them.
-  virtual void run_all(const std::vector<Kernel*>& kernels) {
-    for (Kernel* k : kernels) k->run();
+  // The runner of a Session's bound kernels (plan order); a backend may
+  // capture and replay them.
+  virtual std::unique_ptr<Runner> make_runner(std::vector<Kernel*> kernels) {
+    return std::make_unique<InOrderRunner>(std::move(kernels));
   }
 };
 

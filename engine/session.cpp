@@ -111,6 +111,7 @@ Session::Session(const Plan& plan, const CallerMemory& memory) : plan_(plan) {
       kernel->bind(b);
       kernels_.push_back(kernel);
     }
+    runner_ = plan.backend->make_runner(kernels_);
   } catch (...) {
     if (binds_plan_kernels_) plan.kernels_bound = false;
     release_memory();
@@ -171,13 +172,14 @@ void Session::release_memory() noexcept {
 
 Session::~Session() {
   plan_.backend->synchronize();
+  runner_.reset();  // before the kernels and memory it may have captured
   clones_.clear();  // before the memory their device objects may refer to
   release_memory();
   if (binds_plan_kernels_) plan_.kernels_bound = false;
 }
 
 void Session::run() {
-  plan_.backend->run_all(kernels_);
+  runner_->run();
 }
 
 ValueId Session::input_value(std::string_view name) const {

@@ -1,7 +1,8 @@
 // The CUDA backend: one CudaKernel per fusion group, a list of steps (cuDNN
 // convolutions and NVRTC kernels) with every argument resolved at bind(), run
-// on the backend's stream; run_all() runs a plan eagerly once, captures it
-// into a CUDA graph on the second run and replays that graph afterwards.
+// on the backend's stream; a Session's GraphRunner runs them eagerly once,
+// captures them into a CUDA graph on the second run and replays that graph
+// afterwards.
 #include <cudnn.h>
 #include <nvrtc.h>
 
@@ -31,13 +32,12 @@ class CudaBackend;
 class CudaKernel final : public Kernel {
  public:
   CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp);
-  ~CudaKernel() override;
   size_t scratch_bytes() const override { return scratch_.bytes(); }
   void bind(const KernelBinding& b) override;
   // Another Session's copy, compiled again (the NVRTC module and cuDNN's
   // heuristic, deterministic algorithm choice are shared or repeat). Its
-  // Session's kernel list differs, so run_all captures it in a CUDA graph of
-  // its own; its Adam launches group with that Session's earlier kernels.
+  // Session captures it in a CUDA graph of its own (GraphRunner); its Adam
+  // launches group with that Session's earlier kernels.
   std::unique_ptr<Kernel> clone() const override { return std::make_unique<CudaKernel>(be_, g_, grp_); }
   void run() override;
   std::string describe() const override;
@@ -175,7 +175,6 @@ class CudaBackend final : public Backend {
     if (dry_ || emulate_) return;
     cudaStreamSynchronize(stream_);
     tune_.reset();
-    for (auto& e : graphs_) cudaGraphExecDestroy(e.exec);
     cudnnDestroy(static_cast<cudnnHandle_t>(cudnn_));
     jit_.reset();
     cudaStreamDestroy(stream_);
@@ -219,68 +218,7 @@ class CudaBackend final : public Backend {
       fail(std::string("graphs of ") + dtype_name(g.float_type()) + " are not supported (f32, f64)");
     return std::make_unique<CudaKernel>(*this, g, grp);
   }
-  void run_all(const std::vector<Kernel*>& kernels) override {
-    if (!opt_.cuda_graphs || emulate_) {
-      for (Kernel* k : kernels) k->run();
-      return;
-    }
-    auto it = std::find_if(graphs_.begin(), graphs_.end(), [&](const Entry& e) { return e.kernels == kernels; });
-    if (it == graphs_.end()) {
-      // First run: eager (lazy module loading and cuDNN's first-call work happen
-      // outside any capture). The graph is captured on the second run.
-      for (Kernel* k : kernels) k->run();
-      graphs_.push_back({kernels, nullptr, false});
-      return;
-    }
-    if (it->eager) {
-      for (Kernel* k : kernels) k->run();
-      return;
-    }
-    if (!it->exec) {
-      std::string why;
-      cudaGraph_t graph = nullptr;
-      cudaError_t e = cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal);
-      if (e == cudaSuccess) {
-        try {
-          for (Kernel* k : kernels) k->run();
-        } catch (const std::exception& ex) {
-          why = ex.what();
-        }
-        e = cudaStreamEndCapture(stream_, &graph);
-        if (e == cudaSuccess && why.empty()) e = cudaGraphInstantiate(&it->exec, graph, 0);
-        if (graph) cudaGraphDestroy(graph);
-      }
-      if (e != cudaSuccess || !why.empty()) {
-        // Something in the plan cannot be captured: run this plan eagerly from
-        // now on (still no allocation), and say so once.
-        if (why.empty()) why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
-        cudaGetLastError();
-        if (it->exec) cudaGraphExecDestroy(it->exec);
-        it->exec = nullptr;
-        it->eager = true;
-        std::fprintf(stderr, "cuda backend: CUDA graph capture failed (%s); this plan runs eagerly\n", why.c_str());
-        for (Kernel* k : kernels) k->run();
-        return;
-      }
-    }
-    check(cudaGraphLaunch(it->exec, stream_), "cudaGraphLaunch");
-  }
-
-  // A kernel rebound or destroyed: graphs that captured it are stale.
-  void forget(const Kernel* k) {
-    if (dry_ || emulate_) return;
-    for (auto it = graphs_.begin(); it != graphs_.end();) {
-      if (std::find(it->kernels.begin(), it->kernels.end(), k) != it->kernels.end()) {
-        if (it->exec) {
-          cudaStreamSynchronize(stream_);
-          cudaGraphExecDestroy(it->exec);
-        }
-        it = graphs_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
+  std::unique_ptr<Runner> make_runner(std::vector<Kernel*> kernels) override;
 
   Jit& jit() { return *jit_; }
   void* cudnn() const { return cudnn_; }
@@ -296,11 +234,6 @@ class CudaBackend final : public Backend {
   int block() const { return block_; }
 
  private:
-  struct Entry {
-    std::vector<Kernel*> kernels;
-    cudaGraphExec_t exec;
-    bool eager;  // capture failed: run eagerly
-  };
   CudaOptions opt_;
   int sms_ = 1;
   int block_ = 256;
@@ -309,8 +242,67 @@ class CudaBackend final : public Backend {
   void* cudnn_ = nullptr;
   std::unique_ptr<TuneScratch> tune_;
   std::unique_ptr<Jit> jit_;
-  std::vector<Entry> graphs_;
 };
+
+// A Session's run: eager once (lazy module loading and cuDNN's first-call work
+// happen outside any capture), captured into a CUDA graph on the second run,
+// that graph replayed afterwards. The graph holds the session's pointers, so
+// it is the session's and dies with it (Backend::make_runner).
+class GraphRunner final : public Runner {
+ public:
+  GraphRunner(CudaBackend& be, std::vector<Kernel*> kernels) : be_(be), kernels_(std::move(kernels)) {}
+  ~GraphRunner() override {
+    if (!exec_) return;
+    cudaStreamSynchronize(be_.stream());
+    cudaGraphExecDestroy(exec_);
+  }
+  void run() override {
+    if (runs_++ == 0 || eager_) return run_eagerly();
+    if (!exec_ && !capture()) return run_eagerly();
+    check(cudaGraphLaunch(exec_, be_.stream()), "cudaGraphLaunch");
+  }
+
+ private:
+  void run_eagerly() {
+    for (Kernel* k : kernels_) k->run();
+  }
+  // Instantiates the graph; false (said once, eager from now on, still no
+  // allocation) when something in the plan cannot be captured.
+  bool capture() {
+    std::string why;
+    cudaGraph_t graph = nullptr;
+    cudaError_t e = cudaStreamBeginCapture(be_.stream(), cudaStreamCaptureModeThreadLocal);
+    if (e == cudaSuccess) {
+      try {
+        run_eagerly();
+      } catch (const std::exception& ex) {
+        why = ex.what();
+      }
+      e = cudaStreamEndCapture(be_.stream(), &graph);
+      if (e == cudaSuccess && why.empty()) e = cudaGraphInstantiate(&exec_, graph, 0);
+      if (graph) cudaGraphDestroy(graph);
+    }
+    if (e == cudaSuccess && why.empty()) return true;
+    if (why.empty()) why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+    cudaGetLastError();
+    if (exec_) cudaGraphExecDestroy(exec_);
+    exec_ = nullptr;
+    eager_ = true;
+    std::fprintf(stderr, "cuda backend: CUDA graph capture failed (%s); this session runs eagerly\n", why.c_str());
+    return false;
+  }
+
+  CudaBackend& be_;
+  std::vector<Kernel*> kernels_;
+  cudaGraphExec_t exec_ = nullptr;
+  size_t runs_ = 0;
+  bool eager_ = false;  // capture failed
+};
+
+std::unique_ptr<Runner> CudaBackend::make_runner(std::vector<Kernel*> kernels) {
+  if (!opt_.cuda_graphs || emulate_ || dry_) return std::make_unique<InOrderRunner>(std::move(kernels));
+  return std::make_unique<GraphRunner>(*this, std::move(kernels));
+}
 
 // --- Kernel construction ----------------------------------------------------------
 
@@ -436,7 +428,6 @@ CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
   }
 }
 
-CudaKernel::~CudaKernel() { be_.forget(this); }
 
 void CudaKernel::add_launch(LaunchSpec s) {
   be_.jit().add(s.name, s.source);
@@ -647,7 +638,6 @@ void* CudaKernel::resolve(const Arg& a, const KernelBinding& b) const {
 }
 
 void CudaKernel::bind(const KernelBinding& b) {
-  be_.forget(this);
   be_.release_tuning();
   be_.jit().build();
   for (Launch& l : launches_) {

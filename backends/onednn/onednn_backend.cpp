@@ -1118,9 +1118,18 @@ class OneDnnPlan final : public HostMemoryBackend {
     std::fprintf(stderr, "%s\n", line.c_str());
   }
 
-  void run_all(const std::vector<Kernel*>& kernels) override {
-    if (ctx_->opt.threads > 0 && omp_get_max_threads() != ctx_->opt.threads) omp_set_num_threads(ctx_->opt.threads);
-    for (Kernel* k : kernels) k->run();
+  // In order, on OneDnnOptions::threads threads (set again per run: the
+  // caller's thread may have another OpenMP setting).
+  std::unique_ptr<Runner> make_runner(std::vector<Kernel*> kernels) override {
+    struct Threaded final : InOrderRunner {
+      Threaded(std::vector<Kernel*> k, int threads) : InOrderRunner(std::move(k)), threads_(threads) {}
+      void run() override {
+        if (threads_ > 0 && omp_get_max_threads() != threads_) omp_set_num_threads(threads_);
+        InOrderRunner::run();
+      }
+      int threads_;
+    };
+    return std::make_unique<Threaded>(std::move(kernels), ctx_->opt.threads);
   }
 
  private:

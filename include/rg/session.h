@@ -22,6 +22,7 @@
 namespace rg {
 
 class Kernel;
+class Runner;
 
 // Memory the caller owns, in the backend's address space (host memory for the
 // ref and cpu backends, device memory for cuda). memory_requirements(plan)
@@ -109,6 +110,7 @@ class Session {
   std::vector<char> read_only_;      // per variable: caller memory the session must not write
   std::vector<void*> ptrs_;          // per value
   std::vector<Kernel*> kernels_;
+  std::unique_ptr<Runner> runner_;  // the backend's, for kernels_ (Backend::make_runner)
 };
 
 }  // namespace rg
