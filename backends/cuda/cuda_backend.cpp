@@ -18,6 +18,7 @@
 #include "engine/lowered_chain.h"
 #include "engine/schedule.h"
 #include "graph/elementwise_ops.h"
+#include "graph/batch_norm_rules.h"
 #include "graph/state_update_rules.h"
 #include <cstdio>
 #include <cstdlib>
@@ -347,8 +348,9 @@ CudaKernel::CudaKernel(CudaBackend& be, const Graph& g, const FusionGroup& grp)
       const std::string var = channel_load(s, train ? home(n.outputs[2]) : home(n.inputs[4]));
       const std::string gamma = channel_load(s, home(n.inputs[1])), beta = channel_load(s, home(n.inputs[2]));
       const std::string y = "v" + std::to_string(n.outputs[0]);
-      s.body.push_back("const " + T + " " + y + " = (" + x + " - " + mean + ") * ((" + T + ")1 / rg_sqrt(" + var + " + " +
-                       literal(n.attrs.eps, T) + ")) * " + gamma + " + " + beta + ";");
+      const CExpr inv = batch_norm_inv_std(CExpr(var), CExpr(literal(n.attrs.eps, T)), CExpr("(" + T + ")1"));
+      s.body.push_back("const " + T + " " + y + " = " +
+                       batch_norm_normalize(CExpr(x), CExpr(mean), inv, CExpr(gamma), CExpr(beta)).text + ";");
       regs[n.outputs[0]] = y;
       if (!grp.is_internal(n.outputs[0])) s.stores.push_back({Arg::val(n.outputs[0]), y});
       build_chain(1, s, regs);
@@ -545,7 +547,8 @@ void CudaKernel::build_batch_norm_stats(const Node& n) {
   mean.partials = partials;
   add_reduction(mean, p);
   // Two passes as the reference (mean, then the centred sum of squares).
-  RedSpec var{T_, xs, {true, false, true, true}, {home(n.inputs[0])}, {home(n.outputs[1])}, {}, {"(x0 - q0) * (x0 - q0)"}, {}, {}, partials};
+  const std::string square = batch_norm_centred_square(CExpr("x0"), CExpr("q0")).text;
+  RedSpec var{T_, xs, {true, false, true, true}, {home(n.inputs[0])}, {home(n.outputs[1])}, {}, {square}, {}, {}, partials};
   var.outs.push_back({home(n.outputs[2]), "a0 / " + literal(double(M), T_)});
   add_reduction(var, p);
 }
@@ -555,9 +558,11 @@ void CudaKernel::build_batch_norm_backward(const Node& n) {
   const Shape& xs = g_.shape(n.inputs[1]);
   const int64_t M = xs[0] * xs[2] * xs[3];
   for (ValueId v : n.outputs) place(v);
-  const std::string eps = literal(n.attrs.eps, T_);
+  // graph/batch_norm_rules.h, printed.
+  const CExpr eps(literal(n.attrs.eps, T_)), one("(" + T_ + ")1");
+  const std::string inv_q = "const " + T_ + " inv = " + batch_norm_inv_std(CExpr("q1"), eps, one).text + ";";
   RedSpec r{T_, xs, {true, false, true, true}, {home(n.inputs[0]), home(n.inputs[1])}, {home(n.inputs[3]), home(n.inputs[4])},
-            {"const " + T_ + " inv = (" + T_ + ")1 / rg_sqrt(q1 + " + eps + ");"}, {"x0", "x0 * ((x1 - q0) * inv)"}, {}, {}, {}};
+            {inv_q}, {"x0", batch_norm_dy_xhat(CExpr("x0"), CExpr("x1"), CExpr("q0"), CExpr("inv")).text}, {}, {}, {}};
   r.outs.push_back({home(n.outputs[2]), "a0"});
   r.outs.push_back({home(n.outputs[1]), "a1"});
   const RedPlan p = plan_reduction(r, be_.sms());
@@ -570,11 +575,10 @@ void CudaKernel::build_batch_norm_backward(const Node& n) {
   const std::string gamma = channel_load(s, home(n.inputs[2])), mean = channel_load(s, home(n.inputs[3])),
                     var = channel_load(s, home(n.inputs[4])), sdy = channel_load(s, home(n.outputs[2])),
                     sdyx = channel_load(s, home(n.outputs[1]));
-  const std::string Mf = literal(double(M), T_);
-  s.body.push_back("const " + T_ + " inv = (" + T_ + ")1 / rg_sqrt(" + var + " + " + eps + ");");
-  s.body.push_back("const " + T_ + " xhat = (l1 - " + mean + ") * inv;");
-  s.body.push_back("const " + T_ + " scale = " + gamma + " * inv / " + Mf + ";");
-  s.stores.push_back({home(n.outputs[0]), "scale * (" + Mf + " * l0 - " + sdy + " - xhat * " + sdyx + ")"});
+  s.body.push_back("const " + T_ + " inv = " + batch_norm_inv_std(CExpr(var), eps, one).text + ";");
+  s.stores.push_back({home(n.outputs[0]), batch_norm_input_gradient(CExpr("l0"), CExpr("l1"), CExpr(mean), CExpr("inv"), CExpr(gamma),
+                                                                    CExpr(sdy), CExpr(sdyx), CExpr(literal(double(M), T_)))
+                                              .text});
   add_ew(s);
 }
 

@@ -26,6 +26,7 @@
 #include "engine/lowered_chain.h"
 #include "engine/schedule.h"
 #include "graph/elementwise_ops.h"
+#include "graph/batch_norm_rules.h"
 #include "graph/state_update_rules.h"
 
 namespace rg {
@@ -152,9 +153,10 @@ class EwProgram {
   void run() const {
     if (bn_.gamma != kNoValue)  // per-channel affine of the BatchNorm head, in double
       for (size_t c = 0; c < scale_.size(); ++c) {
-        const double inv = 1.0 / std::sqrt(double(bn_ptr_[3][c]) + bn_.eps), sc = double(bn_ptr_[0][c]) * inv;
+        const double inv = batch_norm_inv_std(double(bn_ptr_[3][c]), bn_.eps, 1.0);
+        const double sc = batch_norm_scale(inv, double(bn_ptr_[0][c]));
         scale_[c] = float(sc);
-        shift_[c] = float(double(bn_ptr_[1][c]) - double(bn_ptr_[2][c]) * sc);
+        shift_[c] = float(batch_norm_shift(double(bn_ptr_[2][c]), sc, double(bn_ptr_[1][c])));
       }
     const int64_t chunks = (total_ + kChunk - 1) / kChunk;
     if (total_ < 32768) {

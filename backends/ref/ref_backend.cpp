@@ -15,6 +15,7 @@
 #include "engine/host_memory.h"
 #include "engine/op_geometry.h"
 #include "engine/strided_walk.h"
+#include "graph/batch_norm_rules.h"
 #include "graph/state_update_rules.h"
 
 namespace rg {
@@ -131,6 +132,7 @@ class RefGroupKernel final : public Kernel {
     steps_.push_back(std::move(step));
   }
 
+  // graph/batch_norm_rules.h, per channel, in double.
   void batch_norm_forward(const Node& n) {
     const Shape& s = g_.shape(n.inputs[0]);
     const int64_t N = s[0], C = s[1], HW = s[2] * s[3], M = N * HW;
@@ -145,10 +147,7 @@ class RefGroupKernel final : public Kernel {
           for (int64_t k = 0; k < HW; ++k) sum += double(x[(i * C + c) * HW + k]);
         mean = sum / double(M);
         for (int64_t i = 0; i < N; ++i)
-          for (int64_t k = 0; k < HW; ++k) {
-            const double d = double(x[(i * C + c) * HW + k]) - mean;
-            sq += d * d;
-          }
+          for (int64_t k = 0; k < HW; ++k) sq += batch_norm_centred_square(double(x[(i * C + c) * HW + k]), mean);
         var = sq / double(M);
         p(n.outputs[1])[c] = T(mean);
         p(n.outputs[2])[c] = T(var);
@@ -156,11 +155,11 @@ class RefGroupKernel final : public Kernel {
         mean = double(p(n.inputs[3])[c]);
         var = double(p(n.inputs[4])[c]);
       }
-      const double inv = 1.0 / std::sqrt(var + n.attrs.eps);
+      const double inv = batch_norm_inv_std(var, n.attrs.eps, 1.0);
       for (int64_t i = 0; i < N; ++i)
         for (int64_t k = 0; k < HW; ++k) {
           const int64_t e = (i * C + c) * HW + k;
-          y[e] = T((double(x[e]) - mean) * inv * double(gamma[c]) + double(beta[c]));
+          y[e] = T(batch_norm_normalize(double(x[e]), mean, inv, double(gamma[c]), double(beta[c])));
         }
     }
   }
@@ -172,23 +171,21 @@ class RefGroupKernel final : public Kernel {
             *var = p(n.inputs[4]);
     T *dx = p(n.outputs[0]), *dgamma = p(n.outputs[1]), *dbeta = p(n.outputs[2]);
     for (int64_t c = 0; c < C; ++c) {
-      const double mu = double(mean[c]), inv = 1.0 / std::sqrt(double(var[c]) + n.attrs.eps);
+      const double mu = double(mean[c]), inv = batch_norm_inv_std(double(var[c]), n.attrs.eps, 1.0);
       double sdy = 0, sdyx = 0;
       for (int64_t i = 0; i < N; ++i)
         for (int64_t k = 0; k < HW; ++k) {
           const int64_t e = (i * C + c) * HW + k;
           sdy += double(dy[e]);
-          sdyx += double(dy[e]) * (double(x[e]) - mu) * inv;
+          sdyx += batch_norm_dy_xhat(double(dy[e]), double(x[e]), mu, inv);
         }
       if (dgamma) dgamma[c] = T(sdyx);
       if (dbeta) dbeta[c] = T(sdy);
       if (!dx) continue;
-      const double scale = double(gamma[c]) * inv / double(M);
       for (int64_t i = 0; i < N; ++i)
         for (int64_t k = 0; k < HW; ++k) {
           const int64_t e = (i * C + c) * HW + k;
-          const double xhat = (double(x[e]) - mu) * inv;
-          dx[e] = T(scale * (double(M) * double(dy[e]) - sdy - xhat * sdyx));
+          dx[e] = T(batch_norm_input_gradient(double(dy[e]), double(x[e]), mu, inv, double(gamma[c]), sdy, sdyx, double(M)));
         }
     }
   }
