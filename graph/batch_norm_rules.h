@@ -30,7 +30,8 @@ inline E batch_norm_inv_std(const E& var, const E& eps, const E& one) {
 }
 
 template <typename E>
-inline E batch_norm_normalize(const E& x, const E& mean, const E& inv, const E& gamma, const E& beta) {
+inline E batch_norm_normalize(const E& x, const E& mean, const E& inv, const E& gamma,
+                              const E& beta) {
   return (x - mean) * inv * gamma + beta;
 }
 
@@ -54,8 +55,8 @@ inline E batch_norm_dy_xhat(const E& dy, const E& x, const E& mean, const E& inv
 
 // dx from the channel's sums (dbeta = sum(dy), dgamma = sum(dy * xhat)); m is M in E.
 template <typename E>
-inline E batch_norm_input_gradient(const E& dy, const E& x, const E& mean, const E& inv, const E& gamma, const E& dbeta,
-                                   const E& dgamma, const E& m) {
+inline E batch_norm_input_gradient(const E& dy, const E& x, const E& mean, const E& inv,
+                                   const E& gamma, const E& dbeta, const E& dgamma, const E& m) {
   const E xhat = (x - mean) * inv;
   const E scale = gamma * inv / m;
   return scale * (m * dy - dbeta - xhat * dgamma);
