@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -76,14 +77,26 @@ class Runner {
  public:
   virtual ~Runner() = default;
   virtual void run() = 0;
+  // run(), with each kernel's milliseconds (Session::run_timed).
+  virtual std::vector<double> run_timed() = 0;
 };
 
-// The kernels one after another, in plan order.
+// The kernels one after another, in plan order; run_timed() times each call
+// (right for a backend whose kernels are done when run() returns).
 class InOrderRunner : public Runner {
  public:
   explicit InOrderRunner(std::vector<Kernel*> kernels) : kernels_(std::move(kernels)) {}
   void run() override {
     for (Kernel* k : kernels_) k->run();
+  }
+  std::vector<double> run_timed() override {
+    std::vector<double> ms;
+    for (Kernel* k : kernels_) {
+      const auto t0 = std::chrono::steady_clock::now();
+      k->run();
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return ms;
   }
 
  private:

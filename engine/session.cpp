@@ -182,6 +182,8 @@ void Session::run() {
   runner_->run();
 }
 
+std::vector<double> Session::run_timed() { return runner_->run_timed(); }
+
 ValueId Session::input_value(std::string_view name) const {
   for (const InputInfo& i : plan_.graph->inputs())
     if (i.name == name) return i.value;

@@ -263,7 +263,86 @@ class GraphRunner final : public Runner {
     check(cudaGraphLaunch(exec_, be_.stream()), "cudaGraphLaunch");
   }
 
+  // Events between the kernels, recorded inside one replay of a graph of the
+  // run made for this (cudaEventRecordExternal nodes), so neither launch gaps
+  // nor host syncs are timed; eagerly, with the same events, on the first run
+  // or where the run cannot be captured. The run happens exactly once either
+  // way (it may be a training step): where the device ran the graph but cannot
+  // time its events, the times are NaN and later calls time eagerly.
+  std::vector<double> run_timed() override {
+    const cudaStream_t s = be_.stream();
+    std::vector<cudaEvent_t> ev(kernels_.size() + 1, nullptr);
+    std::vector<double> ms;
+    try {
+      for (cudaEvent_t& e : ev) check(cudaEventCreate(&e), "cudaEventCreate");
+      if (runs_++ == 0 || eager_ || !graph_events_ || !timed_in_graph(ev, ms)) {
+        check(cudaEventRecord(ev[0], s), "cudaEventRecord");
+        for (size_t k = 0; k < kernels_.size(); ++k) {
+          kernels_[k]->run();
+          check(cudaEventRecord(ev[k + 1], s), "cudaEventRecord");
+        }
+        check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+        ms = elapsed(ev);
+      }
+    } catch (...) {
+      for (cudaEvent_t e : ev)
+        if (e) cudaEventDestroy(e);
+      throw;
+    }
+    for (cudaEvent_t e : ev) cudaEventDestroy(e);
+    return ms;
+  }
+
  private:
+  static std::vector<double> elapsed(const std::vector<cudaEvent_t>& ev) {
+    std::vector<double> ms;
+    for (size_t k = 0; k + 1 < ev.size(); ++k) {
+      float t = 0;
+      check(cudaEventElapsedTime(&t, ev[k], ev[k + 1]), "cudaEventElapsedTime");
+      ms.push_back(double(t));
+    }
+    return ms;
+  }
+  // False where the graph cannot be made: nothing ran. Throws where it ran
+  // and failed.
+  bool timed_in_graph(const std::vector<cudaEvent_t>& ev, std::vector<double>& ms) {
+    const cudaStream_t s = be_.stream();
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    bool ok = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+    if (ok) {
+      try {
+        ok = cudaEventRecordWithFlags(ev[0], s, cudaEventRecordExternal) == cudaSuccess;
+        for (size_t k = 0; ok && k < kernels_.size(); ++k) {
+          kernels_[k]->run();
+          ok = cudaEventRecordWithFlags(ev[k + 1], s, cudaEventRecordExternal) == cudaSuccess;
+        }
+      } catch (const std::exception&) {
+        ok = false;
+      }
+      ok = cudaStreamEndCapture(s, &graph) == cudaSuccess && ok;
+      ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+      ok = ok && cudaGraphLaunch(exec, s) == cudaSuccess;
+    }
+    if (graph) cudaGraphDestroy(graph);
+    if (!ok) {
+      if (exec) cudaGraphExecDestroy(exec);
+      cudaGetLastError();
+      return false;
+    }
+    const cudaError_t done = cudaStreamSynchronize(s);
+    cudaGraphExecDestroy(exec);
+    check(done, "cudaStreamSynchronize");
+    try {
+      ms = elapsed(ev);
+    } catch (const std::exception&) {
+      cudaGetLastError();
+      graph_events_ = false;
+      ms.assign(kernels_.size(), std::nan(""));
+    }
+    return true;
+  }
+
   void run_eagerly() {
     for (Kernel* k : kernels_) k->run();
   }
@@ -297,7 +376,8 @@ class GraphRunner final : public Runner {
   std::vector<Kernel*> kernels_;
   cudaGraphExec_t exec_ = nullptr;
   size_t runs_ = 0;
-  bool eager_ = false;  // capture failed
+  bool eager_ = false;        // capture failed
+  bool graph_events_ = true;  // run_timed's events inside a graph can be timed
 };
 
 std::unique_ptr<Runner> CudaBackend::make_runner(std::vector<Kernel*> kernels) {

@@ -1126,8 +1126,15 @@ class OneDnnPlan final : public HostMemoryBackend {
     struct Threaded final : InOrderRunner {
       Threaded(std::vector<Kernel*> k, int threads) : InOrderRunner(std::move(k)), threads_(threads) {}
       void run() override {
-        if (threads_ > 0 && omp_get_max_threads() != threads_) omp_set_num_threads(threads_);
+        set_threads();
         InOrderRunner::run();
+      }
+      std::vector<double> run_timed() override {
+        set_threads();
+        return InOrderRunner::run_timed();
+      }
+      void set_threads() const {
+        if (threads_ > 0 && omp_get_max_threads() != threads_) omp_set_num_threads(threads_);
       }
       int threads_;
     };

@@ -26,6 +26,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "engine/rng/philox.h"
 #include "apps/rng_streams.h"
+#include "engine/conv_geometry.h"
 #include "engine/session.h"
 
 namespace {
@@ -57,39 +58,44 @@ void init_variables(const rg::Graph& g, rg::Session& s, uint32_t seed) {
 
 const char* prec_name(rg::CudaPrecision p) { return rg::cuda_precision_name(p); }
 
-// Wall time per group with a sync around each (eager, outside the CUDA graph),
-// summed by kind over `reps` steps: where the step's time goes.
-void profile_step(rg::Plan& plan, rg::Backend& be, rg::Session& sess, int reps, const char* prec) {
+// Device time per group, from events between the kernels inside one replay
+// of the step (Session::run_timed: no host sync between kernels), averaged
+// over `reps` steps: per group its kind, the convolution's problem and FLOPs
+// where it has one, cuDNN's algorithm (describe()), ms and TFLOP/s; summed by
+// kind. Issue 15, item 1.
+void profile_step(rg::Plan& plan, rg::Session& sess, int reps, const char* prec) {
   std::vector<double> t(plan.kernels.size(), 0.0);
-  sess.run();
-  be.synchronize();
-  for (int r = 0; r < reps; ++r)
-    for (size_t k = 0; k < plan.kernels.size(); ++k) {
-      be.synchronize();
-      const auto t0 = Clock::now();
-      plan.kernels[k]->run();
-      be.synchronize();
-      t[k] += since(t0) * 1e3 / reps;
-    }
-  double fwd = 0, bwd_data = 0, bwd_filter = 0, other = 0;
+  sess.run_timed();  // the first timed run after capture: modules loaded, graph made
+  for (int r = 0; r < reps; ++r) {
+    const std::vector<double> ms = sess.run_timed();
+    for (size_t k = 0; k < t.size(); ++k) t[k] += ms[k] / reps;
+  }
+  const rg::Graph& g = *plan.graph;
+  double fwd = 0, bwd_data = 0, bwd_filter = 0, other = 0, total = 0;
+  std::vector<double> flops(t.size(), 0.0);
   std::vector<size_t> idx(t.size());
   for (size_t k = 0; k < t.size(); ++k) {
     idx[k] = k;
-    const std::string d = plan.kernels[k]->describe();
-    (d.find("cudnn forward") != std::string::npos         ? fwd
-     : d.find("cudnn backward-data") != std::string::npos  ? bwd_data
-     : d.find("cudnn backward-filter") != std::string::npos ? bwd_filter
-                                                            : other) += t[k];
+    total += t[k];
+    const rg::Node& anchor = g.node(plan.groups[k].nodes[0]);
+    if (rg::is_convolution(anchor.op)) flops[k] = double(rg::conv_geometry(g, anchor).flops());
+    (anchor.op == rg::OpKind::kConv2d            ? fwd
+     : anchor.op == rg::OpKind::kConvTranspose2d ? bwd_data
+     : anchor.op == rg::OpKind::kConv2dBackwardWeight ? bwd_filter
+                                                     : other) += t[k];
   }
   std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return t[a] > t[b]; });
-  std::printf("{\"bench\": \"train_step_profile\", \"precision\": \"%s\", \"note\": \"ms per step, synced per group\", \"conv_forward_groups\": %.3f, "
-              "\"conv_backward_data_groups\": %.3f, \"conv_backward_filter_groups\": %.3f, \"nvrtc_only_groups\": %.3f, \"top\": [",
-              prec, fwd, bwd_data, bwd_filter, other);
-  for (size_t i = 0; i < std::min<size_t>(12, idx.size()); ++i) {
-    std::string d = plan.kernels[idx[i]]->describe();
-    for (char& c : d)
-      if (c == '"' || c == '\\') c = '\'';
-    std::printf("%s{\"ms\": %.3f, \"group\": \"%s\"}", i ? ", " : "", t[idx[i]], d.c_str());
+  std::printf("{\"bench\": \"train_step_profile\", \"precision\": \"%s\", \"note\": \"device ms per step, events inside one replay\", "
+              "\"total_ms\": %.3f, \"conv_forward_groups\": %.3f, \"conv_backward_data_groups\": %.3f, \"conv_backward_filter_groups\": %.3f, "
+              "\"other_groups\": %.3f, \"groups\": [",
+              prec, total, fwd, bwd_data, bwd_filter, other);
+  for (size_t i = 0; i < idx.size(); ++i) {
+    const size_t k = idx[i];
+    std::string what = rg::group_str(g, plan.groups[k]) + " | " + plan.kernels[k]->describe();
+    for (char& c : what)
+      if (c == '"' || c == '\\' || c == '\n') c = '\'';
+    std::printf("%s{\"ms\": %.4f, \"gflop\": %.3f, \"tflops\": %.2f, \"group\": \"%s\"}", i ? ", " : "", t[k], flops[k] * 1e-9,
+                t[k] > 0 ? flops[k] / (t[k] * 1e9) : 0.0, what.c_str());
   }
   std::printf("]}\n");
   std::fflush(stdout);
@@ -138,7 +144,7 @@ void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool det
       autotune ? "train_step_autotune" : "train_step", prec_name(prec), deterministic ? "true" : "false", batch, size, iters, ms, 1e3 / ms, gflop / ms, compile_s, first_s, plan->groups.size(),
       double(plan->arena_bytes) / 1048576.0, loss_d, loss_g);
   std::fflush(stdout);
-  if (profile) profile_step(*plan, *be, sess, 2, prec_name(prec));
+  if (profile) profile_step(*plan, sess, 3, prec_name(prec));
 }
 
 rg::ValueId input_named(const rg::Graph& g, const std::string& name) {

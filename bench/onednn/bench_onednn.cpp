@@ -183,16 +183,14 @@ void load(Session& s, const Graph& g) {
 }
 
 // RG_PROFILE=1: time every kernel of one run and print the heaviest to stderr.
-void profile(Plan& plan, const char* what) {
+void profile(Plan& plan, Session& s, const char* what) {
   if (!std::getenv("RG_PROFILE")) return;
   std::vector<std::pair<double, size_t>> t;
   double total = 0;
-  for (size_t k = 0; k < plan.kernels.size(); ++k) {
-    const auto t0 = std::chrono::steady_clock::now();
-    plan.kernels[k]->run();
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    t.push_back({dt, k});
-    total += dt;
+  const std::vector<double> ms = s.run_timed();
+  for (size_t k = 0; k < ms.size(); ++k) {
+    t.push_back({ms[k] * 1e-3, k});
+    total += ms[k] * 1e-3;
   }
   std::sort(t.rbegin(), t.rend());
   std::fprintf(stderr, "profile %s: %.3f s in %zu kernels\n", what, total, t.size());
@@ -219,7 +217,7 @@ void BM_TrainStep(benchmark::State& st) {
   s.set_input("x_real", std::span<const double>(x));
   s.set_input("z", std::span<const double>(z));
   s.run();
-  profile(*plan, "train_step");
+  profile(*plan, s, "train_step");
   for (auto _ : st) s.run();
   set_flop_counters(st, 424e9 * cfg.batch / 64.0);
   st.SetItemsProcessed(int64_t(st.iterations()) * cfg.batch);
@@ -237,7 +235,7 @@ void BM_Generate(benchmark::State& st) {
   const auto z = filled({batch, 128}, 5, 1.0);
   s.set_input("z", std::span<const double>(z));
   s.run();
-  profile(*plan, "generate");
+  profile(*plan, s, "generate");
   for (auto _ : st) s.run();
   set_flop_counters(st, 1.375e9 * batch);
   st.SetItemsProcessed(int64_t(st.iterations()) * batch);

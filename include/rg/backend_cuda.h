@@ -1,6 +1,6 @@
 // The CUDA backend: cuDNN for convolutions, NVRTC-compiled
 // kernels generated from the graph for every other group, one CUDA graph per
-// plan run (captured on the second run, replayed after).
+// Session (captured on its second run, replayed after).
 #pragma once
 
 #include <memory>

@@ -52,9 +52,7 @@ class Session {
  public:
   // `plan` must outlive the session. Several sessions may run one plan, each
   // with its own memory (not at the same time from different threads): the
-  // first binds the plan's kernels, the others fresh copies of them, except on
-  // the cuda backend, whose plans serve one session at a time (a second one
-  // throws std::logic_error until the first is destroyed). Throws
+  // first binds the plan's kernels, the others fresh copies of them. Throws
   // std::invalid_argument naming the variable or region when caller memory is
   // too small, misaligned, unknown, read-only where the plan writes, or named twice.
   explicit Session(const Plan& plan, const CallerMemory& memory = {});
@@ -63,6 +61,12 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   void run();
+  // One run() that also times each kernel: milliseconds per fusion group, in
+  // plan order (the groups `ralsgan inspect` lists). The cpu and ref backends
+  // time each kernel's call; cuda times on the device with events between the
+  // kernels inside one replay of the run's CUDA graph (no host sync between
+  // kernels; eager on a session's first run, which also loads modules).
+  std::vector<double> run_timed();
 
   // Host <-> device, converting between the host type and the graph's dtype.
   // Variables, inputs and named outputs by name; any materialised value by id.

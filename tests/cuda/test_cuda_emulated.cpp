@@ -221,5 +221,11 @@ TEST(CudaEmulatedStep, SeveralSessionsRunOnePlan) {
   auto emu = make_cuda_host_emulator();
   testing_shared_plan::expect_sessions_share_one_plan(*emu);
 }
+// The emulator runs in order (no CUDA graph); CudaStep.TimedRunsAreRuns times
+// on the device.
+TEST(CudaEmulatedStep, TimedRunsAreRuns) {
+  auto emu = make_cuda_host_emulator();
+  testing_shared_plan::expect_timed_runs_are_runs(*emu);
+}
 }  // namespace
 }  // namespace rg

@@ -105,6 +105,14 @@ TEST(CudaStep, SeveralSessionsRunOnePlan) {
   testing_shared_plan::expect_sessions_share_one_plan(*cuda);
 }
 
+// run_timed eagerly on the first run, then with events inside a captured
+// graph: still exactly one step each, with device times.
+TEST(CudaStep, TimedRunsAreRuns) {
+  RG_REQUIRE_GPU();
+  auto cuda = make_cuda_backend();
+  testing_shared_plan::expect_timed_runs_are_runs(*cuda);
+}
+
 TEST(CudaStep, MatchesPyTorchGoldenStep) {
   RG_REQUIRE_GPU();
   auto cuda = make_cuda_backend();

@@ -216,6 +216,10 @@ TEST(Plan, SeveralSessionsRunOnePlanOnTheReferenceBackend) {
   auto be = make_ref_backend();
   testing_shared_plan::expect_sessions_share_one_plan(*be);
 }
+TEST(Plan, TimedRunsAreRunsOnTheReferenceBackend) {
+  auto be = make_ref_backend();
+  testing_shared_plan::expect_timed_runs_are_runs(*be);
+}
 }  // namespace
 }  // namespace rg
 

@@ -877,5 +877,9 @@ TEST(OneDnn, SeveralSessionsRunOnePlan) {
   auto be = make_onednn_backend({.threads = 2});
   testing_shared_plan::expect_sessions_share_one_plan(*be);
 }
+TEST(OneDnn, TimedRunsAreRuns) {
+  auto be = make_onednn_backend({.threads = 2});
+  testing_shared_plan::expect_timed_runs_are_runs(*be);
+}
 }  // namespace
 }  // namespace rg
