@@ -238,13 +238,14 @@ for math in ("tf32", "bf16"):
 print()
 for r in ours:
     if r.get("bench") == "train_step_profile":
-        print(f"\nour {r.get('precision', '')} step by kind (ms, synced per group): conv fwd {r['conv_forward_groups']}, bwd-data {r['conv_backward_data_groups']}, "
-              f"bwd-filter {r['conv_backward_filter_groups']}, nvrtc-only {r['nvrtc_only_groups']}")
+        print(f"\nour {r.get('precision', '')} step by kind (device ms, events inside one replay): total {r.get('total_ms')}, "
+              f"conv fwd {r['conv_forward_groups']}, bwd-data {r['conv_backward_data_groups']}, "
+              f"bwd-filter {r['conv_backward_filter_groups']}, other {r['other_groups']}")
 print("\nratios: > 1 means ours is faster. The generate 10k@128 rows exclude PNG encoding (the generate 10k PNGs rows include it, and the file writes); 'with_copy' includes latents up and float images down "
       "(ours: pinned buffers, two batches in flight; torch with_copy: G(z.to(dev)).cpu() per batch; torch with_copy_pinned: the same method as ours).")
 for r in ours:
     if r.get("bench") == "train_step_profile":
-        print(f"\ntop {r.get('precision', '')} groups: " + "; ".join(f"{g['ms']} ms {g['group']}" for g in r.get("top", [])[:6]))
+        print(f"\ntop {r.get('precision', '')} groups: " + "; ".join(f"{g['ms']} ms {g['tflops']} TFLOP/s {g['group']}" for g in r.get("groups", [])[:8]))
 PYEOF
 stage "done"
 exit 0
