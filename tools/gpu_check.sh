@@ -3,9 +3,9 @@
 # against PyTorch. Run from the repository root after tools/prepare_gpu_carry.sh
 # (here) has filled .carry/ (Eigen and GoogleTest, which that machine lacks):
 #   tools/gpu_check.sh OUTDIR
-# Writes at most 9 flat files to OUTDIR: env.txt, build.log, ctest.log,
+# Writes at most 10 flat files to OUTDIR: env.txt, build.log, ctest.log,
 # bench_cuda.jsonl, bench_torch.jsonl, bench_torch_compile.jsonl, bench_pngs.jsonl,
-# bench.log, summary.md. Every stage runs under `timeout`, capped by what is left of a
+# conv_study.jsonl, bench.log, summary.md. Every stage runs under `timeout`, capped by what is left of a
 # 450 s budget, so the whole script stays under 8 minutes.
 set -uo pipefail
 OUTDIR=${1:?usage: tools/gpu_check.sh OUTDIR}
@@ -81,7 +81,7 @@ fi
     -DRALSGAN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DRALSGAN_WERROR=OFF \
     -DRALSGAN_EIGEN_DIR="$ROOT/.carry/eigen3" -DRALSGAN_GTEST_SOURCE_DIR="$ROOT/.carry/googletest" \
     -DRALSGAN_CUDNN_ROOT="$CUDNN_ROOT" -DCMAKE_PREFIX_PATH="$GTEST_PREFIX" $PNG_ARGS ${RALSGAN_GPU_CMAKE_ARGS:-} &&
-  timeout -k 10 "$(cap 210)" cmake --build "$BUILD" -j "$JOBS" --target test_cuda_ops test_cuda_step test_cuda_emulated bench_cuda
+  timeout -k 10 "$(cap 210)" cmake --build "$BUILD" -j "$JOBS" --target test_cuda_ops test_cuda_step test_cuda_emulated test_cuda_classifier bench_cuda conv_study
 } > "$OUTDIR/build.log" 2>&1
 BUILD_RC=$?
 echo "build rc=$BUILD_RC" >> "$OUTDIR/env.txt"
@@ -114,6 +114,13 @@ stage "bench_torch_gpu (eager)"
 PYTHONUNBUFFERED=1 timeout -k 10 "$(cap 100)" "$PY" bench/pytorch_gpu/bench_torch_gpu.py --mode eager_f32 --mode eager_tf32 --mode eager_bf16 \
   --step-iters 20 --gen-count 10000 --gen-batch 500 > "$OUTDIR/bench_torch.jsonl" 2>> "$OUTDIR/bench.log"
 echo "bench_torch eager rc=$?" >> "$OUTDIR/bench.log"
+# Issue 15's convolution study: every cuDNN algorithm of the step's 38
+# convolution problems in NCHW/NHWC x f32/TF32/bf16, deterministic or not.
+if [ $BUILD_RC -eq 0 ]; then
+  stage "conv_study"
+  timeout -k 10 "$(cap 90)" "$BUILD/tests/cuda/conv_study" > "$OUTDIR/conv_study.jsonl" 2>> "$OUTDIR/bench.log"
+  echo "conv_study rc=$? (124: over its time cap; the rows so far are kept)" >> "$OUTDIR/bench.log"
+fi
 # The whole generation job, PNG files included (issue 6's "10,000 PNGs"): ours
 # (rg::app::generate, encoders on all cores but one) against PyTorch on the same
 # weights (G on the GPU, PIL or zlib on the host, one thread and all threads).
@@ -241,6 +248,12 @@ for r in ours:
         print(f"\nour {r.get('precision', '')} step by kind (device ms, events inside one replay): total {r.get('total_ms')}, "
               f"conv fwd {r['conv_forward_groups']}, bwd-data {r['conv_backward_data_groups']}, "
               f"bwd-filter {r['conv_backward_filter_groups']}, other {r['other_groups']}")
+study = [r for r in load("conv_study.jsonl") if r.get("bench") == "conv_study_step"]
+if study:
+    print("\nconvolution study (the step's convolutions, sum of each problem's fastest algorithm, ms):")
+    print("| config | fastest deterministic | fastest of any | problems without a deterministic one |\n| --- | --- | --- | --- |")
+    for r in study:
+        print(f"| {r['config']} | {r['best_deterministic_ms']} | {r['best_any_ms']} | {r['problems_without_deterministic']} |")
 print("\nratios: > 1 means ours is faster. The generate 10k@128 rows exclude PNG encoding (the generate 10k PNGs rows include it, and the file writes); 'with_copy' includes latents up and float images down "
       "(ours: pinned buffers, two batches in flight; torch with_copy: G(z.to(dev)).cpu() per batch; torch with_copy_pinned: the same method as ours).")
 for r in ours:
