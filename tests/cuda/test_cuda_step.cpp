@@ -204,5 +204,48 @@ TEST(CudaGenerate, ImagesWithinOneLevelOfTheReferenceBackend) {
   }
 }
 
+// docs/contracts.md §5: the same weights and latents give the same 8-bit
+// pixels whatever the batch size. cuDNN may choose another algorithm for
+// another batch size (its heuristics see N), so this is checked, not assumed:
+// 8 images as one batch of 8, batches of 3 (the last one short: the plan's
+// spare rows hold zero latents) and one at a time, in every precision.
+TEST(CudaGenerate, PixelsIdenticalAcrossBatchSizes) {
+  RG_REQUIRE_GPU();
+  const model::ModelConfig mc{128, 0.125, 32};
+  constexpr int kImages = 8;
+  const auto z = cudatest::normal(size_t(kImages * mc.nz), 5);
+  auto q = [](float x) { return std::clamp(std::floor((double(x) + 1.0) * 127.5 + 0.5), 0.0, 255.0); };
+  for (CudaPrecision p : {CudaPrecision::kF32, CudaPrecision::kTF32, CudaPrecision::kBF16}) {
+    CudaOptions o;
+    o.precision = p;
+    auto cuda = make_cuda_backend(o);
+    std::vector<std::vector<double>> pixels;  // per batch size: kImages images' quantised values
+    for (int batch : {kImages, 3, 1}) {
+      const model::GenerateGraph gen = model::build_generate_graph(mc, batch, DType::f32);
+      auto plan = compile(gen.graph, *cuda);
+      Session s(*plan);
+      cudatest::init_variables(*gen.graph, s, 21);
+      std::vector<double> out;
+      for (int first = 0; first < kImages; first += batch) {
+        std::vector<float> zb(size_t(batch * mc.nz), 0.f);
+        const int n = std::min(batch, kImages - first);
+        std::copy(z.begin() + ptrdiff_t(first) * mc.nz, z.begin() + ptrdiff_t(first + n) * mc.nz, zb.begin());
+        s.set_input("z", std::span<const float>(zb));
+        s.run();
+        const std::vector<float> img = s.value_f32(gen.images);
+        const size_t per = img.size() / size_t(batch);
+        for (size_t i = 0; i < size_t(n) * per; ++i) out.push_back(q(img[i]));
+      }
+      pixels.push_back(std::move(out));
+    }
+    for (size_t b = 1; b < pixels.size(); ++b) {
+      ASSERT_EQ(pixels[b].size(), pixels[0].size());
+      size_t differ = 0;
+      for (size_t i = 0; i < pixels[0].size(); ++i) differ += pixels[b][i] != pixels[0][i];
+      EXPECT_EQ(differ, 0u) << cuda_precision_name(p) << ": batch " << (b == 1 ? 3 : 1) << " against batch " << kImages;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace rg
