@@ -3,9 +3,9 @@
 # against PyTorch. Run from the repository root after tools/prepare_gpu_carry.sh
 # (here) has filled .carry/ (Eigen and GoogleTest, which that machine lacks):
 #   tools/gpu_check.sh OUTDIR
-# Writes at most 10 flat files to OUTDIR: env.txt, build.log, ctest.log,
+# Writes at most 12 flat files to OUTDIR: env.txt, build.log, ctest.log,
 # bench_cuda.jsonl, bench_torch.jsonl, bench_torch_compile.jsonl, bench_pngs.jsonl,
-# conv_study.jsonl, bench.log, summary.md. Every stage runs under `timeout`, capped by what is left of a
+# conv_study.jsonl, e2e.log, e2e.jsonl, bench.log, summary.md. Every stage runs under `timeout`, capped by what is left of a
 # 450 s budget, so the whole script stays under 8 minutes.
 set -uo pipefail
 OUTDIR=${1:?usage: tools/gpu_check.sh OUTDIR}
@@ -66,9 +66,9 @@ GTEST_PREFIX="$BUILD/gtest-install"
 # the whole `ralsgan generate` job with PNG files. Without them that stage is skipped.
 PNG_ARGS="" PNG_TARGET=""
 if [ -f "$ROOT/.carry/png/include/png.h" ]; then
-  PNG_ARGS="-DRALSGAN_CORE_GENERATE=ON -DPNG_PNG_INCLUDE_DIR=$ROOT/.carry/png/include -DPNG_LIBRARY=$ROOT/.carry/png/lib/libpng16.so
+  PNG_ARGS="-DRALSGAN_CORE_APP=ON -DPNG_PNG_INCLUDE_DIR=$ROOT/.carry/png/include -DPNG_LIBRARY=$ROOT/.carry/png/lib/libpng16.so
     -DZLIB_INCLUDE_DIR=$ROOT/.carry/png/include -DZLIB_LIBRARY=$ROOT/.carry/png/lib/libz.so"
-  PNG_TARGET=bench_generate_pngs
+  PNG_TARGET="bench_generate_pngs ralsgan"
   export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$ROOT/.carry/png/lib"
 fi
 {
@@ -87,7 +87,7 @@ BUILD_RC=$?
 echo "build rc=$BUILD_RC" >> "$OUTDIR/env.txt"
 # The PNG bench separately: if the carried libpng does not link there, the tests still run.
 if [ $BUILD_RC -eq 0 ] && [ -n "$PNG_TARGET" ]; then
-  { echo "--- $PNG_TARGET"; timeout -k 10 "$(cap 60)" cmake --build "$BUILD" -j "$JOBS" --target "$PNG_TARGET"; } >> "$OUTDIR/build.log" 2>&1
+  { echo "--- $PNG_TARGET"; timeout -k 10 "$(cap 60)" cmake --build "$BUILD" -j "$JOBS" --target $PNG_TARGET; } >> "$OUTDIR/build.log" 2>&1
   echo "$PNG_TARGET build rc=$?" >> "$OUTDIR/env.txt"
 fi
 
@@ -141,6 +141,34 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/apps/ralsgan/bench_generate_pngs" ]; then
   done
   du -sh "$PNGDIR/pngs" "$PNGDIR/torch" >> "$OUTDIR/bench.log" 2>&1
   rm -rf "$PNGDIR/pngs" "$PNGDIR/torch"
+fi
+# Issue 15 item 4: `ralsgan` itself (the core build: train from a cache,
+# generate) on the GPU: a few hundred steps from .carry/data's cache, 10,000
+# PNGs twice at batch 500 and once at batch 64 (byte-identical across batch
+# sizes and runs?), 64 on the reference backend (within 1 level of CUDA's?).
+R="$BUILD/apps/ralsgan/ralsgan"
+if [ $BUILD_RC -eq 0 ] && [ -x "$R" ] && [ -f "$ROOT/.carry/data/train128.rgcache" ]; then
+  stage "ralsgan end to end"
+  E2E="$BUILD/e2e"
+  rm -rf "$E2E"
+  {
+    timeout -k 10 "$(cap 60)" "$R" train --data "$ROOT/.carry/data/train128.rgcache" --out "$E2E/run" --size 128 --steps 300 \
+      --no-augment --backend cuda --cuda-math tf32 --log-every 50 --sample-every 0
+    echo "train rc=$?"
+    for g in "500 a" "64 b" "500 c"; do
+      set -- $g
+      timeout -k 10 "$(cap 40)" "$R" generate --checkpoint "$E2E/run" \
+        --out "$E2E/gen_$2" --count 10000 --batch $1 --backend cuda
+      echo "generate batch $1 ($2) rc=$?"
+    done
+    timeout -k 10 "$(cap 60)" "$R" generate --checkpoint "$E2E/run" --out "$E2E/gen_ref" --count 64 --backend ref
+    echo "generate ref rc=$?"
+  } >> "$OUTDIR/e2e.log" 2>&1
+  for pair in "gen_a gen_b" "gen_a gen_c" "gen_a gen_ref"; do
+    set -- $pair
+    timeout -k 10 "$(cap 60)" "$PY" tools/compare_pngs.py "$E2E/$1" "$E2E/$2" --limit 10000 >> "$OUTDIR/e2e.jsonl" 2>> "$OUTDIR/e2e.log"
+  done
+  rm -rf "$E2E"/gen_*
 fi
 # torch.compile gets what is left of the budget, at most 150 s.
 LEFT=$(( BUDGET - ($(date +%s) - T0) ))
@@ -248,6 +276,12 @@ for r in ours:
         print(f"\nour {r.get('precision', '')} step by kind (device ms, events inside one replay): total {r.get('total_ms')}, "
               f"conv fwd {r['conv_forward_groups']}, bwd-data {r['conv_backward_data_groups']}, "
               f"bwd-filter {r['conv_backward_filter_groups']}, other {r['other_groups']}")
+e2e = load("e2e.jsonl")
+if e2e:
+    print("\nralsgan end to end (PNG folders compared; gen_a/gen_c: batch 500, two runs; gen_b: batch 64; gen_ref: reference backend):")
+    for r in e2e:
+        print(f"- {os.path.basename(r['a'])} vs {os.path.basename(r['b'])}: {r['byte_identical']} of {r['compared']} byte-identical, "
+              f"largest difference {r['max_abs_diff']} level(s)")
 study = [r for r in load("conv_study.jsonl") if r.get("bench") == "conv_study_step"]
 if study:
     print("\nconvolution study (the step's convolutions, sum of each problem's fastest algorithm, ms):")

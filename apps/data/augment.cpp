@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
 #include <stdexcept>
 
 #include "apps/data/parallel.h"
@@ -19,23 +17,6 @@ AugmentParams augment_params(uint64_t seed, uint64_t draw_index) {
   p.rotate = uniform_from_word(w[1]) < 0.3;
   p.angle_deg = -5.0 + 10.0 * uniform_from_word(w[2]);
   return p;
-}
-
-void augment_image(const uint8_t* src, int size, const AugmentParams& p, uint8_t* dst) {
-  const std::size_t bytes = static_cast<std::size_t>(size) * size * 3;
-  cv::Mat in(size, size, CV_8UC3, const_cast<uint8_t*>(src));
-  cv::Mat out(size, size, CV_8UC3, dst);
-  if (p.flip) {
-    cv::flip(in, out, 1);
-  } else {
-    std::memcpy(dst, src, bytes);
-  }
-  if (p.rotate) {
-    cv::Mat tmp = out.clone();
-    const double c = (size - 1) / 2.0;
-    const cv::Mat m = cv::getRotationMatrix2D(cv::Point2f(static_cast<float>(c), static_cast<float>(c)), p.angle_deg, 1.0);
-    cv::warpAffine(tmp, out, m, out.size(), cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0, 0, 0));
-  }
 }
 
 std::vector<uint32_t> epoch_order(std::size_t n, uint64_t seed, uint64_t epoch, bool shuffle) {

@@ -29,6 +29,8 @@ AugmentParams augment_params(uint64_t seed, uint64_t draw_index);
 // Flip (horizontal) then rotate about ((size-1)/2, (size-1)/2), bilinear, black
 // fill. src and dst are size x size x 3 and must not overlap.
 void augment_image(const uint8_t* src, int size, const AugmentParams& p, uint8_t* dst);
+// False in a build without OpenCV, where augment_image throws.
+bool augmentation_available();
 
 // The order of an epoch: identity when !shuffle, else the Fisher-Yates of
 // docs/data.md driven by Philox stream 3 (kShuffle), index = epoch, k = step.

@@ -57,6 +57,7 @@ class Dataset {
 inline constexpr char kCacheMagic[8] = {'R', 'G', 'D', 'C', 'A', 'C', 'H', 'E'};
 inline constexpr uint32_t kCacheVersion = 1;
 inline constexpr std::size_t kCacheHeaderSize = 128;
+inline constexpr uint32_t kMaxImageSize = 1u << 15;  // the largest image side a cache holds
 
 // Writes `ds` to `path` atomically (temporary file in the same folder, fsync, rename).
 void write_cache(const Dataset& ds, const std::filesystem::path& path);

@@ -69,6 +69,7 @@ void add_backend_flags(Flags& f) {
           "f32");
 }
 
+#if RALSGAN_HAVE_ONEDNN
 namespace {
 // A developer's switch, not a flag: let oneDNN emulate bf16 on an AVX-512 CPU
 // without bf16 instructions, to check a bf16 run's results (slowly) where no
@@ -86,6 +87,7 @@ bool winograd_allowed() {
   return !e || std::string(e) != "0";
 }
 }  // namespace
+#endif
 
 BackendRequest backend_of(const Flags& f) {
   BackendRequest r;

@@ -6,10 +6,11 @@
 #include <iostream>
 
 #include "apps/data/dataset.h"
-#include "apps/data/idx.h"
+#include "apps/data/augment.h"
 #include "apps/model/ralsgan_step.h"
 #include "engine/io/atomic_file.h"
 #include "apps/ralsgan/cli.h"
+#include "apps/ralsgan/command_helpers.h"
 #include "apps/ralsgan/export_plan.h"
 #include "apps/ralsgan/generate.h"
 #include "apps/ralsgan/progress.h"
@@ -21,51 +22,13 @@ namespace rg::app {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// A decoding progress callback; the bar is made at the first call, when the
-// number of files is known.
-std::function<void(size_t, size_t)> decode_progress(std::unique_ptr<Progress>& progress) {
-  return [&progress](size_t done, size_t total) {
-    if (!progress) progress = std::make_unique<Progress>("decode", total, "img");
-    progress->update(done);
-  };
-}
-
 int parse_size(const Flags& f) {
   const int64_t s = f.integer("size", 32, 256);
   if (s != 32 && s != 64 && s != 128 && s != 256) throw UsageError("--size must be 32, 64, 128 or 256, got " + f.str("size"));
   return int(s);
 }
 
-fs::path default_cache_dir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "ralsgan";
-  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "ralsgan";
-  return fs::temp_directory_path() / "ralsgan-cache";
-}
-
-void print_build_report(const data::BuildReport& r) {
-  std::fprintf(stderr, "%s: %zu files, %zu images decoded, %zu skipped (%.1f s)\n", r.folder.c_str(), r.files_seen,
-               r.decoded, r.skipped.size(), r.seconds);
-  size_t shown = 0;
-  for (const auto& s : r.skipped) {
-    if (shown++ == 10) {
-      std::fprintf(stderr, "  ... and %zu more (see the JSON report)\n", r.skipped.size() - 10);
-      break;
-    }
-    std::fprintf(stderr, "  skipped %s: %s\n", s.path.c_str(), s.reason.c_str());
-  }
-}
-
-// Decoding options every command uses: all cores or `threads`, a progress
-// bar, and a stop at the next file on SIGINT/SIGTERM.
-data::BuildOptions build_options(unsigned threads, std::unique_ptr<Progress>& progress) {
-  data::BuildOptions bo;
-  bo.threads = threads;
-  bo.progress = decode_progress(progress);
-  bo.cancelled = [] { return stop_requested(); };
-  return bo;
-}
+namespace {
 
 // --data DIR (decoded and cached, reused while the folder is unchanged) or a cache file.
 data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsigned threads) {
@@ -77,50 +40,16 @@ data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsign
                                " px, --size is " + std::to_string(size));
     return ds;
   }
-  std::unique_ptr<Progress> progress;
-  const data::BuildOptions bo = build_options(threads, progress);
-  io::remove_temp_files(default_cache_dir(), io::TempOwners::kDead, "dataset-");  // of killed runs
-  bool rebuilt = false;
-  data::Dataset ds = data::open_or_build_dataset(data, default_cache_dir(), size, fit, bo, &rebuilt);
-  std::fprintf(stderr, "data: %zu images of %d px from %s (%s %s)\n", ds.size(), size, data.string().c_str(),
-               rebuilt ? "cached as" : "cache", data::cache_path_for(data, default_cache_dir(), size, fit).string().c_str());
-  return ds;
+#if RALSGAN_HAVE_DECODE
+  return load_folder(data, size, fit, threads);
+#else
+  (void)fit, (void)threads;
+  throw std::runtime_error(data.string() + ": this ralsgan is a core build (no image decoding): give --data a dataset cache, "
+                           "made by `ralsgan preprocess` on a full build");
+#endif
 }
 
 }  // namespace
-
-int cmd_preprocess(int argc, char** argv) {
-  Flags f("preprocess", "Decode every image under a folder (JPEG, PNG, BMP, WebP, TIFF, GIF), letterbox it and write a\n"
-                        "dataset cache plus a JSON report of what was skipped and why.");
-  f.value("input", "DIR", "folder of images (searched recursively)")
-      .value("output", "CACHE", "cache file to write (a report is written to CACHE.report.json)")
-      .value("size", "S", "image side: 32, 64, 128 or 256", "128")
-      .value("fit", "pad|stretch", "pad: letterbox with black bars (the seed's); stretch: ignore the aspect ratio", "pad")
-      .value("threads", "N", "decoding threads; 0 = all cores", "0")
-      .required("input")
-      .required("output");
-  if (!f.parse(argc, argv)) return 0;
-  const int size = parse_size(f);
-  data::Fit fit;
-  try {
-    fit = data::parse_fit(f.str("fit").c_str());
-  } catch (const std::exception&) {
-    throw UsageError("preprocess: --fit must be pad or stretch, got '" + f.str("fit") + "'");
-  }
-  const fs::path in = f.str("input");
-  if (!fs::is_directory(in)) throw std::runtime_error(in.string() + ": not a folder");
-  std::unique_ptr<Progress> progress;
-  const data::BuildOptions bo = build_options(unsigned(f.integer("threads", 0, 1024)), progress);
-  const fs::path out = f.str("output");
-  if (fs::is_directory(out)) throw std::runtime_error("cannot write the cache " + out.string() + ": it is a folder");
-  io::remove_temp_files(out.parent_path().empty() ? "." : out.parent_path(), io::TempOwners::kDead, out.filename().string());
-  data::BuildReport report;
-  const data::Dataset ds = data::build_dataset_cache(in, out, size, fit, &report, bo);
-  if (progress) progress->finish();
-  print_build_report(report);
-  std::fprintf(stderr, "wrote %s: %zu images of %d px\n", f.str("output").c_str(), ds.size(), size);
-  return 0;
-}
 
 int cmd_train(int argc, char** argv) {
   Flags f("train", "Train the seed's RaLSGAN (DCGAN architecture, docs/contracts.md §2, §3) on a folder of images or a cache.\n"
@@ -168,6 +97,8 @@ int cmd_train(int argc, char** argv) {
   if (o.resume && f.on("start-over")) throw UsageError("train: --resume and --start-over exclude each other");
   if (f.has("steps")) o.steps = f.integer("steps", 0, int64_t(1) << 40);
   o.augment = !f.on("no-augment");
+  if (o.augment && !data::augmentation_available())
+    throw UsageError("train: this ralsgan is a core build without OpenCV and cannot augment images: pass --no-augment");
   o.shuffle = !f.on("no-shuffle");
   o.width = f.real("width", 1.0 / 1024, 16);
   o.nz = int(f.integer("nz", 4, 4096));

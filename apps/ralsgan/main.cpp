@@ -25,6 +25,15 @@ const char* kUsage =
     "  demo        train on Fashion-MNIST for a few minutes and write samples (no download)\n\n"
     "`ralsgan <command> --help` describes each command's flags.\n";
 
+// A core build (RALSGAN_CORE_APP: no OpenCV, no metrics) has the first four.
+#if RALSGAN_HAVE_METRICS && RALSGAN_HAVE_DECODE
+const char* kCommands = "preprocess, train, generate, export, eval, inspect, demo";
+#elif RALSGAN_HAVE_DECODE
+const char* kCommands = "preprocess, train, generate, export, inspect";
+#else
+const char* kCommands = "train (from a dataset cache, --no-augment), generate, export, inspect";
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,16 +44,19 @@ int main(int argc, char** argv) {
   const std::string cmd = argv[1];
   using Fn = int (*)(int, char**);
   Fn fn = nullptr;
-  if (cmd == "preprocess") fn = rg::app::cmd_preprocess;
-  else if (cmd == "train") fn = rg::app::cmd_train;
+  if (cmd == "train") fn = rg::app::cmd_train;
   else if (cmd == "generate") fn = rg::app::cmd_generate;
   else if (cmd == "export") fn = rg::app::cmd_export;
-  else if (cmd == "eval") fn = rg::app::cmd_eval;
   else if (cmd == "inspect") fn = rg::app::cmd_inspect;
+#if RALSGAN_HAVE_DECODE
+  else if (cmd == "preprocess") fn = rg::app::cmd_preprocess;
+#endif
+#if RALSGAN_HAVE_METRICS && RALSGAN_HAVE_DECODE
+  else if (cmd == "eval") fn = rg::app::cmd_eval;
   else if (cmd == "demo") fn = rg::app::cmd_demo;
+#endif
   if (!fn) {
-    std::fprintf(stderr, "ralsgan: unknown command '%s' (commands: preprocess, train, generate, export, eval, inspect, demo)\n",
-                 cmd.c_str());
+    std::fprintf(stderr, "ralsgan: unknown command '%s' (commands: %s)\n", cmd.c_str(), kCommands);
     return 2;
   }
   // SIGINT/SIGTERM: the commands that write stop at their next safe point

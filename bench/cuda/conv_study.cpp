@@ -71,7 +71,9 @@ bool ok(cudnnStatus_t s, const char* what) {
 }
 
 const char* role(rg::OpKind k) {
-  return k == rg::OpKind::kConv2d ? "forward" : k == rg::OpKind::kConvTranspose2d ? "backward-data" : "backward-filter";
+  return k == rg::OpKind::kConv2d            ? "forward"
+         : k == rg::OpKind::kConvTranspose2d ? "backward-data"
+                                             : "backward-filter";
 }
 
 // The step's convolution problems, distinct by (op, geometry), in first-seen order.
@@ -88,12 +90,16 @@ std::vector<Problem> step_problems(int batch, int size) {
     const rg::ConvGeometry geo = rg::conv_geometry(g, n);
     auto key = [](const Problem& p) {
       const rg::ConvGeometry& q = p.geo;
-      return std::make_tuple(int(p.op), q.n, q.c_in, q.h, q.w, q.c_out, q.ho, q.wo, q.kh, q.kw, q.sh, q.sw, q.ph, q.pw);
+      return std::make_tuple(int(p.op), q.n, q.c_in, q.h, q.w, q.c_out, q.ho, q.wo, q.kh, q.kw,
+                             q.sh, q.sw, q.ph, q.pw);
     };
     const Problem p{n.op, geo, 1};
-    auto it = std::find_if(out.begin(), out.end(), [&](const Problem& o) { return key(o) == key(p); });
-    if (it == out.end()) out.push_back(p);
-    else ++it->count;
+    auto it =
+        std::find_if(out.begin(), out.end(), [&](const Problem& o) { return key(o) == key(p); });
+    if (it == out.end())
+      out.push_back(p);
+    else
+      ++it->count;
   }
   return out;
 }
@@ -135,15 +141,20 @@ std::vector<Row> rows_of(const Perf* perf, int n, const char* const* names, int 
     if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
     const int a = int(perf[i].algo);
     const cudnnMathType_t m = perf[i].mathType;
-    r.push_back({a < names_count ? names[a] : "?", perf[i].time, perf[i].determinism == CUDNN_DETERMINISTIC,
-                 m == CUDNN_FMA_MATH ? "fma" : m == CUDNN_TENSOR_OP_MATH ? "tensor_op" : m == CUDNN_DEFAULT_MATH ? "default" : "conversion",
+    r.push_back({a < names_count ? names[a] : "?", perf[i].time,
+                 perf[i].determinism == CUDNN_DETERMINISTIC,
+                 m == CUDNN_FMA_MATH         ? "fma"
+                 : m == CUDNN_TENSOR_OP_MATH ? "tensor_op"
+                 : m == CUDNN_DEFAULT_MATH   ? "default"
+                                             : "conversion",
                  perf[i].memory});
   }
   return r;
 }
 
 // Every algorithm of problem p in configuration c, timed by cuDNN.
-std::vector<Row> study(cudnnHandle_t h, const Problem& p, const Config& c, void* ws, size_t ws_bytes, std::mt19937& rng) {
+std::vector<Row> study(cudnnHandle_t h, const Problem& p, const Config& c, void* ws,
+                       size_t ws_bytes, std::mt19937& rng) {
   const rg::ConvGeometry& g = p.geo;
   cudnnTensorDescriptor_t x, y;
   cudnnFilterDescriptor_t w;
@@ -153,36 +164,50 @@ std::vector<Row> study(cudnnHandle_t h, const Problem& p, const Config& c, void*
   cudnnCreateFilterDescriptor(&w);
   cudnnCreateConvolutionDescriptor(&conv);
   std::vector<Row> rows;
-  bool good = ok(cudnnSetTensor4dDescriptor(x, c.format, c.data, int(g.n), int(g.c_in), int(g.h), int(g.w)), "x") &&
-              ok(cudnnSetTensor4dDescriptor(y, c.format, c.data, int(g.n), int(g.c_out), int(g.ho), int(g.wo)), "y") &&
-              ok(cudnnSetFilter4dDescriptor(w, c.data, c.format, int(g.c_out), int(g.c_in), int(g.kh), int(g.kw)), "w") &&
-              ok(cudnnSetConvolution2dDescriptor(conv, g.ph, g.pw, g.sh, g.sw, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-                 "conv") &&
-              ok(cudnnSetConvolutionMathType(conv, c.math), "math");
+  bool good =
+      ok(cudnnSetTensor4dDescriptor(x, c.format, c.data, int(g.n), int(g.c_in), int(g.h), int(g.w)),
+         "x") &&
+      ok(cudnnSetTensor4dDescriptor(y, c.format, c.data, int(g.n), int(g.c_out), int(g.ho),
+                                    int(g.wo)),
+         "y") &&
+      ok(cudnnSetFilter4dDescriptor(w, c.data, c.format, int(g.c_out), int(g.c_in), int(g.kh),
+                                    int(g.kw)),
+         "w") &&
+      ok(cudnnSetConvolution2dDescriptor(conv, g.ph, g.pw, g.sh, g.sw, 1, 1,
+                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+         "conv") &&
+      ok(cudnnSetConvolutionMathType(conv, c.math), "math");
   if (good) {
     void* xb = filled(size_t(g.n * g.c_in * g.h * g.w), c.data, rng);
     void* yb = filled(size_t(g.n * g.c_out * g.ho * g.wo), c.data, rng);
     void* wb = filled(size_t(g.c_out * g.c_in * g.kh * g.kw), c.data, rng);
     int n = 0;
     if (p.op == rg::OpKind::kConv2d) {
-      static const char* names[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+      static const char* names[] = {
+          "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
+          "WINOGRAD",      "WINOGRAD_NONFUSED"};
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-      if (ok(cudnnFindConvolutionForwardAlgorithmEx(h, x, xb, w, wb, conv, y, yb, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, ws,
+      if (ok(cudnnFindConvolutionForwardAlgorithmEx(h, x, xb, w, wb, conv, y, yb,
+                                                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, ws,
                                                     ws_bytes),
              "find forward"))
         rows = rows_of(perf, n, names, 8);
     } else if (p.op == rg::OpKind::kConvTranspose2d) {
-      static const char* names[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+      static const char* names[] = {"ALGO_0",     "ALGO_1",   "FFT",
+                                    "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-      if (ok(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w, wb, y, yb, conv, x, xb, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf,
-                                                         ws, ws_bytes),
+      if (ok(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w, wb, y, yb, conv, x, xb,
+                                                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n,
+                                                         perf, ws, ws_bytes),
              "find backward-data"))
         rows = rows_of(perf, n, names, 6);
     } else {
-      static const char* names[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
+      static const char* names[] = {
+          "ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
       cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-      if (ok(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x, xb, y, yb, conv, w, wb, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n,
-                                                           perf, ws, ws_bytes),
+      if (ok(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x, xb, y, yb, conv, w, wb,
+                                                           CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                           &n, perf, ws, ws_bytes),
              "find backward-filter"))
         rows = rows_of(perf, n, names, 7);
     }
@@ -207,10 +232,14 @@ int main(int argc, char** argv) {
       continue;
     }
     if (i + 1 >= argc) die("usage: conv_study [--batch B] [--size S] [--problems N] [--list]");
-    if (a == "--batch") batch = std::atoi(argv[++i]);
-    else if (a == "--size") size = std::atoi(argv[++i]);
-    else if (a == "--problems") max_problems = std::atoi(argv[++i]);
-    else die("unknown option " + a);
+    if (a == "--batch")
+      batch = std::atoi(argv[++i]);
+    else if (a == "--size")
+      size = std::atoi(argv[++i]);
+    else if (a == "--problems")
+      max_problems = std::atoi(argv[++i]);
+    else
+      die("unknown option " + a);
   }
   std::vector<Problem> problems = step_problems(batch, size);
   if (int(problems.size()) > max_problems) problems.resize(size_t(max_problems));
@@ -219,10 +248,13 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < problems.size(); ++i) {
       const rg::ConvGeometry& g = problems[i].geo;
       total += double(g.flops()) * 1e-9 * problems[i].count;
-      std::printf("{\"problem\": %zu, \"op\": \"%s\", \"count\": %d, \"x\": [%lld, %lld, %lld, %lld], \"c_out\": %lld, \"k\": %lld, "
-                  "\"stride\": %d, \"gflop\": %.3f}\n",
-                  i, role(problems[i].op), problems[i].count, (long long)g.n, (long long)g.c_in, (long long)g.h, (long long)g.w,
-                  (long long)g.c_out, (long long)g.kh, g.sh, double(g.flops()) * 1e-9);
+      std::printf(
+          "{\"problem\": %zu, \"op\": \"%s\", \"count\": %d, \"x\": [%lld, %lld, %lld, %lld], "
+          "\"c_out\": %lld, \"k\": %lld, "
+          "\"stride\": %d, \"gflop\": %.3f}\n",
+          i, role(problems[i].op), problems[i].count, (long long)g.n, (long long)g.c_in,
+          (long long)g.h, (long long)g.w, (long long)g.c_out, (long long)g.kh, g.sh,
+          double(g.flops()) * 1e-9);
     }
     std::printf("{\"problems\": %zu, \"step_conv_gflop\": %.1f}\n", problems.size(), total);
     return 0;
@@ -250,13 +282,18 @@ int main(int argc, char** argv) {
       const std::vector<Row> rows = study(h, p, c, ws, ws_bytes, rng);
       double best_det = -1, best_any = -1;
       for (const Row& r : rows) {
-        std::printf("{\"bench\": \"conv_study\", \"problem\": %zu, \"op\": \"%s\", \"count\": %d, \"x\": [%lld, %lld, %lld, %lld], "
-                    "\"y\": [%lld, %lld, %lld, %lld], \"k\": [%lld, %lld], \"stride\": [%d, %d], \"pad\": [%d, %d], \"config\": \"%s\", "
-                    "\"algo\": \"%s\", \"math\": \"%s\", \"deterministic\": %s, \"ms\": %.5f, \"tflops\": %.2f, \"workspace\": %zu}\n",
-                    i, role(p.op), p.count, (long long)g.n, (long long)g.c_in, (long long)g.h, (long long)g.w, (long long)g.n,
-                    (long long)g.c_out, (long long)g.ho, (long long)g.wo, (long long)g.kh, (long long)g.kw, g.sh, g.sw, g.ph, g.pw,
-                    c.name, r.algo.c_str(), r.math.c_str(), r.deterministic ? "true" : "false", double(r.ms),
-                    r.ms > 0 ? gflop / double(r.ms) : 0.0, r.workspace);
+        std::printf(
+            "{\"bench\": \"conv_study\", \"problem\": %zu, \"op\": \"%s\", \"count\": %d, \"x\": "
+            "[%lld, %lld, %lld, %lld], "
+            "\"y\": [%lld, %lld, %lld, %lld], \"k\": [%lld, %lld], \"stride\": [%d, %d], \"pad\": "
+            "[%d, %d], \"config\": \"%s\", "
+            "\"algo\": \"%s\", \"math\": \"%s\", \"deterministic\": %s, \"ms\": %.5f, \"tflops\": "
+            "%.2f, \"workspace\": %zu}\n",
+            i, role(p.op), p.count, (long long)g.n, (long long)g.c_in, (long long)g.h,
+            (long long)g.w, (long long)g.n, (long long)g.c_out, (long long)g.ho, (long long)g.wo,
+            (long long)g.kh, (long long)g.kw, g.sh, g.sw, g.ph, g.pw, c.name, r.algo.c_str(),
+            r.math.c_str(), r.deterministic ? "true" : "false", double(r.ms),
+            r.ms > 0 ? gflop / double(r.ms) : 0.0, r.workspace);
         if (r.deterministic && (best_det < 0 || r.ms < best_det)) best_det = r.ms;
         if (best_any < 0 || r.ms < best_any) best_any = r.ms;
       }
@@ -269,9 +306,11 @@ int main(int argc, char** argv) {
   }
   for (const Config& c : kConfigs) {
     const auto& s = sums[c.name];
-    std::printf("{\"bench\": \"conv_study_step\", \"config\": \"%s\", \"problems\": %zu, \"step_gflop\": %.1f, \"best_deterministic_ms\": %.3f, "
-                "\"best_any_ms\": %.3f, \"problems_without_deterministic\": %d}\n",
-                c.name, problems.size(), step_gflop, s.first, s.second, missing[c.name]);
+    std::printf(
+        "{\"bench\": \"conv_study_step\", \"config\": \"%s\", \"problems\": %zu, \"step_gflop\": "
+        "%.1f, \"best_deterministic_ms\": %.3f, "
+        "\"best_any_ms\": %.3f, \"problems_without_deterministic\": %d}\n",
+        c.name, problems.size(), step_gflop, s.first, s.second, missing[c.name]);
   }
   cudaFree(ws);
   cudnnDestroy(h);
