@@ -44,11 +44,16 @@ inline void expect_same_variables(const Session& a, const Session& b, const Grap
   }
 }
 
-inline void expect_sessions_share_one_plan(Backend& be) {
+// The narrow training step both checks run (initialise() fills its inputs).
+inline model::StepGraph narrow_step() {
   model::StepConfig cfg;
   cfg.model = {32, 0.125, 16};
   cfg.batch = 4;
-  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  return model::build_train_step(cfg, DType::f32);
+}
+
+inline void expect_sessions_share_one_plan(Backend& be) {
+  const model::StepGraph s = narrow_step();
   const Graph& g = *s.graph;
   auto shared = compile(s.graph, be), plan_a = compile(s.graph, be), plan_b = compile(s.graph, be);
   auto a = std::make_unique<Session>(*shared);
@@ -76,10 +81,7 @@ inline void expect_sessions_share_one_plan(Backend& be) {
 // graph) ends bit for bit where one stepped with run() does, and each call
 // gives one finite, non-negative time per group.
 inline void expect_timed_runs_are_runs(Backend& be) {
-  model::StepConfig cfg;
-  cfg.model = {32, 0.125, 16};
-  cfg.batch = 4;
-  const model::StepGraph s = model::build_train_step(cfg, DType::f32);
+  const model::StepGraph s = narrow_step();
   const Graph& g = *s.graph;
   auto plan = compile(s.graph, be);
   Session timed(*plan), plain(*plan);
