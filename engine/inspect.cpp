@@ -1,6 +1,9 @@
 #include "engine/inspect.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <string>
 
 namespace rg {
 
@@ -58,6 +61,35 @@ void print_plan(std::ostream& os, const Plan& plan, bool buffers) {
   if (plan.recomputations_offered)
     os << "recomputed in the backward pass: " << g.recomputations().size() << " of " << plan.recomputations_offered
        << " activations offered (CompileOptions::recompute)\n";
+}
+
+void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>& ms, int runs, size_t top) {
+  double total = 0;
+  std::map<std::string, double> by_op;
+  std::vector<size_t> order(ms.size());
+  for (size_t k = 0; k < ms.size(); ++k) {
+    total += ms[k];
+    by_op[op_name(plan.graph->node(plan.groups[k].nodes[0]).op)] += ms[k];
+    order[k] = k;
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ms[a] > ms[b]; });
+  char line[160];
+  std::snprintf(line, sizeof line, "\nprofile (%s backend): %.3f ms per run, %zu groups, mean of %d run(s)\n",
+                plan.backend->name().c_str(), total, ms.size(), runs);
+  os << line << "by the op a group starts with:\n";
+  std::vector<std::pair<double, std::string>> ops;
+  for (const auto& [name, t] : by_op) ops.push_back({t, name});
+  std::sort(ops.rbegin(), ops.rend());
+  for (const auto& [t, name] : ops) {
+    std::snprintf(line, sizeof line, "  %10.3f ms %5.1f %%  %s\n", t, total > 0 ? 100 * t / total : 0.0, name.c_str());
+    os << line;
+  }
+  os << "heaviest groups:\n";
+  for (size_t i = 0; i < std::min(top, order.size()); ++i) {
+    const size_t k = order[i];
+    std::snprintf(line, sizeof line, "  %10.3f ms %5.1f %%  ", ms[k], total > 0 ? 100 * ms[k] / total : 0.0);
+    os << line << group_str(*plan.graph, plan.groups[k]) << "\n      " << plan.kernels[k]->describe() << "\n";
+  }
 }
 
 }  // namespace rg

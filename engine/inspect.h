@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ostream>
+#include <vector>
 
 #include "engine/plan.h"
 #include "graph/graph.h"
@@ -13,5 +14,9 @@ void print_graph(std::ostream& os, const Graph& g);
 // buffer's offset, size and live interval, and arena bytes against the sum.
 void print_plan(std::ostream& os, const Plan& plan, bool buffers = true);
 std::string human_bytes(size_t bytes);
+// Where a run's time goes: `ms` holds each group's milliseconds (plan order,
+// Session::run_timed, averaged over `runs`). Prints the total, the time by the
+// op each group starts with, and the `top` heaviest groups with their kernels.
+void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>& ms, int runs, size_t top = 20);
 
 }  // namespace rg

@@ -17,6 +17,7 @@
 #include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/trainer.h"
 #include "engine/inspect.h"
+#include "engine/session.h"
 
 namespace rg::app {
 
@@ -201,9 +202,12 @@ int cmd_inspect(int argc, char** argv) {
       .value("batch", "B", "batch size", "64")
       .value("graph", "train|generate", "which graph", "train")
       .toggle("nodes", "also list every node of the graph")
-      .toggle("buffers", "also list every buffer of the memory plan");
+      .toggle("buffers", "also list every buffer of the memory plan")
+      .value("profile", "N", "also run the graph N times (after one warm-up run; zero inputs, zero-initialised weights) and "
+                             "print where the time goes: per group, on the device for cuda", "0");
   add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
+  const int runs = int(f.integer("profile", 0, 100000));
   model::ModelConfig mc{parse_size(f), f.real("width", 1.0 / 1024, 16), 128};
   const int batch = int(f.integer("batch", 2, 4096));
   const std::string which = f.str("graph");
@@ -221,6 +225,21 @@ int cmd_inspect(int argc, char** argv) {
   auto plan = compile(g, *be.backend);
   if (f.on("nodes")) print_graph(std::cout, *plan->graph);  // after the compiler's recomputation choice
   print_plan(std::cout, *plan, f.on("buffers"));
+  if (runs > 0) {
+    Session s(*plan);
+    for (const InputInfo& in : plan->graph->inputs()) {
+      const std::vector<float> zeros(size_t(plan->graph->desc(in.value).numel()), 0.f);
+      s.set_input(in.name, std::span<const float>(zeros));
+    }
+    s.run();  // warm-up: first touch of memory, JIT, caches, CUDA graph capture on the next
+    std::vector<double> ms;
+    for (int r = 0; r < runs; ++r) {
+      const std::vector<double> t = s.run_timed();
+      ms.resize(t.size(), 0.0);
+      for (size_t k = 0; k < t.size(); ++k) ms[k] += t[k] / runs;
+    }
+    print_profile(std::cout, *plan, ms, runs);
+  }
   return 0;
 }
 

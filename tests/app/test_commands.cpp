@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <regex>
+#include <sstream>
 
 #include "apps/data/dataset.h"
 #include "apps/data/decode.h"
@@ -145,6 +146,37 @@ TEST(Commands, InspectPrintsTheGroupsAndAnArenaSmallerThanItsBuffers) {
   EXPECT_NE(gen.find("tanh"), std::string::npos) << "--nodes lists the nodes";
 
   EXPECT_EQ(ralsgan("inspect --graph both", t.path).code, 2);
+}
+
+// --profile: the per-op lines add up to the total, and every group is timed
+// (the heaviest list is as long as asked, here all groups of the plan).
+TEST(Commands, InspectProfileSaysWhereTheTimeGoes) {
+  TempDir t;
+  ASSERT_EQ(ralsgan("inspect --size 32 --width 0.125 --batch 4 --backend ref --graph generate --profile 2", t.path).code, 0);
+  const std::string out = read_text(t.path / "stdout.txt");
+  const size_t at = out.find("profile (ref backend): ");
+  ASSERT_NE(at, std::string::npos) << out;
+  double total = -1;
+  size_t groups = 0;
+  int runs = 0;
+  ASSERT_EQ(std::sscanf(out.c_str() + at, "profile (ref backend): %lf ms per run, %zu groups, mean of %d run(s)", &total, &groups, &runs), 3)
+      << out.substr(at, 200);
+  EXPECT_GT(total, 0);
+  EXPECT_EQ(runs, 2);
+  std::istringstream lines(out.substr(out.find("by the op a group starts with:", at)));
+  std::string line;
+  std::getline(lines, line);
+  double sum = 0;
+  while (std::getline(lines, line) && line != "heaviest groups:") {
+    double ms = 0, pct = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), " %lf ms %lf %%", &ms, &pct), 2) << line;
+    sum += ms;
+  }
+  EXPECT_NEAR(sum, total, 0.002 * 20) << "per-op times (printed to 3 decimals) add up to the total";
+  size_t listed = 0;
+  while (std::getline(lines, line))
+    if (line.find(" ms ") != std::string::npos && line.find("group ") != std::string::npos) ++listed;
+  EXPECT_EQ(listed, std::min<size_t>(groups, 20));
 }
 
 TEST(Commands, DemoTrainsGeneratesAndScoresOnFashionMnist) {
