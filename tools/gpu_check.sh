@@ -5,8 +5,12 @@
 #   tools/gpu_check.sh OUTDIR
 # Writes at most 12 flat files to OUTDIR: env.txt, build.log, ctest.log,
 # bench_cuda.jsonl, bench_torch.jsonl, bench_torch_compile.jsonl, bench_pngs.jsonl,
-# conv_study.jsonl, e2e.log, e2e.jsonl, bench.log, summary.md. Every stage runs under `timeout`, capped by what is left of a
-# 450 s budget, so the whole script stays under 8 minutes.
+# conv_study.jsonl, e2e.log, e2e.jsonl, bench.log, summary.md. Every stage runs
+# under `timeout`, capped by what is left of a 480 s budget, so the whole script
+# stays under 9 minutes; stages the budget cuts can run in a second call with
+# RALSGAN_GPU_ONLY (below: the build is kept between calls on a warm machine).
+# Order: build, tests, bench_cuda, PyTorch eager, the convolution study (ours,
+# then PyTorch's), 10k PNGs, ralsgan end to end, torch.compile.
 set -uo pipefail
 OUTDIR=${1:?usage: tools/gpu_check.sh OUTDIR}
 mkdir -p "$OUTDIR"
@@ -21,6 +25,10 @@ BUDGET=${RALSGAN_GPU_CHECK_BUDGET:-480}  # seconds for stages 2-4 together
 # cap N: N seconds, or what is left of the budget if less (at least 5).
 cap() { local left=$(( BUDGET - ($(date +%s) - T0) )); [ $left -lt "$1" ] && echo $(( left > 5 ? left : 5 )) || echo "$1"; }
 stage() { echo "== [$(( $(date +%s) - T0 ))s] $*" | tee -a "$OUTDIR/env.txt" >&2; }
+# RALSGAN_GPU_ONLY="conv pngs e2e" runs only those stages after the build (a
+# second call for what the first one's budget cut); empty: all of them. Stages:
+# tests bench torch conv pngs e2e compile.
+want() { [ -z "${RALSGAN_GPU_ONLY:-}" ] || [[ " $RALSGAN_GPU_ONLY " == *" $1 "* ]]; }
 
 # --- 1. Tools and libraries ------------------------------------------------------
 {
@@ -93,38 +101,46 @@ fi
 
 # --- 3. Tests -------------------------------------------------------------------------
 CTEST_RC=skipped
-if [ $BUILD_RC -eq 0 ]; then
+if [ $BUILD_RC -eq 0 ] && want tests; then
   stage "ctest -L cuda"
   (cd "$BUILD" && timeout -k 10 "$(cap 120)" ctest -L cuda -j 8 --output-on-failure --timeout 100) > "$OUTDIR/ctest.log" 2>&1
   CTEST_RC=$?
-else
+elif [ $BUILD_RC -ne 0 ]; then
   tail -40 "$OUTDIR/build.log" > "$OUTDIR/ctest.log"
 fi
 echo "ctest rc=$CTEST_RC" >> "$OUTDIR/env.txt"
 
 # --- 4. Benchmarks ----------------------------------------------------------------------
 : > "$OUTDIR/bench.log"
-if [ $BUILD_RC -eq 0 ]; then
+if [ $BUILD_RC -eq 0 ] && want bench; then
   stage "bench_cuda"
   timeout -k 10 "$(cap 100)" "$BUILD/tests/cuda/bench_cuda" --step-iters 20 --gen-count 10000 --gen-batch 500 \
     > "$OUTDIR/bench_cuda.jsonl" 2>> "$OUTDIR/bench.log"
   echo "bench_cuda rc=$?" >> "$OUTDIR/bench.log"
 fi
-stage "bench_torch_gpu (eager)"
-PYTHONUNBUFFERED=1 timeout -k 10 "$(cap 100)" "$PY" bench/pytorch_gpu/bench_torch_gpu.py --mode eager_f32 --mode eager_tf32 --mode eager_bf16 \
-  --step-iters 20 --gen-count 10000 --gen-batch 500 > "$OUTDIR/bench_torch.jsonl" 2>> "$OUTDIR/bench.log"
-echo "bench_torch eager rc=$?" >> "$OUTDIR/bench.log"
+if want torch; then
+  stage "bench_torch_gpu (eager)"
+  PYTHONUNBUFFERED=1 timeout -k 10 "$(cap 100)" "$PY" bench/pytorch_gpu/bench_torch_gpu.py --mode eager_f32 --mode eager_tf32 --mode eager_bf16 \
+    --step-iters 20 --gen-count 10000 --gen-batch 500 > "$OUTDIR/bench_torch.jsonl" 2>> "$OUTDIR/bench.log"
+  echo "bench_torch eager rc=$?" >> "$OUTDIR/bench.log"
+fi
 # Issue 15's convolution study: every cuDNN algorithm of the step's 38
 # convolution problems in NCHW/NHWC x f32/TF32/bf16, deterministic or not.
-if [ $BUILD_RC -eq 0 ]; then
+if [ $BUILD_RC -eq 0 ] && want conv; then
   stage "conv_study"
   timeout -k 10 "$(cap 90)" "$BUILD/tests/cuda/conv_study" > "$OUTDIR/conv_study.jsonl" 2>> "$OUTDIR/bench.log"
   echo "conv_study rc=$? (124: over its time cap; the rows so far are kept)" >> "$OUTDIR/bench.log"
+  # The same problems through PyTorch's own calls (cudnn.benchmark), per configuration.
+  "$BUILD/tests/cuda/conv_study" --list > "$BUILD/conv_problems.jsonl" 2>> "$OUTDIR/bench.log"
+  stage "conv_study_torch"
+  PYTHONUNBUFFERED=1 timeout -k 10 "$(cap 90)" "$PY" bench/pytorch_gpu/conv_study_torch.py "$BUILD/conv_problems.jsonl" \
+    --iters 20 >> "$OUTDIR/conv_study.jsonl" 2>> "$OUTDIR/bench.log"
+  echo "conv_study_torch rc=$?" >> "$OUTDIR/bench.log"
 fi
 # The whole generation job, PNG files included (issue 6's "10,000 PNGs"): ours
 # (rg::app::generate, encoders on all cores but one) against PyTorch on the same
 # weights (G on the GPU, PIL or zlib on the host, one thread and all threads).
-if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/apps/ralsgan/bench_generate_pngs" ]; then
+if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/apps/ralsgan/bench_generate_pngs" ] && want pngs; then
   stage "generate 10k PNGs"
   PNGDIR="$BUILD/pngbench"
   for math in tf32 bf16; do
@@ -147,7 +163,7 @@ fi
 # PNGs twice at batch 500 and once at batch 64 (byte-identical across batch
 # sizes and runs?), 64 on the reference backend (within 1 level of CUDA's?).
 R="$BUILD/apps/ralsgan/ralsgan"
-if [ $BUILD_RC -eq 0 ] && [ -x "$R" ] && [ -f "$ROOT/.carry/data/train128.rgcache" ]; then
+if [ $BUILD_RC -eq 0 ] && [ -x "$R" ] && [ -f "$ROOT/.carry/data/train128.rgcache" ] && want e2e; then
   stage "ralsgan end to end"
   E2E="$BUILD/e2e"
   rm -rf "$E2E"
@@ -173,13 +189,13 @@ fi
 # torch.compile gets what is left of the budget, at most 150 s.
 LEFT=$(( BUDGET - ($(date +%s) - T0) ))
 [ $LEFT -gt 150 ] && LEFT=150
-if [ $LEFT -gt 30 ]; then
+if [ $LEFT -gt 30 ] && want compile; then
   stage "bench_torch_gpu (torch.compile, cap ${LEFT}s)"
   PYTHONUNBUFFERED=1 timeout -k 10 "$LEFT" "$PY" bench/pytorch_gpu/bench_torch_gpu.py --mode compile \
     --step-iters 20 --gen-count 10000 --gen-batch 500 > "$OUTDIR/bench_torch_compile.jsonl" 2>> "$OUTDIR/bench.log"
   echo "bench_torch compile rc=$? (124: over its time cap)" >> "$OUTDIR/bench.log"
 else
-  echo "bench_torch compile: skipped, no time left" >> "$OUTDIR/bench.log"
+  echo "bench_torch compile: skipped (no time left, or not in RALSGAN_GPU_ONLY)" >> "$OUTDIR/bench.log"
 fi
 
 # --- 5. Summary -----------------------------------------------------------------------------
@@ -288,6 +304,12 @@ if study:
     print("| config | fastest deterministic | fastest of any | problems without a deterministic one |\n| --- | --- | --- | --- |")
     for r in study:
         print(f"| {r['config']} | {r['best_deterministic_ms']} | {r['best_any_ms']} | {r['problems_without_deterministic']} |")
+torch_study = [r for r in load("conv_study.jsonl") if r.get("bench") == "conv_study_torch_step"]
+if torch_study:
+    print("\nthe same problems in PyTorch (cudnn.benchmark; sum of problem x count, ms):")
+    print("| config | deterministic | step ms | failed |\n| --- | --- | --- | --- |")
+    for r in torch_study:
+        print(f"| {r['config']} | {r['deterministic']} | {r['step_ms']} | {r['failed']} |")
 print("\nratios: > 1 means ours is faster. The generate 10k@128 rows exclude PNG encoding (the generate 10k PNGs rows include it, and the file writes); 'with_copy' includes latents up and float images down "
       "(ours: pinned buffers, two batches in flight; torch with_copy: G(z.to(dev)).cpu() per batch; torch with_copy_pinned: the same method as ours).")
 for r in ours:

@@ -250,10 +250,12 @@ int main(int argc, char** argv) {
       total += double(g.flops()) * 1e-9 * problems[i].count;
       std::printf(
           "{\"problem\": %zu, \"op\": \"%s\", \"count\": %d, \"x\": [%lld, %lld, %lld, %lld], "
-          "\"c_out\": %lld, \"k\": %lld, "
-          "\"stride\": %d, \"gflop\": %.3f}\n",
+          "\"y\": [%lld, %lld, %lld, %lld], \"k\": [%lld, %lld], \"stride\": [%d, %d], \"pad\": "
+          "[%d, %d], "
+          "\"gflop\": %.3f}\n",
           i, role(problems[i].op), problems[i].count, (long long)g.n, (long long)g.c_in,
-          (long long)g.h, (long long)g.w, (long long)g.c_out, (long long)g.kh, g.sh,
+          (long long)g.h, (long long)g.w, (long long)g.n, (long long)g.c_out, (long long)g.ho,
+          (long long)g.wo, (long long)g.kh, (long long)g.kw, g.sh, g.sw, g.ph, g.pw,
           double(g.flops()) * 1e-9);
     }
     std::printf("{\"problems\": %zu, \"step_conv_gflop\": %.1f}\n", problems.size(), total);
