@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "engine/conv_geometry.h"
+
 namespace rg {
 
 std::string human_bytes(size_t b) {
@@ -65,13 +67,22 @@ void print_plan(std::ostream& os, const Plan& plan, bool buffers) {
 
 void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>& ms, int runs, size_t top) {
   double total = 0;
-  std::map<std::string, double> by_op;
+  std::map<std::string, double> by_op, flop_by_op;
+  std::vector<double> flop(ms.size(), 0.0);  // a convolution group's FLOPs (2 per multiply-add)
   std::vector<size_t> order(ms.size());
   for (size_t k = 0; k < ms.size(); ++k) {
+    const Node& anchor = plan.graph->node(plan.groups[k].nodes[0]);
+    if (is_convolution(anchor.op)) flop[k] = double(conv_geometry(*plan.graph, anchor).flops());
     total += ms[k];
-    by_op[op_name(plan.graph->node(plan.groups[k].nodes[0]).op)] += ms[k];
+    by_op[op_name(anchor.op)] += ms[k];
+    flop_by_op[op_name(anchor.op)] += flop[k];
     order[k] = k;
   }
+  auto rate = [](double flops, double t_ms) {
+    char b[32] = "";
+    if (flops > 0 && t_ms > 0) std::snprintf(b, sizeof b, "  %.1f GFLOP/s", flops / (t_ms * 1e6));
+    return std::string(b);
+  };
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ms[a] > ms[b]; });
   char line[160];
   std::snprintf(line, sizeof line, "\nprofile (%s backend): %.3f ms per run, %zu groups, mean of %d run(s)\n",
@@ -81,14 +92,15 @@ void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>
   for (const auto& [name, t] : by_op) ops.push_back({t, name});
   std::sort(ops.rbegin(), ops.rend());
   for (const auto& [t, name] : ops) {
-    std::snprintf(line, sizeof line, "  %10.3f ms %5.1f %%  %s\n", t, total > 0 ? 100 * t / total : 0.0, name.c_str());
-    os << line;
+    std::snprintf(line, sizeof line, "  %10.3f ms %5.1f %%  %s", t, total > 0 ? 100 * t / total : 0.0, name.c_str());
+    os << line << rate(flop_by_op[name], t) << "\n";
   }
   os << "heaviest groups:\n";
   for (size_t i = 0; i < std::min(top, order.size()); ++i) {
     const size_t k = order[i];
     std::snprintf(line, sizeof line, "  %10.3f ms %5.1f %%  ", ms[k], total > 0 ? 100 * ms[k] / total : 0.0);
-    os << line << group_str(*plan.graph, plan.groups[k]) << "\n      " << plan.kernels[k]->describe() << "\n";
+    os << line << group_str(*plan.graph, plan.groups[k]) << rate(flop[k], ms[k]) << "\n      " << plan.kernels[k]->describe()
+       << "\n";
   }
 }
 

@@ -16,7 +16,8 @@ void print_plan(std::ostream& os, const Plan& plan, bool buffers = true);
 std::string human_bytes(size_t bytes);
 // Where a run's time goes: `ms` holds each group's milliseconds (plan order,
 // Session::run_timed, averaged over `runs`). Prints the total, the time by the
-// op each group starts with, and the `top` heaviest groups with their kernels.
+// op each group starts with, and the `top` heaviest groups with their kernels;
+// convolutions with their GFLOP/s.
 void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>& ms, int runs, size_t top = 20);
 
 }  // namespace rg
