@@ -87,7 +87,8 @@ void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>
   char line[160];
   std::snprintf(line, sizeof line, "\nprofile (%s backend): %.3f ms per run, %zu groups, mean of %d run(s)\n",
                 plan.backend->name().c_str(), total, ms.size(), runs);
-  os << line << "by the op a group starts with:\n";
+  os << line << "by the op a group starts with (convolutions: GFLOP/s counting a direct convolution's 2 x MACs,\n"
+     << "whatever the algorithm; Winograd does fewer):\n";
   std::vector<std::pair<double, std::string>> ops;
   for (const auto& [name, t] : by_op) ops.push_back({t, name});
   std::sort(ops.rbegin(), ops.rend());
