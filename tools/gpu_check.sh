@@ -298,18 +298,21 @@ if e2e:
     for r in e2e:
         print(f"- {os.path.basename(r['a'])} vs {os.path.basename(r['b'])}: {r['byte_identical']} of {r['compared']} byte-identical, "
               f"largest difference {r['max_abs_diff']} level(s)")
-study = [r for r in load("conv_study.jsonl") if r.get("bench") == "conv_study_step"]
-if study:
-    print("\nconvolution study (the step's convolutions, sum of each problem's fastest algorithm, ms):")
-    print("| config | fastest deterministic | fastest of any | problems without a deterministic one |\n| --- | --- | --- | --- |")
-    for r in study:
-        print(f"| {r['config']} | {r['best_deterministic_ms']} | {r['best_any_ms']} | {r['problems_without_deterministic']} |")
-torch_study = [r for r in load("conv_study.jsonl") if r.get("bench") == "conv_study_torch_step"]
-if torch_study:
-    print("\nthe same problems in PyTorch (cudnn.benchmark; sum of problem x count, ms):")
-    print("| config | deterministic | step ms | failed |\n| --- | --- | --- | --- |")
-    for r in torch_study:
-        print(f"| {r['config']} | {r['deterministic']} | {r['step_ms']} | {r['failed']} |")
+def table(title, header, rows):
+    if not rows:
+        return
+    print(f"\n{title}")
+    print("| " + " | ".join(header) + " |\n|" + " --- |" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+study = load("conv_study.jsonl")
+table("convolution study (the step's convolutions, sum of each problem's fastest algorithm, ms):",
+      ["config", "fastest deterministic", "fastest of any", "problems without a deterministic one"],
+      [[r["config"], r["best_deterministic_ms"], r["best_any_ms"], r["problems_without_deterministic"]]
+       for r in study if r.get("bench") == "conv_study_step"])
+table("the same problems in PyTorch (cudnn.benchmark; sum of problem x count, ms):",
+      ["config", "deterministic", "step ms", "failed"],
+      [[r["config"], r["deterministic"], r["step_ms"], r["failed"]] for r in study if r.get("bench") == "conv_study_torch_step"])
 print("\nratios: > 1 means ours is faster. The generate 10k@128 rows exclude PNG encoding (the generate 10k PNGs rows include it, and the file writes); 'with_copy' includes latents up and float images down "
       "(ours: pinned buffers, two batches in flight; torch with_copy: G(z.to(dev)).cpu() per batch; torch with_copy_pinned: the same method as ours).")
 for r in ours:
