@@ -13,14 +13,8 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <fstream>
-#include <mutex>
-#include <sstream>
 #include <stdexcept>
-#include <system_error>
-
 
 static_assert(std::endian::native == std::endian::little, "the cache format is little-endian");
 

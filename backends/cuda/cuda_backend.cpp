@@ -303,31 +303,46 @@ class GraphRunner final : public Runner {
     }
     return ms;
   }
-  // False where the graph cannot be made: nothing ran. Throws where it ran
-  // and failed.
-  bool timed_in_graph(const std::vector<cudaEvent_t>& ev, std::vector<double>& ms) {
+  // The kernels captured into an instantiated graph; with `events`, an event
+  // record node before the first kernel and after each. Null, with the reason
+  // in `why`, where something cannot be captured: nothing ran.
+  cudaGraphExec_t instantiate(const std::vector<cudaEvent_t>* events, std::string& why) {
     const cudaStream_t s = be_.stream();
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
-    bool ok = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
-    if (ok) {
+    cudaError_t e = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
+    if (e == cudaSuccess) {
       try {
-        ok = cudaEventRecordWithFlags(ev[0], s, cudaEventRecordExternal) == cudaSuccess;
-        for (size_t k = 0; ok && k < kernels_.size(); ++k) {
+        if (events) e = cudaEventRecordWithFlags((*events)[0], s, cudaEventRecordExternal);
+        for (size_t k = 0; e == cudaSuccess && k < kernels_.size(); ++k) {
           kernels_[k]->run();
-          ok = cudaEventRecordWithFlags(ev[k + 1], s, cudaEventRecordExternal) == cudaSuccess;
+          if (events) e = cudaEventRecordWithFlags((*events)[k + 1], s, cudaEventRecordExternal);
         }
-      } catch (const std::exception&) {
-        ok = false;
+      } catch (const std::exception& ex) {
+        why = ex.what();
       }
-      ok = cudaStreamEndCapture(s, &graph) == cudaSuccess && ok;
-      ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
-      ok = ok && cudaGraphLaunch(exec, s) == cudaSuccess;
+      const cudaError_t ended = cudaStreamEndCapture(s, &graph);
+      if (e == cudaSuccess) e = ended;
+      if (e == cudaSuccess && why.empty()) e = cudaGraphInstantiate(&exec, graph, 0);
+      if (graph) cudaGraphDestroy(graph);
     }
-    if (graph) cudaGraphDestroy(graph);
-    if (!ok) {
-      if (exec) cudaGraphExecDestroy(exec);
+    if (e == cudaSuccess && why.empty()) return exec;
+    if (why.empty()) why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+    cudaGetLastError();
+    if (exec) cudaGraphExecDestroy(exec);
+    return nullptr;
+  }
+
+  // False where the graph cannot be made or launched: nothing ran. Throws
+  // where it ran and failed.
+  bool timed_in_graph(const std::vector<cudaEvent_t>& ev, std::vector<double>& ms) {
+    const cudaStream_t s = be_.stream();
+    std::string why;
+    cudaGraphExec_t exec = instantiate(&ev, why);
+    if (!exec) return false;
+    if (cudaGraphLaunch(exec, s) != cudaSuccess) {
       cudaGetLastError();
+      cudaGraphExecDestroy(exec);
       return false;
     }
     const cudaError_t done = cudaStreamSynchronize(s);
@@ -346,27 +361,12 @@ class GraphRunner final : public Runner {
   void run_eagerly() {
     for (Kernel* k : kernels_) k->run();
   }
-  // Instantiates the graph; false (said once, eager from now on, still no
-  // allocation) when something in the plan cannot be captured.
+  // Instantiates the session's graph; false (said once, eager from now on,
+  // still no allocation) when something in the plan cannot be captured.
   bool capture() {
     std::string why;
-    cudaGraph_t graph = nullptr;
-    cudaError_t e = cudaStreamBeginCapture(be_.stream(), cudaStreamCaptureModeThreadLocal);
-    if (e == cudaSuccess) {
-      try {
-        run_eagerly();
-      } catch (const std::exception& ex) {
-        why = ex.what();
-      }
-      e = cudaStreamEndCapture(be_.stream(), &graph);
-      if (e == cudaSuccess && why.empty()) e = cudaGraphInstantiate(&exec_, graph, 0);
-      if (graph) cudaGraphDestroy(graph);
-    }
-    if (e == cudaSuccess && why.empty()) return true;
-    if (why.empty()) why = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
-    cudaGetLastError();
-    if (exec_) cudaGraphExecDestroy(exec_);
-    exec_ = nullptr;
+    exec_ = instantiate(nullptr, why);
+    if (exec_) return true;
     eager_ = true;
     std::fprintf(stderr, "cuda backend: CUDA graph capture failed (%s); this session runs eagerly\n", why.c_str());
     return false;

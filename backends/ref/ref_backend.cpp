@@ -5,7 +5,6 @@
 #include <cstring>
 #include <functional>
 #include <limits>
-#include <map>
 #include <new>
 #include <stdexcept>
 
