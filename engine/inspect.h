@@ -18,6 +18,7 @@ std::string human_bytes(size_t bytes);
 // Session::run_timed, averaged over `runs`). Prints the total, the time by the
 // op each group starts with, and the `top` heaviest groups with their kernels;
 // convolutions with their GFLOP/s.
-void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>& ms, int runs, size_t top = 20);
+void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>& ms, int runs,
+                   size_t top = 20);
 
 }  // namespace rg

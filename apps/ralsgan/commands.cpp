@@ -5,10 +5,9 @@
 #include <functional>
 #include <iostream>
 
-#include "apps/data/dataset.h"
 #include "apps/data/augment.h"
+#include "apps/data/dataset.h"
 #include "apps/model/ralsgan_step.h"
-#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/command_helpers.h"
 #include "apps/ralsgan/export_plan.h"
@@ -17,6 +16,7 @@
 #include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/trainer.h"
 #include "engine/inspect.h"
+#include "engine/io/atomic_file.h"
 #include "engine/session.h"
 
 namespace rg::app {
@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 
 int parse_size(const Flags& f) {
   const int64_t s = f.integer("size", 32, 256);
-  if (s != 32 && s != 64 && s != 128 && s != 256) throw UsageError("--size must be 32, 64, 128 or 256, got " + f.str("size"));
+  if (s != 32 && s != 64 && s != 128 && s != 256)
+    throw UsageError("--size must be 32, 64, 128 or 256, got " + f.str("size"));
   return int(s);
 }
 
@@ -37,25 +38,32 @@ data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsign
   if (!fs::is_directory(data)) {
     const data::Dataset ds = data::open_cache(data);
     if (ds.image_size() != size)
-      throw std::runtime_error(data.string() + ": cached images are " + std::to_string(ds.image_size()) +
-                               " px, --size is " + std::to_string(size));
+      throw std::runtime_error(data.string() + ": cached images are " +
+                               std::to_string(ds.image_size()) + " px, --size is " +
+                               std::to_string(size));
     return ds;
   }
 #if RALSGAN_HAVE_DECODE
   return load_folder(data, size, fit, threads);
 #else
   (void)fit, (void)threads;
-  throw std::runtime_error(data.string() + ": this ralsgan is a core build (no image decoding): give --data a dataset cache, "
-                           "made by `ralsgan preprocess` on a full build");
+  throw std::runtime_error(
+      data.string() +
+      ": this ralsgan is a core build (no image decoding): give --data a dataset cache, "
+      "made by `ralsgan preprocess` on a full build");
 #endif
 }
 
 }  // namespace
 
 int cmd_train(int argc, char** argv) {
-  Flags f("train", "Train the seed's RaLSGAN (DCGAN architecture, docs/contracts.md §2, §3) on a folder of images or a cache.\n"
-                   "The whole step is one compiled graph; checkpoints, samples and log.jsonl go under --out.");
-  f.value("data", "DIR|CACHE", "training images: a folder (decoded and cached automatically) or a cache file")
+  Flags f(
+      "train",
+      "Train the seed's RaLSGAN (DCGAN architecture, docs/contracts.md §2, §3) on a folder of "
+      "images or a cache.\n"
+      "The whole step is one compiled graph; checkpoints, samples and log.jsonl go under --out.");
+  f.value("data", "DIR|CACHE",
+          "training images: a folder (decoded and cached automatically) or a cache file")
       .value("out", "RUN", "run folder (checkpoint/, checkpoints/, samples/, log.jsonl)")
       .value("size", "S", "image side: 32, 64, 128 or 256", "128")
       .value("epochs", "E", "epochs to train", "750")
@@ -65,19 +73,22 @@ int cmd_train(int argc, char** argv) {
       .value("real-label", "Y", "margin y inside the RaLS loss", "0.8")
       .value("seed", "N", "seed of every random choice (Philox, docs/contracts.md §4)", "0")
       .toggle("resume", "continue the run in --out from its newest checkpoint, bit-identically")
-      .toggle("start-over", "delete the checkpoints, samples and log in --out and train from scratch")
+      .toggle("start-over",
+              "delete the checkpoints, samples and log in --out and train from scratch")
       .value("init-g", "FILE", "start G from these weights (a PyTorch state_dict as safetensors)")
       .value("init-d", "FILE", "start D from these weights")
       .value("steps", "N", "stop after N optimizer steps in this run (a checkpoint is written)")
       .toggle("no-augment", "no flips or rotations")
       .toggle("no-shuffle", "take the data in sorted file-name order")
-      .value("width", "W", "multiply every hidden channel count by W (small models for tests and demos)", "1")
+      .value("width", "W",
+             "multiply every hidden channel count by W (small models for tests and demos)", "1")
       .value("nz", "N", "latent size", "128")
       .value("precision", "f32|f64", "f64 runs on the ref backend only (exactness checks)", "f32")
       .value("log-every", "N", "steps between log.jsonl lines", "10")
       .value("sample-every", "E", "epochs between sample grids and loss plots", "1")
       .value("checkpoint-every", "E", "epochs between kept copies under checkpoints/", "10")
-      .toggle("allow-nonfinite", "go on when the losses become NaN or infinite (else the run stops, exit 1)")
+      .toggle("allow-nonfinite",
+              "go on when the losses become NaN or infinite (else the run stops, exit 1)")
       .required("data")
       .required("out");
   add_backend_flags(f);
@@ -94,18 +105,23 @@ int cmd_train(int argc, char** argv) {
   o.resume = f.on("resume");
   if (f.has("init-g")) o.init_g = f.str("init-g");
   if (f.has("init-d")) o.init_d = f.str("init-d");
-  if (o.resume && (f.has("init-g") || f.has("init-d"))) throw UsageError("train: --resume and --init-g/--init-d exclude each other");
-  if (o.resume && f.on("start-over")) throw UsageError("train: --resume and --start-over exclude each other");
+  if (o.resume && (f.has("init-g") || f.has("init-d")))
+    throw UsageError("train: --resume and --init-g/--init-d exclude each other");
+  if (o.resume && f.on("start-over"))
+    throw UsageError("train: --resume and --start-over exclude each other");
   if (f.has("steps")) o.steps = f.integer("steps", 0, int64_t(1) << 40);
   o.augment = !f.on("no-augment");
   if (o.augment && !data::augmentation_available())
-    throw UsageError("train: this ralsgan is a core build without OpenCV and cannot augment images: pass --no-augment");
+    throw UsageError(
+        "train: this ralsgan is a core build without OpenCV and cannot augment images: pass "
+        "--no-augment");
   o.shuffle = !f.on("no-shuffle");
   o.width = f.real("width", 1.0 / 1024, 16);
   o.nz = int(f.integer("nz", 4, 4096));
   if (o.nz % 4) throw UsageError("train: --nz must be a multiple of 4");
   const std::string prec = f.str("precision");
-  if (prec != "f32" && prec != "f64") throw UsageError("train: --precision must be f32 or f64, got '" + prec + "'");
+  if (prec != "f32" && prec != "f64")
+    throw UsageError("train: --precision must be f32 or f64, got '" + prec + "'");
   o.f64 = prec == "f64";
   o.log_every = int(f.integer("log-every", 1, 1000000));
   o.sample_every = int(f.integer("sample-every", 0, 1000000));
@@ -113,14 +129,18 @@ int cmd_train(int argc, char** argv) {
   o.allow_nonfinite = f.on("allow-nonfinite");
   o.backend = backend_of(f);
   // The folder first (lock, resume or not): a refusal comes before minutes of decoding.
-  RunFolder run(o.out, o.resume ? RunFolder::Mode::kResume
-                                : f.on("start-over") ? RunFolder::Mode::kStartOver : RunFolder::Mode::kNew);
-  const data::Dataset ds = load_dataset(f.str("data"), o.size, data::Fit::kPad, unsigned(o.backend.threads));
+  RunFolder run(o.out, o.resume             ? RunFolder::Mode::kResume
+                       : f.on("start-over") ? RunFolder::Mode::kStartOver
+                                            : RunFolder::Mode::kNew);
+  const data::Dataset ds =
+      load_dataset(f.str("data"), o.size, data::Fit::kPad, unsigned(o.backend.threads));
   const TrainResult r = train(o, ds, run);
   if (r.interrupted) {
     if (r.last_step > 0)
-      std::fprintf(stderr, "interrupted by %s after step %llu; checkpoint in %s (continue with --resume)\n",
-                   stop_signal_name().c_str(), (unsigned long long)r.last_step, run.checkpoint().string().c_str());
+      std::fprintf(stderr,
+                   "interrupted by %s after step %llu; checkpoint in %s (continue with --resume)\n",
+                   stop_signal_name().c_str(), (unsigned long long)r.last_step,
+                   run.checkpoint().string().c_str());
     else
       std::fprintf(stderr, "interrupted by %s before the first step; no checkpoint written\n",
                    stop_signal_name().c_str());
@@ -132,15 +152,20 @@ int cmd_train(int argc, char** argv) {
 }
 
 int cmd_generate(int argc, char** argv) {
-  Flags f("generate", "Write PNG images from a trained generator (BatchNorm in eval mode: running statistics).\n"
-                      "Image i's latent depends only on (seed, i): same checkpoint, seed and backend give the same\n"
-                      "bytes whatever the batch, threads or sharding with --start-index.");
-  f.value("checkpoint", "RUN|FILE", "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
+  Flags f(
+      "generate",
+      "Write PNG images from a trained generator (BatchNorm in eval mode: running statistics).\n"
+      "Image i's latent depends only on (seed, i): same checkpoint, seed and backend give the "
+      "same\n"
+      "bytes whatever the batch, threads or sharding with --start-index.");
+  f.value("checkpoint", "RUN|FILE",
+          "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
       .value("out", "DIR", "output folder for image_NNNNN.png")
       .value("count", "N", "number of images", "10000")
       .value("seed", "N", "latent seed (Philox stream 0, docs/contracts.md §4)", "0")
       .value("start-index", "I", "index of the first image (for shards)", "0")
-      .value("latents", "FILE", "take latents from tensor 'z' [N, nz] of a safetensors file instead")
+      .value("latents", "FILE",
+             "take latents from tensor 'z' [N, nz] of a safetensors file instead")
       .value("zip", "FILE", "also write the PNGs into this ZIP archive")
       .value("batch", "B", "images per compiled batch (does not change the images)", "64")
       .required("checkpoint")
@@ -164,54 +189,70 @@ int cmd_generate(int argc, char** argv) {
   }
   const GenerateResult r = generate(o);
   if (r.interrupted) {
-    std::fprintf(stderr, "interrupted by %s: %llu whole images in %s%s\n", stop_signal_name().c_str(),
-                 (unsigned long long)r.images, o.out.string().c_str(), o.zip.empty() ? "" : ", no ZIP written");
+    std::fprintf(stderr, "interrupted by %s: %llu whole images in %s%s\n",
+                 stop_signal_name().c_str(), (unsigned long long)r.images, o.out.string().c_str(),
+                 o.zip.empty() ? "" : ", no ZIP written");
     return stop_exit_code();
   }
-  std::fprintf(stderr, "wrote %llu images to %s in %.1f s (%.1f img/s)\n", (unsigned long long)r.images,
-               o.out.string().c_str(), r.seconds, r.seconds > 0 ? double(r.images) / r.seconds : 0.0);
+  std::fprintf(stderr, "wrote %llu images to %s in %.1f s (%.1f img/s)\n",
+               (unsigned long long)r.images, o.out.string().c_str(), r.seconds,
+               r.seconds > 0 ? double(r.images) / r.seconds : 0.0);
   return 0;
 }
 
 int cmd_export(int argc, char** argv) {
-  Flags f("export", "Compile the generator as `generate --backend ref` does (f32) and write the plan: DIR/model.rgplan\n"
-                    "(kernels, memory plan, weights; checksummed) and DIR/model.h (region sizes) for the C runtime.");
-  f.value("checkpoint", "RUN|FILE", "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
+  Flags f("export",
+          "Compile the generator as `generate --backend ref` does (f32) and write the plan: "
+          "DIR/model.rgplan\n"
+          "(kernels, memory plan, weights; checksummed) and DIR/model.h (region sizes) for the C "
+          "runtime.");
+  f.value("checkpoint", "RUN|FILE",
+          "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
       .value("out", "DIR", "output folder for model.rgplan and model.h")
       .value("batch", "B", "images per rg_run call", "1")
-      .value("weights", "f32|bf16", "weights' type in the plan (bf16: half the size, not bit-exact)", "f32")
+      .value("weights", "f32|bf16",
+             "weights' type in the plan (bf16: half the size, not bit-exact)", "f32")
       .required("checkpoint")
       .required("out");
   if (!f.parse(argc, argv)) return 0;
   const std::string w = f.str("weights");
-  if (w != "f32" && w != "bf16") throw UsageError("export: --weights must be f32 or bf16, got " + w);
+  if (w != "f32" && w != "bf16")
+    throw UsageError("export: --weights must be f32 or bf16, got " + w);
   ExportOptions o{f.str("checkpoint"), f.str("out"), int(f.integer("batch", 1, 4096)),
                   w == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32};
   const ExportResult r = export_plan(o);
-  std::fprintf(stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",
-               r.plan_file.string().c_str(), (unsigned long long)r.file_bytes, r.kernels,
-               (unsigned long long)r.weights_bytes, (unsigned long long)r.arena_bytes, r.header_file.string().c_str());
+  std::fprintf(
+      stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",
+      r.plan_file.string().c_str(), (unsigned long long)r.file_bytes, r.kernels,
+      (unsigned long long)r.weights_bytes, (unsigned long long)r.arena_bytes,
+      r.header_file.string().c_str());
   return 0;
 }
 
 int cmd_inspect(int argc, char** argv) {
-  Flags f("inspect", "Print the training-step (or generation) graph, its fusion groups, the kernel each becomes on\n"
-                     "the chosen backend, and the memory plan: arena bytes against the sum of all buffers.");
+  Flags f("inspect",
+          "Print the training-step (or generation) graph, its fusion groups, the kernel each "
+          "becomes on\n"
+          "the chosen backend, and the memory plan: arena bytes against the sum of all buffers.");
   f.value("size", "S", "image side", "128")
       .value("width", "W", "channel multiplier", "1")
       .value("batch", "B", "batch size", "64")
       .value("graph", "train|generate", "which graph", "train")
       .toggle("nodes", "also list every node of the graph")
       .toggle("buffers", "also list every buffer of the memory plan")
-      .value("profile", "N", "also run the graph N times (after one warm-up run; zero inputs, zero-initialised weights) and "
-                             "print where the time goes: per group, on the device for cuda", "0");
+      .value("profile", "N",
+             "also run the graph N times (after one warm-up run; zero inputs, zero-initialised "
+             "weights) and "
+             "print where the time goes: per group, on the device for cuda",
+             "0");
   add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
   const int runs = int(f.integer("profile", 0, 100000));
   model::ModelConfig mc{parse_size(f), f.real("width", 1.0 / 1024, 16), 128};
   const int batch = int(f.integer("batch", 2, 4096));
   const std::string which = f.str("graph");
-  if (which != "train" && which != "generate") throw UsageError("inspect: --graph must be train or generate");
+  if (which != "train" && which != "generate")
+    throw UsageError("inspect: --graph must be train or generate");
   SelectedBackend be = make_backend(backend_of(f));
   std::shared_ptr<Graph> g;
   if (which == "train") {
@@ -223,7 +264,8 @@ int cmd_inspect(int argc, char** argv) {
     g = model::build_generate_graph(mc, batch, DType::f32).graph;
   }
   auto plan = compile(g, *be.backend);
-  if (f.on("nodes")) print_graph(std::cout, *plan->graph);  // after the compiler's recomputation choice
+  if (f.on("nodes"))
+    print_graph(std::cout, *plan->graph);  // after the compiler's recomputation choice
   print_plan(std::cout, *plan, f.on("buffers"));
   if (runs > 0) {
     Session s(*plan);

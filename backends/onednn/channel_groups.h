@@ -21,7 +21,9 @@ inline V8 load8(const float* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
+inline void store8(float* p, V8 v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 // Where channels 8g .. 8g + 7 of pixel (n, y, x) of a c x h x w tensor in a
 // blocked layout or NHWC start: at(n, y, x) + group(g). Pixels are `pixel`
@@ -29,7 +31,10 @@ inline void store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
 struct ChannelGroupAddress {
   int64_t image, pixel, w, block, block_stride;
   ChannelGroupAddress(Layout l, int64_t c, int64_t h, int64_t w_)
-      : image(c * h * w_), pixel(block_of(l) ? block_of(l) : c), w(w_), block(block_of(l)),
+      : image(c * h * w_),
+        pixel(block_of(l) ? block_of(l) : c),
+        w(w_),
+        block(block_of(l)),
         block_stride(h * w_ * block_of(l)) {}
   int64_t group(int64_t g) const {
     const int64_t ch = g * kGroupLanes;

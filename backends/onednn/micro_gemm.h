@@ -14,10 +14,16 @@ namespace rg::onednn {
 // Which micro-kernel runs the GEMMs: AVX-512 (12x32 register tile) or AVX2 (6x16).
 enum class MicroIsa : uint8_t { avx2, avx512 };
 
-inline int64_t mr_of(MicroIsa isa) { return isa == MicroIsa::avx512 ? 12 : 6; }
-inline int64_t nr_of(MicroIsa isa) { return isa == MicroIsa::avx512 ? 32 : 16; }
+inline int64_t mr_of(MicroIsa isa) {
+  return isa == MicroIsa::avx512 ? 12 : 6;
+}
+inline int64_t nr_of(MicroIsa isa) {
+  return isa == MicroIsa::avx512 ? 32 : 16;
+}
 // For kernel descriptions (inspect, profiles): the ISA and the register tile.
-inline const char* micro_isa_name(MicroIsa isa) { return isa == MicroIsa::avx512 ? "avx512 12x32" : "avx2 6x16"; }
+inline const char* micro_isa_name(MicroIsa isa) {
+  return isa == MicroIsa::avx512 ? "avx512 12x32" : "avx2 6x16";
+}
 
 // Every loop over the MR rows is unrolled explicitly: without it GCC 12
 // kept the accumulators of an out-of-line AVX2 instance in memory, one store
@@ -29,8 +35,8 @@ inline const char* micro_isa_name(MicroIsa isa) { return isa == MicroIsa::avx512
 // winograd_weight_gradient); C rows ldc apart.
 template <int MR, bool kTransposedA>
 __attribute__((target("avx512f"))) inline void micro_avx512(int64_t k, const float* a, int64_t lda,
-                                                     const float* b, int64_t ldb, float* c,
-                                                     int64_t ldc, bool accumulate) {
+                                                            const float* b, int64_t ldb, float* c,
+                                                            int64_t ldc, bool accumulate) {
   __m512 acc[MR][2];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {
@@ -55,8 +61,8 @@ __attribute__((target("avx512f"))) inline void micro_avx512(int64_t k, const flo
 
 template <int MR, bool kTransposedA>
 __attribute__((target("avx2,fma"))) inline void micro_avx2(int64_t k, const float* a, int64_t lda,
-                                                    const float* b, int64_t ldb, float* c,
-                                                    int64_t ldc, bool accumulate) {
+                                                           const float* b, int64_t ldb, float* c,
+                                                           int64_t ldc, bool accumulate) {
   __m256 acc[MR][2];
 #pragma GCC unroll 12
   for (int r = 0; r < MR; ++r) {

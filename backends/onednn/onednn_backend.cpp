@@ -11,8 +11,8 @@
 #include <map>
 #include <new>
 #include <numeric>
-#include <optional>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -25,8 +25,8 @@
 #include "engine/host_memory.h"
 #include "engine/lowered_chain.h"
 #include "engine/schedule.h"
-#include "graph/elementwise_ops.h"
 #include "graph/batch_norm_rules.h"
+#include "graph/elementwise_ops.h"
 #include "graph/state_update_rules.h"
 
 namespace rg {
@@ -50,7 +50,8 @@ struct Ctx {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
   OneDnnOptions opt;
-  uint64_t variable_writes = 0;  // host writes of any variable (write_value): invalidates cached weight reorders
+  uint64_t variable_writes =
+      0;  // host writes of any variable (write_value): invalidates cached weight reorders
 };
 
 // Memory aligned as oneDNN likes it, for the kernels' persistent buffers.
@@ -63,7 +64,9 @@ struct AlignedAllocator {
   T* allocate(size_t n) { return static_cast<T*>(host_allocate(n * sizeof(T))); }
   void deallocate(T* p, size_t) { host_release(p); }
   template <typename U>
-  bool operator==(const AlignedAllocator<U>&) const { return true; }
+  bool operator==(const AlignedAllocator<U>&) const {
+    return true;
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -78,7 +81,8 @@ class EwProgram {
             const std::function<Layout(ValueId)>& layout_of) {
     shape_ = grp.shape;
     total_ = numel(shape_);
-    const Layout gl = shape_.size() == 4 ? layout_of(g.node(chain.back()).outputs[0]) : Layout::plain;
+    const Layout gl =
+        shape_.size() == 4 ? layout_of(g.node(chain.back()).outputs[0]) : Layout::plain;
     const Phys ph = phys_of(shape_, gl);
     Load::Channel ch;  // the BatchNorm head's per-channel loads
     // The head: y = x * scale[c] + shift[c], scale and shift ours (per run).
@@ -90,10 +94,14 @@ class EwProgram {
       scale_.assign(C, 0.f);
       shift_.assign(C, 0.f);
       const int64_t HW = shape_[2] * shape_[3];
-      const int64_t blk = block_of(gl);  // a fill per chunk instead of a walk per element, where chunks line up
-      if (blk && int64_t(C) % blk == 0 && (HW * blk) % kChunk == 0) ch = {1, int64_t(C), HW, blk};
-      else if (gl == Layout::plain && HW % kChunk == 0) ch = {2, int64_t(C), HW, 0};
-      else if (gl == Layout::nhwc && kChunk % int64_t(C) == 0) ch = {3, int64_t(C), HW, 0};
+      const int64_t blk =
+          block_of(gl);  // a fill per chunk instead of a walk per element, where chunks line up
+      if (blk && int64_t(C) % blk == 0 && (HW * blk) % kChunk == 0)
+        ch = {1, int64_t(C), HW, blk};
+      else if (gl == Layout::plain && HW % kChunk == 0)
+        ch = {2, int64_t(C), HW, 0};
+      else if (gl == Layout::nhwc && kChunk % int64_t(C) == 0)
+        ch = {3, int64_t(C), HW, 0};
       const int sc = c.own_load({0, 1, 0, 0}), sh = c.own_load({0, 1, 0, 0});
       const int t = c.program.num_regs++, out = c.program.num_regs++;
       c.program.code.push_back({EwInstrKind::kMul, x, sc, -1, t});
@@ -114,16 +122,19 @@ class EwProgram {
     for (const ChainStore& s : c.stores) stores_.push_back({s.value, s.reg, nullptr});
     for (const ChainNode& n : c.nodes) {
       const OpKind op = g.node(n.node).op;
-      names_ += std::string(names_.empty() ? "" : " ") + (op == OpKind::kBatchNormInference ? "mul add" : op_name(op));
+      names_ += std::string(names_.empty() ? "" : " ") +
+                (op == OpKind::kBatchNormInference ? "mul add" : op_name(op));
     }
     code_ = c.program.code;
     // attrs.scalar, 0 and 1 as chunks filled once.
     const_chunks_.assign(c.program.constants.size() * size_t(kChunk), 0.f);
     for (size_t i = 0; i < c.program.constants.size(); ++i) {
       const_regs_.push_back(c.program.constants[i].first);
-      std::fill_n(const_chunks_.data() + i * size_t(kChunk), kChunk, float(c.program.constants[i].second));
+      std::fill_n(const_chunks_.data() + i * size_t(kChunk), kChunk,
+                  float(c.program.constants[i].second));
     }
-    if (c.program.num_regs > kMaxRegs) throw std::logic_error("onednn backend: elementwise group too long");
+    if (c.program.num_regs > kMaxRegs)
+      throw std::logic_error("onednn backend: elementwise group too long");
   }
 
   // Every (store, full-shape load) pair: the planner takes the first whose
@@ -171,7 +182,8 @@ class EwProgram {
     const std::string s = "ew[" + names_ + "]";
     if (bn_.gamma != kNoValue)  // how the BatchNorm head's per-channel scale and shift are loaded
       for (const Load& l : loads_)
-        if (l.value == kNoValue) return s + (l.channel.kind ? " bn-head(chunk fill)" : " bn-head(walk)");
+        if (l.value == kNoValue)
+          return s + (l.channel.kind ? " bn-head(chunk fill)" : " bn-head(walk)");
     return s;
   }
 
@@ -215,7 +227,8 @@ class EwProgram {
         } else if (ch.kind == 2) {
           std::fill(d, d + n, l.ptr[(e0 / ch.HW) % ch.C]);
         } else if (ch.kind == 3) {
-          for (int64_t i = 0; i < n; i += ch.C) std::memcpy(d + i, l.ptr, size_t(ch.C) * sizeof(float));
+          for (int64_t i = 0; i < n; i += ch.C)
+            std::memcpy(d + i, l.ptr, size_t(ch.C) * sizeof(float));
         } else {
           const float* p = l.ptr;
           l.walk.run(e0, n, [&](int64_t i, int64_t off) { d[i] = p[off]; });
@@ -223,7 +236,8 @@ class EwProgram {
         R[l.reg] = d;
       }
     }
-    for (size_t i = 0; i < const_regs_.size(); ++i) R[const_regs_[i]] = const_chunks_.data() + i * size_t(kChunk);
+    for (size_t i = 0; i < const_regs_.size(); ++i)
+      R[const_regs_[i]] = const_chunks_.data() + i * size_t(kChunk);
     for (const auto& in : code_) {
       float* __restrict y = buf[in.out];
       const float* __restrict a = R[in.x];
@@ -251,7 +265,8 @@ class EwProgram {
   std::vector<Store> stores_;
   std::vector<EwRegisterProgram::Instr> code_;
   std::vector<int> const_regs_;
-  std::vector<float, AlignedAllocator<float>> const_chunks_;  // kChunk copies of each constant, in const_regs_ order
+  std::vector<float, AlignedAllocator<float>>
+      const_chunks_;   // kChunk copies of each constant, in const_regs_ order
   std::string names_;  // the chain's ops, for describe()
 };
 
@@ -271,7 +286,8 @@ EltwisePostOp eltwise_post_op(const Node& n) {
   using K = EwInstrKind;
   const float s = float(n.attrs.scalar);
   auto is = [&](std::initializer_list<EwInstr> code) { return formula_is(n, code); };
-  if (is({{K::kSelectPositive, kEwA, kEwA, kEwZero}})) return {true, dnnl::algorithm::eltwise_relu, 0.f, 0.f};
+  if (is({{K::kSelectPositive, kEwA, kEwA, kEwZero}}))
+    return {true, dnnl::algorithm::eltwise_relu, 0.f, 0.f};
   if (is({{K::kMul, kEwA, kEwScalar}, {K::kSelectPositive, kEwA, kEwA, kEwTemp}}))
     return {true, dnnl::algorithm::eltwise_relu, s, 0.f};
   if (is({{K::kTanh, kEwA}})) return {true, dnnl::algorithm::eltwise_tanh, 0.f, 0.f};
@@ -280,9 +296,13 @@ EltwisePostOp eltwise_post_op(const Node& n) {
   return {};
 }
 // max(x, 0): BatchNorm's fuse_norm_relu.
-bool is_relu(const Node& n) { return formula_is(n, {{EwInstrKind::kSelectPositive, kEwA, kEwA, kEwZero}}); }
+bool is_relu(const Node& n) {
+  return formula_is(n, {{EwInstrKind::kSelectPositive, kEwA, kEwA, kEwZero}});
+}
 // a + b: a per-channel one becomes the primitive's bias.
-bool is_add(const Node& n) { return formula_is(n, {{EwInstrKind::kAdd, kEwA, kEwB}}); }
+bool is_add(const Node& n) {
+  return formula_is(n, {{EwInstrKind::kAdd, kEwA, kEwB}});
+}
 
 // 4x4, stride 2, padding 1, input exactly twice the output: the layers our
 // Winograd kernels compute (winograd_conv.h).
@@ -348,10 +368,11 @@ class OneDnnKernel final : public Kernel {
     // primitive fuses): all of it in one elementwise pass, so the normalised
     // value is never materialised (the backward pass's recomputed BN outputs
     // feeding an activation's gradient).
-    const bool bn_head = first.op == OpKind::kBatchNormInference && grp.nodes.size() >= 2 &&
-                         !is_relu(g.node(grp.nodes[1])) && grp.is_internal(first.outputs[0]) &&
-                         g.shape(first.inputs[0]).size() == 4 &&
-                         layout_of_(first.inputs[0]) == layout_of_(g.node(grp.nodes.back()).outputs[0]);
+    const bool bn_head =
+        first.op == OpKind::kBatchNormInference && grp.nodes.size() >= 2 &&
+        !is_relu(g.node(grp.nodes[1])) && grp.is_internal(first.outputs[0]) &&
+        g.shape(first.inputs[0]).size() == 4 &&
+        layout_of_(first.inputs[0]) == layout_of_(g.node(grp.nodes.back()).outputs[0]);
     if (!is_elementwise(first.op) && !bn_head) {
       start = 1;
       switch (first.op) {
@@ -359,13 +380,19 @@ class OneDnnKernel final : public Kernel {
         case OpKind::kConvTranspose2d:
           start += compile_conv_fwd(grp.nodes[0]);
           break;
-        case OpKind::kConv2dBackwardWeight: compile_conv_bwd_w(first); break;
+        case OpKind::kConv2dBackwardWeight:
+          compile_conv_bwd_w(first);
+          break;
         case OpKind::kBatchNormTrain:
         case OpKind::kBatchNormInference:
           start += compile_bn_fwd(grp.nodes[0]);
           break;
-        case OpKind::kBatchNormBackward: compile_bn_bwd(first); break;
-        default: compile_misc(first); break;
+        case OpKind::kBatchNormBackward:
+          compile_bn_bwd(first);
+          break;
+        default:
+          compile_misc(first);
+          break;
       }
     }
     for (size_t i = start; i < grp.nodes.size(); ++i) chain.push_back(grp.nodes[i]);
@@ -374,11 +401,16 @@ class OneDnnKernel final : public Kernel {
     // all of a chunk before it stores the chunk).
     const auto homes = internal_homes(
         g, grp, [&](ValueId v) { return !fused_.count(v); },
-        [&](NodeId id) { return is_elementwise(g.node(id).op) || std::find(chain.begin(), chain.end(), id) != chain.end(); },
+        [&](NodeId id) {
+          return is_elementwise(g.node(id).op) ||
+                 std::find(chain.begin(), chain.end(), id) != chain.end();
+        },
         [&](ValueId v, ValueId o) { return layout_of_(o) == layout_of_(v); });
     for (const InternalHome& h : homes) {
-      if (h.chain_output != kNoValue) in_output_[h.value] = h.chain_output;
-      else slot_[h.value] = alloc(g.desc(h.value).bytes());
+      if (h.chain_output != kNoValue)
+        in_output_[h.value] = h.chain_output;
+      else
+        slot_[h.value] = alloc(g.desc(h.value).bytes());
     }
     for (NodeId id : chain)
       if (!is_elementwise(g.node(id).op) && !(bn_head && id == chain[0]))
@@ -411,7 +443,9 @@ class OneDnnKernel final : public Kernel {
 
   // Compiled again: the steps' loops capture this kernel (its pointers and
   // scratch); oneDNN's primitive cache makes the primitives cheap to remake.
-  std::unique_ptr<Kernel> clone() const override { return std::make_unique<OneDnnKernel>(g_, grp_, ctx_, layout_of_); }
+  std::unique_ptr<Kernel> clone() const override {
+    return std::make_unique<OneDnnKernel>(g_, grp_, ctx_, layout_of_);
+  }
   void bind(const KernelBinding& b) override {
     ptr_ = b.values;
     persistent_.assign(persistent_bytes_, 0);
@@ -426,11 +460,15 @@ class OneDnnKernel final : public Kernel {
       s.args.clear();
       for (size_t i = 0; i < s.arg_descs.size(); ++i) {
         const Ref& r = s.refs[i];
-        void* p = r.value >= 0 ? ptr_[size_t(r.value)] : r.persistent ? persistent_.data() + r.scratch : scratch + r.scratch;
-        if (!p) throw std::logic_error("onednn backend: argument of " + s.what + " is not materialised");
+        void* p = r.value >= 0   ? ptr_[size_t(r.value)]
+                  : r.persistent ? persistent_.data() + r.scratch
+                                 : scratch + r.scratch;
+        if (!p)
+          throw std::logic_error("onednn backend: argument of " + s.what + " is not materialised");
         s.mems.emplace_back(s.arg_descs[i].second, ctx_->eng, p);
       }
-      for (size_t i = 0; i < s.arg_descs.size(); ++i) s.args.push_back({s.arg_descs[i].first, s.mems[i].get()});
+      for (size_t i = 0; i < s.arg_descs.size(); ++i)
+        s.args.push_back({s.arg_descs[i].first, s.mems[i].get()});
     }
     if (program_) program_->bind(ptr_);
   }
@@ -442,8 +480,11 @@ class OneDnnKernel final : public Kernel {
         s.done_at = ctx_->variable_writes;
       }
       if (s.prim) {
-        const dnnl_status_t st = dnnl_primitive_execute(s.prim.get(), ctx_->strm.get(), int(s.args.size()), s.args.data());
-        if (st != dnnl_success) throw std::runtime_error("onednn backend: " + s.what + " failed (status " + std::to_string(int(st)) + ")");
+        const dnnl_status_t st = dnnl_primitive_execute(s.prim.get(), ctx_->strm.get(),
+                                                        int(s.args.size()), s.args.data());
+        if (st != dnnl_success)
+          throw std::runtime_error("onednn backend: " + s.what + " failed (status " +
+                                   std::to_string(int(st)) + ")");
       } else {
         s.fn();
       }
@@ -470,8 +511,8 @@ class OneDnnKernel final : public Kernel {
   // from them may be computed once, until the host writes a variable.
   bool never_updated(ValueId w) const {
     const Value& val = g_.value(w);
-    return val.variable >= 0 &&
-           g_.variables()[size_t(val.variable)].initial == g_.variables()[size_t(val.variable)].current;
+    return val.variable >= 0 && g_.variables()[size_t(val.variable)].initial ==
+                                    g_.variables()[size_t(val.variable)].current;
   }
   Ref vref(ValueId v) const { return Ref{v, 0}; }
   Ref sref(size_t off) const { return Ref{kNoValue, off}; }
@@ -505,8 +546,9 @@ class OneDnnKernel final : public Kernel {
     for (const auto& [arg, md] : descs) {
       const memory::desc want = pd.query_md(dnnl::query::exec_arg_md, arg);
       if (want != md)
-        throw std::logic_error("onednn backend: " + what + ": argument " + std::to_string(arg) + " (" +
-                               std::to_string(md.get_size()) + " bytes) does not match the primitive's (" +
+        throw std::logic_error("onednn backend: " + what + ": argument " + std::to_string(arg) +
+                               " (" + std::to_string(md.get_size()) +
+                               " bytes) does not match the primitive's (" +
                                std::to_string(want.get_size()) + " bytes)");
     }
     Step s;
@@ -519,9 +561,12 @@ class OneDnnKernel final : public Kernel {
     steps_.push_back(std::move(s));
   }
 
-  void add_reorder(const memory::desc& from, Ref src, const memory::desc& to, Ref dst, const std::string& what) {
-    auto pd = dnnl::reorder::primitive_desc(ctx_->eng, from, ctx_->eng, to, onednn::user_scratchpad_attr());
-    add_prim(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, {src, dst}, "reorder:" + what);
+  void add_reorder(const memory::desc& from, Ref src, const memory::desc& to, Ref dst,
+                   const std::string& what) {
+    auto pd = dnnl::reorder::primitive_desc(ctx_->eng, from, ctx_->eng, to,
+                                            onednn::user_scratchpad_attr());
+    add_prim(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, {src, dst},
+             "reorder:" + what);
   }
 
   // Which chain nodes after an anchor can become post-ops: a linear chain of
@@ -549,16 +594,20 @@ class OneDnnKernel final : public Kernel {
     for (size_t i = 1; i < grp_.nodes.size(); ++i) {
       if (!grp_.is_internal(cur) || uses_in_group(cur) != 1) break;
       const Node& n = g_.node(grp_.nodes[i]);
-      const bool reads_cur = !n.inputs.empty() && (n.inputs[0] == cur || (n.inputs.size() > 1 && n.inputs[1] == cur));
+      const bool reads_cur =
+          !n.inputs.empty() && (n.inputs[0] == cur || (n.inputs.size() > 1 && n.inputs[1] == cur));
       if (!reads_cur) break;
       const EltwisePostOp e = eltwise_post_op(n);
-      if (e.ok) r.ops.append_eltwise(1.f, e.alg, e.alpha, e.beta), r.text += std::string("+") + op_name(n.op);
+      if (e.ok)
+        r.ops.append_eltwise(1.f, e.alg, e.alpha, e.beta),
+            r.text += std::string("+") + op_name(n.op);
       else if (is_add(n) && allow_bias && i == 1 && n.inputs[0] != n.inputs[1]) {
         const ValueId other = n.inputs[0] == cur ? n.inputs[1] : n.inputs[0];
         const Shape& os = g_.shape(other);
         const Shape& cs = g_.shape(cur);
         const bool per_channel = cs.size() == 4 && numel(os) == cs[1] &&
-                                 ((os.size() == 4 && os[0] == 1 && os[1] == cs[1]) || (os.size() == 3 && os[0] == cs[1]));
+                                 ((os.size() == 4 && os[0] == 1 && os[1] == cs[1]) ||
+                                  (os.size() == 3 && os[0] == cs[1]));
         if (!per_channel) break;
         r.bias = other;
         r.text += "+bias";
@@ -575,7 +624,8 @@ class OneDnnKernel final : public Kernel {
   }
 
   // An input the primitive wants in another layout: reorder it into scratch first.
-  Ref input_as(ValueId v, const memory::desc& have, const memory::desc& want, const std::string& what) {
+  Ref input_as(ValueId v, const memory::desc& have, const memory::desc& want,
+               const std::string& what) {
     return input_as(vref(v), have, want, what);
   }
   // Weights the primitive wants in another layout (or type): reordered into
@@ -626,23 +676,28 @@ class OneDnnKernel final : public Kernel {
     const memory::desc bias_md = bias ? vec_md(oc) : memory::desc();
     const ConvGeometry cg = flip ? flipped(geo) : geo;
     Ref wsrc = vref(wv);
-    memory::desc wuser = deconv ? deconv_weights_md(geo.weight_shape(), tag::iohw) : conv_weights_md(geo.weight_shape(), tag::oihw);
+    memory::desc wuser = deconv ? deconv_weights_md(geo.weight_shape(), tag::iohw)
+                                : conv_weights_md(geo.weight_shape(), tag::oihw);
     if (flip) {
       wuser = conv_weights_md(cg.weight_shape(), tag::oihw);
       const size_t off = alloc(size_t(numel(geo.weight_shape())) * sizeof(float));
       wsrc = sref(off);
-      add_fn([this, wv, off, w = geo.weight_shape()] {
-        flip_transposed_weights(w, fp(wv), reinterpret_cast<float*>(scratch_base_ + off));
-      }, "flip_weights");
+      add_fn(
+          [this, wv, off, w = geo.weight_shape()] {
+            flip_transposed_weights(w, fp(wv), reinterpret_cast<float*>(scratch_base_ + off));
+          },
+          "flip_weights");
     }
-    // bf16: the primitive reads bf16 copies of src and weights (reorders below convert) and writes f32.
+    // bf16: the primitive reads bf16 copies of src and weights (reorders below convert) and writes
+    // f32.
     const dt op_type = ctx_->opt.bf16 ? dt::bf16 : dt::f32;
     const memory::desc wany = with_type(any_like(wuser), op_type);
     const memory::desc* bias_p = bias ? &bias_md : nullptr;
     auto body = [&](auto make_pd, const char* name) {
       auto pd = make_pd(with_type(src_md, op_type), dst_md);
       memory::desc s_md = pd.src_desc(), d_md = dst_md;
-      std::string lay = layout_name(layout_of_(src)) + std::string("->") + layout_name(layout_of_(dst));
+      std::string lay =
+          layout_name(layout_of_(src)) + std::string("->") + layout_name(layout_of_(dst));
       if (is_reference_impl(pd.impl_info_str())) {
         pd = make_pd(with_type(any_like(src_md), op_type), any_like(dst_md));
         s_md = pd.src_desc();
@@ -657,18 +712,25 @@ class OneDnnKernel final : public Kernel {
       size_t doff = 0;
       const bool dst_reorder = d_md != dst_md;
       if (dst_reorder) doff = alloc(d_md.get_size()), dref = sref(doff);
-      std::vector<std::pair<int, memory::desc>> descs = {{DNNL_ARG_SRC, s_md}, {DNNL_ARG_WEIGHTS, w_md}, {DNNL_ARG_DST, d_md}};
+      std::vector<std::pair<int, memory::desc>> descs = {
+          {DNNL_ARG_SRC, s_md}, {DNNL_ARG_WEIGHTS, w_md}, {DNNL_ARG_DST, d_md}};
       std::vector<Ref> refs = {sref_in, wref, dref};
       if (bias) descs.push_back({DNNL_ARG_BIAS, bias_md}), refs.push_back(vref(po.bias));
       add_prim(dnnl::primitive(pd), pd, descs, refs, std::string(name) + po.text + "[" + lay + "]");
       if (dst_reorder) add_reorder(d_md, sref(doff), dst_md, vref(dst), "dst");
     };
     if (!deconv || flip)
-      body([&](const memory::desc& s, const memory::desc& d) { return conv_fwd_pd(ctx_->eng, cg, s, wany, bias_p, d, attr); },
-           flip ? "conv_fwd(flipped deconv)" : "conv_fwd");
+      body(
+          [&](const memory::desc& s, const memory::desc& d) {
+            return conv_fwd_pd(ctx_->eng, cg, s, wany, bias_p, d, attr);
+          },
+          flip ? "conv_fwd(flipped deconv)" : "conv_fwd");
     else
-      body([&](const memory::desc& s, const memory::desc& d) { return deconv_fwd_pd(ctx_->eng, cg, s, wany, bias_p, d, attr); },
-           "deconv_fwd");
+      body(
+          [&](const memory::desc& s, const memory::desc& d) {
+            return deconv_fwd_pd(ctx_->eng, cg, s, wany, bias_p, d, attr);
+          },
+          "deconv_fwd");
     mark_post_ops_fused(po);
     return po.count;
   }
@@ -696,9 +758,10 @@ class OneDnnKernel final : public Kernel {
       dnnl::algorithm alg;
       po.ops.get_params_eltwise(i, scale, alg, alpha, beta);
       auto pd = dnnl::eltwise_forward::primitive_desc(
-          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta), onednn::user_scratchpad_attr(),
-          ctx_->eng);
-      add_prim(dnnl::eltwise_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}}, {vref(dst), vref(dst)}, "eltwise");
+          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, alg, md, alpha, beta),
+          onednn::user_scratchpad_attr(), ctx_->eng);
+      add_prim(dnnl::eltwise_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
+               {vref(dst), vref(dst)}, "eltwise");
     }
   }
 
@@ -722,21 +785,31 @@ class OneDnnKernel final : public Kernel {
     const ValueId bias = po.bias;
     const int threads = omp_get_max_threads();
     const WinogradConv c =
-        transposed ? WinogradConv{WinogradKind::transposed, geo.n, geo.c_out, geo.ho, geo.wo, geo.c_in,
-                                  layout_of_(src), layout_of_(dst), *isa, threads}
-                   : WinogradConv{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
-                                  layout_of_(src), layout_of_(dst), *isa, threads};
+        transposed ? WinogradConv{WinogradKind::transposed,
+                                  geo.n,
+                                  geo.c_out,
+                                  geo.ho,
+                                  geo.wo,
+                                  geo.c_in,
+                                  layout_of_(src),
+                                  layout_of_(dst),
+                                  *isa,
+                                  threads}
+                   : WinogradConv{
+                         WinogradKind::strided, geo.n,           geo.c_in, geo.h,  geo.w, geo.c_out,
+                         layout_of_(src),       layout_of_(dst), *isa,     threads};
     if (!winograd_applies(c) || !winograd_pays(c)) return false;
-    const auto u_ptr = transformed_weights(wv, winograd_weights_floats(c), "winograd_weights",
-                                           [c](const float* w, float* u) { winograd_transform_weights(c, w, u); });
+    const auto u_ptr =
+        transformed_weights(wv, winograd_weights_floats(c), "winograd_weights",
+                            [c](const float* w, float* u) { winograd_transform_weights(c, w, u); });
     const size_t work = alloc(size_t(winograd_scratch_floats(c)) * sizeof(float));
     add_fn(
         [this, c, src, dst, bias, u_ptr, work] {
           winograd_run(c, fp(src), u_ptr(), bias >= 0 ? fp(bias) : nullptr, fp(dst),
                        reinterpret_cast<float*>(scratch_base_ + work));
         },
-        std::string(transposed ? "winograd_deconv" : "winograd_conv") + po.text + "[" + layout_name(c.src_layout) + "->" +
-            layout_name(c.dst_layout) + "](" +
+        std::string(transposed ? "winograd_deconv" : "winograd_conv") + po.text + "[" +
+            layout_name(c.src_layout) + "->" + layout_name(c.dst_layout) + "](" +
             micro_isa_name(c.isa) + ")");
     add_eltwise_post_ops_in_place(po, dst);
     return true;
@@ -754,7 +827,8 @@ class OneDnnKernel final : public Kernel {
     auto at = [this, off, fixed] {
       return reinterpret_cast<float*>(fixed ? persistent_.data() + off : scratch_base_ + off);
     };
-    add_fn([this, wv, at, make = std::move(make)] { make(fp(wv), at()); }, fixed ? what + "(cached)" : what);
+    add_fn([this, wv, at, make = std::move(make)] { make(fp(wv), at()); },
+           fixed ? what + "(cached)" : what);
     steps_.back().cached = fixed;
     return at;
   }
@@ -766,16 +840,25 @@ class OneDnnKernel final : public Kernel {
     using namespace onednn;
     const std::optional<MicroIsa> isa = micro_isa();
     if (!ctx_->opt.winograd || !is_winograd_geometry(geo) || !isa) return false;
-    const WinogradConv c{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
-                         layout_of_(geo.in), layout_of_(geo.out), *isa, omp_get_max_threads()};
+    const WinogradConv c{WinogradKind::strided,
+                         geo.n,
+                         geo.c_in,
+                         geo.h,
+                         geo.w,
+                         geo.c_out,
+                         layout_of_(geo.in),
+                         layout_of_(geo.out),
+                         *isa,
+                         omp_get_max_threads()};
     if (!winograd_weight_gradient_applies(c) || !winograd_weight_gradient_pays(c)) return false;
     const size_t work = alloc(size_t(winograd_weight_gradient_scratch_floats(c)) * sizeof(float));
     add_fn(
         [this, c, src = geo.in, dy = geo.out, dw = n.outputs[0], work] {
-          winograd_weight_gradient(c, fp(src), fp(dy), fp(dw), reinterpret_cast<float*>(scratch_base_ + work));
+          winograd_weight_gradient(c, fp(src), fp(dy), fp(dw),
+                                   reinterpret_cast<float*>(scratch_base_ + work));
         },
-        std::string("winograd_bwd_w[") + layout_name(c.src_layout) + "," + layout_name(c.dst_layout) + "](" +
-            micro_isa_name(c.isa) + ")");
+        std::string("winograd_bwd_w[") + layout_name(c.src_layout) + "," +
+            layout_name(c.dst_layout) + "](" + micro_isa_name(c.isa) + ")");
     return true;
   }
 
@@ -792,22 +875,25 @@ class OneDnnKernel final : public Kernel {
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
     const Shape &I = g_.shape(src), &O = g_.shape(dst);
-    const SmallConv c{I[0], I[1], I[2], I[3], O[1], O[2], O[3], cg.kh, cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, layout_of_(src),
+    const SmallConv c{I[0],           I[1],  I[2],  I[3],  O[1],  O[2],  O[3],
+                      cg.kh,          cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, layout_of_(src),
                       layout_of_(dst)};
     if (!small_conv_applies(c) || !only_eltwise(po)) return false;
     const size_t wflip = flip ? alloc(size_t(numel(geo.weight_shape())) * sizeof(float)) : 0;
     const size_t pack = alloc(size_t(small_conv_scratch_floats(c)) * sizeof(float));
-    add_fn([this, c, src, wv, dst, bias, flip, wflip, pack, wshape = geo.weight_shape()] {
-      const float* w = fp(wv);
-      if (flip) {
-        float* F = reinterpret_cast<float*>(scratch_base_ + wflip);
-        flip_transposed_weights(wshape, w, F);
-        w = F;
-      }
-      small_conv_forward(c, fp(src), w, bias >= 0 ? fp(bias) : nullptr, fp(dst),
-                         reinterpret_cast<float*>(scratch_base_ + pack));
-    }, std::string("small_conv") + (flip ? "(flipped deconv)" : "") + po.text + "[" + layout_name(c.src_layout) +
-           "->" + layout_name(c.dst_layout) + "]");
+    add_fn(
+        [this, c, src, wv, dst, bias, flip, wflip, pack, wshape = geo.weight_shape()] {
+          const float* w = fp(wv);
+          if (flip) {
+            float* F = reinterpret_cast<float*>(scratch_base_ + wflip);
+            flip_transposed_weights(wshape, w, F);
+            w = F;
+          }
+          small_conv_forward(c, fp(src), w, bias >= 0 ? fp(bias) : nullptr, fp(dst),
+                             reinterpret_cast<float*>(scratch_base_ + pack));
+        },
+        std::string("small_conv") + (flip ? "(flipped deconv)" : "") + po.text + "[" +
+            layout_name(c.src_layout) + "->" + layout_name(c.dst_layout) + "]");
     add_eltwise_post_ops_in_place(po, dst);
     return true;
   }
@@ -820,12 +906,15 @@ class OneDnnKernel final : public Kernel {
     const memory::desc dd_md = data_md_as(geo.out, pair_layout(geo.in, geo.out));
     const memory::desc user_w = conv_weights_md(geo.weight_shape(), tag::oihw);
     const dnnl::primitive_attr attr = user_scratchpad_attr();
-    const dt op_type = ctx_->opt.bf16 ? dt::bf16 : dt::f32;  // bf16: bf16 copies of both inputs, f32 gradient
-    auto pd = conv_bwd_weights_pd(ctx_->eng, geo, with_type(src_md, op_type), with_type(dd_md, op_type), attr);
-    std::string lay = layout_name(layout_of_(geo.in)) + std::string(",") + layout_name(layout_of_(geo.out));
+    const dt op_type =
+        ctx_->opt.bf16 ? dt::bf16 : dt::f32;  // bf16: bf16 copies of both inputs, f32 gradient
+    auto pd = conv_bwd_weights_pd(ctx_->eng, geo, with_type(src_md, op_type),
+                                  with_type(dd_md, op_type), attr);
+    std::string lay =
+        layout_name(layout_of_(geo.in)) + std::string(",") + layout_name(layout_of_(geo.out));
     if (is_reference_impl(pd.impl_info_str()))
-      pd = conv_bwd_weights_pd(ctx_->eng, geo, with_type(any_like(src_md), op_type), with_type(any_like(dd_md), op_type),
-                               attr),
+      pd = conv_bwd_weights_pd(ctx_->eng, geo, with_type(any_like(src_md), op_type),
+                               with_type(any_like(dd_md), op_type), attr),
       lay += ",any";
     if (ctx_->opt.bf16) lay += ",bf16";
     const Ref s_ref = input_as(geo.in, src_md, pd.src_desc(), "src");
@@ -837,7 +926,9 @@ class OneDnnKernel final : public Kernel {
     const bool reorder = w_md != user_w;
     if (reorder) off = alloc(w_md.get_size()), wref = sref(off);
     add_prim(dnnl::convolution_backward_weights(pd), pd,
-             {{DNNL_ARG_SRC, pd.src_desc()}, {DNNL_ARG_DIFF_DST, pd.diff_dst_desc()}, {DNNL_ARG_DIFF_WEIGHTS, w_md}},
+             {{DNNL_ARG_SRC, pd.src_desc()},
+              {DNNL_ARG_DIFF_DST, pd.diff_dst_desc()},
+              {DNNL_ARG_DIFF_WEIGHTS, w_md}},
              {s_ref, d_ref, wref}, "conv_bwd_w[" + lay + "]");
     if (reorder) add_reorder(w_md, sref(off), user_w, vref(out), "diff_weights");
   }
@@ -865,22 +956,28 @@ class OneDnnKernel final : public Kernel {
     if (!train) flags = flags | dnnl::normalization_flags::use_global_stats;
     if (fuse) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
     const memory::desc md = data_md(x);
-    if (data_md(dst) != md) throw std::logic_error("onednn backend: batch norm input and output layouts differ");
+    if (data_md(dst) != md)
+      throw std::logic_error("onednn backend: batch norm input and output layouts differ");
     auto d = dnnl::batch_normalization_forward::desc(
-        train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, md, float(n.attrs.eps), flags);
-    auto pd = dnnl::batch_normalization_forward::primitive_desc(d, onednn::user_scratchpad_attr(), ctx_->eng);
-    std::vector<std::pair<int, memory::desc>> descs = {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md},
-                                                       {DNNL_ARG_SCALE, vec_md(C)}, {DNNL_ARG_SHIFT, vec_md(C)},
-                                                       {DNNL_ARG_MEAN, vec_md(C)}, {DNNL_ARG_VARIANCE, vec_md(C)}};
+        train ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, md,
+        float(n.attrs.eps), flags);
+    auto pd = dnnl::batch_normalization_forward::primitive_desc(d, onednn::user_scratchpad_attr(),
+                                                                ctx_->eng);
+    std::vector<std::pair<int, memory::desc>> descs = {
+        {DNNL_ARG_SRC, md},          {DNNL_ARG_DST, md},         {DNNL_ARG_SCALE, vec_md(C)},
+        {DNNL_ARG_SHIFT, vec_md(C)}, {DNNL_ARG_MEAN, vec_md(C)}, {DNNL_ARG_VARIANCE, vec_md(C)}};
     std::vector<Ref> refs = {vref(x), vref(dst), vref(n.inputs[1]), vref(n.inputs[2])};
-    if (train) refs.push_back(vref(n.outputs[1])), refs.push_back(vref(n.outputs[2]));
-    else refs.push_back(vref(n.inputs[3])), refs.push_back(vref(n.inputs[4]));
+    if (train)
+      refs.push_back(vref(n.outputs[1])), refs.push_back(vref(n.outputs[2]));
+    else
+      refs.push_back(vref(n.inputs[3])), refs.push_back(vref(n.inputs[4]));
     if (fuse && train) {
       descs.push_back({DNNL_ARG_WORKSPACE, pd.workspace_desc()});
       refs.push_back(sref(alloc(pd.workspace_desc().get_size())));
     }
-    add_prim(dnnl::batch_normalization_forward(pd), pd, descs, refs,
-             std::string(train ? "bnorm_fwd_train" : "bnorm_fwd_inference") + (fuse ? "+relu" : ""));
+    add_prim(
+        dnnl::batch_normalization_forward(pd), pd, descs, refs,
+        std::string(train ? "bnorm_fwd_train" : "bnorm_fwd_inference") + (fuse ? "+relu" : ""));
     return fuse ? 1 : 0;
   }
 
@@ -889,16 +986,27 @@ class OneDnnKernel final : public Kernel {
     const int64_t C = g_.shape(x)[1];
     const memory::desc md = data_md(x), dmd = data_md(dy);
     auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
-    auto fd = dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training, md, float(n.attrs.eps), flags);
-    auto fpd = dnnl::batch_normalization_forward::primitive_desc(fd, onednn::user_scratchpad_attr(), ctx_->eng);
-    auto bd = dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, dmd, md, float(n.attrs.eps), flags);
-    auto pd = dnnl::batch_normalization_backward::primitive_desc(bd, onednn::user_scratchpad_attr(), ctx_->eng, fpd);
+    auto fd = dnnl::batch_normalization_forward::desc(dnnl::prop_kind::forward_training, md,
+                                                      float(n.attrs.eps), flags);
+    auto fpd = dnnl::batch_normalization_forward::primitive_desc(fd, onednn::user_scratchpad_attr(),
+                                                                 ctx_->eng);
+    auto bd = dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, dmd, md,
+                                                       float(n.attrs.eps), flags);
+    auto pd = dnnl::batch_normalization_backward::primitive_desc(bd, onednn::user_scratchpad_attr(),
+                                                                 ctx_->eng, fpd);
     add_prim(dnnl::batch_normalization_backward(pd), pd,
-             {{DNNL_ARG_SRC, md}, {DNNL_ARG_DIFF_DST, dmd}, {DNNL_ARG_SCALE, vec_md(C)}, {DNNL_ARG_MEAN, vec_md(C)},
-              {DNNL_ARG_VARIANCE, vec_md(C)}, {DNNL_ARG_DIFF_SRC, data_md(n.outputs[0])},
-              {DNNL_ARG_DIFF_SCALE, vec_md(C)}, {DNNL_ARG_DIFF_SHIFT, vec_md(C)}, {DNNL_ARG_SHIFT, vec_md(C)}},
-             {vref(x), vref(dy), vref(n.inputs[2]), vref(n.inputs[3]), vref(n.inputs[4]), vref(n.outputs[0]),
-              vref(n.outputs[1]), vref(n.outputs[2]), sref(alloc(size_t(C) * 4))},  // oneDNN 2.6 wants a (unread) shift
+             {{DNNL_ARG_SRC, md},
+              {DNNL_ARG_DIFF_DST, dmd},
+              {DNNL_ARG_SCALE, vec_md(C)},
+              {DNNL_ARG_MEAN, vec_md(C)},
+              {DNNL_ARG_VARIANCE, vec_md(C)},
+              {DNNL_ARG_DIFF_SRC, data_md(n.outputs[0])},
+              {DNNL_ARG_DIFF_SCALE, vec_md(C)},
+              {DNNL_ARG_DIFF_SHIFT, vec_md(C)},
+              {DNNL_ARG_SHIFT, vec_md(C)}},
+             {vref(x), vref(dy), vref(n.inputs[2]), vref(n.inputs[3]), vref(n.inputs[4]),
+              vref(n.outputs[0]), vref(n.outputs[1]), vref(n.outputs[2]),
+              sref(alloc(size_t(C) * 4))},  // oneDNN 2.6 wants a (unread) shift
              "bnorm_bwd");
   }
 
@@ -915,40 +1023,57 @@ class OneDnnKernel final : public Kernel {
     const NodeId id = grp_.nodes[0];
     switch (n.op) {
       case OpKind::kFill:
-        add_fn([this, id] {
-          const Node& m = g_.node(id);
-          float* y = fp(m.outputs[0]);
-          std::fill(y, y + g_.desc(m.outputs[0]).numel(), float(m.attrs.scalar));
-        }, "fill");
+        add_fn(
+            [this, id] {
+              const Node& m = g_.node(id);
+              float* y = fp(m.outputs[0]);
+              std::fill(y, y + g_.desc(m.outputs[0]).numel(), float(m.attrs.scalar));
+            },
+            "fill");
         break;
       case OpKind::kIncrement:
-        add_fn([this, id] { *static_cast<int64_t*>(ptr_[size_t(g_.node(id).inputs[0])]) += 1; }, "increment");
+        add_fn([this, id] { *static_cast<int64_t*>(ptr_[size_t(g_.node(id).inputs[0])]) += 1; },
+               "increment");
         break;
       case OpKind::kBatchNormRunningUpdate:
-        add_fn([this, id] {
-          const Node& m = g_.node(id);
-          const RunningUpdate u = running_update(m.attrs);
-          float* r = fp(m.inputs[0]);
-          const float* s = fp(m.inputs[1]);
-          for (int64_t i = 0, c = g_.desc(m.inputs[0]).numel(); i < c; ++i)
-            r[i] = float(running_update_element(double(r[i]), double(s[i]), u));
-        }, "running_update");
+        add_fn(
+            [this, id] {
+              const Node& m = g_.node(id);
+              const RunningUpdate u = running_update(m.attrs);
+              float* r = fp(m.inputs[0]);
+              const float* s = fp(m.inputs[1]);
+              for (int64_t i = 0, c = g_.desc(m.inputs[0]).numel(); i < c; ++i)
+                r[i] = float(running_update_element(double(r[i]), double(s[i]), u));
+            },
+            "running_update");
         break;
-      case OpKind::kAdamUpdate: compile_adam(id); break;
-      case OpKind::kMatMul: compile_matmul(n); break;
+      case OpKind::kAdamUpdate:
+        compile_adam(id);
+        break;
+      case OpKind::kMatMul:
+        compile_matmul(n);
+        break;
       case OpKind::kLogSoftmax:
-      case OpKind::kLogSoftmaxBackward: compile_log_softmax(n); break;
+      case OpKind::kLogSoftmaxBackward:
+        compile_log_softmax(n);
+        break;
       case OpKind::kMean:
-      case OpKind::kSumTo: compile_reduce(id); break;
+      case OpKind::kSumTo:
+        compile_reduce(id);
+        break;
       case OpKind::kBroadcastTo: {
         const Shape& big = g_.shape(n.outputs[0]);
-        auto walk = std::make_shared<Walk>(phys_of(big, layout_of_(n.outputs[0])), broadcast_strides(big, g_.shape(n.inputs[0])));
-        add_fn([this, id, walk] {
-          const Node& m = g_.node(id);
-          const float* x = fp(m.inputs[0]);
-          float* y = fp(m.outputs[0]);
-          walk->run(0, g_.desc(m.outputs[0]).numel(), [&](int64_t e, int64_t o) { y[e] = x[o]; });
-        }, "broadcast_to");
+        auto walk = std::make_shared<Walk>(phys_of(big, layout_of_(n.outputs[0])),
+                                           broadcast_strides(big, g_.shape(n.inputs[0])));
+        add_fn(
+            [this, id, walk] {
+              const Node& m = g_.node(id);
+              const float* x = fp(m.inputs[0]);
+              float* y = fp(m.outputs[0]);
+              walk->run(0, g_.desc(m.outputs[0]).numel(),
+                        [&](int64_t e, int64_t o) { y[e] = x[o]; });
+            },
+            "broadcast_to");
         break;
       }
       default:
@@ -959,17 +1084,23 @@ class OneDnnKernel final : public Kernel {
   // oneDNN's matmul on the stored operands: a transposed operand is the same
   // buffer described with swapped strides (no reorder).
   void compile_matmul(const Node& n) {
-    const Shape &sa = g_.shape(n.inputs[0]), &sb = g_.shape(n.inputs[1]), &sy = g_.shape(n.outputs[0]);
+    const Shape &sa = g_.shape(n.inputs[0]), &sb = g_.shape(n.inputs[1]),
+                &sy = g_.shape(n.outputs[0]);
     auto operand_md = [](const Shape& stored, bool transposed) {
-      const memory::dims d = transposed ? memory::dims{stored[1], stored[0]} : memory::dims{stored[0], stored[1]};
+      const memory::dims d =
+          transposed ? memory::dims{stored[1], stored[0]} : memory::dims{stored[0], stored[1]};
       const memory::dims st = transposed ? memory::dims{1, stored[1]} : memory::dims{stored[1], 1};
       return memory::desc(d, dt::f32, st);
     };
-    const memory::desc amd = operand_md(sa, n.attrs.transpose_a), bmd = operand_md(sb, n.attrs.transpose_b);
+    const memory::desc amd = operand_md(sa, n.attrs.transpose_a),
+                       bmd = operand_md(sb, n.attrs.transpose_b);
     const memory::desc ymd = data_md(n.outputs[0]);
-    if (ymd.dims() != memory::dims{sy[0], sy[1]}) throw std::logic_error("onednn backend: matmul output is not 2-D");
-    auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, ymd), onednn::user_scratchpad_attr(), ctx_->eng);
-    add_prim(dnnl::matmul(pd), pd, {{DNNL_ARG_SRC, amd}, {DNNL_ARG_WEIGHTS, bmd}, {DNNL_ARG_DST, ymd}},
+    if (ymd.dims() != memory::dims{sy[0], sy[1]})
+      throw std::logic_error("onednn backend: matmul output is not 2-D");
+    auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, ymd),
+                                           onednn::user_scratchpad_attr(), ctx_->eng);
+    add_prim(dnnl::matmul(pd), pd,
+             {{DNNL_ARG_SRC, amd}, {DNNL_ARG_WEIGHTS, bmd}, {DNNL_ARG_DST, ymd}},
              {vref(n.inputs[0]), vref(n.inputs[1]), vref(n.outputs[0])}, "matmul");
   }
 
@@ -980,15 +1111,18 @@ class OneDnnKernel final : public Kernel {
     const memory::desc md = data_md(y);
     const int axis = int(g_.shape(y).size()) - 1;
     auto fd = dnnl::logsoftmax_forward::desc(dnnl::prop_kind::forward_training, md, axis);
-    auto fpd = dnnl::logsoftmax_forward::primitive_desc(fd, onednn::user_scratchpad_attr(), ctx_->eng);
+    auto fpd =
+        dnnl::logsoftmax_forward::primitive_desc(fd, onednn::user_scratchpad_attr(), ctx_->eng);
     if (n.op == OpKind::kLogSoftmax) {
       add_prim(dnnl::logsoftmax_forward(fpd), fpd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
                {vref(n.inputs[0]), vref(y)}, "logsoftmax_fwd");
       return;
     }
     auto bd = dnnl::logsoftmax_backward::desc(md, md, axis);
-    auto pd = dnnl::logsoftmax_backward::primitive_desc(bd, onednn::user_scratchpad_attr(), ctx_->eng, fpd);
-    add_prim(dnnl::logsoftmax_backward(pd), pd, {{DNNL_ARG_DIFF_DST, md}, {DNNL_ARG_DST, md}, {DNNL_ARG_DIFF_SRC, md}},
+    auto pd = dnnl::logsoftmax_backward::primitive_desc(bd, onednn::user_scratchpad_attr(),
+                                                        ctx_->eng, fpd);
+    add_prim(dnnl::logsoftmax_backward(pd), pd,
+             {{DNNL_ARG_DIFF_DST, md}, {DNNL_ARG_DST, md}, {DNNL_ARG_DIFF_SRC, md}},
              {vref(n.inputs[0]), vref(y), vref(n.outputs[0])}, "logsoftmax_bwd");
   }
 
@@ -996,41 +1130,47 @@ class OneDnnKernel final : public Kernel {
     const Node& n = g_.node(id);
     const Shape& xs = g_.shape(n.inputs[0]);
     const Shape kept = reduced_keepdims_shape(n, xs);
-    auto walk = std::make_shared<Walk>(phys_of(xs, layout_of_(n.inputs[0])), broadcast_strides(xs, kept));
+    auto walk =
+        std::make_shared<Walk>(phys_of(xs, layout_of_(n.inputs[0])), broadcast_strides(xs, kept));
     const int64_t outn = g_.desc(n.outputs[0]).numel();
     auto acc = std::make_shared<std::vector<double>>(size_t(outn));
-    add_fn([this, id, walk, acc, outn] {
-      const Node& m = g_.node(id);
-      reduce_in_double(m.op == OpKind::kMean, fp(m.inputs[0]), g_.desc(m.inputs[0]).numel(), *walk, acc->data(),
-                       fp(m.outputs[0]), outn);
-    }, op_name(n.op));
+    add_fn(
+        [this, id, walk, acc, outn] {
+          const Node& m = g_.node(id);
+          reduce_in_double(m.op == OpKind::kMean, fp(m.inputs[0]), g_.desc(m.inputs[0]).numel(),
+                           *walk, acc->data(), fp(m.outputs[0]), outn);
+        },
+        op_name(n.op));
   }
 
   // Adam (graph/state_update_rules.h), over threads for large tensors.
   void compile_adam(NodeId id) {
-    add_fn([this, id] {
-      const Node& n = g_.node(id);
-      const int64_t count = g_.desc(n.inputs[0]).numel();
-      const double t = double(*static_cast<const int64_t*>(ptr_[size_t(n.inputs[4])]));
-      const AdamScalars<float> s = adam_scalars<float>(n.attrs, t, [](double v) { return float(v); });
-      float* __restrict param = fp(n.inputs[0]);
-      float* __restrict m = fp(n.inputs[2]);
-      float* __restrict v = fp(n.inputs[3]);
-      const float* __restrict grad = fp(n.inputs[1]);
-      auto body = [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) adam_element(param[i], m[i], v[i], grad[i], s);
-      };
-      if (count < 65536) {
-        body(0, count);
-        return;
-      }
+    add_fn(
+        [this, id] {
+          const Node& n = g_.node(id);
+          const int64_t count = g_.desc(n.inputs[0]).numel();
+          const double t = double(*static_cast<const int64_t*>(ptr_[size_t(n.inputs[4])]));
+          const AdamScalars<float> s =
+              adam_scalars<float>(n.attrs, t, [](double v) { return float(v); });
+          float* __restrict param = fp(n.inputs[0]);
+          float* __restrict m = fp(n.inputs[2]);
+          float* __restrict v = fp(n.inputs[3]);
+          const float* __restrict grad = fp(n.inputs[1]);
+          auto body = [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i) adam_element(param[i], m[i], v[i], grad[i], s);
+          };
+          if (count < 65536) {
+            body(0, count);
+            return;
+          }
 #pragma omp parallel
-      {
-        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t per = (count + nt - 1) / nt;
-        body(std::min(count, per * t), std::min(count, per * (t + 1)));
-      }
-    }, "adam");
+          {
+            const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+            const int64_t per = (count + nt - 1) / nt;
+            body(std::min(count, per * t), std::min(count, per * (t + 1)));
+          }
+        },
+        "adam");
   }
 
   const Graph& g_;
@@ -1039,7 +1179,8 @@ class OneDnnKernel final : public Kernel {
   std::function<Layout(ValueId)> layout_of_;
   std::vector<Step> steps_;
   std::map<ValueId, size_t> slot_;
-  std::map<ValueId, ValueId> in_output_;  // internal value -> the chain output whose buffer it borrows
+  std::map<ValueId, ValueId>
+      in_output_;  // internal value -> the chain output whose buffer it borrows
   std::set<ValueId> fused_;
   std::vector<std::string> reference_;
   ScratchLayout scratch_;
@@ -1079,7 +1220,8 @@ class OneDnnPlan final : public HostMemoryBackend {
     onednn::LayoutOptions lo;
     lo.blocked = ctx_->opt.blocked_layouts;
     lo.plain_only = plain_layout_only;
-    table_ = std::make_shared<const onednn::LayoutTable>(onednn::choose_layouts(g, groups, ctx_->eng, lo));
+    table_ = std::make_shared<const onednn::LayoutTable>(
+        onednn::choose_layouts(g, groups, ctx_->eng, lo));
     if (std::getenv("RG_LAYOUTS")) std::fputs(onednn::describe_layouts(g, *table_).c_str(), stderr);
   }
   std::string name() const override { return "onednn"; }
@@ -1104,7 +1246,8 @@ class OneDnnPlan final : public HostMemoryBackend {
 
   std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
     if (&g != &g_) throw std::logic_error("onednn backend: a group of another plan's graph");
-    auto k = std::make_unique<OneDnnKernel>(g, grp, ctx_, [t = table_](ValueId v) { return t->of(v); });
+    auto k =
+        std::make_unique<OneDnnKernel>(g, grp, ctx_, [t = table_](ValueId v) { return t->of(v); });
     for (const std::string& r : k->reference_impls()) reference_.push_back(r);
     return k;
   }
@@ -1113,8 +1256,9 @@ class OneDnnPlan final : public HostMemoryBackend {
   // no optimised kernel for it on this CPU, so it will be slow.
   void finish(const Graph& /*g*/) override {
     if (reference_.empty()) return;
-    std::string line = "onednn: " + std::to_string(reference_.size()) +
-                       " kernel(s) of this plan run a oneDNN reference implementation (slow on this CPU):";
+    std::string line =
+        "onednn: " + std::to_string(reference_.size()) +
+        " kernel(s) of this plan run a oneDNN reference implementation (slow on this CPU):";
     for (size_t i = 0; i < reference_.size() && i < 4; ++i) line += " " + reference_[i];
     if (reference_.size() > 4) line += " ...";
     std::fprintf(stderr, "%s\n", line.c_str());
@@ -1124,7 +1268,8 @@ class OneDnnPlan final : public HostMemoryBackend {
   // caller's thread may have another OpenMP setting).
   std::unique_ptr<Runner> make_runner(std::vector<Kernel*> kernels) override {
     struct Threaded final : InOrderRunner {
-      Threaded(std::vector<Kernel*> k, int threads) : InOrderRunner(std::move(k)), threads_(threads) {}
+      Threaded(std::vector<Kernel*> k, int threads)
+          : InOrderRunner(std::move(k)), threads_(threads) {}
       void run() override {
         set_threads();
         InOrderRunner::run();
@@ -1146,7 +1291,8 @@ class OneDnnPlan final : public HostMemoryBackend {
   // objects are made on the first transfer of (value, direction) and reused
   // with new data pointers, so reading a batch's outputs or writing its
   // inputs allocates nothing after the first batch.
-  void convert(const Graph& g, ValueId v, const void* src, bool src_plain, void* dst, bool dst_plain) {
+  void convert(const Graph& g, ValueId v, const void* src, bool src_plain, void* dst,
+               bool dst_plain) {
     const TensorDesc& d = g.desc(v);
     const Layout l = &g == &g_ ? table_->of(v) : Layout::plain;
     if (l == Layout::plain || d.rank() != 4) {
@@ -1156,7 +1302,8 @@ class OneDnnPlan final : public HostMemoryBackend {
     const std::pair<ValueId, bool> key{v, src_plain};
     auto t = transfers_.find(key);
     if (t == transfers_.end()) {
-      const memory::desc plain(dims_of(d.shape), dt::f32, tag::nchw), laid(dims_of(d.shape), dt::f32, tag_of(l, 4));
+      const memory::desc plain(dims_of(d.shape), dt::f32, tag::nchw),
+          laid(dims_of(d.shape), dt::f32, tag_of(l, 4));
       Transfer x;
       x.from = memory(src_plain ? plain : laid, ctx_->eng, nullptr);
       x.to = memory(dst_plain ? plain : laid, ctx_->eng, nullptr);
@@ -1168,7 +1315,8 @@ class OneDnnPlan final : public HostMemoryBackend {
     x.to.set_data_handle(dst);
     const dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, x.from.get()}, {DNNL_ARG_TO, x.to.get()}};
     if (dnnl_primitive_execute(x.reorder.get(), ctx_->strm.get(), 2, args) != dnnl_success)
-      throw std::runtime_error("onednn backend: reorder of value %" + std::to_string(v) + " failed");
+      throw std::runtime_error("onednn backend: reorder of value %" + std::to_string(v) +
+                               " failed");
     ctx_->strm.wait();
   }
 
@@ -1194,18 +1342,24 @@ class OneDnnBackend final : public HostMemoryBackend {
   }
   std::string name() const override { return "onednn"; }
 
-  std::unique_ptr<Backend> prepare(const Graph& g, const std::vector<FusionGroup>& groups) override {
+  std::unique_ptr<Backend> prepare(const Graph& g,
+                                   const std::vector<FusionGroup>& groups) override {
     if (g.float_type() != DType::f32) {
       std::string op = "graph";
       for (const FusionGroup& grp : groups)
-        if (!grp.nodes.empty()) { op = op_name(g.node(grp.nodes[0]).op); break; }
-      throw std::invalid_argument(std::string("onednn backend: only f32 graphs are supported (got ") +
-                                  dtype_name(g.float_type()) + " graph; first op " + op + ")");
+        if (!grp.nodes.empty()) {
+          op = op_name(g.node(grp.nodes[0]).op);
+          break;
+        }
+      throw std::invalid_argument(
+          std::string("onednn backend: only f32 graphs are supported (got ") +
+          dtype_name(g.float_type()) + " graph; first op " + op + ")");
     }
     return std::make_unique<OneDnnPlan>(ctx_, g, groups);
   }
   std::unique_ptr<Kernel> compile(const Graph&, const FusionGroup&) override {
-    throw std::logic_error("onednn backend: compile through rg::compile (its plan object compiles the groups)");
+    throw std::logic_error(
+        "onednn backend: compile through rg::compile (its plan object compiles the groups)");
   }
 
  private:
@@ -1220,8 +1374,9 @@ std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options) {
     const int core = int(dnnl::cpu_isa::avx512_core);
     const bool emulable = (int(dnnl::get_effective_cpu_isa()) & core) == core;
     if (!(options.allow_emulated_bf16 && emulable))
-      throw std::invalid_argument("bf16 needs a CPU with bf16 instructions (AVX512_BF16 or AMX-BF16); this one has " +
-                                  onednn_cpu_isa() + " (oneDNN's best instruction set here)");
+      throw std::invalid_argument(
+          "bf16 needs a CPU with bf16 instructions (AVX512_BF16 or AMX-BF16); this one has " +
+          onednn_cpu_isa() + " (oneDNN's best instruction set here)");
   }
   return std::make_unique<OneDnnBackend>(options);
 }
@@ -1229,15 +1384,24 @@ std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options) {
 std::string onednn_cpu_isa() {
   using isa = dnnl::cpu_isa;
   switch (dnnl::get_effective_cpu_isa()) {
-    case isa::sse41: return "sse41";
-    case isa::avx: return "avx";
-    case isa::avx2: return "avx2";
-    case isa::avx2_vnni: return "avx2_vnni";
-    case isa::avx512_core: return "avx512_core";
-    case isa::avx512_core_vnni: return "avx512_core_vnni";
-    case isa::avx512_core_bf16: return "avx512_core_bf16";
-    case isa::avx512_core_amx: return "avx512_core_amx";
-    default: return "isa #" + std::to_string(int(dnnl::get_effective_cpu_isa()));
+    case isa::sse41:
+      return "sse41";
+    case isa::avx:
+      return "avx";
+    case isa::avx2:
+      return "avx2";
+    case isa::avx2_vnni:
+      return "avx2_vnni";
+    case isa::avx512_core:
+      return "avx512_core";
+    case isa::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case isa::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case isa::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "isa #" + std::to_string(int(dnnl::get_effective_cpu_isa()));
   }
 }
 

@@ -30,19 +30,33 @@ namespace {
 constexpr int kPoints = 9;
 constexpr int kPhases = 4;
 
-bool strided(const WinogradConv& c) { return c.kind == WinogradKind::strided; }
+bool strided(const WinogradConv& c) {
+  return c.kind == WinogradKind::strided;
+}
 // GEMM groups (transposed: one per output phase) and their K.
-int groups_of(const WinogradConv& c) { return strided(c) ? 1 : kPhases; }
-int64_t k_of(const WinogradConv& c) { return strided(c) ? kPhases * c.ci : c.ci; }
+int groups_of(const WinogradConv& c) {
+  return strided(c) ? 1 : kPhases;
+}
+int64_t k_of(const WinogradConv& c) {
+  return strided(c) ? kPhases * c.ci : c.ci;
+}
 // Row strides of the transformed input (K) and of the products (co), padded
 // by 64 bytes: with K or co a multiple of 1024 the micro-kernel's 12 rows
 // would otherwise fall into the same L1 set.
 constexpr int64_t kRowPad = 16;
-int64_t lda_of(const WinogradConv& c) { return k_of(c) + kRowPad; }
-int64_t ldc_of(const WinogradConv& c) { return c.co + kRowPad; }
+int64_t lda_of(const WinogradConv& c) {
+  return k_of(c) + kRowPad;
+}
+int64_t ldc_of(const WinogradConv& c) {
+  return c.co + kRowPad;
+}
 // Tiles of one group: 2x2 blocks of a phase (transposed, h x w each) or of the output (h/2 x w/2).
-int64_t tile_rows(const WinogradConv& c) { return strided(c) ? c.h / 4 : c.h / 2; }
-int64_t tile_cols(const WinogradConv& c) { return strided(c) ? c.w / 4 : c.w / 2; }
+int64_t tile_rows(const WinogradConv& c) {
+  return strided(c) ? c.h / 4 : c.h / 2;
+}
+int64_t tile_cols(const WinogradConv& c) {
+  return strided(c) ? c.w / 4 : c.w / 2;
+}
 constexpr int64_t kKc =
     256;  // input channels per pass of the micro-kernel (its weight panel stays in L1)
 
@@ -74,7 +88,8 @@ void gemm(MicroIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, int
     for (int64_t j = 0; j < co; j += nr) {
       const float* panel = b + j * K + k0 * nr;
       for (int64_t r = 0; r < rows; r += mr) {
-        micro_rows<false>(isa, mr, kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc, k0 > 0);
+        micro_rows<false>(isa, mr, kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc,
+                          k0 > 0);
       }
     }
   }
@@ -84,7 +99,9 @@ struct Tile {
   int64_t n, ty, tx;
 };
 // Tile f of a group (image-major, then rows of th x tw tiles).
-Tile tile_at(int64_t f, int64_t th, int64_t tw) { return Tile{f / (th * tw), (f / tw) % th, f % tw}; }
+Tile tile_at(int64_t f, int64_t th, int64_t tw) {
+  return Tile{f / (th * tw), (f / tw) % th, f % tw};
+}
 
 // v[point][t][k] (points `plane` floats apart) for `count` tiles of group ph.
 void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const float* src, int ph,
@@ -126,7 +143,8 @@ void transform_output(const WinogradConv& c, const ChannelGroupAddress& out, con
                       const float* bias, int ph, const Tile* tiles, int64_t count, int64_t rows,
                       float* dst) {
   // Output pixel of block row r: 2r + py (transposed, phase rows interleave) or r.
-  const int64_t ostep = strided(c) ? 1 : 2, py = strided(c) ? 0 : ph / 2, px = strided(c) ? 0 : ph % 2;
+  const int64_t ostep = strided(c) ? 1 : 2, py = strided(c) ? 0 : ph / 2,
+                px = strided(c) ? 0 : ph % 2;
   const int64_t groups = c.co / kGroupLanes, ldc = ldc_of(c), plane = rows * ldc;
   for (int64_t t = 0; t < count; ++t) {
     const float* mt = m + t * ldc;
@@ -152,7 +170,9 @@ void transform_output(const WinogradConv& c, const ChannelGroupAddress& out, con
 }
 
 // Wide enough for the GEMMs to outweigh the transforms: ci co / (ci + co) >= min_width.
-bool wide_enough(const WinogradConv& c, int64_t min_width) { return c.ci * c.co >= min_width * (c.ci + c.co); }
+bool wide_enough(const WinogradConv& c, int64_t min_width) {
+  return c.ci * c.co >= min_width * (c.ci + c.co);
+}
 
 // Whole 2x2 output blocks, 8-channel groups on both sides, layouts we address.
 bool whole_tiles_and_groups(const WinogradConv& c) {
@@ -160,8 +180,9 @@ bool whole_tiles_and_groups(const WinogradConv& c) {
     return l == Layout::nhwc || l == Layout::blk8 || l == Layout::blk16;
   };
   const int64_t m = strided(c) ? 4 : 2;
-  return c.n >= 1 && c.h >= m && c.w >= m && c.h % m == 0 && c.w % m == 0 && c.ci % kGroupLanes == 0 &&
-         c.co % kGroupLanes == 0 && c.threads >= 1 && layout_ok(c.src_layout) && layout_ok(c.dst_layout);
+  return c.n >= 1 && c.h >= m && c.w >= m && c.h % m == 0 && c.w % m == 0 &&
+         c.ci % kGroupLanes == 0 && c.co % kGroupLanes == 0 && c.threads >= 1 &&
+         layout_ok(c.src_layout) && layout_ok(c.dst_layout);
 }
 
 // The weight gradient of the strided kind (what the backward pass of every
@@ -190,13 +211,15 @@ constexpr int64_t kWgradPass = 128;
 
 // dm[point][t][co] (points `plane` floats apart, rows ldc) for `count` tiles:
 // transform_output's adjoint (bias aside) on dy's 2x2 blocks.
-void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& out, const float* dy,
-                              const Tile* tiles, int64_t count, int64_t plane, float* dm) {
+void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& out,
+                              const float* dy, const Tile* tiles, int64_t count, int64_t plane,
+                              float* dm) {
   const int64_t groups = c.co / kGroupLanes, ldc = ldc_of(c);
   for (int64_t t = 0; t < count; ++t) {
     int64_t off[2][2];
     for (int r = 0; r < 2; ++r)
-      for (int x = 0; x < 2; ++x) off[r][x] = out.at(tiles[t].n, 2 * tiles[t].ty + r, 2 * tiles[t].tx + x);
+      for (int x = 0; x < 2; ++x)
+        off[r][x] = out.at(tiles[t].n, 2 * tiles[t].ty + r, 2 * tiles[t].tx + x);
     float* mt = dm + t * ldc;
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t go = out.group(g);
@@ -225,7 +248,7 @@ void gemm_weight_gradient(MicroIsa isa, int64_t co, int64_t count, const float* 
     const int64_t tc = std::min(kWgradPass, count - t0);
     for (int64_t r = 0; r < co; r += mr)
       micro_rows<true>(isa, std::min(mr, co - r), tc, dm + t0 * ldm + r, ldm, v + t0 * lda, lda,
-                         d + r * ldd, ldd, accumulate || t0 > 0);
+                       d + r * ldd, ldd, accumulate || t0 > 0);
   }
 }
 
@@ -248,7 +271,9 @@ bool winograd_pays(const WinogradConv& c) {
   return wide_enough(c, c.kind == WinogradKind::strided ? 20 : 40);
 }
 
-int64_t winograd_weights_floats(const WinogradConv& c) { return kPhases * kPoints * c.ci * c.co; }
+int64_t winograd_weights_floats(const WinogradConv& c) {
+  return kPhases * kPoints * c.ci * c.co;
+}
 
 int64_t winograd_scratch_floats(const WinogradConv& c) {
   const int64_t t = tiles_per_chunk(c);
@@ -313,7 +338,8 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
       const int64_t rows = (count + mr - 1) / mr * mr;
       transform_input(c, in, src, ph, tiles, count, rows * lda, v);
       for (int p = 0; p < kPoints; ++p)  // the micro-kernel's last row block reads whole blocks
-        std::memset(v + p * rows * lda + count * lda, 0, size_t((rows - count) * lda) * sizeof(float));
+        std::memset(v + p * rows * lda + count * lda, 0,
+                    size_t((rows - count) * lda) * sizeof(float));
       const float* up = u + int64_t(ph) * kPoints * per_point;
       for (int p = 0; p < kPoints; ++p)
         gemm(c.isa, rows, K, c.co, v + p * rows * lda, lda, up + p * per_point, m + p * rows * ldc,
@@ -322,7 +348,6 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
     }
   }
 }
-
 
 bool winograd_weight_gradient_applies(const WinogradConv& c) {
   // D's rows come in multiples of 4 (co % 8 == 0), V's panels of NR columns
@@ -344,10 +369,12 @@ int64_t winograd_weight_gradient_scratch_floats(const WinogradConv& c) {
 
 void winograd_weight_gradient(const WinogradConv& c, const float* src, const float* dy, float* dw,
                               float* scratch) {
-  const ChannelGroupAddress in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, c.h / 2, c.w / 2);
+  const ChannelGroupAddress in(c.src_layout, c.ci, c.h, c.w),
+      out(c.dst_layout, c.co, c.h / 2, c.w / 2);
   const int64_t tw = tile_cols(c), th = tile_rows(c), all = c.n * th * tw, K = k_of(c);
   const int64_t chunk = wgrad_tiles_per_chunk(c), chunks = (all + chunk - 1) / chunk;
-  const int64_t lda = lda_of(c), ldc = ldc_of(c), ldd = lda, nr = nr_of(c.isa), panels = K / nr;  // D rows: K wide
+  const int64_t lda = lda_of(c), ldc = ldc_of(c), ldd = lda, nr = nr_of(c.isa),
+                panels = K / nr;  // D rows: K wide
   float* d = scratch;
   float* v = d + kPoints * c.co * ldd;
   float* m = v + kPoints * chunk * lda;
@@ -367,8 +394,8 @@ void winograd_weight_gradient(const WinogradConv& c, const float* src, const flo
 #pragma omp for schedule(static)
       for (int64_t item = 0; item < kPoints * panels; ++item) {
         const int64_t p = item / panels, col = (item % panels) * nr;
-        gemm_weight_gradient(c.isa, c.co, count, m + p * chunk * ldc, ldc, v + p * chunk * lda + col, lda,
-                             d + p * c.co * ldd + col, ldd, k > 0);
+        gemm_weight_gradient(c.isa, c.co, count, m + p * chunk * ldc, ldc,
+                             v + p * chunk * lda + col, lda, d + p * c.co * ldd + col, ldd, k > 0);
       }
     }
     // dw[o][i][4][4] from D: winograd_transform_weights' adjoint (rows
@@ -382,7 +409,8 @@ void winograd_weight_gradient(const WinogradConv& c, const float* src, const flo
           float u[kPoints];
           for (int p = 0; p < kPoints; ++p) u[p] = at[p * c.co * ldd];
           float r[3][2];
-          for (int a = 0; a < 3; ++a) r[a][0] = u[a * 3] + u[a * 3 + 1], r[a][1] = u[a * 3 + 1] + u[a * 3 + 2];
+          for (int a = 0; a < 3; ++a)
+            r[a][0] = u[a * 3] + u[a * 3 + 1], r[a][1] = u[a * 3 + 1] + u[a * 3 + 2];
           float* kw = dw + (o * c.ci + i) * 16;
           for (int l = 0; l < 2; ++l) {
             kw[py * 4 + 2 * l + px] = r[0][l] + r[1][l];

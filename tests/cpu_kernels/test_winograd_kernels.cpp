@@ -32,7 +32,8 @@ std::vector<MicroIsa> micro_isas_here() {
 }
 
 // Element (n, c, y, x) of a C x H x W tensor in layout l.
-int64_t element_at(Layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y, int64_t x) {
+int64_t element_at(Layout l, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t y,
+                   int64_t x) {
   const int64_t B = onednn::block_of(l);
   return B ? (((n * (C / B) + c / B) * H + y) * W + x) * B + c % B : ((n * H + y) * W + x) * C + c;
 }
@@ -93,7 +94,8 @@ TEST(WinogradKernels, BothMicroKernelsMatchTheDirectSumInDouble) {
               for (int64_t i = 0; i < k.ci; ++i)
                 for (int ky = 0; ky < 4; ++ky)
                   for (int kx = 0; kx < 4; ++kx) {
-                    // Transposed: output = 2 * input - 1 + tap; strided: input = 2 * output - 1 + tap.
+                    // Transposed: output = 2 * input - 1 + tap; strided: input = 2 * output - 1 +
+                    // tap.
                     int64_t iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx;
                     if (tr) {
                       iy = oy + 1 - ky, ix = ox + 1 - kx;
@@ -103,17 +105,18 @@ TEST(WinogradKernels, BothMicroKernelsMatchTheDirectSumInDouble) {
                     if (iy < 0 || ix < 0 || iy >= k.h || ix >= k.w) continue;
                     const float wt = tr ? w[size_t(((i * k.co + o) * 4 + ky) * 4 + kx)]
                                         : w[size_t(((o * k.ci + i) * 4 + ky) * 4 + kx)];
-                    const double p = double(src[size_t(element_at(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) * wt;
+                    const double p =
+                        double(src[size_t(element_at(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) * wt;
                     sum += p, mag += std::fabs(p);
                   }
               const double got = dst[size_t(element_at(k.dst, k.co, ho, wo, n, o, oy, ox))];
-              // A few f32 roundings of the terms' magnitudes (the transforms add and subtract them).
+              // A few f32 roundings of the terms' magnitudes (the transforms add and subtract
+              // them).
               worst = std::max(worst, std::fabs(got - sum) / (mag * 1e-6 + 1e-30));
             }
       EXPECT_LT(worst, 4.0) << (isa == MicroIsa::avx512 ? "avx512 " : "avx2 ")
-                            << (tr ? "transposed " : "strided ") << k.n << "x" << k.ci << "x"
-                            << k.h << "x" << k.w << " -> " << k.co
-                            << ": error / (1e-6 * sum of |terms|)";
+                            << (tr ? "transposed " : "strided ") << k.n << "x" << k.ci << "x" << k.h
+                            << "x" << k.w << " -> " << k.co << ": error / (1e-6 * sum of |terms|)";
     }
 }
 }  // namespace
@@ -136,9 +139,9 @@ TEST(WinogradKernels, WeightGradientMatchesTheDirectSumInDouble) {
   };
   const std::vector<Case> cases = {
       {3, 8, 4, 12, 32, Layout::nhwc, Layout::blk16},
-      {2, 72, 8, 8, 40, Layout::blk8, Layout::nhwc},     // K = 288; rows 12 + 12 + 12 + 4
-      {1, 16, 8, 4, 8, Layout::blk16, Layout::blk8},     // one short row block
-      {5, 8, 64, 56, 16, Layout::blk8, Layout::blk16},   // 1120 tiles: 2 chunks of 560
+      {2, 72, 8, 8, 40, Layout::blk8, Layout::nhwc},    // K = 288; rows 12 + 12 + 12 + 4
+      {1, 16, 8, 4, 8, Layout::blk16, Layout::blk8},    // one short row block
+      {5, 8, 64, 56, 16, Layout::blk8, Layout::blk16},  // 1120 tiles: 2 chunks of 560
       {2, 24, 12, 16, 24, Layout::nhwc, Layout::nhwc},
   };
   std::mt19937 rng(13);
@@ -155,9 +158,11 @@ TEST(WinogradKernels, WeightGradientMatchesTheDirectSumInDouble) {
       for (float& e : dy) e = nd(rng);
       std::vector<float> dw[2];
       for (int threads : {1, 2}) {
-        const WinogradConv c{WinogradKind::strided, k.n, k.ci, k.h, k.w, k.co, k.src, k.dst, isa, threads};
+        const WinogradConv c{
+            WinogradKind::strided, k.n, k.ci, k.h, k.w, k.co, k.src, k.dst, isa, threads};
         ASSERT_TRUE(winograd_weight_gradient_applies(c)) << name;
-        std::vector<float> scratch(size_t(winograd_weight_gradient_scratch_floats(c)), std::nanf(""));
+        std::vector<float> scratch(size_t(winograd_weight_gradient_scratch_floats(c)),
+                                   std::nanf(""));
         dw[threads - 1].assign(size_t(k.co * k.ci * 16), std::nanf(""));
         winograd_weight_gradient(c, src.data(), dy.data(), dw[threads - 1].data(), scratch.data());
       }
@@ -174,8 +179,9 @@ TEST(WinogradKernels, WeightGradientMatchesTheDirectSumInDouble) {
                   for (int64_t ox = 0; ox < wo; ++ox) {
                     const int64_t iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx;
                     if (iy < 0 || ix < 0 || iy >= k.h || ix >= k.w) continue;
-                    const double p = double(src[size_t(element_at(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) *
-                                     dy[size_t(element_at(k.dst, k.co, ho, wo, n, o, oy, ox))];
+                    const double p =
+                        double(src[size_t(element_at(k.src, k.ci, k.h, k.w, n, i, iy, ix))]) *
+                        dy[size_t(element_at(k.dst, k.co, ho, wo, n, o, oy, ox))];
                     sum += p, mag += std::fabs(p);
                   }
               const double got = dw[1][size_t(((o * k.ci + i) * 4 + ky) * 4 + kx)];

@@ -9,10 +9,9 @@
 #include <cstring>
 #include <iostream>
 #include <new>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <random>
 #include <sstream>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "apps/model/ralsgan_step.h"
 #include "backends/onednn/onednn_backend.h"
@@ -20,9 +19,9 @@
 #include "engine/io/safetensors.h"
 #include "engine/session.h"
 #include "graph/autodiff.h"
+#include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 #include "tests/common/golden_step.h"
 #include "tests/common/op_cases.h"
-#include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 
 using rg::testing_alloc::allocations;
 using rg::testing_alloc::counting;
@@ -48,7 +47,9 @@ struct OpParam {
   bool blocked;
 };
 
-void PrintTo(const OpParam& p, std::ostream* os) { *os << p.name << (p.fuse ? " fused" : " unfused") << (p.blocked ? "" : " nhwc"); }
+void PrintTo(const OpParam& p, std::ostream* os) {
+  *os << p.name << (p.fuse ? " fused" : " unfused") << (p.blocked ? "" : " nhwc");
+}
 
 class OpParity : public ::testing::TestWithParam<OpParam> {};
 
@@ -91,7 +92,8 @@ std::vector<OpParam> op_params() {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOps, OpParity, ::testing::ValuesIn(op_params()), [](const auto& info) {
-  return info.param.name + (info.param.fuse ? "_fused" : "_unfused") + (info.param.blocked ? "" : "_nhwc");
+  return info.param.name + (info.param.fuse ? "_fused" : "_unfused") +
+         (info.param.blocked ? "" : "_nhwc");
 });
 
 // Channel counts that are multiples of 16 (blocked layouts), conv + BN + ReLU chains.
@@ -123,8 +125,9 @@ TEST(OneDnn, BlockedConvBatchNormChainMatchesReference) {
   auto dnn = make_onednn_backend({.threads = 2});
   auto pr = compile(g, *ref), pd = compile(g, *dnn);
   Session sr(*pr), sd(*pd);
-  const auto xv = rnd(2 * 16 * 64, 1, 0), wv = rnd(32 * 16 * 16, 0.1, 0), w2v = rnd(32 * 16 * 16, 0.1, 0),
-             gv = rnd(32, 0.1, 1), bv = rnd(32, 0.1, 0), rv = rnd(2 * 16 * 64, 1, 0);
+  const auto xv = rnd(2 * 16 * 64, 1, 0), wv = rnd(32 * 16 * 16, 0.1, 0),
+             w2v = rnd(32 * 16 * 16, 0.1, 0), gv = rnd(32, 0.1, 1), bv = rnd(32, 0.1, 0),
+             rv = rnd(2 * 16 * 64, 1, 0);
   for (Session* s : {&sr, &sd}) {
     s->set_input("x", std::span<const double>(xv));
     s->set_variable("w", std::span<const double>(wv));
@@ -136,7 +139,8 @@ TEST(OneDnn, BlockedConvBatchNormChainMatchesReference) {
   }
   EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-5);
   EXPECT_LT(rel_err(sd.value(loss), sr.value(loss)), 1e-5);
-  for (const auto& [k, d] : grads) EXPECT_LT(rel_err(sd.value(d), sr.value(d)), 1e-4) << g->value_label(k);
+  for (const auto& [k, d] : grads)
+    EXPECT_LT(rel_err(sd.value(d), sr.value(d)), 1e-4) << g->value_label(k);
 }
 
 // ---- Recomputed BatchNorm activations (GradientOptions::recompute_bn_activation) --
@@ -151,7 +155,8 @@ struct BnRecomputeParam {
   bool leaky, blocked, fill;  // fill: chunks line up with the layout
 };
 void PrintTo(const BnRecomputeParam& p, std::ostream* os) {
-  *os << "C" << p.c << "_HW" << p.hw << (p.leaky ? "_leaky" : "_relu") << (p.blocked ? "_blocked" : "_nhwc");
+  *os << "C" << p.c << "_HW" << p.hw << (p.leaky ? "_leaky" : "_relu")
+      << (p.blocked ? "_blocked" : "_nhwc");
 }
 class BnRecompute : public ::testing::TestWithParam<BnRecomputeParam> {};
 
@@ -161,30 +166,39 @@ TEST_P(BnRecompute, GradientsMatchTheReferenceWithoutRecomputation) {
   for (int variant = 0; variant < 3; ++variant) {
     auto g = std::make_shared<Graph>(DType::f32);
     const ValueId x = g->input("x", {2, 8, 2 * prm.hw, 2 * prm.hw});
-    const ValueId w1 = g->variable("w1", {prm.c, 8, 4, 4}), w2 = g->variable("w2", {4, prm.c, 3, 3});
+    const ValueId w1 = g->variable("w1", {prm.c, 8, 4, 4}),
+                  w2 = g->variable("w2", {4, prm.c, 3, 3});
     const ValueId gm = g->variable("gamma", {prm.c}), bt = g->variable("beta", {prm.c});
     const ValueId r = g->variable("r", {2, 4, prm.hw, prm.hw});
     const auto bn = g->batch_norm_train(g->conv2d(x, w1, 2, 1), gm, bt);
     const ValueId a = prm.leaky ? g->leaky_relu(bn.y, 0.2) : g->relu(bn.y);
     const ValueId loss = g->mean(g->mul(g->conv2d(a, w2, 1, 1), r));
-    const auto grads = gradients(*g, loss, {x, w1, w2, gm, bt});  // offers the activation for recomputation
+    const auto grads =
+        gradients(*g, loss, {x, w1, w2, gm, bt});  // offers the activation for recomputation
     std::vector<ValueId> outs{loss};
     for (const auto& [k, d] : grads) outs.push_back(d), g->mark_output(d);
     g->mark_output(loss, "loss");
-    auto be = variant == 0 ? make_onednn_backend({.threads = 2, .post_ops = true, .blocked_layouts = prm.blocked})
-                           : make_ref_backend();
+    auto be =
+        variant == 0
+            ? make_onednn_backend({.threads = 2, .post_ops = true, .blocked_layouts = prm.blocked})
+            : make_ref_backend();
     CompileOptions co;  // a graph this small has no peak to lower: recompute by request
     co.recompute = variant < 2 ? Recompute::kAll : Recompute::kNone;
     auto plan = compile(g, *be, co);
     validate_memory_plan(*plan);
     int recomputed = 0;
-    for (NodeId id : plan->order) recomputed += plan->graph->node(id).op == OpKind::kBatchNormInference;
+    for (NodeId id : plan->order)
+      recomputed += plan->graph->node(id).op == OpKind::kBatchNormInference;
     EXPECT_EQ(recomputed, variant < 2 ? 2 : 0);
     if (variant == 0) {  // the backward pass's groups took the intended paths
       std::string all;
       for (const auto& k : plan->kernels) all += k->describe() + "\n";
-      EXPECT_NE(all.find(prm.leaky ? "ew[mul add leaky_relu_backward]" : "ew[mul add relu_backward]"), std::string::npos) << all;
-      EXPECT_NE(all.find(prm.fill ? "bn-head(chunk fill)" : "bn-head(walk)"), std::string::npos) << all;
+      EXPECT_NE(
+          all.find(prm.leaky ? "ew[mul add leaky_relu_backward]" : "ew[mul add relu_backward]"),
+          std::string::npos)
+          << all;
+      EXPECT_NE(all.find(prm.fill ? "bn-head(chunk fill)" : "bn-head(walk)"), std::string::npos)
+          << all;
       EXPECT_GE(plan->inplace_merges, 1);
     }
     Session s(*plan);
@@ -193,8 +207,10 @@ TEST_P(BnRecompute, GradientsMatchTheReferenceWithoutRecomputation) {
     auto set = [&](const std::string& name, int64_t n, double scale, double offset, bool input) {
       std::vector<double> v(static_cast<size_t>(n));
       for (double& e : v) e = offset + scale * nd(rng);
-      if (input) s.set_input(name, std::span<const double>(v));
-      else s.set_variable(name, std::span<const double>(v));
+      if (input)
+        s.set_input(name, std::span<const double>(v));
+      else
+        s.set_variable(name, std::span<const double>(v));
     };
     set("x", 2 * 8 * 4 * prm.hw * prm.hw, 1, 0, true);
     set("w1", prm.c * 8 * 16, 0.1, 0, false);
@@ -213,18 +229,19 @@ TEST_P(BnRecompute, GradientsMatchTheReferenceWithoutRecomputation) {
   EXPECT_LT(rel_err(got[1], got[2]), 1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, BnRecompute,
-                         ::testing::Values(BnRecomputeParam{32, 8, false, true, true},    // nChw16c
-                                           BnRecomputeParam{16, 3, true, true, false},    // nChw16c, HW * 16 % 512 != 0
-                                           BnRecomputeParam{8, 8, true, true, true},      // C % 16 != 0: NHWC
-                                           BnRecomputeParam{24, 5, false, true, false},   // NHWC, 512 % C != 0
-                                           BnRecomputeParam{32, 8, true, false, true},    // NHWC only
-                                           BnRecomputeParam{48, 4, false, false, false}),  // NHWC only, 512 % 48 != 0
-                         [](const auto& info) {
-                           std::ostringstream o;
-                           PrintTo(info.param, &o);
-                           return o.str();
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, BnRecompute,
+    ::testing::Values(BnRecomputeParam{32, 8, false, true, true},     // nChw16c
+                      BnRecomputeParam{16, 3, true, true, false},     // nChw16c, HW * 16 % 512 != 0
+                      BnRecomputeParam{8, 8, true, true, true},       // C % 16 != 0: NHWC
+                      BnRecomputeParam{24, 5, false, true, false},    // NHWC, 512 % C != 0
+                      BnRecomputeParam{32, 8, true, false, true},     // NHWC only
+                      BnRecomputeParam{48, 4, false, false, false}),  // NHWC only, 512 % 48 != 0
+    [](const auto& info) {
+      std::ostringstream o;
+      PrintTo(info.param, &o);
+      return o.str();
+    });
 
 // ---- The whole training step against the reference backend -------------------
 
@@ -253,7 +270,8 @@ std::map<std::string, std::vector<double>> random_state(const model::StepGraph& 
   return st;
 }
 
-void load_state(Session& s, const model::StepGraph& sg, const std::map<std::string, std::vector<double>>& st) {
+void load_state(Session& s, const model::StepGraph& sg,
+                const std::map<std::string, std::vector<double>>& st) {
   for (const VariableInfo& v : sg.graph->variables()) {
     const auto& x = st.at(v.name);
     if (v.desc.dtype == DType::i64) {
@@ -290,12 +308,17 @@ TEST(OneDnn, TrainingStepAt128MatchesReference) {
   }
   double worst = 0;
   std::string worst_name;
-  auto check = [&](const std::string& name, const std::vector<double>& a, const std::vector<double>& b, double tol) {
+  auto check = [&](const std::string& name, const std::vector<double>& a,
+                   const std::vector<double>& b, double tol) {
     const double e = rel_err(a, b);
     EXPECT_LT(e, tol) << name;
     if (e > worst) worst = e, worst_name = name;
   };
-  for (auto [v, name] : {std::pair{sg.loss_d, "loss_d"}, {sg.loss_g, "loss_g"}, {sg.c_r, "C_r"}, {sg.c_f, "C_f"}, {sg.c_f2, "C_f2"}})
+  for (auto [v, name] : {std::pair{sg.loss_d, "loss_d"},
+                         {sg.loss_g, "loss_g"},
+                         {sg.c_r, "C_r"},
+                         {sg.c_f, "C_f"},
+                         {sg.c_f2, "C_f2"}})
     check(name, sd.value(v), sr.value(v), 1e-4);
   for (const auto& [name, v] : sg.grads) check(name, sd.value(v), sr.value(v), 1e-3);
   // New parameters: Adam's first step moves each weight by about lr * sign(grad), so a
@@ -307,7 +330,8 @@ TEST(OneDnn, TrainingStepAt128MatchesReference) {
     }
     check("new." + v.name, sd.variable(v.name), sr.variable(v.name), 1e-3);
   }
-  std::cout << "training step at 128 (width 0.0625, batch 4): worst rel err vs ref f32 " << worst << " (" << worst_name << ")\n";
+  std::cout << "training step at 128 (width 0.0625, batch 4): worst rel err vs ref f32 " << worst
+            << " (" << worst_name << ")\n";
 }
 
 // ---- PyTorch golden step (size 64, width 0.125, nz 32, batch 4) --------------
@@ -320,8 +344,10 @@ TEST(OneDnn, TrainingStepAt128MatchesReference) {
 class GoldenStep : public ::testing::TestWithParam<OneDnnOptions> {};
 
 TEST_P(GoldenStep, MatchesPyTorch) {
-  const io::SafetensorsContents g32 = io::read_safetensors(testing_golden::golden_path("step_f32.safetensors"));
-  const io::SafetensorsContents g64 = io::read_safetensors(testing_golden::golden_path("step_f64.safetensors"));
+  const io::SafetensorsContents g32 =
+      io::read_safetensors(testing_golden::golden_path("step_f32.safetensors"));
+  const io::SafetensorsContents g64 =
+      io::read_safetensors(testing_golden::golden_path("step_f64.safetensors"));
   auto t32 = [&](const std::string& n) { return io::to_f64(g32.tensors.at(n)); };
   auto t64 = [&](const std::string& n) { return io::to_f64(g64.tensors.at(n)); };
   const model::StepConfig cfg = testing_golden::golden_config(g32);
@@ -329,7 +355,8 @@ TEST_P(GoldenStep, MatchesPyTorch) {
   auto dnn = make_onednn_backend(GetParam());
   auto plan = compile(sg.graph, *dnn);
   const auto ours = testing_golden::run_golden_step(*plan, sg, g32);
-  for (const char* name : {"loss_d", "loss_g"}) EXPECT_LT(rel_err(ours.at(name), t32(name)), 1e-4) << name;
+  for (const char* name : {"loss_d", "loss_g"})
+    EXPECT_LT(rel_err(ours.at(name), t32(name)), 1e-4) << name;
   // Our f32 distance to the f64 golden must stay within kSlack times PyTorch's
   // own f32 distance, or below kFloor (summation order alone moves f32 results
   // by a few 1e-7 relative).
@@ -339,9 +366,12 @@ TEST_P(GoldenStep, MatchesPyTorch) {
   auto check = [&](const std::string& name, const std::vector<double>& mine) {
     const auto r64 = t64(name), r32 = t32(name);
     const double e_ours = rel_err(mine, r64), e_torch = rel_err(r32, r64);
-    EXPECT_LE(e_ours, std::max(kSlack * e_torch, kFloor)) << name << ": ours " << e_ours << ", torch f32 " << e_torch;
+    EXPECT_LE(e_ours, std::max(kSlack * e_torch, kFloor))
+        << name << ": ours " << e_ours << ", torch f32 " << e_torch;
     const double ratio = e_ours / std::max(e_torch, 1e-12);
-    if (ratio > worst_ratio) worst_ratio = ratio, worst = name + " (ours " + std::to_string(e_ours) + ", torch " + std::to_string(e_torch) + ")";
+    if (ratio > worst_ratio)
+      worst_ratio = ratio, worst = name + " (ours " + std::to_string(e_ours) + ", torch " +
+                                   std::to_string(e_torch) + ")";
   };
   for (const char* name : {"C_r", "C_f", "C_f2"}) check(name, ours.at(name));
   for (const auto& [name, v] : sg.grads) check(name, ours.at(name));
@@ -354,7 +384,8 @@ TEST_P(GoldenStep, MatchesPyTorch) {
     }
     // New parameters: compare the update (new - init), which is what the step computes.
     // Floor 1e-3: Adam's first step is lr * g / (|g| + eps).
-    const auto n64 = t64("new." + v.name), i64 = t64("init." + v.name), n32 = t32("new." + v.name), i32 = t32("init." + v.name);
+    const auto n64 = t64("new." + v.name), i64 = t64("init." + v.name), n32 = t32("new." + v.name),
+               i32 = t32("init." + v.name);
     const auto mine = ours.at("new." + v.name);
     std::vector<double> d64, d32, dours;
     const bool param = g64.tensors.count("grad." + v.name) > 0;
@@ -371,41 +402,48 @@ TEST_P(GoldenStep, MatchesPyTorch) {
         EXPECT_LE(std::abs(mine[i] - i32[i]), cfg.lr_g * (1 + 1e-3)) << v.name << "[" << i << "]";
         continue;
       }
-      d64.push_back(n64[i] - i64[i]), d32.push_back(n32[i] - i32[i]), dours.push_back(mine[i] - i32[i]);
+      d64.push_back(n64[i] - i64[i]), d32.push_back(n32[i] - i32[i]),
+          dours.push_back(mine[i] - i32[i]);
     }
     compared += int(d64.size());
     const double e_ours = rel_err(dours, d64), e_torch = rel_err(d32, d64);
-    EXPECT_LE(e_ours, std::max(kSlack * e_torch, 1e-3)) << "update of " << v.name << ": ours " << e_ours << ", torch " << e_torch;
+    EXPECT_LE(e_ours, std::max(kSlack * e_torch, 1e-3))
+        << "update of " << v.name << ": ours " << e_ours << ", torch " << e_torch;
   }
-  EXPECT_LT(undetermined, compared / 1000) << "the golden data should decide almost every update's sign";
-  std::cout << "golden step: worst ratio (ours vs f64) / (torch f32 vs f64) = " << worst_ratio << " at " << worst << "; "
-            << undetermined << " of " << compared + undetermined << " updates with an undetermined sign\n";
+  EXPECT_LT(undetermined, compared / 1000)
+      << "the golden data should decide almost every update's sign";
+  std::cout << "golden step: worst ratio (ours vs f64) / (torch f32 vs f64) = " << worst_ratio
+            << " at " << worst << "; " << undetermined << " of " << compared + undetermined
+            << " updates with an undetermined sign\n";
 }
 
 // Three consecutive steps (Adam past its first step, running statistics and
 // counters carrying over) against PyTorch's f64 run of the same steps.
 TEST_P(GoldenStep, ThreeStepsStayWithinPyTorchsOwnF32Spread) {
-  const io::SafetensorsContents f = io::read_safetensors(testing_golden::golden_path("steps3_f64.safetensors"));
+  const io::SafetensorsContents f =
+      io::read_safetensors(testing_golden::golden_path("steps3_f64.safetensors"));
   const model::StepGraph sg = model::build_train_step(testing_golden::golden_config(f), DType::f32);
   auto dnn = make_onednn_backend(GetParam());
   auto plan = compile(sg.graph, *dnn);
-  const auto cmp = testing_golden::compare_golden_steps(testing_golden::run_golden_steps(*plan, sg, f), f);
+  const auto cmp =
+      testing_golden::compare_golden_steps(testing_golden::run_golden_steps(*plan, sg, f), f);
   std::string worst;
   const double ratio = testing_golden::expect_f32_steps_close(cmp, &worst);
-  std::cout << "3 steps: " << cmp.size() << " tensors, worst ratio to PyTorch's own f32 distance " << ratio << " ("
-            << worst << ")\n";
+  std::cout << "3 steps: " << cmp.size() << " tensors, worst ratio to PyTorch's own f32 distance "
+            << ratio << " (" << worst << ")\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(Options, GoldenStep,
-                         ::testing::Values(OneDnnOptions{.threads = 2}, OneDnnOptions{.threads = 2, .post_ops = false},
-                                           OneDnnOptions{.threads = 2, .blocked_layouts = false},
-                                           OneDnnOptions{.threads = 2, .post_ops = false, .blocked_layouts = false},
-                                           OneDnnOptions{.threads = 1, .blocked_layouts = false}),
-                         [](const auto& info) {
-                           const OneDnnOptions& o = info.param;
-                           return std::string(o.post_ops ? "postops" : "nopostops") + (o.blocked_layouts ? "_blocked" : "_nhwc") +
-                                  "_t" + std::to_string(o.threads);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Options, GoldenStep,
+    ::testing::Values(OneDnnOptions{.threads = 2}, OneDnnOptions{.threads = 2, .post_ops = false},
+                      OneDnnOptions{.threads = 2, .blocked_layouts = false},
+                      OneDnnOptions{.threads = 2, .post_ops = false, .blocked_layouts = false},
+                      OneDnnOptions{.threads = 1, .blocked_layouts = false}),
+    [](const auto& info) {
+      const OneDnnOptions& o = info.param;
+      return std::string(o.post_ops ? "postops" : "nopostops") +
+             (o.blocked_layouts ? "_blocked" : "_nhwc") + "_t" + std::to_string(o.threads);
+    });
 
 // ---- Generation ---------------------------------------------------------------
 
@@ -451,8 +489,8 @@ TEST(OneDnn, RunningATrainingStepAllocatesNoBuffers) {
   for (int i = 0; i < 3; ++i) session.run();
   counting = false;
   const long per_step = allocations.load() / 3;
-  std::cout << "heap allocations per step: " << per_step << " (largest " << largest.load() << " bytes), "
-            << plan->kernels.size() << " kernels\n";
+  std::cout << "heap allocations per step: " << per_step << " (largest " << largest.load()
+            << " bytes), " << plan->kernels.size() << " kernels\n";
   // oneDNN 2.6 builds a small std::unordered_map of arguments inside every
   // primitive execute; no buffer (scratchpad, reorder, workspace) is allocated.
   // One exception, oneDNN's own: a gemm-based convolution (x64:gemm:jit; on
@@ -504,7 +542,8 @@ TEST(OneDnn, DescribesKernels) {
   int bn_relu = 0, bias_tanh = 0;
   for (size_t k = 0; k < plan->kernels.size(); ++k) {
     const std::string d = plan->kernels[k]->describe();
-    if (std::getenv("RG_VERBOSE")) std::cout << group_str(*sg.graph, plan->groups[k]) << "\n    " << d << "\n";
+    if (std::getenv("RG_VERBOSE"))
+      std::cout << group_str(*sg.graph, plan->groups[k]) << "\n    " << d << "\n";
     bn_relu += d.find("bnorm_fwd_train+relu") != std::string::npos;
     bias_tanh += d.find("+bias+tanh") != std::string::npos;
   }
@@ -514,8 +553,7 @@ TEST(OneDnn, DescribesKernels) {
 }  // namespace
 }  // namespace rg
 
-namespace rg {
-}  // namespace rg
+namespace rg {}  // namespace rg
 
 namespace rg {
 namespace {
@@ -527,7 +565,8 @@ TEST(OneDnn, OneBackendServesSeveralPlans) {
   model::ModelConfig mc{32, 0.5, 16};
   const model::GenerateGraph a = model::build_generate_graph(mc, 2, DType::f32);
   const model::GenerateGraph b = model::build_generate_graph(mc, 3, DType::f32);
-  auto pb = compile(b.graph, *dnn), pa = compile(a.graph, *dnn), rb = compile(b.graph, *ref);  // b prepared first
+  auto pb = compile(b.graph, *dnn), pa = compile(a.graph, *dnn),
+       rb = compile(b.graph, *ref);  // b prepared first
   model::StepGraph fake;
   fake.graph = b.graph;
   const auto st = random_state(fake, 2);
@@ -561,7 +600,8 @@ std::vector<std::string> reference_kernels(const Plan& plan) {
 }
 
 TEST(OneDnn, SeedModelPlansRunNoReferenceImplementation) {
-  for (const model::ModelConfig mc : {model::ModelConfig{128, 1.0, 128}, model::ModelConfig{32, 0.5, 64}}) {
+  for (const model::ModelConfig mc :
+       {model::ModelConfig{128, 1.0, 128}, model::ModelConfig{32, 0.5, 64}}) {
     auto dnn = make_onednn_backend({.threads = 2});
     model::StepConfig cfg;
     cfg.model = mc;
@@ -572,7 +612,8 @@ TEST(OneDnn, SeedModelPlansRunNoReferenceImplementation) {
     auto gen = compile(gg.graph, *dnn);
     for (const auto* p : {step.get(), gen.get()}) {
       const auto refs = reference_kernels(*p);
-      EXPECT_TRUE(refs.empty()) << "size " << mc.size << ": " << refs.size() << " kernels, first: " << refs[0];
+      EXPECT_TRUE(refs.empty()) << "size " << mc.size << ": " << refs.size()
+                                << " kernels, first: " << refs[0];
       int primitives = 0;  // the check reads real implementation names
       for (const auto& k : p->kernels) primitives += k->describe().find("jit") != std::string::npos;
       EXPECT_GE(primitives, 5);
@@ -608,15 +649,34 @@ struct Bf16Case {
 };
 
 TEST(OneDnnBf16, ConvolutionsComputeTheF32ConvolutionOfBf16RoundedOperands) {
-  if ((int(dnnl::get_effective_cpu_isa()) & int(dnnl::cpu_isa::avx512_core)) != int(dnnl::cpu_isa::avx512_core))
+  if ((int(dnnl::get_effective_cpu_isa()) & int(dnnl::cpu_isa::avx512_core)) !=
+      int(dnnl::cpu_isa::avx512_core))
     GTEST_SKIP() << "no AVX-512 (oneDNN has no bf16 convolutions below it): " << onednn_cpu_isa();
   const std::vector<Bf16Case> cases = {
-      {"G first layer (1x1 -> 4x4)", OpKind::kConvTranspose2d, {4, 64, 1, 1}, {64, 32, 4, 4}, 1, 0, {}},
+      {"G first layer (1x1 -> 4x4)",
+       OpKind::kConvTranspose2d,
+       {4, 64, 1, 1},
+       {64, 32, 4, 4},
+       1,
+       0,
+       {}},
       {"G 2x block", OpKind::kConvTranspose2d, {4, 32, 8, 8}, {32, 16, 4, 4}, 2, 1, {}},
-      {"G last layer (3 channels, flipped)", OpKind::kConvTranspose2d, {4, 16, 16, 16}, {16, 3, 3, 3}, 1, 1, {}},
+      {"G last layer (3 channels, flipped)",
+       OpKind::kConvTranspose2d,
+       {4, 16, 16, 16},
+       {16, 3, 3, 3},
+       1,
+       1,
+       {}},
       {"D first layer (3 channels)", OpKind::kConv2d, {4, 3, 32, 32}, {16, 3, 4, 4}, 2, 1, {}},
       {"D 2x block", OpKind::kConv2d, {4, 16, 16, 16}, {32, 16, 4, 4}, 2, 1, {}},
-      {"D 2x block weight gradient", OpKind::kConv2dBackwardWeight, {4, 16, 16, 16}, {4, 32, 8, 8}, 2, 1, {32, 16, 4, 4}},
+      {"D 2x block weight gradient",
+       OpKind::kConv2dBackwardWeight,
+       {4, 16, 16, 16},
+       {4, 32, 8, 8},
+       2,
+       1,
+       {32, 16, 4, 4}},
   };
   std::mt19937 rng(11);
   std::normal_distribution<float> nd;
@@ -624,9 +684,12 @@ TEST(OneDnnBf16, ConvolutionsComputeTheF32ConvolutionOfBf16RoundedOperands) {
     auto g = std::make_shared<Graph>(DType::f32);
     const ValueId a = g->input("a", c.a), b = g->input("b", c.b);
     ValueId y;
-    if (c.op == OpKind::kConv2d) y = g->conv2d(a, b, c.stride, c.pad);
-    else if (c.op == OpKind::kConvTranspose2d) y = g->conv_transpose2d(a, b, c.stride, c.pad);
-    else y = g->conv2d_backward_weight(a, b, c.w, {c.stride, c.stride}, {c.pad, c.pad});
+    if (c.op == OpKind::kConv2d)
+      y = g->conv2d(a, b, c.stride, c.pad);
+    else if (c.op == OpKind::kConvTranspose2d)
+      y = g->conv_transpose2d(a, b, c.stride, c.pad);
+    else
+      y = g->conv2d_backward_weight(a, b, c.w, {c.stride, c.stride}, {c.pad, c.pad});
     g->mark_output(y, "y");
     std::vector<float> va(size_t(numel(c.a))), vb(size_t(numel(c.b)));
     for (float& e : va) e = nd(rng);
@@ -653,12 +716,14 @@ TEST(OneDnnBf16, ConvolutionsComputeTheF32ConvolutionOfBf16RoundedOperands) {
     su.set_input("b", std::span<const double>(ub));
     su.run();
     EXPECT_GT(rel_err(sd.value(y), su.value(y)), 1e-4) << c.name;
-    EXPECT_NE(pd->kernels[0]->describe().find("bf16"), std::string::npos) << pd->kernels[0]->describe();
+    EXPECT_NE(pd->kernels[0]->describe().find("bf16"), std::string::npos)
+        << pd->kernels[0]->describe();
   }
 }
 
 TEST(OneDnnBf16, WithoutBf16InstructionsTheBackendRefusesNamingWhatIsMissing) {
-  if (onednn_native_bf16()) GTEST_SKIP() << "this CPU has bf16 instructions (" << onednn_cpu_isa() << ")";
+  if (onednn_native_bf16())
+    GTEST_SKIP() << "this CPU has bf16 instructions (" << onednn_cpu_isa() << ")";
   try {
     make_onednn_backend({.bf16 = true});
     FAIL() << "expected an error";
@@ -697,10 +762,12 @@ TEST(OneDnnSmallConv, FewOutputChannelsMatchTheReference) {
       const ValueId x = g->input("x", c.x), w = g->variable("w", c.w);
       const int64_t co = c.transposed ? c.w[1] : c.w[0];
       const ValueId b = g->variable("b", {1, co, 1, 1});
-      const ValueId conv = c.transposed ? g->conv_transpose2d(x, w, c.stride, c.pad) : g->conv2d(x, w, c.stride, c.pad);
+      const ValueId conv = c.transposed ? g->conv_transpose2d(x, w, c.stride, c.pad)
+                                        : g->conv2d(x, w, c.stride, c.pad);
       const ValueId y = g->tanh(g->add(conv, b));
       g->mark_output(y, "y");
-      std::vector<double> vx(size_t(numel(c.x))), vw(size_t(numel(c.w))), vb(static_cast<size_t>(co));
+      std::vector<double> vx(size_t(numel(c.x))), vw(size_t(numel(c.w))),
+          vb(static_cast<size_t>(co));
       for (auto* v : {&vx, &vw, &vb})
         for (double& e : *v) e = 0.3 * nd(rng);
       auto ref = make_ref_backend();
@@ -715,7 +782,8 @@ TEST(OneDnnSmallConv, FewOutputChannelsMatchTheReference) {
       }
       std::string kernels;
       for (const auto& k : pd->kernels) kernels += k->describe() + "; ";
-      EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-5) << c.name << (blocked ? " blocked: " : " nhwc: ") << kernels;
+      EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-5)
+          << c.name << (blocked ? " blocked: " : " nhwc: ") << kernels;
       EXPECT_NE(kernels.find("small_conv"), std::string::npos) << c.name << ": " << kernels;
     }
 }
@@ -736,7 +804,8 @@ TEST(OneDnn, CachedWeightReordersFollowNewWeights) {
   auto dnn = make_onednn_backend({.threads = 2});
   auto pr = compile(gg.graph, *ref), pd = compile(gg.graph, *dnn);
   int cached = 0;
-  for (const auto& k : pd->kernels) cached += k->describe().find("weights(cached)") != std::string::npos;
+  for (const auto& k : pd->kernels)
+    cached += k->describe().find("weights(cached)") != std::string::npos;
   EXPECT_GT(cached, 3);
   Session sr(*pr), sd(*pd);
   std::vector<double> z(size_t(3 * 16), 0.4);
@@ -748,7 +817,8 @@ TEST(OneDnn, CachedWeightReordersFollowNewWeights) {
       s->run();
     }
     sd.run();  // a second run from the cached reorders: same images
-    EXPECT_LT(rel_err(sd.value(gg.images), sr.value(gg.images)), 1e-5) << "weights of seed " << seed;
+    EXPECT_LT(rel_err(sd.value(gg.images), sr.value(gg.images)), 1e-5)
+        << "weights of seed " << seed;
   }
 }
 }  // namespace
@@ -770,12 +840,13 @@ TEST(OneDnnWinograd, Stride2ConvolutionsMatchTheReference) {
     int64_t co;
   };
   // The last three do not pay (winograd_pays: a 2x4 output; too narrow) and stay on oneDNN.
-  const std::vector<Case> cases = {{true, {2, 128, 4, 6}, 64},  {true, {1, 64, 2, 2}, 128},
-                                   {true, {2, 96, 6, 10}, 128}, {false, {2, 64, 16, 12}, 128},
-                                   {false, {1, 512, 8, 8}, 64},  // 4x4 output, pays from 512 channels
-                                   {false, {2, 32, 16, 16}, 64},  // narrow: pays when strided only
-                                   {false, {3, 128, 4, 8}, 64}, {true, {3, 64, 4, 4}, 32},
-                                   {false, {2, 16, 8, 8}, 16}};
+  const std::vector<Case>
+      cases = {{true, {2, 128, 4, 6}, 64},   {true, {1, 64, 2, 2}, 128},
+               {true, {2, 96, 6, 10}, 128},  {false, {2, 64, 16, 12}, 128},
+               {false, {1, 512, 8, 8}, 64},   // 4x4 output, pays from 512 channels
+               {false, {2, 32, 16, 16}, 64},  // narrow: pays when strided only
+               {false, {3, 128, 4, 8}, 64},  {true, {3, 64, 4, 4}, 32},
+               {false, {2, 16, 8, 8}, 16}};
   std::mt19937 rng(9);
   std::normal_distribution<double> nd;
   for (const Case& c : cases)
@@ -798,7 +869,8 @@ TEST(OneDnnWinograd, Stride2ConvolutionsMatchTheReference) {
       const bool expected = c.co % (avx512 ? 32 : 16) == 0 &&
                             c.x[1] * c.co >= (c.transposed ? 40 : 20) * (c.x[1] + c.co) &&
                             (c.transposed || c.x[2] >= 16 || c.x[1] >= 512);
-      const std::string kernel = c.transposed ? "winograd_deconv+bias+relu" : "winograd_conv+bias+relu";
+      const std::string kernel =
+          c.transposed ? "winograd_deconv+bias+relu" : "winograd_conv+bias+relu";
       EXPECT_EQ(kernels.find(kernel) != std::string::npos, expected) << name << ": " << kernels;
       Session sr(*pr), sd(*pd);
       std::vector<double> vx(size_t(numel(c.x))), vb(size_t(c.co));
@@ -814,7 +886,8 @@ TEST(OneDnnWinograd, Stride2ConvolutionsMatchTheReference) {
           s->run();
         }
         sd.run();  // again from the cached transformed weights
-        EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-5) << name << " round " << round << ": " << kernels;
+        EXPECT_LT(rel_err(sd.value(y), sr.value(y)), 1e-5)
+            << name << " round " << round << ": " << kernels;
       }
     }
 }
@@ -832,7 +905,8 @@ TEST(OneDnnWinograd, WeightGradientsOfBothKindsMatchTheReference) {
     const ValueId x = g->input("x", {2, 64, 8, 8});
     const ValueId w1 = g->variable("w1", {128, 64, 4, 4}), w2 = g->variable("w2", {128, 64, 4, 4});
     // (x through an eltwise op: a graph input stays NCHW, which the kernel does not read)
-    const ValueId y = g->conv_transpose2d(g->relu(g->conv2d(g->leaky_relu(x, 0.2), w1, 2, 1)), w2, 2, 1);
+    const ValueId y =
+        g->conv_transpose2d(g->relu(g->conv2d(g->leaky_relu(x, 0.2), w1, 2, 1)), w2, 2, 1);
     // (no 4-d variable in the loss: the plan would keep y's gradient in its NCHW layout)
     const ValueId loss = g->mean(g->mul(y, g->leaky_relu(y, 0.2)));
     const auto grads = gradients(*g, loss, {w1, w2});
@@ -854,7 +928,8 @@ TEST(OneDnnWinograd, WeightGradientsOfBothKindsMatchTheReference) {
       for (double& e : v) e = s * nd(rng);
       return v;
     };
-    const auto xv = rnd(2 * 64 * 64, 1), w1v = rnd(128 * 64 * 16, 0.1), w2v = rnd(128 * 64 * 16, 0.1);
+    const auto xv = rnd(2 * 64 * 64, 1), w1v = rnd(128 * 64 * 16, 0.1),
+               w2v = rnd(128 * 64 * 16, 0.1);
     Session sr(*pr), sd(*pd);
     for (Session* s : {&sr, &sd}) {
       s->set_input("x", std::span<const double>(xv));
@@ -863,7 +938,8 @@ TEST(OneDnnWinograd, WeightGradientsOfBothKindsMatchTheReference) {
       s->run();
     }
     for (const auto& [k, d] : grads)
-      EXPECT_LT(rel_err(sd.value(d), sr.value(d)), 1e-5) << g->value_label(k) << (blocked ? " blocked" : " nhwc");
+      EXPECT_LT(rel_err(sd.value(d), sr.value(d)), 1e-5)
+          << g->value_label(k) << (blocked ? " blocked" : " nhwc");
   }
 }
 }  // namespace
