@@ -74,15 +74,24 @@ void print_plan(std::ostream& os, const Plan& plan, bool buffers) {
        << plan.recomputations_offered << " activations offered (CompileOptions::recompute)\n";
 }
 
+size_t group_bytes(const Graph& g, const FusionGroup& grp) {
+  size_t b = 0;
+  for (ValueId v : grp.inputs) b += g.desc(v).bytes();
+  for (ValueId v : grp.outputs) b += g.desc(v).bytes();
+  return b;
+}
+
 void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>& ms, int runs,
                    size_t top) {
   double total = 0;
   std::map<std::string, double> by_op, flop_by_op;
-  std::vector<double> flop(ms.size(), 0.0);  // a convolution group's FLOPs (2 per multiply-add)
+  std::vector<double> flop(ms.size(), 0.0);   // a convolution group's FLOPs (2 per multiply-add)
+  std::vector<double> bytes(ms.size(), 0.0);  // what it reads and writes of values outside it
   std::vector<size_t> order(ms.size());
   for (size_t k = 0; k < ms.size(); ++k) {
     const Node& anchor = plan.graph->node(plan.groups[k].nodes[0]);
     if (is_convolution(anchor.op)) flop[k] = double(conv_geometry(*plan.graph, anchor).flops());
+    bytes[k] = double(group_bytes(*plan.graph, plan.groups[k]));
     total += ms[k];
     by_op[op_name(anchor.op)] += ms[k];
     flop_by_op[op_name(anchor.op)] += flop[k];
@@ -92,6 +101,11 @@ void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>
     char b[32] = "";
     if (flops > 0 && t_ms > 0) std::snprintf(b, sizeof b, "  %.1f GFLOP/s", flops / (t_ms * 1e6));
     return std::string(b);
+  };
+  auto traffic = [](double b, double t_ms) {
+    char s[64];
+    std::snprintf(s, sizeof s, "  %.1f MB, %.1f GB/s", b / 1e6, t_ms > 0 ? b / (t_ms * 1e6) : 0.0);
+    return std::string(s);
   };
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ms[a] > ms[b]; });
   char line[160];
@@ -110,13 +124,15 @@ void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>
                   total > 0 ? 100 * t / total : 0.0, name.c_str());
     os << line << rate(flop_by_op[name], t) << "\n";
   }
-  os << "heaviest groups:\n";
-  for (size_t i = 0; i < std::min(top, order.size()); ++i) {
+  os << (top == 0 || top >= order.size() ? std::string("every group") : "heaviest groups")
+     << " (MB: the values it reads and writes outside itself, not its scratch):\n";
+  const size_t shown = top == 0 ? order.size() : std::min(top, order.size());
+  for (size_t i = 0; i < shown; ++i) {
     const size_t k = order[i];
     std::snprintf(line, sizeof line, "  %10.3f ms %5.1f %%  ", ms[k],
                   total > 0 ? 100 * ms[k] / total : 0.0);
-    os << line << group_str(*plan.graph, plan.groups[k]) << rate(flop[k], ms[k]) << "\n      "
-       << plan.kernels[k]->describe() << "\n";
+    os << line << group_str(*plan.graph, plan.groups[k]) << rate(flop[k], ms[k])
+       << traffic(bytes[k], ms[k]) << "\n      " << plan.kernels[k]->describe() << "\n";
   }
 }
 

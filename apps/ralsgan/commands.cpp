@@ -244,7 +244,9 @@ int cmd_inspect(int argc, char** argv) {
              "also run the graph N times (after one warm-up run; zero inputs, zero-initialised "
              "weights) and "
              "print where the time goes: per group, on the device for cuda",
-             "0");
+             "0")
+      .value("profile-top", "K", "with --profile: list the K heaviest groups (0: every group)",
+             "20");
   add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
   const int runs = int(f.integer("profile", 0, 100000));
@@ -280,7 +282,7 @@ int cmd_inspect(int argc, char** argv) {
       ms.resize(t.size(), 0.0);
       for (size_t k = 0; k < t.size(); ++k) ms[k] += t[k] / runs;
     }
-    print_profile(std::cout, *plan, ms, runs);
+    print_profile(std::cout, *plan, ms, runs, size_t(f.integer("profile-top", 0, 1 << 30)));
   }
   return 0;
 }

@@ -25,6 +25,21 @@ inline void store8(float* p, V8 v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+// f32 -> bf16 bits, rounding to nearest even (as vcvtneps2bf16; a NaN stays
+// a NaN).
+typedef uint32_t U8 __attribute__((vector_size(32)));
+typedef uint16_t H8 __attribute__((vector_size(16)));
+inline U8 bf16_high_bits(V8 x) {
+  U8 u;
+  std::memcpy(&u, &x, sizeof u);
+  const U8 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const U8 nan = (u & 0x7fffffffu) > 0x7f800000u;  // all ones where x is a NaN
+  return (rounded & ~nan) | (((u >> 16) | 0x40u) & nan);
+}
+inline H8 to_bf16(V8 x) {
+  return __builtin_convertvector(bf16_high_bits(x), H8);
+}
+
 // Where channels 8g .. 8g + 7 of pixel (n, y, x) of a c x h x w tensor in a
 // blocked layout or NHWC start: at(n, y, x) + group(g). Pixels are `pixel`
 // floats apart (the block, or c for NHWC).

@@ -313,17 +313,20 @@ bool is_winograd_geometry(const ConvGeometry& geo) {
 
 // The micro-kernel our Winograd convolutions run, following
 // oneDNN's effective ISA (so DNNL_MAX_CPU_ISA=AVX2 caps both); none below AVX2.
-std::optional<onednn::MicroIsa> micro_isa() {
+// bf16: the bf16 micro-kernel on AVX-512 (emulated where the CPU lacks
+// AVX512_BF16, which only RG_ONEDNN_EMULATE_BF16 allows), none on AVX2.
+std::optional<onednn::MicroIsa> micro_isa(bool bf16) {
   using isa = dnnl::cpu_isa;
   switch (dnnl::get_effective_cpu_isa()) {
     case isa::avx2:
     case isa::avx2_vnni:
+      if (bf16) return std::nullopt;
       return onednn::MicroIsa::avx2;
     case isa::avx512_core:
     case isa::avx512_core_vnni:
     case isa::avx512_core_bf16:
     case isa::avx512_core_amx:
-      return onednn::MicroIsa::avx512;
+      return bf16 ? onednn::MicroIsa::avx512_bf16 : onednn::MicroIsa::avx512;
     default:
       return std::nullopt;
   }
@@ -660,11 +663,14 @@ class OneDnnKernel final : public Kernel {
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (po.count) attr.set_post_ops(po.ops);
     const ValueId src = n.inputs[0], wv = n.inputs[1];
-    if (!ctx_->opt.bf16 && !flip && compile_winograd(n, geo, po)) {
+    if (!flip && compile_winograd(n, geo, po)) {
       mark_post_ops_fused(po);
       return po.count;
     }
-    if (!ctx_->opt.bf16 && compile_small_conv(n, geo, flip, po)) {
+    // bf16 mode too, in f32 (operands not rounded): oneDNN's bf16 kernels pad a
+    // few output channels to a block of 16 (G's last layer: 2.3x slower in
+    // bf16), and rounding each load to bf16 made ours 2.3x slower.
+    if (compile_small_conv(n, geo, flip, po)) {
       mark_post_ops_fused(po);
       return po.count;
     }
@@ -778,7 +784,7 @@ class OneDnnKernel final : public Kernel {
     // A transposed convolution's geometry is that of the conv2d it is the
     // gradient of: geo's input (h, w) is our output, geo's output our input.
     const bool transposed = n.op == OpKind::kConvTranspose2d;
-    const std::optional<MicroIsa> isa = micro_isa();
+    const std::optional<MicroIsa> isa = micro_isa(ctx_->opt.bf16);
     if (!is_winograd_geometry(geo) || !isa) return false;
     if (!only_eltwise(po)) return false;
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
@@ -838,7 +844,7 @@ class OneDnnKernel final : public Kernel {
   // input): our Winograd kernel too, where the forward pass would pay.
   bool compile_winograd_weight_gradient(const Node& n, const ConvGeometry& geo) {
     using namespace onednn;
-    const std::optional<MicroIsa> isa = micro_isa();
+    const std::optional<MicroIsa> isa = micro_isa(ctx_->opt.bf16);
     if (!ctx_->opt.winograd || !is_winograd_geometry(geo) || !isa) return false;
     const WinogradConv c{WinogradKind::strided,
                          geo.n,
@@ -901,7 +907,7 @@ class OneDnnKernel final : public Kernel {
   void compile_conv_bwd_w(const Node& n) {
     using namespace onednn;
     const ConvGeometry geo = conv_geometry(g_, n);
-    if (!ctx_->opt.bf16 && compile_winograd_weight_gradient(n, geo)) return;
+    if (compile_winograd_weight_gradient(n, geo)) return;
     const memory::desc src_md = data_md_as(geo.in, pair_layout(geo.out, geo.in));
     const memory::desc dd_md = data_md_as(geo.out, pair_layout(geo.in, geo.out));
     const memory::desc user_w = conv_weights_md(geo.weight_shape(), tag::oihw);

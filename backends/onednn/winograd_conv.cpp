@@ -33,6 +33,49 @@ constexpr int kPhases = 4;
 bool strided(const WinogradConv& c) {
   return c.kind == WinogradKind::strided;
 }
+// bf16 operands: the transformed input and weights rounded to bf16, the
+// GEMMs' products summed in f32 by the bf16 micro-kernel.
+bool bf16_of(const WinogradConv& c) {
+  return c.isa == MicroIsa::avx512_bf16;
+}
+
+inline uint16_t scalar_to_bf16(float x) {
+  return to_bf16(V8{x, 0, 0, 0, 0, 0, 0, 0})[0];
+}
+
+// Where the transforms write their operands for the GEMMs, element (t, k) of
+// point p (planes `plane` elements apart, rows `ld`):
+//   f32:        float at p * plane + t * ld + k (the f32 micro-kernels);
+//   bf16_rows:  bf16 at the same index (A of the bf16 forward GEMMs: each
+//               row's pairs of k are adjacent);
+//   bf16_pairs: bf16 at p * plane + ((t / 2) * ld + k) * 2 + t % 2 (both
+//               operands of the bf16 weight gradient, which sums over t: each
+//               pair of tiles adjacent). Tile offsets of a base stay t * ld
+//               for even t.
+enum class Pack : uint8_t { f32, bf16_rows, bf16_pairs };
+// The transforms produce kTiles tiles at a time for a store (bf16_pairs: both
+// tiles of a pair, interleaved in registers; a missing last tile is zero).
+template <Pack P>
+struct PackedOut {
+  static constexpr int kTiles = P == Pack::bf16_pairs ? 2 : 1;
+  void* base;
+  int64_t plane, ld;
+  // Channels k .. k + 7 of point `point` of tiles t .. t + kTiles - 1 (t even for pairs).
+  void put(int point, int64_t t, int64_t k, const V8* x) const {
+    if constexpr (P == Pack::f32) {
+      store8(static_cast<float*>(base) + point * plane + t * ld + k, x[0]);
+    } else if constexpr (P == Pack::bf16_rows) {
+      const H8 h = to_bf16(x[0]);
+      std::memcpy(static_cast<uint16_t*>(base) + point * plane + t * ld + k, &h, sizeof h);
+    } else {
+      typedef uint16_t H16 __attribute__((vector_size(32)));
+      const H16 h = __builtin_shufflevector(to_bf16(x[0]), to_bf16(x[1]), 0, 8, 1, 9, 2, 10, 3, 11,
+                                            4, 12, 5, 13, 6, 14, 7, 15);
+      std::memcpy(static_cast<uint16_t*>(base) + point * plane + ((t / 2) * ld + k) * 2, &h,
+                  sizeof h);
+    }
+  }
+};
 // GEMM groups (transposed: one per output phase) and their K.
 int groups_of(const WinogradConv& c) {
   return strided(c) ? 1 : kPhases;
@@ -77,19 +120,25 @@ int64_t tiles_per_chunk(const WinogradConv& c) {
   return ((group_tiles + chunks - 1) / chunks + 11) / 12 * 12;
 }
 
-// C[rows x co] = A[rows x K] * B, B packed as [co / NR][K][NR]; A and C rows
-// lda and ldc apart; rows a multiple of MR. K is split in passes of kKc so a
-// panel slice stays in L1 while every row block of A streams past it.
-void gemm(MicroIsa isa, int64_t rows, int64_t K, int64_t co, const float* a, int64_t lda,
-          const float* b, float* c, int64_t ldc) {
+// C[rows x co] = A[rows x K] * B, B packed as [co / NR][K][NR] (bf16: [co /
+// NR][K / 2][NR][2]); A and C rows lda and ldc apart (A f32 or bf16 elements
+// as B); rows a multiple of MR. K is split in passes of kKc so a panel slice
+// stays in L1 while every row block of A streams past it.
+void gemm(MicroIsa isa, int64_t rows, int64_t K, int64_t co, const void* a, int64_t lda,
+          const void* b, float* c, int64_t ldc) {
   const int64_t mr = mr_of(isa), nr = nr_of(isa);
   for (int64_t k0 = 0; k0 < K; k0 += kKc) {
     const int64_t kc = std::min(kKc, K - k0);
     for (int64_t j = 0; j < co; j += nr) {
-      const float* panel = b + j * K + k0 * nr;
+      const int64_t panel = j * K + k0 * nr;  // elements, either type (k0 is even)
       for (int64_t r = 0; r < rows; r += mr) {
-        micro_rows<false>(isa, mr, kc, a + r * lda + k0, lda, panel, nr, c + r * ldc + j, ldc,
-                          k0 > 0);
+        if (isa == MicroIsa::avx512_bf16)
+          micro_rows_bf16<false>(mr, kc / 2, static_cast<const uint16_t*>(a) + r * lda + k0, lda,
+                                 static_cast<const uint16_t*>(b) + panel, 2 * nr, c + r * ldc + j,
+                                 ldc, k0 > 0);
+        else
+          micro_rows<false>(isa, mr, kc, static_cast<const float*>(a) + r * lda + k0, lda,
+                            static_cast<const float*>(b) + panel, nr, c + r * ldc + j, ldc, k0 > 0);
       }
     }
   }
@@ -103,37 +152,47 @@ Tile tile_at(int64_t f, int64_t th, int64_t tw) {
   return Tile{f / (th * tw), (f / tw) % th, f % tw};
 }
 
-// v[point][t][k] (points `plane` floats apart) for `count` tiles of group ph.
+// v[point][t][k] (PackedOut's layout) for `count` tiles of group ph.
+template <Pack P>
 void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const float* src, int ph,
-                     const Tile* tiles, int64_t count, int64_t plane, float* v) {
-  const int64_t groups = c.ci / kGroupLanes, lda = lda_of(c);
+                     const Tile* tiles, int64_t count, const PackedOut<P>& v) {
+  constexpr int T = PackedOut<P>::kTiles;
+  const int64_t groups = c.ci / kGroupLanes;
   const int parts = strided(c) ? kPhases : 1, step = strided(c) ? 2 : 1;
-  for (int64_t t = 0; t < count; ++t)
+  for (int64_t t = 0; t < count; t += T)
     for (int q = 0; q < parts; ++q) {
-      // Top-left input pixel of the patch and its row/column step.
-      const int64_t y0 = strided(c) ? 4 * tiles[t].ty + q / 2 - 1 : 2 * tiles[t].ty + ph / 2 - 1;
-      const int64_t x0 = strided(c) ? 4 * tiles[t].tx + q % 2 - 1 : 2 * tiles[t].tx + ph % 2 - 1;
-      int64_t off[3][3];
-      for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) {
-          const int64_t y = y0 + step * i, x = x0 + step * j;
-          off[i][j] = y >= 0 && y < c.h && x >= 0 && x < c.w ? in.at(tiles[t].n, y, x) : -1;
-        }
-      float* vt = v + t * lda + q * c.ci;
+      int64_t off[T][3][3];  // -1: padding, or no tile
+      for (int u = 0; u < T; ++u) {
+        const Tile& tl = tiles[std::min(t + u, count - 1)];
+        // Top-left input pixel of the patch and its row/column step.
+        const int64_t y0 = strided(c) ? 4 * tl.ty + q / 2 - 1 : 2 * tl.ty + ph / 2 - 1;
+        const int64_t x0 = strided(c) ? 4 * tl.tx + q % 2 - 1 : 2 * tl.tx + ph % 2 - 1;
+        for (int i = 0; i < 3; ++i)
+          for (int j = 0; j < 3; ++j) {
+            const int64_t y = y0 + step * i, x = x0 + step * j;
+            off[u][i][j] =
+                t + u < count && y >= 0 && y < c.h && x >= 0 && x < c.w ? in.at(tl.n, y, x) : -1;
+          }
+      }
       for (int64_t g = 0; g < groups; ++g) {
         const int64_t go = in.group(g);
-        V8 d[3][3];
-        for (int i = 0; i < 3; ++i)
-          for (int j = 0; j < 3; ++j) d[i][j] = off[i][j] >= 0 ? load8(src + off[i][j] + go) : V8{};
-        V8 e[3][3];
-        for (int j = 0; j < 3; ++j)
-          e[0][j] = d[0][j] - d[1][j], e[1][j] = d[1][j], e[2][j] = d[2][j] - d[1][j];
-        for (int a = 0; a < 3; ++a) {
-          float* p = vt + g * kGroupLanes + a * 3 * plane;
-          store8(p, e[a][0] - e[a][1]);
-          store8(p + plane, e[a][1]);
-          store8(p + 2 * plane, e[a][2] - e[a][1]);
+        V8 r[kPoints][T];
+        for (int u = 0; u < T; ++u) {
+          V8 d[3][3];
+          for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j)
+              d[i][j] = off[u][i][j] >= 0 ? load8(src + off[u][i][j] + go) : V8{};
+          V8 e[3][3];
+          for (int j = 0; j < 3; ++j)
+            e[0][j] = d[0][j] - d[1][j], e[1][j] = d[1][j], e[2][j] = d[2][j] - d[1][j];
+          for (int a = 0; a < 3; ++a) {
+            r[a * 3][u] = e[a][0] - e[a][1];
+            r[a * 3 + 1][u] = e[a][1];
+            r[a * 3 + 2][u] = e[a][2] - e[a][1];
+          }
         }
+        const int64_t k = q * c.ci + g * kGroupLanes;
+        for (int p = 0; p < kPoints; ++p) v.put(p, t, k, r[p]);
       }
     }
 }
@@ -203,52 +262,73 @@ int64_t wgrad_tiles_per_chunk(const WinogradConv& c) {
   const int64_t t =
       std::clamp<int64_t>((int64_t(16) << 20) / (4 * kPoints * (lda_of(c) + ldc_of(c))), 256, 1024);
   const int64_t chunks = (all + t - 1) / t;
-  return (all + chunks - 1) / chunks;
+  const int64_t per = (all + chunks - 1) / chunks;
+  return bf16_of(c) ? (per + 1) / 2 * 2
+                    : per;  // bf16: whole pairs of tiles (a short chunk pads one)
 }
 // Tiles per micro-kernel call: its slice of V (128 x NR floats) stays in L1
 // while the co rows of dM stream past it.
 constexpr int64_t kWgradPass = 128;
 
-// dm[point][t][co] (points `plane` floats apart, rows ldc) for `count` tiles:
-// transform_output's adjoint (bias aside) on dy's 2x2 blocks.
+// dm[point][t][co] (PackedOut's layout) for `count` tiles: transform_output's
+// adjoint (bias aside) on dy's 2x2 blocks.
+template <Pack P>
 void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& out,
-                              const float* dy, const Tile* tiles, int64_t count, int64_t plane,
-                              float* dm) {
-  const int64_t groups = c.co / kGroupLanes, ldc = ldc_of(c);
-  for (int64_t t = 0; t < count; ++t) {
-    int64_t off[2][2];
-    for (int r = 0; r < 2; ++r)
-      for (int x = 0; x < 2; ++x)
-        off[r][x] = out.at(tiles[t].n, 2 * tiles[t].ty + r, 2 * tiles[t].tx + x);
-    float* mt = dm + t * ldc;
+                              const float* dy, const Tile* tiles, int64_t count,
+                              const PackedOut<P>& dm) {
+  constexpr int T = PackedOut<P>::kTiles;
+  const int64_t groups = c.co / kGroupLanes;
+  for (int64_t t = 0; t < count; t += T) {
+    int64_t off[T][2][2];
+    for (int u = 0; u < T; ++u) {
+      const Tile& tl = tiles[std::min(t + u, count - 1)];
+      for (int r = 0; r < 2; ++r)
+        for (int x = 0; x < 2; ++x) off[u][r][x] = out.at(tl.n, 2 * tl.ty + r, 2 * tl.tx + x);
+    }
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t go = out.group(g);
-      // Columns: y0 = s0 + s1, y1 = s1 + s2 -> (y0, y0 + y1, y1); then rows alike.
-      V8 s[2][3];
-      for (int r = 0; r < 2; ++r) {
-        const V8 y0 = load8(dy + off[r][0] + go), y1 = load8(dy + off[r][1] + go);
-        s[r][0] = y0, s[r][1] = y0 + y1, s[r][2] = y1;
+      V8 m[kPoints][T];
+      for (int u = 0; u < T; ++u) {
+        // Columns: y0 = s0 + s1, y1 = s1 + s2 -> (y0, y0 + y1, y1); then rows alike. No tile: zero.
+        const bool tile = t + u < count;
+        V8 s[2][3];
+        for (int r = 0; r < 2; ++r) {
+          const V8 y0 = tile ? load8(dy + off[u][r][0] + go) : V8{},
+                   y1 = tile ? load8(dy + off[u][r][1] + go) : V8{};
+          s[r][0] = y0, s[r][1] = y0 + y1, s[r][2] = y1;
+        }
+        for (int j = 0; j < 3; ++j) {
+          m[j][u] = s[0][j];
+          m[3 + j][u] = s[0][j] + s[1][j];
+          m[6 + j][u] = s[1][j];
+        }
       }
-      float* p = mt + g * kGroupLanes;
-      for (int j = 0; j < 3; ++j) {
-        store8(p + j * plane, s[0][j]);
-        store8(p + (3 + j) * plane, s[0][j] + s[1][j]);
-        store8(p + (6 + j) * plane, s[1][j]);
-      }
+      const int64_t k = g * kGroupLanes;
+      for (int p = 0; p < kPoints; ++p) dm.put(p, t, k, m[p]);
     }
   }
 }
 
 // D[co x NR] (+)= dM^T V over `count` tiles for one panel of NR columns of
-// one point: dM rows ldm apart, V rows lda apart, D rows ldd apart.
-void gemm_weight_gradient(MicroIsa isa, int64_t co, int64_t count, const float* dm, int64_t ldm,
-                          const float* v, int64_t lda, float* d, int64_t ldd, bool accumulate) {
+// one point: dM rows ldm apart, V rows lda apart, D rows ldd apart. bf16: dM
+// and V in bf16_pairs layout (count even, the panel's column offset already
+// in v), each micro-kernel step a pair of tiles.
+void gemm_weight_gradient(MicroIsa isa, int64_t co, int64_t count, const void* dm, int64_t ldm,
+                          const void* v, int64_t lda, float* d, int64_t ldd, bool accumulate) {
   const int64_t mr = mr_of(isa);
   for (int64_t t0 = 0; t0 < count; t0 += kWgradPass) {
     const int64_t tc = std::min(kWgradPass, count - t0);
-    for (int64_t r = 0; r < co; r += mr)
-      micro_rows<true>(isa, std::min(mr, co - r), tc, dm + t0 * ldm + r, ldm, v + t0 * lda, lda,
-                       d + r * ldd, ldd, accumulate || t0 > 0);
+    for (int64_t r = 0; r < co; r += mr) {
+      if (isa == MicroIsa::avx512_bf16)
+        micro_rows_bf16<true>(std::min(mr, co - r), tc / 2,
+                              static_cast<const uint16_t*>(dm) + t0 * ldm + 2 * r, 2 * ldm,
+                              static_cast<const uint16_t*>(v) + t0 * lda, 2 * lda, d + r * ldd, ldd,
+                              accumulate || t0 > 0);
+      else
+        micro_rows<true>(
+            isa, std::min(mr, co - r), tc, static_cast<const float*>(dm) + t0 * ldm + r, ldm,
+            static_cast<const float*>(v) + t0 * lda, lda, d + r * ldd, ldd, accumulate || t0 > 0);
+    }
   }
 }
 
@@ -259,6 +339,13 @@ bool winograd_applies(const WinogradConv& c) {
 }
 
 bool winograd_pays(const WinogradConv& c) {
+  // bf16 (against oneDNN's bf16 kernels, which read bf16 copies of src and
+  // weights; Zen 4, 2 threads, the seed step's layers, bench/RESULTS.md):
+  // transposed from 128 -> 64 channels up (G 1024 -> 512 at 4 px 0.71x the
+  // time, 128 -> 64 at 32 px 0.97x; 64 -> 32 at 64 px 1.25x); strided from 64 -> 128 channels up,
+  // given an input of at least 16 x 16 (D's 32 -> 64 at 64 px measured
+  // 1.15x oneDNN's time, G's 1024 -> 512 input gradient at 8 px 1.40x).
+  if (bf16_of(c)) return wide_enough(c, 40) && (c.kind == WinogradKind::transposed || c.h >= 16);
   // A strided layer with a 4x4 output has few tiles to reuse its transformed
   // weights, and oneDNN's direct kernel is at its best there: D 256 -> 512
   // at 8 -> 4 px measured 0.95x (AVX-512) and 0.85x (AVX2) of oneDNN's speed,
@@ -272,7 +359,8 @@ bool winograd_pays(const WinogradConv& c) {
 }
 
 int64_t winograd_weights_floats(const WinogradConv& c) {
-  return kPhases * kPoints * c.ci * c.co;
+  const int64_t n = kPhases * kPoints * c.ci * c.co;
+  return bf16_of(c) ? (n + 1) / 2 : n;  // bf16: two a float
 }
 
 int64_t winograd_scratch_floats(const WinogradConv& c) {
@@ -281,7 +369,8 @@ int64_t winograd_scratch_floats(const WinogradConv& c) {
 }
 
 void winograd_transform_weights(const WinogradConv& c, const float* w, float* u) {
-  // Packed: [group][point][co / nr][K][nr]; transposed: group = phase, K = ci;
+  // Packed: [group][point][co / nr][K][nr] (bf16: [co / nr][K / 2][nr][2],
+  // rounded once from the f32 transform); transposed: group = phase, K = ci;
   // strided: one group, k = parity * ci + channel. A task is one phase and
   // one panel of nr output channels: its 9 points are 9 sequential runs of
   // K x nr floats (this runs at every training step, and scattered writes
@@ -294,7 +383,17 @@ void winograd_transform_weights(const WinogradConv& c, const float* w, float* u)
       const int group = strided(c) ? 0 : ph;
       for (int64_t i = 0; i < c.ci; ++i) {
         const int64_t k = strided(c) ? ph * c.ci + i : i;
-        float* base = u + int64_t(group) * kPoints * per_point + o0 * K + k * nr;
+        // Element (k, column) of the panel: k * nr + column, or bf16 (k / 2) * 2 nr + 2 column + k
+        // % 2.
+        const int64_t base = int64_t(group) * kPoints * per_point + o0 * K +
+                             (bf16_of(c) ? (k / 2) * 2 * nr + k % 2 : k * nr);
+        const int64_t col_step = bf16_of(c) ? 2 : 1;
+        auto put = [&](int64_t at, float x) {
+          if (bf16_of(c))
+            reinterpret_cast<uint16_t*>(u)[at] = scalar_to_bf16(x);
+          else
+            u[at] = x;
+        };
         for (int64_t o = o0; o < o0 + nr; ++o) {
           // Transposed [ci][co][4][4]: phase (py, px) tap (j, l) at kernel row
           // 3 - py - 2j; strided [co][ci][4][4]: parity (py, px) at row 2j + py.
@@ -306,11 +405,11 @@ void winograd_transform_weights(const WinogradConv& c, const float* w, float* u)
                                    : kw[(3 - py - 2 * j) * 4 + (3 - px - 2 * l)];
           const float r[3][2] = {
               {g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]}, {g[1][0], g[1][1]}};
-          float* at = base + (o - o0);
+          const int64_t at = base + (o - o0) * col_step;
           for (int a = 0; a < 3; ++a) {
-            at[(a * 3 + 0) * per_point] = r[a][0];
-            at[(a * 3 + 1) * per_point] = r[a][0] + r[a][1];
-            at[(a * 3 + 2) * per_point] = r[a][1];
+            put(at + (a * 3 + 0) * per_point, r[a][0]);
+            put(at + (a * 3 + 1) * per_point, r[a][0] + r[a][1]);
+            put(at + (a * 3 + 2) * per_point, r[a][1]);
           }
         }
       }
@@ -336,14 +435,21 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
       const int64_t first = (k % per_group) * chunk, count = std::min(chunk, group_tiles - first);
       for (int64_t i = 0; i < count; ++i) tiles[i] = tile_at(first + i, th, tw);
       const int64_t rows = (count + mr - 1) / mr * mr;
-      transform_input(c, in, src, ph, tiles, count, rows * lda, v);
+      const size_t el = bf16_of(c) ? 2 : 4;  // bytes of an operand element
+      if (bf16_of(c))
+        transform_input(c, in, src, ph, tiles, count,
+                        PackedOut<Pack::bf16_rows>{v, rows * lda, lda});
+      else
+        transform_input(c, in, src, ph, tiles, count, PackedOut<Pack::f32>{v, rows * lda, lda});
+      char* vb = reinterpret_cast<char*>(v);
       for (int p = 0; p < kPoints; ++p)  // the micro-kernel's last row block reads whole blocks
-        std::memset(v + p * rows * lda + count * lda, 0,
-                    size_t((rows - count) * lda) * sizeof(float));
-      const float* up = u + int64_t(ph) * kPoints * per_point;
+        std::memset(vb + size_t(p * rows * lda + count * lda) * el, 0,
+                    size_t((rows - count) * lda) * el);
+      const char* ub =
+          reinterpret_cast<const char*>(u) + size_t(int64_t(ph) * kPoints * per_point) * el;
       for (int p = 0; p < kPoints; ++p)
-        gemm(c.isa, rows, K, c.co, v + p * rows * lda, lda, up + p * per_point, m + p * rows * ldc,
-             ldc);
+        gemm(c.isa, rows, K, c.co, vb + size_t(p * rows * lda) * el, lda,
+             ub + size_t(p * per_point) * el, m + p * rows * ldc, ldc);
       transform_output(c, out, m, bias, ph, tiles, count, rows, dst);
     }
   }
@@ -356,6 +462,9 @@ bool winograd_weight_gradient_applies(const WinogradConv& c) {
 }
 
 bool winograd_weight_gradient_pays(const WinogradConv& c) {
+  // bf16: from 64 -> 128 channels up (1024 -> 512 at 8 px 0.24x oneDNN's
+  // bf16 time, 256 -> 512 at 16 px 0.76x; 32 -> 64 at 128 px 1.07x).
+  if (bf16_of(c)) return wide_enough(c, 40);
   // Faster than oneDNN's kernel on every seed layer it applies to, down to 32
   // and 64 channels (ci co / (ci + co) = 21): 1.1-1.9x on AVX-512, 1.1-1.8x
   // on AVX2 (bench/RESULTS.md); narrower layers are unmeasured and stay on oneDNN.
@@ -378,7 +487,11 @@ void winograd_weight_gradient(const WinogradConv& c, const float* src, const flo
   float* d = scratch;
   float* v = d + kPoints * c.co * ldd;
   float* m = v + kPoints * chunk * lda;
-  constexpr int64_t kBlock = 16;  // tiles per transform task
+  const bool bf16 = bf16_of(c);
+  const size_t el = bf16 ? 2 : 4;  // bytes of an operand element
+  char *vb = reinterpret_cast<char*>(v), *mb = reinterpret_cast<char*>(m);
+  constexpr int64_t kBlock =
+      16;  // tiles per transform task (even: bf16 pairs of tiles stay in one task)
 #pragma omp parallel num_threads(c.threads)
   {
     for (int64_t k = 0; k < chunks; ++k) {
@@ -388,14 +501,27 @@ void winograd_weight_gradient(const WinogradConv& c, const float* src, const flo
         Tile tiles[kBlock];
         const int64_t nb = std::min(kBlock, count - i);
         for (int64_t j = 0; j < nb; ++j) tiles[j] = tile_at(first + i + j, th, tw);
-        transform_input(c, in, src, 0, tiles, nb, chunk * lda, v + i * lda);
-        transform_output_adjoint(c, out, dy, tiles, nb, chunk * ldc, m + i * ldc);
+        if (bf16) {
+          transform_input(c, in, src, 0, tiles, nb,
+                          PackedOut<Pack::bf16_pairs>{vb + size_t(i * lda) * el, chunk * lda, lda});
+          transform_output_adjoint(
+              c, out, dy, tiles, nb,
+              PackedOut<Pack::bf16_pairs>{mb + size_t(i * ldc) * el, chunk * ldc, ldc});
+        } else {
+          transform_input(c, in, src, 0, tiles, nb,
+                          PackedOut<Pack::f32>{v + i * lda, chunk * lda, lda});
+          transform_output_adjoint(c, out, dy, tiles, nb,
+                                   PackedOut<Pack::f32>{m + i * ldc, chunk * ldc, ldc});
+        }
       }
+      // bf16 with an odd count: the transforms wrote the last pair's missing tile as zeros.
+      const int64_t summed = bf16 ? (count + 1) / 2 * 2 : count;
 #pragma omp for schedule(static)
       for (int64_t item = 0; item < kPoints * panels; ++item) {
         const int64_t p = item / panels, col = (item % panels) * nr;
-        gemm_weight_gradient(c.isa, c.co, count, m + p * chunk * ldc, ldc,
-                             v + p * chunk * lda + col, lda, d + p * c.co * ldd + col, ldd, k > 0);
+        gemm_weight_gradient(c.isa, c.co, summed, mb + size_t(p * chunk * ldc) * el, ldc,
+                             vb + size_t(p * chunk * lda + col * (bf16 ? 2 : 1)) * el, lda,
+                             d + p * c.co * ldd + col, ldd, k > 0);
       }
     }
     // dw[o][i][4][4] from D: winograd_transform_weights' adjoint (rows

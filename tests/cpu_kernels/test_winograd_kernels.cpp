@@ -6,6 +6,7 @@
 // same kernels against the reference backend are in tests/onednn.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -21,14 +22,28 @@ using onednn::Layout;
 using onednn::MicroIsa;
 
 // The AVX2 micro-kernel runs on any machine this project builds for; the
-// AVX-512 one where the CPU has it.
+// AVX-512 ones where the CPU has AVX-512 (the bf16 one emulated with FMAs
+// where it lacks AVX512_BF16).
 std::vector<MicroIsa> micro_isas_here() {
   std::vector<MicroIsa> isas = {MicroIsa::avx2};
-  if (__builtin_cpu_supports("avx512f"))
+  if (__builtin_cpu_supports("avx512f")) {
     isas.push_back(MicroIsa::avx512);
-  else
+    isas.push_back(MicroIsa::avx512_bf16);
+    if (!onednn::cpu_has_avx512_bf16())
+      std::cout << "[   NOTE   ] no AVX512_BF16 on this CPU: the bf16 micro-kernel runs emulated\n";
+  } else {
     std::cout << "[   NOTE   ] no AVX-512 on this CPU: only the AVX2 micro-kernel is checked\n";
+  }
   return isas;
+}
+
+// bf16 operands: data whose Winograd transforms are exact in bf16 (small
+// integers: the transformed input and weights are sums of at most four of
+// them), so every product and sum is exact and the result must equal the
+// direct sum exactly; f32: normal values.
+float draw(std::mt19937& rng, bool integer, float scale) {
+  std::normal_distribution<float> nd;
+  return integer ? std::clamp(std::round(2 * nd(rng)), -4.f, 4.f) : scale * nd(rng);
 }
 
 // Element (n, c, y, x) of a C x H x W tensor in layout l.
@@ -77,9 +92,10 @@ TEST(WinogradKernels, BothMicroKernelsMatchTheDirectSumInDouble) {
       const int64_t ho = tr ? 2 * k.h : k.h / 2, wo = tr ? 2 * k.w : k.w / 2;
       std::vector<float> src(size_t(k.n * k.ci * k.h * k.w)), w(size_t(k.ci * k.co * 16)),
           bias(size_t(k.co));
-      for (float& e : src) e = nd(rng);
-      for (float& e : w) e = 0.1f * nd(rng);
-      for (float& e : bias) e = nd(rng);
+      const bool exact = isa == MicroIsa::avx512_bf16;
+      for (float& e : src) e = draw(rng, exact, 1.f);
+      for (float& e : w) e = draw(rng, exact, 0.1f);
+      for (float& e : bias) e = draw(rng, exact, 1.f);
       std::vector<float> u(size_t(winograd_weights_floats(c))),
           scratch(size_t(winograd_scratch_floats(c)));
       std::vector<float> dst(size_t(k.n * k.co * ho * wo), std::nanf(""));
@@ -111,10 +127,11 @@ TEST(WinogradKernels, BothMicroKernelsMatchTheDirectSumInDouble) {
                   }
               const double got = dst[size_t(element_at(k.dst, k.co, ho, wo, n, o, oy, ox))];
               // A few f32 roundings of the terms' magnitudes (the transforms add and subtract
-              // them).
-              worst = std::max(worst, std::fabs(got - sum) / (mag * 1e-6 + 1e-30));
+              // them); bf16 on exact data: none.
+              worst = std::max(worst, exact ? (got == sum ? 0.0 : 1e30)
+                                            : std::fabs(got - sum) / (mag * 1e-6 + 1e-30));
             }
-      EXPECT_LT(worst, 4.0) << (isa == MicroIsa::avx512 ? "avx512 " : "avx2 ")
+      EXPECT_LT(worst, 4.0) << onednn::micro_isa_name(isa) << " "
                             << (tr ? "transposed " : "strided ") << k.n << "x" << k.ci << "x" << k.h
                             << "x" << k.w << " -> " << k.co << ": error / (1e-6 * sum of |terms|)";
     }
@@ -148,14 +165,15 @@ TEST(WinogradKernels, WeightGradientMatchesTheDirectSumInDouble) {
   std::normal_distribution<float> nd;
   for (MicroIsa isa : isas)
     for (const Case& k : cases) {
-      const std::string name = std::string(isa == MicroIsa::avx512 ? "avx512 " : "avx2 ") +
+      const std::string name = std::string(onednn::micro_isa_name(isa)) + " " +
                                std::to_string(k.n) + "x" + std::to_string(k.ci) + "x" +
                                std::to_string(k.h) + "x" + std::to_string(k.w) + " -> " +
                                std::to_string(k.co);
       const int64_t ho = k.h / 2, wo = k.w / 2;
       std::vector<float> src(size_t(k.n * k.ci * k.h * k.w)), dy(size_t(k.n * k.co * ho * wo));
-      for (float& e : src) e = nd(rng);
-      for (float& e : dy) e = nd(rng);
+      const bool exact = isa == MicroIsa::avx512_bf16;
+      for (float& e : src) e = draw(rng, exact, 1.f);
+      for (float& e : dy) e = draw(rng, exact, 1.f);
       std::vector<float> dw[2];
       for (int threads : {1, 2}) {
         const WinogradConv c{
@@ -186,12 +204,52 @@ TEST(WinogradKernels, WeightGradientMatchesTheDirectSumInDouble) {
                   }
               const double got = dw[1][size_t(((o * k.ci + i) * 4 + ky) * 4 + kx)];
               // NaN (an unwritten weight) fails the comparison below.
-              const double e = std::fabs(got - sum) / (mag * 1e-6 + 1e-30);
+              const double e =
+                  exact ? (got == sum ? 0.0 : 1e30) : std::fabs(got - sum) / (mag * 1e-6 + 1e-30);
               worst = std::isnan(got) ? 1e30 : std::max(worst, e);
             }
       // Sums over up to 1120 tiles: a few f32 roundings of the running sum's magnitude per term.
       EXPECT_LT(worst, 8.0) << name << ": error / (1e-6 * sum of |terms|)";
     }
+}
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+// vdpbf16ps against its emulation (two FMAs a pair, odd element first) on
+// random bf16 operands, both A orders: bit for bit (no denormals here).
+TEST(WinogradKernels, Bf16MicroKernelEqualsItsEmulation) {
+  if (!onednn::cpu_has_avx512_bf16())
+    GTEST_SKIP() << "no AVX512_BF16 on this CPU: nothing to compare the emulation with";
+  std::mt19937 rng(17);
+  std::normal_distribution<float> nd;
+  auto bf16 = [&] {
+    const float f = nd(rng);
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return uint16_t(u >> 16);
+  };
+  const int64_t kp = 37, lda = 2 * kp + 6, ldb = 64 + 8, ldc = 40;
+  std::vector<uint16_t> a(size_t(std::max(12 * lda, kp * lda + 24))), b(size_t(kp * ldb));
+  for (auto& e : a) e = bf16();
+  for (auto& e : b) e = bf16();
+  for (bool transposed : {false, true}) {
+    std::vector<float> hw(size_t(12 * ldc), 0.5f), emu = hw;
+    if (transposed) {
+      onednn::micro_avx512_bf16<12, true>(kp, a.data(), lda, b.data(), ldb, hw.data(), ldc, true);
+      onednn::micro_avx512_bf16_emulated<12, true>(kp, a.data(), lda, b.data(), ldb, emu.data(),
+                                                   ldc, true);
+    } else {
+      onednn::micro_avx512_bf16<12, false>(kp, a.data(), lda, b.data(), ldb, hw.data(), ldc, true);
+      onednn::micro_avx512_bf16_emulated<12, false>(kp, a.data(), lda, b.data(), ldb, emu.data(),
+                                                    ldc, true);
+    }
+    for (int r = 0; r < 12; ++r)
+      for (int j = 0; j < 32; ++j)
+        ASSERT_EQ(hw[size_t(r * ldc + j)], emu[size_t(r * ldc + j)])
+            << "row " << r << " column " << j << (transposed ? " (A transposed)" : "");
+  }
 }
 }  // namespace
 }  // namespace rg
