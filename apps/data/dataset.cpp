@@ -16,6 +16,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "engine/io/atomic_file.h"
+
 static_assert(std::endian::native == std::endian::little, "the cache format is little-endian");
 
 namespace fs = std::filesystem;
@@ -272,8 +274,8 @@ void write_cache(const Dataset& ds, const fs::path& path) {
   store<uint32_t>(h + kOffHeaderCrc, crc32_of({h, kOffHeaderCrc}));
 
   static std::atomic<unsigned> counter{0};
-  // "<cache>.tmp-<pid>-<n>": the app's rule for finding temporaries of killed runs.
-  const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  // "<cache>.rgtmp-<pid>-<n>": the app's rule for finding temporaries of killed runs.
+  const fs::path tmp = path.string() + io::kTempMarker + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   const std::string tname = tmp.string();
   int fd = ::open(tname.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error(tname + ": cannot create dataset cache: " + std::strerror(errno));

@@ -96,7 +96,7 @@ GenerateResult generate(const GenerateOptions& opt) {
   io::remove_temp_files(opt.out, io::TempOwners::kDead, "image_");
   if (!opt.zip.empty())
     io::remove_temp_files(opt.zip.parent_path().empty() ? "." : opt.zip.parent_path(), io::TempOwners::kDead,
-                      opt.zip.filename().string() + ".tmp-");
+                      opt.zip.filename().string() + io::kTempMarker);
   const int B = opt.batch;
   model::GenerateGraph gg = model::build_generate_graph(cfg, B, DType::f32);
   SelectedBackend be = make_backend(opt.backend);

@@ -28,15 +28,6 @@ bool has_entries(const fs::path& dir) {
   return fs::is_directory(dir, ec) && !fs::is_empty(dir, ec);
 }
 
-std::string lock_holder(int fd) {
-  char buf[32] = {};
-  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-  std::string s(buf, n > 0 ? size_t(n) : 0);
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.empty() || s.find_first_not_of("0123456789") != std::string::npos ? ""
-                                                                             : "pid " + s + ", ";
-}
-
 }  // namespace
 
 RunFolder::RunFolder(const fs::path& dir, Mode mode) : dir_(dir) {
@@ -45,22 +36,19 @@ RunFolder::RunFolder(const fs::path& dir, Mode mode) : dir_(dir) {
   if (ec || !fs::is_directory(dir_))
     throw std::runtime_error("cannot use " + dir_.string() + " as a run folder: " +
                              (ec ? ec.message() : std::string("it is not a folder")));
-  const std::string lock = lock_file().string();
-  lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
-  if (lock_fd_ < 0)
-    throw std::runtime_error("cannot create the lock file " + lock + ": " + std::strerror(errno));
+  // The lock is held on the folder itself: no lock file to leave behind, to
+  // truncate through a symlink, or to delete under a running trainer.
+  lock_fd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock_fd_ < 0) throw std::runtime_error("cannot open the run folder " + dir_.string() + ": " + std::strerror(errno));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int e = errno;
-    const std::string holder = lock_holder(lock_fd_);
     ::close(lock_fd_);
     if (e == EWOULDBLOCK)
-      throw std::runtime_error(dir_.string() + ": in use by another ralsgan train (" + holder +
-                               "holding " + lock + "); a run folder has one trainer at a time");
-    throw std::runtime_error("cannot lock " + lock + ": " + std::strerror(e));
+      throw std::runtime_error(dir_.string() +
+                               ": in use by another ralsgan train (it holds a lock on the folder); a run folder has "
+                               "one trainer at a time");
+    throw std::runtime_error("cannot lock the run folder " + dir_.string() + ": " + std::strerror(e));
   }
-  // Who holds it, for the message above (informational: a failure is no error).
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(lock_fd_, 0) == 0) (void)!::pwrite(lock_fd_, pid.data(), pid.size(), 0);
 
   try {
     prepare(mode);

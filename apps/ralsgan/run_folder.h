@@ -1,5 +1,5 @@
 // A run folder has one owner (docs/contracts.md §1, docs/run_folder.md). Opening one for
-// `train` locks it (an advisory flock on RUN/train.lock, released when the
+// `train` locks it (an advisory flock on the folder itself, released when the
 // process ends, however it ends), so a second trainer on the same folder is
 // refused; completes or removes what a killed trainer left half-done; and
 // refuses to train from scratch over a folder that holds a checkpoint unless
@@ -30,7 +30,6 @@ class RunFolder {
   std::filesystem::path kept_checkpoints() const { return dir_ / "checkpoints"; }
   std::filesystem::path samples() const { return dir_ / "samples"; }
   std::filesystem::path log() const { return dir_ / "log.jsonl"; }
-  std::filesystem::path lock_file() const { return dir_ / "train.lock"; }
 
  private:
   void prepare(Mode mode);  // the part under the lock

@@ -7,10 +7,12 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "engine/io/atomic_file.h"
+
 namespace rg::app {
 
 ZipWriter::ZipWriter(const std::filesystem::path& path)
-    : path_(path), tmp_(path.string() + ".tmp-" + std::to_string(::getpid())) {
+    : path_(path), tmp_(io::temp_path_for(path).string()) {
   f_ = std::fopen(tmp_.c_str(), "wb");
   if (!f_) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
 }

@@ -15,7 +15,7 @@ namespace rg::io {
 namespace fs = std::filesystem;
 
 fs::path temp_path_for(const fs::path& target) {
-  return target.string() + ".tmp-" + std::to_string(::getpid());
+  return target.string() + kTempMarker + std::to_string(::getpid());
 }
 
 void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
@@ -49,14 +49,31 @@ void fsync_dir(const fs::path& dir) {
 
 namespace {
 
-// Whether a "<target>.tmp-<suffix>" entry may still be written by someone:
-// <suffix> starts with the writer's process id ("123", "123-4").
+bool all_of_set(const std::string& s, const char* set) {
+  return !s.empty() && s.find_first_not_of(set) == std::string::npos;
+}
+
+// The writer's process id in a suffix of ours: "123" or "123-4"; 0 if the
+// suffix has no such form.
+pid_t pid_of_suffix(const std::string& suffix) {
+  const size_t dash = suffix.find('-');
+  const std::string pid = suffix.substr(0, dash);
+  if (!all_of_set(pid, "0123456789") || pid.size() > 9) return 0;
+  if (dash != std::string::npos && !all_of_set(suffix.substr(dash + 1), "0123456789")) return 0;
+  return pid_t(std::stol(pid));
+}
+
+// A suffix this program writes: a process id ("<pid>", "<pid>-<n>") or the
+// safetensors writer's six random characters.
+bool is_our_suffix(const std::string& suffix) {
+  return pid_of_suffix(suffix) > 0 || (suffix.size() == 6 && all_of_set(suffix, "abcdefghijklmnopqrstuvwxyz0123456789"));
+}
+
+// Whether a temporary entry's writer may still be running.
 bool owner_may_be_alive(const std::string& suffix) {
-  const size_t digits = std::min(suffix.find_first_not_of("0123456789"), suffix.size());
-  if (digits == 0 || digits > 9 || (digits < suffix.size() && suffix[digits] != '-'))
-    return true;  // not a process id of ours: not ours to judge
-  const pid_t pid = pid_t(std::stol(suffix.substr(0, digits)));
-  return pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH;
+  const pid_t pid = pid_of_suffix(suffix);
+  if (pid <= 0) return true;  // random characters: its writer is unknown, not ours to judge
+  return ::kill(pid, 0) == 0 || errno != ESRCH;
 }
 
 }  // namespace
@@ -66,9 +83,11 @@ size_t remove_temp_files(const fs::path& dir, TempOwners which, const std::strin
   std::vector<fs::path> stale;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    const size_t at = name.rfind(".tmp-");
+    const size_t at = name.rfind(kTempMarker);
     if (at == std::string::npos || at == 0 || name.rfind(prefix, 0) != 0) continue;
-    if (which == TempOwners::kDead && owner_may_be_alive(name.substr(at + 5))) continue;
+    const std::string suffix = name.substr(at + std::strlen(kTempMarker));
+    if (!is_our_suffix(suffix)) continue;
+    if (which == TempOwners::kDead && owner_may_be_alive(suffix)) continue;
     stale.push_back(e.path());
   }
   for (const fs::path& p : stale) {

@@ -1,19 +1,22 @@
 // Files that appear whole or not at all, and the temporary names they leave
 // behind when a process is killed (docs/run_folder.md): the one helper every
 // writer of the engine and the application uses. Every temporary name
-// of ours is "<target>.tmp-<suffix>" in the target's folder, so one rule finds
-// them all: <suffix> starts with the writer's process id ("<pid>",
-// "<pid>-<n>" for the data cache), or is six random characters for a file
-// written by the safetensors writer (only ever inside a temporary folder).
+// of ours is "<target>.rgtmp-<suffix>" in the target's folder (a marker no
+// other program uses, so a user's "notes.tmp-1" is never taken for ours), and
+// one rule finds them all: <suffix> is the writer's process id ("<pid>", or
+// "<pid>-<n>" for the data cache), or six random characters [a-z0-9] for a
+// file written by the safetensors writer.
 #pragma once
 
 #include <filesystem>
 #include <span>
 #include <string>
 
+#include "engine/io/temp_marker.h"
+
 namespace rg::io {
 
-// "<target>.tmp-<our pid>".
+// "<target>.rgtmp-<our pid>".
 std::filesystem::path temp_path_for(const std::filesystem::path& target);
 
 // Writes `bytes` to `path` through temp_path_for(path), fsync and rename:
@@ -35,9 +38,10 @@ enum class TempOwners {
   kDead,  // others may be writing here (shards of `generate` into one folder):
           // only those whose <suffix> is the id of no running process
 };
-// Removes (recursively) the entries of `dir` named "<prefix>*.tmp-*" per
-// `which`; returns how many. A missing folder has none. Outside a run folder
-// give a prefix (e.g. "image_"), so that no one else's files are touched.
+// Removes (recursively) the entries of `dir` named "<prefix>*.rgtmp-<suffix>"
+// with a suffix of the forms above, per `which`; returns how many. Nothing
+// else is touched. A missing folder has none. Outside a run folder give a
+// prefix too (e.g. "image_").
 size_t remove_temp_files(const std::filesystem::path& dir, TempOwners which,
                          const std::string& prefix = {});
 

@@ -1,5 +1,7 @@
 #include "engine/io/safetensors.h"
 
+#include "engine/io/temp_marker.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -653,7 +655,7 @@ std::vector<HeaderEntry> entries_of(const SafetensorsContents& c) {
 
 using WriteAll = std::function<void(const void*, size_t)>;
 
-// Writes `head`, then whatever `body` writes, to path.tmp-XXXXXX; fsyncs it
+// Writes `head`, then whatever `body` writes, to path.rgtmp-XXXXXX; fsyncs it
 // and renames it over path. On any failure (also an exception from `body`)
 // removes the temporary file and throws naming path; an existing file stays.
 void write_atomically(const std::string& path, const std::string& head, const std::function<void(const WriteAll&)>& body) {
@@ -666,7 +668,7 @@ void write_atomically(const std::string& path, const std::string& head, const st
   int fd = -1;
   for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
     static const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-    tmp = path + ".tmp-";
+    tmp = path + kTempMarker;
     for (int k = 0; k < 6; ++k) tmp += alphabet[gen() % 36];
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST) break;

@@ -153,7 +153,7 @@ inline std::vector<std::string> temporaries_under(const fs::path& dir) {
   for (auto it = fs::recursive_directory_iterator(dir, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.find(".tmp-") != std::string::npos || name.find(".old-") != std::string::npos)
+    if (name.find(".rgtmp-") != std::string::npos || name.find(".old-") != std::string::npos)
       found.push_back(it->path().string());
   }
   return found;

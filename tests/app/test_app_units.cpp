@@ -230,20 +230,28 @@ TEST(TempFiles, OnlyOursAndOnlyThoseOfDeadWritersAreRemoved) {
   fs::create_directories(dir);
   const std::string me = std::to_string(::getpid()), dead = "99999999";
   for (const std::string& name :
-       std::vector<std::string>{"image_00001.png.tmp-" + dead, "image_00002.png.tmp-" + me,
-                                "c.rgcache.tmp-" + dead + "-3", "image_00003.png.tmp-abc123",
-                                "notes.tmp-" + dead, "image_00004.png"})
+       std::vector<std::string>{"image_00001.png.rgtmp-" + dead, "image_00002.png.rgtmp-" + me,
+                                "c.rgcache.rgtmp-" + dead + "-3", "image_00003.png.rgtmp-abc123",
+                                "notes.rgtmp-" + dead, "image_00004.png"})
     std::ofstream(dir / name) << "x";
-  fs::create_directories(dir / ("image_dir.tmp-" + dead));
+  fs::create_directories(dir / ("image_dir.rgtmp-" + dead));
+  // Names of other programs and people, which no mode may take.
+  const std::vector<std::string> foreign = {"image_1.png.tmp-" + dead, "thesis.tmp-1.docx", "keep.tmp-1",
+                                            "image_5.png.rgtmp-" + dead + ".docx", "y.rgtmp-backups",
+                                            "z.rgtmp-ABCDEF", "w.rgtmp-12x"};
+  for (const std::string& name : foreign) std::ofstream(dir / name) << "x";
+  fs::create_directories(dir / "photos.tmp-backup");
   EXPECT_EQ(io::remove_temp_files(dir, io::TempOwners::kDead, "image_"),
             2u);  // the file and the folder
-  EXPECT_FALSE(fs::exists(dir / ("image_00001.png.tmp-" + dead)));
-  EXPECT_TRUE(fs::exists(dir / ("image_00002.png.tmp-" + me))) << "a live writer's";
-  EXPECT_TRUE(fs::exists(dir / "image_00003.png.tmp-abc123")) << "no pid: not ours to judge";
-  EXPECT_TRUE(fs::exists(dir / ("notes.tmp-" + dead))) << "outside the prefix";
+  EXPECT_FALSE(fs::exists(dir / ("image_00001.png.rgtmp-" + dead)));
+  EXPECT_TRUE(fs::exists(dir / ("image_00002.png.rgtmp-" + me))) << "a live writer's";
+  EXPECT_TRUE(fs::exists(dir / "image_00003.png.rgtmp-abc123")) << "no pid: not ours to judge";
+  EXPECT_TRUE(fs::exists(dir / ("notes.rgtmp-" + dead))) << "outside the prefix";
   EXPECT_EQ(io::remove_temp_files(dir, io::TempOwners::kDead, "c.rgcache"), 1u);
   EXPECT_EQ(io::remove_temp_files(dir, io::TempOwners::kAny), 3u);
   EXPECT_TRUE(fs::exists(dir / "image_00004.png"));
+  for (const std::string& name : foreign) EXPECT_TRUE(fs::exists(dir / name)) << name;
+  EXPECT_TRUE(fs::exists(dir / "photos.tmp-backup"));
   EXPECT_EQ(io::remove_temp_files(dir / "missing", io::TempOwners::kAny), 0u);
   fs::remove_all(dir);
 }

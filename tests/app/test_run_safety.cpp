@@ -96,12 +96,15 @@ TEST(RunFolder, ASecondTrainerOnTheSameFolderIsRefused) {
   ASSERT_TRUE(wait_until([&] { return line_count(f.run / "log.jsonl") >= 2; }, 60))
       << read_text(f.t.path / "stderr.txt");
   TempDir other;  // its own stderr file
-  const auto r = ralsgan(f.train("--resume --steps 1"), other.path);
+  auto r = ralsgan(f.train("--resume --steps 1"), other.path);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find(f.run.string() + ": in use by another ralsgan train (pid " +
-                       std::to_string(first)),
+  EXPECT_NE(r.err.find(f.run.string() + ": in use by another ralsgan train (it holds a lock on the folder)"),
             std::string::npos)
       << r.err;
+  // The lock is on the folder itself: no file of it to leave behind or to delete under the trainer.
+  EXPECT_FALSE(fs::exists(f.run / "train.lock"));
+  r = ralsgan(f.train("--resume --steps 1"), other.path);
+  EXPECT_EQ(r.code, 1) << "refused every time while the first one runs";
   EXPECT_EQ(::kill(first, 0), 0) << "the first trainer must be untouched";
   ::kill(first, SIGTERM);
   EXPECT_EQ(wait_for(first, 30), 143);
@@ -507,20 +510,33 @@ TEST(Temporaries, ThoseOfKilledRunsAreRemovedAtTheNextStart) {
   const std::string dead = "99999999";  // above any pid_max: no such process
   const std::vector<fs::path> planted = {
       f.run / "checkpoint" /
-          "generator.safetensors.tmp-a1b2c3",  // the safetensors writer's, in place (older runs)
-      f.run / ("log.jsonl.tmp-" + dead),
-      f.run / "samples" / ("latest.png.tmp-" + dead),
-      f.run / "checkpoints" / "epoch_0001" / ("train_state.safetensors.tmp-" + dead),
+          "generator.safetensors.rgtmp-a1b2c3",  // the safetensors writer's, in place
+      f.run / ("log.jsonl.rgtmp-" + dead),
+      f.run / "samples" / ("latest.png.rgtmp-" + dead),
+      f.run / "checkpoints" / "epoch_0001" / ("train_state.safetensors.rgtmp-" + dead),
   };
   for (const fs::path& p : planted) std::ofstream(p) << "half";
-  const std::vector<fs::path> planted_dirs = {f.run / ("checkpoint.tmp-" + dead),
-                                              f.run / "checkpoints" / ("epoch_0003.tmp-" + dead)};
+  const std::vector<fs::path> planted_dirs = {f.run / ("checkpoint.rgtmp-" + dead),
+                                              f.run / "checkpoints" / ("epoch_0003.rgtmp-" + dead)};
   for (const fs::path& d : planted_dirs) {
     fs::create_directories(d);
     std::ofstream(d / "generator.safetensors") << "half";
   }
+  // A user's files with names like ours (no ".rgtmp-<pid>" suffix) stay, byte for byte.
+  const std::vector<fs::path> foreign = {f.run / "thesis.tmp-1.docx", f.run / ("notes.tmp-" + dead),
+                                         f.run / "samples" / "draft.tmp-old.png",
+                                         f.run / "photos.tmp-backup" / "a.txt"};
+  for (const fs::path& p : foreign) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << "user's " << p.filename().string();
+  }
   ASSERT_EQ(ralsgan(f.train("--epochs 3 --checkpoint-every 1 --resume"), f.t.path).code, 0);
   EXPECT_TRUE(temporaries_under(f.run).empty()) << temporaries_under(f.run)[0];
+  for (const fs::path& p : foreign) {
+    std::ifstream in(p);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "user's " + p.filename().string()) << p;
+  }
   // A kept copy holds its three files and verifies, never just a temporary.
   for (const char* kept : {"epoch_0001", "epoch_0002", "epoch_0003"})
     EXPECT_NO_THROW(app::read_checkpoint(f.run / "checkpoints" / kept)) << kept;
@@ -528,10 +544,10 @@ TEST(Temporaries, ThoseOfKilledRunsAreRemovedAtTheNextStart) {
   // generate: the temporaries of dead writers go; those of a running shard stay.
   const fs::path out = f.t.path / "gen", zip = f.t.path / "gen.zip";
   fs::create_directories(out);
-  const fs::path stale = out / ("image_00007.png.tmp-" + dead),
-                 live = out / ("image_00900.png.tmp-" + std::to_string(::getpid()));
-  const fs::path stale_zip = f.t.path / ("gen.zip.tmp-" + dead),
-                 other_file = f.t.path / ("notes.tmp-" + dead);
+  const fs::path stale = out / ("image_00007.png.rgtmp-" + dead),
+                 live = out / ("image_00900.png.rgtmp-" + std::to_string(::getpid()));
+  const fs::path stale_zip = f.t.path / ("gen.zip.rgtmp-" + dead),
+                 other_file = f.t.path / ("notes.rgtmp-" + dead);
   for (const fs::path& p : {stale, live, stale_zip, other_file}) std::ofstream(p) << "half";
   const auto r = ralsgan("generate --backend ref --count 2 --checkpoint " + f.run.string() +
                              " --out " + out.string() + " --zip " + zip.string(),
@@ -541,6 +557,31 @@ TEST(Temporaries, ThoseOfKilledRunsAreRemovedAtTheNextStart) {
   EXPECT_FALSE(fs::exists(stale_zip));
   EXPECT_TRUE(fs::exists(live)) << "a running shard's file";
   EXPECT_TRUE(fs::exists(other_file)) << "not ours";
+}
+
+// The issue-23 reproduction: a train that fails at once (no such data) in a
+// folder of the user's, with names that look temporary, touches none of them
+// and leaves nothing of its own (no lock file).
+TEST(Temporaries, AFailedTrainLeavesTheUsersFilesAsTheyWere) {
+  Fixture f;
+  const fs::path u = f.t.path / "u";
+  const std::vector<fs::path> files = {u / "photos.tmp-backup" / "a.txt", u / "thesis.tmp-1.docx",
+                                       u / "samples" / "draft.tmp-old.png", u / "keep.tmp-1"};
+  for (const fs::path& p : files) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << "user's " << p.filename().string();
+  }
+  const auto r = ralsgan("train --data " + (f.t.path / "nonexistent").string() + " --out " + u.string() + kTiny +
+                             " --epochs 1",
+                         f.t.path);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("nonexistent"), std::string::npos) << r.err;
+  for (const fs::path& p : files) {
+    std::ifstream in(p);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "user's " + p.filename().string()) << p;
+  }
+  EXPECT_FALSE(fs::exists(u / "train.lock"));
 }
 
 // ---- generate checks what it can before any work ---------------------------------
