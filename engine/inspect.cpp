@@ -104,7 +104,7 @@ void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>
   };
   auto traffic = [](double b, double t_ms) {
     char s[64];
-    std::snprintf(s, sizeof s, "  %.1f MB, %.1f GB/s", b / 1e6, t_ms > 0 ? b / (t_ms * 1e6) : 0.0);
+    std::snprintf(s, sizeof s, "  %.3f MB, %.2f GB/s", b / 1e6, t_ms > 0 ? b / (t_ms * 1e6) : 0.0);
     return std::string(s);
   };
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ms[a] > ms[b]; });

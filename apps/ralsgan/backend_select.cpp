@@ -121,7 +121,7 @@ SelectedBackend make_backend(const BackendRequest& req) {
     CudaOptions o;
     if (!parse_cuda_precision(req.cuda_math, o.precision))
       throw std::invalid_argument("--cuda-math must be f32, tf32 or bf16, got '" + req.cuda_math + "'");
-    return {make_cuda_backend(o), "cuda", req.cuda_math};
+    return {make_cuda_backend(o), "cuda", req.cuda_math, "cuda " + req.cuda_math};
 #else
     throw std::runtime_error("--backend cuda: this build has no CUDA backend (nvcc was not found when it was configured)");
 #endif
@@ -141,7 +141,9 @@ SelectedBackend make_backend(const BackendRequest& req) {
                            "instructions, speed not\n", onednn_cpu_isa().c_str());
     }
     try {
-      return {make_onednn_backend(o), "cpu", req.cpu_math};
+      return {make_onednn_backend(o), "cpu", req.cpu_math,
+              "cpu " + req.cpu_math + ", " + onednn_cpu_isa() + ", " + std::to_string(onednn_threads(o.threads)) +
+                  " thread(s)"};
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("--cpu-math bf16 ") + e.what());  // bf16 without the instructions
     }
@@ -151,7 +153,12 @@ SelectedBackend make_backend(const BackendRequest& req) {
   }
   if (req.cpu_math != "f32")
     std::fprintf(stderr, "note: --cpu-math %s applies to the cpu backend only; this run is f32\n", req.cpu_math.c_str());
-  return {make_ref_backend(), "ref", "f32"};
+  // Single-threaded; Eigen's kernels are chosen when this file's library is compiled.
+#if defined(__AVX2__) && defined(__FMA__)
+  return {make_ref_backend(), "ref", "f32", "ref f32, avx2+fma build"};
+#else
+  return {make_ref_backend(), "ref", "f32", "ref f32, baseline x86-64 build"};
+#endif
 }
 
 }  // namespace rg::app

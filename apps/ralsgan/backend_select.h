@@ -22,6 +22,11 @@ struct SelectedBackend {
   std::unique_ptr<Backend> backend;
   std::string name;  // "cuda", "cpu" or "ref"
   std::string math;  // "f32", "tf32" (cuda) or "bf16" (cuda, cpu)
+  // What a training step's values depend on beyond the graph and its inputs:
+  // the backend and math, and on cpu oneDNN's instruction set and thread
+  // count ("cpu f32, avx512_core, 2 threads"); on ref the instruction set the
+  // build targets. Two runs with the same string compute the same bits.
+  std::string arithmetic;
 };
 
 // Throws std::invalid_argument for an unknown name and std::runtime_error when

@@ -89,6 +89,9 @@ int cmd_train(int argc, char** argv) {
       .value("checkpoint-every", "E", "epochs between kept copies under checkpoints/", "10")
       .toggle("allow-nonfinite",
               "go on when the losses become NaN or infinite (else the run stops, exit 1)")
+      .toggle("allow-inexact-resume",
+              "--resume on another thread count, instruction set, backend or math than the run's: go on (noted in "
+              "log.jsonl) instead of refusing; the run then differs from an uninterrupted one")
       .required("data")
       .required("out");
   add_backend_flags(f);
@@ -127,6 +130,7 @@ int cmd_train(int argc, char** argv) {
   o.sample_every = int(f.integer("sample-every", 0, 1000000));
   o.checkpoint_every = int(f.integer("checkpoint-every", 0, 1000000));
   o.allow_nonfinite = f.on("allow-nonfinite");
+  o.allow_inexact_resume = f.on("allow-inexact-resume");
   o.backend = backend_of(f);
   // The folder first (lock, resume or not): a refusal comes before minutes of decoding.
   RunFolder run(o.out, o.resume             ? RunFolder::Mode::kResume

@@ -53,7 +53,8 @@ std::string log_line(const LogRecord& r) {
   return "{\"step\":" + std::to_string(r.step) + ",\"epoch\":" + num(r.epoch) +
          ",\"loss_d\":" + num(r.loss_d) + ",\"loss_g\":" + num(r.loss_g) +
          ",\"c_real\":" + num(r.c_real) + ",\"c_fake\":" + num(r.c_fake) +
-         ",\"images_per_s\":" + num(r.images_per_s) + "}\n";
+         ",\"images_per_s\":" + num(r.images_per_s) + (r.note.empty() ? "" : ",\"note\":" + io::json_string(r.note)) +
+         "}\n";
 }
 
 bool parse_log_line(const std::string& line, LogRecord& r) {
@@ -78,6 +79,14 @@ bool parse_log_line(const std::string& line, LogRecord& r) {
       !field("c_fake", x.c_fake) || !field("images_per_s", x.images_per_s))
     return false;
   x.step = uint64_t(step);
+  // "note" (ours, last): kept as written, its escapes undone for \" and \\ only (our notes have no others).
+  if (const size_t p = line.find(",\"note\":\""); p != std::string::npos) {
+    for (size_t i = p + 9; i + 1 < line.size(); ++i) {
+      if (line[i] == '"') break;
+      if (line[i] == '\\' && i + 2 < line.size()) ++i;
+      x.note += line[i];
+    }
+  }
   r = x;
   return true;
 }

@@ -15,6 +15,7 @@ namespace rg::app {
 struct LogRecord {
   uint64_t step = 0;
   double epoch = 0, loss_d = 0, loss_g = 0, c_real = 0, c_fake = 0, images_per_s = 0;
+  std::string note;  // "note": what happened before this step (an inexact resume); empty: none
 };
 
 // The line for one record, ending in '\n'.

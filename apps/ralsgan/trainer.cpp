@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "apps/data/augment.h"
 #include "apps/model/ralsgan_step.h"
@@ -105,10 +106,35 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   uint64_t step = 0;
   std::optional<uint64_t> saved_step;  // the step of RUN/checkpoint, once there is one of this run
   const std::map<std::string, std::string> meta = run_metadata(opt, ds, data_crc, 0, 0);
+  // What the step's values depend on besides the options (SelectedBackend::arithmetic).
+  const std::string arithmetic = be.arithmetic + (opt.f64 ? ", f64 graph" : "");
+  std::string inexact_resumes;  // earlier ones, carried in the train state
+  std::string resume_note;      // this run's, for its first log line
   if (opt.resume) {
     const CheckpointUnit ck = read_checkpoint(run.checkpoint());
     const CheckpointPaths p = CheckpointPaths::in(run.checkpoint());
     check_resumable(ck.train_state.metadata, meta, p.train_state.string());
+    const auto& saved = ck.train_state.metadata;
+    if (auto it = saved.find("inexact_resumes"); it != saved.end()) inexact_resumes = it->second;
+    const auto was = saved.find("arithmetic");
+    if (was == saved.end()) {
+      std::fprintf(stderr,
+                   "note: %s does not say which arithmetic it was trained with (an older ralsgan): the resumed run "
+                   "matches an uninterrupted one only with the same backend, --threads and CPU\n",
+                   p.train_state.string().c_str());
+    } else if (was->second != arithmetic) {
+      const std::string change = "trained with " + was->second + ", continued with " + arithmetic;
+      if (!opt.allow_inexact_resume)
+        throw std::runtime_error(
+            p.train_state.string() + ": " + change +
+            "; the step's values depend on both, so the run would silently differ from an uninterrupted one. Resume "
+            "with the same backend, --threads and --cpu-math on a CPU with the same instruction set, or pass "
+            "--allow-inexact-resume to continue anyway (noted in log.jsonl)");
+      resume_note = "resumed at step " + std::to_string(ck.step) + " with other arithmetic (--allow-inexact-resume): " +
+                    change;
+      inexact_resumes += (inexact_resumes.empty() ? "" : "; ") + resume_note;
+      std::fprintf(stderr, "note: %s\n", resume_note.c_str());
+    }
     step = ck.step;
     saved_step = step;
     import_network(s, ck.generator, p.generator.string(), sg.g_params, "G.");
@@ -151,8 +177,10 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
       const uint32_t g_crc = write_network(p.generator, s, sg.g_params, "G.", step_meta);
       const uint32_t d_crc = write_network(p.discriminator, s, sg.d_params, "D.", step_meta);
       auto m = run_metadata(opt, ds, data_crc, at_step, at_step / per_epoch);
-      m["backend"] = be.name;  // informational: resuming on another backend is allowed
+      m["backend"] = be.name;
       m["math"] = be.math;
+      m["arithmetic"] = arithmetic;  // --resume refuses other arithmetic unless --allow-inexact-resume
+      if (!inexact_resumes.empty()) m["inexact_resumes"] = inexact_resumes;
       m["generator_crc32"] = crc32_text(g_crc);
       m["discriminator_crc32"] = crc32_text(d_crc);
       write_train_state(p.train_state, s, sg.g_params, sg.d_params, m);
@@ -233,6 +261,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
       r.images_per_s = secs > 0 ? double(done - t0_step) * opt.batch / secs : 0.0;
       t0 = std::chrono::steady_clock::now();
       t0_step = done;
+      r.note = std::exchange(resume_note, std::string());  // an inexact resume, on its first line
       log.append(r);
       if (!opt.quiet) progress.update(done, "loss_d " + num(ld) + " loss_g " + num(lg));
     }

@@ -33,6 +33,11 @@ struct TrainOptions {
   int sample_every = 1;          // epochs between sample grids and loss plots
   int checkpoint_every = 10;     // epochs between copies under checkpoints/epoch_NNNN
   bool allow_nonfinite = false;  // go on when the losses are NaN or infinite (else: stop, exit 1)
+  // --resume on other arithmetic than the run's (another thread count or
+  // instruction set on cpu, another backend or math): go on, noting it in
+  // log.jsonl and the train state, instead of refusing (the run then differs
+  // from an uninterrupted one).
+  bool allow_inexact_resume = false;
   bool quiet = false;
 };
 

@@ -1411,6 +1411,8 @@ std::string onednn_cpu_isa() {
   }
 }
 
+int onednn_threads(int requested) { return requested > 0 ? requested : omp_get_max_threads(); }
+
 bool onednn_native_bf16() {
   const int bf16 = int(dnnl::cpu_isa::avx512_core_bf16);  // AMX's value contains these bits too
   return (int(dnnl::get_effective_cpu_isa()) & bf16) == bf16;

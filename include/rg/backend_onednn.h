@@ -54,5 +54,10 @@ std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options = {});
 std::string onednn_cpu_isa();
 // Whether that instruction set has bf16 arithmetic (AVX512_BF16 or AMX-BF16).
 bool onednn_native_bf16();
+// The threads a backend made with OneDnnOptions::threads = `requested` runs
+// on (0: OpenMP's default here, all cores unless OMP_NUM_THREADS says less).
+// oneDNN's reductions (weight gradients, batch-norm statistics) split work by
+// thread, so a training step's values depend on this number.
+int onednn_threads(int requested);
 
 }  // namespace rg

@@ -6,6 +6,7 @@
 #include "apps/ralsgan/checkpoint_unit.h"
 #include "engine/io/safetensors.h"
 #include "tests/app/cli_harness.h"
+#include "tests/app/json_check.h"
 #include "tests/app/zip_reader.h"
 
 namespace rg {
@@ -189,6 +190,49 @@ void check_resume_is_bit_identical(const std::string& backend) {
 TEST(Cli, ResumeContinuesBitIdentically) { check_resume_is_bit_identical("ref"); }
 #if RALSGAN_HAVE_ONEDNN
 TEST(Cli, ResumeContinuesBitIdenticallyOnTheCpuBackend) { check_resume_is_bit_identical("cpu"); }
+#endif
+
+#if RALSGAN_HAVE_ONEDNN
+// The cpu step's values depend on the thread count and oneDNN's instruction
+// set (its weight-gradient and batch-norm reductions split work by thread), so
+// a resume on others is refused before training, naming both, unless
+// --allow-inexact-resume, which the first log line after it records.
+TEST(Cli, ResumeOnOtherThreadsOrInstructionSetIsRefusedOrNoted) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 12, 32, 3);
+  const fs::path run = t.path / "run";
+  const std::string train = "train --data " + (t.path / "imgs").string() + " --out " + run.string() +
+                            " --size 32 --width 0.125 --nz 16 --batch 4 --backend cpu --seed 5";
+  ASSERT_EQ(ralsgan(train + " --steps 2 --threads 1", t.path).code, 0);
+  const auto state = read_bytes(run / "checkpoint" / "train_state.safetensors");
+  auto r = ralsgan(train + " --steps 2 --threads 2 --resume", t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("1 thread(s), continued with cpu f32, "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 thread(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--allow-inexact-resume"), std::string::npos) << r.err;
+  EXPECT_EQ(read_bytes(run / "checkpoint" / "train_state.safetensors"), state) << "refused before training";
+  // The same thread count resumes (bit-identity itself: ResumeContinuesBitIdenticallyOnTheCpuBackend).
+  ASSERT_EQ(ralsgan(train + " --steps 1 --threads 1 --resume", t.path).code, 0);
+  // Capped to AVX2 (where the CPU has more), the instruction set differs.
+  r = ralsgan(train + " --steps 1 --threads 1 --resume", t.path, "DNNL_MAX_CPU_ISA=AVX2");
+  if (r.code == 0) {
+    std::cout << "[   NOTE   ] oneDNN runs AVX2 natively here: no other instruction set to resume on\n";
+  } else {
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("continued with cpu f32, avx2, 1 thread(s)"), std::string::npos) << r.err;
+  }
+  r = ralsgan(train + " --steps 1 --threads 2 --resume --allow-inexact-resume", t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("note: resumed at step"), std::string::npos) << r.err;
+  const std::string log = testing_cli::read_text(run / "log.jsonl");
+  const size_t note = log.find(",\"note\":\"resumed at step");
+  ASSERT_NE(note, std::string::npos) << log;
+  const size_t begin = log.rfind('\n', note) + 1, end = log.find('\n', note);
+  EXPECT_TRUE(testing_json::valid_json(log.substr(begin, end - begin))) << log.substr(begin, end - begin);
+  // From now on the run is on 2 threads: that resumes without a word, and the note stays in the log.
+  ASSERT_EQ(ralsgan(train + " --steps 1 --threads 2 --resume", t.path).code, 0);
+  EXPECT_NE(testing_cli::read_text(run / "log.jsonl").find("\"note\":\"resumed at step"), std::string::npos);
+}
 #endif
 
 TEST(Cli, GeneratedPngsAreByteIdenticalAcrossBatchesThreadsAndShards) {

@@ -168,16 +168,35 @@ TEST(Commands, InspectProfileSaysWhereTheTimeGoes) {
   std::getline(lines, line);
   std::getline(lines, line);  // the header's second line
   double sum = 0;
-  while (std::getline(lines, line) && line != "heaviest groups:") {
+  while (std::getline(lines, line) && line.rfind("heaviest groups", 0) != 0 && line.rfind("every group", 0) != 0) {
     double ms = 0, pct = 0;
     ASSERT_EQ(std::sscanf(line.c_str(), " %lf ms %lf %%", &ms, &pct), 2) << line;
     sum += ms;
   }
   EXPECT_NEAR(sum, total, 0.002 * 20) << "per-op times (printed to 3 decimals) add up to the total";
+  EXPECT_EQ(line.rfind(groups <= 20 ? "every group" : "heaviest groups", 0), 0u) << line;
   size_t listed = 0;
   while (std::getline(lines, line))
-    if (line.find(" ms ") != std::string::npos && line.find("group ") != std::string::npos) ++listed;
+    if (line.find(" ms ") != std::string::npos && line.find("group ") != std::string::npos) {
+      ++listed;
+      // The bytes it moves and their rate: "  <MB> MB, <GB/s> GB/s".
+      const size_t mb = line.find(" MB, ");
+      ASSERT_NE(mb, std::string::npos) << line;
+      EXPECT_NE(line.find(" GB/s", mb), std::string::npos) << line;
+      EXPECT_GT(std::atof(line.c_str() + line.rfind(' ', mb - 1) + 1), 0.0) << line;
+    }
   EXPECT_EQ(listed, std::min<size_t>(groups, 20));
+  // --profile-top K lists the K heaviest.
+  ASSERT_EQ(ralsgan("inspect --size 32 --width 0.125 --batch 4 --backend ref --graph generate --profile 1 --profile-top 3",
+                    t.path)
+                .code,
+            0);
+  const std::string top = read_text(t.path / "stdout.txt");
+  ASSERT_NE(top.find("heaviest groups"), std::string::npos) << top;
+  std::istringstream rest(top.substr(top.find("heaviest groups")));
+  listed = 0;
+  while (std::getline(rest, line)) listed += line.find(" ms ") != std::string::npos && line.find("group ") != std::string::npos;
+  EXPECT_EQ(listed, 3u);
 }
 
 TEST(Commands, DemoTrainsGeneratesAndScoresOnFashionMnist) {
