@@ -101,6 +101,16 @@ BackendRequest backend_of(const Flags& f) {
   r.cpu_math = f.str("cpu-math");
   if (r.cpu_math != "f32" && r.cpu_math != "bf16")
     throw UsageError("--cpu-math must be f32 or bf16, got '" + r.cpu_math + "'");
+  // A backend this build or machine lacks is a usage error before any work (not after decoding the data).
+  if (r.name == "cuda" && !cuda_usable())
+#if RALSGAN_HAVE_CUDA
+    throw UsageError("--backend cuda: no usable CUDA GPU on this machine (available here: cpu, ref)");
+#else
+    throw UsageError("--backend cuda: this build has no CUDA backend (nvcc was not found when it was configured)");
+#endif
+#if !RALSGAN_HAVE_ONEDNN
+  if (r.name == "cpu") throw UsageError("--backend cpu: this build has no oneDNN backend");
+#endif
 #if RALSGAN_HAVE_ONEDNN
   // bf16 on a CPU that cannot do it is a usage error before any work, not a slow run.
   const bool on_cpu = r.name == "cpu" || (r.name == "auto" && !cuda_usable());

@@ -97,9 +97,14 @@ uint64_t Flags::unsigned_integer(const std::string& name) const {
 double Flags::real(const std::string& name, double lo, double hi) const {
   const std::string v = str(name);
   char* end = nullptr;
+  errno = 0;
   const double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0' || !std::isfinite(x))
     throw UsageError(command_ + ": --" + name + " must be a number, got '" + v + "'");
+  // strtod turns 1e-400 into 0 (or a denormal) with ERANGE: a value the user did not ask for.
+  if (errno == ERANGE)
+    throw UsageError(command_ + ": --" + name + " " + v + " is too small to be a double (it would be " +
+                     (x == 0 ? std::string("0") : "rounded") + ")");
   if (x < lo || x > hi)
     throw UsageError(command_ + ": --" + name + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
                      "], got " + v);

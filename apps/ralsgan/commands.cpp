@@ -1,5 +1,6 @@
 #include "apps/ralsgan/commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -132,6 +133,20 @@ int cmd_train(int argc, char** argv) {
   o.allow_nonfinite = f.on("allow-nonfinite");
   o.allow_inexact_resume = f.on("allow-inexact-resume");
   o.backend = backend_of(f);
+  if (o.f64 && o.backend.name != "ref") throw UsageError("train: --precision f64 needs --backend ref");
+  // A run folder inside a data folder would have its sample PNGs read as training images (and then
+  // refuse to resume when their count changes): refused before anything is written.
+  {
+    std::error_code ec;
+    const fs::path data = fs::weakly_canonical(fs::absolute(f.str("data")), ec);
+    const fs::path out = fs::weakly_canonical(fs::absolute(o.out), ec);
+    if (fs::is_directory(data, ec)) {
+      auto [d, o2] = std::mismatch(data.begin(), data.end(), out.begin(), out.end());
+      if (d == data.end())
+        throw UsageError("train: the run folder " + o.out.string() + " is inside the data folder " + f.str("data") +
+                         ": its sample images would become training images; put --out elsewhere");
+    }
+  }
   // The folder first (lock, resume or not): a refusal comes before minutes of decoding.
   RunFolder run(o.out, o.resume             ? RunFolder::Mode::kResume
                        : f.on("start-over") ? RunFolder::Mode::kStartOver

@@ -1,7 +1,9 @@
 // The commands' image decoding (builds with rg_data, i.e. OpenCV): `ralsgan
 // preprocess`, and `train --data DIR`'s folder, decoded and cached.
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 
@@ -34,6 +36,23 @@ fs::path default_cache_dir() {
   return fs::temp_directory_path() / "ralsgan-cache";
 }
 
+// A file name for the terminal: control characters (an escape sequence in a
+// name would drive the terminal) as \xHH; everything else as it is.
+std::string printable(const std::string& name) {
+  std::string r;
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      r += b;
+    } else {
+      r += ch;
+    }
+  }
+  return r;
+}
+
 void print_build_report(const data::BuildReport& r) {
   std::fprintf(stderr, "%s: %zu files, %zu images decoded, %zu skipped (%.1f s)\n",
                r.folder.c_str(), r.files_seen, r.decoded, r.skipped.size(), r.seconds);
@@ -43,7 +62,7 @@ void print_build_report(const data::BuildReport& r) {
       std::fprintf(stderr, "  ... and %zu more (see the JSON report)\n", r.skipped.size() - 10);
       break;
     }
-    std::fprintf(stderr, "  skipped %s: %s\n", s.path.c_str(), s.reason.c_str());
+    std::fprintf(stderr, "  skipped %s: %s\n", printable(s.path).c_str(), printable(s.reason).c_str());
   }
 }
 
@@ -100,6 +119,16 @@ int cmd_preprocess(int argc, char** argv) {
   const fs::path out = f.str("output");
   if (fs::is_directory(out))
     throw std::runtime_error("cannot write the cache " + out.string() + ": it is a folder");
+  // Replace only a cache of ours: --output naming a user's image (or any other file) is refused.
+  if (std::error_code ec; fs::exists(fs::symlink_status(out, ec))) {
+    char magic[sizeof data::kCacheMagic] = {};
+    std::ifstream head(out, std::ios::binary);
+    if (!fs::is_regular_file(fs::symlink_status(out, ec)) || !head.read(magic, sizeof magic) ||
+        std::memcmp(magic, data::kCacheMagic, sizeof magic) != 0)
+      throw std::runtime_error(out.string() +
+                               " exists and is not a ralsgan dataset cache; it is left as it is (choose another "
+                               "--output)");
+  }
   io::remove_temp_files(out.parent_path().empty() ? "." : out.parent_path(), io::TempOwners::kDead,
                         out.filename().string());
   data::BuildReport report;

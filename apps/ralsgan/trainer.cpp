@@ -69,6 +69,29 @@ void check_resumable(const std::map<std::string, std::string>& saved, const std:
   }
 }
 
+// Weights given with --init-g/--init-d must be finite: a NaN would train
+// (every loss NaN at once, or worse, only some weights) and generate blank PNGs.
+void check_finite(const io::SafetensorsContents& c, const std::string& file) {
+  for (const auto& [name, t] : c.tensors) {
+    size_t bad = 0;
+    if (t.dtype == "F32")
+      for (size_t i = 0; i + 4 <= t.bytes.size(); i += 4) {
+        float v;
+        std::memcpy(&v, t.bytes.data() + i, 4);
+        bad += !std::isfinite(v);
+      }
+    else if (t.dtype == "F64")
+      for (size_t i = 0; i + 8 <= t.bytes.size(); i += 8) {
+        double v;
+        std::memcpy(&v, t.bytes.data() + i, 8);
+        bad += !std::isfinite(v);
+      }
+    if (bad)
+      throw std::runtime_error(file + ": tensor '" + name + "' holds " + std::to_string(bad) +
+                               " value(s) that are NaN or infinite; initial weights must be finite");
+  }
+}
+
 double mean_of(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
@@ -147,6 +170,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
       if (file->empty()) continue;
       const io::SafetensorsContents c = io::read_safetensors(file->string());
       verify_checksum(c, file->string(), false);  // files of ours carry one; PyTorch's do not
+      check_finite(c, file->string());
       import_network(s, c, file->string(), *specs, prefix);
     }
   }

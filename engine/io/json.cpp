@@ -5,9 +5,30 @@
 
 namespace rg::io {
 
+namespace {
+// Length of the valid UTF-8 sequence starting at s[i] (RFC 3629: no overlong
+// forms, no surrogates, at most U+10FFFF), or 0 if none starts there.
+size_t utf8_length(std::string_view s, size_t i) {
+  const auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = at(i);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;  // the range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c >= 0xe0 && c <= 0xef) n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+  else if (c >= 0xf0 && c <= 0xf4) n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+  else return 0;
+  if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (at(i + k) < 0x80 || at(i + k) > 0xbf) return 0;
+  return n;
+}
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
+  static const char* hex = "0123456789abcdef";
   out += '"';
-  for (char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     const auto c = static_cast<unsigned char>(ch);
     switch (ch) {
       case '"': out += "\\\""; break;
@@ -18,13 +39,22 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        if (c < 0x20) {
-          static const char* hex = "0123456789abcdef";
+        if (c < 0x20 || c == 0x7f) {
           out += "\\u00";
           out += hex[c >> 4];
           out += hex[c & 15];
-        } else {
+        } else if (c < 0x80) {
           out += ch;
+        } else if (const size_t n = utf8_length(s, i)) {
+          out.append(s.substr(i, n));
+          i += n - 1;
+        } else {
+          // A byte that is not UTF-8 (a file name in another encoding): the
+          // four characters \xHH (the backslash escaped), so the JSON stays
+          // valid and the byte can still be told.
+          out += "\\\\x";
+          out += hex[c >> 4];
+          out += hex[c & 15];
         }
     }
   }

@@ -9,6 +9,7 @@
 
 #include "apps/model/ralsgan_step.h"
 #include "engine/io/atomic_file.h"
+#include "engine/io/json.h"
 #include "apps/ralsgan/canvas.h"
 #include "apps/ralsgan/init.h"
 #include "apps/ralsgan/loss_plot.h"
@@ -256,5 +257,51 @@ TEST(TempFiles, OnlyOursAndOnlyThoseOfDeadWritersAreRemoved) {
   fs::remove_all(dir);
 }
 
+}  // namespace
+}  // namespace rg
+
+namespace rg {
+namespace {
+// Whether bytes are UTF-8 (RFC 3629), decoded code point by code point: an
+// independent check of what the JSON writer emits.
+bool is_utf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + size_t(n) > s.size()) return false;
+    uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+    for (int k = 1; k < n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + size_t(k)]);
+      if ((d >> 6) != 2) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += size_t(n);
+  }
+  return true;
+}
+
+// File names in any encoding become valid JSON strings in valid UTF-8: UTF-8
+// passes through, any other byte is written as the text \xHH, control
+// characters as \u00HH.
+TEST(Json, StringsOfAnyBytesAreValidJsonInUtf8) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"photo.png", "\"photo.png\""},
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8f\x8d.jpg", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8f\x8d.jpg\""},
+      {"latin1 \xe9t\xe9.png", "\"latin1 \\\\xe9t\\\\xe9.png\""},
+      {"\xff\xfe", "\"\\\\xff\\\\xfe\""},
+      {"overlong \xc0\xaf", "\"overlong \\\\xc0\\\\xaf\""},
+      {"surrogate \xed\xa0\x80", "\"surrogate \\\\xed\\\\xa0\\\\x80\""},
+      {"cut \xe2\x82", "\"cut \\\\xe2\\\\x82\""},
+      {"ctl \x01\x1b[31m\x7f \"q\" \\", "\"ctl \\u0001\\u001b[31m\\u007f \\\"q\\\" \\\\\""},
+  };
+  for (const auto& [in, want] : cases) {
+    const std::string got = io::json_string(in);
+    EXPECT_EQ(got, want);
+    EXPECT_TRUE(testing_json::valid_json(got)) << got;
+    EXPECT_TRUE(is_utf8(got)) << got;
+  }
+}
 }  // namespace
 }  // namespace rg

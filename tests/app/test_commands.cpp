@@ -58,6 +58,28 @@ TEST(Commands, PreprocessWritesALetterboxedCacheAndReportsWhatItSkipped) {
       << report;
 }
 
+// File names that are not UTF-8, or hold control characters, leave the report
+// valid JSON in UTF-8 and never reach the terminal raw.
+TEST(Commands, PreprocessReportStaysValidJsonWithAnyFileNames) {
+  TempDir t;
+  const fs::path imgs = t.path / "imgs";
+  make_image_folder(imgs, 2, 32, 3);
+  fs::copy_file(imgs / "img_000.png", imgs / "caf\xe9.png");               // Latin-1
+  std::ofstream(imgs / "bad\xff\x1b[31m.png") << "not a png";             // not UTF-8, an escape sequence
+  std::ofstream(imgs / "\xe6\x97\xa5\xe6\x9c\xac.png") << "not a png";  // UTF-8 (Japanese), broken
+  const fs::path cache = t.path / "c.rgcache";
+  const auto r = ralsgan("preprocess --size 32 --input " + imgs.string() + " --output " + cache.string(), t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string report = read_text(cache.string() + ".report.json");
+  EXPECT_TRUE(testing_json::valid_json(report)) << report;
+  EXPECT_NE(report.find("bad\\\\xff\\u001b[31m.png"), std::string::npos) << report;
+  EXPECT_NE(report.find("\xe6\x97\xa5\xe6\x9c\xac.png"), std::string::npos) << report;
+  EXPECT_EQ(report.find('\xff'), std::string::npos) << "a raw non-UTF-8 byte in the report";
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << "an escape sequence reached the terminal: " << r.err;
+  EXPECT_NE(r.err.find("bad\xff\\x1b[31m.png"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3 images decoded"), std::string::npos) << r.err;
+}
+
 double swd_mean(const std::string& json) {
   const size_t at = json.find("\"mean_x1e3\":");
   return at == std::string::npos ? -1 : std::strtod(json.c_str() + at + 12, nullptr);

@@ -584,6 +584,53 @@ TEST(Temporaries, AFailedTrainLeavesTheUsersFilesAsTheyWere) {
   EXPECT_FALSE(fs::exists(u / "train.lock"));
 }
 
+// More of the issue-23 reproductions: each refused before any work, and the
+// user's files as they were.
+TEST(Refusals, UserFilesAndImpossibleOptionsAreRefusedUpFront) {
+  Fixture f;
+  const std::string data = " --data " + f.imgs.string();
+  // A run folder inside the data folder: its samples would become training images.
+  auto r = ralsgan("train" + data + " --out " + (f.imgs / "run").string() + kTiny + " --steps 1", f.t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("is inside the data folder"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(f.imgs / "run"));
+  // Values no run can use.
+  r = ralsgan("train" + data + " --out " + f.run.string() + kTiny + " --steps 1 --lr-g 1e-400", f.t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--lr-g 1e-400 is too small"), std::string::npos) << r.err;
+  r = ralsgan("train" + data + " --out " + f.run.string() +
+                  " --size 32 --width 0.125 --nz 16 --batch 4 --backend cpu --steps 1 --precision f64",
+              f.t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--precision f64 needs --backend ref"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(f.run)) << "refused before the run folder is made";
+  // preprocess --output naming one of the user's images.
+  const fs::path image = f.imgs / fs::directory_iterator(f.imgs)->path().filename();
+  const auto before = read_bytes(image);
+  r = ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " + image.string(), f.t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("exists and is not a ralsgan dataset cache"), std::string::npos) << r.err;
+  EXPECT_EQ(read_bytes(image), before);
+  // --init-g with a NaN weight.
+  ASSERT_EQ(ralsgan("train" + data + " --out " + f.run.string() + kTiny + " --steps 1", f.t.path).code, 0);
+  io::SafetensorsContents g = io::read_safetensors((f.run / "checkpoint" / "generator.safetensors").string());
+  io::TensorData& w = g.tensors.begin()->second;
+  ASSERT_EQ(w.dtype, "F32");
+  const float nan = std::nanf("");
+  std::memcpy(w.bytes.data(), &nan, 4);
+  g.metadata.erase("crc32");
+  const fs::path bad = f.t.path / "nan_g.safetensors";
+  io::write_safetensors(bad.string(), g);
+  r = ralsgan("train" + data + " --out " + (f.t.path / "run2").string() + kTiny + " --steps 1 --init-g " +
+                  bad.string(),
+              f.t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("tensor '" + g.tensors.begin()->first + "' holds 1 value(s) that are NaN or infinite"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(f.t.path / "run2" / "checkpoint"));
+}
+
 // ---- generate checks what it can before any work ---------------------------------
 
 TEST(Generate, ImpossibleOutputsFailBeforeAnyImage) {
