@@ -1,5 +1,6 @@
 #include "apps/ralsgan/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -92,6 +93,26 @@ void check_finite(const io::SafetensorsContents& c, const std::string& file) {
   }
 }
 
+// Where --resume starts: RUN/checkpoint, or, when a run was killed after its
+// first kept copy was published but before RUN/checkpoint was (the first
+// epoch's window), the newest kept copy RUN/checkpoints/epoch_NNNN.
+fs::path resume_source(const RunFolder& run) {
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(run.checkpoint(), ec))) return run.checkpoint();
+  std::vector<fs::path> kept;
+  for (const fs::directory_entry& e : fs::directory_iterator(run.kept_checkpoints(), ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory(ec) && n.size() == 10 && n.rfind("epoch_", 0) == 0 &&
+        n.find_first_not_of("0123456789", 6) == std::string::npos)
+      kept.push_back(e.path());
+  }
+  if (kept.empty()) return run.checkpoint();  // read_checkpoint says there is none
+  std::sort(kept.begin(), kept.end());
+  std::fprintf(stderr, "note: %s is missing (the run was stopped while publishing it); resuming from %s\n",
+               run.checkpoint().string().c_str(), kept.back().string().c_str());
+  return kept.back();
+}
+
 double mean_of(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
@@ -134,8 +155,9 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   std::string inexact_resumes;  // earlier ones, carried in the train state
   std::string resume_note;      // this run's, for its first log line
   if (opt.resume) {
-    const CheckpointUnit ck = read_checkpoint(run.checkpoint());
-    const CheckpointPaths p = CheckpointPaths::in(run.checkpoint());
+    const fs::path from = resume_source(run);
+    const CheckpointUnit ck = read_checkpoint(from);
+    const CheckpointPaths p = CheckpointPaths::in(from);
     check_resumable(ck.train_state.metadata, meta, p.train_state.string());
     const auto& saved = ck.train_state.metadata;
     if (auto it = saved.find("inexact_resumes"); it != saved.end()) inexact_resumes = it->second;

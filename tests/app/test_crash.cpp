@@ -69,7 +69,12 @@ bool left_a_checkpoint(const fs::path& run) {
 // After a kill: resume. Without a checkpoint, the refusal must name
 // RUN/checkpoint, and a fresh start must then be allowed.
 void resume_to_the_end(const Home& h, const fs::path& run, const std::string& context) {
-  const bool had_checkpoint = left_a_checkpoint(run);
+  // A published kept copy alone (killed before RUN/checkpoint's first publish) resumes too.
+  bool kept = false;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run / "checkpoints", ec))
+    kept |= e.path().filename().string().size() == 10 && e.path().filename().string().rfind("epoch_", 0) == 0;
+  const bool had_checkpoint = left_a_checkpoint(run) || kept;
   auto r = ralsgan(h.train(run, " --resume"), h.t.path);
   if (had_checkpoint) {
     ASSERT_EQ(r.code, 0) << context << "\n" << r.err;
@@ -113,6 +118,40 @@ TEST(Crash, KilledAtEveryCheckpointWriteAndPublishStepResumesBitIdentically) {
   // 4 units (steps 2, 4 kept, 4, 6) x (3 files x 3 points + staged + published)
   // + 2 replacements x removed the old.
   EXPECT_EQ(kill_at_every_point(h, ""), 46u);
+}
+
+// The window between the first kept copy and the first RUN/checkpoint (kept
+// copies every epoch): killed at every point of publishing epoch_0001, the run
+// resumes from that kept copy and ends as an uninterrupted one.
+TEST(Crash, KilledBeforeTheFirstCheckpointButAfterItsKeptCopyResumesFromTheCopy) {
+  Home h;
+  auto train = [&](const fs::path& run, const std::string& more) {
+    return "train --data " + h.imgs.string() + " --out " + run.string() +
+           " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --log-every 1 --seed 7 --epochs 2 "
+           "--checkpoint-every 1" +
+           more;
+  };
+  const fs::path ref = h.t.path / "ref";
+  ASSERT_EQ(ralsgan(train(ref, ""), h.t.path).code, 0);
+  // Points 1-11 publish checkpoints/epoch_0001 (3 files x 3 points, staged, published); 12 on is RUN/checkpoint.
+  for (int k = 1; k <= 12; ++k) {
+    const fs::path run = h.t.path / ("run" + std::to_string(k));
+    const std::string context = "killed at point " + std::to_string(k);
+    auto r = ralsgan(train(run, ""), h.t.path, "RG_FAULT_INJECT=kill:" + std::to_string(k));
+    ASSERT_EQ(r.code, 128 + SIGKILL) << context << "\n" << r.err;
+    const bool kept = fs::exists(run / "checkpoints" / "epoch_0001" / "train_state.safetensors");
+    r = ralsgan(train(run, kept || fs::exists(run / "checkpoint") ? " --resume" : ""), h.t.path);
+    ASSERT_EQ(r.code, 0) << context << "\n" << r.err;
+    if (k <= 11) {
+      EXPECT_EQ(kept, k == 11) << context << ": the kept copy exists once published";
+    }
+    for (const char* f : {"checkpoint/generator.safetensors", "checkpoint/train_state.safetensors",
+                          "checkpoints/epoch_0001/train_state.safetensors",
+                          "checkpoints/epoch_0002/generator.safetensors"})
+      EXPECT_EQ(read_bytes(run / f), read_bytes(ref / f)) << context << ": " << f;
+    EXPECT_TRUE(temporaries_under(run).empty()) << context;
+    fs::remove_all(run);
+  }
 }
 
 // Where the file system has no RENAME_EXCHANGE: the old unit steps aside
