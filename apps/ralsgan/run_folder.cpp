@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "engine/io/atomic_file.h"
 #include "apps/ralsgan/checkpoint_unit.h"
@@ -23,9 +24,26 @@ bool exists_at_all(const fs::path& p) {
   return fs::exists(fs::symlink_status(p, ec));
 }
 
-bool has_entries(const fs::path& dir) {
+bool all_digits(const std::string& s, size_t from) {
+  return s.size() > from && s.find_first_not_of("0123456789", from) == std::string::npos;
+}
+
+// The names train writes (docs/run_folder.md "Layout"): only these are a
+// run's, so only these are counted as its checkpoints or deleted by
+// --start-over; anything else in the folder is the user's and stays.
+bool is_kept_copy_name(const std::string& n) { return n.size() == 10 && n.rfind("epoch_", 0) == 0 && all_digits(n, 6); }
+bool is_sample_name(const std::string& n) {
+  return n == "latest.png" || n == "losses.png" ||
+         (n.size() == 22 && n.rfind("grid_step_", 0) == 0 && n.ends_with(".png") && all_digits(n.substr(0, 18), 10));
+}
+
+// The entries of `dir` whose names `ours` accepts.
+std::vector<fs::path> entries_named(const fs::path& dir, bool (*ours)(const std::string&)) {
+  std::vector<fs::path> r;
   std::error_code ec;
-  return fs::is_directory(dir, ec) && !fs::is_empty(dir, ec);
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
+    if (ours(e.path().filename().string())) r.push_back(e.path());
+  return r;
 }
 
 }  // namespace
@@ -70,18 +88,25 @@ void RunFolder::prepare(Mode mode) {
        fs::directory_iterator(kept_checkpoints(), ec))  // in place, by older versions
     if (e.is_directory()) io::remove_temp_files(e.path(), io::TempOwners::kAny);
 
-  const bool holds = exists_at_all(checkpoint()) || has_entries(kept_checkpoints());
+  const std::vector<fs::path> kept = entries_named(kept_checkpoints(), is_kept_copy_name);
+  const bool holds = exists_at_all(checkpoint()) || !kept.empty();
   if (mode == Mode::kNew && holds)
     throw std::runtime_error(
-        dir_.string() + ": holds a checkpoint (" +
-        (exists_at_all(checkpoint()) ? checkpoint() : kept_checkpoints()).string() +
+        dir_.string() + ": holds a checkpoint (" + (exists_at_all(checkpoint()) ? checkpoint() : kept.front()).string() +
         "); continue it with --resume, or pass --start-over to delete it and train from scratch");
   if (mode == Mode::kStartOver) {
-    for (const fs::path& p : {checkpoint(), kept_checkpoints(), samples(), log()}) {
+    // Only what train writes: RUN/checkpoint, the kept copies, the sample
+    // pictures and log.jsonl (each folder itself only once empty).
+    std::vector<fs::path> ours = kept;
+    for (const fs::path& p : entries_named(samples(), is_sample_name)) ours.push_back(p);
+    for (const fs::path& p : {checkpoint(), log()})
+      if (exists_at_all(p)) ours.push_back(p);
+    for (const fs::path& p : ours) {
       fs::remove_all(p, ec);
-      if (ec)
-        throw std::runtime_error("--start-over: cannot remove " + p.string() + ": " + ec.message());
+      if (ec) throw std::runtime_error("--start-over: cannot remove " + p.string() + ": " + ec.message());
     }
+    for (const fs::path& d : {kept_checkpoints(), samples()})
+      if (std::error_code e2; fs::is_directory(d, e2) && fs::is_empty(d, e2)) fs::remove(d, e2);
   }
 }
 

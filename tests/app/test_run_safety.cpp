@@ -631,6 +631,31 @@ TEST(Refusals, UserFilesAndImpossibleOptionsAreRefusedUpFront) {
   EXPECT_FALSE(fs::exists(f.t.path / "run2" / "checkpoint"));
 }
 
+// --start-over deletes only what train writes (RUN/checkpoint, epoch_NNNN
+// copies, its sample pictures, log.jsonl); a checkpoints/ folder of the
+// user's is no checkpoint, and their files beside the run's stay.
+TEST(RunFolder, StartOverDeletesOnlyWhatTrainWrote) {
+  Fixture f;
+  // A folder holding only the user's checkpoints/ trains without --start-over.
+  std::ofstream((fs::create_directories(f.run / "checkpoints"), f.run / "checkpoints" / "notes.txt")) << "mine";
+  auto r = ralsgan(f.train("--epochs 2 --checkpoint-every 1"), f.t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(f.run / "checkpoints" / "epoch_0001"));
+  ASSERT_TRUE(fs::exists(f.run / "samples" / "grid_step_00000004.png"));
+  const std::vector<fs::path> mine = {f.run / "checkpoints" / "notes.txt", f.run / "checkpoints" / "epoch_best" / "g.pt",
+                                      f.run / "samples" / "draft.png", f.run / "my.txt"};
+  for (const fs::path& p : mine) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << "mine";
+  }
+  r = ralsgan(f.train("--steps 1 --start-over"), f.t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const fs::path& p : mine) EXPECT_EQ(testing_cli::read_text(p), "mine") << p;
+  EXPECT_FALSE(fs::exists(f.run / "checkpoints" / "epoch_0002")) << "the run's kept copies go";
+  EXPECT_FALSE(fs::exists(f.run / "samples" / "grid_step_00000004.png")) << "the run's pictures go";
+  EXPECT_EQ(app::read_checkpoint(f.run / "checkpoint").step, 1u);
+}
+
 // ---- generate checks what it can before any work ---------------------------------
 
 TEST(Generate, ImpossibleOutputsFailBeforeAnyImage) {
