@@ -88,6 +88,18 @@ uint64_t header_pixels(ImageFormat fmt, std::span<const uint8_t> b) {
     int64_t w = static_cast<int32_t>(le32(&b[18])), h = static_cast<int32_t>(le32(&b[22]));
     return static_cast<uint64_t>(std::abs(w)) * static_cast<uint64_t>(std::abs(h));
   }
+  if (fmt == ImageFormat::kWebp && n >= 30) {
+    // The first chunk after "RIFF" size "WEBP": lossy VP8, lossless VP8L or extended VP8X.
+    const auto chunk = [&](const char* c) { return std::memcmp(&b[12], c, 4) == 0; };
+    if (chunk("VP8X")) return uint64_t{(le32(&b[24]) & 0xFFFFFF) + 1} * ((le32(&b[26]) >> 8) + 1);
+    if (chunk("VP8L") && b[20] == 0x2F) {
+      const uint32_t bits = le32(&b[21]);
+      return uint64_t{(bits & 0x3FFF) + 1} * (((bits >> 14) & 0x3FFF) + 1);
+    }
+    if (chunk("VP8 ") && b[23] == 0x9D && b[24] == 0x01 && b[25] == 0x2A)
+      return uint64_t{(b[26] | (uint32_t{b[27]} << 8)) & 0x3FFF} * ((b[28] | (uint32_t{b[29]} << 8)) & 0x3FFF);
+    return 0;
+  }
   if (fmt == ImageFormat::kJpeg) {
     // Walk the marker segments up to the first SOFn (C0..CF but C4, C8, CC).
     std::size_t i = 2;

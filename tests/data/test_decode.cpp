@@ -356,6 +356,39 @@ TEST(Decode, HeaderPixelLimit) {
   set_max_decode_pixels(old);
 }
 
+// WebP's three headers are read for their size before decoding: the 34-byte
+// lossless file of issue 23 claims 16384 x 16384 (1.6 GB of RSS in OpenCV);
+// and OpenCV's own WebP files of each kind are measured exactly (the limit
+// set one below their pixel count refuses them, at it admits them).
+TEST(Decode, WebpHeaderPixelLimit) {
+  const std::vector<uint8_t> bomb = {0x52, 0x49, 0x46, 0x46, 0x1a, 0x00, 0x00, 0x00, 0x57, 0x45, 0x42, 0x50,
+                                     0x56, 0x50, 0x38, 0x4c, 0x0e, 0x00, 0x00, 0x00, 0x2f, 0xff, 0xff, 0xff,
+                                     0x0f, 0x07, 0x10, 0x11, 0xfd, 0x0f, 0x44, 0x44, 0xff, 0x03};
+  DecodeResult r = decode_image_bytes(bomb, "bomb.webp");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("WebP too large: header claims 268435456 pixels"), std::string::npos) << r.reason;
+  cv::Mat img(6, 10, CV_8UC3, cv::Scalar(10, 20, 30));
+  for (int quality : {80, 101}) {  // lossy (VP8) and lossless (VP8L)
+    std::vector<uint8_t> webp;
+    ASSERT_TRUE(cv::imencode(".webp", img, webp, {cv::IMWRITE_WEBP_QUALITY, quality}));
+    const uint64_t old = max_decode_pixels();
+    set_max_decode_pixels(59);
+    r = decode_image_bytes(webp, "x.webp");
+    EXPECT_NE(r.reason.find("header claims 60 pixels"), std::string::npos) << quality << ": " << r.reason;
+    set_max_decode_pixels(60);
+    EXPECT_TRUE(decode_image_bytes(webp, "x.webp").ok) << quality;
+    set_max_decode_pixels(old);
+  }
+  // VP8X (extended): canvas 3000 x 50000 - 1 in 24-bit fields.
+  std::vector<uint8_t> x = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
+                            0, 0, 0, 0};
+  const uint32_t w = 3000 - 1, h = 50000 - 1;
+  for (int k = 0; k < 3; ++k) x.push_back(uint8_t(w >> (8 * k)));
+  for (int k = 0; k < 3; ++k) x.push_back(uint8_t(h >> (8 * k)));
+  r = decode_image_bytes(x, "x.webp");
+  EXPECT_NE(r.reason.find("header claims 150000000 pixels"), std::string::npos) << r.reason;
+}
+
 TEST(Decode, EmptyOrUndecodableFolderIsAnError) {
   TempDir dir;
   try {
