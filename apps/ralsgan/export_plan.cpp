@@ -277,8 +277,11 @@ ExportResult export_plan(const ExportOptions& opt) {
   ExportResult r;
   r.plan_file = opt.out / "model.rgplan";
   r.header_file = opt.out / "model.h";
-  io::write_file_atomic(r.plan_file, file);
-  io::write_file_atomic(r.header_file, plan_c_header(file, gfile.filename().string()));
+  // One set: a failure leaves the old plan beside the old header, never a new plan beside an old one.
+  const std::string header = plan_c_header(file, gfile.filename().string());
+  io::write_files_atomic({{r.plan_file, std::span<const uint8_t>(file)},
+                          {r.header_file, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(header.data()),
+                                                                   header.size())}});
   rg_plan_header h;
   std::memcpy(&h, file.data(), sizeof h);
   r.file_bytes = h.file_bytes, r.arena_bytes = h.arena_bytes, r.weights_bytes = h.weights_bytes;

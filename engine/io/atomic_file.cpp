@@ -18,8 +18,9 @@ fs::path temp_path_for(const fs::path& target) {
   return target.string() + kTempMarker + std::to_string(::getpid());
 }
 
-void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
-  const std::string tmp = temp_path_for(path).string();
+namespace {
+// Writes and fsyncs `tmp`, the temporary of `path`; throws naming `path` (and removes `tmp`).
+void write_temp(const std::string& tmp, const fs::path& path, std::span<const uint8_t> bytes) {
   auto fail = [&](int e, int fd) {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
@@ -37,7 +38,55 @@ void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
   }
   if (::fsync(fd) != 0) fail(errno, fd);
   if (::close(fd) != 0) fail(errno, -1);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail(errno, -1);
+}
+}  // namespace
+
+void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
+  const std::string tmp = temp_path_for(path).string();
+  write_temp(tmp, path, bytes);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
+  }
+}
+
+void write_files_atomic(const std::vector<std::pair<fs::path, std::span<const uint8_t>>>& files) {
+  std::vector<std::string> tmps, backups;
+  auto drop = [](const std::vector<std::string>& names, size_t from) {
+    for (size_t i = from; i < names.size(); ++i)
+      if (!names[i].empty()) ::unlink(names[i].c_str());
+  };
+  for (const auto& [path, bytes] : files) {
+    tmps.push_back(temp_path_for(path).string());
+    try {
+      write_temp(tmps.back(), path, bytes);
+    } catch (...) {
+      drop(tmps, 0);
+      throw;
+    }
+  }
+  // The old files stay reachable under a temporary name of ours until the whole set is in.
+  std::vector<bool> existed;
+  for (const auto& [path, bytes] : files) {
+    std::string b = temp_path_for(path).string() + "-1";
+    existed.push_back(::access(path.c_str(), F_OK) == 0);
+    backups.push_back(existed.back() && ::link(path.c_str(), b.c_str()) == 0 ? b : std::string());
+  }
+  for (size_t k = 0; k < files.size(); ++k) {
+    if (::rename(tmps[k].c_str(), files[k].first.c_str()) == 0) continue;
+    const int e = errno;
+    for (size_t j = 0; j < k; ++j) {  // back to the old set (a file without a backup stays new)
+      if (!existed[j]) ::unlink(files[j].first.c_str());
+      else if (!backups[j].empty()) (void)::rename(backups[j].c_str(), files[j].first.c_str());
+    }
+    drop(tmps, k);
+    drop(backups, k);
+    throw std::runtime_error("cannot write " + files[k].first.string() + ": " + std::strerror(e) +
+                             (k ? " (the files written before it were put back as they were)" : ""));
+  }
+  drop(backups, 0);
+  if (!files.empty()) fsync_dir(files.front().first.parent_path().empty() ? "." : files.front().first.parent_path());
 }
 
 void fsync_dir(const fs::path& dir) {

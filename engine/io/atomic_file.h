@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/io/temp_marker.h"
 
@@ -27,6 +29,15 @@ inline void write_file_atomic(const std::filesystem::path& path, const std::stri
   write_file_atomic(
       path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
+
+// Several files published as one set (a plan and the header that names its
+// checksum): every temporary is written and fsynced before the first rename,
+// and if a rename fails, the files already replaced get their old contents
+// back (from hard links made before) and new ones are removed, so the folder
+// holds the old set or the new one, not a mix. (A kill between the renames
+// can still leave a mix; a set's own checksums must tell.) Throws naming the
+// file that failed.
+void write_files_atomic(const std::vector<std::pair<std::filesystem::path, std::span<const uint8_t>>>& files);
 
 // Makes the entries of a folder (a rename into it, a new file) durable. Best
 // effort: some file systems refuse fsync on a folder.

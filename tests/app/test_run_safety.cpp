@@ -656,6 +656,27 @@ TEST(RunFolder, StartOverDeletesOnlyWhatTrainWrote) {
   EXPECT_EQ(app::read_checkpoint(f.run / "checkpoint").step, 1u);
 }
 
+// export publishes model.rgplan and model.h as one set: when the header
+// cannot be written (here a folder in its place), the old plan is put back.
+TEST(Export, AFailedHeaderLeavesTheOldPlanNotANewOne) {
+  Fixture f;
+  ASSERT_EQ(ralsgan(f.train("--steps 1"), f.t.path).code, 0);
+  const fs::path out = f.t.path / "model";
+  ASSERT_EQ(ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path).code, 0);
+  const auto plan = read_bytes(out / "model.rgplan");
+  ASSERT_EQ(ralsgan(f.train("--steps 1 --resume"), f.t.path).code, 0);  // new weights, so a new plan
+  fs::remove(out / "model.h");
+  fs::create_directories(out / "model.h" / "x");
+  const auto r = ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("cannot write " + (out / "model.h").string()), std::string::npos) << r.err;
+  EXPECT_EQ(read_bytes(out / "model.rgplan"), plan) << "the old plan, not the new one";
+  EXPECT_TRUE(temporaries_under(out).empty());
+  fs::remove_all(out / "model.h");
+  ASSERT_EQ(ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path).code, 0);
+  EXPECT_NE(read_bytes(out / "model.rgplan"), plan);
+}
+
 // ---- generate checks what it can before any work ---------------------------------
 
 TEST(Generate, ImpossibleOutputsFailBeforeAnyImage) {
