@@ -133,6 +133,12 @@ int cmd_preprocess(int argc, char** argv) {
                         out.filename().string());
   data::BuildReport report;
   const data::Dataset ds = data::build_dataset_cache(in, out, size, fit, &report, bo);
+  if (stop_requested()) {  // it came while the cache was being written, which then finished
+    if (progress) progress->finish();
+    std::fprintf(stderr, "interrupted by %s while writing %s; the cache was written whole and is kept\n",
+                 stop_signal_name().c_str(), out.string().c_str());
+    return stop_exit_code();
+  }
   if (progress) progress->finish();
   print_build_report(report);
   std::fprintf(stderr, "wrote %s: %zu images of %d px\n", f.str("output").c_str(), ds.size(), size);

@@ -8,6 +8,7 @@
 #include "apps/ralsgan/backend_select.h"
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/generate.h"
+#include "apps/ralsgan/stop.h"
 #include "engine/io/atomic_file.h"
 #include "engine/memory_planner.h"
 #include "engine/schedule.h"
@@ -269,6 +270,10 @@ ExportResult export_plan(const ExportOptions& opt) {
   import_network(*session, weights, gfile.string(), gg.g_params, "G.");
   const std::vector<uint8_t> file = encode_plan(*plan, *session, gg.z, gg.images, opt.weights);
 
+  // The last safe point: a stop before here writes nothing.
+  if (stop_requested())
+    throw Interrupted("export stopped by " + stop_signal_name() + " before writing; " + opt.out.string() +
+                      " is as it was");
   std::error_code ec;
   fs::create_directories(opt.out, ec);
   if (ec || !fs::is_directory(opt.out))

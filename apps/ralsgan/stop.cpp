@@ -24,6 +24,7 @@ void set_handler(void (*handler)(int)) {
   sa.sa_flags = SA_RESTART;  // reads and writes go on; the loops check the flag
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);  // a closed terminal: stop as cleanly as for the others
 }
 
 }  // namespace
@@ -41,7 +42,7 @@ int stop_exit_code() {
 
 std::string stop_signal_name() {
   const int sig = g_stop_signal.load();
-  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal " + std::to_string(sig);
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "signal " + std::to_string(sig);
 }
 
 }  // namespace rg::app

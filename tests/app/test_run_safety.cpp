@@ -113,6 +113,22 @@ TEST(RunFolder, ASecondTrainerOnTheSameFolderIsRefused) {
 
 // ---- Every command stops cleanly ----------------------------------------------
 
+// SIGHUP (a closed terminal or ssh session) stops train like SIGTERM: a
+// checkpoint of the last step, exit 129, no temporary left.
+TEST(Signals, TrainStopsOnSighupWithACheckpoint) {
+  Fixture f;
+  const pid_t pid = spawn(f.train("--epochs 100000 --sample-every 0 --checkpoint-every 0"), f.t.path);
+  ASSERT_TRUE(wait_until([&] { return line_count(f.run / "log.jsonl") >= 3; }, 60))
+      << read_text(f.t.path / "stderr.txt");
+  ::kill(pid, SIGHUP);
+  EXPECT_EQ(wait_for(pid, 30), 129);
+  const app::CheckpointUnit ck = app::read_checkpoint(f.run / "checkpoint");
+  EXPECT_NE(read_text(f.t.path / "stderr.txt").find("interrupted by SIGHUP after step " + std::to_string(ck.step)),
+            std::string::npos)
+      << read_text(f.t.path / "stderr.txt");
+  EXPECT_TRUE(temporaries_under(f.run).empty());
+}
+
 TEST(Signals, TrainStopsOnSigtermWithACheckpointAndSaysWhere) {
   Fixture f;
   const pid_t pid =
