@@ -109,21 +109,35 @@ TrainLog TrainLog::start(const fs::path& path) {
 
 TrainLog TrainLog::resume(const fs::path& path, uint64_t step) {
   const std::string text = read_existing(path);
-  // Keep the lines of steps up to the checkpoint's, in increasing order; drop
-  // what came after it (those steps are run again) and any line cut short.
+  // Keep the lines of steps up to the checkpoint's, in increasing order, each
+  // written again as we write lines (so every kept line is valid JSON); drop
+  // what came after it (those steps are run again) and a last line cut short
+  // by a kill. A whole line that is not ours is an error naming it: the log
+  // is not rewritten over something we cannot read.
   std::string kept_text;
   std::vector<LogRecord> kept;
+  size_t line_no = 0, dropped = 0;
   for (size_t at = 0; at < text.size();) {
     const size_t nl = text.find('\n', at);
     if (nl == std::string::npos) break;  // a last line without its newline: cut short
     const std::string line = text.substr(at, nl - at);
     at = nl + 1;
+    ++line_no;
     LogRecord r;
-    if (!parse_log_line(line, r) || r.step > step || (!kept.empty() && r.step <= kept.back().step))
+    if (!parse_log_line(line, r))
+      throw std::runtime_error(path.string() + ": line " + std::to_string(line_no) +
+                               " is not a log line of ralsgan train; the log is left as it is (remove or repair "
+                               "that line, then resume)");
+    if (r.step > step || (!kept.empty() && r.step <= kept.back().step)) {
+      ++dropped;
       continue;
+    }
     kept.push_back(r);
-    kept_text += line + "\n";
+    kept_text += log_line(r);
   }
+  if (dropped)
+    std::fprintf(stderr, "note: %s: %zu line(s) after the checkpoint's step %llu dropped (those steps run again)\n",
+                 path.string().c_str(), dropped, (unsigned long long)step);
   if (kept_text != text) io::write_file_atomic(path, kept_text);
   return TrainLog(path, open_for_append(path, 0), std::move(kept));
 }

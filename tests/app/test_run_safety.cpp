@@ -310,6 +310,38 @@ std::string without_rate(const std::string& line) {
   return line.substr(0, line.find(",\"images_per_s\""));
 }
 
+// A whole log line that is not ours stops the resume, naming the line, and
+// leaves the log as it was; a line of ours in a form that is not JSON (nan) is
+// written again as JSON; lines past the checkpoint are dropped with a note.
+TEST(Log, ResumeRefusesALineItCannotReadAndRewritesOursAsJson) {
+  Fixture f;
+  ASSERT_EQ(ralsgan(f.train("--epochs 3 --steps 3"), f.t.path).code, 0);  // lines 1-3, checkpoint at 3
+  auto lines = read_lines(f.run / "log.jsonl");
+  ASSERT_EQ(lines.size(), 3u);
+  const std::string good = lines[1];
+  lines[1] = good.substr(0, good.find(",\"c_real\"")) + ",\"c_real\":nan" + good.substr(good.find(",\"c_fake\""));
+  {
+    std::ofstream log(f.run / "log.jsonl", std::ios::trunc);
+    log << lines[0] << "\n" << lines[1] << "\n" << "my own notes\n" << lines[2] << "\n";
+  }
+  const std::string before = testing_cli::read_text(f.run / "log.jsonl");
+  auto r = ralsgan(f.train("--epochs 3 --resume"), f.t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find((f.run / "log.jsonl").string() + ": line 3 is not a log line of ralsgan train"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(testing_cli::read_text(f.run / "log.jsonl"), before);
+  {
+    std::ofstream log(f.run / "log.jsonl", std::ios::trunc);
+    log << lines[0] << "\n" << lines[1] << "\n" << lines[2] << "\n" << lines[2].replace(8, 1, "4") << "\n";
+  }
+  r = ralsgan(f.train("--epochs 3 --resume"), f.t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 line(s) after the checkpoint's step 3 dropped"), std::string::npos) << r.err;
+  for (const std::string& l : read_lines(f.run / "log.jsonl")) EXPECT_TRUE(testing_json::valid_json(l)) << l;
+  EXPECT_EQ(read_lines(f.run / "log.jsonl").size(), 6u);
+}
+
 TEST(Log, ResumeCutsTheLogBackToTheCheckpointsStep) {
   Fixture f;
   TempDir ref;
