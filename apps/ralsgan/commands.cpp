@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <tuple>
 
 #include "apps/data/augment.h"
 #include "apps/data/dataset.h"
@@ -151,6 +152,8 @@ int cmd_train(int argc, char** argv) {
   RunFolder run(o.out, o.resume             ? RunFolder::Mode::kResume
                        : f.on("start-over") ? RunFolder::Mode::kStartOver
                                             : RunFolder::Mode::kNew);
+  // A damaged checkpoint is refused now, not after minutes of decoding.
+  if (o.resume) std::tie(o.resume_dir, o.resume_unit) = resume_checkpoint(run);
   const data::Dataset ds =
       load_dataset(f.str("data"), o.size, data::Fit::kPad, unsigned(o.backend.threads));
   const TrainResult r = train(o, ds, run);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <new>
 #include <string>
 
@@ -81,6 +82,12 @@ int main(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "ralsgan %s: error: out of memory (an allocation failed); try a smaller --batch or --size\n",
                  cmd.c_str());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // Not the library's "filesystem error: cannot create directories: ..." but the path and the reason.
+    std::string what = e.path1().empty() ? std::string("a file operation failed") : e.path1().string();
+    if (!e.path2().empty()) what += " -> " + e.path2().string();
+    std::fprintf(stderr, "ralsgan %s: error: %s: %s\n", cmd.c_str(), what.c_str(), e.code().message().c_str());
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ralsgan %s: error: %s\n", cmd.c_str(), e.what());

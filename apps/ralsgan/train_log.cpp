@@ -41,8 +41,12 @@ std::string read_existing(const fs::path& path) {
 }
 
 int open_for_append(const fs::path& path, int extra_flags) {
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | extra_flags, 0644);
+  // Never through a symbolic link: truncating or appending to whatever it
+  // points at would write a file that is not the run's.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | extra_flags, 0644);
+  if (fd < 0 && errno == ELOOP)
+    throw std::runtime_error(path.string() + " is a symbolic link; the run's log is written only as a file of its own "
+                                             "(remove the link)");
   if (fd < 0) cannot("write", path, errno);
   return fd;
 }

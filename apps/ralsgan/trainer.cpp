@@ -121,6 +121,11 @@ double mean_of(const std::vector<double>& v) {
 
 }  // namespace
 
+std::pair<fs::path, std::shared_ptr<const CheckpointUnit>> resume_checkpoint(const RunFolder& run) {
+  const fs::path from = resume_source(run);
+  return {from, std::make_shared<const CheckpointUnit>(read_checkpoint(from))};
+}
+
 TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& run) {
   if (ds.image_size() != opt.size)
     throw std::runtime_error("the data set's images are " + std::to_string(ds.image_size()) + " px but --size is " +
@@ -155,8 +160,8 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   std::string inexact_resumes;  // earlier ones, carried in the train state
   std::string resume_note;      // this run's, for its first log line
   if (opt.resume) {
-    const fs::path from = resume_source(run);
-    const CheckpointUnit ck = read_checkpoint(from);
+    const auto [from, unit] = opt.resume_unit ? std::pair{opt.resume_dir, opt.resume_unit} : resume_checkpoint(run);
+    const CheckpointUnit& ck = *unit;
     const CheckpointPaths p = CheckpointPaths::in(from);
     check_resumable(ck.train_state.metadata, meta, p.train_state.string());
     const auto& saved = ck.train_state.metadata;

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <filesystem>
 #include <string>
 
 #include "apps/data/dataset.h"
 #include "apps/ralsgan/backend_select.h"
+#include "apps/ralsgan/checkpoint_unit.h"
 #include "apps/ralsgan/run_folder.h"
 
 namespace rg::app {
@@ -38,6 +40,11 @@ struct TrainOptions {
   // log.jsonl and the train state, instead of refusing (the run then differs
   // from an uninterrupted one).
   bool allow_inexact_resume = false;
+  // --resume: the unit to continue from, read and verified before the data is
+  // decoded (resume_checkpoint), so a damaged one is refused at once; empty:
+  // train() reads it.
+  std::shared_ptr<const CheckpointUnit> resume_unit;
+  std::filesystem::path resume_dir;
   bool quiet = false;
 };
 
@@ -50,6 +57,10 @@ struct TrainResult {
 // that a refused folder fails at once): from scratch, or from its checkpoint
 // when opt.resume. Stops between steps when a stop is asked for (stop.h),
 // with a checkpoint of the last step done.
+// Where --resume continues from (RUN/checkpoint, or the newest kept copy when
+// a run was killed before its first RUN/checkpoint), and that unit, verified.
+std::pair<std::filesystem::path, std::shared_ptr<const CheckpointUnit>> resume_checkpoint(const RunFolder& run);
+
 TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& run);
 
 }  // namespace rg::app

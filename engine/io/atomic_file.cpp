@@ -92,8 +92,13 @@ void write_files_atomic(const std::vector<std::pair<fs::path, std::span<const ui
 void fsync_dir(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
-  (void)::fsync(fd);
+  const int rc = ::fsync(fd), e = errno;
   ::close(fd);
+  // Some file systems do not sync folders (EINVAL, ENOTSUP, EROFS): nothing to
+  // do there. A failed sync (EIO: the disk) means the renames may not last.
+  if (rc != 0 && e != EINVAL && e != ENOTSUP && e != EROFS && e != EBADF)
+    throw std::runtime_error("cannot make " + dir.string() + "'s new entries durable (fsync of the folder): " +
+                             std::strerror(e));
 }
 
 namespace {

@@ -39,8 +39,9 @@ inline void write_file_atomic(const std::filesystem::path& path, const std::stri
 // file that failed.
 void write_files_atomic(const std::vector<std::pair<std::filesystem::path, std::span<const uint8_t>>>& files);
 
-// Makes the entries of a folder (a rename into it, a new file) durable. Best
-// effort: some file systems refuse fsync on a folder.
+// Makes the entries of a folder (a rename into it, a new file) durable. File
+// systems that do not sync folders are accepted; a failed sync (EIO) throws
+// naming the folder.
 void fsync_dir(const std::filesystem::path& dir);
 
 // Which temporary entries remove_temp_files may take.

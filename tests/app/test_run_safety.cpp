@@ -725,6 +725,32 @@ TEST(Export, AFailedHeaderLeavesTheOldPlanNotANewOne) {
   EXPECT_NE(read_bytes(out / "model.rgplan"), plan);
 }
 
+// A log.jsonl that is a symbolic link is never written through; a damaged
+// checkpoint is refused before the data set is decoded.
+TEST(Refusals, SymlinkedLogAndDamagedCheckpointBeforeAnyWork) {
+  Fixture f;
+  const fs::path target = f.t.path / "precious.txt";
+  std::ofstream(target) << "precious";
+  fs::create_directories(f.run);
+  fs::create_symlink(target, f.run / "log.jsonl");
+  auto r = ralsgan(f.train("--steps 1"), f.t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("log.jsonl is a symbolic link"), std::string::npos) << r.err;
+  EXPECT_EQ(testing_cli::read_text(target), "precious");
+  fs::remove(f.run / "log.jsonl");
+  ASSERT_EQ(ralsgan(f.train("--steps 1"), f.t.path).code, 0);
+  {
+    std::fstream g(f.run / "checkpoint" / "generator.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    g.seekp(-3, std::ios::end);
+    g.put('\x7f');
+  }
+  r = ralsgan(f.train("--steps 1 --resume"), f.t.path);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("generator.safetensors"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("decode:"), std::string::npos) << "refused before decoding: " << r.err;
+  EXPECT_EQ(r.err.find("data:"), std::string::npos) << "refused before loading the data: " << r.err;
+}
+
 // ---- generate checks what it can before any work ---------------------------------
 
 TEST(Generate, ImpossibleOutputsFailBeforeAnyImage) {
