@@ -130,9 +130,14 @@ void recover_checkpoints(const fs::path& parent) {
   for (const fs::directory_entry& e : fs::directory_iterator(parent, ec)) {
     const std::string name = e.path().filename().string();
     const size_t at = name.rfind(kOldMark);
-    if (at != std::string::npos && at > 0 && at + 5 < name.size() &&
-        name.find_first_not_of("0123456789", at + 5) == std::string::npos)
-      old.push_back(e.path());
+    if (at == std::string::npos || at == 0 || at + 5 >= name.size() ||
+        name.find_first_not_of("0123456789", at + 5) != std::string::npos || !e.is_directory(ec))
+      continue;
+    // Only a unit of ours moved aside ("checkpoint" or "epoch_NNNN"): a user's "keep.old-1" stays.
+    const std::string unit = name.substr(0, at);
+    const bool ours = unit == "checkpoint" || (unit.size() == 10 && unit.rfind("epoch_", 0) == 0 &&
+                                               unit.find_first_not_of("0123456789", 6) == std::string::npos);
+    if (ours) old.push_back(e.path());
   }
   for (const fs::path& o : old) {
     const std::string name = o.filename().string();

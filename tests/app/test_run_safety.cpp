@@ -749,6 +749,63 @@ TEST(Refusals, SymlinkedLogAndDamagedCheckpointBeforeAnyWork) {
   EXPECT_EQ(r.err.find("data:"), std::string::npos) << "refused before loading the data: " << r.err;
 }
 
+// Foreign files in every folder a command writes to, with names like ours
+// (temporary-looking, image-like), checked byte for byte after every command,
+// on success and on failure: no command deletes, renames or truncates a file
+// it did not create.
+TEST(Temporaries, NoCommandTouchesAFileItDidNotCreate) {
+  Fixture f;
+  const fs::path gen = f.t.path / "gen", exp = f.t.path / "exp", caches = f.t.path / "caches";
+  const std::vector<std::string> names = {"notes.tmp-1",     "a.tmp-99999999",  "b.rgtmp-backups", "keep.old-1",
+                                          "image_x.png.tmp-1", "latest.png.bak", "epoch_1",         "x.rgtmp-1.txt"};
+  std::vector<fs::path> seeded;
+  for (const fs::path& d : {f.run, f.run / "samples", f.run / "checkpoints", gen, exp, caches})
+    for (const std::string& n : names) {
+      fs::create_directories(d);
+      seeded.push_back(d / n);
+      std::ofstream(d / n) << "user's " << (d / n).string();
+    }
+  auto check = [&](const std::string& after) {
+    for (const fs::path& p : seeded) EXPECT_EQ(testing_cli::read_text(p), "user's " + p.string()) << after << ": " << p;
+  };
+  const std::string ck = " --checkpoint " + f.run.string();
+  ASSERT_EQ(ralsgan(f.train("--epochs 2 --checkpoint-every 1"), f.t.path).code, 0);
+  check("train");
+  EXPECT_EQ(ralsgan(f.train("--epochs 2 --lr-g 2"), f.t.path).code, 2);
+  check("train with a bad option");
+  EXPECT_EQ(ralsgan("train --data " + (f.t.path / "none").string() + " --out " + f.run.string() + kTiny, f.t.path).code,
+            1);
+  check("train with no data");
+  ASSERT_EQ(ralsgan(f.train("--epochs 3 --resume"), f.t.path).code, 0);
+  check("train --resume");
+  ASSERT_EQ(ralsgan(f.train("--steps 1 --start-over"), f.t.path).code, 0);
+  check("train --start-over");
+  ASSERT_EQ(ralsgan("generate --backend ref --count 3" + ck + " --out " + gen.string() + " --zip " +
+                        (gen / "all.zip").string(),
+                    f.t.path)
+                .code,
+            0);
+  check("generate");
+  EXPECT_EQ(ralsgan("generate --backend ref --count 3 --checkpoint " + (f.t.path / "none").string() + " --out " +
+                        gen.string(),
+                    f.t.path)
+                .code,
+            1);
+  check("generate without a checkpoint");
+  ASSERT_EQ(ralsgan("export" + ck + " --out " + exp.string(), f.t.path).code, 0);
+  check("export");
+  ASSERT_EQ(ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " + (caches / "c.rgcache").string(),
+                    f.t.path)
+                .code,
+            0);
+  check("preprocess");
+  EXPECT_EQ(ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " + (caches / "notes.tmp-1").string(),
+                    f.t.path)
+                .code,
+            1);
+  check("preprocess over a user's file");
+}
+
 // ---- generate checks what it can before any work ---------------------------------
 
 TEST(Generate, ImpossibleOutputsFailBeforeAnyImage) {
