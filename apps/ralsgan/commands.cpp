@@ -201,7 +201,13 @@ int cmd_generate(int argc, char** argv) {
   o.seed = f.unsigned_integer("seed");
   o.start_index = f.unsigned_integer("start-index");
   if (f.has("latents")) o.latents = f.str("latents");
-  if (f.has("zip")) o.zip = f.str("zip");
+  if (f.has("zip")) {
+    o.zip = f.str("zip");
+    std::error_code ec;
+    if (fs::is_directory(o.zip, ec) ||
+        fs::weakly_canonical(fs::absolute(o.zip), ec) == fs::weakly_canonical(fs::absolute(o.out), ec))
+      throw UsageError("generate: --zip " + o.zip.string() + " is a folder or the --out folder; name a file");
+  }
   o.batch = int(f.integer("batch", 1, 4096));
   o.backend = backend_of(f);
   try {

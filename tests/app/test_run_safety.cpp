@@ -657,6 +657,13 @@ TEST(Refusals, UserFilesAndImpossibleOptionsAreRefusedUpFront) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("exists and is not a ralsgan dataset cache"), std::string::npos) << r.err;
   EXPECT_EQ(read_bytes(image), before);
+  // generate --zip naming the --out folder: refused before any image.
+  r = ralsgan("generate --backend ref --count 2 --checkpoint " + (f.t.path / "none").string() + " --out " +
+                  (f.t.path / "same").string() + " --zip " + (f.t.path / "same").string(),
+              f.t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("is a folder or the --out folder"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(f.t.path / "same"));
   // --init-g with a NaN weight.
   ASSERT_EQ(ralsgan("train" + data + " --out " + f.run.string() + kTiny + " --steps 1", f.t.path).code, 0);
   io::SafetensorsContents g = io::read_safetensors((f.run / "checkpoint" / "generator.safetensors").string());
