@@ -62,7 +62,8 @@ void print_build_report(const data::BuildReport& r) {
       std::fprintf(stderr, "  ... and %zu more (see the JSON report)\n", r.skipped.size() - 10);
       break;
     }
-    std::fprintf(stderr, "  skipped %s: %s\n", printable(s.path).c_str(), printable(s.reason).c_str());
+    std::fprintf(stderr, "  skipped %s: %s\n", printable(s.path).c_str(),
+                 printable(s.reason).c_str());
   }
 }
 
@@ -125,9 +126,10 @@ int cmd_preprocess(int argc, char** argv) {
     std::ifstream head(out, std::ios::binary);
     if (!fs::is_regular_file(fs::symlink_status(out, ec)) || !head.read(magic, sizeof magic) ||
         std::memcmp(magic, data::kCacheMagic, sizeof magic) != 0)
-      throw std::runtime_error(out.string() +
-                               " exists and is not a ralsgan dataset cache; it is left as it is (choose another "
-                               "--output)");
+      throw std::runtime_error(
+          out.string() +
+          " exists and is not a ralsgan dataset cache; it is left as it is (choose another "
+          "--output)");
   }
   io::remove_temp_files(out.parent_path().empty() ? "." : out.parent_path(), io::TempOwners::kDead,
                         out.filename().string());
@@ -135,7 +137,8 @@ int cmd_preprocess(int argc, char** argv) {
   const data::Dataset ds = data::build_dataset_cache(in, out, size, fit, &report, bo);
   if (stop_requested()) {  // it came while the cache was being written, which then finished
     if (progress) progress->finish();
-    std::fprintf(stderr, "interrupted by %s while writing %s; the cache was written whole and is kept\n",
+    std::fprintf(stderr,
+                 "interrupted by %s while writing %s; the cache was written whole and is kept\n",
                  stop_signal_name().c_str(), out.string().c_str());
     return stop_exit_code();
   }

@@ -42,7 +42,10 @@ int stop_exit_code() {
 
 std::string stop_signal_name() {
   const int sig = g_stop_signal.load();
-  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "signal " + std::to_string(sig);
+  return sig == SIGINT    ? "SIGINT"
+         : sig == SIGTERM ? "SIGTERM"
+         : sig == SIGHUP  ? "SIGHUP"
+                          : "signal " + std::to_string(sig);
 }
 
 }  // namespace rg::app

@@ -77,16 +77,20 @@ void write_files_atomic(const std::vector<std::pair<fs::path, std::span<const ui
     if (::rename(tmps[k].c_str(), files[k].first.c_str()) == 0) continue;
     const int e = errno;
     for (size_t j = 0; j < k; ++j) {  // back to the old set (a file without a backup stays new)
-      if (!existed[j]) ::unlink(files[j].first.c_str());
-      else if (!backups[j].empty()) (void)::rename(backups[j].c_str(), files[j].first.c_str());
+      if (!existed[j])
+        ::unlink(files[j].first.c_str());
+      else if (!backups[j].empty())
+        (void)::rename(backups[j].c_str(), files[j].first.c_str());
     }
     drop(tmps, k);
     drop(backups, k);
-    throw std::runtime_error("cannot write " + files[k].first.string() + ": " + std::strerror(e) +
-                             (k ? " (the files written before it were put back as they were)" : ""));
+    throw std::runtime_error(
+        "cannot write " + files[k].first.string() + ": " + std::strerror(e) +
+        (k ? " (the files written before it were put back as they were)" : ""));
   }
   drop(backups, 0);
-  if (!files.empty()) fsync_dir(files.front().first.parent_path().empty() ? "." : files.front().first.parent_path());
+  if (!files.empty())
+    fsync_dir(files.front().first.parent_path().empty() ? "." : files.front().first.parent_path());
 }
 
 void fsync_dir(const fs::path& dir) {
@@ -97,8 +101,8 @@ void fsync_dir(const fs::path& dir) {
   // Some file systems do not sync folders (EINVAL, ENOTSUP, EROFS): nothing to
   // do there. A failed sync (EIO: the disk) means the renames may not last.
   if (rc != 0 && e != EINVAL && e != ENOTSUP && e != EROFS && e != EBADF)
-    throw std::runtime_error("cannot make " + dir.string() + "'s new entries durable (fsync of the folder): " +
-                             std::strerror(e));
+    throw std::runtime_error("cannot make " + dir.string() +
+                             "'s new entries durable (fsync of the folder): " + std::strerror(e));
 }
 
 namespace {
@@ -120,7 +124,8 @@ pid_t pid_of_suffix(const std::string& suffix) {
 // A suffix this program writes: a process id ("<pid>", "<pid>-<n>") or the
 // safetensors writer's six random characters.
 bool is_our_suffix(const std::string& suffix) {
-  return pid_of_suffix(suffix) > 0 || (suffix.size() == 6 && all_of_set(suffix, "abcdefghijklmnopqrstuvwxyz0123456789"));
+  return pid_of_suffix(suffix) > 0 ||
+         (suffix.size() == 6 && all_of_set(suffix, "abcdefghijklmnopqrstuvwxyz0123456789"));
 }
 
 // Whether a temporary entry's writer may still be running.

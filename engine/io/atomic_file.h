@@ -37,7 +37,8 @@ inline void write_file_atomic(const std::filesystem::path& path, const std::stri
 // holds the old set or the new one, not a mix. (A kill between the renames
 // can still leave a mix; a set's own checksums must tell.) Throws naming the
 // file that failed.
-void write_files_atomic(const std::vector<std::pair<std::filesystem::path, std::span<const uint8_t>>>& files);
+void write_files_atomic(
+    const std::vector<std::pair<std::filesystem::path, std::span<const uint8_t>>>& files);
 
 // Makes the entries of a folder (a rename into it, a new file) durable. File
 // systems that do not sync folders are accepted; a failed sync (EIO) throws

@@ -73,7 +73,8 @@ void resume_to_the_end(const Home& h, const fs::path& run, const std::string& co
   bool kept = false;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(run / "checkpoints", ec))
-    kept |= e.path().filename().string().size() == 10 && e.path().filename().string().rfind("epoch_", 0) == 0;
+    kept |= e.path().filename().string().size() == 10 &&
+            e.path().filename().string().rfind("epoch_", 0) == 0;
   const bool had_checkpoint = left_a_checkpoint(run) || kept;
   auto r = ralsgan(h.train(run, " --resume"), h.t.path);
   if (had_checkpoint) {
@@ -127,13 +128,15 @@ TEST(Crash, KilledBeforeTheFirstCheckpointButAfterItsKeptCopyResumesFromTheCopy)
   Home h;
   auto train = [&](const fs::path& run, const std::string& more) {
     return "train --data " + h.imgs.string() + " --out " + run.string() +
-           " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --log-every 1 --seed 7 --epochs 2 "
+           " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --log-every 1 --seed 7 "
+           "--epochs 2 "
            "--checkpoint-every 1" +
            more;
   };
   const fs::path ref = h.t.path / "ref";
   ASSERT_EQ(ralsgan(train(ref, ""), h.t.path).code, 0);
-  // Points 1-11 publish checkpoints/epoch_0001 (3 files x 3 points, staged, published); 12 on is RUN/checkpoint.
+  // Points 1-11 publish checkpoints/epoch_0001 (3 files x 3 points, staged, published); 12 on is
+  // RUN/checkpoint.
   for (int k = 1; k <= 12; ++k) {
     const fs::path run = h.t.path / ("run" + std::to_string(k));
     const std::string context = "killed at point " + std::to_string(k);
@@ -247,7 +250,8 @@ TEST(Crash, RandomKillsResumeBitIdentically) {
     for (const fs::path& from : {ref, run}) {
       const fs::path images = h.t.path / (from == ref ? "ref_images" : "run_images");
       if (from == ref && fs::exists(images)) continue;  // made once
-      ASSERT_EQ(ralsgan("generate --backend ref --count 4 --checkpoint " + from.string() + " --out " + images.string(),
+      ASSERT_EQ(ralsgan("generate --backend ref --count 4 --checkpoint " + from.string() +
+                            " --out " + images.string(),
                         h.t.path)
                     .code,
                 0)
@@ -255,7 +259,9 @@ TEST(Crash, RandomKillsResumeBitIdentically) {
     }
     for (int k = 0; k < 4; ++k) {
       const std::string png = "image_0000" + std::to_string(k) + ".png";
-      EXPECT_EQ(read_bytes(h.t.path / "run_images" / png), read_bytes(h.t.path / "ref_images" / png)) << context << png;
+      EXPECT_EQ(read_bytes(h.t.path / "run_images" / png),
+                read_bytes(h.t.path / "ref_images" / png))
+          << context << png;
     }
     fs::remove_all(h.t.path / "run_images");
     fs::remove_all(run);

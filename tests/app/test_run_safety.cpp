@@ -98,7 +98,8 @@ TEST(RunFolder, ASecondTrainerOnTheSameFolderIsRefused) {
   TempDir other;  // its own stderr file
   auto r = ralsgan(f.train("--resume --steps 1"), other.path);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find(f.run.string() + ": in use by another ralsgan train (it holds a lock on the folder)"),
+  EXPECT_NE(r.err.find(f.run.string() +
+                       ": in use by another ralsgan train (it holds a lock on the folder)"),
             std::string::npos)
       << r.err;
   // The lock is on the folder itself: no file of it to leave behind or to delete under the trainer.
@@ -117,13 +118,15 @@ TEST(RunFolder, ASecondTrainerOnTheSameFolderIsRefused) {
 // checkpoint of the last step, exit 129, no temporary left.
 TEST(Signals, TrainStopsOnSighupWithACheckpoint) {
   Fixture f;
-  const pid_t pid = spawn(f.train("--epochs 100000 --sample-every 0 --checkpoint-every 0"), f.t.path);
+  const pid_t pid =
+      spawn(f.train("--epochs 100000 --sample-every 0 --checkpoint-every 0"), f.t.path);
   ASSERT_TRUE(wait_until([&] { return line_count(f.run / "log.jsonl") >= 3; }, 60))
       << read_text(f.t.path / "stderr.txt");
   ::kill(pid, SIGHUP);
   EXPECT_EQ(wait_for(pid, 30), 129);
   const app::CheckpointUnit ck = app::read_checkpoint(f.run / "checkpoint");
-  EXPECT_NE(read_text(f.t.path / "stderr.txt").find("interrupted by SIGHUP after step " + std::to_string(ck.step)),
+  EXPECT_NE(read_text(f.t.path / "stderr.txt")
+                .find("interrupted by SIGHUP after step " + std::to_string(ck.step)),
             std::string::npos)
       << read_text(f.t.path / "stderr.txt");
   EXPECT_TRUE(temporaries_under(f.run).empty());
@@ -315,30 +318,41 @@ std::string without_rate(const std::string& line) {
 // written again as JSON; lines past the checkpoint are dropped with a note.
 TEST(Log, ResumeRefusesALineItCannotReadAndRewritesOursAsJson) {
   Fixture f;
-  ASSERT_EQ(ralsgan(f.train("--epochs 3 --steps 3"), f.t.path).code, 0);  // lines 1-3, checkpoint at 3
+  ASSERT_EQ(ralsgan(f.train("--epochs 3 --steps 3"), f.t.path).code,
+            0);  // lines 1-3, checkpoint at 3
   auto lines = read_lines(f.run / "log.jsonl");
   ASSERT_EQ(lines.size(), 3u);
   const std::string good = lines[1];
-  lines[1] = good.substr(0, good.find(",\"c_real\"")) + ",\"c_real\":nan" + good.substr(good.find(",\"c_fake\""));
+  lines[1] = good.substr(0, good.find(",\"c_real\"")) + ",\"c_real\":nan" +
+             good.substr(good.find(",\"c_fake\""));
   {
     std::ofstream log(f.run / "log.jsonl", std::ios::trunc);
-    log << lines[0] << "\n" << lines[1] << "\n" << "my own notes\n" << lines[2] << "\n";
+    log << lines[0] << "\n"
+        << lines[1] << "\n"
+        << "my own notes\n"
+        << lines[2] << "\n";
   }
   const std::string before = testing_cli::read_text(f.run / "log.jsonl");
   auto r = ralsgan(f.train("--epochs 3 --resume"), f.t.path);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find((f.run / "log.jsonl").string() + ": line 3 is not a log line of ralsgan train"),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find((f.run / "log.jsonl").string() + ": line 3 is not a log line of ralsgan train"),
+      std::string::npos)
       << r.err;
   EXPECT_EQ(testing_cli::read_text(f.run / "log.jsonl"), before);
   {
     std::ofstream log(f.run / "log.jsonl", std::ios::trunc);
-    log << lines[0] << "\n" << lines[1] << "\n" << lines[2] << "\n" << lines[2].replace(8, 1, "4") << "\n";
+    log << lines[0] << "\n"
+        << lines[1] << "\n"
+        << lines[2] << "\n"
+        << lines[2].replace(8, 1, "4") << "\n";
   }
   r = ralsgan(f.train("--epochs 3 --resume"), f.t.path);
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.err.find("1 line(s) after the checkpoint's step 3 dropped"), std::string::npos) << r.err;
-  for (const std::string& l : read_lines(f.run / "log.jsonl")) EXPECT_TRUE(testing_json::valid_json(l)) << l;
+  EXPECT_NE(r.err.find("1 line(s) after the checkpoint's step 3 dropped"), std::string::npos)
+      << r.err;
+  for (const std::string& l : read_lines(f.run / "log.jsonl"))
+    EXPECT_TRUE(testing_json::valid_json(l)) << l;
   EXPECT_EQ(read_lines(f.run / "log.jsonl").size(), 6u);
 }
 
@@ -381,7 +395,8 @@ TEST(Log, AFailedWriteIsAnErrorNamingTheLog) {
   fs::create_symlink("/dev/full", f.run / "log.jsonl");
   auto r = ralsgan(f.train("--steps 2"), f.t.path);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find((f.run / "log.jsonl").string() + " is a symbolic link"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find((f.run / "log.jsonl").string() + " is a symbolic link"), std::string::npos)
+      << r.err;
   EXPECT_FALSE(fs::exists(f.run / "checkpoint"));
   // A file size limit (as root too) that the log reaches long before the
   // first epoch ends; every other file (stderr.txt too) stays below it.
@@ -617,8 +632,8 @@ TEST(Temporaries, AFailedTrainLeavesTheUsersFilesAsTheyWere) {
     fs::create_directories(p.parent_path());
     std::ofstream(p) << "user's " << p.filename().string();
   }
-  const auto r = ralsgan("train --data " + (f.t.path / "nonexistent").string() + " --out " + u.string() + kTiny +
-                             " --epochs 1",
+  const auto r = ralsgan("train --data " + (f.t.path / "nonexistent").string() + " --out " +
+                             u.string() + kTiny + " --epochs 1",
                          f.t.path);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("nonexistent"), std::string::npos) << r.err;
@@ -636,37 +651,45 @@ TEST(Refusals, UserFilesAndImpossibleOptionsAreRefusedUpFront) {
   Fixture f;
   const std::string data = " --data " + f.imgs.string();
   // A run folder inside the data folder: its samples would become training images.
-  auto r = ralsgan("train" + data + " --out " + (f.imgs / "run").string() + kTiny + " --steps 1", f.t.path);
+  auto r = ralsgan("train" + data + " --out " + (f.imgs / "run").string() + kTiny + " --steps 1",
+                   f.t.path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("is inside the data folder"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(f.imgs / "run"));
   // Values no run can use.
-  r = ralsgan("train" + data + " --out " + f.run.string() + kTiny + " --steps 1 --lr-g 1e-400", f.t.path);
+  r = ralsgan("train" + data + " --out " + f.run.string() + kTiny + " --steps 1 --lr-g 1e-400",
+              f.t.path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--lr-g 1e-400 is too small"), std::string::npos) << r.err;
-  r = ralsgan("train" + data + " --out " + f.run.string() +
-                  " --size 32 --width 0.125 --nz 16 --batch 4 --backend cpu --steps 1 --precision f64",
-              f.t.path);
+  r = ralsgan(
+      "train" + data + " --out " + f.run.string() +
+          " --size 32 --width 0.125 --nz 16 --batch 4 --backend cpu --steps 1 --precision f64",
+      f.t.path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--precision f64 needs --backend ref"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(f.run)) << "refused before the run folder is made";
   // preprocess --output naming one of the user's images.
   const fs::path image = f.imgs / fs::directory_iterator(f.imgs)->path().filename();
   const auto before = read_bytes(image);
-  r = ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " + image.string(), f.t.path);
+  r = ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " + image.string(),
+              f.t.path);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("exists and is not a ralsgan dataset cache"), std::string::npos) << r.err;
   EXPECT_EQ(read_bytes(image), before);
   // generate --zip naming the --out folder: refused before any image.
-  r = ralsgan("generate --backend ref --count 2 --checkpoint " + (f.t.path / "none").string() + " --out " +
-                  (f.t.path / "same").string() + " --zip " + (f.t.path / "same").string(),
+  r = ralsgan("generate --backend ref --count 2 --checkpoint " + (f.t.path / "none").string() +
+                  " --out " + (f.t.path / "same").string() + " --zip " +
+                  (f.t.path / "same").string(),
               f.t.path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("is a folder or the --out folder"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(f.t.path / "same"));
   // --init-g with a NaN weight.
-  ASSERT_EQ(ralsgan("train" + data + " --out " + f.run.string() + kTiny + " --steps 1", f.t.path).code, 0);
-  io::SafetensorsContents g = io::read_safetensors((f.run / "checkpoint" / "generator.safetensors").string());
+  ASSERT_EQ(
+      ralsgan("train" + data + " --out " + f.run.string() + kTiny + " --steps 1", f.t.path).code,
+      0);
+  io::SafetensorsContents g =
+      io::read_safetensors((f.run / "checkpoint" / "generator.safetensors").string());
   io::TensorData& w = g.tensors.begin()->second;
   ASSERT_EQ(w.dtype, "F32");
   const float nan = std::nanf("");
@@ -674,11 +697,12 @@ TEST(Refusals, UserFilesAndImpossibleOptionsAreRefusedUpFront) {
   g.metadata.erase("crc32");
   const fs::path bad = f.t.path / "nan_g.safetensors";
   io::write_safetensors(bad.string(), g);
-  r = ralsgan("train" + data + " --out " + (f.t.path / "run2").string() + kTiny + " --steps 1 --init-g " +
-                  bad.string(),
+  r = ralsgan("train" + data + " --out " + (f.t.path / "run2").string() + kTiny +
+                  " --steps 1 --init-g " + bad.string(),
               f.t.path);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("tensor '" + g.tensors.begin()->first + "' holds 1 value(s) that are NaN or infinite"),
+  EXPECT_NE(r.err.find("tensor '" + g.tensors.begin()->first +
+                       "' holds 1 value(s) that are NaN or infinite"),
             std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(f.t.path / "run2" / "checkpoint"));
@@ -690,12 +714,15 @@ TEST(Refusals, UserFilesAndImpossibleOptionsAreRefusedUpFront) {
 TEST(RunFolder, StartOverDeletesOnlyWhatTrainWrote) {
   Fixture f;
   // A folder holding only the user's checkpoints/ trains without --start-over.
-  std::ofstream((fs::create_directories(f.run / "checkpoints"), f.run / "checkpoints" / "notes.txt")) << "mine";
+  std::ofstream(
+      (fs::create_directories(f.run / "checkpoints"), f.run / "checkpoints" / "notes.txt"))
+      << "mine";
   auto r = ralsgan(f.train("--epochs 2 --checkpoint-every 1"), f.t.path);
   ASSERT_EQ(r.code, 0) << r.err;
   ASSERT_TRUE(fs::exists(f.run / "checkpoints" / "epoch_0001"));
   ASSERT_TRUE(fs::exists(f.run / "samples" / "grid_step_00000004.png"));
-  const std::vector<fs::path> mine = {f.run / "checkpoints" / "notes.txt", f.run / "checkpoints" / "epoch_best" / "g.pt",
+  const std::vector<fs::path> mine = {f.run / "checkpoints" / "notes.txt",
+                                      f.run / "checkpoints" / "epoch_best" / "g.pt",
                                       f.run / "samples" / "draft.png", f.run / "my.txt"};
   for (const fs::path& p : mine) {
     fs::create_directories(p.parent_path());
@@ -715,18 +742,24 @@ TEST(Export, AFailedHeaderLeavesTheOldPlanNotANewOne) {
   Fixture f;
   ASSERT_EQ(ralsgan(f.train("--steps 1"), f.t.path).code, 0);
   const fs::path out = f.t.path / "model";
-  ASSERT_EQ(ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path).code, 0);
+  ASSERT_EQ(
+      ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path).code,
+      0);
   const auto plan = read_bytes(out / "model.rgplan");
-  ASSERT_EQ(ralsgan(f.train("--steps 1 --resume"), f.t.path).code, 0);  // new weights, so a new plan
+  ASSERT_EQ(ralsgan(f.train("--steps 1 --resume"), f.t.path).code,
+            0);  // new weights, so a new plan
   fs::remove(out / "model.h");
   fs::create_directories(out / "model.h" / "x");
-  const auto r = ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path);
+  const auto r =
+      ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("cannot write " + (out / "model.h").string()), std::string::npos) << r.err;
   EXPECT_EQ(read_bytes(out / "model.rgplan"), plan) << "the old plan, not the new one";
   EXPECT_TRUE(temporaries_under(out).empty());
   fs::remove_all(out / "model.h");
-  ASSERT_EQ(ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path).code, 0);
+  ASSERT_EQ(
+      ralsgan("export --checkpoint " + f.run.string() + " --out " + out.string(), f.t.path).code,
+      0);
   EXPECT_NE(read_bytes(out / "model.rgplan"), plan);
 }
 
@@ -745,7 +778,8 @@ TEST(Refusals, SymlinkedLogAndDamagedCheckpointBeforeAnyWork) {
   fs::remove(f.run / "log.jsonl");
   ASSERT_EQ(ralsgan(f.train("--steps 1"), f.t.path).code, 0);
   {
-    std::fstream g(f.run / "checkpoint" / "generator.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream g(f.run / "checkpoint" / "generator.safetensors",
+                   std::ios::in | std::ios::out | std::ios::binary);
     g.seekp(-3, std::ios::end);
     g.put('\x7f');
   }
@@ -763,8 +797,9 @@ TEST(Refusals, SymlinkedLogAndDamagedCheckpointBeforeAnyWork) {
 TEST(Temporaries, NoCommandTouchesAFileItDidNotCreate) {
   Fixture f;
   const fs::path gen = f.t.path / "gen", exp = f.t.path / "exp", caches = f.t.path / "caches";
-  const std::vector<std::string> names = {"notes.tmp-1",     "a.tmp-99999999",  "b.rgtmp-backups", "keep.old-1",
-                                          "image_x.png.tmp-1", "latest.png.bak", "epoch_1",         "x.rgtmp-1.txt"};
+  const std::vector<std::string> names = {"notes.tmp-1", "a.tmp-99999999",    "b.rgtmp-backups",
+                                          "keep.old-1",  "image_x.png.tmp-1", "latest.png.bak",
+                                          "epoch_1",     "x.rgtmp-1.txt"};
   std::vector<fs::path> seeded;
   for (const fs::path& d : {f.run, f.run / "samples", f.run / "checkpoints", gen, exp, caches})
     for (const std::string& n : names) {
@@ -773,15 +808,19 @@ TEST(Temporaries, NoCommandTouchesAFileItDidNotCreate) {
       std::ofstream(d / n) << "user's " << (d / n).string();
     }
   auto check = [&](const std::string& after) {
-    for (const fs::path& p : seeded) EXPECT_EQ(testing_cli::read_text(p), "user's " + p.string()) << after << ": " << p;
+    for (const fs::path& p : seeded)
+      EXPECT_EQ(testing_cli::read_text(p), "user's " + p.string()) << after << ": " << p;
   };
   const std::string ck = " --checkpoint " + f.run.string();
   ASSERT_EQ(ralsgan(f.train("--epochs 2 --checkpoint-every 1"), f.t.path).code, 0);
   check("train");
   EXPECT_EQ(ralsgan(f.train("--epochs 2 --lr-g 2"), f.t.path).code, 2);
   check("train with a bad option");
-  EXPECT_EQ(ralsgan("train --data " + (f.t.path / "none").string() + " --out " + f.run.string() + kTiny, f.t.path).code,
-            1);
+  EXPECT_EQ(
+      ralsgan("train --data " + (f.t.path / "none").string() + " --out " + f.run.string() + kTiny,
+              f.t.path)
+          .code,
+      1);
   check("train with no data");
   ASSERT_EQ(ralsgan(f.train("--epochs 3 --resume"), f.t.path).code, 0);
   check("train --resume");
@@ -793,20 +832,22 @@ TEST(Temporaries, NoCommandTouchesAFileItDidNotCreate) {
                 .code,
             0);
   check("generate");
-  EXPECT_EQ(ralsgan("generate --backend ref --count 3 --checkpoint " + (f.t.path / "none").string() + " --out " +
-                        gen.string(),
+  EXPECT_EQ(ralsgan("generate --backend ref --count 3 --checkpoint " +
+                        (f.t.path / "none").string() + " --out " + gen.string(),
                     f.t.path)
                 .code,
             1);
   check("generate without a checkpoint");
   ASSERT_EQ(ralsgan("export" + ck + " --out " + exp.string(), f.t.path).code, 0);
   check("export");
-  ASSERT_EQ(ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " + (caches / "c.rgcache").string(),
+  ASSERT_EQ(ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " +
+                        (caches / "c.rgcache").string(),
                     f.t.path)
                 .code,
             0);
   check("preprocess");
-  EXPECT_EQ(ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " + (caches / "notes.tmp-1").string(),
+  EXPECT_EQ(ralsgan("preprocess --size 32 --input " + f.imgs.string() + " --output " +
+                        (caches / "notes.tmp-1").string(),
                     f.t.path)
                 .code,
             1);
