@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -108,6 +109,15 @@ void RunFolder::prepare(Mode mode) {
     for (const fs::path& d : {kept_checkpoints(), samples()})
       if (std::error_code e2; fs::is_directory(d, e2) && fs::is_empty(d, e2)) fs::remove(d, e2);
   }
+}
+
+void RunFolder::check_still_ours() const {
+  struct stat locked {}, now {};
+  if (::fstat(lock_fd_, &locked) != 0) return;
+  if (::stat(dir_.c_str(), &now) != 0 || now.st_ino != locked.st_ino || now.st_dev != locked.st_dev)
+    throw std::runtime_error(dir_.string() +
+                             " is no longer the run folder this trainer locked (it was moved or deleted while it "
+                             "ran); stopping without writing there");
 }
 
 RunFolder::~RunFolder() {

@@ -30,6 +30,10 @@ class RunFolder {
   std::filesystem::path kept_checkpoints() const { return dir_ / "checkpoints"; }
   std::filesystem::path samples() const { return dir_ / "samples"; }
   std::filesystem::path log() const { return dir_ / "log.jsonl"; }
+  // Throws when the path no longer names the folder this trainer locked (it
+  // was moved away or deleted and made again, perhaps with another trainer in
+  // it): nothing more is written there.
+  void check_still_ours() const;
 
  private:
   void prepare(Mode mode);  // the part under the lock

@@ -221,6 +221,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   // One unit (checkpoint_unit.h): the train state names the step and the
   // checksums of the generator and discriminator it belongs with.
   auto save_checkpoint = [&](const fs::path& dir, uint64_t at_step) {
+    run.check_still_ours();
     log.sync();  // the log holds every line up to the checkpoint's step
     publish_checkpoint(dir, [&](const fs::path& staging) {
       const CheckpointPaths p = CheckpointPaths::in(staging);
@@ -235,6 +236,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
       m["generator_crc32"] = crc32_text(g_crc);
       m["discriminator_crc32"] = crc32_text(d_crc);
       write_train_state(p.train_state, s, sg.g_params, sg.d_params, m);
+      run.check_still_ours();  // again just before the publish's renames (a move while writing)
     });
   };
   std::optional<uint64_t> sampled_step;

@@ -112,6 +112,28 @@ TEST(RunFolder, ASecondTrainerOnTheSameFolderIsRefused) {
   EXPECT_GE(app::read_checkpoint(f.run / "checkpoint").step, 2u);
 }
 
+// The lock is on the folder: a folder moved away under a trainer and made
+// again is a new one, and the trainer stops at its next checkpoint instead of
+// writing there.
+TEST(RunFolder, ATrainerStopsWhenItsFolderIsReplaced) {
+  Fixture f;
+  const pid_t pid = spawn(f.train("--epochs 100000 --sample-every 0 --checkpoint-every 0"), f.t.path);
+  ASSERT_TRUE(wait_until([&] { return line_count(f.run / "log.jsonl") >= 4; }, 60))  // a checkpoint at step 2
+      << read_text(f.t.path / "stderr.txt");
+  fs::rename(f.run, f.t.path / "moved");
+  fs::create_directories(f.run);
+  EXPECT_EQ(wait_for(pid, 60), 1);
+  // Usually at the next checkpoint's check; a move in the middle of a publish
+  // fails that publish instead (then only its temporaries can be left).
+  const std::string err = read_text(f.t.path / "stderr.txt");
+  EXPECT_TRUE(err.find("is no longer the run folder this trainer locked") != std::string::npos ||
+              err.find("cannot write the checkpoint") != std::string::npos)
+      << err;
+  EXPECT_FALSE(fs::exists(f.run / "checkpoint")) << "no checkpoint published into the new folder";
+  EXPECT_FALSE(fs::exists(f.run / "log.jsonl"));
+  EXPECT_NO_THROW(app::read_checkpoint(f.t.path / "moved" / "checkpoint"));
+}
+
 // ---- Every command stops cleanly ----------------------------------------------
 
 // SIGHUP (a closed terminal or ssh session) stops train like SIGTERM: a
