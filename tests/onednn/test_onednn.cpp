@@ -648,6 +648,53 @@ struct Bf16Case {
   Shape w;  // weight shape for the backward weight
 };
 
+// One case run three ways: on the oneDNN backend in bf16 (unrounded operands:
+// the backend rounds), and on the reference backend with the operands rounded
+// to bf16 and unrounded.
+struct Bf16Run {
+  std::vector<double> bf16, rounded_ref, unrounded_ref;
+  std::string kernel;  // what the oneDNN backend ran
+};
+Bf16Run run_bf16_case(const Bf16Case& c, std::mt19937& rng) {
+  auto g = std::make_shared<Graph>(DType::f32);
+  const ValueId a = g->input("a", c.a), b = g->input("b", c.b);
+  ValueId y;
+  if (c.op == OpKind::kConv2d)
+    y = g->conv2d(a, b, c.stride, c.pad);
+  else if (c.op == OpKind::kConvTranspose2d)
+    y = g->conv_transpose2d(a, b, c.stride, c.pad);
+  else
+    y = g->conv2d_backward_weight(a, b, c.w, {c.stride, c.stride}, {c.pad, c.pad});
+  g->mark_output(y, "y");
+  std::normal_distribution<float> nd;
+  std::vector<float> va(size_t(numel(c.a))), vb(size_t(numel(c.b)));
+  for (float& e : va) e = nd(rng);
+  for (float& e : vb) e = nd(rng);
+  auto ref = make_ref_backend();
+  auto dnn = make_onednn_backend({.threads = 2, .bf16 = true, .allow_emulated_bf16 = true});
+  auto pr = compile(g, *ref), pd = compile(g, *dnn);
+  Bf16Run r;
+  r.kernel = pd->kernels[0]->describe();
+  Session sd(*pd);
+  sd.set_input("a", std::span<const float>(va));
+  sd.set_input("b", std::span<const float>(vb));
+  sd.run();
+  r.bf16 = sd.value(y);
+  for (bool round : {true, false}) {
+    std::vector<double> ra(va.begin(), va.end()), rb(vb.begin(), vb.end());
+    if (round) {
+      for (double& e : ra) e = round_bf16(float(e));
+      for (double& e : rb) e = round_bf16(float(e));
+    }
+    Session sr(*pr);
+    sr.set_input("a", std::span<const double>(ra));
+    sr.set_input("b", std::span<const double>(rb));
+    sr.run();
+    (round ? r.rounded_ref : r.unrounded_ref) = sr.value(y);
+  }
+  return r;
+}
+
 TEST(OneDnnBf16, ConvolutionsComputeTheF32ConvolutionOfBf16RoundedOperands) {
   if ((int(dnnl::get_effective_cpu_isa()) & int(dnnl::cpu_isa::avx512_core)) !=
       int(dnnl::cpu_isa::avx512_core))
@@ -679,61 +726,26 @@ TEST(OneDnnBf16, ConvolutionsComputeTheF32ConvolutionOfBf16RoundedOperands) {
        {32, 16, 4, 4}},
   };
   std::mt19937 rng(11);
-  std::normal_distribution<float> nd;
   for (const Bf16Case& c : cases) {
-    auto g = std::make_shared<Graph>(DType::f32);
-    const ValueId a = g->input("a", c.a), b = g->input("b", c.b);
-    ValueId y;
-    if (c.op == OpKind::kConv2d)
-      y = g->conv2d(a, b, c.stride, c.pad);
-    else if (c.op == OpKind::kConvTranspose2d)
-      y = g->conv_transpose2d(a, b, c.stride, c.pad);
-    else
-      y = g->conv2d_backward_weight(a, b, c.w, {c.stride, c.stride}, {c.pad, c.pad});
-    g->mark_output(y, "y");
-    std::vector<float> va(size_t(numel(c.a))), vb(size_t(numel(c.b)));
-    for (float& e : va) e = nd(rng);
-    for (float& e : vb) e = nd(rng);
-    std::vector<double> ra(va.begin(), va.end()), rb(vb.begin(), vb.end());
-    for (double& e : ra) e = round_bf16(float(e));
-    for (double& e : rb) e = round_bf16(float(e));
-    auto ref = make_ref_backend();
-    auto dnn = make_onednn_backend({.threads = 2, .bf16 = true, .allow_emulated_bf16 = true});
-    auto pr = compile(g, *ref), pd = compile(g, *dnn);
-    Session sr(*pr), sd(*pd);
-    sr.set_input("a", std::span<const double>(ra));
-    sr.set_input("b", std::span<const double>(rb));
-    sd.set_input("a", std::span<const float>(va));  // unrounded: the backend rounds
-    sd.set_input("b", std::span<const float>(vb));
-    sr.run();
-    sd.run();
-    Session su(*pr);
-    std::vector<double> ua(va.begin(), va.end()), ub(vb.begin(), vb.end());
-    su.set_input("a", std::span<const double>(ua));
-    su.set_input("b", std::span<const double>(ub));
-    su.run();
-    if (pd->kernels[0]->describe().find("small_conv") != std::string::npos) {
+    const Bf16Run r = run_bf16_case(c, rng);
+    if (r.kernel.find("small_conv") != std::string::npos) {
       // A few output channels: our f32 kernel, faster than a bf16 one here, equals the unrounded
       // f32 convolution.
-      EXPECT_LT(rel_err(sd.value(y), su.value(y)), 1e-5)
-          << c.name << ": " << pd->kernels[0]->describe();
+      EXPECT_LT(rel_err(r.bf16, r.unrounded_ref), 1e-5) << c.name << ": " << r.kernel;
       continue;
     }
-    const double e = rel_err(sd.value(y), sr.value(y));
-    EXPECT_LT(e, 1e-5) << c.name << ": " << pd->kernels[0]->describe();
+    EXPECT_LT(rel_err(r.bf16, r.rounded_ref), 1e-5) << c.name << ": " << r.kernel;
     // And far from the unrounded f32 convolution (the operands really were rounded).
-    EXPECT_GT(rel_err(sd.value(y), su.value(y)), 1e-4) << c.name;
-    EXPECT_NE(pd->kernels[0]->describe().find("bf16"), std::string::npos)
-        << pd->kernels[0]->describe();
+    EXPECT_GT(rel_err(r.bf16, r.unrounded_ref), 1e-4) << c.name;
+    EXPECT_NE(r.kernel.find("bf16"), std::string::npos) << r.kernel;
   }
 }
 
 // The bf16 Winograd kernels (layers wide enough to pay: both kinds forward,
 // and the weight gradient): their transformed operands are rounded to bf16
 // once more, so they sit within bf16 rounding (relative RMS error below 1 %,
-// measured 0.5 %) of
-// the f32 convolution of bf16-rounded operands, and
-// say which micro-kernel ran.
+// measured 0.5 %) of the f32 convolution of bf16-rounded operands, and say
+// which micro-kernel ran.
 TEST(OneDnnBf16, WinogradLayersStayWithinBf16RoundingOfTheReference) {
   if ((int(dnnl::get_effective_cpu_isa()) & int(dnnl::cpu_isa::avx512_core)) !=
       int(dnnl::cpu_isa::avx512_core))
@@ -750,37 +762,10 @@ TEST(OneDnnBf16, WinogradLayersStayWithinBf16RoundingOfTheReference) {
        {128, 64, 4, 4}},
   };
   std::mt19937 rng(12);
-  std::normal_distribution<float> nd;
   for (const Bf16Case& c : cases) {
-    auto g = std::make_shared<Graph>(DType::f32);
-    const ValueId a = g->input("a", c.a), b = g->input("b", c.b);
-    ValueId y;
-    if (c.op == OpKind::kConv2d)
-      y = g->conv2d(a, b, c.stride, c.pad);
-    else if (c.op == OpKind::kConvTranspose2d)
-      y = g->conv_transpose2d(a, b, c.stride, c.pad);
-    else
-      y = g->conv2d_backward_weight(a, b, c.w, {c.stride, c.stride}, {c.pad, c.pad});
-    g->mark_output(y, "y");
-    std::vector<float> va(size_t(numel(c.a))), vb(size_t(numel(c.b)));
-    for (float& e : va) e = nd(rng);
-    for (float& e : vb) e = nd(rng);
-    std::vector<double> ra(va.begin(), va.end()), rb(vb.begin(), vb.end());
-    for (double& e : ra) e = round_bf16(float(e));
-    for (double& e : rb) e = round_bf16(float(e));
-    auto ref = make_ref_backend();
-    auto dnn = make_onednn_backend({.threads = 2, .bf16 = true, .allow_emulated_bf16 = true});
-    auto pr = compile(g, *ref), pd = compile(g, *dnn);
-    ASSERT_NE(pd->kernels[0]->describe().find("avx512_bf16"), std::string::npos)
-        << c.name << ": " << pd->kernels[0]->describe();
-    Session sr(*pr), sd(*pd);
-    sr.set_input("a", std::span<const double>(ra));
-    sr.set_input("b", std::span<const double>(rb));
-    sd.set_input("a", std::span<const float>(va));
-    sd.set_input("b", std::span<const float>(vb));
-    sr.run();
-    sd.run();
-    const double e = rel_err(sd.value(y), sr.value(y));
+    const Bf16Run r = run_bf16_case(c, rng);
+    ASSERT_NE(r.kernel.find("avx512_bf16"), std::string::npos) << c.name << ": " << r.kernel;
+    const double e = rel_err(r.bf16, r.rounded_ref);
     EXPECT_LT(e, 1e-2) << c.name;
     EXPECT_GT(e, 1e-5) << c.name << ": no bf16 rounding of the transformed operands?";
     std::cout << "[   INFO   ] " << c.name << ": relative RMS error " << e << "\n";
