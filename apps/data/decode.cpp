@@ -294,6 +294,11 @@ DecodeResult decode_image_bytes(std::span<const uint8_t> bytes, std::string_view
            format_name(fmt);
 
   const uint64_t claimed_pixels = header_pixels(fmt, bytes);
+  // Every WebP file starts with a VP8, VP8L or VP8X header whose size we read;
+  // without one, OpenCV might hand the bytes to another of its decoders (the
+  // fuzzer found GDCM's DICOM reader asking for 4 GB).
+  if (fmt == ImageFormat::kWebp && claimed_pixels == 0)
+    return fail("not a WebP file: no VP8, VP8L or VP8X image header");
   if (claimed_pixels > g_max_pixels.load())
     return fail(std::string(format_name(fmt)) + " too large: header claims " + std::to_string(claimed_pixels) +
                 " pixels (limit " + std::to_string(g_max_pixels.load()) + ")");

@@ -379,6 +379,13 @@ TEST(Decode, WebpHeaderPixelLimit) {
     EXPECT_TRUE(decode_image_bytes(webp, "x.webp").ok) << quality;
     set_max_decode_pixels(old);
   }
+  // A RIFF/WEBP file whose first chunk is no image header we can read is
+  // refused before OpenCV sees it (the fuzzer found it reaching GDCM's reader).
+  std::vector<uint8_t> bad = bomb;
+  bad[20] = 0xFE;  // not VP8L's signature byte
+  r = decode_image_bytes(bad, "x.webp");
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("no VP8, VP8L or VP8X image header"), std::string::npos) << r.reason;
   // VP8X (extended): canvas 3000 x 50000 - 1 in 24-bit fields.
   std::vector<uint8_t> x = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
                             0, 0, 0, 0};
