@@ -299,6 +299,12 @@ DecodeResult decode_image_bytes(std::span<const uint8_t> bytes, std::string_view
   // fuzzer found GDCM's DICOM reader asking for 4 GB).
   if (fmt == ImageFormat::kWebp && claimed_pixels == 0)
     return fail("not a WebP file: no VP8, VP8L or VP8X image header");
+  // DICOM's signature sits at byte 128, beside any magic at byte 0: OpenCV
+  // would pick its DICOM reader for such bytes whenever its own check of our
+  // format fails. We read no DICOM, so such a file is refused here.
+  if (fmt != ImageFormat::kPng && fmt != ImageFormat::kGif && bytes.size() >= 132 &&
+      std::memcmp(&bytes[128], "DICM", 4) == 0)
+    return fail(std::string("not a ") + format_name(fmt) + " file: it carries a DICOM signature");
   if (claimed_pixels > g_max_pixels.load())
     return fail(std::string(format_name(fmt)) + " too large: header claims " + std::to_string(claimed_pixels) +
                 " pixels (limit " + std::to_string(g_max_pixels.load()) + ")");

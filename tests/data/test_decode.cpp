@@ -386,6 +386,12 @@ TEST(Decode, WebpHeaderPixelLimit) {
   r = decode_image_bytes(bad, "x.webp");
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.reason.find("no VP8, VP8L or VP8X image header"), std::string::npos) << r.reason;
+  // Nor does any file with DICOM's signature at byte 128 (OpenCV's DICOM reader would take it).
+  std::vector<uint8_t> dicm(200, 0);
+  dicm[0] = 'B', dicm[1] = 'M';
+  std::memcpy(&dicm[128], "DICM", 4);
+  r = decode_image_bytes(dicm, "x.bmp");
+  EXPECT_NE(r.reason.find("it carries a DICOM signature"), std::string::npos) << r.reason;
   // VP8X (extended): canvas 3000 x 50000 - 1 in 24-bit fields.
   std::vector<uint8_t> x = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
                             0, 0, 0, 0};
