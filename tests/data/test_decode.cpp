@@ -388,9 +388,9 @@ TEST(Decode, WebpHeaderPixelLimit) {
   EXPECT_NE(r.reason.find("no VP8, VP8L or VP8X image header"), std::string::npos) << r.reason;
   // Nor does any file with DICOM's signature at byte 128 (OpenCV's DICOM reader would take it).
   std::vector<uint8_t> dicm(200, 0);
-  dicm[0] = 'B', dicm[1] = 'M';
+  dicm[0] = 0xFF, dicm[1] = 0xD8, dicm[2] = 0xFF;  // JPEG's magic
   std::memcpy(&dicm[128], "DICM", 4);
-  r = decode_image_bytes(dicm, "x.bmp");
+  r = decode_image_bytes(dicm, "x.jpg");
   EXPECT_NE(r.reason.find("it carries a DICOM signature"), std::string::npos) << r.reason;
   // VP8X (extended): canvas 3000 x 50000 - 1 in 24-bit fields.
   std::vector<uint8_t> x = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'X', 10, 0, 0, 0,
