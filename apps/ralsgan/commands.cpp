@@ -204,9 +204,9 @@ int cmd_generate(int argc, char** argv) {
   if (f.has("zip")) {
     o.zip = f.str("zip");
     std::error_code ec;
-    if (fs::is_directory(o.zip, ec) ||
-        fs::weakly_canonical(fs::absolute(o.zip), ec) == fs::weakly_canonical(fs::absolute(o.out), ec))
-      throw UsageError("generate: --zip " + o.zip.string() + " is a folder or the --out folder; name a file");
+    // (A --zip that is an existing folder is refused later, also before any image.)
+    if (fs::weakly_canonical(fs::absolute(o.zip), ec) == fs::weakly_canonical(fs::absolute(o.out), ec))
+      throw UsageError("generate: --zip " + o.zip.string() + " names the --out folder; name a file");
   }
   o.batch = int(f.integer("batch", 1, 4096));
   o.backend = backend_of(f);

@@ -704,7 +704,7 @@ TEST(Refusals, UserFilesAndImpossibleOptionsAreRefusedUpFront) {
                   (f.t.path / "same").string(),
               f.t.path);
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("is a folder or the --out folder"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("names the --out folder"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(f.t.path / "same"));
   // --init-g with a NaN weight.
   ASSERT_EQ(
