@@ -124,6 +124,11 @@ CheckpointUnit read_checkpoint(const fs::path& dir) {
   return u;
 }
 
+bool is_kept_copy_name(const std::string& name) {
+  return name.size() == 10 && name.rfind("epoch_", 0) == 0 &&
+         name.find_first_not_of("0123456789", 6) == std::string::npos;
+}
+
 void recover_checkpoints(const fs::path& parent) {
   std::error_code ec;
   std::vector<fs::path> old;
@@ -135,8 +140,7 @@ void recover_checkpoints(const fs::path& parent) {
       continue;
     // Only a unit of ours moved aside ("checkpoint" or "epoch_NNNN"): a user's "keep.old-1" stays.
     const std::string unit = name.substr(0, at);
-    const bool ours = unit == "checkpoint" || (unit.size() == 10 && unit.rfind("epoch_", 0) == 0 &&
-                                               unit.find_first_not_of("0123456789", 6) == std::string::npos);
+    const bool ours = unit == "checkpoint" || is_kept_copy_name(unit);
     if (ours) old.push_back(e.path());
   }
   for (const fs::path& o : old) {

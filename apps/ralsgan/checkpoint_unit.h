@@ -31,6 +31,9 @@ struct CheckpointUnit {
 // "discriminator_crc32"). Throws naming the file at fault.
 CheckpointUnit read_checkpoint(const std::filesystem::path& dir);
 
+// Whether `name` is a kept copy's folder name: "epoch_" and four digits.
+bool is_kept_copy_name(const std::string& name);
+
 // After a crash between the two renames of the fallback publish, the unit
 // that was in place is at "<dir>.old-<pid>": puts each such folder under
 // `parent` back where it was (or drops it when a newer unit is in place).

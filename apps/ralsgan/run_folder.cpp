@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -32,7 +33,6 @@ bool all_digits(const std::string& s, size_t from) {
 // The names train writes (docs/run_folder.md "Layout"): only these are a
 // run's, so only these are counted as its checkpoints or deleted by
 // --start-over; anything else in the folder is the user's and stays.
-bool is_kept_copy_name(const std::string& n) { return n.size() == 10 && n.rfind("epoch_", 0) == 0 && all_digits(n, 6); }
 bool is_sample_name(const std::string& n) {
   return n == "latest.png" || n == "losses.png" ||
          (n.size() == 22 && n.rfind("grid_step_", 0) == 0 && n.ends_with(".png") && all_digits(n.substr(0, 18), 10));
@@ -89,7 +89,7 @@ void RunFolder::prepare(Mode mode) {
        fs::directory_iterator(kept_checkpoints(), ec))  // in place, by older versions
     if (e.is_directory()) io::remove_temp_files(e.path(), io::TempOwners::kAny);
 
-  const std::vector<fs::path> kept = entries_named(kept_checkpoints(), is_kept_copy_name);
+  const std::vector<fs::path> kept = kept_copies();
   const bool holds = exists_at_all(checkpoint()) || !kept.empty();
   if (mode == Mode::kNew && holds)
     throw std::runtime_error(
@@ -109,6 +109,15 @@ void RunFolder::prepare(Mode mode) {
     for (const fs::path& d : {kept_checkpoints(), samples()})
       if (std::error_code e2; fs::is_directory(d, e2) && fs::is_empty(d, e2)) fs::remove(d, e2);
   }
+}
+
+std::vector<fs::path> RunFolder::kept_copies() const {
+  std::vector<fs::path> r;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(kept_checkpoints(), ec))
+    if (is_kept_copy_name(e.path().filename().string()) && e.is_directory(ec)) r.push_back(e.path());
+  std::sort(r.begin(), r.end());
+  return r;
 }
 
 void RunFolder::check_still_ours() const {

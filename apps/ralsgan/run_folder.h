@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <vector>
 
 namespace rg::app {
 
@@ -28,6 +29,9 @@ class RunFolder {
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path checkpoint() const { return dir_ / "checkpoint"; }
   std::filesystem::path kept_checkpoints() const { return dir_ / "checkpoints"; }
+  // The kept copies RUN/checkpoints/epoch_NNNN (folders of that name only),
+  // oldest first.
+  std::vector<std::filesystem::path> kept_copies() const;
   std::filesystem::path samples() const { return dir_ / "samples"; }
   std::filesystem::path log() const { return dir_ / "log.jsonl"; }
   // Throws when the path no longer names the folder this trainer locked (it

@@ -99,15 +99,8 @@ void check_finite(const io::SafetensorsContents& c, const std::string& file) {
 fs::path resume_source(const RunFolder& run) {
   std::error_code ec;
   if (fs::exists(fs::symlink_status(run.checkpoint(), ec))) return run.checkpoint();
-  std::vector<fs::path> kept;
-  for (const fs::directory_entry& e : fs::directory_iterator(run.kept_checkpoints(), ec)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory(ec) && n.size() == 10 && n.rfind("epoch_", 0) == 0 &&
-        n.find_first_not_of("0123456789", 6) == std::string::npos)
-      kept.push_back(e.path());
-  }
+  const std::vector<fs::path> kept = run.kept_copies();
   if (kept.empty()) return run.checkpoint();  // read_checkpoint says there is none
-  std::sort(kept.begin(), kept.end());
   std::fprintf(stderr, "note: %s is missing (the run was stopped while publishing it); resuming from %s\n",
                run.checkpoint().string().c_str(), kept.back().string().c_str());
   return kept.back();
