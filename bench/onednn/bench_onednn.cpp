@@ -21,6 +21,7 @@
 
 #include "apps/model/ralsgan_step.h"
 #include "backends/onednn/onednn_backend.h"
+#include "backends/onednn/winograd_conv.h"
 #include "engine/session.h"
 
 namespace {
@@ -153,6 +154,42 @@ void BM_Conv(benchmark::State& st, Layer l, Pass pass, int winograd) {
   st.SetLabel(plan->kernels[0]->describe());
 }
 
+// The Winograd kernels' weight transform alone (it runs at every training
+// step for each layer whose weights the step updates): f32 and bf16 packing,
+// the layer's transposed kind (G forward, D input gradient) and strided kind
+// (D forward, G input gradient).
+void BM_WinogradWeights(benchmark::State& st, Layer l, onednn::WinogradKind kind, bool bf16) {
+  using namespace onednn;
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (bf16 && !avx512) {
+    st.SkipWithError("bf16 packing needs AVX-512");
+    return;
+  }
+  const MicroIsa isa = bf16 ? MicroIsa::avx512_bf16 : avx512 ? MicroIsa::avx512 : MicroIsa::avx2;
+  const int64_t big = std::max(l.cin, l.cout), small = std::min(l.cin, l.cout);
+  // Transposed: ci -> co of G's upsampling (1024 -> 512); strided: 512 -> 1024 for that layer's
+  // input gradient.
+  const bool up = l.transposed;
+  const int64_t ci = kind == WinogradKind::transposed ? (up ? big : small) : (up ? small : big);
+  const int64_t co = ci == big ? small : big;
+  const WinogradConv c{kind, 64, ci, 16, 16, co, Layout::blk16, Layout::blk16, isa, threads()};
+  std::vector<float> w(size_t(ci * co * 16));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  for (float& x : w) x = nd(rng);
+  // 256-byte aligned, as the backend's memory is.
+  const size_t ufloats = size_t(winograd_weights_floats(c)),
+               ubytes = (ufloats * 4 + 255) / 256 * 256;
+  std::unique_ptr<float, decltype(&std::free)> u(
+      static_cast<float*>(std::aligned_alloc(256, ubytes)), &std::free);
+  for (auto _ : st) {
+    winograd_transform_weights(c, w.data(), u.get());
+    benchmark::DoNotOptimize(u.get());
+  }
+  const double bytes = double(w.size()) * 4 + double(ufloats) * 4;
+  st.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 std::map<std::string, std::vector<double>> random_state(const Graph& g) {
   std::mt19937 rng(1);
   std::normal_distribution<double> nd;
@@ -267,6 +304,15 @@ int main(int argc, char** argv) {
       for (int wg : {0, 1})
         benchmark::RegisterBenchmark(("winograd_ab/" + l.name + "/" + tag + (wg ? "/winograd" : "/direct")).c_str(),
                                      BM_Conv, l, pass, wg)
+            ->Unit(benchmark::kMillisecond)->MinTime(0.2)->UseRealTime();
+  }
+  for (const Layer& l : layers()) {
+    if (l.k != 4 || l.s != 2 || l.p != 1 || std::min(l.cin, l.cout) < 32) continue;
+    for (auto [kind, ktag] : {std::pair{onednn::WinogradKind::transposed, "transposed"},
+                              {onednn::WinogradKind::strided, "strided"}})
+      for (bool bf16 : {false, true})
+        benchmark::RegisterBenchmark(("winograd_weights/" + l.name + "/" + ktag + (bf16 ? "/bf16" : "/f32")).c_str(),
+                                     BM_WinogradWeights, l, kind, bf16)
             ->Unit(benchmark::kMillisecond)->MinTime(0.2)->UseRealTime();
   }
   benchmark::RegisterBenchmark("generate", BM_Generate)->Arg(64)->Arg(256)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
