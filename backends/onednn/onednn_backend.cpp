@@ -16,6 +16,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "backends/onednn/channel_groups.h"
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/layout.h"
 #include "backends/onednn/layout_choice.h"
@@ -69,6 +70,23 @@ struct AlignedAllocator {
   }
 };
 
+// Activations stored as bf16 (bf16 mode): widened exactly on load, rounded to
+// nearest even on store (as oneDNN's reorders and primitives round).
+void widen_bf16(const uint16_t* h, float* f, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = uint32_t(h[i]) << 16;
+    std::memcpy(f + i, &u, sizeof u);
+  }
+}
+void narrow_to_bf16(const float* f, uint16_t* h, int64_t n) {
+  int64_t i = 0;
+  for (; i + onednn::kGroupLanes <= n; i += onednn::kGroupLanes) {
+    const onednn::H8 x = onednn::to_bf16(onednn::load8(f + i));
+    std::memcpy(h + i, &x, sizeof x);
+  }
+  for (; i < n; ++i) h[i] = onednn::to_bf16(onednn::V8{f[i]})[0];
+}
+
 // ---------------------------------------------------------------------------
 // A fused elementwise chain: chunks of kChunk elements in physical order, one
 // vectorised loop per instruction, OpenMP over chunks.
@@ -77,8 +95,10 @@ constexpr int kMaxRegs = 40;
 
 class EwProgram {
  public:
+  // bf16_of: the values stored as bf16 (bf16 mode): widened on load, rounded on store.
   EwProgram(const Graph& g, const FusionGroup& grp, const std::vector<NodeId>& chain,
-            const std::function<Layout(ValueId)>& layout_of) {
+            const std::function<Layout(ValueId)>& layout_of,
+            const std::function<bool(ValueId)>& bf16_of) {
     shape_ = grp.shape;
     total_ = numel(shape_);
     const Layout gl =
@@ -112,6 +132,9 @@ class EwProgram {
     int own = 0;  // the head's loads: scale_, then shift_
     for (const ChainLoad& cl : c.loads) {
       Load l{cl.value, cl.reg, cl.full, {}, nullptr, {}};
+      l.bf16 = cl.value != kNoValue && bf16_of(cl.value);
+      if (l.bf16 && !l.full)
+        throw std::logic_error("onednn backend: a bf16 value broadcast in a chain");
       if (!l.full) l.walk = Walk(ph, cl.strides);
       if (cl.value == kNoValue) {
         l.channel = ch;
@@ -119,7 +142,7 @@ class EwProgram {
       }
       loads_.push_back(l);
     }
-    for (const ChainStore& s : c.stores) stores_.push_back({s.value, s.reg, nullptr});
+    for (const ChainStore& s : c.stores) stores_.push_back({s.value, s.reg, nullptr, bf16_of(s.value)});
     for (const ChainNode& n : c.nodes) {
       const OpKind op = g.node(n.node).op;
       names_ += std::string(names_.empty() ? "" : " ") +
@@ -143,7 +166,7 @@ class EwProgram {
     std::vector<std::pair<ValueId, ValueId>> r;
     for (const Store& s : stores_)
       for (const Load& l : loads_)
-        if (l.full) r.push_back({s.value, l.value});
+        if (l.full && l.bf16 == s.bf16) r.push_back({s.value, l.value});
     return r;
   }
 
@@ -179,7 +202,9 @@ class EwProgram {
   }
 
   std::string describe() const {
-    const std::string s = "ew[" + names_ + "]";
+    std::string s = "ew[" + names_ + "]";
+    if (std::any_of(loads_.begin(), loads_.end(), [](const Load& l) { return l.bf16; }))
+      s += "(widens bf16)";
     if (bn_.gamma != kNoValue)  // how the BatchNorm head's per-channel scale and shift are loaded
       for (const Load& l : loads_)
         if (l.value == kNoValue)
@@ -193,7 +218,7 @@ class EwProgram {
     int reg;
     bool full;
     Walk walk;
-    const float* ptr = nullptr;
+    const float* ptr = nullptr;  // bf16 values: their uint16_t elements
     // A per-channel vector over a 4-D chunk, when every chunk of kChunk elements
     // has a simple pattern: 1 nChw8c / nChw16c (one block of channels repeated),
     // 2 NCHW (one channel), 3 NHWC (all C channels repeated); 0: use the walk.
@@ -201,11 +226,13 @@ class EwProgram {
       int kind = 0;
       int64_t C = 0, HW = 0, block = 0;
     } channel;
+    bool bf16 = false;  // stored as bf16: widened into the chunk's register
   };
   struct Store {
     ValueId value;
     int reg;
     float* ptr;
+    bool bf16 = false;
   };
 
   void run_chunk(int64_t c) const {
@@ -213,7 +240,10 @@ class EwProgram {
     alignas(64) float buf[kMaxRegs][kChunk];
     const float* R[kMaxRegs];
     for (const Load& l : loads_) {
-      if (l.full) {
+      if (l.full && l.bf16) {
+        widen_bf16(reinterpret_cast<const uint16_t*>(l.ptr) + e0, buf[l.reg], n);
+        R[l.reg] = buf[l.reg];
+      } else if (l.full) {
         R[l.reg] = l.ptr + e0;
       } else {
         float* d = buf[l.reg];
@@ -248,7 +278,11 @@ class EwProgram {
       });
       R[in.out] = y;
     }
-    for (const Store& s : stores_) std::memcpy(s.ptr + e0, R[s.reg], size_t(n) * sizeof(float));
+    for (const Store& s : stores_)
+      if (s.bf16)
+        narrow_to_bf16(R[s.reg], reinterpret_cast<uint16_t*>(s.ptr) + e0, n);
+      else
+        std::memcpy(s.ptr + e0, R[s.reg], size_t(n) * sizeof(float));
   }
 
   // A batch_norm_inference head (x, gamma, beta, mean, var): scale and shift per
@@ -332,6 +366,137 @@ std::optional<onednn::MicroIsa> micro_isa(bool bf16) {
   }
 }
 
+// The eltwise ops (and a per-channel bias) that follow a convolution anchor
+// and fold into its primitive as post-ops: the longest prefix of the group
+// after the anchor where each node reads the previous result, used once and
+// internal. result: the last such node's output (the anchor's without any).
+struct PostOps {
+  size_t count = 0;
+  dnnl::post_ops ops;
+  ValueId bias = kNoValue;
+  ValueId result = kNoValue;
+  std::string text;
+};
+PostOps match_post_ops(const Graph& g, const FusionGroup& grp, NodeId anchor, bool allow_bias,
+                       bool enabled) {
+  PostOps r;
+  const Node& a = g.node(anchor);
+  ValueId cur = a.outputs[0];
+  r.result = cur;
+  if (!enabled) return r;
+  auto uses_in_group = [&](ValueId v) {
+    int k = 0;
+    for (NodeId id : grp.nodes)
+      for (ValueId i : g.node(id).inputs) k += i == v;
+    return k;
+  };
+  for (size_t i = 1; i < grp.nodes.size(); ++i) {
+    if (!grp.is_internal(cur) || uses_in_group(cur) != 1) break;
+    const Node& n = g.node(grp.nodes[i]);
+    const bool reads_cur =
+        !n.inputs.empty() && (n.inputs[0] == cur || (n.inputs.size() > 1 && n.inputs[1] == cur));
+    if (!reads_cur) break;
+    const EltwisePostOp e = eltwise_post_op(n);
+    if (e.ok)
+      r.ops.append_eltwise(1.f, e.alg, e.alpha, e.beta),
+          r.text += std::string("+") + op_name(n.op);
+    else if (is_add(n) && allow_bias && i == 1 && n.inputs[0] != n.inputs[1]) {
+      const ValueId other = n.inputs[0] == cur ? n.inputs[1] : n.inputs[0];
+      const Shape& os = g.shape(other);
+      const Shape& cs = g.shape(cur);
+      const bool per_channel = cs.size() == 4 && numel(os) == cs[1] &&
+                               ((os.size() == 4 && os[0] == 1 && os[1] == cs[1]) ||
+                                (os.size() == 3 && os[0] == cs[1]));
+      if (!per_channel) break;
+      r.bias = other;
+      r.text += "+bias";
+    } else {
+      break;
+    }
+    cur = n.outputs[0];
+    r.count = i;
+    r.result = cur;
+    // A fused prefix ends at a materialised value (the rest of the chain reads it from memory).
+    if (!grp.is_internal(cur)) return r;
+  }
+  return PostOps{0, dnnl::post_ops(), kNoValue, a.outputs[0], ""};
+}
+
+// batch_norm_inference followed by a chain other than a ReLU (which the
+// primitive fuses): all of it in one elementwise pass, so the normalised
+// value is never materialised (the backward pass's recomputed BN outputs
+// feeding an activation's gradient).
+bool is_bn_head_group(const Graph& g, const FusionGroup& grp,
+                      const std::function<Layout(ValueId)>& layout_of) {
+  const Node& first = g.node(grp.nodes[0]);
+  return first.op == OpKind::kBatchNormInference && grp.nodes.size() >= 2 &&
+         !is_relu(g.node(grp.nodes[1])) && grp.is_internal(first.outputs[0]) &&
+         g.shape(first.inputs[0]).size() == 4 &&
+         layout_of(first.inputs[0]) == layout_of(g.node(grp.nodes.back()).outputs[0]);
+}
+
+// Which of our own kernels a convolution node runs on, given the layouts
+// (the kernels decide with these, and so does the bf16 storage rule, which
+// must know who reads and writes a value): nothing = a oneDNN primitive.
+using LayoutOf = std::function<Layout(ValueId)>;
+
+// The Winograd forward kernel of a conv2d or conv_transpose2d writing dst.
+std::optional<onednn::WinogradConv> winograd_forward_for(const Graph& g, const Node& n,
+                                                         ValueId dst, const LayoutOf& layout_of,
+                                                         const OneDnnOptions& opt) {
+  using namespace onednn;
+  if (!opt.winograd) return std::nullopt;
+  const ConvGeometry geo = conv_geometry(g, n);
+  const std::optional<MicroIsa> isa = micro_isa(opt.bf16);
+  if (!is_winograd_geometry(geo) || !isa || runs_as_flipped_conv(n, geo)) return std::nullopt;
+  // A transposed convolution's geometry is that of the conv2d it is the
+  // gradient of: geo's input (h, w) is our output, geo's output our input.
+  const bool transposed = n.op == OpKind::kConvTranspose2d;
+  const ValueId src = n.inputs[0];
+  const int threads = omp_get_max_threads();
+  const WinogradConv c =
+      transposed ? WinogradConv{WinogradKind::transposed, geo.n, geo.c_out, geo.ho, geo.wo,
+                                geo.c_in, layout_of(src), layout_of(dst), *isa, threads}
+                 : WinogradConv{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
+                                layout_of(src), layout_of(dst), *isa, threads};
+  if (!winograd_applies(c) || !winograd_pays(c)) return std::nullopt;
+  return c;
+}
+
+// The Winograd weight-gradient kernel of a conv2d_backward_weight.
+std::optional<onednn::WinogradConv> winograd_weight_gradient_for(const Graph& g, const Node& n,
+                                                                 const LayoutOf& layout_of,
+                                                                 const OneDnnOptions& opt) {
+  using namespace onednn;
+  const ConvGeometry geo = conv_geometry(g, n);
+  const std::optional<MicroIsa> isa = micro_isa(opt.bf16);
+  if (!opt.winograd || !is_winograd_geometry(geo) || !isa) return std::nullopt;
+  const WinogradConv c{WinogradKind::strided, geo.n,          geo.c_in,
+                       geo.h,                 geo.w,          geo.c_out,
+                       layout_of(geo.in),     layout_of(geo.out), *isa,
+                       omp_get_max_threads()};
+  if (!winograd_weight_gradient_applies(c) || !winograd_weight_gradient_pays(c))
+    return std::nullopt;
+  return c;
+}
+
+// The small-output direct kernel of a conv2d (or flipped conv_transpose2d) writing dst.
+std::optional<onednn::SmallConv> small_conv_for(const Graph& g, const Node& n, ValueId dst,
+                                                const LayoutOf& layout_of) {
+  using namespace onednn;
+  const ConvGeometry geo = conv_geometry(g, n);
+  const bool flip = runs_as_flipped_conv(n, geo);
+  if (n.op == OpKind::kConvTranspose2d && !flip) return std::nullopt;
+  const ConvGeometry cg = flip ? flipped(geo) : geo;
+  const ValueId src = n.inputs[0];
+  const Shape &I = g.shape(src), &O = g.shape(dst);
+  const SmallConv c{I[0],  I[1],  I[2],  I[3],  O[1],  O[2],           O[3],          cg.kh,
+                    cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, layout_of(src), layout_of(dst)};
+  if (!small_conv_applies(c)) return std::nullopt;
+  return c;
+}
+
+
 // ---------------------------------------------------------------------------
 // One kernel per fusion group: a list of steps (oneDNN primitives with their
 // argument arrays, or our own loops), all built at compile/bind time.
@@ -361,21 +526,25 @@ struct Step {
 
 class OneDnnKernel final : public Kernel {
  public:
+  // bf16_of: the values the plan stores as bf16 (bf16 mode; see choose_bf16_storage).
   OneDnnKernel(const Graph& g, const FusionGroup& grp, std::shared_ptr<Ctx> ctx,
-               std::function<Layout(ValueId)> layout_of)
-      : g_(g), grp_(grp), ctx_(std::move(ctx)), layout_of_(std::move(layout_of)) {
+               std::function<Layout(ValueId)> layout_of, std::function<bool(ValueId)> bf16_of)
+      : g_(g),
+        grp_(grp),
+        ctx_(std::move(ctx)),
+        layout_of_(std::move(layout_of)),
+        bf16_of_(std::move(bf16_of)) {
     const Node& first = g.node(grp.nodes[0]);
     std::vector<NodeId> chain;
     size_t start = 0;
-    // batch_norm_inference followed by a chain other than a ReLU (which the
-    // primitive fuses): all of it in one elementwise pass, so the normalised
-    // value is never materialised (the backward pass's recomputed BN outputs
-    // feeding an activation's gradient).
-    const bool bn_head =
-        first.op == OpKind::kBatchNormInference && grp.nodes.size() >= 2 &&
-        !is_relu(g.node(grp.nodes[1])) && grp.is_internal(first.outputs[0]) &&
-        g.shape(first.inputs[0]).size() == 4 &&
-        layout_of_(first.inputs[0]) == layout_of_(g.node(grp.nodes.back()).outputs[0]);
+    const bool bn_head = is_bn_head_group(g, grp, layout_of_);
+    // Only convolution primitives and elementwise chains handle a value stored as bf16.
+    if (!is_elementwise(first.op) && !bn_head && !is_convolution(first.op))
+      for (const std::vector<ValueId>* vs : {&first.inputs, &first.outputs})
+        for (ValueId v : *vs)
+          if (stored_bf16(v))
+            throw std::logic_error(std::string("onednn backend: ") + op_name(first.op) +
+                                   " reads or writes a value stored as bf16");
     if (!is_elementwise(first.op) && !bn_head) {
       start = 1;
       switch (first.op) {
@@ -408,7 +577,9 @@ class OneDnnKernel final : public Kernel {
           return is_elementwise(g.node(id).op) ||
                  std::find(chain.begin(), chain.end(), id) != chain.end();
         },
-        [&](ValueId v, ValueId o) { return layout_of_(o) == layout_of_(v); });
+        [&](ValueId v, ValueId o) {
+          return layout_of_(o) == layout_of_(v) && stored_bf16(o) == stored_bf16(v);
+        });
     for (const InternalHome& h : homes) {
       if (h.chain_output != kNoValue)
         in_output_[h.value] = h.chain_output;
@@ -420,7 +591,8 @@ class OneDnnKernel final : public Kernel {
         throw std::logic_error("onednn backend: unexpected node in a chain");
     if (!chain.empty()) {
       // Values the fused-away prefix produced that the chain still reads must exist.
-      program_ = std::make_unique<EwProgram>(g, grp, chain, layout_of_);
+      program_ = std::make_unique<EwProgram>(g, grp, chain, layout_of_,
+                                             [this](ValueId v) { return stored_bf16(v); });
       for (NodeId id : chain)
         for (ValueId v : g.node(id).inputs)
           if (grp.is_internal(v) && !slot_.count(v) && !in_output_.count(v) &&
@@ -447,7 +619,7 @@ class OneDnnKernel final : public Kernel {
   // Compiled again: the steps' loops capture this kernel (its pointers and
   // scratch); oneDNN's primitive cache makes the primitives cheap to remake.
   std::unique_ptr<Kernel> clone() const override {
-    return std::make_unique<OneDnnKernel>(g_, grp_, ctx_, layout_of_);
+    return std::make_unique<OneDnnKernel>(g_, grp_, ctx_, layout_of_, bf16_of_);
   }
   void bind(const KernelBinding& b) override {
     ptr_ = b.values;
@@ -520,9 +692,21 @@ class OneDnnKernel final : public Kernel {
   Ref vref(ValueId v) const { return Ref{v, 0}; }
   Ref sref(size_t off) const { return Ref{kNoValue, off}; }
 
+  bool stored_bf16(ValueId v) const { return bf16_of_ && bf16_of_(v); }
+  dt stored_type(ValueId v) const { return stored_bf16(v) ? dt::bf16 : dt::f32; }
+  onednn::Elem elem_of(ValueId v) const {
+    return stored_bf16(v) ? onednn::Elem::bf16 : onednn::Elem::f32;
+  }
+  // ",src stored bf16" and the like, for describe().
+  std::string stored_text(std::initializer_list<std::pair<ValueId, const char*>> sides) const {
+    std::string s;
+    for (const auto& [v, name] : sides)
+      if (stored_bf16(v)) s += std::string(",") + name + " stored bf16";
+    return s;
+  }
   memory::desc data_md(ValueId v) const {
     const Shape& s = g_.shape(v);
-    return memory::desc(dims_of(s), dt::f32, tag_of(layout_of_(v), s.size()));
+    return memory::desc(dims_of(s), stored_type(v), tag_of(layout_of_(v), s.size()));
   }
   // The layout two sides of a primitive share: a layout-trivial side takes the other's.
   Layout pair_layout(ValueId a, ValueId b) const {
@@ -534,7 +718,7 @@ class OneDnnKernel final : public Kernel {
   memory::desc data_md_as(ValueId v, Layout l) const {
     const Shape& s = g_.shape(v);
     const Layout use = (layout_of_(v) == l || trivial_for(s, l)) ? l : layout_of_(v);
-    return memory::desc(dims_of(s), dt::f32, tag_of(use, s.size()));
+    return memory::desc(dims_of(s), stored_type(v), tag_of(use, s.size()));
   }
   static memory::desc vec_md(int64_t c) { return memory::desc({c}, dt::f32, tag::a); }
 
@@ -575,55 +759,8 @@ class OneDnnKernel final : public Kernel {
   // Which chain nodes after an anchor can become post-ops: a linear chain of
   // unary ops (and one leading per-channel bias add), every intermediate internal
   // and read once. Returns how many, the post-ops, and the bias value.
-  struct PostOps {
-    size_t count = 0;
-    dnnl::post_ops ops;
-    ValueId bias = kNoValue;
-    ValueId result = kNoValue;
-    std::string text;
-  };
   PostOps match_post_ops(NodeId anchor, bool allow_bias) const {
-    PostOps r;
-    const Node& a = g_.node(anchor);
-    ValueId cur = a.outputs[0];
-    r.result = cur;
-    if (!ctx_->opt.post_ops) return r;
-    auto uses_in_group = [&](ValueId v) {
-      int k = 0;
-      for (NodeId id : grp_.nodes)
-        for (ValueId i : g_.node(id).inputs) k += i == v;
-      return k;
-    };
-    for (size_t i = 1; i < grp_.nodes.size(); ++i) {
-      if (!grp_.is_internal(cur) || uses_in_group(cur) != 1) break;
-      const Node& n = g_.node(grp_.nodes[i]);
-      const bool reads_cur =
-          !n.inputs.empty() && (n.inputs[0] == cur || (n.inputs.size() > 1 && n.inputs[1] == cur));
-      if (!reads_cur) break;
-      const EltwisePostOp e = eltwise_post_op(n);
-      if (e.ok)
-        r.ops.append_eltwise(1.f, e.alg, e.alpha, e.beta),
-            r.text += std::string("+") + op_name(n.op);
-      else if (is_add(n) && allow_bias && i == 1 && n.inputs[0] != n.inputs[1]) {
-        const ValueId other = n.inputs[0] == cur ? n.inputs[1] : n.inputs[0];
-        const Shape& os = g_.shape(other);
-        const Shape& cs = g_.shape(cur);
-        const bool per_channel = cs.size() == 4 && numel(os) == cs[1] &&
-                                 ((os.size() == 4 && os[0] == 1 && os[1] == cs[1]) ||
-                                  (os.size() == 3 && os[0] == cs[1]));
-        if (!per_channel) break;
-        r.bias = other;
-        r.text += "+bias";
-      } else {
-        break;
-      }
-      cur = n.outputs[0];
-      r.count = i;
-      r.result = cur;
-      // A fused prefix ends at a materialised value (the rest of the chain reads it from memory).
-      if (!grp_.is_internal(cur)) return r;
-    }
-    return PostOps{0, dnnl::post_ops(), kNoValue, a.outputs[0], ""};
+    return rg::match_post_ops(g_, grp_, anchor, allow_bias, ctx_->opt.post_ops);
   }
 
   // An input the primitive wants in another layout: reorder it into scratch first.
@@ -663,7 +800,7 @@ class OneDnnKernel final : public Kernel {
     dnnl::primitive_attr attr = user_scratchpad_attr();
     if (po.count) attr.set_post_ops(po.ops);
     const ValueId src = n.inputs[0], wv = n.inputs[1];
-    if (!flip && compile_winograd(n, geo, po)) {
+    if (!flip && compile_winograd(n, po)) {
       mark_post_ops_fused(po);
       return po.count;
     }
@@ -711,6 +848,7 @@ class OneDnnKernel final : public Kernel {
         lay += ",any";
       }
       if (ctx_->opt.bf16) lay += ",bf16";
+      lay += stored_text({{src, "src"}, {dst, "dst"}});
       const memory::desc w_md = pd.weights_desc();
       const Ref wref = flip ? input_as(wsrc, wuser, w_md, "weights") : weights_as(wv, wuser, w_md);
       const Ref sref_in = input_as(src, src_md, s_md, "src");
@@ -778,45 +916,28 @@ class OneDnnKernel final : public Kernel {
   // or once until the host writes a variable when no node updates them (a
   // generator's). The bias is added by the kernel, eltwise post-ops by oneDNN
   // eltwise primitives in place on the result.
-  bool compile_winograd(const Node& n, const ConvGeometry& geo, const PostOps& po) {
+  bool compile_winograd(const Node& n, const PostOps& po) {
     using namespace onednn;
-    if (!ctx_->opt.winograd) return false;
-    // A transposed convolution's geometry is that of the conv2d it is the
-    // gradient of: geo's input (h, w) is our output, geo's output our input.
     const bool transposed = n.op == OpKind::kConvTranspose2d;
-    const std::optional<MicroIsa> isa = micro_isa(ctx_->opt.bf16);
-    if (!is_winograd_geometry(geo) || !isa) return false;
     if (!only_eltwise(po)) return false;
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
-    const int threads = omp_get_max_threads();
-    const WinogradConv c =
-        transposed ? WinogradConv{WinogradKind::transposed,
-                                  geo.n,
-                                  geo.c_out,
-                                  geo.ho,
-                                  geo.wo,
-                                  geo.c_in,
-                                  layout_of_(src),
-                                  layout_of_(dst),
-                                  *isa,
-                                  threads}
-                   : WinogradConv{
-                         WinogradKind::strided, geo.n,           geo.c_in, geo.h,  geo.w, geo.c_out,
-                         layout_of_(src),       layout_of_(dst), *isa,     threads};
-    if (!winograd_applies(c) || !winograd_pays(c)) return false;
+    const std::optional<WinogradConv> found = winograd_forward_for(g_, n, dst, layout_of_, ctx_->opt);
+    if (!found) return false;
+    const WinogradConv c = *found;
     const auto u_ptr =
         transformed_weights(wv, winograd_weights_floats(c), "winograd_weights",
                             [c](const float* w, float* u) { winograd_transform_weights(c, w, u); });
     const size_t work = alloc(size_t(winograd_scratch_floats(c)) * sizeof(float));
+    const Elem se = elem_of(src), de = elem_of(dst);
     add_fn(
-        [this, c, src, dst, bias, u_ptr, work] {
-          winograd_run(c, fp(src), u_ptr(), bias >= 0 ? fp(bias) : nullptr, fp(dst),
+        [this, c, src, dst, bias, u_ptr, work, se, de] {
+          winograd_run(c, fp(src), se, u_ptr(), bias >= 0 ? fp(bias) : nullptr, fp(dst), de,
                        reinterpret_cast<float*>(scratch_base_ + work));
         },
         std::string(transposed ? "winograd_deconv" : "winograd_conv") + po.text + "[" +
-            layout_name(c.src_layout) + "->" + layout_name(c.dst_layout) + "](" +
-            micro_isa_name(c.isa) + ")");
+            layout_name(c.src_layout) + "->" + layout_name(c.dst_layout) +
+            stored_text({{src, "src"}, {dst, "dst"}}) + "](" + micro_isa_name(c.isa) + ")");
     add_eltwise_post_ops_in_place(po, dst);
     return true;
   }
@@ -844,27 +965,19 @@ class OneDnnKernel final : public Kernel {
   // input): our Winograd kernel too, where the forward pass would pay.
   bool compile_winograd_weight_gradient(const Node& n, const ConvGeometry& geo) {
     using namespace onednn;
-    const std::optional<MicroIsa> isa = micro_isa(ctx_->opt.bf16);
-    if (!ctx_->opt.winograd || !is_winograd_geometry(geo) || !isa) return false;
-    const WinogradConv c{WinogradKind::strided,
-                         geo.n,
-                         geo.c_in,
-                         geo.h,
-                         geo.w,
-                         geo.c_out,
-                         layout_of_(geo.in),
-                         layout_of_(geo.out),
-                         *isa,
-                         omp_get_max_threads()};
-    if (!winograd_weight_gradient_applies(c) || !winograd_weight_gradient_pays(c)) return false;
+    const std::optional<WinogradConv> found = winograd_weight_gradient_for(g_, n, layout_of_, ctx_->opt);
+    if (!found) return false;
+    const WinogradConv c = *found;
     const size_t work = alloc(size_t(winograd_weight_gradient_scratch_floats(c)) * sizeof(float));
+    const Elem se = elem_of(geo.in), de = elem_of(geo.out);
     add_fn(
-        [this, c, src = geo.in, dy = geo.out, dw = n.outputs[0], work] {
-          winograd_weight_gradient(c, fp(src), fp(dy), fp(dw),
+        [this, c, src = geo.in, dy = geo.out, dw = n.outputs[0], work, se, de] {
+          winograd_weight_gradient(c, fp(src), se, fp(dy), de, fp(dw),
                                    reinterpret_cast<float*>(scratch_base_ + work));
         },
         std::string("winograd_bwd_w[") + layout_name(c.src_layout) + "," +
-            layout_name(c.dst_layout) + "](" + micro_isa_name(c.isa) + ")");
+            layout_name(c.dst_layout) + stored_text({{geo.in, "src"}, {geo.out, "diff_dst"}}) +
+            "](" + micro_isa_name(c.isa) + ")");
     return true;
   }
 
@@ -875,16 +988,12 @@ class OneDnnKernel final : public Kernel {
   // kernel, each eltwise op by a oneDNN eltwise primitive in place on the result.
   bool compile_small_conv(const Node& n, const ConvGeometry& geo, bool flip, const PostOps& po) {
     using namespace onednn;
-    const bool deconv = n.op == OpKind::kConvTranspose2d;
-    if (deconv && !flip) return false;
-    const ConvGeometry cg = flip ? flipped(geo) : geo;
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
-    const Shape &I = g_.shape(src), &O = g_.shape(dst);
-    const SmallConv c{I[0],           I[1],  I[2],  I[3],  O[1],  O[2],  O[3],
-                      cg.kh,          cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, layout_of_(src),
-                      layout_of_(dst)};
-    if (!small_conv_applies(c) || !only_eltwise(po)) return false;
+    if (!only_eltwise(po) || stored_bf16(src) || stored_bf16(dst)) return false;  // ours is f32
+    const std::optional<SmallConv> found = small_conv_for(g_, n, dst, layout_of_);
+    if (!found) return false;
+    const SmallConv c = *found;
     const size_t wflip = flip ? alloc(size_t(numel(geo.weight_shape())) * sizeof(float)) : 0;
     const size_t pack = alloc(size_t(small_conv_scratch_floats(c)) * sizeof(float));
     add_fn(
@@ -923,6 +1032,7 @@ class OneDnnKernel final : public Kernel {
                                with_type(any_like(dd_md), op_type), attr),
       lay += ",any";
     if (ctx_->opt.bf16) lay += ",bf16";
+    lay += stored_text({{geo.in, "src"}, {geo.out, "diff_dst"}});
     const Ref s_ref = input_as(geo.in, src_md, pd.src_desc(), "src");
     const Ref d_ref = input_as(geo.out, dd_md, pd.diff_dst_desc(), "diff_dst");
     const memory::desc w_md = pd.diff_weights_desc();
@@ -1183,6 +1293,7 @@ class OneDnnKernel final : public Kernel {
   FusionGroup grp_;
   std::shared_ptr<Ctx> ctx_;
   std::function<Layout(ValueId)> layout_of_;
+  std::function<bool(ValueId)> bf16_of_;
   std::vector<Step> steps_;
   std::map<ValueId, size_t> slot_;
   std::map<ValueId, ValueId>
@@ -1214,6 +1325,96 @@ bool plain_layout_only(OpKind k) {
   return runs_on_reference(k) || k == OpKind::kLogSoftmax || k == OpKind::kLogSoftmaxBackward;
 }
 
+// bf16 mode: the activations the plan stores as bf16 (docs/cpu_backend.md,
+// "bf16"), half the bytes of f32 in the arena and in every pass over them. A
+// value is stored as bf16 when a convolution writes it (a oneDNN primitive
+// with its post-ops fused, or our Winograd kernel; no chain after it) and its
+// only readers are convolutions (oneDNN primitives and Winograd kernels, as a
+// data operand) and elementwise chains (a full load, widened): the
+// convolutions would round it to bf16 anyway (a primitive's reorder is
+// skipped; Winograd rounds its transformed operand, now from the rounded
+// value), and a chain takes the rounding of a convolution's result, as under
+// torch.autocast. Graph outputs, variables, views and the values of
+// small_conv (f32 only), batch norm and every other op stay f32.
+std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGroup>& groups,
+                                      const onednn::LayoutTable& t, const OneDnnOptions& opt) {
+  const size_t nv = size_t(g.num_values());
+  std::vector<char> bf16(nv, 0);
+  const LayoutOf layout_of = [&t](ValueId v) { return t.of(v); };
+  auto conv_anchor = [](OpKind k) {
+    return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d;
+  };
+  auto on_reference = [&g](const FusionGroup& grp) {
+    return std::any_of(grp.nodes.begin(), grp.nodes.end(),
+                       [&g](NodeId id) { return runs_on_reference(g.node(id).op); });
+  };
+  std::vector<int> sharing(nv, 0);  // values per storage root (views and in-place versions share)
+  for (size_t v = 0; v < nv; ++v) ++sharing[size_t(t.root[v])];
+  std::vector<int> group_of(size_t(g.num_nodes()), -1);
+  for (size_t i = 0; i < groups.size(); ++i)
+    for (NodeId id : groups[i].nodes) group_of[size_t(id)] = int(i);
+  std::vector<std::vector<NodeId>> readers(nv);
+  for (NodeId id = 0; id < g.num_nodes(); ++id)
+    for (ValueId v : g.node(id).inputs) readers[size_t(v)].push_back(id);
+  const std::set<ValueId> outputs(g.outputs().begin(), g.outputs().end());
+  // Whether node id of its group reads v where a value stored as bf16 can be read.
+  auto reads_bf16 = [&](NodeId id, ValueId v) {
+    const int gi = group_of[size_t(id)];
+    if (on_reference(groups[size_t(gi)])) return false;
+    const FusionGroup& r = groups[size_t(gi)];
+    const Node& n = g.node(id);
+    const bool anchor = id == r.nodes[0];
+    if (anchor && conv_anchor(n.op)) {
+      const PostOps po = match_post_ops(g, r, id, true, opt.post_ops);
+      const ValueId dst = po.count ? po.result : n.outputs[0];
+      return n.inputs[0] == v && n.inputs[1] != v && !small_conv_for(g, n, dst, layout_of);
+    }
+    if (anchor && n.op == OpKind::kConv2dBackwardWeight) return true;
+    const bool chain = is_elementwise(n.op) || (anchor && is_bn_head_group(g, r, layout_of) &&
+                                                n.inputs[0] == v);
+    return chain && g.shape(v) == r.shape && t.of(v) == t.of(r.outputs.empty() ? v : r.outputs[0]);
+  };
+  for (const FusionGroup& p : groups) {
+    if (p.nodes.empty() || on_reference(p)) continue;
+    const Node& a = g.node(p.nodes[0]);
+    // Who writes each output: the convolution (its result, post-ops fused) or
+    // the elementwise program (anything a chain node produces).
+    size_t chain_from = 0;  // index of the group's first chain node
+    ValueId conv_result = kNoValue;
+    if (conv_anchor(a.op)) {
+      const PostOps po = match_post_ops(g, p, p.nodes[0], true, opt.post_ops);
+      if (small_conv_for(g, a, po.result, layout_of)) continue;  // ours writes f32
+      // Winograd runs its eltwise post-ops in place on its result: on a bf16
+      // result that would round twice. A primitive rounds once, after them.
+      const bool rounds_twice =
+          po.ops.len() > 0 && winograd_forward_for(g, a, po.result, layout_of, opt);
+      conv_result = rounds_twice ? kNoValue : po.result;
+      chain_from = po.count + 1;
+    } else if (is_bn_head_group(g, p, layout_of)) {
+      chain_from = 1;  // the head is part of the program, its output internal
+    } else if (!is_elementwise(a.op)) {
+      continue;
+    }
+    for (ValueId v : p.outputs) {
+      const Value& val = g.value(v);
+      const auto at = std::find(p.nodes.begin(), p.nodes.end(), val.producer);
+      const bool by_chain = at != p.nodes.end() && size_t(at - p.nodes.begin()) >= chain_from &&
+                            is_elementwise(g.node(val.producer).op);
+      if (v != conv_result && !by_chain) continue;
+      if (val.desc.rank() != 4 || val.desc.dtype != DType::f32 || val.variable >= 0 ||
+          outputs.count(v) || t.root[size_t(v)] != v || sharing[size_t(v)] != 1 ||
+          t.of(v) == Layout::plain || readers[size_t(v)].empty())
+        continue;
+      bool ok = true;  // (a node in no group is not run: the schedule dropped it as dead)
+      for (NodeId id : readers[size_t(v)])
+        ok = ok && (group_of[size_t(id)] < 0 ||
+                    (&groups[size_t(group_of[size_t(id)])] != &p && reads_bf16(id, v)));
+      bf16[size_t(v)] = ok;
+    }
+  }
+  return bf16;
+}
+
 // One plan's side of the backend, made by OneDnnBackend::prepare() and owned
 // by the Plan (the engine uses it for everything of that plan): the layouts
 // chosen for its graph, the reorders that move its values between the host's
@@ -1228,7 +1429,21 @@ class OneDnnPlan final : public HostMemoryBackend {
     lo.plain_only = plain_layout_only;
     table_ = std::make_shared<const onednn::LayoutTable>(
         onednn::choose_layouts(g, groups, ctx_->eng, lo));
-    if (std::getenv("RG_LAYOUTS")) std::fputs(onednn::describe_layouts(g, *table_).c_str(), stderr);
+    if (ctx_->opt.bf16 && ctx_->opt.bf16_activations)
+      bf16_ = std::make_shared<const std::vector<char>>(
+          choose_bf16_storage(g, groups, *table_, ctx_->opt));
+    if (std::getenv("RG_LAYOUTS")) {
+      std::string s = onednn::describe_layouts(g, *table_);
+      if (bf16_)
+        for (ValueId v = 0; v < g.num_values(); ++v)
+          if ((*bf16_)[size_t(v)]) s += "  %" + std::to_string(v) + " stored as bf16\n";
+      std::fputs(s.c_str(), stderr);
+    }
+  }
+  // A value stored as bf16 takes half the bytes (the memory planner sizes by this).
+  size_t value_bytes(const Graph& g, ValueId v) const override {
+    const bool half = &g == &g_ && bf16_ && (*bf16_)[size_t(v)];
+    return half ? size_t(g.desc(v).numel()) * 2 : g.desc(v).bytes();
   }
   std::string name() const override { return "onednn"; }
 
@@ -1252,8 +1467,9 @@ class OneDnnPlan final : public HostMemoryBackend {
 
   std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
     if (&g != &g_) throw std::logic_error("onednn backend: a group of another plan's graph");
-    auto k =
-        std::make_unique<OneDnnKernel>(g, grp, ctx_, [t = table_](ValueId v) { return t->of(v); });
+    auto k = std::make_unique<OneDnnKernel>(
+        g, grp, ctx_, [t = table_](ValueId v) { return t->of(v); },
+        [b = bf16_](ValueId v) { return b && (*b)[size_t(v)]; });
     for (const std::string& r : k->reference_impls()) reference_.push_back(r);
     return k;
   }
@@ -1333,6 +1549,7 @@ class OneDnnPlan final : public HostMemoryBackend {
   std::shared_ptr<Ctx> ctx_;
   const Graph& g_;
   std::shared_ptr<const onednn::LayoutTable> table_;
+  std::shared_ptr<const std::vector<char>> bf16_;  // per value: stored as bf16 (bf16 mode)
   std::map<std::pair<ValueId, bool>, Transfer> transfers_;  // (value, to the device)
   std::vector<std::string> reference_;                      // oneDNN reference implementations
   std::unique_ptr<Backend> ref_;                            // host_fallback()

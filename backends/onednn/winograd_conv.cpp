@@ -50,6 +50,28 @@ bool bf16_of(const WinogradConv& c) {
 //               pair of tiles adjacent). Tile offsets of a base stay t * ld
 //               for even t.
 enum class Pack : uint8_t { f32, bf16_rows, bf16_pairs };
+
+// Eight consecutive channels of an activation stored as f32 (float) or bf16
+// (uint16_t, the plan's bf16 activations): widened exactly on load, rounded to
+// nearest even on store.
+inline V8 load_act(const float* p) {
+  return load8(p);
+}
+inline V8 load_act(const uint16_t* p) {
+  H8 h;
+  std::memcpy(&h, p, sizeof h);
+  const U8 u = __builtin_convertvector(h, U8) << 16;
+  V8 v;
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+}
+inline void store_act(float* p, V8 v) {
+  store8(p, v);
+}
+inline void store_act(uint16_t* p, V8 v) {
+  const H8 h = to_bf16(v);
+  std::memcpy(p, &h, sizeof h);
+}
 // The transforms produce kTiles tiles at a time for a store (bf16_pairs: both
 // tiles of a pair, interleaved in registers; a missing last tile is zero).
 template <Pack P>
@@ -150,8 +172,8 @@ Tile tile_at(int64_t f, int64_t th, int64_t tw) {
 }
 
 // v[point][t][k] (PackedOut's layout) for `count` tiles of group ph.
-template <Pack P>
-void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const float* src, int ph,
+template <Pack P, typename In>
+void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const In* src, int ph,
                      const Tile* tiles, int64_t count, const PackedOut<P>& v) {
   constexpr int T = PackedOut<P>::kTiles;
   const int64_t groups = c.ci / kGroupLanes;
@@ -178,7 +200,7 @@ void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const
           V8 d[3][3];
           for (int i = 0; i < 3; ++i)
             for (int j = 0; j < 3; ++j)
-              d[i][j] = off[u][i][j] >= 0 ? load8(src + off[u][i][j] + go) : V8{};
+              d[i][j] = off[u][i][j] >= 0 ? load_act(src + off[u][i][j] + go) : V8{};
           V8 e[3][3];
           for (int j = 0; j < 3; ++j)
             e[0][j] = d[0][j] - d[1][j], e[1][j] = d[1][j], e[2][j] = d[2][j] - d[1][j];
@@ -195,9 +217,10 @@ void transform_input(const WinogradConv& c, const ChannelGroupAddress& in, const
 }
 
 // The chunk's 2x2 output blocks from m[point][t][co], plus the bias.
+template <typename Out>
 void transform_output(const WinogradConv& c, const ChannelGroupAddress& out, const float* m,
                       const float* bias, int ph, const Tile* tiles, int64_t count, int64_t rows,
-                      float* dst) {
+                      Out* dst) {
   // Output pixel of block row r: 2r + py (transposed, phase rows interleave) or r.
   const int64_t ostep = strided(c) ? 1 : 2, py = strided(c) ? 0 : ph / 2,
                 px = strided(c) ? 0 : ph % 2;
@@ -218,8 +241,8 @@ void transform_output(const WinogradConv& c, const ChannelGroupAddress& out, con
       for (int j = 0; j < 3; ++j) s[0][j] = q[j] + q[3 + j], s[1][j] = q[3 + j] + q[6 + j];
       const int64_t go = out.group(g);
       for (int dy = 0; dy < 2; ++dy) {
-        store8(dst + off[dy][0] + go, s[dy][0] + s[dy][1] + b);
-        store8(dst + off[dy][1] + go, s[dy][1] + s[dy][2] + b);
+        store_act(dst + off[dy][0] + go, s[dy][0] + s[dy][1] + b);
+        store_act(dst + off[dy][1] + go, s[dy][1] + s[dy][2] + b);
       }
     }
   }
@@ -269,9 +292,9 @@ constexpr int64_t kWgradPass = 128;
 
 // dm[point][t][co] (PackedOut's layout) for `count` tiles: transform_output's
 // adjoint (bias aside) on dy's 2x2 blocks.
-template <Pack P>
+template <Pack P, typename In>
 void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& out,
-                              const float* dy, const Tile* tiles, int64_t count,
+                              const In* dy, const Tile* tiles, int64_t count,
                               const PackedOut<P>& dm) {
   constexpr int T = PackedOut<P>::kTiles;
   const int64_t groups = c.co / kGroupLanes;
@@ -290,8 +313,8 @@ void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& 
         const bool tile = t + u < count;
         V8 s[2][3];
         for (int r = 0; r < 2; ++r) {
-          const V8 y0 = tile ? load8(dy + off[u][r][0] + go) : V8{},
-                   y1 = tile ? load8(dy + off[u][r][1] + go) : V8{};
+          const V8 y0 = tile ? load_act(dy + off[u][r][0] + go) : V8{},
+                   y1 = tile ? load_act(dy + off[u][r][1] + go) : V8{};
           s[r][0] = y0, s[r][1] = y0 + y1, s[r][2] = y1;
         }
         for (int j = 0; j < 3; ++j) {
@@ -441,8 +464,10 @@ void winograd_transform_weights(const WinogradConv& c, const float* w, float* u)
         }
 }
 
-void winograd_run(const WinogradConv& c, const float* src, const float* u, const float* bias,
-                  float* dst, float* scratch) {
+namespace {
+template <typename In, typename Out>
+void run_typed(const WinogradConv& c, const In* src, const float* u, const float* bias, Out* dst,
+               float* scratch) {
   const int64_t ho = strided(c) ? c.h / 2 : 2 * c.h, wo = strided(c) ? c.w / 2 : 2 * c.w;
   const ChannelGroupAddress in(c.src_layout, c.ci, c.h, c.w), out(c.dst_layout, c.co, ho, wo);
   const int64_t tw = tile_cols(c), th = tile_rows(c), group_tiles = c.n * th * tw, K = k_of(c);
@@ -480,6 +505,22 @@ void winograd_run(const WinogradConv& c, const float* src, const float* u, const
   }
 }
 
+}  // namespace
+
+void winograd_run(const WinogradConv& c, const void* src, Elem src_elem, const float* u,
+                  const float* bias, void* dst, Elem dst_elem, float* scratch) {
+  using H = uint16_t;
+  const bool si = src_elem == Elem::bf16, so = dst_elem == Elem::bf16;
+  if (!si && !so)
+    run_typed(c, static_cast<const float*>(src), u, bias, static_cast<float*>(dst), scratch);
+  else if (!si)
+    run_typed(c, static_cast<const float*>(src), u, bias, static_cast<H*>(dst), scratch);
+  else if (!so)
+    run_typed(c, static_cast<const H*>(src), u, bias, static_cast<float*>(dst), scratch);
+  else
+    run_typed(c, static_cast<const H*>(src), u, bias, static_cast<H*>(dst), scratch);
+}
+
 bool winograd_weight_gradient_applies(const WinogradConv& c) {
   // D's rows come in multiples of 4 (co % 8 == 0), V's panels of NR columns
   // (K = 4 ci, ci % 8 == 0).
@@ -501,8 +542,10 @@ int64_t winograd_weight_gradient_scratch_floats(const WinogradConv& c) {
   return kPoints * (c.co * lda_of(c) + wgrad_tiles_per_chunk(c) * (lda_of(c) + ldc_of(c)));
 }
 
-void winograd_weight_gradient(const WinogradConv& c, const float* src, const float* dy, float* dw,
-                              float* scratch) {
+namespace {
+template <typename In, typename Dy>
+void weight_gradient_typed(const WinogradConv& c, const In* src, const Dy* dy, float* dw,
+                           float* scratch) {
   const ChannelGroupAddress in(c.src_layout, c.ci, c.h, c.w),
       out(c.dst_layout, c.co, c.h / 2, c.w / 2);
   const int64_t tw = tile_cols(c), th = tile_rows(c), all = c.n * th * tw, K = k_of(c);
@@ -570,6 +613,23 @@ void winograd_weight_gradient(const WinogradConv& c, const float* src, const flo
         }
       }
   }
+}
+
+}  // namespace
+
+void winograd_weight_gradient(const WinogradConv& c, const void* src, Elem src_elem,
+                              const void* dy, Elem dy_elem, float* dw, float* scratch) {
+  using H = uint16_t;
+  const bool bs = src_elem == Elem::bf16, bd = dy_elem == Elem::bf16;
+  if (!bs && !bd)
+    weight_gradient_typed(c, static_cast<const float*>(src), static_cast<const float*>(dy), dw,
+                          scratch);
+  else if (!bs)
+    weight_gradient_typed(c, static_cast<const float*>(src), static_cast<const H*>(dy), dw, scratch);
+  else if (!bd)
+    weight_gradient_typed(c, static_cast<const H*>(src), static_cast<const float*>(dy), dw, scratch);
+  else
+    weight_gradient_typed(c, static_cast<const H*>(src), static_cast<const H*>(dy), dw, scratch);
 }
 
 }  // namespace rg::onednn

@@ -63,11 +63,20 @@ int64_t winograd_scratch_floats(const WinogradConv& c);
 // u = the transformed weights of w (the layout of the kind, see above).
 void winograd_transform_weights(const WinogradConv& c, const float* w, float* u);
 
+// The element type of an activation the kernels read or write: f32, or bf16
+// (bf16 mode stores some activations as bf16): widened exactly on load,
+// rounded to nearest even on store. The arithmetic is the same either way.
+enum class Elem : uint8_t { f32, bf16 };
+
 // dst = conv_transpose2d or conv2d(src, w, stride 2, padding 1) (+ bias[co]
 // when not null), with u from winograd_transform_weights. src and dst in the
-// layouts of c.
-void winograd_run(const WinogradConv& c, const float* src, const float* u, const float* bias,
-                  float* dst, float* scratch);
+// layouts of c, of the element types given (f32 in the first form).
+void winograd_run(const WinogradConv& c, const void* src, Elem src_elem, const float* u,
+                  const float* bias, void* dst, Elem dst_elem, float* scratch);
+inline void winograd_run(const WinogradConv& c, const float* src, const float* u,
+                         const float* bias, float* dst, float* scratch) {
+  winograd_run(c, src, Elem::f32, u, bias, dst, Elem::f32, scratch);
+}
 
 // The weight gradient of a strided layer, dw[co][ci][4][4] (+ nothing: dw
 // is overwritten) from its input src and output gradient dy (layouts of c).
@@ -84,7 +93,11 @@ bool winograd_weight_gradient_pays(const WinogradConv& c);
 // Floats of scratch it needs (shared by the threads): the 9 x co x 4 ci
 // transformed-weight gradient and one chunk's transformed src and dy.
 int64_t winograd_weight_gradient_scratch_floats(const WinogradConv& c);
-void winograd_weight_gradient(const WinogradConv& c, const float* src, const float* dy, float* dw,
-                              float* scratch);
+void winograd_weight_gradient(const WinogradConv& c, const void* src, Elem src_elem,
+                              const void* dy, Elem dy_elem, float* dw, float* scratch);
+inline void winograd_weight_gradient(const WinogradConv& c, const float* src, const float* dy,
+                                     float* dw, float* scratch) {
+  winograd_weight_gradient(c, src, Elem::f32, dy, Elem::f32, dw, scratch);
+}
 
 }  // namespace rg::onednn

@@ -36,6 +36,7 @@ int threads() {
 // RG_BLOCKED=0: NHWC activations everywhere; 1 (default): the layouts oneDNN picks.
 // RG_CPU_MATH=bf16: bf16 convolutions (needs bf16 instructions; RG_CPU_MATH=bf16-emulated
 // lets oneDNN emulate them on AVX-512, for checking, not for timing).
+// RG_BF16_ACTIVATIONS=0: with bf16, no activation stored as bf16 (A/B).
 OneDnnOptions options() {
   OneDnnOptions o;
   o.threads = threads();
@@ -46,6 +47,8 @@ OneDnnOptions options() {
   const std::string math = std::getenv("RG_CPU_MATH") ? std::getenv("RG_CPU_MATH") : "f32";
   o.bf16 = math.rfind("bf16", 0) == 0;
   o.allow_emulated_bf16 = math == "bf16-emulated";
+  const char* act = std::getenv("RG_BF16_ACTIVATIONS");  // 0: every activation f32 in bf16 mode (A/B)
+  o.bf16_activations = !act || std::atoi(act) != 0;
   return o;
 }
 

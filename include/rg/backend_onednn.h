@@ -41,6 +41,11 @@ struct OneDnnOptions {
   // CPU with bf16 instructions (AVX512_BF16 or AMX-BF16): make_onednn_backend
   // throws std::invalid_argument naming what is missing otherwise.
   bool bf16 = false;
+  // With bf16: activations that only bf16 convolutions and elementwise chains
+  // read are stored as bf16 (half the memory and bytes moved; the
+  // convolutions skip their reorder, a chain widens on load). false: every
+  // activation stays f32 (for A/B checks).
+  bool bf16_activations = true;
   // Tests only: let oneDNN emulate bf16 on AVX-512 CPUs without bf16
   // instructions (slow, same rounding of the operands), so the bf16 path can be
   // checked on any AVX-512 machine. The command line never sets it.

@@ -1,0 +1,235 @@
+// bf16 mode stores an activation as bf16 where only oneDNN convolution
+// primitives and elementwise chains read it (choose_bf16_storage in
+// onednn_backend.cpp; docs/cpu_backend.md, "bf16"). Checked against the same
+// plan with every activation f32 (OneDnnOptions::bf16_activations = false):
+// the convolutions reading the value compute exactly what they computed
+// before (they rounded it to bf16 themselves), a chain computes on the value
+// rounded to bf16, and a value batch norm reads stays f32.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <random>
+#include <tuple>
+
+#include "backends/onednn/onednn_backend.h"
+#include "engine/session.h"
+
+namespace rg {
+namespace {
+
+float round_bf16(float x) {  // to nearest even, as oneDNN's f32 -> bf16 conversion
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7fff + ((u >> 16) & 1);
+  u &= 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+bool has_avx512() {
+  const int want = int(dnnl::cpu_isa::avx512_core);
+  return (int(dnnl::get_effective_cpu_isa()) & want) == want;
+}
+
+std::vector<float> normal(size_t n, float scale, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.f, scale);
+  std::vector<float> v(n);
+  for (float& e : v) e = nd(rng);
+  return v;
+}
+
+// v = leaky_relu(conv2d(x, w1)) (3x3, stride 1: a oneDNN primitive with the
+// activation as a post-op), read by conv2d(v, w2) and by the chain
+// v * (that convolution's result); with batch_norm, also by a batch norm.
+struct Net {
+  std::shared_ptr<Graph> g;
+  ValueId v, y1, y2;
+};
+Net build(bool v_is_output, bool batch_norm) {
+  Net n{std::make_shared<Graph>(DType::f32), kNoValue, kNoValue, kNoValue};
+  Graph& g = *n.g;
+  const ValueId x = g.input("x", {4, 16, 16, 16});
+  const ValueId w1 = g.variable("w1", {32, 16, 3, 3}), w2 = g.variable("w2", {32, 32, 3, 3});
+  n.v = g.leaky_relu(g.conv2d(x, w1, 1, 1), 0.2);
+  n.y1 = g.conv2d(n.v, w2, 1, 1);
+  n.y2 = g.mul(n.v, n.y1);
+  g.mark_output(n.y1, "y1");
+  g.mark_output(n.y2, "y2");
+  if (batch_norm) {
+    const ValueId gamma = g.variable("gamma", {32}), beta = g.variable("beta", {32});
+    g.mark_output(g.batch_norm_train(n.v, gamma, beta, 1e-5).y, "bn");
+  }
+  if (v_is_output) g.mark_output(n.v, "v");
+  return n;
+}
+
+struct Result {
+  std::vector<float> v, y1, y2;
+  std::string kernels;  // every kernel's describe(), one a line
+};
+Result run(const Net& n, bool bf16_activations) {
+  auto dnn = make_onednn_backend({.threads = 2,
+                                  .bf16 = true,
+                                  .bf16_activations = bf16_activations,
+                                  .allow_emulated_bf16 = true});
+  auto plan = compile(n.g, *dnn);
+  Result r;
+  for (const auto& k : plan->kernels) r.kernels += k->describe() + "\n";
+  Session s(*plan);
+  std::mt19937 rng(5);
+  const std::vector<float> x = normal(4 * 16 * 16 * 16, 1.f, rng);
+  const std::vector<float> w1 = normal(32 * 16 * 9, 0.1f, rng), w2 = normal(32 * 32 * 9, 0.1f, rng);
+  s.set_input("x", std::span<const float>(x));
+  s.set_variable("w1", std::span<const float>(w1));
+  s.set_variable("w2", std::span<const float>(w2));
+  if (n.g->find_variable("gamma") >= 0) {
+    const std::vector<float> one(32, 1.f), zero(32, 0.f);
+    s.set_variable("gamma", std::span<const float>(one));
+    s.set_variable("beta", std::span<const float>(zero));
+  }
+  s.run();
+  auto get = [&](ValueId v) {
+    const std::vector<double> d = s.value(v);
+    return std::vector<float>(d.begin(), d.end());
+  };
+  r.y1 = get(n.y1);
+  r.y2 = get(n.y2);
+  if (std::find(n.g->outputs().begin(), n.g->outputs().end(), n.v) != n.g->outputs().end())
+    r.v = get(n.v);
+  return r;
+}
+
+TEST(OneDnnBf16Storage, ConvolutionReadersUnchangedAndChainsReadTheRoundedValue) {
+  if (!has_avx512())
+    GTEST_SKIP() << "no AVX-512 (oneDNN has no bf16 convolutions below it): " << onednn_cpu_isa();
+  const Result stored = run(build(false, false), true);
+  const Result f32 = run(build(true, false), false);
+  // The plan says what it stores as bf16 and who widens it.
+  EXPECT_NE(stored.kernels.find("dst stored bf16"), std::string::npos) << stored.kernels;
+  EXPECT_NE(stored.kernels.find("src stored bf16"), std::string::npos) << stored.kernels;
+  EXPECT_NE(stored.kernels.find("(widens bf16)"), std::string::npos) << stored.kernels;
+  EXPECT_EQ(f32.kernels.find("stored bf16"), std::string::npos) << f32.kernels;
+  ASSERT_EQ(stored.y1.size(), f32.y1.size());
+  size_t rounded_differs = 0;
+  for (size_t i = 0; i < f32.y1.size(); ++i) {
+    // The convolution read the same bf16 operand: the same bits.
+    ASSERT_EQ(stored.y1[i], f32.y1[i]) << "y1 element " << i;
+    // The chain read v rounded to bf16 (and the product is exact to compute in float).
+    ASSERT_EQ(stored.y2[i], round_bf16(f32.v[i]) * f32.y1[i]) << "y2 element " << i;
+    rounded_differs += round_bf16(f32.v[i]) != f32.v[i];
+  }
+  EXPECT_GT(rounded_differs, stored.y1.size() / 2);  // the rounding was real
+}
+
+TEST(OneDnnBf16Storage, AValueBatchNormReadsStaysF32) {
+  if (!has_avx512())
+    GTEST_SKIP() << "no AVX-512 (oneDNN has no bf16 convolutions below it): " << onednn_cpu_isa();
+  const Result stored = run(build(false, true), true);
+  EXPECT_EQ(stored.kernels.find("stored bf16"), std::string::npos) << stored.kernels;
+  EXPECT_EQ(stored.kernels.find("widens bf16"), std::string::npos) << stored.kernels;
+}
+
+// The same through our Winograd kernels (4x4 stride-2 layers wide enough to
+// run on them in bf16): v = conv2d(x, w1) written as bf16 by the kernel, read by a second Winograd
+// convolution y1 = conv2d(v, w2) and by the chain v * t, t = conv_transpose2d(y1, w3) (a chain the
+// transposed layer's group runs, so not fused into v's). Expected values come from the f32 plan: v
+// rounded to bf16, and the second convolution (and a weight gradient reading v) run on that rounded
+// v given as an input (its f32 transform of bf16-representable values is what the stored plan's
+// widened loads give).
+TEST(OneDnnBf16Storage, WinogradKernelsWriteAndReadBf16Activations) {
+  if (!has_avx512())
+    GTEST_SKIP() << "no AVX-512 (no bf16 Winograd kernel below it): " << onednn_cpu_isa();
+  struct WNet {
+    std::shared_ptr<Graph> g;
+    ValueId v, y1, t, y2, dw;
+  };
+  auto build_net = [](bool v_is_output) {
+    WNet n{std::make_shared<Graph>(DType::f32), kNoValue, kNoValue, kNoValue, kNoValue, kNoValue};
+    Graph& g = *n.g;
+    const ValueId x = g.input("x", {2, 128, 32, 32});
+    const ValueId w1 = g.variable("w1", {128, 128, 4, 4}), w2 = g.variable("w2", {128, 128, 4, 4}),
+                  w3 = g.variable("w3", {128, 128, 4, 4});
+    n.v = g.conv2d(x, w1, 2, 1);
+    n.y1 = g.conv2d(n.v, w2, 2, 1);
+    n.t = g.conv_transpose2d(n.y1, w3, 2, 1);
+    n.y2 = g.mul(n.v, n.t);
+    n.dw = g.conv2d_backward_weight(n.v, g.input("dy", {2, 128, 8, 8}), {128, 128, 4, 4}, {2, 2},
+                                    {1, 1});
+    g.mark_output(n.dw, "dw");
+    g.mark_output(n.y1, "y1");
+    g.mark_output(n.t, "t");
+    g.mark_output(n.y2, "y2");
+    if (v_is_output) g.mark_output(n.v, "v");
+    return n;
+  };
+  std::mt19937 rng(9);
+  const std::vector<float> x = normal(2 * 128 * 32 * 32, 1.f, rng);
+  const std::vector<float> dy = normal(2 * 128 * 8 * 8, 1.f, rng);
+  std::vector<std::vector<float>> w;
+  for (int i = 0; i < 3; ++i) w.push_back(normal(128 * 128 * 16, 0.05f, rng));
+  struct Out {
+    std::vector<float> v, y1, t, y2, dw;
+    std::string kernels;
+  };
+  auto run_net = [&](const WNet& n, bool stored) {
+    auto dnn = make_onednn_backend(
+        {.threads = 2, .bf16 = true, .bf16_activations = stored, .allow_emulated_bf16 = true});
+    auto plan = compile(n.g, *dnn);
+    Out o;
+    for (const auto& k : plan->kernels) o.kernels += k->describe() + "\n";
+    Session s(*plan);
+    s.set_input("x", std::span<const float>(x));
+    s.set_input("dy", std::span<const float>(dy));
+    for (int i = 0; i < 3; ++i)
+      s.set_variable("w" + std::to_string(i + 1), std::span<const float>(w[size_t(i)]));
+    s.run();
+    auto get = [&](ValueId id) {
+      const std::vector<double> d = s.value(id);
+      return std::vector<float>(d.begin(), d.end());
+    };
+    o.y1 = get(n.y1), o.t = get(n.t), o.y2 = get(n.y2), o.dw = get(n.dw);
+    if (stored == false) o.v = get(n.v);
+    return o;
+  };
+  const Out a = run_net(build_net(false), true), b = run_net(build_net(true), false);
+  EXPECT_NE(a.kernels.find("dst stored bf16](avx512_bf16"), std::string::npos) << a.kernels;
+  EXPECT_NE(a.kernels.find("src stored bf16](avx512_bf16"), std::string::npos) << a.kernels;
+  EXPECT_NE(a.kernels.find("(widens bf16)"), std::string::npos) << a.kernels;
+  // The second convolution alone, on v rounded to bf16.
+  std::vector<float> rounded(b.v.size());
+  for (size_t i = 0; i < b.v.size(); ++i) rounded[i] = round_bf16(b.v[i]);
+  auto g = std::make_shared<Graph>(DType::f32);
+  const ValueId vin = g->input("v", {2, 128, 16, 16});
+  const ValueId y = g->conv2d(vin, g->variable("w2", {128, 128, 4, 4}), 2, 1);
+  const ValueId dw = g->conv2d_backward_weight(vin, g->input("dy", {2, 128, 8, 8}),
+                                               {128, 128, 4, 4}, {2, 2}, {1, 1});
+  g->mark_output(y, "y");
+  g->mark_output(dw, "dw");
+  auto dnn = make_onednn_backend({.threads = 2, .bf16 = true, .allow_emulated_bf16 = true});
+  auto plan = compile(g, *dnn);
+  std::string kernels;
+  for (const auto& k : plan->kernels) kernels += k->describe() + "\n";
+  ASSERT_NE(kernels.find("winograd_conv"), std::string::npos) << kernels;
+  ASSERT_NE(kernels.find("winograd_bwd_w"), std::string::npos) << kernels;
+  EXPECT_NE(a.kernels.find("winograd_bwd_w[nChw16c,nChw16c,src stored bf16]"), std::string::npos)
+      << a.kernels;
+  Session s(*plan);
+  s.set_input("v", std::span<const float>(rounded));
+  s.set_input("dy", std::span<const float>(dy));
+  s.set_variable("w2", std::span<const float>(w[1]));
+  s.run();
+  const std::vector<double> want = s.value(y), want_dw = s.value(dw);
+  for (size_t i = 0; i < a.dw.size(); ++i)
+    ASSERT_EQ(double(a.dw[i]), want_dw[i]) << "dw element " << i;
+  ASSERT_EQ(want.size(), a.y1.size());
+  for (size_t i = 0; i < a.y2.size(); ++i)
+    ASSERT_EQ(a.y2[i], rounded[i] * a.t[i]) << "y2 element " << i;
+  for (size_t i = 0; i < a.y1.size(); ++i)
+    ASSERT_EQ(double(a.y1[i]), want[i]) << "y1 element " << i;
+  // Rounding v first moved the result (the kernels did run on different operands).
+  EXPECT_NE(a.y1, b.y1);
+}
+
+}  // namespace
+}  // namespace rg
