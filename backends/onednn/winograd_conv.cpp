@@ -293,9 +293,8 @@ constexpr int64_t kWgradPass = 128;
 // dm[point][t][co] (PackedOut's layout) for `count` tiles: transform_output's
 // adjoint (bias aside) on dy's 2x2 blocks.
 template <Pack P, typename In>
-void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& out,
-                              const In* dy, const Tile* tiles, int64_t count,
-                              const PackedOut<P>& dm) {
+void transform_output_adjoint(const WinogradConv& c, const ChannelGroupAddress& out, const In* dy,
+                              const Tile* tiles, int64_t count, const PackedOut<P>& dm) {
   constexpr int T = PackedOut<P>::kTiles;
   const int64_t groups = c.co / kGroupLanes;
   for (int64_t t = 0; t < count; t += T) {
@@ -617,17 +616,19 @@ void weight_gradient_typed(const WinogradConv& c, const In* src, const Dy* dy, f
 
 }  // namespace
 
-void winograd_weight_gradient(const WinogradConv& c, const void* src, Elem src_elem,
-                              const void* dy, Elem dy_elem, float* dw, float* scratch) {
+void winograd_weight_gradient(const WinogradConv& c, const void* src, Elem src_elem, const void* dy,
+                              Elem dy_elem, float* dw, float* scratch) {
   using H = uint16_t;
   const bool bs = src_elem == Elem::bf16, bd = dy_elem == Elem::bf16;
   if (!bs && !bd)
     weight_gradient_typed(c, static_cast<const float*>(src), static_cast<const float*>(dy), dw,
                           scratch);
   else if (!bs)
-    weight_gradient_typed(c, static_cast<const float*>(src), static_cast<const H*>(dy), dw, scratch);
+    weight_gradient_typed(c, static_cast<const float*>(src), static_cast<const H*>(dy), dw,
+                          scratch);
   else if (!bd)
-    weight_gradient_typed(c, static_cast<const H*>(src), static_cast<const float*>(dy), dw, scratch);
+    weight_gradient_typed(c, static_cast<const H*>(src), static_cast<const float*>(dy), dw,
+                          scratch);
   else
     weight_gradient_typed(c, static_cast<const H*>(src), static_cast<const H*>(dy), dw, scratch);
 }

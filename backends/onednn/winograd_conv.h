@@ -25,7 +25,6 @@
 
 namespace rg::onednn {
 
-
 // transposed: conv_transpose2d, output 2h x 2w, weights [ci, co, 4, 4];
 // strided: conv2d, output h/2 x w/2, weights [co, ci, 4, 4].
 enum class WinogradKind : uint8_t { transposed, strided };
@@ -73,8 +72,8 @@ enum class Elem : uint8_t { f32, bf16 };
 // layouts of c, of the element types given (f32 in the first form).
 void winograd_run(const WinogradConv& c, const void* src, Elem src_elem, const float* u,
                   const float* bias, void* dst, Elem dst_elem, float* scratch);
-inline void winograd_run(const WinogradConv& c, const float* src, const float* u,
-                         const float* bias, float* dst, float* scratch) {
+inline void winograd_run(const WinogradConv& c, const float* src, const float* u, const float* bias,
+                         float* dst, float* scratch) {
   winograd_run(c, src, Elem::f32, u, bias, dst, Elem::f32, scratch);
 }
 
@@ -93,8 +92,8 @@ bool winograd_weight_gradient_pays(const WinogradConv& c);
 // Floats of scratch it needs (shared by the threads): the 9 x co x 4 ci
 // transformed-weight gradient and one chunk's transformed src and dy.
 int64_t winograd_weight_gradient_scratch_floats(const WinogradConv& c);
-void winograd_weight_gradient(const WinogradConv& c, const void* src, Elem src_elem,
-                              const void* dy, Elem dy_elem, float* dw, float* scratch);
+void winograd_weight_gradient(const WinogradConv& c, const void* src, Elem src_elem, const void* dy,
+                              Elem dy_elem, float* dw, float* scratch);
 inline void winograd_weight_gradient(const WinogradConv& c, const float* src, const float* dy,
                                      float* dw, float* scratch) {
   winograd_weight_gradient(c, src, Elem::f32, dy, Elem::f32, dw, scratch);
