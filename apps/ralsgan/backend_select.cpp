@@ -63,8 +63,9 @@ void add_backend_flags(Flags& f) {
           "torch.autocast(dtype=torch.bfloat16)). Everything but convolutions is f32 in all three",
           "f32");
   f.value("cpu-math", "f32|bf16",
-          "convolution arithmetic on the cpu backend: f32; bf16 = bf16 operands with f32 accumulation, weights, "
-          "Adam moments and everything but convolutions kept in f32 (as torch.autocast(\"cpu\", "
+          "convolution arithmetic on the cpu backend: f32; bf16 = bf16 operands with f32 accumulation, "
+          "activations between convolutions and batch norm stored as bf16, weights, Adam moments, batch-norm "
+          "statistics, losses and the generator's output in f32 (as torch.autocast(\"cpu\", "
           "dtype=torch.bfloat16)). bf16 needs a CPU with bf16 instructions (AVX512_BF16 or AMX-BF16)",
           "f32");
 }

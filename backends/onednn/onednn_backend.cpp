@@ -435,6 +435,22 @@ bool is_bn_head_group(const Graph& g, const FusionGroup& grp,
          layout_of(first.inputs[0]) == layout_of(g.node(grp.nodes.back()).outputs[0]);
 }
 
+// What a batch_norm_train / _inference primitive writes: the ReLU's output
+// where the group's next node is a ReLU of its (internal, once-used) result
+// and fuse_norm_relu applies (the normalised value never exists), else its
+// result.
+ValueId bn_fwd_dst(const Graph& g, const FusionGroup& grp, NodeId id, bool post_ops) {
+  const ValueId y = g.node(id).outputs[0];
+  if (!post_ops || grp.nodes.size() < 2 || !grp.is_internal(y)) return y;
+  const Node& r = g.node(grp.nodes[1]);
+  int uses = 0;
+  for (NodeId k : grp.nodes)
+    for (ValueId i : g.node(k).inputs) uses += i == y;
+  if (is_relu(r) && r.inputs[0] == y && uses == 1 && !grp.is_internal(r.outputs[0]))
+    return r.outputs[0];
+  return y;
+}
+
 // Which of our own kernels a convolution node runs on, given the layouts
 // (the kernels decide with these, and so does the bf16 storage rule, which
 // must know who reads and writes a value): nothing = a oneDNN primitive.
@@ -538,8 +554,12 @@ class OneDnnKernel final : public Kernel {
     std::vector<NodeId> chain;
     size_t start = 0;
     const bool bn_head = is_bn_head_group(g, grp, layout_of_);
-    // Only convolution primitives and elementwise chains handle a value stored as bf16.
-    if (!is_elementwise(first.op) && !bn_head && !is_convolution(first.op))
+    // Only convolutions, batch norm's primitives and elementwise chains handle
+    // a value stored as bf16 (choose_bf16_storage).
+    const bool bf16_capable = is_convolution(first.op) || first.op == OpKind::kBatchNormTrain ||
+                              first.op == OpKind::kBatchNormInference ||
+                              first.op == OpKind::kBatchNormBackward;
+    if (!is_elementwise(first.op) && !bn_head && !bf16_capable)
       for (const std::vector<ValueId>* vs : {&first.inputs, &first.outputs})
         for (ValueId v : *vs)
           if (stored_bf16(v))
@@ -1055,19 +1075,9 @@ class OneDnnKernel final : public Kernel {
     const ValueId x = n.inputs[0], y = n.outputs[0];
     const int64_t C = g_.shape(x)[1];
     // batch_norm + relu with the normalised value internal: fuse_norm_relu.
-    bool fuse = false;
-    ValueId dst = y;
-    if (ctx_->opt.post_ops && grp_.nodes.size() >= 2 && grp_.is_internal(y)) {
-      const Node& r = g_.node(grp_.nodes[1]);
-      int uses = 0;
-      for (NodeId k : grp_.nodes)
-        for (ValueId i : g_.node(k).inputs) uses += i == y;
-      if (is_relu(r) && r.inputs[0] == y && uses == 1 && !grp_.is_internal(r.outputs[0])) {
-        fuse = true;
-        dst = r.outputs[0];
-        fused_.insert(y);
-      }
-    }
+    const ValueId dst = bn_fwd_dst(g_, grp_, id, ctx_->opt.post_ops);
+    const bool fuse = dst != y;
+    if (fuse) fused_.insert(y);
     auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
     if (!train) flags = flags | dnnl::normalization_flags::use_global_stats;
     if (fuse) flags = flags | dnnl::normalization_flags::fuse_norm_relu;
@@ -1326,23 +1336,29 @@ bool plain_layout_only(OpKind k) {
 }
 
 // bf16 mode: the activations the plan stores as bf16 (docs/cpu_backend.md,
-// "bf16"), half the bytes of f32 in the arena and in every pass over them. A
-// value is stored as bf16 when a convolution writes it (a oneDNN primitive
-// with its post-ops fused, or our Winograd kernel; no chain after it) and its
-// only readers are convolutions (oneDNN primitives and Winograd kernels, as a
-// data operand) and elementwise chains (a full load, widened): the
-// convolutions would round it to bf16 anyway (a primitive's reorder is
-// skipped; Winograd rounds its transformed operand, now from the rounded
-// value), and a chain takes the rounding of a convolution's result, as under
-// torch.autocast. Graph outputs, variables, views and the values of
-// small_conv (f32 only), batch norm and every other op stay f32.
+// "bf16"), half the bytes of f32 in the arena and in every pass over them,
+// as under torch.autocast. A value is stored as bf16 when whatever writes it
+// can write bf16 and whatever reads it can read bf16:
+// - convolutions: oneDNN primitives (their post-ops fused; a reader skips its
+//   f32 -> bf16 reorder, as it would have rounded the value itself) and our
+//   Winograd kernels (widened on load, rounded once on store; not with eltwise
+//   post-ops, which it runs in place on its result and would round twice);
+// - elementwise chains: a full load widened, a store rounded;
+// - batch norm's primitives, which read and write their data in one type
+//   (forward: x and the output; backward: x, dy and dx), with scale, shift
+//   and statistics in f32: those values are decided together (a class).
+// small_conv (f32 only), reductions, Adam, host fallbacks, graph outputs,
+// variables and views keep f32 values, and so does every value of a class
+// that one of them touches.
 std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGroup>& groups,
                                       const onednn::LayoutTable& t, const OneDnnOptions& opt) {
   const size_t nv = size_t(g.num_values());
-  std::vector<char> bf16(nv, 0);
   const LayoutOf layout_of = [&t](ValueId v) { return t.of(v); };
   auto conv_anchor = [](OpKind k) {
     return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d;
+  };
+  auto bn_fwd = [](OpKind k) {
+    return k == OpKind::kBatchNormTrain || k == OpKind::kBatchNormInference;
   };
   auto on_reference = [&g](const FusionGroup& grp) {
     return std::any_of(grp.nodes.begin(), grp.nodes.end(),
@@ -1357,11 +1373,58 @@ std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGr
   for (NodeId id = 0; id < g.num_nodes(); ++id)
     for (ValueId v : g.node(id).inputs) readers[size_t(v)].push_back(id);
   const std::set<ValueId> outputs(g.outputs().begin(), g.outputs().end());
+  // Classes of values batch norm reads and writes in one type (union-find).
+  std::vector<ValueId> parent(nv);
+  std::iota(parent.begin(), parent.end(), 0);
+  std::function<ValueId(ValueId)> find = [&](ValueId a) {
+    return parent[size_t(a)] == a ? a : parent[size_t(a)] = find(parent[size_t(a)]);
+  };
+  auto unite = [&](ValueId a, ValueId b) { parent[size_t(find(a))] = find(b); };
+  // Values a writer of bf16 writes into memory: group outputs, and batch
+  // norm's output where a chain after it reads it inside the group.
+  std::vector<char> written(nv, 0);
+  for (const FusionGroup& p : groups) {
+    if (p.nodes.empty() || on_reference(p)) continue;
+    const Node& a = g.node(p.nodes[0]);
+    size_t chain_from = 0;  // index of the group's first node its elementwise program runs
+    std::vector<ValueId> by_anchor;
+    if (conv_anchor(a.op)) {
+      const PostOps po = match_post_ops(g, p, p.nodes[0], true, opt.post_ops);
+      if (small_conv_for(g, a, po.result, layout_of)) continue;  // ours writes f32
+      const bool rounds_twice =
+          po.ops.len() > 0 && winograd_forward_for(g, a, po.result, layout_of, opt);
+      if (!rounds_twice) by_anchor.push_back(po.result);
+      chain_from = po.count + 1;
+    } else if (is_bn_head_group(g, p, layout_of)) {
+      chain_from = 1;  // the head is part of the program
+    } else if (bn_fwd(a.op)) {
+      const ValueId dst = bn_fwd_dst(g, p, p.nodes[0], opt.post_ops);
+      by_anchor.push_back(dst);
+      unite(a.inputs[0], dst);
+      chain_from = dst == a.outputs[0] ? 1 : 2;
+    } else if (a.op == OpKind::kBatchNormBackward) {
+      by_anchor.push_back(a.outputs[0]);
+      unite(a.inputs[1], a.inputs[0]);
+      unite(a.inputs[1], a.outputs[0]);
+      chain_from = 1;
+    } else if (!is_elementwise(a.op)) {
+      continue;
+    }
+    auto materialised = [&](ValueId v) {
+      return std::find(p.outputs.begin(), p.outputs.end(), v) != p.outputs.end() ||
+             (bn_fwd(a.op) && v == a.outputs[0] && !readers[size_t(v)].empty());
+    };
+    for (ValueId v : by_anchor)
+      if (materialised(v)) written[size_t(v)] = 1;
+    for (size_t i = chain_from; i < p.nodes.size(); ++i)
+      if (is_elementwise(g.node(p.nodes[i]).op))
+        for (ValueId v : g.node(p.nodes[i]).outputs)
+          if (materialised(v)) written[size_t(v)] = 1;
+  }
   // Whether node id of its group reads v where a value stored as bf16 can be read.
   auto reads_bf16 = [&](NodeId id, ValueId v) {
-    const int gi = group_of[size_t(id)];
-    if (on_reference(groups[size_t(gi)])) return false;
-    const FusionGroup& r = groups[size_t(gi)];
+    const FusionGroup& r = groups[size_t(group_of[size_t(id)])];
+    if (on_reference(r)) return false;
     const Node& n = g.node(id);
     const bool anchor = id == r.nodes[0];
     if (anchor && conv_anchor(n.op)) {
@@ -1370,48 +1433,30 @@ std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGr
       return n.inputs[0] == v && n.inputs[1] != v && !small_conv_for(g, n, dst, layout_of);
     }
     if (anchor && n.op == OpKind::kConv2dBackwardWeight) return true;
-    const bool chain = is_elementwise(n.op) || (anchor && is_bn_head_group(g, r, layout_of) &&
-                                                n.inputs[0] == v);
-    return chain && g.shape(v) == r.shape && t.of(v) == t.of(r.outputs.empty() ? v : r.outputs[0]);
+    const bool head = anchor && is_bn_head_group(g, r, layout_of);
+    if (anchor && bn_fwd(n.op) && !head) return n.inputs[0] == v;
+    if (anchor && n.op == OpKind::kBatchNormBackward)
+      return n.inputs[0] == v || n.inputs[1] == v;
+    const bool chain = is_elementwise(n.op) || (head && n.inputs[0] == v);
+    return chain && g.shape(v) == r.shape;
   };
-  for (const FusionGroup& p : groups) {
-    if (p.nodes.empty() || on_reference(p)) continue;
-    const Node& a = g.node(p.nodes[0]);
-    // Who writes each output: the convolution (its result, post-ops fused) or
-    // the elementwise program (anything a chain node produces).
-    size_t chain_from = 0;  // index of the group's first chain node
-    ValueId conv_result = kNoValue;
-    if (conv_anchor(a.op)) {
-      const PostOps po = match_post_ops(g, p, p.nodes[0], true, opt.post_ops);
-      if (small_conv_for(g, a, po.result, layout_of)) continue;  // ours writes f32
-      // Winograd runs its eltwise post-ops in place on its result: on a bf16
-      // result that would round twice. A primitive rounds once, after them.
-      const bool rounds_twice =
-          po.ops.len() > 0 && winograd_forward_for(g, a, po.result, layout_of, opt);
-      conv_result = rounds_twice ? kNoValue : po.result;
-      chain_from = po.count + 1;
-    } else if (is_bn_head_group(g, p, layout_of)) {
-      chain_from = 1;  // the head is part of the program, its output internal
-    } else if (!is_elementwise(a.op)) {
-      continue;
-    }
-    for (ValueId v : p.outputs) {
-      const Value& val = g.value(v);
-      const auto at = std::find(p.nodes.begin(), p.nodes.end(), val.producer);
-      const bool by_chain = at != p.nodes.end() && size_t(at - p.nodes.begin()) >= chain_from &&
-                            is_elementwise(g.node(val.producer).op);
-      if (v != conv_result && !by_chain) continue;
-      if (val.desc.rank() != 4 || val.desc.dtype != DType::f32 || val.variable >= 0 ||
-          outputs.count(v) || t.root[size_t(v)] != v || sharing[size_t(v)] != 1 ||
-          t.of(v) == Layout::plain || readers[size_t(v)].empty())
-        continue;
-      bool ok = true;  // (a node in no group is not run: the schedule dropped it as dead)
-      for (NodeId id : readers[size_t(v)])
-        ok = ok && (group_of[size_t(id)] < 0 ||
-                    (&groups[size_t(group_of[size_t(id)])] != &p && reads_bf16(id, v)));
-      bf16[size_t(v)] = ok;
-    }
+  // A class is bf16 when every member is a plain activation its writer
+  // writes as bf16 and every reader of every member reads bf16.
+  std::vector<char> class_ok(nv, 1);
+  for (ValueId v = 0; v < ValueId(nv); ++v) {
+    const Value& val = g.value(v);
+    const bool activation = val.desc.rank() == 4 && val.desc.dtype == DType::f32 &&
+                            val.variable < 0 && !outputs.count(v) && t.root[size_t(v)] == v &&
+                            sharing[size_t(v)] == 1 && t.of(v) != Layout::plain;
+    bool ok = activation && written[size_t(v)] && !readers[size_t(v)].empty();
+    // (a node in no group is not run: the schedule dropped it as dead)
+    for (NodeId id : readers[size_t(v)])
+      ok = ok && (group_of[size_t(id)] < 0 || reads_bf16(id, v));
+    if (!ok) class_ok[size_t(find(v))] = 0;
   }
+  std::vector<char> bf16(nv, 0);
+  for (ValueId v = 0; v < ValueId(nv); ++v)
+    bf16[size_t(v)] = class_ok[size_t(find(v))] && written[size_t(v)];
   return bf16;
 }
 

@@ -1,12 +1,15 @@
-// bf16 mode stores an activation as bf16 where only oneDNN convolution
-// primitives and elementwise chains read it (choose_bf16_storage in
-// onednn_backend.cpp; docs/cpu_backend.md, "bf16"). Checked against the same
-// plan with every activation f32 (OneDnnOptions::bf16_activations = false):
-// the convolutions reading the value compute exactly what they computed
-// before (they rounded it to bf16 themselves), a chain computes on the value
-// rounded to bf16, and a value batch norm reads stays f32.
+// bf16 mode stores an activation as bf16 where whatever writes it and
+// whatever reads it can (choose_bf16_storage in onednn_backend.cpp;
+// docs/cpu_backend.md, "bf16"). Checked against the same plan with every
+// activation f32 (OneDnnOptions::bf16_activations = false): convolutions
+// reading the value compute exactly what they computed before (they rounded
+// it to bf16 themselves) or, for Winograd, what they compute on the rounded
+// value; a chain computes on the rounded value; batch norm reads and writes
+// bf16 with f32 statistics, and ties the values it reads and writes to one
+// type.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <random>
@@ -122,7 +125,9 @@ TEST(OneDnnBf16Storage, ConvolutionReadersUnchangedAndChainsReadTheRoundedValue)
   EXPECT_GT(rounded_differs, stored.y1.size() / 2);  // the rounding was real
 }
 
-TEST(OneDnnBf16Storage, AValueBatchNormReadsStaysF32) {
+// Batch norm reads and writes its data in one type, and here its output is a
+// graph output (f32, what the host reads): so its input stays f32 too.
+TEST(OneDnnBf16Storage, BatchNormTiesItsInputToAnF32GraphOutput) {
   if (!has_avx512())
     GTEST_SKIP() << "no AVX-512 (oneDNN has no bf16 convolutions below it): " << onednn_cpu_isa();
   const Result stored = run(build(false, true), true);
@@ -229,6 +234,72 @@ TEST(OneDnnBf16Storage, WinogradKernelsWriteAndReadBf16Activations) {
     ASSERT_EQ(double(a.y1[i]), want[i]) << "y1 element " << i;
   // Rounding v first moved the result (the kernels did run on different operands).
   EXPECT_NE(a.y1, b.y1);
+}
+
+// Batch norm reads and writes its data in one type: c = conv2d(x, w1),
+// h = relu(batch_norm_train(c)), y = conv2d(h, w2) store c and h as bf16 (the
+// primitive's statistics stay f32: the batch mean is the f32 mean of c rounded
+// to bf16), and y stays within bf16 rounding of the all-f32 plan.
+TEST(OneDnnBf16Storage, BatchNormReadsAndWritesBf16WithF32Statistics) {
+  if (!has_avx512())
+    GTEST_SKIP() << "no AVX-512 (oneDNN has no bf16 convolutions below it): " << onednn_cpu_isa();
+  auto build_net = [](bool c_is_output) {
+    auto g = std::make_shared<Graph>(DType::f32);
+    const ValueId x = g->input("x", {4, 16, 16, 16});
+    const ValueId c = g->conv2d(x, g->variable("w1", {32, 16, 3, 3}), 1, 1);
+    const Graph::BatchNormOutputs bn =
+        g->batch_norm_train(c, g->variable("gamma", {32}), g->variable("beta", {32}));
+    const ValueId y = g->conv2d(g->relu(bn.y), g->variable("w2", {32, 32, 3, 3}), 1, 1);
+    g->mark_output(y, "y");
+    g->mark_output(bn.mean, "mean");
+    if (c_is_output) g->mark_output(c, "c");
+    return g;
+  };
+  std::mt19937 rng(13);
+  const std::vector<float> x = normal(4 * 16 * 16 * 16, 1.f, rng);
+  const std::vector<float> w1 = normal(32 * 16 * 9, 0.1f, rng), w2 = normal(32 * 32 * 9, 0.1f, rng);
+  const std::vector<float> gamma = normal(32, 0.2f, rng), beta = normal(32, 0.2f, rng);
+  struct Out {
+    std::vector<double> y, mean, c;
+    std::string kernels;
+  };
+  auto run_net = [&](const std::shared_ptr<Graph>& g, bool stored) {
+    auto dnn = make_onednn_backend(
+        {.threads = 2, .bf16 = true, .bf16_activations = stored, .allow_emulated_bf16 = true});
+    auto plan = compile(g, *dnn);
+    Out o;
+    for (const auto& k : plan->kernels) o.kernels += k->describe() + "\n";
+    Session s(*plan);
+    s.set_input("x", std::span<const float>(x));
+    s.set_variable("w1", std::span<const float>(w1));
+    s.set_variable("w2", std::span<const float>(w2));
+    std::vector<float> gm = gamma, bt = beta;
+    for (float& e : gm) e += 1.f;
+    s.set_variable("gamma", std::span<const float>(gm));
+    s.set_variable("beta", std::span<const float>(bt));
+    s.run();
+    o.y = s.value(g->output("y"));
+    o.mean = s.value(g->output("mean"));
+    if (stored == false) o.c = s.value(g->output("c"));
+    return o;
+  };
+  const Out a = run_net(build_net(false), true), b = run_net(build_net(true), false);
+  EXPECT_NE(a.kernels.find("dst stored bf16"), std::string::npos) << a.kernels;
+  EXPECT_NE(a.kernels.find("src stored bf16"), std::string::npos) << a.kernels;
+  EXPECT_NE(a.kernels.find("bnorm_fwd_train+relu"), std::string::npos) << a.kernels;
+  // The statistics: the mean of c rounded to bf16, per channel (NCHW), summed in f32.
+  const size_t hw = 16 * 16;
+  for (size_t ch = 0; ch < 32; ++ch) {
+    double sum = 0;
+    for (size_t n = 0; n < 4; ++n)
+      for (size_t i = 0; i < hw; ++i) sum += round_bf16(float(b.c[(n * 32 + ch) * hw + i]));
+    EXPECT_NEAR(a.mean[ch], sum / double(4 * hw), 1e-5) << "channel " << ch;
+  }
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.y.size(); ++i)
+    num += (a.y[i] - b.y[i]) * (a.y[i] - b.y[i]), den += b.y[i] * b.y[i];
+  EXPECT_LT(std::sqrt(num / den), 1e-2);  // bf16 rounding of c and h (measured 2e-3)
+  EXPECT_GT(std::sqrt(num / den), 1e-5);  // and it did round
 }
 
 }  // namespace
