@@ -40,6 +40,28 @@ inline H8 to_bf16(V8 x) {
   return __builtin_convertvector(bf16_high_bits(x), H8);
 }
 
+// Eight consecutive channels of an activation stored as f32 (float) or bf16
+// (uint16_t, the plan's bf16 activations): widened exactly on load, rounded to
+// nearest even on store.
+inline V8 load_act(const float* p) {
+  return load8(p);
+}
+inline V8 load_act(const uint16_t* p) {
+  H8 h;
+  std::memcpy(&h, p, sizeof h);
+  const U8 u = __builtin_convertvector(h, U8) << 16;
+  V8 v;
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+}
+inline void store_act(float* p, V8 v) {
+  store8(p, v);
+}
+inline void store_act(uint16_t* p, V8 v) {
+  const H8 h = to_bf16(v);
+  std::memcpy(p, &h, sizeof h);
+}
+
 // Where channels 8g .. 8g + 7 of pixel (n, y, x) of a c x h x w tensor in a
 // blocked layout or NHWC start: at(n, y, x) + group(g). Pixels are `pixel`
 // floats apart (the block, or c for NHWC).

@@ -1010,7 +1010,9 @@ class OneDnnKernel final : public Kernel {
     using namespace onednn;
     const ValueId src = n.inputs[0], wv = n.inputs[1], dst = po.count ? po.result : n.outputs[0];
     const ValueId bias = po.bias;
-    if (!only_eltwise(po) || stored_bf16(src) || stored_bf16(dst)) return false;  // ours is f32
+    // Ours reads and writes f32 (reading bf16 measured slower, and the
+    // generator's image is computed from f32 activations: docs/cpu_backend.md).
+    if (!only_eltwise(po) || stored_bf16(src) || stored_bf16(dst)) return false;
     const std::optional<SmallConv> found = small_conv_for(g_, n, dst, layout_of_);
     if (!found) return false;
     const SmallConv c = *found;
@@ -1429,8 +1431,8 @@ std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGr
     const bool anchor = id == r.nodes[0];
     if (anchor && conv_anchor(n.op)) {
       const PostOps po = match_post_ops(g, r, id, true, opt.post_ops);
-      const ValueId dst = po.count ? po.result : n.outputs[0];
-      return n.inputs[0] == v && n.inputs[1] != v && !small_conv_for(g, n, dst, layout_of);
+      return n.inputs[0] == v && n.inputs[1] != v &&
+             !small_conv_for(g, n, po.count ? po.result : n.outputs[0], layout_of);
     }
     if (anchor && n.op == OpKind::kConv2dBackwardWeight) return true;
     const bool head = anchor && is_bn_head_group(g, r, layout_of);

@@ -51,27 +51,6 @@ bool bf16_of(const WinogradConv& c) {
 //               for even t.
 enum class Pack : uint8_t { f32, bf16_rows, bf16_pairs };
 
-// Eight consecutive channels of an activation stored as f32 (float) or bf16
-// (uint16_t, the plan's bf16 activations): widened exactly on load, rounded to
-// nearest even on store.
-inline V8 load_act(const float* p) {
-  return load8(p);
-}
-inline V8 load_act(const uint16_t* p) {
-  H8 h;
-  std::memcpy(&h, p, sizeof h);
-  const U8 u = __builtin_convertvector(h, U8) << 16;
-  V8 v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-}
-inline void store_act(float* p, V8 v) {
-  store8(p, v);
-}
-inline void store_act(uint16_t* p, V8 v) {
-  const H8 h = to_bf16(v);
-  std::memcpy(p, &h, sizeof h);
-}
 // The transforms produce kTiles tiles at a time for a store (bf16_pairs: both
 // tiles of a pair, interleaved in registers; a missing last tile is zero).
 template <Pack P>

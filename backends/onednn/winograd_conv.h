@@ -62,11 +62,6 @@ int64_t winograd_scratch_floats(const WinogradConv& c);
 // u = the transformed weights of w (the layout of the kind, see above).
 void winograd_transform_weights(const WinogradConv& c, const float* w, float* u);
 
-// The element type of an activation the kernels read or write: f32, or bf16
-// (bf16 mode stores some activations as bf16): widened exactly on load,
-// rounded to nearest even on store. The arithmetic is the same either way.
-enum class Elem : uint8_t { f32, bf16 };
-
 // dst = conv_transpose2d or conv2d(src, w, stride 2, padding 1) (+ bias[co]
 // when not null), with u from winograd_transform_weights. src and dst in the
 // layouts of c, of the element types given (f32 in the first form).
