@@ -74,10 +74,11 @@ void print_plan(std::ostream& os, const Plan& plan, bool buffers) {
        << plan.recomputations_offered << " activations offered (CompileOptions::recompute)\n";
 }
 
-size_t group_bytes(const Graph& g, const FusionGroup& grp) {
+// In each value's stored size on the plan's backend (bf16 activations: half).
+size_t group_bytes(const Plan& plan, const FusionGroup& grp) {
   size_t b = 0;
-  for (ValueId v : grp.inputs) b += g.desc(v).bytes();
-  for (ValueId v : grp.outputs) b += g.desc(v).bytes();
+  for (ValueId v : grp.inputs) b += plan.backend->value_bytes(*plan.graph, v);
+  for (ValueId v : grp.outputs) b += plan.backend->value_bytes(*plan.graph, v);
   return b;
 }
 
@@ -91,7 +92,7 @@ void print_profile(std::ostream& os, const Plan& plan, const std::vector<double>
   for (size_t k = 0; k < ms.size(); ++k) {
     const Node& anchor = plan.graph->node(plan.groups[k].nodes[0]);
     if (is_convolution(anchor.op)) flop[k] = double(conv_geometry(*plan.graph, anchor).flops());
-    bytes[k] = double(group_bytes(*plan.graph, plan.groups[k]));
+    bytes[k] = double(group_bytes(plan, plan.groups[k]));
     total += ms[k];
     by_op[op_name(anchor.op)] += ms[k];
     flop_by_op[op_name(anchor.op)] += flop[k];

@@ -15,8 +15,9 @@ void print_graph(std::ostream& os, const Graph& g);
 void print_plan(std::ostream& os, const Plan& plan, bool buffers = true);
 std::string human_bytes(size_t bytes);
 // Bytes of the values a group reads from and writes to memory outside itself
-// (its inputs and outputs; not its scratch nor the reorders inside its kernel).
-size_t group_bytes(const Graph& g, const FusionGroup& grp);
+// (its inputs and outputs, as the plan's backend stores them; not its scratch
+// nor the reorders inside its kernel).
+size_t group_bytes(const Plan& plan, const FusionGroup& grp);
 // Where a run's time goes: `ms` holds each group's milliseconds (plan order,
 // Session::run_timed, averaged over `runs`). Prints the total, the time by the
 // op each group starts with, and the `top` heaviest groups (0: all) with their
