@@ -17,18 +17,12 @@
 
 #include "backends/onednn/onednn_backend.h"
 #include "engine/session.h"
+#include "tests/common/round_bf16.h"
 
 namespace rg {
 namespace {
 
-float round_bf16(float x) {  // to nearest even, as oneDNN's f32 -> bf16 conversion
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u += 0x7fff + ((u >> 16) & 1);
-  u &= 0xffff0000u;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
+using testing_bf16::round_bf16;
 
 bool has_avx512() {
   const int want = int(dnnl::cpu_isa::avx512_core);

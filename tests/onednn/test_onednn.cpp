@@ -18,6 +18,7 @@
 #include "backends/ref/ref_backend.h"
 #include "engine/io/safetensors.h"
 #include "engine/session.h"
+#include "tests/common/round_bf16.h"
 #include "graph/autodiff.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 #include "tests/common/golden_step.h"
@@ -627,14 +628,7 @@ namespace rg {
 namespace {
 // ---- bf16 convolutions ---------------------------------------------------------
 
-float round_bf16(float x) {  // round to nearest even, as oneDNN's f32 -> bf16 reorder
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u += 0x7fff + ((u >> 16) & 1);
-  u &= 0xffff0000u;
-  std::memcpy(&x, &u, 4);
-  return x;
-}
+using testing_bf16::round_bf16;
 
 // One convolution-family node with both operands as inputs: with --cpu-math
 // bf16 the backend must compute exactly the f32 convolution of the operands
