@@ -17,7 +17,9 @@
 #include <stdexcept>
 
 #include "backends/onednn/channel_groups.h"
+#include "backends/onednn/bf16_storage.h"
 #include "backends/onednn/conv_primitives.h"
+#include "backends/onednn/kernel_choice.h"
 #include "backends/onednn/layout.h"
 #include "backends/onednn/layout_choice.h"
 #include "backends/onednn/small_conv.h"
@@ -46,6 +48,22 @@ using onednn::phys_of;
 using onednn::tag_of;
 using onednn::trivial_for;
 using onednn::Walk;
+// Kernel choices (kernel_choice.h).
+using onednn::bn_fwd_dst;
+using onednn::eltwise_post_op;
+using onednn::EltwisePostOp;
+using onednn::is_add;
+using onednn::is_bn_head_group;
+using onednn::is_relu;
+using onednn::is_winograd_geometry;
+using onednn::LayoutOf;
+using onednn::micro_isa;
+using onednn::plain_layout_only;
+using onednn::PostOps;
+using onednn::runs_on_reference;
+using onednn::small_conv_for;
+using onednn::winograd_forward_for;
+using onednn::winograd_weight_gradient_for;
 
 struct Ctx {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
@@ -303,215 +321,6 @@ class EwProgram {
       const_chunks_;   // kChunk copies of each constant, in const_regs_ order
   std::string names_;  // the chain's ops, for describe()
 };
-
-// ---------------------------------------------------------------------------
-// The formulas (graph/elementwise_ops.h) that oneDNN's eltwise post-ops and
-// fusions compute: recognised by their instructions, not by op name.
-struct EltwisePostOp {
-  bool ok = false;
-  dnnl::algorithm alg = dnnl::algorithm::eltwise_relu;
-  float alpha = 0.f, beta = 0.f;
-};
-bool formula_is(const Node& n, std::initializer_list<EwInstr> code) {
-  const ElementwiseOp* e = elementwise_op(n.op);
-  return e && std::equal(e->formula.code.begin(), e->formula.code.end(), code.begin(), code.end());
-}
-EltwisePostOp eltwise_post_op(const Node& n) {
-  using K = EwInstrKind;
-  const float s = float(n.attrs.scalar);
-  auto is = [&](std::initializer_list<EwInstr> code) { return formula_is(n, code); };
-  if (is({{K::kSelectPositive, kEwA, kEwA, kEwZero}}))
-    return {true, dnnl::algorithm::eltwise_relu, 0.f, 0.f};
-  if (is({{K::kMul, kEwA, kEwScalar}, {K::kSelectPositive, kEwA, kEwA, kEwTemp}}))
-    return {true, dnnl::algorithm::eltwise_relu, s, 0.f};
-  if (is({{K::kTanh, kEwA}})) return {true, dnnl::algorithm::eltwise_tanh, 0.f, 0.f};
-  if (is({{K::kMul, kEwA, kEwScalar}})) return {true, dnnl::algorithm::eltwise_linear, s, 0.f};
-  if (is({{K::kAdd, kEwA, kEwScalar}})) return {true, dnnl::algorithm::eltwise_linear, 1.f, s};
-  return {};
-}
-// max(x, 0): BatchNorm's fuse_norm_relu.
-bool is_relu(const Node& n) {
-  return formula_is(n, {{EwInstrKind::kSelectPositive, kEwA, kEwA, kEwZero}});
-}
-// a + b: a per-channel one becomes the primitive's bias.
-bool is_add(const Node& n) {
-  return formula_is(n, {{EwInstrKind::kAdd, kEwA, kEwB}});
-}
-
-// 4x4, stride 2, padding 1, input exactly twice the output: the layers our
-// Winograd kernels compute (winograd_conv.h).
-bool is_winograd_geometry(const ConvGeometry& geo) {
-  return geo.kh == 4 && geo.kw == 4 && geo.sh == 2 && geo.sw == 2 && geo.ph == 1 && geo.pw == 1 &&
-         geo.h == 2 * geo.ho && geo.w == 2 * geo.wo;
-}
-
-// The micro-kernel our Winograd convolutions run, following
-// oneDNN's effective ISA (so DNNL_MAX_CPU_ISA=AVX2 caps both); none below AVX2.
-// bf16: the bf16 micro-kernel on AVX-512 (emulated where the CPU lacks
-// AVX512_BF16, which only RG_ONEDNN_EMULATE_BF16 allows), none on AVX2.
-std::optional<onednn::MicroIsa> micro_isa(bool bf16) {
-  using isa = dnnl::cpu_isa;
-  switch (dnnl::get_effective_cpu_isa()) {
-    case isa::avx2:
-    case isa::avx2_vnni:
-      if (bf16) return std::nullopt;
-      return onednn::MicroIsa::avx2;
-    case isa::avx512_core:
-    case isa::avx512_core_vnni:
-    case isa::avx512_core_bf16:
-    case isa::avx512_core_amx:
-      return bf16 ? onednn::MicroIsa::avx512_bf16 : onednn::MicroIsa::avx512;
-    default:
-      return std::nullopt;
-  }
-}
-
-// The eltwise ops (and a per-channel bias) that follow a convolution anchor
-// and fold into its primitive as post-ops: the longest prefix of the group
-// after the anchor where each node reads the previous result, used once and
-// internal. result: the last such node's output (the anchor's without any).
-struct PostOps {
-  size_t count = 0;
-  dnnl::post_ops ops;
-  ValueId bias = kNoValue;
-  ValueId result = kNoValue;
-  std::string text;
-};
-PostOps match_post_ops(const Graph& g, const FusionGroup& grp, NodeId anchor, bool allow_bias,
-                       bool enabled) {
-  PostOps r;
-  const Node& a = g.node(anchor);
-  ValueId cur = a.outputs[0];
-  r.result = cur;
-  if (!enabled) return r;
-  auto uses_in_group = [&](ValueId v) {
-    int k = 0;
-    for (NodeId id : grp.nodes)
-      for (ValueId i : g.node(id).inputs) k += i == v;
-    return k;
-  };
-  for (size_t i = 1; i < grp.nodes.size(); ++i) {
-    if (!grp.is_internal(cur) || uses_in_group(cur) != 1) break;
-    const Node& n = g.node(grp.nodes[i]);
-    const bool reads_cur =
-        !n.inputs.empty() && (n.inputs[0] == cur || (n.inputs.size() > 1 && n.inputs[1] == cur));
-    if (!reads_cur) break;
-    const EltwisePostOp e = eltwise_post_op(n);
-    if (e.ok)
-      r.ops.append_eltwise(1.f, e.alg, e.alpha, e.beta),
-          r.text += std::string("+") + op_name(n.op);
-    else if (is_add(n) && allow_bias && i == 1 && n.inputs[0] != n.inputs[1]) {
-      const ValueId other = n.inputs[0] == cur ? n.inputs[1] : n.inputs[0];
-      const Shape& os = g.shape(other);
-      const Shape& cs = g.shape(cur);
-      const bool per_channel = cs.size() == 4 && numel(os) == cs[1] &&
-                               ((os.size() == 4 && os[0] == 1 && os[1] == cs[1]) ||
-                                (os.size() == 3 && os[0] == cs[1]));
-      if (!per_channel) break;
-      r.bias = other;
-      r.text += "+bias";
-    } else {
-      break;
-    }
-    cur = n.outputs[0];
-    r.count = i;
-    r.result = cur;
-    // A fused prefix ends at a materialised value (the rest of the chain reads it from memory).
-    if (!grp.is_internal(cur)) return r;
-  }
-  return PostOps{0, dnnl::post_ops(), kNoValue, a.outputs[0], ""};
-}
-
-// batch_norm_inference followed by a chain other than a ReLU (which the
-// primitive fuses): all of it in one elementwise pass, so the normalised
-// value is never materialised (the backward pass's recomputed BN outputs
-// feeding an activation's gradient).
-bool is_bn_head_group(const Graph& g, const FusionGroup& grp,
-                      const std::function<Layout(ValueId)>& layout_of) {
-  const Node& first = g.node(grp.nodes[0]);
-  return first.op == OpKind::kBatchNormInference && grp.nodes.size() >= 2 &&
-         !is_relu(g.node(grp.nodes[1])) && grp.is_internal(first.outputs[0]) &&
-         g.shape(first.inputs[0]).size() == 4 &&
-         layout_of(first.inputs[0]) == layout_of(g.node(grp.nodes.back()).outputs[0]);
-}
-
-// What a batch_norm_train / _inference primitive writes: the ReLU's output
-// where the group's next node is a ReLU of its (internal, once-used) result
-// and fuse_norm_relu applies (the normalised value never exists), else its
-// result.
-ValueId bn_fwd_dst(const Graph& g, const FusionGroup& grp, NodeId id, bool post_ops) {
-  const ValueId y = g.node(id).outputs[0];
-  if (!post_ops || grp.nodes.size() < 2 || !grp.is_internal(y)) return y;
-  const Node& r = g.node(grp.nodes[1]);
-  int uses = 0;
-  for (NodeId k : grp.nodes)
-    for (ValueId i : g.node(k).inputs) uses += i == y;
-  if (is_relu(r) && r.inputs[0] == y && uses == 1 && !grp.is_internal(r.outputs[0]))
-    return r.outputs[0];
-  return y;
-}
-
-// Which of our own kernels a convolution node runs on, given the layouts
-// (the kernels decide with these, and so does the bf16 storage rule, which
-// must know who reads and writes a value): nothing = a oneDNN primitive.
-using LayoutOf = std::function<Layout(ValueId)>;
-
-// The Winograd forward kernel of a conv2d or conv_transpose2d writing dst.
-std::optional<onednn::WinogradConv> winograd_forward_for(const Graph& g, const Node& n,
-                                                         ValueId dst, const LayoutOf& layout_of,
-                                                         const OneDnnOptions& opt) {
-  using namespace onednn;
-  if (!opt.winograd) return std::nullopt;
-  const ConvGeometry geo = conv_geometry(g, n);
-  const std::optional<MicroIsa> isa = micro_isa(opt.bf16);
-  if (!is_winograd_geometry(geo) || !isa || runs_as_flipped_conv(n, geo)) return std::nullopt;
-  // A transposed convolution's geometry is that of the conv2d it is the
-  // gradient of: geo's input (h, w) is our output, geo's output our input.
-  const bool transposed = n.op == OpKind::kConvTranspose2d;
-  const ValueId src = n.inputs[0];
-  const int threads = omp_get_max_threads();
-  const WinogradConv c =
-      transposed ? WinogradConv{WinogradKind::transposed, geo.n, geo.c_out, geo.ho, geo.wo,
-                                geo.c_in, layout_of(src), layout_of(dst), *isa, threads}
-                 : WinogradConv{WinogradKind::strided, geo.n, geo.c_in, geo.h, geo.w, geo.c_out,
-                                layout_of(src), layout_of(dst), *isa, threads};
-  if (!winograd_applies(c) || !winograd_pays(c)) return std::nullopt;
-  return c;
-}
-
-// The Winograd weight-gradient kernel of a conv2d_backward_weight.
-std::optional<onednn::WinogradConv> winograd_weight_gradient_for(const Graph& g, const Node& n,
-                                                                 const LayoutOf& layout_of,
-                                                                 const OneDnnOptions& opt) {
-  using namespace onednn;
-  const ConvGeometry geo = conv_geometry(g, n);
-  const std::optional<MicroIsa> isa = micro_isa(opt.bf16);
-  if (!opt.winograd || !is_winograd_geometry(geo) || !isa) return std::nullopt;
-  const WinogradConv c{WinogradKind::strided, geo.n,          geo.c_in,
-                       geo.h,                 geo.w,          geo.c_out,
-                       layout_of(geo.in),     layout_of(geo.out), *isa,
-                       omp_get_max_threads()};
-  if (!winograd_weight_gradient_applies(c) || !winograd_weight_gradient_pays(c))
-    return std::nullopt;
-  return c;
-}
-
-// The small-output direct kernel of a conv2d (or flipped conv_transpose2d) writing dst.
-std::optional<onednn::SmallConv> small_conv_for(const Graph& g, const Node& n, ValueId dst,
-                                                const LayoutOf& layout_of) {
-  using namespace onednn;
-  const ConvGeometry geo = conv_geometry(g, n);
-  const bool flip = runs_as_flipped_conv(n, geo);
-  if (n.op == OpKind::kConvTranspose2d && !flip) return std::nullopt;
-  const ConvGeometry cg = flip ? flipped(geo) : geo;
-  const ValueId src = n.inputs[0];
-  const Shape &I = g.shape(src), &O = g.shape(dst);
-  const SmallConv c{I[0],  I[1],  I[2],  I[3],  O[1],  O[2],           O[3],          cg.kh,
-                    cg.kw, cg.sh, cg.sw, cg.ph, cg.pw, layout_of(src), layout_of(dst)};
-  if (!small_conv_applies(c)) return std::nullopt;
-  return c;
-}
-
 
 // ---------------------------------------------------------------------------
 // One kernel per fusion group: a list of steps (oneDNN primitives with their
@@ -780,7 +589,7 @@ class OneDnnKernel final : public Kernel {
   // unary ops (and one leading per-channel bias add), every intermediate internal
   // and read once. Returns how many, the post-ops, and the bias value.
   PostOps match_post_ops(NodeId anchor, bool allow_bias) const {
-    return rg::match_post_ops(g_, grp_, anchor, allow_bias, ctx_->opt.post_ops);
+    return onednn::match_post_ops(g_, grp_, anchor, allow_bias, ctx_->opt.post_ops);
   }
 
   // An input the primitive wants in another layout: reorder it into scratch first.
@@ -1322,146 +1131,6 @@ class OneDnnKernel final : public Kernel {
 
 // ---------------------------------------------------------------------------
 
-// Ops this backend has no kernel of its own for (pooling and Inception's
-// forward-only ops): supports() says no for their groups, and the engine runs
-// them on host_fallback(), the reference backend, on plain NCHW buffers,
-// which prepare() pins for them. Both backends use host memory.
-bool runs_on_reference(OpKind k) {
-  return k == OpKind::kMaxPool2d || k == OpKind::kMaxPool2dBackward || k == OpKind::kAvgPool2d ||
-         k == OpKind::kConcat || k == OpKind::kResizeBilinear;
-}
-
-// Ops whose values prepare() keeps plain: those above, and the logsoftmax
-// primitives, which this backend describes on plain buffers only.
-bool plain_layout_only(OpKind k) {
-  return runs_on_reference(k) || k == OpKind::kLogSoftmax || k == OpKind::kLogSoftmaxBackward;
-}
-
-// bf16 mode: the activations the plan stores as bf16 (docs/cpu_backend.md,
-// "bf16"), half the bytes of f32 in the arena and in every pass over them,
-// as under torch.autocast. A value is stored as bf16 when whatever writes it
-// can write bf16 and whatever reads it can read bf16:
-// - convolutions: oneDNN primitives (their post-ops fused; a reader skips its
-//   f32 -> bf16 reorder, as it would have rounded the value itself) and our
-//   Winograd kernels (widened on load, rounded once on store; not with eltwise
-//   post-ops, which it runs in place on its result and would round twice);
-// - elementwise chains: a full load widened, a store rounded;
-// - batch norm's primitives, which read and write their data in one type
-//   (forward: x and the output; backward: x, dy and dx), with scale, shift
-//   and statistics in f32: those values are decided together (a class).
-// small_conv (f32 only), reductions, Adam, host fallbacks, graph outputs,
-// variables and views keep f32 values, and so does every value of a class
-// that one of them touches.
-std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGroup>& groups,
-                                      const onednn::LayoutTable& t, const OneDnnOptions& opt) {
-  const size_t nv = size_t(g.num_values());
-  const LayoutOf layout_of = [&t](ValueId v) { return t.of(v); };
-  auto conv_anchor = [](OpKind k) {
-    return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d;
-  };
-  auto bn_fwd = [](OpKind k) {
-    return k == OpKind::kBatchNormTrain || k == OpKind::kBatchNormInference;
-  };
-  auto on_reference = [&g](const FusionGroup& grp) {
-    return std::any_of(grp.nodes.begin(), grp.nodes.end(),
-                       [&g](NodeId id) { return runs_on_reference(g.node(id).op); });
-  };
-  std::vector<int> sharing(nv, 0);  // values per storage root (views and in-place versions share)
-  for (size_t v = 0; v < nv; ++v) ++sharing[size_t(t.root[v])];
-  std::vector<int> group_of(size_t(g.num_nodes()), -1);
-  for (size_t i = 0; i < groups.size(); ++i)
-    for (NodeId id : groups[i].nodes) group_of[size_t(id)] = int(i);
-  std::vector<std::vector<NodeId>> readers(nv);
-  for (NodeId id = 0; id < g.num_nodes(); ++id)
-    for (ValueId v : g.node(id).inputs) readers[size_t(v)].push_back(id);
-  const std::set<ValueId> outputs(g.outputs().begin(), g.outputs().end());
-  // Classes of values batch norm reads and writes in one type (union-find).
-  std::vector<ValueId> parent(nv);
-  std::iota(parent.begin(), parent.end(), 0);
-  std::function<ValueId(ValueId)> find = [&](ValueId a) {
-    return parent[size_t(a)] == a ? a : parent[size_t(a)] = find(parent[size_t(a)]);
-  };
-  auto unite = [&](ValueId a, ValueId b) { parent[size_t(find(a))] = find(b); };
-  // Values a writer of bf16 writes into memory: group outputs, and batch
-  // norm's output where a chain after it reads it inside the group.
-  std::vector<char> written(nv, 0);
-  for (const FusionGroup& p : groups) {
-    if (p.nodes.empty() || on_reference(p)) continue;
-    const Node& a = g.node(p.nodes[0]);
-    size_t chain_from = 0;  // index of the group's first node its elementwise program runs
-    std::vector<ValueId> by_anchor;
-    if (conv_anchor(a.op)) {
-      const PostOps po = match_post_ops(g, p, p.nodes[0], true, opt.post_ops);
-      if (small_conv_for(g, a, po.result, layout_of)) continue;  // ours writes f32
-      const bool rounds_twice =
-          po.ops.len() > 0 && winograd_forward_for(g, a, po.result, layout_of, opt);
-      if (!rounds_twice) by_anchor.push_back(po.result);
-      chain_from = po.count + 1;
-    } else if (is_bn_head_group(g, p, layout_of)) {
-      chain_from = 1;  // the head is part of the program
-    } else if (bn_fwd(a.op)) {
-      const ValueId dst = bn_fwd_dst(g, p, p.nodes[0], opt.post_ops);
-      by_anchor.push_back(dst);
-      unite(a.inputs[0], dst);
-      chain_from = dst == a.outputs[0] ? 1 : 2;
-    } else if (a.op == OpKind::kBatchNormBackward) {
-      by_anchor.push_back(a.outputs[0]);
-      unite(a.inputs[1], a.inputs[0]);
-      unite(a.inputs[1], a.outputs[0]);
-      chain_from = 1;
-    } else if (!is_elementwise(a.op)) {
-      continue;
-    }
-    auto materialised = [&](ValueId v) {
-      return std::find(p.outputs.begin(), p.outputs.end(), v) != p.outputs.end() ||
-             (bn_fwd(a.op) && v == a.outputs[0] && !readers[size_t(v)].empty());
-    };
-    for (ValueId v : by_anchor)
-      if (materialised(v)) written[size_t(v)] = 1;
-    for (size_t i = chain_from; i < p.nodes.size(); ++i)
-      if (is_elementwise(g.node(p.nodes[i]).op))
-        for (ValueId v : g.node(p.nodes[i]).outputs)
-          if (materialised(v)) written[size_t(v)] = 1;
-  }
-  // Whether node id of its group reads v where a value stored as bf16 can be read.
-  auto reads_bf16 = [&](NodeId id, ValueId v) {
-    const FusionGroup& r = groups[size_t(group_of[size_t(id)])];
-    if (on_reference(r)) return false;
-    const Node& n = g.node(id);
-    const bool anchor = id == r.nodes[0];
-    if (anchor && conv_anchor(n.op)) {
-      const PostOps po = match_post_ops(g, r, id, true, opt.post_ops);
-      return n.inputs[0] == v && n.inputs[1] != v &&
-             !small_conv_for(g, n, po.count ? po.result : n.outputs[0], layout_of);
-    }
-    if (anchor && n.op == OpKind::kConv2dBackwardWeight) return true;
-    const bool head = anchor && is_bn_head_group(g, r, layout_of);
-    if (anchor && bn_fwd(n.op) && !head) return n.inputs[0] == v;
-    if (anchor && n.op == OpKind::kBatchNormBackward)
-      return n.inputs[0] == v || n.inputs[1] == v;
-    const bool chain = is_elementwise(n.op) || (head && n.inputs[0] == v);
-    return chain && g.shape(v) == r.shape;
-  };
-  // A class is bf16 when every member is a plain activation its writer
-  // writes as bf16 and every reader of every member reads bf16.
-  std::vector<char> class_ok(nv, 1);
-  for (ValueId v = 0; v < ValueId(nv); ++v) {
-    const Value& val = g.value(v);
-    const bool activation = val.desc.rank() == 4 && val.desc.dtype == DType::f32 &&
-                            val.variable < 0 && !outputs.count(v) && t.root[size_t(v)] == v &&
-                            sharing[size_t(v)] == 1 && t.of(v) != Layout::plain;
-    bool ok = activation && written[size_t(v)] && !readers[size_t(v)].empty();
-    // (a node in no group is not run: the schedule dropped it as dead)
-    for (NodeId id : readers[size_t(v)])
-      ok = ok && (group_of[size_t(id)] < 0 || reads_bf16(id, v));
-    if (!ok) class_ok[size_t(find(v))] = 0;
-  }
-  std::vector<char> bf16(nv, 0);
-  for (ValueId v = 0; v < ValueId(nv); ++v)
-    bf16[size_t(v)] = class_ok[size_t(find(v))] && written[size_t(v)];
-  return bf16;
-}
-
 // One plan's side of the backend, made by OneDnnBackend::prepare() and owned
 // by the Plan (the engine uses it for everything of that plan): the layouts
 // chosen for its graph, the reorders that move its values between the host's
@@ -1478,7 +1147,7 @@ class OneDnnPlan final : public HostMemoryBackend {
         onednn::choose_layouts(g, groups, ctx_->eng, lo));
     if (ctx_->opt.bf16 && ctx_->opt.bf16_activations)
       bf16_ = std::make_shared<const std::vector<char>>(
-          choose_bf16_storage(g, groups, *table_, ctx_->opt));
+          onednn::choose_bf16_storage(g, groups, *table_, ctx_->opt));
     if (std::getenv("RG_LAYOUTS")) {
       std::string s = onednn::describe_layouts(g, *table_);
       if (bf16_)
