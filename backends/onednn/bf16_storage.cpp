@@ -125,9 +125,8 @@ std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGr
     for (NodeId id : readers[size_t(v)]) ok = ok && (group_of[size_t(id)] < 0 || reads_bf16(id, v));
     if (!ok) class_ok[size_t(find(v))] = 0;
   }
-  std::vector<char> bf16(nv, 0);
-  for (ValueId v = 0; v < ValueId(nv); ++v)
-    bf16[size_t(v)] = class_ok[size_t(find(v))] && written[size_t(v)];
+  std::vector<char> bf16(nv, 0);  // (a value no bf16 writer writes failed its own check)
+  for (ValueId v = 0; v < ValueId(nv); ++v) bf16[size_t(v)] = class_ok[size_t(find(v))];
   return bf16;
 }
 

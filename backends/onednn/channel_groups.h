@@ -61,6 +61,20 @@ inline void store_act(uint16_t* p, V8 v) {
   const H8 h = to_bf16(v);
   std::memcpy(p, &h, sizeof h);
 }
+// A run of n values (the elementwise programs' chunks), widened or rounded.
+inline void widen_run(const uint16_t* h, float* f, int64_t n) {
+  int64_t i = 0;
+  for (; i + kGroupLanes <= n; i += kGroupLanes) store8(f + i, load_act(h + i));
+  for (; i < n; ++i) {
+    const uint32_t u = uint32_t(h[i]) << 16;
+    std::memcpy(f + i, &u, sizeof u);
+  }
+}
+inline void narrow_run(const float* f, uint16_t* h, int64_t n) {
+  int64_t i = 0;
+  for (; i + kGroupLanes <= n; i += kGroupLanes) store_act(h + i, load8(f + i));
+  for (; i < n; ++i) h[i] = to_bf16(V8{f[i]})[0];
+}
 
 // Where channels 8g .. 8g + 7 of pixel (n, y, x) of a c x h x w tensor in a
 // blocked layout or NHWC start: at(n, y, x) + group(g). Pixels are `pixel`

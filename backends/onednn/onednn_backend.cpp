@@ -50,14 +50,7 @@ using onednn::trivial_for;
 using onednn::Walk;
 // Kernel choices (kernel_choice.h).
 using onednn::bn_fwd_dst;
-using onednn::eltwise_post_op;
-using onednn::EltwisePostOp;
-using onednn::is_add;
 using onednn::is_bn_head_group;
-using onednn::is_relu;
-using onednn::is_winograd_geometry;
-using onednn::LayoutOf;
-using onednn::micro_isa;
 using onednn::plain_layout_only;
 using onednn::PostOps;
 using onednn::runs_on_reference;
@@ -87,23 +80,6 @@ struct AlignedAllocator {
     return true;
   }
 };
-
-// Activations stored as bf16 (bf16 mode): widened exactly on load, rounded to
-// nearest even on store (as oneDNN's reorders and primitives round).
-void widen_bf16(const uint16_t* h, float* f, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t u = uint32_t(h[i]) << 16;
-    std::memcpy(f + i, &u, sizeof u);
-  }
-}
-void narrow_to_bf16(const float* f, uint16_t* h, int64_t n) {
-  int64_t i = 0;
-  for (; i + onednn::kGroupLanes <= n; i += onednn::kGroupLanes) {
-    const onednn::H8 x = onednn::to_bf16(onednn::load8(f + i));
-    std::memcpy(h + i, &x, sizeof x);
-  }
-  for (; i < n; ++i) h[i] = onednn::to_bf16(onednn::V8{f[i]})[0];
-}
 
 // ---------------------------------------------------------------------------
 // A fused elementwise chain: chunks of kChunk elements in physical order, one
@@ -259,7 +235,7 @@ class EwProgram {
     const float* R[kMaxRegs];
     for (const Load& l : loads_) {
       if (l.full && l.bf16) {
-        widen_bf16(reinterpret_cast<const uint16_t*>(l.ptr) + e0, buf[l.reg], n);
+        onednn::widen_run(reinterpret_cast<const uint16_t*>(l.ptr) + e0, buf[l.reg], n);
         R[l.reg] = buf[l.reg];
       } else if (l.full) {
         R[l.reg] = l.ptr + e0;
@@ -298,7 +274,7 @@ class EwProgram {
     }
     for (const Store& s : stores_)
       if (s.bf16)
-        narrow_to_bf16(R[s.reg], reinterpret_cast<uint16_t*>(s.ptr) + e0, n);
+        onednn::narrow_run(R[s.reg], reinterpret_cast<uint16_t*>(s.ptr) + e0, n);
       else
         std::memcpy(s.ptr + e0, R[s.reg], size_t(n) * sizeof(float));
   }
@@ -1152,15 +1128,15 @@ class OneDnnPlan final : public HostMemoryBackend {
       std::string s = onednn::describe_layouts(g, *table_);
       if (bf16_)
         for (ValueId v = 0; v < g.num_values(); ++v)
-          if ((*bf16_)[size_t(v)]) s += "  %" + std::to_string(v) + " stored as bf16\n";
+          if (stored_bf16(v)) s += "  %" + std::to_string(v) + " stored as bf16\n";
       std::fputs(s.c_str(), stderr);
     }
   }
   // A value stored as bf16 takes half the bytes (the memory planner sizes by this).
   size_t value_bytes(const Graph& g, ValueId v) const override {
-    const bool half = &g == &g_ && bf16_ && (*bf16_)[size_t(v)];
-    return half ? size_t(g.desc(v).numel()) * 2 : g.desc(v).bytes();
+    return &g == &g_ && stored_bf16(v) ? size_t(g.desc(v).numel()) * 2 : g.desc(v).bytes();
   }
+  bool stored_bf16(ValueId v) const { return bf16_ && (*bf16_)[size_t(v)]; }
   std::string name() const override { return "onednn"; }
 
   void write_value(const Graph& g, ValueId v, void* device, const void* host) override {

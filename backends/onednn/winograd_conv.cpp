@@ -51,6 +51,15 @@ bool bf16_of(const WinogradConv& c) {
 //               for even t.
 enum class Pack : uint8_t { f32, bf16_rows, bf16_pairs };
 
+// Eight pairs (even[i], odd[i]) rounded to bf16, each pair adjacent: the
+// operand layout of vdpbf16ps (16 bf16 at p).
+inline void store_bf16_pairs(uint16_t* p, V8 even, V8 odd) {
+  typedef uint16_t H16 __attribute__((vector_size(32)));
+  const H16 h = __builtin_shufflevector(to_bf16(even), to_bf16(odd), 0, 8, 1, 9, 2, 10, 3, 11, 4,
+                                        12, 5, 13, 6, 14, 7, 15);
+  std::memcpy(p, &h, sizeof h);
+}
+
 // The transforms produce kTiles tiles at a time for a store (bf16_pairs: both
 // tiles of a pair, interleaved in registers; a missing last tile is zero).
 template <Pack P>
@@ -63,14 +72,10 @@ struct PackedOut {
     if constexpr (P == Pack::f32) {
       store8(static_cast<float*>(base) + point * plane + t * ld + k, x[0]);
     } else if constexpr (P == Pack::bf16_rows) {
-      const H8 h = to_bf16(x[0]);
-      std::memcpy(static_cast<uint16_t*>(base) + point * plane + t * ld + k, &h, sizeof h);
+      store_act(static_cast<uint16_t*>(base) + point * plane + t * ld + k, x[0]);
     } else {
-      typedef uint16_t H16 __attribute__((vector_size(32)));
-      const H16 h = __builtin_shufflevector(to_bf16(x[0]), to_bf16(x[1]), 0, 8, 1, 9, 2, 10, 3, 11,
-                                            4, 12, 5, 13, 6, 14, 7, 15);
-      std::memcpy(static_cast<uint16_t*>(base) + point * plane + ((t / 2) * ld + k) * 2, &h,
-                  sizeof h);
+      store_bf16_pairs(static_cast<uint16_t*>(base) + point * plane + ((t / 2) * ld + k) * 2, x[0],
+                       x[1]);
     }
   }
 };
@@ -428,11 +433,8 @@ void winograd_transform_weights(const WinogradConv& c, const float* w, float* u)
               const int64_t panel = (group * kPoints + p) * per_point + o0 * K, col = oc - o0;
               const V8 &even = x[0][ph * kPoints + p], &odd = x[1][ph * kPoints + p];
               if (bf16) {
-                typedef uint16_t H16 __attribute__((vector_size(32)));
-                const H16 h = __builtin_shufflevector(to_bf16(even), to_bf16(odd), 0, 8, 1, 9, 2,
-                                                      10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-                std::memcpy(reinterpret_cast<uint16_t*>(u) + panel + (k / 2) * 2 * nr + 2 * col, &h,
-                            sizeof h);
+                store_bf16_pairs(
+                    reinterpret_cast<uint16_t*>(u) + panel + (k / 2) * 2 * nr + 2 * col, even, odd);
               } else {
                 store8(u + panel + k * nr + col, even);
                 store8(u + panel + (k + 1) * nr + col, odd);
@@ -443,6 +445,22 @@ void winograd_transform_weights(const WinogradConv& c, const float* w, float* u)
 }
 
 namespace {
+// f(p) with p typed as the activation's element type says (const: a read side).
+template <typename F>
+void with_elem(const void* p, Elem e, F&& f) {
+  if (e == Elem::bf16)
+    f(static_cast<const uint16_t*>(p));
+  else
+    f(static_cast<const float*>(p));
+}
+template <typename F>
+void with_elem(void* p, Elem e, F&& f) {
+  if (e == Elem::bf16)
+    f(static_cast<uint16_t*>(p));
+  else
+    f(static_cast<float*>(p));
+}
+
 template <typename In, typename Out>
 void run_typed(const WinogradConv& c, const In* src, const float* u, const float* bias, Out* dst,
                float* scratch) {
@@ -487,16 +505,9 @@ void run_typed(const WinogradConv& c, const In* src, const float* u, const float
 
 void winograd_run(const WinogradConv& c, const void* src, Elem src_elem, const float* u,
                   const float* bias, void* dst, Elem dst_elem, float* scratch) {
-  using H = uint16_t;
-  const bool si = src_elem == Elem::bf16, so = dst_elem == Elem::bf16;
-  if (!si && !so)
-    run_typed(c, static_cast<const float*>(src), u, bias, static_cast<float*>(dst), scratch);
-  else if (!si)
-    run_typed(c, static_cast<const float*>(src), u, bias, static_cast<H*>(dst), scratch);
-  else if (!so)
-    run_typed(c, static_cast<const H*>(src), u, bias, static_cast<float*>(dst), scratch);
-  else
-    run_typed(c, static_cast<const H*>(src), u, bias, static_cast<H*>(dst), scratch);
+  with_elem(src, src_elem, [&](auto s) {
+    with_elem(dst, dst_elem, [&](auto d) { run_typed(c, s, u, bias, d, scratch); });
+  });
 }
 
 bool winograd_weight_gradient_applies(const WinogradConv& c) {
@@ -597,19 +608,9 @@ void weight_gradient_typed(const WinogradConv& c, const In* src, const Dy* dy, f
 
 void winograd_weight_gradient(const WinogradConv& c, const void* src, Elem src_elem, const void* dy,
                               Elem dy_elem, float* dw, float* scratch) {
-  using H = uint16_t;
-  const bool bs = src_elem == Elem::bf16, bd = dy_elem == Elem::bf16;
-  if (!bs && !bd)
-    weight_gradient_typed(c, static_cast<const float*>(src), static_cast<const float*>(dy), dw,
-                          scratch);
-  else if (!bs)
-    weight_gradient_typed(c, static_cast<const float*>(src), static_cast<const H*>(dy), dw,
-                          scratch);
-  else if (!bd)
-    weight_gradient_typed(c, static_cast<const H*>(src), static_cast<const float*>(dy), dw,
-                          scratch);
-  else
-    weight_gradient_typed(c, static_cast<const H*>(src), static_cast<const H*>(dy), dw, scratch);
+  with_elem(src, src_elem, [&](auto s) {
+    with_elem(dy, dy_elem, [&](auto d) { weight_gradient_typed(c, s, d, dw, scratch); });
+  });
 }
 
 }  // namespace rg::onednn
