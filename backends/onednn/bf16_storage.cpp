@@ -1,10 +1,9 @@
 #include "backends/onednn/bf16_storage.h"
 
 #include <algorithm>
-#include <functional>
-#include <numeric>
 #include <set>
 
+#include "backends/onednn/disjoint_sets.h"
 #include "backends/onednn/kernel_choice.h"
 #include "graph/elementwise_ops.h"
 
@@ -47,12 +46,9 @@ std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGr
     for (ValueId v : g.node(id).inputs) readers[size_t(v)].push_back(id);
   const std::set<ValueId> outputs(g.outputs().begin(), g.outputs().end());
   // Classes of values batch norm reads and writes in one type (union-find).
-  std::vector<ValueId> parent(nv);
-  std::iota(parent.begin(), parent.end(), 0);
-  std::function<ValueId(ValueId)> find = [&](ValueId a) {
-    return parent[size_t(a)] == a ? a : parent[size_t(a)] = find(parent[size_t(a)]);
-  };
-  auto unite = [&](ValueId a, ValueId b) { parent[size_t(find(a))] = find(b); };
+  DisjointSets classes(nv);
+  auto find = [&](ValueId a) { return classes.find(a); };
+  auto unite = [&](ValueId a, ValueId b) { classes.unite(a, b); };
   // Values a writer of bf16 writes into memory: group outputs, and batch
   // norm's output where a chain after it reads it inside the group.
   std::vector<char> written(nv, 0);

@@ -1,12 +1,11 @@
 #include "backends/onednn/layout_choice.h"
 
 #include <array>
-#include <functional>
-#include <numeric>
 #include <optional>
 #include <string>
 
 #include "backends/onednn/conv_primitives.h"
+#include "backends/onednn/disjoint_sets.h"
 #include "engine/schedule.h"
 
 namespace rg::onednn {
@@ -82,14 +81,11 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
   t.native = native_layout(eng);
   const size_t nv = size_t(g.num_values());
   // Classes of values that must share a layout (union-find over storage roots).
-  std::vector<int> parent(nv);
-  std::iota(parent.begin(), parent.end(), 0);
-  std::function<int(int)> find = [&](int a) {
-    return parent[size_t(a)] == a ? a : parent[size_t(a)] = find(parent[size_t(a)]);
-  };
+  DisjointSets classes(nv);
+  auto find = [&](ValueId a) { return classes.find(a); };
   std::vector<char> pinned(nv, 0);
   auto R = [&](ValueId v) { return t.root[size_t(v)]; };
-  auto unite = [&](ValueId a, ValueId b) { parent[size_t(find(R(a)))] = find(R(b)); };
+  auto unite = [&](ValueId a, ValueId b) { classes.unite(R(a), R(b)); };
   auto pin = [&](ValueId v) { pinned[size_t(R(v))] = 1; };
   for (ValueId v = 0; v < g.num_values(); ++v) {
     const Value& val = g.value(v);
