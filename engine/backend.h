@@ -1,6 +1,7 @@
-// The backend interface: a small table of what the compiler and the session
-// need from a device. A backend allocates device memory, turns one fusion
-// group of the plan into a Kernel, and copies bytes in and out.
+// The backend interface, in two parts: the device (Backend: memory, copies,
+// which ops it lowers) and one plan's compiler on it (PlanCompiler: turns a
+// fusion group into a Kernel, owns the plan's layouts and value transfers).
+// Each backend lowers ops through its op registry (engine/op_registry.h).
 #pragma once
 
 #include <algorithm>
@@ -56,23 +57,24 @@ class Kernel {
   // An output may be listed with several inputs; the planner takes the first that
   // qualifies, and gives each input's buffer to one output at most.
   virtual std::vector<std::pair<ValueId, ValueId>> inplace_candidates() const { return {}; }
-  // Called once when a session binds memory; may create device objects. No allocation after this.
+  // A fresh, unbound kernel for the same group. The plan's kernels are never
+  // bound (a Plan does not change once compiled): each Session binds its own
+  // instances, made here (compiled again where the kernel's steps refer to
+  // the kernel itself; oneDNN's primitive cache and the CUDA backend's JIT
+  // make that cheap).
+  virtual std::unique_ptr<Kernel> clone() const = 0;
+  // Called once on a Session's instance when it binds memory; may create
+  // device objects. No allocation after this.
   virtual void bind(const KernelBinding& b) = 0;
-  // A fresh, unbound kernel for the same group (compiled again), for a second
-  // Session of the plan (the first binds the plan's own kernels). Null where
-  // the backend binds its kernels in place only: its plans serve one Session
-  // at a time.
-  virtual std::unique_ptr<Kernel> clone() const { return nullptr; }
   virtual void run() = 0;
   // One line for `inspect`: which implementation was chosen.
   virtual std::string describe() const = 0;
 };
 
-// How a Session runs its bound kernels: made by the backend once the session
-// has bound them, and owned by the session, so that device objects that
-// capture the session's memory (the CUDA backend's graph of the whole run)
-// live and die with it. The plan's other compiled objects are the kernels and
-// the backend's per-plan object (Backend::prepare).
+// How a Session runs its bound kernels: made by the plan's compiler once the
+// session has bound them, and owned by the session, so that device objects
+// that capture the session's memory (the CUDA backend's graph of the whole
+// run) live and die with it.
 class Runner {
  public:
   virtual ~Runner() = default;
@@ -103,6 +105,55 @@ class InOrderRunner : public Runner {
   std::vector<Kernel*> kernels_;
 };
 
+class Backend;
+
+// One plan's side of a backend: made by Backend::prepare() for one graph and
+// its fusion groups, owned by the Plan. It compiles the groups the engine
+// gives it and owns what the backend decided for the whole plan (oneDNN: the
+// layout of every value, so producers and consumers agree, and the
+// conversions between the host's plain layout and those). Its graph outlives it.
+class PlanCompiler {
+ public:
+  PlanCompiler(const Graph& g, Backend& device) : g_(g), device_(device) {}
+  virtual ~PlanCompiler() = default;
+  PlanCompiler(const PlanCompiler&) = delete;
+  PlanCompiler& operator=(const PlanCompiler&) = delete;
+  const Graph& graph() const { return g_; }
+  Backend& device() const { return device_; }
+  // One group of the schedule, one whose ops the backend lowers (the engine
+  // has checked: Backend::lowers).
+  virtual std::unique_ptr<Kernel> compile(const FusionGroup& group) = 0;
+  // Called once after every group of the plan is compiled (a backend may
+  // report on the plan as a whole here, e.g. slow fallbacks, once).
+  virtual void finish() {}
+  // Bytes a value needs in this plan's layout (more than plain when padded,
+  // less when stored in a narrower type). All versions of a variable share
+  // one storage and so one layout.
+  virtual size_t value_bytes(ValueId v) const { return g_.desc(v).bytes(); }
+  // Whether the value's layout here is plain row-major in its dtype. A Session
+  // accepts caller-owned memory for a variable only where it is (the caller's
+  // bytes, e.g. a safetensors file's, are used as they are). Every backend of
+  // this build keeps variables plain (oneDNN pins them: layout_choice.cpp); a
+  // backend that lays one out otherwise must say so here.
+  virtual bool plain_layout(ValueId /*v*/) const { return true; }
+  // Host plain row-major <-> device layout, for one value (inputs, variables,
+  // outputs). Const: a plan's conversions may keep reusable objects (a cache),
+  // never state that changes what a run computes.
+  virtual void write_value(ValueId v, void* device, const void* host_plain) const;
+  virtual void read_value(ValueId v, void* host_plain, const void* device) const;
+  // The runner of a Session's bound kernels (plan order); a backend may
+  // capture and replay them.
+  virtual std::unique_ptr<Runner> make_runner(std::vector<Kernel*> kernels) const {
+    return std::make_unique<InOrderRunner>(std::move(kernels));
+  }
+
+ protected:
+  const Graph& g_;
+  Backend& device_;
+};
+
+// A device: its memory and copies, the ops it lowers (its op registry), and
+// the per-plan compiler it makes for each plan.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -113,53 +164,30 @@ class Backend {
   virtual void copy_in(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void copy_out(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual void synchronize() {}
-  // Whole-plan preparation, called once per plan before anything else of it.
-  // A backend with per-plan state (oneDNN: the layout it chose for every
-  // value, so producers and consumers agree, and the reorders to and from
-  // them) returns an object of its own for this plan alone; the Plan owns it
-  // and the engine and its Sessions call it, not this backend, for everything
-  // of the plan (compile, value_bytes, transfers, finish, make_runner, memory).
-  // Null (the default): this backend serves the plan itself, plain row-major.
-  virtual std::unique_ptr<Backend> prepare(const Graph& /*g*/, const std::vector<FusionGroup>& /*groups*/) {
-    return nullptr;
-  }
-  // Bytes a value needs in this backend's layout (more than plain when padded).
-  // All versions of a variable share one storage and so one layout.
-  virtual size_t value_bytes(const Graph& g, ValueId v) const { return g.desc(v).bytes(); }
-  // Whether the value's layout here is plain row-major in its dtype. A Session
-  // accepts caller-owned memory for a variable only where it is (the caller's
-  // bytes, e.g. a safetensors file's, are used as they are). Every backend of
-  // this build keeps variables plain (oneDNN pins them: layout_choice.cpp); a
-  // backend that lays one out otherwise must say so here.
-  virtual bool plain_layout(const Graph& /*g*/, ValueId /*v*/) const { return true; }
-  // Host plain row-major <-> device layout, for one value (inputs, variables, outputs).
-  virtual void write_value(const Graph& g, ValueId v, void* device, const void* host_plain) {
-    copy_in(device, host_plain, g.desc(v).bytes());
-  }
-  virtual void read_value(const Graph& g, ValueId v, void* host_plain, const void* device) {
-    copy_out(host_plain, device, g.desc(v).bytes());
-  }
-  // Whether compile() has a kernel of this backend's own for the group. The
-  // engine compiles a group it does not support on host_fallback() instead,
-  // and fails naming the op where there is none (engine/plan.cpp).
-  virtual bool supports(const Graph& /*g*/, const FusionGroup& /*group*/) const { return true; }
-  // A backend that can run kernels on this one's memory and layouts (the
-  // reference backend, for a host-memory backend that keeps the values of
-  // unsupported groups plain in prepare()), or null. Owned by this backend.
+  // Whether this backend lowers groups anchored on or containing `op`: read
+  // from its op registry (engine/op_registry.h), one table per backend. The
+  // engine sends each group with an op the backend does not lower to
+  // host_fallback(), or refuses the graph naming the op, before the backend
+  // sees the plan (engine/plan.cpp).
+  virtual bool lowers(OpKind op) const = 0;
+  // A backend that runs kernels on this one's memory, plain row-major (the
+  // reference backend, for a host-memory backend), or null. Owned by this backend.
   virtual Backend* host_fallback() { return nullptr; }
   // What CompileOptions::recompute's kBackendDefault means here: a host
   // backend trades one elementwise pass per recomputed activation for memory.
   virtual Recompute default_recompute() const { return Recompute::kWherePeakDrops; }
-  // Compile one group of the schedule (one it supports). `g` outlives the kernel.
-  virtual std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& group) = 0;
-  // Called once after every group of a plan is compiled (a backend may report
-  // on the plan as a whole here, e.g. slow fallbacks, once).
-  virtual void finish(const Graph& /*g*/) {}
-  // The runner of a Session's bound kernels (plan order); a backend may
-  // capture and replay them.
-  virtual std::unique_ptr<Runner> make_runner(std::vector<Kernel*> kernels) {
-    return std::make_unique<InOrderRunner>(std::move(kernels));
-  }
+  // The plan's compiler, made once per plan before anything of it is
+  // compiled. on_fallback[k]: group k runs on host_fallback(), which reads
+  // and writes its values plain row-major (so this plan must keep them so).
+  virtual std::unique_ptr<PlanCompiler> prepare(const Graph& g, const std::vector<FusionGroup>& groups,
+                                                const std::vector<char>& on_fallback) = 0;
 };
+
+inline void PlanCompiler::write_value(ValueId v, void* device, const void* host_plain) const {
+  device_.copy_in(device, host_plain, g_.desc(v).bytes());
+}
+inline void PlanCompiler::read_value(ValueId v, void* host_plain, const void* device) const {
+  device_.copy_out(host_plain, device, g_.desc(v).bytes());
+}
 
 }  // namespace rg

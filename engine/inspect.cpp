@@ -77,8 +77,8 @@ void print_plan(std::ostream& os, const Plan& plan, bool buffers) {
 // In each value's stored size on the plan's backend (bf16 activations: half).
 size_t group_bytes(const Plan& plan, const FusionGroup& grp) {
   size_t b = 0;
-  for (ValueId v : grp.inputs) b += plan.backend->value_bytes(*plan.graph, v);
-  for (ValueId v : grp.outputs) b += plan.backend->value_bytes(*plan.graph, v);
+  for (ValueId v : grp.inputs) b += plan.compiler->value_bytes(v);
+  for (ValueId v : grp.outputs) b += plan.compiler->value_bytes(v);
   return b;
 }
 

@@ -19,7 +19,7 @@ MemoryRequirements memory_requirements(const Plan& plan) {
   r.arena_bytes = plan.arena_bytes;
   r.arena_alignment = kArenaAlignment;
   for (const VariableInfo& v : g.variables())
-    r.variables.push_back({v.name, v.desc, plan.backend->value_bytes(g, v.initial), dtype_size(v.desc.dtype),
+    r.variables.push_back({v.name, v.desc, plan.compiler->value_bytes(v.initial), dtype_size(v.desc.dtype),
                            v.current != v.initial});
   return r;
 }
@@ -30,32 +30,55 @@ int64_t Plan::arena_offset(ValueId v) const {
 }
 
 namespace {
-// The backend's kernel for a group it supports; else its host fallback's.
-std::unique_ptr<Kernel> compile_group(const Graph& g, const FusionGroup& grp, Backend& backend) {
-  if (backend.supports(g, grp)) return backend.compile(g, grp);
-  if (Backend* fallback = backend.host_fallback()) return fallback->compile(g, grp);
-  std::string ops;
-  for (NodeId id : grp.nodes) ops += std::string(ops.empty() ? "" : " ") + op_name(g.node(id).op);
-  throw std::invalid_argument(backend.name() + " backend: no kernel for " + ops);
+// Where each group runs: 0 on the backend, 1 on its host fallback. Decided
+// from the backends' op registries before either sees the plan; a group
+// neither lowers is refused here, naming its first such op and node.
+std::vector<char> place_groups(const Graph& g, const std::vector<FusionGroup>& groups, Backend& backend) {
+  Backend* fallback = backend.host_fallback();
+  std::vector<char> on_fallback(groups.size(), 0);
+  for (size_t k = 0; k < groups.size(); ++k) {
+    NodeId missing = -1;
+    for (NodeId id : groups[k].nodes)
+      if (!backend.lowers(g.node(id).op)) {
+        missing = id;
+        break;
+      }
+    if (missing < 0) continue;
+    const bool fallback_lowers =
+        fallback && std::all_of(groups[k].nodes.begin(), groups[k].nodes.end(),
+                                [&](NodeId id) { return fallback->lowers(g.node(id).op); });
+    if (!fallback_lowers)
+      throw std::invalid_argument(backend.name() + " backend: no kernel for " + op_name(g.node(missing).op) +
+                                  " (node #" + std::to_string(missing) + ")" +
+                                  (fallback ? ", and its host fallback " + fallback->name() + " has none either" : ""));
+    on_fallback[k] = 1;
+  }
+  return on_fallback;
 }
 }  // namespace
 
-std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend_in, CompileOptions options) {
+std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backend, CompileOptions options) {
   auto plan = std::make_unique<Plan>();
   const Recompute recompute =
-      options.recompute == Recompute::kBackendDefault ? backend_in.default_recompute() : options.recompute;
+      options.recompute == Recompute::kBackendDefault ? backend.default_recompute() : options.recompute;
   plan->recomputations_offered = graph->recomputations().size();
   graph = choose_recomputations(std::move(graph), recompute, options.fuse);
   const Graph& g = *graph;
   plan->graph = graph;
+  plan->backend = &backend;
   plan->order = schedule(g);
   plan->groups = fuse(g, plan->order, options.fuse);
   plan->root = storage_roots(g);
-  plan->own_backend = backend_in.prepare(g, plan->groups);
-  Backend& backend = plan->own_backend ? *plan->own_backend : backend_in;
-  plan->backend = &backend;
-  for (const FusionGroup& grp : plan->groups) plan->kernels.push_back(compile_group(g, grp, backend));
-  backend.finish(g);
+  plan->on_fallback = place_groups(g, plan->groups, backend);
+  plan->compiler = backend.prepare(g, plan->groups, plan->on_fallback);
+  if (std::count(plan->on_fallback.begin(), plan->on_fallback.end(), 1))
+    plan->fallback_compiler = backend.host_fallback()->prepare(g, plan->groups, {});
+  for (size_t k = 0; k < plan->groups.size(); ++k) {
+    PlanCompiler& c = plan->on_fallback[k] ? *plan->fallback_compiler : *plan->compiler;
+    plan->kernels.push_back(c.compile(plan->groups[k]));
+  }
+  plan->compiler->finish();
+  const PlanCompiler& layouts = *plan->compiler;
 
   const int steps = static_cast<int>(plan->groups.size());
   const auto& root = plan->root;
@@ -68,7 +91,7 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
     int& b = plan->buffer_of_root[size_t(r)];
     if (b < 0) {
       b = static_cast<int>(plan->buffers.size());
-      const size_t bytes = backend.value_bytes(g, r);
+      const size_t bytes = layouts.value_bytes(r);
       plan->buffers.push_back({{r}, -1, bytes, step, step, 0});
       plan->sum_bytes += align_up(bytes, kArenaAlignment);
     }

@@ -4,7 +4,6 @@
 // are the engine's own.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,13 +24,19 @@ struct ArenaBuffer {
   size_t offset = 0;
 };
 
+// A Plan does not change once compile() returns: Sessions read it, each with
+// its own bound instances of the kernels (Kernel::clone), so several may run
+// one plan at the same time.
 struct Plan {
   std::shared_ptr<const Graph> graph;
-  std::unique_ptr<Backend> own_backend;  // the backend's per-plan object (Backend::prepare), if any
-  Backend* backend = nullptr;            // own_backend, or the backend compile() was given
+  Backend* backend = nullptr;              // the device compile() was given
+  std::unique_ptr<PlanCompiler> compiler;  // its compiler for this plan (Backend::prepare)
+  // The host fallback's compiler, where some group runs there (on_fallback).
+  std::unique_ptr<PlanCompiler> fallback_compiler;
   std::vector<NodeId> order;
   std::vector<FusionGroup> groups;
-  std::vector<std::unique_ptr<Kernel>> kernels;  // one per group
+  std::vector<char> on_fallback;                 // per group: compiled by the backend's host fallback
+  std::vector<std::unique_ptr<Kernel>> kernels;  // one per group, never bound: Sessions bind clones
   std::vector<ValueId> root;                     // storage root of every value
   std::vector<int> buffer_of_root;               // per value (roots only): index into buffers, or -1
   std::vector<int> scratch_buffer;               // per group: index into buffers, or -1
@@ -40,10 +45,6 @@ struct Plan {
   size_t sum_bytes = 0;    // one allocation per buffer, no reuse
   int inplace_merges = 0;  // outputs that took over an input's buffer
   size_t recomputations_offered = 0;  // by the caller's graph; graph->recomputations() are those kept
-  // Whether a Session has bound `kernels` (the one mutable field: the first
-  // Session of a plan binds its kernels, later ones bind Kernel::clone()s, so
-  // several Sessions may run one plan, one at a time each).
-  mutable std::atomic<bool> kernels_bound{false};
 
   // Where a value lives: arena offset, or -1 when it lives in a variable or is never materialised.
   int64_t arena_offset(ValueId v) const;

@@ -89,20 +89,11 @@ Session::Session(const Plan& plan, const CallerMemory& memory) : plan_(plan) {
           static_cast<char*>(arena_) + plan.buffers[size_t(plan.buffer_of_root[size_t(r)])].offset;
     }
   }
-  // The first session binds the plan's kernels; another one, while that one
-  // lives, binds fresh copies (Kernel::clone).
-  binds_plan_kernels_ = !plan.kernels_bound.exchange(true);
+  // The plan's kernels stay unbound: this session binds its own instances.
   try {
     for (size_t k = 0; k < plan.kernels.size(); ++k) {
-      Kernel* kernel = plan.kernels[k].get();
-      if (!binds_plan_kernels_) {
-        clones_.push_back(kernel->clone());
-        if (!clones_.back())
-          throw std::logic_error("a plan of the " + plan.backend->name() +
-                                 " backend serves one Session at a time (its kernels are bound in "
-                                 "place): destroy the other Session of this plan first");
-        kernel = clones_.back().get();
-      }
+      own_kernels_.push_back(plan.kernels[k]->clone());
+      Kernel* kernel = own_kernels_.back().get();
       KernelBinding b;
       b.values = ptrs_;
       b.earlier = kernels_;
@@ -111,9 +102,8 @@ Session::Session(const Plan& plan, const CallerMemory& memory) : plan_(plan) {
       kernel->bind(b);
       kernels_.push_back(kernel);
     }
-    runner_ = plan.backend->make_runner(kernels_);
+    runner_ = plan.compiler->make_runner(kernels_);
   } catch (...) {
-    if (binds_plan_kernels_) plan.kernels_bound = false;
     release_memory();
     throw;
   }
@@ -124,6 +114,7 @@ Session::Session(const Plan& plan, const CallerMemory& memory) : plan_(plan) {
 void Session::bind_variables(const CallerMemory& memory) {
   const Graph& g = *plan_.graph;
   Backend& be = *plan_.backend;
+  const PlanCompiler& layouts = *plan_.compiler;
   const size_t n = g.variables().size();
   variable_storage_.assign(n, nullptr);
   owns_variable_.assign(n, 0);
@@ -134,7 +125,7 @@ void Session::bind_variables(const CallerMemory& memory) {
     if (i < 0) throw std::invalid_argument(what + ": the graph has no variable of that name");
     if (variable_storage_[size_t(i)]) throw std::invalid_argument(what + ": named twice");
     const VariableInfo& v = g.variables()[size_t(i)];
-    const size_t need = be.value_bytes(g, v.initial), align = dtype_size(v.desc.dtype);
+    const size_t need = layouts.value_bytes(v.initial), align = dtype_size(v.desc.dtype);
     if (!cv.data || cv.bytes < need)
       throw std::invalid_argument(what + " " + desc_str(v.desc) + ": holds " +
                                   std::to_string(cv.data ? cv.bytes : 0) + " bytes, needs " +
@@ -142,7 +133,7 @@ void Session::bind_variables(const CallerMemory& memory) {
     if (reinterpret_cast<uintptr_t>(cv.data) % align)
       throw std::invalid_argument(what + ": not aligned to its element size, " +
                                   std::to_string(align) + " bytes");
-    if (!be.plain_layout(g, v.initial))
+    if (!layouts.plain_layout(v.initial))
       throw std::invalid_argument(what + ": the " + be.name() +
                                   " backend keeps it in a blocked layout, not plain row-major");
     if (cv.read_only && v.current != v.initial)
@@ -153,7 +144,7 @@ void Session::bind_variables(const CallerMemory& memory) {
   }
   for (size_t i = 0; i < n; ++i) {
     if (variable_storage_[i]) continue;
-    const size_t bytes = be.value_bytes(g, g.variables()[i].initial);
+    const size_t bytes = layouts.value_bytes(g.variables()[i].initial);
     variable_storage_[i] = be.allocate(std::max<size_t>(bytes, 1));
     owns_variable_[i] = 1;
     std::vector<std::byte> zeros(bytes);
@@ -173,9 +164,8 @@ void Session::release_memory() noexcept {
 Session::~Session() {
   plan_.backend->synchronize();
   runner_.reset();  // before the kernels and memory it may have captured
-  clones_.clear();  // before the memory their device objects may refer to
+  own_kernels_.clear();  // before the memory their device objects may refer to
   release_memory();
-  if (binds_plan_kernels_) plan_.kernels_bound = false;
 }
 
 void Session::run() {
@@ -220,12 +210,12 @@ void Session::write(ValueId v, const void* src, DType st, size_t count, const ch
                                 " is read-only caller memory");
   if (!ptrs_[size_t(v)]) return;  // unused by this plan
   if (st == d.dtype) {
-    plan_.backend->write_value(*plan_.graph, v, ptrs_[size_t(v)], src);
+    plan_.compiler->write_value(v, ptrs_[size_t(v)], src);
     return;
   }
   std::vector<std::byte> tmp(d.bytes());
   convert_elements(src, st, tmp.data(), d.dtype, count);
-  plan_.backend->write_value(*plan_.graph, v, ptrs_[size_t(v)], tmp.data());
+  plan_.compiler->write_value(v, ptrs_[size_t(v)], tmp.data());
 }
 
 void Session::read(ValueId v, void* dst, DType dt, size_t count, const char* kind,
@@ -243,11 +233,11 @@ void Session::read(ValueId v, void* dst, DType dt, size_t count, const char* kin
                                 " is not materialised by this plan (mark it as an output)");
   plan_.backend->synchronize();
   if (dt == d.dtype) {
-    plan_.backend->read_value(*plan_.graph, v, dst, ptrs_[size_t(v)]);
+    plan_.compiler->read_value(v, dst, ptrs_[size_t(v)]);
     return;
   }
   std::vector<std::byte> tmp(d.bytes());
-  plan_.backend->read_value(*plan_.graph, v, tmp.data(), ptrs_[size_t(v)]);
+  plan_.compiler->read_value(v, tmp.data(), ptrs_[size_t(v)]);
   convert_elements(tmp.data(), d.dtype, dst, dt, count);
 }
 

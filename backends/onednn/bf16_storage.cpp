@@ -25,16 +25,16 @@ namespace rg::onednn {
 // variables and views keep f32 values, and so does every value of a class
 // that one of them touches.
 std::vector<char> choose_bf16_storage(const Graph& g, const std::vector<FusionGroup>& groups,
-                                      const onednn::LayoutTable& t, const OneDnnOptions& opt) {
+                                      const std::vector<char>& on_fallback, const onednn::LayoutTable& t,
+                                      const OneDnnOptions& opt) {
   const size_t nv = size_t(g.num_values());
   const LayoutOf layout_of = [&t](ValueId v) { return t.of(v); };
   auto conv_anchor = [](OpKind k) { return k == OpKind::kConv2d || k == OpKind::kConvTranspose2d; };
   auto bn_fwd = [](OpKind k) {
     return k == OpKind::kBatchNormTrain || k == OpKind::kBatchNormInference;
   };
-  auto on_reference = [&g](const FusionGroup& grp) {
-    return std::any_of(grp.nodes.begin(), grp.nodes.end(),
-                       [&g](NodeId id) { return runs_on_reference(g.node(id).op); });
+  auto on_reference = [&](const FusionGroup& grp) {
+    return size_t(grp.id) < on_fallback.size() && on_fallback[size_t(grp.id)];
   };
   std::vector<int> sharing(nv, 0);  // values per storage root (views and in-place versions share)
   for (size_t v = 0; v < nv; ++v) ++sharing[size_t(t.root[v])];

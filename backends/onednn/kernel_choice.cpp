@@ -226,19 +226,4 @@ std::optional<onednn::SmallConv> small_conv_for(const Graph& g, const Node& n, V
   return c;
 }
 
-// Ops this backend has no kernel of its own for (pooling and Inception's
-// forward-only ops): supports() says no for their groups, and the engine runs
-// them on host_fallback(), the reference backend, on plain NCHW buffers,
-// which prepare() pins for them. Both backends use host memory.
-bool runs_on_reference(OpKind k) {
-  return k == OpKind::kMaxPool2d || k == OpKind::kMaxPool2dBackward || k == OpKind::kAvgPool2d ||
-         k == OpKind::kConcat || k == OpKind::kResizeBilinear;
-}
-
-// Ops whose values prepare() keeps plain: those above, and the logsoftmax
-// primitives, which this backend describes on plain buffers only.
-bool plain_layout_only(OpKind k) {
-  return runs_on_reference(k) || k == OpKind::kLogSoftmax || k == OpKind::kLogSoftmaxBackward;
-}
-
 }  // namespace rg::onednn

@@ -3,8 +3,7 @@
 // is compiled (the bf16 storage rule must know who reads and writes a value)
 // and the kernels decide the same way when they are: the eltwise post-ops a
 // convolution primitive fuses, our own kernels (Winograd, small_conv) where
-// they apply and pay, batch norm's fused ReLU, and the ops left to the
-// reference backend.
+// they apply and pay, and batch norm's fused ReLU.
 #pragma once
 
 #include <functional>
@@ -68,10 +67,5 @@ std::optional<WinogradConv> winograd_weight_gradient_for(const Graph& g, const N
                                                          const OneDnnOptions& opt);
 std::optional<SmallConv> small_conv_for(const Graph& g, const Node& n, ValueId dst,
                                         const LayoutOf& layout_of);
-
-// Ops the backend has no kernel of its own for (the reference backend runs
-// them on plain buffers), and ops whose values it keeps plain.
-bool runs_on_reference(OpKind k);
-bool plain_layout_only(OpKind k);
 
 }  // namespace rg::onednn

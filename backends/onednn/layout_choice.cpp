@@ -61,6 +61,15 @@ void vote(const Graph& g, const Node& n, const dnnl::engine& eng, std::vector<Vo
 
 }  // namespace
 
+void inputs_plain(const LayoutConstraints& c, const Node& n) {
+  for (ValueId v : n.inputs) c.pin(v);
+}
+
+void values_plain(const LayoutConstraints& c, const Node& n) {
+  inputs_plain(c, n);
+  for (ValueId v : n.outputs) c.pin(v);
+}
+
 Layout native_layout(const dnnl::engine& eng) {
   ConvGeometry geo;  // 3x3, 64 -> 64 channels, 16x16, padding 1
   geo.n = 2, geo.c_in = geo.c_out = 64, geo.h = geo.w = geo.ho = geo.wo = 16, geo.kh = geo.kw = 3, geo.ph = geo.pw = 1;
@@ -96,9 +105,16 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
     }
   }
   std::vector<Vote> votes;
-  for (const FusionGroup& grp : groups) {
+  const LayoutConstraints constraints{pin, unite};
+  for (size_t k = 0; k < groups.size(); ++k) {
+    const FusionGroup& grp = groups[k];
+    const bool fallback = k < options.on_fallback.size() && options.on_fallback[k];
     for (NodeId id : grp.nodes) {
       const Node& n = g.node(id);
+      if (fallback) {
+        values_plain(constraints, n);
+        continue;
+      }
       if (is_elementwise(n.op)) {
         for (ValueId v : n.inputs) {
           if (g.shape(v) == grp.shape) unite(v, n.outputs[0]);
@@ -107,29 +123,7 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
         continue;
       }
       if (is_convolution(n.op) && options.blocked) vote(g, n, eng, votes);
-      switch (n.op) {
-        // The two data sides of a convolution may differ in layout: each
-        // primitive takes the pair as it is where oneDNN has a JIT kernel for
-        // it, else it chooses its own and reorders (compile_conv_fwd).
-        case OpKind::kConv2d:
-        case OpKind::kConvTranspose2d: pin(n.inputs[1]); break;
-        case OpKind::kConv2dBackwardWeight: pin(n.outputs[0]); break;
-        case OpKind::kBatchNormTrain:
-        case OpKind::kBatchNormInference: unite(n.inputs[0], n.outputs[0]); break;
-        case OpKind::kBatchNormBackward:
-          unite(n.inputs[0], n.inputs[1]);
-          unite(n.inputs[1], n.outputs[0]);
-          break;
-        case OpKind::kMean:
-        case OpKind::kSumTo: pin(n.outputs[0]); break;
-        case OpKind::kBroadcastTo: pin(n.inputs[0]); break;
-        default:
-          if (n.op != OpKind::kFill)
-            for (ValueId v : n.inputs) pin(v);
-          if (options.plain_only && options.plain_only(n.op))
-            for (ValueId v : n.outputs) pin(v);
-          break;
-      }
+      options.rule_of(n.op)(constraints, n);
     }
   }
   // Per class: pinned?, which layouts every member can hold, FLOPs voting for each.

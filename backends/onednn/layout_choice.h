@@ -11,6 +11,7 @@
 // values, reshaped views, inputs of ops with plain-only kernels) stay NCHW.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,10 +27,27 @@ struct LayoutTable {
   Layout of(ValueId v) const { return layout[size_t(root[size_t(v)])]; }
 };
 
+// How one op constrains the layouts of its values, given by its row in the
+// backend's registry (onednn_kernel.h): pin(v) keeps v plain NCHW, same(a, b)
+// gives a and b one layout. Convolutions also vote (above); values of rank
+// other than 4, variables and reshaped views are pinned for every op.
+struct LayoutConstraints {
+  std::function<void(ValueId)> pin;
+  std::function<void(ValueId, ValueId)> same;
+};
+using LayoutRule = void (*)(const LayoutConstraints& c, const Node& n);
+// The default: every input plain, outputs free (loops of ours that read
+// plain data and write layout-free results, or 1-D and 2-D ones).
+void inputs_plain(const LayoutConstraints& c, const Node& n);
+// Every input and output plain (kernels described on plain buffers only).
+void values_plain(const LayoutConstraints& c, const Node& n);
+
 struct LayoutOptions {
   bool blocked = true;  // false: NHWC for every unpinned 4-D class (a test and bench switch)
-  // Ops whose kernels read and write plain NCHW only (they run on the reference backend).
-  bool (*plain_only)(OpKind) = nullptr;
+  // The rule of a non-elementwise op (its registry row's).
+  std::function<LayoutRule(OpKind)> rule_of;
+  // Per group: run by the host fallback, which reads and writes plain values only.
+  std::vector<char> on_fallback;
 };
 
 LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& groups, const dnnl::engine& eng,

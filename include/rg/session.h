@@ -51,8 +51,9 @@ struct CallerMemory {
 class Session {
  public:
   // `plan` must outlive the session. Several sessions may run one plan, each
-  // with its own memory (not at the same time from different threads): the
-  // first binds the plan's kernels, the others fresh copies of them. Throws
+  // with its own memory and its own bound instances of the plan's kernels
+  // (the plan itself never changes); not at the same time from different
+  // threads (a backend's device objects, such as oneDNN's stream, are shared). Throws
   // std::invalid_argument naming the variable or region when caller memory is
   // too small, misaligned, unknown, read-only where the plan writes, or named twice.
   explicit Session(const Plan& plan, const CallerMemory& memory = {});
@@ -91,6 +92,9 @@ class Session {
   // Raw pointers for backends' tests and for zero-copy host backends.
   void* device_ptr(ValueId v) const { return ptrs_.at(size_t(v)); }
   const Plan& plan() const { return plan_; }
+  // This session's bound kernel instances, one per group in plan order (for
+  // backends' tests and profilers).
+  std::span<Kernel* const> kernels() const { return kernels_; }
 
  private:
   void bind_variables(const CallerMemory& memory);
@@ -105,8 +109,7 @@ class Session {
   ValueId output_value(std::string_view name) const;
 
   const Plan& plan_;
-  bool binds_plan_kernels_ = false;               // this session holds plan_.kernels_bound
-  std::vector<std::unique_ptr<Kernel>> clones_;  // its own kernels when another session has the plan's
+  std::vector<std::unique_ptr<Kernel>> own_kernels_;  // this session's bound instances of the plan's kernels
   void* arena_ = nullptr;
   bool owns_arena_ = false;
   std::vector<void*> variable_storage_;
@@ -114,7 +117,7 @@ class Session {
   std::vector<char> read_only_;      // per variable: caller memory the session must not write
   std::vector<void*> ptrs_;          // per value
   std::vector<Kernel*> kernels_;
-  std::unique_ptr<Runner> runner_;  // the backend's, for kernels_ (Backend::make_runner)
+  std::unique_ptr<Runner> runner_;  // the plan's, for kernels_ (PlanCompiler::make_runner)
 };
 
 }  // namespace rg

@@ -150,17 +150,34 @@ class NoPoolingBackend final : public Backend {
   void release(void* p) override { inner_->release(p); }
   void copy_in(void* dst, const void* src, size_t bytes) override { inner_->copy_in(dst, src, bytes); }
   void copy_out(void* dst, const void* src, size_t bytes) override { inner_->copy_out(dst, src, bytes); }
+  static bool pooling(OpKind op) { return op == OpKind::kMaxPool2d || op == OpKind::kMaxPool2dBackward; }
   static bool pooling(const Graph& g, const FusionGroup& grp) {
     for (NodeId id : grp.nodes)
-      if (g.node(id).op == OpKind::kMaxPool2d || g.node(id).op == OpKind::kMaxPool2dBackward) return true;
+      if (pooling(g.node(id).op)) return true;
     return false;
   }
-  bool supports(const Graph& g, const FusionGroup& grp) const override { return !pooling(g, grp); }
+  bool lowers(OpKind op) const override { return !pooling(op) && inner_->lowers(op); }
   Backend* host_fallback() override { return fallback_.get(); }
-  std::unique_ptr<Kernel> compile(const Graph& g, const FusionGroup& grp) override {
-    EXPECT_FALSE(pooling(g, grp)) << "compile() called for a group it does not support";
-    ++compiled;
-    return inner_->compile(g, grp);
+  // The reference backend's compiler, counting the groups it is given.
+  class Counting final : public PlanCompiler {
+   public:
+    Counting(const Graph& g, Backend& device, std::unique_ptr<PlanCompiler> inner, int& compiled)
+        : PlanCompiler(g, device), inner_(std::move(inner)), compiled_(compiled) {}
+    std::unique_ptr<Kernel> compile(const FusionGroup& grp) override {
+      EXPECT_FALSE(pooling(g_, grp)) << "compile() called for a group it does not lower";
+      ++compiled_;
+      return inner_->compile(grp);
+    }
+
+   private:
+    std::unique_ptr<PlanCompiler> inner_;
+    int& compiled_;
+  };
+  std::unique_ptr<PlanCompiler> prepare(const Graph& g, const std::vector<FusionGroup>& groups,
+                                        const std::vector<char>& on_fallback) override {
+    for (size_t k = 0; k < groups.size(); ++k)
+      EXPECT_EQ(bool(on_fallback.at(k)), pooling(g, groups[k])) << group_str(g, groups[k]);
+    return std::make_unique<Counting>(g, *this, inner_->prepare(g, groups, on_fallback), compiled);
   }
   int compiled = 0;
 
@@ -200,7 +217,7 @@ TEST(Plan, GroupsABackendDoesNotSupportRunOnItsHostFallback) {
     compile(g, alone);
     ADD_FAILURE() << "a graph with an unsupported op compiled without a fallback";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("no-pooling backend: no kernel for max_pool2d"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("no-pooling backend: no kernel for max_pool2d (node #"), std::string::npos)
         << e.what();
   }
 }

@@ -502,7 +502,7 @@ TEST(OneDnn, RunningATrainingStepAllocatesNoBuffers) {
   for (size_t k = 0; k < plan->kernels.size(); ++k) {
     largest = 0;
     counting = true;
-    plan->kernels[k]->run();
+    session.kernels()[k]->run();
     counting = false;
     const std::string d = plan->kernels[k]->describe();
     if (d.find("gemm:jit") != std::string::npos) {

@@ -1,0 +1,72 @@
+// The classifier's ops on the oneDNN backend: matmul on the stored operands
+// (a transposed operand is the same buffer described with swapped strides,
+// no reorder) and the logsoftmax primitives, on plain buffers.
+#include "backends/onednn/conv_primitives.h"
+#include "backends/onednn/ops/onednn_ops.h"
+
+namespace rg::onednn {
+namespace {
+
+using dnnl::memory;
+using dt = memory::data_type;
+constexpr auto vref = OneDnnKernel::vref;
+
+size_t lower_matmul(OneDnnKernel& k, NodeId id) {
+  const Graph& g = k.graph();
+  const Node& n = g.node(id);
+  const Shape &sa = g.shape(n.inputs[0]), &sb = g.shape(n.inputs[1]), &sy = g.shape(n.outputs[0]);
+  auto operand_md = [](const Shape& stored, bool transposed) {
+    const memory::dims d =
+        transposed ? memory::dims{stored[1], stored[0]} : memory::dims{stored[0], stored[1]};
+    const memory::dims st = transposed ? memory::dims{1, stored[1]} : memory::dims{stored[1], 1};
+    return memory::desc(d, dt::f32, st);
+  };
+  const memory::desc amd = operand_md(sa, n.attrs.transpose_a),
+                     bmd = operand_md(sb, n.attrs.transpose_b);
+  const memory::desc ymd = k.data_md(n.outputs[0]);
+  if (ymd.dims() != memory::dims{sy[0], sy[1]})
+    throw std::logic_error("onednn backend: matmul output is not 2-D");
+  auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, ymd), user_scratchpad_attr(),
+                                         k.ctx().eng);
+  k.add_prim(dnnl::matmul(pd), pd,
+             {{DNNL_ARG_SRC, amd}, {DNNL_ARG_WEIGHTS, bmd}, {DNNL_ARG_DST, ymd}},
+             {vref(n.inputs[0]), vref(n.inputs[1]), vref(n.outputs[0])}, "matmul");
+  return 0;
+}
+
+// log_softmax along the last axis and its gradient.
+size_t lower_log_softmax(OneDnnKernel& k, NodeId id) {
+  const Node& n = k.graph().node(id);
+  const ValueId y = n.op == OpKind::kLogSoftmax ? n.outputs[0] : n.inputs[1];
+  const memory::desc md = k.data_md(y);
+  const int axis = int(k.graph().shape(y).size()) - 1;
+  const dnnl::engine& eng = k.ctx().eng;
+  auto fd = dnnl::logsoftmax_forward::desc(dnnl::prop_kind::forward_training, md, axis);
+  auto fpd = dnnl::logsoftmax_forward::primitive_desc(fd, user_scratchpad_attr(), eng);
+  if (n.op == OpKind::kLogSoftmax) {
+    k.add_prim(dnnl::logsoftmax_forward(fpd), fpd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
+               {vref(n.inputs[0]), vref(y)}, "logsoftmax_fwd");
+    return 0;
+  }
+  auto bd = dnnl::logsoftmax_backward::desc(md, md, axis);
+  auto pd = dnnl::logsoftmax_backward::primitive_desc(bd, user_scratchpad_attr(), eng, fpd);
+  k.add_prim(dnnl::logsoftmax_backward(pd), pd,
+             {{DNNL_ARG_DIFF_DST, md}, {DNNL_ARG_DST, md}, {DNNL_ARG_DIFF_SRC, md}},
+             {vref(n.inputs[0]), vref(y), vref(n.outputs[0])}, "logsoftmax_bwd");
+  return 0;
+}
+
+const OneDnnOp kOps[] = {
+    {OpKind::kMatMul, lower_matmul},
+    // Described on plain buffers only.
+    {OpKind::kLogSoftmax, lower_log_softmax, values_plain},
+    {OpKind::kLogSoftmaxBackward, lower_log_softmax, values_plain},
+};
+
+}  // namespace
+
+std::span<const OneDnnOp> linear_ops() {
+  return kOps;
+}
+
+}  // namespace rg::onednn

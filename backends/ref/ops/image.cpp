@@ -1,0 +1,69 @@
+// Inception's image ops: concat along an axis and bilinear resize (in double).
+#include <algorithm>
+
+#include "backends/ref/ops/ref_ops.h"
+#include "engine/op_geometry.h"
+
+namespace rg::ref {
+namespace {
+
+template <typename T>
+void concat(const RefKernel<T>& k, const ConcatGeometry& geo, const std::vector<ValueId>& ins,
+            T* y) {
+  const int64_t row = geo.total() * geo.inner;
+  int64_t at = 0;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const int64_t chunk = geo.sizes[i] * geo.inner;
+    const T* x = k.p(ins[i]);
+    for (int64_t o = 0; o < geo.outer; ++o)
+      std::copy(x + o * chunk, x + (o + 1) * chunk, y + o * row + at);
+    at += chunk;
+  }
+}
+
+// Bilinear interpolation with the taps of ResizeGeometry, in double.
+template <typename T>
+void resize_bilinear(const ResizeGeometry& geo, const T* x, T* y) {
+  const int64_t W = geo.w, Wo = geo.wo;
+  for (int64_t plane = 0; plane < geo.planes; ++plane) {
+    const T* xp = x + plane * geo.h * W;
+    T* yp = y + plane * geo.ho * Wo;
+    for (int64_t oh = 0; oh < geo.ho; ++oh) {
+      const BilinearTap& a = geo.rows[size_t(oh)];
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const BilinearTap& b = geo.cols[size_t(ow)];
+        const double v =
+            a.l0 * (b.l0 * double(xp[a.i0 * W + b.i0]) + b.l1 * double(xp[a.i0 * W + b.i1])) +
+            a.l1 * (b.l0 * double(xp[a.i1 * W + b.i0]) + b.l1 * double(xp[a.i1 * W + b.i1]));
+        yp[oh * Wo + ow] = T(v);
+      }
+    }
+  }
+}
+
+template <typename T>
+void lower_concat(RefKernel<T>& k, const Node& n) {
+  k.add_step([&k, geo = concat_geometry(k.graph(), n), &in = n.inputs, y = n.outputs[0]] {
+    concat(k, geo, in, k.p(y));
+  });
+}
+
+template <typename T>
+void lower_resize(RefKernel<T>& k, const Node& n) {
+  k.add_step([&k, geo = resize_geometry(k.graph(), n), x = n.inputs[0], y = n.outputs[0]] {
+    resize_bilinear(geo, k.p(x), k.p(y));
+  });
+}
+
+const RefOp kOps[] = {
+    {OpKind::kConcat, lower_concat<float>, lower_concat<double>},
+    {OpKind::kResizeBilinear, lower_resize<float>, lower_resize<double>},
+};
+
+}  // namespace
+
+std::span<const RefOp> image_ops() {
+  return kOps;
+}
+
+}  // namespace rg::ref

@@ -1,0 +1,74 @@
+// The classifier's ops: matmul (either operand transposed) and log_softmax
+// along the last axis with its gradient, accumulated in double.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "backends/ref/ops/ref_ops.h"
+#include "engine/op_geometry.h"
+
+namespace rg::ref {
+namespace {
+
+// y [M, N] = op(a) @ op(b), accumulated in double (this is the oracle).
+template <typename T>
+void matmul(const MatMulGeometry& geo, const T* a, const T* b, T* y) {
+  for (int64_t i = 0; i < geo.m; ++i)
+    for (int64_t j = 0; j < geo.n; ++j) {
+      double acc = 0;
+      for (int64_t k = 0; k < geo.k; ++k)
+        acc += double(a[geo.a_index(i, k)]) * double(b[geo.b_index(k, j)]);
+      y[i * geo.n + j] = T(acc);
+    }
+}
+
+// Rows along the last axis, in double: log_softmax, or its gradient
+// dx = dy - exp(y) * sum(dy) from dy (x here) and the forward output y.
+template <typename T>
+void log_softmax(const RowGeometry& geo, const T* x, const T* y, T* out) {
+  const int64_t L = geo.length;
+  for (int64_t r = 0; r < geo.rows; ++r) {
+    const T* xr = x + r * L;
+    T* o = out + r * L;
+    if (geo.backward) {
+      double sum = 0;
+      for (int64_t i = 0; i < L; ++i) sum += double(xr[i]);
+      for (int64_t i = 0; i < L; ++i)
+        o[i] = T(double(xr[i]) - std::exp(double(y[r * L + i])) * sum);
+      continue;
+    }
+    double m = -std::numeric_limits<double>::infinity(), sum = 0;
+    for (int64_t i = 0; i < L; ++i) m = std::max(m, double(xr[i]));
+    for (int64_t i = 0; i < L; ++i) sum += std::exp(double(xr[i]) - m);
+    const double lse = m + std::log(sum);
+    for (int64_t i = 0; i < L; ++i) o[i] = T(double(xr[i]) - lse);
+  }
+}
+
+template <typename T>
+void lower_matmul(RefKernel<T>& k, const Node& n) {
+  k.add_step([&k, geo = matmul_geometry(k.graph(), n), a = n.inputs[0], b = n.inputs[1],
+              y = n.outputs[0]] { matmul(geo, k.p(a), k.p(b), k.p(y)); });
+}
+
+template <typename T>
+void lower_log_softmax(RefKernel<T>& k, const Node& n) {
+  const ValueId fwd = n.inputs.size() > 1 ? n.inputs[1] : kNoValue;
+  k.add_step([&k, geo = row_geometry(k.graph(), n), x = n.inputs[0], fwd, y = n.outputs[0]] {
+    log_softmax(geo, k.p(x), fwd == kNoValue ? nullptr : k.p(fwd), k.p(y));
+  });
+}
+
+const RefOp kOps[] = {
+    {OpKind::kMatMul, lower_matmul<float>, lower_matmul<double>},
+    {OpKind::kLogSoftmax, lower_log_softmax<float>, lower_log_softmax<double>},
+    {OpKind::kLogSoftmaxBackward, lower_log_softmax<float>, lower_log_softmax<double>},
+};
+
+}  // namespace
+
+std::span<const RefOp> linear_ops() {
+  return kOps;
+}
+
+}  // namespace rg::ref

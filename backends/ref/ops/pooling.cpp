@@ -1,0 +1,86 @@
+// Max and average pooling (engine/op_geometry.h's windows) and max pooling's
+// gradient, in double where they sum.
+#include <cmath>
+
+#include "backends/ref/ops/ref_ops.h"
+#include "engine/op_geometry.h"
+
+namespace rg::ref {
+namespace {
+
+// The offset in its plane of a window's first maximum (a NaN wins), as
+// PyTorch's CPU max pooling chooses which input gets the gradient.
+template <typename T>
+int64_t window_argmax(const T* xp, int64_t W, const PoolGeometry::Window& win) {
+  int64_t best = win.hs * W + win.ws;
+  for (int64_t i = win.hs; i < win.h1; ++i)
+    for (int64_t j = win.ws; j < win.w1; ++j) {
+      const T v = xp[i * W + j];
+      if (v > xp[best] || (std::isnan(v) && !std::isnan(xp[best]))) best = i * W + j;
+    }
+  return best;
+}
+
+// f(plane, output index in the plane, window) for every window.
+template <typename F>
+void for_each_window(const PoolGeometry& geo, F&& f) {
+  for (int64_t plane = 0; plane < geo.planes; ++plane)
+    for (int64_t oh = 0; oh < geo.ho; ++oh)
+      for (int64_t ow = 0; ow < geo.wo; ++ow) f(plane, oh * geo.wo + ow, geo.window(oh, ow));
+}
+
+// Max: the window's maximum. Average: its sum over the clipped window, in
+// double, divided by PoolGeometry::average_count.
+template <typename T>
+void pool2d(const PoolGeometry& geo, const T* x, T* y) {
+  const int64_t W = geo.w, plane_in = geo.h * geo.w, plane_out = geo.ho * geo.wo;
+  for_each_window(geo, [&](int64_t plane, int64_t o, const PoolGeometry::Window& win) {
+    const T* xp = x + plane * plane_in;
+    if (geo.max) {
+      y[plane * plane_out + o] = xp[window_argmax(xp, W, win)];
+      return;
+    }
+    double sum = 0;
+    for (int64_t i = win.hs; i < win.h1; ++i)
+      for (int64_t j = win.ws; j < win.w1; ++j) sum += double(xp[i * W + j]);
+    y[plane * plane_out + o] = T(sum / double(geo.average_count(win)));
+  });
+}
+
+// dx: each window's output gradient added at the window's first maximum.
+template <typename T>
+void max_pool2d_backward(const PoolGeometry& geo, const T* dy, const T* x, T* dx) {
+  const int64_t plane_in = geo.h * geo.w, plane_out = geo.ho * geo.wo;
+  std::fill(dx, dx + geo.planes * plane_in, T(0));
+  for_each_window(geo, [&](int64_t plane, int64_t o, const PoolGeometry::Window& win) {
+    dx[plane * plane_in + window_argmax(x + plane * plane_in, geo.w, win)] +=
+        dy[plane * plane_out + o];
+  });
+}
+
+template <typename T>
+void lower_pool(RefKernel<T>& k, const Node& n) {
+  k.add_step([&k, geo = pool_geometry(k.graph(), n), x = n.inputs[0], y = n.outputs[0]] {
+    pool2d(geo, k.p(x), k.p(y));
+  });
+}
+
+template <typename T>
+void lower_max_pool_backward(RefKernel<T>& k, const Node& n) {
+  k.add_step([&k, geo = pool_geometry(k.graph(), n), dy = n.inputs[0], x = n.inputs[1],
+              dx = n.outputs[0]] { max_pool2d_backward(geo, k.p(dy), k.p(x), k.p(dx)); });
+}
+
+const RefOp kOps[] = {
+    {OpKind::kMaxPool2d, lower_pool<float>, lower_pool<double>},
+    {OpKind::kAvgPool2d, lower_pool<float>, lower_pool<double>},
+    {OpKind::kMaxPool2dBackward, lower_max_pool_backward<float>, lower_max_pool_backward<double>},
+};
+
+}  // namespace
+
+std::span<const RefOp> pooling_ops() {
+  return kOps;
+}
+
+}  // namespace rg::ref
