@@ -4,6 +4,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "engine/liveness.h"
 #include "engine/recompute.h"
 #include "engine/schedule.h"
 
@@ -82,70 +83,43 @@ std::unique_ptr<Plan> compile(std::shared_ptr<const Graph> graph, Backend& backe
 
   const int steps = static_cast<int>(plan->groups.size());
   const auto& root = plan->root;
-  auto in_arena = [&](ValueId r) { return g.value(r).variable < 0; };
-  // One buffer per materialised root, with its live interval.
+  const std::vector<LiveRange> live = live_ranges(g, plan->groups, root);
+  // One buffer per materialised root, with its live range, made in the order
+  // the schedule first touches them.
   plan->buffer_of_root.assign(size_t(g.num_values()), -1);
-  auto buffer_for = [&](ValueId v, int step) -> int {
+  auto buffer_for = [&](ValueId v) {
     const ValueId r = root[size_t(v)];
-    if (!in_arena(r)) return -1;
-    int& b = plan->buffer_of_root[size_t(r)];
-    if (b < 0) {
-      b = static_cast<int>(plan->buffers.size());
-      const size_t bytes = layouts.value_bytes(r);
-      plan->buffers.push_back({{r}, -1, bytes, step, step, 0});
-      plan->sum_bytes += align_up(bytes, kArenaAlignment);
-    }
-    ArenaBuffer& buf = plan->buffers[size_t(b)];
-    buf.first = std::min(buf.first, step);
-    buf.last = std::max(buf.last, step);
-    return b;
+    if (!live[size_t(r)].live() || plan->buffer_of_root[size_t(r)] >= 0) return;
+    plan->buffer_of_root[size_t(r)] = static_cast<int>(plan->buffers.size());
+    const size_t bytes = layouts.value_bytes(r);
+    plan->buffers.push_back({{r}, -1, bytes, live[size_t(r)].first, live[size_t(r)].last, 0});
+    plan->sum_bytes += align_up(bytes, kArenaAlignment);
   };
-  for (const InputInfo& in : g.inputs()) {
-    bool used = false;
-    for (NodeId id : plan->order) used |= g.node(id).op == OpKind::kInput && g.node(id).outputs[0] == in.value;
-    if (used) buffer_for(in.value, 0);
-  }
-  std::set<ValueId> output_roots;
-  for (ValueId v : g.outputs()) output_roots.insert(root[size_t(v)]);
+  for (const InputInfo& in : g.inputs()) buffer_for(in.value);
   for (int k = 0; k < steps; ++k) {
     const FusionGroup& grp = plan->groups[size_t(k)];
-    for (ValueId v : grp.inputs) buffer_for(v, k);
-    for (ValueId v : grp.outputs) buffer_for(v, k);
-    // In-place reuse: an output may take over the buffer of an input read for
-    // the last time here, when the kernel reads and writes at the same index.
-    if (!options.reuse_memory) continue;
+    for (ValueId v : grp.inputs) buffer_for(v);
+    for (ValueId v : grp.outputs) buffer_for(v);
+  }
+  // In-place reuse: an output may take over the buffer of an input read for
+  // the last time at its step (graph inputs and outputs live to the end, so
+  // never qualify), when the kernel reads and writes at the same index.
+  for (int k = 0; k < steps && options.reuse_memory; ++k) {
     std::set<int> lent;  // buffers already taken over by an output of this kernel: one output each
     for (const auto& [out, in] : plan->kernels[size_t(k)]->inplace_candidates()) {
       const ValueId ro = root[size_t(out)], ri = root[size_t(in)];
       const int bi = plan->buffer_of_root[size_t(ri)], bo = plan->buffer_of_root[size_t(ro)];
       if (bi < 0 || bo < 0 || bi == bo || ro != out || lent.count(bi)) continue;
       ArenaBuffer &src = plan->buffers[size_t(bi)], &dst = plan->buffers[size_t(bo)];
-      bool pinned = g.value(ri).producer >= 0 && g.node(g.value(ri).producer).op == OpKind::kInput;
-      for (ValueId r : src.values) pinned |= output_roots.count(r) > 0;
-      if (pinned || src.last != k || dst.first != k || dst.values.size() != 1 || src.bytes != dst.bytes) continue;
-      // Is `in` still read by a later group (through a view)? Then its last use is not k.
-      bool read_later = false;
-      for (int j = k + 1; j < steps && !read_later; ++j)
-        for (ValueId v : plan->groups[size_t(j)].inputs) read_later |= root[size_t(v)] == ri;
-      if (read_later) continue;
+      if (src.last != k || dst.first != k || dst.values.size() != 1 || src.bytes != dst.bytes) continue;
       lent.insert(bi);
       src.values.push_back(ro);
-      src.last = std::max(src.last, dst.last);
+      src.last = dst.last;
       plan->buffer_of_root[size_t(ro)] = bi;
       dst.bytes = 0;
       dst.values.clear();
       ++plan->inplace_merges;
     }
-  }
-  // Outputs are read by the caller after the run; inputs keep what the caller
-  // set until it sets them again, so a plan can be replayed on the same inputs.
-  for (ValueId r : output_roots) {
-    const int b = plan->buffer_of_root[size_t(r)];
-    if (b >= 0) plan->buffers[size_t(b)].last = steps;
-  }
-  for (const InputInfo& in : g.inputs()) {
-    const int b = plan->buffer_of_root[size_t(in.value)];
-    if (b >= 0) plan->buffers[size_t(b)].last = steps;
   }
   plan->scratch_buffer.assign(size_t(steps), -1);
   for (int k = 0; k < steps; ++k) {
