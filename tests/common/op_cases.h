@@ -24,6 +24,12 @@ struct Case {
   std::string name;
   // Builds the op on variables made with `param`; returns its output.
   std::function<ValueId(Graph&, const std::function<ValueId(const std::string&, Shape, bool)>&)> build;
+  // No parameter is differentiated (the op has no gradient rule): the forward
+  // pass is checked against PyTorch in tests/ops/test_op_golden.cpp, and
+  // every backend against the reference backend here.
+  bool forward_only = false;
+  // The graph updates variables in place: a second run gives other results.
+  bool stateful = false;
 };
 
 using P = std::function<ValueId(const std::string&, Shape, bool)>;
@@ -68,7 +74,38 @@ inline std::vector<Case> cases() {
       {"max_pool2d_k3s2p1", [](Graph& g, const P& p) {  // overlapping, padded windows: gradients add up
          return g.max_pool2d(p("x", {1, 2, 7, 6}, true), {3, 3}, {2, 2}, {1, 1}); }},
       {"rals_loss", [](Graph& g, const P& p) { return model::rals_loss(g, p("a", {6}, true), p("b", {6}, true), 0.8); }},
+      {"fill", [](Graph& g, const P& p) { return g.mul(p("x", {2, 3}, true), g.fill({2, 3}, 0.5)); }},
+      {"stop_gradient", [](Graph& g, const P& p) {  // the square's path is cut: only x's gradient flows
+         return g.mul(p("x", {2, 3}, true), g.stop_gradient(g.square(p("s", {2, 3}, false)))); }},
+      // Forward-only ops.
+      {"avg_pool2d_k3s2p1_excl", [](Graph& g, const P& p) {
+         return g.avg_pool2d(p("x", {2, 3, 7, 6}, false), {3, 3}, {2, 2}, {1, 1}, false); }, true},
+      {"avg_pool2d_k2s2_incl", [](Graph& g, const P& p) { return g.avg_pool2d(p("x", {1, 2, 6, 5}, false), {2, 2}, {2, 2}); }, true},
+      {"concat_axis1", [](Graph& g, const P& p) {
+         return g.concat({p("a", {2, 2, 3, 3}, false), p("b", {2, 1, 3, 3}, false), p("c", {2, 3, 3, 3}, false)}, 1); }, true},
+      {"resize_bilinear", [](Graph& g, const P& p) { return g.resize_bilinear(p("x", {1, 2, 5, 4}, false), 9, 7); }, true},
+      // State updates (forward only, and a second run moves the state on).
+      {"adam_update", [](Graph& g, const P& p) {
+         const ValueId step = g.increment(g.variable("step", {1}, DType::i64));
+         return g.adam_update(p("w", {7}, false), p("grad", {7}, false), p("m", {7}, false), p("v_var", {7}, false), step,
+                              {0.01, 0.5, 0.999, 1e-8}); }, true, true},
+      {"batch_norm_running_update", [](Graph& g, const P& p) {
+         const Graph::BatchNormOutputs o = g.batch_norm_train(p("x", {3, 2, 2, 2}, false), p("gamma", {2}, false), p("beta", {2}, false));
+         OpAttrs a;
+         a.momentum = 0.1;
+         a.unbiased = true;
+         a.scalar = 3 * 2 * 2;
+         return g.add_node(OpKind::kBatchNormRunningUpdate, {p("running_var", {2}, false), o.var}, a)[0]; }, true, true},
   };
+}
+
+// The cases whose gradients are checked (against finite differences on the
+// reference backend, against it on the others).
+inline std::vector<Case> differentiable_cases() {
+  std::vector<Case> r;
+  for (const Case& c : cases())
+    if (!c.forward_only) r.push_back(c);
+  return r;
 }
 
 struct Param {
