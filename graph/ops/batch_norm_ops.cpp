@@ -3,7 +3,8 @@
 // mean, var) -> y, batch_norm_backward (dy, x, gamma, mean, var) -> (dx,
 // dgamma, dbeta), and the running-statistic update (running, batch) ->
 // running' (in place; graph/state_update_rules.h). attrs.eps, momentum,
-// unbiased and scalar (n, for the unbiased variance).
+// unbiased and scalar (n, for the unbiased variance). And group_norm (x,
+// scale, bias) -> y over attrs.groups groups of channels (forward only).
 #include "graph/op_rules.h"
 #include "graph/ops/shape_checks.h"
 
@@ -28,6 +29,16 @@ std::vector<TensorDesc> batch_norm_backward_shape(const ShapeArgs& s) {
   for (size_t i = 2; i < 5; ++i)
     expect_channel_vector(s.node, "per-channel parameter", s.d(i), c, s.d(0).dtype);
   return {s.d(1), TensorDesc{{c}, s.d(0).dtype}, TensorDesc{{c}, s.d(0).dtype}};
+}
+
+std::vector<TensorDesc> group_norm_shape(const ShapeArgs& s) {
+  expect_rank(s.node, "input", s.d(0), 4);
+  const int64_t c = s.d(0).shape[1];
+  if (s.a.groups < 1 || c % s.a.groups != 0)
+    fail(s.node, "groups " + std::to_string(s.a.groups) + " must divide the " + std::to_string(c) + " channels");
+  if (!(s.a.eps >= 0)) fail(s.node, "epsilon must be non-negative");
+  for (size_t i = 1; i < 3; ++i) expect_channel_vector(s.node, "per-channel scale and bias", s.d(i), c, s.d(0).dtype);
+  return {s.d(0)};
 }
 
 std::vector<TensorDesc> running_update_shape(const ShapeArgs& s) {
@@ -65,6 +76,7 @@ std::vector<ValueId> batch_norm_inference_gradient(Graph& g, const Node& n,
 }
 
 const OpRule kRules[] = {
+    {OpKind::kGroupNorm, "group_norm", 3, 1, 0, group_norm_shape, nullptr},
     {OpKind::kBatchNormTrain, "batch_norm_train", 3, 3, 0, batch_norm_shape,
      batch_norm_train_gradient},
     {OpKind::kBatchNormInference, "batch_norm_inference", 5, 1, 0, batch_norm_shape,

@@ -62,6 +62,12 @@ enum class OpKind : uint8_t {
   kConcat,          // (x0, x1, ..., xk) along attrs.axes[0]; any number (>= 1) of inputs
   kResizeBilinear,  // to attrs.shape = {H', W'}, as F.interpolate(bilinear, align_corners=False)
   kSigmoid,         // 1 / (1 + exp(-x)); build with Graph::add_node(OpKind::kSigmoid, {x})
+  // Normalisation over groups of channels (ONNX GroupNormalization, opset 21;
+  // InstanceNormalization is groups = C): (x, scale, bias), x NCHW, scale and
+  // bias per channel -> y. Each (sample, group of C / attrs.groups channels)
+  // is normalised by its own mean and biased variance (attrs.eps), then each
+  // channel scaled and shifted. Forward only.
+  kGroupNorm,
 };
 
 const char* op_name(OpKind k);
@@ -81,6 +87,8 @@ struct OpAttrs {
   // Pooling (kMaxPool2d, its backward, kAvgPool2d).
   std::array<int, 2> kernel{1, 1};
   bool count_include_pad = true;
+  // GroupNorm: the number of channel groups (dividing the channels).
+  int groups = 1;
   // MatMul: multiply by the transpose of the first / second operand.
   bool transpose_a = false, transpose_b = false;
   // Adam.

@@ -84,6 +84,15 @@ inline std::vector<Case> cases() {
       {"concat_axis1", [](Graph& g, const P& p) {
          return g.concat({p("a", {2, 2, 3, 3}, false), p("b", {2, 1, 3, 3}, false), p("c", {2, 3, 3, 3}, false)}, 1); }, true},
       {"resize_bilinear", [](Graph& g, const P& p) { return g.resize_bilinear(p("x", {1, 2, 5, 4}, false), 9, 7); }, true},
+      {"group_norm_g2", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.groups = 2;
+         a.eps = 1e-3;
+         return g.add_node(OpKind::kGroupNorm, {p("x", {2, 4, 3, 5}, false), p("s", {4}, false), p("b", {4}, false)}, a)[0]; }, true},
+      {"group_norm_instance", [](Graph& g, const P& p) {  // InstanceNormalization: one group per channel
+         OpAttrs a;
+         a.groups = 3;
+         return g.add_node(OpKind::kGroupNorm, {p("x", {2, 3, 4, 4}, false), p("s", {3}, false), p("b", {3}, false)}, a)[0]; }, true},
       // State updates (forward only, and a second run moves the state on).
       {"adam_update", [](Graph& g, const P& p) {
          const ValueId step = g.increment(g.variable("step", {1}, DType::i64));

@@ -39,10 +39,14 @@ Placement placement(Backend& be, OpKind op) {
 
 const char* text(Placement p) {
   switch (p) {
-    case Placement::kNoKernel: return "-";
-    case Placement::kNative: return "native";
-    case Placement::kFallback: return "fallback";
-    case Placement::kMissing: return "MISSING";
+    case Placement::kNoKernel:
+      return "-";
+    case Placement::kNative:
+      return "native";
+    case Placement::kFallback:
+      return "fallback";
+    case Placement::kMissing:
+      return "MISSING";
   }
   return "?";
 }
@@ -57,7 +61,8 @@ TEST(OpCoverage, EveryOpHasACaseAndRunsOnEveryBackend) {
   std::vector<std::unique_ptr<Backend>> backends;
   for (const auto& nb : named) backends.push_back(nb.make());
   std::string table = "op                           case  ";
-  for (const auto& nb : named) table += " " + nb.name + std::string(15 - std::min<size_t>(14, nb.name.size()), ' ');
+  for (const auto& nb : named)
+    table += " " + nb.name + std::string(15 - std::min<size_t>(14, nb.name.size()), ' ');
   table += "\n";
   for (OpKind op : all_ops()) {
     std::string row = op_name(op);
@@ -65,7 +70,8 @@ TEST(OpCoverage, EveryOpHasACaseAndRunsOnEveryBackend) {
     // Leaves and views have no kernel on any backend: nothing to run per backend.
     const bool needs_case = !needs_no_kernel(op);
     row += covered.count(op) ? "yes   " : needs_case ? "NO    " : "-     ";
-    EXPECT_TRUE(covered.count(op) || !needs_case) << op_name(op) << " has no case in tests/common/op_cases.h";
+    EXPECT_TRUE(covered.count(op) || !needs_case)
+        << op_name(op) << " has no case in tests/common/op_cases.h";
     for (size_t i = 0; i < backends.size(); ++i) {
       const Placement p = placement(*backends[i], op);
       std::string cell = text(p);
@@ -93,7 +99,7 @@ TEST(OpCoverage, CompiledGroupsRunWhereTheTableSays) {
         const std::string d = plan->kernels[k]->describe();
         const std::string want = native ? nb.prefix : "ref/";
         EXPECT_EQ(d.rfind(want, 0), 0u) << nb.name << ", case " << c.name << ": "
-                                         << group_str(*b.graph, plan->groups[k]) << " -> " << d;
+                                        << group_str(*b.graph, plan->groups[k]) << " -> " << d;
         EXPECT_EQ(bool(plan->on_fallback[k]), !native) << nb.name << ", case " << c.name;
       }
     }

@@ -1,7 +1,7 @@
 // Batch normalisation on a CUDA backend: the statistics as deterministic
 // two-level reductions, the normalisation as the head of the group's
 // elementwise kernel, the backward pass as one reduction and one elementwise
-// kernel, each printed from graph/batch_norm_rules.h.
+// kernel, each printed from graph/batch_norm_rules.h; group norm likewise.
 #include "backends/cuda/ops/cuda_ops.h"
 #include "graph/batch_norm_rules.h"
 #include "graph/state_update_rules.h"
@@ -115,11 +115,46 @@ void lower_running_update(CudaKernel& k, const Node& n) {
   k.add_ew(s);
 }
 
+// Group norm: the statistics of each (sample, group) as two reductions over
+// the [N, G, C/G * H * W] view of x (the batch norm rules, two passes), then
+// one elementwise kernel over [N, G, C/G, H * W] with per-group statistics
+// and per-channel scale and bias.
+void lower_group_norm(CudaKernel& k, const Node& n) {
+  const std::string& T = k.T();
+  const Shape& xs = k.graph().shape(n.inputs[0]);
+  const int64_t G = n.attrs.groups, per = xs[1] / G, HW = xs[2] * xs[3];
+  const Shape domain{xs[0], G, per * HW};
+  const Arg mean = Arg::scratch(k.alloc(size_t(xs[0] * G) * dtype_size(k.graph().float_type())));
+  const Arg var = Arg::scratch(k.alloc(size_t(xs[0] * G) * dtype_size(k.graph().float_type())));
+  const Arg x = k.home(n.inputs[0]);
+  RedSpec m{T, domain, {false, false, true}, {x}, {}, {}, {"x0"}, {}, {}, {}};
+  m.outs.push_back({mean, "a0 / " + literal(double(per * HW), T)});
+  const RedPlan p = plan_reduction(m, k.target().sms());
+  const Arg partials = Arg::scratch(k.alloc(p.partial_bytes));
+  m.partials = partials;
+  k.add_reduction(m, p);
+  const std::string square = batch_norm_centred_square(CExpr("x0"), CExpr("q0")).text;
+  RedSpec v{T, domain, {false, false, true}, {x}, {mean}, {}, {square}, {}, {}, partials};
+  v.outs.push_back({var, "a0 / " + literal(double(per * HW), T)});
+  k.add_reduction(v, p);
+  EwSpec s{T, {xs[0], G, per, HW}, {}, {}, {}, {}};
+  s.loads.push_back({x, {}, true, {}});
+  s.loads.push_back({mean, {G, 1, 0, 0}, false, {}});
+  s.loads.push_back({var, {G, 1, 0, 0}, false, {}});
+  s.loads.push_back({k.home(n.inputs[1]), {0, per, 1, 0}, false, {}});
+  s.loads.push_back({k.home(n.inputs[2]), {0, per, 1, 0}, false, {}});
+  const CExpr inv = batch_norm_inv_std(CExpr("l2"), CExpr(literal(n.attrs.eps, T)), CExpr("(" + T + ")1"));
+  s.stores.push_back(
+      {k.home(n.outputs[0]), batch_norm_normalize(CExpr("l0"), CExpr("l1"), inv, CExpr("l3"), CExpr("l4")).text});
+  k.add_ew(s);
+}
+
 const CudaOp kOps[] = {
     {OpKind::kBatchNormTrain, lower_forward},
     {OpKind::kBatchNormInference, lower_forward},
     {OpKind::kBatchNormBackward, lower_backward},
     {OpKind::kBatchNormRunningUpdate, lower_running_update},
+    {OpKind::kGroupNorm, lower_group_norm},
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Batch normalisation on the oneDNN backend: its forward (training and
 // inference, with a following ReLU fused where the normalised value is
-// internal) and backward primitives, and the running statistics' update.
+// internal) and backward primitives, the running statistics' update, and
+// group norm (a loop of ours).
 // (A batch_norm_inference that heads an elementwise chain is not lowered
 // here: the chain's program computes it, kernel_choice.h's is_bn_head_group.)
 #include "backends/onednn/conv_primitives.h"
@@ -101,6 +102,40 @@ size_t lower_running_update(OneDnnKernel& k, NodeId id) {
   return 0;
 }
 
+// Group norm (oneDNN 2.6 has no primitive for it): per (sample, group) in
+// parallel, the statistics in double with the batch norm rules (as the
+// reference), then y = (x - mean) * inv * scale + bias in double, rounded
+// once. Plain NCHW, where a group's values are contiguous.
+size_t lower_group_norm(OneDnnKernel& k, NodeId id) {
+  k.add_fn(
+      [&k, id] {
+        const Node& n = k.graph().node(id);
+        const Shape& s = k.graph().shape(n.inputs[0]);
+        const int64_t G = n.attrs.groups, per = s[1] / G, HW = s[2] * s[3], span = per * HW;
+        const float *x = k.fp(n.inputs[0]), *scale = k.fp(n.inputs[1]), *bias = k.fp(n.inputs[2]);
+        float* y = k.fp(n.outputs[0]);
+        const double eps = n.attrs.eps;
+#pragma omp parallel for schedule(static) if (s[0] * G * span >= 32768)
+        for (int64_t ng = 0; ng < s[0] * G; ++ng) {
+          const float* xg = x + ng * span;
+          double sum = 0, sq = 0;
+          for (int64_t i = 0; i < span; ++i) sum += double(xg[i]);
+          const double mean = sum / double(span);
+          for (int64_t i = 0; i < span; ++i) sq += batch_norm_centred_square(double(xg[i]), mean);
+          const double inv = batch_norm_inv_std(sq / double(span), eps, 1.0);
+          for (int64_t c = 0; c < per; ++c) {
+            const int64_t ch = (ng % G) * per + c;
+            const double sc = double(scale[ch]), b = double(bias[ch]);
+            const float* xc = xg + c * HW;
+            float* yc = y + ng * span + c * HW;
+            for (int64_t i = 0; i < HW; ++i) yc[i] = float(batch_norm_normalize(double(xc[i]), mean, inv, sc, b));
+          }
+        }
+      },
+      "group_norm(nchw)");
+  return 0;
+}
+
 // Batch norm's primitives read and write their data in one layout.
 void data_same_layout(const LayoutConstraints& c, const Node& n) {
   c.same(n.inputs[0], n.outputs[0]);
@@ -116,6 +151,7 @@ const OneDnnOp kOps[] = {
     // oneDNN allows diff_src in diff_dst's memory.
     {OpKind::kBatchNormBackward, lower_backward, gradients_same_layout, true, {0, 0}},
     {OpKind::kBatchNormRunningUpdate, lower_running_update},
+    {OpKind::kGroupNorm, lower_group_norm, values_plain},
 };
 
 }  // namespace

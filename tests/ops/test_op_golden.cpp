@@ -1,0 +1,107 @@
+// The conv-net op set against PyTorch (tools/golden/make_op_golden.py): each
+// op on every backend of this build, in f64 where the backend computes it
+// (ref, the CUDA emulator) and in f32, with the golden inputs fed as graph
+// inputs.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "engine/io/safetensors.h"
+#include "engine/plan.h"
+#include "engine/session.h"
+#include "tests/ops/backends_under_test.h"
+
+namespace rg {
+namespace {
+
+const io::SafetensorsContents& golden() {
+  static const io::SafetensorsContents f =
+      io::read_safetensors(std::string(RG_SOURCE_DIR) + "/tests/ops/golden/ops.safetensors");
+  return f;
+}
+
+std::vector<double> tensor(const std::string& name) {
+  return io::to_f64(golden().tensors.at(name));
+}
+
+// max |a - b| / max |b|
+double rel_max(const std::vector<double>& a, const std::vector<double>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double d = 0, m = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    d = std::max(d, std::abs(a[i] - b[i])), m = std::max(m, std::abs(b[i]));
+  return d / std::max(m, 1e-300);
+}
+
+using Build = std::function<ValueId(Graph&, const std::vector<ValueId>&)>;
+
+// Runs the case `name` (inputs name.<in> for each of `ins`) through `build`
+// on every backend and compares with name.y.
+void expect_golden(const std::string& name, const std::vector<std::string>& ins, const Build& build,
+                   double tol64, double tol32) {
+  const std::vector<double> want = tensor(name + ".y");
+  for (const auto& nb : testing_ops::backends_under_test()) {
+    auto be = nb.make();
+    for (DType t : {DType::f64, DType::f32}) {
+      auto g = std::make_shared<Graph>(t);
+      std::vector<ValueId> xs;
+      for (const std::string& in : ins)
+        xs.push_back(g->input(in, golden().tensors.at(name + "." + in).shape));
+      const ValueId y = build(*g, xs);
+      g->mark_output(y, "y");
+      std::unique_ptr<Plan> plan;
+      try {
+        plan = compile(g, *be);
+      } catch (const std::invalid_argument& e) {
+        // A backend without f64 (oneDNN) refuses the graph, saying so.
+        ASSERT_EQ(t, DType::f64) << nb.name << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find("f64"), std::string::npos) << e.what();
+        continue;
+      }
+      Session s(*plan);
+      for (const std::string& in : ins) {
+        const std::vector<double> v = tensor(name + "." + in);
+        s.set_input(in, std::span<const double>(v));
+      }
+      s.run();
+      EXPECT_LE(rel_max(s.output("y"), want), t == DType::f64 ? tol64 : tol32)
+          << name << " on " << nb.name << " in " << dtype_name(t);
+    }
+  }
+}
+
+ValueId group_norm(Graph& g, const std::vector<ValueId>& x, int groups, double eps) {
+  OpAttrs a;
+  a.groups = groups;
+  a.eps = eps;
+  return g.add_node(OpKind::kGroupNorm, {x[0], x[1], x[2]}, a)[0];
+}
+
+TEST(OpGolden, GroupNormMatchesPyTorch) {
+  expect_golden(
+      "group_norm_g2", {"x", "scale", "bias"},
+      [](Graph& g, auto x) { return group_norm(g, x, 2, 1e-5); }, 1e-13, 2e-6);
+  expect_golden(
+      "group_norm_g1", {"x", "scale", "bias"},
+      [](Graph& g, auto x) { return group_norm(g, x, 1, 1e-3); }, 1e-13, 2e-6);
+  expect_golden(
+      "instance_norm", {"x", "scale", "bias"},
+      [](Graph& g, auto x) { return group_norm(g, x, 5, 1e-5); }, 1e-13, 2e-6);
+}
+
+TEST(OpGolden, GroupNormRefusesGroupsThatDoNotDivideTheChannels) {
+  Graph g;
+  const ValueId x = g.input("x", {1, 6, 2, 2}), s = g.input("s", {6}), b = g.input("b", {6});
+  try {
+    group_norm(g, {x, s, b}, 4, 1e-5);
+    ADD_FAILURE() << "groups 4 of 6 channels accepted";
+  } catch (const GraphError& e) {
+    EXPECT_NE(std::string(e.what()).find("groups 4 must divide the 6 channels"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace rg

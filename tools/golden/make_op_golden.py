@@ -1,0 +1,45 @@
+"""Golden data for the conv-net op set (tests/ops/test_op_golden.cpp): each op
+run by PyTorch in float64 on fixed random inputs.
+
+Run as: /root/torchvenv/bin/python tools/golden/make_op_golden.py
+Writes tests/ops/golden/ops.safetensors. Tensors, per case NAME:
+  NAME.x, NAME.<input>   the inputs (float64)
+  NAME.y                 the op's output (float64)
+Adding an op: a case here, the same case in test_op_golden.cpp.
+"""
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st  # noqa: E402
+
+torch.manual_seed(20261207)
+out = {}
+
+
+def case(name, inputs, fn):
+    for k, v in inputs.items():
+        out[f"{name}.{k}"] = v
+    out[f"{name}.y"] = fn(**inputs)
+
+
+def randn(*shape, scale=1.0, shift=0.0):
+    return torch.randn(*shape, dtype=torch.float64) * scale + shift
+
+
+# GroupNormalization (ONNX opset 21, torch.nn.functional.group_norm) and
+# InstanceNormalization (one group per channel); inputs with an offset and a
+# scale so that the mean and variance matter.
+case("group_norm_g2", {"x": randn(2, 6, 5, 7, scale=3.0, shift=1.5), "scale": randn(6), "bias": randn(6)},
+     lambda x, scale, bias: F.group_norm(x, 2, scale, bias, eps=1e-5))
+case("group_norm_g1", {"x": randn(3, 4, 3, 3, scale=0.5, shift=-2.0), "scale": randn(4), "bias": randn(4)},
+     lambda x, scale, bias: F.group_norm(x, 1, scale, bias, eps=1e-3))
+case("instance_norm", {"x": randn(2, 5, 9, 8, scale=2.0, shift=0.7), "scale": randn(5), "bias": randn(5)},
+     lambda x, scale, bias: F.instance_norm(x, weight=scale, bias=bias, eps=1e-5))
+
+path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ops", "golden", "ops.safetensors")
+st.save_file(out, os.path.normpath(path), metadata={"torch": torch.__version__})
+print(f"wrote {len(out)} tensors to {os.path.normpath(path)}")
