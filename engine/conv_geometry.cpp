@@ -22,6 +22,8 @@ ConvGeometry conv_geometry(const Graph& g, const Node& n) {
   r.kh = w[2], r.kw = w[3];
   r.sh = n.attrs.stride[0], r.sw = n.attrs.stride[1], r.ph = n.attrs.padding[0],
   r.pw = n.attrs.padding[1];
+  r.dh = n.attrs.dilation[0], r.dw = n.attrs.dilation[1];
+  r.groups = n.attrs.groups;
   return r;
 }
 

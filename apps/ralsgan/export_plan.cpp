@@ -105,6 +105,8 @@ void set_conv_geometry(const Graph& g, const Node& n, rg_kernel_record& r) {
   const Shape &x = g.shape(n.inputs[0]), &w = g.shape(n.inputs[1]), &y = g.shape(n.outputs[0]);
   if (n.attrs.output_padding[0] || n.attrs.output_padding[1])
     unsupported("conv_transpose2d with output_padding");
+  if (n.attrs.groups != 1 || n.attrs.dilation != std::array<int, 2>{1, 1})
+    unsupported("conv_transpose2d with groups or dilation");
   r.op = RG_OP_CONV_TRANSPOSE2D;
   r.n = u32(x[0]), r.cx = u32(x[1]), r.hx = u32(x[2]), r.wx = u32(x[3]);
   r.cy = u32(y[1]), r.hy = u32(y[2]), r.wy = u32(y[3]), r.kh = u32(w[2]), r.kw = u32(w[3]);

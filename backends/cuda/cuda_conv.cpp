@@ -147,8 +147,10 @@ ConvOp::ConvOp(void* handle, OpKind op, const ConvGeometry& g, DType t, const Cu
   x_ = x, y_ = y, w_ = w, conv_ = c;
   ck(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c_in), int(g.h), int(g.w)), "x descriptor");
   ck(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, dt, int(g.n), int(g.c_out), int(g.ho), int(g.wo)), "y descriptor");
-  ck(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, int(g.c_out), int(g.c_in), int(g.kh), int(g.kw)), "w descriptor");
-  ck(cudnnSetConvolution2dDescriptor(c, g.ph, g.pw, g.sh, g.sw, 1, 1, CUDNN_CROSS_CORRELATION, compute), "conv descriptor");
+  ck(cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, int(g.c_out), int(g.group_in()), int(g.kh), int(g.kw)), "w descriptor");
+  ck(cudnnSetConvolution2dDescriptor(c, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, CUDNN_CROSS_CORRELATION, compute),
+     "conv descriptor");
+  ck(cudnnSetConvolutionGroupCount(c, int(g.groups)), "cudnnSetConvolutionGroupCount");
   const bool tensor_cores = (opt.precision == CudaPrecision::kTF32 || bf16) && t == DType::f32;
   const cudnnMathType_t base_math = tensor_cores ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   ck(cudnnSetConvolutionMathType(c, base_math), "cudnnSetConvolutionMathType");

@@ -8,10 +8,15 @@ namespace {
 memory::dims strides(const ConvGeometry& geo) { return {geo.sh, geo.sw}; }
 memory::dims pad_l(const ConvGeometry& geo) { return {geo.ph, geo.pw}; }
 memory::dims pad_r(const ConvGeometry& geo) { return {geo.pad_bottom(), geo.pad_right()}; }
+memory::dims dilates(const ConvGeometry& geo) { return {geo.dh - 1, geo.dw - 1}; }  // oneDNN counts the gaps
+memory::format_tag grouped(memory::format_tag t) {
+  using tag = memory::format_tag;
+  return t == tag::oihw ? tag::goihw : t == tag::iohw ? tag::giohw : t;
+}
 }  // namespace
 
 bool runs_as_flipped_conv(const Node& n, const ConvGeometry& geo) {
-  return n.op == OpKind::kConvTranspose2d && geo.sh == 1 && geo.sw == 1 && geo.c_in < 16 && geo.ph <= geo.kh - 1 &&
+  return n.op == OpKind::kConvTranspose2d && geo.plain() && geo.sh == 1 && geo.sw == 1 && geo.c_in < 16 && geo.ph <= geo.kh - 1 &&
          geo.pw <= geo.kw - 1 && geo.pad_bottom() <= geo.kh - 1 && geo.pad_right() <= geo.kw - 1;
 }
 
@@ -34,12 +39,18 @@ void flip_transposed_weights(const Shape& w, const float* src, float* dst) {
           dst[((o * ci + i) * kh + a) * kw + b] = src[((i * co + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
 }
 
-memory::desc conv_weights_md(const Shape& w, memory::format_tag t) {
-  return memory::desc({w[0], w[1], w[2], w[3]}, memory::data_type::f32, t);
+memory::desc conv_weights_md(const ConvGeometry& geo, memory::format_tag t) {
+  const int64_t g = geo.groups;
+  if (g == 1) return memory::desc({geo.c_out, geo.c_in, geo.kh, geo.kw}, memory::data_type::f32, t);
+  return memory::desc({g, geo.c_out / g, geo.c_in / g, geo.kh, geo.kw}, memory::data_type::f32, grouped(t));
 }
 
-memory::desc deconv_weights_md(const Shape& w, memory::format_tag t) {
-  return memory::desc({w[1], w[0], w[2], w[3]}, memory::data_type::f32, t);
+// A deconvolution's output is the conv2d view's input: oneDNN's weights are
+// [c_in, c_out] of that view, PyTorch stores [c_out, c_in / groups] (iohw).
+memory::desc deconv_weights_md(const ConvGeometry& geo, memory::format_tag t) {
+  const int64_t g = geo.groups;
+  if (g == 1) return memory::desc({geo.c_in, geo.c_out, geo.kh, geo.kw}, memory::data_type::f32, t);
+  return memory::desc({g, geo.c_in / g, geo.c_out / g, geo.kh, geo.kw}, memory::data_type::f32, grouped(t));
 }
 
 namespace {
@@ -50,8 +61,8 @@ typename Prim::primitive_desc fwd_pd(const dnnl::engine& e, dnnl::algorithm alg,
                                      const memory::desc& dst, const dnnl::primitive_attr& attr) {
   using D = typename Prim::desc;
   const auto pk = dnnl::prop_kind::forward_training;
-  const D d = bias ? D(pk, alg, src, w, *bias, dst, strides(geo), pad_l(geo), pad_r(geo))
-                   : D(pk, alg, src, w, dst, strides(geo), pad_l(geo), pad_r(geo));
+  const D d = bias ? D(pk, alg, src, w, *bias, dst, strides(geo), dilates(geo), pad_l(geo), pad_r(geo))
+                   : D(pk, alg, src, w, dst, strides(geo), dilates(geo), pad_l(geo), pad_r(geo));
   return typename Prim::primitive_desc(d, attr, e);
 }
 }  // namespace
@@ -76,13 +87,14 @@ dnnl::convolution_backward_weights::primitive_desc conv_bwd_weights_pd(const dnn
                                                                        const memory::desc& diff_dst,
                                                                        const dnnl::primitive_attr& attr) {
   // Weights in the data sides' type (f32, or bf16 with f32 diff_weights: only the descriptor here).
-  const memory::desc any_w({geo.c_out, geo.c_in, geo.kh, geo.kw}, src.data_type(), memory::format_tag::any);
+  const memory::desc any_w = with_type(conv_weights_md(geo, memory::format_tag::any), src.data_type());
   const auto alg = dnnl::algorithm::convolution_direct;
   auto fd = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, any_w, diff_dst, strides(geo),
-                                            pad_l(geo), pad_r(geo));
+                                            dilates(geo), pad_l(geo), pad_r(geo));
   auto hint = dnnl::convolution_forward::primitive_desc(fd, attr, e);
-  const memory::desc any_dw = conv_weights_md(geo.weight_shape(), memory::format_tag::any);  // weight gradients stay f32
-  auto bd = dnnl::convolution_backward_weights::desc(alg, src, any_dw, diff_dst, strides(geo), pad_l(geo), pad_r(geo));
+  const memory::desc any_dw = conv_weights_md(geo, memory::format_tag::any);  // weight gradients stay f32
+  auto bd = dnnl::convolution_backward_weights::desc(alg, src, any_dw, diff_dst, strides(geo), dilates(geo), pad_l(geo),
+                                                     pad_r(geo));
   return dnnl::convolution_backward_weights::primitive_desc(bd, attr, e, hint);
 }
 

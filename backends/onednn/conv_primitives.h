@@ -29,8 +29,11 @@ void flip_transposed_weights(const Shape& w, const float* src, float* dst);
 
 // Weight descriptors as our variables store them: conv OIHW; deconvolution
 // {OC = Ci, IC = Co, kh, kw} over PyTorch's [Ci_t, Co_t, kh, kw], i.e. iohw.
-dnnl::memory::desc conv_weights_md(const Shape& w, dnnl::memory::format_tag t);
-dnnl::memory::desc deconv_weights_md(const Shape& w, dnnl::memory::format_tag t);
+// The weights of a convolution / deconvolution primitive for this geometry
+// (5-D with a leading group dimension when it has groups); t is the 4-D tag
+// (oihw, iohw or any), made grouped (goihw, giohw) where needed.
+dnnl::memory::desc conv_weights_md(const ConvGeometry& geo, dnnl::memory::format_tag t);
+dnnl::memory::desc deconv_weights_md(const ConvGeometry& geo, dnnl::memory::format_tag t);
 
 dnnl::convolution_forward::primitive_desc conv_fwd_pd(const dnnl::engine& e, const ConvGeometry& geo,
                                                       const dnnl::memory::desc& src, const dnnl::memory::desc& w,

@@ -43,7 +43,7 @@ bool is_add(const Node& n) {
 // 4x4, stride 2, padding 1, input exactly twice the output: the layers our
 // Winograd kernels compute (winograd_conv.h).
 bool is_winograd_geometry(const ConvGeometry& geo) {
-  return geo.kh == 4 && geo.kw == 4 && geo.sh == 2 && geo.sw == 2 && geo.ph == 1 && geo.pw == 1 &&
+  return geo.plain() && geo.kh == 4 && geo.kw == 4 && geo.sh == 2 && geo.sw == 2 && geo.ph == 1 && geo.pw == 1 &&
          geo.h == 2 * geo.ho && geo.w == 2 * geo.wo;
 }
 
@@ -215,6 +215,7 @@ std::optional<onednn::SmallConv> small_conv_for(const Graph& g, const Node& n, V
                                                 const LayoutOf& layout_of) {
   using namespace onednn;
   const ConvGeometry geo = conv_geometry(g, n);
+  if (!geo.plain()) return std::nullopt;
   const bool flip = runs_as_flipped_conv(n, geo);
   if (n.op == OpKind::kConvTranspose2d && !flip) return std::nullopt;
   const ConvGeometry cg = flip ? flipped(geo) : geo;

@@ -38,16 +38,16 @@ void vote(const Graph& g, const Node& n, const dnnl::engine& eng, std::vector<Vo
   };
   try {
     if (n.op == OpKind::kConv2d) {
-      auto pd = conv_fwd_pd(eng, geo, any_md(g, geo.in), conv_weights_md(geo.weight_shape(), memory::format_tag::any), nullptr,
+      auto pd = conv_fwd_pd(eng, geo, any_md(g, geo.in), conv_weights_md(geo, memory::format_tag::any), nullptr,
                             any_md(g, geo.out), attr);
       add(geo.in, pd.src_desc()), add(geo.out, pd.dst_desc());
     } else if (n.op == OpKind::kConvTranspose2d && runs_as_flipped_conv(n, geo)) {
       const ConvGeometry c = flipped(geo);
-      auto pd = conv_fwd_pd(eng, c, any_md(g, c.in), conv_weights_md(c.weight_shape(), memory::format_tag::any), nullptr,
+      auto pd = conv_fwd_pd(eng, c, any_md(g, c.in), conv_weights_md(c, memory::format_tag::any), nullptr,
                             any_md(g, c.out), attr);
       add(c.in, pd.src_desc()), add(c.out, pd.dst_desc());
     } else if (n.op == OpKind::kConvTranspose2d) {
-      auto pd = deconv_fwd_pd(eng, geo, any_md(g, n.inputs[0]), deconv_weights_md(geo.weight_shape(), memory::format_tag::any),
+      auto pd = deconv_fwd_pd(eng, geo, any_md(g, n.inputs[0]), deconv_weights_md(geo, memory::format_tag::any),
                               nullptr, any_md(g, n.outputs[0]), attr);
       add(n.inputs[0], pd.src_desc()), add(n.outputs[0], pd.dst_desc());
     } else {
@@ -75,7 +75,7 @@ Layout native_layout(const dnnl::engine& eng) {
   geo.n = 2, geo.c_in = geo.c_out = 64, geo.h = geo.w = geo.ho = geo.wo = 16, geo.kh = geo.kw = 3, geo.ph = geo.pw = 1;
   const memory::desc any({2, 64, 16, 16}, memory::data_type::f32, memory::format_tag::any);
   try {
-    auto pd = conv_fwd_pd(eng, geo, any, conv_weights_md(geo.weight_shape(), memory::format_tag::any), nullptr, any,
+    auto pd = conv_fwd_pd(eng, geo, any, conv_weights_md(geo, memory::format_tag::any), nullptr, any,
                           user_scratchpad_attr());
     if (const auto l = layout_of_desc(pd.src_desc())) return *l;
   } catch (const dnnl::error&) {

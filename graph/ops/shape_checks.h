@@ -31,8 +31,10 @@ inline void expect_channel_vector(const std::string& node, const char* what, con
     fail(node, std::string(what) + " must be " + desc_str({{c}, t}) + ", got " + desc_str(d));
 }
 
-inline int64_t conv_out(int64_t in, int k, int s, int p) {
-  return (in + 2 * p - k) / s + 1;
+// Output size of a convolution (or pooling window) of kernel k, stride s,
+// padding p at both ends and dilation d over `in` (floor mode).
+inline int64_t conv_out(int64_t in, int k, int s, int p, int d = 1) {
+  return (in + 2 * p - (int64_t(k) - 1) * d - 1) / s + 1;
 }
 
 // attrs.axes of a reduction over `rank` dimensions, non-negative and sorted (all when empty).

@@ -17,7 +17,9 @@ enum class OpKind : uint8_t {
   kInput,     // fed by the session before each run
   kVariable,  // persistent state (parameters, optimizer moments, BN statistics, counters)
   kFill,      // a constant tensor filled with attrs.scalar
-  // Convolutions (NCHW; weights OIHW for conv2d, IOHW for conv_transpose2d as PyTorch).
+  // Convolutions (NCHW; weights OIHW for conv2d, IOHW for conv_transpose2d as
+  // PyTorch: [c_out, c_in / groups, kh, kw] and [c_in, c_out / groups, kh, kw]);
+  // attrs.stride, padding, dilation, groups, output_padding.
   kConv2d,                // (x, w) -> y
   kConvTranspose2d,       // (x, w) -> y; also conv2d's input gradient
   kConv2dBackwardWeight,  // (x, dy) -> dw of conv2d(x, w) = y; also conv_transpose2d's weight grad
@@ -87,8 +89,11 @@ struct OpAttrs {
   // Pooling (kMaxPool2d, its backward, kAvgPool2d).
   std::array<int, 2> kernel{1, 1};
   bool count_include_pad = true;
-  // GroupNorm: the number of channel groups (dividing the channels).
+  // Convolutions and GroupNorm: the number of channel groups (dividing the
+  // channels; a depthwise convolution has one per input channel).
   int groups = 1;
+  // Convolutions: the spacing of the kernel's taps.
+  std::array<int, 2> dilation{1, 1};
   // MatMul: multiply by the transpose of the first / second operand.
   bool transpose_a = false, transpose_b = false;
   // Adam.

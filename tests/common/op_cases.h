@@ -42,6 +42,18 @@ inline std::vector<Case> cases() {
       {"conv_transpose2d_k4s2p1", [](Graph& g, const P& p) { return g.conv_transpose2d(p("x", {2, 3, 4, 5}, true), p("w", {3, 2, 4, 4}, true), 2, 1); }},
       {"conv_transpose2d_k4s1p0", [](Graph& g, const P& p) { return g.conv_transpose2d(p("x", {2, 5, 1, 1}, true), p("w", {5, 3, 4, 4}, true), 1, 0); }},
       {"conv_transpose2d_k3s2p1op1", [](Graph& g, const P& p) { return g.conv_transpose2d(p("x", {1, 2, 3, 3}, true), p("w", {2, 3, 3, 3}, true), 2, 1, 1); }},
+      {"conv2d_groups2_dilation2", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.stride = {1, 2}, a.padding = {2, 1}, a.dilation = {2, 1}, a.groups = 2;
+         return g.add_node(OpKind::kConv2d, {p("x", {2, 4, 7, 6}, true), p("w", {6, 2, 3, 3}, true)}, a)[0]; }},
+      {"conv2d_depthwise", [](Graph& g, const P& p) {  // one group per input channel, two outputs each
+         OpAttrs a;
+         a.stride = {2, 2}, a.padding = {1, 1}, a.groups = 3;
+         return g.add_node(OpKind::kConv2d, {p("x", {2, 3, 6, 6}, true), p("w", {6, 1, 3, 3}, true)}, a)[0]; }},
+      {"conv_transpose2d_groups2_dilation2", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.stride = {2, 2}, a.padding = {1, 0}, a.output_padding = {1, 0}, a.dilation = {2, 2}, a.groups = 2;
+         return g.add_node(OpKind::kConvTranspose2d, {p("x", {2, 4, 3, 4}, true), p("w", {4, 3, 3, 2}, true)}, a)[0]; }},
       {"batch_norm_train", [](Graph& g, const P& p) { return g.batch_norm_train(p("x", {3, 4, 2, 3}, true), p("gamma", {4}, true), p("beta", {4}, true)).y; }},
       {"batch_norm_inference", [](Graph& g, const P& p) {
          return g.batch_norm_inference(p("x", {2, 3, 2, 2}, true), p("gamma", {3}, true), p("beta", {3}, true), p("mean", {3}, false), p("var", {3}, false)); }},

@@ -91,6 +91,36 @@ TEST(OpGolden, GroupNormMatchesPyTorch) {
       [](Graph& g, auto x) { return group_norm(g, x, 5, 1e-5); }, 1e-13, 2e-6);
 }
 
+ValueId conv(Graph& g, const std::vector<ValueId>& x, OpKind op, std::array<int, 2> stride,
+             std::array<int, 2> pad, std::array<int, 2> dilation, int groups,
+             std::array<int, 2> output_padding = {0, 0}) {
+  OpAttrs a;
+  a.stride = stride, a.padding = pad, a.dilation = dilation, a.groups = groups,
+  a.output_padding = output_padding;
+  return g.add_node(op, {x[0], x[1]}, a)[0];
+}
+
+TEST(OpGolden, ConvolutionsWithGroupsAndDilationMatchPyTorch) {
+  expect_golden(
+      "conv_groups2_dilation2", {"x", "w"},
+      [](Graph& g, auto x) {
+        return conv(g, x, OpKind::kConv2d, {1, 2}, {2, 1}, {2, 1}, 2);
+      },
+      1e-13, 2e-6);
+  expect_golden(
+      "conv_depthwise", {"x", "w"},
+      [](Graph& g, auto x) {
+        return conv(g, x, OpKind::kConv2d, {2, 2}, {1, 1}, {1, 1}, 8);
+      },
+      1e-13, 2e-6);
+  expect_golden(
+      "conv_transpose_groups2_dilation2", {"x", "w"},
+      [](Graph& g, auto x) {
+        return conv(g, x, OpKind::kConvTranspose2d, {2, 2}, {1, 0}, {2, 2}, 2, {1, 0});
+      },
+      1e-13, 2e-6);
+}
+
 TEST(OpGolden, GroupNormRefusesGroupsThatDoNotDivideTheChannels) {
   Graph g;
   const ValueId x = g.input("x", {1, 6, 2, 2}), s = g.input("s", {6}), b = g.input("b", {6});

@@ -40,6 +40,16 @@ case("group_norm_g1", {"x": randn(3, 4, 3, 3, scale=0.5, shift=-2.0), "scale": r
 case("instance_norm", {"x": randn(2, 5, 9, 8, scale=2.0, shift=0.7), "scale": randn(5), "bias": randn(5)},
      lambda x, scale, bias: F.instance_norm(x, weight=scale, bias=bias, eps=1e-5))
 
+# Convolutions with groups (depthwise too) and dilation, and a grouped,
+# dilated transposed convolution with output padding (weights as PyTorch
+# stores them: OIHW [c_out, c_in / groups, kh, kw], IOHW [c_in, c_out / groups, kh, kw]).
+case("conv_groups2_dilation2", {"x": randn(2, 4, 9, 8), "w": randn(6, 2, 3, 3)},
+     lambda x, w: F.conv2d(x, w, stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=2))
+case("conv_depthwise", {"x": randn(2, 8, 7, 7), "w": randn(8, 1, 3, 3)},
+     lambda x, w: F.conv2d(x, w, stride=2, padding=1, groups=8))
+case("conv_transpose_groups2_dilation2", {"x": randn(2, 4, 3, 4), "w": randn(4, 3, 3, 2)},
+     lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=(1, 0), output_padding=(1, 0), dilation=2, groups=2))
+
 path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ops", "golden", "ops.safetensors")
 st.save_file(out, os.path.normpath(path), metadata={"torch": torch.__version__})
 print(f"wrote {len(out)} tensors to {os.path.normpath(path)}")

@@ -143,10 +143,10 @@ size_t lower_conv_forward(OneDnnKernel& k, NodeId id) {
   const memory::desc bias_md = bias ? OneDnnKernel::vec_md(oc) : memory::desc();
   const ConvGeometry cg = flip ? flipped(geo) : geo;
   Ref wsrc = OneDnnKernel::vref(wv);
-  memory::desc wuser = deconv ? deconv_weights_md(geo.weight_shape(), tag::iohw)
-                              : conv_weights_md(geo.weight_shape(), tag::oihw);
+  memory::desc wuser = deconv ? deconv_weights_md(geo, tag::iohw)
+                              : conv_weights_md(geo, tag::oihw);
   if (flip) {
-    wuser = conv_weights_md(cg.weight_shape(), tag::oihw);
+    wuser = conv_weights_md(cg, tag::oihw);
     const size_t off = k.alloc(size_t(numel(geo.weight_shape())) * sizeof(float));
     wsrc = OneDnnKernel::sref(off);
     k.add_fn(
@@ -229,7 +229,7 @@ size_t lower_conv_backward_weights(OneDnnKernel& k, NodeId id) {
   if (compile_winograd_weight_gradient(k, n, geo)) return 0;
   const memory::desc src_md = k.data_md_as(geo.in, k.pair_layout(geo.out, geo.in));
   const memory::desc dd_md = k.data_md_as(geo.out, k.pair_layout(geo.in, geo.out));
-  const memory::desc user_w = conv_weights_md(geo.weight_shape(), tag::oihw);
+  const memory::desc user_w = conv_weights_md(geo, tag::oihw);
   const dnnl::primitive_attr attr = user_scratchpad_attr();
   const dt op_type =
       k.options().bf16 ? dt::bf16 : dt::f32;  // bf16: bf16 copies of both inputs, f32 gradient
