@@ -1,6 +1,8 @@
 #include "backends/onednn/layout_choice.h"
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -61,12 +63,12 @@ void vote(const Graph& g, const Node& n, const dnnl::engine& eng, std::vector<Vo
 
 }  // namespace
 
-void inputs_plain(const LayoutConstraints& c, const Node& n) {
+void inputs_plain(const LayoutConstraints& c, const Graph&, const Node& n) {
   for (ValueId v : n.inputs) c.pin(v);
 }
 
-void values_plain(const LayoutConstraints& c, const Node& n) {
-  inputs_plain(c, n);
+void values_plain(const LayoutConstraints& c, const Graph& g, const Node& n) {
+  inputs_plain(c, g, n);
   for (ValueId v : n.outputs) c.pin(v);
 }
 
@@ -95,7 +97,13 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
   std::vector<char> pinned(nv, 0);
   auto R = [&](ValueId v) { return t.root[size_t(v)]; };
   auto unite = [&](ValueId a, ValueId b) { classes.unite(R(a), R(b)); };
-  auto pin = [&](ValueId v) { pinned[size_t(R(v))] = 1; };
+  const bool debug = std::getenv("RG_LAYOUT_PINS") != nullptr;
+  const Node* current = nullptr;
+  auto pin = [&](ValueId v) {
+    if (debug && !pinned[size_t(R(v))])
+      std::fprintf(stderr, "pin %%%d by %s\n", int(v), current ? op_name(current->op) : "value");
+    pinned[size_t(R(v))] = 1;
+  };
   for (ValueId v = 0; v < g.num_values(); ++v) {
     const Value& val = g.value(v);
     if (val.desc.rank() != 4 || val.desc.dtype != DType::f32 || val.variable >= 0) pin(v);
@@ -111,8 +119,9 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
     const bool fallback = k < options.on_fallback.size() && options.on_fallback[k];
     for (NodeId id : grp.nodes) {
       const Node& n = g.node(id);
+      current = &n;
       if (fallback) {
-        values_plain(constraints, n);
+        values_plain(constraints, g, n);
         continue;
       }
       if (is_elementwise(n.op)) {
@@ -123,7 +132,7 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
         continue;
       }
       if (is_convolution(n.op) && options.blocked) vote(g, n, eng, votes);
-      options.rule_of(n.op)(constraints, n);
+      options.rule_of(n.op)(constraints, g, n);
     }
   }
   // Per class: pinned?, which layouts every member can hold, FLOPs voting for each.

@@ -35,12 +35,12 @@ struct LayoutConstraints {
   std::function<void(ValueId)> pin;
   std::function<void(ValueId, ValueId)> same;
 };
-using LayoutRule = void (*)(const LayoutConstraints& c, const Node& n);
+using LayoutRule = void (*)(const LayoutConstraints& c, const Graph& g, const Node& n);
 // The default: every input plain, outputs free (loops of ours that read
 // plain data and write layout-free results, or 1-D and 2-D ones).
-void inputs_plain(const LayoutConstraints& c, const Node& n);
+void inputs_plain(const LayoutConstraints& c, const Graph& g, const Node& n);
 // Every input and output plain (kernels described on plain buffers only).
-void values_plain(const LayoutConstraints& c, const Node& n);
+void values_plain(const LayoutConstraints& c, const Graph& g, const Node& n);
 
 struct LayoutOptions {
   bool blocked = true;  // false: NHWC for every unpinned 4-D class (a test and bench switch)

@@ -1,5 +1,5 @@
-// Pooling over NCHW's spatial axes, floor mode, attrs.kernel, stride,
-// padding: max_pool2d (padding never wins), its gradient max_pool2d_backward
+// Pooling over NCHW's spatial axes, attrs.kernel, stride, padding,
+// ceil_mode: max_pool2d (padding never wins), its gradient max_pool2d_backward
 // (dy, x) -> dx (each window's dy goes to its first maximum), avg_pool2d
 // (attrs.count_include_pad; forward only).
 #include "graph/op_rules.h"
@@ -17,8 +17,16 @@ TensorDesc pooled(const std::string& node, const TensorDesc& x, const OpAttrs& a
     if (a.kernel[i] < 1 || a.stride[i] < 1 || a.padding[i] < 0 || 2 * a.padding[i] > a.kernel[i])
       fail(node, "needs kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2");
   const Shape& s = x.shape;
-  const int64_t ho = conv_out(s[2], a.kernel[0], a.stride[0], a.padding[0]);
-  const int64_t wo = conv_out(s[3], a.kernel[1], a.stride[1], a.padding[1]);
+  auto out = [&](size_t i) {
+    const int64_t in = s[2 + i], k = a.kernel[i], st = a.stride[i], p = a.padding[i];
+    if (!a.ceil_mode) return conv_out(in, int(k), int(st), int(p));
+    // PyTorch's rule: round up, then drop a last window that would start in
+    // the trailing padding.
+    int64_t o = (in + 2 * p - k + st - 1) / st + 1;
+    if ((o - 1) * st >= in + p) --o;
+    return o;
+  };
+  const int64_t ho = out(0), wo = out(1);
   if (ho <= 0 || wo <= 0) fail(node, "input " + shape_str(s) + " too small for the pooling window");
   return TensorDesc{{s[0], s[1], ho, wo}, x.dtype};
 }

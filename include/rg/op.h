@@ -58,9 +58,9 @@ enum class OpKind : uint8_t {
   kIncrement,   // (counter) -> counter + 1
   // Pooling and the metrics' Inception-v3 ops, NCHW. Only max pooling has a
   // gradient rule; autodiff rejects the others (forward-only).
-  kMaxPool2d,          // attrs.kernel, stride, padding (pads never win; floor mode)
+  kMaxPool2d,          // attrs.kernel, stride, padding, ceil_mode (pads never win)
   kMaxPool2dBackward,  // (dy, x) -> dx, max pooling's attrs: each window's dy goes to its first maximum
-  kAvgPool2d,          // attrs.kernel, stride, padding, count_include_pad (floor mode)
+  kAvgPool2d,          // attrs.kernel, stride, padding, count_include_pad, ceil_mode
   kConcat,          // (x0, x1, ..., xk) along attrs.axes[0]; any number (>= 1) of inputs
   kResizeBilinear,  // to attrs.shape = {H', W'}, as F.interpolate(bilinear, align_corners=False)
   kSigmoid,         // 1 / (1 + exp(-x)); build with Graph::add_node(OpKind::kSigmoid, {x})
@@ -88,7 +88,10 @@ struct OpAttrs {
   Shape shape;
   // Pooling (kMaxPool2d, its backward, kAvgPool2d).
   std::array<int, 2> kernel{1, 1};
-  bool count_include_pad = true;
+  bool count_include_pad = true;  // average: padding counts in the divisor (the part past it never does)
+  // The output size rounds up, as PyTorch's ceil_mode: a last window that
+  // starts inside the input (or its leading padding) is kept.
+  bool ceil_mode = false;
   // Convolutions and GroupNorm: the number of channel groups (dividing the
   // channels; a depthwise convolution has one per input channel).
   int groups = 1;

@@ -85,6 +85,10 @@ inline std::vector<Case> cases() {
       {"max_pool2d_k2s2", [](Graph& g, const P& p) { return g.max_pool2d(p("x", {2, 3, 6, 7}, true), {2, 2}, {2, 2}); }},
       {"max_pool2d_k3s2p1", [](Graph& g, const P& p) {  // overlapping, padded windows: gradients add up
          return g.max_pool2d(p("x", {1, 2, 7, 6}, true), {3, 3}, {2, 2}, {1, 1}); }},
+      {"max_pool2d_k3s2_ceil", [](Graph& g, const P& p) {  // ceil mode: a last window that hangs over
+         OpAttrs a;
+         a.kernel = {3, 3}, a.stride = {2, 2}, a.ceil_mode = true;
+         return g.add_node(OpKind::kMaxPool2d, {p("x", {2, 3, 8, 7}, true)}, a)[0]; }},
       {"rals_loss", [](Graph& g, const P& p) { return model::rals_loss(g, p("a", {6}, true), p("b", {6}, true), 0.8); }},
       {"fill", [](Graph& g, const P& p) { return g.mul(p("x", {2, 3}, true), g.fill({2, 3}, 0.5)); }},
       {"stop_gradient", [](Graph& g, const P& p) {  // the square's path is cut: only x's gradient flows
@@ -93,6 +97,14 @@ inline std::vector<Case> cases() {
       {"avg_pool2d_k3s2p1_excl", [](Graph& g, const P& p) {
          return g.avg_pool2d(p("x", {2, 3, 7, 6}, false), {3, 3}, {2, 2}, {1, 1}, false); }, true},
       {"avg_pool2d_k2s2_incl", [](Graph& g, const P& p) { return g.avg_pool2d(p("x", {1, 2, 6, 5}, false), {2, 2}, {2, 2}); }, true},
+      {"avg_pool2d_k3s2p1_ceil_incl", [](Graph& g, const P& p) {  // the divisor stops at the padding
+         OpAttrs a;
+         a.kernel = {3, 3}, a.stride = {2, 2}, a.padding = {1, 1}, a.ceil_mode = true;
+         return g.add_node(OpKind::kAvgPool2d, {p("x", {2, 3, 8, 7}, false)}, a)[0]; }, true},
+      {"avg_pool2d_k2s2_ceil_excl", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.kernel = {2, 2}, a.stride = {2, 2}, a.ceil_mode = true, a.count_include_pad = false;
+         return g.add_node(OpKind::kAvgPool2d, {p("x", {1, 2, 5, 7}, false)}, a)[0]; }, true},
       {"concat_axis1", [](Graph& g, const P& p) {
          return g.concat({p("a", {2, 2, 3, 3}, false), p("b", {2, 1, 3, 3}, false), p("c", {2, 3, 3, 3}, false)}, 1); }, true},
       {"resize_bilinear", [](Graph& g, const P& p) { return g.resize_bilinear(p("x", {1, 2, 5, 4}, false), 9, 7); }, true},

@@ -121,6 +121,32 @@ TEST(OpGolden, ConvolutionsWithGroupsAndDilationMatchPyTorch) {
       1e-13, 2e-6);
 }
 
+ValueId pool(Graph& g, ValueId x, OpKind op, int k, int s, int p, bool count_include_pad) {
+  OpAttrs a;
+  a.kernel = {k, k}, a.stride = {s, s}, a.padding = {p, p}, a.ceil_mode = true;
+  a.count_include_pad = count_include_pad;
+  return g.add_node(op, {x}, a)[0];
+}
+
+TEST(OpGolden, CeilModePoolingMatchesPyTorch) {
+  expect_golden(
+      "max_pool_k3s2p1_ceil", {"x"},
+      [](Graph& g, auto x) { return pool(g, x[0], OpKind::kMaxPool2d, 3, 2, 1, true); }, 0,
+      1e-7);  // exact, up to the inputs' rounding to f32
+  expect_golden(
+      "avg_pool_k3s2p1_ceil_incl", {"x"},
+      [](Graph& g, auto x) { return pool(g, x[0], OpKind::kAvgPool2d, 3, 2, 1, true); }, 1e-15,
+      1e-6);
+  expect_golden(
+      "avg_pool_k3s2p1_ceil_excl", {"x"},
+      [](Graph& g, auto x) { return pool(g, x[0], OpKind::kAvgPool2d, 3, 2, 1, false); }, 1e-15,
+      1e-6);
+  expect_golden(
+      "avg_pool_k2s2_ceil_incl", {"x"},
+      [](Graph& g, auto x) { return pool(g, x[0], OpKind::kAvgPool2d, 2, 2, 0, true); }, 1e-15,
+      1e-6);
+}
+
 TEST(OpGolden, GroupNormRefusesGroupsThatDoNotDivideTheChannels) {
   Graph g;
   const ValueId x = g.input("x", {1, 6, 2, 2}), s = g.input("s", {6}), b = g.input("b", {6});

@@ -50,6 +50,17 @@ case("conv_depthwise", {"x": randn(2, 8, 7, 7), "w": randn(8, 1, 3, 3)},
 case("conv_transpose_groups2_dilation2", {"x": randn(2, 4, 3, 4), "w": randn(4, 3, 3, 2)},
      lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=(1, 0), output_padding=(1, 0), dilation=2, groups=2))
 
+# Pooling with ceil_mode (PyTorch's rule: a last window starting in the
+# trailing padding is dropped; the average's divisor stops at the padding).
+case("max_pool_k3s2p1_ceil", {"x": randn(2, 3, 10, 9)},
+     lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True))
+case("avg_pool_k3s2p1_ceil_incl", {"x": randn(2, 3, 10, 9)},
+     lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=True))
+case("avg_pool_k3s2p1_ceil_excl", {"x": randn(2, 3, 10, 9)},
+     lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False))
+case("avg_pool_k2s2_ceil_incl", {"x": randn(1, 4, 7, 5)},
+     lambda x: F.avg_pool2d(x, 2, stride=2, ceil_mode=True, count_include_pad=True))
+
 path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ops", "golden", "ops.safetensors")
 st.save_file(out, os.path.normpath(path), metadata={"torch": torch.__version__})
 print(f"wrote {len(out)} tensors to {os.path.normpath(path)}")

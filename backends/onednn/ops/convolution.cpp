@@ -265,10 +265,10 @@ size_t lower_conv_backward_weights(OneDnnKernel& k, NodeId id) {
 // The two data sides of a convolution may differ in layout: each primitive
 // takes the pair as it is where oneDNN has a JIT kernel for it, else it
 // chooses its own and reorders. The weights stay plain (variables).
-void weights_plain(const LayoutConstraints& c, const Node& n) {
+void weights_plain(const LayoutConstraints& c, const Graph&, const Node& n) {
   c.pin(n.inputs[1]);
 }
-void weight_gradient_plain(const LayoutConstraints& c, const Node& n) {
+void weight_gradient_plain(const LayoutConstraints& c, const Graph&, const Node& n) {
   c.pin(n.outputs[0]);
 }
 

@@ -1,6 +1,8 @@
 // The classifier's ops on the oneDNN backend: matmul on the stored operands
 // (a transposed operand is the same buffer described with swapped strides,
 // no reorder) and the logsoftmax primitives, on plain buffers.
+#include <cmath>
+
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/ops/onednn_ops.h"
 
@@ -50,6 +52,24 @@ size_t lower_log_softmax(OneDnnKernel& k, NodeId id) {
   }
   auto bd = dnnl::logsoftmax_backward::desc(md, md, axis);
   auto pd = dnnl::logsoftmax_backward::primitive_desc(bd, user_scratchpad_attr(), eng, fpd);
+  if (is_reference_impl(pd.impl_info_str())) {
+    // oneDNN 2.6 has no JIT kernel for it on AVX2: dx = dy - exp(y) * sum(dy)
+    // per row, in double as the reference.
+    const int64_t L = k.graph().shape(y).back(), rows = k.graph().desc(y).numel() / L;
+    k.add_fn(
+        [&k, dy = n.inputs[0], y, dx = n.outputs[0], L, rows] {
+          const float *d = k.fp(dy), *yp = k.fp(y);
+          float* o = k.fp(dx);
+          for (int64_t r = 0; r < rows; ++r) {
+            double sum = 0;
+            for (int64_t i = 0; i < L; ++i) sum += double(d[r * L + i]);
+            for (int64_t i = 0; i < L; ++i)
+              o[r * L + i] = float(double(d[r * L + i]) - std::exp(double(yp[r * L + i])) * sum);
+          }
+        },
+        "logsoftmax_bwd(rows)");
+    return 0;
+  }
   k.add_prim(dnnl::logsoftmax_backward(pd), pd,
              {{DNNL_ARG_DIFF_DST, md}, {DNNL_ARG_DST, md}, {DNNL_ARG_DIFF_SRC, md}},
              {vref(n.inputs[0]), vref(y), vref(n.outputs[0])}, "logsoftmax_bwd");

@@ -137,10 +137,10 @@ size_t lower_group_norm(OneDnnKernel& k, NodeId id) {
 }
 
 // Batch norm's primitives read and write their data in one layout.
-void data_same_layout(const LayoutConstraints& c, const Node& n) {
+void data_same_layout(const LayoutConstraints& c, const Graph&, const Node& n) {
   c.same(n.inputs[0], n.outputs[0]);
 }
-void gradients_same_layout(const LayoutConstraints& c, const Node& n) {
+void gradients_same_layout(const LayoutConstraints& c, const Graph&, const Node& n) {
   c.same(n.inputs[0], n.inputs[1]);
   c.same(n.inputs[1], n.outputs[0]);
 }

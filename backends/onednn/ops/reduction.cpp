@@ -46,7 +46,7 @@ size_t lower_broadcast_to(OneDnnKernel& k, NodeId id) {
   return 0;
 }
 
-void output_plain(const LayoutConstraints& c, const Node& n) {
+void output_plain(const LayoutConstraints& c, const Graph&, const Node& n) {
   c.pin(n.outputs[0]);
 }
 
