@@ -4,8 +4,9 @@ namespace rg {
 namespace {
 
 using K = EwInstrKind;
-constexpr int8_t A = kEwA, B = kEwB, S = kEwScalar, Zero = kEwZero, One = kEwOne;
-constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2, T3 = kEwTemp + 3;
+constexpr int8_t A = kEwA, B = kEwB, S = kEwScalar, S2 = kEwScalar2, Zero = kEwZero, One = kEwOne;
+constexpr int8_t T0 = kEwTemp, T1 = kEwTemp + 1, T2 = kEwTemp + 2, T3 = kEwTemp + 3, T4 = kEwTemp + 4,
+                 T5 = kEwTemp + 5;
 
 using Grads = std::vector<ValueId>;
 
@@ -69,6 +70,40 @@ const std::vector<ElementwiseOp>& table() {
        [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {  // dy * y * (1 - y)
          const ValueId y = n.outputs[0];
          return {g.mul(dy, g.mul(y, g.add_scalar(g.mul_scalar(y, -1.0), 1.0)))};
+       }},
+      {OpKind::kElu, "elu", 1, false, {{{K::kExp, A}, {K::kSub, T0, One}, {K::kMul, T1, S}, {K::kSelectPositive, A, A, T2}}, T3},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         return {g.add_node(OpKind::kEluBackward, {dy, n.inputs[0]}, n.attrs)[0]};
+       }},
+      // dy where x > 0, else dy * alpha * exp(x)
+      {OpKind::kEluBackward, "elu_backward", 2, false,
+       {{{K::kExp, B}, {K::kMul, T0, S}, {K::kMul, A, T1}, {K::kSelectPositive, B, A, T2}}, T3}},
+      // x above the maximum gives it, then below the minimum gives that: a NaN
+      // compares false both times and stays.
+      {OpKind::kClip, "clip", 1, false,
+       {{{K::kSub, A, S2}, {K::kSelectPositive, T0, S2, A}, {K::kSub, S, T1}, {K::kSelectPositive, T2, S, T1}}, T3},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         return {g.add_node(OpKind::kClipBackward, {dy, n.inputs[0]}, n.attrs)[0]};
+       }},
+      {OpKind::kClipBackward, "clip_backward", 2, false,
+       {{{K::kSub, S, B}, {K::kSelectPositive, T0, Zero, A}, {K::kSub, B, S2}, {K::kSelectPositive, T2, Zero, T1}}, T3}},
+      {OpKind::kHardSigmoid, "hard_sigmoid", 1, false,
+       {{{K::kMul, A, S}, {K::kAdd, T0, S2}, {K::kSub, T1, One}, {K::kSelectPositive, T2, One, T1},
+         {K::kSub, Zero, T3}, {K::kSelectPositive, T4, Zero, T3}}, T5},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         return {g.add_node(OpKind::kHardSigmoidBackward, {dy, n.inputs[0]}, n.attrs)[0]};
+       }},
+      {OpKind::kHardSigmoidBackward, "hard_sigmoid_backward", 2, false,
+       {{{K::kMul, B, S}, {K::kAdd, T0, S2}, {K::kSub, One, T1}, {K::kSelectPositive, T2, A, Zero},
+         {K::kSelectPositive, T1, T3, Zero}, {K::kMul, T4, S}}, T5}},
+      {OpKind::kPRelu, "prelu", 2, true, {{{K::kMul, A, B}, {K::kSelectPositive, A, A, T0}}, T1},
+       [](Graph& g, const Node& n, ValueId dy, ForwardValues&) -> Grads {
+         // Where x > 0 the gradient passes (relu_backward's mask on x), elsewhere
+         // it is scaled by the slope, whose gradient sums dy * x there.
+         const ValueId x = n.inputs[0], slope = n.inputs[1];
+         const ValueId pos = g.add_node(OpKind::kReluBackward, {dy, x})[0];
+         const ValueId neg = g.sub(dy, pos);
+         return {sum_to_like(g, g.add(pos, g.mul(neg, slope)), x), sum_to_like(g, g.mul(neg, x), slope)};
        }},
       // A view of its input (the schedule never runs it); its gradient is none.
       {OpKind::kStopGradient, "stop_gradient", 1, false, {{}, A},

@@ -31,9 +31,10 @@ enum class EwInstrKind : uint8_t {
   kSelectPositive,  // x > 0 ? y : z (false for NaN)
 };
 
-// Operands of an instruction: the op's inputs, attrs.scalar, two constants,
-// and the results of the formula's earlier instructions (kTemp + i for the i-th).
-enum EwOperand : int8_t { kEwA = 0, kEwB = 1, kEwScalar = 2, kEwZero = 3, kEwOne = 4, kEwTemp = 5 };
+// Operands of an instruction: the op's inputs, attrs.scalar and scalar2, two
+// constants, and the results of the formula's earlier instructions (kTemp + i
+// for the i-th).
+enum EwOperand : int8_t { kEwA = 0, kEwB = 1, kEwScalar = 2, kEwZero = 3, kEwOne = 4, kEwScalar2 = 5, kEwTemp = 6 };
 
 struct EwInstr {
   EwInstrKind op;
@@ -141,7 +142,7 @@ namespace rg {
 
 // Lowers node `n`'s formula onto a backend's register file. `r` provides
 // input(i) (the register of the node's i-th input), constant(v) (a register
-// holding v: attrs.scalar, 0 or 1), temp() (a register for an intermediate,
+// holding v: attrs.scalar, scalar2, 0 or 1), temp() (a register for an intermediate,
 // dead after this node), result() (the register of the node's output) and
 // emit(kind, x, y, z, out). Returns the output's register (an input's, for an
 // op that only forwards it).
@@ -165,6 +166,8 @@ int lower_elementwise(const Node& n, Regs& r) {
         return r.constant(0.0);
       case kEwOne:
         return r.constant(1.0);
+      case kEwScalar2:
+        return r.constant(n.attrs.scalar2);
       default:
         return temps.at(size_t(o - kEwTemp));
     }

@@ -64,6 +64,14 @@ enum class OpKind : uint8_t {
   kConcat,          // (x0, x1, ..., xk) along attrs.axes[0]; any number (>= 1) of inputs
   kResizeBilinear,  // to attrs.shape = {H', W'}, as F.interpolate(bilinear, align_corners=False)
   kSigmoid,         // 1 / (1 + exp(-x)); build with Graph::add_node(OpKind::kSigmoid, {x})
+  // More activations (elementwise), and the gradients training needs.
+  kElu,                  // x > 0 ? x : attrs.scalar * (exp(x) - 1)
+  kEluBackward,          // (dy, x)
+  kClip,                 // min(max(x, attrs.scalar), attrs.scalar2); NaN stays NaN
+  kClipBackward,         // (dy, x): dy where scalar <= x <= scalar2, else 0 (as torch.clamp)
+  kHardSigmoid,          // max(0, min(1, attrs.scalar * x + attrs.scalar2)) (ONNX alpha, beta)
+  kHardSigmoidBackward,  // (dy, x): alpha * dy where 0 < alpha * x + beta < 1
+  kPRelu,                // (x, slope) with broadcasting: x > 0 ? x : slope * x
   // Normalisation over groups of channels (ONNX GroupNormalization, opset 21;
   // InstanceNormalization is groups = C): (x, scale, bias), x NCHW, scale and
   // bias per channel -> y. Each (sample, group of C / attrs.groups channels)
@@ -80,6 +88,7 @@ struct OpAttrs {
   std::array<int, 2> padding{0, 0};
   std::array<int, 2> output_padding{0, 0};
   double scalar = 0.0;
+  double scalar2 = 0.0;  // a second constant (clip's maximum, hard_sigmoid's beta)
   double eps = 1e-5;
   double momentum = 0.1;
   bool unbiased = false;  // BatchNormRunningUpdate: apply n / (n - 1) to the batch variance

@@ -60,6 +60,25 @@ inline std::vector<Case> cases() {
       {"relu", [](Graph& g, const P& p) { return g.relu(p("x", {2, 3, 4}, true)); }},
       {"leaky_relu", [](Graph& g, const P& p) { return g.leaky_relu(p("x", {2, 3, 4}, true), 0.2); }},
       {"tanh", [](Graph& g, const P& p) { return g.tanh(p("x", {2, 3, 4}, true)); }},
+      {"elu", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.scalar = 0.7;
+         return g.add_node(OpKind::kElu, {p("x", {2, 3, 4}, true)}, a)[0]; }},
+      {"clip", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.scalar = -0.5, a.scalar2 = 0.6;
+         return g.add_node(OpKind::kClip, {p("x", {2, 3, 4}, true)}, a)[0]; }},
+      {"hard_sigmoid", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.scalar = 0.8, a.scalar2 = 0.3;
+         return g.add_node(OpKind::kHardSigmoid, {p("x", {2, 3, 4}, true)}, a)[0]; }},
+      {"hard_swish", [](Graph& g, const P& p) {  // ONNX HardSwish: x * hard_sigmoid(x, 1/6, 1/2), here on [-3, 3]
+         OpAttrs a;
+         a.scalar = 1.0 / 6, a.scalar2 = 0.5;
+         const ValueId x = g.mul_scalar(p("x", {2, 3, 4}, true), 3.0);
+         return g.mul(x, g.add_node(OpKind::kHardSigmoid, {x}, a)[0]); }},
+      {"prelu", [](Graph& g, const P& p) {
+         return g.add_node(OpKind::kPRelu, {p("x", {2, 3, 2, 2}, true), p("slope", {3, 1, 1}, true)})[0]; }},
       {"add_broadcast", [](Graph& g, const P& p) { return g.add(p("a", {2, 3, 4}, true), p("b", {3, 1}, true)); }},
       {"sub_broadcast", [](Graph& g, const P& p) { return g.sub(p("a", {4}, true), p("b", {2, 3, 4}, true)); }},
       {"mul_broadcast", [](Graph& g, const P& p) { return g.mul(p("a", {2, 1, 4}, true), p("b", {3, 1}, true)); }},

@@ -147,6 +147,28 @@ TEST(OpGolden, CeilModePoolingMatchesPyTorch) {
       1e-6);
 }
 
+ValueId unary(Graph& g, ValueId x, OpKind op, double s, double s2) {
+  OpAttrs a;
+  a.scalar = s, a.scalar2 = s2;
+  return g.add_node(op, {x}, a)[0];
+}
+
+TEST(OpGolden, ActivationsMatchPyTorch) {
+  expect_golden("elu", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kElu, 0.7, 0); }, 1e-15, 1e-6);
+  expect_golden("clip", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kClip, -1.0, 1.5); }, 0, 1e-7);
+  expect_golden(
+      "hard_sigmoid", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kHardSigmoid, 0.2, 0.5); }, 1e-15,
+      1e-6);
+  // HardSwish as the ONNX importer builds it: x * hard_sigmoid(x, 1/6, 1/2).
+  expect_golden(
+      "hard_swish", {"x"},
+      [](Graph& g, auto x) { return g.mul(x[0], unary(g, x[0], OpKind::kHardSigmoid, 1.0 / 6, 0.5)); }, 1e-15,
+      1e-6);
+  expect_golden(
+      "prelu", {"x", "slope"}, [](Graph& g, auto x) { return g.add_node(OpKind::kPRelu, {x[0], x[1]})[0]; }, 1e-15,
+      1e-6);
+}
+
 TEST(OpGolden, GroupNormRefusesGroupsThatDoNotDivideTheChannels) {
   Graph g;
   const ValueId x = g.input("x", {1, 6, 2, 2}), s = g.input("s", {6}), b = g.input("b", {6});

@@ -61,6 +61,14 @@ case("avg_pool_k3s2p1_ceil_excl", {"x": randn(2, 3, 10, 9)},
 case("avg_pool_k2s2_ceil_incl", {"x": randn(1, 4, 7, 5)},
      lambda x: F.avg_pool2d(x, 2, stride=2, ceil_mode=True, count_include_pad=True))
 
+# Activations of the set (ONNX Elu, Clip, HardSigmoid, HardSwish, PRelu).
+case("elu", {"x": randn(2, 3, 5, 4, scale=2.0)}, lambda x: F.elu(x, alpha=0.7))
+case("clip", {"x": randn(2, 3, 5, 4, scale=2.0)}, lambda x: torch.clamp(x, -1.0, 1.5))
+case("hard_sigmoid", {"x": randn(2, 3, 5, 4, scale=4.0)}, lambda x: torch.clamp(0.2 * x + 0.5, 0.0, 1.0))
+case("hard_swish", {"x": randn(2, 3, 5, 4, scale=4.0)}, lambda x: F.hardswish(x))
+case("prelu", {"x": randn(2, 3, 5, 4), "slope": randn(3, 1, 1, scale=0.3)},
+     lambda x, slope: F.prelu(x, slope.reshape(3)))
+
 path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ops", "golden", "ops.safetensors")
 st.save_file(out, os.path.normpath(path), metadata={"torch": torch.__version__})
 print(f"wrote {len(out)} tensors to {os.path.normpath(path)}")
