@@ -49,6 +49,15 @@ RowGeometry row_geometry(const Graph& g, const Node& n) {
   r.length = s.back();
   r.rows = numel(s) / r.length;
   r.backward = n.op == OpKind::kLogSoftmaxBackward;
+  r.softmax = n.op == OpKind::kSoftmax;
+  return r;
+}
+
+std::vector<int64_t> transpose_strides(const Graph& g, const Node& n) {
+  const Shape& x = g.shape(n.inputs[0]);
+  std::vector<int64_t> xs(x.size(), 1), r;
+  for (size_t i = x.size(); i-- > 1;) xs[i - 1] = xs[i] * x[i];
+  for (int a : n.attrs.axes) r.push_back(xs[size_t(a)]);
   return r;
 }
 

@@ -41,10 +41,11 @@ struct MatMulGeometry {
 };
 MatMulGeometry matmul_geometry(const Graph& g, const Node& n);
 
-// kLogSoftmax and kLogSoftmaxBackward: independent rows along the last axis.
+// kLogSoftmax, kLogSoftmaxBackward and kSoftmax: independent rows along the last axis.
 struct RowGeometry {
   int64_t rows = 0, length = 0;
   bool backward = false;  // dx from (dy, y)
+  bool softmax = false;   // exp(x - max) / sum, not x - max - log(sum)
 };
 RowGeometry row_geometry(const Graph& g, const Node& n);
 
@@ -56,6 +57,9 @@ struct ConcatGeometry {
   int64_t total() const;
 };
 ConcatGeometry concat_geometry(const Graph& g, const Node& n);
+
+// kTranspose: y (its own shape) read from x with these strides per y axis.
+std::vector<int64_t> transpose_strides(const Graph& g, const Node& n);
 
 // kResizeBilinear as F.interpolate(mode="bilinear", align_corners=False, no
 // antialias): output row d reads input rows i0 and i1 with weights l0 and l1

@@ -197,7 +197,12 @@ LaunchSpec make_log_softmax(const RowGeometry& geo, const std::string& T, Arg in
   if (backward) o << "const " << T << "* __restrict__ y, ";
   o << T << "* out) {\n" << gather_loop(rows, block) << "    const " << T << "* xr = x + e * " << ll(L) << ";\n"
     << "    " << T << "* o = out + e * " << ll(L) << ";\n";
-  if (backward) {
+  if (geo.softmax) {
+    o << "    double m = (double)xr[0], sum = 0;\n"
+      << "    for (i64 i = 1; i < " << ll(L) << "; ++i) m = fmax(m, (double)xr[i]);\n"
+      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += exp((double)xr[i] - m);\n"
+      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) o[i] = (" << T << ")(exp((double)xr[i] - m) / sum);\n";
+  } else if (backward) {
     o << "    double sum = 0;\n    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += (double)xr[i];\n"
       << "    for (i64 i = 0; i < " << ll(L) << "; ++i) o[i] = (" << T << ")((double)xr[i] - exp((double)y[e * " << ll(L)
       << " + i]) * sum);\n";
@@ -212,7 +217,7 @@ LaunchSpec make_log_softmax(const RowGeometry& geo, const std::string& T, Arg in
   std::vector<Arg> args = {in};
   if (backward) args.push_back(y);
   args.push_back(out);
-  return finish(o.str(), gather_grid(rows, sms, block), unsigned(block), std::move(args), backward ? "logsoftmax_bwd_" : "logsoftmax_");
+  return finish(o.str(), gather_grid(rows, sms, block), unsigned(block), std::move(args), backward ? "logsoftmax_bwd_" : geo.softmax ? "softmax_" : "logsoftmax_");
 }
 
 LaunchSpec make_concat(const ConcatGeometry& geo, const std::string& T, const std::vector<Arg>& ins, Arg out, int sms,

@@ -21,6 +21,8 @@ tag tag_of(Layout l, size_t rank) {
       case 1: return tag::a;
       case 2: return tag::ab;
       case 3: return tag::abc;
+      case 5: return tag::abcde;
+      case 6: return tag::abcdef;
       default: return tag::abcd;
     }
   }

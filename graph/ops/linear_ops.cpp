@@ -1,7 +1,8 @@
 // A classifier's ops: matmul (a, b) -> op(a) @ op(b), both 2-D, op
 // transposing where attrs.transpose_a / transpose_b; log_softmax along the
 // last axis (x - max - log(sum(exp(x - max)))) and its gradient
-// log_softmax_backward (dy, y) -> dy - exp(y) * sum(dy) along the last axis.
+// log_softmax_backward (dy, y) -> dy - exp(y) * sum(dy) along the last axis;
+// softmax along the last axis; transpose by a permutation of the axes.
 #include "graph/op_rules.h"
 #include "graph/ops/shape_checks.h"
 
@@ -47,7 +48,38 @@ std::vector<TensorDesc> log_softmax_backward_shape(const ShapeArgs& s) {
   return {s.d(0)};
 }
 
+// y * (dy - sum(dy * y)) along the last axis, from the graph's own ops.
+std::vector<ValueId> softmax_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) {
+  const ValueId y = n.outputs[0];
+  const double L = double(g.shape(y).back());
+  const ValueId sum = g.mul_scalar(g.mean(g.mul(dout[0], y), {-1}, true), L);
+  return {g.mul(y, g.sub(dout[0], sum))};
+}
+
+std::vector<TensorDesc> transpose_shape(const ShapeArgs& s) {
+  const Shape& x = s.d(0).shape;
+  const std::vector<int>& p = s.a.axes;
+  std::vector<char> seen(x.size(), 0);
+  if (p.size() != x.size()) fail(s.node, "permutation of " + std::to_string(p.size()) + " axes for " + desc_str(s.d(0)));
+  Shape y;
+  for (int a : p) {
+    if (a < 0 || a >= int(x.size()) || seen[size_t(a)]) fail(s.node, "axes are not a permutation of 0.." + std::to_string(x.size() - 1));
+    seen[size_t(a)] = 1;
+    y.push_back(x[size_t(a)]);
+  }
+  return {TensorDesc{y, s.d(0).dtype}};
+}
+
+std::vector<ValueId> transpose_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) {
+  OpAttrs a;
+  a.axes.assign(n.attrs.axes.size(), 0);
+  for (size_t i = 0; i < n.attrs.axes.size(); ++i) a.axes[size_t(n.attrs.axes[i])] = int(i);
+  return {g.add_node(OpKind::kTranspose, {dout[0]}, a)[0]};
+}
+
 const OpRule kRules[] = {
+    {OpKind::kSoftmax, "softmax", 1, 1, 0, log_softmax_shape, softmax_gradient},
+    {OpKind::kTranspose, "transpose", 1, 1, 0, transpose_shape, transpose_gradient},
     {OpKind::kMatMul, "matmul", 2, 1, 0, matmul_shape, matmul_gradient},
     {OpKind::kLogSoftmax, "log_softmax", 1, 1, 0, log_softmax_shape,
      [](Graph& g, const Node& n, const std::vector<ValueId>& dout,

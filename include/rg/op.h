@@ -72,6 +72,8 @@ enum class OpKind : uint8_t {
   kHardSigmoid,          // max(0, min(1, attrs.scalar * x + attrs.scalar2)) (ONNX alpha, beta)
   kHardSigmoidBackward,  // (dy, x): alpha * dy where 0 < alpha * x + beta < 1
   kPRelu,                // (x, slope) with broadcasting: x > 0 ? x : slope * x
+  kSoftmax,    // along the last axis: exp(x - max) / sum(exp(x - max)), in double
+  kTranspose,  // y's axis i is x's axis attrs.axes[i] (a permutation)
   // Normalisation over groups of channels (ONNX GroupNormalization, opset 21;
   // InstanceNormalization is groups = C): (x, scale, bias), x NCHW, scale and
   // bias per channel -> y. Each (sample, group of C / attrs.groups channels)

@@ -101,6 +101,15 @@ inline std::vector<Case> cases() {
       {"matmul_ta_tb", [](Graph& g, const P& p) { return g.matmul(p("a", {4, 3}, true), p("b", {5, 4}, true), true, true); }},
       {"log_softmax", [](Graph& g, const P& p) { return g.log_softmax(p("x", {4, 7}, true)); }},
       {"log_softmax_rank3", [](Graph& g, const P& p) { return g.log_softmax(g.mul_scalar(p("x", {2, 3, 5}, true), 4.0)); }},
+      {"softmax", [](Graph& g, const P& p) { return g.add_node(OpKind::kSoftmax, {g.mul_scalar(p("x", {3, 2, 5}, true), 3.0)})[0]; }},
+      {"transpose_0231", [](Graph& g, const P& p) {  // NCHW -> NHWC
+         OpAttrs a;
+         a.axes = {0, 2, 3, 1};
+         return g.add_node(OpKind::kTranspose, {p("x", {2, 3, 4, 5}, true)}, a)[0]; }},
+      {"transpose_2d", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.axes = {1, 0};
+         return g.tanh(g.add_node(OpKind::kTranspose, {p("x", {3, 7}, true)}, a)[0]); }},
       {"max_pool2d_k2s2", [](Graph& g, const P& p) { return g.max_pool2d(p("x", {2, 3, 6, 7}, true), {2, 2}, {2, 2}); }},
       {"max_pool2d_k3s2p1", [](Graph& g, const P& p) {  // overlapping, padded windows: gradients add up
          return g.max_pool2d(p("x", {1, 2, 7, 6}, true), {3, 3}, {2, 2}, {1, 1}); }},

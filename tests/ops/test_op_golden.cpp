@@ -154,19 +154,53 @@ ValueId unary(Graph& g, ValueId x, OpKind op, double s, double s2) {
 }
 
 TEST(OpGolden, ActivationsMatchPyTorch) {
-  expect_golden("elu", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kElu, 0.7, 0); }, 1e-15, 1e-6);
-  expect_golden("clip", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kClip, -1.0, 1.5); }, 0, 1e-7);
   expect_golden(
-      "hard_sigmoid", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kHardSigmoid, 0.2, 0.5); }, 1e-15,
+      "elu", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kElu, 0.7, 0); }, 1e-15,
       1e-6);
+  expect_golden(
+      "clip", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kClip, -1.0, 1.5); }, 0,
+      1e-7);
+  expect_golden(
+      "hard_sigmoid", {"x"},
+      [](Graph& g, auto x) { return unary(g, x[0], OpKind::kHardSigmoid, 0.2, 0.5); }, 1e-15, 1e-6);
   // HardSwish as the ONNX importer builds it: x * hard_sigmoid(x, 1/6, 1/2).
   expect_golden(
       "hard_swish", {"x"},
-      [](Graph& g, auto x) { return g.mul(x[0], unary(g, x[0], OpKind::kHardSigmoid, 1.0 / 6, 0.5)); }, 1e-15,
-      1e-6);
+      [](Graph& g, auto x) {
+        return g.mul(x[0], unary(g, x[0], OpKind::kHardSigmoid, 1.0 / 6, 0.5));
+      },
+      1e-15, 1e-6);
   expect_golden(
-      "prelu", {"x", "slope"}, [](Graph& g, auto x) { return g.add_node(OpKind::kPRelu, {x[0], x[1]})[0]; }, 1e-15,
-      1e-6);
+      "prelu", {"x", "slope"},
+      [](Graph& g, auto x) {
+        return g.add_node(OpKind::kPRelu, {x[0], x[1]})[0];
+      },
+      1e-15, 1e-6);
+}
+
+ValueId transpose(Graph& g, ValueId x, std::vector<int> perm) {
+  OpAttrs a;
+  a.axes = std::move(perm);
+  return g.add_node(OpKind::kTranspose, {x}, a)[0];
+}
+
+TEST(OpGolden, SoftmaxAndTransposeMatchPyTorch) {
+  expect_golden(
+      "softmax", {"x"}, [](Graph& g, auto x) { return g.add_node(OpKind::kSoftmax, {x[0]})[0]; },
+      1e-15, 1e-6);
+  expect_golden(
+      "transpose_1023", {"x"},
+      [](Graph& g, auto x) {
+        return transpose(g, x[0], {1, 0, 2, 3});
+      },
+      0, 1e-7);
+  expect_golden(
+      "channel_shuffle", {"x"},
+      [](Graph& g, auto x) {
+        return g.reshape(transpose(g, g.reshape(x[0], {2, 2, 3, 3, 3}), {0, 2, 1, 3, 4}),
+                         {2, 6, 3, 3});
+      },
+      0, 1e-7);
 }
 
 TEST(OpGolden, GroupNormRefusesGroupsThatDoNotDivideTheChannels) {

@@ -69,6 +69,13 @@ case("hard_swish", {"x": randn(2, 3, 5, 4, scale=4.0)}, lambda x: F.hardswish(x)
 case("prelu", {"x": randn(2, 3, 5, 4), "slope": randn(3, 1, 1, scale=0.3)},
      lambda x, slope: F.prelu(x, slope.reshape(3)))
 
+# Softmax along the last axis; transpose (ShuffleNet's channel shuffle is a
+# reshape, transpose, reshape).
+case("softmax", {"x": randn(4, 3, 10, scale=3.0)}, lambda x: torch.softmax(x, -1))
+case("transpose_1023", {"x": randn(2, 3, 4, 5)}, lambda x: x.permute(1, 0, 2, 3).contiguous())
+case("channel_shuffle", {"x": randn(2, 6, 3, 3)},
+     lambda x: x.reshape(2, 2, 3, 3, 3).transpose(1, 2).reshape(2, 6, 3, 3).contiguous())
+
 path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ops", "golden", "ops.safetensors")
 st.save_file(out, os.path.normpath(path), metadata={"torch": torch.__version__})
 print(f"wrote {len(out)} tensors to {os.path.normpath(path)}")

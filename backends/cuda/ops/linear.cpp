@@ -18,7 +18,17 @@ void lower_log_softmax(CudaKernel& k, const Node& n) {
                                 k.home(n.outputs[0]), be.sms(), be.block()));
 }
 
+// An elementwise kernel over y that loads x with permuted strides.
+void lower_transpose(CudaKernel& k, const Node& n) {
+  EwSpec s{k.T(), k.graph().shape(n.outputs[0]), {}, {}, {}, {}};
+  s.loads.push_back({k.home(n.inputs[0]), transpose_strides(k.graph(), n), false, {}});
+  s.stores.push_back({k.home(n.outputs[0]), "l0"});
+  k.add_ew(s);
+}
+
 const CudaOp kOps[] = {
+    {OpKind::kSoftmax, lower_log_softmax},
+    {OpKind::kTranspose, lower_transpose},
     {OpKind::kMatMul, lower_matmul},
     {OpKind::kLogSoftmax, lower_log_softmax},
     {OpKind::kLogSoftmaxBackward, lower_log_softmax},

@@ -1,10 +1,11 @@
-// The classifier's ops on the oneDNN backend: matmul on the stored operands
-// (a transposed operand is the same buffer described with swapped strides,
-// no reorder) and the logsoftmax primitives, on plain buffers.
+// matmul on the stored operands (a transposed operand is the same buffer
+// described with swapped strides, no reorder), the (log)softmax primitives on
+// plain buffers, and transpose as a reorder of strided memory.
 #include <cmath>
 
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/ops/onednn_ops.h"
+#include "engine/op_geometry.h"
 
 namespace rg::onednn {
 namespace {
@@ -76,7 +77,32 @@ size_t lower_log_softmax(OneDnnKernel& k, NodeId id) {
   return 0;
 }
 
+size_t lower_softmax(OneDnnKernel& k, NodeId id) {
+  const Node& n = k.graph().node(id);
+  const memory::desc md = k.data_md(n.outputs[0]);
+  const int axis = int(k.graph().shape(n.outputs[0]).size()) - 1;
+  auto pd = dnnl::softmax_forward::primitive_desc(
+      dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, md, axis),
+      user_scratchpad_attr(), k.ctx().eng);
+  k.add_prim(dnnl::softmax_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
+             {vref(n.inputs[0]), vref(n.outputs[0])}, "softmax_fwd");
+  return 0;
+}
+
+// A reorder from x described with y's dims and permuted strides to y, plain.
+size_t lower_transpose(OneDnnKernel& k, NodeId id) {
+  const Node& n = k.graph().node(id);
+  const Shape& ys = k.graph().shape(n.outputs[0]);
+  const std::vector<int64_t> st = transpose_strides(k.graph(), n);
+  const memory::desc from(memory::dims(ys.begin(), ys.end()), dt::f32,
+                          memory::dims(st.begin(), st.end()));
+  k.add_reorder(from, vref(n.inputs[0]), k.data_md(n.outputs[0]), vref(n.outputs[0]), "transpose");
+  return 0;
+}
+
 const OneDnnOp kOps[] = {
+    {OpKind::kSoftmax, lower_softmax, values_plain},
+    {OpKind::kTranspose, lower_transpose, values_plain},
     {OpKind::kMatMul, lower_matmul},
     // Described on plain buffers only.
     {OpKind::kLogSoftmax, lower_log_softmax, values_plain},

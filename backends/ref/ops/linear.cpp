@@ -1,11 +1,12 @@
-// The classifier's ops: matmul (either operand transposed) and log_softmax
-// along the last axis with its gradient, accumulated in double.
+// matmul (either operand transposed), log_softmax along the last axis with
+// its gradient and softmax, accumulated in double; transpose.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "backends/ref/ops/ref_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/strided_walk.h"
 
 namespace rg::ref {
 namespace {
@@ -30,6 +31,13 @@ void log_softmax(const RowGeometry& geo, const T* x, const T* y, T* out) {
   for (int64_t r = 0; r < geo.rows; ++r) {
     const T* xr = x + r * L;
     T* o = out + r * L;
+    if (geo.softmax) {
+      double m = -std::numeric_limits<double>::infinity(), sum = 0;
+      for (int64_t i = 0; i < L; ++i) m = std::max(m, double(xr[i]));
+      for (int64_t i = 0; i < L; ++i) sum += std::exp(double(xr[i]) - m);
+      for (int64_t i = 0; i < L; ++i) o[i] = T(std::exp(double(xr[i]) - m) / sum);
+      continue;
+    }
     if (geo.backward) {
       double sum = 0;
       for (int64_t i = 0; i < L; ++i) sum += double(xr[i]);
@@ -43,6 +51,15 @@ void log_softmax(const RowGeometry& geo, const T* x, const T* y, T* out) {
     const double lse = m + std::log(sum);
     for (int64_t i = 0; i < L; ++i) o[i] = T(double(xr[i]) - lse);
   }
+}
+
+template <typename T>
+void lower_transpose(RefKernel<T>& k, const Node& n) {
+  const Shape& ys = k.graph().shape(n.outputs[0]);
+  k.add_step([&k, x = n.inputs[0], y = n.outputs[0], count = numel(ys),
+              walk = StridedWalk(ys, transpose_strides(k.graph(), n))] {
+    walk.run(0, count, [xp = k.p(x), yp = k.p(y)](int64_t e, int64_t i) { yp[e] = xp[i]; });
+  });
 }
 
 template <typename T>
@@ -63,6 +80,8 @@ const RefOp kOps[] = {
     {OpKind::kMatMul, lower_matmul<float>, lower_matmul<double>},
     {OpKind::kLogSoftmax, lower_log_softmax<float>, lower_log_softmax<double>},
     {OpKind::kLogSoftmaxBackward, lower_log_softmax<float>, lower_log_softmax<double>},
+    {OpKind::kSoftmax, lower_log_softmax<float>, lower_log_softmax<double>},
+    {OpKind::kTranspose, lower_transpose<float>, lower_transpose<double>},
 };
 
 }  // namespace
