@@ -104,4 +104,36 @@ ResizeGeometry resize_geometry(const Graph& g, const Node& n) {
   return r;
 }
 
+AxisGather axis_gather(const Graph& g, const Node& n) {
+  const Shape &x = g.shape(n.inputs[0]), &y = g.shape(n.outputs[0]);
+  AxisGather a;
+  a.out = y;
+  a.in_strides.assign(x.size(), 1);
+  for (size_t i = x.size(); i-- > 1;) a.in_strides[i - 1] = a.in_strides[i] * x[i];
+  const size_t r = x.size();
+  for (size_t i = 0; i < r; ++i) {
+    std::vector<int64_t> m(size_t(y[i]));
+    for (int64_t o = 0; o < y[i]; ++o) {
+      if (n.op == OpKind::kResizeNearest) {
+        // floor(o * in / out), exactly, in integers
+        m[size_t(o)] = std::min(x[i] - 1, o * x[i] / y[i]);
+        continue;
+      }
+      const int64_t begin = n.attrs.pads[i], s = o - begin, len = x[i];
+      if (s >= 0 && s < len) {
+        m[size_t(o)] = s;
+      } else if (n.attrs.pad_mode == OpAttrs::PadMode::kConstant) {
+        m[size_t(o)] = -1;
+      } else if (n.attrs.pad_mode == OpAttrs::PadMode::kEdge) {
+        m[size_t(o)] = std::clamp<int64_t>(s, 0, len - 1);
+      } else {  // reflect, without repeating the edge (numpy's "reflect")
+        m[size_t(o)] = s < 0 ? -s : 2 * (len - 1) - s;
+      }
+    }
+    a.map.push_back(std::move(m));
+  }
+  a.fill = n.op == OpKind::kPad ? n.attrs.scalar : 0.0;
+  return a;
+}
+
 }  // namespace rg

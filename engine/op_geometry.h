@@ -76,4 +76,32 @@ struct ResizeGeometry {
 };
 ResizeGeometry resize_geometry(const Graph& g, const Node& n);
 
+// kPad and kResizeNearest: y[o] = x[sum of map[i][o_i] * stride[i]], or
+// `fill` where some map[i][o_i] is -1 (constant padding). One table per axis,
+// computed once here for every backend.
+struct AxisGather {
+  Shape out;
+  std::vector<int64_t> in_strides;
+  std::vector<std::vector<int64_t>> map;  // per axis, one entry per output index
+  double fill = 0;
+  // The input offset of row r's start (every axis but the last), or -1
+  // where the row is padding.
+  int64_t row_offset(int64_t r) const {
+    int64_t off = 0;
+    for (size_t i = out.size() - 1; i-- > 0;) {
+      const int64_t m = map[i][size_t(r % out[i])];
+      if (m < 0) return -1;
+      off += m * in_strides[i];
+      r /= out[i];
+    }
+    return off;
+  }
+  // The input offset of output element e, or -1 (fill).
+  int64_t offset(int64_t e) const {
+    const int64_t row = out.back(), base = row_offset(e / row), m = map.back()[size_t(e % row)];
+    return base < 0 || m < 0 ? -1 : base + m * in_strides.back();
+  }
+};
+AxisGather axis_gather(const Graph& g, const Node& n);
+
 }  // namespace rg

@@ -269,6 +269,25 @@ LaunchSpec make_resize_bilinear(const ResizeGeometry& geo, const std::string& T,
   return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, "resize_");
 }
 
+LaunchSpec make_axis_gather(const AxisGather& geo, const std::string& T, Arg in, Arg out, int sms, int block) {
+  const int64_t n = numel(geo.out);
+  const size_t r = geo.out.size();
+  std::ostringstream o;
+  for (size_t i = 0; i < r; ++i) {
+    o << "__device__ const i64 KNAME_m" << i << "[] = {";
+    for (int64_t m : geo.map[i]) o << ll(m) << ", ";
+    o << "};\n";
+  }
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, " << T
+    << "* y) {\n"
+    << gather_loop(n, block) << "    i64 t = e, off = 0; bool fill = false;\n";
+  for (size_t i = r; i-- > 0;)
+    o << "    { const i64 m = KNAME_m" << i << "[t % " << ll(geo.out[i]) << "]; t /= " << ll(geo.out[i])
+      << "; if (m < 0) fill = true; else off += m * " << ll(geo.in_strides[i]) << "; }\n";
+  o << "    y[e] = fill ? (" << T << ")" << literal(geo.fill, "double") << " : x[off];\n  }\n}\n";
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, "gather_");
+}
+
 LaunchSpec make_bf16_convert(int64_t n, bool to_bf16, Arg in, Arg out, int sms, int block) {
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const "

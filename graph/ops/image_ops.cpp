@@ -38,7 +38,30 @@ std::vector<TensorDesc> resize_bilinear_shape(const ShapeArgs& s) {
   return {TensorDesc{{x[0], x[1], size[0], size[1]}, s.d(0).dtype}};
 }
 
+std::vector<TensorDesc> pad_shape(const ShapeArgs& s) {
+  const Shape& x = s.d(0).shape;
+  const std::vector<int64_t>& p = s.a.pads;
+  const size_t r = x.size();
+  if (p.size() != 2 * r)
+    fail(s.node, "needs " + std::to_string(2 * r) + " pads (begin and end per axis), got " + std::to_string(p.size()));
+  Shape y = x;
+  for (size_t i = 0; i < r; ++i) {
+    if (p[i] < 0 || p[r + i] < 0) fail(s.node, "negative pads are not supported");
+    if (s.a.pad_mode == OpAttrs::PadMode::kReflect && (p[i] >= x[i] || p[r + i] >= x[i]))
+      fail(s.node, "reflect padding must be smaller than the axis (" + std::to_string(x[i]) + ")");
+    if (s.a.pad_mode == OpAttrs::PadMode::kEdge && x[i] == 0) fail(s.node, "edge padding of an empty axis");
+    y[i] = x[i] + p[i] + p[r + i];
+  }
+  return {TensorDesc{y, s.d(0).dtype}};
+}
+
+std::vector<TensorDesc> resize_nearest_shape(const ShapeArgs& s) {
+  return resize_bilinear_shape(s);
+}
+
 const OpRule kRules[] = {
+    {OpKind::kPad, "pad", 1, 1, 0, pad_shape, nullptr},
+    {OpKind::kResizeNearest, "resize_nearest", 1, 1, 0, resize_nearest_shape, nullptr},
     {OpKind::kConcat, "concat", -1, 1, 0, concat_shape, nullptr},
     {OpKind::kResizeBilinear, "resize_bilinear", 1, 1, 0, resize_bilinear_shape, nullptr},
 };

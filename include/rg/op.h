@@ -74,6 +74,10 @@ enum class OpKind : uint8_t {
   kPRelu,                // (x, slope) with broadcasting: x > 0 ? x : slope * x
   kSoftmax,    // along the last axis: exp(x - max) / sum(exp(x - max)), in double
   kTranspose,  // y's axis i is x's axis attrs.axes[i] (a permutation)
+  // Gathers along each axis (engine/op_geometry.h's AxisGather), forward only.
+  kPad,            // attrs.pads (begin per axis, then end per axis), attrs.pad_mode; constant attrs.scalar
+  kResizeNearest,  // NCHW to attrs.shape = {H', W'}: source index floor(d * in / out), as
+                   // F.interpolate(mode="nearest") and ONNX Resize (asymmetric, floor) / Upsample
   // Normalisation over groups of channels (ONNX GroupNormalization, opset 21;
   // InstanceNormalization is groups = C): (x, scale, bias), x NCHW, scale and
   // bias per channel -> y. Each (sample, group of C / attrs.groups channels)
@@ -110,6 +114,9 @@ struct OpAttrs {
   std::array<int, 2> dilation{1, 1};
   // MatMul: multiply by the transpose of the first / second operand.
   bool transpose_a = false, transpose_b = false;
+  // Pad: begin for each axis, then end for each axis (ONNX's order), >= 0.
+  std::vector<int64_t> pads;
+  enum class PadMode : uint8_t { kConstant, kReflect, kEdge } pad_mode = PadMode::kConstant;
   // Adam.
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
 };

@@ -136,6 +136,25 @@ inline std::vector<Case> cases() {
       {"concat_axis1", [](Graph& g, const P& p) {
          return g.concat({p("a", {2, 2, 3, 3}, false), p("b", {2, 1, 3, 3}, false), p("c", {2, 3, 3, 3}, false)}, 1); }, true},
       {"resize_bilinear", [](Graph& g, const P& p) { return g.resize_bilinear(p("x", {1, 2, 5, 4}, false), 9, 7); }, true},
+      {"pad_constant", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.pads = {0, 1, 2, 0, 0, 0, 1, 3};
+         a.scalar = 0.25;
+         return g.add_node(OpKind::kPad, {p("x", {2, 2, 3, 4}, false)}, a)[0]; }, true},
+      {"pad_reflect", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.pads = {0, 0, 2, 1, 0, 0, 1, 3};
+         a.pad_mode = OpAttrs::PadMode::kReflect;
+         return g.add_node(OpKind::kPad, {p("x", {1, 2, 4, 5}, false)}, a)[0]; }, true},
+      {"pad_edge", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.pads = {1, 2, 0, 3};
+         a.pad_mode = OpAttrs::PadMode::kEdge;
+         return g.add_node(OpKind::kPad, {p("x", {3, 4}, false)}, a)[0]; }, true},
+      {"resize_nearest", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.shape = {7, 10};
+         return g.add_node(OpKind::kResizeNearest, {p("x", {2, 3, 3, 4}, false)}, a)[0]; }, true},
       {"group_norm_g2", [](Graph& g, const P& p) {
          OpAttrs a;
          a.groups = 2;

@@ -203,6 +203,50 @@ TEST(OpGolden, SoftmaxAndTransposeMatchPyTorch) {
       0, 1e-7);
 }
 
+// F.pad's (left, right, top, bottom) on H and W as ONNX pads (begin per axis, then end).
+ValueId pad(Graph& g, ValueId x, std::array<int64_t, 4> lrtb, OpAttrs::PadMode mode,
+            double value = 0) {
+  OpAttrs a;
+  a.pads = {0, 0, lrtb[2], lrtb[0], 0, 0, lrtb[3], lrtb[1]};
+  a.pad_mode = mode;
+  a.scalar = value;
+  return g.add_node(OpKind::kPad, {x}, a)[0];
+}
+
+ValueId resize_nearest(Graph& g, ValueId x, int64_t h, int64_t w) {
+  OpAttrs a;
+  a.shape = {h, w};
+  return g.add_node(OpKind::kResizeNearest, {x}, a)[0];
+}
+
+TEST(OpGolden, PadAndNearestResizeMatchPyTorch) {
+  using M = OpAttrs::PadMode;
+  expect_golden(
+      "pad_constant", {"x"},
+      [](Graph& g, auto x) {
+        return pad(g, x[0], {1, 3, 2, 0}, M::kConstant, 0.5);
+      },
+      0, 1e-7);
+  expect_golden(
+      "pad_reflect", {"x"},
+      [](Graph& g, auto x) {
+        return pad(g, x[0], {2, 1, 3, 1}, M::kReflect);
+      },
+      0, 1e-7);
+  expect_golden(
+      "pad_edge", {"x"},
+      [](Graph& g, auto x) {
+        return pad(g, x[0], {0, 2, 1, 3}, M::kEdge);
+      },
+      0, 1e-7);
+  expect_golden(
+      "resize_nearest_up2", {"x"}, [](Graph& g, auto x) { return resize_nearest(g, x[0], 8, 10); },
+      0, 1e-7);
+  expect_golden(
+      "resize_nearest_7x3", {"x"}, [](Graph& g, auto x) { return resize_nearest(g, x[0], 7, 3); },
+      0, 1e-7);
+}
+
 TEST(OpGolden, GroupNormRefusesGroupsThatDoNotDivideTheChannels) {
   Graph g;
   const ValueId x = g.input("x", {1, 6, 2, 2}), s = g.input("s", {6}), b = g.input("b", {6});

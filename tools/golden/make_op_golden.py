@@ -76,6 +76,14 @@ case("transpose_1023", {"x": randn(2, 3, 4, 5)}, lambda x: x.permute(1, 0, 2, 3)
 case("channel_shuffle", {"x": randn(2, 6, 3, 3)},
      lambda x: x.reshape(2, 2, 3, 3, 3).transpose(1, 2).reshape(2, 6, 3, 3).contiguous())
 
+# Pad (ONNX modes constant, reflect, edge = PyTorch's constant, reflect,
+# replicate) and nearest resize (F.interpolate's "nearest": floor(d * in / out)).
+case("pad_constant", {"x": randn(2, 3, 4, 5)}, lambda x: F.pad(x, (1, 3, 2, 0), value=0.5))
+case("pad_reflect", {"x": randn(2, 3, 4, 5)}, lambda x: F.pad(x, (2, 1, 3, 1), mode="reflect"))
+case("pad_edge", {"x": randn(2, 3, 4, 5)}, lambda x: F.pad(x, (0, 2, 1, 3), mode="replicate"))
+case("resize_nearest_up2", {"x": randn(2, 3, 4, 5)}, lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
+case("resize_nearest_7x3", {"x": randn(2, 3, 4, 5)}, lambda x: F.interpolate(x, size=(7, 3), mode="nearest"))
+
 path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ops", "golden", "ops.safetensors")
 st.save_file(out, os.path.normpath(path), metadata={"torch": torch.__version__})
 print(f"wrote {len(out)} tensors to {os.path.normpath(path)}")

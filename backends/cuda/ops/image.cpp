@@ -19,7 +19,15 @@ void lower_resize(CudaKernel& k, const Node& n) {
                                     k.home(n.outputs[0]), be.sms(), be.block()));
 }
 
+void lower_axis_gather(CudaKernel& k, const Node& n) {
+  const CudaTarget& be = k.target();
+  k.add_launch(make_axis_gather(axis_gather(k.graph(), n), k.T(), k.home(n.inputs[0]),
+                                k.home(n.outputs[0]), be.sms(), be.block()));
+}
+
 const CudaOp kOps[] = {
+    {OpKind::kPad, lower_axis_gather},
+    {OpKind::kResizeNearest, lower_axis_gather},
     {OpKind::kConcat, lower_concat},
     {OpKind::kResizeBilinear, lower_resize},
 };

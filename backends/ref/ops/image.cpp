@@ -1,4 +1,5 @@
-// Inception's image ops: concat along an axis and bilinear resize (in double).
+// Data movement: concat along an axis, bilinear resize (in double), pad and
+// nearest resize (per-axis gathers).
 #include <algorithm>
 
 #include "backends/ref/ops/ref_ops.h"
@@ -41,6 +42,19 @@ void resize_bilinear(const ResizeGeometry& geo, const T* x, T* y) {
   }
 }
 
+// pad and resize_nearest: each output element copied from its input offset, or the fill.
+template <typename T>
+void lower_axis_gather(RefKernel<T>& k, const Node& n) {
+  k.add_step([&k, geo = axis_gather(k.graph(), n), x = n.inputs[0], y = n.outputs[0]] {
+    const T* xp = k.p(x);
+    T* yp = k.p(y);
+    for (int64_t e = 0, count = numel(geo.out); e < count; ++e) {
+      const int64_t off = geo.offset(e);
+      yp[e] = off < 0 ? T(geo.fill) : xp[off];
+    }
+  });
+}
+
 template <typename T>
 void lower_concat(RefKernel<T>& k, const Node& n) {
   k.add_step([&k, geo = concat_geometry(k.graph(), n), &in = n.inputs, y = n.outputs[0]] {
@@ -58,6 +72,8 @@ void lower_resize(RefKernel<T>& k, const Node& n) {
 const RefOp kOps[] = {
     {OpKind::kConcat, lower_concat<float>, lower_concat<double>},
     {OpKind::kResizeBilinear, lower_resize<float>, lower_resize<double>},
+    {OpKind::kPad, lower_axis_gather<float>, lower_axis_gather<double>},
+    {OpKind::kResizeNearest, lower_axis_gather<float>, lower_axis_gather<double>},
 };
 
 }  // namespace
