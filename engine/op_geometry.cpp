@@ -104,6 +104,16 @@ ResizeGeometry resize_geometry(const Graph& g, const Node& n) {
   return r;
 }
 
+LrnGeometry lrn_geometry(const Graph& g, const Node& n) {
+  const Shape& x = g.shape(n.inputs[0]);
+  LrnGeometry l;
+  l.n = x[0], l.c = x[1], l.hw = x[2] * x[3];
+  l.size = n.attrs.kernel[0];
+  l.before = (l.size - 1) / 2, l.after = l.size / 2;  // floor and ceil of (size - 1) / 2
+  l.alpha = n.attrs.scalar, l.beta = n.attrs.scalar2, l.bias = n.attrs.bias;
+  return l;
+}
+
 AxisGather axis_gather(const Graph& g, const Node& n) {
   const Shape &x = g.shape(n.inputs[0]), &y = g.shape(n.outputs[0]);
   AxisGather a;

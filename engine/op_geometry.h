@@ -76,6 +76,14 @@ struct ResizeGeometry {
 };
 ResizeGeometry resize_geometry(const Graph& g, const Node& n);
 
+// kLrn over NCHW: channel c's window is [c - before, c + after] clipped to the channels.
+struct LrnGeometry {
+  int64_t n = 0, c = 0, hw = 0;
+  int64_t before = 0, after = 0, size = 1;
+  double alpha = 0, beta = 0, bias = 1;
+};
+LrnGeometry lrn_geometry(const Graph& g, const Node& n);
+
 // kPad and kResizeNearest: y[o] = x[sum of map[i][o_i] * stride[i]], or
 // `fill` where some map[i][o_i] is -1 (constant padding). One table per axis,
 // computed once here for every backend.

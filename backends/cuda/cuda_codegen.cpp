@@ -269,6 +269,22 @@ LaunchSpec make_resize_bilinear(const ResizeGeometry& geo, const std::string& T,
   return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, "resize_");
 }
 
+LaunchSpec make_lrn(const LrnGeometry& l, const std::string& T, Arg in, Arg out, int sms, int block) {
+  const int64_t n = l.n * l.c * l.hw;
+  std::ostringstream o;
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, " << T
+    << "* y) {\n"
+    << gather_loop(n, block) << "    const i64 i = e % " << ll(l.hw) << ", c = (e / " << ll(l.hw) << ") % " << ll(l.c)
+    << ", b = e / " << ll(l.hw * l.c) << ";\n"
+    << "    const i64 lo = c - " << ll(l.before) << " > 0 ? c - " << ll(l.before) << " : 0, hi = c + " << ll(l.after)
+    << " < " << ll(l.c - 1) << " ? c + " << ll(l.after) << " : " << ll(l.c - 1) << ";\n"
+    << "    double sum = 0;\n    for (i64 j = lo; j <= hi; ++j) { const double v = (double)x[(b * " << ll(l.c)
+    << " + j) * " << ll(l.hw) << " + i]; sum += v * v; }\n"
+    << "    y[e] = (" << T << ")((double)x[e] / pow(" << literal(l.bias, "double") << " + "
+    << literal(l.alpha / double(l.size), "double") << " * sum, " << literal(l.beta, "double") << "));\n  }\n}\n";
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {in, out}, "lrn_");
+}
+
 LaunchSpec make_axis_gather(const AxisGather& geo, const std::string& T, Arg in, Arg out, int sms, int block) {
   const int64_t n = numel(geo.out);
   const size_t r = geo.out.size();

@@ -152,6 +152,8 @@ LaunchSpec make_matmul(const MatMulGeometry& geo, const std::string& T, Arg a, A
 LaunchSpec make_log_softmax(const RowGeometry& geo, const std::string& T, Arg in, Arg y, Arg out, int sms, int block);
 LaunchSpec make_concat(const ConcatGeometry& geo, const std::string& T, const std::vector<Arg>& ins, Arg out, int sms,
                        int block);
+// LRN across channels, one thread per element, in double as the reference.
+LaunchSpec make_lrn(const LrnGeometry& geo, const std::string& T, Arg in, Arg out, int sms, int block);
 // pad and resize_nearest: AxisGather's tables printed next to the kernel.
 LaunchSpec make_axis_gather(const AxisGather& geo, const std::string& T, Arg in, Arg out, int sms, int block);
 LaunchSpec make_resize_bilinear(const ResizeGeometry& geo, const std::string& T, Arg in, Arg out, int sms, int block);

@@ -75,7 +75,14 @@ std::vector<ValueId> batch_norm_inference_gradient(Graph& g, const Node& n,
   return {dx, r[1], r[2], kNoValue, kNoValue};
 }
 
+std::vector<TensorDesc> lrn_shape(const ShapeArgs& s) {
+  expect_rank(s.node, "input", s.d(0), 4);
+  if (s.a.kernel[0] < 1) fail(s.node, "size must be at least 1");
+  return {s.d(0)};
+}
+
 const OpRule kRules[] = {
+    {OpKind::kLrn, "lrn", 1, 1, 0, lrn_shape, nullptr},
     {OpKind::kGroupNorm, "group_norm", 3, 1, 0, group_norm_shape, nullptr},
     {OpKind::kBatchNormTrain, "batch_norm_train", 3, 3, 0, batch_norm_shape,
      batch_norm_train_gradient},

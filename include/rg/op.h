@@ -78,6 +78,10 @@ enum class OpKind : uint8_t {
   kPad,            // attrs.pads (begin per axis, then end per axis), attrs.pad_mode; constant attrs.scalar
   kResizeNearest,  // NCHW to attrs.shape = {H', W'}: source index floor(d * in / out), as
                    // F.interpolate(mode="nearest") and ONNX Resize (asymmetric, floor) / Upsample
+  // Local response normalisation across channels (ONNX LRN, NCHW): y = x /
+  // (attrs.bias + attrs.scalar / size * sum of x^2 over channels [c - (size-1)/2
+  // rounded down, c + (size-1)/2 rounded up])^attrs.scalar2, size = attrs.kernel[0].
+  kLrn,
   // Normalisation over groups of channels (ONNX GroupNormalization, opset 21;
   // InstanceNormalization is groups = C): (x, scale, bias), x NCHW, scale and
   // bias per channel -> y. Each (sample, group of C / attrs.groups channels)
@@ -114,6 +118,8 @@ struct OpAttrs {
   std::array<int, 2> dilation{1, 1};
   // MatMul: multiply by the transpose of the first / second operand.
   bool transpose_a = false, transpose_b = false;
+  // LRN's additive constant (its k).
+  double bias = 1.0;
   // Pad: begin for each axis, then end for each axis (ONNX's order), >= 0.
   std::vector<int64_t> pads;
   enum class PadMode : uint8_t { kConstant, kReflect, kEdge } pad_mode = PadMode::kConstant;

@@ -155,6 +155,14 @@ inline std::vector<Case> cases() {
          OpAttrs a;
          a.shape = {7, 10};
          return g.add_node(OpKind::kResizeNearest, {p("x", {2, 3, 3, 4}, false)}, a)[0]; }, true},
+      {"lrn_size5", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.kernel = {5, 1}, a.scalar = 0.5, a.scalar2 = 0.75, a.bias = 2.0;
+         return g.add_node(OpKind::kLrn, {p("x", {2, 7, 3, 3}, false)}, a)[0]; }, true},
+      {"lrn_size4", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.kernel = {4, 1}, a.scalar = 0.3, a.scalar2 = 0.6, a.bias = 1.0;
+         return g.add_node(OpKind::kLrn, {p("x", {2, 6, 2, 3}, false)}, a)[0]; }, true},
       {"group_norm_g2", [](Graph& g, const P& p) {
          OpAttrs a;
          a.groups = 2;

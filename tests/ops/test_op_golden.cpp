@@ -247,6 +247,21 @@ TEST(OpGolden, PadAndNearestResizeMatchPyTorch) {
       0, 1e-7);
 }
 
+ValueId lrn(Graph& g, ValueId x, int size, double alpha, double beta, double bias) {
+  OpAttrs a;
+  a.kernel = {size, 1}, a.scalar = alpha, a.scalar2 = beta, a.bias = bias;
+  return g.add_node(OpKind::kLrn, {x}, a)[0];
+}
+
+TEST(OpGolden, LrnMatchesPyTorchAndOnnx) {
+  expect_golden(
+      "lrn_size5", {"x"}, [](Graph& g, auto x) { return lrn(g, x[0], 5, 0.4, 0.75, 2.0); }, 1e-14,
+      2e-6);
+  expect_golden(
+      "lrn_size4", {"x"}, [](Graph& g, auto x) { return lrn(g, x[0], 4, 0.3, 0.6, 1.0); }, 1e-14,
+      2e-6);
+}
+
 TEST(OpGolden, GroupNormRefusesGroupsThatDoNotDivideTheChannels) {
   Graph g;
   const ValueId x = g.input("x", {1, 6, 2, 2}), s = g.input("s", {6}), b = g.input("b", {6});

@@ -84,6 +84,22 @@ case("pad_edge", {"x": randn(2, 3, 4, 5)}, lambda x: F.pad(x, (0, 2, 1, 3), mode
 case("resize_nearest_up2", {"x": randn(2, 3, 4, 5)}, lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
 case("resize_nearest_7x3", {"x": randn(2, 3, 4, 5)}, lambda x: F.interpolate(x, size=(7, 3), mode="nearest"))
 
+# LRN across channels: an odd size against torch's local_response_norm; an
+# even one against ONNX's definition (the window has floor((size-1)/2)
+# channels before, ceil after; torch puts the extra one before).
+def lrn_onnx(x, size, alpha, beta, bias):
+    c = x.shape[1]
+    sq = x * x
+    out = torch.empty_like(x)
+    for ch in range(c):
+        lo, hi = max(0, ch - (size - 1) // 2), min(c - 1, ch + size // 2)
+        out[:, ch] = x[:, ch] / (bias + alpha / size * sq[:, lo:hi + 1].sum(1)) ** beta
+    return out
+
+
+case("lrn_size5", {"x": randn(2, 10, 4, 3, scale=2.0)}, lambda x: F.local_response_norm(x, 5, alpha=0.4, beta=0.75, k=2.0))
+case("lrn_size4", {"x": randn(2, 6, 3, 3, scale=2.0)}, lambda x: lrn_onnx(x, 4, 0.3, 0.6, 1.0))
+
 path = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ops", "golden", "ops.safetensors")
 st.save_file(out, os.path.normpath(path), metadata={"torch": torch.__version__})
 print(f"wrote {len(out)} tensors to {os.path.normpath(path)}")

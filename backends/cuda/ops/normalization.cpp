@@ -143,13 +143,22 @@ void lower_group_norm(CudaKernel& k, const Node& n) {
   s.loads.push_back({var, {G, 1, 0, 0}, false, {}});
   s.loads.push_back({k.home(n.inputs[1]), {0, per, 1, 0}, false, {}});
   s.loads.push_back({k.home(n.inputs[2]), {0, per, 1, 0}, false, {}});
-  const CExpr inv = batch_norm_inv_std(CExpr("l2"), CExpr(literal(n.attrs.eps, T)), CExpr("(" + T + ")1"));
+  const CExpr inv =
+      batch_norm_inv_std(CExpr("l2"), CExpr(literal(n.attrs.eps, T)), CExpr("(" + T + ")1"));
   s.stores.push_back(
-      {k.home(n.outputs[0]), batch_norm_normalize(CExpr("l0"), CExpr("l1"), inv, CExpr("l3"), CExpr("l4")).text});
+      {k.home(n.outputs[0]),
+       batch_norm_normalize(CExpr("l0"), CExpr("l1"), inv, CExpr("l3"), CExpr("l4")).text});
   k.add_ew(s);
 }
 
+void lower_lrn(CudaKernel& k, const Node& n) {
+  const CudaTarget& be = k.target();
+  k.add_launch(make_lrn(lrn_geometry(k.graph(), n), k.T(), k.home(n.inputs[0]),
+                        k.home(n.outputs[0]), be.sms(), be.block()));
+}
+
 const CudaOp kOps[] = {
+    {OpKind::kLrn, lower_lrn},
     {OpKind::kBatchNormTrain, lower_forward},
     {OpKind::kBatchNormInference, lower_forward},
     {OpKind::kBatchNormBackward, lower_backward},

@@ -4,9 +4,13 @@
 // group norm (a loop of ours).
 // (A batch_norm_inference that heads an elementwise chain is not lowered
 // here: the chain's program computes it, kernel_choice.h's is_bn_head_group.)
+#include <algorithm>
+#include <cmath>
+
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/kernel_choice.h"
 #include "backends/onednn/ops/onednn_ops.h"
+#include "engine/op_geometry.h"
 #include "graph/batch_norm_rules.h"
 #include "graph/state_update_rules.h"
 
@@ -128,12 +132,71 @@ size_t lower_group_norm(OneDnnKernel& k, NodeId id) {
             const double sc = double(scale[ch]), b = double(bias[ch]);
             const float* xc = xg + c * HW;
             float* yc = y + ng * span + c * HW;
-            for (int64_t i = 0; i < HW; ++i) yc[i] = float(batch_norm_normalize(double(xc[i]), mean, inv, sc, b));
+            for (int64_t i = 0; i < HW; ++i)
+              yc[i] = float(batch_norm_normalize(double(xc[i]), mean, inv, sc, b));
           }
         }
       },
       "group_norm(nchw)");
   return 0;
+}
+
+// LRN: oneDNN's across-channels primitive, whose window is centred, for odd
+// sizes (AlexNet's and GoogLeNet's 5); a loop of ours (the reference's) for
+// even ones, where ONNX's window has one channel more after than before.
+// The reference's LRN on plain NCHW floats.
+void lrn_loop(const LrnGeometry& l, const float* xp, float* yp) {
+#pragma omp parallel for schedule(static)
+  for (int64_t bc = 0; bc < l.n * l.c; ++bc) {
+    const int64_t b = bc / l.c, c = bc % l.c;
+    for (int64_t i = 0; i < l.hw; ++i) {
+      double sum = 0;
+      for (int64_t j = std::max<int64_t>(0, c - l.before); j <= std::min(l.c - 1, c + l.after);
+           ++j) {
+        const double v = double(xp[(b * l.c + j) * l.hw + i]);
+        sum += v * v;
+      }
+      yp[bc * l.hw + i] = float(double(xp[bc * l.hw + i]) /
+                                std::pow(l.bias + l.alpha / double(l.size) * sum, l.beta));
+    }
+  }
+}
+
+size_t lower_lrn(OneDnnKernel& k, NodeId id) {
+  const Node& n = k.graph().node(id);
+  const LrnGeometry l = lrn_geometry(k.graph(), n);
+  const ValueId x = n.inputs[0], y = n.outputs[0];
+  const memory::desc md = k.data_md(x);
+  if (l.size % 2 == 1) {
+    auto d = dnnl::lrn_forward::desc(dnnl::prop_kind::forward_inference,
+                                     dnnl::algorithm::lrn_across_channels, md, memory::dim(l.size),
+                                     float(l.alpha), float(l.beta), float(l.bias));
+    auto pd = dnnl::lrn_forward::primitive_desc(d, user_scratchpad_attr(), k.ctx().eng);
+    if (!is_reference_impl(pd.impl_info_str())) {
+      k.add_prim(dnnl::lrn_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, k.data_md(y)}},
+                 {vref(x), vref(y)}, "lrn[" + std::string(layout_name(k.layout(x))) + "]");
+      return 0;
+    }
+  }
+  // Even sizes, and layouts oneDNN has only a reference kernel for (NHWC on
+  // AVX2): our loop on plain copies.
+  const memory::desc plain(dims_of(k.graph().shape(x)), memory::data_type::f32,
+                           memory::format_tag::nchw);
+  const OneDnnKernel::Ref xin = k.input_as(x, md, plain, "src");
+  const bool out_plain = k.data_md(y) == plain;
+  const OneDnnKernel::Ref out = out_plain ? vref(y) : OneDnnKernel::sref(k.alloc(plain.get_size()));
+  auto at = [&k](OneDnnKernel::Ref r) {
+    return [&k, r] {
+      return r.value >= 0 ? k.fp(r.value) : reinterpret_cast<float*>(k.scratch_at(r.scratch));
+    };
+  };
+  k.add_fn([l, in = at(xin), o = at(out)] { lrn_loop(l, in(), o()); }, "lrn(nchw)");
+  if (!out_plain) k.add_reorder(plain, out, k.data_md(y), vref(y), "dst");
+  return 0;
+}
+
+void lrn_layout(const LayoutConstraints& c, const Graph&, const Node& n) {
+  c.same(n.inputs[0], n.outputs[0]);
 }
 
 // Batch norm's primitives read and write their data in one layout.
@@ -152,6 +215,7 @@ const OneDnnOp kOps[] = {
     {OpKind::kBatchNormBackward, lower_backward, gradients_same_layout, true, {0, 0}},
     {OpKind::kBatchNormRunningUpdate, lower_running_update},
     {OpKind::kGroupNorm, lower_group_norm, values_plain},
+    {OpKind::kLrn, lower_lrn, lrn_layout},
 };
 
 }  // namespace

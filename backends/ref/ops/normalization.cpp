@@ -1,7 +1,11 @@
 // Batch normalisation over (N, H, W) per channel, in double
 // (graph/batch_norm_rules.h): training and inference forward, the training
 // backward, the running statistics' update; group norm.
+#include <algorithm>
+#include <cmath>
+
 #include "backends/ref/ops/ref_ops.h"
+#include "engine/op_geometry.h"
 #include "graph/batch_norm_rules.h"
 #include "graph/state_update_rules.h"
 
@@ -87,7 +91,8 @@ void group_norm(const RefKernel<T>& k, const Node& n) {
     const double inv = batch_norm_inv_std(sq / double(span), n.attrs.eps, 1.0);
     for (int64_t i = 0; i < span; ++i) {
       const int64_t c = (ng % G) * (s[1] / G) + i / HW;
-      y[ng * span + i] = T(batch_norm_normalize(double(xg[i]), mean, inv, double(scale[c]), double(bias[c])));
+      y[ng * span + i] =
+          T(batch_norm_normalize(double(xg[i]), mean, inv, double(scale[c]), double(bias[c])));
     }
   }
 }
@@ -95,6 +100,27 @@ void group_norm(const RefKernel<T>& k, const Node& n) {
 template <typename T>
 void lower_group_norm(RefKernel<T>& k, const Node& n) {
   k.add_step([&k, &n] { group_norm(k, n); });
+}
+
+// LRN in double: per element, the sum of squares over its channel window.
+template <typename T>
+void lower_lrn(RefKernel<T>& k, const Node& n) {
+  k.add_step([&k, l = lrn_geometry(k.graph(), n), x = n.inputs[0], y = n.outputs[0]] {
+    const T* xp = k.p(x);
+    T* yp = k.p(y);
+    for (int64_t b = 0; b < l.n; ++b)
+      for (int64_t c = 0; c < l.c; ++c)
+        for (int64_t i = 0; i < l.hw; ++i) {
+          double sum = 0;
+          for (int64_t j = std::max<int64_t>(0, c - l.before); j <= std::min(l.c - 1, c + l.after);
+               ++j) {
+            const double v = double(xp[(b * l.c + j) * l.hw + i]);
+            sum += v * v;
+          }
+          const int64_t e = (b * l.c + c) * l.hw + i;
+          yp[e] = T(double(xp[e]) / std::pow(l.bias + l.alpha / double(l.size) * sum, l.beta));
+        }
+  });
 }
 
 template <typename T>
@@ -124,6 +150,7 @@ const RefOp kOps[] = {
     {OpKind::kBatchNormBackward, lower_backward<float>, lower_backward<double>, {0, 0}},
     {OpKind::kBatchNormRunningUpdate, lower_running_update<float>, lower_running_update<double>},
     {OpKind::kGroupNorm, lower_group_norm<float>, lower_group_norm<double>},
+    {OpKind::kLrn, lower_lrn<float>, lower_lrn<double>},
 };
 
 }  // namespace
