@@ -258,4 +258,24 @@ std::function<float*()> OneDnnKernel::transformed_weights(
   return at;
 }
 
+namespace {
+memory::desc plain_md(const Shape& s) {
+  return memory::desc(dims_of(s), dt::f32, tag_of(Layout::plain, s.size()));
+}
+}  // namespace
+
+OneDnnKernel::Ref OneDnnKernel::plain_input(ValueId v) {
+  return input_as(v, data_md(v), plain_md(g_.shape(v)), "to_plain");
+}
+
+OneDnnKernel::Ref OneDnnKernel::plain_output(ValueId v) {
+  const memory::desc p = plain_md(g_.shape(v));
+  return data_md(v) == p ? vref(v) : sref(alloc(p.get_size()));
+}
+
+void OneDnnKernel::finish_plain_output(ValueId v, Ref r) {
+  if (r.value == v) return;
+  add_reorder(plain_md(g_.shape(v)), r, data_md(v), vref(v), "from_plain");
+}
+
 }  // namespace rg::onednn

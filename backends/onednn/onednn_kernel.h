@@ -146,6 +146,18 @@ class OneDnnKernel final : public Kernel {
   // writes a variable. Returns where they are at run time.
   std::function<float*()> transformed_weights(ValueId wv, int64_t floats, const std::string& what,
                                               std::function<void(const float*, float*)> make);
+  // For loops of ours that read and write plain row-major floats: where the
+  // value is in the plan's layout, a reorder into a plain copy in scratch
+  // first (inputs), or a plain result in scratch reordered into the value
+  // after the loop (outputs, finish_plain_output once the loop is added).
+  // at(r) gives the pointer at run time.
+  Ref plain_input(ValueId v);
+  Ref plain_output(ValueId v);
+  void finish_plain_output(ValueId v, Ref r);
+  float* at(Ref r) {
+    return r.value >= 0 ? fp(r.value)
+                        : reinterpret_cast<float*>(r.persistent ? persistent_at(r.scratch) : scratch_at(r.scratch));
+  }
   // An internal value of the group that a fused step absorbed: never materialised.
   void mark_fused(ValueId v) { fused_.insert(v); }
 

@@ -180,18 +180,9 @@ size_t lower_lrn(OneDnnKernel& k, NodeId id) {
   }
   // Even sizes, and layouts oneDNN has only a reference kernel for (NHWC on
   // AVX2): our loop on plain copies.
-  const memory::desc plain(dims_of(k.graph().shape(x)), memory::data_type::f32,
-                           memory::format_tag::nchw);
-  const OneDnnKernel::Ref xin = k.input_as(x, md, plain, "src");
-  const bool out_plain = k.data_md(y) == plain;
-  const OneDnnKernel::Ref out = out_plain ? vref(y) : OneDnnKernel::sref(k.alloc(plain.get_size()));
-  auto at = [&k](OneDnnKernel::Ref r) {
-    return [&k, r] {
-      return r.value >= 0 ? k.fp(r.value) : reinterpret_cast<float*>(k.scratch_at(r.scratch));
-    };
-  };
-  k.add_fn([l, in = at(xin), o = at(out)] { lrn_loop(l, in(), o()); }, "lrn(nchw)");
-  if (!out_plain) k.add_reorder(plain, out, k.data_md(y), vref(y), "dst");
+  const OneDnnKernel::Ref in = k.plain_input(x), out = k.plain_output(y);
+  k.add_fn([&k, l, in, out] { lrn_loop(l, k.at(in), k.at(out)); }, "lrn(nchw)");
+  k.finish_plain_output(y, out);
   return 0;
 }
 

@@ -18,7 +18,7 @@ normalization_ops();  // batch norm (train, inference, backward, running update)
 std::span<const OneDnnOp> reduction_ops();  // mean, sum_to, broadcast_to
 std::span<const OneDnnOp> state_ops();      // adam, increment
 std::span<const OneDnnOp> linear_ops();     // matmul, log_softmax and its gradient
-std::span<const OneDnnOp> image_ops();      // pad, resize_nearest
+std::span<const OneDnnOp> image_ops();      // concat, bilinear and nearest resize, pad
 std::span<const OneDnnOp> pooling_ops();    // max and average pooling, max pooling's gradient
 
 }  // namespace rg::onednn
