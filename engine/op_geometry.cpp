@@ -5,15 +5,17 @@
 namespace rg {
 
 PoolGeometry pool_geometry(const Graph& g, const Node& n) {
-  const bool backward = n.op == OpKind::kMaxPool2dBackward;  // (dy, x) -> dx
-  const Shape& x = g.shape(backward ? n.inputs[1] : n.inputs[0]);
+  const bool backward = n.op == OpKind::kMaxPool2dBackward || n.op == OpKind::kAvgPool2dBackward;
+  const Shape& x = n.op == OpKind::kMaxPool2dBackward   ? g.shape(n.inputs[1])  // (dy, x) -> dx
+                   : n.op == OpKind::kAvgPool2dBackward ? n.attrs.shape         // (dy) -> dx
+                                                        : g.shape(n.inputs[0]);
   const Shape& y = g.shape(backward ? n.inputs[0] : n.outputs[0]);
   PoolGeometry p;
   p.planes = x[0] * x[1], p.h = x[2], p.w = x[3], p.ho = y[2], p.wo = y[3];
   p.kh = n.attrs.kernel[0], p.kw = n.attrs.kernel[1], p.sh = n.attrs.stride[0],
   p.sw = n.attrs.stride[1];
   p.ph = n.attrs.padding[0], p.pw = n.attrs.padding[1];
-  p.max = n.op != OpKind::kAvgPool2d;
+  p.max = n.op == OpKind::kMaxPool2d || n.op == OpKind::kMaxPool2dBackward;
   p.count_include_pad = n.attrs.count_include_pad;
   return p;
 }
@@ -27,6 +29,18 @@ PoolGeometry::Window PoolGeometry::window(int64_t oh, int64_t ow) const {
           std::max<int64_t>(w0, 0),
           std::min<int64_t>(w0 + kw, w)};
 }
+
+namespace {
+// Windows [o * s - p, o * s - p + k) that contain i: o in [ceil((i + p - k + 1) / s), (i + p) / s].
+std::pair<int64_t, int64_t> containing(int64_t i, int64_t k, int64_t s, int64_t p, int64_t outs) {
+  const int64_t a = i + p - k + 1;
+  const int64_t lo = a > 0 ? (a + s - 1) / s : 0;
+  return {lo, std::min((i + p) / s, outs - 1)};
+}
+}  // namespace
+
+std::pair<int64_t, int64_t> PoolGeometry::rows_containing(int64_t h) const { return containing(h, kh, sh, ph, ho); }
+std::pair<int64_t, int64_t> PoolGeometry::cols_containing(int64_t w) const { return containing(w, kw, sw, pw, wo); }
 
 int64_t PoolGeometry::average_count(const Window& win) const {
   if (!count_include_pad) return (win.h1 - win.hs) * (win.w1 - win.ws);

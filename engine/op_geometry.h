@@ -12,8 +12,9 @@
 
 namespace rg {
 
-// kMaxPool2d / kAvgPool2d (x -> y) and kMaxPool2dBackward (dy, x -> dx), NCHW,
-// floor mode: windows are clipped to the input, so padding never wins a max.
+// kMaxPool2d / kAvgPool2d (x -> y), kMaxPool2dBackward (dy, x -> dx) and
+// kAvgPool2dBackward (dy -> dx), NCHW: windows are clipped to the input, so
+// padding never wins a max.
 struct PoolGeometry {
   int64_t planes = 0, h = 0, w = 0;  // x [planes = N * C, h, w]
   int64_t ho = 0, wo = 0;            // y (dy) [planes, ho, wo]
@@ -27,6 +28,9 @@ struct PoolGeometry {
     int64_t h0, w0, hs, h1, ws, w1;
   };
   Window window(int64_t oh, int64_t ow) const;
+  // The outputs whose windows contain input row h: [lo, hi] (empty when lo > hi); columns alike.
+  std::pair<int64_t, int64_t> rows_containing(int64_t h) const;
+  std::pair<int64_t, int64_t> cols_containing(int64_t w) const;
   // An average window's divisor.
   int64_t average_count(const Window& win) const;
 };

@@ -171,6 +171,33 @@ LaunchSpec make_max_pool2d_backward(const PoolGeometry& geo, const std::string& 
   return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {dy, x, dx}, "maxpool_bwd_");
 }
 
+LaunchSpec make_avg_pool2d_backward(const PoolGeometry& geo, const std::string& T, Arg dy, Arg dx, int sms, int block) {
+  const int64_t H = geo.h, W = geo.w, Ho = geo.ho, Wo = geo.wo, n = geo.planes * H * W;
+  const int kh = geo.kh, kw = geo.kw, sh = geo.sh, sw = geo.sw, ph = geo.ph, pw = geo.pw;
+  std::ostringstream o;
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ dy, " << T
+    << "* dx) {\n"
+    << gather_loop(n, block) << "    const i64 w = e % " << ll(W) << ", t = e / " << ll(W) << ", h = t % " << ll(H)
+    << ", plane = t / " << ll(H) << ";\n"
+    << "    const " << T << "* dyp = dy + plane * " << ll(Ho * Wo) << ";\n"
+    << "    double acc = 0;\n"
+    << "    const i64 oh_lo = h + " << ph - kh + 1 << " > 0 ? (h + " << ph - kh + 1 + sh - 1 << ") / " << sh << " : 0;\n"
+    << "    const i64 ow_lo = w + " << pw - kw + 1 << " > 0 ? (w + " << pw - kw + 1 + sw - 1 << ") / " << sw << " : 0;\n"
+    << "    const i64 oh_hi = min((h + " << ph << ") / " << sh << ", " << ll(Ho - 1) << ");\n"
+    << "    const i64 ow_hi = min((w + " << pw << ") / " << sw << ", " << ll(Wo - 1) << ");\n"
+    << "    for (i64 oh = oh_lo; oh <= oh_hi; ++oh)\n      for (i64 ow = ow_lo; ow <= ow_hi; ++ow) {\n"
+    << "        const i64 h0 = oh * " << sh << " - " << ph << ", w0 = ow * " << sw << " - " << pw << ";\n";
+  if (geo.count_include_pad)  // PoolGeometry::average_count
+    o << "        const i64 count = (min(h0 + " << kh << ", " << ll(H + ph) << ") - h0) * (min(w0 + " << kw << ", "
+      << ll(W + pw) << ") - w0);\n";
+  else
+    o << "        const i64 count = (min(h0 + " << kh << ", " << ll(H) << ") - (h0 > 0 ? h0 : 0)) * (min(w0 + " << kw
+      << ", " << ll(W) << ") - (w0 > 0 ? w0 : 0));\n";
+  o << "        acc += (double)dyp[oh * " << ll(Wo) << " + ow] / (double)count;\n      }\n"
+    << "    dx[e] = (" << T << ")acc;\n  }\n}\n";
+  return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {dy, dx}, "avgpool_bwd_");
+}
+
 // One thread per output element, accumulated in double as the reference.
 LaunchSpec make_matmul(const MatMulGeometry& geo, const std::string& T, Arg a, Arg b, Arg y, int sms, int block) {
   const int64_t M = geo.m, N = geo.n, K = geo.k, n = M * N;

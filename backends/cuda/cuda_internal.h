@@ -147,6 +147,8 @@ inline CExpr sqrt(const CExpr& a) { return CExpr("rg_sqrt(" + a.text + ")"); }
 LaunchSpec make_pool2d(const PoolGeometry& geo, const std::string& T, Arg in, Arg out, int sms, int block);
 // dx of max pooling: each window's dy at its first maximum.
 LaunchSpec make_max_pool2d_backward(const PoolGeometry& geo, const std::string& T, Arg dy, Arg x, Arg dx, int sms, int block);
+// dx of average pooling: each input element gathers dy / divisor over the windows containing it.
+LaunchSpec make_avg_pool2d_backward(const PoolGeometry& geo, const std::string& T, Arg dy, Arg dx, int sms, int block);
 LaunchSpec make_matmul(const MatMulGeometry& geo, const std::string& T, Arg a, Arg b, Arg y, int sms, int block);
 // log_softmax along the last axis, or its gradient from (dy = in, y).
 LaunchSpec make_log_softmax(const RowGeometry& geo, const std::string& T, Arg in, Arg y, Arg out, int sms, int block);

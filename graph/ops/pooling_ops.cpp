@@ -1,7 +1,7 @@
 // Pooling over NCHW's spatial axes, attrs.kernel, stride, padding,
 // ceil_mode: max_pool2d (padding never wins), its gradient max_pool2d_backward
 // (dy, x) -> dx (each window's dy goes to its first maximum), avg_pool2d
-// (attrs.count_include_pad; forward only).
+// (attrs.count_include_pad) and its gradient avg_pool2d_backward (dy) -> dx.
 #include "graph/op_rules.h"
 #include "graph/ops/shape_checks.h"
 
@@ -42,6 +42,13 @@ std::vector<TensorDesc> max_pool2d_backward_shape(const ShapeArgs& s) {
   return {s.d(1)};
 }
 
+std::vector<TensorDesc> avg_pool2d_backward_shape(const ShapeArgs& s) {
+  const TensorDesc x{s.a.shape, s.d(0).dtype};
+  if (!(pooled(s.node, x, s.a) == s.d(0)))
+    fail(s.node, "output gradient " + desc_str(s.d(0)) + " is not the pooled shape of " + shape_str(s.a.shape));
+  return {x};
+}
+
 const OpRule kRules[] = {
     {OpKind::kMaxPool2d, "max_pool2d", 1, 1, 0, pool_shape,
      [](Graph& g, const Node& n, const std::vector<ValueId>& dout,
@@ -50,7 +57,14 @@ const OpRule kRules[] = {
      }},
     {OpKind::kMaxPool2dBackward, "max_pool2d_backward", 2, 1, 0, max_pool2d_backward_shape,
      nullptr},
-    {OpKind::kAvgPool2d, "avg_pool2d", 1, 1, 0, pool_shape, nullptr},
+    {OpKind::kAvgPool2d, "avg_pool2d", 1, 1, 0, pool_shape,
+     [](Graph& g, const Node& n, const std::vector<ValueId>& dout,
+        ForwardValues&) -> std::vector<ValueId> {
+       OpAttrs a = n.attrs;
+       a.shape = g.shape(n.inputs[0]);  // only its shape: x need not live until the backward pass
+       return {g.add_node(OpKind::kAvgPool2dBackward, {dout[0]}, a)[0]};
+     }},
+    {OpKind::kAvgPool2dBackward, "avg_pool2d_backward", 1, 1, 0, avg_pool2d_backward_shape, nullptr},
 };
 
 }  // namespace

@@ -90,8 +90,8 @@ class Graph {
   ValueId relu(ValueId x);
   ValueId leaky_relu(ValueId x, double slope);
   ValueId tanh(ValueId x);
-  // NCHW, floor mode as PyTorch's defaults. Max pooling is differentiable
-  // (max_pool2d_backward); average pooling, concat and resize are forward-only.
+  // NCHW, floor mode as PyTorch's defaults. Pooling is differentiable
+  // (max_pool2d_backward, avg_pool2d_backward); concat and resize are forward-only.
   ValueId max_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,
                      std::array<int, 2> padding = {0, 0});
   ValueId avg_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,

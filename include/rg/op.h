@@ -56,8 +56,8 @@ enum class OpKind : uint8_t {
   // State updates (in place on variables).
   kAdamUpdate,  // (param, grad, m, v, step) -> (param', m', v')
   kIncrement,   // (counter) -> counter + 1
-  // Pooling and the metrics' Inception-v3 ops, NCHW. Only max pooling has a
-  // gradient rule; autodiff rejects the others (forward-only).
+  // Pooling and the metrics' Inception-v3 ops, NCHW. Pooling has gradient
+  // rules; concat and resize are forward-only (autodiff rejects them).
   kMaxPool2d,          // attrs.kernel, stride, padding, ceil_mode (pads never win)
   kMaxPool2dBackward,  // (dy, x) -> dx, max pooling's attrs: each window's dy goes to its first maximum
   kAvgPool2d,          // attrs.kernel, stride, padding, count_include_pad, ceil_mode
@@ -78,6 +78,7 @@ enum class OpKind : uint8_t {
   kPad,            // attrs.pads (begin per axis, then end per axis), attrs.pad_mode; constant attrs.scalar
   kResizeNearest,  // NCHW to attrs.shape = {H', W'}: source index floor(d * in / out), as
                    // F.interpolate(mode="nearest") and ONNX Resize (asymmetric, floor) / Upsample
+  kAvgPool2dBackward,  // (dy) -> dx of shape attrs.shape: each window's dy / its divisor to its inputs
   // Local response normalisation across channels (ONNX LRN, NCHW): y = x /
   // (attrs.bias + attrs.scalar / size * sum of x^2 over channels [c - (size-1)/2
   // rounded down, c + (size-1)/2 rounded up])^attrs.scalar2, size = attrs.kernel[0].

@@ -121,18 +121,18 @@ inline std::vector<Case> cases() {
       {"fill", [](Graph& g, const P& p) { return g.mul(p("x", {2, 3}, true), g.fill({2, 3}, 0.5)); }},
       {"stop_gradient", [](Graph& g, const P& p) {  // the square's path is cut: only x's gradient flows
          return g.mul(p("x", {2, 3}, true), g.stop_gradient(g.square(p("s", {2, 3}, false)))); }},
-      // Forward-only ops.
       {"avg_pool2d_k3s2p1_excl", [](Graph& g, const P& p) {
-         return g.avg_pool2d(p("x", {2, 3, 7, 6}, false), {3, 3}, {2, 2}, {1, 1}, false); }, true},
-      {"avg_pool2d_k2s2_incl", [](Graph& g, const P& p) { return g.avg_pool2d(p("x", {1, 2, 6, 5}, false), {2, 2}, {2, 2}); }, true},
+         return g.avg_pool2d(p("x", {2, 3, 7, 6}, true), {3, 3}, {2, 2}, {1, 1}, false); }},
+      {"avg_pool2d_k2s2_incl", [](Graph& g, const P& p) { return g.avg_pool2d(p("x", {1, 2, 6, 5}, true), {2, 2}, {2, 2}); }},
       {"avg_pool2d_k3s2p1_ceil_incl", [](Graph& g, const P& p) {  // the divisor stops at the padding
          OpAttrs a;
          a.kernel = {3, 3}, a.stride = {2, 2}, a.padding = {1, 1}, a.ceil_mode = true;
-         return g.add_node(OpKind::kAvgPool2d, {p("x", {2, 3, 8, 7}, false)}, a)[0]; }, true},
+         return g.add_node(OpKind::kAvgPool2d, {p("x", {2, 3, 8, 7}, true)}, a)[0]; }},
       {"avg_pool2d_k2s2_ceil_excl", [](Graph& g, const P& p) {
          OpAttrs a;
          a.kernel = {2, 2}, a.stride = {2, 2}, a.ceil_mode = true, a.count_include_pad = false;
-         return g.add_node(OpKind::kAvgPool2d, {p("x", {1, 2, 5, 7}, false)}, a)[0]; }, true},
+         return g.add_node(OpKind::kAvgPool2d, {p("x", {1, 2, 5, 7}, true)}, a)[0]; }},
+      // Forward-only ops.
       {"concat_axis1", [](Graph& g, const P& p) {
          return g.concat({p("a", {2, 2, 3, 3}, false), p("b", {2, 1, 3, 3}, false), p("c", {2, 3, 3, 3}, false)}, 1); }, true},
       {"resize_bilinear", [](Graph& g, const P& p) { return g.resize_bilinear(p("x", {1, 2, 5, 4}, false), 9, 7); }, true},

@@ -18,7 +18,14 @@ void lower_max_pool_backward(CudaKernel& k, const Node& n) {
                                         be.block()));
 }
 
+void lower_avg_pool_backward(CudaKernel& k, const Node& n) {
+  const CudaTarget& be = k.target();
+  k.add_launch(make_avg_pool2d_backward(pool_geometry(k.graph(), n), k.T(), k.home(n.inputs[0]),
+                                        k.home(n.outputs[0]), be.sms(), be.block()));
+}
+
 const CudaOp kOps[] = {
+    {OpKind::kAvgPool2dBackward, lower_avg_pool_backward},
     {OpKind::kMaxPool2d, lower_pool},
     {OpKind::kAvgPool2d, lower_pool},
     {OpKind::kMaxPool2dBackward, lower_max_pool_backward},

@@ -118,11 +118,60 @@ size_t lower_max_pool_backward(OneDnnKernel& k, NodeId id) {
   return 0;
 }
 
+// dx of average pooling: oneDNN's backward primitive (no workspace) where
+// its divisor is ours, else the reference's gather on plain copies.
+size_t lower_avg_pool_backward(OneDnnKernel& k, NodeId id) {
+  const Node& n = k.graph().node(id);
+  const PoolGeometry geo = pool_geometry(k.graph(), n);
+  const ValueId dy = n.inputs[0], dx = n.outputs[0];
+  if (!own_average(geo)) {
+    const memory::desc dsrc = k.data_md(dx), ddst = in_layout_of(k, dy, dx);
+    const Ref dy_in = k.input_as(dy, k.data_md(dy), ddst, "diff_dst");
+    const dnnl::engine& eng = k.ctx().eng;
+    auto fpd = dnnl::pooling_forward::primitive_desc(
+        forward_desc(geo, dnnl::prop_kind::forward_training, dsrc, ddst), user_scratchpad_attr(),
+        eng);
+    auto bd = dnnl::pooling_backward::desc(algorithm_of(geo), dsrc, ddst, {geo.sh, geo.sw},
+                                           {geo.kh, geo.kw}, {geo.ph, geo.pw}, pad_end(geo));
+    auto bpd = dnnl::pooling_backward::primitive_desc(bd, user_scratchpad_attr(), eng, fpd);
+    if (!is_reference_impl(bpd.impl_info_str())) {
+      k.add_prim(dnnl::pooling_backward(bpd), bpd,
+                 {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_SRC, dsrc}}, {dy_in, vref(dx)},
+                 std::string("avg_pool_bwd[") + layout_name(k.layout(dx)) + "]");
+      return 0;
+    }
+  }
+  const Ref in = k.plain_input(dy), out = k.plain_output(dx);
+  k.add_fn(
+      [&k, geo, in, out] {
+        const float* d = k.at(in);
+        float* o = k.at(out);
+#pragma omp parallel for schedule(static)
+        for (int64_t plane = 0; plane < geo.planes; ++plane)
+          for (int64_t h = 0; h < geo.h; ++h) {
+            const auto [oh0, oh1] = geo.rows_containing(h);
+            for (int64_t w = 0; w < geo.w; ++w) {
+              const auto [ow0, ow1] = geo.cols_containing(w);
+              double acc = 0;
+              for (int64_t oh = oh0; oh <= oh1; ++oh)
+                for (int64_t ow = ow0; ow <= ow1; ++ow)
+                  acc += double(d[(plane * geo.ho + oh) * geo.wo + ow]) /
+                         double(geo.average_count(geo.window(oh, ow)));
+              o[(plane * geo.h + h) * geo.w + w] = float(acc);
+            }
+          }
+      },
+      "avg_pool_bwd(nchw)");
+  k.finish_plain_output(dx, out);
+  return 0;
+}
+
 // Pooling reads and writes any layout (the primitive's result is reordered
 // where the plan wants another), except our own average's plain loop.
 void pool_layout(const LayoutConstraints& c, const Graph& g, const Node& n) {
   if (own_average(pool_geometry(g, n))) values_plain(c, g, n);
 }
+void any_layout(const LayoutConstraints&, const Graph&, const Node&) {}
 // The backward primitive wants the gradients in the forward source's layout.
 void pool_backward_layout(const LayoutConstraints& c, const Graph&, const Node& n) {
   c.same(n.inputs[1], n.outputs[0]);
@@ -132,6 +181,7 @@ const OneDnnOp kOps[] = {
     {OpKind::kMaxPool2d, lower_pool, pool_layout},
     {OpKind::kAvgPool2d, lower_pool, pool_layout},
     {OpKind::kMaxPool2dBackward, lower_max_pool_backward, pool_backward_layout},
+    {OpKind::kAvgPool2dBackward, lower_avg_pool_backward, any_layout},
 };
 
 }  // namespace

@@ -58,6 +58,32 @@ void max_pool2d_backward(const PoolGeometry& geo, const T* dy, const T* x, T* dx
   });
 }
 
+// dx of average pooling, gathered: each input element sums dy / divisor over
+// the windows that contain it, in output order, in double (as the CUDA kernel).
+template <typename T>
+void avg_pool2d_backward(const PoolGeometry& geo, const T* dy, T* dx) {
+  for (int64_t plane = 0; plane < geo.planes; ++plane)
+    for (int64_t h = 0; h < geo.h; ++h) {
+      const auto [oh0, oh1] = geo.rows_containing(h);
+      for (int64_t w = 0; w < geo.w; ++w) {
+        const auto [ow0, ow1] = geo.cols_containing(w);
+        double acc = 0;
+        for (int64_t oh = oh0; oh <= oh1; ++oh)
+          for (int64_t ow = ow0; ow <= ow1; ++ow)
+            acc += double(dy[(plane * geo.ho + oh) * geo.wo + ow]) /
+                   double(geo.average_count(geo.window(oh, ow)));
+        dx[(plane * geo.h + h) * geo.w + w] = T(acc);
+      }
+    }
+}
+
+template <typename T>
+void lower_avg_pool_backward(RefKernel<T>& k, const Node& n) {
+  k.add_step([&k, geo = pool_geometry(k.graph(), n), dy = n.inputs[0], dx = n.outputs[0]] {
+    avg_pool2d_backward(geo, k.p(dy), k.p(dx));
+  });
+}
+
 template <typename T>
 void lower_pool(RefKernel<T>& k, const Node& n) {
   k.add_step([&k, geo = pool_geometry(k.graph(), n), x = n.inputs[0], y = n.outputs[0]] {
@@ -75,6 +101,7 @@ const RefOp kOps[] = {
     {OpKind::kMaxPool2d, lower_pool<float>, lower_pool<double>},
     {OpKind::kAvgPool2d, lower_pool<float>, lower_pool<double>},
     {OpKind::kMaxPool2dBackward, lower_max_pool_backward<float>, lower_max_pool_backward<double>},
+    {OpKind::kAvgPool2dBackward, lower_avg_pool_backward<float>, lower_avg_pool_backward<double>},
 };
 
 }  // namespace
