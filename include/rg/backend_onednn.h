@@ -1,8 +1,9 @@
-// The oneDNN CPU backend: every convolution-family node and batch norm is a
-// oneDNN 2.6 primitive (JIT-compiled by oneDNN when the plan is compiled),
-// everything else is a small vectorised, OpenMP-threaded kernel of ours.
+// The oneDNN CPU backend: convolutions, batch norm, pooling, LRN, (log)softmax,
+// concat and matmul are oneDNN 2.6 primitives (JIT-compiled by oneDNN when the
+// plan is compiled), everything else is a small vectorised, OpenMP-threaded
+// kernel of ours (backends/onednn/ops/: one file per op family).
 //
-// Layouts: prepare() gives every 4-D activation one layout for the whole plan
+// Layouts: each plan gives every 4-D activation one layout for the whole plan
 // (layout_choice.h: the layouts oneDNN's convolutions pick on this CPU under
 // format_tag::any, so nChw16c on AVX-512 and nChw8c on AVX2), so producers and
 // consumers agree and no reorder runs between kernels; weights, biases and all
@@ -16,7 +17,8 @@
 // followed by a chain of relu, leaky_relu, tanh, scalar ops and a per-channel
 // bias add whose intermediates are internal become post-ops (bias argument,
 // eltwise post-ops). Other chains run as one fused elementwise loop.
-// f32 graphs only. Debug: RG_LAYOUTS=1 prints every value's layout at prepare().
+// f32 graphs only. Debug: RG_LAYOUTS=1 prints every value's layout when a plan is
+// compiled; RG_LAYOUT_PINS=1 which op kept which value plain.
 #pragma once
 
 #include <memory>
