@@ -8,6 +8,7 @@
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/ops/onednn_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/plane_loops.h"
 
 namespace rg::onednn {
 namespace {
@@ -99,21 +100,8 @@ size_t lower_resize_bilinear(OneDnnKernel& k, NodeId id) {
       [&k, geo = resize_geometry(k.graph(), n), in, out] {
         const float* x = k.at(in);
         float* y = k.at(out);
-        const int64_t W = geo.w, Wo = geo.wo;
 #pragma omp parallel for schedule(static)
-        for (int64_t plane = 0; plane < geo.planes; ++plane) {
-          const float* xp = x + plane * geo.h * W;
-          float* yp = y + plane * geo.ho * Wo;
-          for (int64_t oh = 0; oh < geo.ho; ++oh) {
-            const BilinearTap& a = geo.rows[size_t(oh)];
-            for (int64_t ow = 0; ow < Wo; ++ow) {
-              const BilinearTap& b = geo.cols[size_t(ow)];
-              yp[oh * Wo + ow] = float(
-                  a.l0 * (b.l0 * double(xp[a.i0 * W + b.i0]) + b.l1 * double(xp[a.i0 * W + b.i1])) +
-                  a.l1 * (b.l0 * double(xp[a.i1 * W + b.i0]) + b.l1 * double(xp[a.i1 * W + b.i1])));
-            }
-          }
-        }
+        for (int64_t plane = 0; plane < geo.planes; ++plane) resize_bilinear_plane(geo, x, y, plane);
       },
       "resize_bilinear(nchw)");
   k.finish_plain_output(n.outputs[0], out);

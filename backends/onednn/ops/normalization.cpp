@@ -11,6 +11,7 @@
 #include "backends/onednn/kernel_choice.h"
 #include "backends/onednn/ops/onednn_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/plane_loops.h"
 #include "graph/batch_norm_rules.h"
 #include "graph/state_update_rules.h"
 
@@ -144,22 +145,10 @@ size_t lower_group_norm(OneDnnKernel& k, NodeId id) {
 // LRN: oneDNN's across-channels primitive, whose window is centred, for odd
 // sizes (AlexNet's and GoogLeNet's 5); a loop of ours (the reference's) for
 // even ones, where ONNX's window has one channel more after than before.
-// The reference's LRN on plain NCHW floats.
+// The reference's LRN on plain NCHW floats, planes in parallel.
 void lrn_loop(const LrnGeometry& l, const float* xp, float* yp) {
 #pragma omp parallel for schedule(static)
-  for (int64_t bc = 0; bc < l.n * l.c; ++bc) {
-    const int64_t b = bc / l.c, c = bc % l.c;
-    for (int64_t i = 0; i < l.hw; ++i) {
-      double sum = 0;
-      for (int64_t j = std::max<int64_t>(0, c - l.before); j <= std::min(l.c - 1, c + l.after);
-           ++j) {
-        const double v = double(xp[(b * l.c + j) * l.hw + i]);
-        sum += v * v;
-      }
-      yp[bc * l.hw + i] = float(double(xp[bc * l.hw + i]) /
-                                std::pow(l.bias + l.alpha / double(l.size) * sum, l.beta));
-    }
-  }
+  for (int64_t bc = 0; bc < l.n * l.c; ++bc) lrn_plane(l, xp, yp, bc / l.c, bc % l.c);
 }
 
 size_t lower_lrn(OneDnnKernel& k, NodeId id) {

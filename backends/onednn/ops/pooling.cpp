@@ -8,6 +8,7 @@
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/ops/onednn_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/plane_loops.h"
 
 namespace rg::onednn {
 namespace {
@@ -147,19 +148,7 @@ size_t lower_avg_pool_backward(OneDnnKernel& k, NodeId id) {
         const float* d = k.at(in);
         float* o = k.at(out);
 #pragma omp parallel for schedule(static)
-        for (int64_t plane = 0; plane < geo.planes; ++plane)
-          for (int64_t h = 0; h < geo.h; ++h) {
-            const auto [oh0, oh1] = geo.rows_containing(h);
-            for (int64_t w = 0; w < geo.w; ++w) {
-              const auto [ow0, ow1] = geo.cols_containing(w);
-              double acc = 0;
-              for (int64_t oh = oh0; oh <= oh1; ++oh)
-                for (int64_t ow = ow0; ow <= ow1; ++ow)
-                  acc += double(d[(plane * geo.ho + oh) * geo.wo + ow]) /
-                         double(geo.average_count(geo.window(oh, ow)));
-              o[(plane * geo.h + h) * geo.w + w] = float(acc);
-            }
-          }
+        for (int64_t plane = 0; plane < geo.planes; ++plane) avg_pool2d_backward_plane(geo, d, o, plane);
       },
       "avg_pool_bwd(nchw)");
   k.finish_plain_output(dx, out);

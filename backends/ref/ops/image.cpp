@@ -4,6 +4,7 @@
 
 #include "backends/ref/ops/ref_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/plane_loops.h"
 
 namespace rg::ref {
 namespace {
@@ -19,26 +20,6 @@ void concat(const RefKernel<T>& k, const ConcatGeometry& geo, const std::vector<
     for (int64_t o = 0; o < geo.outer; ++o)
       std::copy(x + o * chunk, x + (o + 1) * chunk, y + o * row + at);
     at += chunk;
-  }
-}
-
-// Bilinear interpolation with the taps of ResizeGeometry, in double.
-template <typename T>
-void resize_bilinear(const ResizeGeometry& geo, const T* x, T* y) {
-  const int64_t W = geo.w, Wo = geo.wo;
-  for (int64_t plane = 0; plane < geo.planes; ++plane) {
-    const T* xp = x + plane * geo.h * W;
-    T* yp = y + plane * geo.ho * Wo;
-    for (int64_t oh = 0; oh < geo.ho; ++oh) {
-      const BilinearTap& a = geo.rows[size_t(oh)];
-      for (int64_t ow = 0; ow < Wo; ++ow) {
-        const BilinearTap& b = geo.cols[size_t(ow)];
-        const double v =
-            a.l0 * (b.l0 * double(xp[a.i0 * W + b.i0]) + b.l1 * double(xp[a.i0 * W + b.i1])) +
-            a.l1 * (b.l0 * double(xp[a.i1 * W + b.i0]) + b.l1 * double(xp[a.i1 * W + b.i1]));
-        yp[oh * Wo + ow] = T(v);
-      }
-    }
   }
 }
 
@@ -65,7 +46,7 @@ void lower_concat(RefKernel<T>& k, const Node& n) {
 template <typename T>
 void lower_resize(RefKernel<T>& k, const Node& n) {
   k.add_step([&k, geo = resize_geometry(k.graph(), n), x = n.inputs[0], y = n.outputs[0]] {
-    resize_bilinear(geo, k.p(x), k.p(y));
+    for (int64_t plane = 0; plane < geo.planes; ++plane) resize_bilinear_plane(geo, k.p(x), k.p(y), plane);
   });
 }
 

@@ -6,6 +6,7 @@
 
 #include "backends/ref/ops/ref_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/plane_loops.h"
 #include "graph/batch_norm_rules.h"
 #include "graph/state_update_rules.h"
 
@@ -102,24 +103,12 @@ void lower_group_norm(RefKernel<T>& k, const Node& n) {
   k.add_step([&k, &n] { group_norm(k, n); });
 }
 
-// LRN in double: per element, the sum of squares over its channel window.
+// LRN in double (engine/plane_loops.h).
 template <typename T>
 void lower_lrn(RefKernel<T>& k, const Node& n) {
   k.add_step([&k, l = lrn_geometry(k.graph(), n), x = n.inputs[0], y = n.outputs[0]] {
-    const T* xp = k.p(x);
-    T* yp = k.p(y);
     for (int64_t b = 0; b < l.n; ++b)
-      for (int64_t c = 0; c < l.c; ++c)
-        for (int64_t i = 0; i < l.hw; ++i) {
-          double sum = 0;
-          for (int64_t j = std::max<int64_t>(0, c - l.before); j <= std::min(l.c - 1, c + l.after);
-               ++j) {
-            const double v = double(xp[(b * l.c + j) * l.hw + i]);
-            sum += v * v;
-          }
-          const int64_t e = (b * l.c + c) * l.hw + i;
-          yp[e] = T(double(xp[e]) / std::pow(l.bias + l.alpha / double(l.size) * sum, l.beta));
-        }
+      for (int64_t c = 0; c < l.c; ++c) lrn_plane(l, k.p(x), k.p(y), b, c);
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include "backends/ref/ops/ref_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/plane_loops.h"
 
 namespace rg::ref {
 namespace {
@@ -58,29 +59,10 @@ void max_pool2d_backward(const PoolGeometry& geo, const T* dy, const T* x, T* dx
   });
 }
 
-// dx of average pooling, gathered: each input element sums dy / divisor over
-// the windows that contain it, in output order, in double (as the CUDA kernel).
-template <typename T>
-void avg_pool2d_backward(const PoolGeometry& geo, const T* dy, T* dx) {
-  for (int64_t plane = 0; plane < geo.planes; ++plane)
-    for (int64_t h = 0; h < geo.h; ++h) {
-      const auto [oh0, oh1] = geo.rows_containing(h);
-      for (int64_t w = 0; w < geo.w; ++w) {
-        const auto [ow0, ow1] = geo.cols_containing(w);
-        double acc = 0;
-        for (int64_t oh = oh0; oh <= oh1; ++oh)
-          for (int64_t ow = ow0; ow <= ow1; ++ow)
-            acc += double(dy[(plane * geo.ho + oh) * geo.wo + ow]) /
-                   double(geo.average_count(geo.window(oh, ow)));
-        dx[(plane * geo.h + h) * geo.w + w] = T(acc);
-      }
-    }
-}
-
 template <typename T>
 void lower_avg_pool_backward(RefKernel<T>& k, const Node& n) {
   k.add_step([&k, geo = pool_geometry(k.graph(), n), dy = n.inputs[0], dx = n.outputs[0]] {
-    avg_pool2d_backward(geo, k.p(dy), k.p(dx));
+    for (int64_t plane = 0; plane < geo.planes; ++plane) avg_pool2d_backward_plane(geo, k.p(dy), k.p(dx), plane);
   });
 }
 

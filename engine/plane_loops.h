@@ -1,0 +1,66 @@
+// The arithmetic of the gather ops that more than one backend runs as a plain
+// loop over NCHW (the reference backend, and oneDNN's kernels of ours where
+// oneDNN has none that computes the same), written once per plane so that
+// each backend chooses its own parallelism: the reference calls them in
+// order, oneDNN from an OpenMP loop. Sums in double, as the reference.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "engine/op_geometry.h"
+
+namespace rg {
+
+// LRN for plane (b, c) of y, read from x.
+template <typename T>
+void lrn_plane(const LrnGeometry& l, const T* x, T* y, int64_t b, int64_t c) {
+  for (int64_t i = 0; i < l.hw; ++i) {
+    double sum = 0;
+    for (int64_t j = std::max<int64_t>(0, c - l.before); j <= std::min(l.c - 1, c + l.after); ++j) {
+      const double v = double(x[(b * l.c + j) * l.hw + i]);
+      sum += v * v;
+    }
+    const int64_t e = (b * l.c + c) * l.hw + i;
+    y[e] = T(double(x[e]) / std::pow(l.bias + l.alpha / double(l.size) * sum, l.beta));
+  }
+}
+
+// dx of average pooling for one plane: each input element gathers dy /
+// divisor over the windows that contain it, in output order.
+template <typename T>
+void avg_pool2d_backward_plane(const PoolGeometry& geo, const T* dy, T* dx, int64_t plane) {
+  for (int64_t h = 0; h < geo.h; ++h) {
+    const auto [oh0, oh1] = geo.rows_containing(h);
+    for (int64_t w = 0; w < geo.w; ++w) {
+      const auto [ow0, ow1] = geo.cols_containing(w);
+      double acc = 0;
+      for (int64_t oh = oh0; oh <= oh1; ++oh)
+        for (int64_t ow = ow0; ow <= ow1; ++ow)
+          acc += double(dy[(plane * geo.ho + oh) * geo.wo + ow]) /
+                 double(geo.average_count(geo.window(oh, ow)));
+      dx[(plane * geo.h + h) * geo.w + w] = T(acc);
+    }
+  }
+}
+
+// Bilinear resize of one plane with ResizeGeometry's taps.
+template <typename T>
+void resize_bilinear_plane(const ResizeGeometry& geo, const T* x, T* y, int64_t plane) {
+  const int64_t W = geo.w, Wo = geo.wo;
+  const T* xp = x + plane * geo.h * W;
+  T* yp = y + plane * geo.ho * Wo;
+  for (int64_t oh = 0; oh < geo.ho; ++oh) {
+    const BilinearTap& a = geo.rows[size_t(oh)];
+    for (int64_t ow = 0; ow < Wo; ++ow) {
+      const BilinearTap& b = geo.cols[size_t(ow)];
+      const double v =
+          a.l0 * (b.l0 * double(xp[a.i0 * W + b.i0]) + b.l1 * double(xp[a.i0 * W + b.i1])) +
+          a.l1 * (b.l0 * double(xp[a.i1 * W + b.i0]) + b.l1 * double(xp[a.i1 * W + b.i1]));
+      yp[oh * Wo + ow] = T(v);
+    }
+  }
+}
+
+}  // namespace rg
