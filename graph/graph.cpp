@@ -215,6 +215,64 @@ ValueId Graph::resize_bilinear(ValueId x, int64_t h, int64_t w) {
   return add_node(OpKind::kResizeBilinear, {x}, a)[0];
 }
 
+namespace {
+OpAttrs conv_attrs(const Graph::ConvOptions& o) {
+  OpAttrs a;
+  a.stride = o.stride, a.padding = o.padding, a.dilation = o.dilation, a.output_padding = o.output_padding;
+  a.groups = o.groups;
+  return a;
+}
+}  // namespace
+
+ValueId Graph::conv2d(ValueId x, ValueId w, const ConvOptions& o) {
+  return add_node(OpKind::kConv2d, {x, w}, conv_attrs(o))[0];
+}
+ValueId Graph::conv_transpose2d(ValueId x, ValueId w, const ConvOptions& o) {
+  return add_node(OpKind::kConvTranspose2d, {x, w}, conv_attrs(o))[0];
+}
+ValueId Graph::group_norm(ValueId x, ValueId scale, ValueId bias, int groups, double eps) {
+  OpAttrs a;
+  a.groups = groups, a.eps = eps;
+  return add_node(OpKind::kGroupNorm, {x, scale, bias}, a)[0];
+}
+ValueId Graph::lrn(ValueId x, int size, double alpha, double beta, double bias) {
+  OpAttrs a;
+  a.kernel = {size, 1}, a.scalar = alpha, a.scalar2 = beta, a.bias = bias;
+  return add_node(OpKind::kLrn, {x}, a)[0];
+}
+ValueId Graph::elu(ValueId x, double alpha) {
+  OpAttrs a;
+  a.scalar = alpha;
+  return add_node(OpKind::kElu, {x}, a)[0];
+}
+ValueId Graph::clip(ValueId x, double lo, double hi) {
+  OpAttrs a;
+  a.scalar = lo, a.scalar2 = hi;
+  return add_node(OpKind::kClip, {x}, a)[0];
+}
+ValueId Graph::hard_sigmoid(ValueId x, double alpha, double beta) {
+  OpAttrs a;
+  a.scalar = alpha, a.scalar2 = beta;
+  return add_node(OpKind::kHardSigmoid, {x}, a)[0];
+}
+ValueId Graph::prelu(ValueId x, ValueId slope) { return add_node(OpKind::kPRelu, {x, slope})[0]; }
+ValueId Graph::softmax(ValueId x) { return add_node(OpKind::kSoftmax, {x})[0]; }
+ValueId Graph::transpose(ValueId x, std::vector<int> perm) {
+  OpAttrs a;
+  a.axes = std::move(perm);
+  return add_node(OpKind::kTranspose, {x}, a)[0];
+}
+ValueId Graph::pad(ValueId x, std::vector<int64_t> pads, OpAttrs::PadMode mode, double value) {
+  OpAttrs a;
+  a.pads = std::move(pads), a.pad_mode = mode, a.scalar = value;
+  return add_node(OpKind::kPad, {x}, a)[0];
+}
+ValueId Graph::resize_nearest(ValueId x, int64_t h, int64_t w) {
+  OpAttrs a;
+  a.shape = {h, w};
+  return add_node(OpKind::kResizeNearest, {x}, a)[0];
+}
+
 ValueId Graph::conv2d(ValueId x, ValueId w, std::array<int, 2> stride, std::array<int, 2> padding) {
   OpAttrs a;
   a.stride = stride;

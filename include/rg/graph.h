@@ -101,6 +101,27 @@ class Graph {
   ValueId resize_bilinear(ValueId x, int64_t h, int64_t w);
   // conv2d with per-dimension stride and padding (rectangular kernels).
   ValueId conv2d(ValueId x, ValueId w, std::array<int, 2> stride, std::array<int, 2> padding);
+  // The conv-net op set's other builders (rg/op.h says what each computes);
+  // Graph::add_node takes any op with its OpAttrs too.
+  struct ConvOptions {
+    std::array<int, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1}, output_padding{0, 0};
+    int groups = 1;
+  };
+  ValueId conv2d(ValueId x, ValueId w, const ConvOptions& o);            // w [c_out, c_in / groups, kh, kw]
+  ValueId conv_transpose2d(ValueId x, ValueId w, const ConvOptions& o);  // w [c_in, c_out / groups, kh, kw]
+  ValueId group_norm(ValueId x, ValueId scale, ValueId bias, int groups, double eps = 1e-5);
+  ValueId lrn(ValueId x, int size, double alpha = 1e-4, double beta = 0.75, double bias = 1.0);
+  ValueId elu(ValueId x, double alpha = 1.0);
+  ValueId clip(ValueId x, double lo, double hi);
+  ValueId hard_sigmoid(ValueId x, double alpha = 0.2, double beta = 0.5);
+  ValueId prelu(ValueId x, ValueId slope);  // slope broadcasts against x
+  ValueId softmax(ValueId x);               // along the last axis
+  ValueId transpose(ValueId x, std::vector<int> perm);
+  // pads: begin for each axis, then end for each axis (ONNX's order).
+  ValueId pad(ValueId x, std::vector<int64_t> pads, OpAttrs::PadMode mode = OpAttrs::PadMode::kConstant,
+              double value = 0.0);
+  // F.interpolate(x, size={h, w}, mode="nearest").
+  ValueId resize_nearest(ValueId x, int64_t h, int64_t w);
 
   // --- Arithmetic (numpy broadcasting) --------------------------------------
   ValueId add(ValueId a, ValueId b);

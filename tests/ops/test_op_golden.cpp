@@ -73,10 +73,7 @@ void expect_golden(const std::string& name, const std::vector<std::string>& ins,
 }
 
 ValueId group_norm(Graph& g, const std::vector<ValueId>& x, int groups, double eps) {
-  OpAttrs a;
-  a.groups = groups;
-  a.eps = eps;
-  return g.add_node(OpKind::kGroupNorm, {x[0], x[1], x[2]}, a)[0];
+  return g.group_norm(x[0], x[1], x[2], groups, eps);
 }
 
 TEST(OpGolden, GroupNormMatchesPyTorch) {
@@ -94,10 +91,8 @@ TEST(OpGolden, GroupNormMatchesPyTorch) {
 ValueId conv(Graph& g, const std::vector<ValueId>& x, OpKind op, std::array<int, 2> stride,
              std::array<int, 2> pad, std::array<int, 2> dilation, int groups,
              std::array<int, 2> output_padding = {0, 0}) {
-  OpAttrs a;
-  a.stride = stride, a.padding = pad, a.dilation = dilation, a.groups = groups,
-  a.output_padding = output_padding;
-  return g.add_node(op, {x[0], x[1]}, a)[0];
+  const Graph::ConvOptions o{stride, pad, dilation, output_padding, groups};
+  return op == OpKind::kConv2d ? g.conv2d(x[0], x[1], o) : g.conv_transpose2d(x[0], x[1], o);
 }
 
 TEST(OpGolden, ConvolutionsWithGroupsAndDilationMatchPyTorch) {
@@ -147,47 +142,30 @@ TEST(OpGolden, CeilModePoolingMatchesPyTorch) {
       1e-6);
 }
 
-ValueId unary(Graph& g, ValueId x, OpKind op, double s, double s2) {
-  OpAttrs a;
-  a.scalar = s, a.scalar2 = s2;
-  return g.add_node(op, {x}, a)[0];
-}
-
 TEST(OpGolden, ActivationsMatchPyTorch) {
   expect_golden(
-      "elu", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kElu, 0.7, 0); }, 1e-15,
+      "elu", {"x"}, [](Graph& g, auto x) { return g.elu(x[0], 0.7); }, 1e-15, 1e-6);
+  expect_golden(
+      "clip", {"x"}, [](Graph& g, auto x) { return g.clip(x[0], -1.0, 1.5); }, 0, 1e-7);
+  expect_golden(
+      "hard_sigmoid", {"x"}, [](Graph& g, auto x) { return g.hard_sigmoid(x[0], 0.2, 0.5); }, 1e-15,
       1e-6);
-  expect_golden(
-      "clip", {"x"}, [](Graph& g, auto x) { return unary(g, x[0], OpKind::kClip, -1.0, 1.5); }, 0,
-      1e-7);
-  expect_golden(
-      "hard_sigmoid", {"x"},
-      [](Graph& g, auto x) { return unary(g, x[0], OpKind::kHardSigmoid, 0.2, 0.5); }, 1e-15, 1e-6);
   // HardSwish as the ONNX importer builds it: x * hard_sigmoid(x, 1/6, 1/2).
   expect_golden(
       "hard_swish", {"x"},
-      [](Graph& g, auto x) {
-        return g.mul(x[0], unary(g, x[0], OpKind::kHardSigmoid, 1.0 / 6, 0.5));
-      },
-      1e-15, 1e-6);
+      [](Graph& g, auto x) { return g.mul(x[0], g.hard_sigmoid(x[0], 1.0 / 6, 0.5)); }, 1e-15,
+      1e-6);
   expect_golden(
-      "prelu", {"x", "slope"},
-      [](Graph& g, auto x) {
-        return g.add_node(OpKind::kPRelu, {x[0], x[1]})[0];
-      },
-      1e-15, 1e-6);
+      "prelu", {"x", "slope"}, [](Graph& g, auto x) { return g.prelu(x[0], x[1]); }, 1e-15, 1e-6);
 }
 
 ValueId transpose(Graph& g, ValueId x, std::vector<int> perm) {
-  OpAttrs a;
-  a.axes = std::move(perm);
-  return g.add_node(OpKind::kTranspose, {x}, a)[0];
+  return g.transpose(x, std::move(perm));
 }
 
 TEST(OpGolden, SoftmaxAndTransposeMatchPyTorch) {
   expect_golden(
-      "softmax", {"x"}, [](Graph& g, auto x) { return g.add_node(OpKind::kSoftmax, {x[0]})[0]; },
-      1e-15, 1e-6);
+      "softmax", {"x"}, [](Graph& g, auto x) { return g.softmax(x[0]); }, 1e-15, 1e-6);
   expect_golden(
       "transpose_1023", {"x"},
       [](Graph& g, auto x) {
@@ -206,17 +184,11 @@ TEST(OpGolden, SoftmaxAndTransposeMatchPyTorch) {
 // F.pad's (left, right, top, bottom) on H and W as ONNX pads (begin per axis, then end).
 ValueId pad(Graph& g, ValueId x, std::array<int64_t, 4> lrtb, OpAttrs::PadMode mode,
             double value = 0) {
-  OpAttrs a;
-  a.pads = {0, 0, lrtb[2], lrtb[0], 0, 0, lrtb[3], lrtb[1]};
-  a.pad_mode = mode;
-  a.scalar = value;
-  return g.add_node(OpKind::kPad, {x}, a)[0];
+  return g.pad(x, {0, 0, lrtb[2], lrtb[0], 0, 0, lrtb[3], lrtb[1]}, mode, value);
 }
 
 ValueId resize_nearest(Graph& g, ValueId x, int64_t h, int64_t w) {
-  OpAttrs a;
-  a.shape = {h, w};
-  return g.add_node(OpKind::kResizeNearest, {x}, a)[0];
+  return g.resize_nearest(x, h, w);
 }
 
 TEST(OpGolden, PadAndNearestResizeMatchPyTorch) {
@@ -248,9 +220,7 @@ TEST(OpGolden, PadAndNearestResizeMatchPyTorch) {
 }
 
 ValueId lrn(Graph& g, ValueId x, int size, double alpha, double beta, double bias) {
-  OpAttrs a;
-  a.kernel = {size, 1}, a.scalar = alpha, a.scalar2 = beta, a.bias = bias;
-  return g.add_node(OpKind::kLrn, {x}, a)[0];
+  return g.lrn(x, size, alpha, beta, bias);
 }
 
 TEST(OpGolden, LrnMatchesPyTorchAndOnnx) {
