@@ -59,8 +59,11 @@ MatMulGeometry matmul_geometry(const Graph& g, const Node& n) {
 
 RowGeometry row_geometry(const Graph& g, const Node& n) {
   const Shape& s = g.shape(n.outputs[0]);
+  const int rank = int(s.size());
   RowGeometry r;
-  r.length = s.back();
+  r.axis = n.attrs.axes.empty() ? rank - 1 : (n.attrs.axes[0] < 0 ? n.attrs.axes[0] + rank : n.attrs.axes[0]);
+  r.length = s[size_t(r.axis)];
+  for (int k = r.axis + 1; k < rank; ++k) r.inner *= s[size_t(k)];
   r.rows = numel(s) / r.length;
   r.backward = n.op == OpKind::kLogSoftmaxBackward;
   r.softmax = n.op == OpKind::kSoftmax;

@@ -45,9 +45,13 @@ struct MatMulGeometry {
 };
 MatMulGeometry matmul_geometry(const Graph& g, const Node& n);
 
-// kLogSoftmax, kLogSoftmaxBackward and kSoftmax: independent rows along the last axis.
+// kLogSoftmax, kLogSoftmaxBackward and kSoftmax: independent rows along one
+// axis. Row r's element i is at base(r) + i * inner (inner: the elements
+// after the axis; 1 for the last axis).
 struct RowGeometry {
-  int64_t rows = 0, length = 0;
+  int64_t rows = 0, length = 0, inner = 1;
+  int axis = 0;
+  int64_t base(int64_t r) const { return (r / inner) * length * inner + r % inner; }
   bool backward = false;  // dx from (dy, y)
   bool softmax = false;   // exp(x - max) / sum, not x - max - log(sum)
 };

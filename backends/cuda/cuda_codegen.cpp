@@ -214,37 +214,36 @@ LaunchSpec make_matmul(const MatMulGeometry& geo, const std::string& T, Arg a, A
   return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {a, b, y}, "matmul_");
 }
 
-// One thread per row of the last axis, in double as the reference: log_softmax
-// of `in`, or (backward) dx = dy - exp(y) * sum(dy) with in = dy, y = y.
+// One thread per row along the axis, in double as the reference: log_softmax
+// or softmax of `in`, or (backward) dx = dy - exp(y) * sum(dy) with in = dy, y = y.
 LaunchSpec make_log_softmax(const RowGeometry& geo, const std::string& T, Arg in, Arg y, Arg out, int sms, int block) {
-  const int64_t L = geo.length, rows = geo.rows;
+  const int64_t L = geo.length, rows = geo.rows, S = geo.inner;
   const bool backward = geo.backward;
+  const std::string at = "[b + i * " + ll(S) + "]";
   std::ostringstream o;
   o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ x, ";
   if (backward) o << "const " << T << "* __restrict__ y, ";
-  o << T << "* out) {\n" << gather_loop(rows, block) << "    const " << T << "* xr = x + e * " << ll(L) << ";\n"
-    << "    " << T << "* o = out + e * " << ll(L) << ";\n";
-  if (geo.softmax) {
-    o << "    double m = (double)xr[0], sum = 0;\n"
-      << "    for (i64 i = 1; i < " << ll(L) << "; ++i) m = fmax(m, (double)xr[i]);\n"
-      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += exp((double)xr[i] - m);\n"
-      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) o[i] = (" << T << ")(exp((double)xr[i] - m) / sum);\n";
-  } else if (backward) {
-    o << "    double sum = 0;\n    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += (double)xr[i];\n"
-      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) o[i] = (" << T << ")((double)xr[i] - exp((double)y[e * " << ll(L)
-      << " + i]) * sum);\n";
+  o << T << "* out) {\n"
+    << gather_loop(rows, block) << "    const i64 b = (e / " << ll(S) << ") * " << ll(L * S) << " + e % " << ll(S)
+    << ";\n";
+  if (backward) {
+    o << "    double sum = 0;\n    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += (double)x" << at << ";\n"
+      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) out" << at << " = (" << T << ")((double)x" << at
+      << " - exp((double)y" << at << ") * sum);\n";
   } else {
-    o << "    double m = (double)xr[0], sum = 0;\n"
-      << "    for (i64 i = 1; i < " << ll(L) << "; ++i) m = fmax(m, (double)xr[i]);\n"
-      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += exp((double)xr[i] - m);\n"
+    o << "    double m = (double)x[b], sum = 0;\n"
+      << "    for (i64 i = 1; i < " << ll(L) << "; ++i) m = fmax(m, (double)x" << at << ");\n"
+      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) sum += exp((double)x" << at << " - m);\n"
       << "    const double lse = m + log(sum);\n"
-      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) o[i] = (" << T << ")((double)xr[i] - lse);\n";
+      << "    for (i64 i = 0; i < " << ll(L) << "; ++i) out" << at << " = (" << T << ")("
+      << (geo.softmax ? "exp((double)x" + at + " - m) / sum" : "(double)x" + at + " - lse") << ");\n";
   }
   o << "  }\n}\n";
   std::vector<Arg> args = {in};
   if (backward) args.push_back(y);
   args.push_back(out);
-  return finish(o.str(), gather_grid(rows, sms, block), unsigned(block), std::move(args), backward ? "logsoftmax_bwd_" : geo.softmax ? "softmax_" : "logsoftmax_");
+  return finish(o.str(), gather_grid(rows, sms, block), unsigned(block), std::move(args),
+                backward ? "logsoftmax_bwd_" : geo.softmax ? "softmax_" : "logsoftmax_");
 }
 
 LaunchSpec make_concat(const ConcatGeometry& geo, const std::string& T, const std::vector<Arg>& ins, Arg out, int sms,

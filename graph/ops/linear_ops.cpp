@@ -1,8 +1,8 @@
 // A classifier's ops: matmul (a, b) -> op(a) @ op(b), both 2-D, op
-// transposing where attrs.transpose_a / transpose_b; log_softmax along the
-// last axis (x - max - log(sum(exp(x - max)))) and its gradient
-// log_softmax_backward (dy, y) -> dy - exp(y) * sum(dy) along the last axis;
-// softmax along the last axis; transpose by a permutation of the axes.
+// transposing where attrs.transpose_a / transpose_b; log_softmax along
+// attrs.axes[0] (the last axis when empty: x - max - log(sum(exp(x - max))))
+// and its gradient log_softmax_backward (dy, y) -> dy - exp(y) * sum(dy);
+// softmax likewise; transpose by a permutation of the axes.
 #include "graph/op_rules.h"
 #include "graph/ops/shape_checks.h"
 
@@ -38,8 +38,11 @@ std::vector<ValueId> matmul_gradient(Graph& g, const Node& n, const std::vector<
 }
 
 std::vector<TensorDesc> log_softmax_shape(const ShapeArgs& s) {
-  if (s.d(0).rank() < 1 || s.d(0).shape.back() < 1)
-    fail(s.node, "needs a non-empty last axis, got " + desc_str(s.d(0)));
+  const int rank = s.d(0).rank();
+  if (rank < 1) fail(s.node, "needs at least one axis, got " + desc_str(s.d(0)));
+  if (s.a.axes.size() > 1) fail(s.node, "takes one axis");
+  const int axis = s.a.axes.empty() ? rank - 1 : normalized_axes(s.node, s.a.axes, rank)[0];
+  if (s.d(0).shape[size_t(axis)] < 1) fail(s.node, "axis " + std::to_string(axis) + " is empty in " + desc_str(s.d(0)));
   return {s.d(0)};
 }
 
@@ -48,11 +51,13 @@ std::vector<TensorDesc> log_softmax_backward_shape(const ShapeArgs& s) {
   return {s.d(0)};
 }
 
-// y * (dy - sum(dy * y)) along the last axis, from the graph's own ops.
+// y * (dy - sum(dy * y)) along the axis, from the graph's own ops.
 std::vector<ValueId> softmax_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout, ForwardValues&) {
   const ValueId y = n.outputs[0];
-  const double L = double(g.shape(y).back());
-  const ValueId sum = g.mul_scalar(g.mean(g.mul(dout[0], y), {-1}, true), L);
+  const int axis = n.attrs.axes.empty() ? -1 : n.attrs.axes[0];
+  const int rank = int(g.shape(y).size());
+  const double L = double(g.shape(y)[size_t(axis < 0 ? axis + rank : axis)]);
+  const ValueId sum = g.mul_scalar(g.mean(g.mul(dout[0], y), {axis}, true), L);
   return {g.mul(y, g.sub(dout[0], sum))};
 }
 
@@ -84,7 +89,7 @@ const OpRule kRules[] = {
     {OpKind::kLogSoftmax, "log_softmax", 1, 1, 0, log_softmax_shape,
      [](Graph& g, const Node& n, const std::vector<ValueId>& dout,
         ForwardValues&) -> std::vector<ValueId> {
-       return {g.add_node(OpKind::kLogSoftmaxBackward, {dout[0], n.outputs[0]})[0]};
+       return {g.add_node(OpKind::kLogSoftmaxBackward, {dout[0], n.outputs[0]}, n.attrs)[0]};
      }},
     {OpKind::kLogSoftmaxBackward, "log_softmax_backward", 2, 1, 0, log_softmax_backward_shape,
      nullptr},

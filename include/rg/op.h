@@ -45,8 +45,8 @@ enum class OpKind : uint8_t {
   kSquare,
   // Classification ops (the Fashion-MNIST classifier's, docs/classifier.md).
   kMatMul,              // (a, b) -> op(a) @ op(b), both 2-D; op transposes where attrs.transpose_a / _b
-  kLogSoftmax,          // along the last axis: x - max - log(sum(exp(x - max)))
-  kLogSoftmaxBackward,  // (dy, y = log_softmax(x)) -> dy - exp(y) * sum(dy) along the last axis
+  kLogSoftmax,          // along attrs.axes[0] (the last axis when empty): x - max - log(sum(exp(x - max)))
+  kLogSoftmaxBackward,  // (dy, y = log_softmax(x)) -> dy - exp(y) * sum(dy) along the same axis
   // Reductions and shape.
   kMean,         // over attrs.axes (all when empty), attrs.keepdims
   kSumTo,        // sum a broadcast result back to attrs.shape (gradient of broadcasting)
@@ -72,7 +72,7 @@ enum class OpKind : uint8_t {
   kHardSigmoid,          // max(0, min(1, attrs.scalar * x + attrs.scalar2)) (ONNX alpha, beta)
   kHardSigmoidBackward,  // (dy, x): alpha * dy where 0 < alpha * x + beta < 1
   kPRelu,                // (x, slope) with broadcasting: x > 0 ? x : slope * x
-  kSoftmax,    // along the last axis: exp(x - max) / sum(exp(x - max)), in double
+  kSoftmax,    // along attrs.axes[0] (last when empty): exp(x - max) / sum(exp(x - max)), in double
   kTranspose,  // y's axis i is x's axis attrs.axes[i] (a permutation)
   // Gathers along each axis (engine/op_geometry.h's AxisGather), forward only.
   kPad,            // attrs.pads (begin per axis, then end per axis), attrs.pad_mode; constant attrs.scalar

@@ -101,6 +101,14 @@ inline std::vector<Case> cases() {
       {"matmul_ta_tb", [](Graph& g, const P& p) { return g.matmul(p("a", {4, 3}, true), p("b", {5, 4}, true), true, true); }},
       {"log_softmax", [](Graph& g, const P& p) { return g.log_softmax(p("x", {4, 7}, true)); }},
       {"log_softmax_rank3", [](Graph& g, const P& p) { return g.log_softmax(g.mul_scalar(p("x", {2, 3, 5}, true), 4.0)); }},
+      {"log_softmax_axis1", [](Graph& g, const P& p) {  // along the channels of NCHW
+         OpAttrs a;
+         a.axes = {1};
+         return g.add_node(OpKind::kLogSoftmax, {g.mul_scalar(p("x", {2, 4, 3, 2}, true), 3.0)}, a)[0]; }},
+      {"softmax_axis1", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.axes = {1};
+         return g.add_node(OpKind::kSoftmax, {g.mul_scalar(p("x", {2, 4, 3, 2}, true), 3.0)}, a)[0]; }},
       {"softmax", [](Graph& g, const P& p) { return g.add_node(OpKind::kSoftmax, {g.mul_scalar(p("x", {3, 2, 5}, true), 3.0)})[0]; }},
       {"transpose_0231", [](Graph& g, const P& p) {  // NCHW -> NHWC
          OpAttrs a;

@@ -163,6 +163,18 @@ ValueId transpose(Graph& g, ValueId x, std::vector<int> perm) {
   return g.transpose(x, std::move(perm));
 }
 
+TEST(OpGolden, SoftmaxAlongTheChannelsMatchesPyTorch) {
+  OpAttrs a;
+  a.axes = {1};
+  expect_golden(
+      "softmax_axis1", {"x"},
+      [&a](Graph& g, auto x) { return g.add_node(OpKind::kSoftmax, {x[0]}, a)[0]; }, 1e-15, 1e-6);
+  expect_golden(
+      "log_softmax_axis1", {"x"},
+      [&a](Graph& g, auto x) { return g.add_node(OpKind::kLogSoftmax, {x[0]}, a)[0]; }, 1e-15,
+      1e-6);
+}
+
 TEST(OpGolden, SoftmaxAndTransposeMatchPyTorch) {
   expect_golden(
       "softmax", {"x"}, [](Graph& g, auto x) { return g.softmax(x[0]); }, 1e-15, 1e-6);

@@ -72,6 +72,8 @@ case("prelu", {"x": randn(2, 3, 5, 4), "slope": randn(3, 1, 1, scale=0.3)},
 # Softmax along the last axis; transpose (ShuffleNet's channel shuffle is a
 # reshape, transpose, reshape).
 case("softmax", {"x": randn(4, 3, 10, scale=3.0)}, lambda x: torch.softmax(x, -1))
+case("softmax_axis1", {"x": randn(2, 5, 3, 4, scale=3.0)}, lambda x: torch.softmax(x, 1))
+case("log_softmax_axis1", {"x": randn(2, 5, 3, 4, scale=3.0)}, lambda x: torch.log_softmax(x, 1))
 case("transpose_1023", {"x": randn(2, 3, 4, 5)}, lambda x: x.permute(1, 0, 2, 3).contiguous())
 case("channel_shuffle", {"x": randn(2, 6, 3, 3)},
      lambda x: x.reshape(2, 2, 3, 3, 3).transpose(1, 2).reshape(2, 6, 3, 3).contiguous())

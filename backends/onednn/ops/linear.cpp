@@ -1,6 +1,7 @@
 // matmul on the stored operands (a transposed operand is the same buffer
 // described with swapped strides, no reorder), the (log)softmax primitives on
 // plain buffers, and transpose as a reorder of strided memory.
+#include <algorithm>
 #include <cmath>
 
 #include "backends/onednn/conv_primitives.h"
@@ -37,15 +38,45 @@ size_t lower_matmul(OneDnnKernel& k, NodeId id) {
   return 0;
 }
 
-// log_softmax along the last axis and its gradient.
+// softmax or log_softmax along the rows of geo, in double as the reference:
+// for the axes oneDNN 2.6 has only a reference kernel for (one that is not
+// the innermost of a plain value).
+void add_rows_loop(OneDnnKernel& k, const RowGeometry& geo, ValueId x, ValueId y) {
+  k.add_fn(
+      [&k, geo, x, y] {
+        const float* xp = k.fp(x);
+        float* yp = k.fp(y);
+        const int64_t L = geo.length, S = geo.inner;
+#pragma omp parallel for schedule(static) if (geo.rows * L >= 32768)
+        for (int64_t r = 0; r < geo.rows; ++r) {
+          const int64_t b = geo.base(r);
+          double m = -HUGE_VAL, sum = 0;
+          for (int64_t i = 0; i < L; ++i) m = std::max(m, double(xp[b + i * S]));
+          for (int64_t i = 0; i < L; ++i) sum += std::exp(double(xp[b + i * S]) - m);
+          const double lse = m + std::log(sum);
+          for (int64_t i = 0; i < L; ++i) {
+            const double v = double(xp[b + i * S]);
+            yp[b + i * S] = float(geo.softmax ? std::exp(v - m) / sum : v - lse);
+          }
+        }
+      },
+      geo.softmax ? "softmax(rows)" : "logsoftmax_fwd(rows)");
+}
+
+// log_softmax along its axis and its gradient.
 size_t lower_log_softmax(OneDnnKernel& k, NodeId id) {
   const Node& n = k.graph().node(id);
   const ValueId y = n.op == OpKind::kLogSoftmax ? n.outputs[0] : n.inputs[1];
   const memory::desc md = k.data_md(y);
-  const int axis = int(k.graph().shape(y).size()) - 1;
+  const RowGeometry geo = row_geometry(k.graph(), n);
+  const int axis = geo.axis;
   const dnnl::engine& eng = k.ctx().eng;
   auto fd = dnnl::logsoftmax_forward::desc(dnnl::prop_kind::forward_training, md, axis);
   auto fpd = dnnl::logsoftmax_forward::primitive_desc(fd, user_scratchpad_attr(), eng);
+  if (n.op == OpKind::kLogSoftmax && is_reference_impl(fpd.impl_info_str())) {
+    add_rows_loop(k, geo, n.inputs[0], y);
+    return 0;
+  }
   if (n.op == OpKind::kLogSoftmax) {
     k.add_prim(dnnl::logsoftmax_forward(fpd), fpd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
                {vref(n.inputs[0]), vref(y)}, "logsoftmax_fwd");
@@ -56,16 +87,17 @@ size_t lower_log_softmax(OneDnnKernel& k, NodeId id) {
   if (is_reference_impl(pd.impl_info_str())) {
     // oneDNN 2.6 has no JIT kernel for it on AVX2: dx = dy - exp(y) * sum(dy)
     // per row, in double as the reference.
-    const int64_t L = k.graph().shape(y).back(), rows = k.graph().desc(y).numel() / L;
     k.add_fn(
-        [&k, dy = n.inputs[0], y, dx = n.outputs[0], L, rows] {
+        [&k, geo, dy = n.inputs[0], y, dx = n.outputs[0]] {
           const float *d = k.fp(dy), *yp = k.fp(y);
           float* o = k.fp(dx);
-          for (int64_t r = 0; r < rows; ++r) {
+          const int64_t L = geo.length, S = geo.inner;
+          for (int64_t r = 0; r < geo.rows; ++r) {
+            const int64_t b = geo.base(r);
             double sum = 0;
-            for (int64_t i = 0; i < L; ++i) sum += double(d[r * L + i]);
+            for (int64_t i = 0; i < L; ++i) sum += double(d[b + i * S]);
             for (int64_t i = 0; i < L; ++i)
-              o[r * L + i] = float(double(d[r * L + i]) - std::exp(double(yp[r * L + i])) * sum);
+              o[b + i * S] = float(double(d[b + i * S]) - std::exp(double(yp[b + i * S])) * sum);
           }
         },
         "logsoftmax_bwd(rows)");
@@ -80,10 +112,14 @@ size_t lower_log_softmax(OneDnnKernel& k, NodeId id) {
 size_t lower_softmax(OneDnnKernel& k, NodeId id) {
   const Node& n = k.graph().node(id);
   const memory::desc md = k.data_md(n.outputs[0]);
-  const int axis = int(k.graph().shape(n.outputs[0]).size()) - 1;
+  const RowGeometry geo = row_geometry(k.graph(), n);
   auto pd = dnnl::softmax_forward::primitive_desc(
-      dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, md, axis),
+      dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, md, geo.axis),
       user_scratchpad_attr(), k.ctx().eng);
+  if (is_reference_impl(pd.impl_info_str())) {
+    add_rows_loop(k, geo, n.inputs[0], n.outputs[0]);
+    return 0;
+  }
   k.add_prim(dnnl::softmax_forward(pd), pd, {{DNNL_ARG_SRC, md}, {DNNL_ARG_DST, md}},
              {vref(n.inputs[0]), vref(n.outputs[0])}, "softmax_fwd");
   return 0;

@@ -23,33 +23,28 @@ void matmul(const MatMulGeometry& geo, const T* a, const T* b, T* y) {
     }
 }
 
-// Rows along the last axis, in double: log_softmax, or its gradient
-// dx = dy - exp(y) * sum(dy) from dy (x here) and the forward output y.
+// Rows along the op's axis, in double: log_softmax, softmax, or
+// log_softmax's gradient dx = dy - exp(y) * sum(dy) from dy (x here) and the
+// forward output y.
 template <typename T>
 void log_softmax(const RowGeometry& geo, const T* x, const T* y, T* out) {
-  const int64_t L = geo.length;
+  const int64_t L = geo.length, S = geo.inner;
   for (int64_t r = 0; r < geo.rows; ++r) {
-    const T* xr = x + r * L;
-    T* o = out + r * L;
-    if (geo.softmax) {
-      double m = -std::numeric_limits<double>::infinity(), sum = 0;
-      for (int64_t i = 0; i < L; ++i) m = std::max(m, double(xr[i]));
-      for (int64_t i = 0; i < L; ++i) sum += std::exp(double(xr[i]) - m);
-      for (int64_t i = 0; i < L; ++i) o[i] = T(std::exp(double(xr[i]) - m) / sum);
-      continue;
-    }
+    const int64_t b = geo.base(r);
+    auto X = [&](int64_t i) { return double(x[b + i * S]); };
     if (geo.backward) {
       double sum = 0;
-      for (int64_t i = 0; i < L; ++i) sum += double(xr[i]);
+      for (int64_t i = 0; i < L; ++i) sum += X(i);
       for (int64_t i = 0; i < L; ++i)
-        o[i] = T(double(xr[i]) - std::exp(double(y[r * L + i])) * sum);
+        out[b + i * S] = T(X(i) - std::exp(double(y[b + i * S])) * sum);
       continue;
     }
     double m = -std::numeric_limits<double>::infinity(), sum = 0;
-    for (int64_t i = 0; i < L; ++i) m = std::max(m, double(xr[i]));
-    for (int64_t i = 0; i < L; ++i) sum += std::exp(double(xr[i]) - m);
+    for (int64_t i = 0; i < L; ++i) m = std::max(m, X(i));
+    for (int64_t i = 0; i < L; ++i) sum += std::exp(X(i) - m);
     const double lse = m + std::log(sum);
-    for (int64_t i = 0; i < L; ++i) o[i] = T(double(xr[i]) - lse);
+    for (int64_t i = 0; i < L; ++i)
+      out[b + i * S] = T(geo.softmax ? std::exp(X(i) - m) / sum : X(i) - lse);
   }
 }
 
