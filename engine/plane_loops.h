@@ -1,4 +1,4 @@
-// The arithmetic of the gather ops that more than one backend runs as a plain
+// The arithmetic of the ops that more than one backend runs as a plain
 // loop over NCHW (the reference backend, and oneDNN's kernels of ours where
 // oneDNN has none that computes the same), written once per plane so that
 // each backend chooses its own parallelism: the reference calls them in
@@ -10,8 +10,30 @@
 #include <cstdint>
 
 #include "engine/op_geometry.h"
+#include "graph/batch_norm_rules.h"
 
 namespace rg {
+
+// Group norm of group `ng` (sample ng / groups, group ng % groups) of NCHW x
+// into y: its statistics by the batch norm rules (two passes in double), then
+// y = (x - mean) * inv * scale[c] + bias[c] in double, rounded once.
+template <typename T>
+void group_norm_group(const T* x, const T* scale, const T* bias, T* y, int64_t channels, int64_t hw,
+                      int64_t groups, double eps, int64_t ng) {
+  const int64_t per = channels / groups, span = per * hw;
+  const T* xg = x + ng * span;
+  double sum = 0, sq = 0;
+  for (int64_t i = 0; i < span; ++i) sum += double(xg[i]);
+  const double mean = sum / double(span);
+  for (int64_t i = 0; i < span; ++i) sq += batch_norm_centred_square(double(xg[i]), mean);
+  const double inv = batch_norm_inv_std(sq / double(span), eps, 1.0);
+  for (int64_t c = 0; c < per; ++c) {
+    const int64_t ch = (ng % groups) * per + c;
+    const double sc = double(scale[ch]), b = double(bias[ch]);
+    for (int64_t i = 0; i < hw; ++i)
+      y[ng * span + c * hw + i] = T(batch_norm_normalize(double(xg[c * hw + i]), mean, inv, sc, b));
+  }
+}
 
 // LRN for plane (b, c) of y, read from x.
 template <typename T>

@@ -41,6 +41,8 @@ using LayoutRule = void (*)(const LayoutConstraints& c, const Graph& g, const No
 void inputs_plain(const LayoutConstraints& c, const Graph& g, const Node& n);
 // Every input and output plain (kernels described on plain buffers only).
 void values_plain(const LayoutConstraints& c, const Graph& g, const Node& n);
+// No constraint (kernels that read and write any layout, or that reorder).
+void any_layout(const LayoutConstraints& c, const Graph& g, const Node& n);
 
 struct LayoutOptions {
   bool blocked = true;  // false: NHWC for every unpinned 4-D class (a test and bench switch)

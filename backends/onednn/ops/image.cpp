@@ -113,7 +113,6 @@ void concat_layout(const LayoutConstraints& c, const Graph& g, const Node& n) {
   if (g.shape(n.outputs[0]).size() != 4) return values_plain(c, g, n);
   for (ValueId v : n.inputs) c.same(v, n.outputs[0]);
 }
-void any_layout(const LayoutConstraints&, const Graph&, const Node&) {}
 
 const OneDnnOp kOps[] = {
     {OpKind::kConcat, lower_concat, concat_layout},

@@ -17,7 +17,6 @@ size_t lower_fill(OneDnnKernel& k, NodeId id) {
   return 0;
 }
 
-void any_layout(const LayoutConstraints&, const Graph&, const Node&) {}
 
 const OneDnnOp kOps[] = {{OpKind::kFill, lower_fill, any_layout}};
 

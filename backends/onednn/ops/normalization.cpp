@@ -116,27 +116,12 @@ size_t lower_group_norm(OneDnnKernel& k, NodeId id) {
       [&k, id] {
         const Node& n = k.graph().node(id);
         const Shape& s = k.graph().shape(n.inputs[0]);
-        const int64_t G = n.attrs.groups, per = s[1] / G, HW = s[2] * s[3], span = per * HW;
+        const int64_t G = n.attrs.groups;
         const float *x = k.fp(n.inputs[0]), *scale = k.fp(n.inputs[1]), *bias = k.fp(n.inputs[2]);
         float* y = k.fp(n.outputs[0]);
-        const double eps = n.attrs.eps;
-#pragma omp parallel for schedule(static) if (s[0] * G * span >= 32768)
-        for (int64_t ng = 0; ng < s[0] * G; ++ng) {
-          const float* xg = x + ng * span;
-          double sum = 0, sq = 0;
-          for (int64_t i = 0; i < span; ++i) sum += double(xg[i]);
-          const double mean = sum / double(span);
-          for (int64_t i = 0; i < span; ++i) sq += batch_norm_centred_square(double(xg[i]), mean);
-          const double inv = batch_norm_inv_std(sq / double(span), eps, 1.0);
-          for (int64_t c = 0; c < per; ++c) {
-            const int64_t ch = (ng % G) * per + c;
-            const double sc = double(scale[ch]), b = double(bias[ch]);
-            const float* xc = xg + c * HW;
-            float* yc = y + ng * span + c * HW;
-            for (int64_t i = 0; i < HW; ++i)
-              yc[i] = float(batch_norm_normalize(double(xc[i]), mean, inv, sc, b));
-          }
-        }
+#pragma omp parallel for schedule(static) if (numel(s) >= 32768)
+        for (int64_t ng = 0; ng < s[0] * G; ++ng)
+          group_norm_group(x, scale, bias, y, s[1], s[2] * s[3], G, n.attrs.eps, ng);
       },
       "group_norm(nchw)");
   return 0;

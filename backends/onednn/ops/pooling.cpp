@@ -160,7 +160,6 @@ size_t lower_avg_pool_backward(OneDnnKernel& k, NodeId id) {
 void pool_layout(const LayoutConstraints& c, const Graph& g, const Node& n) {
   if (own_average(pool_geometry(g, n))) values_plain(c, g, n);
 }
-void any_layout(const LayoutConstraints&, const Graph&, const Node&) {}
 // The backward primitive wants the gradients in the forward source's layout.
 void pool_backward_layout(const LayoutConstraints& c, const Graph&, const Node& n) {
   c.same(n.inputs[1], n.outputs[0]);

@@ -76,31 +76,15 @@ void batch_norm_backward(const RefKernel<T>& k, const Node& n) {
 
 // Group norm: per (sample, group) over its C / G channels and H * W
 // positions, the batch norm rules (two passes in double), then per channel
-// scale and bias.
-template <typename T>
-void group_norm(const RefKernel<T>& k, const Node& n) {
-  const Shape& s = k.graph().shape(n.inputs[0]);
-  const int64_t G = n.attrs.groups, span = s[1] / G * s[2] * s[3], HW = s[2] * s[3];
-  const T *x = k.p(n.inputs[0]), *scale = k.p(n.inputs[1]), *bias = k.p(n.inputs[2]);
-  T* y = k.p(n.outputs[0]);
-  for (int64_t ng = 0; ng < s[0] * G; ++ng) {
-    const T* xg = x + ng * span;
-    double sum = 0, sq = 0;
-    for (int64_t i = 0; i < span; ++i) sum += double(xg[i]);
-    const double mean = sum / double(span);
-    for (int64_t i = 0; i < span; ++i) sq += batch_norm_centred_square(double(xg[i]), mean);
-    const double inv = batch_norm_inv_std(sq / double(span), n.attrs.eps, 1.0);
-    for (int64_t i = 0; i < span; ++i) {
-      const int64_t c = (ng % G) * (s[1] / G) + i / HW;
-      y[ng * span + i] =
-          T(batch_norm_normalize(double(xg[i]), mean, inv, double(scale[c]), double(bias[c])));
-    }
-  }
-}
-
+// scale and bias (engine/plane_loops.h).
 template <typename T>
 void lower_group_norm(RefKernel<T>& k, const Node& n) {
-  k.add_step([&k, &n] { group_norm(k, n); });
+  k.add_step([&k, &n] {
+    const Shape& s = k.graph().shape(n.inputs[0]);
+    for (int64_t ng = 0; ng < s[0] * n.attrs.groups; ++ng)
+      group_norm_group(k.p(n.inputs[0]), k.p(n.inputs[1]), k.p(n.inputs[2]), k.p(n.outputs[0]),
+                       s[1], s[2] * s[3], n.attrs.groups, n.attrs.eps, ng);
+  });
 }
 
 // LRN in double (engine/plane_loops.h).
