@@ -37,6 +37,12 @@ struct ConvGeometry {
   // No groups, no dilation: what the kernels specialised for the models'
   // layers (Winograd, small_conv, flipped deconvolutions) require.
   bool plain() const { return groups == 1 && dh == 1 && dw == 1; }
+  // Whether padding ph (pw) on both sides gives this output size: what an API
+  // with one padding per axis (cuDNN's convolution descriptor) can express.
+  // ONNX's asymmetric pads may not be.
+  bool one_padding_per_axis() const {
+    return (h + 2 * ph - extent_h()) / sh + 1 == ho && (w + 2 * pw - extent_w()) / sw + 1 == wo;
+  }
 };
 
 // For kConv2d (x, w) -> y, kConvTranspose2d (conv2d's backward-data: its input

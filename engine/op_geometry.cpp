@@ -15,6 +15,7 @@ PoolGeometry pool_geometry(const Graph& g, const Node& n) {
   p.kh = n.attrs.kernel[0], p.kw = n.attrs.kernel[1], p.sh = n.attrs.stride[0],
   p.sw = n.attrs.stride[1];
   p.ph = n.attrs.padding[0], p.pw = n.attrs.padding[1];
+  p.ph_end = n.attrs.pad_end(0), p.pw_end = n.attrs.pad_end(1);
   p.max = n.op == OpKind::kMaxPool2d || n.op == OpKind::kMaxPool2dBackward;
   p.count_include_pad = n.attrs.count_include_pad;
   return p;
@@ -45,8 +46,8 @@ std::pair<int64_t, int64_t> PoolGeometry::cols_containing(int64_t w) const { ret
 int64_t PoolGeometry::average_count(const Window& win) const {
   if (!count_include_pad) return (win.h1 - win.hs) * (win.w1 - win.ws);
   // PyTorch counts the padding but not a window's part past it.
-  return (std::min<int64_t>(win.h0 + kh, h + ph) - win.h0) *
-         (std::min<int64_t>(win.w0 + kw, w + pw) - win.w0);
+  return (std::min<int64_t>(win.h0 + kh, h + ph_end) - win.h0) *
+         (std::min<int64_t>(win.w0 + kw, w + pw_end) - win.w0);
 }
 
 MatMulGeometry matmul_geometry(const Graph& g, const Node& n) {

@@ -19,6 +19,7 @@ struct PoolGeometry {
   int64_t planes = 0, h = 0, w = 0;  // x [planes = N * C, h, w]
   int64_t ho = 0, wo = 0;            // y (dy) [planes, ho, wo]
   int kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
+  int ph_end = 0, pw_end = 0;  // padding at the bottom and right (ONNX's asymmetric pads)
   bool max = true;
   bool count_include_pad = true;  // average: divide by kh * kw, else by the clipped window
 

@@ -203,6 +203,22 @@ ValueId Graph::avg_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 
   return add_node(OpKind::kAvgPool2d, {x}, a)[0];
 }
 
+namespace {
+OpAttrs pool_attrs(const Graph::PoolOptions& o) {
+  OpAttrs a;
+  a.kernel = o.kernel, a.stride = o.stride, a.padding = o.padding, a.padding_end = o.padding_end;
+  a.ceil_mode = o.ceil_mode, a.count_include_pad = o.count_include_pad;
+  return a;
+}
+}  // namespace
+
+ValueId Graph::max_pool2d(ValueId x, const PoolOptions& o) {
+  return add_node(OpKind::kMaxPool2d, {x}, pool_attrs(o))[0];
+}
+ValueId Graph::avg_pool2d(ValueId x, const PoolOptions& o) {
+  return add_node(OpKind::kAvgPool2d, {x}, pool_attrs(o))[0];
+}
+
 ValueId Graph::concat(const std::vector<ValueId>& xs, int axis) {
   OpAttrs a;
   a.axes = {axis};
@@ -219,7 +235,7 @@ namespace {
 OpAttrs conv_attrs(const Graph::ConvOptions& o) {
   OpAttrs a;
   a.stride = o.stride, a.padding = o.padding, a.dilation = o.dilation, a.output_padding = o.output_padding;
-  a.groups = o.groups;
+  a.groups = o.groups, a.padding_end = o.padding_end;
   return a;
 }
 }  // namespace

@@ -129,7 +129,7 @@ LaunchSpec make_pool2d(const PoolGeometry& geo, const std::string& T, Arg in, Ar
     o << "    double sum = 0;\n    for (i64 i = hs; i < h1; ++i)\n      for (i64 j = ws; j < w1; ++j) sum += (double)xp[i * " << ll(W)
       << " + j];\n";
     if (geo.count_include_pad)  // PoolGeometry::average_count
-      o << "    const i64 count = (min(h0 + " << kh << ", " << ll(H + ph) << ") - h0) * (min(w0 + " << kw << ", " << ll(W + pw)
+      o << "    const i64 count = (min(h0 + " << kh << ", " << ll(H + geo.ph_end) << ") - h0) * (min(w0 + " << kw << ", " << ll(W + geo.pw_end)
         << ") - w0);\n";
     else
       o << "    const i64 count = (h1 - hs) * (w1 - ws);\n";
@@ -188,8 +188,8 @@ LaunchSpec make_avg_pool2d_backward(const PoolGeometry& geo, const std::string& 
     << "    for (i64 oh = oh_lo; oh <= oh_hi; ++oh)\n      for (i64 ow = ow_lo; ow <= ow_hi; ++ow) {\n"
     << "        const i64 h0 = oh * " << sh << " - " << ph << ", w0 = ow * " << sw << " - " << pw << ";\n";
   if (geo.count_include_pad)  // PoolGeometry::average_count
-    o << "        const i64 count = (min(h0 + " << kh << ", " << ll(H + ph) << ") - h0) * (min(w0 + " << kw << ", "
-      << ll(W + pw) << ") - w0);\n";
+    o << "        const i64 count = (min(h0 + " << kh << ", " << ll(H + geo.ph_end) << ") - h0) * (min(w0 + " << kw << ", "
+      << ll(W + geo.pw_end) << ") - w0);\n";
   else
     o << "        const i64 count = (min(h0 + " << kh << ", " << ll(H) << ") - (h0 > 0 ? h0 : 0)) * (min(w0 + " << kw
       << ", " << ll(W) << ") - (w0 > 0 ? w0 : 0));\n";

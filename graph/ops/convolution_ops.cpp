@@ -11,13 +11,13 @@ namespace {
 
 using namespace shape_checks;
 
-int64_t deconv_out(int64_t in, int k, int s, int p, int op, int d) {
-  return (in - 1) * s - 2 * p + (int64_t(k) - 1) * d + 1 + op;
+int64_t deconv_out(int64_t in, int k, int s, int p, int pe, int op, int d) {
+  return (in - 1) * s - p - pe + (int64_t(k) - 1) * d + 1 + op;
 }
 
 void expect_conv_attrs(const std::string& node, const OpAttrs& a) {
   for (int i = 0; i < 2; ++i)
-    if (a.stride[i] < 1 || a.dilation[i] < 1 || a.padding[i] < 0)
+    if (a.stride[i] < 1 || a.dilation[i] < 1 || a.padding[i] < 0 || a.pad_end(size_t(i)) < 0)
       fail(node, "needs stride >= 1, dilation >= 1 and padding >= 0");
   if (a.groups < 1) fail(node, "groups must be at least 1");
 }
@@ -44,8 +44,9 @@ std::vector<TensorDesc> conv_shape(const ShapeArgs& s, bool transposed) {
         fail(node, "output_padding must be smaller than the stride or the dilation");
   auto out = [&](size_t i) {
     return transposed
-               ? deconv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i], a.output_padding[i], a.dilation[i])
-               : conv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i], a.dilation[i]);
+               ? deconv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i], a.pad_end(i), a.output_padding[i],
+                            a.dilation[i])
+               : conv_out(x[2 + i], int(w[2 + i]), a.stride[i], a.padding[i], a.pad_end(i), a.dilation[i]);
   };
   const int64_t ho = out(0), wo = out(1);
   if (ho <= 0 || wo <= 0)
@@ -62,8 +63,8 @@ std::vector<TensorDesc> conv2d_backward_weight_shape(const ShapeArgs& s) {
   expect_conv_attrs(node, a);
   const Shape &x = s.d(0).shape, &dy = s.d(1).shape, &w = a.shape;
   if (w.size() != 4 || w[0] != dy[1] || w[1] * a.groups != x[1] || dy[1] % a.groups != 0 || x[0] != dy[0] ||
-      conv_out(x[2], int(w[2]), a.stride[0], a.padding[0], a.dilation[0]) != dy[2] ||
-      conv_out(x[3], int(w[3]), a.stride[1], a.padding[1], a.dilation[1]) != dy[3])
+      conv_out(x[2], int(w[2]), a.stride[0], a.padding[0], a.pad_end(0), a.dilation[0]) != dy[2] ||
+      conv_out(x[3], int(w[3]), a.stride[1], a.padding[1], a.pad_end(1), a.dilation[1]) != dy[3])
     fail(node,
          "weight " + shape_str(w) + " does not map input " + shape_str(x) + " to " + shape_str(dy));
   return {TensorDesc{w, s.d(0).dtype}};
@@ -81,8 +82,8 @@ std::vector<ValueId> conv_gradient(Graph& g, const Node& n, ValueId dy, ForwardV
     const Shape &xs = g.shape(x), &ws = g.shape(w), &ys = g.shape(n.outputs[0]);
     for (int i = 0; i < 2; ++i)  // output padding that restores the input size exactly
       a.output_padding[size_t(i)] =
-          int(xs[size_t(2 + i)] + 2 * a.padding[size_t(i)] - (ws[size_t(2 + i)] - 1) * a.dilation[size_t(i)] - 1 -
-              (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
+          int(xs[size_t(2 + i)] + a.padding[size_t(i)] + a.pad_end(size_t(i)) -
+              (ws[size_t(2 + i)] - 1) * a.dilation[size_t(i)] - 1 - (ys[size_t(2 + i)] - 1) * a.stride[size_t(i)]);
   }
   const ValueId xin = saved.activation(x);
   auto weight_gradient = [&] {

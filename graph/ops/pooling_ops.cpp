@@ -10,19 +10,20 @@ namespace {
 
 using namespace shape_checks;
 
-// The output of pooling `x` (NCHW) with a's kernel, stride and padding (floor mode).
+// The output of pooling `x` (NCHW) with a's kernel, stride, padding (before and after) and ceil_mode.
 TensorDesc pooled(const std::string& node, const TensorDesc& x, const OpAttrs& a) {
   expect_rank(node, "input", x, 4);
   for (size_t i = 0; i < 2; ++i)
-    if (a.kernel[i] < 1 || a.stride[i] < 1 || a.padding[i] < 0 || 2 * a.padding[i] > a.kernel[i])
+    if (a.kernel[i] < 1 || a.stride[i] < 1 || a.padding[i] < 0 || 2 * a.padding[i] > a.kernel[i] ||
+        a.pad_end(i) < 0 || 2 * a.pad_end(i) > a.kernel[i])
       fail(node, "needs kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2");
   const Shape& s = x.shape;
   auto out = [&](size_t i) {
-    const int64_t in = s[2 + i], k = a.kernel[i], st = a.stride[i], p = a.padding[i];
-    if (!a.ceil_mode) return conv_out(in, int(k), int(st), int(p));
+    const int64_t in = s[2 + i], k = a.kernel[i], st = a.stride[i], p = a.padding[i], pe = a.pad_end(i);
+    if (!a.ceil_mode) return conv_out(in, int(k), int(st), int(p), int(pe), 1);
     // PyTorch's rule: round up, then drop a last window that would start in
     // the trailing padding.
-    int64_t o = (in + 2 * p - k + st - 1) / st + 1;
+    int64_t o = (in + p + pe - k + st - 1) / st + 1;
     if ((o - 1) * st >= in + p) --o;
     return o;
   };

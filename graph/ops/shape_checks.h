@@ -36,6 +36,10 @@ inline void expect_channel_vector(const std::string& node, const char* what, con
 inline int64_t conv_out(int64_t in, int k, int s, int p, int d = 1) {
   return (in + 2 * p - (int64_t(k) - 1) * d - 1) / s + 1;
 }
+// The same with padding `p` before and `pe` after.
+inline int64_t conv_out(int64_t in, int k, int s, int p, int pe, int d) {
+  return (in + p + pe - (int64_t(k) - 1) * d - 1) / s + 1;
+}
 
 // attrs.axes of a reduction over `rank` dimensions, non-negative and sorted (all when empty).
 inline std::vector<int> normalized_axes(const std::string& node, const std::vector<int>& axes,

@@ -96,6 +96,15 @@ class Graph {
                      std::array<int, 2> padding = {0, 0});
   ValueId avg_pool2d(ValueId x, std::array<int, 2> kernel, std::array<int, 2> stride,
                      std::array<int, 2> padding = {0, 0}, bool count_include_pad = true);
+  // Every pooling option: padding at the end where it differs (ONNX's
+  // asymmetric pads; -1: the same as `padding`) and ceil_mode (PyTorch's).
+  struct PoolOptions {
+    std::array<int, 2> kernel{1, 1}, stride{1, 1}, padding{0, 0}, padding_end{-1, -1};
+    bool ceil_mode = false;
+    bool count_include_pad = true;  // average pooling only
+  };
+  ValueId max_pool2d(ValueId x, const PoolOptions& o);
+  ValueId avg_pool2d(ValueId x, const PoolOptions& o);
   ValueId concat(const std::vector<ValueId>& xs, int axis);
   // F.interpolate(x, size={h, w}, mode="bilinear", align_corners=False).
   ValueId resize_bilinear(ValueId x, int64_t h, int64_t w);
@@ -106,6 +115,10 @@ class Graph {
   struct ConvOptions {
     std::array<int, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1}, output_padding{0, 0};
     int groups = 1;
+    // Bottom and right padding where it differs from `padding` (ONNX's
+    // asymmetric pads); -1: the same. cuDNN cannot express every such case
+    // and refuses it, naming the node.
+    std::array<int, 2> padding_end{-1, -1};
   };
   ValueId conv2d(ValueId x, ValueId w, const ConvOptions& o);            // w [c_out, c_in / groups, kh, kw]
   ValueId conv_transpose2d(ValueId x, ValueId w, const ConvOptions& o);  // w [c_in, c_out / groups, kh, kw]

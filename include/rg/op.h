@@ -96,7 +96,11 @@ const char* op_name(OpKind k);
 // Attributes; each op reads the fields it documents above.
 struct OpAttrs {
   std::array<int, 2> stride{1, 1};
-  std::array<int, 2> padding{0, 0};
+  std::array<int, 2> padding{0, 0};  // convolutions and pooling: at the top and left
+  // Convolutions and pooling: padding at the bottom and right where it differs
+  // from `padding` (ONNX's asymmetric pads, auto_pad SAME_*); -1 means the same.
+  std::array<int, 2> padding_end{-1, -1};
+  int pad_end(size_t axis) const { return padding_end[axis] < 0 ? padding[axis] : padding_end[axis]; }
   std::array<int, 2> output_padding{0, 0};
   double scalar = 0.0;
   double scalar2 = 0.0;  // a second constant (clip's maximum, hard_sigmoid's beta)

@@ -54,6 +54,14 @@ inline std::vector<Case> cases() {
          OpAttrs a;
          a.stride = {2, 2}, a.padding = {1, 0}, a.output_padding = {1, 0}, a.dilation = {2, 2}, a.groups = 2;
          return g.add_node(OpKind::kConvTranspose2d, {p("x", {2, 4, 3, 4}, true), p("w", {4, 3, 3, 2}, true)}, a)[0]; }},
+      {"conv2d_pads_asymmetric", [](Graph& g, const P& p) {  // ONNX pads [1, 0, 2, 1], stride 2
+         OpAttrs a;
+         a.stride = {2, 2}, a.padding = {1, 0}, a.padding_end = {2, 1};
+         return g.add_node(OpKind::kConv2d, {p("x", {2, 2, 6, 5}, true), p("w", {3, 2, 3, 3}, true)}, a)[0]; }},
+      {"conv_transpose2d_pads_asymmetric", [](Graph& g, const P& p) {  // pads [0, 1, 1, 2]
+         OpAttrs a;
+         a.stride = {2, 2}, a.padding = {0, 1}, a.padding_end = {1, 2};
+         return g.add_node(OpKind::kConvTranspose2d, {p("x", {1, 3, 3, 4}, true), p("w", {3, 2, 3, 3}, true)}, a)[0]; }},
       {"batch_norm_train", [](Graph& g, const P& p) { return g.batch_norm_train(p("x", {3, 4, 2, 3}, true), p("gamma", {4}, true), p("beta", {4}, true)).y; }},
       {"batch_norm_inference", [](Graph& g, const P& p) {
          return g.batch_norm_inference(p("x", {2, 3, 2, 2}, true), p("gamma", {3}, true), p("beta", {3}, true), p("mean", {3}, false), p("var", {3}, false)); }},
@@ -140,6 +148,18 @@ inline std::vector<Case> cases() {
          OpAttrs a;
          a.kernel = {2, 2}, a.stride = {2, 2}, a.ceil_mode = true, a.count_include_pad = false;
          return g.add_node(OpKind::kAvgPool2d, {p("x", {1, 2, 5, 7}, true)}, a)[0]; }},
+      {"max_pool2d_pads_asymmetric", [](Graph& g, const P& p) {  // SAME_UPPER: the extra row and column at the end
+         OpAttrs a;
+         a.kernel = {3, 3}, a.stride = {2, 2}, a.padding = {0, 0}, a.padding_end = {1, 1};
+         return g.add_node(OpKind::kMaxPool2d, {p("x", {1, 2, 6, 6}, true)}, a)[0]; }},
+      {"avg_pool2d_pads_asymmetric_excl", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.kernel = {2, 3}, a.stride = {2, 2}, a.padding = {1, 0}, a.padding_end = {0, 1}, a.count_include_pad = false;
+         return g.add_node(OpKind::kAvgPool2d, {p("x", {2, 2, 5, 6}, true)}, a)[0]; }},
+      {"avg_pool2d_pads_asymmetric_ceil_incl", [](Graph& g, const P& p) {  // the divisor stops at the end padding
+         OpAttrs a;
+         a.kernel = {3, 3}, a.stride = {2, 2}, a.padding = {0, 1}, a.padding_end = {1, 0}, a.ceil_mode = true;
+         return g.add_node(OpKind::kAvgPool2d, {p("x", {1, 2, 8, 7}, true)}, a)[0]; }},
       // Forward-only ops.
       {"concat_axis1", [](Graph& g, const P& p) {
          return g.concat({p("a", {2, 2, 3, 3}, false), p("b", {2, 1, 3, 3}, false), p("c", {2, 3, 3, 3}, false)}, 1); }, true},

@@ -3,6 +3,7 @@
 // replayed) bit-identical; and the generated code of whole plans compiles with
 // NVRTC (that part needs no GPU).
 #include <cstring>
+#include <string>
 
 #include "apps/model/ralsgan_step.h"
 #include "backends/ref/ref_backend.h"
@@ -34,6 +35,17 @@ TEST_P(CudaOps, MatchReferenceForwardAndBackwardInF32) {
   testing_ops::set_values(rs, values);
   rs.run();
   auto cuda = make_cuda_backend();
+  const std::string name = GetParam().name;
+  if (name.starts_with("conv") && name.ends_with("_pads_asymmetric")) {
+    // cuDNN's descriptor has one padding per axis: refused, naming why.
+    try {
+      (void)compile(b.graph, *cuda);
+      ADD_FAILURE() << name << ": compiled, expected a refusal";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("cuDNN's convolution descriptor"), std::string::npos) << e.what();
+    }
+    return;
+  }
   auto plan = compile(b.graph, *cuda);
   validate_memory_plan(*plan);
   Session cs(*plan);

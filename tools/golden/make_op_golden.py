@@ -83,6 +83,28 @@ case("channel_shuffle", {"x": randn(2, 6, 3, 3)},
 case("pad_constant", {"x": randn(2, 3, 4, 5)}, lambda x: F.pad(x, (1, 3, 2, 0), value=0.5))
 case("pad_reflect", {"x": randn(2, 3, 4, 5)}, lambda x: F.pad(x, (2, 1, 3, 1), mode="reflect"))
 case("pad_edge", {"x": randn(2, 3, 4, 5)}, lambda x: F.pad(x, (0, 2, 1, 3), mode="replicate"))
+# ONNX's asymmetric pads (pads = [top, left, bottom, right]; auto_pad
+# SAME_UPPER / SAME_LOWER come to this): PyTorch pads explicitly (F.pad takes
+# left, right, top, bottom), then runs the op without padding. The excluding
+# average divides the padded sum by the padded count of real elements.
+def asym(x, t, l, b, r, value=0.0):
+    return F.pad(x, (l, r, t, b), value=value)
+
+
+case("conv_pads_1021_s2", {"x": randn(2, 3, 8, 7), "w": randn(4, 3, 3, 3)},
+     lambda x, w: F.conv2d(asym(x, 1, 0, 2, 1), w, stride=2))
+case("conv_same_lower_k2", {"x": randn(1, 4, 5, 6), "w": randn(4, 2, 2, 2)},
+     lambda x, w: F.conv2d(asym(x, 1, 1, 0, 0), w, groups=2))
+# ConvTranspose: the full output cropped by the pads at each side.
+case("conv_transpose_pads_0112_s2", {"x": randn(2, 3, 4, 3), "w": randn(3, 2, 3, 3)},
+     lambda x, w: F.conv_transpose2d(x, w, stride=2)[:, :, 0:9 - 1, 1:7 - 2])
+case("max_pool_pads_0101_k3s2", {"x": randn(2, 3, 8, 8)},
+     lambda x: F.max_pool2d(asym(x, 0, 0, 1, 1, value=float("-inf")), 3, stride=2))
+case("avg_pool_pads_1001_k2s2_incl", {"x": randn(2, 3, 7, 6)},
+     lambda x: F.avg_pool2d(asym(x, 1, 0, 0, 1), 2, stride=2))
+case("avg_pool_pads_1001_k2s2_excl", {"x": randn(2, 3, 7, 6)},
+     lambda x: F.avg_pool2d(asym(x, 1, 0, 0, 1), 2, stride=2, divisor_override=1)
+     / F.avg_pool2d(asym(torch.ones_like(x), 1, 0, 0, 1), 2, stride=2, divisor_override=1))
 case("resize_nearest_up2", {"x": randn(2, 3, 4, 5)}, lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
 case("resize_nearest_7x3", {"x": randn(2, 3, 4, 5)}, lambda x: F.interpolate(x, size=(7, 3), mode="nearest"))
 

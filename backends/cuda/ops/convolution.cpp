@@ -19,6 +19,13 @@ void build_conv(CudaKernel& k, const Node& n) {
     c.geo = geo;
     c.ws = k.alloc(size_t(c.geo.col_rows() * c.geo.col_cols()) * dtype_size(g.float_type()));
   } else if (!be.dry()) {  // code generation only: no cuDNN, but the bf16 conversions are generated
+    if (!geo.one_padding_per_axis())
+      fail(std::string(op_name(n.op)) + " node '" + n.name + "' (#" + std::to_string(k.group().nodes.front()) +
+           "): its padding differs between the top and bottom or left and right (" + std::to_string(geo.ph) +
+           "/" + std::to_string(geo.pad_bottom()) + ", " + std::to_string(geo.pw) + "/" +
+           std::to_string(geo.pad_right()) +
+           "), which cuDNN's convolution descriptor cannot express; run it on the CPU backends, or pad "
+           "explicitly (Graph::pad) before the convolution");
     c.op = std::make_shared<const ConvOp>(be.cudnn(), n.op, geo, g.float_type(), be.options(),
                                           be.tune());
     c.ws = k.alloc(c.op->workspace_bytes());

@@ -25,7 +25,7 @@ memory::dims pad_end(const PoolGeometry& p) {
 
 bool own_average(const PoolGeometry& p) {
   const memory::dims r = pad_end(p);
-  return !p.max && p.count_include_pad && (r[0] > p.ph || r[1] > p.pw);
+  return !p.max && p.count_include_pad && (r[0] > p.ph_end || r[1] > p.pw_end);
 }
 
 dnnl::algorithm algorithm_of(const PoolGeometry& p) {
