@@ -1,6 +1,7 @@
 #include "engine/op_geometry.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace rg {
 
@@ -98,11 +99,28 @@ int64_t ConcatGeometry::total() const {
 
 namespace {
 
-std::vector<BilinearTap> bilinear_taps(int64_t in, int64_t out) {
+using Coord = OpAttrs::ResizeCoord;
+
+// Output index d's source coordinate on an axis of `in` resized to `out`
+// (OpAttrs::ResizeMode; kTorch is the bilinear one here).
+double source_coordinate(const OpAttrs::ResizeMode& m, size_t axis, int64_t d, int64_t in, int64_t out) {
+  const double scale = m.scale[axis] > 0 ? m.scale[axis] : double(out) / double(in);
+  switch (m.coord) {
+    case Coord::kTorch: return double(in) / double(out) * (double(d) + 0.5) - 0.5;
+    case Coord::kHalfPixel: return (double(d) + 0.5) / scale - 0.5;
+    case Coord::kPytorchHalfPixel: return out > 1 ? (double(d) + 0.5) / scale - 0.5 : 0.0;
+    case Coord::kAlignCorners: return out > 1 ? double(d) * double(in - 1) / double(out - 1) : 0.0;
+    case Coord::kAsymmetric: return double(d) / scale;
+  }
+  return 0;
+}
+
+// Sources outside the axis read its edge (PyTorch clamps the coordinate at 0
+// and repeats the last row; ONNX pads with the edge value: the same).
+std::vector<BilinearTap> bilinear_taps(const OpAttrs::ResizeMode& m, size_t axis, int64_t in, int64_t out) {
   std::vector<BilinearTap> t(static_cast<size_t>(out));
-  const double scale = double(in) / double(out);
   for (int64_t d = 0; d < out; ++d) {
-    const double src = std::max(scale * (double(d) + 0.5) - 0.5, 0.0);
+    const double src = std::max(source_coordinate(m, axis, d, in, out), 0.0);
     const int64_t i0 = std::min<int64_t>(int64_t(src), in - 1);
     const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
     const double l1 = std::min(src - double(i0), 1.0);
@@ -111,14 +129,28 @@ std::vector<BilinearTap> bilinear_taps(int64_t in, int64_t out) {
   return t;
 }
 
+int64_t nearest_index(const OpAttrs::ResizeMode& m, size_t axis, int64_t d, int64_t in, int64_t out) {
+  using R = OpAttrs::NearestRound;
+  if (m.coord == Coord::kTorch) return std::min(in - 1, d * in / out);  // floor(d * in / out), exactly
+  const double src = source_coordinate(m, axis, d, in, out);
+  double i = 0;
+  switch (m.round) {
+    case R::kFloor: i = std::floor(src); break;
+    case R::kCeil: i = std::ceil(src); break;
+    case R::kRoundPreferFloor: i = src - std::floor(src) == 0.5 ? std::floor(src) : std::round(src); break;
+    case R::kRoundPreferCeil: i = src - std::floor(src) == 0.5 ? std::ceil(src) : std::round(src); break;
+  }
+  return std::clamp<int64_t>(int64_t(i), 0, in - 1);
+}
+
 }  // namespace
 
 ResizeGeometry resize_geometry(const Graph& g, const Node& n) {
   const Shape &x = g.shape(n.inputs[0]), &y = g.shape(n.outputs[0]);
   ResizeGeometry r;
   r.planes = x[0] * x[1], r.h = x[2], r.w = x[3], r.ho = y[2], r.wo = y[3];
-  r.rows = bilinear_taps(r.h, r.ho);
-  r.cols = bilinear_taps(r.w, r.wo);
+  r.rows = bilinear_taps(n.attrs.resize, 0, r.h, r.ho);
+  r.cols = bilinear_taps(n.attrs.resize, 1, r.w, r.wo);
   return r;
 }
 
@@ -142,9 +174,8 @@ AxisGather axis_gather(const Graph& g, const Node& n) {
   for (size_t i = 0; i < r; ++i) {
     std::vector<int64_t> m(size_t(y[i]));
     for (int64_t o = 0; o < y[i]; ++o) {
-      if (n.op == OpKind::kResizeNearest) {
-        // floor(o * in / out), exactly, in integers
-        m[size_t(o)] = std::min(x[i] - 1, o * x[i] / y[i]);
+      if (n.op == OpKind::kResizeNearest) {  // NCHW: the spatial axes map, the others are copied
+        m[size_t(o)] = i < 2 ? o : nearest_index(n.attrs.resize, i - 2, o, x[i], y[i]);
         continue;
       }
       const int64_t begin = n.attrs.pads[i], s = o - begin, len = x[i];

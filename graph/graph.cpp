@@ -288,6 +288,11 @@ ValueId Graph::resize_nearest(ValueId x, int64_t h, int64_t w) {
   a.shape = {h, w};
   return add_node(OpKind::kResizeNearest, {x}, a)[0];
 }
+ValueId Graph::resize(ValueId x, int64_t h, int64_t w, bool linear, const OpAttrs::ResizeMode& mode) {
+  OpAttrs a;
+  a.shape = {h, w}, a.resize = mode;
+  return add_node(linear ? OpKind::kResizeBilinear : OpKind::kResizeNearest, {x}, a)[0];
+}
 
 ValueId Graph::conv2d(ValueId x, ValueId w, std::array<int, 2> stride, std::array<int, 2> padding) {
   OpAttrs a;

@@ -135,6 +135,9 @@ class Graph {
               double value = 0.0);
   // F.interpolate(x, size={h, w}, mode="nearest").
   ValueId resize_nearest(ValueId x, int64_t h, int64_t w);
+  // Nearest or bilinear resize of NCHW's spatial axes to {h, w} with ONNX
+  // Resize's modes (OpAttrs::ResizeMode).
+  ValueId resize(ValueId x, int64_t h, int64_t w, bool linear, const OpAttrs::ResizeMode& mode);
 
   // --- Arithmetic (numpy broadcasting) --------------------------------------
   ValueId add(ValueId a, ValueId b);

@@ -62,7 +62,8 @@ enum class OpKind : uint8_t {
   kMaxPool2dBackward,  // (dy, x) -> dx, max pooling's attrs: each window's dy goes to its first maximum
   kAvgPool2d,          // attrs.kernel, stride, padding, count_include_pad, ceil_mode
   kConcat,          // (x0, x1, ..., xk) along attrs.axes[0]; any number (>= 1) of inputs
-  kResizeBilinear,  // to attrs.shape = {H', W'}, as F.interpolate(bilinear, align_corners=False)
+  kResizeBilinear,  // to attrs.shape = {H', W'}; source coordinates by attrs.resize (default as
+                    // F.interpolate(bilinear, align_corners=False))
   kSigmoid,         // 1 / (1 + exp(-x)); build with Graph::add_node(OpKind::kSigmoid, {x})
   // More activations (elementwise), and the gradients training needs.
   kElu,                  // x > 0 ? x : attrs.scalar * (exp(x) - 1)
@@ -76,8 +77,8 @@ enum class OpKind : uint8_t {
   kTranspose,  // y's axis i is x's axis attrs.axes[i] (a permutation)
   // Gathers along each axis (engine/op_geometry.h's AxisGather), forward only.
   kPad,            // attrs.pads (begin per axis, then end per axis), attrs.pad_mode; constant attrs.scalar
-  kResizeNearest,  // NCHW to attrs.shape = {H', W'}: source index floor(d * in / out), as
-                   // F.interpolate(mode="nearest") and ONNX Resize (asymmetric, floor) / Upsample
+  kResizeNearest,  // NCHW to attrs.shape = {H', W'}; by default source index floor(d * in / out), as
+                   // F.interpolate(mode="nearest"); ONNX's modes through attrs.resize
   kAvgPool2dBackward,  // (dy) -> dx of shape attrs.shape: each window's dy / its divisor to its inputs
   // Local response normalisation across channels (ONNX LRN, NCHW): y = x /
   // (attrs.bias + attrs.scalar / size * sum of x^2 over channels [c - (size-1)/2
@@ -128,6 +129,24 @@ struct OpAttrs {
   // Pad: begin for each axis, then end for each axis (ONNX's order), >= 0.
   std::vector<int64_t> pads;
   enum class PadMode : uint8_t { kConstant, kReflect, kEdge } pad_mode = PadMode::kConstant;
+  // Resize (kResizeNearest, kResizeBilinear): how an output index d maps to a
+  // source coordinate (ONNX Resize's coordinate_transformation_mode), with
+  // scale = out / in or the model's own scale where given.
+  enum class ResizeCoord : uint8_t {
+    kTorch,             // F.interpolate: nearest floor(d * in / out); bilinear (d + 0.5) * in / out - 0.5
+    kHalfPixel,         // (d + 0.5) / scale - 0.5
+    kPytorchHalfPixel,  // the same, but 0 where the output axis has length 1
+    kAlignCorners,      // d * (in - 1) / (out - 1), 0 where out = 1
+    kAsymmetric,        // d / scale
+  };
+  // Nearest: how the source coordinate rounds to an index (ONNX nearest_mode;
+  // kTorch always floors). The index is then clamped to the axis.
+  enum class NearestRound : uint8_t { kFloor, kCeil, kRoundPreferFloor, kRoundPreferCeil };
+  struct ResizeMode {
+    ResizeCoord coord = ResizeCoord::kTorch;
+    NearestRound round = NearestRound::kFloor;
+    std::array<double, 2> scale{0, 0};  // out / in per spatial axis where the model gives it; 0: out / in
+  } resize;
   // Adam.
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
 };

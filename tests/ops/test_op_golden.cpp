@@ -276,6 +276,24 @@ TEST(OpGolden, PadAndNearestResizeMatchPyTorch) {
       0, 1e-7);
 }
 
+// ONNX Resize's modes (OpAttrs::ResizeMode), against the F.interpolate call
+// that computes each.
+TEST(OpGolden, ResizeModesMatchPyTorch) {
+  using Coord = OpAttrs::ResizeCoord;
+  using Round = OpAttrs::NearestRound;
+  auto resize = [](int64_t h, int64_t w, bool linear, Coord c, Round r, double scale = 0) {
+    return [=](Graph& g, auto x) { return g.resize(x[0], h, w, linear, {c, r, {scale, scale}}); };
+  };
+  expect_golden("resize_linear_align_corners", {"x"},
+                resize(9, 7, true, Coord::kAlignCorners, Round::kFloor), 1e-14, 1e-6);
+  expect_golden("resize_nearest_half_pixel_ceil", {"x"},
+                resize(7, 3, false, Coord::kHalfPixel, Round::kRoundPreferCeil), 0, 1e-7);
+  expect_golden("resize_linear_scale_1p7", {"x"},
+                resize(8, 10, true, Coord::kHalfPixel, Round::kFloor, 1.7), 1e-14, 1e-6);
+  expect_golden("resize_nearest_scale_1p7", {"x"},
+                resize(8, 10, false, Coord::kAsymmetric, Round::kFloor, 1.7), 0, 1e-7);
+}
+
 ValueId lrn(Graph& g, ValueId x, int size, double alpha, double beta, double bias) {
   return g.lrn(x, size, alpha, beta, bias);
 }

@@ -108,6 +108,21 @@ case("avg_pool_pads_1001_k2s2_excl", {"x": randn(2, 3, 7, 6)},
 case("resize_nearest_up2", {"x": randn(2, 3, 4, 5)}, lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
 case("resize_nearest_7x3", {"x": randn(2, 3, 4, 5)}, lambda x: F.interpolate(x, size=(7, 3), mode="nearest"))
 
+# ONNX Resize's modes against the F.interpolate calls that compute them:
+# align_corners (bilinear, align_corners=True); half_pixel with
+# round_prefer_ceil ("nearest-exact"); a model's own scale of 1.7 (5 -> 8,
+# 6 -> 10), with half_pixel (bilinear) and asymmetric floor (nearest), as
+# scale_factor without recompute_scale_factor.
+case("resize_linear_align_corners", {"x": randn(2, 3, 5, 4)},
+     lambda x: F.interpolate(x, size=(9, 7), mode="bilinear", align_corners=True))
+case("resize_nearest_half_pixel_ceil", {"x": randn(2, 3, 4, 5)},
+     lambda x: F.interpolate(x, size=(7, 3), mode="nearest-exact"))
+case("resize_linear_scale_1p7", {"x": randn(1, 2, 5, 6)},
+     lambda x: F.interpolate(x, scale_factor=1.7, mode="bilinear", align_corners=False, recompute_scale_factor=False))
+case("resize_nearest_scale_1p7", {"x": randn(1, 2, 5, 6)},
+     lambda x: F.interpolate(x, scale_factor=1.7, mode="nearest", recompute_scale_factor=False))
+
+
 # LRN across channels: an odd size against torch's local_response_norm; an
 # even one against ONNX's definition (the window has floor((size-1)/2)
 # channels before, ceil after; torch puts the extra one before).
