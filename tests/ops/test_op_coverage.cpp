@@ -106,5 +106,27 @@ TEST(OpCoverage, CompiledGroupsRunWhereTheTableSays) {
   }
 }
 
+#if RALSGAN_HAVE_ONEDNN
+// oneDNN runs every op of the set with an optimised implementation: no
+// kernel names one of oneDNN's reference ("ref:") primitives. CI runs this
+// natively and again under DNNL_MAX_CPU_ISA=AVX2.
+TEST(OpCoverage, OneDnnRunsNoReferencePrimitive) {
+  auto be = make_onednn_backend({.threads = 2});
+  int primitives = 0;
+  for (const testing_ops::Case& c : testing_ops::cases()) {
+    const testing_ops::BuiltCase b = testing_ops::build_case(c, DType::f32);
+    auto plan = compile(b.graph, *be);
+    for (size_t k = 0; k < plan->groups.size(); ++k) {
+      const std::string d = plan->kernels[k]->describe();
+      EXPECT_EQ(d.find("ref:"), std::string::npos) << "case " << c.name << ": " << d;
+      primitives += d.find("jit:") != std::string::npos || d.find("gemm:") != std::string::npos ||
+                    d.find("brg") != std::string::npos;
+    }
+  }
+  std::printf("%d oneDNN primitives\n", primitives);
+  EXPECT_GT(primitives, 20);  // the check reads real implementation names
+}
+#endif
+
 }  // namespace
 }  // namespace rg
