@@ -104,13 +104,16 @@ using Coord = OpAttrs::ResizeCoord;
 // Output index d's source coordinate on an axis of `in` resized to `out`
 // (OpAttrs::ResizeMode; kTorch is the bilinear one here).
 double source_coordinate(const OpAttrs::ResizeMode& m, size_t axis, int64_t d, int64_t in, int64_t out) {
-  const double scale = m.scale[axis] > 0 ? m.scale[axis] : double(out) / double(in);
+  const bool given = m.scale[axis] > 0;
+  const double scale = given ? m.scale[axis] : double(out) / double(in);
+  const double length = given ? double(in) * scale : double(out);  // ONNX's length_resized
   switch (m.coord) {
     case Coord::kTorch: return double(in) / double(out) * (double(d) + 0.5) - 0.5;
     case Coord::kHalfPixel: return (double(d) + 0.5) / scale - 0.5;
-    case Coord::kPytorchHalfPixel: return out > 1 ? (double(d) + 0.5) / scale - 0.5 : 0.0;
-    case Coord::kAlignCorners: return out > 1 ? double(d) * double(in - 1) / double(out - 1) : 0.0;
+    case Coord::kPytorchHalfPixel: return length > 1 ? (double(d) + 0.5) / scale - 0.5 : 0.0;
+    case Coord::kAlignCorners: return length > 1 ? double(d) * double(in - 1) / (length - 1) : 0.0;
     case Coord::kAsymmetric: return double(d) / scale;
+    case Coord::kTfHalfPixelForNn: return (double(d) + 0.5) / scale;
   }
   return 0;
 }

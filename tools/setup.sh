@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # runtime for AArch64 (run under qemu by ctest) and bare-metal ARM (docs/embedded.md).
 PKGS="build-essential cmake ninja-build pkg-config libdnnl-dev libeigen3-dev libopencv-dev libgif-dev
       libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist
+      libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
       clang libclang-rt-14-dev strace util-linux
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi"
 # CUDA is optional: the CUDA backend is compiled when /usr/local/cuda/bin/nvcc exists.

@@ -120,7 +120,7 @@ LaunchSpec make_pool2d(const PoolGeometry& geo, const std::string& T, Arg in, Ar
     << "    const i64 hs = h0 > 0 ? h0 : 0, ws = w0 > 0 ? w0 : 0;\n"
     << "    const " << T << "* xp = x + plane * " << ll(H * W) << ";\n";
   if (geo.max) {
-    // Windows are never empty (padding <= kernel / 2); a NaN wins, as in the reference.
+    // Windows are never empty (padding < kernel); a NaN wins, as in the reference.
     o << "    " << T << " m = xp[hs * " << ll(W) << " + ws];\n"
       << "    for (i64 i = hs; i < h1; ++i)\n      for (i64 j = ws; j < w1; ++j) {\n"
       << "        const " << T << " v = xp[i * " << ll(W) << " + j];\n        if (v > m || v != v) m = v;\n      }\n"

@@ -13,10 +13,12 @@ using namespace shape_checks;
 // The output of pooling `x` (NCHW) with a's kernel, stride, padding (before and after) and ceil_mode.
 TensorDesc pooled(const std::string& node, const TensorDesc& x, const OpAttrs& a) {
   expect_rank(node, "input", x, 4);
+  // Padding below the kernel (ONNX's rule; PyTorch's, at most half of it, is
+  // stricter): every window then overlaps the input.
   for (size_t i = 0; i < 2; ++i)
-    if (a.kernel[i] < 1 || a.stride[i] < 1 || a.padding[i] < 0 || 2 * a.padding[i] > a.kernel[i] ||
-        a.pad_end(i) < 0 || 2 * a.pad_end(i) > a.kernel[i])
-      fail(node, "needs kernel >= 1, stride >= 1 and 0 <= padding <= kernel / 2");
+    if (a.kernel[i] < 1 || a.stride[i] < 1 || a.padding[i] < 0 || a.padding[i] >= a.kernel[i] ||
+        a.pad_end(i) < 0 || a.pad_end(i) >= a.kernel[i])
+      fail(node, "needs kernel >= 1, stride >= 1 and 0 <= padding < kernel");
   const Shape& s = x.shape;
   auto out = [&](size_t i) {
     const int64_t in = s[2 + i], k = a.kernel[i], st = a.stride[i], p = a.padding[i], pe = a.pad_end(i);

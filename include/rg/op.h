@@ -131,13 +131,15 @@ struct OpAttrs {
   enum class PadMode : uint8_t { kConstant, kReflect, kEdge } pad_mode = PadMode::kConstant;
   // Resize (kResizeNearest, kResizeBilinear): how an output index d maps to a
   // source coordinate (ONNX Resize's coordinate_transformation_mode), with
-  // scale = out / in or the model's own scale where given.
+  // scale = out / in or the model's own scale where given (ONNX then also
+  // takes in * scale, unrounded, as the output length in align_corners).
   enum class ResizeCoord : uint8_t {
     kTorch,             // F.interpolate: nearest floor(d * in / out); bilinear (d + 0.5) * in / out - 0.5
     kHalfPixel,         // (d + 0.5) / scale - 0.5
     kPytorchHalfPixel,  // the same, but 0 where the output axis has length 1
     kAlignCorners,      // d * (in - 1) / (out - 1), 0 where out = 1
     kAsymmetric,        // d / scale
+    kTfHalfPixelForNn,  // (d + 0.5) / scale
   };
   // Nearest: how the source coordinate rounds to an index (ONNX nearest_mode;
   // kTorch always floors). The index is then clamped to the axis.

@@ -119,7 +119,7 @@ TEST(InceptionOps, ConcatAlongLastAxisAndShapeErrors) {
   EXPECT_THROW(g.concat({a, c}, 3), GraphError);
   EXPECT_THROW(g.concat({a, b}, 4), GraphError);
   EXPECT_THROW(g.add_node(OpKind::kConcat, {}, OpAttrs{}), GraphError);
-  EXPECT_THROW(g.max_pool2d(a, {3, 3}, {1, 1}, {2, 2}), GraphError);  // padding above kernel / 2
+  EXPECT_THROW(g.max_pool2d(a, {3, 3}, {1, 1}, {3, 3}), GraphError);  // padding not below the kernel
   EXPECT_EQ(g.shape(g.max_pool2d(a, {3, 3}, {2, 2})), (Shape{2, 3, 1, 2}));
   EXPECT_EQ(g.shape(g.resize_bilinear(a, 299, 299)), (Shape{2, 3, 299, 299}));
   // Values of concat along the last axis against the golden [a, a[..., :2]].

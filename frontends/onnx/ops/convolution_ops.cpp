@@ -1,0 +1,209 @@
+// ONNX's convolutions and linear layers: Conv, ConvTranspose (groups,
+// dilation, asymmetric and auto pads, output_padding and output_shape),
+// BatchNormalization and InstanceNormalization (inference), Gemm and MatMul.
+// 1-D convolutions run as 2-D ones of height 1.
+#include <numeric>
+
+#include "frontends/onnx/onnx_importer.h"
+
+namespace rg::onnx {
+namespace {
+
+// One spatial attribute of a 1-D or 2-D op, as the 2-D one (height first).
+std::vector<int64_t> spatial(NodeContext& c, const char* name, size_t dims, int64_t def) {
+  std::vector<int64_t> v = c.attr_ints(name);
+  if (v.empty()) v.assign(dims, def);
+  if (v.size() != dims) c.unsupported(std::string(name) + " has " + std::to_string(v.size()) + " values for " +
+                                      std::to_string(dims) + " spatial axes");
+  if (dims == 1) v.insert(v.begin(), def);
+  return v;
+}
+
+// pads [begin..., end...] of a 1-D or 2-D op as 2-D {top, left, bottom, right}.
+std::vector<int64_t> spatial_pads(NodeContext& c, size_t dims) {
+  std::vector<int64_t> p = c.attr_ints("pads");
+  if (p.empty()) p.assign(2 * dims, 0);
+  if (p.size() != 2 * dims) c.unsupported("pads has " + std::to_string(p.size()) + " values for " + std::to_string(dims) + " spatial axes");
+  for (int64_t v : p)
+    if (v < 0) c.unsupported("negative pads are not supported");
+  return dims == 1 ? std::vector<int64_t>{0, p[0], 0, p[1]} : p;
+}
+
+// The engine's 4-D form of x (N, C, spatial...), 1-D as height 1.
+ValueId as_4d(NodeContext& c, ValueId x, size_t dims) {
+  if (dims == 2) return x;
+  Shape s = c.graph().shape(x);
+  s.insert(s.begin() + 2, 1);
+  return c.graph().reshape(x, s);
+}
+
+size_t spatial_dims(NodeContext& c, const Shape& x) {
+  if (x.size() != 3 && x.size() != 4)
+    c.unsupported("input " + shape_str(x) + ": only 1-D and 2-D spatial inputs (rank 3 or 4) are supported");
+  return x.size() - 2;
+}
+
+// auto_pad SAME_UPPER / SAME_LOWER: the pads that give out = ceil(in / stride).
+void same_pads(std::vector<int64_t>& pads, const Shape& in, const std::vector<int64_t>& ext,
+               const std::vector<int64_t>& stride, bool upper) {
+  for (size_t i = 0; i < 2; ++i) {
+    const int64_t out = (in[i] + stride[i] - 1) / stride[i];
+    const int64_t total = std::max<int64_t>(0, (out - 1) * stride[i] + ext[i] - in[i]);
+    const int64_t small = total / 2;
+    pads[i] = upper ? small : total - small, pads[2 + i] = upper ? total - small : small;
+  }
+}
+
+Graph::ConvOptions conv_options(const std::vector<int64_t>& stride, const std::vector<int64_t>& pads,
+                                const std::vector<int64_t>& dil, int64_t groups) {
+  Graph::ConvOptions o;
+  for (size_t i = 0; i < 2; ++i) {
+    o.stride[i] = int(stride[i]), o.dilation[i] = int(dil[i]);
+    o.padding[i] = int(pads[i]), o.padding_end[i] = int(pads[2 + i]);
+  }
+  o.groups = int(groups);
+  return o;
+}
+
+ValueId add_bias(NodeContext& c, ValueId y, size_t input) {
+  if (!c.has_input(input)) return y;
+  const int64_t ch = c.graph().shape(y)[1];
+  if (c.shape(input) != Shape{ch}) c.unsupported("bias " + shape_str(c.shape(input)) + " must have " + std::to_string(ch) + " values");
+  return c.graph().add(y, c.graph().reshape(c.value(input), {1, ch, 1, 1}));
+}
+
+ValueId back_to_rank(NodeContext& c, ValueId y, size_t dims) {
+  if (dims == 2) return y;
+  Shape s = c.graph().shape(y);
+  s.erase(s.begin() + 2);
+  return c.graph().reshape(y, s);
+}
+
+void conv_like(NodeContext& c, bool transposed) {
+  const Shape xs = c.shape(0), ws = c.shape(1);
+  const size_t dims = spatial_dims(c, xs);
+  if (ws.size() != xs.size()) c.unsupported("weight " + shape_str(ws) + " does not match input " + shape_str(xs));
+  const std::vector<int64_t> stride = spatial(c, "strides", dims, 1), dil = spatial(c, "dilations", dims, 1);
+  std::vector<int64_t> kernel = spatial(c, "kernel_shape", dims, dims == 1 ? 1 : ws[2]);
+  const std::vector<int64_t> wk = dims == 1 ? std::vector<int64_t>{1, ws[2]} : std::vector<int64_t>{ws[2], ws[3]};
+  if (c.has_attr("kernel_shape") && kernel != wk) c.unsupported("kernel_shape does not match the weight " + shape_str(ws));
+  const int64_t groups = c.attr_int("group", 1);
+  std::vector<int64_t> pads = spatial_pads(c, dims);
+  const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
+  std::vector<int64_t> out_pad = transposed ? spatial(c, "output_padding", dims, 0) : std::vector<int64_t>{0, 0};
+  const std::vector<int64_t> out_shape = transposed ? c.attr_ints("output_shape") : std::vector<int64_t>{};
+  const Shape in2 = dims == 1 ? Shape{1, xs[2]} : Shape{xs[2], xs[3]};
+  const std::vector<int64_t> ext = {(wk[0] - 1) * dil[0] + 1, (wk[1] - 1) * dil[1] + 1};
+  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER")
+    c.unsupported_attr("auto_pad", auto_pad);
+  if (auto_pad == "VALID") pads.assign(4, 0);
+  if (!transposed && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER"))
+    same_pads(pads, in2, ext, stride, auto_pad == "SAME_UPPER");
+  if (transposed && (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")) {
+    // ONNX: total padding = stride * (in - 1) + output_padding + extent - output size; SAME_UPPER puts
+    // the smaller half first, otherwise last. Without output_shape, SAME gives in * stride.
+    std::vector<int64_t> want(2);
+    for (size_t i = 0; i < 2; ++i) want[i] = in2[i] * stride[i];
+    if (!out_shape.empty()) {
+      if (out_shape.size() != dims) c.unsupported("output_shape must have one value per spatial axis");
+      want = dims == 1 ? std::vector<int64_t>{1, out_shape[0]} : out_shape;
+    }
+    for (size_t i = 0; i < 2; ++i) {
+      const int64_t total = stride[i] * (in2[i] - 1) + out_pad[i] + ext[i] - want[i];
+      if (total < 0) {  // a larger output than the full one: the rest is output padding
+        out_pad[i] -= total;
+        pads[i] = pads[2 + i] = 0;
+        continue;
+      }
+      const bool upper = auto_pad == "SAME_UPPER";
+      pads[i] = upper ? total / 2 : total - total / 2, pads[2 + i] = upper ? total - total / 2 : total / 2;
+    }
+  }
+  Graph& g = c.graph();
+  const ValueId x = as_4d(c, c.value(0), dims), w = as_4d(c, c.value(1), dims);
+  Graph::ConvOptions o = conv_options(stride, pads, dil, groups);
+  o.output_padding = {int(out_pad[0]), int(out_pad[1])};
+  const ValueId y = transposed ? g.conv_transpose2d(x, w, o) : g.conv2d(x, w, o);
+  c.set_output(0, back_to_rank(c, add_bias(c, y, 2), dims));
+}
+
+void conv(NodeContext& c) { conv_like(c, false); }
+void conv_transpose(NodeContext& c) { conv_like(c, true); }
+
+// The engine's normalisations take NCHW: [N, C] and [N, C, L] gain unit axes.
+ValueId nchw(NodeContext& c, ValueId x) {
+  Shape s = c.graph().shape(x);
+  if (s.size() < 2 || s.size() > 4) c.unsupported("input " + shape_str(s) + " must have rank 2 to 4");
+  while (s.size() < 4) s.push_back(1);
+  return c.graph().reshape(x, s);
+}
+
+void batch_norm(NodeContext& c) {
+  const double eps = c.attr_float("epsilon", 1e-5f);
+  c.attr_float("momentum", 0.9f);  // running statistics are not updated at inference
+  if (c.attr_int("spatial", 1) != 1) c.unsupported_attr("spatial", "0");
+  if (c.attr_int("training_mode", 0) != 0) c.unsupported_attr("training_mode", "1");
+  const Shape xs = c.shape(0);
+  const ValueId y = c.graph().batch_norm_inference(nchw(c, c.value(0)), c.value(1), c.value(2), c.value(3),
+                                                   c.value(4), eps);
+  c.set_output(0, c.graph().reshape(y, xs));
+}
+
+void instance_norm(NodeContext& c) {
+  const double eps = c.attr_float("epsilon", 1e-5f);
+  const Shape xs = c.shape(0);
+  const ValueId y = c.graph().group_norm(nchw(c, c.value(0)), c.value(1), c.value(2), int(xs.at(1)), eps);
+  c.set_output(0, c.graph().reshape(y, xs));
+}
+
+void gemm(NodeContext& c) {
+  const bool ta = c.attr_int("transA", 0) != 0, tb = c.attr_int("transB", 0) != 0;
+  const double alpha = c.attr_float("alpha", 1.f), beta = c.attr_float("beta", 1.f);
+  Graph& g = c.graph();
+  ValueId y = g.matmul(c.value(0), c.value(1), ta, tb);
+  if (alpha != 1.0) y = g.mul_scalar(y, alpha);
+  if (c.has_input(2) && beta != 0.0) {
+    ValueId bias = c.value(2);
+    if (beta != 1.0) bias = g.mul_scalar(bias, beta);
+    y = g.add(y, bias);
+  }
+  c.set_output(0, y);
+}
+
+// numpy matmul for the cases conv nets have: 2-D by 2-D, N-D by 2-D (rows
+// flattened), and 1-D operands.
+void matmul(NodeContext& c) {
+  Shape a = c.shape(0), b = c.shape(1);
+  Graph& g = c.graph();
+  ValueId av = c.value(0), bv = c.value(1);
+  const bool a1 = a.size() == 1, b1 = b.size() == 1;
+  if (a1) av = g.reshape(av, a = {1, a[0]});
+  if (b1) bv = g.reshape(bv, b = {b[0], 1});
+  if (b.size() != 2)
+    c.unsupported("batched MatMul (" + shape_str(c.shape(0)) + " by " + shape_str(c.shape(1)) +
+                  ") is not supported: the second operand must be 1-D or 2-D");
+  Shape out(a.begin(), a.end() - 1);
+  out.push_back(b[1]);
+  const int64_t rows = numel(a) / a.back();
+  ValueId y = g.matmul(a.size() == 2 ? av : g.reshape(av, {rows, a.back()}), bv);
+  if (a1) out.erase(out.end() - 2);
+  if (b1) out.pop_back();
+  c.set_output(0, g.reshape(y, out));
+}
+
+const OnnxOp kOps[] = {
+    {"Conv", conv},
+    {"ConvTranspose", conv_transpose},
+    {"BatchNormalization", batch_norm},
+    {"InstanceNormalization", instance_norm},
+    {"Gemm", gemm},
+    {"MatMul", matmul},
+};
+
+}  // namespace
+
+std::span<const OnnxOp> convolution_ops() {
+  return kOps;
+}
+
+}  // namespace rg::onnx
