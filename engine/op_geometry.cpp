@@ -175,7 +175,7 @@ AxisGather axis_gather(const Graph& g, const Node& n) {
   for (size_t i = x.size(); i-- > 1;) a.in_strides[i - 1] = a.in_strides[i] * x[i];
   const size_t r = x.size();
   for (size_t i = 0; i < r; ++i) {
-    std::vector<int64_t> m(size_t(y[i]));
+    std::vector<int64_t> m(static_cast<size_t>(y[i]));
     for (int64_t o = 0; o < y[i]; ++o) {
       if (n.op == OpKind::kResizeNearest) {  // NCHW: the spatial axes map, the others are copied
         m[size_t(o)] = i < 2 ? o : nearest_index(n.attrs.resize, i - 2, o, x[i], y[i]);

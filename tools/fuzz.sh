@@ -13,7 +13,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p build/fuzz/artifacts
 export OPENCV_IO_MAX_IMAGE_PIXELS=4194304  # fuzz_decode's memory limit (OpenCV reads it when it loads)
-for t in cache idx decode safetensors plan; do
+for t in cache idx decode safetensors plan onnx; do
   mkdir -p "$work/$t"
   if ! build/fuzz/fuzz/fuzz_$t -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
       -artifact_prefix="build/fuzz/artifacts/fuzz_$t-" "$work/$t" "fuzz/corpus/$t" > "$work/$t.log" 2>&1; then

@@ -182,6 +182,8 @@ class Importer {
     ImportState state{file_, opset_, g_, [this](const std::string& n, const Const& c) { return weight(n, c); }};
     for (int k = 0; k < gp.node_size(); ++k) convert(gp.node(k), k, state);
     for (const auto& out : gp.output()) {
+      if (out.name().empty() || std::count(model.outputs.begin(), model.outputs.end(), out.name()))
+        fail("graph output '" + out.name() + "' is empty or listed twice");
       auto it = vals_.find(out.name());
       if (it == vals_.end()) fail("graph output '" + out.name() + "' is not computed by any node");
       ValueId v = it->second.v;
@@ -318,6 +320,8 @@ class Importer {
       c.unsupported(e.what());
     } catch (const std::invalid_argument& e) {
       c.unsupported(e.what());
+    } catch (const std::out_of_range& e) {  // an index or axis a converter read with .at()
+      c.unsupported(std::string("an index or axis is out of range (") + e.what() + ")");
     }
     return c.finish();
   }

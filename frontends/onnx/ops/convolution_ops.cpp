@@ -174,6 +174,7 @@ void gemm(NodeContext& c) {
 // flattened), and 1-D operands.
 void matmul(NodeContext& c) {
   Shape a = c.shape(0), b = c.shape(1);
+  if (a.empty() || b.empty()) c.unsupported("MatMul of a scalar");
   Graph& g = c.graph();
   ValueId av = c.value(0), bv = c.value(1);
   const bool a1 = a.size() == 1, b1 = b.size() == 1;
