@@ -9,13 +9,19 @@ namespace rg::app {
 
 Flags& Flags::value(const std::string& name, const std::string& meta, const std::string& help, std::string def) {
   order_.push_back(name);
-  specs_[name] = {meta, help, std::move(def), true};
+  specs_[name] = {meta, help, std::move(def), true, false};
+  return *this;
+}
+
+Flags& Flags::repeated(const std::string& name, const std::string& meta, const std::string& help) {
+  order_.push_back(name);
+  specs_[name] = {meta, help, "", true, true};
   return *this;
 }
 
 Flags& Flags::toggle(const std::string& name, const std::string& help) {
   order_.push_back(name);
-  specs_[name] = {"", help, "", false};
+  specs_[name] = {"", help, "", false, false};
   return *this;
 }
 
@@ -44,7 +50,7 @@ bool Flags::parse(int argc, char** argv) {
     if (inline_value) val = name.substr(eq + 1), name = name.substr(0, eq);
     auto it = specs_.find(name);
     if (it == specs_.end()) throw UsageError(command_ + ": unknown flag --" + name + " (see --help)");
-    if (given_.count(name)) throw UsageError(command_ + ": --" + name + " given twice");
+    if (given_.count(name) && !it->second.repeats) throw UsageError(command_ + ": --" + name + " given twice");
     if (it->second.takes_value) {
       if (!inline_value) {
         if (i + 1 >= argc) throw UsageError(command_ + ": --" + name + " needs a value (" + it->second.meta + ")");
@@ -54,6 +60,7 @@ bool Flags::parse(int argc, char** argv) {
       throw UsageError(command_ + ": --" + name + " takes no value");
     }
     given_[name] = val;
+    if (it->second.repeats) repeats_[name].push_back(val);
   }
   for (const std::string& r : required_)
     if (!given_.count(r)) throw UsageError(command_ + ": --" + r + " is required (see --help)");
@@ -69,6 +76,12 @@ std::string Flags::str(const std::string& name) const {
   const Spec& s = spec(name);
   auto it = given_.find(name);
   return it != given_.end() ? it->second : s.def;
+}
+
+std::vector<std::string> Flags::all(const std::string& name) const {
+  spec(name);
+  auto it = repeats_.find(name);
+  return it != repeats_.end() ? it->second : std::vector<std::string>{};
 }
 
 int64_t Flags::integer(const std::string& name, int64_t lo, int64_t hi) const {

@@ -21,6 +21,8 @@ class Flags {
   Flags(std::string command, std::string summary) : command_(std::move(command)), summary_(std::move(summary)) {}
   // A flag taking a value (default shown in --help; empty default = none).
   Flags& value(const std::string& name, const std::string& meta, const std::string& help, std::string def = {});
+  // A flag that may be given several times (--input a=x.npy --input b=y.npy).
+  Flags& repeated(const std::string& name, const std::string& meta, const std::string& help);
   // A boolean switch.
   Flags& toggle(const std::string& name, const std::string& help);
   Flags& required(const std::string& name);
@@ -31,6 +33,7 @@ class Flags {
   bool has(const std::string& name) const;  // given on the command line
   bool on(const std::string& name) const { return has(name); }
   std::string str(const std::string& name) const;
+  std::vector<std::string> all(const std::string& name) const;  // every value of a repeated flag, in order
   int64_t integer(const std::string& name, int64_t lo, int64_t hi) const;
   uint64_t unsigned_integer(const std::string& name) const;
   double real(const std::string& name, double lo, double hi) const;
@@ -40,12 +43,14 @@ class Flags {
   struct Spec {
     std::string meta, help, def;
     bool takes_value;
+    bool repeats = false;
   };
   const Spec& spec(const std::string& name) const;
   std::string command_, summary_;
   std::vector<std::string> order_;
   std::map<std::string, Spec> specs_;
   std::map<std::string, std::string> given_;
+  std::map<std::string, std::vector<std::string>> repeats_;
   std::vector<std::string> required_;
 };
 

@@ -132,7 +132,8 @@ std::vector<Val> NodeContext::finish() {
     if (!read_.count(a.name())) unsupported("attribute " + a.name() + " is not supported");
   for (size_t i = 0; i < outputs_.size(); ++i)
     if (!node_.output(int(i)).empty() && !outputs_[i].c && outputs_[i].v == kNoValue)
-      unsupported("output " + std::to_string(i) + " ('" + node_.output(int(i)) + "') is not supported");
+      outputs_[i].unsupported = where() + ": output " + std::to_string(i) + " ('" + node_.output(int(i)) +
+                                "') is not supported";
   return std::move(outputs_);
 }
 
@@ -186,6 +187,7 @@ class Importer {
         fail("graph output '" + out.name() + "' is empty or listed twice");
       auto it = vals_.find(out.name());
       if (it == vals_.end()) fail("graph output '" + out.name() + "' is not computed by any node");
+      if (!it->second.unsupported.empty()) throw UnsupportedError(it->second.unsupported + " (a graph output)");
       ValueId v = it->second.v;
       if (it->second.c) {
         if (!it->second.c->is_float)
@@ -290,6 +292,7 @@ class Importer {
         fail("node " + std::to_string(index) + " (" + node.op_type() + ") reads '" + name +
              "', which no input, initializer or earlier node defines (a cycle, a missing initializer, or nodes out of "
              "order)");
+      if (!it->second.unsupported.empty()) throw UnsupportedError(it->second.unsupported + ", and node '" + node.name() + "' reads it");
       ins.push_back(&it->second);
       all_const = all_const && it->second.c.has_value();
       if (!it->second.c && it->second.v == kNoValue) all_const = false;  // an integer input not given

@@ -28,6 +28,9 @@ struct Val {
   // a constant (an integer input, only usable as a constant given at import).
   std::string graph_input;
   Shape input_shape;
+  // An output the converter does not compute (Dropout's mask, BatchNorm's
+  // training statistics): why, said when something reads it.
+  std::string unsupported;
   static Val of(ValueId v) {
     Val r;
     r.v = v;
@@ -92,7 +95,8 @@ class NodeContext {
   [[noreturn]] void unsupported_attr(const char* attr, const std::string& value) const;
   std::string where() const;  // "file: node 'name' (Op)"
 
-  // Refuses attributes nobody read; the outputs set.
+  // Refuses attributes nobody read; the outputs set (those not set say so
+  // when read).
   std::vector<Val> finish();
 
  private:

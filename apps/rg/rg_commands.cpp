@@ -1,0 +1,220 @@
+// rg inspect, run and bench (docs/onnx.md).
+#include "apps/rg/rg_commands.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "apps/ralsgan/backend_select.h"
+#include "apps/rg/rg_model.h"
+#include "apps/rg/sgemm_peak.h"
+#include "engine/conv_geometry.h"
+#include "engine/inspect.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/json.h"
+#include "engine/io/npy.h"
+#include "engine/op_geometry.h"
+
+namespace rg::tool {
+namespace {
+
+namespace fs = std::filesystem;
+
+// argv[2] is the model; the flags follow it.
+std::string model_arg(int argc, char** argv, const char* cmd) {
+  if (argc < 3 || std::string(argv[2]).rfind("--", 0) == 0) {
+    if (argc >= 3 && (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h")) return "";
+    throw app::UsageError(std::string("rg ") + cmd + ": the first argument is the model (MODEL.onnx)");
+  }
+  return argv[2];
+}
+
+// The FLOPs of a group's anchor (convolutions and matmuls; 0 for the rest).
+double group_flops(const Plan& plan, size_t k) {
+  const Graph& g = *plan.graph;
+  const Node& n = g.node(plan.groups[k].nodes.front());
+  if (is_convolution(n.op)) return double(conv_geometry(g, n).flops());
+  if (n.op == OpKind::kMatMul) {
+    const MatMulGeometry m = matmul_geometry(g, n);
+    return 2.0 * double(m.m) * double(m.n) * double(m.k);
+  }
+  return 0;
+}
+
+void print_model(const onnx::Model& m, const std::string& path) {
+  size_t weight_bytes = 0;
+  for (const onnx::Weight& w : m.weights) weight_bytes += w.data.size() * sizeof(float);
+  std::printf("model %s: opset %lld, producer '%s', %zu weights (%s)\n", path.c_str(), (long long)m.opset,
+              m.producer.c_str(), m.weights.size(), human_bytes(weight_bytes).c_str());
+  for (size_t i = 0; i < m.inputs.size(); ++i)
+    std::printf("  input  %s %s\n", m.inputs[i].c_str(), shape_str(m.graph->shape(m.graph->inputs()[i].value)).c_str());
+  for (const std::string& o : m.outputs)
+    std::printf("  output %s %s\n", o.c_str(), shape_str(m.graph->shape(m.graph->output(o))).c_str());
+  std::map<std::string, int> ops;
+  for (NodeId id = 0; id < m.graph->num_nodes(); ++id) ++ops[op_name(m.graph->node(id).op)];
+  std::printf("engine ops:");
+  for (const auto& [op, count] : ops) std::printf(" %s x%d", op.c_str(), count);
+  std::printf("\n");
+}
+
+}  // namespace
+
+int cmd_inspect(int argc, char** argv) {
+  app::Flags f("rg inspect", "Print a model's inputs, outputs and ops, and its plan on a backend: each fusion group's "
+                             "kernel and implementation, what falls back to the host, and the memory plan.");
+  add_model_flags(f);
+  app::add_backend_flags(f);
+  f.toggle("no-buffers", "leave out the memory plan's buffer list");
+  const std::string path = model_arg(argc, argv, "inspect");
+  if (!f.parse(argc - 3 + (path.empty() ? 1 : 0), argv + 3 - (path.empty() ? 1 : 0))) return 0;
+  const onnx::Model m = load_model(path, f);
+  print_model(m, path);
+  app::SelectedBackend be = app::make_backend(app::backend_of(f));
+  auto plan = compile(m.graph, *be.backend);
+  std::ostringstream os;
+  print_plan(os, *plan, !f.on("no-buffers"));
+  std::fputs(os.str().c_str(), stdout);
+  int fallbacks = 0;
+  for (size_t k = 0; k < plan->groups.size(); ++k)
+    if (plan->on_fallback[k]) {
+      std::printf("falls back to the host: [%zu] %s\n", k, plan->kernels[k]->describe().c_str());
+      ++fallbacks;
+    }
+  std::printf("%d of %zu kernels fall back to the host\n", fallbacks, plan->groups.size());
+  return 0;
+}
+
+int cmd_run(int argc, char** argv) {
+  app::Flags f("rg run", "Run a model once on inputs from .npy files and write each output as DIR/<output>.npy.");
+  add_model_flags(f);
+  app::add_backend_flags(f);
+  f.repeated("input", "NAME=FILE.npy", "an input's value (float32 or float64); repeat for each input");
+  f.value("out", "DIR", "where the outputs go (created if missing)");
+  f.toggle("overwrite", "replace output files that already exist (by default an existing file is an error)");
+  f.required("out");
+  const std::string path = model_arg(argc, argv, "run");
+  if (!f.parse(argc - 3 + (path.empty() ? 1 : 0), argv + 3 - (path.empty() ? 1 : 0))) return 0;
+  const onnx::Model m = load_model(path, f);
+  const auto inputs = input_values(m, f, false);
+  const fs::path out = f.str("out");
+  std::vector<fs::path> files;
+  for (const std::string& o : m.outputs) {
+    std::string safe = o;
+    for (char& ch : safe)
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.')) ch = '_';
+    files.push_back(out / (safe + ".npy"));
+    if (fs::exists(files.back()) && !f.on("overwrite"))
+      throw app::UsageError(files.back().string() + " exists (--overwrite replaces it)");
+  }
+  app::SelectedBackend be = app::make_backend(app::backend_of(f));
+  Compiled c = compile_model(m, *be.backend, inputs);
+  c.session->run();
+  fs::create_directories(out);
+  for (size_t i = 0; i < m.outputs.size(); ++i) {
+    const std::vector<double> y = c.session->output(m.outputs[i]);
+    const std::vector<float> yf(y.begin(), y.end());
+    io::write_file_atomic(files[i], io::npy_bytes(m.graph->shape(m.graph->output(m.outputs[i])), yf));
+    std::printf("%s\n", files[i].string().c_str());
+  }
+  return 0;
+}
+
+int cmd_bench(int argc, char** argv) {
+  app::Flags f("rg bench",
+               "Time a model on each backend: median and minimum ms per run, each fusion group's ms, GFLOP/s and "
+               "share of this machine's measured sgemm, and each backend's largest output difference against ref.");
+  add_model_flags(f);
+  f.value("backend", "B[,B...]", "backends to time (ref, cpu, cuda); default: every one available");
+  f.value("threads", "N", "CPU threads (cpu backend); 0 = all cores", "0");
+  f.value("runs", "N", "timed runs per backend (after 2 warm-up runs)", "10");
+  f.repeated("input", "NAME=FILE.npy", "an input's value; inputs not given are random from a fixed seed");
+  f.value("json", "FILE", "also write the results as JSON");
+  f.value("top", "N", "groups to list per backend, heaviest first (0: all)", "10");
+  const std::string path = model_arg(argc, argv, "bench");
+  if (!f.parse(argc - 3 + (path.empty() ? 1 : 0), argv + 3 - (path.empty() ? 1 : 0))) return 0;
+  const onnx::Model m = load_model(path, f);
+  const auto inputs = input_values(m, f, true);
+  const int runs = int(f.integer("runs", 1, 100000));
+  const int threads = int(f.integer("threads", 0, 4096));
+  const size_t top = size_t(f.integer("top", 0, 1 << 20));
+  std::vector<std::string> names;
+  if (f.has("backend")) {
+    std::stringstream ss(f.str("backend"));
+    for (std::string b; std::getline(ss, b, ',');) names.push_back(b);
+  } else {
+    names = app::available_backends();
+  }
+  // The reference outputs every backend is compared with.
+  auto ref = app::make_backend({"ref", threads, "f32", "f32"});
+  Compiled rc = compile_model(m, *ref.backend, inputs);
+  rc.session->run();
+  std::map<std::string, std::vector<double>> want;
+  for (const std::string& o : m.outputs) want[o] = rc.session->output(o);
+  const double peak = sgemm_gflops(threads);
+  std::printf("model %s, batch %lld, %d threads; sgemm on this machine: %.1f GFLOP/s\n", path.c_str(),
+              (long long)f.integer("batch", 1, 1 << 20), threads, peak);
+  std::string json = "{\"model\": " + io::json_string(path) + ", \"batch\": " + f.str("batch") +
+                     ", \"threads\": " + std::to_string(threads) + ", \"sgemm_gflops\": " + io::json_number(peak, 6) +
+                     ", \"results\": [";
+  for (size_t bi = 0; bi < names.size(); ++bi) {
+    app::BackendRequest req{names[bi], threads, "f32", "f32"};
+    app::SelectedBackend be = app::make_backend(req);
+    Compiled c = compile_model(m, *be.backend, inputs);
+    for (int i = 0; i < 2; ++i) c.session->run();
+    c.plan->backend->synchronize();
+    std::vector<double> ms;
+    for (int i = 0; i < runs; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      c.session->run();
+      c.plan->backend->synchronize();
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::vector<double> sorted = ms;
+    std::sort(sorted.begin(), sorted.end());
+    const double median = sorted[sorted.size() / 2], best = sorted.front();
+    double diff = 0;
+    for (const std::string& o : m.outputs) {
+      const std::vector<double> got = c.session->output(o);
+      for (size_t k = 0; k < got.size(); ++k) diff = std::max(diff, std::abs(got[k] - want[o][k]));
+    }
+    // Per group: run_timed's milliseconds, averaged over the runs.
+    std::vector<double> group_ms(c.plan->groups.size(), 0.0);
+    for (int i = 0; i < runs; ++i) {
+      const std::vector<double> t = c.session->run_timed();
+      for (size_t k = 0; k < t.size() && k < group_ms.size(); ++k) group_ms[k] += t[k] / runs;
+    }
+    std::printf("\n%s: median %.3f ms, min %.3f ms over %d runs; max |diff| vs ref %.3g\n", be.name.c_str(), median,
+                best, runs, diff);
+    std::vector<size_t> order(group_ms.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return group_ms[a] > group_ms[b]; });
+    json += std::string(bi ? ", " : "") + "{\"backend\": " + io::json_string(be.name) +
+            ", \"median_ms\": " + io::json_number(median, 6) + ", \"min_ms\": " + io::json_number(best, 6) +
+            ", \"runs\": " + std::to_string(runs) + ", \"max_abs_diff_vs_ref\": " + io::json_number(diff, 6) +
+            ", \"groups\": [";
+    for (size_t i = 0; i < order.size(); ++i) {
+      const size_t k = order[i];
+      const double flops = group_flops(*c.plan, k);
+      const double gflops = flops > 0 && group_ms[k] > 0 ? flops / (group_ms[k] * 1e6) : 0;
+      const std::string kernel = c.plan->kernels[k]->describe();
+      if (top == 0 || i < top) {
+        std::printf("  [%zu] %8.3f ms", k, group_ms[k]);
+        if (gflops > 0) std::printf("  %7.1f GFLOP/s (%3.0f%% of sgemm)", gflops, peak > 0 ? 100 * gflops / peak : 0.0);
+        std::printf("  %s\n", kernel.c_str());
+      }
+      json += std::string(i ? ", " : "") + "{\"group\": " + std::to_string(k) + ", \"kernel\": " +
+              io::json_string(kernel) + ", \"ms\": " + io::json_number(group_ms[k], 6) +
+              ", \"gflops\": " + io::json_number(gflops, 6) +
+              ", \"sgemm_share\": " + io::json_number(peak > 0 ? gflops / peak : 0, 4) + "}";
+    }
+    json += "]}";
+  }
+  json += "]}\n";
+  if (f.has("json")) io::write_file_atomic(f.str("json"), json);
+  return 0;
+}
+
+}  // namespace rg::tool

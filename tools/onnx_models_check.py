@@ -1,0 +1,130 @@
+"""Whole networks through `rg run`, against their expected outputs (docs/onnx.md).
+
+1. The nine "light" model-zoo networks the onnx wheel ships
+   (onnx/backend/test/data/light/), with the input ONNX's runner makes
+   (generate_dummy_data(random=False): arange(n) / n) and its tolerance
+   (rtol 1e-3, atol 1e-7).
+2. torchvision ResNet-18, MobileNet-v2 and SqueezeNet-1.1 and the seed's DCGAN
+   generator, with random weights, exported by torch.onnx.export (opset 17),
+   against onnxruntime's outputs: max |diff| / max |ort| <= 1e-3.
+
+Each on the backends given (default ref and cpu). Needs a venv with onnx,
+onnxruntime, torch and torchvision (pip); the ctest suite does not.
+
+Run as: /root/torchvenv/bin/python tools/onnx_models_check.py [--rg build/release/apps/rg/rg] [--backends ref,cpu]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnx.numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def rg_run(rg, model, inputs, backend, work, batch=1):
+    out = os.path.join(work, "out-" + backend)
+    args = [rg, "run", model, "--backend", backend, "--out", out, "--overwrite", "--batch", str(batch)]
+    for name, arr in inputs.items():
+        path = os.path.join(work, name.replace("/", "_") + ".npy")
+        np.save(path, arr)
+        args += ["--input", f"{name}={path}"]
+    r = subprocess.run(args, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return [np.load(p) for p in r.stdout.split()], ""
+
+
+def light_models(rg, backends):
+    import onnx.backend.test as bt
+    light = os.path.join(os.path.dirname(bt.__file__), "data", "light")
+    ok = True
+    for f in sorted(os.listdir(light)):
+        if not f.endswith(".onnx"):
+            continue
+        path = os.path.join(light, f)
+        m = onnx.load(path, load_external_data=False)
+        inits = {i.name for i in m.graph.initializer}
+        feeds = {}
+        for x in m.graph.input:
+            if x.name in inits:
+                continue
+            shape = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in x.type.tensor_type.shape.dim)
+            n = int(np.prod(shape))
+            feeds[x.name] = (np.arange(n).reshape(shape) / n).astype(np.float32)
+        want = onnx.numpy_helper.to_array(onnx.load_tensor(path.replace(".onnx", "_output_0.pb")))
+        for be in backends:
+            with tempfile.TemporaryDirectory() as work:
+                got, err = rg_run(rg, path, feeds, be, work)
+            if got is None:
+                print(f"FAIL {f} on {be}: {err}")
+                ok = False
+                continue
+            g = got[0].reshape(want.shape)
+            bad = np.abs(g - want) > 1e-7 + 1e-3 * np.abs(want)
+            print(f"{'PASS' if not bad.any() else 'FAIL'} {f} on {be}: max |diff| {np.abs(g - want).max():.3g}, "
+                  f"{int(bad.sum())} of {want.size} outside rtol 1e-3")
+            ok = ok and not bad.any()
+    return ok
+
+
+def exported_models(rg, backends):
+    import onnxruntime as ort
+    import torch
+    import torchvision
+
+    sys.path.insert(0, os.path.join(HERE, "golden"))
+    import dcgan
+
+    torch.manual_seed(0)
+    nets = [
+        ("resnet18", torchvision.models.resnet18(weights=None), (2, 3, 224, 224)),
+        ("mobilenet_v2", torchvision.models.mobilenet_v2(weights=None), (2, 3, 224, 224)),
+        ("squeezenet1_1", torchvision.models.squeezenet1_1(weights=None), (2, 3, 224, 224)),
+        ("dcgan_generator_128", dcgan.Generator(128, 1.0, 128), (4, 128, 1, 1)),
+    ]
+    ok = True
+    for name, net, shape in nets:
+        net.eval()
+        for mod in net.modules():  # non-trivial BatchNorm statistics
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 1.5)
+        x = torch.rand(*shape) * 2 - 1
+        with tempfile.TemporaryDirectory() as work:
+            path = os.path.join(work, name + ".onnx")
+            torch.onnx.export(net, (x,), path, dynamo=False, opset_version=17, input_names=["x"],
+                              output_names=["y"], dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+            want = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
+            for be in backends:
+                got, err = rg_run(rg, path, {"x": x.numpy()}, be, work, batch=shape[0])
+                if got is None:
+                    print(f"FAIL {name} on {be}: {err}")
+                    ok = False
+                    continue
+                rel = float(np.abs(got[0] - want).max() / np.abs(want).max())
+                print(f"{'PASS' if rel <= 1e-3 else 'FAIL'} {name} on {be}: max |diff| / max |ort| = {rel:.3g}")
+                ok = ok and rel <= 1e-3
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--rg", default=os.path.join(HERE, "..", "build", "release", "apps", "rg", "rg"))
+    p.add_argument("--backends", default="ref,cpu")
+    p.add_argument("--skip-exported", action="store_true")
+    a = p.parse_args()
+    backends = a.backends.split(",")
+    ok = light_models(a.rg, backends)
+    if not a.skip_exported:
+        ok = exported_models(a.rg, backends) and ok
+    print("all match" if ok else "SOME FAILED")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
