@@ -52,10 +52,26 @@ int64_t PoolGeometry::average_count(const Window& win) const {
 }
 
 MatMulGeometry matmul_geometry(const Graph& g, const Node& n) {
-  const Shape &a = g.shape(n.inputs[0]), &y = g.shape(n.outputs[0]);
+  const Shape &a = g.shape(n.inputs[0]), &b = g.shape(n.inputs[1]), &y = g.shape(n.outputs[0]);
+  const size_t r = y.size();
   MatMulGeometry m;
   m.ta = n.attrs.transpose_a, m.tb = n.attrs.transpose_b;
-  m.m = y[0], m.n = y[1], m.k = a[m.ta ? 0 : 1];
+  m.m = y[r - 2], m.n = y[r - 1], m.k = a[a.size() - (m.ta ? 2 : 1)];
+  const Shape batch(y.begin(), y.end() - 2);
+  m.batch = numel(batch);
+  const Shape ab(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
+  const std::vector<int64_t> sa = broadcast_strides(batch, ab), sb = broadcast_strides(batch, bb);
+  m.a_off.assign(size_t(m.batch), 0);
+  m.b_off.assign(size_t(m.batch), 0);
+  for (int64_t t = 0; t < m.batch; ++t) {
+    int64_t rest = t, oa = 0, ob = 0;
+    for (size_t d = batch.size(); d-- > 0;) {
+      const int64_t i = rest % batch[d];
+      rest /= batch[d];
+      oa += i * sa[d], ob += i * sb[d];
+    }
+    m.a_off[size_t(t)] = oa * m.m * m.k, m.b_off[size_t(t)] = ob * m.k * m.n;
+  }
   return m;
 }
 

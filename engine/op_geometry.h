@@ -37,10 +37,14 @@ struct PoolGeometry {
 };
 PoolGeometry pool_geometry(const Graph& g, const Node& n);
 
-// y [m, n] = op(a) @ op(b), op = transpose where set; a and b row-major as stored.
+// y [batch..., m, n] = op(a) @ op(b), op = transpose where set; a and b
+// row-major as stored, their batch dimensions broadcast as numpy's matmul.
+// Batch matrix t of y reads a's matrix at a_off[t] and b's at b_off[t].
 struct MatMulGeometry {
   int64_t m = 0, n = 0, k = 0;
   bool ta = false, tb = false;
+  int64_t batch = 1;
+  std::vector<int64_t> a_off{0}, b_off{0};
   int64_t a_index(int64_t i, int64_t kk) const { return ta ? kk * m + i : i * k + kk; }
   int64_t b_index(int64_t kk, int64_t j) const { return tb ? j * k + kk : kk * n + j; }
 };

@@ -39,7 +39,7 @@ double group_flops(const Plan& plan, size_t k) {
   if (is_convolution(n.op)) return double(conv_geometry(g, n).flops());
   if (n.op == OpKind::kMatMul) {
     const MatMulGeometry m = matmul_geometry(g, n);
-    return 2.0 * double(m.m) * double(m.n) * double(m.k);
+    return 2.0 * double(m.batch) * double(m.m) * double(m.n) * double(m.k);
   }
   return 0;
 }

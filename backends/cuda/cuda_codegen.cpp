@@ -200,15 +200,28 @@ LaunchSpec make_avg_pool2d_backward(const PoolGeometry& geo, const std::string& 
 
 // One thread per output element, accumulated in double as the reference.
 LaunchSpec make_matmul(const MatMulGeometry& geo, const std::string& T, Arg a, Arg b, Arg y, int sms, int block) {
-  const int64_t M = geo.m, N = geo.n, K = geo.k, n = M * N;
-  // MatMulGeometry::a_index and b_index, printed.
+  const int64_t M = geo.m, N = geo.n, K = geo.k, n = geo.batch * M * N;
+  // MatMulGeometry::a_index and b_index, printed; batched: its offset tables.
   const std::string ai = geo.ta ? "k * " + ll(M) + " + i" : "i * " + ll(K) + " + k";
   const std::string bi = geo.tb ? "j * " + ll(K) + " + k" : "k * " + ll(N) + " + j";
   std::ostringstream o;
-  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ a, const " << T
-    << "* __restrict__ b, " << T << "* y) {\n"
-    << gather_loop(n, block) << "    const i64 j = e % " << ll(N) << ", i = e / " << ll(N) << ";\n"
-    << "    double acc = 0;\n"
+  const bool batched = geo.batch > 1;
+  if (batched) {
+    o << "__device__ const i64 KNAME_aoff[] = {";
+    for (int64_t v : geo.a_off) o << ll(v) << ", ";
+    o << "};\n__device__ const i64 KNAME_boff[] = {";
+    for (int64_t v : geo.b_off) o << ll(v) << ", ";
+    o << "};\n";
+  }
+  o << "extern \"C\" __global__ void __launch_bounds__(" << block << ") KNAME(const " << T << "* __restrict__ a0, const " << T
+    << "* __restrict__ b0, " << T << "* y) {\n"
+    << gather_loop(n, block) << "    const i64 j = e % " << ll(N) << ", i = (e / " << ll(N) << ") % " << ll(M) << ";\n";
+  if (batched)
+    o << "    const i64 t = e / " << ll(M * N) << ";\n"
+      << "    const " << T << "* a = a0 + KNAME_aoff[t];\n    const " << T << "* b = b0 + KNAME_boff[t];\n";
+  else
+    o << "    const " << T << "* a = a0;\n    const " << T << "* b = b0;\n";
+  o << "    double acc = 0;\n"
     << "    for (i64 k = 0; k < " << ll(K) << "; ++k) acc += (double)a[" << ai << "] * (double)b[" << bi << "];\n"
     << "    y[e] = (" << T << ")acc;\n  }\n}\n";
   return finish(o.str(), gather_grid(n, sms, block), unsigned(block), {a, b, y}, "matmul_");

@@ -1,8 +1,11 @@
-// A classifier's ops: matmul (a, b) -> op(a) @ op(b), both 2-D, op
-// transposing where attrs.transpose_a / transpose_b; log_softmax along
+// A classifier's ops: matmul (a, b) -> op(a) @ op(b), matrices in the last
+// two axes (batch axes broadcast), op transposing where attrs.transpose_a / transpose_b; log_softmax along
 // attrs.axes[0] (the last axis when empty: x - max - log(sum(exp(x - max))))
 // and its gradient log_softmax_backward (dy, y) -> dy - exp(y) * sum(dy);
 // softmax likewise; transpose by a permutation of the axes.
+#include <algorithm>
+
+#include "graph/elementwise_ops.h"
 #include "graph/op_rules.h"
 #include "graph/ops/shape_checks.h"
 
@@ -11,30 +14,43 @@ namespace {
 
 using namespace shape_checks;
 
+// Matrices in the last two axes; the axes before them (batch) broadcast as numpy's.
 std::vector<TensorDesc> matmul_shape(const ShapeArgs& s) {
   const OpAttrs& a = s.a;
-  expect_rank(s.node, "first operand", s.d(0), 2);
-  expect_rank(s.node, "second operand", s.d(1), 2);
+  if (s.d(0).rank() < 2 || s.d(1).rank() < 2)
+    fail(s.node, "operands must have rank 2 or more, got " + desc_str(s.d(0)) + " and " + desc_str(s.d(1)));
   if (s.d(0).dtype != s.d(1).dtype)
     fail(s.node, "dtypes differ: " + desc_str(s.d(0)) + " and " + desc_str(s.d(1)));
   const Shape &sa = s.d(0).shape, &sb = s.d(1).shape;
-  const int64_t m = sa[a.transpose_a ? 1 : 0], ka = sa[a.transpose_a ? 0 : 1];
-  const int64_t kb = sb[a.transpose_b ? 1 : 0], n = sb[a.transpose_b ? 0 : 1];
+  const size_t ra = sa.size(), rb = sb.size();
+  const int64_t m = sa[ra - (a.transpose_a ? 1 : 2)], ka = sa[ra - (a.transpose_a ? 2 : 1)];
+  const int64_t kb = sb[rb - (a.transpose_b ? 1 : 2)], n = sb[rb - (a.transpose_b ? 2 : 1)];
   if (ka != kb)
     fail(s.node, "inner dimensions differ: " + shape_str(sa) + (a.transpose_a ? "^T" : "") + " @ " +
                      shape_str(sb) + (a.transpose_b ? "^T" : ""));
-  return {TensorDesc{{m, n}, s.d(0).dtype}};
+  const size_t r = std::max(ra, rb) - 2;
+  Shape y(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t da = i + ra - 2 >= r ? sa[i + ra - 2 - r] : 1, db = i + rb - 2 >= r ? sb[i + rb - 2 - r] : 1;
+    if (da != db && da != 1 && db != 1)
+      fail(s.node, "batch dimensions of " + shape_str(sa) + " and " + shape_str(sb) + " do not broadcast");
+    y[i] = da == 1 ? db : da;
+  }
+  y.push_back(m);
+  y.push_back(n);
+  return {TensorDesc{y, s.d(0).dtype}};
 }
 
 std::vector<ValueId> matmul_gradient(Graph& g, const Node& n, const std::vector<ValueId>& dout,
                                      ForwardValues&) {
   // y = A B with A = op(a), B = op(b): dA = dy B^T and dB = A^T dy, each
-  // written as one matmul of the stored operands (no explicit transposes).
+  // written as one matmul of the stored operands (no explicit transposes),
+  // summed over the batch dimensions an operand was broadcast along.
   const ValueId dy = dout[0], a = n.inputs[0], b = n.inputs[1];
   const bool ta = n.attrs.transpose_a, tb = n.attrs.transpose_b;
   const ValueId da = ta ? g.matmul(b, dy, tb, true) : g.matmul(dy, b, false, !tb);
   const ValueId db = tb ? g.matmul(dy, a, true, ta) : g.matmul(a, dy, !ta, false);
-  return {da, db};
+  return {sum_to_like(g, da, a), sum_to_like(g, db, b)};
 }
 
 std::vector<TensorDesc> log_softmax_shape(const ShapeArgs& s) {

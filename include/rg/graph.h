@@ -152,7 +152,8 @@ class Graph {
   ValueId broadcast_to(ValueId x, const Shape& shape);
   ValueId reshape(ValueId x, const Shape& shape);
   ValueId stop_gradient(ValueId x);
-  // 2-D a [M, K] @ b [K, N] (a given as [K, M] with transpose_a, b as [N, K] with transpose_b).
+  // a [..., M, K] @ b [..., K, N] (a given as [..., K, M] with transpose_a, b as [..., N, K] with
+  // transpose_b); the axes before the last two (batch) broadcast as numpy's matmul.
   ValueId matmul(ValueId a, ValueId b, bool transpose_a = false, bool transpose_b = false);
   // log(softmax(x)) along the last axis, computed stably (x - max - log sum exp).
   ValueId log_softmax(ValueId x);

@@ -44,7 +44,8 @@ enum class OpKind : uint8_t {
   kMulScalar,  // x * attrs.scalar
   kSquare,
   // Classification ops (the Fashion-MNIST classifier's, docs/classifier.md).
-  kMatMul,              // (a, b) -> op(a) @ op(b), both 2-D; op transposes where attrs.transpose_a / _b
+  kMatMul,              // (a, b) -> op(a) @ op(b) in the last two axes, batch axes broadcast; op transposes
+                        // where attrs.transpose_a / _b
   kLogSoftmax,          // along attrs.axes[0] (the last axis when empty): x - max - log(sum(exp(x - max)))
   kLogSoftmaxBackward,  // (dy, y = log_softmax(x)) -> dy - exp(y) * sum(dy) along the same axis
   // Reductions and shape.

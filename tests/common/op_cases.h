@@ -107,6 +107,9 @@ inline std::vector<Case> cases() {
       {"matmul_ta", [](Graph& g, const P& p) { return g.matmul(p("a", {4, 3}, true), p("b", {4, 5}, true), true, false); }},
       {"matmul_tb", [](Graph& g, const P& p) { return g.matmul(p("a", {3, 4}, true), p("b", {5, 4}, true), false, true); }},
       {"matmul_ta_tb", [](Graph& g, const P& p) { return g.matmul(p("a", {4, 3}, true), p("b", {5, 4}, true), true, true); }},
+      {"matmul_batched", [](Graph& g, const P& p) { return g.matmul(p("a", {2, 3, 4}, true), p("b", {2, 4, 5}, true)); }},
+      {"matmul_batch_broadcast_tb", [](Graph& g, const P& p) {  // a's batch [2, 1] against b's [3]; b transposed
+         return g.matmul(p("a", {2, 1, 3, 4}, true), p("b", {3, 5, 4}, true), false, true); }},
       {"log_softmax", [](Graph& g, const P& p) { return g.log_softmax(p("x", {4, 7}, true)); }},
       {"log_softmax_rank3", [](Graph& g, const P& p) { return g.log_softmax(g.mul_scalar(p("x", {2, 3, 5}, true), 4.0)); }},
       {"log_softmax_axis1", [](Graph& g, const P& p) {  // along the channels of NCHW

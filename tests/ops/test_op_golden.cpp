@@ -294,6 +294,11 @@ TEST(OpGolden, ResizeModesMatchPyTorch) {
                 resize(8, 10, false, Coord::kAsymmetric, Round::kFloor, 1.7), 0, 1e-7);
 }
 
+TEST(OpGolden, BatchedMatMulMatchesPyTorch) {
+  expect_golden(
+      "matmul_batch_broadcast", {"a", "b"}, [](Graph& g, auto x) { return g.matmul(x[0], x[1]); }, 1e-14, 1e-6);
+}
+
 ValueId lrn(Graph& g, ValueId x, int size, double alpha, double beta, double bias) {
   return g.lrn(x, size, alpha, beta, bias);
 }

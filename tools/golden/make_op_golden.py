@@ -123,6 +123,10 @@ case("resize_nearest_scale_1p7", {"x": randn(1, 2, 5, 6)},
      lambda x: F.interpolate(x, scale_factor=1.7, mode="nearest", recompute_scale_factor=False))
 
 
+# MatMul with batch dimensions, broadcast as numpy's (ONNX MatMul).
+case("matmul_batch_broadcast", {"a": randn(2, 1, 3, 4), "b": randn(3, 4, 5)}, lambda a, b: torch.matmul(a, b))
+
+
 # LRN across channels: an odd size against torch's local_response_norm; an
 # even one against ONNX's definition (the window has floor((size-1)/2)
 # channels before, ceil after; torch puts the extra one before).

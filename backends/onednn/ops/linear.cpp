@@ -19,17 +19,27 @@ size_t lower_matmul(OneDnnKernel& k, NodeId id) {
   const Graph& g = k.graph();
   const Node& n = g.node(id);
   const Shape &sa = g.shape(n.inputs[0]), &sb = g.shape(n.inputs[1]), &sy = g.shape(n.outputs[0]);
-  auto operand_md = [](const Shape& stored, bool transposed) {
-    const memory::dims d =
-        transposed ? memory::dims{stored[1], stored[0]} : memory::dims{stored[0], stored[1]};
-    const memory::dims st = transposed ? memory::dims{1, stored[1]} : memory::dims{stored[1], 1};
+  const size_t r = sy.size();
+  // An operand as stored (row-major), seen as y's rank: leading unit axes
+  // (oneDNN broadcasts batch axes of size 1), the last two swapped by strides
+  // where it is transposed.
+  auto operand_md = [r](const Shape& stored, bool transposed) {
+    const size_t rs = stored.size();
+    memory::dims d(r, 1), st(r, 0);
+    int64_t stride = 1;
+    for (size_t i = rs; i-- > 0;) {
+      d[r - rs + i] = stored[i], st[r - rs + i] = stride;
+      stride *= stored[i];
+    }
+    for (size_t i = 0; i < r - rs; ++i) st[i] = stride;
+    if (transposed) std::swap(d[r - 1], d[r - 2]), std::swap(st[r - 1], st[r - 2]);
     return memory::desc(d, dt::f32, st);
   };
   const memory::desc amd = operand_md(sa, n.attrs.transpose_a),
                      bmd = operand_md(sb, n.attrs.transpose_b);
   const memory::desc ymd = k.data_md(n.outputs[0]);
-  if (ymd.dims() != memory::dims{sy[0], sy[1]})
-    throw std::logic_error("onednn backend: matmul output is not 2-D");
+  if (ymd.dims() != memory::dims(sy.begin(), sy.end()))
+    throw std::logic_error("onednn backend: matmul output is not plain");
   auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(amd, bmd, ymd), user_scratchpad_attr(),
                                          k.ctx().eng);
   k.add_prim(dnnl::matmul(pd), pd,
@@ -139,7 +149,7 @@ size_t lower_transpose(OneDnnKernel& k, NodeId id) {
 const OneDnnOp kOps[] = {
     {OpKind::kSoftmax, lower_softmax, values_plain},
     {OpKind::kTranspose, lower_transpose, values_plain},
-    {OpKind::kMatMul, lower_matmul},
+    {OpKind::kMatMul, lower_matmul, values_plain},
     // Described on plain buffers only.
     {OpKind::kLogSoftmax, lower_log_softmax, values_plain},
     {OpKind::kLogSoftmaxBackward, lower_log_softmax, values_plain},

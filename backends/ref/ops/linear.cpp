@@ -11,16 +11,20 @@
 namespace rg::ref {
 namespace {
 
-// y [M, N] = op(a) @ op(b), accumulated in double (this is the oracle).
+// y [batch, M, N] = op(a) @ op(b), accumulated in double (this is the oracle).
 template <typename T>
-void matmul(const MatMulGeometry& geo, const T* a, const T* b, T* y) {
-  for (int64_t i = 0; i < geo.m; ++i)
-    for (int64_t j = 0; j < geo.n; ++j) {
-      double acc = 0;
-      for (int64_t k = 0; k < geo.k; ++k)
-        acc += double(a[geo.a_index(i, k)]) * double(b[geo.b_index(k, j)]);
-      y[i * geo.n + j] = T(acc);
-    }
+void matmul(const MatMulGeometry& geo, const T* a0, const T* b0, T* y0) {
+  for (int64_t t = 0; t < geo.batch; ++t) {
+    const T *a = a0 + geo.a_off[size_t(t)], *b = b0 + geo.b_off[size_t(t)];
+    T* y = y0 + t * geo.m * geo.n;
+    for (int64_t i = 0; i < geo.m; ++i)
+      for (int64_t j = 0; j < geo.n; ++j) {
+        double acc = 0;
+        for (int64_t k = 0; k < geo.k; ++k)
+          acc += double(a[geo.a_index(i, k)]) * double(b[geo.b_index(k, j)]);
+        y[i * geo.n + j] = T(acc);
+      }
+  }
 }
 
 // Rows along the op's axis, in double: log_softmax, softmax, or

@@ -170,8 +170,8 @@ void gemm(NodeContext& c) {
   c.set_output(0, y);
 }
 
-// numpy matmul for the cases conv nets have: 2-D by 2-D, N-D by 2-D (rows
-// flattened), and 1-D operands.
+// numpy's matmul: 1-D operands gain a unit axis (removed from the result);
+// batch axes broadcast.
 void matmul(NodeContext& c) {
   Shape a = c.shape(0), b = c.shape(1);
   if (a.empty() || b.empty()) c.unsupported("MatMul of a scalar");
@@ -180,16 +180,11 @@ void matmul(NodeContext& c) {
   const bool a1 = a.size() == 1, b1 = b.size() == 1;
   if (a1) av = g.reshape(av, a = {1, a[0]});
   if (b1) bv = g.reshape(bv, b = {b[0], 1});
-  if (b.size() != 2)
-    c.unsupported("batched MatMul (" + shape_str(c.shape(0)) + " by " + shape_str(c.shape(1)) +
-                  ") is not supported: the second operand must be 1-D or 2-D");
-  Shape out(a.begin(), a.end() - 1);
-  out.push_back(b[1]);
-  const int64_t rows = numel(a) / a.back();
-  ValueId y = g.matmul(a.size() == 2 ? av : g.reshape(av, {rows, a.back()}), bv);
+  ValueId y = g.matmul(av, bv);
+  Shape out = g.shape(y);
   if (a1) out.erase(out.end() - 2);
   if (b1) out.pop_back();
-  c.set_output(0, g.reshape(y, out));
+  c.set_output(0, out == g.shape(y) ? y : g.reshape(y, out));
 }
 
 const OnnxOp kOps[] = {
