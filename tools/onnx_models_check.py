@@ -11,7 +11,11 @@
 Each on the backends given (default ref and cpu). Needs a venv with onnx,
 onnxruntime, torch and torchvision (pip); the ctest suite does not.
 
+3. With --generator-run RUN: `ralsgan export --onnx` of a trained run in
+   onnxruntime, against the PNGs `ralsgan generate` writes (within 1 level).
+
 Run as: /root/torchvenv/bin/python tools/onnx_models_check.py [--rg build/release/apps/rg/rg] [--backends ref,cpu]
+        [--generator-run demo-run]
 """
 import argparse
 import os
@@ -112,16 +116,48 @@ def exported_models(rg, backends):
     return ok
 
 
+def exported_generator(rg_dir, run):
+    """`ralsgan export --onnx` of a trained run, in onnxruntime, against the PNGs
+    `ralsgan generate` writes for the same latents: within 1 level."""
+    import onnxruntime as ort
+    from PIL import Image
+
+    sys.path.insert(0, os.path.join(HERE, "golden"))
+    import philox
+
+    ralsgan = os.path.join(rg_dir, "..", "ralsgan", "ralsgan")
+    with tempfile.TemporaryDirectory() as work:
+        onnx_file = os.path.join(work, "g.onnx")
+        subprocess.run([ralsgan, "export", "--checkpoint", run, "--onnx", onnx_file], check=True, capture_output=True)
+        subprocess.run([ralsgan, "generate", "--checkpoint", run, "--out", os.path.join(work, "png"), "--count", "16",
+                        "--seed", "0", "--backend", "cpu"], check=True, capture_output=True)
+        sess = ort.InferenceSession(onnx_file, providers=["CPUExecutionProvider"])
+        nz = sess.get_inputs()[0].shape[1]
+        z = np.array([philox.latent_list(0, 0, i, nz) for i in range(16)], dtype=np.float32)
+        y = sess.run(None, {"z": z})[0].astype(np.float64)
+        pixels = np.clip(np.floor((y + 1) * 127.5 + 0.5), 0, 255).transpose(0, 2, 3, 1)
+        worst = 0
+        for i in range(16):
+            png = np.asarray(Image.open(os.path.join(work, "png", f"image_{i:05d}.png")).convert("RGB"), dtype=np.float64)
+            worst = max(worst, int(np.abs(png - pixels[i]).max()))
+    print(f"{'PASS' if worst <= 1 else 'FAIL'} ralsgan export --onnx in onnxruntime against ralsgan generate's PNGs: "
+          f"max {worst} level(s) apart")
+    return worst <= 1
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rg", default=os.path.join(HERE, "..", "build", "release", "apps", "rg", "rg"))
     p.add_argument("--backends", default="ref,cpu")
     p.add_argument("--skip-exported", action="store_true")
+    p.add_argument("--generator-run", help="a ralsgan run folder: check `ralsgan export --onnx` against its PNGs")
     a = p.parse_args()
     backends = a.backends.split(",")
     ok = light_models(a.rg, backends)
     if not a.skip_exported:
         ok = exported_models(a.rg, backends) and ok
+    if a.generator_run:
+        ok = exported_generator(os.path.dirname(os.path.abspath(a.rg)), a.generator_run) and ok
     print("all match" if ok else "SOME FAILED")
     sys.exit(0 if ok else 1)
 

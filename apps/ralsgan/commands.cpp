@@ -237,12 +237,20 @@ int cmd_export(int argc, char** argv) {
   f.value("checkpoint", "RUN|FILE",
           "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
       .value("out", "DIR", "output folder for model.rgplan and model.h")
+      .value("onnx", "FILE",
+             "instead, write the generator as a standard ONNX model (opset 18; input z [N, nz], output images "
+             "[N, 3, S, S] in [-1, 1]; docs/onnx.md)")
       .value("batch", "B", "images per rg_run call", "1")
       .value("weights", "f32|bf16",
              "weights' type in the plan (bf16: half the size, not bit-exact)", "f32")
-      .required("checkpoint")
-      .required("out");
+      .required("checkpoint");
   if (!f.parse(argc, argv)) return 0;
+  if (f.has("onnx") == f.has("out")) throw UsageError("export: give one of --out DIR and --onnx FILE");
+  if (f.has("onnx")) {
+    export_onnx(f.str("checkpoint"), f.str("onnx"));
+    std::fprintf(stderr, "wrote %s\n", f.str("onnx").c_str());
+    return 0;
+  }
   const std::string w = f.str("weights");
   if (w != "f32" && w != "bf16")
     throw UsageError("export: --weights must be f32 or bf16, got " + w);

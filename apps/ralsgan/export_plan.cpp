@@ -13,6 +13,9 @@
 #include "engine/memory_planner.h"
 #include "engine/schedule.h"
 #include "runtime/rg_runtime.h"
+#if RALSGAN_HAVE_ONNX
+#include "rg/onnx.h"
+#endif
 
 namespace rg::app {
 
@@ -294,6 +297,35 @@ ExportResult export_plan(const ExportOptions& opt) {
   r.file_bytes = h.file_bytes, r.arena_bytes = h.arena_bytes, r.weights_bytes = h.weights_bytes;
   r.kernels = int(h.kernel_count);
   return r;
+}
+
+void export_onnx(const fs::path& checkpoint, const fs::path& onnx_file) {
+#if RALSGAN_HAVE_ONNX
+  const fs::path gfile = generator_file(checkpoint);
+  if (!fs::exists(gfile)) throw std::runtime_error(gfile.string() + ": no such checkpoint file");
+  const io::MappedSafetensors mapped(gfile.string());
+  const model::ModelConfig cfg = infer_generator_config(mapped.contents(), gfile.string());
+  // Built for a batch of 7, a size no other axis of the generator's constants
+  // takes, so the exporter can tell the batch axis (written as "N") apart.
+  const model::GenerateGraph gg = model::build_generate_graph(cfg, 7, DType::f32);
+  SelectedBackend be = make_backend(BackendRequest{"ref"});
+  auto plan = compile(gg.graph, *be.backend);
+  const std::unique_ptr<Session> session = make_session(*plan, "export");
+  import_network(*session, mapped.contents(), gfile.string(), gg.g_params, "G.");
+  std::vector<onnx::Weight> weights;
+  for (const VariableInfo& v : gg.graph->variables()) {
+    onnx::Weight w{v.name, v.desc.shape, std::vector<float>(size_t(v.desc.numel()))};
+    session->read_variable(v.name, w.data.data(), DType::f32);
+    weights.push_back(std::move(w));
+  }
+  if (stop_requested())
+    throw Interrupted("export stopped by " + stop_signal_name() + " before writing; " + onnx_file.string() +
+                      " is as it was");
+  onnx::export_file(*gg.graph, weights, onnx_file.string());
+#else
+  (void)checkpoint, (void)onnx_file;
+  throw std::runtime_error("export --onnx: this build has no ONNX support (libonnx-dev was not found)");
+#endif
 }
 
 }  // namespace rg::app

@@ -43,4 +43,9 @@ std::string plan_c_header(const std::vector<uint8_t>& plan_file, const std::stri
 // (each atomically).
 ExportResult export_plan(const ExportOptions& options);
 
+// Writes the generator as a standard ONNX model (docs/onnx.md): input "z"
+// [N, nz], output "images" [N, 3, S, S] in [-1, 1], N free. Throws
+// std::runtime_error where this build has no ONNX support.
+void export_onnx(const std::filesystem::path& checkpoint, const std::filesystem::path& onnx_file);
+
 }  // namespace rg::app

@@ -79,7 +79,7 @@ Model import_file(const std::string& path, const ImportOptions& options = {});
 Model import_bytes(std::string_view bytes, const std::string& name, const ImportOptions& options = {});
 
 // Writes a forward graph (inputs, variables with their values, marked
-// outputs) as an ONNX model (opset 17) that onnxruntime runs. Throws
+// outputs) as an ONNX model (opset 18) that onnxruntime runs. Throws
 // UnsupportedError naming a node whose op has no ONNX form.
 void export_file(const Graph& g, const std::vector<Weight>& weights, const std::string& path);
 

@@ -1,5 +1,5 @@
 // ONNX's pooling and image ops: MaxPool, AveragePool (pads, auto_pad,
-// ceil_mode, count_include_pad), GlobalAveragePool, GlobalMaxPool, LRN,
+// ceil_mode, count_include_pad), GlobalAveragePool, GlobalMaxPool, ReduceMean, LRN,
 // Resize and Upsample (nearest and linear, every coordinate mode but
 // tf_crop_and_resize). 1-D pooling runs as 2-D of height 1.
 #include <cmath>
@@ -83,6 +83,19 @@ void global_average_pool(NodeContext& c) {
   std::vector<int> axes;
   for (size_t i = 2; i < xs.size(); ++i) axes.push_back(int(i));
   c.set_output(0, c.graph().mean(c.value(0), axes, true));
+}
+
+// ReduceMean (axes an attribute before opset 18, an input from it).
+void reduce_mean(NodeContext& c) {
+  const Shape xs = c.shape(0);
+  std::vector<int64_t> axes = c.opset() >= 18 ? (c.has_input(1) ? c.constant(1, "axes").ints("axes")
+                                                                : std::vector<int64_t>{})
+                                              : c.attr_ints("axes");
+  const bool keepdims = c.attr_int("keepdims", 1) != 0;
+  if (c.attr_int("noop_with_empty_axes", 0) != 0 && axes.empty()) return c.set_output(0, c.graph().mul_scalar(c.value(0), 1.0));
+  std::vector<int> a;
+  for (int64_t x : axes) a.push_back(int(normalized_axis(c, x, xs.size(), "axis")));
+  c.set_output(0, c.graph().mean(c.value(0), a, keepdims));
 }
 
 void global_max_pool(NodeContext& c) {
@@ -215,6 +228,7 @@ const OnnxOp kOps[] = {
     {"AveragePool", average_pool},
     {"GlobalAveragePool", global_average_pool},
     {"GlobalMaxPool", global_max_pool},
+    {"ReduceMean", reduce_mean},
     {"LRN", lrn},
     {"Upsample", upsample},
     {"Resize", resize},
