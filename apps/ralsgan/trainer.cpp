@@ -216,21 +216,29 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   auto save_checkpoint = [&](const fs::path& dir, uint64_t at_step) {
     run.check_still_ours();
     log.sync();  // the log holds every line up to the checkpoint's step
-    publish_checkpoint(dir, [&](const fs::path& staging) {
-      const CheckpointPaths p = CheckpointPaths::in(staging);
-      const std::map<std::string, std::string> step_meta{{"step", std::to_string(at_step)}};
-      const uint32_t g_crc = write_network(p.generator, s, sg.g_params, "G.", step_meta);
-      const uint32_t d_crc = write_network(p.discriminator, s, sg.d_params, "D.", step_meta);
-      auto m = run_metadata(opt, ds, data_crc, at_step, at_step / per_epoch);
-      m["backend"] = be.name;
-      m["math"] = be.math;
-      m["arithmetic"] = arithmetic;  // --resume refuses other arithmetic unless --allow-inexact-resume
-      if (!inexact_resumes.empty()) m["inexact_resumes"] = inexact_resumes;
-      m["generator_crc32"] = crc32_text(g_crc);
-      m["discriminator_crc32"] = crc32_text(d_crc);
-      write_train_state(p.train_state, s, sg.g_params, sg.d_params, m);
-      run.check_still_ours();  // again just before the publish's renames (a move while writing)
-    });
+    try {
+      publish_checkpoint(dir, [&](const fs::path& staging) {
+        const CheckpointPaths p = CheckpointPaths::in(staging);
+        const std::map<std::string, std::string> step_meta{{"step", std::to_string(at_step)}};
+        const uint32_t g_crc = write_network(p.generator, s, sg.g_params, "G.", step_meta);
+        const uint32_t d_crc = write_network(p.discriminator, s, sg.d_params, "D.", step_meta);
+        auto m = run_metadata(opt, ds, data_crc, at_step, at_step / per_epoch);
+        m["backend"] = be.name;
+        m["math"] = be.math;
+        m["arithmetic"] =
+            arithmetic;  // --resume refuses other arithmetic unless --allow-inexact-resume
+        if (!inexact_resumes.empty()) m["inexact_resumes"] = inexact_resumes;
+        m["generator_crc32"] = crc32_text(g_crc);
+        m["discriminator_crc32"] = crc32_text(d_crc);
+        write_train_state(p.train_state, s, sg.g_params, sg.d_params, m);
+        run.check_still_ours();  // again just before the publish's renames (a move while writing)
+      });
+    } catch (const std::runtime_error&) {
+      // A folder moved away between that check and the renames fails the
+      // publish (its paths are gone): report that cause, not the rename's errno.
+      run.check_still_ours();
+      throw;
+    }
   };
   std::optional<uint64_t> sampled_step;
   auto save_samples = [&](uint64_t at_step) {
