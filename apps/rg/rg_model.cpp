@@ -74,8 +74,15 @@ std::map<std::string, std::vector<float>> input_values(const onnx::Model& m, con
 Compiled compile_model(const onnx::Model& m, Backend& be, const std::map<std::string, std::vector<float>>& inputs) {
   Compiled c;
   c.plan = compile(m.graph, be);
-  c.session = std::make_unique<Session>(*c.plan);
-  m.load_weights(*c.session);
+  if (be.name() == "cuda") {  // device memory: the weights are copied in
+    c.session = std::make_unique<Session>(*c.plan);
+    m.load_weights(*c.session);
+  } else {  // host memory: the session reads the model's weights where they are (one copy, not two)
+    CallerMemory mem;
+    for (const onnx::Weight& w : m.weights)
+      mem.add_read_only_variable(w.name, std::as_bytes(std::span<const float>(w.data)));
+    c.session = std::make_unique<Session>(*c.plan, mem);
+  }
   for (const auto& [name, v] : inputs) c.session->set_input(name, std::span<const float>(v));
   return c;
 }

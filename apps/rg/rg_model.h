@@ -34,6 +34,8 @@ struct Compiled {
   std::unique_ptr<Plan> plan;
   std::unique_ptr<Session> session;
 };
+// The model's weights stay where they are on host backends (the session
+// reads them in place: `m` must outlive it); a GPU gets a copy.
 Compiled compile_model(const onnx::Model& m, Backend& be, const std::map<std::string, std::vector<float>>& inputs);
 
 }  // namespace rg::tool

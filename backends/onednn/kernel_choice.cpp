@@ -79,7 +79,7 @@ std::optional<onednn::MicroIsa> micro_isa(bool bf16) {
 // after the anchor where each node reads the previous result, used once and
 // internal. result: the last such node's output (the anchor's without any).
 PostOps match_post_ops(const Graph& g, const FusionGroup& grp, NodeId anchor, bool allow_bias,
-                       bool enabled) {
+                       bool enabled, const BinaryMd& binary_md) {
   PostOps r;
   const Node& a = g.node(anchor);
   ValueId cur = a.outputs[0];
@@ -110,6 +110,13 @@ PostOps match_post_ops(const Graph& g, const FusionGroup& grp, NodeId anchor, bo
       if (!per_channel) break;
       r.bias = other;
       r.text += "+bias";
+    } else if (is_add(n) && binary_md && n.inputs[0] != n.inputs[1]) {
+      // A whole tensor read from memory (a residual connection): a binary post-op.
+      const ValueId other = n.inputs[0] == cur ? n.inputs[1] : n.inputs[0];
+      if (grp.is_internal(other) || g.shape(other) != g.shape(cur) || g.desc(other).dtype != DType::f32) break;
+      r.ops.append_binary(dnnl::algorithm::binary_add, binary_md(other));
+      r.binary.emplace_back(r.ops.len() - 1, other);
+      r.text += "+add";
     } else {
       break;
     }
@@ -119,7 +126,7 @@ PostOps match_post_ops(const Graph& g, const FusionGroup& grp, NodeId anchor, bo
     // A fused prefix ends at a materialised value (the rest of the chain reads it from memory).
     if (!grp.is_internal(cur)) return r;
   }
-  return PostOps{0, dnnl::post_ops(), kNoValue, a.outputs[0], ""};
+  return PostOps{0, dnnl::post_ops(), kNoValue, a.outputs[0], "", {}};
 }
 
 // batch_norm_inference followed by a chain other than a ReLU (which the

@@ -40,7 +40,8 @@ bool is_winograd_geometry(const ConvGeometry& geo);
 // The micro-kernel our Winograd convolutions run on this CPU, or none.
 std::optional<MicroIsa> micro_isa(bool bf16);
 
-// The eltwise ops (and a per-channel bias) that follow a convolution anchor
+// The eltwise ops (and a per-channel bias, and with `binary_md` the add of
+// a whole tensor: a residual connection) that follow a convolution anchor
 // and fold into its primitive as post-ops (see match_post_ops).
 struct PostOps {
   size_t count = 0;
@@ -48,9 +49,13 @@ struct PostOps {
   ValueId bias = kNoValue;
   ValueId result = kNoValue;
   std::string text;
+  std::vector<std::pair<int, ValueId>> binary;  // (post-op index, the tensor it adds)
 };
+// binary_md: how a tensor added as a binary post-op is stored (its layout
+// and type); null: no binary post-ops.
+using BinaryMd = std::function<dnnl::memory::desc(ValueId)>;
 PostOps match_post_ops(const Graph& g, const FusionGroup& grp, NodeId anchor, bool allow_bias,
-                       bool enabled);
+                       bool enabled, const BinaryMd& binary_md = nullptr);
 
 // A group that batch_norm_inference heads, run as one elementwise program.
 bool is_bn_head_group(const Graph& g, const FusionGroup& grp, const LayoutOf& layout_of);

@@ -42,7 +42,12 @@ const Const& NodeContext::constant(size_t i, const char* what) {
   if (!is_const(i))
     unsupported(std::string("input ") + std::to_string(i) + " (" + what +
                 ") must be a constant (an initializer or computed from constants)");
-  return *inputs_[i]->c;
+  const Const& c = *inputs_[i]->c;
+  if (c.in_weight < 0) return c;
+  restored_.push_back(c);
+  restored_.back().f = state_.weight_data(c.in_weight);
+  restored_.back().in_weight = -1;
+  return restored_.back();
 }
 
 ValueId NodeContext::value(size_t i) {
@@ -158,7 +163,7 @@ class Importer {
   Importer(const std::string& file, std::string dir, const ImportOptions& opt)
       : file_(file), dir_(std::move(dir)), opt_(opt) {}
 
-  Model run(const ::onnx::ModelProto& m) {
+  Model run(::onnx::ModelProto& m) {
     Model model;
     model.graph = std::make_shared<Graph>(DType::f32);
     g_ = model.graph.get();
@@ -167,20 +172,22 @@ class Importer {
     model.opset = opset_;
     model.producer = m.producer_name() + (m.producer_version().empty() ? "" : " " + m.producer_version());
     if (!m.has_graph()) fail("has no graph");
-    const ::onnx::GraphProto& gp = m.graph();
-    for (const auto& t : gp.initializer()) {
+    ::onnx::GraphProto& gp = *m.mutable_graph();
+    for (auto& t : *gp.mutable_initializer()) {
       if (vals_.count(t.name())) fail("initializer '" + t.name() + "' is defined twice");
       try {
         vals_[t.name()] = Val::of(decode_tensor(t, dir_));
       } catch (const std::invalid_argument& e) {
         fail(std::string("initializer: ") + e.what());
       }
+      t.clear_raw_data(), t.clear_float_data();  // decoded: one copy of the weights at a time
     }
     for (const auto& in : gp.input()) {
       if (vals_.count(in.name())) continue;  // an initializer listed as an input (IR < 4): its value
       add_input(in, model);
     }
-    ImportState state{file_, opset_, g_, [this](const std::string& n, const Const& c) { return weight(n, c); }};
+    ImportState state{file_, opset_, g_, [this](const std::string& n, const Const& c) { return weight(n, c); },
+                      [this](int64_t w) { return model_->weights.at(size_t(w)).data; }};
     for (int k = 0; k < gp.node_size(); ++k) convert(gp.node(k), k, state);
     for (const auto& out : gp.output()) {
       if (out.name().empty() || std::count(model.outputs.begin(), model.outputs.end(), out.name()))
@@ -271,10 +278,20 @@ class Importer {
     vals_[name] = std::move(val);
   }
 
+  // The constant's floats move into the weight when it is the model's value
+  // of that name (an initializer or folded constant), else they are copied.
   ValueId weight(const std::string& name, const Const& c) {
     if (auto it = weights_.find(name); it != weights_.end()) return it->second;
     const ValueId v = g_->variable(name, c.shape);
-    model_->weights.push_back(Weight{name, c.shape, c.f});
+    auto it = vals_.find(name);
+    if (it != vals_.end() && it->second.c && &*it->second.c == &c && c.in_weight < 0) {
+      Const& own = *it->second.c;
+      model_->weights.push_back(Weight{name, own.shape, std::move(own.f)});
+      own.f.clear();
+      own.in_weight = int64_t(model_->weights.size()) - 1;
+    } else {
+      model_->weights.push_back(Weight{name, c.shape, c.in_weight >= 0 ? model_->weights.at(size_t(c.in_weight)).data : c.f});
+    }
     weights_[name] = v;
     return v;
   }
@@ -345,12 +362,17 @@ class Importer {
                           if (f.name == n) return f.v;
                         feeds.push_back({n, &c, scratch->input(n, c.shape)});
                         return feeds.back().v;
-                      }};
+                      },
+                      [this](int64_t w) { return model_->weights.at(size_t(w)).data; }};
     std::vector<Val> outs = run_converter(op, node, ins, state);
     bool any_value = false;
     for (size_t i = 0; i < outs.size(); ++i) {
       for (const Feed& f : feeds)  // an output that is a constant fed in: that constant
-        if (outs[i].v != kNoValue && outs[i].v == f.v) outs[i] = Val::of(*f.c);
+        if (outs[i].v != kNoValue && outs[i].v == f.v) {
+          Const c = *f.c;
+          if (c.in_weight >= 0) c.f = model_->weights.at(size_t(c.in_weight)).data, c.in_weight = -1;
+          outs[i] = Val::of(std::move(c));
+        }
       if (outs[i].v != kNoValue) {
         scratch->mark_output(outs[i].v, "out" + std::to_string(i));
         any_value = true;
@@ -360,7 +382,13 @@ class Importer {
     auto ref = make_ref_backend();
     auto plan = compile(scratch, *ref);
     Session s(*plan);
-    for (const Feed& f : feeds) s.set_input(f.name, std::span<const float>(f.c->f));
+    for (const Feed& f : feeds) {
+      if (f.c->in_weight >= 0) {
+        s.set_input(f.name, std::span<const float>(model_->weights.at(size_t(f.c->in_weight)).data));
+      } else {
+        s.set_input(f.name, std::span<const float>(f.c->f));
+      }
+    }
     s.run();
     for (size_t i = 0; i < outs.size(); ++i)
       if (outs[i].v != kNoValue) {
@@ -379,11 +407,14 @@ class Importer {
   std::map<std::string, ValueId> weights_;
 };
 
+[[noreturn]] void not_onnx(const std::string& file) {
+  throw FileError(file + ": not a valid ONNX model (the protobuf does not parse: truncated or not ONNX)");
+}
+
 Model import_proto(std::string_view bytes, const std::string& file, const std::string& dir,
                    const ImportOptions& options) {
   ::onnx::ModelProto m;
-  if (bytes.size() > size_t(INT32_MAX) || !m.ParseFromArray(bytes.data(), int(bytes.size())))
-    throw FileError(file + ": not a valid ONNX model (the protobuf does not parse: truncated or not ONNX)");
+  if (bytes.size() > size_t(INT32_MAX) || !m.ParseFromArray(bytes.data(), int(bytes.size()))) not_onnx(file);
   return Importer(file, dir, options).run(m);
 }
 
@@ -396,12 +427,11 @@ Model import_bytes(std::string_view bytes, const std::string& name, const Import
 Model import_file(const std::string& path, const ImportOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FileError(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
+  ::onnx::ModelProto m;  // parsed from the stream: no second copy of the file in memory
+  if (!m.ParseFromIstream(&in)) not_onnx(path);
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  return import_proto(bytes, path, dir, options);
+  return Importer(path, dir, options).run(m);
 }
 
 void Model::load_weights(Session& s) const {

@@ -6,6 +6,7 @@
 // understand passes silently.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -61,6 +62,8 @@ struct ImportState {
   Graph* graph = nullptr;
   // Materialises a constant as a graph variable (a weight), once per name.
   std::function<ValueId(const std::string& name, const Const& c)> weight;
+  // A constant's floats moved into a weight (Const::in_weight), copied back.
+  std::function<std::vector<float>(int64_t weight)> weight_data;
 };
 
 class NodeContext {
@@ -106,6 +109,7 @@ class NodeContext {
   std::vector<const Val*> inputs_;
   std::set<std::string> read_;
   std::vector<Val> outputs_;
+  std::deque<Const> restored_;  // constants whose floats were moved into weights, copied back
 };
 
 // Shape helpers shared by the converters.

@@ -18,7 +18,10 @@ struct Const {
   Shape shape;
   std::vector<float> f;    // is_float
   std::vector<int64_t> i;  // !is_float
-  int64_t numel() const { return is_float ? int64_t(f.size()) : int64_t(i.size()); }
+  // Where the floats went when the constant became a weight (the importer
+  // moves them into Model::weights rather than keep two copies); -1: here.
+  int64_t in_weight = -1;
+  int64_t numel() const { return rg::numel(shape); }
   double at(size_t k) const { return is_float ? double(f[k]) : double(i[k]); }
   // The values as integers (floats must be whole numbers); `what` names them in errors.
   std::vector<int64_t> ints(const std::string& what) const;

@@ -62,6 +62,10 @@ inline std::vector<Case> cases() {
          OpAttrs a;
          a.stride = {2, 2}, a.padding = {0, 1}, a.padding_end = {1, 2};
          return g.add_node(OpKind::kConvTranspose2d, {p("x", {1, 3, 3, 4}, true), p("w", {3, 2, 3, 3}, true)}, a)[0]; }},
+      {"conv2d_bias_residual_relu", [](Graph& g, const P& p) {  // ResNet's block end: oneDNN's binary post-op
+         const ValueId c = g.conv2d(p("x", {2, 16, 6, 6}, true), p("w", {16, 16, 1, 1}, true), 1, 0);
+         const ValueId b = g.reshape(p("b", {16}, true), {1, 16, 1, 1});
+         return g.relu(g.add(g.add(c, b), p("residual", {2, 16, 6, 6}, true))); }},
       {"batch_norm_train", [](Graph& g, const P& p) { return g.batch_norm_train(p("x", {3, 4, 2, 3}, true), p("gamma", {4}, true), p("beta", {4}, true)).y; }},
       {"batch_norm_inference", [](Graph& g, const P& p) {
          return g.batch_norm_inference(p("x", {2, 3, 2, 2}, true), p("gamma", {3}, true), p("beta", {3}, true), p("mean", {3}, false), p("var", {3}, false)); }},

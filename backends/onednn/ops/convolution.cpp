@@ -116,6 +116,29 @@ bool compile_small_conv(OneDnnKernel& k, const Node& n, const ConvGeometry& geo,
   return true;
 }
 
+// Whether oneDNN runs this convolution with its residual add as a binary
+// post-op in a JIT kernel (not every implementation takes binary post-ops on
+// every layout); where not, the add stays in the group's chain program.
+bool binary_post_ops_run_jit(OneDnnKernel& k, const Node& n, const PostOps& po) {
+  if (n.op != OpKind::kConv2d) return false;
+  const Graph& g = k.graph();
+  const ConvGeometry geo = conv_geometry(g, n);
+  if (runs_as_flipped_conv(n, geo)) return false;
+  const ValueId src = n.inputs[0], dst = po.result;
+  dnnl::primitive_attr attr = user_scratchpad_attr();
+  attr.set_post_ops(po.ops);
+  const memory::desc src_md = k.data_md_as(src, k.pair_layout(dst, src));
+  const memory::desc dst_md = k.data_md_as(dst, k.pair_layout(src, dst));
+  const memory::desc bias_md = OneDnnKernel::vec_md(g.shape(n.outputs[0])[1]);
+  const memory::desc wany = any_like(conv_weights_md(geo, tag::oihw));
+  try {
+    auto pd = conv_fwd_pd(k.ctx().eng, geo, src_md, wany, po.bias >= 0 ? &bias_md : nullptr, dst_md, attr);
+    return !is_reference_impl(pd.impl_info_str());
+  } catch (const dnnl::error&) {
+    return false;
+  }
+}
+
 // conv2d -> convolution forward; conv_transpose2d -> deconvolution forward
 // (or a flipped forward convolution, see runs_as_flipped_conv).
 size_t lower_conv_forward(OneDnnKernel& k, NodeId id) {
@@ -124,7 +147,13 @@ size_t lower_conv_forward(OneDnnKernel& k, NodeId id) {
   const ConvGeometry geo = conv_geometry(g, n);
   const bool deconv = n.op == OpKind::kConvTranspose2d;
   const bool flip = runs_as_flipped_conv(n, geo);
-  const PostOps po = match_post_ops(g, k.group(), id, true, k.options().post_ops);
+  // Residual adds fuse as binary post-ops (f32; the bf16 storage rule plans
+  // without them).
+  BinaryMd binary_md;
+  if (!k.options().bf16) binary_md = [&k](ValueId v) { return k.data_md(v); };
+  PostOps po = match_post_ops(g, k.group(), id, true, k.options().post_ops, binary_md);
+  if (!po.binary.empty() && !binary_post_ops_run_jit(k, n, po))  // else unfused: the chain program adds
+    po = match_post_ops(g, k.group(), id, true, k.options().post_ops);
   dnnl::primitive_attr attr = user_scratchpad_attr();
   if (po.count) attr.set_post_ops(po.ops);
   const ValueId src = n.inputs[0], wv = n.inputs[1];
@@ -185,6 +214,9 @@ size_t lower_conv_forward(OneDnnKernel& k, NodeId id) {
     std::vector<Ref> refs = {sref_in, wref, dref};
     if (bias)
       descs.push_back({DNNL_ARG_BIAS, bias_md}), refs.push_back(OneDnnKernel::vref(po.bias));
+    for (const auto& [index, v] : po.binary)
+      descs.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1, k.data_md(v)}),
+          refs.push_back(OneDnnKernel::vref(v));
     k.add_prim(dnnl::primitive(pd), pd, descs, refs, std::string(name) + po.text + "[" + lay + "]");
     if (dst_reorder)
       k.add_reorder(d_md, OneDnnKernel::sref(doff), dst_md, OneDnnKernel::vref(dst), "dst");
