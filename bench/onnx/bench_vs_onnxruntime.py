@@ -79,6 +79,7 @@ def main():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--models", default="resnet18,resnet50,dcgan_generator_128", help="which of the three")
     a = p.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as work:
@@ -86,6 +87,8 @@ def main():
         with open(runner, "w") as f:
             f.write(ORT_RUNNER)
         for name, path, batch in export(work):
+            if name not in a.models.split(","):
+                continue
             rg_ms, ort_ms, rg_rss, ort_rss = [], [], [], []
             for _ in range(a.reps):
                 js = os.path.join(work, "rg.json")
