@@ -134,8 +134,14 @@ void conv_transpose(NodeContext& c) { conv_like(c, true); }
 ValueId nchw(NodeContext& c, ValueId x) {
   Shape s = c.graph().shape(x);
   if (s.size() < 2 || s.size() > 4) c.unsupported("input " + shape_str(s) + " must have rank 2 to 4");
+  if (s.size() == 4) return x;  // no view: it would split the normalisation from what it fuses with
   while (s.size() < 4) s.push_back(1);
   return c.graph().reshape(x, s);
+}
+
+// y back to x's shape where nchw() changed it.
+ValueId back_to_shape(NodeContext& c, ValueId y, const Shape& xs) {
+  return c.graph().shape(y) == xs ? y : c.graph().reshape(y, xs);
 }
 
 void batch_norm(NodeContext& c) {
@@ -146,14 +152,14 @@ void batch_norm(NodeContext& c) {
   const Shape xs = c.shape(0);
   const ValueId y = c.graph().batch_norm_inference(nchw(c, c.value(0)), c.value(1), c.value(2), c.value(3),
                                                    c.value(4), eps);
-  c.set_output(0, c.graph().reshape(y, xs));
+  c.set_output(0, back_to_shape(c, y, xs));
 }
 
 void instance_norm(NodeContext& c) {
   const double eps = c.attr_float("epsilon", 1e-5f);
   const Shape xs = c.shape(0);
   const ValueId y = c.graph().group_norm(nchw(c, c.value(0)), c.value(1), c.value(2), int(xs.at(1)), eps);
-  c.set_output(0, c.graph().reshape(y, xs));
+  c.set_output(0, back_to_shape(c, y, xs));
 }
 
 void gemm(NodeContext& c) {

@@ -113,7 +113,9 @@ void softmax_like(NodeContext& c, OpKind op) {
   if (c.opset() < 13) {
     const int64_t axis = normalized_axis(c, c.attr_int("axis", 1), x.size(), "axis");
     const int64_t outer = std::accumulate(x.begin(), x.begin() + axis, int64_t(1), std::multiplies<>());
-    const ValueId flat = g.reshape(c.value(0), {outer, numel(x) / std::max<int64_t>(outer, 1)});
+    const Shape flat_shape = {outer, numel(x) / std::max<int64_t>(outer, 1)};
+    if (flat_shape == x) return c.set_output(0, g.add_node(op, {c.value(0)})[0]);
+    const ValueId flat = g.reshape(c.value(0), flat_shape);
     return c.set_output(0, g.reshape(g.add_node(op, {flat})[0], x));
   }
   OpAttrs a;

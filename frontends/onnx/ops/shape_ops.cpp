@@ -22,7 +22,8 @@ Const reshaped(const Const& c, Shape s) {
 // `x` (rank r) to `s`: a view of a graph value or a constant with a new shape.
 void set_reshaped(NodeContext& c, Shape s) {
   if (c.is_const(0)) return c.set_output(0, reshaped(c.constant(0, "data"), std::move(s)));
-  c.set_output(0, c.graph().reshape(c.value(0), s));
+  const ValueId x = c.value(0);
+  c.set_output(0, c.graph().shape(x) == s ? x : c.graph().reshape(x, s));  // a no-op view would split fusion
 }
 
 void constant(NodeContext& c) {
