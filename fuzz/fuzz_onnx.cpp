@@ -15,7 +15,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rg::onnx::Model m;
   try {
-    m = rg::onnx::import_bytes(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.onnx");
+    m = rg::onnx::import_bytes(std::string_view(reinterpret_cast<const char*>(data), size),
+                               "fuzz.onnx");
   } catch (const rg::onnx::FileError&) {
     return 0;
   } catch (const rg::onnx::UnsupportedError&) {

@@ -16,15 +16,18 @@ namespace {
 const char* kUsage =
     "usage: rg <command> MODEL.onnx [flags]\n\n"
     "commands:\n"
-    "  inspect  inputs, outputs, ops, fusion groups with each kernel's implementation, fallbacks, memory plan\n"
+    "  inspect  inputs, outputs, ops, fusion groups with each kernel's implementation, fallbacks, "
+    "memory plan\n"
     "  run      run once on inputs from .npy files; write each output as DIR/<name>.npy\n"
-    "  bench    time each backend, each fusion group, and compare each backend's outputs with ref\n\n"
+    "  bench    time each backend, each fusion group, and compare each backend's outputs with "
+    "ref\n\n"
     "`rg <command> --help` describes each command's flags.\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? rg::tool::kUsage : 0;
   }
@@ -48,7 +51,8 @@ int main(int argc, char** argv) {
   } catch (const rg::onnx::FileError& e) {
     std::fprintf(stderr, "rg %s: %s\n", cmd.c_str(), e.what());
     return rg::tool::kBadFile;
-  } catch (const std::invalid_argument& e) {  // the engine refusing the graph (no kernel for an op), a bad flag value
+  } catch (const std::invalid_argument&
+               e) {  // the engine refusing the graph (no kernel for an op), a bad flag value
     std::fprintf(stderr, "rg %s: %s\n", cmd.c_str(), e.what());
     return rg::tool::kUsage;
   } catch (const std::exception& e) {  // files (.npy, output folder), devices

@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 std::string model_arg(int argc, char** argv, const char* cmd) {
   if (argc < 3 || std::string(argv[2]).rfind("--", 0) == 0) {
     if (argc >= 3 && (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h")) return "";
-    throw app::UsageError(std::string("rg ") + cmd + ": the first argument is the model (MODEL.onnx)");
+    throw app::UsageError(std::string("rg ") + cmd +
+                          ": the first argument is the model (MODEL.onnx)");
   }
   return argv[2];
 }
@@ -48,12 +49,15 @@ double group_flops(const Plan& plan, size_t k) {
 void print_model(const onnx::Model& m, const std::string& path) {
   size_t weight_bytes = 0;
   for (const onnx::Weight& w : m.weights) weight_bytes += w.data.size() * sizeof(float);
-  std::printf("model %s: opset %lld, producer '%s', %zu weights (%s)\n", path.c_str(), (long long)m.opset,
-              m.producer.c_str(), m.weights.size(), human_bytes(weight_bytes).c_str());
+  std::printf("model %s: opset %lld, producer '%s', %zu weights (%s)\n", path.c_str(),
+              (long long)m.opset, m.producer.c_str(), m.weights.size(),
+              human_bytes(weight_bytes).c_str());
   for (size_t i = 0; i < m.inputs.size(); ++i)
-    std::printf("  input  %s %s\n", m.inputs[i].c_str(), shape_str(m.graph->shape(m.graph->inputs()[i].value)).c_str());
+    std::printf("  input  %s %s\n", m.inputs[i].c_str(),
+                shape_str(m.graph->shape(m.graph->inputs()[i].value)).c_str());
   for (const std::string& o : m.outputs)
-    std::printf("  output %s %s\n", o.c_str(), shape_str(m.graph->shape(m.graph->output(o))).c_str());
+    std::printf("  output %s %s\n", o.c_str(),
+                shape_str(m.graph->shape(m.graph->output(o))).c_str());
   std::map<std::string, int> ops;
   for (NodeId id = 0; id < m.graph->num_nodes(); ++id) ++ops[op_name(m.graph->node(id).op)];
   std::printf("engine ops:");
@@ -64,8 +68,10 @@ void print_model(const onnx::Model& m, const std::string& path) {
 }  // namespace
 
 int cmd_inspect(int argc, char** argv) {
-  app::Flags f("rg inspect", "Print a model's inputs, outputs and ops, and its plan on a backend: each fusion group's "
-                             "kernel and implementation, what falls back to the host, and the memory plan.");
+  app::Flags f(
+      "rg inspect",
+      "Print a model's inputs, outputs and ops, and its plan on a backend: each fusion group's "
+      "kernel and implementation, what falls back to the host, and the memory plan.");
   add_model_flags(f);
   app::add_backend_flags(f);
   f.toggle("no-buffers", "leave out the memory plan's buffer list");
@@ -89,12 +95,16 @@ int cmd_inspect(int argc, char** argv) {
 }
 
 int cmd_run(int argc, char** argv) {
-  app::Flags f("rg run", "Run a model once on inputs from .npy files and write each output as DIR/<output>.npy.");
+  app::Flags f(
+      "rg run",
+      "Run a model once on inputs from .npy files and write each output as DIR/<output>.npy.");
   add_model_flags(f);
   app::add_backend_flags(f);
-  f.repeated("input", "NAME=FILE.npy", "an input's value (float32 or float64); repeat for each input");
+  f.repeated("input", "NAME=FILE.npy",
+             "an input's value (float32 or float64); repeat for each input");
   f.value("out", "DIR", "where the outputs go (created if missing)");
-  f.toggle("overwrite", "replace output files that already exist (by default an existing file is an error)");
+  f.toggle("overwrite",
+           "replace output files that already exist (by default an existing file is an error)");
   f.required("out");
   const std::string path = model_arg(argc, argv, "run");
   if (!f.parse(argc - 3 + (path.empty() ? 1 : 0), argv + 3 - (path.empty() ? 1 : 0))) return 0;
@@ -105,7 +115,8 @@ int cmd_run(int argc, char** argv) {
   for (const std::string& o : m.outputs) {
     std::string safe = o;
     for (char& ch : safe)
-      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.')) ch = '_';
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.'))
+        ch = '_';
     files.push_back(out / (safe + ".npy"));
     if (fs::exists(files.back()) && !f.on("overwrite"))
       throw app::UsageError(files.back().string() + " exists (--overwrite replaces it)");
@@ -117,7 +128,8 @@ int cmd_run(int argc, char** argv) {
   for (size_t i = 0; i < m.outputs.size(); ++i) {
     const std::vector<double> y = c.session->output(m.outputs[i]);
     const std::vector<float> yf(y.begin(), y.end());
-    io::write_file_atomic(files[i], io::npy_bytes(m.graph->shape(m.graph->output(m.outputs[i])), yf));
+    io::write_file_atomic(files[i],
+                          io::npy_bytes(m.graph->shape(m.graph->output(m.outputs[i])), yf));
     std::printf("%s\n", files[i].string().c_str());
   }
   return 0;
@@ -125,15 +137,19 @@ int cmd_run(int argc, char** argv) {
 
 int cmd_bench(int argc, char** argv) {
   app::Flags f("rg bench",
-               "Time a model on each backend: median and minimum ms per run, each fusion group's ms, GFLOP/s and "
-               "share of this machine's measured sgemm, and each backend's largest output difference against ref.");
+               "Time a model on each backend: median and minimum ms per run, each fusion group's "
+               "ms, GFLOP/s and "
+               "share of this machine's measured sgemm, and each backend's largest output "
+               "difference against ref.");
   add_model_flags(f);
   f.value("backend", "B[,B...]",
-          "backends to time (ref, cpu, cuda); default: every one available. Outputs are compared with ref's "
+          "backends to time (ref, cpu, cuda); default: every one available. Outputs are compared "
+          "with ref's "
           "where ref is one of them");
   f.value("threads", "N", "CPU threads (cpu backend); 0 = all cores", "0");
   f.value("runs", "N", "timed runs per backend (after 2 warm-up runs)", "10");
-  f.repeated("input", "NAME=FILE.npy", "an input's value; inputs not given are random from a fixed seed");
+  f.repeated("input", "NAME=FILE.npy",
+             "an input's value; inputs not given are random from a fixed seed");
   f.value("json", "FILE", "also write the results as JSON");
   f.value("top", "N", "groups to list per backend, heaviest first (0: all)", "10");
   const std::string path = model_arg(argc, argv, "bench");
@@ -162,11 +178,11 @@ int cmd_bench(int argc, char** argv) {
     for (const std::string& o : m.outputs) want[o] = rc.session->output(o);
   }
   const double peak = sgemm_gflops(threads);
-  std::printf("model %s, batch %lld, %d threads; sgemm on this machine: %.1f GFLOP/s\n", path.c_str(),
-              (long long)f.integer("batch", 1, 1 << 20), threads, peak);
+  std::printf("model %s, batch %lld, %d threads; sgemm on this machine: %.1f GFLOP/s\n",
+              path.c_str(), (long long)f.integer("batch", 1, 1 << 20), threads, peak);
   std::string json = "{\"model\": " + io::json_string(path) + ", \"batch\": " + f.str("batch") +
-                     ", \"threads\": " + std::to_string(threads) + ", \"sgemm_gflops\": " + io::json_number(peak, 6) +
-                     ", \"results\": [";
+                     ", \"threads\": " + std::to_string(threads) +
+                     ", \"sgemm_gflops\": " + io::json_number(peak, 6) + ", \"results\": [";
   for (size_t bi = 0; bi < names.size(); ++bi) {
     app::BackendRequest req{names[bi], threads, "f32", "f32"};
     app::SelectedBackend be = app::make_backend(req);
@@ -178,7 +194,8 @@ int cmd_bench(int argc, char** argv) {
       const auto t0 = std::chrono::steady_clock::now();
       c.session->run();
       c.plan->backend->synchronize();
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     std::vector<double> sorted = ms;
     std::sort(sorted.begin(), sorted.end());
@@ -195,15 +212,17 @@ int cmd_bench(int argc, char** argv) {
       const std::vector<double> t = c.session->run_timed();
       for (size_t k = 0; k < t.size() && k < group_ms.size(); ++k) group_ms[k] += t[k] / runs;
     }
-    std::printf("\n%s: median %.3f ms, min %.3f ms over %d runs; max |diff| vs ref %s\n", be.name.c_str(), median,
-                best, runs, compare ? io::json_number(diff, 3).c_str() : "(ref not among the backends)");
+    std::printf("\n%s: median %.3f ms, min %.3f ms over %d runs; max |diff| vs ref %s\n",
+                be.name.c_str(), median, best, runs,
+                compare ? io::json_number(diff, 3).c_str() : "(ref not among the backends)");
     std::vector<size_t> order(group_ms.size());
     for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return group_ms[a] > group_ms[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return group_ms[a] > group_ms[b]; });
     json += std::string(bi ? ", " : "") + "{\"backend\": " + io::json_string(be.name) +
-            ", \"median_ms\": " + io::json_number(median, 6) + ", \"min_ms\": " + io::json_number(best, 6) +
-            ", \"runs\": " + std::to_string(runs) + ", \"max_abs_diff_vs_ref\": " + io::json_number(diff, 6) +
-            ", \"groups\": [";
+            ", \"median_ms\": " + io::json_number(median, 6) +
+            ", \"min_ms\": " + io::json_number(best, 6) + ", \"runs\": " + std::to_string(runs) +
+            ", \"max_abs_diff_vs_ref\": " + io::json_number(diff, 6) + ", \"groups\": [";
     for (size_t i = 0; i < order.size(); ++i) {
       const size_t k = order[i];
       const double flops = group_flops(*c.plan, k);
@@ -211,11 +230,14 @@ int cmd_bench(int argc, char** argv) {
       const std::string kernel = c.plan->kernels[k]->describe();
       if (top == 0 || i < top) {
         std::printf("  [%zu] %8.3f ms", k, group_ms[k]);
-        if (gflops > 0) std::printf("  %7.1f GFLOP/s (%3.0f%% of sgemm)", gflops, peak > 0 ? 100 * gflops / peak : 0.0);
+        if (gflops > 0)
+          std::printf("  %7.1f GFLOP/s (%3.0f%% of sgemm)", gflops,
+                      peak > 0 ? 100 * gflops / peak : 0.0);
         std::printf("  %s\n", kernel.c_str());
       }
-      json += std::string(i ? ", " : "") + "{\"group\": " + std::to_string(k) + ", \"kernel\": " +
-              io::json_string(kernel) + ", \"ms\": " + io::json_number(group_ms[k], 6) +
+      json += std::string(i ? ", " : "") + "{\"group\": " + std::to_string(k) +
+              ", \"kernel\": " + io::json_string(kernel) +
+              ", \"ms\": " + io::json_number(group_ms[k], 6) +
               ", \"gflops\": " + io::json_number(gflops, 6) +
               ", \"sgemm_share\": " + io::json_number(peak > 0 ? gflops / peak : 0, 4) + "}";
     }

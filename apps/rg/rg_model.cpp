@@ -10,7 +10,8 @@ namespace rg::tool {
 void add_model_flags(app::Flags& f) {
   f.value("batch", "N", "the value of the model's symbolic batch dimension", "1");
   f.repeated("const", "NAME=FILE.npy",
-             "an input the engine needs at compile time (a shape, Clip's bounds, Resize's scales), folded as a "
+             "an input the engine needs at compile time (a shape, Clip's bounds, Resize's scales), "
+             "folded as a "
              "constant; repeat for each");
 }
 
@@ -29,15 +30,18 @@ std::map<std::string, std::string> name_files(const app::Flags& f, const std::st
 onnx::Model load_model(const std::string& path, const app::Flags& f) {
   onnx::ImportOptions opt;
   opt.batch = f.integer("batch", 1, 1 << 20);
-  for (const auto& [name, file] : name_files(f, "const")) opt.constant_inputs[name] = io::read_npy(file).data;
+  for (const auto& [name, file] : name_files(f, "const"))
+    opt.constant_inputs[name] = io::read_npy(file).data;
   try {
     return onnx::import_file(path, opt);
   } catch (const onnx::NeedsConstantError& e) {
-    throw onnx::NeedsConstantError(std::string(e.what()) + " (rg: --const " + e.input + "=FILE.npy)", e.input);
+    throw onnx::NeedsConstantError(
+        std::string(e.what()) + " (rg: --const " + e.input + "=FILE.npy)", e.input);
   }
 }
 
-std::map<std::string, std::vector<float>> input_values(const onnx::Model& m, const app::Flags& f, bool random_ok) {
+std::map<std::string, std::vector<float>> input_values(const onnx::Model& m, const app::Flags& f,
+                                                       bool random_ok) {
   const std::map<std::string, std::string> files = name_files(f, "input");
   for (const auto& [name, file] : files)
     if (std::find(m.inputs.begin(), m.inputs.end(), name) == m.inputs.end())
@@ -58,11 +62,13 @@ std::map<std::string, std::vector<float>> input_values(const onnx::Model& m, con
     if (auto it = files.find(name); it != files.end()) {
       const io::NpyArray a = io::read_npy(it->second);
       if (a.shape != shape)
-        throw std::runtime_error(it->second + ": shape " + shape_str(a.shape) + ", but input '" + name + "' is " +
-                                 shape_str(shape) + " (--batch sets the first dimension)");
+        throw std::runtime_error(it->second + ": shape " + shape_str(a.shape) + ", but input '" +
+                                 name + "' is " + shape_str(shape) +
+                                 " (--batch sets the first dimension)");
       v.assign(a.data.begin(), a.data.end());
     } else {
-      if (!random_ok) throw app::UsageError("input '" + name + "' needs --input " + name + "=FILE.npy");
+      if (!random_ok)
+        throw app::UsageError("input '" + name + "' needs --input " + name + "=FILE.npy");
       v.resize(size_t(numel(shape)));
       for (float& x : v) x = u(rng);
     }
@@ -71,7 +77,8 @@ std::map<std::string, std::vector<float>> input_values(const onnx::Model& m, con
   return r;
 }
 
-Compiled compile_model(const onnx::Model& m, Backend& be, const std::map<std::string, std::vector<float>>& inputs) {
+Compiled compile_model(const onnx::Model& m, Backend& be,
+                       const std::map<std::string, std::vector<float>>& inputs) {
   Compiled c;
   c.plan = compile(m.graph, be);
   if (be.name() == "cuda") {  // device memory: the weights are copied in

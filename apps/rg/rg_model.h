@@ -28,7 +28,8 @@ std::map<std::string, std::string> name_files(const app::Flags& f, const std::st
 
 // The model's input values: from --input files where given (shapes must
 // match), else uniform in [-1, 1) from a fixed seed (when `random_ok`).
-std::map<std::string, std::vector<float>> input_values(const onnx::Model& m, const app::Flags& f, bool random_ok);
+std::map<std::string, std::vector<float>> input_values(const onnx::Model& m, const app::Flags& f,
+                                                       bool random_ok);
 
 struct Compiled {
   std::unique_ptr<Plan> plan;
@@ -36,6 +37,7 @@ struct Compiled {
 };
 // The model's weights stay where they are on host backends (the session
 // reads them in place: `m` must outlive it); a GPU gets a copy.
-Compiled compile_model(const onnx::Model& m, Backend& be, const std::map<std::string, std::vector<float>>& inputs);
+Compiled compile_model(const onnx::Model& m, Backend& be,
+                       const std::map<std::string, std::vector<float>>& inputs);
 
 }  // namespace rg::tool

@@ -6,7 +6,6 @@
 
 #if RALSGAN_HAVE_ONEDNN
 #include <omp.h>
-
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
@@ -20,8 +19,11 @@ double sgemm_gflops([[maybe_unused]] int threads) {
   double best = 1e30;
   for (int rep = 0; rep < 4; ++rep) {  // the first warms up; the fastest counts
     const auto t0 = std::chrono::steady_clock::now();
-    if (dnnl_sgemm('N', 'N', n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n) != dnnl_success) return 0;
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (dnnl_sgemm('N', 'N', n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n) !=
+        dnnl_success)
+      return 0;
+    best = std::min(best,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return 2.0 * n * n * n / best / 1e9;
 #else

@@ -50,7 +50,8 @@ class Exporter {
       used.insert(name);
       value_info(gp_->add_output(), name, g_.desc(v).shape);
     }
-    for (const InputInfo& in : g_.inputs()) value_info(gp_->add_input(), in.name, g_.shape(in.value));
+    for (const InputInfo& in : g_.inputs())
+      value_info(gp_->add_input(), in.name, g_.shape(in.value));
     if (!batch_dependent_ && batch_ > 0) {  // the first axis symbolic where it is the batch
       for (auto* list : {gp_->mutable_input(), gp_->mutable_output()})
         for (auto& vi : *list) {
@@ -95,7 +96,8 @@ class Exporter {
     for (int64_t d : s) tt->mutable_shape()->add_dim()->set_dim_value(d);
   }
 
-  NodeProto* node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out) {
+  NodeProto* node(const std::string& op, std::vector<std::string> in,
+                  std::vector<std::string> out) {
     NodeProto* n = gp_->add_node();
     n->set_op_type(op);
     n->set_name(op + "_" + std::to_string(gp_->node_size()));
@@ -160,12 +162,14 @@ class Exporter {
         auto it = weights_.find(g_.value(n.outputs[0]).name);
         if (it == weights_.end()) unsupported(n, "no value given for the variable");
         const Weight& w = *it->second;
-        if (w.shape != g_.shape(n.outputs[0])) unsupported(n, "its value has shape " + shape_str(w.shape));
+        if (w.shape != g_.shape(n.outputs[0]))
+          unsupported(n, "its value has shape " + shape_str(w.shape));
         TensorProto* t = gp_->add_initializer();
         t->set_name(w.name);
         t->set_data_type(TensorProto::FLOAT);
         for (int64_t d : w.shape) t->add_dims(d);
-        t->set_raw_data(std::string(reinterpret_cast<const char*>(w.data.data()), w.data.size() * sizeof(float)));
+        t->set_raw_data(std::string(reinterpret_cast<const char*>(w.data.data()),
+                                    w.data.size() * sizeof(float)));
         return;
       }
       case OpKind::kFill: {
@@ -186,9 +190,11 @@ class Exporter {
         attr(c, "kernel_shape", std::vector<int64_t>{w[2], w[3]});
         attr(c, "strides", std::vector<int64_t>{a.stride[0], a.stride[1]});
         attr(c, "dilations", std::vector<int64_t>{a.dilation[0], a.dilation[1]});
-        attr(c, "pads", std::vector<int64_t>{a.padding[0], a.padding[1], a.pad_end(0), a.pad_end(1)});
+        attr(c, "pads",
+             std::vector<int64_t>{a.padding[0], a.padding[1], a.pad_end(0), a.pad_end(1)});
         attr(c, "group", int64_t(a.groups));
-        if (tr) attr(c, "output_padding", std::vector<int64_t>{a.output_padding[0], a.output_padding[1]});
+        if (tr)
+          attr(c, "output_padding", std::vector<int64_t>{a.output_padding[0], a.output_padding[1]});
         return;
       }
       case OpKind::kBatchNormInference: {
@@ -197,39 +203,74 @@ class Exporter {
         return;
       }
       case OpKind::kGroupNorm: {
-        if (a.groups != g_.shape(n.inputs[0])[1]) unsupported(n, "group norm other than one group per channel (opset 18's GroupNormalization scales per group)");
+        if (a.groups != g_.shape(n.inputs[0])[1])
+          unsupported(n,
+                      "group norm other than one group per channel (opset 18's GroupNormalization "
+                      "scales per group)");
         attr(node("InstanceNormalization", {in(0), in(1), in(2)}, {out}), "epsilon", float(a.eps));
         return;
       }
-      case OpKind::kRelu: node("Relu", {in(0)}, {out}); return;
-      case OpKind::kTanh: node("Tanh", {in(0)}, {out}); return;
-      case OpKind::kSigmoid: node("Sigmoid", {in(0)}, {out}); return;
-      case OpKind::kStopGradient: node("Identity", {in(0)}, {out}); return;
-      case OpKind::kLeakyRelu: attr(node("LeakyRelu", {in(0)}, {out}), "alpha", float(a.scalar)); return;
-      case OpKind::kElu: attr(node("Elu", {in(0)}, {out}), "alpha", float(a.scalar)); return;
+      case OpKind::kRelu:
+        node("Relu", {in(0)}, {out});
+        return;
+      case OpKind::kTanh:
+        node("Tanh", {in(0)}, {out});
+        return;
+      case OpKind::kSigmoid:
+        node("Sigmoid", {in(0)}, {out});
+        return;
+      case OpKind::kStopGradient:
+        node("Identity", {in(0)}, {out});
+        return;
+      case OpKind::kLeakyRelu:
+        attr(node("LeakyRelu", {in(0)}, {out}), "alpha", float(a.scalar));
+        return;
+      case OpKind::kElu:
+        attr(node("Elu", {in(0)}, {out}), "alpha", float(a.scalar));
+        return;
       case OpKind::kHardSigmoid: {
         auto* c = node("HardSigmoid", {in(0)}, {out});
         attr(c, "alpha", float(a.scalar)), attr(c, "beta", float(a.scalar2));
         return;
       }
-      case OpKind::kClip: node("Clip", {in(0), scalar(a.scalar), scalar(a.scalar2)}, {out}); return;
-      case OpKind::kPRelu: node("PRelu", {in(0), in(1)}, {out}); return;
-      case OpKind::kAdd: node("Add", {in(0), in(1)}, {out}); return;
-      case OpKind::kSub: node("Sub", {in(0), in(1)}, {out}); return;
-      case OpKind::kMul: node("Mul", {in(0), in(1)}, {out}); return;
-      case OpKind::kDiv: node("Div", {in(0), in(1)}, {out}); return;
-      case OpKind::kSquare: node("Mul", {in(0), in(0)}, {out}); return;
-      case OpKind::kAddScalar: node("Add", {in(0), scalar(a.scalar)}, {out}); return;
-      case OpKind::kMulScalar: node("Mul", {in(0), scalar(a.scalar)}, {out}); return;
+      case OpKind::kClip:
+        node("Clip", {in(0), scalar(a.scalar), scalar(a.scalar2)}, {out});
+        return;
+      case OpKind::kPRelu:
+        node("PRelu", {in(0), in(1)}, {out});
+        return;
+      case OpKind::kAdd:
+        node("Add", {in(0), in(1)}, {out});
+        return;
+      case OpKind::kSub:
+        node("Sub", {in(0), in(1)}, {out});
+        return;
+      case OpKind::kMul:
+        node("Mul", {in(0), in(1)}, {out});
+        return;
+      case OpKind::kDiv:
+        node("Div", {in(0), in(1)}, {out});
+        return;
+      case OpKind::kSquare:
+        node("Mul", {in(0), in(0)}, {out});
+        return;
+      case OpKind::kAddScalar:
+        node("Add", {in(0), scalar(a.scalar)}, {out});
+        return;
+      case OpKind::kMulScalar:
+        node("Mul", {in(0), scalar(a.scalar)}, {out});
+        return;
       case OpKind::kReshape:
-        node("Reshape", {in(0), shape_const(g_.shape(n.outputs[0]), g_.shape(n.inputs[0]), true)}, {out});
+        node("Reshape", {in(0), shape_const(g_.shape(n.outputs[0]), g_.shape(n.inputs[0]), true)},
+             {out});
         return;
       case OpKind::kBroadcastTo:
         node("Expand", {in(0), shape_const(g_.shape(n.outputs[0]), {}, false)}, {out});
         return;
       case OpKind::kMean: {
         const Shape& xs = g_.shape(n.inputs[0]);
-        if (xs.size() == 4 && a.keepdims && (a.axes == std::vector<int>{2, 3} || a.axes == std::vector<int>{-2, -1})) {
+        if (xs.size() == 4 && a.keepdims &&
+            (a.axes == std::vector<int>{2, 3} || a.axes == std::vector<int>{-2, -1})) {
           node("GlobalAveragePool", {in(0)}, {out});
           return;
         }
@@ -260,7 +301,8 @@ class Exporter {
         auto* c = node(n.op == OpKind::kMaxPool2d ? "MaxPool" : "AveragePool", {in(0)}, {out});
         attr(c, "kernel_shape", std::vector<int64_t>{a.kernel[0], a.kernel[1]});
         attr(c, "strides", std::vector<int64_t>{a.stride[0], a.stride[1]});
-        attr(c, "pads", std::vector<int64_t>{a.padding[0], a.padding[1], a.pad_end(0), a.pad_end(1)});
+        attr(c, "pads",
+             std::vector<int64_t>{a.padding[0], a.padding[1], a.pad_end(0), a.pad_end(1)});
         attr(c, "ceil_mode", int64_t(a.ceil_mode));
         if (n.op == OpKind::kAvgPool2d) attr(c, "count_include_pad", int64_t(a.count_include_pad));
         return;
@@ -277,18 +319,21 @@ class Exporter {
              int64_t(a.axes.empty() ? -1 : a.axes[0]));
         return;
       case OpKind::kTranspose:
-        attr(node("Transpose", {in(0)}, {out}), "perm", std::vector<int64_t>(a.axes.begin(), a.axes.end()));
+        attr(node("Transpose", {in(0)}, {out}), "perm",
+             std::vector<int64_t>(a.axes.begin(), a.axes.end()));
         return;
       case OpKind::kPad: {
         auto* c = node("Pad", {in(0), ints_const(a.pads), scalar(a.scalar)}, {out});
-        attr(c, "mode", std::string(a.pad_mode == OpAttrs::PadMode::kConstant ? "constant"
-                                    : a.pad_mode == OpAttrs::PadMode::kReflect ? "reflect"
-                                                                                : "edge"));
+        attr(c, "mode",
+             std::string(a.pad_mode == OpAttrs::PadMode::kConstant  ? "constant"
+                         : a.pad_mode == OpAttrs::PadMode::kReflect ? "reflect"
+                                                                    : "edge"));
         return;
       }
       case OpKind::kLrn: {
         auto* c = node("LRN", {in(0)}, {out});
-        attr(c, "size", int64_t(a.kernel[0])), attr(c, "alpha", float(a.scalar)), attr(c, "beta", float(a.scalar2));
+        attr(c, "size", int64_t(a.kernel[0])), attr(c, "alpha", float(a.scalar)),
+            attr(c, "beta", float(a.scalar2));
         attr(c, "bias", float(a.bias));
         return;
       }
@@ -297,31 +342,34 @@ class Exporter {
         using C = OpAttrs::ResizeCoord;
         const bool linear = n.op == OpKind::kResizeBilinear;
         const Shape& y = g_.shape(n.outputs[0]);
-        if (a.resize.scale[0] > 0 || a.resize.scale[1] > 0) unsupported(n, "a resize with the model's own scale");
+        if (a.resize.scale[0] > 0 || a.resize.scale[1] > 0)
+          unsupported(n, "a resize with the model's own scale");
         // Sizes of the spatial axes only (opset 18's axes): the batch stays free.
         auto* c = node("Resize", {in(0), "", "", ints_const({y[2], y[3]})}, {out});
         attr(c, "axes", std::vector<int64_t>{2, 3});
         attr(c, "mode", std::string(linear ? "linear" : "nearest"));
         const C coord = a.resize.coord;
-        const char* cm = coord == C::kTorch            ? (linear ? "half_pixel" : "asymmetric")
-                         : coord == C::kHalfPixel      ? "half_pixel"
+        const char* cm = coord == C::kTorch              ? (linear ? "half_pixel" : "asymmetric")
+                         : coord == C::kHalfPixel        ? "half_pixel"
                          : coord == C::kPytorchHalfPixel ? "pytorch_half_pixel"
-                         : coord == C::kAlignCorners   ? "align_corners"
-                         : coord == C::kAsymmetric     ? "asymmetric"
-                                                       : "tf_half_pixel_for_nn";
+                         : coord == C::kAlignCorners     ? "align_corners"
+                         : coord == C::kAsymmetric       ? "asymmetric"
+                                                         : "tf_half_pixel_for_nn";
         attr(c, "coordinate_transformation_mode", std::string(cm));
         if (!linear) {
           using R = OpAttrs::NearestRound;
           const R r = coord == C::kTorch ? R::kFloor : a.resize.round;
-          attr(c, "nearest_mode", std::string(r == R::kFloor               ? "floor"
-                                              : r == R::kCeil              ? "ceil"
-                                              : r == R::kRoundPreferFloor ? "round_prefer_floor"
-                                                                           : "round_prefer_ceil"));
+          attr(c, "nearest_mode",
+               std::string(r == R::kFloor              ? "floor"
+                           : r == R::kCeil             ? "ceil"
+                           : r == R::kRoundPreferFloor ? "round_prefer_floor"
+                                                       : "round_prefer_ceil"));
         }
         return;
       }
       default:
-        unsupported(n, "has no ONNX form here (export takes forward graphs of the conv-net op set)");
+        unsupported(n,
+                    "has no ONNX form here (export takes forward graphs of the conv-net op set)");
     }
   }
 

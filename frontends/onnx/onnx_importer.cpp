@@ -15,13 +15,19 @@ namespace rg::onnx {
 
 using AP = ::onnx::AttributeProto;
 
-NodeContext::NodeContext(ImportState& state, const ::onnx::NodeProto& node, std::vector<const Val*> inputs)
-    : state_(state), node_(node), inputs_(std::move(inputs)), outputs_(size_t(node.output_size())) {}
+NodeContext::NodeContext(ImportState& state, const ::onnx::NodeProto& node,
+                         std::vector<const Val*> inputs)
+    : state_(state),
+      node_(node),
+      inputs_(std::move(inputs)),
+      outputs_(size_t(node.output_size())) {}
 
 std::string NodeContext::where() const {
   std::string name = node_.name();
-  if (name.empty()) name = node_.output_size() ? "producing '" + node_.output(0) + "'" : "(unnamed)";
-  else name = "'" + name + "'";
+  if (name.empty())
+    name = node_.output_size() ? "producing '" + node_.output(0) + "'" : "(unnamed)";
+  else
+    name = "'" + name + "'";
   return state_.file + ": node " + name + " (" + node_.op_type() + ")";
 }
 
@@ -35,9 +41,10 @@ void NodeContext::unsupported_attr(const char* attr, const std::string& value) c
 
 const Const& NodeContext::constant(size_t i, const char* what) {
   if (has_input(i) && !inputs_[i]->c && !inputs_[i]->graph_input.empty())
-    throw NeedsConstantError(where() + ": input " + std::to_string(i) + " (" + what + ") is the graph input '" +
-                                 inputs_[i]->graph_input +
-                                 "', which must be a constant: give its value at import (ImportOptions::constant_inputs)",
+    throw NeedsConstantError(where() + ": input " + std::to_string(i) + " (" + what +
+                                 ") is the graph input '" + inputs_[i]->graph_input +
+                                 "', which must be a constant: give its value at import "
+                                 "(ImportOptions::constant_inputs)",
                              inputs_[i]->graph_input);
   if (!is_const(i))
     unsupported(std::string("input ") + std::to_string(i) + " (" + what +
@@ -74,8 +81,8 @@ const AP* NodeContext::attr(const char* name, int type) {
     if (a.name() == name) {
       read_.insert(name);
       if (a.type() != type && !(type == AP::INTS && a.type() == AP::INT))
-        unsupported("attribute " + std::string(name) + " has type " + std::to_string(a.type()) + ", expected " +
-                    std::to_string(type));
+        unsupported("attribute " + std::string(name) + " has type " + std::to_string(a.type()) +
+                    ", expected " + std::to_string(type));
       return &a;
     }
   return nullptr;
@@ -137,15 +144,16 @@ std::vector<Val> NodeContext::finish() {
     if (!read_.count(a.name())) unsupported("attribute " + a.name() + " is not supported");
   for (size_t i = 0; i < outputs_.size(); ++i)
     if (!node_.output(int(i)).empty() && !outputs_[i].c && outputs_[i].v == kNoValue)
-      outputs_[i].unsupported = where() + ": output " + std::to_string(i) + " ('" + node_.output(int(i)) +
-                                "') is not supported";
+      outputs_[i].unsupported = where() + ": output " + std::to_string(i) + " ('" +
+                                node_.output(int(i)) + "') is not supported";
   return std::move(outputs_);
 }
 
 int64_t normalized_axis(NodeContext& c, int64_t axis, size_t rank, const char* what) {
   const int64_t r = int64_t(rank);
   if (axis < -r || axis >= r)
-    c.unsupported(std::string(what) + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(r));
+    c.unsupported(std::string(what) + " " + std::to_string(axis) + " is out of range for rank " +
+                  std::to_string(r));
   return axis < 0 ? axis + r : axis;
 }
 
@@ -170,7 +178,8 @@ class Importer {
     model_ = &model;
     read_opset(m);
     model.opset = opset_;
-    model.producer = m.producer_name() + (m.producer_version().empty() ? "" : " " + m.producer_version());
+    model.producer =
+        m.producer_name() + (m.producer_version().empty() ? "" : " " + m.producer_version());
     if (!m.has_graph()) fail("has no graph");
     ::onnx::GraphProto& gp = *m.mutable_graph();
     for (auto& t : *gp.mutable_initializer()) {
@@ -183,10 +192,12 @@ class Importer {
       t.clear_raw_data(), t.clear_float_data();  // decoded: one copy of the weights at a time
     }
     for (const auto& in : gp.input()) {
-      if (vals_.count(in.name())) continue;  // an initializer listed as an input (IR < 4): its value
+      if (vals_.count(in.name()))
+        continue;  // an initializer listed as an input (IR < 4): its value
       add_input(in, model);
     }
-    ImportState state{file_, opset_, g_, [this](const std::string& n, const Const& c) { return weight(n, c); },
+    ImportState state{file_, opset_, g_,
+                      [this](const std::string& n, const Const& c) { return weight(n, c); },
                       [this](int64_t w) { return model_->weights.at(size_t(w)).data; }};
     for (int k = 0; k < gp.node_size(); ++k) convert(gp.node(k), k, state);
     for (const auto& out : gp.output()) {
@@ -194,16 +205,19 @@ class Importer {
         fail("graph output '" + out.name() + "' is empty or listed twice");
       auto it = vals_.find(out.name());
       if (it == vals_.end()) fail("graph output '" + out.name() + "' is not computed by any node");
-      if (!it->second.unsupported.empty()) throw UnsupportedError(it->second.unsupported + " (a graph output)");
+      if (!it->second.unsupported.empty())
+        throw UnsupportedError(it->second.unsupported + " (a graph output)");
       ValueId v = it->second.v;
       if (it->second.c) {
         if (!it->second.c->is_float)
-          throw UnsupportedError(file_ + ": graph output '" + out.name() + "' is an integer tensor");
+          throw UnsupportedError(file_ + ": graph output '" + out.name() +
+                                 "' is an integer tensor");
         v = weight(out.name(), *it->second.c);
       }
-      const bool needs_copy = g_->value(v).producer < 0 || g_->value(v).variable >= 0 ||
-                              std::find(g_->outputs().begin(), g_->outputs().end(), v) != g_->outputs().end() ||
-                              g_->node(g_->value(v).producer).op == OpKind::kInput;
+      const bool needs_copy =
+          g_->value(v).producer < 0 || g_->value(v).variable >= 0 ||
+          std::find(g_->outputs().begin(), g_->outputs().end(), v) != g_->outputs().end() ||
+          g_->node(g_->value(v).producer).op == OpKind::kInput;
       if (needs_copy) v = g_->mul_scalar(v, 1.0);  // an output of its own (exact)
       g_->mark_output(v, out.name());
       model.outputs.push_back(out.name());
@@ -224,30 +238,35 @@ class Importer {
 
   void add_input(const ::onnx::ValueInfoProto& in, Model& model) {
     const std::string& name = in.name();
-    if (!in.type().has_tensor_type()) throw UnsupportedError(file_ + ": input '" + name + "' is not a tensor");
+    if (!in.type().has_tensor_type())
+      throw UnsupportedError(file_ + ": input '" + name + "' is not a tensor");
     const auto& tt = in.type().tensor_type();
     const int type = tt.elem_type();
     const bool is_float = type == ::onnx::TensorProto::FLOAT;
     const bool is_int = type == ::onnx::TensorProto::INT64 || type == ::onnx::TensorProto::INT32;
     if (!is_float && !is_int)
-      throw UnsupportedError(file_ + ": input '" + name + "' has element type " + std::to_string(type) +
+      throw UnsupportedError(file_ + ": input '" + name + "' has element type " +
+                             std::to_string(type) +
                              " (supported: float, and integers given at import)");
     Shape shape;
     if (auto it = opt_.input_shapes.find(name); it != opt_.input_shapes.end()) {
       shape = it->second;
     } else {
-      if (!tt.has_shape()) throw UnsupportedError(file_ + ": input '" + name + "' has no shape; give it");
+      if (!tt.has_shape())
+        throw UnsupportedError(file_ + ": input '" + name + "' has no shape; give it");
       for (int d = 0; d < tt.shape().dim_size(); ++d) {
         const auto& dim = tt.shape().dim(d);
         if (dim.has_dim_value() && dim.dim_value() == 0) {
-          throw UnsupportedError(file_ + ": input '" + name + "' has a zero-size dimension " + std::to_string(d));
+          throw UnsupportedError(file_ + ": input '" + name + "' has a zero-size dimension " +
+                                 std::to_string(d));
         } else if (dim.has_dim_value() && dim.dim_value() > 0) {
           shape.push_back(dim.dim_value());
         } else if (d == 0) {
           shape.push_back(opt_.batch);
         } else {
-          throw UnsupportedError(file_ + ": input '" + name + "' has a symbolic dimension " + std::to_string(d) +
-                                 " ('" + dim.dim_param() + "'); give the input's shape");
+          throw UnsupportedError(file_ + ": input '" + name + "' has a symbolic dimension " +
+                                 std::to_string(d) + " ('" + dim.dim_param() +
+                                 "'); give the input's shape");
         }
       }
     }
@@ -262,8 +281,8 @@ class Importer {
     if (auto it = opt_.constant_inputs.find(name); it != opt_.constant_inputs.end()) {
       if (int64_t(it->second.size()) != n)
         throw UnsupportedError(file_ + ": the constant given for input '" + name + "' has " +
-                               std::to_string(it->second.size()) + " values, its shape " + shape_str(shape) + " needs " +
-                               std::to_string(n));
+                               std::to_string(it->second.size()) + " values, its shape " +
+                               shape_str(shape) + " needs " + std::to_string(n));
       if (is_float) {
         val.c = Const::of_floats(std::vector<float>(it->second.begin(), it->second.end()), shape);
       } else {
@@ -290,7 +309,8 @@ class Importer {
       own.f.clear();
       own.in_weight = int64_t(model_->weights.size()) - 1;
     } else {
-      model_->weights.push_back(Weight{name, c.shape, c.in_weight >= 0 ? model_->weights.at(size_t(c.in_weight)).data : c.f});
+      model_->weights.push_back(Weight{
+          name, c.shape, c.in_weight >= 0 ? model_->weights.at(size_t(c.in_weight)).data : c.f});
     }
     weights_[name] = v;
     return v;
@@ -307,32 +327,38 @@ class Importer {
       auto it = vals_.find(name);
       if (it == vals_.end())
         fail("node " + std::to_string(index) + " (" + node.op_type() + ") reads '" + name +
-             "', which no input, initializer or earlier node defines (a cycle, a missing initializer, or nodes out of "
+             "', which no input, initializer or earlier node defines (a cycle, a missing "
+             "initializer, or nodes out of "
              "order)");
-      if (!it->second.unsupported.empty()) throw UnsupportedError(it->second.unsupported + ", and node '" + node.name() + "' reads it");
+      if (!it->second.unsupported.empty())
+        throw UnsupportedError(it->second.unsupported + ", and node '" + node.name() +
+                               "' reads it");
       ins.push_back(&it->second);
       all_const = all_const && it->second.c.has_value();
-      if (!it->second.c && it->second.v == kNoValue) all_const = false;  // an integer input not given
+      if (!it->second.c && it->second.v == kNoValue)
+        all_const = false;  // an integer input not given
     }
     if (!node.domain().empty() && node.domain() != "ai.onnx")
-      throw UnsupportedError(file_ + ": node '" + node.name() + "' (" + node.op_type() + "): domain '" +
-                             node.domain() + "' is not supported");
+      throw UnsupportedError(file_ + ": node '" + node.name() + "' (" + node.op_type() +
+                             "): domain '" + node.domain() + "' is not supported");
     const OnnxOp* op = find_op(node.op_type());
     if (!op)
-      throw UnsupportedError(file_ + ": node '" + node.name() + "': op " + node.op_type() + " is not supported");
+      throw UnsupportedError(file_ + ": node '" + node.name() + "': op " + node.op_type() +
+                             " is not supported");
     std::vector<Val> outs = all_const ? fold(*op, node, ins) : run_converter(*op, node, ins, state);
     for (int i = 0; i < node.output_size(); ++i) {
       const std::string& name = node.output(i);
       if (name.empty()) continue;
-      if (vals_.count(name)) fail("value '" + name + "' is defined twice (node '" + node.name() + "')");
+      if (vals_.count(name))
+        fail("value '" + name + "' is defined twice (node '" + node.name() + "')");
       if (outs[size_t(i)].v != kNoValue && g_->value(outs[size_t(i)].v).name.empty())
         g_->set_name(outs[size_t(i)].v, name);
       vals_[name] = std::move(outs[size_t(i)]);
     }
   }
 
-  std::vector<Val> run_converter(const OnnxOp& op, const ::onnx::NodeProto& node, std::vector<const Val*> ins,
-                                 ImportState& state) {
+  std::vector<Val> run_converter(const OnnxOp& op, const ::onnx::NodeProto& node,
+                                 std::vector<const Val*> ins, ImportState& state) {
     NodeContext c(state, node, std::move(ins));
     try {
       op.convert(c);
@@ -349,7 +375,8 @@ class Importer {
   // Every input is a constant: the converter builds its op in a scratch graph
   // whose inputs are those constants, and the reference backend computes it
   // once (or the converter folds it on the host itself).
-  std::vector<Val> fold(const OnnxOp& op, const ::onnx::NodeProto& node, std::vector<const Val*> ins) {
+  std::vector<Val> fold(const OnnxOp& op, const ::onnx::NodeProto& node,
+                        std::vector<const Val*> ins) {
     auto scratch = std::make_shared<Graph>(DType::f32);
     struct Feed {
       std::string name;
@@ -357,7 +384,8 @@ class Importer {
       ValueId v;
     };
     std::vector<Feed> feeds;
-    ImportState state{file_, opset_, scratch.get(), [&](const std::string& n, const Const& c) {
+    ImportState state{file_, opset_, scratch.get(),
+                      [&](const std::string& n, const Const& c) {
                         for (const Feed& f : feeds)
                           if (f.name == n) return f.v;
                         feeds.push_back({n, &c, scratch->input(n, c.shape)});
@@ -370,7 +398,8 @@ class Importer {
       for (const Feed& f : feeds)  // an output that is a constant fed in: that constant
         if (outs[i].v != kNoValue && outs[i].v == f.v) {
           Const c = *f.c;
-          if (c.in_weight >= 0) c.f = model_->weights.at(size_t(c.in_weight)).data, c.in_weight = -1;
+          if (c.in_weight >= 0)
+            c.f = model_->weights.at(size_t(c.in_weight)).data, c.in_weight = -1;
           outs[i] = Val::of(std::move(c));
         }
       if (outs[i].v != kNoValue) {
@@ -384,7 +413,8 @@ class Importer {
     Session s(*plan);
     for (const Feed& f : feeds) {
       if (f.c->in_weight >= 0) {
-        s.set_input(f.name, std::span<const float>(model_->weights.at(size_t(f.c->in_weight)).data));
+        s.set_input(f.name,
+                    std::span<const float>(model_->weights.at(size_t(f.c->in_weight)).data));
       } else {
         s.set_input(f.name, std::span<const float>(f.c->f));
       }
@@ -393,7 +423,8 @@ class Importer {
     for (size_t i = 0; i < outs.size(); ++i)
       if (outs[i].v != kNoValue) {
         const std::vector<double> y = s.output("out" + std::to_string(i));
-        outs[i] = Val::of(Const::of_floats(std::vector<float>(y.begin(), y.end()), scratch->shape(outs[i].v)));
+        outs[i] = Val::of(
+            Const::of_floats(std::vector<float>(y.begin(), y.end()), scratch->shape(outs[i].v)));
       }
     return outs;
   }
@@ -408,13 +439,15 @@ class Importer {
 };
 
 [[noreturn]] void not_onnx(const std::string& file) {
-  throw FileError(file + ": not a valid ONNX model (the protobuf does not parse: truncated or not ONNX)");
+  throw FileError(file +
+                  ": not a valid ONNX model (the protobuf does not parse: truncated or not ONNX)");
 }
 
 Model import_proto(std::string_view bytes, const std::string& file, const std::string& dir,
                    const ImportOptions& options) {
   ::onnx::ModelProto m;
-  if (bytes.size() > size_t(INT32_MAX) || !m.ParseFromArray(bytes.data(), int(bytes.size()))) not_onnx(file);
+  if (bytes.size() > size_t(INT32_MAX) || !m.ParseFromArray(bytes.data(), int(bytes.size())))
+    not_onnx(file);
   return Importer(file, dir, options).run(m);
 }
 

@@ -79,7 +79,7 @@ class NodeContext {
   bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i]; }
   bool is_const(size_t i) const { return has_input(i) && inputs_[i]->c.has_value(); }
   const Const& constant(size_t i, const char* what);  // refused unless a constant
-  ValueId value(size_t i);                             // a constant becomes a weight
+  ValueId value(size_t i);                            // a constant becomes a weight
   Shape shape(size_t i) const;
 
   // Attributes; each read marks it understood.

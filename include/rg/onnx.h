@@ -37,7 +37,8 @@ class UnsupportedError : public std::runtime_error {
 // and that was not given in ImportOptions::constant_inputs.
 class NeedsConstantError : public UnsupportedError {
  public:
-  NeedsConstantError(const std::string& what, std::string input) : UnsupportedError(what), input(std::move(input)) {}
+  NeedsConstantError(const std::string& what, std::string input)
+      : UnsupportedError(what), input(std::move(input)) {}
   std::string input;
 };
 
@@ -76,7 +77,8 @@ struct Model {
 Model import_file(const std::string& path, const ImportOptions& options = {});
 // The same from bytes in memory; `name` is the file name errors give, and
 // external data is refused.
-Model import_bytes(std::string_view bytes, const std::string& name, const ImportOptions& options = {});
+Model import_bytes(std::string_view bytes, const std::string& name,
+                   const ImportOptions& options = {});
 
 // Writes a forward graph (inputs, variables with their values, marked
 // outputs) as an ONNX model (opset 18) that onnxruntime runs. Throws

@@ -34,12 +34,45 @@ namespace fs = std::filesystem;
 const char* kData = "/usr/share/libonnx-testdata/data";
 
 const std::set<std::string>& conv_net_ops() {
-  static const std::set<std::string> s = {
-      "Conv", "ConvTranspose", "BatchNormalization", "Relu", "LeakyRelu", "PRelu", "Elu", "Sigmoid", "Tanh",
-      "Clip", "HardSigmoid", "HardSwish", "Add", "Sub", "Mul", "Div", "Sum", "MaxPool", "AveragePool",
-      "GlobalAveragePool", "GlobalMaxPool", "LRN", "Gemm", "MatMul", "Flatten", "Reshape", "Transpose", "Squeeze",
-      "Unsqueeze", "Concat", "Pad", "Softmax", "LogSoftmax", "Resize", "Upsample", "Dropout", "Identity",
-      "Constant", "ConstantOfShape"};
+  static const std::set<std::string> s = {"Conv",
+                                          "ConvTranspose",
+                                          "BatchNormalization",
+                                          "Relu",
+                                          "LeakyRelu",
+                                          "PRelu",
+                                          "Elu",
+                                          "Sigmoid",
+                                          "Tanh",
+                                          "Clip",
+                                          "HardSigmoid",
+                                          "HardSwish",
+                                          "Add",
+                                          "Sub",
+                                          "Mul",
+                                          "Div",
+                                          "Sum",
+                                          "MaxPool",
+                                          "AveragePool",
+                                          "GlobalAveragePool",
+                                          "GlobalMaxPool",
+                                          "LRN",
+                                          "Gemm",
+                                          "MatMul",
+                                          "Flatten",
+                                          "Reshape",
+                                          "Transpose",
+                                          "Squeeze",
+                                          "Unsqueeze",
+                                          "Concat",
+                                          "Pad",
+                                          "Softmax",
+                                          "LogSoftmax",
+                                          "Resize",
+                                          "Upsample",
+                                          "Dropout",
+                                          "Identity",
+                                          "Constant",
+                                          "ConstantOfShape"};
   return s;
 }
 
@@ -54,7 +87,8 @@ std::string read_bytes(const fs::path& p) {
 bool rank4(const ::onnx::ValueInfoProto& v, bool allow_int) {
   if (!v.type().has_tensor_type()) return false;
   const int t = v.type().tensor_type().elem_type();
-  if (t != ::onnx::TensorProto::FLOAT && !(allow_int && t == ::onnx::TensorProto::INT64)) return false;
+  if (t != ::onnx::TensorProto::FLOAT && !(allow_int && t == ::onnx::TensorProto::INT64))
+    return false;
   return !v.type().tensor_type().has_shape() || v.type().tensor_type().shape().dim_size() <= 4;
 }
 
@@ -62,7 +96,8 @@ bool rank4(const ::onnx::ValueInfoProto& v, bool allow_int) {
 bool outside_the_set(const ::onnx::NodeProto& n) {
   for (const auto& a : n.attribute()) {
     if (n.op_type() == "Resize" && a.name() == "mode" && a.s() == "cubic") return true;
-    if (n.op_type() == "BatchNormalization" && a.name() == "training_mode" && a.i() != 0) return true;
+    if (n.op_type() == "BatchNormalization" && a.name() == "training_mode" && a.i() != 0)
+      return true;
   }
   return false;
 }
@@ -78,7 +113,8 @@ bool selected(const fs::path& model) {
   std::set<std::string> inits;
   for (const auto& t : m.graph().initializer()) inits.insert(t.name());
   for (const auto& n : m.graph().node())
-    if (!conv_net_ops().count(n.op_type()) || !(n.domain().empty() || n.domain() == "ai.onnx") || outside_the_set(n))
+    if (!conv_net_ops().count(n.op_type()) || !(n.domain().empty() || n.domain() == "ai.onnx") ||
+        outside_the_set(n))
       return false;
   for (const auto& i : m.graph().input())
     if (!inits.count(i.name()) && !rank4(i, true)) return false;
@@ -93,7 +129,8 @@ std::vector<fs::path> selected_cases() {
     const fs::path dir = fs::path(kData) / sub;
     if (!fs::exists(dir)) continue;
     for (const auto& e : fs::directory_iterator(dir))
-      if (fs::exists(e.path() / "model.onnx") && selected(e.path() / "model.onnx")) r.push_back(e.path());
+      if (fs::exists(e.path() / "model.onnx") && selected(e.path() / "model.onnx"))
+        r.push_back(e.path());
   }
   std::sort(r.begin(), r.end());
   return r;
@@ -145,14 +182,16 @@ std::string run_case(const fs::path& dir, Backend& be) {
         opt.constant_inputs[e.input] = v;
       }
     }
-    if (sets.size() > 1 && !opt.constant_inputs.empty()) return "several data sets with constant inputs";
+    if (sets.size() > 1 && !opt.constant_inputs.empty())
+      return "several data sets with constant inputs";
     auto plan = compile(model->graph, be);
     Session s(*plan);
     model->load_weights(s);
     for (const fs::path& set : sets) {
       for (const std::string& name : model->inputs) {
         const onnx::Const x = read_tensor(input_file(set, name));
-        if (x.shape != model->graph->shape(model->graph->inputs()[size_t(&name - model->inputs.data())].value))
+        if (x.shape !=
+            model->graph->shape(model->graph->inputs()[size_t(&name - model->inputs.data())].value))
           return "input " + name + " has shape " + shape_str(x.shape);
         s.set_input(name, std::span<const float>(x.f));
       }
@@ -161,13 +200,13 @@ std::string run_case(const fs::path& dir, Backend& be) {
         const onnx::Const want = read_tensor(set / ("output_" + std::to_string(i) + ".pb"));
         const std::vector<double> got = s.output(model->outputs[i]);
         if (got.size() != size_t(want.numel()))
-          return "output " + model->outputs[i] + " has " + std::to_string(got.size()) + " values, expected " +
-                 std::to_string(want.numel());
+          return "output " + model->outputs[i] + " has " + std::to_string(got.size()) +
+                 " values, expected " + std::to_string(want.numel());
         for (size_t k = 0; k < got.size(); ++k) {
           const double w = want.at(k), d = std::abs(got[k] - w);
           if (!(d <= 1e-7 + 1e-3 * std::abs(w)) && !(std::isnan(w) && std::isnan(got[k])))
-            return "output " + model->outputs[i] + "[" + std::to_string(k) + "] = " + std::to_string(got[k]) +
-                   ", expected " + std::to_string(w);
+            return "output " + model->outputs[i] + "[" + std::to_string(k) +
+                   "] = " + std::to_string(got[k]) + ", expected " + std::to_string(w);
         }
       }
     }
@@ -193,7 +232,8 @@ void expect_conformance(const std::string& name, Backend& be) {
     }
   }
   const double rate = double(passed) / double(cases.size());
-  std::printf("%s: %zu of %zu selected ONNX cases pass (%.1f %%)\n", name.c_str(), passed, cases.size(), 100 * rate);
+  std::printf("%s: %zu of %zu selected ONNX cases pass (%.1f %%)\n", name.c_str(), passed,
+              cases.size(), 100 * rate);
   EXPECT_GE(rate, 0.95) << name;
 }
 
@@ -211,7 +251,8 @@ TEST(OnnxConformance, CpuBackend) {
 
 #if RALSGAN_HAVE_CUDA
 TEST(OnnxConformance, CudaBackend) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA GPU: cudaGetDeviceCount failed or returned 0";
+  if (cuda_device_count() == 0)
+    GTEST_SKIP() << "no CUDA GPU: cudaGetDeviceCount failed or returned 0";
   auto be = make_cuda_backend();
   expect_conformance("cuda", *be);
 }

@@ -28,8 +28,9 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.f, float
 }
 
 // Runs `g` (weights `w`, input "x" = `x`) on ref; the output "y".
-std::vector<double> run(const std::shared_ptr<Graph>& g, const std::vector<onnx::Weight>& w, const std::string& input,
-                        const std::vector<float>& x, const std::string& output) {
+std::vector<double> run(const std::shared_ptr<Graph>& g, const std::vector<onnx::Weight>& w,
+                        const std::string& input, const std::vector<float>& x,
+                        const std::string& output) {
   auto ref = make_ref_backend();
   auto plan = compile(g, *ref);
   Session s(*plan);
@@ -39,9 +40,10 @@ std::vector<double> run(const std::shared_ptr<Graph>& g, const std::vector<onnx:
   return s.output(output);
 }
 
-void expect_roundtrip(const std::shared_ptr<Graph>& g, const std::vector<onnx::Weight>& w, const std::string& input,
-                      const std::string& output, int64_t other_batch) {
-  const fs::path file = fs::temp_directory_path() / ("rg_export_" + std::to_string(::getpid()) + ".onnx");
+void expect_roundtrip(const std::shared_ptr<Graph>& g, const std::vector<onnx::Weight>& w,
+                      const std::string& input, const std::string& output, int64_t other_batch) {
+  const fs::path file =
+      fs::temp_directory_path() / ("rg_export_" + std::to_string(::getpid()) + ".onnx");
   onnx::export_file(*g, w, file.string());
   const Shape xs = g->shape(g->inputs()[0].value);
   const std::vector<float> x = random_floats(size_t(numel(xs)), 3);
@@ -60,7 +62,8 @@ void expect_roundtrip(const std::shared_ptr<Graph>& g, const std::vector<onnx::W
   const std::vector<double> got = s.output(output);
   ASSERT_EQ(got.size(), want.size());
   double worst = 0, scale = 0;
-  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i])), scale = std::max(scale, std::abs(want[i]));
+  for (size_t i = 0; i < got.size(); ++i)
+    worst = std::max(worst, std::abs(got[i] - want[i])), scale = std::max(scale, std::abs(want[i]));
   EXPECT_LE(worst, 1e-6 * std::max(scale, 1.0));
   EXPECT_GT(scale, 0);
   // The batch axis is free: another batch imports and runs.

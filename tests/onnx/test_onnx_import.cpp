@@ -114,7 +114,8 @@ TEST(OnnxImport, ConvReluComputesWhatTheEnginesGraphDoes) {
   const std::vector<double> got = s.output("y");
   // The same network built directly, in f64.
   auto g = std::make_shared<Graph>(DType::f64);
-  const ValueId xv = g->input("x", {1, 2, 3, 3}), wv = g->input("w", {2, 2, 3, 3}), bv = g->input("b", {1, 2, 1, 1});
+  const ValueId xv = g->input("x", {1, 2, 3, 3}), wv = g->input("w", {2, 2, 3, 3}),
+                bv = g->input("b", {1, 2, 1, 1});
   g->mark_output(g->relu(g->add(g->conv2d(xv, wv, 1, 1), bv)), "y");
   auto p2 = compile(g, *ref);
   Session s2(*p2);
@@ -140,7 +141,8 @@ TEST(OnnxImport, TruncatedFileIsRefusedNamingIt) {
 }
 
 TEST(OnnxImport, MissingFileIsRefusedNamingIt) {
-  const std::string msg = message<onnx::FileError>([&] { onnx::import_file("/nonexistent/model.onnx"); });
+  const std::string msg =
+      message<onnx::FileError>([&] { onnx::import_file("/nonexistent/model.onnx"); });
   EXPECT_NE(msg.find("/nonexistent/model.onnx"), std::string::npos) << msg;
 }
 
@@ -150,7 +152,8 @@ TEST(OnnxImport, AbsurdDimensionsAreRefused) {
   t->clear_dims();
   t->add_dims(int64_t(1) << 40);
   t->add_dims(int64_t(1) << 40);
-  const std::string msg = message<onnx::FileError>([&] { onnx::import_bytes(bytes(m), "huge.onnx"); });
+  const std::string msg =
+      message<onnx::FileError>([&] { onnx::import_bytes(bytes(m), "huge.onnx"); });
   EXPECT_NE(msg.find("huge.onnx"), std::string::npos) << msg;
   EXPECT_NE(msg.find("absurd"), std::string::npos) << msg;
 }
@@ -158,7 +161,8 @@ TEST(OnnxImport, AbsurdDimensionsAreRefused) {
 TEST(OnnxImport, DataOfTheWrongSizeIsRefused) {
   ModelProto m = conv_relu();
   m.mutable_graph()->mutable_initializer(1)->add_float_data(1.f);  // 3 values for [2]
-  const std::string msg = message<onnx::FileError>([&] { onnx::import_bytes(bytes(m), "short.onnx"); });
+  const std::string msg =
+      message<onnx::FileError>([&] { onnx::import_bytes(bytes(m), "short.onnx"); });
   EXPECT_NE(msg.find("'b'"), std::string::npos) << msg;
 }
 
@@ -182,9 +186,7 @@ TEST(OnnxImport, ExternalDataOutsideTheModelsFolderIsRefused) {
   const fs::path dir = fs::temp_directory_path() / "rg_onnx_external";
   fs::remove_all(dir);
   fs::create_directories(dir / "model");
-  {
-    std::ofstream(dir / "secret.bin", std::ios::binary) << std::string(8, 'x');
-  }
+  { std::ofstream(dir / "secret.bin", std::ios::binary) << std::string(8, 'x'); }
   ModelProto m = conv_relu();
   TensorProto* t = m.mutable_graph()->mutable_initializer(1);
   t->clear_float_data();
@@ -208,7 +210,8 @@ TEST(OnnxImport, ExternalDataOutsideTheModelsFolderIsRefused) {
 TEST(OnnxImport, UnsupportedOpAndAttributeAreNamed) {
   ModelProto m = conv_relu();
   m.mutable_graph()->mutable_node(1)->set_op_type("Selu");
-  std::string msg = message<onnx::UnsupportedError>([&] { onnx::import_bytes(bytes(m), "selu.onnx"); });
+  std::string msg =
+      message<onnx::UnsupportedError>([&] { onnx::import_bytes(bytes(m), "selu.onnx"); });
   EXPECT_NE(msg.find("Selu"), std::string::npos) << msg;
   EXPECT_NE(msg.find("Relu_0"), std::string::npos) << msg;
   ModelProto a = conv_relu();
@@ -225,7 +228,8 @@ TEST(OnnxImport, UnsupportedOpAndAttributeAreNamed) {
 TEST(OnnxImport, OpsetsOutsideSevenToTwentyOneAreRefused) {
   ModelProto m = conv_relu();
   m.mutable_opset_import(0)->set_version(6);
-  const std::string msg = message<onnx::UnsupportedError>([&] { onnx::import_bytes(bytes(m), "old.onnx"); });
+  const std::string msg =
+      message<onnx::UnsupportedError>([&] { onnx::import_bytes(bytes(m), "old.onnx"); });
   EXPECT_NE(msg.find("opset 6"), std::string::npos) << msg;
 }
 
@@ -250,7 +254,12 @@ TEST(OnnxImport, InputsThatFixShapesMustBeGivenAtImport) {
 
 TEST(OnnxImport, SymbolicBatchTakesTheOptionsBatch) {
   ModelProto m = conv_relu();
-  auto* dim = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0);
+  auto* dim = m.mutable_graph()
+                  ->mutable_input(0)
+                  ->mutable_type()
+                  ->mutable_tensor_type()
+                  ->mutable_shape()
+                  ->mutable_dim(0);
   dim->set_dim_param("N");
   onnx::ImportOptions opt;
   opt.batch = 5;

@@ -36,17 +36,19 @@ std::string read_text(const fs::path& p) {
 class RgCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("rg_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("rg_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
   Result rg(const std::string& args) {
-    const std::string cmd = std::string(RG_BIN) + " " + args + " > " + (dir_ / "out.txt").string() + " 2> " +
-                            (dir_ / "err.txt").string() + " < /dev/null";
+    const std::string cmd = std::string(RG_BIN) + " " + args + " > " + (dir_ / "out.txt").string() +
+                            " 2> " + (dir_ / "err.txt").string() + " < /dev/null";
     const int status = std::system(cmd.c_str());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, read_text(dir_ / "out.txt"), read_text(dir_ / "err.txt")};
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, read_text(dir_ / "out.txt"),
+            read_text(dir_ / "err.txt")};
   }
   // input_N.pb of the case as DIR/NAME.npy.
   fs::path npy_of(const fs::path& pb, const std::string& name) {
@@ -66,8 +68,9 @@ TEST_F(RgCli, RunWritesTheOutputOfOnnxsOwnNodeTest) {
   const fs::path w = npy_of(kCase / "test_data_set_0" / "input_1.pb", "W");
   for (const char* backend : {"ref", "cpu"}) {
     const fs::path out = dir_ / (std::string("out_") + backend);
-    const Result r = rg("run " + (kCase / "model.onnx").string() + " --backend " + backend + " --input x=" +
-                        x.string() + " --input W=" + w.string() + " --out " + out.string());
+    const Result r =
+        rg("run " + (kCase / "model.onnx").string() + " --backend " + backend +
+           " --input x=" + x.string() + " --input W=" + w.string() + " --out " + out.string());
     ASSERT_EQ(r.code, 0) << r.err;
     ::onnx::TensorProto t;
     std::ifstream in(kCase / "test_data_set_0" / "output_0.pb", std::ios::binary);
@@ -76,10 +79,12 @@ TEST_F(RgCli, RunWritesTheOutputOfOnnxsOwnNodeTest) {
     const io::NpyArray got = io::read_npy(out / "y.npy");
     EXPECT_EQ(got.shape, want.shape);
     ASSERT_EQ(got.data.size(), want.f.size());
-    for (size_t i = 0; i < got.data.size(); ++i) EXPECT_NEAR(got.data[i], want.f[i], 1e-4 * (1 + std::abs(want.f[i])));
+    for (size_t i = 0; i < got.data.size(); ++i)
+      EXPECT_NEAR(got.data[i], want.f[i], 1e-4 * (1 + std::abs(want.f[i])));
     // Again into the same folder: the existing output is not replaced without --overwrite.
-    const Result again = rg("run " + (kCase / "model.onnx").string() + " --backend " + backend + " --input x=" +
-                            x.string() + " --input W=" + w.string() + " --out " + out.string());
+    const Result again =
+        rg("run " + (kCase / "model.onnx").string() + " --backend " + backend +
+           " --input x=" + x.string() + " --input W=" + w.string() + " --out " + out.string());
     EXPECT_EQ(again.code, 2) << again.err;
     EXPECT_NE(again.err.find("--overwrite"), std::string::npos) << again.err;
   }
@@ -87,12 +92,14 @@ TEST_F(RgCli, RunWritesTheOutputOfOnnxsOwnNodeTest) {
 
 TEST_F(RgCli, BenchWritesJsonWithEveryBackendComparedWithRef) {
   const fs::path json = dir_ / "bench.json";
-  const Result r = rg("bench " + (kCase / "model.onnx").string() + " --backend ref,cpu --runs 3 --json " + json.string());
+  const Result r = rg("bench " + (kCase / "model.onnx").string() +
+                      " --backend ref,cpu --runs 3 --json " + json.string());
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string j = read_text(json);
-  for (const char* key : {"\"model\"", "\"batch\"", "\"threads\"", "\"results\"", "\"backend\": \"ref\"",
-                          "\"backend\": \"cpu\"", "\"median_ms\"", "\"min_ms\"", "\"runs\": 3", "\"max_abs_diff_vs_ref\"",
-                          "\"groups\"", "\"kernel\""})
+  for (const char* key :
+       {"\"model\"", "\"batch\"", "\"threads\"", "\"results\"", "\"backend\": \"ref\"",
+        "\"backend\": \"cpu\"", "\"median_ms\"", "\"min_ms\"", "\"runs\": 3",
+        "\"max_abs_diff_vs_ref\"", "\"groups\"", "\"kernel\""})
     EXPECT_NE(j.find(key), std::string::npos) << key << " in " << j;
   EXPECT_NE(r.out.find("cpu: median"), std::string::npos) << r.out;
 }
@@ -110,7 +117,8 @@ TEST_F(RgCli, ExitCodesSayWhoseFaultItIs) {
   EXPECT_EQ(r.code, 2) << r.err;
   r = rg("frobnicate model.onnx");
   EXPECT_EQ(r.code, 2) << r.err;
-  r = rg("run " + (kCase / "model.onnx").string() + " --out " + (dir_ / "o").string());  // inputs missing
+  r = rg("run " + (kCase / "model.onnx").string() + " --out " +
+         (dir_ / "o").string());  // inputs missing
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("--input"), std::string::npos) << r.err;
   const fs::path garbage = dir_ / "garbage.onnx";

@@ -13,8 +13,9 @@ namespace {
 std::vector<int64_t> spatial(NodeContext& c, const char* name, size_t dims, int64_t def) {
   std::vector<int64_t> v = c.attr_ints(name);
   if (v.empty()) v.assign(dims, def);
-  if (v.size() != dims) c.unsupported(std::string(name) + " has " + std::to_string(v.size()) + " values for " +
-                                      std::to_string(dims) + " spatial axes");
+  if (v.size() != dims)
+    c.unsupported(std::string(name) + " has " + std::to_string(v.size()) + " values for " +
+                  std::to_string(dims) + " spatial axes");
   if (dims == 1) v.insert(v.begin(), def);
   return v;
 }
@@ -23,7 +24,9 @@ std::vector<int64_t> spatial(NodeContext& c, const char* name, size_t dims, int6
 std::vector<int64_t> spatial_pads(NodeContext& c, size_t dims) {
   std::vector<int64_t> p = c.attr_ints("pads");
   if (p.empty()) p.assign(2 * dims, 0);
-  if (p.size() != 2 * dims) c.unsupported("pads has " + std::to_string(p.size()) + " values for " + std::to_string(dims) + " spatial axes");
+  if (p.size() != 2 * dims)
+    c.unsupported("pads has " + std::to_string(p.size()) + " values for " + std::to_string(dims) +
+                  " spatial axes");
   for (int64_t v : p)
     if (v < 0) c.unsupported("negative pads are not supported");
   return dims == 1 ? std::vector<int64_t>{0, p[0], 0, p[1]} : p;
@@ -39,7 +42,8 @@ ValueId as_4d(NodeContext& c, ValueId x, size_t dims) {
 
 size_t spatial_dims(NodeContext& c, const Shape& x) {
   if (x.size() != 3 && x.size() != 4)
-    c.unsupported("input " + shape_str(x) + ": only 1-D and 2-D spatial inputs (rank 3 or 4) are supported");
+    c.unsupported("input " + shape_str(x) +
+                  ": only 1-D and 2-D spatial inputs (rank 3 or 4) are supported");
   return x.size() - 2;
 }
 
@@ -54,8 +58,9 @@ void same_pads(std::vector<int64_t>& pads, const Shape& in, const std::vector<in
   }
 }
 
-Graph::ConvOptions conv_options(const std::vector<int64_t>& stride, const std::vector<int64_t>& pads,
-                                const std::vector<int64_t>& dil, int64_t groups) {
+Graph::ConvOptions conv_options(const std::vector<int64_t>& stride,
+                                const std::vector<int64_t>& pads, const std::vector<int64_t>& dil,
+                                int64_t groups) {
   Graph::ConvOptions o;
   for (size_t i = 0; i < 2; ++i) {
     o.stride[i] = int(stride[i]), o.dilation[i] = int(dil[i]);
@@ -68,7 +73,9 @@ Graph::ConvOptions conv_options(const std::vector<int64_t>& stride, const std::v
 ValueId add_bias(NodeContext& c, ValueId y, size_t input) {
   if (!c.has_input(input)) return y;
   const int64_t ch = c.graph().shape(y)[1];
-  if (c.shape(input) != Shape{ch}) c.unsupported("bias " + shape_str(c.shape(input)) + " must have " + std::to_string(ch) + " values");
+  if (c.shape(input) != Shape{ch})
+    c.unsupported("bias " + shape_str(c.shape(input)) + " must have " + std::to_string(ch) +
+                  " values");
   return c.graph().add(y, c.graph().reshape(c.value(input), {1, ch, 1, 1}));
 }
 
@@ -82,30 +89,38 @@ ValueId back_to_rank(NodeContext& c, ValueId y, size_t dims) {
 void conv_like(NodeContext& c, bool transposed) {
   const Shape xs = c.shape(0), ws = c.shape(1);
   const size_t dims = spatial_dims(c, xs);
-  if (ws.size() != xs.size()) c.unsupported("weight " + shape_str(ws) + " does not match input " + shape_str(xs));
-  const std::vector<int64_t> stride = spatial(c, "strides", dims, 1), dil = spatial(c, "dilations", dims, 1);
+  if (ws.size() != xs.size())
+    c.unsupported("weight " + shape_str(ws) + " does not match input " + shape_str(xs));
+  const std::vector<int64_t> stride = spatial(c, "strides", dims, 1),
+                             dil = spatial(c, "dilations", dims, 1);
   std::vector<int64_t> kernel = spatial(c, "kernel_shape", dims, dims == 1 ? 1 : ws[2]);
-  const std::vector<int64_t> wk = dims == 1 ? std::vector<int64_t>{1, ws[2]} : std::vector<int64_t>{ws[2], ws[3]};
-  if (c.has_attr("kernel_shape") && kernel != wk) c.unsupported("kernel_shape does not match the weight " + shape_str(ws));
+  const std::vector<int64_t> wk =
+      dims == 1 ? std::vector<int64_t>{1, ws[2]} : std::vector<int64_t>{ws[2], ws[3]};
+  if (c.has_attr("kernel_shape") && kernel != wk)
+    c.unsupported("kernel_shape does not match the weight " + shape_str(ws));
   const int64_t groups = c.attr_int("group", 1);
   std::vector<int64_t> pads = spatial_pads(c, dims);
   const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
-  std::vector<int64_t> out_pad = transposed ? spatial(c, "output_padding", dims, 0) : std::vector<int64_t>{0, 0};
-  const std::vector<int64_t> out_shape = transposed ? c.attr_ints("output_shape") : std::vector<int64_t>{};
+  std::vector<int64_t> out_pad =
+      transposed ? spatial(c, "output_padding", dims, 0) : std::vector<int64_t>{0, 0};
+  const std::vector<int64_t> out_shape =
+      transposed ? c.attr_ints("output_shape") : std::vector<int64_t>{};
   const Shape in2 = dims == 1 ? Shape{1, xs[2]} : Shape{xs[2], xs[3]};
   const std::vector<int64_t> ext = {(wk[0] - 1) * dil[0] + 1, (wk[1] - 1) * dil[1] + 1};
-  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER")
+  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" &&
+      auto_pad != "SAME_LOWER")
     c.unsupported_attr("auto_pad", auto_pad);
   if (auto_pad == "VALID") pads.assign(4, 0);
   if (!transposed && (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER"))
     same_pads(pads, in2, ext, stride, auto_pad == "SAME_UPPER");
   if (transposed && (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")) {
-    // ONNX: total padding = stride * (in - 1) + output_padding + extent - output size; SAME_UPPER puts
-    // the smaller half first, otherwise last. Without output_shape, SAME gives in * stride.
+    // ONNX: total padding = stride * (in - 1) + output_padding + extent - output size; SAME_UPPER
+    // puts the smaller half first, otherwise last. Without output_shape, SAME gives in * stride.
     std::vector<int64_t> want(2);
     for (size_t i = 0; i < 2; ++i) want[i] = in2[i] * stride[i];
     if (!out_shape.empty()) {
-      if (out_shape.size() != dims) c.unsupported("output_shape must have one value per spatial axis");
+      if (out_shape.size() != dims)
+        c.unsupported("output_shape must have one value per spatial axis");
       want = dims == 1 ? std::vector<int64_t>{1, out_shape[0]} : out_shape;
     }
     for (size_t i = 0; i < 2; ++i) {
@@ -116,7 +131,8 @@ void conv_like(NodeContext& c, bool transposed) {
         continue;
       }
       const bool upper = auto_pad == "SAME_UPPER";
-      pads[i] = upper ? total / 2 : total - total / 2, pads[2 + i] = upper ? total - total / 2 : total / 2;
+      pads[i] = upper ? total / 2 : total - total / 2,
+      pads[2 + i] = upper ? total - total / 2 : total / 2;
     }
   }
   Graph& g = c.graph();
@@ -127,13 +143,18 @@ void conv_like(NodeContext& c, bool transposed) {
   c.set_output(0, back_to_rank(c, add_bias(c, y, 2), dims));
 }
 
-void conv(NodeContext& c) { conv_like(c, false); }
-void conv_transpose(NodeContext& c) { conv_like(c, true); }
+void conv(NodeContext& c) {
+  conv_like(c, false);
+}
+void conv_transpose(NodeContext& c) {
+  conv_like(c, true);
+}
 
 // The engine's normalisations take NCHW: [N, C] and [N, C, L] gain unit axes.
 ValueId nchw(NodeContext& c, ValueId x) {
   Shape s = c.graph().shape(x);
-  if (s.size() < 2 || s.size() > 4) c.unsupported("input " + shape_str(s) + " must have rank 2 to 4");
+  if (s.size() < 2 || s.size() > 4)
+    c.unsupported("input " + shape_str(s) + " must have rank 2 to 4");
   if (s.size() == 4) return x;  // no view: it would split the normalisation from what it fuses with
   while (s.size() < 4) s.push_back(1);
   return c.graph().reshape(x, s);
@@ -150,15 +171,16 @@ void batch_norm(NodeContext& c) {
   if (c.attr_int("spatial", 1) != 1) c.unsupported_attr("spatial", "0");
   if (c.attr_int("training_mode", 0) != 0) c.unsupported_attr("training_mode", "1");
   const Shape xs = c.shape(0);
-  const ValueId y = c.graph().batch_norm_inference(nchw(c, c.value(0)), c.value(1), c.value(2), c.value(3),
-                                                   c.value(4), eps);
+  const ValueId y = c.graph().batch_norm_inference(nchw(c, c.value(0)), c.value(1), c.value(2),
+                                                   c.value(3), c.value(4), eps);
   c.set_output(0, back_to_shape(c, y, xs));
 }
 
 void instance_norm(NodeContext& c) {
   const double eps = c.attr_float("epsilon", 1e-5f);
   const Shape xs = c.shape(0);
-  const ValueId y = c.graph().group_norm(nchw(c, c.value(0)), c.value(1), c.value(2), int(xs.at(1)), eps);
+  const ValueId y =
+      c.graph().group_norm(nchw(c, c.value(0)), c.value(1), c.value(2), int(xs.at(1)), eps);
   c.set_output(0, back_to_shape(c, y, xs));
 }
 

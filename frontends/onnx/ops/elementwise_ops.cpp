@@ -19,10 +19,13 @@ void relu(NodeContext& c) {
   unary(c, [](Graph& g, ValueId x, NodeContext&) { return g.relu(x); });
 }
 void leaky_relu(NodeContext& c) {
-  unary(c, [](Graph& g, ValueId x, NodeContext& n) { return g.leaky_relu(x, n.attr_float("alpha", 0.01f)); });
+  unary(c, [](Graph& g, ValueId x, NodeContext& n) {
+    return g.leaky_relu(x, n.attr_float("alpha", 0.01f));
+  });
 }
 void elu(NodeContext& c) {
-  unary(c, [](Graph& g, ValueId x, NodeContext& n) { return g.elu(x, n.attr_float("alpha", 1.f)); });
+  unary(c,
+        [](Graph& g, ValueId x, NodeContext& n) { return g.elu(x, n.attr_float("alpha", 1.f)); });
 }
 void sigmoid(NodeContext& c) {
   unary(c, [](Graph& g, ValueId x, NodeContext&) { return g.add_node(OpKind::kSigmoid, {x})[0]; });
@@ -38,7 +41,9 @@ void hard_sigmoid(NodeContext& c) {
 }
 // x * HardSigmoid(x) with alpha 1/6, beta 1/2.
 void hard_swish(NodeContext& c) {
-  unary(c, [](Graph& g, ValueId x, NodeContext&) { return g.mul(x, g.hard_sigmoid(x, 1.0 / 6, 0.5)); });
+  unary(c, [](Graph& g, ValueId x, NodeContext&) {
+    return g.mul(x, g.hard_sigmoid(x, 1.0 / 6, 0.5));
+  });
 }
 void prelu(NodeContext& c) {
   c.set_output(0, c.graph().prelu(c.value(0), c.value(1)));
@@ -62,14 +67,17 @@ Shape broadcast_shape(NodeContext& c, const Shape& a, const Shape& b) {
   const size_t r = std::max(a.size(), b.size());
   Shape y(r);
   for (size_t i = 0; i < r; ++i) {
-    const int64_t da = i + a.size() >= r ? a[i + a.size() - r] : 1, db = i + b.size() >= r ? b[i + b.size() - r] : 1;
-    if (da != db && da != 1 && db != 1) c.unsupported("shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
+    const int64_t da = i + a.size() >= r ? a[i + a.size() - r] : 1,
+                  db = i + b.size() >= r ? b[i + b.size() - r] : 1;
+    if (da != db && da != 1 && db != 1)
+      c.unsupported("shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
     y[i] = da == 1 ? db : da;
   }
   return y;
 }
 
-// Integer arithmetic on constants (shape computations), as numpy (Div truncates as ONNX's integer Div).
+// Integer arithmetic on constants (shape computations), as numpy (Div truncates as ONNX's integer
+// Div).
 Const int_binary(NodeContext& c, const Const& a, const Const& b, char op) {
   const Shape y = broadcast_shape(c, a.shape, b.shape);
   const std::vector<int64_t> sa = broadcast_strides(y, a.shape), sb = broadcast_strides(y, b.shape);
@@ -91,11 +99,15 @@ Const int_binary(NodeContext& c, const Const& a, const Const& b, char op) {
 
 template <char Op>
 void binary(NodeContext& c) {
-  if (c.is_const(0) && c.is_const(1) && !(c.constant(0, "A").is_float && c.constant(1, "B").is_float))
+  if (c.is_const(0) && c.is_const(1) &&
+      !(c.constant(0, "A").is_float && c.constant(1, "B").is_float))
     return c.set_output(0, int_binary(c, c.constant(0, "A"), c.constant(1, "B"), Op));
   Graph& g = c.graph();
   const ValueId a = c.value(0), b = c.value(1);
-  c.set_output(0, Op == '+' ? g.add(a, b) : Op == '-' ? g.sub(a, b) : Op == '*' ? g.mul(a, b) : g.div(a, b));
+  c.set_output(0, Op == '+'   ? g.add(a, b)
+                  : Op == '-' ? g.sub(a, b)
+                  : Op == '*' ? g.mul(a, b)
+                              : g.div(a, b));
 }
 
 void sum(NodeContext& c) {
@@ -112,7 +124,8 @@ void softmax_like(NodeContext& c, OpKind op) {
   Graph& g = c.graph();
   if (c.opset() < 13) {
     const int64_t axis = normalized_axis(c, c.attr_int("axis", 1), x.size(), "axis");
-    const int64_t outer = std::accumulate(x.begin(), x.begin() + axis, int64_t(1), std::multiplies<>());
+    const int64_t outer =
+        std::accumulate(x.begin(), x.begin() + axis, int64_t(1), std::multiplies<>());
     const Shape flat_shape = {outer, numel(x) / std::max<int64_t>(outer, 1)};
     if (flat_shape == x) return c.set_output(0, g.add_node(op, {c.value(0)})[0]);
     const ValueId flat = g.reshape(c.value(0), flat_shape);
@@ -122,8 +135,12 @@ void softmax_like(NodeContext& c, OpKind op) {
   a.axes = {int(normalized_axis(c, c.attr_int("axis", -1), x.size(), "axis"))};
   c.set_output(0, g.add_node(op, {c.value(0)}, a)[0]);
 }
-void softmax(NodeContext& c) { softmax_like(c, OpKind::kSoftmax); }
-void log_softmax(NodeContext& c) { softmax_like(c, OpKind::kLogSoftmax); }
+void softmax(NodeContext& c) {
+  softmax_like(c, OpKind::kSoftmax);
+}
+void log_softmax(NodeContext& c) {
+  softmax_like(c, OpKind::kLogSoftmax);
+}
 
 const OnnxOp kOps[] = {
     {"Relu", relu},

@@ -13,7 +13,9 @@ namespace {
 ValueId as_4d(NodeContext& c, ValueId x) {
   Shape s = c.graph().shape(x);
   if (s.size() == 4) return x;
-  if (s.size() != 3) c.unsupported("input " + shape_str(s) + ": only 1-D and 2-D spatial inputs (rank 3 or 4) are supported");
+  if (s.size() != 3)
+    c.unsupported("input " + shape_str(s) +
+                  ": only 1-D and 2-D spatial inputs (rank 3 or 4) are supported");
   s.insert(s.begin() + 2, 1);
   return c.graph().reshape(x, s);
 }
@@ -35,7 +37,8 @@ void pool(NodeContext& c, bool max) {
       if (required) c.unsupported(std::string("needs ") + name);
       v.assign(dims, def);
     }
-    if (v.size() != dims) c.unsupported(std::string(name) + " must have one value per spatial axis");
+    if (v.size() != dims)
+      c.unsupported(std::string(name) + " must have one value per spatial axis");
     if (dims == 1) v.insert(v.begin(), def);
     return v;
   };
@@ -71,11 +74,16 @@ void pool(NodeContext& c, bool max) {
   } else {
     o.count_include_pad = c.attr_int("count_include_pad", 0) != 0;
   }
-  c.set_output(0, back_to(c, max ? c.graph().max_pool2d(x, o) : c.graph().avg_pool2d(x, o), xs.size()));
+  c.set_output(
+      0, back_to(c, max ? c.graph().max_pool2d(x, o) : c.graph().avg_pool2d(x, o), xs.size()));
 }
 
-void max_pool(NodeContext& c) { pool(c, true); }
-void average_pool(NodeContext& c) { pool(c, false); }
+void max_pool(NodeContext& c) {
+  pool(c, true);
+}
+void average_pool(NodeContext& c) {
+  pool(c, false);
+}
 
 void global_average_pool(NodeContext& c) {
   const Shape xs = c.shape(0);
@@ -92,7 +100,8 @@ void reduce_mean(NodeContext& c) {
                                                                 : std::vector<int64_t>{})
                                               : c.attr_ints("axes");
   const bool keepdims = c.attr_int("keepdims", 1) != 0;
-  if (c.attr_int("noop_with_empty_axes", 0) != 0 && axes.empty()) return c.set_output(0, c.graph().mul_scalar(c.value(0), 1.0));
+  if (c.attr_int("noop_with_empty_axes", 0) != 0 && axes.empty())
+    return c.set_output(0, c.graph().mul_scalar(c.value(0), 1.0));
   std::vector<int> a;
   for (int64_t x : axes) a.push_back(int(normalized_axis(c, x, xs.size(), "axis")));
   c.set_output(0, c.graph().mean(c.value(0), a, keepdims));
@@ -110,15 +119,16 @@ void global_max_pool(NodeContext& c) {
 void lrn(NodeContext& c) {
   const int64_t size = c.attr_int("size", 0);
   if (size < 1) c.unsupported("needs size >= 1");
-  c.set_output(0, c.graph().lrn(c.value(0), int(size), c.attr_float("alpha", 1e-4f), c.attr_float("beta", 0.75f),
-                                c.attr_float("bias", 1.f)));
+  c.set_output(0, c.graph().lrn(c.value(0), int(size), c.attr_float("alpha", 1e-4f),
+                                c.attr_float("beta", 0.75f), c.attr_float("bias", 1.f)));
 }
 
 // Resize of NCHW's spatial axes: output sizes and the mode; N and C keep their size.
-void resize_to(NodeContext& c, const std::vector<double>& scales, std::vector<int64_t> sizes, bool linear,
-               OpAttrs::ResizeMode mode) {
+void resize_to(NodeContext& c, const std::vector<double>& scales, std::vector<int64_t> sizes,
+               bool linear, OpAttrs::ResizeMode mode) {
   const Shape xs = c.shape(0);
-  if (xs.size() != 4) c.unsupported("input " + shape_str(xs) + ": only 4-D (NCHW) inputs are supported");
+  if (xs.size() != 4)
+    c.unsupported("input " + shape_str(xs) + ": only 4-D (NCHW) inputs are supported");
   if (sizes.empty()) {
     if (scales.size() != 4) c.unsupported("needs 4 scales or 4 sizes");
     for (size_t i = 0; i < 4; ++i) sizes.push_back(int64_t(std::floor(double(xs[i]) * scales[i])));
@@ -126,8 +136,10 @@ void resize_to(NodeContext& c, const std::vector<double>& scales, std::vector<in
   }
   if (sizes.size() != 4) c.unsupported("needs 4 sizes");
   if (sizes[0] != xs[0] || sizes[1] != xs[1]) c.unsupported("only the spatial axes may be resized");
-  if (sizes[2] < 1 || sizes[3] < 1 || sizes[2] > (int64_t(1) << 20) || sizes[3] > (int64_t(1) << 20))
-    c.unsupported("output size " + std::to_string(sizes[2]) + "x" + std::to_string(sizes[3]) + " is out of range");
+  if (sizes[2] < 1 || sizes[3] < 1 || sizes[2] > (int64_t(1) << 20) ||
+      sizes[3] > (int64_t(1) << 20))
+    c.unsupported("output size " + std::to_string(sizes[2]) + "x" + std::to_string(sizes[3]) +
+                  " is out of range");
   if (sizes[2] == xs[2] && sizes[3] == xs[3] && mode.coord != OpAttrs::ResizeCoord::kAlignCorners &&
       mode.scale[0] <= 0 && mode.scale[1] <= 0)
     return c.set_output(0, c.graph().mul_scalar(c.value(0), 1.0));
@@ -148,7 +160,8 @@ std::vector<double> as_doubles(const Const& k) {
 
 // Upsample (opset 7-9) and Resize-10: asymmetric coordinates; nearest
 // floors when enlarging and takes the ceiling when shrinking (onnxruntime's rule).
-void upsample_asymmetric(NodeContext& c, const std::vector<double>& scales, const std::string& mode_name) {
+void upsample_asymmetric(NodeContext& c, const std::vector<double>& scales,
+                         const std::string& mode_name) {
   const bool linear = linear_mode(c, mode_name);
   OpAttrs::ResizeMode m;
   m.coord = OpAttrs::ResizeCoord::kAsymmetric;
@@ -174,19 +187,30 @@ void resize(NodeContext& c) {
   using Round = OpAttrs::NearestRound;
   OpAttrs::ResizeMode m;
   const std::string coord = c.attr_string("coordinate_transformation_mode", "half_pixel");
-  if (coord == "half_pixel") m.coord = Coord::kHalfPixel;
-  else if (coord == "pytorch_half_pixel") m.coord = Coord::kPytorchHalfPixel;
-  else if (coord == "align_corners") m.coord = Coord::kAlignCorners;
-  else if (coord == "asymmetric") m.coord = Coord::kAsymmetric;
-  else if (coord == "tf_half_pixel_for_nn") m.coord = Coord::kTfHalfPixelForNn;
-  else c.unsupported_attr("coordinate_transformation_mode", coord);
+  if (coord == "half_pixel")
+    m.coord = Coord::kHalfPixel;
+  else if (coord == "pytorch_half_pixel")
+    m.coord = Coord::kPytorchHalfPixel;
+  else if (coord == "align_corners")
+    m.coord = Coord::kAlignCorners;
+  else if (coord == "asymmetric")
+    m.coord = Coord::kAsymmetric;
+  else if (coord == "tf_half_pixel_for_nn")
+    m.coord = Coord::kTfHalfPixelForNn;
+  else
+    c.unsupported_attr("coordinate_transformation_mode", coord);
   const std::string nearest = c.attr_string("nearest_mode", "round_prefer_floor");
-  if (nearest == "round_prefer_floor") m.round = Round::kRoundPreferFloor;
-  else if (nearest == "round_prefer_ceil") m.round = Round::kRoundPreferCeil;
-  else if (nearest == "floor") m.round = Round::kFloor;
-  else if (nearest == "ceil") m.round = Round::kCeil;
-  else c.unsupported_attr("nearest_mode", nearest);
-  c.attr_float("cubic_coeff_a", -0.75f);  // cubic only
+  if (nearest == "round_prefer_floor")
+    m.round = Round::kRoundPreferFloor;
+  else if (nearest == "round_prefer_ceil")
+    m.round = Round::kRoundPreferCeil;
+  else if (nearest == "floor")
+    m.round = Round::kFloor;
+  else if (nearest == "ceil")
+    m.round = Round::kCeil;
+  else
+    c.unsupported_attr("nearest_mode", nearest);
+  c.attr_float("cubic_coeff_a", -0.75f);     // cubic only
   c.attr_float("extrapolation_value", 0.f);  // tf_crop_and_resize only
   if (c.attr_int("exclude_outside", 0) != 0) c.unsupported_attr("exclude_outside", "1");
   if (c.attr_int("antialias", 0) != 0) c.unsupported_attr("antialias", "1");
@@ -218,7 +242,8 @@ void resize(NodeContext& c) {
   } else {
     c.unsupported("needs scales or sizes");
   }
-  if (c.has_input(1) && !c.is_const(1)) c.unsupported("roi must be a constant (it is read by tf_crop_and_resize only)");
+  if (c.has_input(1) && !c.is_const(1))
+    c.unsupported("roi must be a constant (it is read by tf_crop_and_resize only)");
   if (c.has_input(1)) (void)c.constant(1, "roi");
   resize_to(c, scales, sizes, linear, m);
 }

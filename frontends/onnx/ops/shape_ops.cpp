@@ -23,14 +23,17 @@ Const reshaped(const Const& c, Shape s) {
 void set_reshaped(NodeContext& c, Shape s) {
   if (c.is_const(0)) return c.set_output(0, reshaped(c.constant(0, "data"), std::move(s)));
   const ValueId x = c.value(0);
-  c.set_output(0, c.graph().shape(x) == s ? x : c.graph().reshape(x, s));  // a no-op view would split fusion
+  c.set_output(
+      0, c.graph().shape(x) == s ? x : c.graph().reshape(x, s));  // a no-op view would split fusion
 }
 
 void constant(NodeContext& c) {
   if (auto t = c.attr_tensor("value")) return c.set_output(0, *t);
-  if (c.has_attr("value_float")) return c.set_output(0, Const::of_floats({c.attr_float("value_float", 0)}, {}));
+  if (c.has_attr("value_float"))
+    return c.set_output(0, Const::of_floats({c.attr_float("value_float", 0)}, {}));
   if (c.has_attr("value_floats")) c.unsupported("attribute value_floats is not supported");
-  if (c.has_attr("value_int")) return c.set_output(0, Const::of_ints({c.attr_int("value_int", 0)}, {}));
+  if (c.has_attr("value_int"))
+    return c.set_output(0, Const::of_ints({c.attr_int("value_int", 0)}, {}));
   if (c.has_attr("value_ints")) {
     std::vector<int64_t> v = c.attr_ints("value_ints");
     const int64_t n = int64_t(v.size());
@@ -49,7 +52,8 @@ void constant_of_shape(NodeContext& c) {
   }
   std::optional<Const> v = c.attr_tensor("value");
   if (v && v->numel() != 1) c.unsupported("value must hold one element");
-  if (v && !v->is_float) return c.set_output(0, Const::of_ints(std::vector<int64_t>(size_t(n), v->i[0]), shape));
+  if (v && !v->is_float)
+    return c.set_output(0, Const::of_ints(std::vector<int64_t>(size_t(n), v->i[0]), shape));
   c.set_output(0, Const::of_floats(std::vector<float>(size_t(n), v ? v->f[0] : 0.f), shape));
 }
 
@@ -92,21 +96,25 @@ void cast(NodeContext& c) {
       return c.set_output(0, Const::of_floats(std::move(f), x.shape));
     }
     std::vector<int64_t> i(size_t(x.numel()));
-    for (size_t k = 0; k < i.size(); ++k) i[k] = to == ::onnx::TensorProto::BOOL ? x.at(k) != 0 : int64_t(x.at(k));
+    for (size_t k = 0; k < i.size(); ++k)
+      i[k] = to == ::onnx::TensorProto::BOOL ? x.at(k) != 0 : int64_t(x.at(k));
     return c.set_output(0, Const::of_ints(std::move(i), x.shape));
   }
-  if (to != ::onnx::TensorProto::FLOAT) c.unsupported_attr("to", std::to_string(to) + " on a computed float tensor");
+  if (to != ::onnx::TensorProto::FLOAT)
+    c.unsupported_attr("to", std::to_string(to) + " on a computed float tensor");
   c.set_output(0, c.value(0));
 }
 
 void reshape(NodeContext& c) {
   const Shape x = c.shape(0);
-  std::vector<int64_t> s = c.opset() >= 5 ? c.constant(1, "shape").ints("shape") : c.attr_ints("shape");
+  std::vector<int64_t> s =
+      c.opset() >= 5 ? c.constant(1, "shape").ints("shape") : c.attr_ints("shape");
   const bool allowzero = c.attr_int("allowzero", 0) != 0;
   int64_t known = 1, infer = -1;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == 0 && !allowzero) {
-      if (i >= x.size()) c.unsupported("shape's 0 at axis " + std::to_string(i) + " has no input axis to copy");
+      if (i >= x.size())
+        c.unsupported("shape's 0 at axis " + std::to_string(i) + " has no input axis to copy");
       s[i] = x[i];
     }
     if (s[i] == -1) {
@@ -120,7 +128,8 @@ void reshape(NodeContext& c) {
   }
   const int64_t n = numel(x);
   if (infer >= 0) {
-    if (known == 0 || n % known) c.unsupported("cannot infer -1 reshaping " + shape_str(x) + " to " + shape_str(s));
+    if (known == 0 || n % known)
+      c.unsupported("cannot infer -1 reshaping " + shape_str(x) + " to " + shape_str(s));
     s[size_t(infer)] = n / known;
   }
   if (numel(s) != n) c.unsupported("cannot reshape " + shape_str(x) + " to " + shape_str(s));
@@ -133,7 +142,8 @@ void flatten(NodeContext& c) {
   int64_t axis = c.attr_int("axis", 1);
   if (axis < -r || axis > r) c.unsupported("axis " + std::to_string(axis) + " is out of range");
   if (axis < 0) axis += r;
-  const int64_t outer = std::accumulate(x.begin(), x.begin() + axis, int64_t(1), std::multiplies<>());
+  const int64_t outer =
+      std::accumulate(x.begin(), x.begin() + axis, int64_t(1), std::multiplies<>());
   set_reshaped(c, {outer, numel(x) / std::max<int64_t>(outer, 1)});
 }
 
@@ -155,7 +165,8 @@ void squeeze(NodeContext& c) {
   Shape y;
   for (size_t i = 0; i < x.size(); ++i) {
     const bool listed = std::find(axes.begin(), axes.end(), int64_t(i)) != axes.end();
-    if (listed && x[i] != 1) c.unsupported("axis " + std::to_string(i) + " of " + shape_str(x) + " is not 1");
+    if (listed && x[i] != 1)
+      c.unsupported("axis " + std::to_string(i) + " of " + shape_str(x) + " is not 1");
     if (!(listed || (axes.empty() && x[i] == 1))) y.push_back(x[i]);
   }
   set_reshaped(c, y);
@@ -192,8 +203,10 @@ Const gather_const(const Const& x, const Shape& out, F offset_of) {
   for (int64_t e = 0; e < n; ++e) {
     for (size_t d = 0; d < out.size(); ++d) idx[d] = (e / ost[d]) % out[d];
     const int64_t o = offset_of(idx);
-    if (x.is_float) r.f[size_t(e)] = x.f[size_t(o)];
-    else r.i[size_t(e)] = x.i[size_t(o)];
+    if (x.is_float)
+      r.f[size_t(e)] = x.f[size_t(o)];
+    else
+      r.i[size_t(e)] = x.i[size_t(o)];
   }
   return r;
 }
@@ -203,7 +216,9 @@ void transpose(NodeContext& c) {
   std::vector<int64_t> perm = c.attr_ints("perm");
   if (perm.empty())
     for (size_t i = x.size(); i-- > 0;) perm.push_back(int64_t(i));
-  if (perm.size() != x.size()) c.unsupported("perm has " + std::to_string(perm.size()) + " axes for rank " + std::to_string(x.size()));
+  if (perm.size() != x.size())
+    c.unsupported("perm has " + std::to_string(perm.size()) + " axes for rank " +
+                  std::to_string(x.size()));
   std::vector<int> p;
   Shape y;
   for (int64_t a : perm) {
@@ -212,11 +227,12 @@ void transpose(NodeContext& c) {
   }
   if (c.is_const(0)) {
     const std::vector<int64_t> st = strides_of(x);
-    return c.set_output(0, gather_const(c.constant(0, "data"), y, [&](const std::vector<int64_t>& idx) {
-                          int64_t o = 0;
-                          for (size_t d = 0; d < idx.size(); ++d) o += idx[d] * st[size_t(p[d])];
-                          return o;
-                        }));
+    return c.set_output(
+        0, gather_const(c.constant(0, "data"), y, [&](const std::vector<int64_t>& idx) {
+          int64_t o = 0;
+          for (size_t d = 0; d < idx.size(); ++d) o += idx[d] * st[size_t(p[d])];
+          return o;
+        }));
   }
   c.set_output(0, c.graph().transpose(c.value(0), p));
 }
@@ -230,7 +246,8 @@ void concat(NodeContext& c) {
     Shape y = first;
     y[size_t(axis)] = 0;
     for (size_t i = 0; i < c.num_inputs(); ++i) y[size_t(axis)] += c.shape(i)[size_t(axis)];
-    const int64_t outer = std::accumulate(y.begin(), y.begin() + axis, int64_t(1), std::multiplies<>());
+    const int64_t outer =
+        std::accumulate(y.begin(), y.begin() + axis, int64_t(1), std::multiplies<>());
     std::vector<int64_t> v;
     for (int64_t o = 0; o < outer; ++o)
       for (size_t i = 0; i < c.num_inputs(); ++i) {
@@ -267,7 +284,8 @@ void gather(NodeContext& c) {
                  for (size_t d = 0; d < size_t(axis); ++d) off += o[d] * st[d];
                  for (size_t d = 0; d < ir; ++d) flat += o[size_t(axis) + d] * ist[d];
                  off += idx[size_t(flat)] * st[size_t(axis)];
-                 for (size_t d = size_t(axis) + 1; d < x.shape.size(); ++d) off += o[d + ir - 1] * st[d];
+                 for (size_t d = size_t(axis) + 1; d < x.shape.size(); ++d)
+                   off += o[d + ir - 1] * st[d];
                  return off;
                }));
 }
@@ -296,7 +314,9 @@ void slice(NodeContext& c) {
     const size_t a = size_t(normalized_axis(c, axes[k], r, "axis"));
     const int64_t len = x.shape[a], s = steps[k];
     if (s == 0) c.unsupported("a step is 0");
-    auto clampi = [&](int64_t v, int64_t lo, int64_t hi) { return std::clamp(v < 0 ? v + len : v, lo, hi); };
+    auto clampi = [&](int64_t v, int64_t lo, int64_t hi) {
+      return std::clamp(v < 0 ? v + len : v, lo, hi);
+    };
     const int64_t b = s > 0 ? clampi(starts[k], 0, len) : clampi(starts[k], -1, len - 1);
     const int64_t e = s > 0 ? clampi(ends[k], 0, len) : clampi(ends[k], -1, len - 1);
     begin[a] = b, step[a] = s;
@@ -332,22 +352,34 @@ void pad(NodeContext& c) {
     value = c.attr_float("value", 0.f);
   }
   OpAttrs::PadMode m = OpAttrs::PadMode::kConstant;
-  if (mode == "reflect") m = OpAttrs::PadMode::kReflect;
-  else if (mode == "edge") m = OpAttrs::PadMode::kEdge;
-  else if (mode != "constant") c.unsupported_attr("mode", mode);
-  if (pads.size() != 2 * x.size()) c.unsupported("pads has " + std::to_string(pads.size()) + " values for rank " + std::to_string(x.size()));
+  if (mode == "reflect")
+    m = OpAttrs::PadMode::kReflect;
+  else if (mode == "edge")
+    m = OpAttrs::PadMode::kEdge;
+  else if (mode != "constant")
+    c.unsupported_attr("mode", mode);
+  if (pads.size() != 2 * x.size())
+    c.unsupported("pads has " + std::to_string(pads.size()) + " values for rank " +
+                  std::to_string(x.size()));
   if (std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; })) return identity(c);
   c.set_output(0, c.graph().pad(c.value(0), pads, m, value));
 }
 
 const OnnxOp kOps[] = {
-    {"Constant", constant},   {"ConstantOfShape", constant_of_shape},
-    {"Shape", shape_of},      {"Identity", identity},
-    {"Dropout", dropout},     {"Cast", cast},
-    {"Reshape", reshape},     {"Flatten", flatten},
-    {"Squeeze", squeeze},     {"Unsqueeze", unsqueeze},
-    {"Transpose", transpose}, {"Concat", concat},
-    {"Gather", gather},       {"Slice", slice},
+    {"Constant", constant},
+    {"ConstantOfShape", constant_of_shape},
+    {"Shape", shape_of},
+    {"Identity", identity},
+    {"Dropout", dropout},
+    {"Cast", cast},
+    {"Reshape", reshape},
+    {"Flatten", flatten},
+    {"Squeeze", squeeze},
+    {"Unsqueeze", unsqueeze},
+    {"Transpose", transpose},
+    {"Concat", concat},
+    {"Gather", gather},
+    {"Slice", slice},
     {"Pad", pad},
 };
 
