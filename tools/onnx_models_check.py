@@ -11,7 +11,9 @@
 Each on the backends given (default ref and cpu). Needs a venv with onnx,
 onnxruntime, torch and torchvision (pip); the ctest suite does not.
 
-3. With --generator-run RUN: `ralsgan export --onnx` of a trained run in
+3. With --engine-exports: the graphs tests/onnx/test_onnx_export exports (the
+   conv-net op set, the Fashion-MNIST classifier) in onnxruntime.
+4. With --generator-run RUN: `ralsgan export --onnx` of a trained run in
    onnxruntime, against the PNGs `ralsgan generate` writes (within 1 level).
 
 Run as: /root/torchvenv/bin/python tools/onnx_models_check.py [--rg build/release/apps/rg/rg] [--backends ref,cpu]
@@ -145,17 +147,46 @@ def exported_generator(rg_dir, run):
     return worst <= 1
 
 
+def engine_exports(test_binary):
+    """Graphs the engine exports itself (tests/onnx/test_onnx_export.cpp: the
+    conv-net op set and the Fashion-MNIST classifier) run by onnxruntime,
+    against the engine's own output on ref: max |diff| / max |engine| <= 1e-4."""
+    import onnxruntime as ort
+
+    ok = True
+    with tempfile.TemporaryDirectory() as work:
+        env = dict(os.environ, RG_KEEP_EXPORTS=work)
+        subprocess.run([test_binary, "--gtest_filter=OnnxExport.*RoundTrip*"], check=True, capture_output=True, env=env)
+        for f in sorted(os.listdir(work)):
+            if not f.endswith(".onnx"):
+                continue
+            base = os.path.join(work, f[:-5])
+            sess = ort.InferenceSession(base + ".onnx", providers=["CPUExecutionProvider"])
+            x = np.load(base + ".x.npy")
+            want = np.load(base + ".y.npy")
+            got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+            rel = float(np.abs(got - want).max() / np.abs(want).max())
+            print(f"{'PASS' if rel <= 1e-4 else 'FAIL'} exported {f} in onnxruntime: max |diff| / max |engine| = {rel:.3g}")
+            ok = ok and rel <= 1e-4
+    return ok
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rg", default=os.path.join(HERE, "..", "build", "release", "apps", "rg", "rg"))
     p.add_argument("--backends", default="ref,cpu")
     p.add_argument("--skip-exported", action="store_true")
     p.add_argument("--generator-run", help="a ralsgan run folder: check `ralsgan export --onnx` against its PNGs")
+    p.add_argument("--engine-exports", action="store_true",
+                   help="also run the graphs tests/onnx/test_onnx_export exports in onnxruntime")
     a = p.parse_args()
     backends = a.backends.split(",")
     ok = light_models(a.rg, backends)
     if not a.skip_exported:
         ok = exported_models(a.rg, backends) and ok
+    if a.engine_exports:
+        test_binary = os.path.join(os.path.dirname(os.path.abspath(a.rg)), "..", "..", "tests", "onnx", "test_onnx_export")
+        ok = engine_exports(test_binary) and ok
     if a.generator_run:
         ok = exported_generator(os.path.dirname(os.path.abspath(a.rg)), a.generator_run) and ok
     print("all match" if ok else "SOME FAILED")

@@ -5,9 +5,12 @@
 // DCGAN generator in onnxruntime against `ralsgan generate`'s PNGs.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
+#include "engine/io/npy.h"
 #include "engine/plan.h"
 #include "engine/session.h"
 #include "examples/fashion_mnist/classifier_model.h"
@@ -48,6 +51,18 @@ void expect_roundtrip(const std::shared_ptr<Graph>& g, const std::vector<onnx::W
   const Shape xs = g->shape(g->inputs()[0].value);
   const std::vector<float> x = random_floats(size_t(numel(xs)), 3);
   const std::vector<double> want = run(g, w, input, x, output);
+  // RG_KEEP_EXPORTS=DIR keeps the model, its input and the engine's output
+  // (tools/onnx_models_check.py --engine-exports runs them in onnxruntime).
+  if (const char* keep = std::getenv("RG_KEEP_EXPORTS")) {
+    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    const fs::path dir(keep);
+    fs::create_directories(dir);
+    fs::copy_file(file, dir / (name + ".onnx"), fs::copy_options::overwrite_existing);
+    std::ofstream(dir / (name + ".x.npy"), std::ios::binary) << io::npy_bytes(xs, x);
+    const std::vector<float> wf(want.begin(), want.end());
+    std::ofstream(dir / (name + ".y.npy"), std::ios::binary)
+        << io::npy_bytes(g->shape(g->output(output)), wf);
+  }
   onnx::ImportOptions opt;
   opt.batch = xs[0];
   const onnx::Model m = onnx::import_file(file.string(), opt);
