@@ -17,19 +17,27 @@ PoolGeometry pool_geometry(const Graph& g, const Node& n) {
   p.sw = n.attrs.stride[1];
   p.ph = n.attrs.padding[0], p.pw = n.attrs.padding[1];
   p.ph_end = n.attrs.pad_end(0), p.pw_end = n.attrs.pad_end(1);
+  p.dh = n.attrs.dilation[0], p.dw = n.attrs.dilation[1];
   p.max = n.op == OpKind::kMaxPool2d || n.op == OpKind::kMaxPool2dBackward;
   p.count_include_pad = n.attrs.count_include_pad;
   return p;
 }
 
+namespace {
+// Taps t0 + i * d (i < k) inside [0, len): the first, and one past the last.
+std::pair<int64_t, int64_t> taps_inside(int64_t t0, int k, int d, int64_t len) {
+  const int64_t first = t0 >= 0 ? t0 : t0 + (-t0 + d - 1) / d * d;
+  const int64_t last_i = std::min<int64_t>(k - 1, t0 + int64_t(k - 1) * d < len ? k - 1 : (len - 1 - t0) / d);
+  const int64_t last = t0 + last_i * d;
+  return {first, last >= first ? last + 1 : first};
+}
+}  // namespace
+
 PoolGeometry::Window PoolGeometry::window(int64_t oh, int64_t ow) const {
   const int64_t h0 = oh * sh - ph, w0 = ow * sw - pw;
-  return {h0,
-          w0,
-          std::max<int64_t>(h0, 0),
-          std::min<int64_t>(h0 + kh, h),
-          std::max<int64_t>(w0, 0),
-          std::min<int64_t>(w0 + kw, w)};
+  const auto [hs, h1] = taps_inside(h0, kh, dh, h);
+  const auto [ws, w1] = taps_inside(w0, kw, dw, w);
+  return {h0, w0, hs, h1, ws, w1};
 }
 
 namespace {
@@ -45,10 +53,11 @@ std::pair<int64_t, int64_t> PoolGeometry::rows_containing(int64_t h) const { ret
 std::pair<int64_t, int64_t> PoolGeometry::cols_containing(int64_t w) const { return containing(w, kw, sw, pw, wo); }
 
 int64_t PoolGeometry::average_count(const Window& win) const {
-  if (!count_include_pad) return (win.h1 - win.hs) * (win.w1 - win.ws);
-  // PyTorch counts the padding but not a window's part past it.
-  return (std::min<int64_t>(win.h0 + kh, h + ph_end) - win.h0) *
-         (std::min<int64_t>(win.w0 + kw, w + pw_end) - win.w0);
+  if (!count_include_pad) return ((win.h1 - win.hs + dh - 1) / dh) * ((win.w1 - win.ws + dw - 1) / dw);
+  // PyTorch counts the padding but not a window's part past it: the taps below h + ph_end.
+  const int64_t rows = std::min<int64_t>(kh, (h + ph_end - win.h0 + dh - 1) / dh);
+  const int64_t cols = std::min<int64_t>(kw, (w + pw_end - win.w0 + dw - 1) / dw);
+  return rows * cols;
 }
 
 MatMulGeometry matmul_geometry(const Graph& g, const Node& n) {

@@ -20,11 +20,12 @@ struct PoolGeometry {
   int64_t ho = 0, wo = 0;            // y (dy) [planes, ho, wo]
   int kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
   int ph_end = 0, pw_end = 0;  // padding at the bottom and right (ONNX's asymmetric pads)
+  int dh = 1, dw = 1;          // dilation: the spacing of a window's taps (forward only)
   bool max = true;
   bool count_include_pad = true;  // average: divide by kh * kw, else by the clipped window
 
-  // Output (oh, ow)'s window: rows [h0, h0 + kh) before clipping, [hs, h1)
-  // after (columns alike).
+  // Output (oh, ow)'s window: taps h0 + i * dh (i < kh) before clipping; the
+  // taps inside the input are hs, hs + dh, ... below h1 (columns alike).
   struct Window {
     int64_t h0, w0, hs, h1, ws, w1;
   };

@@ -49,6 +49,33 @@ void lrn_plane(const LrnGeometry& l, const T* x, T* y, int64_t b, int64_t c) {
   }
 }
 
+// Pooling of one plane over PoolGeometry's windows (their taps, with any
+// dilation): the maximum (a NaN wins, as PyTorch's), or the sum in double
+// divided by PoolGeometry::average_count.
+template <typename T>
+void pool2d_plane(const PoolGeometry& geo, const T* x, T* y, int64_t plane) {
+  const T* xp = x + plane * geo.h * geo.w;
+  T* yp = y + plane * geo.ho * geo.wo;
+  for (int64_t oh = 0; oh < geo.ho; ++oh)
+    for (int64_t ow = 0; ow < geo.wo; ++ow) {
+      const PoolGeometry::Window win = geo.window(oh, ow);
+      if (geo.max) {
+        T m = xp[win.hs * geo.w + win.ws];
+        for (int64_t i = win.hs; i < win.h1; i += geo.dh)
+          for (int64_t j = win.ws; j < win.w1; j += geo.dw) {
+            const T v = xp[i * geo.w + j];
+            if (v > m || (v != v && m == m)) m = v;
+          }
+        yp[oh * geo.wo + ow] = m;
+        continue;
+      }
+      double sum = 0;
+      for (int64_t i = win.hs; i < win.h1; i += geo.dh)
+        for (int64_t j = win.ws; j < win.w1; j += geo.dw) sum += double(xp[i * geo.w + j]);
+      yp[oh * geo.wo + ow] = T(sum / double(geo.average_count(win)));
+    }
+}
+
 // dx of average pooling for one plane: each input element gathers dy /
 // divisor over the windows that contain it, in output order.
 template <typename T>

@@ -207,6 +207,7 @@ namespace {
 OpAttrs pool_attrs(const Graph::PoolOptions& o) {
   OpAttrs a;
   a.kernel = o.kernel, a.stride = o.stride, a.padding = o.padding, a.padding_end = o.padding_end;
+  a.dilation = o.dilation;
   a.ceil_mode = o.ceil_mode, a.count_include_pad = o.count_include_pad;
   return a;
 }

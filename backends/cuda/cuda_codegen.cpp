@@ -115,24 +115,36 @@ LaunchSpec make_pool2d(const PoolGeometry& geo, const std::string& T, Arg in, Ar
     << "* y) {\n"
     << gather_loop(n, block) << "    const i64 ow = e % " << ll(Wo) << ", t = e / " << ll(Wo) << ", oh = t % " << ll(Ho)
     << ", plane = t / " << ll(Ho) << ";\n"
-    << "    const i64 h0 = oh * " << sh << " - " << ph << ", w0 = ow * " << sw << " - " << pw << ";\n"
-    << "    const i64 h1 = min(h0 + " << kh << ", " << ll(H) << "), w1 = min(w0 + " << kw << ", " << ll(W) << ");\n"
-    << "    const i64 hs = h0 > 0 ? h0 : 0, ws = w0 > 0 ? w0 : 0;\n"
-    << "    const " << T << "* xp = x + plane * " << ll(H * W) << ";\n";
+    << "    const i64 h0 = oh * " << sh << " - " << ph << ", w0 = ow * " << sw << " - " << pw << ";\n";
+  // PoolGeometry::window: the taps h0 + i * dh inside the input, hs up to below h1.
+  const int dh = geo.dh, dw = geo.dw;
+  auto taps = [&](const char* t0, const char* first, const char* end, int k, int d, int64_t len) {
+    o << "    const i64 " << first << " = " << t0 << " >= 0 ? " << t0 << " : " << t0 << " + (-" << t0 << " + " << d - 1
+      << ") / " << d << " * " << d << ";\n"
+      << "    const i64 " << end << "_i = " << t0 << " + " << ll(int64_t(k - 1) * d) << " < " << ll(len) << " ? " << k - 1
+      << " : (" << ll(len - 1) << " - " << t0 << ") / " << d << ";\n"
+      << "    const i64 " << end << " = " << t0 << " + " << end << "_i * " << d << " >= " << first << " ? " << t0 << " + "
+      << end << "_i * " << d << " + 1 : " << first << ";\n";
+  };
+  taps("h0", "hs", "h1", kh, dh, H);
+  taps("w0", "ws", "w1", kw, dw, W);
+  o << "    const " << T << "* xp = x + plane * " << ll(H * W) << ";\n";
+  const std::string loops = "    for (i64 i = hs; i < h1; i += " + std::to_string(dh) + ")\n      for (i64 j = ws; j < w1; j += " +
+                            std::to_string(dw) + ")";
   if (geo.max) {
     // Windows are never empty (padding < kernel); a NaN wins, as in the reference.
     o << "    " << T << " m = xp[hs * " << ll(W) << " + ws];\n"
-      << "    for (i64 i = hs; i < h1; ++i)\n      for (i64 j = ws; j < w1; ++j) {\n"
+      << loops << " {\n"
       << "        const " << T << " v = xp[i * " << ll(W) << " + j];\n        if (v > m || v != v) m = v;\n      }\n"
       << "    y[e] = m;\n";
   } else {
-    o << "    double sum = 0;\n    for (i64 i = hs; i < h1; ++i)\n      for (i64 j = ws; j < w1; ++j) sum += (double)xp[i * " << ll(W)
-      << " + j];\n";
+    o << "    double sum = 0;\n" << loops << " sum += (double)xp[i * " << ll(W) << " + j];\n";
     if (geo.count_include_pad)  // PoolGeometry::average_count
-      o << "    const i64 count = (min(h0 + " << kh << ", " << ll(H + geo.ph_end) << ") - h0) * (min(w0 + " << kw << ", " << ll(W + geo.pw_end)
-        << ") - w0);\n";
+      o << "    const i64 count = min((i64)" << kh << ", (" << ll(H + geo.ph_end) << " - h0 + " << dh - 1 << ") / " << dh
+        << ") * min((i64)" << kw << ", (" << ll(W + geo.pw_end) << " - w0 + " << dw - 1 << ") / " << dw << ");\n";
     else
-      o << "    const i64 count = (h1 - hs) * (w1 - ws);\n";
+      o << "    const i64 count = ((h1 - hs + " << dh - 1 << ") / " << dh << ") * ((w1 - ws + " << dw - 1 << ") / " << dw
+        << ");\n";
     o << "    y[e] = (" << T << ")(sum / (double)count);\n";
   }
   o << "  }\n}\n";

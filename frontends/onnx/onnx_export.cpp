@@ -305,6 +305,10 @@ class Exporter {
              std::vector<int64_t>{a.padding[0], a.padding[1], a.pad_end(0), a.pad_end(1)});
         attr(c, "ceil_mode", int64_t(a.ceil_mode));
         if (n.op == OpKind::kAvgPool2d) attr(c, "count_include_pad", int64_t(a.count_include_pad));
+        if (a.dilation[0] != 1 || a.dilation[1] != 1) {
+          if (n.op == OpKind::kAvgPool2d) unsupported(n, "average pooling with dilation (ONNX has it from opset 19)");
+          attr(c, "dilations", std::vector<int64_t>{a.dilation[0], a.dilation[1]});
+        }
         return;
       }
       case OpKind::kConcat: {

@@ -100,6 +100,7 @@ class Graph {
   // asymmetric pads; -1: the same as `padding`) and ceil_mode (PyTorch's).
   struct PoolOptions {
     std::array<int, 2> kernel{1, 1}, stride{1, 1}, padding{0, 0}, padding_end{-1, -1};
+    std::array<int, 2> dilation{1, 1};  // the taps' spacing (ONNX's dilations); no gradient when not 1
     bool ceil_mode = false;
     bool count_include_pad = true;  // average pooling only
   };

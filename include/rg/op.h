@@ -121,7 +121,7 @@ struct OpAttrs {
   // Convolutions and GroupNorm: the number of channel groups (dividing the
   // channels; a depthwise convolution has one per input channel).
   int groups = 1;
-  // Convolutions: the spacing of the kernel's taps.
+  // Convolutions and pooling: the spacing of the kernel's taps (pooling's has no gradient).
   std::array<int, 2> dilation{1, 1};
   // MatMul: multiply by the transpose of the first / second operand.
   bool transpose_a = false, transpose_b = false;

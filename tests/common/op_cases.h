@@ -168,6 +168,19 @@ inline std::vector<Case> cases() {
          a.kernel = {3, 3}, a.stride = {2, 2}, a.padding = {0, 1}, a.padding_end = {1, 0}, a.ceil_mode = true;
          return g.add_node(OpKind::kAvgPool2d, {p("x", {1, 2, 8, 7}, true)}, a)[0]; }},
       // Forward-only ops.
+      {"max_pool2d_dilated_ceil", [](Graph& g, const P& p) {  // ONNX's dilations: forward only
+         OpAttrs a;
+         a.kernel = {3, 2}, a.stride = {2, 1}, a.padding = {2, 1}, a.padding_end = {1, 0}, a.dilation = {2, 3};
+         a.ceil_mode = true;
+         return g.add_node(OpKind::kMaxPool2d, {p("x", {1, 2, 9, 10}, false)}, a)[0]; }, true},
+      {"avg_pool2d_dilated_excl", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.kernel = {2, 3}, a.stride = {1, 2}, a.padding = {1, 2}, a.dilation = {3, 2}, a.count_include_pad = false;
+         return g.add_node(OpKind::kAvgPool2d, {p("x", {2, 2, 8, 9}, false)}, a)[0]; }, true},
+      {"avg_pool2d_dilated_incl_ceil", [](Graph& g, const P& p) {
+         OpAttrs a;
+         a.kernel = {2, 2}, a.stride = {2, 2}, a.padding = {1, 1}, a.dilation = {2, 2}, a.ceil_mode = true;
+         return g.add_node(OpKind::kAvgPool2d, {p("x", {1, 3, 7, 8}, false)}, a)[0]; }, true},
       {"concat_axis1", [](Graph& g, const P& p) {
          return g.concat({p("a", {2, 2, 3, 3}, false), p("b", {2, 1, 3, 3}, false), p("c", {2, 3, 3, 3}, false)}, 1); }, true},
       {"resize_bilinear", [](Graph& g, const P& p) { return g.resize_bilinear(p("x", {1, 2, 5, 4}, false), 9, 7); }, true},

@@ -294,6 +294,21 @@ TEST(OpGolden, ResizeModesMatchPyTorch) {
                 resize(8, 10, false, Coord::kAsymmetric, Round::kFloor, 1.7), 0, 1e-7);
 }
 
+// ONNX's dilations in pooling (forward only).
+TEST(OpGolden, DilatedPoolingMatchesPyTorchAndTheDefinition) {
+  auto dilated = [](bool max, std::array<int, 2> k, std::array<int, 2> s, std::array<int, 2> p,
+                    std::array<int, 2> d, bool ceil) {
+    return [=](Graph& g, auto x) {
+      Graph::PoolOptions o;
+      o.kernel = k, o.stride = s, o.padding = p, o.dilation = d, o.ceil_mode = ceil, o.count_include_pad = false;
+      return max ? g.max_pool2d(x[0], o) : g.avg_pool2d(x[0], o);
+    };
+  };
+  expect_golden("max_pool_dilated_ceil", {"x"}, dilated(true, {3, 2}, {2, 1}, {1, 1}, {2, 3}, true), 0, 1e-7);
+  expect_golden("avg_pool_dilated_excl", {"x"}, dilated(false, {2, 3}, {1, 2}, {1, 2}, {3, 2}, false), 1e-15,
+                1e-6);
+}
+
 TEST(OpGolden, BatchedMatMulMatchesPyTorch) {
   expect_golden(
       "matmul_batch_broadcast", {"a", "b"}, [](Graph& g, auto x) { return g.matmul(x[0], x[1]); }, 1e-14, 1e-6);

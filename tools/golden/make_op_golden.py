@@ -127,6 +127,27 @@ case("resize_nearest_scale_1p7", {"x": randn(1, 2, 5, 6)},
 case("matmul_batch_broadcast", {"a": randn(2, 1, 3, 4), "b": randn(3, 4, 5)}, lambda a, b: torch.matmul(a, b))
 
 
+# Pooling with dilation (ONNX's dilations): max against PyTorch; average
+# (PyTorch has no dilated average) by a loop written here from ONNX's
+# definition: the taps inside the input, summed, divided by their count.
+def avg_pool_dilated(x, k, s, p, d):
+    n, c, h, w = x.shape
+    ho = (h + 2 * p[0] - (k[0] - 1) * d[0] - 1) // s[0] + 1
+    wo = (w + 2 * p[1] - (k[1] - 1) * d[1] - 1) // s[1] + 1
+    y = torch.zeros(n, c, ho, wo, dtype=torch.float64)
+    for oh in range(ho):
+        for ow in range(wo):
+            taps = [(oh * s[0] - p[0] + i * d[0], ow * s[1] - p[1] + j * d[1]) for i in range(k[0]) for j in range(k[1])]
+            taps = [(a, b) for a, b in taps if 0 <= a < h and 0 <= b < w]
+            y[:, :, oh, ow] = sum(x[:, :, a, b] for a, b in taps) / len(taps)
+    return y
+
+
+case("max_pool_dilated_ceil", {"x": randn(2, 3, 11, 10)},
+     lambda x: F.max_pool2d(x, (3, 2), stride=(2, 1), padding=(1, 1), dilation=(2, 3), ceil_mode=True))
+case("avg_pool_dilated_excl", {"x": randn(2, 2, 8, 9)}, lambda x: avg_pool_dilated(x, (2, 3), (1, 2), (1, 2), (3, 2)))
+
+
 # LRN across channels: an odd size against torch's local_response_norm; an
 # even one against ONNX's definition (the window has floor((size-1)/2)
 # channels before, ceil after; torch puts the extra one before).

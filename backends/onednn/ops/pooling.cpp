@@ -1,10 +1,10 @@
 // Pooling on the oneDNN backend: oneDNN's pooling primitives in the layouts
 // the plan chose (blocked ones included; JIT on AVX2 and AVX-512), max
 // pooling's gradient as the forward primitive (for its workspace) then the
-// backward one. One case oneDNN computes otherwise than PyTorch: an average
-// with count_include_pad whose last window runs past the padding (ceil
-// mode), where oneDNN divides by the whole kernel; that one runs a loop of
-// ours on plain values (the reference's arithmetic).
+// backward one. Two cases run a loop of ours on plain values (the
+// reference's arithmetic): an average with count_include_pad whose last
+// window runs past the padding (ceil mode), where oneDNN divides by the
+// whole kernel, and dilated pooling, which oneDNN 2.6 runs only in reference kernels.
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/ops/onednn_ops.h"
 #include "engine/op_geometry.h"
@@ -20,12 +20,16 @@ constexpr auto sref = OneDnnKernel::sref;
 
 // Padding at the end that makes oneDNN's output size ours (ceil mode adds some).
 memory::dims pad_end(const PoolGeometry& p) {
-  return {(p.ho - 1) * p.sh + p.kh - p.h - p.ph, (p.wo - 1) * p.sw + p.kw - p.w - p.pw};
+  return {(p.ho - 1) * p.sh + (p.kh - 1) * p.dh + 1 - p.h - p.ph,
+          (p.wo - 1) * p.sw + (p.kw - 1) * p.dw + 1 - p.w - p.pw};
 }
 
-bool own_average(const PoolGeometry& p) {
+bool dilated(const PoolGeometry& p) { return p.dh != 1 || p.dw != 1; }
+
+// Where our own loop runs (own_pool_step).
+bool own_pool(const PoolGeometry& p) {
   const memory::dims r = pad_end(p);
-  return !p.max && p.count_include_pad && (r[0] > p.ph_end || r[1] > p.pw_end);
+  return dilated(p) || (!p.max && p.count_include_pad && (r[0] > p.ph_end || r[1] > p.pw_end));
 }
 
 dnnl::algorithm algorithm_of(const PoolGeometry& p) {
@@ -40,26 +44,18 @@ dnnl::pooling_forward::desc forward_desc(const PoolGeometry& p, dnnl::prop_kind 
                                      {p.ph, p.pw}, pad_end(p));
 }
 
-// The average of windows that reach past the padding, as the reference
-// (PoolGeometry's windows and divisors, sums in double), NCHW.
-void own_average_step(OneDnnKernel& k, const PoolGeometry& geo, ValueId x, ValueId y) {
+// Our loop on plain values, the reference's arithmetic (engine/plane_loops.h):
+// for an average whose windows reach past the padding, and for dilated
+// pooling (oneDNN 2.6 has only reference kernels for it).
+void own_pool_step(OneDnnKernel& k, const PoolGeometry& geo, ValueId x, ValueId y) {
   k.add_fn(
       [&k, geo, x, y] {
         const float* xp = k.fp(x);
         float* yp = k.fp(y);
 #pragma omp parallel for schedule(static)
-        for (int64_t plane = 0; plane < geo.planes; ++plane)
-          for (int64_t oh = 0; oh < geo.ho; ++oh)
-            for (int64_t ow = 0; ow < geo.wo; ++ow) {
-              const PoolGeometry::Window win = geo.window(oh, ow);
-              double sum = 0;
-              for (int64_t i = win.hs; i < win.h1; ++i)
-                for (int64_t j = win.ws; j < win.w1; ++j)
-                  sum += double(xp[(plane * geo.h + i) * geo.w + j]);
-              yp[(plane * geo.ho + oh) * geo.wo + ow] = float(sum / double(geo.average_count(win)));
-            }
+        for (int64_t plane = 0; plane < geo.planes; ++plane) pool2d_plane(geo, xp, yp, plane);
       },
-      "avg_pool2d(ceil, nchw)");
+      std::string(geo.max ? "max_pool2d" : "avg_pool2d") + (dilated(geo) ? "(dilated, nchw)" : "(ceil, nchw)"));
 }
 
 // Value v described in the layout of value `like` (the pooling primitives
@@ -75,8 +71,8 @@ size_t lower_pool(OneDnnKernel& k, NodeId id) {
   const Node& n = k.graph().node(id);
   const PoolGeometry geo = pool_geometry(k.graph(), n);
   const ValueId x = n.inputs[0], y = n.outputs[0];
-  if (own_average(geo)) {
-    own_average_step(k, geo, x, y);
+  if (own_pool(geo)) {
+    own_pool_step(k, geo, x, y);
     return 0;
   }
   const memory::desc src = k.data_md(x), dst = k.data_md(y), dst_as_src = in_layout_of(k, y, x);
@@ -125,7 +121,7 @@ size_t lower_avg_pool_backward(OneDnnKernel& k, NodeId id) {
   const Node& n = k.graph().node(id);
   const PoolGeometry geo = pool_geometry(k.graph(), n);
   const ValueId dy = n.inputs[0], dx = n.outputs[0];
-  if (!own_average(geo)) {
+  if (!own_pool(geo)) {
     const memory::desc dsrc = k.data_md(dx), ddst = in_layout_of(k, dy, dx);
     const Ref dy_in = k.input_as(dy, k.data_md(dy), ddst, "diff_dst");
     const dnnl::engine& eng = k.ctx().eng;
@@ -158,7 +154,7 @@ size_t lower_avg_pool_backward(OneDnnKernel& k, NodeId id) {
 // Pooling reads and writes any layout (the primitive's result is reordered
 // where the plan wants another), except our own average's plain loop.
 void pool_layout(const LayoutConstraints& c, const Graph& g, const Node& n) {
-  if (own_average(pool_geometry(g, n))) values_plain(c, g, n);
+  if (own_pool(pool_geometry(g, n))) values_plain(c, g, n);
 }
 // The backward primitive wants the gradients in the forward source's layout.
 void pool_backward_layout(const LayoutConstraints& c, const Graph&, const Node& n) {

@@ -12,10 +12,10 @@ namespace {
 // The offset in its plane of a window's first maximum (a NaN wins), as
 // PyTorch's CPU max pooling chooses which input gets the gradient.
 template <typename T>
-int64_t window_argmax(const T* xp, int64_t W, const PoolGeometry::Window& win) {
+int64_t window_argmax(const PoolGeometry& geo, const T* xp, int64_t W, const PoolGeometry::Window& win) {
   int64_t best = win.hs * W + win.ws;
-  for (int64_t i = win.hs; i < win.h1; ++i)
-    for (int64_t j = win.ws; j < win.w1; ++j) {
+  for (int64_t i = win.hs; i < win.h1; i += geo.dh)
+    for (int64_t j = win.ws; j < win.w1; j += geo.dw) {
       const T v = xp[i * W + j];
       if (v > xp[best] || (std::isnan(v) && !std::isnan(xp[best]))) best = i * W + j;
     }
@@ -31,21 +31,10 @@ void for_each_window(const PoolGeometry& geo, F&& f) {
 }
 
 // Max: the window's maximum. Average: its sum over the clipped window, in
-// double, divided by PoolGeometry::average_count.
+// double, divided by PoolGeometry::average_count (engine/plane_loops.h).
 template <typename T>
 void pool2d(const PoolGeometry& geo, const T* x, T* y) {
-  const int64_t W = geo.w, plane_in = geo.h * geo.w, plane_out = geo.ho * geo.wo;
-  for_each_window(geo, [&](int64_t plane, int64_t o, const PoolGeometry::Window& win) {
-    const T* xp = x + plane * plane_in;
-    if (geo.max) {
-      y[plane * plane_out + o] = xp[window_argmax(xp, W, win)];
-      return;
-    }
-    double sum = 0;
-    for (int64_t i = win.hs; i < win.h1; ++i)
-      for (int64_t j = win.ws; j < win.w1; ++j) sum += double(xp[i * W + j]);
-    y[plane * plane_out + o] = T(sum / double(geo.average_count(win)));
-  });
+  for (int64_t plane = 0; plane < geo.planes; ++plane) pool2d_plane(geo, x, y, plane);
 }
 
 // dx: each window's output gradient added at the window's first maximum.
@@ -54,7 +43,7 @@ void max_pool2d_backward(const PoolGeometry& geo, const T* dy, const T* x, T* dx
   const int64_t plane_in = geo.h * geo.w, plane_out = geo.ho * geo.wo;
   std::fill(dx, dx + geo.planes * plane_in, T(0));
   for_each_window(geo, [&](int64_t plane, int64_t o, const PoolGeometry::Window& win) {
-    dx[plane * plane_in + window_argmax(x + plane * plane_in, geo.w, win)] +=
+    dx[plane * plane_in + window_argmax(geo, x + plane * plane_in, geo.w, win)] +=
         dy[plane * plane_out + o];
   });
 }

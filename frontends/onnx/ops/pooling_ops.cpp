@@ -44,7 +44,6 @@ void pool(NodeContext& c, bool max) {
   };
   const std::vector<int64_t> k = two("kernel_shape", 1, true), s = two("strides", 1, false),
                              d = two("dilations", 1, false);
-  if (d[0] != 1 || d[1] != 1) c.unsupported("pooling with dilations is not supported");
   std::vector<int64_t> p = c.attr_ints("pads");
   if (p.empty()) p.assign(2 * dims, 0);
   if (p.size() != 2 * dims) c.unsupported("pads must have two values per spatial axis");
@@ -56,7 +55,8 @@ void pool(NodeContext& c, bool max) {
   } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     for (size_t i = 0; i < 2; ++i) {
       const int64_t in = x4[2 + i], out = (in + s[i] - 1) / s[i];
-      const int64_t total = std::max<int64_t>(0, (out - 1) * s[i] + k[i] - in), small = total / 2;
+      const int64_t ext = (k[i] - 1) * d[i] + 1;
+      const int64_t total = std::max<int64_t>(0, (out - 1) * s[i] + ext - in), small = total / 2;
       const bool upper = auto_pad == "SAME_UPPER";
       p[i] = upper ? small : total - small, p[2 + i] = upper ? total - small : small;
     }
@@ -67,6 +67,7 @@ void pool(NodeContext& c, bool max) {
   for (size_t i = 0; i < 2; ++i) {
     o.kernel[i] = int(k[i]), o.stride[i] = int(s[i]);
     o.padding[i] = int(p[i]), o.padding_end[i] = int(p[2 + i]);
+    o.dilation[i] = int(d[i]);
   }
   o.ceil_mode = c.attr_int("ceil_mode", 0) != 0;
   if (max) {
