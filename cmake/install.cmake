@@ -27,7 +27,10 @@ set_target_properties(rg_all PROPERTIES EXPORT_NAME rg)
 target_link_libraries(rg_all INTERFACE ${_rg_libs})
 
 install(TARGETS ${_rg_libs} rg_all EXPORT rgTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/rg DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# rg/onnx.h belongs to rg_onnx, which is built in the tree (the rg tool, the
+# tests) but not installed yet: it would bring libonnx and protobuf into the
+# package's dependencies.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/rg DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN "onnx.h" EXCLUDE)
 install(FILES ${PROJECT_BINARY_DIR}/include/rg/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rg)
 install(EXPORT rgTargets NAMESPACE rg:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/rg)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/rgConfig.cmake.in ${PROJECT_BINARY_DIR}/rgConfig.cmake
