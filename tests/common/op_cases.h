@@ -62,7 +62,7 @@ inline std::vector<Case> cases() {
          OpAttrs a;
          a.stride = {2, 2}, a.padding = {0, 1}, a.padding_end = {1, 2};
          return g.add_node(OpKind::kConvTranspose2d, {p("x", {1, 3, 3, 4}, true), p("w", {3, 2, 3, 3}, true)}, a)[0]; }},
-      {"conv2d_bias_residual_relu", [](Graph& g, const P& p) {  // ResNet's block end: oneDNN's binary post-op
+      {"residual_conv_bias_add_relu", [](Graph& g, const P& p) {  // ResNet's block end: oneDNN's binary post-op
          const ValueId c = g.conv2d(p("x", {2, 16, 6, 6}, true), p("w", {16, 16, 1, 1}, true), 1, 0);
          const ValueId b = g.reshape(p("b", {16}, true), {1, 16, 1, 1});
          return g.relu(g.add(g.add(c, b), p("residual", {2, 16, 6, 6}, true))); }},

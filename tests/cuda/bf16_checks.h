@@ -62,8 +62,16 @@ inline void check_bf16_convolutions(Backend& bf16, double max_off_fraction, doub
     for (auto& [name, v] : rounded)
       for (double& e : v) e = round_to_bf16(double(float(e)));
     auto ref = make_ref_backend();
-    auto rp = compile(b.graph, *ref), rp2 = compile(b.graph, *ref),
-         bp = compile(b.graph, bf16);  // one session per plan
+    std::unique_ptr<Plan> bp;
+    try {
+      bp = compile(b.graph, bf16);
+    } catch (const std::runtime_error& e) {
+      // A GPU's cuDNN refuses padding that differs between sides (test_cuda_ops.cpp checks the refusal).
+      if (std::string(e.what()).find("cuDNN's convolution descriptor") == std::string::npos) throw;
+      --conv_cases;
+      continue;
+    }
+    auto rp = compile(b.graph, *ref), rp2 = compile(b.graph, *ref);  // one session per plan
     Session exact_of_rounded(*rp), f32_session(*rp2), bs(*bp);
     testing_ops::set_values(exact_of_rounded, rounded);
     testing_ops::set_values(f32_session, values);

@@ -92,7 +92,15 @@ TEST(OpCoverage, CompiledGroupsRunWhereTheTableSays) {
     auto be = nb.make();
     for (const testing_ops::Case& c : testing_ops::cases()) {
       const testing_ops::BuiltCase b = testing_ops::build_case(c, DType::f32);
-      auto plan = compile(b.graph, *be);
+      std::unique_ptr<Plan> plan;
+      try {
+        plan = compile(b.graph, *be);
+      } catch (const std::runtime_error& e) {
+        // A GPU's cuDNN refuses padding that differs between sides, naming why (test_cuda_ops.cpp).
+        EXPECT_EQ(nb.name, "cuda") << c.name << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find("cuDNN's convolution descriptor"), std::string::npos) << e.what();
+        continue;
+      }
       for (size_t k = 0; k < plan->groups.size(); ++k) {
         bool native = true;
         for (NodeId id : plan->groups[k].nodes) native = native && be->lowers(b.graph->node(id).op);
