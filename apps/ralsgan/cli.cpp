@@ -125,7 +125,9 @@ double Flags::real(const std::string& name, double lo, double hi) const {
 }
 
 std::string Flags::help() const {
-  std::string h = "usage: ralsgan " + command_ + " [flags]\n\n" + summary_ + "\n\nflags:\n";
+  // A command named with its program ("rg run") prints as it is; ralsgan's are bare.
+  const std::string program = command_.rfind("rg ", 0) == 0 ? "" : "ralsgan ";
+  std::string h = "usage: " + program + command_ + " [flags]\n\n" + summary_ + "\n\nflags:\n";
   for (const std::string& n : order_) {
     const Spec& s = specs_.at(n);
     std::string left = "  --" + n + (s.takes_value ? " " + s.meta : "");

@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
   try {
     return fn(argc, argv);
   } catch (const rg::app::UsageError& e) {
-    std::fprintf(stderr, "rg %s: %s\n", cmd.c_str(), e.what());
+    const std::string what = e.what();  // the flag parser's name the command already ("rg run: ...")
+    std::fprintf(stderr, "%s%s\n", what.rfind("rg ", 0) == 0 ? "" : ("rg " + cmd + ": ").c_str(), what.c_str());
     return rg::tool::kUsage;
   } catch (const rg::onnx::UnsupportedError& e) {
     std::fprintf(stderr, "rg %s: cannot run the model: %s\n", cmd.c_str(), e.what());
