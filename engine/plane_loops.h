@@ -49,9 +49,22 @@ void lrn_plane(const LrnGeometry& l, const T* x, T* y, int64_t b, int64_t c) {
   }
 }
 
+// The offset in its plane of a window's first maximum over its taps (a NaN
+// wins), as PyTorch's CPU max pooling chooses which input gets the gradient.
+template <typename T>
+int64_t pool_window_argmax(const PoolGeometry& geo, const T* xp, const PoolGeometry::Window& win) {
+  int64_t best = win.hs * geo.w + win.ws;
+  for (int64_t i = win.hs; i < win.h1; i += geo.dh)
+    for (int64_t j = win.ws; j < win.w1; j += geo.dw) {
+      const T v = xp[i * geo.w + j];
+      if (v > xp[best] || (std::isnan(v) && !std::isnan(xp[best]))) best = i * geo.w + j;
+    }
+  return best;
+}
+
 // Pooling of one plane over PoolGeometry's windows (their taps, with any
-// dilation): the maximum (a NaN wins, as PyTorch's), or the sum in double
-// divided by PoolGeometry::average_count.
+// dilation): the first maximum, or the sum in double divided by
+// PoolGeometry::average_count.
 template <typename T>
 void pool2d_plane(const PoolGeometry& geo, const T* x, T* y, int64_t plane) {
   const T* xp = x + plane * geo.h * geo.w;
@@ -60,13 +73,7 @@ void pool2d_plane(const PoolGeometry& geo, const T* x, T* y, int64_t plane) {
     for (int64_t ow = 0; ow < geo.wo; ++ow) {
       const PoolGeometry::Window win = geo.window(oh, ow);
       if (geo.max) {
-        T m = xp[win.hs * geo.w + win.ws];
-        for (int64_t i = win.hs; i < win.h1; i += geo.dh)
-          for (int64_t j = win.ws; j < win.w1; j += geo.dw) {
-            const T v = xp[i * geo.w + j];
-            if (v > m || (v != v && m == m)) m = v;
-          }
-        yp[oh * geo.wo + ow] = m;
+        yp[oh * geo.wo + ow] = xp[pool_window_argmax(geo, xp, win)];
         continue;
       }
       double sum = 0;
@@ -74,6 +81,26 @@ void pool2d_plane(const PoolGeometry& geo, const T* x, T* y, int64_t plane) {
         for (int64_t j = win.ws; j < win.w1; j += geo.dw) sum += double(xp[i * geo.w + j]);
       yp[oh * geo.wo + ow] = T(sum / double(geo.average_count(win)));
     }
+}
+
+// Row r of RowGeometry, in double: log_softmax or softmax of x, or (backward)
+// log_softmax's gradient dx = dy - exp(y) * sum(dy) from dy (x here) and the
+// forward output y.
+template <typename T>
+void softmax_row(const RowGeometry& geo, const T* x, const T* y, T* out, int64_t r) {
+  const int64_t L = geo.length, S = geo.inner, b = geo.base(r);
+  auto X = [&](int64_t i) { return double(x[b + i * S]); };
+  if (geo.backward) {
+    double sum = 0;
+    for (int64_t i = 0; i < L; ++i) sum += X(i);
+    for (int64_t i = 0; i < L; ++i) out[b + i * S] = T(X(i) - std::exp(double(y[b + i * S])) * sum);
+    return;
+  }
+  double m = -HUGE_VAL, sum = 0;
+  for (int64_t i = 0; i < L; ++i) m = std::max(m, X(i));
+  for (int64_t i = 0; i < L; ++i) sum += std::exp(X(i) - m);
+  const double lse = m + std::log(sum);
+  for (int64_t i = 0; i < L; ++i) out[b + i * S] = T(geo.softmax ? std::exp(X(i) - m) / sum : X(i) - lse);
 }
 
 // dx of average pooling for one plane: each input element gathers dy /

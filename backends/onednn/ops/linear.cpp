@@ -7,6 +7,7 @@
 #include "backends/onednn/conv_primitives.h"
 #include "backends/onednn/ops/onednn_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/plane_loops.h"
 
 namespace rg::onednn {
 namespace {
@@ -56,19 +57,8 @@ void add_rows_loop(OneDnnKernel& k, const RowGeometry& geo, ValueId x, ValueId y
       [&k, geo, x, y] {
         const float* xp = k.fp(x);
         float* yp = k.fp(y);
-        const int64_t L = geo.length, S = geo.inner;
-#pragma omp parallel for schedule(static) if (geo.rows * L >= 32768)
-        for (int64_t r = 0; r < geo.rows; ++r) {
-          const int64_t b = geo.base(r);
-          double m = -HUGE_VAL, sum = 0;
-          for (int64_t i = 0; i < L; ++i) m = std::max(m, double(xp[b + i * S]));
-          for (int64_t i = 0; i < L; ++i) sum += std::exp(double(xp[b + i * S]) - m);
-          const double lse = m + std::log(sum);
-          for (int64_t i = 0; i < L; ++i) {
-            const double v = double(xp[b + i * S]);
-            yp[b + i * S] = float(geo.softmax ? std::exp(v - m) / sum : v - lse);
-          }
-        }
+#pragma omp parallel for schedule(static) if (geo.rows * geo.length >= 32768)
+        for (int64_t r = 0; r < geo.rows; ++r) softmax_row(geo, xp, static_cast<const float*>(nullptr), yp, r);
       },
       geo.softmax ? "softmax(rows)" : "logsoftmax_fwd(rows)");
 }
@@ -99,16 +89,7 @@ size_t lower_log_softmax(OneDnnKernel& k, NodeId id) {
     // per row, in double as the reference.
     k.add_fn(
         [&k, geo, dy = n.inputs[0], y, dx = n.outputs[0]] {
-          const float *d = k.fp(dy), *yp = k.fp(y);
-          float* o = k.fp(dx);
-          const int64_t L = geo.length, S = geo.inner;
-          for (int64_t r = 0; r < geo.rows; ++r) {
-            const int64_t b = geo.base(r);
-            double sum = 0;
-            for (int64_t i = 0; i < L; ++i) sum += double(d[b + i * S]);
-            for (int64_t i = 0; i < L; ++i)
-              o[b + i * S] = float(double(d[b + i * S]) - std::exp(double(yp[b + i * S])) * sum);
-          }
+          for (int64_t r = 0; r < geo.rows; ++r) softmax_row(geo, k.fp(dy), k.fp(y), k.fp(dx), r);
         },
         "logsoftmax_bwd(rows)");
     return 0;

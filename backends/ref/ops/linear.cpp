@@ -1,11 +1,12 @@
-// matmul (either operand transposed), log_softmax along the last axis with
-// its gradient and softmax, accumulated in double; transpose.
+// matmul (either operand transposed, batch axes broadcast), log_softmax and
+// softmax along an axis with log_softmax's gradient (engine/plane_loops.h's
+// rows), accumulated in double; transpose.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "backends/ref/ops/ref_ops.h"
 #include "engine/op_geometry.h"
+#include "engine/plane_loops.h"
 #include "engine/strided_walk.h"
 
 namespace rg::ref {
@@ -24,31 +25,6 @@ void matmul(const MatMulGeometry& geo, const T* a0, const T* b0, T* y0) {
           acc += double(a[geo.a_index(i, k)]) * double(b[geo.b_index(k, j)]);
         y[i * geo.n + j] = T(acc);
       }
-  }
-}
-
-// Rows along the op's axis, in double: log_softmax, softmax, or
-// log_softmax's gradient dx = dy - exp(y) * sum(dy) from dy (x here) and the
-// forward output y.
-template <typename T>
-void log_softmax(const RowGeometry& geo, const T* x, const T* y, T* out) {
-  const int64_t L = geo.length, S = geo.inner;
-  for (int64_t r = 0; r < geo.rows; ++r) {
-    const int64_t b = geo.base(r);
-    auto X = [&](int64_t i) { return double(x[b + i * S]); };
-    if (geo.backward) {
-      double sum = 0;
-      for (int64_t i = 0; i < L; ++i) sum += X(i);
-      for (int64_t i = 0; i < L; ++i)
-        out[b + i * S] = T(X(i) - std::exp(double(y[b + i * S])) * sum);
-      continue;
-    }
-    double m = -std::numeric_limits<double>::infinity(), sum = 0;
-    for (int64_t i = 0; i < L; ++i) m = std::max(m, X(i));
-    for (int64_t i = 0; i < L; ++i) sum += std::exp(X(i) - m);
-    const double lse = m + std::log(sum);
-    for (int64_t i = 0; i < L; ++i)
-      out[b + i * S] = T(geo.softmax ? std::exp(X(i) - m) / sum : X(i) - lse);
   }
 }
 
@@ -71,7 +47,7 @@ template <typename T>
 void lower_log_softmax(RefKernel<T>& k, const Node& n) {
   const ValueId fwd = n.inputs.size() > 1 ? n.inputs[1] : kNoValue;
   k.add_step([&k, geo = row_geometry(k.graph(), n), x = n.inputs[0], fwd, y = n.outputs[0]] {
-    log_softmax(geo, k.p(x), fwd == kNoValue ? nullptr : k.p(fwd), k.p(y));
+    for (int64_t r = 0; r < geo.rows; ++r) softmax_row(geo, k.p(x), fwd == kNoValue ? nullptr : k.p(fwd), k.p(y), r);
   });
 }
 

@@ -9,19 +9,6 @@
 namespace rg::ref {
 namespace {
 
-// The offset in its plane of a window's first maximum (a NaN wins), as
-// PyTorch's CPU max pooling chooses which input gets the gradient.
-template <typename T>
-int64_t window_argmax(const PoolGeometry& geo, const T* xp, int64_t W, const PoolGeometry::Window& win) {
-  int64_t best = win.hs * W + win.ws;
-  for (int64_t i = win.hs; i < win.h1; i += geo.dh)
-    for (int64_t j = win.ws; j < win.w1; j += geo.dw) {
-      const T v = xp[i * W + j];
-      if (v > xp[best] || (std::isnan(v) && !std::isnan(xp[best]))) best = i * W + j;
-    }
-  return best;
-}
-
 // f(plane, output index in the plane, window) for every window.
 template <typename F>
 void for_each_window(const PoolGeometry& geo, F&& f) {
@@ -43,7 +30,7 @@ void max_pool2d_backward(const PoolGeometry& geo, const T* dy, const T* x, T* dx
   const int64_t plane_in = geo.h * geo.w, plane_out = geo.ho * geo.wo;
   std::fill(dx, dx + geo.planes * plane_in, T(0));
   for_each_window(geo, [&](int64_t plane, int64_t o, const PoolGeometry::Window& win) {
-    dx[plane * plane_in + window_argmax(geo, x + plane * plane_in, geo.w, win)] +=
+    dx[plane * plane_in + pool_window_argmax(geo, x + plane * plane_in, win)] +=
         dy[plane * plane_out + o];
   });
 }
