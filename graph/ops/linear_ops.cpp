@@ -28,14 +28,8 @@ std::vector<TensorDesc> matmul_shape(const ShapeArgs& s) {
   if (ka != kb)
     fail(s.node, "inner dimensions differ: " + shape_str(sa) + (a.transpose_a ? "^T" : "") + " @ " +
                      shape_str(sb) + (a.transpose_b ? "^T" : ""));
-  const size_t r = std::max(ra, rb) - 2;
-  Shape y(r);
-  for (size_t i = 0; i < r; ++i) {
-    const int64_t da = i + ra - 2 >= r ? sa[i + ra - 2 - r] : 1, db = i + rb - 2 >= r ? sb[i + rb - 2 - r] : 1;
-    if (da != db && da != 1 && db != 1)
-      fail(s.node, "batch dimensions of " + shape_str(sa) + " and " + shape_str(sb) + " do not broadcast");
-    y[i] = da == 1 ? db : da;
-  }
+  Shape y = broadcast_shapes(Shape(sa.begin(), sa.end() - 2), Shape(sb.begin(), sb.end() - 2),
+                             s.node + " (batch axes)");
   y.push_back(m);
   y.push_back(n);
   return {TensorDesc{y, s.d(0).dtype}};

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "frontends/onnx/onnx_importer.h"
+#include "graph/graph.h"
 
 namespace rg::onnx {
 namespace {
@@ -62,24 +63,10 @@ void clip(NodeContext& c) {
   c.set_output(0, c.graph().clip(c.value(0), lo, hi));
 }
 
-// numpy's broadcast shape of a and b.
-Shape broadcast_shape(NodeContext& c, const Shape& a, const Shape& b) {
-  const size_t r = std::max(a.size(), b.size());
-  Shape y(r);
-  for (size_t i = 0; i < r; ++i) {
-    const int64_t da = i + a.size() >= r ? a[i + a.size() - r] : 1,
-                  db = i + b.size() >= r ? b[i + b.size() - r] : 1;
-    if (da != db && da != 1 && db != 1)
-      c.unsupported("shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
-    y[i] = da == 1 ? db : da;
-  }
-  return y;
-}
-
 // Integer arithmetic on constants (shape computations), as numpy (Div truncates as ONNX's integer
 // Div).
 Const int_binary(NodeContext& c, const Const& a, const Const& b, char op) {
-  const Shape y = broadcast_shape(c, a.shape, b.shape);
+  const Shape y = broadcast_shapes(a.shape, b.shape, c.op());
   const std::vector<int64_t> sa = broadcast_strides(y, a.shape), sb = broadcast_strides(y, b.shape);
   const std::vector<int64_t> av = a.ints("input"), bv = b.ints("input");
   std::vector<int64_t> out(size_t(numel(y)));
