@@ -5,58 +5,10 @@
 #include <numeric>
 
 #include "frontends/onnx/onnx_importer.h"
+#include "frontends/onnx/ops/spatial.h"
 
 namespace rg::onnx {
 namespace {
-
-// One spatial attribute of a 1-D or 2-D op, as the 2-D one (height first).
-std::vector<int64_t> spatial(NodeContext& c, const char* name, size_t dims, int64_t def) {
-  std::vector<int64_t> v = c.attr_ints(name);
-  if (v.empty()) v.assign(dims, def);
-  if (v.size() != dims)
-    c.unsupported(std::string(name) + " has " + std::to_string(v.size()) + " values for " +
-                  std::to_string(dims) + " spatial axes");
-  if (dims == 1) v.insert(v.begin(), def);
-  return v;
-}
-
-// pads [begin..., end...] of a 1-D or 2-D op as 2-D {top, left, bottom, right}.
-std::vector<int64_t> spatial_pads(NodeContext& c, size_t dims) {
-  std::vector<int64_t> p = c.attr_ints("pads");
-  if (p.empty()) p.assign(2 * dims, 0);
-  if (p.size() != 2 * dims)
-    c.unsupported("pads has " + std::to_string(p.size()) + " values for " + std::to_string(dims) +
-                  " spatial axes");
-  for (int64_t v : p)
-    if (v < 0) c.unsupported("negative pads are not supported");
-  return dims == 1 ? std::vector<int64_t>{0, p[0], 0, p[1]} : p;
-}
-
-// The engine's 4-D form of x (N, C, spatial...), 1-D as height 1.
-ValueId as_4d(NodeContext& c, ValueId x, size_t dims) {
-  if (dims == 2) return x;
-  Shape s = c.graph().shape(x);
-  s.insert(s.begin() + 2, 1);
-  return c.graph().reshape(x, s);
-}
-
-size_t spatial_dims(NodeContext& c, const Shape& x) {
-  if (x.size() != 3 && x.size() != 4)
-    c.unsupported("input " + shape_str(x) +
-                  ": only 1-D and 2-D spatial inputs (rank 3 or 4) are supported");
-  return x.size() - 2;
-}
-
-// auto_pad SAME_UPPER / SAME_LOWER: the pads that give out = ceil(in / stride).
-void same_pads(std::vector<int64_t>& pads, const Shape& in, const std::vector<int64_t>& ext,
-               const std::vector<int64_t>& stride, bool upper) {
-  for (size_t i = 0; i < 2; ++i) {
-    const int64_t out = (in[i] + stride[i] - 1) / stride[i];
-    const int64_t total = std::max<int64_t>(0, (out - 1) * stride[i] + ext[i] - in[i]);
-    const int64_t small = total / 2;
-    pads[i] = upper ? small : total - small, pads[2 + i] = upper ? total - small : small;
-  }
-}
 
 Graph::ConvOptions conv_options(const std::vector<int64_t>& stride,
                                 const std::vector<int64_t>& pads, const std::vector<int64_t>& dil,
@@ -79,21 +31,14 @@ ValueId add_bias(NodeContext& c, ValueId y, size_t input) {
   return c.graph().add(y, c.graph().reshape(c.value(input), {1, ch, 1, 1}));
 }
 
-ValueId back_to_rank(NodeContext& c, ValueId y, size_t dims) {
-  if (dims == 2) return y;
-  Shape s = c.graph().shape(y);
-  s.erase(s.begin() + 2);
-  return c.graph().reshape(y, s);
-}
-
 void conv_like(NodeContext& c, bool transposed) {
   const Shape xs = c.shape(0), ws = c.shape(1);
   const size_t dims = spatial_dims(c, xs);
   if (ws.size() != xs.size())
     c.unsupported("weight " + shape_str(ws) + " does not match input " + shape_str(xs));
-  const std::vector<int64_t> stride = spatial(c, "strides", dims, 1),
-                             dil = spatial(c, "dilations", dims, 1);
-  std::vector<int64_t> kernel = spatial(c, "kernel_shape", dims, dims == 1 ? 1 : ws[2]);
+  const std::vector<int64_t> stride = spatial_attr(c, "strides", dims, 1),
+                             dil = spatial_attr(c, "dilations", dims, 1);
+  std::vector<int64_t> kernel = spatial_attr(c, "kernel_shape", dims, dims == 1 ? 1 : ws[2]);
   const std::vector<int64_t> wk =
       dims == 1 ? std::vector<int64_t>{1, ws[2]} : std::vector<int64_t>{ws[2], ws[3]};
   if (c.has_attr("kernel_shape") && kernel != wk)
@@ -102,7 +47,7 @@ void conv_like(NodeContext& c, bool transposed) {
   std::vector<int64_t> pads = spatial_pads(c, dims);
   const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
   std::vector<int64_t> out_pad =
-      transposed ? spatial(c, "output_padding", dims, 0) : std::vector<int64_t>{0, 0};
+      transposed ? spatial_attr(c, "output_padding", dims, 0) : std::vector<int64_t>{0, 0};
   const std::vector<int64_t> out_shape =
       transposed ? c.attr_ints("output_shape") : std::vector<int64_t>{};
   const Shape in2 = dims == 1 ? Shape{1, xs[2]} : Shape{xs[2], xs[3]};
@@ -136,11 +81,11 @@ void conv_like(NodeContext& c, bool transposed) {
     }
   }
   Graph& g = c.graph();
-  const ValueId x = as_4d(c, c.value(0), dims), w = as_4d(c, c.value(1), dims);
+  const ValueId x = to_2d_spatial(c, c.value(0)), w = to_2d_spatial(c, c.value(1));
   Graph::ConvOptions o = conv_options(stride, pads, dil, groups);
   o.output_padding = {int(out_pad[0]), int(out_pad[1])};
   const ValueId y = transposed ? g.conv_transpose2d(x, w, o) : g.conv2d(x, w, o);
-  c.set_output(0, back_to_rank(c, add_bias(c, y, 2), dims));
+  c.set_output(0, from_2d_spatial(c, add_bias(c, y, 2), xs.size()));
 }
 
 void conv(NodeContext& c) {

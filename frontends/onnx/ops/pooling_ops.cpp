@@ -5,61 +5,26 @@
 #include <cmath>
 
 #include "frontends/onnx/onnx_importer.h"
+#include "frontends/onnx/ops/spatial.h"
 
 namespace rg::onnx {
 namespace {
 
-// [N, C, L] as [N, C, 1, L]; 4-D as it is.
-ValueId as_4d(NodeContext& c, ValueId x) {
-  Shape s = c.graph().shape(x);
-  if (s.size() == 4) return x;
-  if (s.size() != 3)
-    c.unsupported("input " + shape_str(s) +
-                  ": only 1-D and 2-D spatial inputs (rank 3 or 4) are supported");
-  s.insert(s.begin() + 2, 1);
-  return c.graph().reshape(x, s);
-}
-
-ValueId back_to(NodeContext& c, ValueId y, size_t rank) {
-  if (rank == 4) return y;
-  Shape s = c.graph().shape(y);
-  s.erase(s.begin() + 2);
-  return c.graph().reshape(y, s);
-}
-
 void pool(NodeContext& c, bool max) {
   const Shape xs = c.shape(0);
-  const ValueId x = as_4d(c, c.value(0));
+  const ValueId x = to_2d_spatial(c, c.value(0));
   const size_t dims = xs.size() - 2;
-  auto two = [&](const char* name, int64_t def, bool required) {
-    std::vector<int64_t> v = c.attr_ints(name);
-    if (v.empty()) {
-      if (required) c.unsupported(std::string("needs ") + name);
-      v.assign(dims, def);
-    }
-    if (v.size() != dims)
-      c.unsupported(std::string(name) + " must have one value per spatial axis");
-    if (dims == 1) v.insert(v.begin(), def);
-    return v;
-  };
-  const std::vector<int64_t> k = two("kernel_shape", 1, true), s = two("strides", 1, false),
-                             d = two("dilations", 1, false);
-  std::vector<int64_t> p = c.attr_ints("pads");
-  if (p.empty()) p.assign(2 * dims, 0);
-  if (p.size() != 2 * dims) c.unsupported("pads must have two values per spatial axis");
-  if (dims == 1) p = {0, p[0], 0, p[1]};
+  const std::vector<int64_t> k = spatial_attr(c, "kernel_shape", dims, 1, true),
+                             s = spatial_attr(c, "strides", dims, 1),
+                             d = spatial_attr(c, "dilations", dims, 1);
+  std::vector<int64_t> p = spatial_pads(c, dims);
   const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
   const Shape& x4 = c.graph().shape(x);
   if (auto_pad == "VALID") {
     p.assign(4, 0);
   } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    for (size_t i = 0; i < 2; ++i) {
-      const int64_t in = x4[2 + i], out = (in + s[i] - 1) / s[i];
-      const int64_t ext = (k[i] - 1) * d[i] + 1;
-      const int64_t total = std::max<int64_t>(0, (out - 1) * s[i] + ext - in), small = total / 2;
-      const bool upper = auto_pad == "SAME_UPPER";
-      p[i] = upper ? small : total - small, p[2 + i] = upper ? total - small : small;
-    }
+    same_pads(p, {x4[2], x4[3]}, {(k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1}, s,
+              auto_pad == "SAME_UPPER");
   } else if (auto_pad != "NOTSET") {
     c.unsupported_attr("auto_pad", auto_pad);
   }
@@ -75,8 +40,8 @@ void pool(NodeContext& c, bool max) {
   } else {
     o.count_include_pad = c.attr_int("count_include_pad", 0) != 0;
   }
-  c.set_output(
-      0, back_to(c, max ? c.graph().max_pool2d(x, o) : c.graph().avg_pool2d(x, o), xs.size()));
+  c.set_output(0, from_2d_spatial(c, max ? c.graph().max_pool2d(x, o) : c.graph().avg_pool2d(x, o),
+                                  xs.size()));
 }
 
 void max_pool(NodeContext& c) {
@@ -110,11 +75,11 @@ void reduce_mean(NodeContext& c) {
 
 void global_max_pool(NodeContext& c) {
   const Shape xs = c.shape(0);
-  const ValueId x = as_4d(c, c.value(0));
+  const ValueId x = to_2d_spatial(c, c.value(0));
   const Shape& x4 = c.graph().shape(x);
   Graph::PoolOptions o;
   o.kernel = {int(x4[2]), int(x4[3])};
-  c.set_output(0, back_to(c, c.graph().max_pool2d(x, o), xs.size()));
+  c.set_output(0, from_2d_spatial(c, c.graph().max_pool2d(x, o), xs.size()));
 }
 
 void lrn(NodeContext& c) {
