@@ -24,14 +24,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// argv[2] is the model; the flags follow it.
-std::string model_arg(int argc, char** argv, const char* cmd) {
-  if (argc < 3 || std::string(argv[2]).rfind("--", 0) == 0) {
-    if (argc >= 3 && (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h")) return "";
-    throw app::UsageError(std::string("rg ") + cmd +
-                          ": the first argument is the model (MODEL.onnx)");
+// `rg CMD MODEL.onnx [flags]`: parses the flags after the model into `f`
+// and returns the model's path, or empty where --help was asked for (then
+// printed) and the command has nothing more to do.
+std::string parse_command(app::Flags& f, int argc, char** argv, const char* cmd) {
+  const bool help_first = argc >= 3 && (std::string(argv[2]) == "--help" || std::string(argv[2]) == "-h");
+  if (!help_first && (argc < 3 || std::string(argv[2]).rfind("--", 0) == 0))
+    throw app::UsageError(std::string("rg ") + cmd + ": the first argument is the model (MODEL.onnx)");
+  if (help_first) {
+    std::fputs(f.help().c_str(), stdout);
+    return "";
   }
-  return argv[2];
+  return f.parse(argc - 3, argv + 3) ? argv[2] : "";
 }
 
 // The FLOPs of a group's anchor (convolutions and matmuls; 0 for the rest).
@@ -75,8 +79,8 @@ int cmd_inspect(int argc, char** argv) {
   add_model_flags(f);
   app::add_backend_flags(f);
   f.toggle("no-buffers", "leave out the memory plan's buffer list");
-  const std::string path = model_arg(argc, argv, "inspect");
-  if (!f.parse(argc - 3 + (path.empty() ? 1 : 0), argv + 3 - (path.empty() ? 1 : 0))) return 0;
+  const std::string path = parse_command(f, argc, argv, "inspect");
+  if (path.empty()) return 0;
   const onnx::Model m = load_model(path, f);
   print_model(m, path);
   app::SelectedBackend be = app::make_backend(app::backend_of(f));
@@ -106,8 +110,8 @@ int cmd_run(int argc, char** argv) {
   f.toggle("overwrite",
            "replace output files that already exist (by default an existing file is an error)");
   f.required("out");
-  const std::string path = model_arg(argc, argv, "run");
-  if (!f.parse(argc - 3 + (path.empty() ? 1 : 0), argv + 3 - (path.empty() ? 1 : 0))) return 0;
+  const std::string path = parse_command(f, argc, argv, "run");
+  if (path.empty()) return 0;
   const onnx::Model m = load_model(path, f);
   const auto inputs = input_values(m, f, false);
   const fs::path out = f.str("out");
@@ -152,8 +156,8 @@ int cmd_bench(int argc, char** argv) {
              "an input's value; inputs not given are random from a fixed seed");
   f.value("json", "FILE", "also write the results as JSON");
   f.value("top", "N", "groups to list per backend, heaviest first (0: all)", "10");
-  const std::string path = model_arg(argc, argv, "bench");
-  if (!f.parse(argc - 3 + (path.empty() ? 1 : 0), argv + 3 - (path.empty() ? 1 : 0))) return 0;
+  const std::string path = parse_command(f, argc, argv, "bench");
+  if (path.empty()) return 0;
   const onnx::Model m = load_model(path, f);
   const auto inputs = input_values(m, f, true);
   const int runs = int(f.integer("runs", 1, 100000));
