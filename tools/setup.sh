@@ -4,10 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # clang and its runtime build the fuzz targets; strace and prlimit (util-linux)
 # drive the crash tests; the cross compilers and qemu-user build the embedded
-# runtime for AArch64 (run under qemu by ctest) and bare-metal ARM (docs/embedded.md).
+# runtime for AArch64 (run under qemu by ctest) and bare-metal ARM (docs/embedded.md);
+# chromium-headless-shell runs the review page test (tests/review).
 PKGS="build-essential cmake ninja-build pkg-config libdnnl-dev libeigen3-dev libopencv-dev libgif-dev
       libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist
-      libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
+      libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler chromium-headless-shell
       clang libclang-rt-14-dev strace util-linux
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi"
 # CUDA is optional: the CUDA backend is compiled when /usr/local/cuda/bin/nvcc exists.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/data/clean/image_record.h"
 #include "apps/data/image.h"
 
 namespace rg::data {
@@ -86,8 +87,16 @@ struct BuildReport {
   std::size_t files_seen = 0, decoded = 0;
   std::vector<SkippedFile> skipped;
   std::vector<NotedFile> notes;  // kept, with a warning (wrong extension, truncated JPEG, ...)
-  double seconds = 0;
+  double seconds = 0;            // printed, not in the JSON (which must not vary between runs)
+  // With a cleaning step (BuildOptions::clean): what it was told and what it
+  // decided per file, in path order; the detector's class names.
+  std::string cleaning_json;
+  std::vector<ImageRecord> images;
+  std::vector<std::string> class_names;
+  std::size_t network_runs = 0, cached_detections = 0, excluded = 0, duplicates = 0;
 };
+
+struct CleanOptions;  // apps/data/clean/cleaning.h
 
 struct BuildOptions {
   unsigned threads = 0;  // 0: std::thread::hardware_concurrency()
@@ -96,6 +105,8 @@ struct BuildOptions {
   // Polled before each file, from worker threads: returning true stops the
   // build (Cancelled is thrown, nothing is written). For SIGINT/SIGTERM.
   std::function<bool()> cancelled;
+  // Exclude list, detector crop, near-duplicates (docs/data.md); null: none.
+  const CleanOptions* clean = nullptr;
 };
 
 // A build stopped by BuildOptions::cancelled.

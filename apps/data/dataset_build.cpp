@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "apps/data/clean/cleaning.h"
+#include "apps/data/clean/perceptual_hash.h"
 #include "apps/data/dataset.h"
 #include "apps/data/decode.h"
 #include "apps/data/letterbox.h"
@@ -99,22 +101,49 @@ Dataset build_from_entries(const fs::path& folder, const std::vector<FolderEntry
   std::mutex progress_mutex;
   std::size_t done = 0;
   std::atomic<std::size_t> finished{0};
+  const CleanOptions* clean = options.clean;
+  std::vector<ImageRecord> records(clean ? n : 0);
+  std::vector<uint64_t> hashes(clean ? n : 0);
+  CleanCounters counters;
   parallel_for(n, options.threads, [&](std::size_t i) {
     if (options.cancelled && options.cancelled())
       throw Cancelled(folder.string() + ": decoding stopped after " +
                       std::to_string(finished.load()) + " of " + std::to_string(n) + " files");
     const FolderEntry& e = entries[i];
     try {
-      DecodeResult r = decode_image_file(folder / fs::path(e.relative));
-      if (r.ok) {
+      if (clean) {
+        records[i].path = e.relative;
+        if (clean->exclude.count(e.relative)) {
+          reason[i] = "excluded by " + clean->exclude_file;
+          ++counters.excluded;
+        }
+      }
+      std::vector<uint8_t> bytes;  // kept for the detection cache's key
+      DecodeResult r;
+      if (reason[i].empty())
+        r = decode_image_file(folder / fs::path(e.relative), clean ? &bytes : nullptr);
+      if (!reason[i].empty()) {
+        // excluded: never read
+      } else if (!r.ok) {
+        reason[i] = std::move(r.reason);
+      } else if (clean && !clean_image(*clean, bytes, r.image, records[i], counters)) {
+        reason[i] = records[i].reason;
+      } else {
         fit_image(r.image, size, fit, pixels.data() + i * per);
+        if (clean) {
+          hashes[i] = perceptual_hash(pixels.data() + i * per, size, size);
+          records[i].hashed = true;
+        }
         ok[i] = 1;
         note[i] = std::move(r.note);
-      } else {
-        reason[i] = std::move(r.reason);
       }
     } catch (const std::exception& ex) {
       reason[i] = std::string("error: ") + ex.what();
+      ok[i] = 0;
+    }
+    if (clean && !ok[i]) {
+      records[i].kept = false;
+      records[i].reason = reason[i];
     }
     ++finished;
     if (options.progress) {
@@ -122,6 +151,23 @@ Dataset build_from_entries(const fs::path& folder, const std::vector<FolderEntry
       options.progress(++done, n);
     }
   });
+  std::size_t duplicates = 0;
+  if (clean) {  // near-duplicates, in path order: the first of a group is kept
+    std::vector<bool> present(n);
+    for (std::size_t i = 0; i < n; ++i) present[i] = ok[i];
+    const std::vector<long> dup = near_duplicate_of(hashes, present, clean->dedupe_distance);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (dup[i] < 0) continue;
+      ++duplicates;
+      records[i].duplicate_of = entries[size_t(dup[i])].relative;
+      if (clean->dedupe) {
+        ok[i] = 0;
+        reason[i] = "near-duplicate of " + records[i].duplicate_of;
+        records[i].kept = false;
+        records[i].reason = reason[i];
+      }
+    }
+  }
   BuildReport rep;
   rep.folder = folder.string();
   rep.files_seen = n;
@@ -138,11 +184,21 @@ Dataset build_from_entries(const fs::path& folder, const std::vector<FolderEntry
     ++k;
   }
   rep.decoded = k;
+  if (clean) {
+    rep.cleaning_json = clean_settings_json(*clean);
+    rep.images = std::move(records);
+    if (clean->detector) rep.class_names = clean->detector->names();
+    rep.network_runs = counters.network_runs;
+    rep.cached_detections = counters.cached;
+    rep.excluded = counters.excluded;
+    rep.duplicates = duplicates;
+  }
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (report) *report = rep;
   if (k == 0)
-    throw std::runtime_error(folder.string() + ": no decodable image among " + std::to_string(n) +
-                             " files (first: " + rep.skipped[0].path + ": " +
+    throw std::runtime_error(folder.string() +
+                             (clean ? ": no image kept among " : ": no decodable image among ") +
+                             std::to_string(n) + " files (first: " + rep.skipped[0].path + ": " +
                              rep.skipped[0].reason + ")");
   pixels.resize(k * per);
   pixels.shrink_to_fit();
@@ -172,8 +228,7 @@ std::string report_json(const BuildReport& r, const std::string& cache_file) {
   o << ",\n  \"cache\": ";
   json_string(o, cache_file);
   o << ",\n  \"files_seen\": " << r.files_seen << ",\n  \"decoded\": " << r.decoded
-    << ",\n  \"skipped_count\": " << r.skipped.size() << ",\n  \"seconds\": " << r.seconds
-    << ",\n  \"skipped\": [";
+    << ",\n  \"skipped_count\": " << r.skipped.size() << ",\n  \"skipped\": [";
   for (std::size_t i = 0; i < r.skipped.size(); ++i) {
     o << (i ? ",\n" : "\n") << "    {\"path\": ";
     json_string(o, r.skipped[i].path);
@@ -189,7 +244,11 @@ std::string report_json(const BuildReport& r, const std::string& cache_file) {
     json_string(o, r.notes[i].note);
     o << "}";
   }
-  o << (r.notes.empty() ? "]" : "\n  ]") << "\n}\n";
+  o << (r.notes.empty() ? "]" : "\n  ]");
+  if (!r.cleaning_json.empty())
+    o << ",\n  \"cleaning\": " << r.cleaning_json
+      << ",\n  \"images\": " << image_records_json(r.images, r.class_names);
+  o << "\n}\n";
   return o.str();
 }
 

@@ -372,7 +372,7 @@ DecodeResult decode_image_bytes(std::span<const uint8_t> bytes, std::string_view
   return r;
 }
 
-DecodeResult decode_image_file(const std::filesystem::path& path) {
+DecodeResult decode_image_file(const std::filesystem::path& path, std::vector<uint8_t>* kept) {
   std::error_code ec;
   auto st = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(st)) {
@@ -384,7 +384,9 @@ DecodeResult decode_image_file(const std::filesystem::path& path) {
   std::vector<uint8_t> bytes;
   std::string error;
   if (!read_regular_file(path, bytes, error)) return fail(error);
-  return decode_image_bytes(bytes, path.filename().string());
+  DecodeResult r = decode_image_bytes(bytes, path.filename().string());
+  if (kept) *kept = std::move(bytes);
+  return r;
 }
 
 }  // namespace rg::data

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "apps/data/image.h"
 
@@ -39,7 +40,9 @@ void set_max_decode_pixels(uint64_t pixels);
 uint64_t max_decode_pixels();
 
 // Reads and decodes one file (missing, unreadable, directory, ... -> !ok).
-DecodeResult decode_image_file(const std::filesystem::path& path);
+// With `bytes`, the file's bytes are kept there (the detection cache keys on them).
+DecodeResult decode_image_file(const std::filesystem::path& path,
+                               std::vector<uint8_t>* bytes = nullptr);
 
 // The first frame of a GIF composited onto its logical screen (black where
 // transparent or not covered). Exposed for tests; decode_image_bytes calls it.

@@ -11,6 +11,7 @@
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/command_helpers.h"
 #include "apps/ralsgan/commands.h"
+#include "apps/ralsgan/preprocess_clean.h"
 #include "apps/ralsgan/progress.h"
 #include "apps/ralsgan/stop.h"
 #include "engine/io/atomic_file.h"
@@ -102,9 +103,10 @@ int cmd_preprocess(int argc, char** argv) {
       .value("size", "S", "image side: 32, 64, 128 or 256", "128")
       .value("fit", "pad|stretch",
              "pad: letterbox with black bars (the seed's); stretch: ignore the aspect ratio", "pad")
-      .value("threads", "N", "decoding threads; 0 = all cores", "0")
+      .value("threads", "N", "decoding (and detection) threads; 0 = all cores", "0")
       .required("input")
       .required("output");
+  add_clean_flags(f);
   if (!f.parse(argc, argv)) return 0;
   const int size = parse_size(f);
   data::Fit fit;
@@ -133,8 +135,20 @@ int cmd_preprocess(int argc, char** argv) {
   }
   io::remove_temp_files(out.parent_path().empty() ? "." : out.parent_path(), io::TempOwners::kDead,
                         out.filename().string());
+  const std::unique_ptr<CleanSetup> clean = make_clean_setup(f, default_cache_dir());
+  data::BuildOptions cleaning = bo;
+  if (clean->active) cleaning.clean = &clean->options;
   data::BuildReport report;
-  const data::Dataset ds = data::build_dataset_cache(in, out, size, fit, &report, bo);
+  data::Dataset ds;
+  try {
+    ds = data::build_dataset_cache(in, out, size, fit, &report, cleaning);
+  } catch (...) {
+    finish_cleaning(*clean, report);  // the detections made so far are kept
+    // Every image skipped: the page shows why, which is when it helps most.
+    if (clean->review && !report.images.empty()) write_review(report, out.string(), *clean);
+    throw;
+  }
+  finish_cleaning(*clean, report);
   if (stop_requested()) {  // it came while the cache was being written, which then finished
     if (progress) progress->finish();
     std::fprintf(stderr,
@@ -145,6 +159,8 @@ int cmd_preprocess(int argc, char** argv) {
   if (progress) progress->finish();
   print_build_report(report);
   std::fprintf(stderr, "wrote %s: %zu images of %d px\n", f.str("output").c_str(), ds.size(), size);
+  if (clean->exported) export_images(ds, *clean->exported);
+  if (clean->review) write_review(report, out.string(), *clean);
   return 0;
 }
 
