@@ -16,6 +16,7 @@ constexpr uint32_t kShuffle = 3;          // index = epoch
 constexpr uint32_t kInitialWeights = 4;   // index = parameter tensor
 // 5 and 6 were the classifier's; it is now examples/fashion_mnist, over the
 // public API, which has no Philox (docs/classifier.md). Not to be reused.
+constexpr uint32_t kDiffAugment = 8;  // index = 3 * step + D evaluation (apps/model/diffaugment.h)
 constexpr uint32_t kSwdPatches = 16;      // metrics: SWD patch positions
 constexpr uint32_t kSwdDirections = 17;   // metrics: SWD random projections
 constexpr uint32_t kKidSubsets = 18;      // metrics: KID subsets

@@ -176,6 +176,10 @@ ValueId Graph::batch_norm(ValueId x, ValueId gamma, ValueId beta, ValueId runnin
   return bn.y;
 }
 
+ValueId Graph::assign(ValueId variable, ValueId value) {
+  return add_node(OpKind::kAssign, {variable, value})[0];
+}
+
 ValueId Graph::relu(ValueId x) { return add_node(OpKind::kRelu, {x})[0]; }
 ValueId Graph::leaky_relu(ValueId x, double slope) {
   OpAttrs a;

@@ -58,9 +58,13 @@ StepGraph build_train_step(const StepConfig& cfg, DType float_type) {
   // 1. D step: C_r = D(x_r), x_f = G(z), C_f = D(x_f) with x_f constant.
   s.fake = build_generator(g, mc, s.z, true);
   const auto g_used = current_params(g, s.g_params, "G.");
-  s.c_r = build_discriminator(g, mc, s.x_real, true);
+  const DiffAugmentPolicy& aug = cfg.diffaugment;
+  auto seen_by_d = [&](ValueId x, const char* which) {
+    return aug.any() ? diffaugment(g, x, aug, std::string("daug.") + which) : x;
+  };
+  s.c_r = build_discriminator(g, mc, seen_by_d(s.x_real, "real"), true);
   const auto d_used = current_params(g, s.d_params, "D.");
-  s.c_f = build_discriminator(g, mc, g.stop_gradient(s.fake), true);
+  s.c_f = build_discriminator(g, mc, seen_by_d(g.stop_gradient(s.fake), "fake"), true);
   s.loss_d = rals_loss(g, s.c_r, s.c_f, cfg.real_label);
   // Every BN activation is offered for recomputation (GradientOptions'
   // default); compile() keeps G's, which live from the start of the step to
@@ -71,12 +75,32 @@ StepGraph build_train_step(const StepConfig& cfg, DType float_type) {
   adam_updates(g, s.d_params, "D.", d_grads, d_used, cfg.lr_d, cfg);
 
   // 2. G step: C_f' = D(x_f) with the updated D; C_r is a constant.
-  s.c_f2 = build_discriminator(g, mc, s.fake, true);
+  s.c_f2 = build_discriminator(g, mc, seen_by_d(s.fake, "fake_g"), true);
   s.loss_g = rals_loss(g, s.c_f2, g.stop_gradient(s.c_r), cfg.real_label);
   std::vector<ValueId> wrt = values_of(g_used);
   wrt.push_back(s.fake);
   const auto g_grads = gradients(g, s.loss_g, wrt, go);
   adam_updates(g, s.g_params, "G.", g_grads, g_used, cfg.lr_g, cfg);
+  if (cfg.ema) {
+    // StyleGAN2-ADA: weights p_ema.copy_(p.lerp(p_ema, beta)), in PyTorch's
+    // order for beta >= 0.5: ema - (ema - p) (1 - beta), written as
+    // ema + (ema - p) (beta - 1); buffers (BatchNorm's running statistics)
+    // copied from G. G's batch counters move by one a step, so G_ema's are
+    // incremented alongside: equal to G's, as a copy would make them.
+    const ValueId beta_minus_one = g.add_scalar(g.input("ema_beta", {1}), -1.0);
+    for (const ParamSpec& p : s.g_params) {
+      const ValueId w = g.current(g.find_variable("G." + p.key));
+      const ValueId ema =
+          g.variable("G_ema." + p.key, p.shape,
+                     p.dtype == DType::i64 ? std::optional(DType::i64) : std::nullopt);
+      if (p.dtype == DType::i64)
+        g.increment(ema);
+      else if (!p.trainable)
+        g.assign(ema, w);
+      else
+        g.assign(ema, g.add(ema, g.mul(g.sub(ema, w), beta_minus_one)));
+    }
+  }
 
   for (auto [v, name] : {std::pair{s.loss_d, "loss_d"}, {s.loss_g, "loss_g"}, {s.c_r, "C_r"}, {s.c_f, "C_f"}, {s.c_f2, "C_f2"}})
     g.mark_output(v, name);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "apps/model/dcgan.h"
+#include "apps/model/diffaugment.h"
 #include "graph/graph.h"
 
 namespace rg::model {
@@ -19,6 +20,13 @@ struct StepConfig {
   double lr_g = 8e-4, lr_d = 8e-4;
   double beta1 = 0.5, beta2 = 0.999, adam_eps = 1e-8;
   bool expose_gradients = false;  // mark every gradient as an output (tests, inspection)
+  // A moving average of G's trainable weights, "G_ema.<key>", updated after
+  // G's Adam step as StyleGAN2-ADA's: ema' = ema + (beta - 1) (ema - w), beta
+  // from the input "ema_beta" [1] (the schedule is the caller's, per step).
+  bool ema = false;
+  // DiffAugment before each of the step's three D evaluations, with inputs
+  // "daug.real.*", "daug.fake.*" and "daug.fake_g.*" (diffaugment.h).
+  DiffAugmentPolicy diffaugment;
   // Which BatchNorm + (Leaky)ReLU outputs the backward pass recomputes
   // instead of keeping is the compiler's choice (CompileOptions::recompute):
   // on the CPU backends G's, which live across the step's peak (the seed
@@ -36,7 +44,9 @@ struct StepGraph {
 
 // Variables: "G.<key>", "D.<key>" (all state_dict entries), Adam state
 // "adam.G.<key>.exp_avg", "adam.G.<key>.exp_avg_sq", and step counters
-// "adam.G.step", "adam.D.step" (i64 scalars, incremented before each update).
+// "adam.G.step", "adam.D.step" (i64 scalars, incremented before each update),
+// and with cfg.ema "G_ema.<key>" for every key of G (the moving-average
+// generator as a whole network).
 StepGraph build_train_step(const StepConfig& cfg, DType float_type);
 
 // L_D or L_G of B3 for scores a (the side whose mean is subtracted with -y) and b.

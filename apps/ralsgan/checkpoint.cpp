@@ -170,7 +170,8 @@ uint32_t write_entries(const std::filesystem::path& path, const Session& s, cons
 }  // namespace
 
 CheckpointPaths CheckpointPaths::in(const std::filesystem::path& dir) {
-  return {dir / "generator.safetensors", dir / "discriminator.safetensors", dir / "train_state.safetensors"};
+  return {dir / "generator.safetensors", dir / "discriminator.safetensors",
+          dir / "train_state.safetensors", dir / "generator_ema.safetensors"};
 }
 
 io::SafetensorsContents export_network(const Session& s, const std::vector<model::ParamSpec>& specs,
@@ -189,19 +190,25 @@ uint32_t write_network(const std::filesystem::path& path, const Session& s, cons
 }
 
 void copy_network(const Session& from, Session& to, const std::vector<model::ParamSpec>& specs, const std::string& prefix) {
+  copy_network(from, to, specs, prefix, prefix);
+}
+
+void copy_network(const Session& from, Session& to, const std::vector<model::ParamSpec>& specs,
+                  const std::string& prefix, const std::string& to_prefix) {
   for (const Entry& e : network_entries(from, specs, prefix)) {
+    const std::string dst = to_prefix + e.key;
     if (e.type == DType::i64) {
       std::vector<int64_t> v(size_t(numel(e.shape)));
       from.read_variable(e.var, v.data(), DType::i64);
-      to.set_variable(e.var, std::span<const int64_t>(v));
+      to.set_variable(dst, std::span<const int64_t>(v));
     } else if (e.type == DType::f64) {
       std::vector<double> v(size_t(numel(e.shape)));
       from.read_variable(e.var, v.data(), DType::f64);
-      to.set_variable(e.var, std::span<const double>(v));
+      to.set_variable(dst, std::span<const double>(v));
     } else {  // f32 graphs: no wider copy than the tensor itself
       std::vector<float> v(size_t(numel(e.shape)));
       from.read_variable(e.var, v.data(), DType::f32);
-      to.set_variable(e.var, std::span<const float>(v));
+      to.set_variable(dst, std::span<const float>(v));
     }
   }
 }

@@ -29,6 +29,9 @@ uint32_t write_network(const std::filesystem::path& path, const Session& s, cons
                        const std::string& prefix, const std::map<std::string, std::string>& metadata = {});
 // Copies the network's variables "<prefix><key>" from one session to another.
 void copy_network(const Session& from, Session& to, const std::vector<model::ParamSpec>& specs, const std::string& prefix);
+// The same into variables "<to_prefix><key>" (G_ema into a generation graph's G, or G into G_ema).
+void copy_network(const Session& from, Session& to, const std::vector<model::ParamSpec>& specs,
+                  const std::string& prefix, const std::string& to_prefix);
 // Loads a state_dict file into variables "<prefix><key>". Every key must be
 // present with the expected shape; float tensors may be F32 or F64, counters
 // I64. Errors name the file, the tensor, what was expected and what was found.
@@ -64,6 +67,10 @@ bool verify_checksum(const Contents& file, const std::string& label, bool requir
 // A checkpoint folder: generator, discriminator and train state files.
 struct CheckpointPaths {
   std::filesystem::path generator, discriminator, train_state;
+  // The moving-average generator (runs with --ema-kimg): its own state_dict,
+  // named in the train state ("generator_ema_crc32"), the file `generate`
+  // and `export` use unless told --weights raw.
+  std::filesystem::path generator_ema;
   static CheckpointPaths in(const std::filesystem::path& dir);
 };
 

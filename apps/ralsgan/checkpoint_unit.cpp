@@ -106,8 +106,18 @@ CheckpointUnit read_checkpoint(const fs::path& dir) {
   verify_checksum(u.generator, p.generator.string(), true);
   verify_checksum(u.discriminator, p.discriminator.string(), true);
   u.step = step_of(u.train_state, p.train_state);
-  for (auto [c, f, key] : {std::tuple{&u.generator, &p.generator, "generator_crc32"},
-                           std::tuple{&u.discriminator, &p.discriminator, "discriminator_crc32"}}) {
+  std::vector<std::tuple<const io::SafetensorsContents*, const fs::path*, const char*>> members = {
+      {&u.generator, &p.generator, "generator_crc32"},
+      {&u.discriminator, &p.discriminator, "discriminator_crc32"}};
+  if (u.train_state.metadata.count("generator_ema_crc32")) {
+    if (!fs::exists(fs::symlink_status(p.generator_ema, ec)))
+      throw std::runtime_error(p.generator_ema.string() + ": missing, so " + dir.string() +
+                               " is not a complete checkpoint");
+    u.generator_ema = io::read_safetensors(p.generator_ema.string());
+    verify_checksum(*u.generator_ema, p.generator_ema.string(), true);
+    members.push_back({&*u.generator_ema, &p.generator_ema, "generator_ema_crc32"});
+  }
+  for (auto [c, f, key] : members) {
     const uint64_t step = step_of(*c, *f);
     if (step != u.step)
       throw std::runtime_error(f->string() + ": is from step " + std::to_string(step) + " but " +

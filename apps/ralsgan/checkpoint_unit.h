@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include "engine/io/safetensors.h"
 
@@ -23,6 +24,9 @@ void publish_checkpoint(const std::filesystem::path& dir,
 
 struct CheckpointUnit {
   io::SafetensorsContents generator, discriminator, train_state;
+  // A run with a moving-average generator (--ema-kimg) has a fourth file,
+  // which the train state names ("generator_ema_crc32").
+  std::optional<io::SafetensorsContents> generator_ema;
   uint64_t step = 0;
 };
 // Reads the three files of `dir` and checks that each matches its checksum,

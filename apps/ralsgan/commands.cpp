@@ -58,6 +58,40 @@ data::Dataset load_dataset(const fs::path& data, int size, data::Fit fit, unsign
 
 }  // namespace
 
+void add_recipe_flags(Flags& f) {
+  f.value("recipe", "seed|improved",
+          "seed: the seed's recipe exactly; improved: + a moving-average generator (--ema-kimg "
+          "B*10/32) "
+          "and DiffAugment color,translation,cutout (docs/quality.md)",
+          "seed")
+      .value("ema-kimg", "K",
+             "moving-average generator's half-life in thousands of images (0: none)")
+      .value("ema-rampup", "R",
+             "during ramp-up the half-life is at most R x the images seen (0: none)", "0.05")
+      .value("diffaugment", "POLICY",
+             "DiffAugment before every D evaluation: color,translation,cutout (empty: none)");
+}
+
+void apply_recipe_flags(const Flags& f, const std::string& command, TrainOptions& o) {
+  const std::string recipe = f.str("recipe");
+  if (recipe != "seed" && recipe != "improved")
+    throw UsageError(command + ": --recipe must be seed or improved, got '" + recipe + "'");
+  o.ema_kimg = 0;
+  o.diffaugment.clear();
+  if (recipe == "improved") {
+    o.ema_kimg = o.batch * 10.0 / 32.0;  // StyleGAN2-ADA's rule
+    o.diffaugment = "color,translation,cutout";
+  }
+  if (f.has("ema-kimg")) o.ema_kimg = f.real("ema-kimg", 0, 1e9);
+  o.ema_rampup = f.real("ema-rampup", 0, 1e6);
+  if (f.has("diffaugment")) o.diffaugment = f.str("diffaugment");
+  try {
+    model::parse_diffaugment(o.diffaugment);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(command + ": " + e.what());
+  }
+}
+
 int cmd_train(int argc, char** argv) {
   Flags f(
       "train",
@@ -81,6 +115,7 @@ int cmd_train(int argc, char** argv) {
       .value("init-d", "FILE", "start D from these weights")
       .value("steps", "N", "stop after N optimizer steps in this run (a checkpoint is written)")
       .toggle("no-augment", "no flips or rotations")
+
       .toggle("no-shuffle", "take the data in sorted file-name order")
       .value("width", "W",
              "multiply every hidden channel count by W (small models for tests and demos)", "1")
@@ -92,10 +127,15 @@ int cmd_train(int argc, char** argv) {
       .toggle("allow-nonfinite",
               "go on when the losses become NaN or infinite (else the run stops, exit 1)")
       .toggle("allow-inexact-resume",
-              "--resume on another thread count, instruction set, backend or math than the run's: go on (noted in "
+              "--resume on another thread count, instruction set, backend or math than the run's: "
+              "go on (noted in "
               "log.jsonl) instead of refusing; the run then differs from an uninterrupted one")
       .required("data")
       .required("out");
+  add_recipe_flags(f);
+#if RALSGAN_HAVE_METRICS
+  add_training_metrics_flags(f);
+#endif
   add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
   TrainOptions o;
@@ -121,6 +161,10 @@ int cmd_train(int argc, char** argv) {
         "train: this ralsgan is a core build without OpenCV and cannot augment images: pass "
         "--no-augment");
   o.shuffle = !f.on("no-shuffle");
+  apply_recipe_flags(f, "train", o);
+#if RALSGAN_HAVE_METRICS
+  apply_training_metrics_flags(f, "train", nullptr, o);
+#endif
   o.width = f.real("width", 1.0 / 1024, 16);
   o.nz = int(f.integer("nz", 4, 4096));
   if (o.nz % 4) throw UsageError("train: --nz must be a multiple of 4");
@@ -156,6 +200,9 @@ int cmd_train(int argc, char** argv) {
   if (o.resume) std::tie(o.resume_dir, o.resume_unit) = resume_checkpoint(run);
   const data::Dataset ds =
       load_dataset(f.str("data"), o.size, data::Fit::kPad, unsigned(o.backend.threads));
+#if RALSGAN_HAVE_METRICS
+  apply_training_metrics_flags(f, "train", &ds, o);
+#endif
   const TrainResult r = train(o, ds, run);
   if (r.interrupted) {
     if (r.last_step > 0)
@@ -182,6 +229,8 @@ int cmd_generate(int argc, char** argv) {
       "bytes whatever the batch, threads or sharding with --start-index.");
   f.value("checkpoint", "RUN|FILE",
           "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
+      .value("weights", "ema|raw",
+             "ema: the moving-average generator (the default when the run has one); raw: G itself")
       .value("out", "DIR", "output folder for image_NNNNN.png")
       .value("count", "N", "number of images", "10000")
       .value("seed", "N", "latent seed (Philox stream 0, docs/contracts.md §4)", "0")
@@ -196,6 +245,9 @@ int cmd_generate(int argc, char** argv) {
   if (!f.parse(argc, argv)) return 0;
   GenerateOptions o;
   o.checkpoint = f.str("checkpoint");
+  if (f.has("weights")) o.generator = f.str("weights");
+  if (o.generator != "auto" && o.generator != "ema" && o.generator != "raw")
+    throw UsageError("generate: --weights must be ema or raw, got '" + o.generator + "'");
   o.out = f.str("out");
   o.count = f.unsigned_integer("count");
   o.seed = f.unsigned_integer("seed");
@@ -236,9 +288,13 @@ int cmd_export(int argc, char** argv) {
           "runtime.");
   f.value("checkpoint", "RUN|FILE",
           "a run folder (uses RUN/checkpoint/generator.safetensors) or a generator file")
+      .value("generator", "ema|raw",
+             "ema: the moving-average generator (the default when the run has one); raw: G itself "
+             "(--weights is the stored precision)")
       .value("out", "DIR", "output folder for model.rgplan and model.h")
       .value("onnx", "FILE",
-             "instead, write the generator as a standard ONNX model (opset 18; input z [N, nz], output images "
+             "instead, write the generator as a standard ONNX model (opset 18; input z [N, nz], "
+             "output images "
              "[N, 3, S, S] in [-1, 1]; docs/onnx.md)")
       .value("batch", "B", "images per rg_run call", "1")
       .value("weights", "f32|bf16",
@@ -246,16 +302,23 @@ int cmd_export(int argc, char** argv) {
       .required("checkpoint");
   if (!f.parse(argc, argv)) return 0;
   if (f.has("onnx") == f.has("out")) throw UsageError("export: give one of --out DIR and --onnx FILE");
+  const std::string generator = f.has("generator") ? f.str("generator") : "auto";
+  if (generator != "auto" && generator != "ema" && generator != "raw")
+    throw UsageError("export: --generator must be ema or raw, got '" + generator + "'");
   if (f.has("onnx")) {
-    export_onnx(f.str("checkpoint"), f.str("onnx"));
+    export_onnx(f.str("checkpoint"), f.str("onnx"), generator);
     std::fprintf(stderr, "wrote %s\n", f.str("onnx").c_str());
     return 0;
   }
   const std::string w = f.str("weights");
   if (w != "f32" && w != "bf16")
     throw UsageError("export: --weights must be f32 or bf16, got " + w);
-  ExportOptions o{f.str("checkpoint"), f.str("out"), int(f.integer("batch", 1, 4096)),
-                  w == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32};
+  ExportOptions o;
+  o.checkpoint = f.str("checkpoint");
+  o.generator = generator;
+  o.out = f.str("out");
+  o.batch = int(f.integer("batch", 1, 4096));
+  o.weights = w == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32;
   const ExportResult r = export_plan(o);
   std::fprintf(
       stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",

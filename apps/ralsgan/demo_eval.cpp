@@ -6,13 +6,14 @@
 #include "apps/data/dataset.h"
 #include "apps/data/idx.h"
 #include "apps/metrics/eval.h"
-#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/backend_select.h"
 #include "apps/ralsgan/cli.h"
+#include "apps/ralsgan/command_helpers.h"
 #include "apps/ralsgan/commands.h"
 #include "apps/ralsgan/generate.h"
 #include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/trainer.h"
+#include "engine/io/atomic_file.h"
 
 namespace rg::app {
 
@@ -30,6 +31,64 @@ std::vector<metrics::Image> images_of(const data::Dataset& ds) {
 }
 }  // namespace
 
+void add_training_metrics_flags(Flags& f) {
+  f.value("metrics-every", "N",
+          "measure image quality every N steps and at the end (0: never); best unit in RUN/best",
+          "0")
+      .value("metrics", "LIST", "what to measure: swd, fid, kid (the first picks RUN/best)", "swd")
+      .value("metrics-count", "M", "images generated (fixed latents) and real images compared",
+             "1000")
+      .value("inception", "FILE", "Inception weights for fid/kid (docs/metrics.md)");
+}
+
+void apply_training_metrics_flags(const Flags& f, const std::string& command,
+                                  const data::Dataset* real_set, TrainOptions& o) {
+  o.metrics_every = f.integer("metrics-every", 0, int64_t(1) << 40);
+  if (o.metrics_every == 0) return;
+  o.metrics_count = int(f.integer("metrics-count", 2, 1000000));
+  std::vector<std::string> names;
+  for (size_t start = 0; start <= f.str("metrics").size();) {
+    size_t end = f.str("metrics").find(',', start);
+    if (end == std::string::npos) end = f.str("metrics").size();
+    const std::string m = f.str("metrics").substr(start, end - start);
+    if (m != "swd" && m != "fid" && m != "kid")
+      throw UsageError(command + ": --metrics: '" + m + "' is not one of swd, fid, kid");
+    names.push_back(m);
+    start = end + 1;
+  }
+  const bool inception =
+      std::any_of(names.begin(), names.end(), [](const std::string& m) { return m != "swd"; });
+  if (inception && !f.has("inception"))
+    throw UsageError(command + ": --metrics fid or kid needs --inception FILE (docs/metrics.md)");
+  if (!real_set) return;
+  const data::Dataset& real = *real_set;
+  auto base = std::make_shared<metrics::EvalOptions>();
+  base->metrics = names;
+  base->seed = o.seed;
+  if (f.has("inception")) base->inception = f.str("inception");
+  base->real_stats_cache = (o.out / "real_stats.safetensors").string();
+  const size_t n = std::min(real.size(), size_t(o.metrics_count));
+  for (size_t i = 0; i < n; ++i) {
+    metrics::Image im;
+    im.width = im.height = real.image_size();
+    im.rgb.assign(real.image(i), real.image(i) + real.image_bytes());
+    base->real.push_back(std::move(im));
+  }
+  const int size = real.image_size();
+  o.measure = [base, names, size](const std::vector<std::vector<uint8_t>>& fakes) {
+    metrics::EvalOptions e = *base;
+    for (const auto& img : fakes) e.fake.push_back({size, size, img});
+    const metrics::MetricsReport r = metrics::evaluate(e);
+    std::vector<std::pair<std::string, double>> out;
+    for (const std::string& m : names) {
+      if (m == "swd") out.emplace_back("swd", r.swd->mean);  // x1e3, as `eval` prints it
+      if (m == "fid") out.emplace_back("fid", *r.fid);
+      if (m == "kid") out.emplace_back("kid", r.kid->mean);
+    }
+    return out;
+  };
+}
+
 int cmd_demo(int argc, char** argv) {
   Flags f("demo", "Train a small RaLSGAN on Fashion-MNIST (Debian's dataset-fashion-mnist, letterboxed to 32x32 RGB)\n"
                   "for a few minutes, then generate samples, a grid image and a metric report. No download.");
@@ -38,13 +97,22 @@ int cmd_demo(int argc, char** argv) {
       .value("width", "W", "channel multiplier of the seed's model", "0.5")
       .value("count", "N", "images to generate after training", "1000")
       .value("seed", "N", "seed", "0")
+      .value("images", "N",
+             "train on the first N training images only (0: all 60,000; the low-data study)", "0")
       .toggle("start-over", "delete an earlier demo's checkpoints, samples and log in --out first");
+  add_recipe_flags(f);
+  add_training_metrics_flags(f);
   add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
   const fs::path out = f.str("out");
   const BackendRequest backend = backend_of(f);  // a bad --backend fails before any work
+  {
+    TrainOptions check;
+    apply_recipe_flags(f, "demo", check);
+    apply_training_metrics_flags(f, "demo", nullptr, check);
+  }
   RunFolder run(out, f.on("start-over") ? RunFolder::Mode::kStartOver : RunFolder::Mode::kNew);
-  const data::Dataset ds = data::fashion_mnist_dataset(32);
+  const data::Dataset ds = data::fashion_mnist_dataset(32, size_t(f.integer("images", 0, 60000)));
   std::fprintf(stderr, "demo: Fashion-MNIST, %zu images letterboxed to 32x32 RGB\n", ds.size());
   TrainOptions o;
   o.out = out;
@@ -58,6 +126,8 @@ int cmd_demo(int argc, char** argv) {
   o.checkpoint_every = 0;
   o.backend = backend;
   o.log_every = 20;
+  apply_recipe_flags(f, "demo", o);
+  apply_training_metrics_flags(f, "demo", &ds, o);
   const TrainResult tr = train(o, ds, run);
   if (tr.interrupted)
     throw Interrupted("training stopped after step " + std::to_string(tr.last_step) + "; its checkpoint is in " +

@@ -257,7 +257,7 @@ std::string plan_c_header(const std::vector<uint8_t>& file, const std::string& s
 ExportResult export_plan(const ExportOptions& opt) {
   if (opt.batch < 1 || opt.batch > 4096)
     throw std::invalid_argument("--batch must be in [1, 4096]");
-  const fs::path gfile = generator_file(opt.checkpoint);
+  const fs::path gfile = generator_file(opt.checkpoint, opt.generator);
   if (!fs::exists(gfile)) throw std::runtime_error(gfile.string() + ": no such checkpoint file");
   const io::MappedSafetensors mapped(gfile.string());  // as generate.cpp: one copy, into the session
   const io::SafetensorsView& weights = mapped.contents();
@@ -299,9 +299,10 @@ ExportResult export_plan(const ExportOptions& opt) {
   return r;
 }
 
-void export_onnx(const fs::path& checkpoint, const fs::path& onnx_file) {
+void export_onnx(const fs::path& checkpoint, const fs::path& onnx_file,
+                 const std::string& generator) {
 #if RALSGAN_HAVE_ONNX
-  const fs::path gfile = generator_file(checkpoint);
+  const fs::path gfile = generator_file(checkpoint, generator);
   if (!fs::exists(gfile)) throw std::runtime_error(gfile.string() + ": no such checkpoint file");
   const io::MappedSafetensors mapped(gfile.string());
   const model::ModelConfig cfg = infer_generator_config(mapped.contents(), gfile.string());
@@ -323,7 +324,7 @@ void export_onnx(const fs::path& checkpoint, const fs::path& onnx_file) {
                       " is as it was");
   onnx::export_file(*gg.graph, weights, onnx_file.string());
 #else
-  (void)checkpoint, (void)onnx_file;
+  (void)checkpoint, (void)onnx_file, (void)generator;
   throw std::runtime_error("export --onnx: this build has no ONNX support (libonnx-dev was not found)");
 #endif
 }

@@ -17,6 +17,7 @@ namespace rg::app {
 
 struct ExportOptions {
   std::filesystem::path checkpoint;  // RUN folder or generator .safetensors
+  std::string generator = "auto";    // auto | ema | raw (generator_file)
   std::filesystem::path out;         // folder for model.rgplan and model.h
   int batch = 1;                     // images per rg_run
   rg_weight_type weights =
@@ -46,6 +47,7 @@ ExportResult export_plan(const ExportOptions& options);
 // Writes the generator as a standard ONNX model (docs/onnx.md): input "z"
 // [N, nz], output "images" [N, 3, S, S] in [-1, 1], N free. Throws
 // std::runtime_error where this build has no ONNX support.
-void export_onnx(const std::filesystem::path& checkpoint, const std::filesystem::path& onnx_file);
+void export_onnx(const std::filesystem::path& checkpoint, const std::filesystem::path& onnx_file,
+                 const std::string& generator = "auto");
 
 }  // namespace rg::app

@@ -19,12 +19,26 @@ namespace rg::app {
 
 namespace fs = std::filesystem;
 
-fs::path generator_file(const fs::path& checkpoint) {
-  if (fs::is_directory(checkpoint)) {
-    if (fs::exists(checkpoint / "generator.safetensors")) return checkpoint / "generator.safetensors";
-    return checkpoint / "checkpoint" / "generator.safetensors";
+fs::path generator_file(const fs::path& checkpoint, const std::string& which) {
+  if (which != "auto" && which != "ema" && which != "raw")
+    throw std::invalid_argument("the generator must be ema or raw, got '" + which + "'");
+  if (!fs::is_directory(checkpoint)) {
+    if (which == "ema")
+      throw std::runtime_error(
+          checkpoint.string() +
+          ": a generator file is used as it is; for the moving average give the run "
+          "folder or its generator_ema.safetensors");
+    return checkpoint;
   }
-  return checkpoint;
+  const fs::path dir =
+      fs::exists(checkpoint / "generator.safetensors") ? checkpoint : checkpoint / "checkpoint";
+  const fs::path ema = dir / "generator_ema.safetensors";
+  if (which == "raw" || (which == "auto" && !fs::exists(ema))) return dir / "generator.safetensors";
+  if (!fs::exists(ema))
+    throw std::runtime_error(ema.string() +
+                             ": missing: the run has no moving-average generator (trained without "
+                             "--ema-kimg); use the raw one");
+  return ema;
 }
 
 template <io::SafetensorsLike Contents>
@@ -66,7 +80,7 @@ GenerateResult generate(const GenerateOptions& opt) {
   std::error_code ec;
   if (!opt.zip.empty() && fs::exists(fs::symlink_status(opt.zip, ec)) && !fs::is_regular_file(opt.zip, ec))
     throw std::runtime_error("cannot write the ZIP " + opt.zip.string() + ": it exists and is not a regular file");
-  const fs::path gfile = generator_file(opt.checkpoint);
+  const fs::path gfile = generator_file(opt.checkpoint, opt.generator);
   if (!fs::exists(gfile)) throw std::runtime_error(gfile.string() + ": no such checkpoint file");
   // Mapped, not read: the weights are copied once, into the session. (A
   // checkpoint is replaced by rename, never rewritten in place, so the mapped

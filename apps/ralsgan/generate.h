@@ -15,6 +15,7 @@ namespace rg::app {
 
 struct GenerateOptions {
   std::filesystem::path checkpoint;  // RUN folder or a generator .safetensors file
+  std::string generator = "auto";    // auto | ema | raw (generator_file)
   std::filesystem::path out;
   uint64_t count = 10000;
   uint64_t seed = 0;
@@ -28,7 +29,10 @@ struct GenerateOptions {
 };
 
 // The generator file a --checkpoint argument names.
-std::filesystem::path generator_file(const std::filesystem::path& checkpoint);
+// The generator file of a run folder, checkpoint folder or file: `which` =
+// "auto" (the moving average when the run has one, else G), "ema" or "raw".
+std::filesystem::path generator_file(const std::filesystem::path& checkpoint,
+                                     const std::string& which = "auto");
 // Size, width and nz of a generator state_dict, read from its tensor shapes
 // (after checking its checksum, when it has one: files of ours do).
 template <io::SafetensorsLike Contents>

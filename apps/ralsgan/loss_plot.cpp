@@ -12,6 +12,7 @@ namespace rg::app {
 namespace {
 
 constexpr Rgb kInk{0, 0, 0}, kGrid{225, 225, 225}, kWhite{255, 255, 255};
+constexpr Rgb kMetric{40, 150, 60};  // the first --metrics value
 
 // A tick value with as many decimals as the step needs.
 std::string tick_label(double v, double step) {
@@ -145,6 +146,31 @@ Canvas plot_losses(const std::vector<LogRecord>& records, int width, int height)
   draw(g, kRawG, 1);
   draw(moving_average(d, w), kMeanD, 2);
   draw(moving_average(g, w), kMeanG, 2);
+
+  // The first image-quality metric (--metrics-every), on its own scale: its
+  // lowest value at the frame's bottom, its highest at the top, both printed
+  // at the right end of the legend.
+  std::vector<double> ms, mv;
+  std::string metric;
+  for (const LogRecord& r : records)
+    if (!r.metrics.empty() && std::isfinite(r.metrics[0].second))
+      metric = r.metrics[0].first, ms.push_back(double(r.step)), mv.push_back(r.metrics[0].second);
+  if (!mv.empty()) {
+    const auto [lo, hi] = std::minmax_element(mv.begin(), mv.end());
+    const double a = *lo, b = *hi > *lo ? *hi : *lo + 1;
+    int px = 0, py = 0;
+    for (size_t i = 0; i < mv.size(); ++i) {
+      const int x = f.x_of(ms[i]);
+      const int y = f.bottom - int(std::lround((mv[i] - a) / (b - a) * (f.bottom - f.top)));
+      if (i) c.line(px, py, x, y, kMetric, 2);
+      c.fill(x - 2, y - 2, 5, 5, kMetric);
+      px = x, py = y;
+    }
+    char range[96];
+    std::snprintf(range, sizeof range, "%s %.4g (bottom) to %.4g (top)", metric.c_str(), a, *hi);
+    c.line(f.left + 40, 48, f.left + 58, 48, kMetric, 3);
+    c.text(f.left + 64, 45, range, kInk);
+  }
   return c;
 }
 

@@ -83,7 +83,7 @@ void RunFolder::prepare(Mode mode) {
   // temporary files and folders. Nobody else writes here while we hold the lock.
   recover_checkpoints(dir_);
   recover_checkpoints(kept_checkpoints());
-  for (const fs::path& d : {dir_, checkpoint(), kept_checkpoints(), samples()})
+  for (const fs::path& d : {dir_, checkpoint(), kept_checkpoints(), samples(), best()})
     io::remove_temp_files(d, io::TempOwners::kAny);
   for (const fs::directory_entry& e :
        fs::directory_iterator(kept_checkpoints(), ec))  // in place, by older versions
@@ -100,7 +100,7 @@ void RunFolder::prepare(Mode mode) {
     // pictures and log.jsonl (each folder itself only once empty).
     std::vector<fs::path> ours = kept;
     for (const fs::path& p : entries_named(samples(), is_sample_name)) ours.push_back(p);
-    for (const fs::path& p : {checkpoint(), log()})
+    for (const fs::path& p : {checkpoint(), log(), best()})
       if (exists_at_all(p)) ours.push_back(p);
     for (const fs::path& p : ours) {
       fs::remove_all(p, ec);

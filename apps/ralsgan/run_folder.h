@@ -29,6 +29,8 @@ class RunFolder {
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path checkpoint() const { return dir_ / "checkpoint"; }
   std::filesystem::path kept_checkpoints() const { return dir_ / "checkpoints"; }
+  // The checkpoint unit of the best step by the first --metrics value.
+  std::filesystem::path best() const { return dir_ / "best"; }
   // The kept copies RUN/checkpoints/epoch_NNNN (folders of that name only),
   // oldest first.
   std::vector<std::filesystem::path> kept_copies() const;

@@ -53,12 +53,47 @@ int open_for_append(const fs::path& path, int extra_flags) {
 
 }  // namespace
 
+namespace {
+
+std::string metrics_json(const LogRecord& r) {
+  if (r.metrics.empty()) return "";
+  std::string s = ",\"metrics\":{";
+  for (size_t i = 0; i < r.metrics.size(); ++i)
+    s += (i ? "," : "") + io::json_string(r.metrics[i].first) + ":" + num(r.metrics[i].second);
+  return s + "}";
+}
+
+// "metrics":{"name":value,...} of a line of ours (names are plain words).
+void parse_metrics(const std::string& line, LogRecord& r) {
+  const size_t p = line.find(",\"metrics\":{");
+  if (p == std::string::npos) return;
+  size_t i = p + 12;
+  while (i < line.size() && line[i] == '"') {
+    const size_t q = line.find('"', i + 1);
+    if (q == std::string::npos || q + 1 >= line.size() || line[q + 1] != ':') return;
+    const std::string name = line.substr(i + 1, q - i - 1);
+    const char* s = line.c_str() + q + 2;
+    char* end = nullptr;
+    double v = std::numeric_limits<double>::quiet_NaN();
+    if (std::strncmp(s, "null", 4) == 0)
+      end = const_cast<char*>(s) + 4;
+    else
+      v = std::strtod(s, &end);
+    if (end == s) return;
+    r.metrics.emplace_back(name, v);
+    i = size_t(end - line.c_str());
+    if (i < line.size() && line[i] == ',') ++i;
+  }
+}
+
+}  // namespace
+
 std::string log_line(const LogRecord& r) {
   return "{\"step\":" + std::to_string(r.step) + ",\"epoch\":" + num(r.epoch) +
          ",\"loss_d\":" + num(r.loss_d) + ",\"loss_g\":" + num(r.loss_g) +
          ",\"c_real\":" + num(r.c_real) + ",\"c_fake\":" + num(r.c_fake) +
-         ",\"images_per_s\":" + num(r.images_per_s) + (r.note.empty() ? "" : ",\"note\":" + io::json_string(r.note)) +
-         "}\n";
+         ",\"images_per_s\":" + num(r.images_per_s) + metrics_json(r) +
+         (r.note.empty() ? "" : ",\"note\":" + io::json_string(r.note)) + "}\n";
 }
 
 bool parse_log_line(const std::string& line, LogRecord& r) {
@@ -83,6 +118,7 @@ bool parse_log_line(const std::string& line, LogRecord& r) {
       !field("c_fake", x.c_fake) || !field("images_per_s", x.images_per_s))
     return false;
   x.step = uint64_t(step);
+  parse_metrics(line, x);
   // "note" (ours, last): kept as written, its escapes undone for \" and \\ only (our notes have no others).
   if (const size_t p = line.find(",\"note\":\""); p != std::string::npos) {
     for (size_t i = p + 9; i + 1 < line.size(); ++i) {

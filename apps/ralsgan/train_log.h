@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rg::app {
@@ -15,6 +16,9 @@ namespace rg::app {
 struct LogRecord {
   uint64_t step = 0;
   double epoch = 0, loss_d = 0, loss_g = 0, c_real = 0, c_fake = 0, images_per_s = 0;
+  // Image-quality metrics measured at this step (--metrics-every), in the
+  // order asked for: "metrics": {"swd": ...}. Empty: none this step.
+  std::vector<std::pair<std::string, double>> metrics;
   std::string note;  // "note": what happened before this step (an inexact resume); empty: none
 };
 

@@ -52,6 +52,9 @@ std::map<std::string, std::string> run_metadata(const TrainOptions& o, const dat
           {"lr_d", num(o.lr_d)},
           {"real_label", num(o.real_label)},
           {"augment", o.augment ? "1" : "0"},
+          {"ema_kimg", num(o.ema_kimg)},
+          {"ema_rampup", num(o.ema_kimg > 0 ? o.ema_rampup : 0.0)},
+          {"diffaugment", model::parse_diffaugment(o.diffaugment).text()},
           {"shuffle", o.shuffle ? "1" : "0"},
           {"dataset_images", std::to_string(ds.size())},
           {"dataset_crc32", crc32_text(data_crc)},
@@ -60,9 +63,14 @@ std::map<std::string, std::string> run_metadata(const TrainOptions& o, const dat
 
 void check_resumable(const std::map<std::string, std::string>& saved, const std::map<std::string, std::string>& now,
                      const std::string& label) {
-  for (const char* key : {"format", "seed", "size", "width", "nz", "batch", "lr_g", "lr_d", "real_label", "augment",
-                          "shuffle", "dataset_images", "dataset_crc32"}) {
+  // Runs from before EMA and DiffAugment existed had neither.
+  const std::map<std::string, std::string> absent_means = {
+      {"ema_kimg", "0"}, {"ema_rampup", "0"}, {"diffaugment", ""}};
+  for (const char* key :
+       {"format", "seed", "size", "width", "nz", "batch", "lr_g", "lr_d", "real_label", "augment",
+        "shuffle", "dataset_images", "dataset_crc32", "ema_kimg", "ema_rampup", "diffaugment"}) {
     auto it = saved.find(key);
+    if (it == saved.end() && absent_means.count(key)) it = absent_means.find(key);
     if (it == saved.end()) throw std::runtime_error(label + ": metadata lacks '" + key + "'; not a ralsgan train state");
     if (it->second != now.at(key))
       throw std::runtime_error(label + ": the run was started with " + key + " = " + it->second + ", now " +
@@ -106,6 +114,34 @@ fs::path resume_source(const RunFolder& run) {
   return kept.back();
 }
 
+// StyleGAN2-ADA's schedule: the half-life in images, capped during ramp-up
+// by rampup x the images seen before this step; beta = 0.5^(batch / half-life).
+double ema_beta(const TrainOptions& o, uint64_t step) {
+  double nimg = o.ema_kimg * 1000.0;
+  if (o.ema_rampup > 0) nimg = std::min(nimg, double(step) * double(o.batch) * o.ema_rampup);
+  return std::pow(0.5, double(o.batch) / std::max(nimg, 1e-8));
+}
+
+// The DiffAugment inputs of step `step`'s three D evaluations (Philox stream
+// 8, index 3 step + evaluation; apps/model/diffaugment.h).
+void feed_diffaugment(Session& s, const model::DiffAugmentPolicy& p, const TrainOptions& o,
+                      uint64_t step) {
+  int k = 0;
+  for (const char* which : {"daug.real", "daug.fake", "daug.fake_g"}) {
+    const auto names = model::diffaugment_inputs(p, which);
+    const auto values =
+        model::diffaugment_values(p, o.batch, o.size, o.seed, 3 * step + uint64_t(k++));
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (o.f64) {
+        const std::vector<double> d(values[i].begin(), values[i].end());
+        s.set_input(names[i], std::span<const double>(d));
+      } else {
+        s.set_input(names[i], std::span<const float>(values[i]));
+      }
+    }
+  }
+}
+
 double mean_of(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
@@ -137,6 +173,8 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   sc.real_label = opt.real_label;
   sc.lr_g = opt.lr_g;
   sc.lr_d = opt.lr_d;
+  sc.ema = opt.ema_kimg > 0;
+  sc.diffaugment = model::parse_diffaugment(opt.diffaugment);
   const DType dtype = opt.f64 ? DType::f64 : DType::f32;
   SelectedBackend be = make_backend(opt.backend);
   const model::StepGraph sg = model::build_train_step(sc, dtype);
@@ -183,6 +221,13 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
     import_network(s, ck.generator, p.generator.string(), sg.g_params, "G.");
     import_network(s, ck.discriminator, p.discriminator.string(), sg.d_params, "D.");
     import_train_state(s, ck.train_state, p.train_state.string(), sg.g_params, sg.d_params);
+    if (sc.ema) {
+      if (!ck.generator_ema)
+        throw std::runtime_error(p.train_state.string() +
+                                 ": the run has a moving-average generator but " +
+                                 p.generator_ema.string() + " is not part of its checkpoint");
+      import_network(s, *ck.generator_ema, p.generator_ema.string(), sg.g_params, "G_ema.");
+    }
   } else {
     initialize_network(s, sg.g_params, "G.", opt.seed, 0);
     initialize_network(s, sg.d_params, "D.", opt.seed, 1);
@@ -193,6 +238,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
       check_finite(c, file->string());
       import_network(s, c, file->string(), *specs, prefix);
     }
+    if (sc.ema) copy_network(s, s, sg.g_params, "G.", "G_ema.");  // G_ema starts as G (a deep copy)
   }
   const uint64_t total = uint64_t(opt.epochs) * per_epoch;
   const uint64_t end = opt.steps >= 0 ? std::min(total, step + uint64_t(opt.steps)) : total;
@@ -205,14 +251,23 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   model::GenerateGraph gen = model::build_generate_graph(sc.model, grid_batch, dtype);
   std::unique_ptr<Plan> gen_plan;
   std::unique_ptr<Session> gen_session;
-  std::vector<float> grid_z(size_t(grid_n) * opt.nz);
-  for (int i = 0; i < grid_n; ++i)
-    latent_vector(opt.seed, streams::kGeneration, uint64_t(i), std::span<float>(&grid_z[size_t(i) * opt.nz], size_t(opt.nz)));
 
   TrainLog log = opt.resume ? TrainLog::resume(run.log(), step) : TrainLog::start(run.log());
 
   // One unit (checkpoint_unit.h): the train state names the step and the
   // checksums of the generator and discriminator it belongs with.
+  // The best value so far of the first metric (RUN/best's, on resume).
+  std::optional<double> best_value;
+  std::string best_metric;
+  if (opt.resume) {
+    std::error_code ec;
+    const fs::path best_state = CheckpointPaths::in(run.best()).train_state;
+    if (fs::exists(best_state, ec)) {
+      const io::SafetensorsContents b = io::read_safetensors(best_state.string());
+      if (auto it = b.metadata.find("best_value"); it != b.metadata.end())
+        best_value = std::stod(it->second);
+    }
+  }
   auto save_checkpoint = [&](const fs::path& dir, uint64_t at_step) {
     run.check_still_ours();
     log.sync();  // the log holds every line up to the checkpoint's step
@@ -222,6 +277,8 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
         const std::map<std::string, std::string> step_meta{{"step", std::to_string(at_step)}};
         const uint32_t g_crc = write_network(p.generator, s, sg.g_params, "G.", step_meta);
         const uint32_t d_crc = write_network(p.discriminator, s, sg.d_params, "D.", step_meta);
+        const uint32_t ema_crc =
+            sc.ema ? write_network(p.generator_ema, s, sg.g_params, "G_ema.", step_meta) : 0;
         auto m = run_metadata(opt, ds, data_crc, at_step, at_step / per_epoch);
         m["backend"] = be.name;
         m["math"] = be.math;
@@ -230,6 +287,8 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
         if (!inexact_resumes.empty()) m["inexact_resumes"] = inexact_resumes;
         m["generator_crc32"] = crc32_text(g_crc);
         m["discriminator_crc32"] = crc32_text(d_crc);
+        if (sc.ema) m["generator_ema_crc32"] = crc32_text(ema_crc);
+        if (dir == run.best()) m["best_metric"] = best_metric, m["best_value"] = num(*best_value);
         write_train_state(p.train_state, s, sg.g_params, sg.d_params, m);
         run.check_still_ours();  // again just before the publish's renames (a move while writing)
       });
@@ -241,20 +300,31 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
     }
   };
   std::optional<uint64_t> sampled_step;
-  auto save_samples = [&](uint64_t at_step) {
+  // Images 0 .. n-1 of the generation stream from the sampled generator
+  // (G_ema when there is one), as `generate` makes them.
+  auto sample_images = [&](int n) {
     if (!gen_plan) {
       gen_plan = compile(gen.graph, *be.backend);
       gen_session = make_session(*gen_plan, "the sample grid");
     }
-    copy_network(s, *gen_session, sg.g_params, "G.");
+    copy_network(s, *gen_session, sg.g_params, sc.ema ? "G_ema." : "G.", "G.");
     const size_t per = size_t(3) * opt.size * opt.size;
-    std::vector<std::vector<uint8_t>> tiles(grid_n, std::vector<uint8_t>(per));
-    for (int first = 0; first < grid_n; first += grid_batch) {
-      gen_session->set_input("z", std::span<const float>(&grid_z[size_t(first) * opt.nz], size_t(grid_batch) * opt.nz));
+    auto images = std::vector<std::vector<uint8_t>>(size_t(n), std::vector<uint8_t>(per));
+    std::vector<float> z_run(size_t(grid_batch) * opt.nz);
+    for (int first = 0; first < n; first += grid_batch) {
+      for (int i = 0; i < grid_batch; ++i)
+        latent_vector(opt.seed, streams::kGeneration, uint64_t(first + i),
+                      std::span<float>(&z_run[size_t(i) * opt.nz], size_t(opt.nz)));
+      gen_session->set_input("z", std::span<const float>(z_run));
       gen_session->run();
       const std::vector<float> img = gen_session->value_f32(gen.images);
-      for (int i = 0; i < grid_batch; ++i) quantize_image(&img[size_t(i) * per], opt.size, tiles[size_t(first + i)].data());
+      for (int i = 0; i < grid_batch && first + i < n; ++i)
+        quantize_image(&img[size_t(i) * per], opt.size, images[size_t(first + i)].data());
     }
+    return images;
+  };
+  auto save_samples = [&](uint64_t at_step) {
+    const std::vector<std::vector<uint8_t>> tiles = sample_images(grid_n);
     int w, h;
     const auto grid = make_grid(tiles, opt.size, 8, w, h);
     char name[64];
@@ -300,13 +370,30 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
       s.set_input("x_real", std::span<const float>(b->data));
     }
     s.set_input("z", std::span<const float>(z));
+    if (sc.ema) {
+      const double beta = ema_beta(opt, step);
+      if (opt.f64)
+        s.set_input("ema_beta", std::span<const double>(&beta, 1));
+      else {
+        const float b = float(beta);
+        s.set_input("ema_beta", std::span<const float>(&b, 1));
+      }
+    }
+    if (sc.diffaugment.any()) feed_diffaugment(s, sc.diffaugment, opt, step);
     s.run();
+    const auto step_end =
+        std::chrono::steady_clock::now();  // the rate leaves out measuring metrics
     const uint64_t done = step + 1;
     const bool epoch_end = done % per_epoch == 0;
     const double ld = s.value(sg.loss_d)[0], lg = s.value(sg.loss_g)[0];
     const bool finite = std::isfinite(ld) && std::isfinite(lg);
-    if (done % uint64_t(opt.log_every) == 0 || epoch_end || done == end || stop_requested() || !finite) {
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const bool measure_now = finite && opt.measure && opt.metrics_every > 0 &&
+                             (done % uint64_t(opt.metrics_every) == 0 || done == end);
+    std::vector<std::pair<std::string, double>> measured;
+    if (measure_now) measured = opt.measure(sample_images(opt.metrics_count));
+    if (done % uint64_t(opt.log_every) == 0 || epoch_end || done == end || stop_requested() ||
+        !finite || measure_now) {
+      const double secs = std::chrono::duration<double>(step_end - t0).count();
       LogRecord r;
       r.step = done;
       r.epoch = double(done) / double(per_epoch);
@@ -316,6 +403,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
       t0 = std::chrono::steady_clock::now();
       t0_step = done;
       r.note = std::exchange(resume_note, std::string());  // an inexact resume, on its first line
+      r.metrics = measured;
       log.append(r);
       if (!opt.quiet) progress.update(done, "loss_d " + num(ld) + " loss_g " + num(lg));
     }
@@ -327,6 +415,12 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
                             run.checkpoint().string()
                       : std::string("No checkpoint was written")) +
           ". Lower --lr-d/--lr-g, or pass --allow-nonfinite to go on regardless");
+    if (!measured.empty() && std::isfinite(measured[0].second) &&
+        (!best_value || measured[0].second < *best_value)) {
+      best_value = measured[0].second;
+      best_metric = measured[0].first;
+      save_checkpoint(run.best(), done);
+    }
     if (epoch_end) {
       // RUN/checkpoint last: a run killed before it resumes from the one
       // before and makes this epoch's pictures and kept copy again (the same

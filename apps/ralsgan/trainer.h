@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "apps/data/dataset.h"
 #include "apps/ralsgan/backend_select.h"
@@ -30,6 +33,11 @@ struct TrainOptions {
   std::filesystem::path init_g, init_d;
   int64_t steps = -1;  // stop after this many steps in this run (-1: run to the last epoch)
   bool augment = true, shuffle = true;
+  // The moving-average generator (StyleGAN2-ADA's G_ema; docs/contracts.md
+  // §3): its half-life in thousands of images, 0 for none; during ramp-up the
+  // half-life is at most ema_rampup x the images seen so far (0: no ramp-up).
+  double ema_kimg = 0, ema_rampup = 0.05;
+  std::string diffaugment;       // DiffAugment policy ("color,translation,cutout"; empty: none)
   bool f64 = false;              // --precision f64 (reference backend only; for exactness tests)
   int log_every = 10;            // steps between log.jsonl lines
   int sample_every = 1;          // epochs between sample grids and loss plots
@@ -46,6 +54,17 @@ struct TrainOptions {
   std::shared_ptr<const CheckpointUnit> resume_unit;
   std::filesystem::path resume_dir;
   bool quiet = false;
+  // Image quality during training: every metrics_every steps (0: never) and
+  // at the end, metrics_count images from the generator the samples come
+  // from (G_ema when there is one), latents i < count of the generation
+  // stream, measured by `measure` (the command's: apps/metrics against the
+  // data set); the values go to log.jsonl and the loss plot, and the unit of
+  // the best step by the first value (lower is better) to RUN/best.
+  int64_t metrics_every = 0;
+  int metrics_count = 1000;
+  std::function<std::vector<std::pair<std::string, double>>(
+      const std::vector<std::vector<uint8_t>>& images)>
+      measure;
 };
 
 struct TrainResult {

@@ -168,6 +168,8 @@ class Graph {
   ValueId adam_update(ValueId param, ValueId grad, ValueId m, ValueId v, ValueId step,
                       const AdamConfig& cfg);
   ValueId increment(ValueId counter);
+  // Writes `value` into the variable whose version `variable` is (kAssign).
+  ValueId assign(ValueId variable, ValueId value);
 
   // Generic node creation with shape inference (used by the builders and autodiff).
   std::vector<ValueId> add_node(OpKind op, std::vector<ValueId> inputs, OpAttrs attrs = {},

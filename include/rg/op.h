@@ -91,6 +91,10 @@ enum class OpKind : uint8_t {
   // is normalised by its own mean and biased variance (attrs.eps), then each
   // channel scaled and shifted. Forward only.
   kGroupNorm,
+  // (variable, value) -> variable' = value, written in place into the
+  // variable's storage: a state update whose value the graph computes (the
+  // generator's moving average, `Graph::assign`). Not differentiable.
+  kAssign,
 };
 
 const char* op_name(OpKind k);

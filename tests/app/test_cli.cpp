@@ -4,6 +4,7 @@
 
 #include "apps/data/decode.h"
 #include "apps/ralsgan/checkpoint_unit.h"
+#include "apps/ralsgan/train_log.h"
 #include "engine/io/safetensors.h"
 #include "tests/app/cli_harness.h"
 #include "tests/app/json_check.h"
@@ -44,6 +45,21 @@ TEST(Cli, UsageErrorsExitTwoWithOneClearLine) {
   r = ralsgan("generate --checkpoint c --out o --cuda-math fp16", t.path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--cuda-math must be f32, tf32 or bf16, got 'fp16'"), std::string::npos) << r.err;
+  r = ralsgan("train --data x --out y --diffaugment color,zoom", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--diffaugment: 'zoom' is not one of color, translation, cutout"),
+            std::string::npos)
+      << r.err;
+  r = ralsgan("train --data x --out y --recipe fancy", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--recipe must be seed or improved, got 'fancy'"), std::string::npos)
+      << r.err;
+  r = ralsgan("train --data x --out y --metrics-every 10 --metrics swd,fid", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--metrics fid or kid needs --inception FILE"), std::string::npos) << r.err;
+  r = ralsgan("generate --checkpoint c --out o --weights best", t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--weights must be ema or raw, got 'best'"), std::string::npos) << r.err;
   EXPECT_EQ(ralsgan("", t.path).code, 2);
   for (const char* cmd : {"preprocess", "train", "generate", "eval", "inspect", "demo"}) {
     r = ralsgan(std::string(cmd) + " --help", t.path);
@@ -169,27 +185,106 @@ TEST(Cli, UnwritableOutputExitsOneAndKeepsTheCheckpoint) {
 
 // Five steps in one run and 2 + 3 with a resume give the same bytes: weights,
 // BN statistics, Adam moments, counters, the data order and augmentation.
-void check_resume_is_bit_identical(const std::string& backend) {
+void check_resume_is_bit_identical(const std::string& backend, const std::string& recipe = "") {
   TempDir t;
   make_image_folder(t.path / "imgs", 12, 32, 3);
   const std::string data = " --data " + (t.path / "imgs").string();
   // augment + shuffle on
-  const std::string opts = " --size 32 --width 0.125 --nz 16 --batch 4 --backend " + backend + " --seed 5";
+  const std::string opts =
+      " --size 32 --width 0.125 --nz 16 --batch 4 --backend " + backend + " --seed 5" + recipe;
   ASSERT_EQ(ralsgan("train" + data + " --out " + (t.path / "one").string() + opts + " --steps 5", t.path).code, 0);
   ASSERT_EQ(ralsgan("train" + data + " --out " + (t.path / "two").string() + opts + " --steps 2", t.path).code, 0);
   auto r = ralsgan("train" + data + " --out " + (t.path / "two").string() + opts + " --steps 3 --resume", t.path);
   ASSERT_EQ(r.code, 0) << r.err;
   for (const char* f : {"generator.safetensors", "discriminator.safetensors", "train_state.safetensors"})
     EXPECT_EQ(read_bytes(t.path / "one" / "checkpoint" / f), read_bytes(t.path / "two" / "checkpoint" / f)) << f;
+  const fs::path ema = t.path / "one" / "checkpoint" / "generator_ema.safetensors";
+  EXPECT_EQ(fs::exists(ema), !recipe.empty());
+  if (!recipe.empty()) {
+    EXPECT_EQ(read_bytes(ema),
+              read_bytes(t.path / "two" / "checkpoint" / "generator_ema.safetensors"));
+    // generate uses the moving average unless told --weights raw: other images.
+    for (const char* w : {"ema", "raw"})
+      ASSERT_EQ(
+          ralsgan("generate --checkpoint " + (t.path / "one").string() +
+                      " --backend ref --count 2 --out " + (t.path / w).string() + " --weights " + w,
+                  t.path)
+              .code,
+          0);
+    ASSERT_EQ(ralsgan("generate --checkpoint " + (t.path / "one").string() +
+                          " --backend ref --count 2 --out " + (t.path / "auto").string(),
+                      t.path)
+                  .code,
+              0);
+    EXPECT_EQ(read_bytes(t.path / "auto" / "image_00000.png"),
+              read_bytes(t.path / "ema" / "image_00000.png"));
+    EXPECT_NE(read_bytes(t.path / "raw" / "image_00000.png"),
+              read_bytes(t.path / "ema" / "image_00000.png"));
+    // Resuming without the recipe is refused, naming what differs.
+    r = ralsgan("train" + data + " --out " + (t.path / "two").string() +
+                    " --size 32 --width 0.125 --nz 16 --batch 4 --seed 5 --backend " + backend +
+                    " --steps 1 --resume",
+                t.path);
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("ema_kimg"), std::string::npos) << r.err;
+  }
   // A resume with other options is refused, naming the option.
   r = ralsgan("train" + data + " --out " + (t.path / "two").string() + opts + " --steps 1 --resume --lr-g 1e-3", t.path);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("lr_g"), std::string::npos) << r.err;
 }
 
+// --metrics-every: SWD of the moving-average generator's images in log.jsonl
+// at the steps asked for and at the end, the best step's unit in RUN/best
+// (naming its value), and a resume that keeps the logged values.
+TEST(Cli, MetricsDuringTrainingAreLoggedAndTheBestUnitKept) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 12, 32, 3);
+  const fs::path run = t.path / "run";
+  const std::string args =
+      "train --data " + (t.path / "imgs").string() + " --out " + run.string() +
+      " --size 32 --width 0.125 --nz 16 --batch 4 --backend ref --seed 5 --recipe improved"
+      " --metrics-every 2 --metrics-count 16 --sample-every 0";
+  auto r = ralsgan(args + " --steps 3", t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::pair<uint64_t, double>> swd;
+  std::istringstream lines(testing_cli::read_text(run / "log.jsonl"));
+  for (std::string line; std::getline(lines, line);) {
+    app::LogRecord rec;
+    ASSERT_TRUE(app::parse_log_line(line, rec)) << line;
+    if (!rec.metrics.empty()) {
+      ASSERT_EQ(rec.metrics[0].first, "swd");
+      swd.emplace_back(rec.step, rec.metrics[0].second);
+    }
+  }
+  ASSERT_EQ(swd.size(), 2u);  // step 2, and the end (3)
+  EXPECT_EQ(swd[0].first, 2u);
+  EXPECT_EQ(swd[1].first, 3u);
+  const auto best = std::min_element(swd.begin(), swd.end(),
+                                     [](auto& a, auto& b) { return a.second < b.second; });
+  const app::CheckpointUnit unit = app::read_checkpoint(run / "best");
+  EXPECT_EQ(unit.step, best->first);
+  EXPECT_EQ(unit.train_state.metadata.at("best_metric"), "swd");
+  EXPECT_NEAR(std::stod(unit.train_state.metadata.at("best_value")), best->second,
+              1e-6 * best->second);
+  ASSERT_TRUE(unit.generator_ema.has_value());
+  // Resumed to step 4: the lines up to step 3 stay as they were, with their values.
+  const std::string before = testing_cli::read_text(run / "log.jsonl");
+  r = ralsgan(args + " --steps 1 --resume", t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(testing_cli::read_text(run / "log.jsonl").substr(0, before.size()), before);
+}
+
 TEST(Cli, ResumeContinuesBitIdentically) { check_resume_is_bit_identical("ref"); }
+// With the moving-average generator (its own checkpoint file) and DiffAugment's draws.
+TEST(Cli, ResumeWithEmaAndDiffAugmentContinuesBitIdentically) {
+  check_resume_is_bit_identical("ref", " --recipe improved --ema-kimg 0.01");
+}
 #if RALSGAN_HAVE_ONEDNN
 TEST(Cli, ResumeContinuesBitIdenticallyOnTheCpuBackend) { check_resume_is_bit_identical("cpu"); }
+TEST(Cli, ResumeWithEmaAndDiffAugmentContinuesBitIdenticallyOnTheCpuBackend) {
+  check_resume_is_bit_identical("cpu", " --recipe improved --ema-kimg 0.01");
+}
 #endif
 
 #if RALSGAN_HAVE_ONEDNN

@@ -232,6 +232,11 @@ inline std::vector<Case> cases() {
          a.unbiased = true;
          a.scalar = 3 * 2 * 2;
          return g.add_node(OpKind::kBatchNormRunningUpdate, {p("running_var", {2}, false), o.var}, a)[0]; }, true, true},
+      // The generator's moving average: ema + (beta - 1) * (ema - w), assigned to ema.
+      {"assign_moving_average", [](Graph& g, const P& p) {
+         const ValueId ema = p("ema", {3, 5}, false), beta = p("beta", {1}, false);
+         const ValueId next = g.add(ema, g.mul(g.sub(ema, p("w", {3, 5}, false)), g.add_scalar(beta, -1.0)));
+         return g.assign(ema, next); }, true, true},
   };
 }
 

@@ -11,6 +11,7 @@
 #include "apps/model/ralsgan_step.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/plan.h"
+#include "tests/common/golden_augment_step.h"
 #include "tests/common/op_cases.h"
 #include "tests/common/shared_plan.h"
 #include "tests/cuda/bf16_checks.h"
@@ -137,6 +138,25 @@ TEST(CudaEmulatedForwardOnlyOps, MatchTheReferenceBackend) {
 TEST(CudaEmulatedStep, MatchesPyTorchGoldenStep) {
   auto emu = make_cuda_host_emulator();
   cudatest::check_golden_step(*emu);
+}
+
+// DiffAugment and the moving average in the generated kernels: the forward
+// values against PyTorch's step (tools/golden/make_step_aug_golden.py), and
+// G_ema after the step against the reference backend's.
+TEST(CudaEmulatedStep, DiffAugmentAndEmaMatchPyTorchAndTheReference) {
+  auto emu = make_cuda_host_emulator();
+  auto ref = make_ref_backend();
+  const auto ours = testing_golden::run_augmented_step(*emu, DType::f32);
+  const auto theirs = testing_golden::run_augmented_step(*ref, DType::f32);
+  for (const char* name : {"C_r", "C_f", "loss_d"})
+    EXPECT_LT(testing_golden::rel_distance(
+                  ours.at(name), io::to_f64(testing_golden::augmented_golden().tensors.at(name))),
+              1e-4)
+        << name;
+  for (const auto& [name, v] : theirs)
+    if (name.rfind("new.G_ema.", 0) == 0) {
+      EXPECT_LT(testing_golden::rel_distance(ours.at(name), v), 1e-3) << name;
+    }
 }
 
 TEST(CudaEmulatedGenerate, ImagesWithinOneLevelOfTheReferenceBackend) {

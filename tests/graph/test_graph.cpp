@@ -38,7 +38,7 @@ TEST(ShapeInference, ErrorsNameTheNodeAndBothShapes) {
 // Each op is defined once: by its elementwise row or by its family's row
 // (graph/ops/), never both, with a name and a shape rule.
 TEST(OpRules, EveryOpHasExactlyOneDefinition) {
-  for (int k = 0; k <= int(OpKind::kSigmoid); ++k) {
+  for (int k = 0; k <= int(OpKind::kAssign); ++k) {
     const OpKind op = OpKind(k);
     const ElementwiseOp* e = elementwise_op(op);
     const OpRule* r = op_rule(op);
@@ -51,10 +51,11 @@ TEST(OpRules, EveryOpHasExactlyOneDefinition) {
     }
   }
   // The rows' state-update and leaf flags, against the op list of rg/op.h.
-  for (int k = 0; k <= int(OpKind::kSigmoid); ++k) {
+  for (int k = 0; k <= int(OpKind::kAssign); ++k) {
     const OpKind op = OpKind(k);
-    EXPECT_EQ(is_state_update(op), op == OpKind::kAdamUpdate || op == OpKind::kBatchNormRunningUpdate ||
-                                       op == OpKind::kIncrement)
+    EXPECT_EQ(is_state_update(op), op == OpKind::kAdamUpdate ||
+                                       op == OpKind::kBatchNormRunningUpdate ||
+                                       op == OpKind::kIncrement || op == OpKind::kAssign)
         << op_name(op);
     EXPECT_EQ(is_leaf(op), op == OpKind::kInput || op == OpKind::kVariable || op == OpKind::kFill) << op_name(op);
   }

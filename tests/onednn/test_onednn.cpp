@@ -18,11 +18,12 @@
 #include "backends/ref/ref_backend.h"
 #include "engine/io/safetensors.h"
 #include "engine/session.h"
-#include "tests/common/round_bf16.h"
 #include "graph/autodiff.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
+#include "tests/common/golden_augment_step.h"
 #include "tests/common/golden_step.h"
 #include "tests/common/op_cases.h"
+#include "tests/common/round_bf16.h"
 
 using rg::testing_alloc::allocations;
 using rg::testing_alloc::counting;
@@ -1004,5 +1005,24 @@ TEST(OneDnn, TimedRunsAreRuns) {
   auto be = make_onednn_backend({.threads = 2});
   testing_shared_plan::expect_timed_runs_are_runs(*be);
 }
+// DiffAugment and the moving average on oneDNN: the forward values against
+// PyTorch's step (tools/golden/make_step_aug_golden.py), G_ema after the step
+// against the reference backend's.
+TEST(OneDnn, DiffAugmentAndEmaMatchPyTorchAndTheReference) {
+  auto cpu = make_onednn_backend();
+  auto ref = make_ref_backend();
+  const auto ours = testing_golden::run_augmented_step(*cpu, DType::f32);
+  const auto theirs = testing_golden::run_augmented_step(*ref, DType::f32);
+  for (const char* name : {"C_r", "C_f", "loss_d"})
+    EXPECT_LT(testing_golden::rel_distance(
+                  ours.at(name), io::to_f64(testing_golden::augmented_golden().tensors.at(name))),
+              1e-4)
+        << name;
+  for (const auto& [name, v] : theirs)
+    if (name.rfind("new.G_ema.", 0) == 0) {
+      EXPECT_LT(testing_golden::rel_distance(ours.at(name), v), 1e-3) << name;
+    }
+}
+
 }  // namespace
 }  // namespace rg

@@ -101,7 +101,7 @@ def rals_loss(c_a, c_b, y):
     return (torch.mean((c_a - torch.mean(c_b) - y) ** 2) + torch.mean((c_b - torch.mean(c_a) + y) ** 2)) / 2
 
 
-def rals_step(G, D, optG, optD, x_real, z, y, autocast=None, on_d_grads=None, on_g_grads=None):
+def rals_step(G, D, optG, optD, x_real, z, y, autocast=None, on_d_grads=None, on_g_grads=None, augment=None):
     """One training step of docs/contracts.md §3: C_r = D(x_r), C_f = D(x_f) with x_f = G(z)
     held constant, D's loss, Adam on D; then C_f' = D(x_f) with the updated D
     and C_r a constant, G's loss, Adam on G. The one copy the golden
@@ -111,12 +111,15 @@ def rals_step(G, D, optG, optD, x_real, z, y, autocast=None, on_d_grads=None, on
       on_d_grads: called after D's backward, before its Adam step (to read .grad).
       on_g_grads: called with x_f after G's backward, before its Adam step;
                   x_f.grad is kept for it.
+      augment:    (x, evaluation) -> what D sees (DiffAugment), evaluation 0 for
+                  the reals, 1 for the held fakes, 2 for the fakes G learns through.
     Returns (x_f, C_r, C_f, C_f', loss_d, loss_g)."""
     ctx = autocast or contextlib.nullcontext
+    aug = augment or (lambda x, k: x)
     with ctx():
         fake = G(z)
-        C_r = D(x_real)
-        C_f = D(fake.detach())
+        C_r = D(aug(x_real, 0))
+        C_f = D(aug(fake.detach(), 1))
         loss_d = rals_loss(C_r, C_f, y)
     optD.zero_grad()
     loss_d.backward()
@@ -126,7 +129,7 @@ def rals_step(G, D, optG, optD, x_real, z, y, autocast=None, on_d_grads=None, on
     if on_g_grads:
         fake.retain_grad()
     with ctx():
-        C_f2 = D(fake)
+        C_f2 = D(aug(fake, 2))
         Cr = C_r.detach()
         loss_g = rals_loss(C_f2, Cr, y)
     optG.zero_grad()

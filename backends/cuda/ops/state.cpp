@@ -62,9 +62,18 @@ void lower_increment(CudaKernel& k, const Node& n) {
   k.add_launch(std::move(l));
 }
 
+// A copy into the variable's storage, as an elementwise kernel.
+void lower_assign(CudaKernel& k, const Node& n) {
+  EwSpec s{k.T(), k.graph().shape(n.inputs[0]), {}, {}, {}, {}};
+  s.loads.push_back({k.home(n.inputs[1]), {}, true, {}});
+  s.stores.push_back({k.home(n.outputs[0]), "l0"});
+  k.add_ew(s);
+}
+
 const CudaOp kOps[] = {
     {OpKind::kAdamUpdate, lower_adam},
     {OpKind::kIncrement, lower_increment},
+    {OpKind::kAssign, lower_assign},
 };
 
 }  // namespace

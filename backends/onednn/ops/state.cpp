@@ -1,5 +1,5 @@
 // State updates in place on variables: Adam (graph/state_update_rules.h),
-// over threads for large tensors, and the step counter's increment.
+// over threads for large tensors, the step counter's increment, and assign.
 #include <omp.h>
 
 #include <algorithm>
@@ -46,9 +46,21 @@ size_t lower_increment(OneDnnKernel& k, NodeId id) {
   return 0;
 }
 
+size_t lower_assign(OneDnnKernel& k, NodeId id) {
+  k.add_fn(
+      [&k, id] {
+        const Node& n = k.graph().node(id);
+        const float* src = k.fp(n.inputs[1]);
+        std::copy(src, src + k.graph().desc(n.inputs[0]).numel(), k.fp(n.inputs[0]));
+      },
+      "assign");
+  return 0;
+}
+
 const OneDnnOp kOps[] = {
     {OpKind::kAdamUpdate, lower_adam},
     {OpKind::kIncrement, lower_increment},
+    {OpKind::kAssign, lower_assign},
 };
 
 }  // namespace

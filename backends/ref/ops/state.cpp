@@ -1,5 +1,5 @@
 // State updates in place on variables: Adam (graph/state_update_rules.h) and
-// the step counter's increment.
+// the step counter's increment, and assign (a copy into the variable).
 #include "backends/ref/ops/ref_ops.h"
 #include "graph/state_update_rules.h"
 
@@ -26,9 +26,18 @@ void lower_increment(RefKernel<T>& k, const Node& n) {
   k.add_step([&k, x = n.inputs[0]] { *static_cast<int64_t*>(k.raw(x)) += 1; });
 }
 
+template <typename T>
+void lower_assign(RefKernel<T>& k, const Node& n) {
+  k.add_step(
+      [&k, dst = n.inputs[0], src = n.inputs[1], count = k.graph().desc(n.inputs[0]).numel()] {
+        std::copy(k.p(src), k.p(src) + count, k.p(dst));
+      });
+}
+
 const RefOp kOps[] = {
     {OpKind::kAdamUpdate, lower_adam<float>, lower_adam<double>},
     {OpKind::kIncrement, lower_increment<float>, lower_increment<double>},
+    {OpKind::kAssign, lower_assign<float>, lower_assign<double>},
 };
 
 }  // namespace
