@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Philox streams of ralsgan (docs/contracts.md §4): every random number the
 // application draws is philox_words(seed, stream, index, k) for one of these
 // streams, so a value depends only on (seed, stream, index). The numbers are

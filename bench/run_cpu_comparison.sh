@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Interleaved CPU comparison: ours (bench_onednn) vs PyTorch 1.13 (Debian,
 # OpenBLAS) vs a current PyTorch (PyPI), A B C A B C ... for ROUNDS rounds, one
 # program at a time, 2 threads each. Prints medians and ratios; with RSS=1 also

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Ours against the current PyTorch (PyPI) on this machine, 2 threads,
 # interleaved (ours, PyTorch, ours, PyTorch ...), on the CPU's native code path
 # and capped to AVX2 (oneDNN: DNNL_MAX_CPU_ISA=AVX2; PyTorch:

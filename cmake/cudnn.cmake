@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # cuDNN 9 for the CUDA backend: under RALSGAN_CUDNN_ROOT (include/ and lib/,
 # e.g. the pip package nvidia-cudnn-cu13's folder), then the CUDA toolkit, then
 # the system. Included from the top level after CUDA is found.

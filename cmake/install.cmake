@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # `cmake --install`: the public headers (include/rg), the engine's static
 # libraries, a CMake package (find_package(rg): rg::rg and one target per
 # library) and a pkg-config file (rg.pc). docs/library.md shows how to use both.

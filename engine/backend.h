@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The backend interface, in two parts: the device (Backend: memory, copies,
 // which ops it lowers) and one plan's compiler on it (PlanCompiler: turns a
 // fusion group into a Kernel, owns the plan's layouts and value transfers).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The geometry of the conv2d that a convolution-family node is, or is the
 // gradient of: one struct and one derivation for every backend (the reference
 // im2col kernels, oneDNN's primitive descriptors, cuDNN's descriptors).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fusion: the schedule cut into groups that a backend may lower as one kernel.
 //
 // A group is either one node, or an "anchor" (convolution or batch norm) and/or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Host memory for backends that run on the CPU (and the CUDA host emulator):
 // one allocation rule (256-byte aligned, size rounded up to it, at least one
 // block) and the Backend methods of a device that is the host.

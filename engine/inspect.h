@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Human-readable dumps of a graph and a plan (used by `ralsgan inspect`).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // When each value's storage is live: the one liveness rule of the engine,
 // used by the memory plan (plan.cpp, which then adds kernel scratch and
 // in-place reuse, both the backend's) and by the recomputation pass's peak

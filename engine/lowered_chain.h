@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A fusion group's elementwise chain lowered once, for every backend
 // (docs/lowering.md): the values it loads (at the chain's shape, or through
 // broadcast strides into it), ONE register program of the chain's formulas

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Offline memory planning: every buffer of a plan gets an offset in one arena.
 //
 // Buffers have live intervals [first, last] in kernel steps. Packing is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The index geometry of the gather-style anchors (pooling, matmul,
 // log_softmax, concat, bilinear resize), derived once from a node for every
 // backend: the reference loops over it, CUDA prints it into source as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One op registry per backend: which function lowers a fusion group anchored
 // on each op, gathered from one table per op family per backend
 // (backends/*/ops/*.cpp). A backend's Backend::lowers() is read from it, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The compiler: graph -> schedule -> fusion groups -> kernels -> memory plan.
 // A Plan is everything decided before data exists; a Session binds memory to it.
 // compile() and CompileOptions are public (rg/compile.h); the Plan's contents

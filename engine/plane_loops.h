@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The arithmetic of the ops that more than one backend runs as a plain
 // loop over NCHW (the reference backend, and oneDNN's kernels of ours where
 // oneDNN has none that computes the same), written once per plane so that

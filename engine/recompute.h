@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Recomputation as a compiler pass (docs/lowering.md, "Recomputation"): of the
 // activations gradients() offered to recompute in the backward pass
 // (Graph::recomputations), which ones a plan recomputes. The model code only

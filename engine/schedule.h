@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dead-node elimination and a deterministic execution order.
 #pragma once
 

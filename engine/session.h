@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The public header rg/session.h holds Session (docs/library.md); this path
 // stays for the engine's code, with the Plan internals (engine/plan.h).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An odometer over a tensor's index space, shared by the backends' kernels for
 // broadcasts, reductions and layout-aware elementwise loads: for each linear
 // index of a tensor with `dims` (outermost first), the offset

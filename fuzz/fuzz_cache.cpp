@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the dataset cache parser (the bytes of a cache file).
 #include <cstddef>
 #include <cstdint>

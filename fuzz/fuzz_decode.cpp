@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the decode path (format sniffing, OpenCV imdecode, giflib first
 // frame, conversion to RGB) and both fits to 32 x 32.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer: the IDX parser, and gunzip in front of it for gzip input.
 #include <cstddef>
 #include <cstdint>

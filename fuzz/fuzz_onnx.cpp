@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the ONNX importer (rg/onnx.h). Any input must import
 // or be refused with FileError or UnsupportedError (NeedsConstantError is
 // one); anything else escaping is a bug. A model that imports and is small

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the embedded runtime's plan loader (runtime/rg_plan.c)
 // and, for whatever it accepts, rg_run itself. Each input is tried twice: as
 // it is (magic, version, size and checksum checks), and with its CRC-32

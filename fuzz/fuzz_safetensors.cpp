@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // libFuzzer target for the safetensors reader (engine/io/safetensors.h).
 // Any input must either parse or throw std::runtime_error; whatever parses
 // must serialise and parse back to the same contents, and the serialised

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes the small seed corpora of the fuzz targets under fuzz/corpus/.
 Run: /usr/bin/python3 fuzz/make_corpus.py [data] [safetensors]   (data needs numpy and cv2: python3-opencv)
 The cache and safetensors seeds are written from the formats' descriptions, independently of the C++ writers."""

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reverse sweep that applies each op's gradient rule (its elementwise row,
 // graph/elementwise_ops.cpp, or its family's row, graph/ops/), and the
 // forward values those rules read (recomputed stand-ins included).

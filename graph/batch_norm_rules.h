@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The arithmetic of BatchNorm (kBatchNormTrain, kBatchNormInference and
 // kBatchNormBackward), written once for every backend as templates over the
 // value type, like graph/state_update_rules.h: the reference and oneDNN

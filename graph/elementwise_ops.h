@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Elementwise ops, each defined once: its name, arity, whether it reads
 // attrs.scalar, how its inputs' shapes combine, and ONE formula in a tiny
 // instruction form. Every backend consumes the formula: the reference backend

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The graph builder is public: rg/graph.h (docs/library.md). What follows is
 // the engine's own: shape rules and broadcasting helpers used by the builder,
 // autodiff and the backends.

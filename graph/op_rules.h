@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every op that is not elementwise, defined once in the file of its family
 // (graph/ops/*.cpp): name, inputs, outputs, shape rule with errors that name
 // the node, and gradient rule. The enum and each attribute's meaning are in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Output descriptors of every node: the checks every op shares (input count,
 // floating-point inputs), then the op's own rule (its family's file in
 // graph/ops/, or its elementwise row). Errors name the node and the shapes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The arithmetic of the state-update ops, written once for every backend:
 // Adam (kAdamUpdate) as torch.optim.Adam's single-tensor path and BatchNorm's
 // running-statistic update (kBatchNormRunningUpdate) as nn.BatchNorm2d's. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Optional helpers for a device that reproduces `ralsgan generate`: image i
  * of seed s is rg_run on rg_latent_vector(s, RG_STREAM_GENERATION, i), then
  * rg_quantize_image (docs/contracts.md §4 and §5). C11, libm (log, sqrt, sin,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The generator's kernels, with the reference backend's arithmetic
  * (backends/ref/conv_ref.cpp, ref_backend.cpp, elementwise_ref.cpp): the same
  * operations in the same order, f32 products and sums without contraction

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Plan validation (docs/embedded.md, "Validation"): every check that keeps
  * rg_run inside the caller's regions happens here, before anything runs. Sizes
  * are multiplied with overflow checks, so an absurd field is an error code. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The plan file that `ralsgan export` writes and the C runtime runs
  * (docs/embedded.md describes every field). Shared by the exporter (C++) and
  * the runtime (C11): one definition of the bytes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Shared by the runtime's own files: reading and checking kernel records. */
 #ifndef RG_PLAN_INTERNAL_H
 #define RG_PLAN_INTERNAL_H

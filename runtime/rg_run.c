@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rg_run: replays the plan's kernels in schedule order on the caller's regions. */
 #include <stdint.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The embedded generator runtime (docs/embedded.md): validates a plan file
  * written by `ralsgan export`, then runs it on memory the caller owns. C11, no
  * heap, no threads, no I/O; libm only (tanhf, sqrt).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # oneDNN 2.6 (Debian) against 3.x (the vendor's PyPI build, GNU OpenMP) on the
 # seed model's convolution primitives (bench/onednn/bench_conv_versions.cpp),
 # interleaved, natively and capped to AVX2. Decides which oneDNN the product

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs a build's library into a scratch prefix and builds and runs
 # examples/consumer against it twice: with CMake's find_package(rg) and with
 # pkg-config (rg.pc). Then builds examples/fashion_mnist there with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The core build of ralsgan (RALSGAN_CORE_ONLY + RALSGAN_CORE_APP, without
 # OpenCV: what tools/gpu_check.sh builds on a GPU machine) configures, builds,
 # refuses what it cannot do with a clear message, and trains and generates

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Compares the PNGs two `ralsgan generate` folders have in common, pixel by
 pixel: prints one JSON line with how many files were compared, how many are
 byte-identical, and the largest difference in any 8-bit value. Pure Python

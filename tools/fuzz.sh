@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds every libFuzzer target (the `fuzz` preset: clang, ASan) and runs each
 # for a short fixed time on a scratch copy of its seed corpus; any crash, ASan
 # report, leak or timeout fails the script, and the input that caused it is

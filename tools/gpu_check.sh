@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds and checks the CUDA backend on a GPU machine, then benchmarks it
 # against PyTorch. Run from the repository root after tools/prepare_gpu_carry.sh
 # (here) has filled .carry/ (Eigen and GoogleTest, which that machine lacks):

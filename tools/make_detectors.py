@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Makes detectors with known outputs for `ralsgan preprocess --detector` tests,
 and YOLO-sized Darknet networks with deterministic weights for timing.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Whole networks through `rg run`, against their expected outputs (docs/onnx.md).
 
 1. The nine "light" model-zoo networks the onnx wheel ships

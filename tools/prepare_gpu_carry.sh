@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Copies the header-only and source dependencies that the GPU machine lacks
 # (it has no Debian -dev packages) into .carry/ (git-ignored), to be named in
 # the device tool's `carry`:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs Debian 12's build dependencies (as root) and builds the release preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."

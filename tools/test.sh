@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's test command: set up, build, run every test (cuda tests skip
 # themselves without a GPU; the crash tests are among them), then the
 # sanitizer tests and short fuzz runs.

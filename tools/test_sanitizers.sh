@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CI's second half (tools/test.sh): the AddressSanitizer + UBSan tests of the
 # core and of apps/data's parsers (the `asan` presets, labels unit and data),
 # then short fuzz runs of every parser (tools/fuzz.sh).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Augmentation, shuffling and the batch loader (docs/contracts.md §4, §6). Every random
 // choice is a pure function of (seed, epoch, draw index), so batches are
 // bit-identical whatever the thread count and resumable at any step.

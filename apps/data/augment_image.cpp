@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pixel work of augmentation (flip, then rotate with bilinear
 // interpolation), the one piece of the batch loader that needs OpenCV. A core
 // build without OpenCV (GPU machines: RALSGAN_CORE_APP) has none, and its

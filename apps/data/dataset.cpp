@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The dataset cache: its format (docs/data.md), reading it (memory-mapped,
 // validated) and writing it atomically. Building one from a folder of images
 // is dataset_build.cpp (OpenCV).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The preprocessed data set: N images of size x size x 3 (uint8, HWC), either
 // memory-mapped from a cache file or held in memory. See docs/data.md for the
 // cache format and the rules for which files are kept.

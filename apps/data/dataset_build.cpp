@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Building a dataset from a folder of images: scanning, decoding and
 // letterboxing on a thread pool (OpenCV, decode.h), the build report, and the
 // cache that open_or_build_dataset reuses while the folder is unchanged.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Image decoding (docs/contracts.md §6): JPEG, PNG, BMP, WebP, TIFF through OpenCV's
 // imdecode and the first frame of a GIF through giflib. See docs/data.md.
 #pragma once

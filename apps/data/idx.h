@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IDX files (the MNIST / Fashion-MNIST format), optionally gzip-compressed,
 // and the embedded default data set of docs/contracts.md §7.
 #pragma once

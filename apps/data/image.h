@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decoded images and their geometry: RGB uint8, height x width x 3 (HWC).
 #pragma once
 

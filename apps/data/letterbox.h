@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bringing an image to size x size x 3 (docs/contracts.md §6): letterbox ("pad") or stretch.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A minimal fork-join loop over [0, n) on `threads` std::threads. Work items
 // are claimed dynamically; results must only depend on the item index.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PNG decoding through libpng itself, with our own error and warning
 // handlers: OpenCV's PNG reader lets libpng print "libpng error: ..." and
 // "libpng warning: ..." on stderr, where they reach the user in the middle of

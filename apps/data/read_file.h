@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading an input file whole, safely: it is opened without blocking and read
 // only if it is a regular file, so a FIFO or device named as an input (or
 // dropped into an image folder) is refused at once instead of hanging the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decode throughput: writes `count` JPEGs of mixed sizes into a temporary folder,
 // then times decode + letterbox to 128 (build_dataset) on `threads` threads.
 // Usage: rg_data_throughput [count=10000] [threads=2] [dir=/tmp/rg_data_throughput]

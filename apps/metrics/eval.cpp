@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "apps/metrics/eval.h"
 
 #include "engine/io/atomic_file.h"

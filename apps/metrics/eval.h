@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `ralsgan eval` entry point: SWD, FID and KID of a fake image set against
 // a real one. See docs/metrics.md for the definitions and choices.
 #pragma once

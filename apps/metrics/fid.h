@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fréchet Inception Distance and Kernel Inception Distance on feature matrices
 // (one row per image), in double precision with Eigen.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // pytorch-fid's Inception-v3 (FID variant) as an engine graph, and a feature
 // extractor that runs it on the reference backend.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Inception-v3 (FID variant) feature extraction throughput.
 // Usage: inception_bench WEIGHTS [images=16] [batch=8] [size=128] [width=1] [backend=ref|cpu]
 #include <chrono>

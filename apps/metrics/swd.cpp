@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "apps/metrics/swd.h"
 
 #include <Eigen/Core>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ProGAN's multi-scale sliced Wasserstein distance (Karras et al. 2018,
 // metrics/sliced_wasserstein.py), with Philox randomness.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The seed's DCGAN generator and discriminator (docs/contracts.md §2) as graph builders.
 // Variables are named "<prefix><PyTorch state_dict key>", e.g. "G.model.0.weight",
 // so checkpoints map one to one onto PyTorch's nn.Sequential.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DiffAugment as graph ops and its Philox draws (diffaugment.h).
 #include "apps/model/diffaugment.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DiffAugment (Zhao et al., 2020, "Differentiable Augmentation for
 // Data-Efficient GAN Training"): the same random colour, translation and
 // cutout applied to the images D sees, real and fake, as graph ops, so that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "apps/model/ralsgan_step.h"
 
 #include "graph/autodiff.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole RaLSGAN training step of docs/contracts.md §3 as one graph: D on real and
 // fake, both losses, both backward passes, BatchNorm state, both Adam updates.
 #pragma once

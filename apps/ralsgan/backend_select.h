@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // --backend auto|cuda|cpu|ref: which backends this build has, and making one.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An RGB drawing surface for the run's pictures (samples/losses.png): points,
 // lines, boxes and text in a built-in 5x7 bitmap font, so that no font file
 // or library is needed and the same run always draws the same bytes.

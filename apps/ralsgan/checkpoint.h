@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checkpoint files (docs/contracts.md §1): generator.safetensors and
 // discriminator.safetensors hold PyTorch state_dict tensors under PyTorch's
 // names (plain layouts, float32, num_batches_tracked int64);

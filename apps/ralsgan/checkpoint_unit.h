@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A checkpoint is one unit (docs/contracts.md §1, docs/run_folder.md): the generator,
 // discriminator and train state of one step, written into a new folder and
 // published by one rename, so that a reader finds the old unit or the new one

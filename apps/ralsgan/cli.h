@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Command-line flags of one subcommand: declared with their help, parsed
 // strictly. Unknown flags, missing values and bad numbers are usage errors
 // (docs/contracts.md §1: exit 2 with one clear line).

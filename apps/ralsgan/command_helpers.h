@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What commands.cpp and commands_decode.cpp share: the --size rule, and the
 // folder half of `train --data` (commands_decode.cpp, in builds with image
 // decoding only: RALSGAN_HAVE_DECODE).

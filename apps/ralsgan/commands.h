@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The subcommands of `ralsgan` (docs/contracts.md §1). Each returns the process exit
 // code; usage errors are thrown as UsageError, failures as std::exception.
 #pragma once

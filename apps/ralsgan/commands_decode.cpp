@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The commands' image decoding (builds with rg_data, i.e. OpenCV): `ralsgan
 // preprocess`, and `train --data DIR`'s folder, decoded and cached.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan demo` (docs/contracts.md §7) and `ralsgan eval`.
 #include <algorithm>
 #include <cstdio>

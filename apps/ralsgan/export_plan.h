@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan export` (docs/embedded.md): the generator compiled exactly as
 // `ralsgan generate --backend ref` compiles it (f32, same schedule, fusion
 // groups and memory plan), written as a checksummed plan file that the C

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A test hook for the crash tests (tests/app/test_crash.cpp). The environment
 // variable RG_FAULT_INJECT lets a test end the process at any step of writing
 // and publishing a checkpoint, to check what `train --resume` makes of what is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan generate` (docs/contracts.md §4, §5): G in eval mode (BatchNorm uses its
 // running statistics), compiled once for a fixed batch, replayed; PNGs encoded
 // by worker threads while the network computes the next batch.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The network half of `ralsgan generate` (docs/contracts.md §4, §5): the
 // latents of one batch of image indices, G run on them, the images read into
 // the caller's buffer. On the reference backend it allocates nothing per

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Images out (docs/contracts.md §5): quantisation of Tanh outputs to bytes, PNG encoding
 // (libpng, fixed settings, so the same pixels always give the same bytes) and
 // sample grids. Files are written with atomic_file.h.

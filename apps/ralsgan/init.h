@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Initial weights. The distributions are PyTorch's defaults, as in the seed:
 // conv and transposed-conv weights and biases U(-b, b) with b = 1/sqrt(fan_in),
 // fan_in = weight.size(1) * kh * kw (PyTorch's rule, also for ConvTranspose2d);

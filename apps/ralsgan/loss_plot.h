@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // samples/losses.png: D's and G's losses over the logged steps, with step and
 // loss axes that carry their values, a title, a legend naming D and G, and a
 // trailing moving average drawn over the raw curves (GAN losses are noisy; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ralsgan: RaLSGAN training and deterministic generation on a compiled graph.
 #include <csignal>
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "apps/ralsgan/version.h"
 #include "apps/data/dataset.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/commands.h"
@@ -38,6 +40,10 @@ const char* kCommands = "train (from a dataset cache, --no-augment), generate, e
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && !std::strcmp(argv[1], "--version")) {
+    std::fputs(rg::app::version_text("ralsgan").c_str(), stdout);
+    return 0;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

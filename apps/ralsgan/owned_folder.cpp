@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Output folders that hold only our own files (owned_folder.h).
 #include "apps/ralsgan/owned_folder.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A folder the command fills with files of its own (`preprocess
 // --export-images DIR`, `--review DIR`). It may be new or empty; a folder
 // already holding files is used only when an earlier run of the same kind

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan preprocess`'s cleaning flags and outputs (preprocess_clean.h).
 #include "apps/ralsgan/preprocess_clean.h"
 

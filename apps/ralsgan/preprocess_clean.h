@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan preprocess`'s cleaning flags (docs/data.md): the detector and its
 // thresholds, the exclude list, near-duplicates, and the two folders it can
 // write besides the cache (--export-images, --review).

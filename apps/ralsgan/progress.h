@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Progress of long work (docs/contracts.md §1): on a terminal a bar redrawn in place with
 // done/total, rate and ETA; otherwise plain log lines at most every few seconds.
 #pragma once

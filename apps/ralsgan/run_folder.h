@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A run folder has one owner (docs/contracts.md §1, docs/run_folder.md). Opening one for
 // `train` locks it (an advisory flock on the folder itself, released when the
 // process ends, however it ends), so a second trainer on the same folder is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Stopping on SIGINT/SIGTERM/SIGHUP (docs/run_folder.md, "Signals"). The first signal
 // only sets g_stop_signal; each long loop checks it at a safe point (between
 // training steps, generated batches, decoded files) and stops there, keeping

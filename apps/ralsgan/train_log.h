@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RUN/log.jsonl (docs/run_folder.md): one JSON object per logged step. It
 // stays true to the checkpoint: a resumed run first cuts it back to the
 // checkpoint's step, so no step appears twice and steps only go up; every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan train`: the whole RaLSGAN step (docs/contracts.md §3) as one compiled graph,
 // replayed over epochs of the data set, with checkpoints, sample grids, a loss
 // plot and log.jsonl under the run folder (docs/contracts.md §1).

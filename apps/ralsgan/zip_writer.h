@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A minimal ZIP archive writer (stored entries, no compression: PNGs are
 // already deflated), enough for `generate --zip` submissions.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rg: run, benchmark and inspect ONNX models on the engine's backends
 // (docs/onnx.md). Exit codes: 0 success; 2 a usage error or a model the
 // engine cannot run (the message names the op); 1 a bad or unreadable file.
@@ -6,6 +7,7 @@
 #include <exception>
 #include <string>
 
+#include "apps/ralsgan/version.h"
 #include "apps/ralsgan/cli.h"
 #include "apps/rg/rg_commands.h"
 #include "apps/rg/rg_model.h"
@@ -26,6 +28,10 @@ const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && !std::strcmp(argv[1], "--version")) {
+    std::fputs(rg::app::version_text("rg").c_str(), stdout);
+    return 0;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

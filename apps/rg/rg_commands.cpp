@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // rg inspect, run and bench (docs/onnx.md).
 #include "apps/rg/rg_commands.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rg tool's commands; each returns the process's exit code or throws
 // (apps/rg/main.cpp maps exceptions to exit codes).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every rg command shares: loading an ONNX model with the command's
 // --batch and --const flags, compiling it on a backend, and feeding inputs
 // from .npy files or from a fixed seed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CUDA backend's factories and what the app's generation pipeline uses
 // beside the engine (CudaTransfers); the backends themselves are in
 // cuda_target.h, their kernels in cuda_kernel.h, the op families in ops/.
@@ -139,6 +140,17 @@ int cuda_device_count() {
     return 0;
   }
   return n;
+}
+
+std::string cuda_library_versions() {
+  int rt = 0, nv_major = 0, nv_minor = 0;
+  cudaRuntimeGetVersion(&rt);
+  nvrtcVersion(&nv_major, &nv_minor);
+  const size_t dnn = cudnnGetVersion();
+  std::ostringstream o;
+  o << "CUDA runtime " << rt / 1000 << "." << (rt % 1000) / 10 << ", cuDNN " << dnn / 10000 << "."
+    << (dnn % 10000) / 100 << "." << dnn % 100 << ", NVRTC " << nv_major << "." << nv_minor;
+  return o.str();
 }
 
 std::string cuda_describe_device(int device) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The factory and its options are public: rg/backend_cuda.h (docs/library.md).
 // What follows is for the app's generation pipeline and for tests.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Code generators: CUDA C++ source for elementwise chains and fixed-order
 // reductions. Shapes, strides and scalars are compile-time constants in the
 // source, so index arithmetic is multiplies and shifts.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolutions through cuDNN 9's legacy convolution API (cudnnConvolution*).
 //
 // Why the legacy API and not the graph (backend) API: the three operations of

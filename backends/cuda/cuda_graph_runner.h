@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Session's run on a GPU: eager once, captured into a CUDA graph on the
 // second run, that graph replayed afterwards (cuda_graph_runner.cpp).
 #pragma once

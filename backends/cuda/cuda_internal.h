@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Internals shared by the CUDA backend's files: error checks, the NVRTC JIT
 // with its disk cache, the code generators and the cuDNN convolution wrapper.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NVRTC: generated CUDA C++ -> cubin for the card's arch, cached on disk by a
 // hash of the program source, the arch and the NVRTC version; loaded with the
 // runtime's library API (cudaLibraryLoadData), so no libcuda link is needed.

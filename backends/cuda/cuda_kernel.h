@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CUDA backend's kernel: one per fusion group, a list of steps (cuDNN
 // convolutions and NVRTC kernels) with every argument resolved at bind(),
 // run on the target's stream. The group's anchor is lowered by its op

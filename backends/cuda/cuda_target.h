@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a CUDA backend's kernels are built for, as three backends that share
 // the code generators and the kernels: a GPU (CudaDevice), the host emulator
 // that compiles the generated kernels as C++ and runs them on the CPU (tests

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The four layouts an activation of the oneDNN backend may have, and their
 // channel blocks: what our own kernels (winograd_conv, small_conv) need to
 // address them. No oneDNN here, so those kernels also build, and are tested,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "backends/onednn/bf16_storage.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bf16 mode: which activations a plan stores as bf16 (docs/cpu_backend.md,
 // "Activations stored as bf16").
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What our own CPU kernels (small_conv.cpp, winograd_conv.cpp) share: they
 // vectorise over groups of 8 consecutive channels, which are contiguous in
 // every activation layout they accept (nChw8c, nChw16c, NHWC; 8 divides both

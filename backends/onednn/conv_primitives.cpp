@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "backends/onednn/conv_primitives.h"
 
 namespace rg::onednn {

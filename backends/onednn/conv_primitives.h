@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The convolution family as oneDNN primitives: the geometry of the conv2d
 // that a node is (or is the gradient of), and the primitive descriptors for it
 // with given source/destination descriptors. Used both to compile kernels and,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Classes of values that must be decided together (union-find over value
 // ids, path compression): the layout choice's classes of one layout, the
 // bf16 storage rule's classes of one element type.

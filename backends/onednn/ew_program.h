@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A fused elementwise chain on the oneDNN backend: chunks of kChunk elements
 // in physical order (the values' layouts), one vectorised loop per
 // instruction of the chain's lowered program (engine/lowered_chain.h),

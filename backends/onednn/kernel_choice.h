@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Which kernel the oneDNN backend runs for a group, decided from the graph,
 // the layouts and the options alone, so that the plan can ask before anything
 // is compiled (the bf16 storage rule must know who reads and writes a value)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Activation layouts of the oneDNN backend and how its kernels walk them.
 //
 // A 4-D activation is stored as plain NCHW, NHWC, or channel-blocked

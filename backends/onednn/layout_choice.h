@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Choosing one layout per activation for a whole plan, by asking oneDNN.
 //
 // Values that must share a layout (an elementwise op's same-shape operands and

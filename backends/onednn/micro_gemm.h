@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The register-blocked GEMM micro-kernels of our own convolution kernels
 // (winograd_conv.cpp): C[MR x NR] (+)= A[MR x k] B[k x NR]
 // with C in registers, 12x32 on AVX-512 and 6x16 on AVX2. Each function is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The oneDNN backend's device (host memory) and factory; each plan's
 // compiler is a OneDnnPlan (onednn_plan.h), its kernels OneDnnKernels
 // (onednn_kernel.h) lowering the ops of its registry (ops/*.cpp).
@@ -65,6 +66,11 @@ std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options) {
           onednn_cpu_isa() + " (oneDNN's best instruction set here)");
   }
   return std::make_unique<OneDnnBackend>(options);
+}
+
+std::string onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
 }
 
 std::string onednn_cpu_isa() {

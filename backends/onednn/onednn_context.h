@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every kernel of a oneDNN backend shares: the engine, the stream, the
 // options, and the count of host writes to variables; and the aligned host
 // memory its kernels keep across runs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The oneDNN backend's kernel: one per fusion group, a list of steps (oneDNN
 // primitives with their argument arrays, or loops of ours) built when it is
 // compiled, then the group's elementwise chain as one program (ew_program.h).

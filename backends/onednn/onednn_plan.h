@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One plan on the oneDNN backend (its PlanCompiler): the layout chosen for
 // every value of the graph, which values are stored as bf16, the reorders
 // that move values between the host's plain layout and those, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A direct convolution for layers with a few output channels: G's last layer
 // (32 -> 3 channels at full resolution, run as a flipped forward convolution).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The 4x4, stride-2, padding-1 convolutions of the seed's models, computed
 // with fewer multiplications than oneDNN's direct kernels: the transposed
 // ones (G's upsampling, D's input gradients), the strided ones (D's

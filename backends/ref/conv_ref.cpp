@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "backends/ref/conv_ref.h"
 
 #include <Eigen/Core>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolution building blocks shared by the reference kernels: im2col / col2im
 // and the three GEMM formulations (forward, backward-data = transposed
 // convolution, backward-weight).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A fused elementwise chain run as one loop: each element's intermediates live
 // in registers of a tiny program, so only the group's outputs touch memory.
 // The program is the chain's one lowered form (engine/lowered_chain.h).

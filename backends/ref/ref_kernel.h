@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reference backend's kernel: one per fusion group, the group's anchor
 // lowered by its op family's function (backends/ref/ops/*.cpp, found in the
 // registry ref_ops()) into steps, then the elementwise chain as one program.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole `ralsgan generate` job, timed: rg::app::generate (the code the CLI
 // runs) writes COUNT PNGs of a freshly initialised seed generator, on any
 // backend. Unlike bench_cuda's generation figures this includes quantising,

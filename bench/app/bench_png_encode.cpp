@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PNG encoding, which shares the cores with the generator during `ralsgan
 // generate`: our encoder (rg::app::encode_png: level 6, each row filtered
 // with the better of Up and Sub) against libpng's default at the same level

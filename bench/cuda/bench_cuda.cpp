@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CUDA backend benchmark: a plain program (no Google Benchmark) printing one
 // JSON object per measurement on stdout.
 //   bench_cuda [--step-iters N] [--gen-count N] [--gen-batch B] [--batch B] [--size S]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Images/s of `ralsgan preprocess` with a detector (bench/RESULTS.md,
 # "Detection in preprocess"): YOLOv3 (Darknet-53, 416 px) and YOLOv3-tiny as
 # Darknet cfg + deterministic random weights (tools/make_detectors.py: the

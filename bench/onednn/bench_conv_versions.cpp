@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The seed model's convolution primitives (batch 64, size 128) as our oneDNN
 // backend runs them, written against both oneDNN APIs, so one source builds
 // against Debian's oneDNN 2.6 and against a 3.x (the vendor's PyPI build) and

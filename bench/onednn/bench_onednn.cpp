@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // oneDNN CPU backend benchmarks (Google Benchmark): every convolution of the
 // seed's models at batch 64 (forward, backward-data, backward-weights), the
 // whole training step (batch 64, size 128), generator forward (batch 64 and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """rg bench against onnxruntime (CPU execution provider) on the same models,
 threads and inputs, interleaved (docs/onnx.md, bench/RESULTS.md).
 

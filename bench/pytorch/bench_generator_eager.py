@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch eager competitor for bench/runtime: the DCGAN generator's forward
 pass (eval mode, torch.no_grad, NCHW float32) with ONE thread, at the shapes
 of bench_runtime: (size, width, batch) = (32, 0.25, 1), (32, 0.25, 64),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch competitor for bench/onednn: the same convolutions (batch 64,
 forward / backward-data / backward-weights), the whole RaLSGAN training step of
 docs/contracts.md §3 (batch 64, size 128, seed model), and generator forward (batch 64

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """The `ralsgan generate` job done in PyTorch, for the CPU comparison of issue 5.
 
 Loads a generator state_dict (our generator.safetensors, PyTorch's names),

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch GPU baseline for the CUDA backend's benchmark (bench/cuda/bench_cuda.cpp).
 
 Same shapes and measurements, one JSON object per line on stdout:

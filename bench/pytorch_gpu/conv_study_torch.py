@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch's side of issue 15's convolution study (bench/cuda/conv_study.cpp).
 
 Times every convolution problem of the seed training step, read from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reference backend's training step and generation at the seed's model,
 // with the plan's memory figures as counters. The reference backend is the
 // correctness oracle (single-threaded, plain loops); these numbers say what

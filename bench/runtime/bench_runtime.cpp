@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The embedded runtime (runtime/, docs/embedded.md) against the reference
 // backend whose arithmetic it reproduces bit for bit: one batch of the
 // generator, one thread each, same freshly initialised weights (seed 1).

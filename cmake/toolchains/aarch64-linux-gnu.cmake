@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Cross compilation for 64-bit ARM Linux with Debian's gcc-aarch64-linux-gnu.
 # Programs run on x86 under qemu-user: qemu-aarch64 -L /usr/aarch64-linux-gnu PROGRAM
 # (CMAKE_CROSSCOMPILING_EMULATOR below lets ctest do that by itself).

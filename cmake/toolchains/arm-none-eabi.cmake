@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Bare-metal 32-bit ARM (Cortex-M4F: Thumb-2, single-precision FPU) with
 # Debian's gcc-arm-none-eabi and newlib: no operating system, so only static
 # libraries are built (the runtime has no I/O; libm comes from newlib).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Files that appear whole or not at all, and the temporary names they leave
 // behind when a process is killed (docs/run_folder.md): the one helper every
 // writer of the engine and the application uses. Every temporary name

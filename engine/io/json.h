@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writing JSON values: the one helper behind every JSON file the engine and the
 // application write (safetensors headers, log.jsonl, metrics.json, the
 // decoding report), so all of them escape and format alike.

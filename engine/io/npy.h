@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NumPy's .npy files (format 1.0 to 3.0, little-endian, C order): the tensor
 // I/O of the rg tool (docs/onnx.md). Read: float32, float64, int64 and int32,
 // returned as double. Written: float32.

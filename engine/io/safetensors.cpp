@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "engine/io/safetensors.h"
 
 #include "engine/io/temp_marker.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Philox4x32-10 counter-based RNG (Salmon et al., Random123) and the latent
 // sampler of docs/contracts.md §4. Everything random in ralsgan derives from these, so a
 // value depends only on (seed, stream, index), never on threads or batching. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A program that uses the installed rg library through its public headers
 // only (docs/library.md): it builds loss = mean((x * w)^2), asks autodiff for
 // d loss / d w, runs the graph on every CPU backend of the build and checks

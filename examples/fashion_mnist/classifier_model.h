@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Fashion-MNIST classifier (the engine's second model, docs/classifier.md):
 // conv 3x3 -> ReLU -> max-pool 2 -> conv 3x3 -> ReLU -> max-pool 2 -> linear,
 // trained with log-softmax cross-entropy and Adam, as graphs of the engine.

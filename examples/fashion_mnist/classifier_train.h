@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Training the Fashion-MNIST classifier (classifier_model.h) on a backend of
 // the library, and measuring its test accuracy (docs/classifier.md). Public
 // API only.

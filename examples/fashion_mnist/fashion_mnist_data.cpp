@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "fashion_mnist_data.h"
 
 #include <zlib.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fashion-MNIST's IDX files, read with zlib alone: the library's public API
 // has no data loading, so this example brings its own reader
 // (docs/classifier.md, "The example program").

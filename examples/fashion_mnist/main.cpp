@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fashion_classifier: trains the Fashion-MNIST classifier (docs/classifier.md)
 // and prints its test accuracy; a program over the installed library's public
 // API only. Usage errors exit 2 with one line; a missing or malformed data

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX export (docs/onnx.md): a forward graph and its weights as an opset-18
 // model. Each engine op becomes the ONNX node(s) that compute it; constants
 // an op needs as inputs (shapes, pads, scalars) become initializers. The

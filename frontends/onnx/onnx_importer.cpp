@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX import (docs/onnx.md): parse, check, convert node by node through the
 // op families' converters, fold constants, mark outputs.
 #include "frontends/onnx/onnx_importer.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The importer's per-node interface (docs/onnx.md): each ONNX op has a
 // converter, in one table per op family (frontends/onnx/ops/*.cpp), that
 // reads its node through a NodeContext and builds graph values or folded

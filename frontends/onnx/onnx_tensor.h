@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Constant tensors at import: initializers, Constant nodes and everything
 // folded from them. Floats (any ONNX float type) are kept as f32, integers
 // and booleans as int64 (shapes, axes, pads, indices).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BatchNorm over NCHW's channel axis: batch_norm_train (x, gamma, beta) ->
 // (y, batch mean, biased batch var), batch_norm_inference (x, gamma, beta,
 // mean, var) -> y, batch_norm_backward (dy, x, gamma, mean, var) -> (dx,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolutions: conv2d (x, w) -> y, conv_transpose2d (x, w) -> y (also
 // conv2d's input gradient), conv2d_backward_weight (x, dy) -> dw (also
 // conv_transpose2d's weight gradient). Weights OIHW for conv2d, IOHW for the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Forward-only image ops (Inception for FID/KID): concat (x0, ..., xk) along
 // attrs.axes[0], any number (>= 1) of inputs; resize_bilinear to
 // attrs.shape = {H', W'} as F.interpolate(bilinear, align_corners=False).

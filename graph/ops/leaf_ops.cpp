@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Leaves: values the graph starts from.
 #include "graph/op_rules.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A classifier's ops: matmul (a, b) -> op(a) @ op(b), matrices in the last
 // two axes (batch axes broadcast), op transposing where attrs.transpose_a / transpose_b; log_softmax along
 // attrs.axes[0] (the last axis when empty: x - max - log(sum(exp(x - max))))

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pooling over NCHW's spatial axes, attrs.kernel, stride, padding (and
 // padding_end), dilation (forward only), ceil_mode: max_pool2d (padding never wins), its gradient max_pool2d_backward
 // (dy, x) -> dx (each window's dy goes to its first maximum), avg_pool2d

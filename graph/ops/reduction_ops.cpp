@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reductions, broadcasts and reshapes: mean over attrs.axes (all when empty,
 // attrs.keepdims), sum_to attrs.shape (the gradient of broadcasting),
 // broadcast_to and reshape to attrs.shape.

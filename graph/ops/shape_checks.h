@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks the shape rules share; each failure is a GraphError naming the node.
 #pragma once
 

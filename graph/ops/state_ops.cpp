@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // State updates, written in place into a variable's storage:
 // adam_update (param, grad, m, v, step) -> (param', m', v') as
 // torch.optim.Adam (attrs.lr, beta1, beta2, adam_eps; graph/state_update_rules.h),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reverse-mode autodiff: appends the backward nodes of `loss` to the same graph.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CUDA backend: cuDNN for convolutions, NVRTC-compiled
 // kernels generated from the graph for every other group, one CUDA graph per
 // Session (captured on its second run, replayed after).
@@ -63,5 +64,8 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaOptions& options = {});
 int cuda_device_count();
 // One line: device name, compute capability, cuDNN / NVRTC / runtime versions.
 std::string cuda_describe_device(int device = 0);
+// The CUDA libraries this build runs, without needing a device:
+// "CUDA runtime 13.0, cuDNN 9.13.0, NVRTC 13.0".
+std::string cuda_library_versions();
 
 }  // namespace rg

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The oneDNN CPU backend: convolutions, batch norm, pooling, LRN, (log)softmax,
 // concat and matmul are oneDNN 2.6 primitives (JIT-compiled by oneDNN when the
 // plan is compiled), everything else is a small vectorised, OpenMP-threaded
@@ -59,6 +60,8 @@ std::unique_ptr<Backend> make_onednn_backend(const OneDnnOptions& options = {});
 // The instruction set oneDNN uses on this CPU (after DNNL_MAX_CPU_ISA), e.g.
 // "avx2", "avx512_core", "avx512_core_bf16", "avx512_core_amx".
 std::string onednn_cpu_isa();
+// The oneDNN library this build runs: "2.6.3".
+std::string onednn_version();
 // Whether that instruction set has bf16 arithmetic (AVX512_BF16 or AMX-BF16).
 bool onednn_native_bf16();
 // The threads a backend made with OneDnnOptions::threads = `requested` runs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reference backend: portable C++ with Eigen, f32 and f64. It is the
 // correctness oracle every other backend is tested against, so it favours
 // plain, auditable loops (double accumulators) over speed, except for the

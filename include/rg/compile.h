@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Compiling a graph for a backend (docs/library.md). To a user of the library
 // a Backend and a Plan are opaque handles: the factories in rg/backend_*.h make
 // backends, compile() makes plans, a Session (rg/session.h) runs a plan. Their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The static computation graph: an append-only list of nodes in SSA form.
 // Node order is a valid topological order (inputs exist before a node is added).
 //

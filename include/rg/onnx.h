@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX in and out (docs/onnx.md): a model file becomes a Graph with named
 // inputs, outputs and weights, and a forward Graph with its weights becomes a
 // standard ONNX model. Library target rg_onnx (Debian's libonnx-dev and

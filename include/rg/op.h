@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The operator set of the IR. Each node has one OpKind and the attributes it
 // needs; the gradient rules (autodiff.cpp), shape rules (shape_inference.cpp)
 // and every backend switch over this one enum.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole public API of the rg engine (docs/library.md): build a graph,
 // differentiate it, compile it for a backend, run it in a Session, read and
 // write safetensors files.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #pragma once
 // safetensors reading and writing (https://github.com/huggingface/safetensors).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A Session binds memory to a Plan: one arena for all intermediate buffers and
 // one block per variable, bound once. run() replays the kernels and allocates
 // nothing; so do set_input, read_output and set_variable when the host type is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tensor descriptors: what the compiler knows about a value before any data exists.
 #pragma once
 

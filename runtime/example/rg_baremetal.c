@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A bare-metal use of the runtime: one image of a 32-px plan into static
  * regions, no operating system, no heap, no I/O. Built for Cortex-M4F by the
  * arm-none-eabi build (runtime/CMakeLists.txt, newlib's libm and nosys stubs)

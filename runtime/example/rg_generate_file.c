@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A hosted example of the runtime (docs/embedded.md): reads a plan file,
  * generates images start .. start + count - 1 of a seed as `ralsgan generate`
  * does, and writes their 8-bit RGB pixels, one image after another, to a raw

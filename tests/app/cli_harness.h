@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs the ralsgan executable as a user would and captures its exit code and
 // stderr; temporary folders per test.
 #pragma once

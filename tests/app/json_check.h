@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A strict JSON (RFC 8259) validator for the tests: whether a text is one
 // valid JSON value, as Python's json.loads would accept it (no NaN, Infinity,
 // trailing commas or bare words). Independent of the writers it checks.

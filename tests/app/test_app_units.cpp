@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The app's pieces on their own: initial weights, the loss plot and its font,
 // log.jsonl lines, and the rules for temporary files.
 #include <gtest/gtest.h>

@@ -1,8 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ralsgan command line end to end (docs/contracts.md §1, §4, §5): exit codes and
 // messages, checkpoints, resume exactness and byte-identical generation.
 #include <gtest/gtest.h>
 
 #include "apps/data/decode.h"
+#include "rg/config.h"
+#if RALSGAN_HAVE_ONEDNN
+#include "rg/backend_onednn.h"
+#endif
 #include "apps/ralsgan/checkpoint_unit.h"
 #include "apps/ralsgan/train_log.h"
 #include "engine/io/safetensors.h"
@@ -21,6 +26,20 @@ namespace fs = std::filesystem;
 
 // A tiny model and data set every test can train in a second on the ref backend.
 const std::string kTiny = " --size 32 --width 0.125 --nz 16 --batch 4 --no-augment --backend ref --log-every 1";
+
+// --version: the version of CMake's project(), the commit when built from a
+// checkout, and each backend with the library versions it runs.
+TEST(Cli, VersionNamesTheBuildAndItsBackends) {
+  TempDir t;
+  ASSERT_EQ(ralsgan("--version", t.path).code, 0);
+  const std::string out = testing_cli::read_text(t.path / "stdout.txt");
+  EXPECT_EQ(out.rfind(std::string("ralsgan ") + RG_VERSION, 0), 0u) << out;
+  EXPECT_NE(out.find("\nbackend ref: "), std::string::npos) << out;
+#if RALSGAN_HAVE_ONEDNN
+  EXPECT_NE(out.find("\nbackend cpu: oneDNN " + rg::onednn_version()), std::string::npos) << out;
+#endif
+  EXPECT_NE(out.find("\nbackend cuda: "), std::string::npos) << out;
+}
 
 TEST(Cli, UsageErrorsExitTwoWithOneClearLine) {
   TempDir t;

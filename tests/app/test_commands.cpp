@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // preprocess, eval, inspect and demo doing their jobs (not only --help):
 // what each writes or prints, checked against an independent computation.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan generate`'s network half (apps/ralsgan/generate_batch.h): a batch
 // allocates nothing once the session exists, and an image depends on its
 // index, not on its place in the batch (docs/contracts.md §5).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan generate` and `ralsgan train` against PyTorch 1.13 doing the same
 // job (tools/golden/make_generate_golden.py, make_train_golden.py).
 #include <gtest/gtest.h>

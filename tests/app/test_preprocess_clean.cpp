@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan preprocess`'s cleaning flags as a user runs them: the detector
 // crop, the detection cache, --export-images, --review, --exclude, --dedupe,
 // and errors that name the file and leave what exists alone. The detectors

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a user meets when things go wrong (issue 12): a run folder has one
 // owner, every command stops cleanly on SIGINT/SIGTERM, no reader hangs on a
 // FIFO, log.jsonl stays true, checkpoints are verified, temporary files are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `ralsgan export` and the C runtime (runtime/, docs/embedded.md) against
 // `ralsgan generate --backend ref`: for 256 image indices the runtime's pixels,
 // on x86 in this process and on AArch64 under qemu-user, are byte-identical to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An independent reader of the ZIP archives `generate --zip` writes, for the
 // tests: it walks the archive as an unzip tool does (end-of-central-directory
 // record, central directory, each local header) and checks every field that

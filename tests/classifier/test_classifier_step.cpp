@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One training step of the Fashion-MNIST classifier (examples/fashion_mnist) against
 // PyTorch (tests/common/classifier_golden.h): the reference backend in f64 and
 // f32 and, when built, the oneDNN backend in f32.

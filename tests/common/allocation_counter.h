@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Counts every heap allocation a test binary makes while `counting` is set,
 // and the largest request: operator new and the C allocator (where Eigen,
 // oneDNN or OpenMP would allocate). Sanitizer builds own malloc and operator

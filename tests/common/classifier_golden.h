@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The classifier's PyTorch golden step (tools/golden/make_classifier_golden.py,
 // tests/data/golden/classifier_step_*.safetensors) run on any backend and
 // checked tensor by tensor: loss, log-probabilities, every gradient, Adam's

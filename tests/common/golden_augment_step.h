@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs the golden step with DiffAugment and the moving-average generator
 // (tools/golden/make_step_aug_golden.py, tests/data/golden/step_aug_f64.safetensors)
 // on any backend: the file's initial state (G_ema = G), inputs and draws.

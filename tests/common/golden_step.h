@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs the PyTorch golden training step (tools/golden/make_step_golden.py,
 // tests/data/golden/step_*.safetensors) on any backend and measures, per
 // tensor, the relative distance ||ours - theirs|| / ||theirs||.

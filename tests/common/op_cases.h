@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The op cases every backend runs: one list, used by the reference backend's
 // finite-difference gradient test and by each backend's parity test against
 // the reference backend (forward and backward).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // f32 rounded to the nearest bf16 (ties to even), as oneDNN's f32 -> bf16
 // conversion and our kernels round: what the bf16 tests compute expected
 // values from. (Finite values only; the tests draw no NaN.)

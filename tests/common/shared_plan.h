@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One check for every backend whose plans serve several Sessions: two
 // sessions of one plan of the narrow training step (Adam and BatchNorm state
 // updates included), with different weights and inputs, stepped in turn,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Our own CPU kernels of the oneDNN backend called directly, without oneDNN
 // (label unit: the sanitizer preset runs them too): both Winograd GEMM
 // micro-kernels (AVX2 on any machine this project builds for, AVX-512 where

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks of CudaPrecision::kBF16 that run on any CUDA backend: the host
 // emulator (no GPU) or the real one (cuDNN's bf16 convolutions).
 //

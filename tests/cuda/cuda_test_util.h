@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for the CUDA tests: the GPU skip, relative errors, deterministic init.
 #pragma once
 

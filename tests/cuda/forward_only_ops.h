@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Inception's forward-only ops (max/avg pool, concat, bilinear resize) on a
 // CUDA backend against the reference backend, f32 and f64, one graph with all
 // of them (shapes and attributes as Inception uses them, plus odd sizes).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PyTorch's golden training step against a backend (used by the GPU and the
 // host-emulated CUDA tests).
 #pragma once

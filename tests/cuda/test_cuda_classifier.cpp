@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Fashion-MNIST classifier's PyTorch golden step (tests/common/classifier_golden.h)
 // on the CUDA backend: its generated kernels host-emulated (runs anywhere), and
 // on a GPU (skips without one), in f32 and f64.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CUDA backend's generated kernels, compiled for the host and run there
 // (make_cuda_host_emulator: no GPU needed), against the reference backend:
 // every op case forward and backward, a whole narrow training step and the

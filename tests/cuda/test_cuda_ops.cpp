@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every op of tests/common/op_cases.h, forward and backward, on the CUDA
 // backend against the reference backend in f32; repeat runs (eager, captured,
 // replayed) bit-identical; and the generated code of whole plans compiles with

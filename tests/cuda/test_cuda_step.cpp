@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole RaLSGAN training step and the generation graph on the CUDA backend:
 // against the reference backend, against PyTorch's golden step, and repeat
 // runs bit for bit.

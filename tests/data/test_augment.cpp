@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Augmentation, shuffling and batches: the documented recipes, bit-identical
 // results across thread counts, resumable from any step.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dataset cache: round trip, corruption rejected with clear messages,
 // open_or_build_dataset reuse and rebuild.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cleaning step (apps/data/clean): YOLO output layouts, NMS, the crop
 // decision, the detection cache, perceptual hashes, and the whole step on
 // the tiny detectors of tools/make_detectors.py, whose outputs the tests

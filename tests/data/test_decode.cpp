@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Decoding: a folder of odd and broken files built here, each valid one checked
 // against its source pixels or an independent decode, each broken one skipped
 // with a reason; empty / undecodable folders raise a clear error.

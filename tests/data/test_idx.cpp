@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // IDX reader: synthetic buffers (bounds checks) and the real Fashion-MNIST file.
 #include <gtest/gtest.h>
 #include <zlib.h>

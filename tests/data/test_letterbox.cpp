@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Letterbox and stretch against golden outputs made by OpenCV's Python
 // bindings (tools/golden/make_letterbox_golden.py), plus the geometry rules.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Our libpng reader (apps/data/png_reader.h) against OpenCV's PNG decoder,
 // which it replaces so that libpng's messages no longer reach stderr: the
 // same Mat (type, size, every byte) for every PNG colour type, bit depth,

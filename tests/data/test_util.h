@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for the data tests: temporary folders, files, PPM reading.
 #pragma once
 

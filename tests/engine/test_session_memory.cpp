@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Session with caller-owned memory (docs/library.md, "Memory"): a caller's
 // arena and variables read in place from a mapped safetensors file give the
 // same bits as the session's own memory loaded with set_variable; outputs are

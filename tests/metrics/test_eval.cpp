@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The eval entry point: options, errors, folders, the statistics cache.
 #include <gtest/gtest.h>
 #include <unistd.h>

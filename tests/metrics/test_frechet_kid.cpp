@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fréchet distance against closed forms; KID's unbiasedness.
 #include <gtest/gtest.h>
 

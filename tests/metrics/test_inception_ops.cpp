@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The forward-only ops Inception needs, and the Inception graph itself, against
 // PyTorch 1.13 (tools/inception/make_inception_golden.py).
 #include <gtest/gtest.h>

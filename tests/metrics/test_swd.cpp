@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ProGAN's sliced Wasserstein distance: zero for identical sets, monotone in noise.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bf16 mode stores an activation as bf16 where whatever writes it and
 // whatever reads it can (choose_bf16_storage in bf16_storage.cpp;
 // docs/cpu_backend.md, "bf16"). Checked against the same plan with every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The oneDNN backend against the reference backend (every op, forward and
 // backward; the whole training step; generation) and against PyTorch's golden
 // training step; plus "a step allocates nothing" and the f64 refusal.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The ONNX project's own backend test cases (Debian's libonnx-testdata:
 // node, pytorch-converted, pytorch-operator, simple) through the importer on
 // each backend. Selected: every case of opset 7 to 21 whose ops are all in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX export: a forward graph written by export_file, read back by the
 // importer, computes what the graph computes (on the reference backend, in
 // f32), for the conv-net op set and the Fashion-MNIST classifier; the batch

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The importer's contract on bad input: a malformed or hostile file gets one
 // clear FileError naming the file; a valid model with an op, attribute or
 // input the engine cannot run gets an UnsupportedError naming the node, the

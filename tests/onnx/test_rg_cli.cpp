@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The rg tool as a user runs it: rg run on one of ONNX's own node tests
 // (inputs from .npy files, the output against the case's expected output),
 // rg bench's JSON, rg inspect, and the exit codes (2 for usage errors and

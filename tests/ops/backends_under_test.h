@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every backend of this build, for the op harness: the reference backend,
 // oneDNN, the CUDA backend's generated kernels on the host emulator, and the
 // CUDA backend itself where a GPU is present.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The op registry's coverage, as ggml's test-backend-ops lists it: every op of
 // the IR against every backend of this build (native, through the engine's
 // host fallback, or missing), printed as a table. It fails when an op has no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The conv-net op set against PyTorch (tools/golden/make_op_golden.py): each
 // op on every backend of this build, in f64 where the backend computes it
 // (ref, the CUDA emulator) and in f32, with the golden inputs fed as graph

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every differentiable op's gradient against central finite differences in f64,
 // run through the whole pipeline (autodiff -> compiler -> reference backend).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A training step with DiffAugment and the moving-average generator
 // (docs/contracts.md §3) against PyTorch's: the reference implementation's
 // DiffAugment arithmetic fed our Philox draws, and StyleGAN2-ADA's G_ema

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The whole RaLSGAN training step (docs/contracts.md §3) on the reference backend against
 // PyTorch 1.13's own step (tools/golden/make_step_golden.py).
 #include <gtest/gtest.h>

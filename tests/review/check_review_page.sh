@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The review page in a real browser (Debian's headless Chromium): preprocess
 # the detector test images with --review, let tests/review/harness.html read
 # the page's counts, filter, mark two images and save, check what it saved,

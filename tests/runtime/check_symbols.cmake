@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ctest -P script: the symbols a runtime library (LIB) leaves undefined, by
 # NM, must all be in the allowed list: libm, three string.h functions and the
 # ARM EABI's soft-float helpers. No malloc/free, no operator new, no __cxa_*,

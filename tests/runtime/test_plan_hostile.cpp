@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime's loader against hostile plan files (docs/embedded.md,
 // "Validation"): every corruption gets its error code, none crashes (this
 // test also runs under ASan/UBSan, label unit). The valid plan is

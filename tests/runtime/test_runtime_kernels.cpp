@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The runtime's kernels and helpers against independent references: the
 // transposed convolution and batch norm against direct float64 sums of their
 // definitions, the latents against the engine's Philox sampler (exact), the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The seed's DCGAN generator and discriminator (docs/contracts.md §2), generalised to other
 image sizes and channel widths. State-dict keys are `model.<index>.<name>`."""
 import contextlib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Golden data for the Fashion-MNIST classifier's training step (docs/classifier.md).
 
 Run as: /root/torchvenv/bin/python tools/golden/make_classifier_golden.py

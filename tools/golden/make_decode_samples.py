@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Small sample images that OpenCV cannot write (CMYK and progressive JPEG,
 palette and gray+alpha PNG), made with Pillow, plus the pixels an independent
 decoder (Pillow) gives for each, as binary PPM (P6, RGB).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Golden data for the generation path (docs/contracts.md §2 model, B4 latents, B5 pixels).
 
 Run as: /usr/bin/python3 tools/golden/make_generate_golden.py

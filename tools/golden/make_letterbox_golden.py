@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Golden data for tests/data: letterbox/stretch outputs made with OpenCV's
 Python bindings (Debian's python3-opencv 4.6, the same OpenCV as the C++ build),
 written from the rules of docs/contracts.md §6 independently of the C++ code.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Golden data for the conv-net op set (tests/ops/test_op_golden.cpp): each op
 run by PyTorch in float64 on fixed random inputs.
 

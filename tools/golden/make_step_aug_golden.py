@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Golden data for a training step with DiffAugment and the moving-average
 generator (docs/contracts.md §3; apps/model/diffaugment.h).
 

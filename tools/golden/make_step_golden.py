@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Golden data for the engine's training-step test (docs/contracts.md §3).
 
 Run as: python3 tools/golden/make_step_golden.py [--search FIRST LAST]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Golden data for three consecutive training steps (docs/contracts.md §3): Adam's
 moments and bias corrections past the first step, running statistics and
 counters accumulating, G's update flowing through each freshly updated D.

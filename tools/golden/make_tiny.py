@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Writes tests/data/golden/tiny.safetensors with the reference `safetensors`
 package (PyPI, numpy API), for the C++ reader's interoperability test.
 

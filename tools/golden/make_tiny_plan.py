@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Writes tests/runtime/data/tiny_G.safetensors: a DCGAN generator of size 32,
 width 1/32 (channels 8, 4, 2, 1) and nz = 4 from torch.manual_seed(5), PyTorch's
 default init plus randomize_bn. Its plan (a few KB) is what the hostile-plan

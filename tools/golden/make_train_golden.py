@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Golden data for multi-step training from PNG files (docs/contracts.md §3, §4, §6).
 
 Run as: /usr/bin/python3 tools/golden/make_train_golden.py

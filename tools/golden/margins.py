@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Distance of golden data from the kinks of the computation.
 
 A golden file compares our f32 results with PyTorch's. Where a value lies

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Philox4x32-10 (Salmon et al., Random123) and the latent sampler of docs/contracts.md §4,
 in pure Python, bit-identical to engine/rng/philox.cpp.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Minimal safetensors writer/reader for PyTorch tensors and numpy arrays (no
 `safetensors` package needed); the one every script in tools/ and bench/ uses.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """PyTorch throughput of the same network (FIDInceptionV3, random weights) for
 comparison with apps/metrics/inception_bench. Usage:
     python3 tools/inception/bench_torch.py [images=16] [batch=8] [size=128] [threads=2]"""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Convert pytorch-fid's Inception weights to the safetensors file that
 `ralsgan eval --inception FILE` reads.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """pytorch-fid's Inception-v3 (fid_inception_v3 + InceptionV3 wrapper up to the
 2048-d pool3 features) in plain torch, with a width multiplier.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Golden files for tests/metrics (PyTorch 1.13, CPU), all regenerable:
 
   tests/metrics/golden/ops_golden.safetensors   max/avg pooling, bilinear resize, concat

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The EMA / DiffAugment study of docs/quality.md: `ralsgan demo` (Fashion-MNIST
 # 32 px, width 0.5, batch 64) in four arms (the seed's recipe, + EMA,
 # + DiffAugment, both) x seeds x data sizes (a 2,000-image subset and the full

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The COCO class names and the names-file reader (class_names.h).
 #include "apps/data/clean/class_names.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Detector class names: the 80 COCO classes built in (the order of every
 // COCO-trained YOLO), or a names file with one name per line (Darknet's
 // coco.names format), and the --keep list resolved against them.

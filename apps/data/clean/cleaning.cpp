@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The per-image cleaning step and its report entries (cleaning.h).
 #include "apps/data/clean/cleaning.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cleaning step of building a data set (docs/data.md): an exclude list,
 // a detector that decides which photos to keep and where to crop them, and
 // near-duplicate detection. build_dataset runs clean_image on every decoded

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Boxes and detections in an image's pixel coordinates (x to the right, y
 // down, x1/y1 exclusive edges as floats), and the overlap measure NMS uses.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The detection cache file (detection_cache.h). Little-endian:
 //   "RGDETECT", u32 version, u32 input size, u64 detector hash, f32 floor,
 //   u64 entry count, then per entry (ascending key): u64 fnv, u32 crc,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The detection cache: a detector's candidates per image, keyed by the
 // image file's content, so that rerunning `preprocess` with other thresholds,
 // classes or crops re-decides without running the network again. One file

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loading and running a YOLO detector through OpenCV's DNN module (detector.h).
 #include "apps/data/clean/detector.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An object detector run through OpenCV's DNN module: Darknet YOLOv3/v4
 // (cfg + weights) or an ONNX YOLO export (YOLOv5 or YOLOv8 output layout).
 // The files are read once, hashed (the detection cache's key) and checked by

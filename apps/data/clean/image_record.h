@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the cleaning step decided about one file, for CACHE.report.json and
 // the review page (docs/data.md). Made when a detector, an exclude list,
 // --dedupe or --review is in use.

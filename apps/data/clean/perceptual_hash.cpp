@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The DCT perceptual hash and near-duplicate grouping (perceptual_hash.h).
 #include "apps/data/clean/perceptual_hash.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Near-duplicate images: a 64-bit perceptual hash (the DCT hash of
 // pHash/imagehash: grey, 32x32 area resize, 2-D DCT, the 8x8 lowest
 // frequencies against their median) and grouping by Hamming distance.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The review page's HTML, script and data (review_page.h).
 #include "apps/data/clean/review_page.h"
 

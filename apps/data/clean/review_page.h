@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The review page (`preprocess --review DIR`): one static HTML file and a
 // thumbnail per image, opened from file:// with no server and no network.
 // It shows every kept and skipped image with its boxes and reason, filters

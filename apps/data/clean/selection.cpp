@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Score threshold, per-class NMS, class filter, min-area and crop (selection.h).
 #include "apps/data/clean/selection.h"
 

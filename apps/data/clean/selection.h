@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // From a detector's candidates to a decision about one image: the score
 // threshold, NMS per class, the class filter, the minimum area, and the crop
 // (the largest kept box or the union of them, grown by a margin, clipped).

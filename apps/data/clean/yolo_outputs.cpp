@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading YOLO outputs into detections (yolo_outputs.h).
 #include "apps/data/clean/yolo_outputs.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a YOLO network's outputs mean, and where the image sits in its input.
 // Three output layouts are read (docs/data.md, "Detecting the subject"):
 //   Darknet  ([yolo] layers through OpenCV): one [N, 5+C] matrix per layer,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolutions on a CUDA backend: cuDNN (cuda_conv.cpp) on a device, the
 // reference backend's im2col code in host emulation; bf16 precision wraps
 // each in conversion kernels. The group's elementwise chain follows as one

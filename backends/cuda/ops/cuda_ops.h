@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The CUDA backend's op families: each file lowers its ops into steps of a
 // CudaKernel (cuda_kernel.h), generated kernels or cuDNN convolutions, and
 // lists them in a table; cuda_ops() gathers the tables into the backend's

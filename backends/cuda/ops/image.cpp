@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Concat and bilinear resize: gather kernels, one thread per output element
 // (cuda_codegen.cpp), interpolation in double as the reference.
 #include "backends/cuda/ops/cuda_ops.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fill: a constant tensor, as an elementwise kernel.
 #include "backends/cuda/ops/cuda_ops.h"
 

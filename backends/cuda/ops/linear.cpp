@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The classifier's matmul and log_softmax (and its gradient): gather
 // kernels, one thread per output element or row (cuda_codegen.cpp).
 #include "backends/cuda/ops/cuda_ops.h"

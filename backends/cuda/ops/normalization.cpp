@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Batch normalisation on a CUDA backend: the statistics as deterministic
 // two-level reductions, the normalisation as the head of the group's
 // elementwise kernel, the backward pass as one reduction and one elementwise

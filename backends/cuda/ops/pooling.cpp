@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Max and average pooling and max pooling's gradient: gather kernels, one
 // thread per output element (cuda_codegen.cpp), the reference's arithmetic.
 #include "backends/cuda/ops/cuda_ops.h"

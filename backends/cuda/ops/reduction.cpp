@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // mean and sum_to as deterministic two-level reductions; broadcast_to as an
 // elementwise kernel.
 #include <algorithm>

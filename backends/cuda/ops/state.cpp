@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // State updates on a CUDA backend: Adam as a multi-tensor kernel (the
 // tensors of one horizontal run of Adam groups in one launch,
 // CudaKernel::set_adam), and the step counter's increment.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolutions on the oneDNN backend: oneDNN's convolution and deconvolution
 // primitives with the group's eltwise ops (and a per-channel bias) as
 // post-ops, or our own kernels where they apply and pay (kernel_choice.h):

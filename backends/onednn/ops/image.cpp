@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Data movement on the oneDNN backend: concat (oneDNN's primitive), bilinear
 // resize, and pad and resize_nearest: the per-axis gather of
 // engine/op_geometry.h as a loop of ours over plain values, rows in parallel.

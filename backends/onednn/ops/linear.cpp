@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // matmul on the stored operands (a transposed operand is the same buffer
 // described with swapped strides, no reorder), the (log)softmax primitives on
 // plain buffers, and transpose as a reorder of strided memory.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Batch normalisation on the oneDNN backend: its forward (training and
 // inference, with a following ReLU fused where the normalised value is
 // internal) and backward primitives, the running statistics' update, and

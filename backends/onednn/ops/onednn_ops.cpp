@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "backends/onednn/ops/onednn_ops.h"
 
 namespace rg::onednn {

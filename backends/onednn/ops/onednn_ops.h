@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The oneDNN backend's op families: each file lowers its ops into steps of a
 // OneDnnKernel (onednn_kernel.h) and lists them, with their layout rules, in
 // a table; onednn_ops() gathers the tables into the backend's registry.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pooling on the oneDNN backend: oneDNN's pooling primitives in the layouts
 // the plan chose (blocked ones included; JIT on AVX2 and AVX-512), max
 // pooling's gradient as the forward primitive (for its workspace) then the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reductions (mean, sum_to) in double over the input's physical layout, and
 // broadcast_to, as loops of ours.
 #include <memory>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // State updates in place on variables: Adam (graph/state_update_rules.h),
 // over threads for large tensors, the step counter's increment, and assign.
 #include <omp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Convolutions through im2col and a GEMM in double (conv_ref.h).
 #include "backends/ref/conv_ref.h"
 #include "backends/ref/ops/ref_ops.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Data movement: concat along an axis, bilinear resize (in double), pad and
 // nearest resize (per-axis gathers).
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // matmul (either operand transposed, batch axes broadcast), log_softmax and
 // softmax along an axis with log_softmax's gradient (engine/plane_loops.h's
 // rows), accumulated in double; transpose.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Batch normalisation over (N, H, W) per channel, in double
 // (graph/batch_norm_rules.h): training and inference forward, the training
 // backward, the running statistics' update; group norm.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Max and average pooling (engine/op_geometry.h's windows) and max pooling's
 // gradient, in double where they sum.
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reductions in double (mean, sum_to) and broadcast_to.
 #include "backends/ref/ops/ref_ops.h"
 #include "engine/op_geometry.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The reference backend's op families: each file lowers its ops into steps
 // of a RefKernel (ref_kernel.h) and lists them in a table; ref_ops() gathers
 // the tables into the backend's registry. Adding an op to this backend is a

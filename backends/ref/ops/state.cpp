@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // State updates in place on variables: Adam (graph/state_update_rules.h) and
 // the step counter's increment, and assign (a copy into the variable).
 #include "backends/ref/ops/ref_ops.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX's convolutions and linear layers: Conv, ConvTranspose (groups,
 // dilation, asymmetric and auto pads, output_padding and output_shape),
 // BatchNormalization and InstanceNormalization (inference), Gemm and MatMul.

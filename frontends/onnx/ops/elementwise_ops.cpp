@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX's activations and arithmetic: Relu, LeakyRelu, PRelu, Elu, Sigmoid,
 // Tanh, Clip, HardSigmoid, HardSwish, Add, Sub, Mul, Div, Sum (numpy
 // broadcasting, as the engine's), Softmax and LogSoftmax. Integer constants

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX's pooling and image ops: MaxPool, AveragePool (pads, auto_pad,
 // ceil_mode, count_include_pad), GlobalAveragePool, GlobalMaxPool, ReduceMean, LRN,
 // Resize and Upsample (nearest and linear, every coordinate mode but

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ONNX's shape and data-movement ops: Constant, ConstantOfShape, Shape,
 // Identity, Dropout (inference), Cast, Reshape, Flatten, Squeeze, Unsqueeze,
 // Transpose, Concat, Gather, Slice, Pad. On constants they fold on the host

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What ONNX's convolutions and poolings share: 1-D ops run as 2-D ones of
 // height 1, so their per-axis attributes, pads and inputs are brought to the
 // 2-D form (height first) here, and auto_pad SAME_* computes its pads once.
