@@ -80,4 +80,18 @@ inline std::map<std::string, std::vector<double>> run_augmented_step(Backend& be
   return out;
 }
 
+// A backend's f32 step: the forward values against PyTorch's, G_ema after the
+// step against the reference backend's (`ref`).
+inline void expect_augmented_step_matches(Backend& be, Backend& ref) {
+  const auto ours = run_augmented_step(be, DType::f32);
+  const auto theirs = run_augmented_step(ref, DType::f32);
+  for (const char* name : {"C_r", "C_f", "loss_d"})
+    EXPECT_LT(rel_distance(ours.at(name), io::to_f64(augmented_golden().tensors.at(name))), 1e-4) << name;
+  for (const auto& [name, v] : theirs) {
+    if (name.rfind("new.G_ema.", 0) == 0) {
+      EXPECT_LT(rel_distance(ours.at(name), v), 1e-3) << name;
+    }
+  }
+}
+
 }  // namespace rg::testing_golden
