@@ -62,16 +62,23 @@ std::map<std::string, std::string> run_metadata(const TrainOptions& o, const dat
           {"format", "ralsgan-train-state-2"}};
 }
 
+// Options that are written only when they are not these values: runs from
+// before EMA and DiffAugment existed had neither, and a seed-recipe run's
+// train state stays byte for byte what it was then.
+const std::map<std::string, std::string>& absent_means() {
+  static const std::map<std::string, std::string> m = {
+      {"ema_kimg", "0"}, {"ema_rampup", "0"}, {"diffaugment", ""}};
+  return m;
+}
+
 void check_resumable(const std::map<std::string, std::string>& saved, const std::map<std::string, std::string>& now,
                      const std::string& label) {
-  // Runs from before EMA and DiffAugment existed had neither.
-  const std::map<std::string, std::string> absent_means = {
-      {"ema_kimg", "0"}, {"ema_rampup", "0"}, {"diffaugment", ""}};
+  const std::map<std::string, std::string>& absent = absent_means();
   for (const char* key :
        {"format", "seed", "size", "width", "nz", "batch", "lr_g", "lr_d", "real_label", "augment",
         "shuffle", "dataset_images", "dataset_crc32", "ema_kimg", "ema_rampup", "diffaugment"}) {
     auto it = saved.find(key);
-    if (it == saved.end() && absent_means.count(key)) it = absent_means.find(key);
+    if (it == saved.end() && absent.count(key)) it = absent.find(key);
     if (it == saved.end()) throw std::runtime_error(label + ": metadata lacks '" + key + "'; not a ralsgan train state");
     if (it->second != now.at(key))
       throw std::runtime_error(label + ": the run was started with " + key + " = " + it->second + ", now " +
@@ -281,6 +288,8 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
         const uint32_t ema_crc =
             sc.ema ? write_network(p.generator_ema, s, sg.g_params, "G_ema.", step_meta) : 0;
         auto m = run_metadata(opt, ds, data_crc, at_step, at_step / per_epoch);
+        for (const auto& [key, value] : absent_means())
+          if (m.at(key) == value) m.erase(key);
         m["backend"] = be.name;
         m["math"] = be.math;
         m["arithmetic"] =

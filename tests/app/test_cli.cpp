@@ -219,6 +219,10 @@ void check_resume_is_bit_identical(const std::string& backend, const std::string
     EXPECT_EQ(read_bytes(t.path / "one" / "checkpoint" / f), read_bytes(t.path / "two" / "checkpoint" / f)) << f;
   const fs::path ema = t.path / "one" / "checkpoint" / "generator_ema.safetensors";
   EXPECT_EQ(fs::exists(ema), !recipe.empty());
+  // The seed's recipe writes the train state of the runs before EMA and
+  // DiffAugment existed: their options appear only when used.
+  const auto state = io::read_safetensors((t.path / "one" / "checkpoint" / "train_state.safetensors").string());
+  EXPECT_EQ(state.metadata.count("ema_kimg"), recipe.empty() ? 0u : 1u);
   if (!recipe.empty()) {
     EXPECT_EQ(read_bytes(ema),
               read_bytes(t.path / "two" / "checkpoint" / "generator_ema.safetensors"));
