@@ -25,6 +25,12 @@ namespace fs = std::filesystem;
 
 namespace rg::data {
 
+uint64_t fnv1a64(const void* data, std::size_t n, uint64_t h) {
+  const auto* b = static_cast<const uint8_t*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
 uint32_t crc32_of(std::span<const uint8_t> bytes, uint32_t crc) {
   uLong c = crc;
   const uint8_t* p = bytes.data();

@@ -155,5 +155,9 @@ void write_report_json(const BuildReport& report, const std::filesystem::path& j
 
 // CRC-32 (zlib's polynomial) of bytes.
 uint32_t crc32_of(std::span<const uint8_t> bytes, uint32_t crc = 0);
+// FNV-1a 64 of bytes, continuing from `h` (the folder fingerprint, cache
+// names, the detection cache's keys).
+inline constexpr uint64_t kFnv1a64Basis = 0xcbf29ce484222325ull;
+uint64_t fnv1a64(const void* data, std::size_t n, uint64_t h = kFnv1a64Basis);
 
 }  // namespace rg::data

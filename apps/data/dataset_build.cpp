@@ -68,11 +68,8 @@ std::vector<FolderEntry> scan_folder(const fs::path& folder) {
 }
 
 uint64_t folder_fingerprint(const std::vector<FolderEntry>& entries) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  auto mix = [&](const void* p, std::size_t n) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
-  };
+  uint64_t h = kFnv1a64Basis;
+  auto mix = [&](const void* p, std::size_t n) { h = fnv1a64(p, n, h); };
   for (const auto& e : entries) {
     mix(e.relative.data(), e.relative.size());
     const uint8_t zero = 0, dir = e.is_dir;
@@ -112,20 +109,13 @@ Dataset build_from_entries(const fs::path& folder, const std::vector<FolderEntry
                       std::to_string(finished.load()) + " of " + std::to_string(n) + " files");
     const FolderEntry& e = entries[i];
     try {
-      if (clean) {
-        records[i].path = e.relative;
-        if (clean->exclude.count(e.relative)) {
-          reason[i] = "excluded by " + clean->exclude_file;
-          ++counters.excluded;
-        }
-      }
       std::vector<uint8_t> bytes;  // kept for the detection cache's key
-      DecodeResult r;
-      if (reason[i].empty())
-        r = decode_image_file(folder / fs::path(e.relative), clean ? &bytes : nullptr);
-      if (!reason[i].empty()) {
-        // excluded: never read
-      } else if (!r.ok) {
+      if (clean && clean->exclude.count(e.relative)) {  // never read
+        reason[i] = "excluded by " + clean->exclude_file;
+        ++counters.excluded;
+      } else if (DecodeResult r =
+                     decode_image_file(folder / fs::path(e.relative), clean ? &bytes : nullptr);
+                 !r.ok) {
         reason[i] = std::move(r.reason);
       } else if (clean && !clean_image(*clean, bytes, r.image, records[i], counters)) {
         reason[i] = records[i].reason;
@@ -140,11 +130,6 @@ Dataset build_from_entries(const fs::path& folder, const std::vector<FolderEntry
       }
     } catch (const std::exception& ex) {
       reason[i] = std::string("error: ") + ex.what();
-      ok[i] = 0;
-    }
-    if (clean && !ok[i]) {
-      records[i].kept = false;
-      records[i].reason = reason[i];
     }
     ++finished;
     if (options.progress) {
@@ -164,9 +149,13 @@ Dataset build_from_entries(const fs::path& folder, const std::vector<FolderEntry
       if (clean->dedupe) {
         ok[i] = 0;
         reason[i] = "near-duplicate of " + records[i].duplicate_of;
-        records[i].kept = false;
-        records[i].reason = reason[i];
       }
+    }
+    // Each record's decision is the build's own, whatever step made it.
+    for (std::size_t i = 0; i < n; ++i) {
+      records[i].path = entries[i].relative;
+      records[i].kept = ok[i];
+      records[i].reason = ok[i] ? std::string() : reason[i];
     }
   }
   BuildReport rep;
@@ -291,8 +280,7 @@ fs::path cache_path_for(const fs::path& folder, const fs::path& cache_dir, int s
   std::error_code ec;
   fs::path abs = fs::weakly_canonical(fs::absolute(folder, ec), ec);
   const std::string s = abs.generic_string();
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  const uint64_t h = fnv1a64(s.data(), s.size());
   char buf[32];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return cache_dir / ("dataset-" + std::string(buf) + "-" + std::to_string(size) + "-" +

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `ralsgan demo` (docs/contracts.md §7) and `ralsgan eval`.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 
@@ -21,14 +22,29 @@ namespace rg::app {
 namespace fs = std::filesystem;
 
 namespace {
-// A data set's images as the metrics take them.
-std::vector<metrics::Image> images_of(const data::Dataset& ds) {
-  std::vector<metrics::Image> r(ds.size());
-  for (size_t i = 0; i < ds.size(); ++i) {
+// A data set's images (the first `limit`) as the metrics take them.
+std::vector<metrics::Image> images_of(const data::Dataset& ds, size_t limit = SIZE_MAX) {
+  std::vector<metrics::Image> r(std::min(ds.size(), limit));
+  for (size_t i = 0; i < r.size(); ++i) {
     r[i].width = r[i].height = ds.image_size();
     r[i].rgb.assign(ds.image(i), ds.image(i) + ds.image_bytes());
   }
   return r;
+}
+
+// --metrics: a comma-separated list of swd, fid, kid (UsageError naming
+// `command` and the unknown name otherwise).
+std::vector<std::string> metric_names(const std::string& list, const std::string& command) {
+  std::vector<std::string> names;
+  for (size_t p = 0; p <= list.size();) {
+    const size_t q = std::min(list.find(',', p), list.size());
+    const std::string m = list.substr(p, q - p);
+    if (m != "swd" && m != "fid" && m != "kid")
+      throw UsageError(command + ": --metrics takes swd, fid, kid; got '" + m + "'");
+    names.push_back(m);
+    p = q + 1;
+  }
+  return names;
 }
 }  // namespace
 
@@ -47,16 +63,7 @@ void apply_training_metrics_flags(const Flags& f, const std::string& command,
   o.metrics_every = f.integer("metrics-every", 0, int64_t(1) << 40);
   if (o.metrics_every == 0) return;
   o.metrics_count = int(f.integer("metrics-count", 2, 1000000));
-  std::vector<std::string> names;
-  for (size_t start = 0; start <= f.str("metrics").size();) {
-    size_t end = f.str("metrics").find(',', start);
-    if (end == std::string::npos) end = f.str("metrics").size();
-    const std::string m = f.str("metrics").substr(start, end - start);
-    if (m != "swd" && m != "fid" && m != "kid")
-      throw UsageError(command + ": --metrics: '" + m + "' is not one of swd, fid, kid");
-    names.push_back(m);
-    start = end + 1;
-  }
+  const std::vector<std::string> names = metric_names(f.str("metrics"), command);
   const bool inception =
       std::any_of(names.begin(), names.end(), [](const std::string& m) { return m != "swd"; });
   if (inception && !f.has("inception"))
@@ -68,13 +75,7 @@ void apply_training_metrics_flags(const Flags& f, const std::string& command,
   base->seed = o.seed;
   if (f.has("inception")) base->inception = f.str("inception");
   base->real_stats_cache = (o.out / "real_stats.safetensors").string();
-  const size_t n = std::min(real.size(), size_t(o.metrics_count));
-  for (size_t i = 0; i < n; ++i) {
-    metrics::Image im;
-    im.width = im.height = real.image_size();
-    im.rgb.assign(real.image(i), real.image(i) + real.image_bytes());
-    base->real.push_back(std::move(im));
-  }
+  base->real = images_of(real, size_t(o.metrics_count));
   const int size = real.image_size();
   o.measure = [base, names, size](const std::vector<std::vector<uint8_t>>& fakes) {
     metrics::EvalOptions e = *base;
@@ -177,14 +178,7 @@ int cmd_eval(int argc, char** argv) {
   if (!f.parse(argc, argv)) return 0;
   metrics::EvalOptions o;
   std::string list = f.str("metrics");
-  o.metrics.clear();
-  for (size_t p = 0; p <= list.size();) {
-    const size_t q = std::min(list.find(',', p), list.size());
-    const std::string m = list.substr(p, q - p);
-    if (m != "swd" && m != "fid" && m != "kid") throw UsageError("eval: --metrics takes swd, fid, kid; got '" + m + "'");
-    o.metrics.push_back(m);
-    p = q + 1;
-  }
+  o.metrics = metric_names(list, "eval");
   const bool needs_inception = list.find("fid") != std::string::npos || list.find("kid") != std::string::npos;
   if (needs_inception && !f.has("inception"))
     throw UsageError("eval: fid and kid need --inception FILE (pytorch-fid weights converted by "

@@ -101,10 +101,7 @@ def main():
     G, D, x_real, z = base.make_init(cfg["seed"])
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     out = {}
-    for n, t in G.state_dict().items():
-        out["init.G." + n] = t.clone()
-    for n, t in D.state_dict().items():
-        out["init.D." + n] = t.clone()
+    base.capture_states(out, "init.", G=G, D=D)
     out["x_real"], out["z"] = x_real.clone(), z.clone()
     G.train()
     D.train()
@@ -120,12 +117,7 @@ def main():
             b_ema.copy_(b)
     out["C_r"], out["C_f"], out["C_f2"] = C_r.detach(), C_f.detach(), C_f2.detach()
     out["loss_d"], out["loss_g"] = loss_d.detach(), loss_g.detach()
-    for n, t in G.state_dict().items():
-        out["new.G." + n] = t.clone()
-    for n, t in D.state_dict().items():
-        out["new.D." + n] = t.clone()
-    for n, t in G_ema.state_dict().items():
-        out["new.G_ema." + n] = t.clone()
+    base.capture_states(out, "new.", G=G, D=D, G_ema=G_ema)
     meta = {k: repr(v) for k, v in cfg.items()}
     meta.update(torch=torch.__version__, draw_seed=str(DRAW_SEED), step=str(STEP), ema_beta=repr(BETA),
                 diffaugment="color,translation,cutout", dtype="float64")

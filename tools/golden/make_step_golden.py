@@ -83,13 +83,17 @@ def run_both(seed):
     return r64, r32, pre, dgr
 
 
+def capture_states(out, prefix, **nets):
+    """Copies each net's state_dict into out as "<prefix><tag>.<key>" (tag: the keyword)."""
+    for tag, net in nets.items():
+        for n, t in net.state_dict().items():
+            out[prefix + tag + "." + n] = t.clone()
+
+
 def run_step(G, D, x_real, z):
     """One training step, exactly docs/contracts.md §3. Returns {name: tensor}."""
     out = {}
-    for n, t in G.state_dict().items():
-        out["init.G." + n] = t.clone()
-    for n, t in D.state_dict().items():
-        out["init.D." + n] = t.clone()
+    capture_states(out, "init.", G=G, D=D)
     out["x_real"], out["z"] = x_real.clone(), z.clone()
     G.train()
     D.train()
@@ -112,10 +116,7 @@ def run_step(G, D, x_real, z):
 
     out["C_r"], out["C_f"], out["C_f2"] = C_r.detach().clone(), C_f.detach().clone(), C_f2.detach().clone()
     out["loss_d"], out["loss_g"] = loss_d.detach().clone(), loss_g.detach().clone()
-    for n, t in G.state_dict().items():
-        out["new.G." + n] = t.clone()
-    for n, t in D.state_dict().items():
-        out["new.D." + n] = t.clone()
+    capture_states(out, "new.", G=G, D=D)
     for tag, net, opt in (("D", D, optD), ("G", G, optG)):
         for n, p in net.named_parameters():
             s = opt.state[p]

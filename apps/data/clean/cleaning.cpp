@@ -59,10 +59,7 @@ bool clean_image(const CleanOptions& o, std::span<const uint8_t> bytes, Image& i
   rec.width = image.width;
   rec.height = image.height;
   if (o.thumbnail_size > 0) make_thumbnail(image, o.thumbnail_size, rec);
-  if (!o.detector) {
-    rec.kept = true;
-    return true;
-  }
+  if (!o.detector) return true;
   const float floor =
       std::min(o.detections ? o.detections->floor() : kCandidateFloor, o.select.min_score);
   std::vector<Detection> candidates;
@@ -81,10 +78,8 @@ bool clean_image(const CleanOptions& o, std::span<const uint8_t> bytes, Image& i
   rec.used = std::move(d.used);
   if (!d.kept) {
     rec.reason = std::move(d.reason);
-    ++counters.no_detection;
     return false;
   }
-  rec.kept = true;
   rec.cropped = true;
   rec.crop = d.crop;
   if (d.crop != CropRect{0, 0, image.width, image.height}) image = crop_image(image, d.crop);

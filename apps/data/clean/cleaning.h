@@ -43,11 +43,13 @@ std::set<std::string> read_exclude_list(const std::filesystem::path& file);
 
 // Counts for the summary line (atomic: updated from worker threads).
 struct CleanCounters {
-  std::atomic<size_t> network_runs{0}, cached{0}, excluded{0}, no_detection{0};
+  std::atomic<size_t> network_runs{0}, cached{0}, excluded{0};
 };
 
 // Decides about one decoded image: detects (or finds in the cache), decides
-// and crops `image` in place. Returns false with rec.reason when it is skipped.
+// and crops `image` in place, filling rec's size, thumbnail, detections and
+// crop. Returns false with rec.reason when it is skipped (the build then
+// sets rec.kept and rec.reason for every file).
 bool clean_image(const CleanOptions& options, std::span<const uint8_t> file_bytes, Image& image,
                  ImageRecord& rec, CleanCounters& counters);
 

@@ -12,16 +12,12 @@
 #include <stdexcept>
 
 #include "apps/data/clean/class_names.h"
+#include "apps/data/dataset.h"
 #include "apps/data/read_file.h"
 
 namespace rg::data {
 
 namespace fs = std::filesystem;
-
-uint64_t fnv1a64(const uint8_t* data, size_t n, uint64_t h) {
-  for (size_t i = 0; i < n; ++i) h = (h ^ data[i]) * 0x100000001b3ull;
-  return h;
-}
 
 struct Detector::NetPool {
   std::mutex mutex;
@@ -134,6 +130,20 @@ void check_darknet_weights_size(cv::dnn::Net& net, const std::vector<uint8_t>& w
                              " weights): truncated, or weights of another network");
 }
 
+// A network from a detector's bytes (Darknet when there is a cfg), on
+// OpenCV's own CPU code.
+std::unique_ptr<cv::dnn::Net> make_net(const std::vector<uint8_t>& model,
+                                       const std::vector<uint8_t>& config) {
+  auto net =
+      std::make_unique<cv::dnn::Net>(config.empty() ? cv::dnn::readNetFromONNX(model)
+                                                    : cv::dnn::readNetFromDarknet(config, model));
+  if (!net->empty()) {
+    net->setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net->setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  }
+  return net;
+}
+
 bool looks_like_darknet_weights(const fs::path& p) {
   return p.extension() == ".weights";
 }
@@ -187,13 +197,9 @@ Detector::Detector(const DetectorFiles& files) : files_(files), pool_(std::make_
   std::unique_ptr<cv::dnn::Net> net;
   std::vector<cv::Mat> outs;
   try {
-    net = std::make_unique<cv::dnn::Net>(
-        darknet ? cv::dnn::readNetFromDarknet(config_bytes_, model_bytes_)
-                : cv::dnn::readNetFromONNX(model_bytes_));
+    net = make_net(model_bytes_, config_bytes_);
     if (net->empty()) throw std::runtime_error("OpenCV made an empty network from it");
     if (darknet) check_darknet_weights_size(*net, model_bytes_, files.config);
-    net->setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-    net->setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
     cv::Mat grey(input_, input_, CV_8UC3, cv::Scalar(114, 114, 114));
     net->setInput(cv::dnn::blobFromImage(grey, 1.0 / 255, cv::Size(input_, input_)));
     net->forward(outs, net->getUnconnectedOutLayersNames());
@@ -248,13 +254,7 @@ std::vector<Detection> Detector::detect(const Image& image, float floor) const {
       pool_->idle.pop_back();
     }
   }
-  if (!net) {
-    net = std::make_unique<cv::dnn::Net>(
-        layout_ == YoloLayout::kDarknet ? cv::dnn::readNetFromDarknet(config_bytes_, model_bytes_)
-                                        : cv::dnn::readNetFromONNX(model_bytes_));
-    net->setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-    net->setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-  }
+  if (!net) net = make_net(model_bytes_, config_bytes_);
   const InputPlacement p = placement(image.width, image.height);
   // The image (RGB, as YOLO expects) drawn into the input; INTER_LINEAR as
   // both ultralytics and Darknet's OpenCV samples resize.

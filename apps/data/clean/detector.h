@@ -58,7 +58,4 @@ class Detector {
   std::unique_ptr<NetPool> pool_;
 };
 
-// FNV-1a 64 over bytes, continuing from `h`.
-uint64_t fnv1a64(const uint8_t* data, size_t n, uint64_t h = 0xcbf29ce484222325ull);
-
 }  // namespace rg::data
