@@ -1,86 +1,332 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Each kernel names the reference loop it reproduces. Geometry comes from a
+ * validated record (rg_plan.c): every index below stays inside its tensor. */
 #include "rg_kernels.h"
 
 #include <math.h>
 #include <string.h>
 
-void rg_conv_transpose2d(const rg_kernel_record* r, const float* x, rg_weights w, float* y,
-                         float* col) {
-  const size_t M = (size_t)r->cy * r->kh * r->kw, K = r->cx, N = (size_t)r->hx * r->wx;
-  const size_t y_image = (size_t)r->cy * r->hy * r->wy;
-  for (size_t img = 0; img < r->n; ++img) {
-    const float* xn = x + img * K * N;
-    float* yn = y + img * y_image;
-    /* col[M, N] = w[K, M]^T * xn[K, N] (conv_ref.cpp matmul_at). */
-    memset(col, 0, M * N * sizeof(float));
-    for (size_t k = 0; k < K; ++k) {
-      const float* bk = xn + k * N;
-      for (size_t i = 0; i < M; ++i) {
-        const float a = rg_weight(w, k * M + i);
-        if (a == 0.0f) continue;
-        float* ci = col + i * N;
-        for (size_t j = 0; j < N; ++j) ci[j] += a * bk[j];
-      }
-    }
-    /* yn = col2im(col) (conv_ref.cpp col2im). */
-    memset(yn, 0, y_image * sizeof(float));
-    for (size_t c = 0; c < r->cy; ++c)
-      for (size_t i = 0; i < r->kh; ++i)
-        for (size_t j = 0; j < r->kw; ++j) {
-          const float* row = col + ((c * r->kh + i) * r->kw + j) * N;
-          for (size_t oh = 0; oh < r->hx; ++oh) {
-            const long ih = (long)(oh * r->stride_h + i) - (long)r->pad_h;
-            if (ih < 0 || ih >= (long)r->hy) continue;
-            float* yrow = yn + (c * r->hy + (size_t)ih) * r->wy;
-            for (size_t ow = 0; ow < r->wx; ++ow) {
-              const long iw = (long)(ow * r->stride_w + j) - (long)r->pad_w;
-              if (iw >= 0 && iw < (long)r->wy) yrow[iw] += row[oh * r->wx + ow];
-            }
-          }
-        }
-  }
+#define P(name) ((size_t)p[name])
+
+/* ---- Convolutions (backends/ref/conv_ref.cpp) ---- */
+
+typedef struct conv_geo {
+  size_t n, cin, h, w, cout, ho, wo, kh, kw, groups, sh, sw, ph, pw, dh, dw;
+  size_t gin, gout, rows, cols; /* per group: input/output channels, im2col rows and columns */
+} conv_geo;
+
+static conv_geo conv_geometry(const uint32_t* p) {
+  conv_geo g;
+  g.n = P(RG_P_CONV_N), g.cin = P(RG_P_CONV_CIN), g.h = P(RG_P_CONV_H), g.w = P(RG_P_CONV_W);
+  g.cout = P(RG_P_CONV_COUT), g.ho = P(RG_P_CONV_HO), g.wo = P(RG_P_CONV_WO);
+  g.kh = P(RG_P_CONV_KH), g.kw = P(RG_P_CONV_KW), g.groups = P(RG_P_CONV_GROUPS);
+  g.sh = P(RG_P_CONV_SH), g.sw = P(RG_P_CONV_SW), g.ph = P(RG_P_CONV_PH), g.pw = P(RG_P_CONV_PW);
+  g.dh = P(RG_P_CONV_DH), g.dw = P(RG_P_CONV_DW);
+  g.gin = g.cin / g.groups, g.gout = g.cout / g.groups;
+  g.rows = g.gin * g.kh * g.kw, g.cols = g.ho * g.wo;
+  return g;
 }
 
-void rg_batch_norm(const rg_kernel_record* r, const float* x, rg_weights gamma, rg_weights beta,
-                   rg_weights mean, rg_weights var, float* y) {
-  const size_t C = r->cx, HW = (size_t)r->hx * r->wx;
+/* The input row (column) of output row oh and tap i, or -1 outside the input. */
+static int64_t tap(size_t o, size_t s, size_t i, size_t d, size_t pad, size_t len) {
+  const int64_t v = (int64_t)o * (int64_t)s + (int64_t)i * (int64_t)d - (int64_t)pad;
+  return v >= 0 && v < (int64_t)len ? v : -1;
+}
+
+/* im2col of one group: x points at its first input channel. */
+static void im2col(const conv_geo* g, const float* x, float* col) {
+  for (size_t c = 0; c < g->gin; ++c)
+    for (size_t i = 0; i < g->kh; ++i)
+      for (size_t j = 0; j < g->kw; ++j) {
+        float* row = col + ((c * g->kh + i) * g->kw + j) * g->cols;
+        for (size_t oh = 0; oh < g->ho; ++oh) {
+          const int64_t ih = tap(oh, g->sh, i, g->dh, g->ph, g->h);
+          for (size_t ow = 0; ow < g->wo; ++ow) {
+            const int64_t iw = tap(ow, g->sw, j, g->dw, g->pw, g->w);
+            row[oh * g->wo + ow] =
+                ih >= 0 && iw >= 0 ? x[(c * g->h + (size_t)ih) * g->w + (size_t)iw] : 0.0f;
+          }
+        }
+      }
+}
+
+/* col2im of one group: x = 0, then each column element added at its input position. */
+static void col2im(const conv_geo* g, const float* col, float* x) {
+  memset(x, 0, g->gin * g->h * g->w * sizeof(float));
+  for (size_t c = 0; c < g->gin; ++c)
+    for (size_t i = 0; i < g->kh; ++i)
+      for (size_t j = 0; j < g->kw; ++j) {
+        const float* row = col + ((c * g->kh + i) * g->kw + j) * g->cols;
+        for (size_t oh = 0; oh < g->ho; ++oh) {
+          const int64_t ih = tap(oh, g->sh, i, g->dh, g->ph, g->h);
+          if (ih < 0) continue;
+          float* xrow = x + (c * g->h + (size_t)ih) * g->w;
+          for (size_t ow = 0; ow < g->wo; ++ow) {
+            const int64_t iw = tap(ow, g->sw, j, g->dw, g->pw, g->w);
+            if (iw >= 0) xrow[iw] += row[oh * g->wo + ow];
+          }
+        }
+      }
+}
+
+/* c[i, :] += a * b[:], the one inner loop of both GEMMs. */
+static void axpy_row(float* restrict c, float a, const float* restrict b, size_t n) {
+  for (size_t j = 0; j < n; ++j) c[j] += a * b[j];
+}
+
+void rg_conv2d(const uint32_t* p, const float* x, rg_typed w, float* y, float* col) {
+  const conv_geo g = conv_geometry(p);
+  const size_t gi = g.gin * g.h * g.w, go = g.gout * g.cols, gw = g.gout * g.rows;
+  for (size_t n = 0; n < g.n; ++n)
+    for (size_t k = 0; k < g.groups; ++k) {
+      im2col(&g, x + (n * g.groups + k) * gi, col);
+      /* y_g[M, N] = w_g[M, K] * col[K, N] (conv_ref.cpp matmul): row by row, K ascending. */
+      float* yg = y + (n * g.groups + k) * go;
+      for (size_t i = 0; i < g.gout; ++i) {
+        float* ci = yg + i * g.cols;
+        memset(ci, 0, g.cols * sizeof(float));
+        for (size_t kk = 0; kk < g.rows; ++kk) {
+          const float a = rg_typed_at(w, k * gw + i * g.rows + kk);
+          if (a != 0.0f) axpy_row(ci, a, col + kk * g.cols, g.cols);
+        }
+      }
+    }
+}
+
+void rg_conv_transpose2d(const uint32_t* p, const float* dy, rg_typed w, float* dx, float* col) {
+  const conv_geo g = conv_geometry(p);
+  const size_t gi = g.gin * g.h * g.w, go = g.gout * g.cols, gw = g.gout * g.rows;
+  for (size_t n = 0; n < g.n; ++n)
+    for (size_t k = 0; k < g.groups; ++k) {
+      /* col[M, N] = w_g[K, M]^T * dy_g[K, N] (conv_ref.cpp matmul_at), K outer. */
+      const float* b = dy + (n * g.groups + k) * go;
+      memset(col, 0, g.rows * g.cols * sizeof(float));
+      for (size_t kk = 0; kk < g.gout; ++kk)
+        for (size_t i = 0; i < g.rows; ++i) {
+          const float a = rg_typed_at(w, k * gw + kk * g.rows + i);
+          if (a != 0.0f) axpy_row(col + i * g.cols, a, b + kk * g.cols, g.cols);
+        }
+      col2im(&g, col, dx + (n * g.groups + k) * gi);
+    }
+}
+
+/* ---- Batch norm (backends/ref/ops/normalization.cpp, graph/batch_norm_rules.h) ---- */
+
+void rg_batch_norm(const uint32_t* p, double eps, const float* x, rg_typed gamma, rg_typed beta,
+                   rg_typed mean, rg_typed var, float* y) {
+  const size_t N = P(RG_P_BN_N), C = P(RG_P_BN_C), HW = P(RG_P_BN_H) * P(RG_P_BN_W);
   for (size_t c = 0; c < C; ++c) {
-    const double mu = (double)rg_weight(mean, c);
-    const double inv = 1.0 / sqrt((double)rg_weight(var, c) + r->eps);
-    const double g = (double)rg_weight(gamma, c), b = (double)rg_weight(beta, c);
-    for (size_t i = 0; i < r->n; ++i) {
+    const double mu = (double)rg_typed_at(mean, c);
+    const double inv = 1.0 / sqrt((double)rg_typed_at(var, c) + eps);
+    const double g = (double)rg_typed_at(gamma, c), b = (double)rg_typed_at(beta, c);
+    for (size_t i = 0; i < N; ++i) {
       const size_t base = (i * C + c) * HW;
-      for (size_t k = 0; k < HW; ++k)
-        y[base + k] = (float)(((double)x[base + k] - mu) * inv * g + b);
+      for (size_t k = 0; k < HW; ++k) y[base + k] = (float)(((double)x[base + k] - mu) * inv * g + b);
     }
   }
 }
 
-void rg_epilogue(const rg_kernel_record* r, float* y, size_t n, size_t channels, size_t plane,
-                 rg_weights bias) {
-  if (r->epilogue_count == 0) return;
-  for (size_t i = 0; i < n; ++i)
-    for (size_t c = 0; c < channels; ++c) {
-      float* p = y + (i * channels + c) * plane;
-      const float b = bias.p ? rg_weight(bias, c) : 0.0f;
-      for (size_t e = 0; e < plane; ++e) {
-        float v = p[e];
-        for (uint32_t k = 0; k < r->epilogue_count; ++k) {
-          switch (r->epilogue[k]) {
-            case RG_EPI_RELU:
-              v = v > 0.0f ? v : 0.0f;
-              break;
-            case RG_EPI_TANH:
-              v = tanhf(v);
-              break;
-            case RG_EPI_ADD_CHANNEL:
-              v = v + b;
-              break;
-            default:
-              break; /* refused by validation */
+/* ---- Pooling (engine/plane_loops.h pool2d_plane, engine/op_geometry.cpp windows) ---- */
+
+/* Taps t0 + i * d (i < k) inside [0, len): the first, and one past the last. */
+static void taps_inside(int64_t t0, int64_t k, int64_t d, int64_t len, int64_t* first, int64_t* end) {
+  const int64_t f = t0 >= 0 ? t0 : t0 + (-t0 + d - 1) / d * d;
+  int64_t last_i = t0 + (k - 1) * d < len ? k - 1 : (len - 1 - t0) / d;
+  if (last_i > k - 1) last_i = k - 1;
+  const int64_t last = t0 + last_i * d;
+  *first = f;
+  *end = last >= f ? last + 1 : f;
+}
+
+void rg_pool(const uint32_t* p, const float* x, float* y) {
+  const int64_t h = (int64_t)p[RG_P_POOL_H], w = (int64_t)p[RG_P_POOL_W];
+  const int64_t ho = (int64_t)p[RG_P_POOL_HO], wo = (int64_t)p[RG_P_POOL_WO];
+  const int64_t kh = (int64_t)p[RG_P_POOL_KH], kw = (int64_t)p[RG_P_POOL_KW];
+  const int64_t sh = (int64_t)p[RG_P_POOL_SH], sw = (int64_t)p[RG_P_POOL_SW];
+  const int64_t ph = (int64_t)p[RG_P_POOL_PH], pw = (int64_t)p[RG_P_POOL_PW];
+  const int64_t ph_end = (int64_t)p[RG_P_POOL_PH_END], pw_end = (int64_t)p[RG_P_POOL_PW_END];
+  const int64_t dh = (int64_t)p[RG_P_POOL_DH], dw = (int64_t)p[RG_P_POOL_DW];
+  const int max = p[RG_P_POOL_MAX] != 0, include_pad = p[RG_P_POOL_COUNT_INCLUDE_PAD] != 0;
+  for (size_t plane = 0; plane < P(RG_P_POOL_PLANES); ++plane) {
+    const float* xp = x + plane * (size_t)(h * w);
+    float* yp = y + plane * (size_t)(ho * wo);
+    for (int64_t oh = 0; oh < ho; ++oh)
+      for (int64_t ow = 0; ow < wo; ++ow) {
+        const int64_t h0 = oh * sh - ph, w0 = ow * sw - pw;
+        int64_t hs, h1, ws, w1;
+        taps_inside(h0, kh, dh, h, &hs, &h1);
+        taps_inside(w0, kw, dw, w, &ws, &w1);
+        float* out = yp + oh * wo + ow;
+        if (max) {
+          /* The first maximum; a NaN wins (pool_window_argmax). An empty window
+           * (only possible in a hand-made plan) gives -inf. */
+          if (hs >= h1 || ws >= w1) {
+            *out = -INFINITY;
+            continue;
           }
+          int64_t best = hs * w + ws;
+          for (int64_t i = hs; i < h1; i += dh)
+            for (int64_t j = ws; j < w1; j += dw) {
+              const float v = xp[i * w + j];
+              if (v > xp[best] || (isnan(v) && !isnan(xp[best]))) best = i * w + j;
+            }
+          *out = xp[best];
+          continue;
         }
-        p[e] = v;
+        double sum = 0;
+        for (int64_t i = hs; i < h1; i += dh)
+          for (int64_t j = ws; j < w1; j += dw) sum += (double)xp[i * w + j];
+        int64_t count;
+        if (!include_pad) {
+          count = ((h1 - hs + dh - 1) / dh) * ((w1 - ws + dw - 1) / dw);
+        } else { /* PoolGeometry::average_count: the padding counts, a window's part past it not */
+          int64_t rows = (h + ph_end - h0 + dh - 1) / dh, cols = (w + pw_end - w0 + dw - 1) / dw;
+          if (rows > kh) rows = kh;
+          if (cols > kw) cols = kw;
+          count = rows * cols;
+        }
+        *out = (float)(sum / (double)count);
       }
+  }
+}
+
+/* ---- MatMul (backends/ref/ops/linear.cpp): per output, k ascending, in double ---- */
+
+void rg_matmul(const uint32_t* p, rg_typed a, rg_typed b, float* y) {
+  const size_t batch = P(RG_P_MM_BATCH), M = P(RG_P_MM_M), K = P(RG_P_MM_K), N = P(RG_P_MM_N);
+  const int ta = p[RG_P_MM_TA] != 0, tb = p[RG_P_MM_TB] != 0;
+  for (size_t t = 0; t < batch; ++t) {
+    const size_t ao = t * P(RG_P_MM_A_STRIDE), bo = t * P(RG_P_MM_B_STRIDE);
+    float* yt = y + t * M * N;
+    for (size_t i = 0; i < M; ++i)
+      for (size_t j = 0; j < N; ++j) {
+        double acc = 0;
+        for (size_t k = 0; k < K; ++k)
+          acc += (double)rg_typed_at(a, ao + (ta ? k * M + i : i * K + k)) *
+                 (double)rg_typed_at(b, bo + (tb ? j * K + k : k * N + j));
+        yt[i * N + j] = (float)acc;
+      }
+  }
+}
+
+/* ---- Reduce (engine/strided_walk.h reduce_in_double) ---- */
+
+void rg_reduce(const uint32_t* p, const float* x, double* acc, float* y) {
+  const size_t rank = P(RG_P_RED_RANK), inn = P(RG_P_RED_IN), outn = P(RG_P_RED_OUT);
+  const double scale = p[RG_P_RED_MEAN] ? (double)outn / (double)inn : 1.0;
+  if (outn == 1) { /* the same sums, without the walk */
+    double s = 0;
+    for (size_t e = 0; e < inn; ++e) s += (double)x[e];
+    y[0] = (float)(s * scale);
+    return;
+  }
+  for (size_t i = 0; i < outn; ++i) acc[i] = 0.0;
+  size_t idx[RG_PLAN_MAX_RANK] = {0}, off = 0;
+  const uint32_t* dims = p + RG_P_RED_DIMS;
+  const uint32_t* strides = p + RG_P_RED_STRIDES;
+  for (size_t e = 0; e < inn; ++e) {
+    acc[off] += (double)x[e];
+    for (size_t d = rank; d-- > 0;) {
+      off += strides[d];
+      if (++idx[d] < dims[d]) break;
+      off -= (size_t)strides[d] * dims[d];
+      idx[d] = 0;
     }
+  }
+  for (size_t i = 0; i < outn; ++i) y[i] = (float)(acc[i] * scale);
+}
+
+/* ---- Softmax and log_softmax (engine/plane_loops.h softmax_row) ---- */
+
+void rg_softmax(const uint32_t* p, const float* x, float* y) {
+  const size_t L = P(RG_P_SM_LENGTH), S = P(RG_P_SM_INNER);
+  const int softmax = p[RG_P_SM_SOFTMAX] != 0;
+  for (size_t r = 0; r < P(RG_P_SM_ROWS); ++r) {
+    const size_t b = (r / S) * L * S + r % S;
+    double m = -HUGE_VAL, sum = 0;
+    for (size_t i = 0; i < L; ++i) {
+      const double v = (double)x[b + i * S];
+      m = m < v ? v : m; /* std::max(m, v) */
+    }
+    for (size_t i = 0; i < L; ++i) sum += exp((double)x[b + i * S] - m);
+    const double lse = m + log(sum);
+    for (size_t i = 0; i < L; ++i) {
+      const double v = (double)x[b + i * S];
+      y[b + i * S] = (float)(softmax ? exp(v - m) / sum : v - lse);
+    }
+  }
+}
+
+/* ---- Copies (concat, transpose, broadcast_to) and fill ---- */
+
+void rg_copy(const uint32_t* p, rg_typed x, float* y) {
+  const size_t rank = P(RG_P_COPY_RANK);
+  const uint32_t* dims = p + RG_P_COPY_DIMS;
+  const uint32_t* src = p + RG_P_COPY_SRC;
+  const uint32_t* dst = p + RG_P_COPY_DST;
+  size_t count = 1, idx[RG_PLAN_MAX_RANK] = {0}, si = 0, di = 0;
+  for (size_t d = 0; d < rank; ++d) count *= dims[d];
+  for (size_t e = 0; e < count; ++e) {
+    y[di] = rg_typed_at(x, si);
+    for (size_t d = rank; d-- > 0;) {
+      si += src[d], di += dst[d];
+      if (++idx[d] < dims[d]) break;
+      si -= (size_t)src[d] * dims[d], di -= (size_t)dst[d] * dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+void rg_fill(const uint32_t* p, double value, float* y) {
+  const float v = (float)value;
+  for (size_t i = 0; i < P(RG_P_FILL_COUNT_ELEMENTS); ++i) y[i] = v;
+}
+
+/* ---- Elementwise chains (backends/ref/elementwise_ref.cpp) ---- */
+
+static float chain_apply(uint32_t op, float x, float y, float z) {
+  switch (op) {
+    case RG_CHAIN_ADD:
+      return x + y;
+    case RG_CHAIN_SUB:
+      return x - y;
+    case RG_CHAIN_MUL:
+      return x * y;
+    case RG_CHAIN_DIV:
+      return x / y;
+    case RG_CHAIN_TANH:
+      return tanhf(x);
+    case RG_CHAIN_EXP:
+      return expf(x);
+    default: /* RG_CHAIN_SELECT_POSITIVE; validation refuses others */
+      return x > 0.0f ? y : z;
+  }
+}
+
+void rg_chain(const rg_chain_record* c, const rg_chain_operands* o) {
+  float r[RG_CHAIN_MAX_REGS] = {0};
+  for (uint32_t i = 0; i < c->n_consts; ++i) r[c->consts[i].reg] = c->consts[i].value;
+  size_t total = 1, idx[RG_PLAN_MAX_RANK] = {0};
+  for (uint32_t d = 0; d < c->rank; ++d) total *= c->dims[d];
+  for (size_t e = 0; e < total; ++e) {
+    for (uint32_t k = 0; k < c->n_loads; ++k) {
+      const rg_chain_load* l = &c->loads[k];
+      size_t off = e;
+      if (!l->full) {
+        off = 0;
+        for (uint32_t d = 0; d < c->rank; ++d) off += idx[d] * l->strides[d];
+      }
+      r[l->reg] = rg_typed_at(o->load[k], off);
+    }
+    for (uint32_t k = 0; k < c->n_code; ++k) {
+      const rg_chain_instr* in = &c->code[k];
+      r[in->out] = chain_apply(in->op, r[in->x], in->y != RG_CHAIN_NO_REG ? r[in->y] : 0.0f,
+                               in->z != RG_CHAIN_NO_REG ? r[in->z] : 0.0f);
+    }
+    for (uint32_t k = 0; k < c->n_stores; ++k) o->store[k][e] = r[c->stores[k].reg];
+    for (uint32_t d = c->rank; d-- > 0;) {
+      if (++idx[d] < c->dims[d]) break;
+      idx[d] = 0;
+    }
+  }
 }

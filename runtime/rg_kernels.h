@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The generator's kernels, with the reference backend's arithmetic
- * (backends/ref/conv_ref.cpp, ref_backend.cpp, elementwise_ref.cpp): the same
- * operations in the same order, f32 products and sums without contraction
- * into FMA (both are built with -ffp-contract=off), batch norm in double. */
+/* The runtime's kernels, with the reference backend's arithmetic
+ * (backends/ref/): the same operations in the same order, f32 products and
+ * sums without contraction into FMA (both are built with -ffp-contract=off),
+ * batch norm, matmul, pooling averages, reductions and softmax in double.
+ * Each takes its validated kernel record and the operands' addresses. */
 #ifndef RG_KERNELS_H
 #define RG_KERNELS_H
 
@@ -16,14 +17,14 @@
 extern "C" {
 #endif
 
-/* A weight tensor in the weights section, f32 or bf16 (enum rg_weight_type). */
-typedef struct rg_weights {
+/* A tensor that may live in the weights section: f32 or bf16 (enum rg_weight_type). */
+typedef struct rg_typed {
   const void* p;
   uint32_t type;
-} rg_weights;
+} rg_typed;
 
-/* Weight i as f32 (bf16 widens exactly). */
-static inline float rg_weight(rg_weights w, size_t i) {
+/* Element i as f32 (bf16 widens exactly). */
+static inline float rg_typed_at(rg_typed w, size_t i) {
   if (w.type == RG_WEIGHTS_BF16) {
     uint16_t h;
     memcpy(&h, (const uint8_t*)w.p + 2 * i, sizeof h);
@@ -35,19 +36,29 @@ static inline float rg_weight(rg_weights w, size_t i) {
   return ((const float*)w.p)[i];
 }
 
-/* y = conv_transpose2d(x, w) per image as the reference backend's
- * conv2d_backward_data: col = W^T * x (K-outer rank-1 updates that skip zero
- * weights), then y = col2im(col). col: cy*kh*kw*hx*wx floats of scratch. */
-void rg_conv_transpose2d(const rg_kernel_record* r, const float* x, rg_weights w, float* y,
-                         float* col);
+/* conv2d per image and group: im2col, then y_row += w * col_row over the
+ * reduction index in increasing order (zero weights skipped). */
+void rg_conv2d(const uint32_t* p, const float* x, rg_typed w, float* y, float* col);
+/* conv2d's backward-data (= conv_transpose2d): col = W^T * dy (rank-1 updates,
+ * zero weights skipped), then dx = col2im(col). */
+void rg_conv_transpose2d(const uint32_t* p, const float* dy, rg_typed w, float* dx, float* col);
+/* Inference batch norm over x [n, c, h * w] with running statistics, in double. */
+void rg_batch_norm(const uint32_t* p, double eps, const float* x, rg_typed gamma, rg_typed beta,
+                   rg_typed mean, rg_typed var, float* y);
+void rg_pool(const uint32_t* p, const float* x, float* y);
+void rg_matmul(const uint32_t* p, rg_typed a, rg_typed b, float* y);
+/* acc: p[RG_P_RED_OUT] doubles (unused when the output is one element). */
+void rg_reduce(const uint32_t* p, const float* x, double* acc, float* y);
+void rg_softmax(const uint32_t* p, const float* x, float* y);
+void rg_copy(const uint32_t* p, rg_typed x, float* y);
+void rg_fill(const uint32_t* p, double value, float* y);
 
-/* Inference batch norm over x [n, c, hw] with running statistics, in double. */
-void rg_batch_norm(const rg_kernel_record* r, const float* x, rg_weights gamma, rg_weights beta,
-                   rg_weights mean, rg_weights var, float* y);
-
-/* The fused elementwise chain, in place on y [n, channels, plane]. */
-void rg_epilogue(const rg_kernel_record* r, float* y, size_t n, size_t channels, size_t plane,
-                 rg_weights bias);
+/* One chain's operands, resolved: loads (typed) and stores. */
+typedef struct rg_chain_operands {
+  rg_typed load[RG_CHAIN_MAX_LOADS];
+  float* store[RG_CHAIN_MAX_STORES];
+} rg_chain_operands;
+void rg_chain(const rg_chain_record* c, const rg_chain_operands* o);
 
 #ifdef __cplusplus
 }

@@ -7,66 +7,90 @@
 #include "rg_runtime.h"
 
 typedef struct regions {
-  uint8_t* base[RG_REGION_IMAGES + 1]; /* indexed by enum rg_region */
+  const rg_plan_header* h;
+  uint8_t* arena;
+  const uint8_t* weights;
 } regions;
-
-static int aligned(const void* p) {
-  return (uintptr_t)p % sizeof(float) == 0;
-}
 
 static int disjoint(const void* a, uint64_t a_bytes, const void* b, uint64_t b_bytes) {
   const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
   return a_bytes == 0 || b_bytes == 0 || x + a_bytes <= y || y + b_bytes <= x;
 }
 
+/* An arena tensor (null when the slot is unused). */
 static float* at(const regions* g, const rg_tensor_ref* t) {
-  return t->region == RG_REGION_NONE ? 0 : (float*)(void*)(g->base[t->region] + (size_t)t->offset);
+  return t->region == RG_REGION_ARENA ? (float*)(void*)(g->arena + (size_t)t->offset) : 0;
 }
 
-/* A weight tensor (null when the slot is unused), typed as the plan's weights are. */
-static rg_weights weights_at(const regions* g, const rg_plan_header* h, const rg_tensor_ref* t) {
-  const rg_weights w = {t->region == RG_REGION_NONE ? 0 : g->base[t->region] + (size_t)t->offset,
-                        h->dtype};
-  return w;
+/* A tensor in the arena (f32) or the weights (header.dtype). */
+static rg_typed typed(const regions* g, const rg_tensor_ref* t) {
+  rg_typed r = {0, RG_WEIGHTS_F32};
+  if (t->region == RG_REGION_ARENA) r.p = g->arena + (size_t)t->offset;
+  if (t->region == RG_REGION_WEIGHTS) r.p = g->weights + (size_t)t->offset, r.type = g->h->dtype;
+  return r;
 }
 
-rg_status rg_run(const rg_plan* plan, const void* weights, void* arena, const float* latents,
-                 float* images) {
-  if (!plan || !plan->bytes || !weights || !latents || !images ||
-      (!arena && plan->header.arena_bytes))
-    return RG_ERR_NULL;
-  if (!aligned(weights) || !aligned(arena) || !aligned(latents) || !aligned(images))
+static void run_chain(const regions* g, const rg_plan* plan, uint32_t index) {
+  rg_chain_record c;
+  rg_plan_chain(plan, index, &c);
+  rg_chain_operands o;
+  for (uint32_t k = 0; k < c.n_loads; ++k) o.load[k] = typed(g, &c.loads[k].t);
+  for (uint32_t k = 0; k < c.n_stores; ++k) o.store[k] = at(g, &c.stores[k].t);
+  rg_chain(&c, &o);
+}
+
+rg_status rg_run(const rg_plan* plan, const void* weights, void* arena) {
+  if (!plan || !plan->bytes || !weights || (!arena && plan->header.arena_bytes)) return RG_ERR_NULL;
+  if ((uintptr_t)weights % sizeof(float) != 0 || (uintptr_t)arena % sizeof(double) != 0)
     return RG_ERR_MISALIGNED;
   const rg_plan_header* h = &plan->header;
-  /* The weights may be read by all; what is written must not alias anything. */
-  const void* ptr[] = {arena, weights, latents, images};
-  const uint64_t len[] = {h->arena_bytes, h->weights_bytes, h->latents_bytes, h->images_bytes};
-  for (int i = 0; i < 4; ++i)
-    for (int j = i + 1; j < 4; ++j)
-      if (!disjoint(ptr[i], len[i], ptr[j], len[j])) return RG_ERR_OVERLAP;
-  regions g = {{0, (uint8_t*)arena, (uint8_t*)(uintptr_t)weights, (uint8_t*)(uintptr_t)latents,
-                (uint8_t*)images}};
+  if (!disjoint(arena, h->arena_bytes, weights, h->weights_bytes)) return RG_ERR_OVERLAP;
+  const regions g = {h, (uint8_t*)arena, (const uint8_t*)weights};
   for (uint32_t k = 0; k < h->kernel_count; ++k) {
     rg_kernel_record r;
     rg_plan_kernel(plan, k, &r);
-    /* Checked again (cheap): the plan's bytes are the caller's and may have changed since
-     * validation. */
-    const rg_status s = rg_check_kernel(h, &r);
+    /* Checked again (cheap): the plan's bytes are the caller's and may have
+     * changed since validation. A chain's record is checked here too. */
+    const rg_status s = rg_check_kernel(plan, &r);
     if (s != RG_OK) return s;
-    const float* x = at(&g, &r.slot[RG_SLOT_X]);
-    float* y = at(&g, &r.slot[RG_SLOT_Y]);
-    size_t channels, plane;
-    if (r.op == RG_OP_CONV_TRANSPOSE2D) {
-      rg_conv_transpose2d(&r, x, weights_at(&g, h, &r.slot[RG_SLOT_W]), y,
-                          at(&g, &r.slot[RG_SLOT_SCRATCH]));
-      channels = r.cy, plane = (size_t)r.hy * r.wy;
-    } else {
-      rg_batch_norm(
-          &r, x, weights_at(&g, h, &r.slot[RG_SLOT_W]), weights_at(&g, h, &r.slot[RG_SLOT_BETA]),
-          weights_at(&g, h, &r.slot[RG_SLOT_MEAN]), weights_at(&g, h, &r.slot[RG_SLOT_VAR]), y);
-      channels = r.cx, plane = (size_t)r.hx * r.wx;
+    const rg_tensor_ref* t = r.slot;
+    switch (r.op) {
+      case RG_OP_CONV2D:
+        rg_conv2d(r.p, at(&g, &t[RG_SLOT_X]), typed(&g, &t[RG_SLOT_W]), at(&g, &t[RG_SLOT_Y]),
+                  at(&g, &t[RG_SLOT_SCRATCH]));
+        break;
+      case RG_OP_CONV_TRANSPOSE2D:
+        rg_conv_transpose2d(r.p, at(&g, &t[RG_SLOT_X]), typed(&g, &t[RG_SLOT_W]),
+                            at(&g, &t[RG_SLOT_Y]), at(&g, &t[RG_SLOT_SCRATCH]));
+        break;
+      case RG_OP_BATCH_NORM:
+        rg_batch_norm(r.p, r.f, at(&g, &t[RG_SLOT_X]), typed(&g, &t[RG_SLOT_W]),
+                      typed(&g, &t[RG_SLOT_BETA]), typed(&g, &t[RG_SLOT_MEAN]),
+                      typed(&g, &t[RG_SLOT_VAR]), at(&g, &t[RG_SLOT_Y]));
+        break;
+      case RG_OP_POOL:
+        rg_pool(r.p, at(&g, &t[RG_SLOT_X]), at(&g, &t[RG_SLOT_Y]));
+        break;
+      case RG_OP_MATMUL:
+        rg_matmul(r.p, typed(&g, &t[RG_SLOT_X]), typed(&g, &t[RG_SLOT_W]), at(&g, &t[RG_SLOT_Y]));
+        break;
+      case RG_OP_REDUCE:
+        rg_reduce(r.p, at(&g, &t[RG_SLOT_X]), (double*)(void*)at(&g, &t[RG_SLOT_SCRATCH]),
+                  at(&g, &t[RG_SLOT_Y]));
+        break;
+      case RG_OP_SOFTMAX:
+        rg_softmax(r.p, at(&g, &t[RG_SLOT_X]), at(&g, &t[RG_SLOT_Y]));
+        break;
+      case RG_OP_COPY:
+        rg_copy(r.p, typed(&g, &t[RG_SLOT_X]), at(&g, &t[RG_SLOT_Y]));
+        break;
+      case RG_OP_FILL:
+        rg_fill(r.p, r.f, at(&g, &t[RG_SLOT_Y]));
+        break;
+      default: /* RG_OP_CHAIN; rg_check_kernel refuses the rest */
+        run_chain(&g, plan, r.p[RG_P_CHAIN_INDEX]);
+        break;
     }
-    rg_epilogue(&r, y, r.n, channels, plane, weights_at(&g, h, &r.slot[RG_SLOT_BIAS]));
   }
   return RG_OK;
 }

@@ -2,7 +2,8 @@
 // `ralsgan export` (docs/embedded.md): the generator compiled exactly as
 // `ralsgan generate --backend ref` compiles it (f32, same schedule, fusion
 // groups and memory plan), written as a checksummed plan file that the C
-// runtime in runtime/ runs, plus a C header with its sizes.
+// runtime in runtime/ runs (input "z" [batch, nz], output "images"
+// [batch, 3, S, S]), plus a C header with its sizes.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/plan.h"
-#include "engine/session.h"
-#include "runtime/rg_plan_format.h"
+#include "apps/ralsgan/plan_encoder.h"
 
 namespace rg::app {
 
@@ -30,16 +29,6 @@ struct ExportResult {
   uint64_t file_bytes = 0, arena_bytes = 0, weights_bytes = 0;
   int kernels = 0;
 };
-
-// The plan file of a compiled generation graph whose session holds the
-// weights: one kernel record per fusion group, the engine's arena offsets,
-// the variables packed (aligned) into the weights section. Throws naming the
-// op when the plan holds something the runtime has no kernel for.
-std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, ValueId latents,
-                                 ValueId images, rg_weight_type weights = RG_WEIGHTS_F32);
-
-// "#define RG_MODEL_ARENA_BYTES ..." and the other sizes of a plan file's header.
-std::string plan_c_header(const std::vector<uint8_t>& plan_file, const std::string& source);
 
 // Reads the checkpoint, compiles, writes <out>/model.rgplan and <out>/model.h
 // (each atomically).

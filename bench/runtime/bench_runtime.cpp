@@ -7,6 +7,7 @@
 //   build/release/bench/runtime/bench_runtime --benchmark_out=rt.json --benchmark_out_format=json
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "apps/model/ralsgan_step.h"
@@ -49,13 +50,15 @@ void BM_RefGenerate(benchmark::State& state) {
 
 void BM_RuntimeGenerate(benchmark::State& state) {
   Fixture f(state);
-  std::vector<uint8_t> file = app::encode_plan(*f.plan, f.session, f.gg.z, f.gg.images);
+  std::vector<uint8_t> file =
+      app::encode_plan(*f.plan, f.session, {{"z", f.gg.z, true}, {"images", f.gg.images, false}});
   rg_plan p;
   if (rg_plan_validate(file.data(), file.size(), &p) != RG_OK)
     return state.SkipWithError("plan does not validate");
-  std::vector<float> arena(p.header.arena_bytes / 4), images(p.header.images_bytes / 4);
+  std::vector<double> arena(p.header.arena_bytes / 8 + 1);
+  std::copy(f.latents.begin(), f.latents.end(), rg_io_data(&p, arena.data(), 0));
   for (auto _ : state)
-    if (rg_run(&p, rg_plan_weights(&p), arena.data(), f.latents.data(), images.data()) != RG_OK)
+    if (rg_run(&p, rg_plan_weights(&p), arena.data()) != RG_OK)
       return state.SkipWithError("rg_run failed");
   state.counters["img/s"] =
       benchmark::Counter(double(state.range(2)), benchmark::Counter::kIsIterationInvariantRate);

@@ -19,6 +19,8 @@
 #define RG_MODEL_IMAGE_SIZE 32u
 #define RG_MODEL_NZ 128u
 #endif
+#define RG_Z_INDEX 0u      /* RG_MODEL_INPUT_Z_INDEX of its model.h */
+#define RG_IMAGES_INDEX 1u /* RG_MODEL_OUTPUT_IMAGES_INDEX */
 
 extern const uint8_t rg_plan_file[];
 extern const size_t rg_plan_file_bytes;
@@ -28,19 +30,17 @@ const size_t rg_plan_file_bytes = sizeof rg_plan_file;
 #endif
 
 static _Alignas(64) float arena[RG_MODEL_ARENA_BYTES / 4];
-static _Alignas(64) float latents[RG_MODEL_NZ];
-static _Alignas(64) float images[3 * RG_MODEL_IMAGE_SIZE * RG_MODEL_IMAGE_SIZE];
 uint8_t rg_rgb[3 * RG_MODEL_IMAGE_SIZE * RG_MODEL_IMAGE_SIZE]; /* the result, for a display driver */
 
 int main(void) {
   rg_plan plan;
   rg_status s = rg_plan_validate(rg_plan_file, rg_plan_file_bytes, &plan);
   if (s != RG_OK) return (int)s;
-  if (rg_plan_arena_bytes(&plan) > sizeof arena || rg_plan_images_bytes(&plan) > sizeof images ||
-      rg_plan_latents_bytes(&plan) > sizeof latents)
-    return -1;
+  float* latents = rg_io_data(&plan, arena, RG_Z_INDEX);
+  const float* images = rg_io_data(&plan, arena, RG_IMAGES_INDEX);
+  if (rg_plan_arena_bytes(&plan) > sizeof arena || !latents || !images) return -1;
   rg_latent_vector(3, RG_STREAM_GENERATION, 0, latents, RG_MODEL_NZ);
-  s = rg_run(&plan, rg_plan_weights(&plan), arena, latents, images);
+  s = rg_run(&plan, rg_plan_weights(&plan), arena);
   if (s == RG_OK) rg_quantize_image(images, RG_MODEL_IMAGE_SIZE, rg_rgb);
   return (int)s;
 }

@@ -87,17 +87,21 @@ class RuntimeGenerate : public ::testing::Test {
     std::vector<uint8_t> file = read_bytes(plan_file);
     rg_plan plan;
     EXPECT_EQ(rg_plan_validate(file.data(), file.size(), &plan), RG_OK);
-    EXPECT_EQ(plan.header.batch, 8u);
-    if (plan.header.batch != 8u) return {};
-    std::vector<float> arena(plan.header.arena_bytes / 4), latents(plan.header.latents_bytes / 4),
-        images(plan.header.images_bytes / 4);
+    rg_io_record z;
+    EXPECT_EQ(rg_plan_io(&plan, 0, &z), RG_OK);
+    EXPECT_STREQ(z.name, "z");
+    EXPECT_EQ(z.dims[0], 8u);
+    if (z.dims[0] != 8u || rg_plan_find_io(&plan, "images") != 1) return {};
+    std::vector<double> arena_storage(plan.header.arena_bytes / 8 + 1);
+    void* arena = arena_storage.data();
+    float* latents = rg_io_data(&plan, arena, 0);
+    const float* images = rg_io_data(&plan, arena, 1);
     std::vector<uint8_t> rgb(kImages * kPixels);
     for (uint64_t first = 0; first < kImages; first += 8) {
       for (uint64_t j = 0; j < 8; ++j)
         EXPECT_EQ(rg_latent_vector(kSeed, RG_STREAM_GENERATION, first + j, &latents[j * 128], 128),
                   0);
-      EXPECT_EQ(rg_run(&plan, rg_plan_weights(&plan), arena.data(), latents.data(), images.data()),
-                RG_OK);
+      EXPECT_EQ(rg_run(&plan, rg_plan_weights(&plan), arena), RG_OK);
       for (uint64_t j = 0; j < 8; ++j)
         rg_quantize_image(&images[j * 32 * 32 * 3], 32, &rgb[(first + j) * kPixels]);
     }
@@ -120,8 +124,12 @@ TEST_F(RuntimeGenerate, Bf16WeightsMoveNoPixelByMoreThanOneLevel) {
                                   " --batch 8 --out " + (dir_->path / "bf16").string(),
                               dir_->path);
   ASSERT_EQ(e.code, 0) << e.err;
+  // The weights halve; the tables before them (10.6 KB here) do not.
+  const std::vector<uint8_t> f32_file = read_bytes(dir_->path / "plan" / "model.rgplan");
+  rg_plan_header h;
+  std::memcpy(&h, f32_file.data(), sizeof h);
   EXPECT_LT(fs::file_size(dir_->path / "bf16" / "model.rgplan"),
-            fs::file_size(dir_->path / "plan" / "model.rgplan") / 2 + 4096);
+            f32_file.size() / 2 + h.weights_offset / 2 + 1024);
   const Difference d = difference(runtime_pixels(dir_->path / "bf16" / "model.rgplan"));
   EXPECT_LE(d.max, 1);
   EXPECT_GT(d.bytes, 0u);  // the weights did change
@@ -143,8 +151,9 @@ TEST_F(RuntimeGenerate, Aarch64PixelsUnderQemuAreByteIdenticalToGenerate) {
   EXPECT_EQ(differing_bytes(read_bytes(out)), 0u);
 }
 
-// The plan file holds the engine's compiled plan: one kernel per fusion
-// group, its arena size and each activation at the engine's arena offset.
+// The plan file holds the engine's compiled plan: per fusion group its
+// anchor's kernel then its chain, its arena size and each value at the
+// engine's arena offset (the latents and images included).
 TEST_F(RuntimeGenerate, ThePlanFileIsTheEnginesPlan) {
   const std::vector<uint8_t> file = read_bytes(dir_->path / "plan" / "model.rgplan");
   rg_plan p;
@@ -153,26 +162,34 @@ TEST_F(RuntimeGenerate, ThePlanFileIsTheEnginesPlan) {
   const model::GenerateGraph gg = model::build_generate_graph(cfg, 8, DType::f32);
   auto backend = make_ref_backend();
   auto plan = compile(gg.graph, *backend);
-  EXPECT_EQ(p.header.arena_bytes, plan->arena_bytes);
-  ASSERT_EQ(p.header.kernel_count, plan->groups.size());
-  for (size_t k = 0; k < plan->groups.size(); ++k) {
+  EXPECT_EQ(p.header.arena_bytes, plan->arena_bytes);  // no reductions: nothing appended
+  rg_io_record z, images;
+  ASSERT_EQ(rg_plan_io(&p, 0, &z), RG_OK);
+  ASSERT_EQ(rg_plan_io(&p, 1, &images), RG_OK);
+  EXPECT_EQ(z.t.offset, uint64_t(plan->arena_offset(gg.z)));
+  EXPECT_EQ(images.t.offset, uint64_t(plan->arena_offset(gg.images)));
+  EXPECT_EQ(images.rank, 4u);
+  EXPECT_EQ(images.dims[1], 3u);
+  EXPECT_EQ(images.dims[3], 32u);
+  uint32_t k = 0;
+  for (const FusionGroup& grp : plan->groups) {
+    const Node& anchor = gg.graph->node(grp.nodes[0]);
+    ASSERT_LT(k, p.header.kernel_count);
     rg_kernel_record r;
-    std::memcpy(&r, file.data() + sizeof(rg_plan_header) + k * sizeof r, sizeof r);
-    const FusionGroup& grp = plan->groups[k];
-    const ValueId x = gg.graph->node(grp.nodes[0]).inputs[0];
-    EXPECT_EQ(r.op, grp.nodes.size() && gg.graph->node(grp.nodes[0]).op == OpKind::kConvTranspose2d
-                        ? uint32_t(RG_OP_CONV_TRANSPOSE2D)
-                        : uint32_t(RG_OP_BATCH_NORM));
-    EXPECT_EQ(r.epilogue_count, grp.nodes.size() - 1) << "group " << k;
-    if (r.slot[RG_SLOT_X].region == RG_REGION_ARENA)
-      EXPECT_EQ(r.slot[RG_SLOT_X].offset, uint64_t(plan->arena_offset(x)));
-    else
-      EXPECT_EQ(k, 0u);  // only the first kernel reads the latents
-    if (r.slot[RG_SLOT_Y].region == RG_REGION_ARENA)
-      EXPECT_EQ(r.slot[RG_SLOT_Y].offset, uint64_t(plan->arena_offset(grp.outputs[0])));
-    else
-      EXPECT_EQ(k + 1, plan->groups.size());  // only the last one writes the images
+    std::memcpy(&r, file.data() + sizeof(rg_plan_header) + 2 * sizeof(rg_io_record) + k++ * sizeof r,
+                sizeof r);
+    ASSERT_TRUE(anchor.op == OpKind::kConvTranspose2d || anchor.op == OpKind::kBatchNormInference);
+    EXPECT_EQ(r.op, anchor.op == OpKind::kConvTranspose2d ? uint32_t(RG_OP_CONV_TRANSPOSE2D)
+                                                          : uint32_t(RG_OP_BATCH_NORM));
+    EXPECT_EQ(r.slot[RG_SLOT_X].offset, uint64_t(plan->arena_offset(anchor.inputs[0])));
+    if (grp.nodes.size() > 1) {  // the chain follows its anchor
+      ASSERT_LT(k, p.header.kernel_count);
+      std::memcpy(&r, file.data() + sizeof(rg_plan_header) + 2 * sizeof(rg_io_record) + k++ * sizeof r,
+                  sizeof r);
+      EXPECT_EQ(r.op, uint32_t(RG_OP_CHAIN));
+    }
   }
+  EXPECT_EQ(k, p.header.kernel_count);
 }
 
 // Stronger than the pixels: the f32 images themselves are bit-identical to
@@ -186,12 +203,15 @@ TEST_F(RuntimeGenerate, FloatImagesAreBitIdenticalToTheReferenceBackend) {
   auto plan = compile(gg.graph, *backend);
   Session s(*plan);
   app::import_network(s, io::read_safetensors(kCheckpoint.string()), "golden", gg.g_params, "G.");
-  std::vector<float> arena(p.header.arena_bytes / 4), latents(8 * 128), images(8 * 3 * 32 * 32);
+  std::vector<double> arena(p.header.arena_bytes / 8 + 1);
+  std::vector<float> latents(8 * 128), images(8 * 3 * 32 * 32);
   for (uint64_t first : {uint64_t(0), uint64_t(1000)}) {
     for (uint64_t j = 0; j < 8; ++j)
       ASSERT_EQ(rg_latent_vector(kSeed, RG_STREAM_GENERATION, first + j, &latents[j * 128], 128),
                 0);
-    ASSERT_EQ(rg_run(&p, rg_plan_weights(&p), arena.data(), latents.data(), images.data()), RG_OK);
+    std::memcpy(rg_io_data(&p, arena.data(), 0), latents.data(), latents.size() * 4);
+    ASSERT_EQ(rg_run(&p, rg_plan_weights(&p), arena.data()), RG_OK);
+    std::memcpy(images.data(), rg_io_data(&p, arena.data(), 1), images.size() * 4);
     s.set_input("z", std::span<const float>(latents));
     s.run();
     const std::vector<float> ref = s.value_f32(gg.images);
@@ -223,16 +243,16 @@ TEST(ExportCommand, UnsupportedOpsAreRefusedByName) {
   auto g = std::make_shared<Graph>(DType::f32);
   const ValueId z = g->input("z", {1, 4});
   const ValueId w = g->variable("w", {4, 3, 4, 4});
-  const ValueId y = g->leaky_relu(g->conv_transpose2d(g->reshape(z, {1, 4, 1, 1}), w, 1, 0), 0.2);
+  const ValueId y = g->lrn(g->conv_transpose2d(g->reshape(z, {1, 4, 1, 1}), w, 1, 0), 3);
   g->mark_output(y, "images");
   auto backend = make_ref_backend();
   auto plan = compile(g, *backend);
   Session s(*plan);
   try {
-    app::encode_plan(*plan, s, z, y);
-    FAIL() << "exported a plan with leaky_relu";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("leaky_relu"), std::string::npos) << e.what();
+    app::encode_plan(*plan, s, {{"z", z, true}, {"images", y, false}});
+    FAIL() << "exported a plan with lrn";
+  } catch (const app::PlanExportError& e) {
+    EXPECT_NE(std::string(e.what()).find("lrn"), std::string::npos) << e.what();
   }
 }
 

@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "apps/ralsgan/plan_encoder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "backends/ref/ref_kernel.h"
+#include "engine/conv_geometry.h"
+#include "engine/lowered_chain.h"
+#include "engine/memory_planner.h"
+#include "engine/op_geometry.h"
+#include "runtime/rg_runtime.h"
+
+namespace rg::app {
+
+namespace {
+
+[[noreturn]] void unsupported(const std::string& what) {
+  throw PlanExportError("export: the embedded runtime has no kernel for " + what +
+                        " (docs/embedded.md lists its op set)");
+}
+
+uint32_t u32(int64_t v, const char* what) {
+  if (v < 0 || v > int64_t(1) << 24)
+    unsupported(std::string(what) + " = " + std::to_string(v) + " (the runtime takes 0 .. 2^24)");
+  return static_cast<uint32_t>(v);
+}
+
+std::vector<int64_t> contiguous_strides(const Shape& s) {
+  std::vector<int64_t> r(s.size(), 1);
+  for (size_t d = s.size(); d-- > 1;) r[d - 1] = r[d] * s[d];
+  return r;
+}
+
+// Where every value a kernel touches lives: the weights section (variables,
+// packed in first-use order), the engine's arena offset, or, for a group's
+// internal values, where the reference kernel puts them (its chain output or
+// its scratch, internal_homes, with the im2col columns after them).
+class Locator {
+ public:
+  Locator(const Plan& plan, const Session& s, rg_weight_type type) : plan_(plan), s_(s), type_(type) {}
+
+  // Group k's internal homes and columns, as RefKernel's constructor lays them out.
+  void enter_group(size_t k, size_t col_elements) {
+    const Graph& g = *plan_.graph;
+    const FusionGroup& grp = plan_.groups[k];
+    home_.clear();
+    scratch_base_ = -1;
+    if (plan_.scratch_buffer[k] >= 0) scratch_base_ = int64_t(plan_.buffers[size_t(plan_.scratch_buffer[k])].offset);
+    ScratchLayout layout;
+    for (const InternalHome& h : internal_homes(g, grp)) {
+      if (h.chain_output != kNoValue) {
+        home_[h.value] = (*this)(h.chain_output);
+      } else {
+        const size_t off = layout.take(g.desc(h.value).bytes());
+        home_[h.value] = {RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), g.desc(h.value).bytes()};
+      }
+    }
+    col_ = {};
+    if (col_elements) {
+      const size_t off = layout.take(col_elements * sizeof(float));
+      col_ = {RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), col_elements * sizeof(float)};
+    }
+  }
+
+  rg_tensor_ref columns(uint64_t elements) const {
+    rg_tensor_ref r = col_;
+    r.bytes = elements * sizeof(float);
+    return r;
+  }
+
+  rg_tensor_ref operator()(ValueId v) {
+    const Graph& g = *plan_.graph;
+    if (auto it = home_.find(v); it != home_.end()) return it->second;
+    const ValueId r = plan_.root[size_t(v)];
+    const uint64_t bytes = g.desc(v).bytes();
+    if (g.desc(v).dtype != DType::f32) unsupported("a non-f32 tensor (" + g.value_label(v) + ")");
+    if (bytes != g.desc(r).bytes()) unsupported("a view of part of a tensor (" + g.value_label(v) + ")");
+    if (g.value(r).variable >= 0) {
+      const uint64_t off = weight_offset(r);
+      return {RG_REGION_WEIGHTS, 0, off, type_ == RG_WEIGHTS_BF16 ? bytes / 2 : bytes};
+    }
+    const int64_t off = plan_.arena_offset(v);
+    if (off < 0) throw std::logic_error("export: value " + g.value_label(v) + " has no arena buffer");
+    return {RG_REGION_ARENA, 0, uint64_t(off), bytes};
+  }
+
+  const std::vector<uint8_t>& weights() const { return weights_; }
+
+ private:
+  int64_t scratch() const {
+    if (scratch_base_ < 0) throw std::logic_error("export: a group's kernel has no scratch buffer");
+    return scratch_base_;
+  }
+
+  uint64_t weight_offset(ValueId root) {
+    if (auto it = offset_.find(root); it != offset_.end()) return it->second;
+    const Graph& g = *plan_.graph;
+    const uint64_t off = align_up(weights_.size(), RG_PLAN_ALIGNMENT);
+    std::vector<float> w(size_t(g.desc(root).numel()));
+    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, w.data(), DType::f32);
+    if (type_ == RG_WEIGHTS_BF16) {
+      weights_.resize(off + w.size() * 2, 0);
+      for (size_t i = 0; i < w.size(); ++i) {
+        const uint16_t h = to_bf16(w[i]);
+        std::memcpy(weights_.data() + off + 2 * i, &h, 2);
+      }
+    } else {
+      weights_.resize(off + w.size() * sizeof(float), 0);
+      std::memcpy(weights_.data() + off, w.data(), w.size() * sizeof(float));
+    }
+    offset_[root] = off;
+    return off;
+  }
+
+  const Plan& plan_;
+  const Session& s_;
+  rg_weight_type type_;
+  std::vector<uint8_t> weights_;
+  std::map<ValueId, uint64_t> offset_;
+  std::map<ValueId, rg_tensor_ref> home_;
+  int64_t scratch_base_ = -1;
+  rg_tensor_ref col_{};
+};
+
+// `elements` f32 values of an arena tensor r, from element `first`.
+rg_tensor_ref part(rg_tensor_ref r, uint64_t first, uint64_t elements) {
+  r.offset += first * sizeof(float);
+  r.bytes = elements * sizeof(float);
+  return r;
+}
+
+void set_conv(rg_kernel_record& r, const ConvGeometry& geo) {
+  uint32_t* p = r.p;
+  p[RG_P_CONV_N] = u32(geo.n, "batch"), p[RG_P_CONV_CIN] = u32(geo.c_in, "channels");
+  p[RG_P_CONV_H] = u32(geo.h, "height"), p[RG_P_CONV_W] = u32(geo.w, "width");
+  p[RG_P_CONV_COUT] = u32(geo.c_out, "channels"), p[RG_P_CONV_HO] = u32(geo.ho, "height");
+  p[RG_P_CONV_WO] = u32(geo.wo, "width"), p[RG_P_CONV_KH] = u32(geo.kh, "kernel");
+  p[RG_P_CONV_KW] = u32(geo.kw, "kernel"), p[RG_P_CONV_GROUPS] = u32(geo.groups, "groups");
+  p[RG_P_CONV_SH] = u32(geo.sh, "stride"), p[RG_P_CONV_SW] = u32(geo.sw, "stride");
+  p[RG_P_CONV_PH] = u32(geo.ph, "padding"), p[RG_P_CONV_PW] = u32(geo.pw, "padding");
+  p[RG_P_CONV_DH] = u32(geo.dh, "dilation"), p[RG_P_CONV_DW] = u32(geo.dw, "dilation");
+}
+
+void set_shape(uint32_t* dims, const Shape& s) {
+  for (size_t d = 0; d < s.size(); ++d) dims[d] = u32(s[d], "a dimension");
+}
+
+void set_strides(uint32_t* out, const std::vector<int64_t>& s) {
+  for (size_t d = 0; d < s.size(); ++d) out[d] = u32(s[d], "a stride");
+}
+
+// A rank-0 shape is one element: rank 1, dims {1}.
+Shape at_least_1d(const Shape& s) {
+  return s.empty() ? Shape{1} : s;
+}
+
+rg_kernel_record copy_record(const Shape& dims, const std::vector<int64_t>& src,
+                             const std::vector<int64_t>& dst, rg_tensor_ref x, rg_tensor_ref y) {
+  if (dims.size() > RG_PLAN_MAX_RANK) unsupported("a copy of rank above 8");
+  rg_kernel_record r{};
+  r.op = RG_OP_COPY;
+  r.p[RG_P_COPY_RANK] = uint32_t(dims.size());
+  set_shape(r.p + RG_P_COPY_DIMS, dims);
+  set_strides(r.p + RG_P_COPY_SRC, src);
+  set_strides(r.p + RG_P_COPY_DST, dst);
+  r.slot[RG_SLOT_X] = x;
+  r.slot[RG_SLOT_Y] = y;
+  return r;
+}
+
+// The records of one non-elementwise node of a group, as its RefOp lowers it.
+void node_records(const Graph& g, const Node& n, Locator& loc, std::vector<rg_kernel_record>& out,
+                  uint64_t& accumulator_bytes) {
+  rg_kernel_record r{};
+  switch (n.op) {
+    case OpKind::kConv2d:
+    case OpKind::kConvTranspose2d: {
+      const ConvGeometry geo = conv_geometry(g, n);
+      r.op = n.op == OpKind::kConv2d ? RG_OP_CONV2D : RG_OP_CONV_TRANSPOSE2D;
+      set_conv(r, geo);
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_W] = loc(n.inputs[1]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      r.slot[RG_SLOT_SCRATCH] = loc.columns(uint64_t(geo.col_rows() * geo.col_cols()));
+      break;
+    }
+    case OpKind::kBatchNormInference: {
+      const Shape& s = g.shape(n.inputs[0]);
+      if (s.size() != 4) unsupported("batch norm of a rank-" + std::to_string(s.size()) + " tensor");
+      r.op = RG_OP_BATCH_NORM;
+      set_shape(r.p, s);
+      r.f = n.attrs.eps;
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_W] = loc(n.inputs[1]);
+      r.slot[RG_SLOT_BETA] = loc(n.inputs[2]);
+      r.slot[RG_SLOT_MEAN] = loc(n.inputs[3]);
+      r.slot[RG_SLOT_VAR] = loc(n.inputs[4]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      break;
+    }
+    case OpKind::kMaxPool2d:
+    case OpKind::kAvgPool2d: {
+      const PoolGeometry geo = pool_geometry(g, n);
+      r.op = RG_OP_POOL;
+      uint32_t* p = r.p;
+      p[RG_P_POOL_PLANES] = u32(geo.planes, "planes"), p[RG_P_POOL_H] = u32(geo.h, "height");
+      p[RG_P_POOL_W] = u32(geo.w, "width"), p[RG_P_POOL_HO] = u32(geo.ho, "height");
+      p[RG_P_POOL_WO] = u32(geo.wo, "width"), p[RG_P_POOL_KH] = u32(geo.kh, "kernel");
+      p[RG_P_POOL_KW] = u32(geo.kw, "kernel"), p[RG_P_POOL_SH] = u32(geo.sh, "stride");
+      p[RG_P_POOL_SW] = u32(geo.sw, "stride"), p[RG_P_POOL_PH] = u32(geo.ph, "padding");
+      p[RG_P_POOL_PW] = u32(geo.pw, "padding"), p[RG_P_POOL_PH_END] = u32(geo.ph_end, "padding");
+      p[RG_P_POOL_PW_END] = u32(geo.pw_end, "padding"), p[RG_P_POOL_DH] = u32(geo.dh, "dilation");
+      p[RG_P_POOL_DW] = u32(geo.dw, "dilation"), p[RG_P_POOL_MAX] = geo.max;
+      p[RG_P_POOL_COUNT_INCLUDE_PAD] = geo.count_include_pad;
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      break;
+    }
+    case OpKind::kMatMul: {
+      const MatMulGeometry geo = matmul_geometry(g, n);
+      r.op = RG_OP_MATMUL;
+      uint32_t* p = r.p;
+      p[RG_P_MM_BATCH] = u32(geo.batch, "batch"), p[RG_P_MM_M] = u32(geo.m, "rows");
+      p[RG_P_MM_K] = u32(geo.k, "inner size"), p[RG_P_MM_N] = u32(geo.n, "columns");
+      p[RG_P_MM_TA] = geo.ta, p[RG_P_MM_TB] = geo.tb;
+      // Each operand: one matrix for all (stride 0) or one per batch entry.
+      auto stride = [&](const std::vector<int64_t>& off, int64_t size) -> uint32_t {
+        const int64_t s = off.size() > 1 ? off[1] - off[0] : 0;
+        for (size_t t = 0; t < off.size(); ++t)
+          if (off[t] != int64_t(t) * s || (s != 0 && s != size))
+            unsupported("a matmul whose batch axes broadcast partly");
+        return uint32_t(s);
+      };
+      p[RG_P_MM_A_STRIDE] = stride(geo.a_off, geo.m * geo.k);
+      p[RG_P_MM_B_STRIDE] = stride(geo.b_off, geo.k * geo.n);
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_W] = loc(n.inputs[1]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      break;
+    }
+    case OpKind::kMean:
+    case OpKind::kSumTo: {
+      const Shape xs = at_least_1d(g.shape(n.inputs[0]));
+      if (xs.size() > RG_PLAN_MAX_RANK) unsupported("a reduction of rank above 8");
+      const int64_t outn = g.desc(n.outputs[0]).numel();
+      r.op = RG_OP_REDUCE;
+      r.p[RG_P_RED_MEAN] = n.op == OpKind::kMean;
+      r.p[RG_P_RED_RANK] = uint32_t(xs.size());
+      r.p[RG_P_RED_IN] = u32(numel(xs), "elements");
+      r.p[RG_P_RED_OUT] = u32(outn, "elements");
+      set_shape(r.p + RG_P_RED_DIMS, xs);
+      // As lower_reduce: x's linear index walks into the keepdims shape.
+      const Shape& x0 = g.shape(n.inputs[0]);
+      std::vector<int64_t> strides = broadcast_strides(x0, reduced_keepdims_shape(n, x0));
+      if (x0.empty()) strides = {0};
+      set_strides(r.p + RG_P_RED_STRIDES, strides);
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      if (outn > 1) {  // double accumulators, in the region encode_plan appends to the arena
+        r.slot[RG_SLOT_SCRATCH] = {RG_REGION_ARENA, 0, 0, uint64_t(outn) * 8};
+        accumulator_bytes = std::max<uint64_t>(accumulator_bytes, uint64_t(outn) * 8);
+      }
+      break;
+    }
+    case OpKind::kSoftmax:
+    case OpKind::kLogSoftmax: {
+      const RowGeometry geo = row_geometry(g, n);
+      r.op = RG_OP_SOFTMAX;
+      r.p[RG_P_SM_ROWS] = u32(geo.rows, "rows"), r.p[RG_P_SM_LENGTH] = u32(geo.length, "length");
+      r.p[RG_P_SM_INNER] = u32(geo.inner, "inner size"), r.p[RG_P_SM_SOFTMAX] = geo.softmax;
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      break;
+    }
+    case OpKind::kConcat: {
+      // Each input copied into its slice of every outer row, in input order.
+      const ConcatGeometry geo = concat_geometry(g, n);
+      const int64_t row = geo.total() * geo.inner;
+      const rg_tensor_ref y = loc(n.outputs[0]);
+      int64_t at = 0;
+      for (size_t i = 0; i < n.inputs.size(); ++i) {
+        const int64_t chunk = geo.sizes[i] * geo.inner;
+        if (chunk == 0) continue;
+        out.push_back(copy_record({geo.outer, chunk}, {chunk, 1}, {row, 1}, loc(n.inputs[i]),
+                                  part(y, uint64_t(at), uint64_t((geo.outer - 1) * row + chunk))));
+        at += chunk;
+      }
+      return;
+    }
+    case OpKind::kTranspose: {
+      const Shape ys = at_least_1d(g.shape(n.outputs[0]));
+      out.push_back(copy_record(ys, transpose_strides(g, n), contiguous_strides(ys), loc(n.inputs[0]),
+                                loc(n.outputs[0])));
+      return;
+    }
+    case OpKind::kBroadcastTo: {
+      const Shape ys = at_least_1d(g.shape(n.outputs[0]));
+      Shape xs = g.shape(n.inputs[0]);
+      out.push_back(copy_record(ys, broadcast_strides(ys, xs), contiguous_strides(ys), loc(n.inputs[0]),
+                                loc(n.outputs[0])));
+      return;
+    }
+    case OpKind::kFill:
+      r.op = RG_OP_FILL;
+      r.p[RG_P_FILL_COUNT_ELEMENTS] = u32(g.desc(n.outputs[0]).numel(), "elements");
+      r.f = n.attrs.scalar;
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      break;
+    default:
+      unsupported(std::string(op_name(n.op)) + " (making " + g.value_label(n.outputs[0]) + ")");
+  }
+  out.push_back(r);
+}
+
+uint8_t reg8(int r) {
+  if (r < 0) return RG_CHAIN_NO_REG;
+  if (r >= int(RG_CHAIN_MAX_REGS)) unsupported("a fused chain of more than 64 registers");
+  return uint8_t(r);
+}
+
+// The chain as ElementwiseProgram lowers it (backends/ref/elementwise_ref.cpp).
+rg_chain_record chain_record(const Graph& g, const FusionGroup& grp, const std::vector<NodeId>& chain,
+                             Locator& loc) {
+  const LoweredChain lc = lower_chain(g, grp, chain);
+  if (!lc.given.empty()) throw std::logic_error("export: a reference chain with given registers");
+  const Shape shape = at_least_1d(lc.shape);
+  if (shape.size() > RG_PLAN_MAX_RANK) unsupported("a fused chain of rank above 8");
+  if (lc.loads.size() > RG_CHAIN_MAX_LOADS || lc.stores.size() > RG_CHAIN_MAX_STORES ||
+      lc.program.code.size() > RG_CHAIN_MAX_CODE || lc.program.constants.size() > RG_CHAIN_MAX_CONSTS)
+    unsupported("a fused chain of " + std::to_string(lc.loads.size()) + " loads, " +
+                std::to_string(lc.stores.size()) + " stores, " + std::to_string(lc.program.code.size()) +
+                " instructions (at most 8, 4, 32)");
+  rg_chain_record c{};
+  c.rank = uint32_t(shape.size());
+  set_shape(c.dims, shape);
+  c.n_loads = uint32_t(lc.loads.size()), c.n_stores = uint32_t(lc.stores.size());
+  c.n_code = uint32_t(lc.program.code.size()), c.n_consts = uint32_t(lc.program.constants.size());
+  c.n_regs = reg8(lc.program.num_regs - 1) + 1u;
+  for (size_t i = 0; i < lc.loads.size(); ++i) {
+    const ChainLoad& l = lc.loads[i];
+    if (l.value == kNoValue) throw std::logic_error("export: a reference chain with its own load");
+    rg_chain_load& o = c.loads[i];
+    o.reg = reg8(l.reg), o.full = l.full;
+    if (!l.full) set_strides(o.strides, l.strides.empty() ? std::vector<int64_t>(shape.size(), 0) : l.strides);
+    o.t = loc(l.value);
+  }
+  for (size_t i = 0; i < lc.stores.size(); ++i) {
+    c.stores[i].reg = reg8(lc.stores[i].reg);
+    c.stores[i].t = loc(lc.stores[i].value);
+  }
+  for (size_t i = 0; i < lc.program.code.size(); ++i) {
+    const auto& in = lc.program.code[i];
+    c.code[i] = {uint8_t(in.op), reg8(in.x), reg8(in.y), reg8(in.z), reg8(in.out), {0, 0, 0}};
+  }
+  for (size_t i = 0; i < lc.program.constants.size(); ++i)
+    c.consts[i] = {uint32_t(reg8(lc.program.constants[i].first)), float(lc.program.constants[i].second)};
+  return c;
+}
+
+template <typename T>
+void put(std::vector<uint8_t>& out, size_t at, const T& v) {
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+
+}  // namespace
+
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40u);
+  return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const std::vector<PlanIo>& io,
+                                 rg_weight_type weights) {
+  const Graph& g = *plan.graph;
+  if (g.float_type() != DType::f32) unsupported("an f64 plan");
+  static_assert(int(EwInstrKind::kAdd) == RG_CHAIN_ADD && int(EwInstrKind::kSub) == RG_CHAIN_SUB &&
+                int(EwInstrKind::kMul) == RG_CHAIN_MUL && int(EwInstrKind::kDiv) == RG_CHAIN_DIV &&
+                int(EwInstrKind::kTanh) == RG_CHAIN_TANH && int(EwInstrKind::kExp) == RG_CHAIN_EXP &&
+                int(EwInstrKind::kSelectPositive) == RG_CHAIN_SELECT_POSITIVE);
+  Locator loc(plan, session, weights);
+  std::vector<rg_kernel_record> kernels;
+  std::vector<rg_chain_record> chains;
+  uint64_t accumulator_bytes = 0;
+  for (size_t k = 0; k < plan.groups.size(); ++k) {
+    if (!dynamic_cast<const ref::RefKernel<float>*>(plan.kernels[k].get()) ||
+        (k < plan.on_fallback.size() && plan.on_fallback[k]))
+      throw std::logic_error("export: the plan was not compiled by the reference backend in f32");
+    const FusionGroup& grp = plan.groups[k];
+    size_t col_elements = 0;
+    std::vector<NodeId> chain;
+    for (NodeId id : grp.nodes) {
+      const Node& n = g.node(id);
+      if (is_convolution(n.op)) {
+        const ConvGeometry geo = conv_geometry(g, n);
+        col_elements = std::max(col_elements, size_t(geo.col_rows() * geo.col_cols()));
+      }
+    }
+    loc.enter_group(k, col_elements);
+    for (NodeId id : grp.nodes) {
+      const Node& n = g.node(id);
+      if (is_elementwise(n.op))
+        chain.push_back(id);
+      else
+        node_records(g, n, loc, kernels, accumulator_bytes);
+    }
+    if (!chain.empty()) {
+      rg_kernel_record r{};
+      r.op = RG_OP_CHAIN;
+      r.p[RG_P_CHAIN_INDEX] = uint32_t(chains.size());
+      chains.push_back(chain_record(g, grp, chain, loc));
+      kernels.push_back(r);
+    }
+  }
+  if (kernels.size() > RG_PLAN_MAX_KERNELS) unsupported("a plan of more than 65536 kernels");
+  // The reductions' double accumulators: one region after the engine's arena.
+  const uint64_t acc_offset = align_up(plan.arena_bytes, RG_PLAN_ALIGNMENT);
+  for (rg_kernel_record& r : kernels)
+    if (r.op == RG_OP_REDUCE && r.slot[RG_SLOT_SCRATCH].bytes) r.slot[RG_SLOT_SCRATCH].offset = acc_offset;
+
+  std::vector<rg_io_record> ios;
+  if (io.empty() || io.size() > RG_PLAN_MAX_IO) unsupported("a plan without inputs/outputs or with more than 64");
+  for (const PlanIo& e : io) {
+    rg_io_record r{};
+    if (e.name.empty() || e.name.size() >= RG_PLAN_NAME_BYTES || e.name.find('\0') != std::string::npos)
+      unsupported("the input/output name \"" + e.name + "\" (1 to 63 bytes)");
+    std::memcpy(r.name, e.name.data(), e.name.size());
+    r.role = e.input ? RG_IO_INPUT : RG_IO_OUTPUT;
+    const Shape& s = g.shape(e.value);
+    if (s.size() > RG_PLAN_MAX_RANK) unsupported("an input or output of rank above 8");
+    r.rank = uint32_t(s.size());
+    for (size_t d = 0; d < s.size(); ++d) r.dims[d] = uint64_t(s[d]);
+    r.t = loc(e.value);
+    if (r.t.region != RG_REGION_ARENA)
+      unsupported("the " + std::string(e.input ? "input" : "output") + " \"" + e.name +
+                  "\", which is a constant of the model");
+    ios.push_back(r);
+  }
+
+  rg_plan_header h{};
+  std::memcpy(h.magic, RG_PLAN_MAGIC, 8);
+  h.version = RG_PLAN_VERSION;
+  h.arena_bytes = acc_offset + accumulator_bytes;
+  h.alignment = RG_PLAN_ALIGNMENT;
+  h.dtype = weights;
+  h.io_count = uint32_t(ios.size()), h.io_record_bytes = sizeof(rg_io_record);
+  h.kernel_count = uint32_t(kernels.size()), h.kernel_record_bytes = sizeof(rg_kernel_record);
+  h.chain_count = uint32_t(chains.size()), h.chain_record_bytes = sizeof(rg_chain_record);
+  const size_t io_at = sizeof h, kernels_at = io_at + ios.size() * sizeof(rg_io_record),
+               chains_at = kernels_at + kernels.size() * sizeof(rg_kernel_record);
+  h.weights_offset = align_up(chains_at + chains.size() * sizeof(rg_chain_record), RG_PLAN_ALIGNMENT);
+  h.weights_bytes = loc.weights().size();
+  h.file_bytes = h.weights_offset + h.weights_bytes;
+  std::vector<uint8_t> out(h.file_bytes, 0);
+  for (size_t i = 0; i < ios.size(); ++i) put(out, io_at + i * sizeof(rg_io_record), ios[i]);
+  for (size_t i = 0; i < kernels.size(); ++i) put(out, kernels_at + i * sizeof(rg_kernel_record), kernels[i]);
+  for (size_t i = 0; i < chains.size(); ++i) put(out, chains_at + i * sizeof(rg_chain_record), chains[i]);
+  std::memcpy(out.data() + h.weights_offset, loc.weights().data(), loc.weights().size());
+  put(out, 0, h);
+  h.crc32 = rg_crc32(0, out.data() + 16, out.size() - 16);
+  put(out, 0, h);
+  // What the runtime will refuse is a bug here: say so now, not on the device.
+  rg_plan check;
+  if (const rg_status s = rg_plan_validate(out.data(), out.size(), &check); s != RG_OK)
+    throw std::logic_error(std::string("export: the encoded plan does not validate: ") + rg_status_text(s));
+  return out;
+}
+
+PlanStats plan_stats(const std::vector<uint8_t>& file) {
+  rg_plan_header h;
+  std::memcpy(&h, file.data(), sizeof h);
+  PlanStats s;
+  s.file_bytes = h.file_bytes, s.arena_bytes = h.arena_bytes, s.weights_bytes = h.weights_bytes;
+  s.kernels = int(h.kernel_count), s.chains = int(h.chain_count);
+  return s;
+}
+
+std::string plan_c_header(const std::vector<uint8_t>& file, const std::string& source) {
+  rg_plan plan;
+  if (rg_plan_validate(file.data(), file.size(), &plan) != RG_OK)
+    throw std::logic_error("plan_c_header: not a valid plan");
+  const rg_plan_header& h = plan.header;
+  std::string s = "/* Written by export from " + source +
+                  ": the sizes of model.rgplan's regions and its inputs and\n * outputs "
+                  "(docs/embedded.md). Allocate them, then rg_plan_validate and rg_run. */\n"
+                  "#ifndef RG_MODEL_H\n#define RG_MODEL_H\n\n";
+  auto def = [&](const std::string& name, uint64_t v, const std::string& what) {
+    s += "#define " + name + " " + std::to_string(v) + "u /* " + what + " */\n";
+  };
+  def("RG_MODEL_PLAN_BYTES", h.file_bytes, "the whole plan file");
+  def("RG_MODEL_ARENA_BYTES", h.arena_bytes, "caller-owned memory: inputs, outputs, activations, scratch");
+  def("RG_MODEL_WEIGHTS_BYTES", h.weights_bytes, "weights, at RG_MODEL_WEIGHTS_OFFSET in the file");
+  def("RG_MODEL_WEIGHTS_OFFSET", h.weights_offset, "bytes");
+  def("RG_MODEL_ALIGNMENT", h.alignment, "of the weights section; give every region this alignment");
+  def("RG_MODEL_KERNELS", h.kernel_count, "kernel records");
+  def("RG_MODEL_WEIGHT_TYPE", h.dtype, "0: f32, 1: bf16 (enum rg_weight_type)");
+  for (uint32_t i = 0; i < h.io_count; ++i) {
+    rg_io_record io;
+    rg_plan_io(&plan, i, &io);
+    std::string id;  // the name as a C identifier
+    for (const char* c = io.name; *c; ++c) id += std::isalnum(uint8_t(*c)) ? char(std::toupper(uint8_t(*c))) : '_';
+    const std::string base = std::string(io.role == RG_IO_INPUT ? "RG_MODEL_INPUT_" : "RG_MODEL_OUTPUT_") + id;
+    std::string shape;
+    for (uint32_t d = 0; d < io.rank; ++d) shape += (d ? ", " : "") + std::to_string(io.dims[d]);
+    def(base + "_INDEX", i, std::string("\"") + io.name + "\", f32 [" + shape + "]: rg_io_data(plan, arena, i)");
+    def(base + "_BYTES", io.t.bytes, "bytes");
+  }
+  char crc[16];
+  std::snprintf(crc, sizeof crc, "0x%08xu", h.crc32);
+  s += std::string("#define RG_MODEL_CRC32 ") + crc + " /* of the plan file, bytes 16 .. end */\n\n#endif\n";
+  return s;
+}
+
+}  // namespace rg::app
