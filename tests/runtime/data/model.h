@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Written by export from tiny_G.safetensors: the sizes of model.rgplan's regions and its inputs and
  * outputs (docs/embedded.md). Allocate them, then rg_plan_validate and rg_run. */
 #ifndef RG_MODEL_H
