@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "rg_portable_math.h"
+
 #define P(name) ((size_t)p[name])
 
 /* ---- Convolutions (backends/ref/conv_ref.cpp) ---- */
@@ -282,6 +284,35 @@ void rg_fill(const uint32_t* p, double value, float* y) {
   for (size_t i = 0; i < P(RG_P_FILL_COUNT_ELEMENTS); ++i) y[i] = v;
 }
 
+/* ---- LRN (engine/plane_loops.h lrn_plane) ---- */
+
+double rg_param_double(const uint32_t* p) {
+  const uint64_t bits = (uint64_t)p[0] | (uint64_t)p[1] << 32;
+  double d;
+  memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+void rg_lrn(const uint32_t* p, const float* x, float* y) {
+  const size_t N = P(RG_P_LRN_N), C = P(RG_P_LRN_C), HW = P(RG_P_LRN_HW);
+  const size_t before = P(RG_P_LRN_BEFORE), after = P(RG_P_LRN_AFTER);
+  const double size = (double)p[RG_P_LRN_SIZE], alpha = rg_param_double(p + RG_P_LRN_ALPHA);
+  const double beta = rg_param_double(p + RG_P_LRN_BETA), bias = rg_param_double(p + RG_P_LRN_BIAS);
+  for (size_t b = 0; b < N; ++b)
+    for (size_t c = 0; c < C; ++c) {
+      const size_t lo = c > before ? c - before : 0, hi = c + after < C - 1 ? c + after : C - 1;
+      for (size_t i = 0; i < HW; ++i) {
+        double sum = 0;
+        for (size_t j = lo; j <= hi; ++j) {
+          const double v = (double)x[(b * C + j) * HW + i];
+          sum += v * v;
+        }
+        const size_t e = (b * C + c) * HW + i;
+        y[e] = (float)((double)x[e] / pow(bias + alpha / size * sum, beta));
+      }
+    }
+}
+
 /* ---- Elementwise chains (backends/ref/elementwise_ref.cpp) ---- */
 
 static float chain_apply(uint32_t op, float x, float y, float z) {
@@ -295,7 +326,7 @@ static float chain_apply(uint32_t op, float x, float y, float z) {
     case RG_CHAIN_DIV:
       return x / y;
     case RG_CHAIN_TANH:
-      return tanhf(x);
+      return rg_tanhf(x); /* not libm's tanhf: rg_portable_math.h */
     case RG_CHAIN_EXP:
       return expf(x);
     default: /* RG_CHAIN_SELECT_POSITIVE; validation refuses others */

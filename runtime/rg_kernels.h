@@ -52,6 +52,9 @@ void rg_reduce(const uint32_t* p, const float* x, double* acc, float* y);
 void rg_softmax(const uint32_t* p, const float* x, float* y);
 void rg_copy(const uint32_t* p, rg_typed x, float* y);
 void rg_fill(const uint32_t* p, double value, float* y);
+void rg_lrn(const uint32_t* p, const float* x, float* y);
+/* The double stored in words p[0] (low) and p[1] (high). */
+double rg_param_double(const uint32_t* p);
 
 /* One chain's operands, resolved: loads (typed) and stores. */
 typedef struct rg_chain_operands {

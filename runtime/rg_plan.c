@@ -4,6 +4,7 @@
  * are multiplied with overflow checks, so an absurd field is an error code. */
 #include <string.h>
 
+#include "rg_kernels.h"
 #include "rg_plan_internal.h"
 #include "rg_runtime.h"
 
@@ -95,8 +96,9 @@ static rg_status check_header(const rg_plan_header* h, size_t file_bytes) {
       h->kernel_record_bytes != sizeof(rg_kernel_record) ||
       h->chain_record_bytes != sizeof(rg_chain_record) || !all_zero(h->reserved, sizeof h->reserved))
     return RG_ERR_HEADER;
-  if (h->io_count == 0 || h->io_count > RG_PLAN_MAX_IO || h->kernel_count == 0 ||
-      h->kernel_count > RG_PLAN_MAX_KERNELS || h->chain_count > h->kernel_count)
+  /* No kernels is a model whose outputs are views of its inputs (a reshape). */
+  if (h->io_count == 0 || h->io_count > RG_PLAN_MAX_IO || h->kernel_count > RG_PLAN_MAX_KERNELS ||
+      h->chain_count > h->kernel_count)
     return RG_ERR_HEADER;
   if (h->arena_bytes > RG_MAX_REGION_BYTES || h->arena_bytes > SIZE_MAX) return RG_ERR_HEADER;
   if (h->weights_offset % RG_PLAN_ALIGNMENT != 0 || h->weights_offset < tables_end(h) ||
@@ -300,6 +302,21 @@ static rg_status check_op(const rg_plan* plan, const rg_kernel_record* r, slot_s
       if (!params_ok(p, RG_P_FILL_COUNT, 1)) return RG_ERR_KERNEL;
       s->elements[RG_SLOT_Y] = p[RG_P_FILL_COUNT_ELEMENTS], s->allowed[RG_SLOT_Y] = ARENA;
       return RG_OK;
+    case RG_OP_LRN: {
+      for (uint32_t k = RG_P_LRN_COUNT; k < RG_PLAN_PARAMS; ++k)
+        if (p[k] != 0) return RG_ERR_KERNEL;
+      for (uint32_t k = RG_P_LRN_N; k <= RG_P_LRN_SIZE; ++k)
+        if (p[k] > RG_MAX_DIM || (p[k] == 0 && k != RG_P_LRN_BEFORE && k != RG_P_LRN_AFTER))
+          return RG_ERR_KERNEL;
+      for (uint32_t k = RG_P_LRN_ALPHA; k < RG_P_LRN_COUNT; k += 2) {
+        const double d = rg_param_double(p + k);
+        if (!(d > -1e300 && d < 1e300)) return RG_ERR_KERNEL; /* finite, not NaN */
+      }
+      if (!product(p, 3, &e) || r->f != 0.0) return RG_ERR_KERNEL;
+      s->elements[RG_SLOT_X] = s->elements[RG_SLOT_Y] = e;
+      s->allowed[RG_SLOT_X] = s->allowed[RG_SLOT_Y] = ARENA;
+      return RG_OK;
+    }
     case RG_OP_CHAIN: {
       if (!params_ok(p, RG_P_CHAIN_COUNT, 0) || p[RG_P_CHAIN_INDEX] >= plan->header.chain_count ||
           r->f != 0.0)

@@ -64,7 +64,8 @@ enum rg_op {
   RG_OP_SOFTMAX = 7,          /* softmax or log_softmax along an axis, in double */
   RG_OP_COPY = 8,             /* y[dst(e)] = x[src(e)] over a shape: concat, transpose, broadcast */
   RG_OP_FILL = 9,             /* y = f (as f32) */
-  RG_OP_CHAIN = 10            /* a fused elementwise chain: chain record p[0] */
+  RG_OP_CHAIN = 10,           /* a fused elementwise chain: chain record p[0] */
+  RG_OP_LRN = 11              /* local response normalisation across channels, in double */
 };
 
 /* Operand slots of a kernel record. "Typed" slots may point into the weights
@@ -119,6 +120,13 @@ enum rg_softmax_param {
 enum rg_copy_param {
   RG_P_COPY_RANK, RG_P_COPY_DIMS, RG_P_COPY_SRC = RG_P_COPY_DIMS + 8,
   RG_P_COPY_DST = RG_P_COPY_SRC + 8, RG_P_COPY_COUNT = RG_P_COPY_DST + 8
+};
+/* LRN over x [n, c, hw]: channel k's window is [k - before, k + after]
+ * clipped; alpha, beta and bias are doubles, each as two words (low first). */
+enum rg_lrn_param {
+  RG_P_LRN_N, RG_P_LRN_C, RG_P_LRN_HW, RG_P_LRN_BEFORE, RG_P_LRN_AFTER, RG_P_LRN_SIZE,
+  RG_P_LRN_ALPHA, RG_P_LRN_BETA = RG_P_LRN_ALPHA + 2, RG_P_LRN_BIAS = RG_P_LRN_BETA + 2,
+  RG_P_LRN_COUNT = RG_P_LRN_BIAS + 2
 };
 /* Fill: y [count] = f. Chain: p[0] is the index of its chain record. */
 enum rg_fill_param { RG_P_FILL_COUNT_ELEMENTS, RG_P_FILL_COUNT };

@@ -87,6 +87,9 @@ rg_status rg_run(const rg_plan* plan, const void* weights, void* arena) {
       case RG_OP_FILL:
         rg_fill(r.p, r.f, at(&g, &t[RG_SLOT_Y]));
         break;
+      case RG_OP_LRN:
+        rg_lrn(r.p, at(&g, &t[RG_SLOT_X]), at(&g, &t[RG_SLOT_Y]));
+        break;
       default: /* RG_OP_CHAIN; rg_check_kernel refuses the rest */
         run_chain(&g, plan, r.p[RG_P_CHAIN_INDEX]);
         break;

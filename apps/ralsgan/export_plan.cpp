@@ -56,7 +56,7 @@ ExportResult export_plan(const ExportOptions& opt) {
   r.plan_file = opt.out / "model.rgplan";
   r.header_file = opt.out / "model.h";
   // One set: a failure leaves the old plan beside the old header, never a new plan beside an old one.
-  const std::string header = plan_c_header(file, gfile.filename().string());
+  const std::string header = plan_c_header(file, gfile.filename().string(), "ralsgan export");
   io::write_files_atomic({{r.plan_file, std::span<const uint8_t>(file)},
                           {r.header_file, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(header.data()),
                                                                    header.size())}});

@@ -302,6 +302,22 @@ void node_records(const Graph& g, const Node& n, Locator& loc, std::vector<rg_ke
                                 loc(n.outputs[0])));
       return;
     }
+    case OpKind::kLrn: {
+      const LrnGeometry l = lrn_geometry(g, n);
+      r.op = RG_OP_LRN;
+      r.p[RG_P_LRN_N] = u32(l.n, "batch"), r.p[RG_P_LRN_C] = u32(l.c, "channels");
+      r.p[RG_P_LRN_HW] = u32(l.hw, "plane"), r.p[RG_P_LRN_BEFORE] = u32(l.before, "window");
+      r.p[RG_P_LRN_AFTER] = u32(l.after, "window"), r.p[RG_P_LRN_SIZE] = u32(l.size, "window");
+      auto put_double = [&](uint32_t at, double d) {
+        uint64_t bits;
+        std::memcpy(&bits, &d, 8);
+        r.p[at] = uint32_t(bits), r.p[at + 1] = uint32_t(bits >> 32);
+      };
+      put_double(RG_P_LRN_ALPHA, l.alpha), put_double(RG_P_LRN_BETA, l.beta), put_double(RG_P_LRN_BIAS, l.bias);
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      break;
+    }
     case OpKind::kFill:
       r.op = RG_OP_FILL;
       r.p[RG_P_FILL_COUNT_ELEMENTS] = u32(g.desc(n.outputs[0]).numel(), "elements");
@@ -420,6 +436,9 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
   const uint64_t acc_offset = align_up(plan.arena_bytes, RG_PLAN_ALIGNMENT);
   for (rg_kernel_record& r : kernels)
     if (r.op == RG_OP_REDUCE && r.slot[RG_SLOT_SCRATCH].bytes) r.slot[RG_SLOT_SCRATCH].offset = acc_offset;
+  // Inputs that nothing reads have no buffer in the engine's plan: a place
+  // after the accumulators, so that every input can be written.
+  uint64_t arena_end = acc_offset + accumulator_bytes;
 
   std::vector<rg_io_record> ios;
   if (io.empty() || io.size() > RG_PLAN_MAX_IO) unsupported("a plan without inputs/outputs or with more than 64");
@@ -433,7 +452,12 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
     if (s.size() > RG_PLAN_MAX_RANK) unsupported("an input or output of rank above 8");
     r.rank = uint32_t(s.size());
     for (size_t d = 0; d < s.size(); ++d) r.dims[d] = uint64_t(s[d]);
-    r.t = loc(e.value);
+    if (e.input && g.value(plan.root[size_t(e.value)]).variable < 0 && plan.arena_offset(e.value) < 0) {
+      r.t = {RG_REGION_ARENA, 0, align_up(arena_end, RG_PLAN_ALIGNMENT), g.desc(e.value).bytes()};
+      arena_end = r.t.offset + r.t.bytes;
+    } else {
+      r.t = loc(e.value);
+    }
     if (r.t.region != RG_REGION_ARENA)
       unsupported("the " + std::string(e.input ? "input" : "output") + " \"" + e.name +
                   "\", which is a constant of the model");
@@ -443,7 +467,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
   rg_plan_header h{};
   std::memcpy(h.magic, RG_PLAN_MAGIC, 8);
   h.version = RG_PLAN_VERSION;
-  h.arena_bytes = acc_offset + accumulator_bytes;
+  h.arena_bytes = arena_end;
   h.alignment = RG_PLAN_ALIGNMENT;
   h.dtype = weights;
   h.io_count = uint32_t(ios.size()), h.io_record_bytes = sizeof(rg_io_record);
@@ -478,12 +502,12 @@ PlanStats plan_stats(const std::vector<uint8_t>& file) {
   return s;
 }
 
-std::string plan_c_header(const std::vector<uint8_t>& file, const std::string& source) {
+std::string plan_c_header(const std::vector<uint8_t>& file, const std::string& source, const std::string& tool) {
   rg_plan plan;
   if (rg_plan_validate(file.data(), file.size(), &plan) != RG_OK)
     throw std::logic_error("plan_c_header: not a valid plan");
   const rg_plan_header& h = plan.header;
-  std::string s = "/* Written by export from " + source +
+  std::string s = "/* Written by `" + tool + "` from " + source +
                   ": the sizes of model.rgplan's regions and its inputs and\n * outputs "
                   "(docs/embedded.md). Allocate them, then rg_plan_validate and rg_run. */\n"
                   "#ifndef RG_MODEL_H\n#define RG_MODEL_H\n\n";

@@ -46,7 +46,8 @@ PlanStats plan_stats(const std::vector<uint8_t>& file);
 
 // "#define RG_MODEL_ARENA_BYTES ..." and the other sizes and the inputs'
 // and outputs' indices and shapes, for a firmware's static buffers.
-std::string plan_c_header(const std::vector<uint8_t>& plan_file, const std::string& source);
+std::string plan_c_header(const std::vector<uint8_t>& plan_file, const std::string& source,
+                          const std::string& tool);
 
 // Rounds to nearest even on the upper 16 bits; NaN stays a (quiet) NaN.
 uint16_t to_bf16(float f);

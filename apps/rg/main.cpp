@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// rg: run, benchmark and inspect ONNX models on the engine's backends
+// rg: run, benchmark, inspect and export ONNX models on the engine's backends
 // (docs/onnx.md). Exit codes: 0 success; 2 a usage error or a model the
 // engine cannot run (the message names the op); 1 a bad or unreadable file.
 #include <cstdio>
@@ -22,7 +22,8 @@ const char* kUsage =
     "memory plan\n"
     "  run      run once on inputs from .npy files; write each output as DIR/<name>.npy\n"
     "  bench    time each backend, each fusion group, and compare each backend's outputs with "
-    "ref\n\n"
+    "ref\n"
+    "  export   compile for the C runtime: DIR/model.rgplan and DIR/model.h (docs/embedded.md)\n\n"
     "`rg <command> --help` describes each command's flags.\n";
 
 }  // namespace
@@ -41,9 +42,10 @@ int main(int argc, char** argv) {
   int (*fn)(int, char**) = cmd == "inspect" ? rg::tool::cmd_inspect
                            : cmd == "run"   ? rg::tool::cmd_run
                            : cmd == "bench" ? rg::tool::cmd_bench
+                           : cmd == "export" ? rg::tool::cmd_export
                                             : nullptr;
   if (!fn) {
-    std::fprintf(stderr, "rg: unknown command '%s' (inspect, run, bench)\n", cmd.c_str());
+    std::fprintf(stderr, "rg: unknown command '%s' (inspect, run, bench, export)\n", cmd.c_str());
     return rg::tool::kUsage;
   }
   try {

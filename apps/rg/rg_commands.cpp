@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "apps/ralsgan/backend_select.h"
+#include "apps/ralsgan/plan_encoder.h"
 #include "apps/rg/rg_model.h"
 #include "apps/rg/sgemm_peak.h"
 #include "engine/conv_geometry.h"
@@ -137,6 +138,50 @@ int cmd_run(int argc, char** argv) {
                           io::npy_bytes(m.graph->shape(m.graph->output(m.outputs[i])), yf));
     std::printf("%s\n", files[i].string().c_str());
   }
+  return 0;
+}
+
+int cmd_export(int argc, char** argv) {
+  app::Flags f("rg export",
+               "Compile a model for the C runtime (docs/embedded.md): DIR/model.rgplan and "
+               "DIR/model.h, run by rg_run_file or a firmware, bit-identical to `rg run --backend "
+               "ref`.");
+  add_model_flags(f);
+  f.value("out", "DIR", "where model.rgplan and model.h go (created if missing)");
+  f.value("weights", "f32|bf16", "how the weights are stored: f32 (bit-exact, default) or bf16 (half the size)");
+  f.required("out");
+  const std::string path = parse_command(f, argc, argv, "export");
+  if (path.empty()) return 0;
+  const std::string wt = f.has("weights") ? f.str("weights") : "f32";
+  if (wt != "f32" && wt != "bf16") throw app::UsageError("--weights must be f32 or bf16, not '" + wt + "'");
+  const onnx::Model m = load_model(path, f);
+  app::SelectedBackend be = app::make_backend(app::BackendRequest{"ref"});
+  Compiled c = compile_model(m, *be.backend, {});
+  std::vector<app::PlanIo> io;
+  for (const InputInfo& in : m.graph->inputs()) io.push_back({in.name, in.value, true});
+  for (const std::string& name : m.outputs) io.push_back({name, m.graph->output(name), false});
+  std::vector<uint8_t> file;
+  try {
+    file = app::encode_plan(*c.plan, *c.session, io, wt == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32);
+  } catch (const app::PlanExportError& e) {
+    throw onnx::UnsupportedError(e.what());
+  }
+  const fs::path out = f.str("out");
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec || !fs::is_directory(out))
+    throw std::runtime_error("cannot create the output folder " + out.string() + ": " +
+                             (ec ? ec.message() : std::string("it is not a folder")));
+  const std::string header = app::plan_c_header(file, fs::path(path).filename().string(), "rg export");
+  io::write_files_atomic({{out / "model.rgplan", std::span<const uint8_t>(file)},
+                          {out / "model.h", std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(header.data()),
+                                                                     header.size())}});
+  const app::PlanStats st = app::plan_stats(file);
+  std::fprintf(stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",
+               (out / "model.rgplan").string().c_str(), (unsigned long long)st.file_bytes, st.kernels,
+               (unsigned long long)st.weights_bytes, (unsigned long long)st.arena_bytes,
+               (out / "model.h").string().c_str());
+  std::printf("%s\n", (out / "model.rgplan").string().c_str());
   return 0;
 }
 

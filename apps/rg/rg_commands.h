@@ -8,5 +8,6 @@ namespace rg::tool {
 int cmd_inspect(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_export(int argc, char** argv);
 
 }  // namespace rg::tool

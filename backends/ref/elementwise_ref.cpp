@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "runtime/rg_portable_math.h"
+
 namespace rg::ref {
 
 template <typename T>
@@ -57,8 +59,13 @@ void ElementwiseProgram<T>::run() const {
         r[l.reg] = load_ptr_[k][off];
       }
     }
-    for (const auto& i : chain_.program.code)
-      r[i.out] = ew_apply(i.op, r[i.x], i.y >= 0 ? r[i.y] : T(0), i.z >= 0 ? r[i.z] : T(0));
+    for (const auto& i : chain_.program.code) {
+      // f32 tanh: the same bits on every target (the C runtime's, bit-exact export).
+      if (sizeof(T) == 4 && i.op == EwInstrKind::kTanh)
+        r[i.out] = T(rg_tanhf(float(r[i.x])));
+      else
+        r[i.out] = ew_apply(i.op, r[i.x], i.y >= 0 ? r[i.y] : T(0), i.z >= 0 ? r[i.z] : T(0));
+    }
     for (size_t k = 0; k < store_ptr_.size(); ++k) store_ptr_[k][e] = r[chain_.stores[k].reg];
     for (size_t d = rank; d-- > 0;)
       if (++idx[d] < shape[d]) break;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,11 +17,13 @@
 #include <set>
 #include <sstream>
 
+#include "apps/ralsgan/plan_encoder.h"
 #include "engine/plan.h"
 #include "engine/session.h"
 #include "frontends/onnx/onnx_tensor.h"
 #include "rg/backend_ref.h"
 #include "rg/onnx.h"
+#include "runtime/rg_runtime.h"
 #if RALSGAN_HAVE_ONEDNN
 #include "rg/backend_onednn.h"
 #endif
@@ -155,58 +158,76 @@ std::vector<std::string> graph_inputs(const fs::path& model) {
   return r;
 }
 
-// Runs one case; empty when it passes, else why not. Inputs the engine needs
-// at compile time (NeedsConstantError) are given at import from the case's
-// data; the others are fed. ONNX's runner's tolerance: |a - b| <= 1e-7 + 1e-3 |b|.
+// A case's model, imported with the inputs the engine needs at compile time
+// (NeedsConstantError) given from its first data set, and its data sets.
+struct Case {
+  std::optional<onnx::Model> model;
+  std::vector<fs::path> sets;
+  std::vector<std::string> names;  // the inputs to feed, input_N.pb's N
+  fs::path input_file(const fs::path& set, const std::string& name) const {
+    const size_t i = size_t(std::find(names.begin(), names.end(), name) - names.begin());
+    return set / ("input_" + std::to_string(i) + ".pb");
+  }
+};
+
+// Empty when the case loads, else why not.
+std::string load_case(const fs::path& dir, Case& c) {
+  c.names = graph_inputs(dir / "model.onnx");
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory()) c.sets.push_back(e.path());
+  std::sort(c.sets.begin(), c.sets.end());
+  if (c.sets.empty()) return "no test data set";
+  onnx::ImportOptions opt;
+  while (!c.model) {
+    try {
+      c.model = onnx::import_file((dir / "model.onnx").string(), opt);
+    } catch (const onnx::NeedsConstantError& e) {
+      if (opt.constant_inputs.count(e.input)) throw;
+      const onnx::Const k = read_tensor(c.input_file(c.sets[0], e.input));
+      std::vector<double> v;
+      for (size_t i = 0; i < size_t(k.numel()); ++i) v.push_back(k.at(i));
+      opt.constant_inputs[e.input] = v;
+    }
+  }
+  if (c.sets.size() > 1 && !opt.constant_inputs.empty()) return "several data sets with constant inputs";
+  return "";
+}
+
+// Feeds data set `set` into the session; empty, or why not.
+std::string feed(const Case& c, const fs::path& set, Session& s) {
+  const onnx::Model& m = *c.model;
+  for (size_t i = 0; i < m.inputs.size(); ++i) {
+    const onnx::Const x = read_tensor(c.input_file(set, m.inputs[i]));
+    if (x.shape != m.graph->shape(m.graph->inputs()[i].value))
+      return "input " + m.inputs[i] + " has shape " + shape_str(x.shape);
+    s.set_input(m.inputs[i], std::span<const float>(x.f));
+  }
+  return "";
+}
+
+// Runs one case; empty when it passes, else why not. ONNX's runner's
+// tolerance: |a - b| <= 1e-7 + 1e-3 |b|.
 std::string run_case(const fs::path& dir, Backend& be) {
   try {
-    const std::vector<std::string> names = graph_inputs(dir / "model.onnx");
-    std::vector<fs::path> sets;
-    for (const auto& e : fs::directory_iterator(dir))
-      if (e.is_directory()) sets.push_back(e.path());
-    std::sort(sets.begin(), sets.end());
-    if (sets.empty()) return "no test data set";
-    auto input_file = [&](const fs::path& set, const std::string& name) {
-      const size_t i = size_t(std::find(names.begin(), names.end(), name) - names.begin());
-      return set / ("input_" + std::to_string(i) + ".pb");
-    };
-    onnx::ImportOptions opt;
-    std::optional<onnx::Model> model;
-    while (!model) {
-      try {
-        model = onnx::import_file((dir / "model.onnx").string(), opt);
-      } catch (const onnx::NeedsConstantError& e) {
-        if (opt.constant_inputs.count(e.input)) throw;
-        const onnx::Const c = read_tensor(input_file(sets[0], e.input));
-        std::vector<double> v;
-        for (size_t k = 0; k < size_t(c.numel()); ++k) v.push_back(c.at(k));
-        opt.constant_inputs[e.input] = v;
-      }
-    }
-    if (sets.size() > 1 && !opt.constant_inputs.empty())
-      return "several data sets with constant inputs";
-    auto plan = compile(model->graph, be);
+    Case c;
+    if (std::string why = load_case(dir, c); !why.empty()) return why;
+    const onnx::Model& model = *c.model;
+    auto plan = compile(model.graph, be);
     Session s(*plan);
-    model->load_weights(s);
-    for (const fs::path& set : sets) {
-      for (const std::string& name : model->inputs) {
-        const onnx::Const x = read_tensor(input_file(set, name));
-        if (x.shape !=
-            model->graph->shape(model->graph->inputs()[size_t(&name - model->inputs.data())].value))
-          return "input " + name + " has shape " + shape_str(x.shape);
-        s.set_input(name, std::span<const float>(x.f));
-      }
+    model.load_weights(s);
+    for (const fs::path& set : c.sets) {
+      if (std::string why = feed(c, set, s); !why.empty()) return why;
       s.run();
-      for (size_t i = 0; i < model->outputs.size(); ++i) {
+      for (size_t i = 0; i < model.outputs.size(); ++i) {
         const onnx::Const want = read_tensor(set / ("output_" + std::to_string(i) + ".pb"));
-        const std::vector<double> got = s.output(model->outputs[i]);
+        const std::vector<double> got = s.output(model.outputs[i]);
         if (got.size() != size_t(want.numel()))
-          return "output " + model->outputs[i] + " has " + std::to_string(got.size()) +
+          return "output " + model.outputs[i] + " has " + std::to_string(got.size()) +
                  " values, expected " + std::to_string(want.numel());
         for (size_t k = 0; k < got.size(); ++k) {
           const double w = want.at(k), d = std::abs(got[k] - w);
           if (!(d <= 1e-7 + 1e-3 * std::abs(w)) && !(std::isnan(w) && std::isnan(got[k])))
-            return "output " + model->outputs[i] + "[" + std::to_string(k) +
+            return "output " + model.outputs[i] + "[" + std::to_string(k) +
                    "] = " + std::to_string(got[k]) + ", expected " + std::to_string(w);
         }
       }
@@ -215,6 +236,51 @@ std::string run_case(const fs::path& dir, Backend& be) {
   } catch (const std::exception& e) {
     std::string w = e.what();
     return w.empty() ? "exception" : w;
+  }
+}
+
+// The case exported as a plan (apps/ralsgan/plan_encoder.h) and run by the C
+// runtime: "" when every output is bit-identical to the reference backend's,
+// "unsupported: ..." when the runtime has no kernel for it, else the difference.
+std::string run_case_in_runtime(const fs::path& dir) {
+  try {
+    Case c;
+    if (std::string why = load_case(dir, c); !why.empty()) return "unsupported: " + why;
+    const onnx::Model& m = *c.model;
+    auto be = make_ref_backend();
+    auto plan = compile(m.graph, *be);
+    Session s(*plan);
+    m.load_weights(s);
+    std::vector<app::PlanIo> io;
+    for (const InputInfo& in : m.graph->inputs()) io.push_back({in.name, in.value, true});
+    for (const std::string& o : m.outputs) io.push_back({o, m.graph->output(o), false});
+    std::vector<uint8_t> file;
+    try {
+      file = app::encode_plan(*plan, s, io);
+    } catch (const app::PlanExportError& e) {
+      return std::string("unsupported: ") + e.what();
+    }
+    rg_plan p;
+    if (rg_plan_validate(file.data(), file.size(), &p) != RG_OK) return "the plan does not validate";
+    std::vector<double> arena(p.header.arena_bytes / 8 + 1);
+    for (const fs::path& set : c.sets) {
+      if (std::string why = feed(c, set, s); !why.empty()) return why;
+      for (size_t i = 0; i < m.inputs.size(); ++i) {
+        const onnx::Const x = read_tensor(c.input_file(set, m.inputs[i]));
+        std::copy(x.f.begin(), x.f.end(), rg_io_data(&p, arena.data(), uint32_t(i)));
+      }
+      s.run();
+      if (rg_run(&p, rg_plan_weights(&p), arena.data()) != RG_OK) return "rg_run failed";
+      for (size_t i = 0; i < m.outputs.size(); ++i) {
+        const std::vector<float> want = s.value_f32(m.graph->output(m.outputs[i]));
+        const float* got = rg_io_data(&p, arena.data(), uint32_t(m.inputs.size() + i));
+        if (std::memcmp(want.data(), got, want.size() * sizeof(float)) != 0)
+          return "output " + m.outputs[i] + " differs from the reference backend's";
+      }
+    }
+    return "";
+  } catch (const std::exception& e) {
+    return std::string("unsupported: ") + e.what();
   }
 }
 
@@ -236,6 +302,28 @@ void expect_conformance(const std::string& name, Backend& be) {
   std::printf("%s: %zu of %zu selected ONNX cases pass (%.1f %%)\n", name.c_str(), passed,
               cases.size(), 100 * rate);
   EXPECT_GE(rate, 0.95) << name;
+}
+
+// Every selected case the runtime has kernels for, bit for bit against the
+// reference backend (docs/embedded.md): none may differ, and at least 80 %
+// of the cases must export (the rest: ops outside the runtime's set, named).
+TEST(OnnxConformance, EmbeddedRuntimeIsBitIdenticalToRef) {
+  const std::vector<fs::path> cases = selected_cases();
+  ASSERT_GT(cases.size(), 150u) << "libonnx-testdata missing under " << kData << "?";
+  size_t identical = 0, unsupported = 0;
+  for (const fs::path& c : cases) {
+    const std::string why = run_case_in_runtime(c);
+    const std::string label = c.parent_path().filename().string() + "/" + c.filename().string();
+    if (why.empty())
+      ++identical;
+    else if (why.rfind("unsupported: ", 0) == 0)
+      ++unsupported, std::printf("SKIP runtime %s: %s\n", label.c_str(), why.c_str() + 13);
+    else
+      ADD_FAILURE() << label << ": " << why;
+  }
+  std::printf("runtime: %zu of %zu selected ONNX cases exported and bit-identical, %zu outside its op set\n",
+              identical, cases.size(), unsupported);
+  EXPECT_GE(double(identical), 0.8 * double(cases.size()));
 }
 
 TEST(OnnxConformance, ReferenceBackend) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "engine/rng/philox.h"
 #include "runtime/rg_generate.h"
 #include "runtime/rg_kernels.h"
+#include "runtime/rg_portable_math.h"
 
 namespace {
 
@@ -256,10 +258,34 @@ TEST(RuntimeKernels, ChainRunsItsRegisterProgram) {
   o.load[0] = f32(x), o.load[1] = f32(bias), o.store[0] = y.data(), o.store[1] = z.data();
   rg_chain(&c, &o);
   for (size_t i = 0; i < 6; ++i) {
-    const float t = std::tanh(x[i] + bias[i % 3]);
+    const float t = rg_tanhf(x[i] + bias[i % 3]);
     EXPECT_EQ(y[i], t) << i;
     EXPECT_EQ(z[i], (t > 0 ? t : 0.0f) * 2.0f) << i;
   }
+}
+
+// The portable tanh (the same bits on x86-64 and AArch64, unlike glibc's
+// tanhf) is within one f32 ulp of tanh in double over a sweep of all floats,
+// keeps the sign of zero and NaN, and saturates.
+TEST(RuntimeKernels, PortableTanhIsWithinOneUlp) {
+  int64_t off_by_one = 0;
+  for (uint32_t bits = 0; bits < 0x7f800000u; bits += 4099) {
+    float x;
+    std::memcpy(&x, &bits, 4);
+    for (float v : {x, -x}) {
+      const float ours = rg_tanhf(v), ref = float(std::tanh(double(v)));
+      int32_t a, b;
+      std::memcpy(&a, &ours, 4);
+      std::memcpy(&b, &ref, 4);
+      ASSERT_LE(std::abs(int64_t(a) - int64_t(b)), 1) << v;
+      off_by_one += a != b;
+    }
+  }
+  EXPECT_LT(off_by_one, 100);  // rounding twice (double, then f32) rarely moves a result
+  EXPECT_TRUE(std::signbit(rg_tanhf(-0.0f)) && rg_tanhf(-0.0f) == 0.0f);
+  EXPECT_TRUE(std::isnan(rg_tanhf(std::numeric_limits<float>::quiet_NaN())));
+  EXPECT_EQ(rg_tanhf(1e30f), 1.0f);
+  EXPECT_EQ(rg_tanhf(-std::numeric_limits<float>::infinity()), -1.0f);
 }
 
 // bf16 weights widen exactly (the upper half of an f32), so a kernel on bf16
