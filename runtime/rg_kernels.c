@@ -6,7 +6,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "rg_gemm.h"
 #include "rg_portable_math.h"
+#include "rg_simd.h"
 
 #define P(name) ((size_t)p[name])
 
@@ -35,80 +37,83 @@ static int64_t tap(size_t o, size_t s, size_t i, size_t d, size_t pad, size_t le
   return v >= 0 && v < (int64_t)len ? v : -1;
 }
 
-/* im2col of one group: x points at its first input channel. */
-static void im2col(const conv_geo* g, const float* x, float* col) {
+/* Columns n0 .. n0 + w - 1 of one group's im2col (x: its first input
+ * channel) into col [rows, w]. */
+static void im2col(const conv_geo* g, const float* x, float* col, size_t n0, size_t w) {
   for (size_t c = 0; c < g->gin; ++c)
     for (size_t i = 0; i < g->kh; ++i)
       for (size_t j = 0; j < g->kw; ++j) {
-        float* row = col + ((c * g->kh + i) * g->kw + j) * g->cols;
-        for (size_t oh = 0; oh < g->ho; ++oh) {
+        float* row = col + ((c * g->kh + i) * g->kw + j) * w;
+        size_t oh = n0 / g->wo, ow = n0 % g->wo;
+        for (size_t e = 0; e < w; ++e) {
           const int64_t ih = tap(oh, g->sh, i, g->dh, g->ph, g->h);
-          for (size_t ow = 0; ow < g->wo; ++ow) {
-            const int64_t iw = tap(ow, g->sw, j, g->dw, g->pw, g->w);
-            row[oh * g->wo + ow] =
-                ih >= 0 && iw >= 0 ? x[(c * g->h + (size_t)ih) * g->w + (size_t)iw] : 0.0f;
-          }
+          const int64_t iw = tap(ow, g->sw, j, g->dw, g->pw, g->w);
+          row[e] = ih >= 0 && iw >= 0 ? x[(c * g->h + (size_t)ih) * g->w + (size_t)iw] : 0.0f;
+          if (++ow == g->wo) ow = 0, ++oh;
         }
       }
 }
 
-/* col2im of one group: x = 0, then each column element added at its input position. */
-static void col2im(const conv_geo* g, const float* col, float* x) {
-  memset(x, 0, g->gin * g->h * g->w * sizeof(float));
-  for (size_t c = 0; c < g->gin; ++c)
-    for (size_t i = 0; i < g->kh; ++i)
-      for (size_t j = 0; j < g->kw; ++j) {
-        const float* row = col + ((c * g->kh + i) * g->kw + j) * g->cols;
-        for (size_t oh = 0; oh < g->ho; ++oh) {
-          const int64_t ih = tap(oh, g->sh, i, g->dh, g->ph, g->h);
-          if (ih < 0) continue;
-          float* xrow = x + (c * g->h + (size_t)ih) * g->w;
-          for (size_t ow = 0; ow < g->wo; ++ow) {
-            const int64_t iw = tap(ow, g->sw, j, g->dw, g->pw, g->w);
-            if (iw >= 0) xrow[iw] += row[oh * g->wo + ow];
-          }
-        }
+/* Rows r0 .. r0 + n - 1 of col2im (col [n, cols]) added into x, in the
+ * reference's order: rows ascending, then output rows and columns. */
+static void col2im_rows(const conv_geo* g, const float* col, float* x, size_t r0, size_t n) {
+  for (size_t r = r0; r < r0 + n; ++r) {
+    const size_t c = r / (g->kh * g->kw), i = r / g->kw % g->kh, j = r % g->kw;
+    const float* row = col + (r - r0) * g->cols;
+    for (size_t oh = 0; oh < g->ho; ++oh) {
+      const int64_t ih = tap(oh, g->sh, i, g->dh, g->ph, g->h);
+      if (ih < 0) continue;
+      float* xrow = x + (c * g->h + (size_t)ih) * g->w;
+      for (size_t ow = 0; ow < g->wo; ++ow) {
+        const int64_t iw = tap(ow, g->sw, j, g->dw, g->pw, g->w);
+        if (iw >= 0) xrow[iw] += row[oh * g->wo + ow];
       }
+    }
+  }
 }
 
-/* c[i, :] += a * b[:], the one inner loop of both GEMMs. */
-static void axpy_row(float* restrict c, float a, const float* restrict b, size_t n) {
-  for (size_t j = 0; j < n; ++j) c[j] += a * b[j];
+/* y_g[gout, cols] = w_g[gout, rows] * im2col(x_g) (conv_ref.cpp matmul), a
+ * slab of columns at a time: each output's sum runs over the rows in order
+ * whatever the slab. */
+/* Elements of one group's weights in panels: A [M, K] padded to whole panels. */
+static size_t panels(size_t M, size_t K) {
+  return (M + RG_PANEL - 1) / RG_PANEL * RG_PANEL * K;
 }
 
 void rg_conv2d(const uint32_t* p, const float* x, rg_typed w, float* y, float* col) {
   const conv_geo g = conv_geometry(p);
-  const size_t gi = g.gin * g.h * g.w, go = g.gout * g.cols, gw = g.gout * g.rows;
+  const size_t gi = g.gin * g.h * g.w, go = g.gout * g.cols, gw = panels(g.gout, g.rows);
+  const size_t slab = P(RG_P_CONV_SLAB);
   for (size_t n = 0; n < g.n; ++n)
     for (size_t k = 0; k < g.groups; ++k) {
-      im2col(&g, x + (n * g.groups + k) * gi, col);
-      /* y_g[M, N] = w_g[M, K] * col[K, N] (conv_ref.cpp matmul): row by row, K ascending. */
       float* yg = y + (n * g.groups + k) * go;
-      for (size_t i = 0; i < g.gout; ++i) {
-        float* ci = yg + i * g.cols;
-        memset(ci, 0, g.cols * sizeof(float));
-        for (size_t kk = 0; kk < g.rows; ++kk) {
-          const float a = rg_typed_at(w, k * gw + i * g.rows + kk);
-          if (a != 0.0f) axpy_row(ci, a, col + kk * g.cols, g.cols);
-        }
+      memset(yg, 0, go * sizeof(float));
+      for (size_t n0 = 0; n0 < g.cols; n0 += slab) {
+        const size_t cw = g.cols - n0 < slab ? g.cols - n0 : slab;
+        im2col(&g, x + (n * g.groups + k) * gi, col, n0, cw);
+        rg_gemm_panels(g.gout, cw, g.rows, w, k * gw, col, cw, yg + n0, g.cols);
       }
     }
 }
 
+/* col[rows, cols] = w_g[gout, rows]^T * dy_g (conv_ref.cpp matmul_at), then
+ * dx = col2im(col), a slab of rows at a time: col2im adds rows in order, so
+ * every dx element receives the same terms in the same order. */
 void rg_conv_transpose2d(const uint32_t* p, const float* dy, rg_typed w, float* dx, float* col) {
   const conv_geo g = conv_geometry(p);
-  const size_t gi = g.gin * g.h * g.w, go = g.gout * g.cols, gw = g.gout * g.rows;
+  const size_t gi = g.gin * g.h * g.w, go = g.gout * g.cols, gw = panels(g.rows, g.gout);
+  const size_t slab = P(RG_P_CONV_SLAB);
   for (size_t n = 0; n < g.n; ++n)
     for (size_t k = 0; k < g.groups; ++k) {
-      /* col[M, N] = w_g[K, M]^T * dy_g[K, N] (conv_ref.cpp matmul_at), K outer. */
-      const float* b = dy + (n * g.groups + k) * go;
-      memset(col, 0, g.rows * g.cols * sizeof(float));
-      for (size_t kk = 0; kk < g.gout; ++kk)
-        for (size_t i = 0; i < g.rows; ++i) {
-          const float a = rg_typed_at(w, k * gw + kk * g.rows + i);
-          if (a != 0.0f) axpy_row(col + i * g.cols, a, b + kk * g.cols, g.cols);
-        }
-      col2im(&g, col, dx + (n * g.groups + k) * gi);
+      float* dxg = dx + (n * g.groups + k) * gi;
+      memset(dxg, 0, gi * sizeof(float));
+      for (size_t r0 = 0; r0 < g.rows; r0 += slab) {
+        const size_t rn = g.rows - r0 < slab ? g.rows - r0 : slab;
+        memset(col, 0, rn * g.cols * sizeof(float));
+        rg_gemm_panels(rn, g.cols, g.gout, w, k * gw + r0 * g.gout, dy + (n * g.groups + k) * go,
+                       g.cols, col, g.cols);
+        col2im_rows(&g, col, dxg, r0, rn);
+      }
     }
 }
 
@@ -313,51 +318,117 @@ void rg_lrn(const uint32_t* p, const float* x, float* y) {
     }
 }
 
-/* ---- Elementwise chains (backends/ref/elementwise_ref.cpp) ---- */
+/* ---- Elementwise chains (backends/ref/elementwise_ref.cpp) ----
+ * The register program is run on a block of elements at a time, one
+ * instruction over the whole block (vectors where there are), instead of one
+ * element through the whole program: each element still sees the same
+ * operations in the same order, so the values are the reference's. */
 
-static float chain_apply(uint32_t op, float x, float y, float z) {
-  switch (op) {
+#if RG_VW > 1
+#define RG_BLOCK 64
+#else
+#define RG_BLOCK 8 /* small stacks: 64 registers x 8 floats = 2 KiB */
+#endif
+
+static void chain_op(const rg_chain_instr* in, float (*r)[RG_BLOCK], size_t nb) {
+  float* out = r[in->out];
+  const float* x = r[in->x];
+  const float* y = in->y != RG_CHAIN_NO_REG ? r[in->y] : 0;
+  const float* z = in->z != RG_CHAIN_NO_REG ? r[in->z] : 0;
+  size_t e = 0;
+#if RG_VW > 1
+  /* Whole vectors: registers are RG_BLOCK floats, so every block but the
+   * last is whole vectors; the last's tail lanes compute on stale values and
+   * are never stored. */
+  const size_t nv = (nb + RG_VW - 1) / RG_VW * RG_VW;
+  switch (in->op) {
     case RG_CHAIN_ADD:
-      return x + y;
+      for (; e < nv; e += RG_VW) rg_store(out + e, rg_load(x + e) + rg_load(y + e));
+      return;
     case RG_CHAIN_SUB:
-      return x - y;
+      for (; e < nv; e += RG_VW) rg_store(out + e, rg_load(x + e) - rg_load(y + e));
+      return;
     case RG_CHAIN_MUL:
-      return x * y;
+      for (; e < nv; e += RG_VW) rg_store(out + e, rg_load(x + e) * rg_load(y + e));
+      return;
     case RG_CHAIN_DIV:
-      return x / y;
-    case RG_CHAIN_TANH:
-      return rg_tanhf(x); /* not libm's tanhf: rg_portable_math.h */
-    case RG_CHAIN_EXP:
-      return expf(x);
-    default: /* RG_CHAIN_SELECT_POSITIVE; validation refuses others */
-      return x > 0.0f ? y : z;
+      for (; e < nv; e += RG_VW) rg_store(out + e, rg_load(x + e) / rg_load(y + e));
+      return;
+    case RG_CHAIN_SELECT_POSITIVE:
+      for (; e < nv; e += RG_VW) {
+        const rg_vi pos = rg_load(x + e) > (rg_vf){0}; /* false for NaN */
+        rg_store(out + e, (rg_vf)(((rg_vi)rg_load(y + e) & pos) | ((rg_vi)rg_load(z + e) & ~pos)));
+      }
+      return;
+    default:
+      break;
+  }
+#endif
+  for (; e < nb; ++e) {
+    switch (in->op) {
+      case RG_CHAIN_ADD:
+        out[e] = x[e] + y[e];
+        break;
+      case RG_CHAIN_SUB:
+        out[e] = x[e] - y[e];
+        break;
+      case RG_CHAIN_MUL:
+        out[e] = x[e] * y[e];
+        break;
+      case RG_CHAIN_DIV:
+        out[e] = x[e] / y[e];
+        break;
+      case RG_CHAIN_TANH:
+        out[e] = rg_tanhf(x[e]); /* not libm's tanhf: rg_portable_math.h */
+        break;
+      case RG_CHAIN_EXP:
+        out[e] = expf(x[e]);
+        break;
+      default: /* RG_CHAIN_SELECT_POSITIVE; validation refuses others */
+        out[e] = x[e] > 0.0f ? y[e] : z[e];
+        break;
+    }
   }
 }
 
 void rg_chain(const rg_chain_record* c, const rg_chain_operands* o) {
-  float r[RG_CHAIN_MAX_REGS] = {0};
-  for (uint32_t i = 0; i < c->n_consts; ++i) r[c->consts[i].reg] = c->consts[i].value;
+  float r[RG_CHAIN_MAX_REGS][RG_BLOCK];
+  memset(r, 0, (size_t)c->n_regs * sizeof r[0]);
+  for (uint32_t i = 0; i < c->n_consts; ++i)
+    for (size_t e = 0; e < RG_BLOCK; ++e) r[c->consts[i].reg][e] = c->consts[i].value;
   size_t total = 1, idx[RG_PLAN_MAX_RANK] = {0};
   for (uint32_t d = 0; d < c->rank; ++d) total *= c->dims[d];
-  for (size_t e = 0; e < total; ++e) {
+  for (size_t e0 = 0; e0 < total; e0 += RG_BLOCK) {
+    const size_t nb = total - e0 < RG_BLOCK ? total - e0 : RG_BLOCK;
     for (uint32_t k = 0; k < c->n_loads; ++k) {
       const rg_chain_load* l = &c->loads[k];
-      size_t off = e;
-      if (!l->full) {
-        off = 0;
-        for (uint32_t d = 0; d < c->rank; ++d) off += idx[d] * l->strides[d];
+      float* dst = r[l->reg];
+      if (l->full && o->load[k].type == RG_WEIGHTS_F32) {
+        memcpy(dst, (const float*)o->load[k].p + e0, nb * sizeof(float));
+      } else if (l->full) {
+        for (size_t e = 0; e < nb; ++e) dst[e] = rg_typed_at(o->load[k], e0 + e);
+      } else { /* broadcast strides: an odometer from the block's first index */
+        size_t at[RG_PLAN_MAX_RANK], off = 0;
+        memcpy(at, idx, sizeof at);
+        for (uint32_t d = 0; d < c->rank; ++d) off += at[d] * l->strides[d];
+        for (size_t e = 0; e < nb; ++e) {
+          dst[e] = rg_typed_at(o->load[k], off);
+          for (uint32_t d = c->rank; d-- > 0;) {
+            off += l->strides[d];
+            if (++at[d] < c->dims[d]) break;
+            off -= (size_t)l->strides[d] * c->dims[d];
+            at[d] = 0;
+          }
+        }
       }
-      r[l->reg] = rg_typed_at(o->load[k], off);
     }
-    for (uint32_t k = 0; k < c->n_code; ++k) {
-      const rg_chain_instr* in = &c->code[k];
-      r[in->out] = chain_apply(in->op, r[in->x], in->y != RG_CHAIN_NO_REG ? r[in->y] : 0.0f,
-                               in->z != RG_CHAIN_NO_REG ? r[in->z] : 0.0f);
-    }
-    for (uint32_t k = 0; k < c->n_stores; ++k) o->store[k][e] = r[c->stores[k].reg];
-    for (uint32_t d = c->rank; d-- > 0;) {
-      if (++idx[d] < c->dims[d]) break;
-      idx[d] = 0;
-    }
+    for (uint32_t k = 0; k < c->n_code; ++k) chain_op(&c->code[k], r, nb);
+    for (uint32_t k = 0; k < c->n_stores; ++k)
+      memcpy(o->store[k] + e0, r[c->stores[k].reg], nb * sizeof(float));
+    for (size_t e = 0; e < nb; ++e) /* the next block's first index */
+      for (uint32_t d = c->rank; d-- > 0;) {
+        if (++idx[d] < c->dims[d]) break;
+        idx[d] = 0;
+      }
   }
 }

@@ -37,10 +37,11 @@ static inline float rg_typed_at(rg_typed w, size_t i) {
 }
 
 /* conv2d per image and group: im2col, then y_row += w * col_row over the
- * reduction index in increasing order (zero weights skipped). */
+ * reduction index in increasing order (zero weights skipped). w in panels
+ * (RG_PLAN_PANEL); col: a slab (p[RG_P_CONV_SLAB] columns of all rows). */
 void rg_conv2d(const uint32_t* p, const float* x, rg_typed w, float* y, float* col);
-/* conv2d's backward-data (= conv_transpose2d): col = W^T * dy (rank-1 updates,
- * zero weights skipped), then dx = col2im(col). */
+/* conv2d's backward-data (= conv_transpose2d): col = W^T * dy (zero weights
+ * skipped), then dx = col2im(col), a slab of rows at a time. */
 void rg_conv_transpose2d(const uint32_t* p, const float* dy, rg_typed w, float* dx, float* col);
 /* Inference batch norm over x [n, c, h * w] with running statistics, in double. */
 void rg_batch_norm(const uint32_t* p, double eps, const float* x, rg_typed gamma, rg_typed beta,

@@ -185,23 +185,32 @@ static rg_status check_conv(const rg_kernel_record* r, slot_spec* s) {
   const uint32_t positive[] = {RG_P_CONV_N,  RG_P_CONV_CIN, RG_P_CONV_H,      RG_P_CONV_W,
                                RG_P_CONV_COUT, RG_P_CONV_HO, RG_P_CONV_WO,   RG_P_CONV_KH,
                                RG_P_CONV_KW, RG_P_CONV_GROUPS, RG_P_CONV_SH, RG_P_CONV_SW,
-                               RG_P_CONV_DH, RG_P_CONV_DW};
+                               RG_P_CONV_DH, RG_P_CONV_DW, RG_P_CONV_SLAB};
   for (size_t i = 0; i < sizeof positive / sizeof positive[0]; ++i)
     if (p[positive[i]] == 0) return RG_ERR_KERNEL;
   const uint32_t g = p[RG_P_CONV_GROUPS];
   if (p[RG_P_CONV_CIN] % g != 0 || p[RG_P_CONV_COUT] % g != 0 || r->f != 0.0) return RG_ERR_KERNEL;
   const uint32_t x[] = {p[RG_P_CONV_N], p[RG_P_CONV_CIN], p[RG_P_CONV_H], p[RG_P_CONV_W]};
   const uint32_t y[] = {p[RG_P_CONV_N], p[RG_P_CONV_COUT], p[RG_P_CONV_HO], p[RG_P_CONV_WO]};
-  const uint32_t w[] = {p[RG_P_CONV_COUT], p[RG_P_CONV_CIN] / g, p[RG_P_CONV_KH], p[RG_P_CONV_KW]};
-  const uint32_t col[] = {p[RG_P_CONV_CIN] / g, p[RG_P_CONV_KH], p[RG_P_CONV_KW], p[RG_P_CONV_HO],
-                          p[RG_P_CONV_WO]};
-  uint64_t xe, ye, we, ce;
-  if (!product(x, 4, &xe) || !product(y, 4, &ye) || !product(w, 4, &we) || !product(col, 5, &ce))
+  const uint32_t rows[] = {p[RG_P_CONV_CIN] / g, p[RG_P_CONV_KH], p[RG_P_CONV_KW]};
+  const uint32_t cols[] = {p[RG_P_CONV_HO], p[RG_P_CONV_WO]};
+  uint64_t xe, ye, we, re, cole, ce;
+  if (!product(x, 4, &xe) || !product(y, 4, &ye) || !product(rows, 3, &re) || !product(cols, 2, &cole))
     return RG_ERR_KERNEL;
+  /* The weights in panels: per group, A [M, K] with M rounded up to whole panels. */
   const int forward = r->op == RG_OP_CONV2D;
+  const uint64_t gout = p[RG_P_CONV_COUT] / g, M = forward ? gout : re, K = forward ? re : gout;
+  if (!mul_u64((M + RG_PLAN_PANEL - 1) / RG_PLAN_PANEL * RG_PLAN_PANEL, K, &we) || !mul_u64(we, g, &we))
+    return RG_ERR_KERNEL;
+  /* The scratch holds one slab: columns of all rows (conv2d) or rows of all
+   * columns, whole panels of them. */
+  const uint32_t slab = p[RG_P_CONV_SLAB];
+  if (slab > (forward ? cole : re) || (!forward && slab % RG_PLAN_PANEL != 0 && slab != re) ||
+      !mul_u64(forward ? re : cole, slab, &ce))
+    return RG_ERR_KERNEL;
   s->elements[RG_SLOT_X] = forward ? xe : ye, s->allowed[RG_SLOT_X] = ARENA;
   s->elements[RG_SLOT_Y] = forward ? ye : xe, s->allowed[RG_SLOT_Y] = ARENA;
-  s->elements[RG_SLOT_W] = we, s->allowed[RG_SLOT_W] = TYPED;
+  s->elements[RG_SLOT_W] = we, s->allowed[RG_SLOT_W] = 1u << RG_REGION_WEIGHTS; /* packed at export */
   s->elements[RG_SLOT_SCRATCH] = ce, s->allowed[RG_SLOT_SCRATCH] = ARENA;
   return RG_OK;
 }

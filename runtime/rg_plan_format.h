@@ -36,6 +36,11 @@ extern "C" {
 #define RG_CHAIN_MAX_CONSTS 16u
 #define RG_CHAIN_MAX_REGS 64u
 #define RG_CHAIN_NO_REG 255u /* an operand an instruction does not read */
+/* Convolution weights are stored as the matrix product's A operand in
+ * panels of RG_PLAN_PANEL rows (runtime/rg_gemm.h): per group, panels of
+ * [K][RG_PLAN_PANEL] values, rows past M zero. conv2d: A = W_g [c_out / groups,
+ * c_in / groups * kh * kw]; transposed: A = W_g^T. */
+#define RG_PLAN_PANEL 16u
 
 /* How the weights section stores each weight (header.dtype); activations are
  * always f32. */
@@ -72,12 +77,12 @@ enum rg_op {
  * (read as header.dtype); the others are f32 arena tensors. */
 enum rg_slot {
   RG_SLOT_X = 0,       /* input (matmul: a, typed; copy: typed) */
-  RG_SLOT_W = 1,       /* conv weight [c_out, c_in / groups, kh, kw] / bn gamma / matmul b (typed) */
+  RG_SLOT_W = 1,       /* conv weight in panels (RG_PLAN_PANEL) / bn gamma / matmul b (typed) */
   RG_SLOT_BETA = 2,    /* batch norm (typed) */
   RG_SLOT_MEAN = 3,    /* batch norm running mean (typed) */
   RG_SLOT_VAR = 4,     /* batch norm running variance (typed) */
   RG_SLOT_Y = 5,       /* output */
-  RG_SLOT_SCRATCH = 6, /* conv: im2col columns; reduce: double accumulators */
+  RG_SLOT_SCRATCH = 6, /* conv: a slab of im2col columns; reduce: double accumulators */
   RG_SLOT_SPARE = 7,   /* unused: must be NONE */
   RG_SLOT_COUNT = 8
 };
@@ -88,7 +93,10 @@ enum rg_slot {
 enum rg_conv_param {
   RG_P_CONV_N, RG_P_CONV_CIN, RG_P_CONV_H, RG_P_CONV_W, RG_P_CONV_COUT, RG_P_CONV_HO,
   RG_P_CONV_WO, RG_P_CONV_KH, RG_P_CONV_KW, RG_P_CONV_GROUPS, RG_P_CONV_SH, RG_P_CONV_SW,
-  RG_P_CONV_PH, RG_P_CONV_PW, RG_P_CONV_DH, RG_P_CONV_DW, RG_P_CONV_COUNT
+  RG_P_CONV_PH, RG_P_CONV_PW, RG_P_CONV_DH, RG_P_CONV_DW,
+  RG_P_CONV_SLAB, /* im2col columns per pass (conv2d) or rows (transposed, a multiple of
+                     RG_PLAN_PANEL or all of them): the scratch's size */
+  RG_P_CONV_COUNT
 };
 /* Batch norm: x and y [n, c, h, w]. */
 enum rg_bn_param { RG_P_BN_N, RG_P_BN_C, RG_P_BN_H, RG_P_BN_W, RG_P_BN_COUNT };

@@ -300,6 +300,9 @@ int cmd_export(int argc, char** argv) {
       .value("batch", "B", "images per rg_run call", "1")
       .value("weights", "f32|bf16",
              "weights' type in the plan (bf16: half the size, not bit-exact)", "f32")
+      .value("scratch-kib", "N",
+             "a convolution's im2col scratch per pass, KiB: less memory, more passes; the "
+             "images do not change", "256")
       .required("checkpoint");
   if (!f.parse(argc, argv)) return 0;
   if (f.has("onnx") == f.has("out")) throw UsageError("export: give one of --out DIR and --onnx FILE");
@@ -320,6 +323,7 @@ int cmd_export(int argc, char** argv) {
   o.out = f.str("out");
   o.batch = int(f.integer("batch", 1, 4096));
   o.weights = w == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32;
+  o.scratch_bytes = size_t(f.integer("scratch-kib", 1, 1 << 20)) * 1024;
   const ExportResult r = export_plan(o);
   std::fprintf(
       stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",

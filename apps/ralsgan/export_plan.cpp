@@ -41,7 +41,8 @@ ExportResult export_plan(const ExportOptions& opt) {
       make_session(*plan, "export (--batch " + std::to_string(opt.batch) + ")");
   import_network(*session, weights, gfile.string(), gg.g_params, "G.");
   const std::vector<uint8_t> file =
-      encode_plan(*plan, *session, {{"z", gg.z, true}, {"images", gg.images, false}}, opt.weights);
+      encode_plan(*plan, *session, {{"z", gg.z, true}, {"images", gg.images, false}},
+                  EncodeOptions{opt.weights, opt.scratch_bytes});
 
   // The last safe point: a stop before here writes nothing.
   if (stop_requested())

@@ -22,6 +22,7 @@ struct ExportOptions {
   int batch = 1;                     // images per rg_run
   rg_weight_type weights =
       RG_WEIGHTS_F32;  // bf16 halves the file; images then differ (bench/RESULTS.md)
+  size_t scratch_bytes = EncodeOptions{}.scratch_bytes;  // --scratch-kib
 };
 
 struct ExportResult {

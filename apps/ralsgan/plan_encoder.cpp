@@ -86,20 +86,40 @@ class Locator {
     return {RG_REGION_ARENA, 0, uint64_t(off), bytes};
   }
 
+  // A convolution's weights as the runtime's matrix product reads them
+  // (rg_plan_format.h RG_PLAN_PANEL): per group, A [M, K] in panels of
+  // RG_PLAN_PANEL rows, k-major, rows past M zero. conv2d: A = W_g; the
+  // transposed convolution: A = W_g^T.
+  rg_tensor_ref conv_weights(ValueId w, const ConvGeometry& geo, bool forward) {
+    const Graph& g = *plan_.graph;
+    const ValueId root = plan_.root[size_t(w)];
+    if (g.value(root).variable < 0)
+      unsupported("a convolution whose weights are computed (" + g.value_label(w) + "), not constant");
+    const auto key = std::make_pair(root, forward);
+    const int64_t rows = geo.col_rows(), gout = geo.group_out();
+    const int64_t M = forward ? gout : rows, K = forward ? rows : gout, P = int64_t(RG_PLAN_PANEL);
+    const int64_t per_group = (M + P - 1) / P * P * K;
+    const uint64_t count = uint64_t(per_group * geo.groups);
+    if (auto it = packed_.find(key); it == packed_.end()) {
+      std::vector<float> v(size_t(g.desc(root).numel()));
+      s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, v.data(), DType::f32);
+      std::vector<float> a(count, 0.0f);
+      for (int64_t grp = 0; grp < geo.groups; ++grp)
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t k = 0; k < K; ++k)
+            a[size_t(grp * per_group + m / P * K * P + k * P + m % P)] =
+                v[size_t(grp * gout * rows + (forward ? m * rows + k : k * rows + m))];
+      packed_[key] = append(a);
+    }
+    return {RG_REGION_WEIGHTS, 0, packed_[key], count * (type_ == RG_WEIGHTS_BF16 ? 2 : 4)};
+  }
+
   const std::vector<uint8_t>& weights() const { return weights_; }
 
  private:
-  int64_t scratch() const {
-    if (scratch_base_ < 0) throw std::logic_error("export: a group's kernel has no scratch buffer");
-    return scratch_base_;
-  }
-
-  uint64_t weight_offset(ValueId root) {
-    if (auto it = offset_.find(root); it != offset_.end()) return it->second;
-    const Graph& g = *plan_.graph;
+  // Appends values to the weights section (aligned), in the plan's type.
+  uint64_t append(const std::vector<float>& w) {
     const uint64_t off = align_up(weights_.size(), RG_PLAN_ALIGNMENT);
-    std::vector<float> w(size_t(g.desc(root).numel()));
-    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, w.data(), DType::f32);
     if (type_ == RG_WEIGHTS_BF16) {
       weights_.resize(off + w.size() * 2, 0);
       for (size_t i = 0; i < w.size(); ++i) {
@@ -110,8 +130,20 @@ class Locator {
       weights_.resize(off + w.size() * sizeof(float), 0);
       std::memcpy(weights_.data() + off, w.data(), w.size() * sizeof(float));
     }
-    offset_[root] = off;
     return off;
+  }
+
+  int64_t scratch() const {
+    if (scratch_base_ < 0) throw std::logic_error("export: a group's kernel has no scratch buffer");
+    return scratch_base_;
+  }
+
+  uint64_t weight_offset(ValueId root) {
+    if (auto it = offset_.find(root); it != offset_.end()) return it->second;
+    const Graph& g = *plan_.graph;
+    std::vector<float> w(size_t(g.desc(root).numel()));
+    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, w.data(), DType::f32);
+    return offset_[root] = append(w);
   }
 
   const Plan& plan_;
@@ -119,6 +151,7 @@ class Locator {
   rg_weight_type type_;
   std::vector<uint8_t> weights_;
   std::map<ValueId, uint64_t> offset_;
+  std::map<std::pair<ValueId, bool>, uint64_t> packed_;  // (weights, forward) -> offset
   std::map<ValueId, rg_tensor_ref> home_;
   int64_t scratch_base_ = -1;
   rg_tensor_ref col_{};
@@ -171,8 +204,8 @@ rg_kernel_record copy_record(const Shape& dims, const std::vector<int64_t>& src,
 }
 
 // The records of one non-elementwise node of a group, as its RefOp lowers it.
-void node_records(const Graph& g, const Node& n, Locator& loc, std::vector<rg_kernel_record>& out,
-                  uint64_t& accumulator_bytes) {
+void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptions& opt,
+                  std::vector<rg_kernel_record>& out, uint64_t& accumulator_bytes) {
   rg_kernel_record r{};
   switch (n.op) {
     case OpKind::kConv2d:
@@ -181,9 +214,18 @@ void node_records(const Graph& g, const Node& n, Locator& loc, std::vector<rg_ke
       r.op = n.op == OpKind::kConv2d ? RG_OP_CONV2D : RG_OP_CONV_TRANSPOSE2D;
       set_conv(r, geo);
       r.slot[RG_SLOT_X] = loc(n.inputs[0]);
-      r.slot[RG_SLOT_W] = loc(n.inputs[1]);
+      r.slot[RG_SLOT_W] = loc.conv_weights(n.inputs[1], geo, n.op == OpKind::kConv2d);
       r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
-      r.slot[RG_SLOT_SCRATCH] = loc.columns(uint64_t(geo.col_rows() * geo.col_cols()));
+      // A slab of the im2col matrix at a time (rg_kernels.c): about opt.scratch_bytes of
+      // scratch, whole register tiles where the matrix allows.
+      const int64_t rows = geo.col_rows(), cols = geo.col_cols();
+      const bool fwd = n.op == OpKind::kConv2d;
+      const int64_t across = fwd ? rows : cols, along = fwd ? cols : rows;
+      const int64_t tile = fwd ? 16 : int64_t(RG_PLAN_PANEL);  // transposed: whole panels
+      int64_t slab = std::max<int64_t>(1, int64_t(opt.scratch_bytes / sizeof(float)) / across);
+      slab = std::min(along, std::max(std::min(tile, along), slab / tile * tile));
+      r.p[RG_P_CONV_SLAB] = u32(slab, "slab");
+      r.slot[RG_SLOT_SCRATCH] = loc.columns(uint64_t(slab * across));
       break;
     }
     case OpKind::kBatchNormInference: {
@@ -390,7 +432,8 @@ uint16_t to_bf16(float f) {
 }
 
 std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const std::vector<PlanIo>& io,
-                                 rg_weight_type weights) {
+                                 const EncodeOptions& opt) {
+  const rg_weight_type weights = opt.weights;
   const Graph& g = *plan.graph;
   if (g.float_type() != DType::f32) unsupported("an f64 plan");
   static_assert(int(EwInstrKind::kAdd) == RG_CHAIN_ADD && int(EwInstrKind::kSub) == RG_CHAIN_SUB &&
@@ -421,7 +464,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
       if (is_elementwise(n.op))
         chain.push_back(id);
       else
-        node_records(g, n, loc, kernels, accumulator_bytes);
+        node_records(g, n, loc, opt, kernels, accumulator_bytes);
     }
     if (!chain.empty()) {
       rg_kernel_record r{};

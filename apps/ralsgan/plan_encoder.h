@@ -36,11 +36,17 @@ struct PlanStats {
   int kernels = 0, chains = 0;
 };
 
+struct EncodeOptions {
+  rg_weight_type weights = RG_WEIGHTS_F32;  // bf16 halves the weights; not bit-exact
+  // A convolution's im2col scratch per pass (runtime/rg_kernels.c): less
+  // memory, or fewer passes over the input. Results do not depend on it.
+  size_t scratch_bytes = 256 * 1024;
+};
+
 // `plan` must be compiled by the reference backend in f32; `session` holds
 // the weights. Inputs first, then outputs, in the order given.
 std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session,
-                                 const std::vector<PlanIo>& io,
-                                 rg_weight_type weights = RG_WEIGHTS_F32);
+                                 const std::vector<PlanIo>& io, const EncodeOptions& options = {});
 
 PlanStats plan_stats(const std::vector<uint8_t>& file);
 

@@ -149,6 +149,9 @@ int cmd_export(int argc, char** argv) {
   add_model_flags(f);
   f.value("out", "DIR", "where model.rgplan and model.h go (created if missing)");
   f.value("weights", "f32|bf16", "how the weights are stored: f32 (bit-exact, default) or bf16 (half the size)");
+  f.value("scratch-kib", "N",
+          "a convolution's im2col scratch per pass, KiB (default 256): less memory, more passes; "
+          "results do not change");
   f.required("out");
   const std::string path = parse_command(f, argc, argv, "export");
   if (path.empty()) return 0;
@@ -162,7 +165,10 @@ int cmd_export(int argc, char** argv) {
   for (const std::string& name : m.outputs) io.push_back({name, m.graph->output(name), false});
   std::vector<uint8_t> file;
   try {
-    file = app::encode_plan(*c.plan, *c.session, io, wt == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32);
+    app::EncodeOptions eo;
+    eo.weights = wt == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32;
+    if (f.has("scratch-kib")) eo.scratch_bytes = size_t(f.integer("scratch-kib", 1, 1 << 20)) * 1024;
+    file = app::encode_plan(*c.plan, *c.session, io, eo);
   } catch (const app::PlanExportError& e) {
     throw onnx::UnsupportedError(e.what());
   }

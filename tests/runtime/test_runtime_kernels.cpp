@@ -37,8 +37,11 @@ struct Conv {
   uint32_t n, cin, h, w, cout, kh, kw, groups, s, pad, d;
   uint32_t ho() const { return (h + 2 * pad - d * (kh - 1) - 1) / s + 1; }
   uint32_t wo() const { return (w + 2 * pad - d * (kw - 1) - 1) / s + 1; }
-  std::array<uint32_t, RG_PLAN_PARAMS> params() const {
+  // slab: im2col columns (conv2d) or rows (transposed) per pass; small ones
+  // exercise the passes and the matrix product's edge tiles.
+  std::array<uint32_t, RG_PLAN_PARAMS> params(uint32_t slab) const {
     std::array<uint32_t, RG_PLAN_PARAMS> p{};
+    p[RG_P_CONV_SLAB] = slab;
     p[RG_P_CONV_N] = n, p[RG_P_CONV_CIN] = cin, p[RG_P_CONV_H] = h, p[RG_P_CONV_W] = w;
     p[RG_P_CONV_COUT] = cout, p[RG_P_CONV_HO] = ho(), p[RG_P_CONV_WO] = wo();
     p[RG_P_CONV_KH] = kh, p[RG_P_CONV_KW] = kw, p[RG_P_CONV_GROUPS] = groups;
@@ -49,7 +52,8 @@ struct Conv {
   size_t x_size() const { return size_t(n) * cin * h * w; }
   size_t y_size() const { return size_t(n) * cout * ho() * wo(); }
   size_t w_size() const { return size_t(cout) * (cin / groups) * kh * kw; }
-  size_t col_size() const { return size_t(cin / groups) * kh * kw * ho() * wo(); }
+  size_t rows() const { return size_t(cin / groups) * kh * kw; }
+  size_t col_size() const { return rows() * ho() * wo(); }  // enough for any slab
   // f(n, ci, iy, ix, co, ky, kx, oy, ox) for every tap inside the input.
   template <typename F>
   void taps(F&& f) const {
@@ -68,6 +72,22 @@ struct Conv {
   }
 };
 
+// The weights as the runtime stores them (rg_plan_format.h RG_PLAN_PANEL):
+// per group, A [M, K] in panels of 16 rows, k-major, rows past M zero;
+// conv2d's A is W_g [gout, rows], the transposed convolution's W_g^T.
+template <typename T>
+std::vector<T> panels(const std::vector<T>& w, const Conv& c, bool forward) {
+  const size_t gout = c.cout / c.groups, rows = c.rows(), M = forward ? gout : rows,
+               K = forward ? rows : gout, per = (M + 15) / 16 * 16 * K;
+  std::vector<T> a(per * c.groups, T(0));
+  for (size_t g = 0; g < c.groups; ++g)
+    for (size_t m = 0; m < M; ++m)
+      for (size_t k = 0; k < K; ++k)
+        a[g * per + m / 16 * K * 16 + k * 16 + m % 16] =
+            w[g * gout * rows + (forward ? m * rows + k : k * rows + m)];
+  return a;
+}
+
 double worst_difference(const std::vector<float>& y, const std::vector<double>& ref) {
   double worst = 0;
   for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(double(y[i]) - ref[i]));
@@ -75,11 +95,12 @@ double worst_difference(const std::vector<float>& y, const std::vector<double>& 
 }
 
 // y[b, co, oy, ox] = sum of x[b, ci, oy * s - p + ky * d, ...] * w[co, ci % gin, ky, kx].
-void check_conv2d(const Conv& c) {
+void check_conv2d(const Conv& c, uint32_t slab) {
   const auto x = random_floats(c.x_size(), 1), w = random_floats(c.w_size(), 2, true);
-  std::vector<float> y(c.y_size(), 99.0f), col(c.col_size());
-  const auto p = c.params();
-  rg_conv2d(p.data(), x.data(), f32(w), y.data(), col.data());
+  std::vector<float> y(c.y_size(), 99.0f), col(c.rows() * slab);
+  const auto p = c.params(slab);
+  const auto packed = panels(w, c, true);
+  rg_conv2d(p.data(), x.data(), f32(packed), y.data(), col.data());
   std::vector<double> ref(y.size(), 0.0);
   c.taps([&](uint32_t b, uint32_t ci, uint32_t iy, uint32_t ix, uint32_t co, uint32_t cl, uint32_t ky,
              uint32_t kx, uint32_t oy, uint32_t ox) {
@@ -92,11 +113,12 @@ void check_conv2d(const Conv& c) {
 
 // The transposed convolution is conv2d's input gradient: each tap sends
 // dy[b, co, oy, ox] * w back to x's position.
-void check_conv_transpose(const Conv& c) {
+void check_conv_transpose(const Conv& c, uint32_t slab) {
   const auto dy = random_floats(c.y_size(), 3), w = random_floats(c.w_size(), 4, true);
-  std::vector<float> dx(c.x_size(), 99.0f), col(c.col_size());
-  const auto p = c.params();
-  rg_conv_transpose2d(p.data(), dy.data(), f32(w), dx.data(), col.data());
+  std::vector<float> dx(c.x_size(), 99.0f), col(slab * size_t(c.ho()) * c.wo());
+  const auto p = c.params(slab);
+  const auto packed = panels(w, c, false);
+  rg_conv_transpose2d(p.data(), dy.data(), f32(packed), dx.data(), col.data());
   std::vector<double> ref(dx.size(), 0.0);
   c.taps([&](uint32_t b, uint32_t ci, uint32_t iy, uint32_t ix, uint32_t co, uint32_t cl, uint32_t ky,
              uint32_t kx, uint32_t oy, uint32_t ox) {
@@ -108,18 +130,22 @@ void check_conv_transpose(const Conv& c) {
 }
 
 TEST(RuntimeKernels, Conv2dIsItsDefinition) {
-  check_conv2d({2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1});  // plain 3x3
-  check_conv2d({1, 4, 9, 8, 6, 3, 3, 2, 2, 1, 1});  // groups 2, stride 2
-  check_conv2d({1, 4, 6, 6, 4, 3, 3, 4, 1, 1, 1});  // depthwise
-  check_conv2d({1, 2, 9, 9, 3, 3, 3, 1, 1, 2, 2});  // dilation 2
-  check_conv2d({2, 5, 4, 4, 3, 1, 1, 1, 1, 0, 1});  // 1x1
+  check_conv2d({2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1}, 42);    // plain 3x3, one pass
+  check_conv2d({2, 9, 9, 11, 6, 3, 3, 1, 1, 1, 1}, 37);   // 6 rows (4 + 2), columns 37 = 32 + 5
+  check_conv2d({1, 4, 9, 8, 6, 3, 3, 2, 2, 1, 1}, 5);     // groups 2, stride 2
+  check_conv2d({1, 4, 6, 6, 4, 3, 3, 4, 1, 1, 1}, 36);    // depthwise
+  check_conv2d({1, 2, 9, 9, 3, 3, 3, 1, 1, 2, 2}, 7);     // dilation 2
+  check_conv2d({2, 5, 4, 4, 3, 1, 1, 1, 1, 0, 1}, 16);    // 1x1
+  check_conv2d({1, 6, 12, 12, 37, 3, 3, 1, 1, 1, 1}, 144); // 37 outputs: 2 panels + 5 rows
 }
 
 TEST(RuntimeKernels, ConvTransposeIsConv2dsInputGradient) {
-  check_conv_transpose({2, 3, 8, 8, 5, 4, 4, 1, 2, 1, 1});  // the generator's upsampling blocks
-  check_conv_transpose({1, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1});  // its last layer
-  check_conv_transpose({2, 6, 4, 4, 8, 4, 4, 1, 1, 0, 1});  // its first layer (from 1x1)
-  check_conv_transpose({1, 4, 7, 7, 6, 3, 3, 2, 2, 1, 1});  // groups
+  check_conv_transpose({2, 3, 8, 8, 5, 4, 4, 1, 2, 1, 1}, 48);   // the generator's upsampling blocks
+  check_conv_transpose({2, 3, 34, 34, 5, 4, 4, 1, 2, 1, 1}, 16); // 17 x 17 columns, 3 slabs
+  check_conv_transpose({1, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1}, 27);   // its last layer
+  check_conv_transpose({2, 6, 4, 4, 8, 4, 4, 1, 1, 0, 1}, 32);   // its first layer (from 1x1), 3 slabs
+  check_conv_transpose({1, 4, 7, 7, 6, 3, 3, 2, 2, 1, 1}, 18);   // groups
+  check_conv_transpose({1, 40, 9, 9, 20, 3, 3, 1, 1, 1, 1}, 48); // 360 rows: panels, row tiles, tails
 }
 
 TEST(RuntimeKernels, BatchNormIsItsDefinition) {
@@ -307,9 +333,11 @@ TEST(RuntimeKernels, Bf16WeightsWidenExactly) {
   }
   const auto dy = random_floats(c.y_size(), 4);
   std::vector<float> xb(c.x_size()), xf(xb.size()), col(c.col_size());
-  const auto p = c.params();
-  rg_conv_transpose2d(p.data(), dy.data(), {wb.data(), RG_WEIGHTS_BF16}, xb.data(), col.data());
-  rg_conv_transpose2d(p.data(), dy.data(), f32(wf), xf.data(), col.data());
+  const auto p = c.params(uint32_t(c.rows()));
+  const auto pb = panels(wb, c, false);
+  const auto pf = panels(wf, c, false);
+  rg_conv_transpose2d(p.data(), dy.data(), {pb.data(), RG_WEIGHTS_BF16}, xb.data(), col.data());
+  rg_conv_transpose2d(p.data(), dy.data(), f32(pf), xf.data(), col.data());
   EXPECT_EQ(xb, xf);
 }
 

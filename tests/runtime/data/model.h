@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Written by export from tiny_G.safetensors: the sizes of model.rgplan's regions and its inputs and
+/* Written by `ralsgan export` from tiny_G.safetensors: the sizes of model.rgplan's regions and its inputs and
  * outputs (docs/embedded.md). Allocate them, then rg_plan_validate and rg_run. */
 #ifndef RG_MODEL_H
 #define RG_MODEL_H
@@ -15,6 +15,6 @@
 #define RG_MODEL_INPUT_Z_BYTES 32u /* bytes */
 #define RG_MODEL_OUTPUT_IMAGES_INDEX 1u /* "images", f32 [2, 3, 32, 32]: rg_io_data(plan, arena, i) */
 #define RG_MODEL_OUTPUT_IMAGES_BYTES 24576u /* bytes */
-#define RG_MODEL_CRC32 0xc474dda5u /* of the plan file, bytes 16 .. end */
+#define RG_MODEL_CRC32 0x940634c5u /* of the plan file, bytes 16 .. end */
 
 #endif
