@@ -184,26 +184,29 @@ static void panel_pass(const float* ap, size_t rows, size_t kb, const float* B, 
   }
 }
 
-void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, const float* B,
+void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, size_t r0, const float* B,
                     size_t ldb, float* C, size_t ldc) {
   float buf[RG_KC * RG_PANEL];
-  for (size_t pm = 0; pm < M; pm += RG_PANEL) {
-    const size_t rows = M - pm < RG_PANEL ? M - pm : RG_PANEL;
-    const size_t at = a0 + pm * K; /* panel pm / RG_PANEL starts at K * RG_PANEL * that */
+  for (size_t m = 0; m < M;) {
+    /* Rows r0 + m .. of one panel: all of it, or the part a slab starts or ends in. */
+    const size_t row = r0 + m, in = row % RG_PANEL;
+    const size_t rows = RG_PANEL - in < M - m ? RG_PANEL - in : M - m;
+    const size_t at = a0 + (row - in) * K; /* the panel's first element */
     for (size_t k0 = 0; k0 < K; k0 += RG_KC) {
       const size_t kb = K - k0 < RG_KC ? K - k0 : RG_KC;
       const float* ap = panel_f32(A, at + k0 * RG_PANEL, kb, buf);
-      panel_pass(ap, rows, kb, B + k0 * ldb, ldb, C + pm * ldc, ldc, N);
+      panel_pass(ap + in, rows, kb, B + k0 * ldb, ldb, C + m * ldc, ldc, N);
     }
+    m += rows;
   }
 }
 
 #else /* no SIMD (Cortex-M): element by element, the smallest code, no buffer */
 
-void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, const float* B,
+void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, size_t r0, const float* B,
                     size_t ldb, float* C, size_t ldc) {
   for (size_t m = 0; m < M; ++m) {
-    const size_t at = a0 + m / RG_PANEL * K * RG_PANEL + m % RG_PANEL;
+    const size_t row = r0 + m, at = a0 + row / RG_PANEL * K * RG_PANEL + row % RG_PANEL;
     for (size_t n = 0; n < N; ++n) {
       float s = C[m * ldc + n];
       for (size_t k = 0; k < K; ++k) {

@@ -10,8 +10,9 @@
  *
  * A comes in panels, as the exporter stores convolution weights
  * (RG_P_CONV_PANELS, docs/embedded.md): RG_PANEL rows by K, k-major, rows past
- * M zero, so a(m, k) = A[a0 + (m / RG_PANEL) * K * RG_PANEL + k * RG_PANEL +
- * m % RG_PANEL]. Every kernel then reads A contiguously. Register tiles use
+ * M zero; the product uses rows r0 .. r0 + M - 1 of it, so a(m, k) =
+ * A[a0 + (r / RG_PANEL) * K * RG_PANEL + k * RG_PANEL + r % RG_PANEL] with
+ * r = r0 + m. Every kernel then reads A contiguously. Register tiles use
  * explicit SIMD through GCC/Clang vector types (AVX: 8 lanes, SSE2 or NEON:
  * 4; none: plain loops), so the speed does not depend on the optimisation
  * level; the tiles' loops are written out so that -O2 and -Os keep every
@@ -32,7 +33,7 @@ extern "C" {
 
 #define RG_PANEL RG_PLAN_PANEL
 
-void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, const float* B,
+void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, size_t r0, const float* B,
                     size_t ldb, float* C, size_t ldc);
 
 #ifdef __cplusplus

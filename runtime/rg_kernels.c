@@ -91,7 +91,7 @@ void rg_conv2d(const uint32_t* p, const float* x, rg_typed w, float* y, float* c
       for (size_t n0 = 0; n0 < g.cols; n0 += slab) {
         const size_t cw = g.cols - n0 < slab ? g.cols - n0 : slab;
         im2col(&g, x + (n * g.groups + k) * gi, col, n0, cw);
-        rg_gemm_panels(g.gout, cw, g.rows, w, k * gw, col, cw, yg + n0, g.cols);
+        rg_gemm_panels(g.gout, cw, g.rows, w, k * gw, 0, col, cw, yg + n0, g.cols);
       }
     }
 }
@@ -110,8 +110,8 @@ void rg_conv_transpose2d(const uint32_t* p, const float* dy, rg_typed w, float* 
       for (size_t r0 = 0; r0 < g.rows; r0 += slab) {
         const size_t rn = g.rows - r0 < slab ? g.rows - r0 : slab;
         memset(col, 0, rn * g.cols * sizeof(float));
-        rg_gemm_panels(rn, g.cols, g.gout, w, k * gw + r0 * g.gout, dy + (n * g.groups + k) * go,
-                       g.cols, col, g.cols);
+        rg_gemm_panels(rn, g.cols, g.gout, w, k * gw, r0, dy + (n * g.groups + k) * go, g.cols, col,
+                       g.cols);
         col2im_rows(&g, col, dxg, r0, rn);
       }
     }

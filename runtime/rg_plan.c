@@ -139,6 +139,10 @@ static rg_status check_ref(const rg_plan_header* h, const rg_tensor_ref* t, uint
 #define ARENA (1u << RG_REGION_ARENA)
 #define TYPED (1u << RG_REGION_ARENA | 1u << RG_REGION_WEIGHTS)
 
+static int same_range(const rg_tensor_ref* a, const rg_tensor_ref* b) {
+  return a->region == b->region && a->offset == b->offset && a->bytes == b->bytes;
+}
+
 static int overlap(const rg_tensor_ref* a, const rg_tensor_ref* b) {
   return a->region == b->region && a->region != RG_REGION_NONE &&
          a->offset < b->offset + b->bytes && b->offset < a->offset + a->bytes;
@@ -202,11 +206,9 @@ static rg_status check_conv(const rg_kernel_record* r, slot_spec* s) {
   const uint64_t gout = p[RG_P_CONV_COUT] / g, M = forward ? gout : re, K = forward ? re : gout;
   if (!mul_u64((M + RG_PLAN_PANEL - 1) / RG_PLAN_PANEL * RG_PLAN_PANEL, K, &we) || !mul_u64(we, g, &we))
     return RG_ERR_KERNEL;
-  /* The scratch holds one slab: columns of all rows (conv2d) or rows of all
-   * columns, whole panels of them. */
+  /* The scratch holds one slab: columns of all rows (conv2d) or rows of all columns. */
   const uint32_t slab = p[RG_P_CONV_SLAB];
-  if (slab > (forward ? cole : re) || (!forward && slab % RG_PLAN_PANEL != 0 && slab != re) ||
-      !mul_u64(forward ? re : cole, slab, &ce))
+  if (slab > (forward ? cole : re) || !mul_u64(forward ? re : cole, slab, &ce))
     return RG_ERR_KERNEL;
   s->elements[RG_SLOT_X] = forward ? xe : ye, s->allowed[RG_SLOT_X] = ARENA;
   s->elements[RG_SLOT_Y] = forward ? ye : xe, s->allowed[RG_SLOT_Y] = ARENA;
@@ -350,18 +352,16 @@ rg_status rg_check_kernel(const rg_plan* plan, const rg_kernel_record* r) {
     if ((s = check_ref(&plan->header, &r->slot[i], spec.allowed[i], spec.elements[i], align)) != RG_OK)
       return s;
   }
-  /* What a kernel writes (y, scratch) overlaps nothing else it touches. */
+  /* What a kernel writes (y, scratch) overlaps nothing else it touches;
+   * batch norm may write over its input, exactly (element by element). */
   const rg_tensor_ref* y = &r->slot[RG_SLOT_Y];
   const rg_tensor_ref* scratch = &r->slot[RG_SLOT_SCRATCH];
   for (uint32_t i = 0; i < RG_SLOT_COUNT; ++i) {
-    if (i != RG_SLOT_Y && overlap(y, &r->slot[i])) return RG_ERR_OVERLAP;
+    const int in_place = r->op == RG_OP_BATCH_NORM && i == RG_SLOT_X && same_range(y, &r->slot[i]);
+    if (i != RG_SLOT_Y && !in_place && overlap(y, &r->slot[i])) return RG_ERR_OVERLAP;
     if (i != RG_SLOT_SCRATCH && overlap(scratch, &r->slot[i])) return RG_ERR_OVERLAP;
   }
   return RG_OK;
-}
-
-static int same_range(const rg_tensor_ref* a, const rg_tensor_ref* b) {
-  return a->region == b->region && a->offset == b->offset && a->bytes == b->bytes;
 }
 
 rg_status rg_check_chain(const rg_plan_header* h, const rg_chain_record* c) {

@@ -94,8 +94,7 @@ enum rg_conv_param {
   RG_P_CONV_N, RG_P_CONV_CIN, RG_P_CONV_H, RG_P_CONV_W, RG_P_CONV_COUT, RG_P_CONV_HO,
   RG_P_CONV_WO, RG_P_CONV_KH, RG_P_CONV_KW, RG_P_CONV_GROUPS, RG_P_CONV_SH, RG_P_CONV_SW,
   RG_P_CONV_PH, RG_P_CONV_PW, RG_P_CONV_DH, RG_P_CONV_DW,
-  RG_P_CONV_SLAB, /* im2col columns per pass (conv2d) or rows (transposed, a multiple of
-                     RG_PLAN_PANEL or all of them): the scratch's size */
+  RG_P_CONV_SLAB, /* im2col columns per pass (conv2d) or rows (transposed): the scratch's size */
   RG_P_CONV_COUNT
 };
 /* Batch norm: x and y [n, c, h, w]. */

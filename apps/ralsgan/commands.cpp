@@ -302,7 +302,7 @@ int cmd_export(int argc, char** argv) {
              "weights' type in the plan (bf16: half the size, not bit-exact)", "f32")
       .value("scratch-kib", "N",
              "a convolution's im2col scratch per pass, KiB: less memory, more passes; the "
-             "images do not change", "256")
+             "images do not change", "16")
       .required("checkpoint");
   if (!f.parse(argc, argv)) return 0;
   if (f.has("onnx") == f.has("out")) throw UsageError("export: give one of --out DIR and --onnx FILE");

@@ -33,21 +33,139 @@ std::vector<int64_t> contiguous_strides(const Shape& s) {
   return r;
 }
 
+// The rows (conv2d: columns) of im2col a convolution computes per pass
+// (rg_kernels.c): about scratch_bytes of scratch, whole register tiles
+// (16 columns, 4 rows) where the matrix allows.
+int64_t conv_slab(const ConvGeometry& geo, bool forward, size_t scratch_bytes) {
+  const int64_t rows = geo.col_rows(), cols = geo.col_cols();
+  const int64_t across = forward ? rows : cols, along = forward ? cols : rows;
+  const int64_t tile = forward ? 16 : 4;
+  int64_t slab = std::max<int64_t>(1, int64_t(scratch_bytes / sizeof(float)) / across);
+  return std::min(along, std::max(std::min(tile, along), slab / tile * tile));
+}
+
+// Scratch floats of a slab.
+int64_t conv_scratch(const ConvGeometry& geo, bool forward, size_t scratch_bytes) {
+  return conv_slab(geo, forward, scratch_bytes) * (forward ? geo.col_rows() : geo.col_cols());
+}
+
+// The runtime's own memory plan: the engine's buffers (same live ranges and
+// in-place merges), but each group's scratch sized for the runtime's kernels
+// (im2col in slabs, not whole), the reductions' double accumulators, and a
+// place for inputs nothing reads; packed again by the engine's planner.
+struct RuntimeArena {
+  std::vector<int64_t> buffer;   // per plan.buffers: offset, or -1
+  std::vector<int64_t> scratch;  // per group: offset of its scratch, or -1
+  std::vector<int64_t> acc;      // per group: offset of its accumulators, or -1
+  std::map<ValueId, int64_t> unused_input;
+  uint64_t bytes = 0;
+};
+
+// Per group: its kernel scratch as RefKernel lays it out (internal values
+// not kept in a chain output, then the im2col slab), and its accumulators.
+struct GroupNeeds {
+  size_t scratch = 0, acc = 0, col_elements = 0;
+};
+
+GroupNeeds group_needs(const Graph& g, const FusionGroup& grp, const EncodeOptions& opt) {
+  GroupNeeds n;
+  ScratchLayout layout;
+  for (const InternalHome& h : internal_homes(g, grp))
+    if (h.chain_output == kNoValue) layout.take(g.desc(h.value).bytes());
+  for (NodeId id : grp.nodes) {
+    const Node& node = g.node(id);
+    if (node.op == OpKind::kConv2d || node.op == OpKind::kConvTranspose2d)
+      n.col_elements = std::max(n.col_elements, size_t(conv_scratch(conv_geometry(g, node), node.op == OpKind::kConv2d,
+                                                                     opt.scratch_bytes)));
+    if ((node.op == OpKind::kMean || node.op == OpKind::kSumTo) && g.desc(node.outputs[0]).numel() > 1)
+      n.acc = std::max(n.acc, size_t(g.desc(node.outputs[0]).numel()) * sizeof(double));
+  }
+  if (n.col_elements) layout.take(n.col_elements * sizeof(float));
+  n.scratch = layout.bytes();
+  return n;
+}
+
+RuntimeArena plan_runtime_arena(const Plan& plan, const std::vector<PlanIo>& io, const EncodeOptions& opt) {
+  const Graph& g = *plan.graph;
+  const int steps = int(plan.groups.size());
+  RuntimeArena a;
+  std::vector<GroupNeeds> needs;
+  for (const FusionGroup& grp : plan.groups) needs.push_back(group_needs(g, grp, opt));
+  // Batch norm runs in place in the runtime (each element read, then written
+  // at its own index): its output takes its input's buffer when that input
+  // is read by nothing later and is no input or output of the model.
+  std::vector<int> host(plan.buffers.size());
+  std::vector<int> last(plan.buffers.size());
+  for (size_t b = 0; b < plan.buffers.size(); ++b) host[b] = int(b), last[b] = plan.buffers[b].last;
+  auto is_io = [&](int b) {
+    for (const PlanIo& e : io)
+      if (plan.buffer_of_root[size_t(plan.root[size_t(e.value)])] == b) return true;
+    return false;
+  };
+  for (int k = 0; k < steps; ++k) {
+    const FusionGroup& grp = plan.groups[size_t(k)];
+    const Node& anchor = g.node(grp.nodes[0]);
+    if (anchor.op != OpKind::kBatchNormInference || grp.outputs.size() != 1) continue;
+    const int in = plan.buffer_of_root[size_t(plan.root[size_t(anchor.inputs[0])])];
+    const int out = plan.buffer_of_root[size_t(plan.root[size_t(grp.outputs[0])])];
+    if (in < 0 || out < 0 || in == out || host[size_t(in)] != in || plan.buffers[size_t(in)].last != k ||
+        plan.buffers[size_t(in)].bytes != plan.buffers[size_t(out)].bytes || is_io(in) || is_io(out))
+      continue;
+    host[size_t(out)] = in;
+    last[size_t(in)] = std::max(last[size_t(in)], plan.buffers[size_t(out)].last);
+  }
+  std::vector<BufferRequest> req;
+  std::vector<std::pair<int, int64_t>> who;  // (kind 0 buffer / 1 scratch / 2 acc / 3 input, index)
+  for (size_t b = 0; b < plan.buffers.size(); ++b) {
+    const ArenaBuffer& buf = plan.buffers[b];
+    if (buf.group >= 0) {
+      if (needs[size_t(buf.group)].scratch == 0) continue;
+      req.push_back({needs[size_t(buf.group)].scratch, buf.first, buf.last});
+      who.push_back({1, buf.group});
+    } else if (!buf.values.empty() && host[b] == int(b)) {
+      req.push_back({buf.bytes, buf.first, last[b]});
+      who.push_back({0, int64_t(b)});
+    }
+  }
+  for (int k = 0; k < steps; ++k)
+    if (needs[size_t(k)].acc) req.push_back({needs[size_t(k)].acc, k, k}), who.push_back({2, k});
+  for (size_t i = 0; i < io.size(); ++i)
+    if (io[i].input && g.value(plan.root[size_t(io[i].value)]).variable < 0 && plan.arena_offset(io[i].value) < 0)
+      req.push_back({g.desc(io[i].value).bytes(), 0, steps}), who.push_back({3, int64_t(i)});
+  const MemoryPlan mp = plan_memory(req);
+  a.buffer.assign(plan.buffers.size(), -1);
+  a.scratch.assign(size_t(steps), -1);
+  a.acc.assign(size_t(steps), -1);
+  for (size_t i = 0; i < req.size(); ++i) {
+    const auto [kind, index] = who[i];
+    const int64_t off = int64_t(mp.offsets[i]);
+    if (kind == 0) a.buffer[size_t(index)] = off;
+    if (kind == 1) a.scratch[size_t(index)] = off;
+    if (kind == 2) a.acc[size_t(index)] = off;
+    if (kind == 3) a.unused_input[io[size_t(index)].value] = off;
+  }
+  for (size_t b = 0; b < plan.buffers.size(); ++b)
+    if (host[b] != int(b)) a.buffer[b] = a.buffer[size_t(host[b])];
+  a.bytes = mp.arena_bytes;
+  return a;
+}
+
 // Where every value a kernel touches lives: the weights section (variables,
 // packed in first-use order), the engine's arena offset, or, for a group's
 // internal values, where the reference kernel puts them (its chain output or
 // its scratch, internal_homes, with the im2col columns after them).
 class Locator {
  public:
-  Locator(const Plan& plan, const Session& s, rg_weight_type type) : plan_(plan), s_(s), type_(type) {}
+  Locator(const Plan& plan, const Session& s, rg_weight_type type, const RuntimeArena& arena)
+      : plan_(plan), s_(s), type_(type), arena_(arena) {}
 
   // Group k's internal homes and columns, as RefKernel's constructor lays them out.
   void enter_group(size_t k, size_t col_elements) {
     const Graph& g = *plan_.graph;
     const FusionGroup& grp = plan_.groups[k];
     home_.clear();
-    scratch_base_ = -1;
-    if (plan_.scratch_buffer[k] >= 0) scratch_base_ = int64_t(plan_.buffers[size_t(plan_.scratch_buffer[k])].offset);
+    scratch_base_ = arena_.scratch[k];
+    acc_base_ = arena_.acc[k];
     ScratchLayout layout;
     for (const InternalHome& h : internal_homes(g, grp)) {
       if (h.chain_output != kNoValue) {
@@ -62,6 +180,12 @@ class Locator {
       const size_t off = layout.take(col_elements * sizeof(float));
       col_ = {RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), col_elements * sizeof(float)};
     }
+  }
+
+  // The group's reduction accumulators (doubles).
+  rg_tensor_ref accumulators(uint64_t count) const {
+    if (acc_base_ < 0) throw std::logic_error("export: a reduction without accumulators");
+    return {RG_REGION_ARENA, 0, uint64_t(acc_base_), count * sizeof(double)};
   }
 
   rg_tensor_ref columns(uint64_t elements) const {
@@ -81,7 +205,9 @@ class Locator {
       const uint64_t off = weight_offset(r);
       return {RG_REGION_WEIGHTS, 0, off, type_ == RG_WEIGHTS_BF16 ? bytes / 2 : bytes};
     }
-    const int64_t off = plan_.arena_offset(v);
+    const int b = plan_.buffer_of_root[size_t(r)];
+    int64_t off = b >= 0 ? arena_.buffer[size_t(b)] : -1;
+    if (auto it = arena_.unused_input.find(v); it != arena_.unused_input.end()) off = it->second;
     if (off < 0) throw std::logic_error("export: value " + g.value_label(v) + " has no arena buffer");
     return {RG_REGION_ARENA, 0, uint64_t(off), bytes};
   }
@@ -149,6 +275,8 @@ class Locator {
   const Plan& plan_;
   const Session& s_;
   rg_weight_type type_;
+  const RuntimeArena& arena_;
+  int64_t acc_base_ = -1;
   std::vector<uint8_t> weights_;
   std::map<ValueId, uint64_t> offset_;
   std::map<std::pair<ValueId, bool>, uint64_t> packed_;  // (weights, forward) -> offset
@@ -205,7 +333,7 @@ rg_kernel_record copy_record(const Shape& dims, const std::vector<int64_t>& src,
 
 // The records of one non-elementwise node of a group, as its RefOp lowers it.
 void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptions& opt,
-                  std::vector<rg_kernel_record>& out, uint64_t& accumulator_bytes) {
+                  std::vector<rg_kernel_record>& out) {
   rg_kernel_record r{};
   switch (n.op) {
     case OpKind::kConv2d:
@@ -216,16 +344,9 @@ void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptio
       r.slot[RG_SLOT_X] = loc(n.inputs[0]);
       r.slot[RG_SLOT_W] = loc.conv_weights(n.inputs[1], geo, n.op == OpKind::kConv2d);
       r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
-      // A slab of the im2col matrix at a time (rg_kernels.c): about opt.scratch_bytes of
-      // scratch, whole register tiles where the matrix allows.
-      const int64_t rows = geo.col_rows(), cols = geo.col_cols();
       const bool fwd = n.op == OpKind::kConv2d;
-      const int64_t across = fwd ? rows : cols, along = fwd ? cols : rows;
-      const int64_t tile = fwd ? 16 : int64_t(RG_PLAN_PANEL);  // transposed: whole panels
-      int64_t slab = std::max<int64_t>(1, int64_t(opt.scratch_bytes / sizeof(float)) / across);
-      slab = std::min(along, std::max(std::min(tile, along), slab / tile * tile));
-      r.p[RG_P_CONV_SLAB] = u32(slab, "slab");
-      r.slot[RG_SLOT_SCRATCH] = loc.columns(uint64_t(slab * across));
+      r.p[RG_P_CONV_SLAB] = u32(conv_slab(geo, fwd, opt.scratch_bytes), "slab");
+      r.slot[RG_SLOT_SCRATCH] = loc.columns(uint64_t(conv_scratch(geo, fwd, opt.scratch_bytes)));
       break;
     }
     case OpKind::kBatchNormInference: {
@@ -300,10 +421,7 @@ void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptio
       set_strides(r.p + RG_P_RED_STRIDES, strides);
       r.slot[RG_SLOT_X] = loc(n.inputs[0]);
       r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
-      if (outn > 1) {  // double accumulators, in the region encode_plan appends to the arena
-        r.slot[RG_SLOT_SCRATCH] = {RG_REGION_ARENA, 0, 0, uint64_t(outn) * 8};
-        accumulator_bytes = std::max<uint64_t>(accumulator_bytes, uint64_t(outn) * 8);
-      }
+      if (outn > 1) r.slot[RG_SLOT_SCRATCH] = loc.accumulators(uint64_t(outn));  // doubles
       break;
     }
     case OpKind::kSoftmax:
@@ -440,31 +558,23 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
                 int(EwInstrKind::kMul) == RG_CHAIN_MUL && int(EwInstrKind::kDiv) == RG_CHAIN_DIV &&
                 int(EwInstrKind::kTanh) == RG_CHAIN_TANH && int(EwInstrKind::kExp) == RG_CHAIN_EXP &&
                 int(EwInstrKind::kSelectPositive) == RG_CHAIN_SELECT_POSITIVE);
-  Locator loc(plan, session, weights);
+  const RuntimeArena arena = plan_runtime_arena(plan, io, opt);
+  Locator loc(plan, session, weights, arena);
   std::vector<rg_kernel_record> kernels;
   std::vector<rg_chain_record> chains;
-  uint64_t accumulator_bytes = 0;
   for (size_t k = 0; k < plan.groups.size(); ++k) {
     if (!dynamic_cast<const ref::RefKernel<float>*>(plan.kernels[k].get()) ||
         (k < plan.on_fallback.size() && plan.on_fallback[k]))
       throw std::logic_error("export: the plan was not compiled by the reference backend in f32");
     const FusionGroup& grp = plan.groups[k];
-    size_t col_elements = 0;
     std::vector<NodeId> chain;
-    for (NodeId id : grp.nodes) {
-      const Node& n = g.node(id);
-      if (is_convolution(n.op)) {
-        const ConvGeometry geo = conv_geometry(g, n);
-        col_elements = std::max(col_elements, size_t(geo.col_rows() * geo.col_cols()));
-      }
-    }
-    loc.enter_group(k, col_elements);
+    loc.enter_group(k, group_needs(g, grp, opt).col_elements);
     for (NodeId id : grp.nodes) {
       const Node& n = g.node(id);
       if (is_elementwise(n.op))
         chain.push_back(id);
       else
-        node_records(g, n, loc, opt, kernels, accumulator_bytes);
+        node_records(g, n, loc, opt, kernels);
     }
     if (!chain.empty()) {
       rg_kernel_record r{};
@@ -475,14 +585,6 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
     }
   }
   if (kernels.size() > RG_PLAN_MAX_KERNELS) unsupported("a plan of more than 65536 kernels");
-  // The reductions' double accumulators: one region after the engine's arena.
-  const uint64_t acc_offset = align_up(plan.arena_bytes, RG_PLAN_ALIGNMENT);
-  for (rg_kernel_record& r : kernels)
-    if (r.op == RG_OP_REDUCE && r.slot[RG_SLOT_SCRATCH].bytes) r.slot[RG_SLOT_SCRATCH].offset = acc_offset;
-  // Inputs that nothing reads have no buffer in the engine's plan: a place
-  // after the accumulators, so that every input can be written.
-  uint64_t arena_end = acc_offset + accumulator_bytes;
-
   std::vector<rg_io_record> ios;
   if (io.empty() || io.size() > RG_PLAN_MAX_IO) unsupported("a plan without inputs/outputs or with more than 64");
   for (const PlanIo& e : io) {
@@ -495,12 +597,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
     if (s.size() > RG_PLAN_MAX_RANK) unsupported("an input or output of rank above 8");
     r.rank = uint32_t(s.size());
     for (size_t d = 0; d < s.size(); ++d) r.dims[d] = uint64_t(s[d]);
-    if (e.input && g.value(plan.root[size_t(e.value)]).variable < 0 && plan.arena_offset(e.value) < 0) {
-      r.t = {RG_REGION_ARENA, 0, align_up(arena_end, RG_PLAN_ALIGNMENT), g.desc(e.value).bytes()};
-      arena_end = r.t.offset + r.t.bytes;
-    } else {
-      r.t = loc(e.value);
-    }
+    r.t = loc(e.value);
     if (r.t.region != RG_REGION_ARENA)
       unsupported("the " + std::string(e.input ? "input" : "output") + " \"" + e.name +
                   "\", which is a constant of the model");
@@ -510,7 +607,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
   rg_plan_header h{};
   std::memcpy(h.magic, RG_PLAN_MAGIC, 8);
   h.version = RG_PLAN_VERSION;
-  h.arena_bytes = arena_end;
+  h.arena_bytes = arena.bytes;
   h.alignment = RG_PLAN_ALIGNMENT;
   h.dtype = weights;
   h.io_count = uint32_t(ios.size()), h.io_record_bytes = sizeof(rg_io_record);

@@ -40,7 +40,7 @@ struct EncodeOptions {
   rg_weight_type weights = RG_WEIGHTS_F32;  // bf16 halves the weights; not bit-exact
   // A convolution's im2col scratch per pass (runtime/rg_kernels.c): less
   // memory, or fewer passes over the input. Results do not depend on it.
-  size_t scratch_bytes = 256 * 1024;
+  size_t scratch_bytes = 16 * 1024;
 };
 
 // `plan` must be compiled by the reference backend in f32; `session` holds

@@ -150,7 +150,7 @@ int cmd_export(int argc, char** argv) {
   f.value("out", "DIR", "where model.rgplan and model.h go (created if missing)");
   f.value("weights", "f32|bf16", "how the weights are stored: f32 (bit-exact, default) or bf16 (half the size)");
   f.value("scratch-kib", "N",
-          "a convolution's im2col scratch per pass, KiB (default 256): less memory, more passes; "
+          "a convolution's im2col scratch per pass, KiB (default 16): less memory, more passes; "
           "results do not change");
   f.required("out");
   const std::string path = parse_command(f, argc, argv, "export");

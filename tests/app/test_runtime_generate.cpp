@@ -152,8 +152,9 @@ TEST_F(RuntimeGenerate, Aarch64PixelsUnderQemuAreByteIdenticalToGenerate) {
 }
 
 // The plan file holds the engine's compiled plan: per fusion group its
-// anchor's kernel then its chain, its arena size and each value at the
-// engine's arena offset (the latents and images included).
+// anchor's kernel then its chain; its memory is the engine's buffers packed
+// again with the runtime's smaller scratch (im2col in slabs, batch norm in
+// place), so the arena is smaller than the engine's.
 TEST_F(RuntimeGenerate, ThePlanFileIsTheEnginesPlan) {
   const std::vector<uint8_t> file = read_bytes(dir_->path / "plan" / "model.rgplan");
   rg_plan p;
@@ -162,12 +163,11 @@ TEST_F(RuntimeGenerate, ThePlanFileIsTheEnginesPlan) {
   const model::GenerateGraph gg = model::build_generate_graph(cfg, 8, DType::f32);
   auto backend = make_ref_backend();
   auto plan = compile(gg.graph, *backend);
-  EXPECT_EQ(p.header.arena_bytes, plan->arena_bytes);  // no reductions: nothing appended
+  EXPECT_LT(p.header.arena_bytes, plan->arena_bytes);
   rg_io_record z, images;
   ASSERT_EQ(rg_plan_io(&p, 0, &z), RG_OK);
   ASSERT_EQ(rg_plan_io(&p, 1, &images), RG_OK);
-  EXPECT_EQ(z.t.offset, uint64_t(plan->arena_offset(gg.z)));
-  EXPECT_EQ(images.t.offset, uint64_t(plan->arena_offset(gg.images)));
+  EXPECT_EQ(z.t.bytes, 8u * 128 * 4);
   EXPECT_EQ(images.rank, 4u);
   EXPECT_EQ(images.dims[1], 3u);
   EXPECT_EQ(images.dims[3], 32u);
@@ -181,7 +181,9 @@ TEST_F(RuntimeGenerate, ThePlanFileIsTheEnginesPlan) {
     ASSERT_TRUE(anchor.op == OpKind::kConvTranspose2d || anchor.op == OpKind::kBatchNormInference);
     EXPECT_EQ(r.op, anchor.op == OpKind::kConvTranspose2d ? uint32_t(RG_OP_CONV_TRANSPOSE2D)
                                                           : uint32_t(RG_OP_BATCH_NORM));
-    EXPECT_EQ(r.slot[RG_SLOT_X].offset, uint64_t(plan->arena_offset(anchor.inputs[0])));
+    if (k == 1) {
+      EXPECT_EQ(r.slot[RG_SLOT_X].offset, z.t.offset);  // the first reads the latents
+    }
     if (grp.nodes.size() > 1) {  // the chain follows its anchor
       ASSERT_LT(k, p.header.kernel_count);
       std::memcpy(&r, file.data() + sizeof(rg_plan_header) + 2 * sizeof(rg_io_record) + k++ * sizeof r,
