@@ -11,9 +11,18 @@
 
 #if RG_VW > 1
 
-/* The panel's terms k0 .. k0 + kb - 1 as f32: in place, or widened into buf. */
-static const float* panel_f32(rg_typed A, size_t at, size_t kb, float* buf) {
+/* The panel's terms k0 .. k0 + kb - 1 as f32: in place, or widened into buf
+ * (int8: times the scale of each row's channel; row0 is the panel's first
+ * row, rows past M are padding, zero). */
+static const float* panel_f32(rg_typed A, size_t at, size_t kb, size_t row0, size_t M, float* buf) {
   if (A.type == RG_WEIGHTS_F32) return (const float*)A.p + at;
+  if (A.type == RG_WEIGHTS_INT8) {
+    float s[RG_PANEL];
+    for (size_t r = 0; r < RG_PANEL; ++r) s[r] = row0 + r < M ? A.scale[(row0 + r) / A.scale_div] : 0.0f;
+    const int8_t* q = (const int8_t*)A.p + at;
+    for (size_t i = 0; i < kb * RG_PANEL; ++i) buf[i] = (float)q[i] * s[i % RG_PANEL];
+    return buf;
+  }
   for (size_t i = 0; i < kb * RG_PANEL; ++i) buf[i] = rg_typed_at(A, at + i);
   return buf;
 }
@@ -187,6 +196,7 @@ static void panel_pass(const float* ap, size_t rows, size_t kb, const float* B, 
 void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, size_t r0, const float* B,
                     size_t ldb, float* C, size_t ldc) {
   float buf[RG_KC * RG_PANEL];
+  const size_t rows_total = r0 + M; /* rows of A past this are padding (or another slab's) */
   for (size_t m = 0; m < M;) {
     /* Rows r0 + m .. of one panel: all of it, or the part a slab starts or ends in. */
     const size_t row = r0 + m, in = row % RG_PANEL;
@@ -194,7 +204,7 @@ void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, size_t 
     const size_t at = a0 + (row - in) * K; /* the panel's first element */
     for (size_t k0 = 0; k0 < K; k0 += RG_KC) {
       const size_t kb = K - k0 < RG_KC ? K - k0 : RG_KC;
-      const float* ap = panel_f32(A, at + k0 * RG_PANEL, kb, buf);
+      const float* ap = panel_f32(A, at + k0 * RG_PANEL, kb, row - in, rows_total, buf);
       panel_pass(ap + in, rows, kb, B + k0 * ldb, ldb, C + m * ldc, ldc, N);
     }
     m += rows;
@@ -207,10 +217,12 @@ void rg_gemm_panels(size_t M, size_t N, size_t K, rg_typed A, size_t a0, size_t 
                     size_t ldb, float* C, size_t ldc) {
   for (size_t m = 0; m < M; ++m) {
     const size_t row = r0 + m, at = a0 + row / RG_PANEL * K * RG_PANEL + row % RG_PANEL;
+    const float scale = A.type == RG_WEIGHTS_INT8 ? A.scale[row / A.scale_div] : 1.0f;
     for (size_t n = 0; n < N; ++n) {
       float s = C[m * ldc + n];
       for (size_t k = 0; k < K; ++k) {
-        const float a = rg_typed_at(A, at + k * RG_PANEL);
+        const float a = A.type == RG_WEIGHTS_INT8 ? rg_typed_at(A, at + k * RG_PANEL) * scale
+                                                   : rg_typed_at(A, at + k * RG_PANEL);
 #ifdef RG_FAST
         if (a != 0.0f) s = __builtin_fmaf(a, B[k * ldb + n], s);
 #else

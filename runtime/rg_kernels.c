@@ -91,7 +91,9 @@ void rg_conv2d(const uint32_t* p, const float* x, rg_typed w, float* y, float* c
       for (size_t n0 = 0; n0 < g.cols; n0 += slab) {
         const size_t cw = g.cols - n0 < slab ? g.cols - n0 : slab;
         im2col(&g, x + (n * g.groups + k) * gi, col, n0, cw);
-        rg_gemm_panels(g.gout, cw, g.rows, w, k * gw, 0, col, cw, yg + n0, g.cols);
+        rg_typed wg = w; /* int8: the group's output channels' scales, one per row */
+        if (w.scale) wg.scale = w.scale + k * g.gout, wg.scale_div = 1;
+        rg_gemm_panels(g.gout, cw, g.rows, wg, k * gw, 0, col, cw, yg + n0, g.cols);
       }
     }
 }
@@ -110,7 +112,9 @@ void rg_conv_transpose2d(const uint32_t* p, const float* dy, rg_typed w, float* 
       for (size_t r0 = 0; r0 < g.rows; r0 += slab) {
         const size_t rn = g.rows - r0 < slab ? g.rows - r0 : slab;
         memset(col, 0, rn * g.cols * sizeof(float));
-        rg_gemm_panels(rn, g.cols, g.gout, w, k * gw, r0, dy + (n * g.groups + k) * go, g.cols, col,
+        rg_typed wg = w; /* int8: rows (c, i, j) share output channel c's scale */
+        if (w.scale) wg.scale = w.scale + k * g.gin, wg.scale_div = g.kh * g.kw;
+        rg_gemm_panels(rn, g.cols, g.gout, wg, k * gw, r0, dy + (n * g.groups + k) * go, g.cols, col,
                        g.cols);
         col2im_rows(&g, col, dxg, r0, rn);
       }
@@ -119,6 +123,14 @@ void rg_conv_transpose2d(const uint32_t* p, const float* dy, rg_typed w, float* 
 
 /* ---- Batch norm (backends/ref/ops/normalization.cpp, graph/batch_norm_rules.h) ---- */
 
+/* Where there is no double-precision FPU (Cortex-M4F), or in RG_FAST builds,
+ * batch norm is one f32 multiply-add per element, y = x * scale + shift,
+ * with scale and shift computed per channel in double: within an ulp or two
+ * of the reference, not bit-identical. */
+#if defined(RG_FAST) || (defined(__ARM_FP) && !(__ARM_FP & 8))
+#define RG_BN_FLOAT 1
+#endif
+
 void rg_batch_norm(const uint32_t* p, double eps, const float* x, rg_typed gamma, rg_typed beta,
                    rg_typed mean, rg_typed var, float* y) {
   const size_t N = P(RG_P_BN_N), C = P(RG_P_BN_C), HW = P(RG_P_BN_H) * P(RG_P_BN_W);
@@ -126,10 +138,18 @@ void rg_batch_norm(const uint32_t* p, double eps, const float* x, rg_typed gamma
     const double mu = (double)rg_typed_at(mean, c);
     const double inv = 1.0 / sqrt((double)rg_typed_at(var, c) + eps);
     const double g = (double)rg_typed_at(gamma, c), b = (double)rg_typed_at(beta, c);
+#ifdef RG_BN_FLOAT
+    const float scale = (float)(inv * g), shift = (float)(b - mu * inv * g);
+    for (size_t i = 0; i < N; ++i) {
+      const size_t base = (i * C + c) * HW;
+      for (size_t k = 0; k < HW; ++k) y[base + k] = x[base + k] * scale + shift;
+    }
+#else
     for (size_t i = 0; i < N; ++i) {
       const size_t base = (i * C + c) * HW;
       for (size_t k = 0; k < HW; ++k) y[base + k] = (float)(((double)x[base + k] - mu) * inv * g + b);
     }
+#endif
   }
 }
 

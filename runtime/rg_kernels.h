@@ -17,14 +17,19 @@
 extern "C" {
 #endif
 
-/* A tensor that may live in the weights section: f32 or bf16 (enum rg_weight_type). */
+/* A tensor that may live in the weights section: f32, bf16 or (convolution
+ * weights) int8 (enum rg_weight_type). An int8 one carries its scales: the
+ * value of element i of row r is q[i] * scale[r / scale_div]. */
 typedef struct rg_typed {
   const void* p;
   uint32_t type;
+  const float* scale;
+  size_t scale_div;
 } rg_typed;
 
-/* Element i as f32 (bf16 widens exactly). */
+/* Element i as f32 (bf16 widens exactly); int8: the integer, unscaled. */
 static inline float rg_typed_at(rg_typed w, size_t i) {
+  if (w.type == RG_WEIGHTS_INT8) return (float)((const int8_t*)w.p)[i];
   if (w.type == RG_WEIGHTS_BF16) {
     uint16_t h;
     memcpy(&h, (const uint8_t*)w.p + 2 * i, sizeof h);

@@ -91,7 +91,7 @@ static rg_status check_header(const rg_plan_header* h, size_t file_bytes) {
   if (h->file_bytes > file_bytes) return RG_ERR_TRUNCATED;
   if (h->file_bytes < file_bytes)
     return RG_ERR_HEADER; /* bytes past the end: not what was exported */
-  if (h->alignment != RG_PLAN_ALIGNMENT || h->dtype > RG_WEIGHTS_BF16 ||
+  if (h->alignment != RG_PLAN_ALIGNMENT || h->dtype > RG_WEIGHTS_INT8 ||
       h->io_record_bytes != sizeof(rg_io_record) ||
       h->kernel_record_bytes != sizeof(rg_kernel_record) ||
       h->chain_record_bytes != sizeof(rg_chain_record) || !all_zero(h->reserved, sizeof h->reserved))
@@ -112,6 +112,11 @@ uint64_t rg_element_bytes(const rg_plan_header* h, uint32_t region) {
   return region == RG_REGION_WEIGHTS && h->dtype == RG_WEIGHTS_BF16 ? 2 : sizeof(float);
 }
 
+/* A convolution weight's bytes: 4, 2 (bf16) or 1 (int8). */
+static uint64_t conv_weight_bytes(const rg_plan_header* h) {
+  return h->dtype == RG_WEIGHTS_INT8 ? 1 : rg_element_bytes(h, RG_REGION_WEIGHTS);
+}
+
 static uint64_t region_bytes(const rg_plan_header* h, uint32_t region) {
   return region == RG_REGION_ARENA ? h->arena_bytes : region == RG_REGION_WEIGHTS ? h->weights_bytes : 0;
 }
@@ -120,14 +125,14 @@ static uint64_t region_bytes(const rg_plan_header* h, uint32_t region) {
  * rg_region), inside it and aligned; `elements` 0 means the slot is unused.
  * `align` is the offset's alignment beyond the element's (8 for doubles). */
 static rg_status check_ref(const rg_plan_header* h, const rg_tensor_ref* t, uint32_t allowed,
-                           uint64_t elements, uint64_t align) {
+                           uint64_t elements, uint64_t align, uint64_t elt_override) {
   if (elements == 0)
     return t->region == RG_REGION_NONE && t->offset == 0 && t->bytes == 0 && t->reserved == 0
                ? RG_OK
                : RG_ERR_KERNEL;
   if (t->reserved != 0 || t->region == RG_REGION_NONE) return RG_ERR_KERNEL;
   if (t->region > RG_REGION_WEIGHTS || !(allowed >> t->region & 1u)) return RG_ERR_REGION;
-  const uint64_t elt = rg_element_bytes(h, t->region);
+  const uint64_t elt = elt_override ? elt_override : rg_element_bytes(h, t->region);
   uint64_t bytes;
   if (!mul_u64(elements, elt, &bytes) || t->bytes != bytes) return RG_ERR_KERNEL;
   if (t->offset % (align > elt ? align : elt) != 0) return RG_ERR_MISALIGNED;
@@ -217,13 +222,23 @@ static rg_status check_conv(const rg_kernel_record* r, slot_spec* s) {
   return RG_OK;
 }
 
+/* int8 plans: a scale per output channel (conv2d: c_out; transposed: c_in). */
+static void conv_scales(const rg_plan_header* h, const rg_kernel_record* r, slot_spec* s) {
+  if (h->dtype != RG_WEIGHTS_INT8) return;
+  s->elements[RG_SLOT_SCALE] = r->op == RG_OP_CONV2D ? r->p[RG_P_CONV_COUT] : r->p[RG_P_CONV_CIN];
+  s->allowed[RG_SLOT_SCALE] = 1u << RG_REGION_WEIGHTS;
+}
+
 static rg_status check_op(const rg_plan* plan, const rg_kernel_record* r, slot_spec* s) {
   const uint32_t* p = r->p;
   uint64_t e, e2;
   switch (r->op) {
     case RG_OP_CONV2D:
-    case RG_OP_CONV_TRANSPOSE2D:
-      return check_conv(r, s);
+    case RG_OP_CONV_TRANSPOSE2D: {
+      const rg_status st = check_conv(r, s);
+      conv_scales(&plan->header, r, s);
+      return st;
+    }
     case RG_OP_BATCH_NORM:
       if (!params_ok(p, RG_P_BN_COUNT, 1) || !product(p, 4, &e)) return RG_ERR_KERNEL;
       if (!(r->f >= 0.0 && r->f < 1.0)) return RG_ERR_KERNEL; /* also refuses NaN */
@@ -347,9 +362,11 @@ rg_status rg_check_kernel(const rg_plan* plan, const rg_kernel_record* r) {
   memset(&spec, 0, sizeof spec);
   rg_status s = check_op(plan, r, &spec);
   if (s != RG_OK) return s;
+  const int conv = r->op == RG_OP_CONV2D || r->op == RG_OP_CONV_TRANSPOSE2D;
   for (uint32_t i = 0; i < RG_SLOT_COUNT; ++i) {
     const uint64_t align = r->op == RG_OP_REDUCE && i == RG_SLOT_SCRATCH ? 8 : 0;
-    if ((s = check_ref(&plan->header, &r->slot[i], spec.allowed[i], spec.elements[i], align)) != RG_OK)
+    const uint64_t elt = conv && i == RG_SLOT_W ? conv_weight_bytes(&plan->header) : 0;
+    if ((s = check_ref(&plan->header, &r->slot[i], spec.allowed[i], spec.elements[i], align, elt)) != RG_OK)
       return s;
   }
   /* What a kernel writes (y, scratch) overlaps nothing else it touches;
@@ -385,12 +402,12 @@ rg_status rg_check_chain(const rg_plan_header* h, const rg_chain_record* c) {
       if (l->strides[d] != 0) return RG_ERR_KERNEL;
     const uint64_t e = l->full ? total : extent(c->dims, l->strides, c->rank);
     if (e == 0) return RG_ERR_KERNEL;
-    if ((s = check_ref(h, &l->t, TYPED, e, 0)) != RG_OK) return s;
+    if ((s = check_ref(h, &l->t, TYPED, e, 0, 0)) != RG_OK) return s;
   }
   for (uint32_t k = 0; k < c->n_stores; ++k) {
     const rg_chain_store* st = &c->stores[k];
     if (st->reg >= c->n_regs || st->reserved != 0) return RG_ERR_KERNEL;
-    if ((s = check_ref(h, &st->t, ARENA, total, 0)) != RG_OK) return s;
+    if ((s = check_ref(h, &st->t, ARENA, total, 0, 0)) != RG_OK) return s;
     for (uint32_t j = 0; j < k; ++j)
       if (overlap(&st->t, &c->stores[j].t)) return RG_ERR_OVERLAP;
     /* In place only over a whole load of the same range: each element is
@@ -428,7 +445,7 @@ static rg_status check_io(const rg_plan_header* h, const rg_io_record* io) {
       return RG_ERR_HEADER;
     if (d < io->rank && !mul_u64(e, io->dims[d], &e)) return RG_ERR_HEADER;
   }
-  const rg_status s = check_ref(h, &io->t, ARENA, e, 0);
+  const rg_status s = check_ref(h, &io->t, ARENA, e, 0, 0);
   return s == RG_ERR_KERNEL ? RG_ERR_HEADER : s;
 }
 

@@ -46,7 +46,10 @@ extern "C" {
  * always f32. */
 enum rg_weight_type {
   RG_WEIGHTS_F32 = 0,
-  RG_WEIGHTS_BF16 = 1 /* the upper 16 bits of the f32, rounded to nearest even */
+  RG_WEIGHTS_BF16 = 1, /* the upper 16 bits of the f32, rounded to nearest even */
+  /* Convolution weights as int8 with one f32 scale per output channel
+   * (slot RG_SLOT_SCALE; weight = q * scale); every other weight f32. */
+  RG_WEIGHTS_INT8 = 2
 };
 
 /* Regions a tensor reference points into; both are owned by the caller. */
@@ -83,7 +86,7 @@ enum rg_slot {
   RG_SLOT_VAR = 4,     /* batch norm running variance (typed) */
   RG_SLOT_Y = 5,       /* output */
   RG_SLOT_SCRATCH = 6, /* conv: a slab of im2col columns; reduce: double accumulators */
-  RG_SLOT_SPARE = 7,   /* unused: must be NONE */
+  RG_SLOT_SCALE = 7,   /* conv in int8 plans: f32 scale per output channel; else NONE */
   RG_SLOT_COUNT = 8
 };
 

@@ -22,12 +22,24 @@ static float* at(const regions* g, const rg_tensor_ref* t) {
   return t->region == RG_REGION_ARENA ? (float*)(void*)(g->arena + (size_t)t->offset) : 0;
 }
 
-/* A tensor in the arena (f32) or the weights (header.dtype). */
+/* A tensor in the arena (f32) or the weights (header.dtype; int8 plans keep
+ * only convolution weights in int8, the rest in f32). */
 static rg_typed typed(const regions* g, const rg_tensor_ref* t) {
-  rg_typed r = {0, RG_WEIGHTS_F32};
+  rg_typed r = {0, RG_WEIGHTS_F32, 0, 1};
   if (t->region == RG_REGION_ARENA) r.p = g->arena + (size_t)t->offset;
-  if (t->region == RG_REGION_WEIGHTS) r.p = g->weights + (size_t)t->offset, r.type = g->h->dtype;
+  if (t->region == RG_REGION_WEIGHTS) {
+    r.p = g->weights + (size_t)t->offset;
+    r.type = g->h->dtype == RG_WEIGHTS_BF16 ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32;
+  }
   return r;
+}
+
+/* A convolution's weights: in int8 plans int8, with their scales. */
+static rg_typed conv_weights(const regions* g, const rg_kernel_record* r) {
+  rg_typed w = typed(g, &r->slot[RG_SLOT_W]);
+  if (g->h->dtype == RG_WEIGHTS_INT8)
+    w.type = RG_WEIGHTS_INT8, w.scale = (const float*)(const void*)(g->weights + (size_t)r->slot[RG_SLOT_SCALE].offset);
+  return w;
 }
 
 static void run_chain(const regions* g, const rg_plan* plan, uint32_t index) {
@@ -56,12 +68,12 @@ rg_status rg_run(const rg_plan* plan, const void* weights, void* arena) {
     const rg_tensor_ref* t = r.slot;
     switch (r.op) {
       case RG_OP_CONV2D:
-        rg_conv2d(r.p, at(&g, &t[RG_SLOT_X]), typed(&g, &t[RG_SLOT_W]), at(&g, &t[RG_SLOT_Y]),
+        rg_conv2d(r.p, at(&g, &t[RG_SLOT_X]), conv_weights(&g, &r), at(&g, &t[RG_SLOT_Y]),
                   at(&g, &t[RG_SLOT_SCRATCH]));
         break;
       case RG_OP_CONV_TRANSPOSE2D:
-        rg_conv_transpose2d(r.p, at(&g, &t[RG_SLOT_X]), typed(&g, &t[RG_SLOT_W]),
-                            at(&g, &t[RG_SLOT_Y]), at(&g, &t[RG_SLOT_SCRATCH]));
+        rg_conv_transpose2d(r.p, at(&g, &t[RG_SLOT_X]), conv_weights(&g, &r), at(&g, &t[RG_SLOT_Y]),
+                            at(&g, &t[RG_SLOT_SCRATCH]));
         break;
       case RG_OP_BATCH_NORM:
         rg_batch_norm(r.p, r.f, at(&g, &t[RG_SLOT_X]), typed(&g, &t[RG_SLOT_W]),

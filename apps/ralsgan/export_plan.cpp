@@ -13,6 +13,8 @@
 #include "engine/io/atomic_file.h"
 #include "engine/memory_planner.h"
 #include "engine/schedule.h"
+#include "runtime/rg_generate.h"
+#include "runtime/rg_runtime.h"
 #if RALSGAN_HAVE_ONNX
 #include "rg/onnx.h"
 #endif
@@ -21,7 +23,7 @@ namespace rg::app {
 
 namespace fs = std::filesystem;
 
-ExportResult export_plan(const ExportOptions& opt) {
+std::vector<uint8_t> generator_plan(const ExportOptions& opt) {
   if (opt.batch < 1 || opt.batch > 4096)
     throw std::invalid_argument("--batch must be in [1, 4096]");
   const fs::path gfile = generator_file(opt.checkpoint, opt.generator);
@@ -40,9 +42,34 @@ ExportResult export_plan(const ExportOptions& opt) {
   const std::unique_ptr<Session> session =
       make_session(*plan, "export (--batch " + std::to_string(opt.batch) + ")");
   import_network(*session, weights, gfile.string(), gg.g_params, "G.");
-  const std::vector<uint8_t> file =
-      encode_plan(*plan, *session, {{"z", gg.z, true}, {"images", gg.images, false}},
-                  EncodeOptions{opt.weights, opt.scratch_bytes});
+  return encode_plan(*plan, *session, {{"z", gg.z, true}, {"images", gg.images, false}},
+                     EncodeOptions{opt.weights, opt.scratch_bytes});
+}
+
+std::vector<uint8_t> runtime_images(const std::vector<uint8_t>& file, uint64_t seed, int count, int* size) {
+  rg_plan p;
+  if (rg_plan_validate(file.data(), file.size(), &p) != RG_OK) throw std::logic_error("runtime_images: invalid plan");
+  rg_io_record z, img;
+  rg_plan_io(&p, 0, &z), rg_plan_io(&p, 1, &img);
+  const size_t batch = size_t(z.dims[0]), nz = size_t(z.dims[1]), s = size_t(img.dims[2]);
+  *size = int(s);
+  std::vector<double> arena(p.header.arena_bytes / 8 + 1);
+  float* latents = rg_io_data(&p, arena.data(), 0);
+  const float* images = rg_io_data(&p, arena.data(), 1);
+  std::vector<uint8_t> rgb(size_t(count) * s * s * 3);
+  for (size_t first = 0; first < size_t(count); first += batch) {
+    for (size_t j = 0; j < batch; ++j)
+      rg_latent_vector(seed, RG_STREAM_GENERATION, first + j, latents + j * nz, nz);
+    if (rg_run(&p, rg_plan_weights(&p), arena.data()) != RG_OK) throw std::logic_error("runtime_images: rg_run failed");
+    for (size_t j = 0; j < batch && first + j < size_t(count); ++j)
+      rg_quantize_image(images + j * 3 * s * s, s, rgb.data() + (first + j) * s * s * 3);
+  }
+  return rgb;
+}
+
+ExportResult export_plan(const ExportOptions& opt) {
+  const std::vector<uint8_t> file = generator_plan(opt);
+  const fs::path gfile = generator_file(opt.checkpoint, opt.generator);
 
   // The last safe point: a stop before here writes nothing.
   if (stop_requested())

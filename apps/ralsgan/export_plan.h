@@ -31,6 +31,14 @@ struct ExportResult {
   int kernels = 0;
 };
 
+// The plan file's bytes (what export_plan writes as model.rgplan).
+std::vector<uint8_t> generator_plan(const ExportOptions& options);
+
+// Images 0 .. count - 1 of `seed` from a generator plan, run by the C
+// runtime in this process: interleaved 8-bit RGB, one after another; *size
+// gets their side.
+std::vector<uint8_t> runtime_images(const std::vector<uint8_t>& plan_file, uint64_t seed, int count, int* size);
+
 // Reads the checkpoint, compiles, writes <out>/model.rgplan and <out>/model.h
 // (each atomically).
 ExportResult export_plan(const ExportOptions& options);

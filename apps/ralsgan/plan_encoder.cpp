@@ -2,6 +2,7 @@
 #include "apps/ralsgan/plan_encoder.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -203,7 +204,7 @@ class Locator {
     if (bytes != g.desc(r).bytes()) unsupported("a view of part of a tensor (" + g.value_label(v) + ")");
     if (g.value(r).variable >= 0) {
       const uint64_t off = weight_offset(r);
-      return {RG_REGION_WEIGHTS, 0, off, type_ == RG_WEIGHTS_BF16 ? bytes / 2 : bytes};
+      return {RG_REGION_WEIGHTS, 0, off, type_ == RG_WEIGHTS_BF16 ? bytes / 2 : bytes};  // int8 plans: f32
     }
     const int b = plan_.buffer_of_root[size_t(r)];
     int64_t off = b >= 0 ? arena_.buffer[size_t(b)] : -1;
@@ -216,7 +217,11 @@ class Locator {
   // (rg_plan_format.h RG_PLAN_PANEL): per group, A [M, K] in panels of
   // RG_PLAN_PANEL rows, k-major, rows past M zero. conv2d: A = W_g; the
   // transposed convolution: A = W_g^T.
-  rg_tensor_ref conv_weights(ValueId w, const ConvGeometry& geo, bool forward) {
+  // In int8 plans: the weights quantised per output channel (conv2d: c_out;
+  // the transposed convolution: its output channels, conv2d's c_in):
+  // scale = max |w| / 127, q = round(w / scale) (0 .. +-127), with `scales`
+  // the f32 scales' place.
+  rg_tensor_ref conv_weights(ValueId w, const ConvGeometry& geo, bool forward, rg_tensor_ref* scales) {
     const Graph& g = *plan_.graph;
     const ValueId root = plan_.root[size_t(w)];
     if (g.value(root).variable < 0)
@@ -226,27 +231,64 @@ class Locator {
     const int64_t M = forward ? gout : rows, K = forward ? rows : gout, P = int64_t(RG_PLAN_PANEL);
     const int64_t per_group = (M + P - 1) / P * P * K;
     const uint64_t count = uint64_t(per_group * geo.groups);
+    const int64_t taps = geo.kh * geo.kw;
+    // Output channel of A's row m in group grp, and how many there are.
+    auto channel = [&](int64_t grp, int64_t m) { return forward ? grp * gout + m : grp * geo.group_in() + m / taps; };
+    const int64_t channels = forward ? geo.c_out : geo.c_in;
     if (auto it = packed_.find(key); it == packed_.end()) {
       std::vector<float> v(size_t(g.desc(root).numel()));
       s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, v.data(), DType::f32);
+      auto at = [&](int64_t grp, int64_t m, int64_t k) {
+        return v[size_t(grp * gout * rows + (forward ? m * rows + k : k * rows + m))];
+      };
       std::vector<float> a(count, 0.0f);
+      std::vector<float> scale(size_t(channels), 0.0f);
+      if (type_ == RG_WEIGHTS_INT8) {
+        for (int64_t grp = 0; grp < geo.groups; ++grp)
+          for (int64_t m = 0; m < M; ++m)
+            for (int64_t k = 0; k < K; ++k) {
+              float& s = scale[size_t(channel(grp, m))];
+              s = std::max(s, std::abs(at(grp, m, k)));
+            }
+        for (float& s : scale) s = s > 0 ? s / 127.0f : 1.0f;
+      }
       for (int64_t grp = 0; grp < geo.groups; ++grp)
         for (int64_t m = 0; m < M; ++m)
-          for (int64_t k = 0; k < K; ++k)
+          for (int64_t k = 0; k < K; ++k) {
+            const float x = at(grp, m, k);
             a[size_t(grp * per_group + m / P * K * P + k * P + m % P)] =
-                v[size_t(grp * gout * rows + (forward ? m * rows + k : k * rows + m))];
-      packed_[key] = append(a);
+                type_ == RG_WEIGHTS_INT8
+                    ? std::clamp(std::nearbyint(x / scale[size_t(channel(grp, m))]), -127.0f, 127.0f)
+                    : x;
+          }
+      packed_[key] = append(a, type_ == RG_WEIGHTS_INT8);
+      if (type_ == RG_WEIGHTS_INT8) scale_of_[key] = append(scale, false);
+    }
+    if (type_ == RG_WEIGHTS_INT8) {
+      *scales = {RG_REGION_WEIGHTS, 0, scale_of_[key], uint64_t(channels) * 4};
+      return {RG_REGION_WEIGHTS, 0, packed_[key], count};
     }
     return {RG_REGION_WEIGHTS, 0, packed_[key], count * (type_ == RG_WEIGHTS_BF16 ? 2 : 4)};
+  }
+
+  // The weights section, its length a multiple of 4 (int8 weights may end it).
+  std::vector<uint8_t> section() const {
+    std::vector<uint8_t> w = weights_;
+    w.resize(align_up(w.size(), 4), 0);
+    return w;
   }
 
   const std::vector<uint8_t>& weights() const { return weights_; }
 
  private:
-  // Appends values to the weights section (aligned), in the plan's type.
-  uint64_t append(const std::vector<float>& w) {
+  // Appends values to the weights section (aligned), in the plan's type
+  // (int8 plans: f32, or int8 for quantised convolution weights).
+  uint64_t append(const std::vector<float>& w, bool int8 = false) {
     const uint64_t off = align_up(weights_.size(), RG_PLAN_ALIGNMENT);
-    if (type_ == RG_WEIGHTS_BF16) {
+    if (int8) {
+      weights_.resize(off + w.size(), 0);
+      for (size_t i = 0; i < w.size(); ++i) weights_[off + i] = uint8_t(int8_t(w[i]));
+    } else if (type_ == RG_WEIGHTS_BF16) {
       weights_.resize(off + w.size() * 2, 0);
       for (size_t i = 0; i < w.size(); ++i) {
         const uint16_t h = to_bf16(w[i]);
@@ -280,6 +322,7 @@ class Locator {
   std::vector<uint8_t> weights_;
   std::map<ValueId, uint64_t> offset_;
   std::map<std::pair<ValueId, bool>, uint64_t> packed_;  // (weights, forward) -> offset
+  std::map<std::pair<ValueId, bool>, uint64_t> scale_of_;  // int8: their scales' offset
   std::map<ValueId, rg_tensor_ref> home_;
   int64_t scratch_base_ = -1;
   rg_tensor_ref col_{};
@@ -342,7 +385,7 @@ void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptio
       r.op = n.op == OpKind::kConv2d ? RG_OP_CONV2D : RG_OP_CONV_TRANSPOSE2D;
       set_conv(r, geo);
       r.slot[RG_SLOT_X] = loc(n.inputs[0]);
-      r.slot[RG_SLOT_W] = loc.conv_weights(n.inputs[1], geo, n.op == OpKind::kConv2d);
+      r.slot[RG_SLOT_W] = loc.conv_weights(n.inputs[1], geo, n.op == OpKind::kConv2d, &r.slot[RG_SLOT_SCALE]);
       r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
       const bool fwd = n.op == OpKind::kConv2d;
       r.p[RG_P_CONV_SLAB] = u32(conv_slab(geo, fwd, opt.scratch_bytes), "slab");
@@ -616,13 +659,14 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
   const size_t io_at = sizeof h, kernels_at = io_at + ios.size() * sizeof(rg_io_record),
                chains_at = kernels_at + kernels.size() * sizeof(rg_kernel_record);
   h.weights_offset = align_up(chains_at + chains.size() * sizeof(rg_chain_record), RG_PLAN_ALIGNMENT);
-  h.weights_bytes = loc.weights().size();
+  const std::vector<uint8_t> section = loc.section();
+  h.weights_bytes = section.size();
   h.file_bytes = h.weights_offset + h.weights_bytes;
   std::vector<uint8_t> out(h.file_bytes, 0);
   for (size_t i = 0; i < ios.size(); ++i) put(out, io_at + i * sizeof(rg_io_record), ios[i]);
   for (size_t i = 0; i < kernels.size(); ++i) put(out, kernels_at + i * sizeof(rg_kernel_record), kernels[i]);
   for (size_t i = 0; i < chains.size(); ++i) put(out, chains_at + i * sizeof(rg_chain_record), chains[i]);
-  std::memcpy(out.data() + h.weights_offset, loc.weights().data(), loc.weights().size());
+  std::memcpy(out.data() + h.weights_offset, section.data(), section.size());
   put(out, 0, h);
   h.crc32 = rg_crc32(0, out.data() + 16, out.size() - 16);
   put(out, 0, h);

@@ -148,7 +148,9 @@ int cmd_export(int argc, char** argv) {
                "ref`.");
   add_model_flags(f);
   f.value("out", "DIR", "where model.rgplan and model.h go (created if missing)");
-  f.value("weights", "f32|bf16", "how the weights are stored: f32 (bit-exact, default) or bf16 (half the size)");
+  f.value("weights", "f32|bf16|int8",
+          "how the weights are stored: f32 (bit-exact, default), bf16 (half the size) or int8 "
+          "(convolution weights per output channel, a quarter)");
   f.value("scratch-kib", "N",
           "a convolution's im2col scratch per pass, KiB (default 16): less memory, more passes; "
           "results do not change");
@@ -156,7 +158,8 @@ int cmd_export(int argc, char** argv) {
   const std::string path = parse_command(f, argc, argv, "export");
   if (path.empty()) return 0;
   const std::string wt = f.has("weights") ? f.str("weights") : "f32";
-  if (wt != "f32" && wt != "bf16") throw app::UsageError("--weights must be f32 or bf16, not '" + wt + "'");
+  if (wt != "f32" && wt != "bf16" && wt != "int8")
+    throw app::UsageError("--weights must be f32, bf16 or int8, not '" + wt + "'");
   const onnx::Model m = load_model(path, f);
   app::SelectedBackend be = app::make_backend(app::BackendRequest{"ref"});
   Compiled c = compile_model(m, *be.backend, {});
@@ -166,7 +169,7 @@ int cmd_export(int argc, char** argv) {
   std::vector<uint8_t> file;
   try {
     app::EncodeOptions eo;
-    eo.weights = wt == "bf16" ? RG_WEIGHTS_BF16 : RG_WEIGHTS_F32;
+    eo.weights = wt == "bf16" ? RG_WEIGHTS_BF16 : wt == "int8" ? RG_WEIGHTS_INT8 : RG_WEIGHTS_F32;
     if (f.has("scratch-kib")) eo.scratch_bytes = size_t(f.integer("scratch-kib", 1, 1 << 20)) * 1024;
     file = app::encode_plan(*c.plan, *c.session, io, eo);
   } catch (const app::PlanExportError& e) {

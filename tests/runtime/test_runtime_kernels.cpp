@@ -30,7 +30,7 @@ std::vector<float> random_floats(size_t n, uint32_t seed, bool with_zeros = fals
 }
 
 rg_typed f32(const std::vector<float>& w) {
-  return {w.data(), RG_WEIGHTS_F32};
+  return {w.data(), RG_WEIGHTS_F32, nullptr, 1};
 }
 
 struct Conv {
@@ -318,7 +318,7 @@ TEST(RuntimeKernels, PortableTanhIsWithinOneUlp) {
 // weights equals the same kernel on f32 weights holding the widened values.
 TEST(RuntimeKernels, Bf16WeightsWidenExactly) {
   const std::vector<uint16_t> h = {0x3f80, 0xc000, 0x3fc0, 0x0001, 0x8000};
-  const rg_typed w{h.data(), RG_WEIGHTS_BF16};
+  const rg_typed w{h.data(), RG_WEIGHTS_BF16, nullptr, 1};
   EXPECT_EQ(rg_typed_at(w, 0), 1.0f);
   EXPECT_EQ(rg_typed_at(w, 1), -2.0f);
   EXPECT_EQ(rg_typed_at(w, 2), 1.5f);
@@ -329,16 +329,51 @@ TEST(RuntimeKernels, Bf16WeightsWidenExactly) {
   std::vector<float> wf(wb.size());
   for (size_t i = 0; i < wb.size(); ++i) {
     wb[i] = uint16_t(0x3c00 + (i * 37) % 0x400) ^ (i % 3 ? 0 : 0x8000);
-    wf[i] = rg_typed_at({wb.data(), RG_WEIGHTS_BF16}, i);
+    wf[i] = rg_typed_at({wb.data(), RG_WEIGHTS_BF16, nullptr, 1}, i);
   }
   const auto dy = random_floats(c.y_size(), 4);
   std::vector<float> xb(c.x_size()), xf(xb.size()), col(c.col_size());
   const auto p = c.params(uint32_t(c.rows()));
   const auto pb = panels(wb, c, false);
   const auto pf = panels(wf, c, false);
-  rg_conv_transpose2d(p.data(), dy.data(), {pb.data(), RG_WEIGHTS_BF16}, xb.data(), col.data());
+  rg_conv_transpose2d(p.data(), dy.data(), {pb.data(), RG_WEIGHTS_BF16, nullptr, 1}, xb.data(), col.data());
   rg_conv_transpose2d(p.data(), dy.data(), f32(pf), xf.data(), col.data());
   EXPECT_EQ(xb, xf);
+}
+
+// int8 weights (per output channel) are dequantised as q * scale in f32, so a
+// convolution on them equals the same convolution on f32 weights holding
+// q * scale, bit for bit; both directions, with groups.
+TEST(RuntimeKernels, Int8WeightsAreTheirScaledIntegers) {
+  for (const bool forward : {true, false}) {
+    const Conv c{2, 4, 9, 9, 6, 3, 3, 2, 2, 1, 1};
+    const size_t channels = forward ? c.cout : c.cin, taps = c.kh * c.kw;
+    std::vector<int8_t> q(c.w_size());
+    std::vector<float> scale(channels), wf(q.size());
+    for (size_t i = 0; i < channels; ++i) scale[i] = 0.01f * float(i + 1);
+    const size_t gout = c.cout / c.groups, gin = c.cin / c.groups, rows = c.rows();
+    for (size_t i = 0; i < q.size(); ++i) {
+      q[i] = int8_t(int(i * 37 % 255) - 127);
+      // The element's output channel: conv2d's row co; the transposed one's c in (c, i, j).
+      const size_t g = i / (gout * rows), co = i / rows, r = i % rows;
+      const size_t ch = forward ? co : g * gin + r / taps;
+      wf[i] = float(q[i]) * scale[ch];
+    }
+    const auto pq = panels(q, c, forward);
+    const auto pf = panels(wf, c, forward);
+    const rg_typed wq{pq.data(), RG_WEIGHTS_INT8, scale.data(), 1};
+    const auto in = random_floats(forward ? c.x_size() : c.y_size(), 5);
+    std::vector<float> yq(forward ? c.y_size() : c.x_size()), yf(yq.size()), col(c.col_size());
+    const auto p = c.params(forward ? 20 : 7);
+    if (forward) {
+      rg_conv2d(p.data(), in.data(), wq, yq.data(), col.data());
+      rg_conv2d(p.data(), in.data(), f32(pf), yf.data(), col.data());
+    } else {
+      rg_conv_transpose2d(p.data(), in.data(), wq, yq.data(), col.data());
+      rg_conv_transpose2d(p.data(), in.data(), f32(pf), yf.data(), col.data());
+    }
+    EXPECT_EQ(yq, yf) << (forward ? "conv2d" : "transposed");
+  }
 }
 
 TEST(RuntimeHelpers, LatentsAreTheEnginesBitForBit) {
