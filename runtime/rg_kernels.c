@@ -338,6 +338,70 @@ void rg_lrn(const uint32_t* p, const float* x, float* y) {
     }
 }
 
+/* ---- Pad and nearest resize (backends/ref/ops/image.cpp lower_axis_gather) ---- */
+
+static uint32_t u32_at(const uint8_t* table, size_t i) {
+  uint32_t v;
+  memcpy(&v, table + 4 * i, 4);
+  return v;
+}
+
+void rg_gather(const uint32_t* p, double fill, const float* x, const uint8_t* maps, float* y) {
+  const size_t rank = P(RG_P_GATHER_RANK);
+  const uint32_t* out = p + RG_P_GATHER_OUT;
+  const uint32_t* in = p + RG_P_GATHER_IN;
+  size_t base[RG_PLAN_MAX_RANK], stride[RG_PLAN_MAX_RANK], count = 1;
+  for (size_t d = 0, at = 0; d < rank; at += out[d], ++d) base[d] = at;
+  for (size_t d = rank; d-- > 0;) stride[d] = d + 1 < rank ? stride[d + 1] * in[d + 1] : 1;
+  for (size_t d = 0; d < rank; ++d) count *= out[d];
+  size_t idx[RG_PLAN_MAX_RANK] = {0};
+  const float f = (float)fill;
+  for (size_t e = 0; e < count; ++e) {
+    size_t off = 0;
+    int pad = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      const uint32_t m = u32_at(maps, base[d] + idx[d]);
+      if (m >= in[d]) { /* RG_GATHER_FILL, or an entry past the axis */
+        pad = 1;
+        break;
+      }
+      off += m * stride[d];
+    }
+    y[e] = pad ? f : x[off];
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < out[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+/* ---- Bilinear resize (engine/plane_loops.h resize_bilinear_plane) ---- */
+
+static rg_bilinear_tap tap_at(const uint8_t* taps, size_t i, size_t len) {
+  rg_bilinear_tap t;
+  memcpy(&t, taps + i * sizeof t, sizeof t);
+  if (t.i0 >= len) t.i0 = (uint32_t)(len - 1); /* the table is the caller's bytes */
+  if (t.i1 >= len) t.i1 = (uint32_t)(len - 1);
+  return t;
+}
+
+void rg_resize_bilinear(const uint32_t* p, const float* x, const uint8_t* taps, float* y) {
+  const size_t H = P(RG_P_BL_H), W = P(RG_P_BL_W), Ho = P(RG_P_BL_HO), Wo = P(RG_P_BL_WO);
+  for (size_t plane = 0; plane < P(RG_P_BL_PLANES); ++plane) {
+    const float* xp = x + plane * H * W;
+    float* yp = y + plane * Ho * Wo;
+    for (size_t oh = 0; oh < Ho; ++oh) {
+      const rg_bilinear_tap a = tap_at(taps, oh, H);
+      for (size_t ow = 0; ow < Wo; ++ow) {
+        const rg_bilinear_tap b = tap_at(taps, Ho + ow, W);
+        const double v = a.l0 * (b.l0 * (double)xp[a.i0 * W + b.i0] + b.l1 * (double)xp[a.i0 * W + b.i1]) +
+                         a.l1 * (b.l0 * (double)xp[a.i1 * W + b.i0] + b.l1 * (double)xp[a.i1 * W + b.i1]);
+        yp[oh * Wo + ow] = (float)v;
+      }
+    }
+  }
+}
+
 /* ---- Elementwise chains (backends/ref/elementwise_ref.cpp) ----
  * The register program is run on a block of elements at a time, one
  * instruction over the whole block (vectors where there are), instead of one

@@ -59,6 +59,11 @@ void rg_softmax(const uint32_t* p, const float* x, float* y);
 void rg_copy(const uint32_t* p, rg_typed x, float* y);
 void rg_fill(const uint32_t* p, double value, float* y);
 void rg_lrn(const uint32_t* p, const float* x, float* y);
+/* maps: the u32 AUX table; an entry past its axis reads as a fill (the
+ * table is the caller's bytes, not validated). */
+void rg_gather(const uint32_t* p, double fill, const float* x, const uint8_t* maps, float* y);
+/* taps: the AUX table (rg_bilinear_tap, ho + wo of them, read with memcpy). */
+void rg_resize_bilinear(const uint32_t* p, const float* x, const uint8_t* taps, float* y);
 /* The double stored in words p[0] (low) and p[1] (high). */
 double rg_param_double(const uint32_t* p);
 

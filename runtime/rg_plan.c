@@ -123,7 +123,7 @@ static uint64_t region_bytes(const rg_plan_header* h, uint32_t region) {
 
 /* A tensor of `elements` in one of the `allowed` regions (bit per enum
  * rg_region), inside it and aligned; `elements` 0 means the slot is unused.
- * `align` is the offset's alignment beyond the element's (8 for doubles). */
+ * `align`, where not 0, is the offset's alignment instead of the element size. */
 static rg_status check_ref(const rg_plan_header* h, const rg_tensor_ref* t, uint32_t allowed,
                            uint64_t elements, uint64_t align, uint64_t elt_override) {
   if (elements == 0)
@@ -135,7 +135,7 @@ static rg_status check_ref(const rg_plan_header* h, const rg_tensor_ref* t, uint
   const uint64_t elt = elt_override ? elt_override : rg_element_bytes(h, t->region);
   uint64_t bytes;
   if (!mul_u64(elements, elt, &bytes) || t->bytes != bytes) return RG_ERR_KERNEL;
-  if (t->offset % (align > elt ? align : elt) != 0) return RG_ERR_MISALIGNED;
+  if (t->offset % (align ? align : elt) != 0) return RG_ERR_MISALIGNED;
   const uint64_t size = region_bytes(h, t->region);
   if (t->bytes > size || t->offset > size - t->bytes) return RG_ERR_REGION;
   return RG_OK;
@@ -217,16 +217,17 @@ static rg_status check_conv(const rg_kernel_record* r, slot_spec* s) {
     return RG_ERR_KERNEL;
   s->elements[RG_SLOT_X] = forward ? xe : ye, s->allowed[RG_SLOT_X] = ARENA;
   s->elements[RG_SLOT_Y] = forward ? ye : xe, s->allowed[RG_SLOT_Y] = ARENA;
-  s->elements[RG_SLOT_W] = we, s->allowed[RG_SLOT_W] = 1u << RG_REGION_WEIGHTS; /* packed at export */
+  s->elements[RG_SLOT_W] = we, s->allowed[RG_SLOT_W] = TYPED; /* in panels: packed at export, or by copies */
   s->elements[RG_SLOT_SCRATCH] = ce, s->allowed[RG_SLOT_SCRATCH] = ARENA;
   return RG_OK;
 }
 
-/* int8 plans: a scale per output channel (conv2d: c_out; transposed: c_in). */
+/* int8 plans: a scale per output channel (conv2d: c_out; transposed: c_in)
+ * for weights in the weights section (computed ones are f32 in the arena). */
 static void conv_scales(const rg_plan_header* h, const rg_kernel_record* r, slot_spec* s) {
-  if (h->dtype != RG_WEIGHTS_INT8) return;
-  s->elements[RG_SLOT_SCALE] = r->op == RG_OP_CONV2D ? r->p[RG_P_CONV_COUT] : r->p[RG_P_CONV_CIN];
-  s->allowed[RG_SLOT_SCALE] = 1u << RG_REGION_WEIGHTS;
+  if (h->dtype != RG_WEIGHTS_INT8 || r->slot[RG_SLOT_W].region != RG_REGION_WEIGHTS) return;
+  s->elements[RG_SLOT_AUX] = r->op == RG_OP_CONV2D ? r->p[RG_P_CONV_COUT] : r->p[RG_P_CONV_CIN];
+  s->allowed[RG_SLOT_AUX] = 1u << RG_REGION_WEIGHTS;
 }
 
 static rg_status check_op(const rg_plan* plan, const rg_kernel_record* r, slot_spec* s) {
@@ -343,6 +344,28 @@ static rg_status check_op(const rg_plan* plan, const rg_kernel_record* r, slot_s
       s->allowed[RG_SLOT_X] = s->allowed[RG_SLOT_Y] = ARENA;
       return RG_OK;
     }
+    case RG_OP_GATHER: {
+      const uint32_t rank = p[RG_P_GATHER_RANK];
+      if (!shape_ok(p + RG_P_GATHER_OUT, rank) || !shape_ok(p + RG_P_GATHER_IN, rank)) return RG_ERR_KERNEL;
+      for (uint32_t k = RG_P_GATHER_COUNT; k < RG_PLAN_PARAMS; ++k)
+        if (p[k] != 0) return RG_ERR_KERNEL;
+      uint64_t maps = 0;
+      for (uint32_t d = 0; d < rank; ++d) maps += p[RG_P_GATHER_OUT + d];
+      if (!product(p + RG_P_GATHER_IN, rank, &e) || !product(p + RG_P_GATHER_OUT, rank, &e2)) return RG_ERR_KERNEL;
+      s->elements[RG_SLOT_X] = e, s->elements[RG_SLOT_Y] = e2, s->elements[RG_SLOT_AUX] = maps;
+      s->allowed[RG_SLOT_X] = s->allowed[RG_SLOT_Y] = ARENA, s->allowed[RG_SLOT_AUX] = 1u << RG_REGION_WEIGHTS;
+      return RG_OK;
+    }
+    case RG_OP_RESIZE_BILINEAR: {
+      if (!params_ok(p, RG_P_BL_COUNT, 1) || r->f != 0.0) return RG_ERR_KERNEL;
+      const uint32_t x[] = {p[RG_P_BL_PLANES], p[RG_P_BL_H], p[RG_P_BL_W]};
+      const uint32_t y[] = {p[RG_P_BL_PLANES], p[RG_P_BL_HO], p[RG_P_BL_WO]};
+      if (!product(x, 3, &e) || !product(y, 3, &e2)) return RG_ERR_KERNEL;
+      s->elements[RG_SLOT_X] = e, s->elements[RG_SLOT_Y] = e2;
+      s->elements[RG_SLOT_AUX] = (uint64_t)p[RG_P_BL_HO] + p[RG_P_BL_WO];
+      s->allowed[RG_SLOT_X] = s->allowed[RG_SLOT_Y] = ARENA, s->allowed[RG_SLOT_AUX] = 1u << RG_REGION_WEIGHTS;
+      return RG_OK;
+    }
     case RG_OP_CHAIN: {
       if (!params_ok(p, RG_P_CHAIN_COUNT, 0) || p[RG_P_CHAIN_INDEX] >= plan->header.chain_count ||
           r->f != 0.0)
@@ -364,8 +387,13 @@ rg_status rg_check_kernel(const rg_plan* plan, const rg_kernel_record* r) {
   if (s != RG_OK) return s;
   const int conv = r->op == RG_OP_CONV2D || r->op == RG_OP_CONV_TRANSPOSE2D;
   for (uint32_t i = 0; i < RG_SLOT_COUNT; ++i) {
-    const uint64_t align = r->op == RG_OP_REDUCE && i == RG_SLOT_SCRATCH ? 8 : 0;
-    const uint64_t elt = conv && i == RG_SLOT_W ? conv_weight_bytes(&plan->header) : 0;
+    const uint64_t align = (r->op == RG_OP_REDUCE && i == RG_SLOT_SCRATCH) ||
+                                   (r->op == RG_OP_RESIZE_BILINEAR && i == RG_SLOT_AUX)
+                               ? 8
+                               : 0;
+    uint64_t elt = conv && i == RG_SLOT_W && r->slot[i].region == RG_REGION_WEIGHTS ? conv_weight_bytes(&plan->header) : 0;
+    if (i == RG_SLOT_AUX && r->op == RG_OP_GATHER) elt = 4;  /* u32 maps */
+    if (i == RG_SLOT_AUX && r->op == RG_OP_RESIZE_BILINEAR) elt = sizeof(rg_bilinear_tap);
     if ((s = check_ref(&plan->header, &r->slot[i], spec.allowed[i], spec.elements[i], align, elt)) != RG_OK)
       return s;
   }

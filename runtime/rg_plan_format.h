@@ -48,7 +48,7 @@ enum rg_weight_type {
   RG_WEIGHTS_F32 = 0,
   RG_WEIGHTS_BF16 = 1, /* the upper 16 bits of the f32, rounded to nearest even */
   /* Convolution weights as int8 with one f32 scale per output channel
-   * (slot RG_SLOT_SCALE; weight = q * scale); every other weight f32. */
+   * (slot RG_SLOT_AUX; weight = q * scale); every other weight f32. */
   RG_WEIGHTS_INT8 = 2
 };
 
@@ -73,7 +73,9 @@ enum rg_op {
   RG_OP_COPY = 8,             /* y[dst(e)] = x[src(e)] over a shape: concat, transpose, broadcast */
   RG_OP_FILL = 9,             /* y = f (as f32) */
   RG_OP_CHAIN = 10,           /* a fused elementwise chain: chain record p[0] */
-  RG_OP_LRN = 11              /* local response normalisation across channels, in double */
+  RG_OP_LRN = 11,             /* local response normalisation across channels, in double */
+  RG_OP_GATHER = 12,          /* pad and nearest resize: y[o] = x[per-axis maps] or f */
+  RG_OP_RESIZE_BILINEAR = 13  /* per plane, with taps (weights in double) from the table */
 };
 
 /* Operand slots of a kernel record. "Typed" slots may point into the weights
@@ -86,7 +88,8 @@ enum rg_slot {
   RG_SLOT_VAR = 4,     /* batch norm running variance (typed) */
   RG_SLOT_Y = 5,       /* output */
   RG_SLOT_SCRATCH = 6, /* conv: a slab of im2col columns; reduce: double accumulators */
-  RG_SLOT_SCALE = 7,   /* conv in int8 plans: f32 scale per output channel; else NONE */
+  RG_SLOT_AUX = 7,     /* a table in the weights section: int8 conv: f32 scale per output
+                          channel; gather: u32 index maps; bilinear: rg_bilinear_tap rows, cols */
   RG_SLOT_COUNT = 8
 };
 
@@ -138,6 +141,24 @@ enum rg_lrn_param {
   RG_P_LRN_ALPHA, RG_P_LRN_BETA = RG_P_LRN_ALPHA + 2, RG_P_LRN_BIAS = RG_P_LRN_BETA + 2,
   RG_P_LRN_COUNT = RG_P_LRN_BIAS + 2
 };
+/* Gather over `rank` dims: output index o (per axis o_d) reads x at sum
+ * map_d[o_d] * in_stride_d (x contiguous of in dims), or is f where some map
+ * entry is RG_GATHER_FILL. The maps, out_dims[0] + out_dims[1] + ... u32
+ * entries, are the AUX table. */
+enum rg_gather_param {
+  RG_P_GATHER_RANK, RG_P_GATHER_OUT, RG_P_GATHER_IN = RG_P_GATHER_OUT + 8,
+  RG_P_GATHER_COUNT = RG_P_GATHER_IN + 8
+};
+#define RG_GATHER_FILL 0xffffffffu
+/* Bilinear resize x [planes, h, w] -> y [planes, ho, wo]: the AUX table
+ * holds ho row taps then wo column taps (engine/op_geometry.h BilinearTap). */
+enum rg_bilinear_param {
+  RG_P_BL_PLANES, RG_P_BL_H, RG_P_BL_W, RG_P_BL_HO, RG_P_BL_WO, RG_P_BL_COUNT
+};
+typedef struct rg_bilinear_tap {
+  uint32_t i0, i1; /* the two source rows (columns) */
+  double l0, l1;   /* their weights */
+} rg_bilinear_tap;
 /* Fill: y [count] = f. Chain: p[0] is the index of its chain record. */
 enum rg_fill_param { RG_P_FILL_COUNT_ELEMENTS, RG_P_FILL_COUNT };
 enum rg_chain_param { RG_P_CHAIN_INDEX, RG_P_CHAIN_COUNT };
@@ -250,6 +271,7 @@ RG_STATIC_ASSERT(sizeof(rg_chain_store) == 32, "plan format: chain store is 32 b
 RG_STATIC_ASSERT(sizeof(rg_chain_instr) == 8, "plan format: chain instruction is 8 bytes");
 RG_STATIC_ASSERT(sizeof(rg_chain_record) == 1080, "plan format: chain record is 1080 bytes");
 RG_STATIC_ASSERT(sizeof(rg_io_record) == 160, "plan format: io record is 160 bytes");
+RG_STATIC_ASSERT(sizeof(rg_bilinear_tap) == 24, "plan format: bilinear tap is 24 bytes");
 RG_STATIC_ASSERT(sizeof(rg_plan_header) == 144, "plan format: header is 144 bytes");
 #undef RG_STATIC_ASSERT
 

@@ -37,8 +37,8 @@ static rg_typed typed(const regions* g, const rg_tensor_ref* t) {
 /* A convolution's weights: in int8 plans int8, with their scales. */
 static rg_typed conv_weights(const regions* g, const rg_kernel_record* r) {
   rg_typed w = typed(g, &r->slot[RG_SLOT_W]);
-  if (g->h->dtype == RG_WEIGHTS_INT8)
-    w.type = RG_WEIGHTS_INT8, w.scale = (const float*)(const void*)(g->weights + (size_t)r->slot[RG_SLOT_SCALE].offset);
+  if (g->h->dtype == RG_WEIGHTS_INT8 && r->slot[RG_SLOT_W].region == RG_REGION_WEIGHTS)
+    w.type = RG_WEIGHTS_INT8, w.scale = (const float*)(const void*)(g->weights + (size_t)r->slot[RG_SLOT_AUX].offset);
   return w;
 }
 
@@ -101,6 +101,14 @@ rg_status rg_run(const rg_plan* plan, const void* weights, void* arena) {
         break;
       case RG_OP_LRN:
         rg_lrn(r.p, at(&g, &t[RG_SLOT_X]), at(&g, &t[RG_SLOT_Y]));
+        break;
+      case RG_OP_GATHER:
+        rg_gather(r.p, r.f, at(&g, &t[RG_SLOT_X]), g.weights + (size_t)t[RG_SLOT_AUX].offset,
+                  at(&g, &t[RG_SLOT_Y]));
+        break;
+      case RG_OP_RESIZE_BILINEAR:
+        rg_resize_bilinear(r.p, at(&g, &t[RG_SLOT_X]), g.weights + (size_t)t[RG_SLOT_AUX].offset,
+                           at(&g, &t[RG_SLOT_Y]));
         break;
       default: /* RG_OP_CHAIN; rg_check_kernel refuses the rest */
         run_chain(&g, plan, r.p[RG_P_CHAIN_INDEX]);

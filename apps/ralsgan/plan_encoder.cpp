@@ -66,22 +66,39 @@ struct RuntimeArena {
 // not kept in a chain output, then the im2col slab), and its accumulators.
 struct GroupNeeds {
   size_t scratch = 0, acc = 0, col_elements = 0;
+  size_t packed_elements = 0;  // computed convolution weights, packed into panels here
 };
 
-GroupNeeds group_needs(const Graph& g, const FusionGroup& grp, const EncodeOptions& opt) {
+// A convolution's weights in panels: floats per group, and in all.
+int64_t panel_floats(const ConvGeometry& geo, bool forward) {
+  const int64_t M = forward ? geo.group_out() : geo.col_rows(), K = forward ? geo.col_rows() : geo.group_out();
+  const int64_t P = int64_t(RG_PLAN_PANEL);
+  return (M + P - 1) / P * P * K * geo.groups;
+}
+
+bool computed_weights(const Graph& g, const Plan& plan, const Node& conv) {
+  return g.value(plan.root[size_t(conv.inputs[1])]).variable < 0;
+}
+
+GroupNeeds group_needs(const Plan& plan, const FusionGroup& grp, const EncodeOptions& opt) {
+  const Graph& g = *plan.graph;
   GroupNeeds n;
   ScratchLayout layout;
   for (const InternalHome& h : internal_homes(g, grp))
     if (h.chain_output == kNoValue) layout.take(g.desc(h.value).bytes());
   for (NodeId id : grp.nodes) {
     const Node& node = g.node(id);
-    if (node.op == OpKind::kConv2d || node.op == OpKind::kConvTranspose2d)
-      n.col_elements = std::max(n.col_elements, size_t(conv_scratch(conv_geometry(g, node), node.op == OpKind::kConv2d,
-                                                                     opt.scratch_bytes)));
+    if (node.op == OpKind::kConv2d || node.op == OpKind::kConvTranspose2d) {
+      const bool fwd = node.op == OpKind::kConv2d;
+      n.col_elements = std::max(n.col_elements, size_t(conv_scratch(conv_geometry(g, node), fwd, opt.scratch_bytes)));
+      if (computed_weights(g, plan, node))
+        n.packed_elements = std::max(n.packed_elements, size_t(panel_floats(conv_geometry(g, node), fwd)));
+    }
     if ((node.op == OpKind::kMean || node.op == OpKind::kSumTo) && g.desc(node.outputs[0]).numel() > 1)
       n.acc = std::max(n.acc, size_t(g.desc(node.outputs[0]).numel()) * sizeof(double));
   }
   if (n.col_elements) layout.take(n.col_elements * sizeof(float));
+  if (n.packed_elements) layout.take(n.packed_elements * sizeof(float));
   n.scratch = layout.bytes();
   return n;
 }
@@ -91,7 +108,7 @@ RuntimeArena plan_runtime_arena(const Plan& plan, const std::vector<PlanIo>& io,
   const int steps = int(plan.groups.size());
   RuntimeArena a;
   std::vector<GroupNeeds> needs;
-  for (const FusionGroup& grp : plan.groups) needs.push_back(group_needs(g, grp, opt));
+  for (const FusionGroup& grp : plan.groups) needs.push_back(group_needs(plan, grp, opt));
   // Batch norm runs in place in the runtime (each element read, then written
   // at its own index): its output takes its input's buffer when that input
   // is read by nothing later and is no input or output of the model.
@@ -161,7 +178,7 @@ class Locator {
       : plan_(plan), s_(s), type_(type), arena_(arena) {}
 
   // Group k's internal homes and columns, as RefKernel's constructor lays them out.
-  void enter_group(size_t k, size_t col_elements) {
+  void enter_group(size_t k, size_t col_elements, size_t packed_elements) {
     const Graph& g = *plan_.graph;
     const FusionGroup& grp = plan_.groups[k];
     home_.clear();
@@ -181,6 +198,18 @@ class Locator {
       const size_t off = layout.take(col_elements * sizeof(float));
       col_ = {RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), col_elements * sizeof(float)};
     }
+    packed_place_ = {};
+    if (packed_elements) {
+      const size_t off = layout.take(packed_elements * sizeof(float));
+      packed_place_ = {RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), packed_elements * sizeof(float)};
+    }
+  }
+
+  // The group's place for computed convolution weights in panels.
+  rg_tensor_ref packed(uint64_t elements) const {
+    rg_tensor_ref r = packed_place_;
+    r.bytes = elements * sizeof(float);
+    return r;
   }
 
   // The group's reduction accumulators (doubles).
@@ -271,6 +300,16 @@ class Locator {
     return {RG_REGION_WEIGHTS, 0, packed_[key], count * (type_ == RG_WEIGHTS_BF16 ? 2 : 4)};
   }
 
+  bool is_constant(ValueId v) const { return plan_.graph->value(plan_.root[size_t(v)]).variable >= 0; }
+
+  // A kernel's table (gather maps, bilinear taps) in the weights section, 64-aligned.
+  rg_tensor_ref table(const void* data, size_t bytes) {
+    const uint64_t off = align_up(weights_.size(), RG_PLAN_ALIGNMENT);
+    weights_.resize(off + bytes, 0);
+    std::memcpy(weights_.data() + off, data, bytes);
+    return {RG_REGION_WEIGHTS, 0, off, bytes};
+  }
+
   // The weights section, its length a multiple of 4 (int8 weights may end it).
   std::vector<uint8_t> section() const {
     std::vector<uint8_t> w = weights_;
@@ -325,7 +364,7 @@ class Locator {
   std::map<std::pair<ValueId, bool>, uint64_t> scale_of_;  // int8: their scales' offset
   std::map<ValueId, rg_tensor_ref> home_;
   int64_t scratch_base_ = -1;
-  rg_tensor_ref col_{};
+  rg_tensor_ref col_{}, packed_place_{};
 };
 
 // `elements` f32 values of an arena tensor r, from element `first`.
@@ -384,10 +423,34 @@ void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptio
       const ConvGeometry geo = conv_geometry(g, n);
       r.op = n.op == OpKind::kConv2d ? RG_OP_CONV2D : RG_OP_CONV_TRANSPOSE2D;
       set_conv(r, geo);
-      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
-      r.slot[RG_SLOT_W] = loc.conv_weights(n.inputs[1], geo, n.op == OpKind::kConv2d, &r.slot[RG_SLOT_SCALE]);
-      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
       const bool fwd = n.op == OpKind::kConv2d;
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      if (loc.is_constant(n.inputs[1])) {
+        r.slot[RG_SLOT_W] = loc.conv_weights(n.inputs[1], geo, fwd, &r.slot[RG_SLOT_AUX]);
+      } else {
+        // Weights computed by the model (or fed): packed into panels in the
+        // arena first, a fill of the padding then strided copies (f32 always).
+        const rg_tensor_ref w = loc(n.inputs[1]), packed = loc.packed(uint64_t(panel_floats(geo, fwd)));
+        rg_kernel_record f{};
+        f.op = RG_OP_FILL;
+        f.p[RG_P_FILL_COUNT_ELEMENTS] = u32(panel_floats(geo, fwd), "elements");
+        f.slot[RG_SLOT_Y] = packed;
+        out.push_back(f);
+        const int64_t rows = geo.col_rows(), gout = geo.group_out(), P = int64_t(RG_PLAN_PANEL);
+        const int64_t M = fwd ? gout : rows, K = fwd ? rows : gout, per_group = panel_floats(geo, fwd) / geo.groups;
+        const int64_t sm = fwd ? rows : 1, sk = fwd ? 1 : rows;  // source strides of A's rows and terms
+        const int64_t full = M / P;
+        if (full)  // whole panels: [groups, panel, row in panel, term]
+          out.push_back(copy_record({geo.groups, full, P, K}, {gout * rows, P * sm, sm, sk}, {per_group, K * P, 1, P},
+                                    part(w, 0, uint64_t((geo.groups - 1) * gout * rows + (full * P - 1) * sm + (K - 1) * sk + 1)),
+                                    part(packed, 0, uint64_t((geo.groups - 1) * per_group + (full - 1) * K * P + (P - 1) + (K - 1) * P + 1))));
+        if (M % P)  // the last panel's rows
+          out.push_back(copy_record({geo.groups, M % P, K}, {gout * rows, sm, sk}, {per_group, 1, P},
+                                    part(w, uint64_t(full * P * sm), uint64_t((geo.groups - 1) * gout * rows + (M % P - 1) * sm + (K - 1) * sk + 1)),
+                                    part(packed, uint64_t(full * K * P), uint64_t((geo.groups - 1) * per_group + (M % P - 1) + (K - 1) * P + 1))));
+        r.slot[RG_SLOT_W] = packed;
+      }
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
       r.p[RG_P_CONV_SLAB] = u32(conv_slab(geo, fwd, opt.scratch_bytes), "slab");
       r.slot[RG_SLOT_SCRATCH] = loc.columns(uint64_t(conv_scratch(geo, fwd, opt.scratch_bytes)));
       break;
@@ -521,6 +584,39 @@ void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptio
       r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
       break;
     }
+    case OpKind::kPad:
+    case OpKind::kResizeNearest: {
+      const AxisGather a = axis_gather(g, n);
+      const Shape& xs = g.shape(n.inputs[0]);
+      if (a.out.empty() || a.out.size() > RG_PLAN_MAX_RANK) unsupported(std::string(op_name(n.op)) + " of rank 0 or above 8");
+      r.op = RG_OP_GATHER;
+      r.f = a.fill;
+      r.p[RG_P_GATHER_RANK] = uint32_t(a.out.size());
+      set_shape(r.p + RG_P_GATHER_OUT, a.out);
+      set_shape(r.p + RG_P_GATHER_IN, xs);
+      std::vector<uint32_t> maps;
+      for (const std::vector<int64_t>& m : a.map)
+        for (int64_t v : m) maps.push_back(v < 0 ? RG_GATHER_FILL : u32(v, "an index"));
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      r.slot[RG_SLOT_AUX] = loc.table(maps.data(), maps.size() * sizeof(uint32_t));
+      break;
+    }
+    case OpKind::kResizeBilinear: {
+      const ResizeGeometry geo = resize_geometry(g, n);
+      r.op = RG_OP_RESIZE_BILINEAR;
+      r.p[RG_P_BL_PLANES] = u32(geo.planes, "planes"), r.p[RG_P_BL_H] = u32(geo.h, "height");
+      r.p[RG_P_BL_W] = u32(geo.w, "width"), r.p[RG_P_BL_HO] = u32(geo.ho, "height");
+      r.p[RG_P_BL_WO] = u32(geo.wo, "width");
+      std::vector<rg_bilinear_tap> taps;
+      for (const auto* side : {&geo.rows, &geo.cols})
+        for (const BilinearTap& t : *side)
+          taps.push_back({u32(t.i0, "a row"), u32(t.i1, "a row"), t.l0, t.l1});
+      r.slot[RG_SLOT_X] = loc(n.inputs[0]);
+      r.slot[RG_SLOT_Y] = loc(n.outputs[0]);
+      r.slot[RG_SLOT_AUX] = loc.table(taps.data(), taps.size() * sizeof(rg_bilinear_tap));
+      break;
+    }
     case OpKind::kFill:
       r.op = RG_OP_FILL;
       r.p[RG_P_FILL_COUNT_ELEMENTS] = u32(g.desc(n.outputs[0]).numel(), "elements");
@@ -611,7 +707,8 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
       throw std::logic_error("export: the plan was not compiled by the reference backend in f32");
     const FusionGroup& grp = plan.groups[k];
     std::vector<NodeId> chain;
-    loc.enter_group(k, group_needs(g, grp, opt).col_elements);
+    const GroupNeeds gn = group_needs(plan, grp, opt);
+    loc.enter_group(k, gn.col_elements, gn.packed_elements);
     for (NodeId id : grp.nodes) {
       const Node& n = g.node(id);
       if (is_elementwise(n.op))

@@ -208,7 +208,7 @@ TEST(PlanFile, BadKernelsAndGeometry) {
       {"reserved field set", [](Tables& t) { t.r[3].reserved0 = 1; }},
       {"f32-sized weights in a bf16 plan", [](Tables& t) { t.h.dtype = RG_WEIGHTS_BF16; }},
       {"an int8 plan without its scales", [](Tables& t) { t.h.dtype = RG_WEIGHTS_INT8; }},
-      {"a scale slot in an f32 plan", [](Tables& t) { t.r[3].slot[RG_SLOT_SCALE] = t.r[1].slot[RG_SLOT_MEAN]; }},
+      {"a scale slot in an f32 plan", [](Tables& t) { t.r[3].slot[RG_SLOT_AUX] = t.r[1].slot[RG_SLOT_MEAN]; }},
       {"a chain index past the table", [](Tables& t) { t.r[2].p[RG_P_CHAIN_INDEX] = kChains; }},
       {"a chain kernel with a slot", [](Tables& t) { t.r[2].slot[RG_SLOT_X] = t.r[1].slot[RG_SLOT_Y]; }},
       {"chain rank 0", [](Tables& t) { t.c[0].rank = 0; }},
