@@ -64,6 +64,54 @@ string(REGEX REPLACE "/$" "" RG_PC_PREFIX_FROM_PCFILEDIR "${RG_PC_PREFIX_FROM_PC
 configure_file(${PROJECT_SOURCE_DIR}/cmake/rg.pc.in ${PROJECT_BINARY_DIR}/rg.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/rg.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
+# The programs, their man pages (from their own --help, tools/make_man.sh),
+# the documentation, the licence and NOTICE.
+if(TARGET ralsgan)
+  install(TARGETS ralsgan RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+set(_man_pages "")
+function(rg_man_page target name what)
+  set(out ${PROJECT_BINARY_DIR}/man/${name}.1)
+  add_custom_command(OUTPUT ${out}
+                     COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+                     COMMAND ${PROJECT_SOURCE_DIR}/tools/make_man.sh $<TARGET_FILE:${target}> ${name} "${what}" ${out} ${ARGN}
+                     DEPENDS ${target} ${PROJECT_SOURCE_DIR}/tools/make_man.sh VERBATIM)
+  set(_man_pages ${_man_pages} ${out} PARENT_SCOPE)
+endfunction()
+if(TARGET ralsgan)
+  rg_man_page(ralsgan ralsgan "train a RaLSGAN on a folder of photos and generate images deterministically"
+              preprocess train generate export eval inspect demo)
+endif()
+if(TARGET rg)
+  rg_man_page(rg rg "run, benchmark, inspect and export ONNX models" inspect run bench export)
+endif()
+if(TARGET rg_run_file)
+  rg_man_page(rg_run_file rg_run_file "run a plan file with the C runtime on .npy inputs")
+endif()
+if(_man_pages)
+  add_custom_target(man_pages ALL DEPENDS ${_man_pages})
+  install(FILES ${_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endif()
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/NOTICE
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs FILES_MATCHING PATTERN "*.md")
+
+# `cpack -G DEB` (the `package` preset: no CUDA, x86-64-v3): Depends
+# from the linked shared libraries (dpkg-shlibdeps). tools/test_package.sh
+# installs it into a scratch root and runs it.
+set(CPACK_PACKAGE_NAME ralsgan)
+set(CPACK_PACKAGE_VENDOR "ralsgan developers")
+set(CPACK_PACKAGE_CONTACT "ralsgan developers <ralsgan@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "RaLSGAN training and deterministic generation; ONNX conv nets on CPU; a C runtime for devices")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION science)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "ralsgan cleans and letterboxes a folder of photos, trains a RaLSGAN with a DCGAN architecture and generates images deterministically (oneDNN on CPUs). rg runs, benchmarks and exports ONNX conv nets. The C runtime (librg_runtime, rg_run_file) runs exported plans bit-identically to the reference backend. Built for x86-64-v3 (AVX2 and FMA: Intel Haswell, AMD Zen and later); no CUDA backend (build from source for GPUs).")
+include(CPack)
+
 # CI: the examples build against an installed prefix (the consumer both ways);
 # the Fashion-MNIST program it builds is trained by a test of tests/classifier.
 if(BUILD_TESTING)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # runtime for AArch64 (run under qemu by ctest) and bare-metal ARM (docs/embedded.md);
 # chromium-headless-shell runs the review page test (tests/review).
 PKGS="build-essential cmake ninja-build pkg-config libdnnl-dev libeigen3-dev libopencv-dev libgif-dev
-      libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist
+      libgtest-dev libbenchmark-dev libpng-dev zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev dpkg-dev fakeroot
       libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler chromium-headless-shell
       clang libclang-rt-14-dev strace util-linux
       gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi"

@@ -12,3 +12,6 @@ ctest --preset release -j "$(nproc)" --timeout 900
 # on an AVX-512 machine this checks what AVX2-only servers run; elsewhere it
 # repeats the native run.
 DNNL_MAX_CPU_ISA=AVX2 ctest --preset release -j "$(nproc)" --timeout 900 -L cpu
+# The .deb as a user installs it: built, unpacked into a scratch root, run
+# (--version, a 20-step demo, export, rg_run_file).
+tools/test_package.sh

@@ -11,11 +11,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <regex>
 #include <stdexcept>
 
 #include "apps/data/read_file.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/json.h"
+#include "nlohmann/json.hpp"
 
 namespace rg::app {
 
@@ -23,7 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string num(double v) { return io::json_number(v, 9); }  // null for NaN and infinity
 
 [[noreturn]] void cannot(const std::string& what, const fs::path& path, int e) {
   throw std::runtime_error("cannot " + what + " " + path.string() + ": " + std::strerror(e));
@@ -56,77 +57,76 @@ int open_for_append(const fs::path& path, int extra_flags) {
 
 namespace {
 
-std::string metrics_json(const LogRecord& r) {
-  if (r.metrics.empty()) return "";
-  std::string s = ",\"metrics\":{";
-  for (size_t i = 0; i < r.metrics.size(); ++i)
-    s += (i ? "," : "") + io::json_string(r.metrics[i].first) + ":" + num(r.metrics[i].second);
-  return s + "}";
+// A number, or null for NaN and infinity (nlohmann writes those as null too;
+// said here so that the reader's rule is next to the writer's).
+nlohmann::ordered_json number(double v) {
+  return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
 }
 
-// "metrics":{"name":value,...} of a line of ours (names are plain words).
-void parse_metrics(const std::string& line, LogRecord& r) {
-  const size_t p = line.find(",\"metrics\":{");
-  if (p == std::string::npos) return;
-  size_t i = p + 12;
-  while (i < line.size() && line[i] == '"') {
-    const size_t q = line.find('"', i + 1);
-    if (q == std::string::npos || q + 1 >= line.size() || line[q + 1] != ':') return;
-    const std::string name = line.substr(i + 1, q - i - 1);
-    const char* s = line.c_str() + q + 2;
-    char* end = nullptr;
-    double v = std::numeric_limits<double>::quiet_NaN();
-    if (std::strncmp(s, "null", 4) == 0)
-      end = const_cast<char*>(s) + 4;
-    else
-      v = std::strtod(s, &end);
-    if (end == s) return;
-    r.metrics.emplace_back(name, v);
-    i = size_t(end - line.c_str());
-    if (i < line.size() && line[i] == ',') ++i;
+// A number or null (NaN) of a line's object; false for anything else.
+bool read_number(const nlohmann::ordered_json& o, const char* key, double& v) {
+  const auto it = o.find(key);
+  if (it == o.end()) return false;
+  if (it->is_null()) {
+    v = std::numeric_limits<double>::quiet_NaN();
+    return true;
   }
+  if (!it->is_number()) return false;
+  v = it->get<double>();
+  return true;
 }
 
 }  // namespace
 
 std::string log_line(const LogRecord& r) {
-  return "{\"step\":" + std::to_string(r.step) + ",\"epoch\":" + num(r.epoch) +
-         ",\"loss_d\":" + num(r.loss_d) + ",\"loss_g\":" + num(r.loss_g) +
-         ",\"c_real\":" + num(r.c_real) + ",\"c_fake\":" + num(r.c_fake) +
-         ",\"images_per_s\":" + num(r.images_per_s) + metrics_json(r) +
-         (r.note.empty() ? "" : ",\"note\":" + io::json_string(r.note)) + "}\n";
+  nlohmann::ordered_json o;
+  o["step"] = r.step;
+  o["epoch"] = number(r.epoch), o["loss_d"] = number(r.loss_d), o["loss_g"] = number(r.loss_g);
+  o["c_real"] = number(r.c_real), o["c_fake"] = number(r.c_fake), o["images_per_s"] = number(r.images_per_s);
+  if (!r.metrics.empty()) {
+    nlohmann::ordered_json m = nlohmann::ordered_json::object();
+    for (const auto& [name, v] : r.metrics) m[name] = number(v);
+    o["metrics"] = m;
+  }
+  if (!r.note.empty()) o["note"] = r.note;
+  // Bytes that are not UTF-8 (none of ours) become U+FFFD rather than an invalid line.
+  return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 bool parse_log_line(const std::string& line, LogRecord& r) {
-  if (line.size() < 2 || line.front() != '{' || line.back() != '}') return false;
-  auto field = [&](const char* key, double& v) {
-    const std::string k = std::string("\"") + key + "\":";
-    const size_t p = line.find(k);
-    if (p == std::string::npos) return false;
-    const char* s = line.c_str() + p + k.size();
-    if (std::strncmp(s, "null", 4) == 0) {
-      v = std::numeric_limits<double>::quiet_NaN();
-      return true;
-    }
-    char* end = nullptr;
-    v = std::strtod(s, &end);
-    return end != s && (*end == ',' || *end == '}');
-  };
-  double step = -1;
+  // Ordered: "metrics" keeps the order it was asked for in.
+  nlohmann::ordered_json o = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (o.is_discarded()) {
+    // Logs of earlier versions wrote a non-finite value as nan or inf (not
+    // JSON): read those as null, so that resume rewrites them as JSON.
+    static const std::regex bare(R"(:(-?nan|-?inf)(?=[,}]))");
+    o = nlohmann::ordered_json::parse(std::regex_replace(line, bare, ":null"), nullptr, false);
+  }
+  if (o.is_discarded() || !o.is_object()) return false;
   LogRecord x;
-  if (!field("step", step) || !(step >= 0) || !field("epoch", x.epoch) ||
-      !field("loss_d", x.loss_d) || !field("loss_g", x.loss_g) || !field("c_real", x.c_real) ||
-      !field("c_fake", x.c_fake) || !field("images_per_s", x.images_per_s))
+  const auto step = o.find("step");
+  if (step == o.end() || !step->is_number_unsigned()) return false;
+  x.step = step->get<uint64_t>();
+  if (!read_number(o, "epoch", x.epoch) || !read_number(o, "loss_d", x.loss_d) ||
+      !read_number(o, "loss_g", x.loss_g) || !read_number(o, "c_real", x.c_real) ||
+      !read_number(o, "c_fake", x.c_fake) || !read_number(o, "images_per_s", x.images_per_s))
     return false;
-  x.step = uint64_t(step);
-  parse_metrics(line, x);
-  // "note" (ours, last): kept as written, its escapes undone for \" and \\ only (our notes have no others).
-  if (const size_t p = line.find(",\"note\":\""); p != std::string::npos) {
-    for (size_t i = p + 9; i + 1 < line.size(); ++i) {
-      if (line[i] == '"') break;
-      if (line[i] == '\\' && i + 2 < line.size()) ++i;
-      x.note += line[i];
+  if (const auto m = o.find("metrics"); m != o.end()) {
+    if (!m->is_object()) return false;
+    for (const auto& [name, v] : m->items()) {
+      double d;
+      if (v.is_null())
+        d = std::numeric_limits<double>::quiet_NaN();
+      else if (v.is_number())
+        d = v.get<double>();
+      else
+        return false;
+      x.metrics.emplace_back(name, d);
     }
+  }
+  if (const auto n = o.find("note"); n != o.end()) {
+    if (!n->is_string()) return false;
+    x.note = n->get<std::string>();
   }
   r = x;
   return true;

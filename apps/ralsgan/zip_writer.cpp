@@ -1,32 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "apps/ralsgan/zip_writer.h"
 
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
-
-#include "engine/io/atomic_file.h"
 
 namespace rg::app {
 
-ZipWriter::ZipWriter(const std::filesystem::path& path)
-    : path_(path), tmp_(io::temp_path_for(path).string()) {
-  f_ = std::fopen(tmp_.c_str(), "wb");
-  if (!f_) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
-}
-
-ZipWriter::~ZipWriter() {
-  if (f_) {
-    std::fclose(f_);
-    std::filesystem::remove(tmp_);
-  }
-}
+ZipWriter::ZipWriter(const std::filesystem::path& path) : path_(path), f_(path) {}
 
 void ZipWriter::put(const void* p, size_t n) {
-  if (std::fwrite(p, 1, n, f_) != n) throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+  f_.write(p, n);
   pos_ += n;
   if (pos_ > 0xffffffffull) throw std::runtime_error(path_.string() + ": archive above 4 GiB (ZIP64 not supported)");
 }
@@ -65,13 +49,7 @@ void ZipWriter::close() {
   u16(0), u16(0), u16(uint16_t(entries_.size())), u16(uint16_t(entries_.size()));
   u32(dir_size), u32(dir_start), u16(0);
   if (entries_.size() > 0xffff) throw std::runtime_error(path_.string() + ": more than 65535 entries (ZIP64 not supported)");
-  if (std::fflush(f_) != 0 || ::fsync(::fileno(f_)) != 0 || std::fclose(f_) != 0) {
-    f_ = nullptr;
-    std::filesystem::remove(tmp_);
-    throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
-  }
-  f_ = nullptr;
-  std::filesystem::rename(tmp_, path_);
+  f_.commit();
 }
 
 }  // namespace rg::app

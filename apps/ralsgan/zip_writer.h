@@ -4,19 +4,21 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
+
+#include "engine/io/atomic_file.h"
 
 namespace rg::app {
 
 class ZipWriter {
  public:
-  // Writes to a temporary file beside `path`; close() renames it into place.
+  // Writes through an AtomicFile; close() puts the archive in place (the
+  // folder fsynced). Destroyed without close(): nothing appears.
   explicit ZipWriter(const std::filesystem::path& path);
-  ~ZipWriter();
   void add(const std::string& name, std::span<const uint8_t> data);
   void close();
 
@@ -29,8 +31,8 @@ class ZipWriter {
   void put(const void* p, size_t n);
   void u16(uint16_t v);
   void u32(uint32_t v);
-  std::filesystem::path path_, tmp_;
-  std::FILE* f_ = nullptr;
+  std::filesystem::path path_;
+  io::AtomicFile f_;
   uint64_t pos_ = 0;
   std::vector<Entry> entries_;
 };

@@ -47,8 +47,6 @@ class Jit {
   void build(bool load = true);
   cudaKernel_t get(const std::string& name) const;
   const std::string& arch() const { return arch_; }
-  int compiled_programs() const { return compiled_; }
-  int cached_programs() const { return cached_; }
 
  private:
   std::string arch_, cache_dir_;
@@ -59,10 +57,16 @@ class Jit {
   std::vector<std::pair<std::string, HostFn>> host_kernels_;  // sorted by name
   std::vector<void*> host_libs_;
   void build_host();
-  int compiled_ = 0, cached_ = 0;
 };
 
 uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull);
+
+// The NVRTC cubin cache's entries (found by a 64-bit hash of the source):
+// the source is stored in the entry and compared when read, so a hash
+// collision or a damaged entry is a miss, never another program's code.
+std::string cache_entry(const std::string& source, const std::string& cubin);
+// The cubin of the entry at `path` if it holds `source`; false otherwise.
+bool read_cache_entry(const std::string& path, const std::string& source, std::string& cubin);
 std::string hex64(uint64_t v);
 
 // --- Kernel arguments -----------------------------------------------------------

@@ -111,6 +111,28 @@ bool nvrtc_compile(const std::string& src, const std::string& arch, std::string&
 
 }  // namespace
 
+// A cubin cache entry: "RGCUBIN2", the source's length (8 bytes,
+// little-endian), the source, the cubin. Entries are found by a 64-bit hash
+// of the source; the source kept in the entry is compared, so a collision (or
+// a damaged entry) is a miss, never another program's code.
+std::string cache_entry(const std::string& source, const std::string& cubin) {
+  std::string e = "RGCUBIN2";
+  uint64_t n = source.size();
+  for (int k = 0; k < 8; ++k) e += char(uint8_t(n >> (8 * k)));
+  return e + source + cubin;
+}
+
+bool read_cache_entry(const std::string& path, const std::string& source, std::string& cubin) {
+  std::string e;
+  if (!read_file(path, e) || e.size() < 16 || e.compare(0, 8, "RGCUBIN2") != 0) return false;
+  uint64_t n = 0;
+  for (int k = 0; k < 8; ++k) n |= uint64_t(uint8_t(e[size_t(8 + k)])) << (8 * k);
+  if (n != source.size() || e.size() - 16 < n || e.compare(16, n, source) != 0) return false;
+  cubin = e.substr(16 + n);
+  return !cubin.empty();
+}
+
+
 Jit::Jit(int major, int minor, std::string cache_dir) {
   // NVRTC may be older than the card: fall back to the newest arch it knows.
   int num = 0;
@@ -282,13 +304,13 @@ void Jit::build(bool load) {
   if (const char* dump = std::getenv("RALSGAN_NVRTC_DUMP"); dump && *dump)  // debugging aid
     for (size_t c = 0; c < chunks; ++c) write_file_atomic(std::string(dump) + "/" + hex64(fnv1a(src[c])) + ".cu", src[c]);
   auto work = [&](size_t c) {
-    if (!path[c].empty() && read_file(path[c], cubin[c])) {
+    if (!path[c].empty() && read_cache_entry(path[c], src[c], cubin[c])) {
       ok[c] = 1;
       from_cache[c] = 1;
       return;
     }
     ok[c] = nvrtc_compile(src[c], arch_, cubin[c], err[c]);
-    if (ok[c] && !path[c].empty()) write_file_atomic(path[c], cubin[c]);
+    if (ok[c] && !path[c].empty()) write_file_atomic(path[c], cache_entry(src[c], cubin[c]));
   };
   const size_t threads = std::min<size_t>(chunks, std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
@@ -306,14 +328,13 @@ void Jit::build(bool load) {
       for (int i = 1; std::getline(in, line); ++i) listing += std::to_string(i) + ": " + line + "\n";
       fail("NVRTC failed for " + arch_ + ": " + err[c] + "\nsource:\n" + listing);
     }
-    (from_cache[c] ? cached_ : compiled_)++;
     if (!load) continue;
     cudaLibrary_t lib = nullptr;
     cudaError_t e = cudaLibraryLoadData(&lib, cubin[c].data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
     if (e != cudaSuccess && from_cache[c]) {  // a stale or damaged cache entry: rebuild once
       std::string msg;
       if (!nvrtc_compile(src[c], arch_, cubin[c], msg)) fail("NVRTC failed: " + msg);
-      if (!path[c].empty()) write_file_atomic(path[c], cubin[c]);
+      if (!path[c].empty()) write_file_atomic(path[c], cache_entry(src[c], cubin[c]));
       e = cudaLibraryLoadData(&lib, cubin[c].data(), nullptr, nullptr, 0, nullptr, nullptr, 0);
     }
     check(e, "cudaLibraryLoadData");

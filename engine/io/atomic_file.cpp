@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
+#include <random>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -19,37 +21,88 @@ fs::path temp_path_for(const fs::path& target) {
   return target.string() + kTempMarker + std::to_string(::getpid());
 }
 
-namespace {
-// Writes and fsyncs `tmp`, the temporary of `path`; throws naming `path` (and removes `tmp`).
-void write_temp(const std::string& tmp, const fs::path& path, std::span<const uint8_t> bytes) {
-  auto fail = [&](int e, int fd) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+AtomicFile::AtomicFile(fs::path path, TempName name) : path_(std::move(path)) {
+  if (name == TempName::kProcessId) {
+    temp_ = temp_path_for(path_);
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  } else {  // O_EXCL on random names: several writers may race for one target
+    std::random_device rd;
+    std::mt19937_64 gen((uint64_t(rd()) << 32) ^ rd() ^ uint64_t(::getpid()));
+    static const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+    for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
+      std::string t = path_.string() + kTempMarker;
+      for (int k = 0; k < 6; ++k) t += alphabet[gen() % 36];
+      temp_ = t;
+      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+      if (fd_ < 0 && errno != EEXIST) break;
+    }
+  }
+  if (fd_ < 0) {
+    const int e = errno;
+    temp_.clear();  // not ours to remove
+    throw std::runtime_error("cannot write " + path_.string() + ": cannot create a temporary file beside it (" +
+                             std::strerror(e) + ")");
+  }
+  buffer_.reserve(64 * 1024);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void AtomicFile::fail(int error) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+  temp_.clear();
+  throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(error));
+}
+
+void AtomicFile::flush() {
   size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+  while (done < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail(n < 0 ? errno : EIO, fd);
+    if (n <= 0) fail(n < 0 ? errno : EIO);
     done += size_t(n);
   }
-  if (::fsync(fd) != 0) fail(errno, fd);
-  if (::close(fd) != 0) fail(errno, -1);
+  buffer_.clear();
 }
-}  // namespace
+
+void AtomicFile::write(const void* data, size_t bytes) {
+  if (fd_ < 0) throw std::logic_error("AtomicFile::write after finish: " + path_.string());
+  const auto* p = static_cast<const uint8_t*>(data);
+  written_ += bytes;
+  if (buffer_.size() + bytes > buffer_.capacity()) flush();
+  if (bytes >= buffer_.capacity()) {  // large writes go straight through
+    buffer_.assign(p, p + bytes);
+    flush();
+    return;
+  }
+  buffer_.insert(buffer_.end(), p, p + bytes);
+}
+
+void AtomicFile::finish() {
+  if (fd_ < 0) return;
+  flush();
+  if (::fsync(fd_) != 0) fail(errno);
+  const int rc = ::close(fd_);
+  fd_ = -1;
+  if (rc != 0) fail(errno);
+}
+
+void AtomicFile::commit() {
+  finish();
+  if (::rename(temp_.c_str(), path_.c_str()) != 0) fail(errno);
+  temp_.clear();
+  fsync_dir(path_.parent_path().empty() ? fs::path(".") : path_.parent_path());
+}
 
 void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
-  const std::string tmp = temp_path_for(path).string();
-  write_temp(tmp, path, bytes);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(e));
-  }
+  AtomicFile f(path);
+  f.write(bytes);
+  f.commit();
 }
 
 void write_files_atomic(const std::vector<std::pair<fs::path, std::span<const uint8_t>>>& files) {
@@ -58,14 +111,15 @@ void write_files_atomic(const std::vector<std::pair<fs::path, std::span<const ui
     for (size_t i = from; i < names.size(); ++i)
       if (!names[i].empty()) ::unlink(names[i].c_str());
   };
-  for (const auto& [path, bytes] : files) {
-    tmps.push_back(temp_path_for(path).string());
-    try {
-      write_temp(tmps.back(), path, bytes);
-    } catch (...) {
-      drop(tmps, 0);
-      throw;
+  {
+    // Every temporary written and fsynced first; a failure removes them all.
+    std::vector<std::unique_ptr<AtomicFile>> written;
+    for (const auto& [path, bytes] : files) {
+      written.push_back(std::make_unique<AtomicFile>(path));
+      written.back()->write(bytes);
+      written.back()->finish();
     }
+    for (auto& f : written) tmps.push_back(f->temp_path().string()), f->release();
   }
   // The old files stay reachable under a temporary name of ours until the whole set is in.
   std::vector<bool> existed;

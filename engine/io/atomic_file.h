@@ -22,9 +22,48 @@ namespace rg::io {
 // "<target>.rgtmp-<our pid>".
 std::filesystem::path temp_path_for(const std::filesystem::path& target);
 
-// Writes `bytes` to `path` through temp_path_for(path), fsync and rename:
-// readers see the old file or the whole new one, never a part. On failure the
-// temporary file is removed and the message names `path` and the reason.
+// The one atomic writer (every file the engine and the application write
+// goes through it): a file written piece by piece under a temporary name of
+// ours beside `path`, which appears whole or not at all. commit() fsyncs it,
+// renames it over `path` and fsyncs the folder; destroyed without commit(),
+// the temporary is removed and `path` is as it was. Writes are buffered.
+// Every error throws std::runtime_error "cannot write <path>: <reason>".
+class AtomicFile {
+ public:
+  // The temporary's suffix: this process's id (one writer per target per
+  // process), or six random characters (several writers may race).
+  enum class TempName { kProcessId, kRandom };
+  explicit AtomicFile(std::filesystem::path path, TempName name = TempName::kProcessId);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t bytes);
+  void write(std::span<const uint8_t> bytes) { write(bytes.data(), bytes.size()); }
+  // The bytes written so far.
+  uint64_t size() const { return written_; }
+  // fsync and close the temporary (commit() does it too); for sets of files
+  // renamed together (write_files_atomic).
+  void finish();
+  // finish(), rename over the target, fsync the folder.
+  void commit();
+  // After the caller renamed the temporary itself: nothing left to remove.
+  void release() { temp_.clear(); }
+  const std::filesystem::path& temp_path() const { return temp_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  [[noreturn]] void fail(int error);
+  void flush();
+  std::filesystem::path path_, temp_;
+  int fd_ = -1;
+  std::vector<uint8_t> buffer_;
+  uint64_t written_ = 0;
+};
+
+// Writes `bytes` to `path` with an AtomicFile: readers see the old file or
+// the whole new one, never a part. On failure the temporary file is removed
+// and the message names `path` and the reason.
 void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
 inline void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
   write_file_atomic(

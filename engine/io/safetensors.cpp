@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/io/safetensors.h"
 
+#include "engine/io/atomic_file.h"
+
 #include "engine/io/temp_marker.h"
 
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <random>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 
 #include "engine/io/json.h"
@@ -33,7 +36,7 @@ namespace {
 }
 
 // Quotes a name for an error message, escaping control characters.
-std::string quoted(std::string_view s) {
+std::string json_quoted(std::string_view s) {
   std::string out = "'";
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
@@ -207,13 +210,12 @@ class JsonParser {
       ++pos_;
       return;
     }
+    std::unordered_set<std::string> seen;  // linear in the keys, also on a hostile header
     for (;;) {
       skip_ws();
       if (at_end() || peek() != '"') error("expected a string key");
       std::string key = parse_string();
-      for (const auto& k : v.keys) {
-        if (k == key) error("duplicate key " + quoted(key));
-      }
+      if (!seen.insert(key).second) error("duplicate key " + json_quoted(key));
       skip_ws();
       expect(':');
       skip_ws();
@@ -374,9 +376,9 @@ uint64_t tensor_nbytes(const std::string& label, const std::string& name, const 
                        const std::vector<int64_t>& shape) {
   uint64_t n = dtype_size(dtype);
   for (int64_t d : shape) {
-    if (d < 0) fail(label, "tensor " + quoted(name) + ": negative dimension " + std::to_string(d));
+    if (d < 0) fail(label, "tensor " + json_quoted(name) + ": negative dimension " + std::to_string(d));
     if (!checked_mul(n, static_cast<uint64_t>(d), kInt64Max, &n)) {
-      fail(label, "tensor " + quoted(name) + ": byte size overflows");
+      fail(label, "tensor " + json_quoted(name) + ": byte size overflows");
     }
   }
   return n;
@@ -393,7 +395,7 @@ size_t dtype_size(const std::string& dtype) {
       {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2},
       {"I8", 1},  {"U64", 8}, {"U32", 4}, {"U16", 2},  {"U8", 1},   {"BOOL", 1}};
   const auto it = sizes.find(dtype);
-  if (it == sizes.end()) throw std::invalid_argument("unknown safetensors dtype " + quoted(dtype));
+  if (it == sizes.end()) throw std::invalid_argument("unknown safetensors dtype " + json_quoted(dtype));
   return it->second;
 }
 
@@ -437,14 +439,14 @@ SafetensorsView parse_safetensors_view(std::span<const std::byte> file, const st
       if (entry.kind != JsonValue::Kind::Object) fail(label, "__metadata__ must be an object of strings");
       for (size_t m = 0; m < entry.keys.size(); ++m) {
         if (entry.items[m].kind != JsonValue::Kind::String) {
-          fail(label, "__metadata__ entry " + quoted(entry.keys[m]) + " must be a string, got " +
+          fail(label, "__metadata__ entry " + json_quoted(entry.keys[m]) + " must be a string, got " +
                           kind_name(entry.items[m].kind));
         }
         out.metadata.emplace(entry.keys[m], entry.items[m].text);
       }
       continue;
     }
-    const std::string where = "tensor " + quoted(name);
+    const std::string where = "tensor " + json_quoted(name);
     if (entry.kind != JsonValue::Kind::Object) fail(label, where + ": entry must be an object");
     const JsonValue* dtype = nullptr;
     const JsonValue* shape = nullptr;
@@ -454,7 +456,7 @@ SafetensorsView parse_safetensors_view(std::span<const std::byte> file, const st
       if (key == "dtype") dtype = &entry.items[k];
       else if (key == "shape") shape = &entry.items[k];
       else if (key == "data_offsets") offsets = &entry.items[k];
-      else fail(label, where + ": unknown field " + quoted(key));
+      else fail(label, where + ": unknown field " + json_quoted(key));
     }
     if (!dtype || !shape || !offsets) fail(label, where + ": needs dtype, shape and data_offsets");
     if (dtype->kind != JsonValue::Kind::String) fail(label, where + ": dtype must be a string");
@@ -463,7 +465,7 @@ SafetensorsView parse_safetensors_view(std::span<const std::byte> file, const st
     try {
       (void)dtype_size(t.dtype);
     } catch (const std::invalid_argument&) {
-      fail(label, where + ": unknown dtype " + quoted(t.dtype));
+      fail(label, where + ": unknown dtype " + json_quoted(t.dtype));
     }
     if (shape->kind != JsonValue::Kind::Array) fail(label, where + ": shape must be an array");
     for (size_t d = 0; d < shape->items.size(); ++d) {
@@ -573,7 +575,7 @@ MappedSafetensors::~MappedSafetensors() {
 
 const TensorView& MappedSafetensors::tensor(const std::string& name) const {
   auto it = view_.tensors.find(name);
-  if (it == view_.tensors.end()) fail(path_, "no tensor named " + quoted(name));
+  if (it == view_.tensors.end()) fail(path_, "no tensor named " + json_quoted(name));
   return it->second;
 }
 
@@ -598,7 +600,7 @@ std::string safetensors_header(const std::map<std::string, std::string>& metadat
   if (!metadata.empty()) {
     header += "\"__metadata__\":{";
     for (const auto& [k, v] : metadata) {
-      if (!valid_utf8(k) || !valid_utf8(v)) fail(label, "__metadata__ entry " + quoted(k) + " is not valid UTF-8");
+      if (!valid_utf8(k) || !valid_utf8(v)) fail(label, "__metadata__ entry " + json_quoted(k) + " is not valid UTF-8");
       if (!first) header += ',';
       first = false;
       append_json_string(header, k);
@@ -612,15 +614,15 @@ std::string safetensors_header(const std::map<std::string, std::string>& metadat
   for (const HeaderEntry& t : entries) {
     const std::string& name = t.name;
     if (name == "__metadata__") fail(label, "a tensor cannot be named __metadata__");
-    if (!valid_utf8(name)) fail(label, "tensor " + quoted(name) + ": name is not valid UTF-8");
+    if (!valid_utf8(name)) fail(label, "tensor " + json_quoted(name) + ": name is not valid UTF-8");
     try {
       (void)dtype_size(t.dtype);
     } catch (const std::invalid_argument&) {
-      fail(label, "tensor " + quoted(name) + ": unknown dtype " + quoted(t.dtype));
+      fail(label, "tensor " + json_quoted(name) + ": unknown dtype " + json_quoted(t.dtype));
     }
     const uint64_t nbytes = tensor_nbytes(label, name, t.dtype, t.shape);
     if (t.have_bytes >= 0 && nbytes != uint64_t(t.have_bytes)) {
-      fail(label, "tensor " + quoted(name) + ": holds " + std::to_string(t.have_bytes) + " bytes but its " + t.dtype +
+      fail(label, "tensor " + json_quoted(name) + ": holds " + std::to_string(t.have_bytes) + " bytes but its " + t.dtype +
                       " shape needs " + std::to_string(nbytes));
     }
     if (!first) header += ',';
@@ -656,74 +658,21 @@ std::vector<HeaderEntry> entries_of(const SafetensorsContents& c) {
 
 using WriteAll = std::function<void(const void*, size_t)>;
 
-// Writes `head`, then whatever `body` writes, to path.rgtmp-XXXXXX; fsyncs it
-// and renames it over path. On any failure (also an exception from `body`)
-// removes the temporary file and throws naming path; an existing file stays.
+// Writes `head`, then whatever `body` writes, with an AtomicFile (random
+// temporary suffix: checkpoint writers may race for one target): whole or not
+// at all, the folder fsynced. On any failure (also an exception from `body`)
+// the temporary is removed and the error names path; an existing file stays.
 void write_atomically(const std::string& path, const std::string& head, const std::function<void(const WriteAll&)>& body) {
-  // Temporary file next to the target (same file system, so rename is atomic).
-  // O_EXCL with a random suffix; the mode 0666 is reduced by the umask as for
-  // any new file.
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(::getpid()));
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    static const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-    tmp = path + kTempMarker;
-    for (int k = 0; k < 6; ++k) tmp += alphabet[gen() % 36];
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  if (fd < 0) fail(path, "cannot create temporary file " + tmp + ": " + errno_text(errno));
-
-  auto discard = [&] {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-    ::unlink(tmp.c_str());
-  };
-  auto abort_write = [&](const std::string& what) {
-    const int e = errno;
-    discard();
-    fail(path, what + ": " + errno_text(e));
-  };
-  const WriteAll write_all = [&](const void* data, size_t left) {
-    const auto* p = static_cast<const char*>(data);
-    while (left > 0) {
-      const ssize_t w = ::write(fd, p, left);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        abort_write("write to " + tmp + " failed");
-      }
-      if (w == 0) {
-        errno = EIO;
-        abort_write("write to " + tmp + " made no progress");
-      }
-      p += w;
-      left -= static_cast<size_t>(w);
-    }
-  };
-  write_all(head.data(), head.size());
   try {
-    body(write_all);
+    AtomicFile f(path, AtomicFile::TempName::kRandom);
+    f.write(head.data(), head.size());
+    body([&](const void* data, size_t n) { f.write(data, n); });
+    f.commit();
   } catch (const std::exception& e) {
-    discard();
     const std::string what = e.what();
-    if (what.rfind(path, 0) == 0) throw;  // abort_write's error: already names the file
-    fail(path, "cannot write: " + what);
-  }
-  if (::fsync(fd) != 0) abort_write("fsync of " + tmp + " failed");
-  const int rc = ::close(fd);
-  fd = -1;
-  if (rc != 0) abort_write("close of " + tmp + " failed");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) abort_write("rename of " + tmp + " failed");
-
-  // Make the rename durable (best effort: some file systems refuse fsync on directories).
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
+    const std::string ours = "cannot write " + path + ": ";
+    if (what.rfind(path + ": ", 0) == 0) throw;  // already names the file
+    fail(path, what.rfind(ours, 0) == 0 ? "cannot write: " + what.substr(ours.size()) : "cannot write: " + what);
   }
 }
 
@@ -809,7 +758,7 @@ std::vector<double> to_f64(const TensorView& t) {
     convert<uint8_t>(t, out);
     for (double& v : out) v = v != 0.0 ? 1.0 : 0.0;
   } else {
-    throw std::invalid_argument("to_f64: unsupported dtype " + quoted(t.dtype));
+    throw std::invalid_argument("to_f64: unsupported dtype " + json_quoted(t.dtype));
   }
   return out;
 }

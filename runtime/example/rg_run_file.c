@@ -165,6 +165,21 @@ static int cmp_double(const void* a, const void* b) {
 
 int main(int argc, char** argv) {
   const char* usage = "rg_run_file PLAN --input NAME=FILE.npy ... --out DIR [--overwrite] [--repeat N]";
+  if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: %s\n\nRuns a plan file written by `ralsgan export` or `rg export` with the C runtime on\n"
+           "float32 or float64 .npy inputs of the inputs' shapes, and writes each output as\n"
+           "DIR/<output name>.npy (float32), printing its path (docs/embedded.md).\n\n"
+           "  --input NAME=FILE.npy  an input's value; one per input\n"
+           "  --out DIR              where the outputs go (created if missing)\n"
+           "  --overwrite            replace output files that exist (else an error)\n"
+           "  --repeat N             N more runs, timed: median and minimum ms to stderr\n",
+           usage);
+    return 0;
+  }
+  if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+    printf("rg_run_file (plan format %u)\n", RG_PLAN_VERSION);
+    return 0;
+  }
   if (argc < 2 || argv[1][0] == '-') return fail("usage", usage);
   const char* plan_path = argv[1];
   const char* out_dir = NULL;

@@ -7,9 +7,12 @@
 // tests check the same code on the device, with cuDNN.
 #include <algorithm>
 #include <cstring>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "apps/model/ralsgan_step.h"
+#include "backends/cuda/cuda_internal.h"
 #include "backends/ref/ref_backend.h"
 #include "engine/plan.h"
 #include "tests/common/golden_augment_step.h"
@@ -35,6 +38,35 @@ using cudatest::rel_err;
 using testing_ops::Case;
 
 class CudaEmulated : public ::testing::TestWithParam<Case> {};
+
+// The NVRTC cache compares the source it stored: another source under the same
+// file name (a 64-bit hash collision), a truncated or foreign file is a miss.
+TEST(NvrtcCache, AnEntryServesOnlyItsOwnSource) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/rg_nvrtc_cache_test.cubin";
+  const std::string src = "extern \"C\" __global__ void k() {}", cubin = std::string("\x7f" "ELF cubin", 10);
+  {
+    std::ofstream f(path, std::ios::binary);
+    const std::string e = cuda::cache_entry(src, cubin);
+    f.write(e.data(), std::streamsize(e.size()));
+  }
+  std::string got;
+  ASSERT_TRUE(cuda::read_cache_entry(path, src, got));
+  EXPECT_EQ(got, cubin);
+  EXPECT_FALSE(cuda::read_cache_entry(path, src + " ", got));           // a colliding other source
+  EXPECT_FALSE(cuda::read_cache_entry(path, "x" + src.substr(1), got));  // same length, other bytes
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);  // a cubin of the old format
+    f << cubin;
+  }
+  EXPECT_FALSE(cuda::read_cache_entry(path, src, got));
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);  // truncated inside the source
+    f << cuda::cache_entry(src, cubin).substr(0, 20);
+  }
+  EXPECT_FALSE(cuda::read_cache_entry(path, src, got));
+  std::remove(path.c_str());
+}
 
 TEST_P(CudaEmulated, MatchReferenceForwardAndBackwardInF32) {
   const testing_ops::BuiltCase b = testing_ops::build_case(GetParam(), DType::f32);
