@@ -47,3 +47,30 @@ printf '\x00\x00\x08\x01\x00\x00\x00\x02ab' >"$work/bad-data/train-images-idx3-u
 expect_data_error "$work/bad-data" "expected an IDX array of unsigned bytes with 3 dimensions"
 printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1cab' >"$work/bad-data/train-images-idx3-ubyte"
 expect_data_error "$work/bad-data" "truncated or unreadable data"
+
+echo "== find_package(rg_runtime): a C program against the installed runtime"
+mkdir -p "$work/runtime_consumer"
+cat > "$work/runtime_consumer/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.25)
+project(runtime_consumer C)
+find_package(rg_runtime 2 REQUIRED)
+add_executable(runtime_consumer main.c)
+target_link_libraries(runtime_consumer PRIVATE rg_runtime::rg_runtime)
+CM
+cat > "$work/runtime_consumer/main.c" <<'C'
+#include <stdio.h>
+#include "rg_runtime.h"
+int main(void) {  /* an empty buffer is not a plan: the runtime says so */
+  rg_plan plan;
+  const rg_status s = rg_plan_validate("RGPLAN", 6, &plan);
+  printf("plan format %u: %s\n", RG_PLAN_VERSION, rg_status_text(s));
+  return s == RG_ERR_TRUNCATED ? 0 : 1;
+}
+C
+cmake -S "$work/runtime_consumer" -B "$work/runtime_consumer/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/runtime_consumer/build" >/dev/null
+"$work/runtime_consumer/build/runtime_consumer"
+for f in bin/ralsgan bin/rg bin/rg_run_file share/man/man1/ralsgan.1 share/doc/ralsgan/LICENSE; do
+  test -e "$work/prefix/$f" || { echo "cmake --install put no $f" >&2; exit 1; }
+done
+echo "installed: ralsgan, rg, rg_run_file, man pages, docs"
