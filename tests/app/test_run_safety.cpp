@@ -5,6 +5,8 @@
 // cleaned, and library messages come out as ours. Each test drives the real
 // executable and checks what is left on disk.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
 #include <cmath>
@@ -960,6 +962,54 @@ TEST(Messages, LibpngNeverReachesTheUser) {
           "{\"path\": \"crc.png\", \"reason\": \"PNG decode failed (corrupt or truncated): IDAT: "),
       std::string::npos)
       << report;
+}
+
+
+// File names that are not UTF-8 (folders of messy photos from other systems)
+// leave every JSON file valid: a folder and images named in Latin-1, one of
+// them not an image, through preprocess, train into a run folder named in
+// Latin-1, and generate --zip; every .json file and .jsonl line
+// the run wrote is parsed with nlohmann-json (strict UTF-8 and JSON).
+TEST(Json, NonUtf8FileNamesLeaveEveryJsonFileValid) {
+  Fixture f;
+  const fs::path latin1 = f.t.path / "caf\xe9-photos";  // "café" in Latin-1
+  fs::create_directories(latin1);
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(f.imgs))
+    fs::copy_file(e.path(), latin1 / ("pr\xeat-" + std::to_string(n++) + ".png"));
+  write_bytes(latin1 / "notes-\xff\xfe.png", std::vector<uint8_t>{'n', 'o', 't', ' ', 'a', 'n', ' ', 'i', 'm', 'a', 'g', 'e'});
+  const fs::path run = f.t.path / "r\xe9sultat";
+  RunResult r = ralsgan("preprocess --input " + latin1.string() + " --output " + (f.t.path / "c.rgcache").string() +
+                            " --size 32",
+                        f.t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = ralsgan("train --data " + latin1.string() + " --out " + run.string() + kTiny + " --epochs 2", f.t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = ralsgan("generate --checkpoint " + run.string() + " --count 4 --out " + (run / "imgs").string() + " --zip " +
+                  (run / "imgs.zip").string(),
+              f.t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  size_t files = 0, lines = 0;
+  for (const fs::path& root : {f.t.path, run})
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+      const std::string name = e.path().filename().string();
+      const bool jsonl = name.ends_with(".jsonl");
+      if (!e.is_regular_file() || !(jsonl || name.ends_with(".json"))) continue;
+      ++files;
+      const std::string text = read_text(e.path());
+      if (!jsonl) {
+        EXPECT_TRUE(nlohmann::json::accept(text)) << e.path() << ":\n" << text.substr(0, 400);
+        continue;
+      }
+      std::istringstream in(text);
+      for (std::string line; std::getline(in, line); ++lines)
+        EXPECT_TRUE(nlohmann::json::accept(line)) << e.path() << ": " << line;
+    }
+  EXPECT_GE(files, 2u);  // the data-set report and the log at least
+  EXPECT_GE(lines, 2u);
+  // The report names the file that is not an image, its bytes kept (escaped).
+  const std::string report = build_report(f.t.path);
+  EXPECT_NE(report.find("notes-\\\\xff\\\\xfe.png"), std::string::npos) << report.substr(0, 600);
 }
 
 }  // namespace
