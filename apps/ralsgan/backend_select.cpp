@@ -57,6 +57,7 @@ void add_backend_flags(Flags& f) {
   f.value("backend", "auto|cuda|cpu|ref",
           "where to run: cuda (GPU), cpu (oneDNN), ref (portable reference); auto picks the first available", "auto");
   f.value("threads", "N", "CPU threads (cpu backend, data loading); 0 = all cores", "0");
+  f.value("device", "N", "the CUDA device to run on (cuda backend; 0 is the first, as nvidia-smi numbers them)", "0");
   f.value("cuda-math", "f32|tf32|bf16",
           "convolution arithmetic on the cuda backend: f32 = strict IEEE f32 (matches the CPU backends; PyTorch with "
           "torch.backends.cudnn.allow_tf32 = False); tf32 = TF32 tensor cores, PyTorch's default for cuDNN "
@@ -97,6 +98,12 @@ BackendRequest backend_of(const Flags& f) {
   if (r.name != "auto" && r.name != "cuda" && r.name != "cpu" && r.name != "ref")
     throw UsageError("--backend must be auto, cuda, cpu or ref, got '" + r.name + "'");
   r.threads = int(f.integer("threads", 0, 1024));
+  r.device = int(f.integer("device", 0, 1023));
+#if RALSGAN_HAVE_CUDA
+  if (r.device > 0 && cuda_usable() && r.device >= cuda_device_count())
+    throw UsageError("--device " + std::to_string(r.device) + ": this machine has " +
+                     std::to_string(cuda_device_count()) + " CUDA device(s), numbered from 0");
+#endif
   r.cuda_math = f.str("cuda-math");
   if (r.cuda_math != "f32" && r.cuda_math != "tf32" && r.cuda_math != "bf16")
     throw UsageError("--cuda-math must be f32, tf32 or bf16, got '" + r.cuda_math + "'");
@@ -131,6 +138,7 @@ SelectedBackend make_backend(const BackendRequest& req) {
 #if RALSGAN_HAVE_CUDA
     if (!cuda_usable()) throw std::runtime_error("--backend cuda: no usable CUDA GPU on this machine");
     CudaOptions o;
+    o.device = req.device;
     if (!parse_cuda_precision(req.cuda_math, o.precision))
       throw std::invalid_argument("--cuda-math must be f32, tf32 or bf16, got '" + req.cuda_math + "'");
     return {make_cuda_backend(o), "cuda", req.cuda_math, "cuda " + req.cuda_math};

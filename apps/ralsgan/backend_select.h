@@ -17,6 +17,7 @@ struct BackendRequest {
   int threads = 0;            // CPU threads; 0 = all cores
   std::string cuda_math = "f32";  // --cuda-math f32|tf32|bf16 (CudaPrecision)
   std::string cpu_math = "f32";   // --cpu-math f32|bf16 (OneDnnOptions::bf16); the reference backend is f32
+  int device = 0;                 // --device N: the CUDA device (CudaOptions::device)
 };
 
 struct SelectedBackend {

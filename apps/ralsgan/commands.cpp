@@ -141,8 +141,10 @@ int cmd_train(int argc, char** argv) {
   add_training_metrics_flags(f);
 #endif
   add_backend_flags(f);
+  f.toggle("quiet", "no progress line on stderr (errors and notes still appear)");
   if (!f.parse(argc, argv)) return 0;
   TrainOptions o;
+  o.quiet = f.on("quiet");
   o.out = f.str("out");
   o.size = parse_size(f);
   o.epochs = int(f.integer("epochs", 1, 1000000));
@@ -246,8 +248,10 @@ int cmd_generate(int argc, char** argv) {
       .required("checkpoint")
       .required("out");
   add_backend_flags(f);
+  f.toggle("quiet", "no progress line on stderr (errors and notes still appear)");
   if (!f.parse(argc, argv)) return 0;
   GenerateOptions o;
+  o.quiet = f.on("quiet");
   o.checkpoint = f.str("checkpoint");
   if (f.has("weights")) o.generator = f.str("weights");
   if (o.generator != "auto" && o.generator != "ema" && o.generator != "raw")
@@ -278,7 +282,8 @@ int cmd_generate(int argc, char** argv) {
                  o.zip.empty() ? "" : ", no ZIP written");
     return stop_exit_code();
   }
-  std::fprintf(stderr, "wrote %llu images to %s in %.1f s (%.1f img/s)\n",
+  if (!o.quiet)
+    std::fprintf(stderr, "wrote %llu images to %s in %.1f s (%.1f img/s)\n",
                (unsigned long long)r.images, o.out.string().c_str(), r.seconds,
                r.seconds > 0 ? double(r.images) / r.seconds : 0.0);
   return 0;

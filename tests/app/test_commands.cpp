@@ -255,5 +255,30 @@ TEST(Commands, DemoTrainsGeneratesAndScoresOnFashionMnist) {
   EXPECT_EQ(ralsgan(demo + " --start-over", t.path).code, 0);
 }
 
+// --quiet: no progress and no summary on stderr from train and generate
+// (a note or an error would still appear); --device out of range is a usage
+// error naming the flag, before any work.
+TEST(Commands, QuietRunsSayNothingAndABadDeviceIsAUsageError) {
+  TempDir t;
+  make_image_folder(t.path / "imgs", 8, 32, 3);
+  RunResult r = ralsgan("train --data " + (t.path / "imgs").string() + " --out " + (t.path / "run").string() +
+                            " --size 32 --width 0.125 --batch 4 --epochs 1 --backend ref --quiet",
+                        t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("loss_d"), std::string::npos) << r.err;
+  r = ralsgan("generate --checkpoint " + (t.path / "run").string() + " --count 3 --backend ref --quiet --out " +
+                  (t.path / "png").string(),
+              t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_TRUE(fs::exists(t.path / "png" / "image_00002.png"));
+  r = ralsgan("generate --checkpoint " + (t.path / "run").string() + " --count 3 --device 5000 --out " +
+                  (t.path / "png2").string(),
+              t.path);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--device"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(t.path / "png2"));
+}
+
 }  // namespace
 }  // namespace rg
