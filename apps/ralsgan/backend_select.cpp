@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <stdexcept>
 
@@ -128,6 +129,18 @@ BackendRequest backend_of(const Flags& f) {
                      onednn_cpu_isa() + " (oneDNN's best instruction set here)");
 #endif
   return r;
+}
+
+std::string describe_processor(const SelectedBackend& be, const BackendRequest& req) {
+#if RALSGAN_HAVE_CUDA
+  if (be.name == "cuda") return cuda_describe_device(req.device);
+#endif
+  (void)be, (void)req;
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos)
+      return line.substr(line.find(':') + 2);
+  return "unknown processor";
 }
 
 SelectedBackend make_backend(const BackendRequest& req) {

@@ -33,6 +33,10 @@ struct SelectedBackend {
 
 // Throws std::invalid_argument for an unknown name and std::runtime_error when
 // the named backend is not built in or has no device.
+// What a backend computes on, in one line: the GPU (name, capability,
+// libraries) or the CPU's model name (/proc/cpuinfo).
+std::string describe_processor(const SelectedBackend& be, const BackendRequest& req);
+
 SelectedBackend make_backend(const BackendRequest& req);
 std::vector<std::string> available_backends();
 

@@ -98,10 +98,10 @@ void RunFolder::prepare(Mode mode) {
         "); continue it with --resume, or pass --start-over to delete it and train from scratch");
   if (mode == Mode::kStartOver) {
     // Only what train writes: RUN/checkpoint, the kept copies, the sample
-    // pictures and log.jsonl (each folder itself only once empty).
+    // pictures, log.jsonl and options.json (each folder itself only once empty).
     std::vector<fs::path> ours = kept;
     for (const fs::path& p : entries_named(samples(), is_sample_name)) ours.push_back(p);
-    for (const fs::path& p : {checkpoint(), log(), best()})
+    for (const fs::path& p : {checkpoint(), log(), best(), options()})
       if (exists_at_all(p)) ours.push_back(p);
     for (const fs::path& p : ours) {
       fs::remove_all(p, ec);

@@ -32,6 +32,8 @@ class RunFolder {
   std::filesystem::path kept_checkpoints() const { return dir_ / "checkpoints"; }
   // The checkpoint unit of the best step by the first --metrics value.
   std::filesystem::path best() const { return dir_ / "best"; }
+  // Every option of the latest train invocation, the version, the backend and the processor.
+  std::filesystem::path options() const { return dir_ / "options.json"; }
   // The kept copies RUN/checkpoints/epoch_NNNN (folders of that name only),
   // oldest first.
   std::vector<std::filesystem::path> kept_copies() const;

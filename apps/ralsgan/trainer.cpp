@@ -11,7 +11,6 @@
 
 #include "apps/data/augment.h"
 #include "apps/model/ralsgan_step.h"
-#include "engine/io/atomic_file.h"
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/checkpoint_unit.h"
 #include "apps/ralsgan/image_io.h"
@@ -20,6 +19,10 @@
 #include "apps/ralsgan/progress.h"
 #include "apps/ralsgan/stop.h"
 #include "apps/ralsgan/train_log.h"
+#include "apps/ralsgan/version.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/json.h"
+#include "nlohmann/json.hpp"
 #include "engine/rng/philox.h"
 #include "apps/rng_streams.h"
 #include "engine/session.h"
@@ -163,6 +166,37 @@ std::pair<fs::path, std::shared_ptr<const CheckpointUnit>> resume_checkpoint(con
   return {from, std::make_shared<const CheckpointUnit>(read_checkpoint(from))};
 }
 
+// RUN/options.json (docs/run_folder.md): every option of this invocation,
+// the version, the backend and what it computes on, as StyleGAN2-ADA keeps
+// training_options.json. Rewritten by each invocation (a resume included).
+void write_options_json(const TrainOptions& o, const SelectedBackend& be, const std::string& arithmetic,
+                        const fs::path& path) {
+  using io::utf8_or_escaped;
+  nlohmann::ordered_json j;
+  const std::string version = version_text("ralsgan");
+  j["version"] = utf8_or_escaped(version.substr(0, version.find('\n')));
+  j["command"] = "train";
+  nlohmann::ordered_json opt;
+  opt["out"] = utf8_or_escaped(o.out.string());
+  opt["size"] = o.size, opt["width"] = o.width, opt["nz"] = o.nz, opt["epochs"] = o.epochs, opt["batch"] = o.batch;
+  opt["lr_g"] = o.lr_g, opt["lr_d"] = o.lr_d, opt["real_label"] = o.real_label, opt["seed"] = o.seed;
+  opt["backend"] = o.backend.name, opt["threads"] = o.backend.threads, opt["device"] = o.backend.device;
+  opt["cuda_math"] = o.backend.cuda_math, opt["cpu_math"] = o.backend.cpu_math;
+  opt["resume"] = o.resume;
+  opt["init_g"] = utf8_or_escaped(o.init_g.string()), opt["init_d"] = utf8_or_escaped(o.init_d.string());
+  opt["steps"] = o.steps, opt["augment"] = o.augment, opt["shuffle"] = o.shuffle;
+  opt["ema_kimg"] = o.ema_kimg, opt["ema_rampup"] = o.ema_rampup, opt["diffaugment"] = o.diffaugment;
+  opt["precision"] = o.f64 ? "f64" : "f32";
+  opt["log_every"] = o.log_every, opt["sample_every"] = o.sample_every, opt["checkpoint_every"] = o.checkpoint_every;
+  opt["allow_nonfinite"] = o.allow_nonfinite, opt["allow_inexact_resume"] = o.allow_inexact_resume;
+  opt["metrics_every"] = o.metrics_every, opt["metrics_count"] = o.metrics_count;
+  opt["quiet"] = o.quiet;
+  j["options"] = opt;
+  j["backend"] = {{"name", be.name}, {"math", be.math}, {"arithmetic", arithmetic}};
+  j["processor"] = utf8_or_escaped(describe_processor(be, o.backend));
+  io::write_file_atomic(path, j.dump(2) + "\n");
+}
+
 TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& run) {
   if (ds.image_size() != opt.size)
     throw std::runtime_error("the data set's images are " + std::to_string(ds.image_size()) + " px but --size is " +
@@ -196,6 +230,7 @@ TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& r
   const std::map<std::string, std::string> meta = run_metadata(opt, ds, data_crc, 0, 0);
   // What the step's values depend on besides the options (SelectedBackend::arithmetic).
   const std::string arithmetic = be.arithmetic + (opt.f64 ? ", f64 graph" : "");
+  write_options_json(opt, be, arithmetic, run.options());
   std::string inexact_resumes;  // earlier ones, carried in the train state
   std::string resume_note;      // this run's, for its first log line
   if (opt.resume) {

@@ -83,4 +83,9 @@ std::pair<std::filesystem::path, std::shared_ptr<const CheckpointUnit>> resume_c
 
 TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& run);
 
+// RUN/options.json: every option of this invocation, the version, the
+// backend and the processor (docs/run_folder.md).
+void write_options_json(const TrainOptions& o, const SelectedBackend& be, const std::string& arithmetic,
+                        const std::filesystem::path& path);
+
 }  // namespace rg::app
