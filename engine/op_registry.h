@@ -17,7 +17,7 @@
 #include <string>
 
 #include "engine/schedule.h"
-#include "graph/op.h"
+#include "rg/op.h"
 
 namespace rg {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "engine/session.h"
+#include "rg/session.h"
 
 #include <cstring>
 #include <stdexcept>

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 #include "rg/backend_ref.h"
 #include "rg/onnx.h"
 

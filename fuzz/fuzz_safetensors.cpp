@@ -12,7 +12,7 @@
 #include <span>
 #include <stdexcept>
 
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const std::byte> in(reinterpret_cast<const std::byte*>(data), size);

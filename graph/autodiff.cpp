@@ -2,7 +2,8 @@
 // The reverse sweep that applies each op's gradient rule (its elementwise row,
 // graph/elementwise_ops.cpp, or its family's row, graph/ops/), and the
 // forward values those rules read (recomputed stand-ins included).
-#include "graph/autodiff.h"
+#include "graph/graph.h"
+#include "rg/autodiff.h"
 
 #include <algorithm>
 #include <map>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "graph/op.h"
+#include "rg/op.h"
 
 #include "graph/elementwise_ops.h"
 #include "graph/op_rules.h"

@@ -125,7 +125,7 @@ if want torch; then
     --step-iters 20 --gen-count 10000 --gen-batch 500 > "$OUTDIR/bench_torch.jsonl" 2>> "$OUTDIR/bench.log"
   echo "bench_torch eager rc=$?" >> "$OUTDIR/bench.log"
 fi
-# Issue 15's convolution study: every cuDNN algorithm of the step's 38
+# The convolution study: every cuDNN algorithm of the step's 38
 # convolution problems in NCHW/NHWC x f32/TF32/bf16, deterministic or not.
 if [ $BUILD_RC -eq 0 ] && want conv; then
   stage "conv_study"
@@ -138,7 +138,7 @@ if [ $BUILD_RC -eq 0 ] && want conv; then
     --iters 20 >> "$OUTDIR/conv_study.jsonl" 2>> "$OUTDIR/bench.log"
   echo "conv_study_torch rc=$?" >> "$OUTDIR/bench.log"
 fi
-# The whole generation job, PNG files included (issue 6's "10,000 PNGs"): ours
+# The whole generation job, PNG files included (the "10,000 PNGs"): ours
 # (rg::app::generate, encoders on all cores but one) against PyTorch on the same
 # weights (G on the GPU, PIL or zlib on the host, one thread and all threads).
 if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/apps/ralsgan/bench_generate_pngs" ] && want pngs; then
@@ -159,7 +159,7 @@ if [ $BUILD_RC -eq 0 ] && [ -x "$BUILD/apps/ralsgan/bench_generate_pngs" ] && wa
   du -sh "$PNGDIR/pngs" "$PNGDIR/torch" >> "$OUTDIR/bench.log" 2>&1
   rm -rf "$PNGDIR/pngs" "$PNGDIR/torch"
 fi
-# Issue 15 item 4: `ralsgan` itself (the core build: train from a cache,
+# `ralsgan` itself (the core build: train from a cache,
 # generate) on the GPU: a few hundred steps from .carry/data's cache, 10,000
 # PNGs twice at batch 500 and once at batch 64 (byte-identical across batch
 # sizes and runs?), 64 on the reference backend (within 1 level of CUDA's?).

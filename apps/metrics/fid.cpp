@@ -8,7 +8,7 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 #include "engine/rng/philox.h"
 #include "apps/rng_streams.h"
 

@@ -5,10 +5,11 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "backends/ref/ref_backend.h"
-#include "engine/io/safetensors.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
+#include "rg/safetensors.h"
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 
 namespace rg::metrics {
 namespace {

@@ -9,7 +9,8 @@
 
 #include "apps/metrics/inception.h"
 #if RALSGAN_HAVE_ONEDNN
-#include "backends/onednn/onednn_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_onednn.h"
 #endif
 #include <stdexcept>
 

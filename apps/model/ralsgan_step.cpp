@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "apps/model/ralsgan_step.h"
 
-#include "graph/autodiff.h"
+#include "graph/graph.h"
+#include "rg/autodiff.h"
 
 namespace rg::model {
 

@@ -7,9 +7,10 @@
 #include <string>
 #include <stdexcept>
 
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #if RALSGAN_HAVE_ONEDNN
-#include "backends/onednn/onednn_backend.h"
+#include "rg/backend_onednn.h"
 #endif
 #if RALSGAN_HAVE_CUDA
 #include "backends/cuda/cuda_backend.h"

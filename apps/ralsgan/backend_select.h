@@ -8,7 +8,8 @@
 
 #include "apps/ralsgan/cli.h"
 #include "engine/backend.h"
-#include "engine/session.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace rg::app {
 

@@ -15,8 +15,9 @@
 #include <vector>
 
 #include "apps/model/dcgan.h"
-#include "engine/io/safetensors.h"
-#include "engine/session.h"
+#include "rg/safetensors.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace rg::app {
 

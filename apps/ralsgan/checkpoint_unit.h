@@ -11,7 +11,7 @@
 #include <functional>
 #include <optional>
 
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 
 namespace rg::app {
 

@@ -23,7 +23,8 @@
 #include "apps/ralsgan/trainer.h"
 #include "engine/inspect.h"
 #include "engine/io/atomic_file.h"
-#include "engine/session.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace rg::app {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "apps/model/dcgan.h"
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 #include "apps/ralsgan/backend_select.h"
 
 namespace rg::app {

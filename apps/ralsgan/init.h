@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "apps/model/dcgan.h"
-#include "engine/session.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace rg::app {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 #include "runtime/rg_plan_format.h"
 
 namespace rg::app {

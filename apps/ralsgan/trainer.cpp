@@ -25,7 +25,8 @@
 #include "nlohmann/json.hpp"
 #include "engine/rng/philox.h"
 #include "apps/rng_streams.h"
-#include "engine/session.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace rg::app {
 

@@ -11,7 +11,7 @@
 
 #include "apps/ralsgan/cli.h"
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 #include "rg/onnx.h"
 
 namespace rg::tool {

@@ -49,11 +49,11 @@ class EwProgram {
       const int64_t blk =
           block_of(gl);  // a fill per chunk instead of a walk per element, where chunks line up
       if (blk && int64_t(C) % blk == 0 && (HW * blk) % kChunk == 0)
-        ch = {1, int64_t(C), HW, blk};
+        ch = {Load::ChannelPattern::kBlocked, int64_t(C), HW, blk};
       else if (gl == Layout::plain && HW % kChunk == 0)
-        ch = {2, int64_t(C), HW, 0};
+        ch = {Load::ChannelPattern::kPlain, int64_t(C), HW, 0};
       else if (gl == Layout::nhwc && kChunk % int64_t(C) == 0)
-        ch = {3, int64_t(C), HW, 0};
+        ch = {Load::ChannelPattern::kNhwc, int64_t(C), HW, 0};
       const int sc = c.own_load({0, 1, 0, 0}), sh = c.own_load({0, 1, 0, 0});
       const int t = c.program.num_regs++, out = c.program.num_regs++;
       c.program.code.push_back({EwInstrKind::kMul, x, sc, -1, t});
@@ -141,7 +141,7 @@ class EwProgram {
     if (bn_.gamma != kNoValue)  // how the BatchNorm head's per-channel scale and shift are loaded
       for (const Load& l : loads_)
         if (l.value == kNoValue)
-          return s + (l.channel.kind ? " bn-head(chunk fill)" : " bn-head(walk)");
+          return s + (l.channel.kind != Load::ChannelPattern::kWalk ? " bn-head(chunk fill)" : " bn-head(walk)");
     return s;
   }
 
@@ -153,10 +153,15 @@ class EwProgram {
     Walk walk;
     const float* ptr = nullptr;  // bf16 values: their uint16_t elements
     // A per-channel vector over a 4-D chunk, when every chunk of kChunk elements
-    // has a simple pattern: 1 nChw8c / nChw16c (one block of channels repeated),
-    // 2 NCHW (one channel), 3 NHWC (all C channels repeated); 0: use the walk.
+    // has a simple pattern; otherwise the walk, element by element.
+    enum class ChannelPattern : uint8_t {
+      kWalk,     // no pattern: the walk
+      kBlocked,  // nChw8c / nChw16c: one block of channels repeated
+      kPlain,    // NCHW: one channel per chunk
+      kNhwc,     // NHWC: all C channels repeated
+    };
     struct Channel {
-      int kind = 0;
+      ChannelPattern kind = ChannelPattern::kWalk;
       int64_t C = 0, HW = 0, block = 0;
     } channel;
     bool bf16 = false;  // stored as bf16: widened into the chunk's register
@@ -183,13 +188,13 @@ class EwProgram {
         const Load::Channel& ch = l.channel;
         if (l.walk.all_zero) {
           std::fill(d, d + n, l.ptr[0]);
-        } else if (ch.kind == 1) {
+        } else if (ch.kind == Load::ChannelPattern::kBlocked) {
           const int64_t b = ch.block;
           const float* src = l.ptr + ((e0 / (ch.HW * b)) % (ch.C / b)) * b;
           for (int64_t i = 0; i < n; i += b) std::memcpy(d + i, src, size_t(b) * sizeof(float));
-        } else if (ch.kind == 2) {
+        } else if (ch.kind == Load::ChannelPattern::kPlain) {
           std::fill(d, d + n, l.ptr[(e0 / ch.HW) % ch.C]);
-        } else if (ch.kind == 3) {
+        } else if (ch.kind == Load::ChannelPattern::kNhwc) {
           for (int64_t i = 0; i < n; i += ch.C)
             std::memcpy(d + i, l.ptr, size_t(ch.C) * sizeof(float));
         } else {

@@ -16,7 +16,7 @@
 
 #include "backends/onednn/activation_layout.h"
 #include "engine/strided_walk.h"
-#include "graph/tensor.h"
+#include "rg/tensor.h"
 
 namespace rg::onednn {
 

@@ -2,7 +2,7 @@
 // The oneDNN backend's device (host memory) and factory; each plan's
 // compiler is a OneDnnPlan (onednn_plan.h), its kernels OneDnnKernels
 // (onednn_kernel.h) lowering the ops of its registry (ops/*.cpp).
-#include "backends/onednn/onednn_backend.h"
+#include "rg/backend_onednn.h"
 
 #include <omp.h>
 
@@ -11,7 +11,8 @@
 
 #include "backends/onednn/onednn_kernel.h"
 #include "backends/onednn/onednn_plan.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/host_memory.h"
 
 namespace rg {

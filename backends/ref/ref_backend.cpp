@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The reference backend: host memory, plain row-major values, one RefKernel
 // per group (ref_kernel.h), the ops of its registry (ops/ref_ops.cpp).
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 
 #include "backends/ref/ref_kernel.h"
 #include "engine/host_memory.h"

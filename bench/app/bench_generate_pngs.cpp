@@ -2,7 +2,7 @@
 // The whole `ralsgan generate` job, timed: rg::app::generate (the code the CLI
 // runs) writes COUNT PNGs of a freshly initialised seed generator, on any
 // backend. Unlike bench_cuda's generation figures this includes quantising,
-// PNG encoding (worker threads) and writing the files: what issue 6's
+// PNG encoding (worker threads) and writing the files: what the
 // "generation of 10,000 PNGs" measures. PyTorch's counterpart:
 // bench/pytorch/generate_pngs_torch.py (--device cuda on a GPU).
 //   bench_generate_pngs --dir DIR [--count 10000] [--batch 500] [--size 128]
@@ -25,7 +25,7 @@
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/generate.h"
 #include "apps/ralsgan/init.h"
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 #include "engine/plan.h"
 
 namespace fs = std::filesystem;

@@ -28,7 +28,8 @@
 #include "engine/rng/philox.h"
 #include "apps/rng_streams.h"
 #include "engine/conv_geometry.h"
-#include "engine/session.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace {
 
@@ -63,7 +64,7 @@ const char* prec_name(rg::CudaPrecision p) { return rg::cuda_precision_name(p); 
 // of the step (Session::run_timed: no host sync between kernels), averaged
 // over `reps` steps: per group its kind, the convolution's problem and FLOPs
 // where it has one, cuDNN's algorithm (describe()), ms and TFLOP/s; summed by
-// kind. Issue 15, item 1.
+// kind.
 void profile_step(rg::Plan& plan, rg::Session& sess, int reps, const char* prec) {
   std::vector<double> t(plan.kernels.size(), 0.0);
   sess.run_timed();  // the first timed run after capture: modules loaded, graph made

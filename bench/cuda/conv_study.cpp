@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Issue 15, item 2: the convolution study. For every distinct convolution
+// The convolution study. For every distinct convolution
 // problem of the seed training step (forward, backward-data, backward-filter;
 // shapes from the step's graph, with how often each occurs), cuDNN's
 // cudnnFind*AlgorithmEx times every algorithm in each configuration the

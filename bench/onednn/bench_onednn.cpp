@@ -21,9 +21,11 @@
 #include <vector>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/onednn/onednn_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_onednn.h"
 #include "backends/onednn/winograd_conv.h"
-#include "engine/session.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace {
 

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""The `ralsgan generate` job done in PyTorch, for the CPU comparison of issue 5.
+"""The `ralsgan generate` job done in PyTorch, for the CPU comparison.
 
 Loads a generator state_dict (our generator.safetensors, PyTorch's names),
 generates N images in batches in eval mode under torch.inference_mode, and
 writes each as an 8-bit RGB PNG with PIL, as a competent PyTorch user would.
 Quantisation as docs/contracts.md §5. Prints one JSON line with images/s.
-On a GPU (--device cuda; issue 6, against bench/app/bench_generate_pngs.cpp):
+On a GPU (--device cuda, against bench/app/bench_generate_pngs.cpp):
 --precision picks the convolution arithmetic (f32, tf32 = PyTorch's default,
 bf16 = autocast) and --save-threads N saves the PNGs of a batch on N threads
 (PIL's zlib encoder releases the GIL), the faster way a user may write it.

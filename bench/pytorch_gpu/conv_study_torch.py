@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""PyTorch's side of issue 15's convolution study (bench/cuda/conv_study.cpp).
+"""PyTorch's side of the convolution study (bench/cuda/conv_study.cpp).
 
 Times every convolution problem of the seed training step, read from
 `conv_study --list` so the shapes are exactly ours, through the calls PyTorch

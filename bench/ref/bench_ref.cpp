@@ -9,8 +9,10 @@
 #include <random>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/ref/ref_backend.h"
-#include "engine/session.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace rg {
 namespace {

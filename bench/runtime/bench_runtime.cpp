@@ -15,7 +15,8 @@
 #include "apps/model/ralsgan_step.h"
 #include "apps/ralsgan/export_plan.h"
 #include "apps/ralsgan/init.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "runtime/rg_generate.h"
 #include "runtime/rg_runtime.h"
 

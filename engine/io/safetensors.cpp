@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 
 #include "engine/io/atomic_file.h"
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 #include "rg/backend_ref.h"
 
 namespace rg::onnx {

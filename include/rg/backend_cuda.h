@@ -46,7 +46,7 @@ struct CudaOptions {
   // algorithms time alike). Off, or when timing fails: cuDNN's heuristic ranking
   // (cudnnGet*Algorithm_v7), nothing timed. Off by default: a choice that can
   // differ between processes would break byte-identical generation and
-  // bit-identical resume across processes (docs/contracts.md §5, issue 5).
+  // bit-identical resume across processes (docs/contracts.md §5).
   bool conv_autotune = false;
   // Capture the plan into a CUDA graph on its second run and replay it after.
   bool cuda_graphs = true;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The operator set of the IR. Each node has one OpKind and the attributes it
-// needs; the gradient rules (autodiff.cpp), shape rules (shape_inference.cpp)
-// and every backend switch over this one enum.
+// needs. Its shape and gradient rules are a row of its family's table
+// (graph/ops/*.cpp, graph/elementwise_ops.cpp), and each backend lowers it
+// through a row of its own op registry (engine/op_registry.h).
 #pragma once
 
 #include <array>

@@ -15,7 +15,8 @@
 #include "apps/ralsgan/init.h"
 #include "apps/ralsgan/loss_plot.h"
 #include "apps/ralsgan/train_log.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/plan.h"
 #include "tests/app/json_check.h"
 

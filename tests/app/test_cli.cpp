@@ -10,7 +10,7 @@
 #endif
 #include "apps/ralsgan/checkpoint_unit.h"
 #include "apps/ralsgan/train_log.h"
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 #include "tests/app/cli_harness.h"
 #include "tests/app/json_check.h"
 #include "tests/app/zip_reader.h"
@@ -84,7 +84,7 @@ TEST(Cli, UsageErrorsExitTwoWithOneClearLine) {
     r = ralsgan(std::string(cmd) + " --help", t.path);
     EXPECT_EQ(r.code, 0) << cmd;
   }
-  // --help says which CUDA arithmetic matches PyTorch's defaults (issue 6).
+  // --help says which CUDA arithmetic matches PyTorch's defaults.
   r = ralsgan("train --help", t.path);
   ASSERT_EQ(r.code, 0);
   const std::vector<uint8_t> out = read_bytes(t.path / "stdout.txt");

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Crash tests (issue 12): the trainer is killed at every step of writing and
+// Crash tests: the trainer is killed at every step of writing and
 // publishing a checkpoint (the RG_FAULT_INJECT hook), at every rename (strace
 // fault injection), and at random times; each time `train --resume` must
 // either finish bit-identically to a run that was never interrupted, or

@@ -14,7 +14,8 @@
 #include <string>
 
 #include "apps/ralsgan/backend_select.h"
-#include "engine/session.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 
 using rg::testing_alloc::allocations;

@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "apps/data/decode.h"
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 #include "tests/app/cli_harness.h"
 
 namespace rg {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// What a user meets when things go wrong (issue 12): a run folder has one
+// What a user meets when things go wrong: a run folder has one
 // owner, every command stops cleanly on SIGINT/SIGTERM, no reader hangs on a
 // FIFO, log.jsonl stays true, checkpoints are verified, temporary files are
 // cleaned, and library messages come out as ours. Each test drives the real
@@ -17,7 +17,7 @@
 #include "apps/model/dcgan.h"
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/checkpoint_unit.h"
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 #include "tests/app/cli_harness.h"
 #include "tests/app/json_check.h"
 

@@ -16,7 +16,8 @@
 #include "apps/model/ralsgan_step.h"
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/export_plan.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "runtime/rg_generate.h"
 #include "runtime/rg_runtime.h"
 #include "tests/app/cli_harness.h"
@@ -140,7 +141,7 @@ TEST_F(RuntimeGenerate, Bf16WeightsMoveNoPixelByMoreThanOneLevel) {
 
 // int8 convolution weights (`export --weights int8`): a quarter of the f32
 // weights; the export reports how far 256 images move and the SWD between
-// them and the f32 plan's; here the pixels against the PNGs (issue bar: at
+// them and the f32 plan's; here the pixels against the PNGs (the bar: at
 // most 4 levels; measured on this model: 1).
 TEST_F(RuntimeGenerate, Int8WeightsMoveNoPixelByMoreThanFourLevels) {
   const RunResult e = ralsgan("export --weights int8 --checkpoint " + kCheckpoint.string() +

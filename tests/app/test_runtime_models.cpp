@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "apps/ralsgan/plan_encoder.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "examples/fashion_mnist/classifier_model.h"

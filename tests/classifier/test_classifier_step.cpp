@@ -4,10 +4,11 @@
 // f32 and, when built, the oneDNN backend in f32.
 #include <gtest/gtest.h>
 
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "tests/common/classifier_golden.h"
 #ifdef RALSGAN_HAVE_ONEDNN
-#include "backends/onednn/onednn_backend.h"
+#include "rg/backend_onednn.h"
 #endif
 
 namespace rg {

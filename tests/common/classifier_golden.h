@@ -12,8 +12,9 @@
 #include <cmath>
 #include <string>
 
-#include "engine/io/safetensors.h"
-#include "engine/session.h"
+#include "rg/safetensors.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 #include "examples/fashion_mnist/classifier_model.h"
 #include "tests/common/golden_step.h"
 

@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "apps/model/ralsgan_step.h"
-#include "engine/io/safetensors.h"
-#include "engine/session.h"
+#include "rg/safetensors.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 
 namespace rg::testing_golden {
 

@@ -15,8 +15,9 @@
 #include <span>
 
 #include "apps/model/ralsgan_step.h"
-#include "engine/session.h"
-#include "graph/autodiff.h"
+#include "engine/plan.h"
+#include "rg/session.h"
+#include "rg/autodiff.h"
 #include "graph/graph.h"
 
 namespace rg::testing_ops {

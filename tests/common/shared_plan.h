@@ -16,7 +16,7 @@
 
 #include "apps/model/ralsgan_step.h"
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 
 namespace rg::testing_shared_plan {
 

@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/plan.h"
 #include "tests/common/op_cases.h"
 #include "tests/cuda/cuda_test_util.h"

@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "backends/cuda/cuda_backend.h"
-#include "engine/session.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 #include "graph/graph.h"
 
 // The only allowed skip: no GPU on this machine.

@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/plan.h"
 #include "tests/cuda/cuda_test_util.h"
 

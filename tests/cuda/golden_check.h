@@ -7,7 +7,7 @@
 #include <string>
 
 #include "apps/model/ralsgan_step.h"
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 #include "engine/plan.h"
 #include "tests/cuda/cuda_test_util.h"
 

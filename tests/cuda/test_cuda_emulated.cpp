@@ -13,7 +13,8 @@
 
 #include "apps/model/ralsgan_step.h"
 #include "backends/cuda/cuda_internal.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/plan.h"
 #include "tests/common/golden_augment_step.h"
 #include "tests/common/op_cases.h"

@@ -7,7 +7,8 @@
 #include <string>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/plan.h"
 #include "engine/schedule.h"
 #include "tests/common/op_cases.h"

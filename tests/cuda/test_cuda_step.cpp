@@ -7,8 +7,9 @@
 #include <iostream>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/ref/ref_backend.h"
-#include "engine/io/safetensors.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
+#include "rg/safetensors.h"
 #include "engine/plan.h"
 #include "tests/common/shared_plan.h"
 #include "tests/cuda/bf16_checks.h"

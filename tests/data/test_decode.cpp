@@ -358,7 +358,7 @@ TEST(Decode, HeaderPixelLimit) {
 }
 
 // WebP's three headers are read for their size before decoding: the 34-byte
-// lossless file of issue 23 claims 16384 x 16384 (1.6 GB of RSS in OpenCV);
+// lossless file of an earlier bug report claims 16384 x 16384 (1.6 GB of RSS in OpenCV);
 // and OpenCV's own WebP files of each kind are measured exactly (the limit
 // set one below their pixel count refuses them, at it admits them).
 TEST(Decode, WebpHeaderPixelLimit) {

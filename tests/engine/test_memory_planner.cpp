@@ -3,10 +3,11 @@
 
 #include <random>
 
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/memory_planner.h"
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 
 namespace rg {
 namespace {

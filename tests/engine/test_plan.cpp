@@ -10,10 +10,13 @@
 #include <set>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/inspect.h"
-#include "graph/autodiff.h"
-#include "engine/session.h"
+#include "graph/graph.h"
+#include "rg/autodiff.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 
 using rg::testing_alloc::allocations;

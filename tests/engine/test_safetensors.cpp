@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 
 namespace rg::io {
 namespace {

@@ -15,12 +15,14 @@
 #include <vector>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/ref/ref_backend.h"
-#include "engine/session.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 #include "rg/safetensors.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 #ifdef RALSGAN_HAVE_ONEDNN
-#include "backends/onednn/onednn_backend.h"
+#include "rg/backend_onednn.h"
 #endif
 
 using rg::testing_alloc::allocations;

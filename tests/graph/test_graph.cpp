@@ -3,7 +3,7 @@
 
 #include "apps/model/dcgan.h"
 #include "apps/model/ralsgan_step.h"
-#include "graph/autodiff.h"
+#include "rg/autodiff.h"
 #include "graph/graph.h"
 #include "graph/op_rules.h"
 

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #if RALSGAN_HAVE_ONEDNN
-#include "backends/onednn/onednn_backend.h"
+#include "rg/backend_onednn.h"
 #endif
 #if RALSGAN_HAVE_CUDA
 #include <cstdlib>
@@ -16,13 +16,15 @@
 #include <cmath>
 
 #include "apps/metrics/inception.h"
-#include "backends/ref/ref_backend.h"
-#include "engine/io/safetensors.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
+#include "rg/safetensors.h"
 #include "engine/fusion.h"
 #include "engine/plan.h"
 #include "engine/schedule.h"
-#include "engine/session.h"
-#include "graph/autodiff.h"
+#include "rg/session.h"
+#include "graph/graph.h"
+#include "rg/autodiff.h"
 
 namespace rg {
 namespace {

@@ -16,8 +16,10 @@
 #include <random>
 #include <tuple>
 
-#include "backends/onednn/onednn_backend.h"
-#include "engine/session.h"
+#include "engine/backend.h"
+#include "rg/backend_onednn.h"
+#include "engine/plan.h"
+#include "rg/session.h"
 #include "tests/common/round_bf16.h"
 
 namespace rg {

@@ -15,11 +15,14 @@
 #include <sstream>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/onednn/onednn_backend.h"
-#include "backends/ref/ref_backend.h"
-#include "engine/io/safetensors.h"
-#include "engine/session.h"
-#include "graph/autodiff.h"
+#include "rg/backend_onednn.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
+#include "rg/safetensors.h"
+#include "engine/plan.h"
+#include "rg/session.h"
+#include "graph/graph.h"
+#include "rg/autodiff.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 #include "tests/common/golden_augment_step.h"
 #include "tests/common/golden_step.h"

@@ -19,7 +19,7 @@
 
 #include "apps/ralsgan/plan_encoder.h"
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 #include "frontends/onnx/onnx_tensor.h"
 #include "rg/backend_ref.h"
 #include "rg/onnx.h"

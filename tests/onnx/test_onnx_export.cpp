@@ -13,7 +13,7 @@
 
 #include "engine/io/npy.h"
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 #include "examples/fashion_mnist/classifier_model.h"
 #include "rg/backend_ref.h"
 #include "rg/onnx.h"

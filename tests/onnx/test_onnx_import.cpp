@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 #include "rg/backend_ref.h"
 #include "rg/onnx.h"
 

@@ -9,9 +9,9 @@
 #include <cmath>
 #include <functional>
 
-#include "engine/io/safetensors.h"
+#include "rg/safetensors.h"
 #include "engine/plan.h"
-#include "engine/session.h"
+#include "rg/session.h"
 #include "tests/common/op_cases.h"
 #include "tests/ops/backends_under_test.h"
 

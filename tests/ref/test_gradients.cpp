@@ -9,10 +9,12 @@
 #include <random>
 
 #include "apps/model/ralsgan_step.h"
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "engine/plan.h"
-#include "engine/session.h"
-#include "graph/autodiff.h"
+#include "rg/session.h"
+#include "graph/graph.h"
+#include "rg/autodiff.h"
 #include "tests/common/op_cases.h"
 
 namespace rg {

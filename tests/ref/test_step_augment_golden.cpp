@@ -9,7 +9,8 @@
 
 #include <iostream>
 
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "tests/common/golden_augment_step.h"
 
 namespace rg {

@@ -6,7 +6,8 @@
 #include <algorithm>
 #include <iostream>
 
-#include "backends/ref/ref_backend.h"
+#include "engine/backend.h"
+#include "rg/backend_ref.h"
 #include "tests/common/golden_step.h"
 
 namespace rg {
