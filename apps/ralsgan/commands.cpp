@@ -14,6 +14,8 @@
 #include "apps/ralsgan/cli.h"
 #include "apps/ralsgan/command_helpers.h"
 #include "apps/ralsgan/export_plan.h"
+#include "engine/io/json.h"
+#include "nlohmann/json.hpp"
 #if RALSGAN_HAVE_METRICS
 #include "apps/metrics/swd.h"
 #endif
@@ -250,6 +252,7 @@ int cmd_generate(int argc, char** argv) {
       .required("out");
   add_backend_flags(f);
   f.toggle("quiet", "no progress line on stderr (errors and notes still appear)");
+  f.toggle("json", "print a JSON summary on stdout (images, folder, ZIP, seconds, backend)");
   if (!f.parse(argc, argv)) return 0;
   GenerateOptions o;
   o.quiet = f.on("quiet");
@@ -287,6 +290,15 @@ int cmd_generate(int argc, char** argv) {
     std::fprintf(stderr, "wrote %llu images to %s in %.1f s (%.1f img/s)\n",
                (unsigned long long)r.images, o.out.string().c_str(), r.seconds,
                r.seconds > 0 ? double(r.images) / r.seconds : 0.0);
+  if (f.on("json")) {
+    nlohmann::ordered_json j;
+    j["images"] = r.images, j["out"] = io::utf8_or_escaped(o.out.string());
+    j["zip"] = o.zip.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(io::utf8_or_escaped(o.zip.string()));
+    j["seed"] = o.seed, j["start_index"] = o.start_index, j["seconds"] = r.seconds;
+    j["images_per_s"] = r.seconds > 0 ? double(r.images) / r.seconds : 0.0;
+    j["backend"] = o.backend.name;
+    std::printf("%s\n", j.dump().c_str());
+  }
   return 0;
 }
 
@@ -316,6 +328,7 @@ int cmd_export(int argc, char** argv) {
       .value("scratch-kib", "N",
              "a convolution's im2col scratch per pass, KiB: less memory, more passes; the "
              "images do not change", "16")
+      .toggle("json", "print a JSON summary on stdout (files, sizes, kernels, weight type)")
       .required("checkpoint");
   if (!f.parse(argc, argv)) return 0;
   if (f.has("onnx") == f.has("out")) throw UsageError("export: give one of --out DIR and --onnx FILE");
@@ -339,6 +352,13 @@ int cmd_export(int argc, char** argv) {
   o.scratch_bytes = size_t(f.integer("scratch-kib", 1, 1 << 20)) * 1024;
   const ExportResult r = export_plan(o);
   if (o.weights != RG_WEIGHTS_F32) print_weight_type_change(o);
+  if (f.on("json")) {
+    nlohmann::ordered_json j;
+    j["plan"] = io::utf8_or_escaped(r.plan_file.string()), j["header"] = io::utf8_or_escaped(r.header_file.string());
+    j["file_bytes"] = r.file_bytes, j["arena_bytes"] = r.arena_bytes, j["weights_bytes"] = r.weights_bytes;
+    j["kernels"] = r.kernels, j["weights"] = w, j["batch"] = o.batch;
+    std::printf("%s\n", j.dump().c_str());
+  }
   std::fprintf(
       stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",
       r.plan_file.string().c_str(), (unsigned long long)r.file_bytes, r.kernels,
@@ -393,10 +413,12 @@ int cmd_inspect(int argc, char** argv) {
              "print where the time goes: per group, on the device for cuda",
              "0")
       .value("profile-top", "K", "with --profile: list the K heaviest groups (0: every group)",
-             "20");
+             "20")
+      .toggle("json", "print the plan as JSON on stdout instead (groups, kernels, memory; with --profile, ms per group)");
   add_backend_flags(f);
   if (!f.parse(argc, argv)) return 0;
   const int runs = int(f.integer("profile", 0, 100000));
+  const bool json = f.on("json");
   model::ModelConfig mc{parse_size(f), f.real("width", 1.0 / 1024, 16), 128};
   const int batch = int(f.integer("batch", 2, 4096));
   const std::string which = f.str("graph");
@@ -413,9 +435,11 @@ int cmd_inspect(int argc, char** argv) {
     g = model::build_generate_graph(mc, batch, DType::f32).graph;
   }
   auto plan = compile(g, *be.backend);
-  if (f.on("nodes"))
-    print_graph(std::cout, *plan->graph);  // after the compiler's recomputation choice
-  print_plan(std::cout, *plan, f.on("buffers"));
+  if (!json) {
+    if (f.on("nodes")) print_graph(std::cout, *plan->graph);  // after the compiler's recomputation choice
+    print_plan(std::cout, *plan, f.on("buffers"));
+  }
+  std::vector<double> ms;
   if (runs > 0) {
     Session s(*plan);
     for (const InputInfo& in : plan->graph->inputs()) {
@@ -423,13 +447,30 @@ int cmd_inspect(int argc, char** argv) {
       s.set_input(in.name, std::span<const float>(zeros));
     }
     s.run();  // warm-up: first touch of memory, JIT, caches, CUDA graph capture on the next
-    std::vector<double> ms;
     for (int r = 0; r < runs; ++r) {
       const std::vector<double> t = s.run_timed();
       ms.resize(t.size(), 0.0);
       for (size_t k = 0; k < t.size(); ++k) ms[k] += t[k] / runs;
     }
-    print_profile(std::cout, *plan, ms, runs, size_t(f.integer("profile-top", 0, 1 << 30)));
+    if (!json) print_profile(std::cout, *plan, ms, runs, size_t(f.integer("profile-top", 0, 1 << 30)));
+  }
+  if (json) {
+    nlohmann::ordered_json j;
+    j["graph"] = which, j["backend"] = be.name, j["batch"] = batch;
+    j["arena_bytes"] = plan->arena_bytes, j["sum_bytes"] = plan->sum_bytes, j["buffers"] = plan->buffers.size();
+    nlohmann::ordered_json groups = nlohmann::ordered_json::array();
+    for (size_t k = 0; k < plan->groups.size(); ++k) {
+      nlohmann::ordered_json grp;
+      nlohmann::ordered_json ops = nlohmann::ordered_json::array();
+      for (NodeId id : plan->groups[k].nodes) ops.push_back(op_name(plan->graph->node(id).op));
+      grp["ops"] = ops;
+      grp["kernel"] = plan->kernels[k]->describe();
+      grp["fallback"] = k < plan->on_fallback.size() && plan->on_fallback[k];
+      if (k < ms.size()) grp["ms"] = ms[k];
+      groups.push_back(grp);
+    }
+    j["groups"] = groups;
+    std::printf("%s\n", j.dump(1).c_str());
   }
   return 0;
 }

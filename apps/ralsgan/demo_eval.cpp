@@ -170,7 +170,7 @@ int cmd_eval(int argc, char** argv) {
       .value("metrics", "LIST", "comma-separated: swd, fid, kid", "swd,fid,kid")
       .value("inception", "FILE", "Inception weights (safetensors) for fid and kid")
       .value("real-stats", "FILE", "cache of the real set's Inception statistics (read if present, else written)")
-      .value("json", "FILE", "where to write the JSON report (default: FAKE/metrics.json)")
+      .value("json", "FILE", "where to write the JSON report (default: FAKE/metrics.json); - prints it on stdout instead of the table")
       .value("seed", "N", "seed of SWD's patches and directions and KID's subsets", "0")
       .required("real")
       .required("fake");
@@ -199,6 +199,10 @@ int cmd_eval(int argc, char** argv) {
     std::fprintf(stderr, "%s: %zu/%zu\n", stage.c_str(), done, total);
   };
   const metrics::MetricsReport r = metrics::evaluate(o);
+  if (f.has("json") && f.str("json") == "-") {  // machine-readable: the report alone on stdout
+    std::fputs((r.json() + "\n").c_str(), stdout);
+    return 0;
+  }
   std::fputs(r.table().c_str(), stdout);
   const std::string json = f.has("json") ? f.str("json") : (fs::path(o.fake_dir) / "metrics.json").string();
   io::write_file_atomic(json, r.json() + "\n");

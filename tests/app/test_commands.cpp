@@ -3,6 +3,8 @@
 // what each writes or prints, checked against an independent computation.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 
 #include <cstdlib>
@@ -278,6 +280,42 @@ TEST(Commands, QuietRunsSayNothingAndABadDeviceIsAUsageError) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--device"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(t.path / "png2"));
+}
+
+// --json: eval (--json -), generate, export and inspect print one JSON value
+// on stdout that a program can read, with the numbers the text says.
+TEST(Commands, JsonOnStdoutIsValidAndSaysWhatHappened) {
+  TempDir t;
+  make_image_folder(t.path / "a", 8, 32, 1);
+  auto stdout_json = [&] { return nlohmann::json::parse(read_text(t.path / "stdout.txt")); };
+  auto r = ralsgan("eval --metrics swd --real " + (t.path / "a").string() + " --fake " + (t.path / "a").string() +
+                       " --json -",
+                   t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  nlohmann::json j = stdout_json();
+  EXPECT_EQ(j["real_count"], 8);
+  EXPECT_FALSE(fs::exists(t.path / "a" / "metrics.json"));  // stdout instead of the file
+  const std::string ckpt = (fs::path(RG_SOURCE_DIR) / "tests" / "data" / "golden" / "gen_G.safetensors").string();
+  r = ralsgan("generate --backend ref --checkpoint " + ckpt + " --count 3 --seed 5 --json --out " +
+                  (t.path / "png").string(),
+              t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = stdout_json();
+  EXPECT_EQ(j["images"], 3);
+  EXPECT_EQ(j["seed"], 5);
+  EXPECT_EQ(j["out"], (t.path / "png").string());
+  EXPECT_TRUE(j["zip"].is_null());
+  r = ralsgan("export --checkpoint " + ckpt + " --json --out " + (t.path / "plan").string(), t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = stdout_json();
+  EXPECT_EQ(j["file_bytes"].get<uint64_t>(), fs::file_size(t.path / "plan" / "model.rgplan"));
+  EXPECT_EQ(j["weights"], "f32");
+  r = ralsgan("inspect --graph generate --size 32 --width 0.25 --batch 2 --backend ref --json", t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = stdout_json();
+  EXPECT_GT(j["arena_bytes"].get<uint64_t>(), 0u);
+  ASSERT_TRUE(j["groups"].is_array());
+  EXPECT_EQ(j["groups"][0]["ops"][0], "conv_transpose2d");
 }
 
 }  // namespace
