@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "backends/cuda/cuda_graph_runner.h"
 
+#include "rg/log.h"
+
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -134,9 +136,7 @@ class GraphRunner final : public Runner {
     exec_ = instantiate(nullptr, why);
     if (exec_) return true;
     eager_ = true;
-    std::fprintf(stderr,
-                 "cuda backend: CUDA graph capture failed (%s); this session runs eagerly\n",
-                 why.c_str());
+    log(LogLevel::kWarning, "cuda backend: CUDA graph capture failed (" + why + "); this session runs eagerly");
     return false;
   }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "backends/onednn/layout_choice.h"
 
+#include "rg/log.h"
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -104,7 +106,7 @@ LayoutTable choose_layouts(const Graph& g, const std::vector<FusionGroup>& group
   const Node* current = nullptr;
   auto pin = [&](ValueId v) {
     if (debug && !pinned[size_t(R(v))])
-      std::fprintf(stderr, "pin %%%d by %s\n", int(v), current ? op_name(current->op) : "value");
+      log(LogLevel::kDebug, "pin %" + std::to_string(int(v)) + " by " + (current ? op_name(current->op) : "value"));
     pinned[size_t(R(v))] = 1;
   };
   for (ValueId v = 0; v < g.num_values(); ++v) {

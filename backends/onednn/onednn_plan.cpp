@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "backends/onednn/onednn_plan.h"
 
+#include "rg/log.h"
+
 #include <omp.h>
 
 #include <cstdio>
@@ -31,7 +33,8 @@ OneDnnPlan::OneDnnPlan(std::shared_ptr<Ctx> ctx, Backend& device, const Graph& g
     if (bf16_)
       for (ValueId v = 0; v < g.num_values(); ++v)
         if (stored_bf16(v)) s += "  %" + std::to_string(v) + " stored as bf16\n";
-    std::fputs(s.c_str(), stderr);
+    if (!s.empty() && s.back() == '\n') s.pop_back();
+    log(LogLevel::kDebug, s);
   }
 }
 
@@ -50,7 +53,7 @@ void OneDnnPlan::finish() {
       " kernel(s) of this plan run a oneDNN reference implementation (slow on this CPU):";
   for (size_t i = 0; i < reference_.size() && i < 4; ++i) line += " " + reference_[i];
   if (reference_.size() > 4) line += " ...";
-  std::fprintf(stderr, "%s\n", line.c_str());
+  log(LogLevel::kWarning, line);
 }
 
 size_t OneDnnPlan::value_bytes(ValueId v) const {

@@ -9,6 +9,7 @@
 #include "rg/compile.h"
 #include "rg/config.h"
 #include "rg/graph.h"
+#include "rg/log.h"
 #include "rg/safetensors.h"
 #include "rg/session.h"
 #include "rg/tensor.h"

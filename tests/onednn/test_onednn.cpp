@@ -23,6 +23,7 @@
 #include "rg/session.h"
 #include "graph/graph.h"
 #include "rg/autodiff.h"
+#include "rg/log.h"
 #include "tests/common/allocation_counter.h"  // replaces the allocation functions of this test binary
 #include "tests/common/golden_augment_step.h"
 #include "tests/common/golden_step.h"
@@ -1016,6 +1017,28 @@ TEST(OneDnn, DiffAugmentAndEmaMatchPyTorchAndTheReference) {
   auto cpu = make_onednn_backend();
   auto ref = make_ref_backend();
   testing_golden::expect_augmented_step_matches(*cpu, *ref);
+}
+
+// The library's messages go through rg::set_log_callback (rg/log.h): the
+// oneDNN backend's layout report (asked for with RG_LAYOUTS) reaches a
+// callback of the program's at debug level, not stderr; an empty callback
+// restores the default.
+TEST(Log, BackendMessagesReachTheProgramsCallback) {
+  std::vector<std::pair<LogLevel, std::string>> got;
+  LogCallback old = set_log_callback([&](LogLevel l, std::string_view m) { got.push_back({l, std::string(m)}); });
+  ::setenv("RG_LAYOUTS", "1", 1);
+  auto g = std::make_shared<Graph>(DType::f32);
+  const ValueId x = g->input("x", {1, 8, 8, 8});
+  g->mark_output(g->relu(g->conv2d(x, g->variable("w", {8, 8, 3, 3}), 1, 1)), "y");
+  auto be = make_onednn_backend({.threads = 1});
+  auto plan = compile(g, *be);
+  ::unsetenv("RG_LAYOUTS");
+  set_log_callback(std::move(old));
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.front().first, LogLevel::kDebug);
+  EXPECT_NE(got.front().second.find("%"), std::string::npos) << got.front().second;  // values by number
+  log(LogLevel::kInfo, "not captured any more");
+  EXPECT_EQ(got.back().second.find("not captured"), std::string::npos);
 }
 
 }  // namespace
