@@ -491,17 +491,28 @@ void rg_chain(const rg_chain_record* c, const rg_chain_operands* o) {
         memcpy(dst, (const float*)o->load[k].p + e0, nb * sizeof(float));
       } else if (l->full) {
         for (size_t e = 0; e < nb; ++e) dst[e] = rg_typed_at(o->load[k], e0 + e);
-      } else { /* broadcast strides: an odometer from the block's first index */
+      } else { /* broadcast strides: an odometer from the block's first index, a run of
+                  the innermost axis at a time (a repeated value is one fill) */
         size_t at[RG_PLAN_MAX_RANK], off = 0;
         memcpy(at, idx, sizeof at);
         for (uint32_t d = 0; d < c->rank; ++d) off += at[d] * l->strides[d];
-        for (size_t e = 0; e < nb; ++e) {
-          dst[e] = rg_typed_at(o->load[k], off);
-          for (uint32_t d = c->rank; d-- > 0;) {
-            off += l->strides[d];
-            if (++at[d] < c->dims[d]) break;
+        const uint32_t in = c->rank - 1;
+        const size_t step = l->strides[in];
+        for (size_t e = 0; e < nb;) {
+          const size_t run = nb - e < c->dims[in] - at[in] ? nb - e : c->dims[in] - at[in];
+          if (step == 0) {
+            const float v = rg_typed_at(o->load[k], off);
+            for (size_t i = 0; i < run; ++i) dst[e + i] = v;
+          } else {
+            for (size_t i = 0; i < run; ++i) dst[e + i] = rg_typed_at(o->load[k], off + i * step);
+          }
+          e += run;
+          at[in] += run, off += run * step;
+          for (uint32_t d = in + 1; d-- > 0 && at[d] == c->dims[d];) { /* carry */
             off -= (size_t)l->strides[d] * c->dims[d];
             at[d] = 0;
+            if (d == 0) break;
+            ++at[d - 1], off += l->strides[d - 1];
           }
         }
       }
@@ -509,10 +520,12 @@ void rg_chain(const rg_chain_record* c, const rg_chain_operands* o) {
     for (uint32_t k = 0; k < c->n_code; ++k) chain_op(&c->code[k], r, nb);
     for (uint32_t k = 0; k < c->n_stores; ++k)
       memcpy(o->store[k] + e0, r[c->stores[k].reg], nb * sizeof(float));
-    for (size_t e = 0; e < nb; ++e) /* the next block's first index */
-      for (uint32_t d = c->rank; d-- > 0;) {
-        if (++idx[d] < c->dims[d]) break;
-        idx[d] = 0;
-      }
+    /* The next block's first index: nb more along the innermost axis, carried. */
+    size_t carry = nb;
+    for (uint32_t d = c->rank; d-- > 0 && carry;) {
+      const size_t v = idx[d] + carry;
+      idx[d] = v % c->dims[d];
+      carry = v / c->dims[d];
+    }
   }
 }

@@ -3,6 +3,7 @@
 
 #include "engine/io/atomic_file.h"
 #include "engine/io/json.h"
+#include "nlohmann/json.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -193,22 +194,22 @@ std::string MetricsReport::table() const {
 }
 
 std::string MetricsReport::json() const {
-  std::ostringstream s;
-  s << "{\"real_count\":" << real_count << ",\"fake_count\":" << fake_count << ",\"real_size\":" << real_size
-    << ",\"fake_size\":" << fake_size << ",\"real_stats_from_cache\":" << (real_stats_from_cache ? "true" : "false");
+  // nlohmann-json (Debian's nlohmann-json3-dev), keys in this order; a
+  // non-finite value is null.
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
+  nlohmann::ordered_json j;
+  j["real_count"] = real_count, j["fake_count"] = fake_count, j["real_size"] = real_size, j["fake_size"] = fake_size;
+  j["real_stats_from_cache"] = real_stats_from_cache;
   if (swd) {
-    s << ",\"swd\":{\"resolutions\":[";
-    for (size_t i = 0; i < swd->resolutions.size(); ++i) s << (i ? "," : "") << swd->resolutions[i];
-    s << "],\"per_level_x1e3\":[";
-    for (size_t i = 0; i < swd->per_level.size(); ++i) s << (i ? "," : "") << num(swd->per_level[i]);
-    s << "],\"mean_x1e3\":" << num(swd->mean) << "}";
+    nlohmann::ordered_json levels = nlohmann::ordered_json::array();
+    for (double v : swd->per_level) levels.push_back(number(v));
+    j["swd"] = {{"resolutions", swd->resolutions}, {"per_level_x1e3", levels}, {"mean_x1e3", number(swd->mean)}};
   }
-  if (fid) s << ",\"fid\":" << num(*fid);
+  if (fid) j["fid"] = number(*fid);
   if (kid)
-    s << ",\"kid\":{\"mean\":" << num(kid->mean) << ",\"std\":" << num(kid->std) << ",\"subsets\":" << kid->subsets
-      << ",\"subset_size\":" << kid->subset_size << "}";
-  s << "}";
-  return s.str();
+    j["kid"] = {{"mean", number(kid->mean)}, {"std", number(kid->std)}, {"subsets", kid->subsets},
+                {"subset_size", kid->subset_size}};
+  return j.dump();
 }
 
 void write_json(const MetricsReport& report, const std::string& path) {

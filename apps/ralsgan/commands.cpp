@@ -329,6 +329,8 @@ int cmd_export(int argc, char** argv) {
              "a convolution's im2col scratch per pass, KiB: less memory, more passes; the "
              "images do not change", "16")
       .toggle("json", "print a JSON summary on stdout (files, sizes, kernels, weight type)")
+      .toggle("fold-bn", "fold each batch norm into the convolution before it, for RG_FAST builds of the "
+                         "runtime (faster; no longer bit-exact on any build)")
       .required("checkpoint");
   if (!f.parse(argc, argv)) return 0;
   if (f.has("onnx") == f.has("out")) throw UsageError("export: give one of --out DIR and --onnx FILE");
@@ -350,8 +352,9 @@ int cmd_export(int argc, char** argv) {
   o.batch = int(f.integer("batch", 1, 4096));
   o.weights = w == "bf16" ? RG_WEIGHTS_BF16 : w == "int8" ? RG_WEIGHTS_INT8 : RG_WEIGHTS_F32;
   o.scratch_bytes = size_t(f.integer("scratch-kib", 1, 1 << 20)) * 1024;
+  o.fold_batch_norm = f.on("fold-bn");
   const ExportResult r = export_plan(o);
-  if (o.weights != RG_WEIGHTS_F32) print_weight_type_change(o);
+  if (o.weights != RG_WEIGHTS_F32 || o.fold_batch_norm) print_weight_type_change(o);
   if (f.on("json")) {
     nlohmann::ordered_json j;
     j["plan"] = io::utf8_or_escaped(r.plan_file.string()), j["header"] = io::utf8_or_escaped(r.header_file.string());
@@ -374,6 +377,7 @@ void print_weight_type_change(const ExportOptions& o) {
   constexpr int kCount = 256;
   ExportOptions f32 = o;
   f32.weights = RG_WEIGHTS_F32;
+  f32.fold_batch_norm = false;
   int size = 0;
   const std::vector<uint8_t> a = runtime_images(generator_plan(f32), 0, kCount, &size);
   const std::vector<uint8_t> b = runtime_images(generator_plan(o), 0, kCount, &size);
@@ -383,8 +387,10 @@ void print_weight_type_change(const ExportOptions& o) {
     const int d = std::abs(int(a[i]) - int(b[i]));
     worst = std::max(worst, d), moved += d != 0;
   }
-  std::fprintf(stderr, "%s weights against f32, %d images of seed 0: pixel values move by at most %d levels (%.2f %% of them move)",
-               o.weights == RG_WEIGHTS_INT8 ? "int8" : "bf16", kCount, worst, 100.0 * double(moved) / double(a.size()));
+  const std::string what = std::string(o.weights == RG_WEIGHTS_INT8 ? "int8" : o.weights == RG_WEIGHTS_BF16 ? "bf16" : "f32") +
+                           " weights" + (o.fold_batch_norm ? " with batch norm folded" : "");
+  std::fprintf(stderr, "%s against f32, %d images of seed 0: pixel values move by at most %d levels (%.2f %% of them move)",
+               what.c_str(), kCount, worst, 100.0 * double(moved) / double(a.size()));
 #if RALSGAN_HAVE_METRICS
   if (size >= 16) {
     std::vector<const uint8_t*> pa, pb;

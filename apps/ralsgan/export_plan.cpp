@@ -43,7 +43,7 @@ std::vector<uint8_t> generator_plan(const ExportOptions& opt) {
       make_session(*plan, "export (--batch " + std::to_string(opt.batch) + ")");
   import_network(*session, weights, gfile.string(), gg.g_params, "G.");
   return encode_plan(*plan, *session, {{"z", gg.z, true}, {"images", gg.images, false}},
-                     EncodeOptions{opt.weights, opt.scratch_bytes});
+                     EncodeOptions{opt.weights, opt.scratch_bytes, opt.fold_batch_norm});
 }
 
 std::vector<uint8_t> runtime_images(const std::vector<uint8_t>& file, uint64_t seed, int count, int* size) {

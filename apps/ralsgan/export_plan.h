@@ -23,6 +23,7 @@ struct ExportOptions {
   rg_weight_type weights =
       RG_WEIGHTS_F32;  // bf16 halves the file; images then differ (bench/RESULTS.md)
   size_t scratch_bytes = EncodeOptions{}.scratch_bytes;  // --scratch-kib
+  bool fold_batch_norm = false;                          // --fold-bn
 };
 
 struct ExportResult {

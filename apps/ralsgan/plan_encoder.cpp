@@ -250,12 +250,15 @@ class Locator {
   // the transposed convolution: its output channels, conv2d's c_in):
   // scale = max |w| / 127, q = round(w / scale) (0 .. +-127), with `scales`
   // the f32 scales' place.
-  rg_tensor_ref conv_weights(ValueId w, const ConvGeometry& geo, bool forward, rg_tensor_ref* scales) {
+  // `multiplier`: per output channel, folded batch norm's scale (empty: none).
+  rg_tensor_ref conv_weights(ValueId w, const ConvGeometry& geo, bool forward, rg_tensor_ref* scales,
+                             const std::vector<double>& multiplier = {}) {
     const Graph& g = *plan_.graph;
     const ValueId root = plan_.root[size_t(w)];
     if (g.value(root).variable < 0)
       unsupported("a convolution whose weights are computed (" + g.value_label(w) + "), not constant");
-    const auto key = std::make_pair(root, forward);
+    // Folded weights are a tensor of their own: the key tells them apart.
+    const auto key = std::make_pair(root, forward ? (multiplier.empty() ? 1 : 3) : (multiplier.empty() ? 0 : 2));
     const int64_t rows = geo.col_rows(), gout = geo.group_out();
     const int64_t M = forward ? gout : rows, K = forward ? rows : gout, P = int64_t(RG_PLAN_PANEL);
     const int64_t per_group = (M + P - 1) / P * P * K;
@@ -268,7 +271,8 @@ class Locator {
       std::vector<float> v(size_t(g.desc(root).numel()));
       s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, v.data(), DType::f32);
       auto at = [&](int64_t grp, int64_t m, int64_t k) {
-        return v[size_t(grp * gout * rows + (forward ? m * rows + k : k * rows + m))];
+        const float x = v[size_t(grp * gout * rows + (forward ? m * rows + k : k * rows + m))];
+        return multiplier.empty() ? x : float(double(x) * multiplier[size_t(channel(grp, m))]);
       };
       std::vector<float> a(count, 0.0f);
       std::vector<float> scale(size_t(channels), 0.0f);
@@ -301,6 +305,21 @@ class Locator {
   }
 
   bool is_constant(ValueId v) const { return plan_.graph->value(plan_.root[size_t(v)]).variable >= 0; }
+
+  // A constant's values (a variable's, from the session).
+  std::vector<float> values(ValueId v) const {
+    const Graph& g = *plan_.graph;
+    const ValueId root = plan_.root[size_t(v)];
+    std::vector<float> x(size_t(g.desc(root).numel()));
+    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, x.data(), DType::f32);
+    return x;
+  }
+
+  // Weights of the plan's type (bf16 plans: bf16) appended; their reference.
+  rg_tensor_ref weights_of(const std::vector<float>& w) {
+    const uint64_t off = append(w);
+    return {RG_REGION_WEIGHTS, 0, off, w.size() * (type_ == RG_WEIGHTS_BF16 ? 2 : 4)};
+  }
 
   // A kernel's table (gather maps, bilinear taps) in the weights section, 64-aligned.
   rg_tensor_ref table(const void* data, size_t bytes) {
@@ -360,8 +379,8 @@ class Locator {
   int64_t acc_base_ = -1;
   std::vector<uint8_t> weights_;
   std::map<ValueId, uint64_t> offset_;
-  std::map<std::pair<ValueId, bool>, uint64_t> packed_;  // (weights, forward) -> offset
-  std::map<std::pair<ValueId, bool>, uint64_t> scale_of_;  // int8: their scales' offset
+  std::map<std::pair<ValueId, int>, uint64_t> packed_;  // (weights, direction and folding) -> offset
+  std::map<std::pair<ValueId, int>, uint64_t> scale_of_;  // int8: their scales' offset
   std::map<ValueId, rg_tensor_ref> home_;
   int64_t scratch_base_ = -1;
   rg_tensor_ref col_{}, packed_place_{};
@@ -414,8 +433,55 @@ rg_kernel_record copy_record(const Shape& dims, const std::vector<int64_t>& src,
 }
 
 // The records of one non-elementwise node of a group, as its RefOp lowers it.
-void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptions& opt,
-                  std::vector<rg_kernel_record>& out) {
+// Batch norms folded into the convolution before them (EncodeOptions::
+// fold_batch_norm): the convolution's weights times the channel's scale,
+// the batch norm an add of the shift.
+struct Folds {
+  std::map<NodeId, std::vector<double>> conv_scale;  // convolution -> per output channel
+  std::map<NodeId, std::vector<float>> bn_shift;     // batch norm -> per channel
+};
+
+Folds find_folds(const Plan& plan, const Locator& loc) {
+  const Graph& g = *plan.graph;
+  Folds f;
+  std::vector<int> readers(size_t(g.num_values()), 0);
+  for (NodeId id = 0; id < g.num_nodes(); ++id)
+    for (ValueId v : g.node(id).inputs) ++readers[size_t(plan.root[size_t(v)])];
+  for (ValueId v : g.outputs()) ++readers[size_t(plan.root[size_t(v)])];
+  std::map<NodeId, size_t> group_size;
+  for (const FusionGroup& grp : plan.groups)
+    for (NodeId id : grp.nodes) group_size[id] = grp.nodes.size();
+  for (const FusionGroup& grp : plan.groups) {
+    const NodeId bn_id = grp.nodes[0];
+    const Node& bn = g.node(bn_id);
+    if (bn.op != OpKind::kBatchNormInference) continue;
+    const ValueId x = plan.root[size_t(bn.inputs[0])];
+    const NodeId conv_id = g.value(x).producer;
+    if (conv_id < 0) continue;
+    const Node& conv = g.node(conv_id);
+    if ((conv.op != OpKind::kConv2d && conv.op != OpKind::kConvTranspose2d) || group_size[conv_id] != 1 ||
+        readers[size_t(x)] != 1 || !loc.is_constant(conv.inputs[1]))
+      continue;
+    bool constants = true;
+    for (size_t i = 1; i < 5; ++i) constants = constants && loc.is_constant(bn.inputs[i]);
+    if (!constants) continue;
+    const std::vector<float> gamma = loc.values(bn.inputs[1]), beta = loc.values(bn.inputs[2]),
+                             mean = loc.values(bn.inputs[3]), var = loc.values(bn.inputs[4]);
+    std::vector<double> scale(gamma.size());
+    std::vector<float> shift(gamma.size());
+    for (size_t c = 0; c < gamma.size(); ++c) {
+      scale[c] = double(gamma[c]) / std::sqrt(double(var[c]) + bn.attrs.eps);
+      shift[c] = float(double(beta[c]) - double(mean[c]) * scale[c]);
+    }
+    f.conv_scale[conv_id] = scale;
+    f.bn_shift[bn_id] = shift;
+  }
+  return f;
+}
+
+void node_records(const Graph& g, NodeId id, Locator& loc, const EncodeOptions& opt, const Folds& folds,
+                  std::vector<rg_kernel_record>& out, std::vector<rg_chain_record>& chains) {
+  const Node& n = g.node(id);
   rg_kernel_record r{};
   switch (n.op) {
     case OpKind::kConv2d:
@@ -426,7 +492,9 @@ void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptio
       const bool fwd = n.op == OpKind::kConv2d;
       r.slot[RG_SLOT_X] = loc(n.inputs[0]);
       if (loc.is_constant(n.inputs[1])) {
-        r.slot[RG_SLOT_W] = loc.conv_weights(n.inputs[1], geo, fwd, &r.slot[RG_SLOT_AUX]);
+        const auto fold = folds.conv_scale.find(id);
+        r.slot[RG_SLOT_W] = loc.conv_weights(n.inputs[1], geo, fwd, &r.slot[RG_SLOT_AUX],
+                                             fold == folds.conv_scale.end() ? std::vector<double>{} : fold->second);
       } else {
         // Weights computed by the model (or fed): packed into panels in the
         // arena first, a fill of the padding then strided copies (f32 always).
@@ -458,6 +526,21 @@ void node_records(const Graph& g, const Node& n, Locator& loc, const EncodeOptio
     case OpKind::kBatchNormInference: {
       const Shape& s = g.shape(n.inputs[0]);
       if (s.size() != 4) unsupported("batch norm of a rank-" + std::to_string(s.size()) + " tensor");
+      if (const auto fold = folds.bn_shift.find(id); fold != folds.bn_shift.end()) {
+        // Folded: the convolution already scaled; y = x + shift[c].
+        rg_chain_record c{};
+        c.rank = 4;
+        set_shape(c.dims, s);
+        c.n_loads = 2, c.n_stores = 1, c.n_code = 1, c.n_regs = 3;
+        c.loads[0].reg = 0, c.loads[0].full = 1, c.loads[0].t = loc(n.inputs[0]);
+        c.loads[1].reg = 1, c.loads[1].strides[1] = 1, c.loads[1].t = loc.weights_of(fold->second);
+        c.code[0] = {RG_CHAIN_ADD, 0, 1, RG_CHAIN_NO_REG, 2, {0, 0, 0}};
+        c.stores[0].reg = 2, c.stores[0].t = loc(n.outputs[0]);
+        r.op = RG_OP_CHAIN;
+        r.p[RG_P_CHAIN_INDEX] = uint32_t(chains.size());
+        chains.push_back(c);
+        break;
+      }
       r.op = RG_OP_BATCH_NORM;
       set_shape(r.p, s);
       r.f = n.attrs.eps;
@@ -701,6 +784,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
   Locator loc(plan, session, weights, arena);
   std::vector<rg_kernel_record> kernels;
   std::vector<rg_chain_record> chains;
+  const Folds folds = opt.fold_batch_norm ? find_folds(plan, loc) : Folds{};
   for (size_t k = 0; k < plan.groups.size(); ++k) {
     if (!dynamic_cast<const ref::RefKernel<float>*>(plan.kernels[k].get()) ||
         (k < plan.on_fallback.size() && plan.on_fallback[k]))
@@ -714,7 +798,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
       if (is_elementwise(n.op))
         chain.push_back(id);
       else
-        node_records(g, n, loc, opt, kernels);
+        node_records(g, id, loc, opt, folds, kernels, chains);
     }
     if (!chain.empty()) {
       rg_kernel_record r{};

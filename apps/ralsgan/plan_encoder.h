@@ -41,6 +41,11 @@ struct EncodeOptions {
   // A convolution's im2col scratch per pass (runtime/rg_kernels.c): less
   // memory, or fewer passes over the input. Results do not depend on it.
   size_t scratch_bytes = 16 * 1024;
+  // For RG_FAST builds: each inference batch norm right after a convolution
+  // that nothing else reads is folded into it (weights times the channel's
+  // scale, then one add of the shift). Fewer passes over memory; the plan is
+  // then bit-exact on no build (docs/embedded.md).
+  bool fold_batch_norm = false;
 };
 
 // `plan` must be compiled by the reference backend in f32; `session` holds

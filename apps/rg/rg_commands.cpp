@@ -151,6 +151,8 @@ int cmd_export(int argc, char** argv) {
   f.value("weights", "f32|bf16|int8",
           "how the weights are stored: f32 (bit-exact, default), bf16 (half the size) or int8 "
           "(convolution weights per output channel, a quarter)");
+  f.toggle("fold-bn", "fold each batch norm into the convolution before it, for RG_FAST builds of the runtime "
+                     "(faster; no longer bit-exact on any build)");
   f.value("scratch-kib", "N",
           "a convolution's im2col scratch per pass, KiB (default 16): less memory, more passes; "
           "results do not change");
@@ -171,6 +173,7 @@ int cmd_export(int argc, char** argv) {
     app::EncodeOptions eo;
     eo.weights = wt == "bf16" ? RG_WEIGHTS_BF16 : wt == "int8" ? RG_WEIGHTS_INT8 : RG_WEIGHTS_F32;
     if (f.has("scratch-kib")) eo.scratch_bytes = size_t(f.integer("scratch-kib", 1, 1 << 20)) * 1024;
+    eo.fold_batch_norm = f.on("fold-bn");
     file = app::encode_plan(*c.plan, *c.session, io, eo);
   } catch (const app::PlanExportError& e) {
     throw onnx::UnsupportedError(e.what());

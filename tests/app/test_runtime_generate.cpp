@@ -166,6 +166,32 @@ TEST_F(RuntimeGenerate, Int8WeightsMoveNoPixelByMoreThanFourLevels) {
             << d.max << "\n";
 }
 
+// --fold-bn (for RG_FAST builds): every batch norm of the generator follows a
+// transposed convolution and is folded into it, so the plan has no batch-norm
+// kernel; the images move by at most one level.
+TEST_F(RuntimeGenerate, FoldedBatchNormMovesNoPixelByMoreThanOneLevel) {
+  const RunResult e = ralsgan("export --fold-bn --checkpoint " + kCheckpoint.string() + " --batch 8 --out " +
+                                  (dir_->path / "folded").string(),
+                              dir_->path);
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NE(e.err.find("with batch norm folded against f32"), std::string::npos) << e.err;
+  const std::vector<uint8_t> file = read_bytes(dir_->path / "folded" / "model.rgplan");
+  rg_plan p;
+  ASSERT_EQ(rg_plan_validate(file.data(), file.size(), &p), RG_OK);
+  int batch_norms = 0, kernels = 0;
+  for (uint32_t k = 0; k < p.header.kernel_count; ++k, ++kernels) {
+    rg_kernel_record r;
+    std::memcpy(&r, file.data() + sizeof(rg_plan_header) + 2 * sizeof(rg_io_record) + k * sizeof r, sizeof r);
+    batch_norms += r.op == RG_OP_BATCH_NORM;
+  }
+  EXPECT_EQ(batch_norms, 0);
+  EXPECT_GT(kernels, 0);
+  const Difference d = difference(runtime_pixels(dir_->path / "folded" / "model.rgplan"));
+  EXPECT_LE(d.max, 1);
+  std::cout << "folded batch norm: " << d.bytes << " of " << kImages * kPixels << " pixel values differ, by at most "
+            << d.max << "\n";
+}
+
 TEST_F(RuntimeGenerate, Aarch64PixelsUnderQemuAreByteIdenticalToGenerate) {
   const fs::path program = RG_AARCH64_EXAMPLE;
   if (std::string(RG_QEMU_AARCH64).empty() || !fs::exists(program))
