@@ -89,6 +89,7 @@ fi
   timeout -k 10 "$(cap 60)" cmake -S "$ROOT" -B "$BUILD" -G Ninja -DRALSGAN_CORE_ONLY=ON -DCMAKE_BUILD_TYPE=Release \
     -DRALSGAN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DRALSGAN_WERROR=OFF \
     -DRALSGAN_EIGEN_DIR="$ROOT/.carry/eigen3" -DRALSGAN_GTEST_SOURCE_DIR="$ROOT/.carry/googletest" \
+    -DRALSGAN_NLOHMANN_DIR="$ROOT/.carry/nlohmann" \
     -DRALSGAN_CUDNN_ROOT="$CUDNN_ROOT" -DCMAKE_PREFIX_PATH="$GTEST_PREFIX" $PNG_ARGS ${RALSGAN_GPU_CMAKE_ARGS:-} &&
   timeout -k 10 "$(cap 210)" cmake --build "$BUILD" -j "$JOBS" --target test_cuda_ops test_cuda_step test_cuda_emulated test_cuda_classifier bench_cuda conv_study
 } > "$OUTDIR/build.log" 2>&1

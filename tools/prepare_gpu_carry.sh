@@ -6,6 +6,7 @@
 #   .carry/eigen3      Eigen's headers (Eigen/ only: unsupported/ and docs dropped)
 #   .carry/googletest  GoogleTest's sources (built by CMake there)
 #   .carry/png         libpng and zlib headers and shared libraries (bench_generate_pngs, ralsgan)
+#   .carry/nlohmann    nlohmann-json's headers (the app's JSON files)
 #   .carry/data        a 128 px dataset cache for ralsgan's end to end stage
 # tools/gpu_check.sh configures with -DRALSGAN_EIGEN_DIR=.carry/eigen3
 # -DRALSGAN_GTEST_SOURCE_DIR=.carry/googletest.
@@ -15,7 +16,9 @@ EIGEN=${EIGEN_SRC:-/usr/include/eigen3}
 GTEST=${GTEST_SRC:-/usr/src/googletest}
 [ -d "$EIGEN/Eigen" ] || { echo "prepare_gpu_carry: no Eigen at $EIGEN (install libeigen3-dev)" >&2; exit 1; }
 [ -f "$GTEST/CMakeLists.txt" ] || { echo "prepare_gpu_carry: no GoogleTest sources at $GTEST (install googletest)" >&2; exit 1; }
-rm -rf .carry/eigen3 .carry/googletest .carry/png
+rm -rf .carry/eigen3 .carry/googletest .carry/png .carry/nlohmann
+[ -f /usr/include/nlohmann/json.hpp ] || { echo "prepare_gpu_carry: no /usr/include/nlohmann (install nlohmann-json3-dev)" >&2; exit 1; }
+mkdir -p .carry/nlohmann && cp -r /usr/include/nlohmann .carry/nlohmann/
 mkdir -p .carry/eigen3
 cp -r "$EIGEN/Eigen" .carry/eigen3/
 [ -f "$EIGEN/signature_of_eigen3_matrix_library" ] && cp "$EIGEN/signature_of_eigen3_matrix_library" .carry/eigen3/
