@@ -50,6 +50,13 @@ int64_t conv_scratch(const ConvGeometry& geo, bool forward, size_t scratch_bytes
   return conv_slab(geo, forward, scratch_bytes) * (forward ? geo.col_rows() : geo.col_cols());
 }
 
+// Per group: its kernel scratch as RefKernel lays it out (internal values
+// not kept in a chain output, then the im2col slab), and its accumulators.
+struct GroupNeeds {
+  size_t scratch = 0, acc = 0, col_elements = 0;
+  size_t packed_elements = 0;  // computed convolution weights, packed into panels here
+};
+
 // The runtime's own memory plan: the engine's buffers (same live ranges and
 // in-place merges), but each group's scratch sized for the runtime's kernels
 // (im2col in slabs, not whole), the reductions' double accumulators, and a
@@ -60,14 +67,9 @@ struct RuntimeArena {
   std::vector<int64_t> acc;      // per group: offset of its accumulators, or -1
   std::map<ValueId, int64_t> unused_input;
   uint64_t bytes = 0;
+  std::vector<GroupNeeds> needs;  // per group: what its kernels need (group_needs)
 };
 
-// Per group: its kernel scratch as RefKernel lays it out (internal values
-// not kept in a chain output, then the im2col slab), and its accumulators.
-struct GroupNeeds {
-  size_t scratch = 0, acc = 0, col_elements = 0;
-  size_t packed_elements = 0;  // computed convolution weights, packed into panels here
-};
 
 // A convolution's weights in panels: floats per group, and in all.
 int64_t panel_floats(const ConvGeometry& geo, bool forward) {
@@ -76,8 +78,9 @@ int64_t panel_floats(const ConvGeometry& geo, bool forward) {
   return (M + P - 1) / P * P * K * geo.groups;
 }
 
-bool computed_weights(const Graph& g, const Plan& plan, const Node& conv) {
-  return g.value(plan.root[size_t(conv.inputs[1])]).variable < 0;
+// A constant of the model: a variable, read into the weights section.
+bool is_constant(const Plan& plan, ValueId v) {
+  return plan.graph->value(plan.root[size_t(v)]).variable >= 0;
 }
 
 GroupNeeds group_needs(const Plan& plan, const FusionGroup& grp, const EncodeOptions& opt) {
@@ -91,7 +94,7 @@ GroupNeeds group_needs(const Plan& plan, const FusionGroup& grp, const EncodeOpt
     if (node.op == OpKind::kConv2d || node.op == OpKind::kConvTranspose2d) {
       const bool fwd = node.op == OpKind::kConv2d;
       n.col_elements = std::max(n.col_elements, size_t(conv_scratch(conv_geometry(g, node), fwd, opt.scratch_bytes)));
-      if (computed_weights(g, plan, node))
+      if (!is_constant(plan, node.inputs[1]))
         n.packed_elements = std::max(n.packed_elements, size_t(panel_floats(conv_geometry(g, node), fwd)));
     }
     if ((node.op == OpKind::kMean || node.op == OpKind::kSumTo) && g.desc(node.outputs[0]).numel() > 1)
@@ -107,7 +110,7 @@ RuntimeArena plan_runtime_arena(const Plan& plan, const std::vector<PlanIo>& io,
   const Graph& g = *plan.graph;
   const int steps = int(plan.groups.size());
   RuntimeArena a;
-  std::vector<GroupNeeds> needs;
+  std::vector<GroupNeeds>& needs = a.needs;
   for (const FusionGroup& grp : plan.groups) needs.push_back(group_needs(plan, grp, opt));
   // Batch norm runs in place in the runtime (each element read, then written
   // at its own index): its output takes its input's buffer when that input
@@ -255,21 +258,20 @@ class Locator {
                              const std::vector<double>& multiplier = {}) {
     const Graph& g = *plan_.graph;
     const ValueId root = plan_.root[size_t(w)];
-    if (g.value(root).variable < 0)
+    if (!is_constant(w))
       unsupported("a convolution whose weights are computed (" + g.value_label(w) + "), not constant");
     // Folded weights are a tensor of their own: the key tells them apart.
     const auto key = std::make_pair(root, forward ? (multiplier.empty() ? 1 : 3) : (multiplier.empty() ? 0 : 2));
     const int64_t rows = geo.col_rows(), gout = geo.group_out();
     const int64_t M = forward ? gout : rows, K = forward ? rows : gout, P = int64_t(RG_PLAN_PANEL);
-    const int64_t per_group = (M + P - 1) / P * P * K;
-    const uint64_t count = uint64_t(per_group * geo.groups);
+    const int64_t per_group = panel_floats(geo, forward) / geo.groups;
+    const uint64_t count = uint64_t(panel_floats(geo, forward));
     const int64_t taps = geo.kh * geo.kw;
     // Output channel of A's row m in group grp, and how many there are.
     auto channel = [&](int64_t grp, int64_t m) { return forward ? grp * gout + m : grp * geo.group_in() + m / taps; };
     const int64_t channels = forward ? geo.c_out : geo.c_in;
     if (auto it = packed_.find(key); it == packed_.end()) {
-      std::vector<float> v(size_t(g.desc(root).numel()));
-      s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, v.data(), DType::f32);
+      const std::vector<float> v = values(w);
       auto at = [&](int64_t grp, int64_t m, int64_t k) {
         const float x = v[size_t(grp * gout * rows + (forward ? m * rows + k : k * rows + m))];
         return multiplier.empty() ? x : float(double(x) * multiplier[size_t(channel(grp, m))]);
@@ -304,7 +306,7 @@ class Locator {
     return {RG_REGION_WEIGHTS, 0, packed_[key], count * (type_ == RG_WEIGHTS_BF16 ? 2 : 4)};
   }
 
-  bool is_constant(ValueId v) const { return plan_.graph->value(plan_.root[size_t(v)]).variable >= 0; }
+  bool is_constant(ValueId v) const { return app::is_constant(plan_, v); }
 
   // A constant's values (a variable's, from the session).
   std::vector<float> values(ValueId v) const {
@@ -336,8 +338,6 @@ class Locator {
     return w;
   }
 
-  const std::vector<uint8_t>& weights() const { return weights_; }
-
  private:
   // Appends values to the weights section (aligned), in the plan's type
   // (int8 plans: f32, or int8 for quantised convolution weights).
@@ -366,10 +366,7 @@ class Locator {
 
   uint64_t weight_offset(ValueId root) {
     if (auto it = offset_.find(root); it != offset_.end()) return it->second;
-    const Graph& g = *plan_.graph;
-    std::vector<float> w(size_t(g.desc(root).numel()));
-    s_.read_variable(g.variables()[size_t(g.value(root).variable)].name, w.data(), DType::f32);
-    return offset_[root] = append(w);
+    return offset_[root] = append(values(root));
   }
 
   const Plan& plan_;
@@ -432,7 +429,6 @@ rg_kernel_record copy_record(const Shape& dims, const std::vector<int64_t>& src,
   return r;
 }
 
-// The records of one non-elementwise node of a group, as its RefOp lowers it.
 // Batch norms folded into the convolution before them (EncodeOptions::
 // fold_batch_norm): the convolution's weights times the channel's scale,
 // the batch norm an add of the shift.
@@ -479,6 +475,7 @@ Folds find_folds(const Plan& plan, const Locator& loc) {
   return f;
 }
 
+// The records of one non-elementwise node of a group, as its RefOp lowers it.
 void node_records(const Graph& g, NodeId id, Locator& loc, const EncodeOptions& opt, const Folds& folds,
                   std::vector<rg_kernel_record>& out, std::vector<rg_chain_record>& chains) {
   const Node& n = g.node(id);
@@ -791,8 +788,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
       throw std::logic_error("export: the plan was not compiled by the reference backend in f32");
     const FusionGroup& grp = plan.groups[k];
     std::vector<NodeId> chain;
-    const GroupNeeds gn = group_needs(plan, grp, opt);
-    loc.enter_group(k, gn.col_elements, gn.packed_elements);
+    loc.enter_group(k, arena.needs[k].col_elements, arena.needs[k].packed_elements);
     for (NodeId id : grp.nodes) {
       const Node& n = g.node(id);
       if (is_elementwise(n.op))
@@ -885,7 +881,7 @@ std::string plan_c_header(const std::vector<uint8_t>& file, const std::string& s
   def("RG_MODEL_WEIGHTS_OFFSET", h.weights_offset, "bytes");
   def("RG_MODEL_ALIGNMENT", h.alignment, "of the weights section; give every region this alignment");
   def("RG_MODEL_KERNELS", h.kernel_count, "kernel records");
-  def("RG_MODEL_WEIGHT_TYPE", h.dtype, "0: f32, 1: bf16 (enum rg_weight_type)");
+  def("RG_MODEL_WEIGHT_TYPE", h.dtype, "0: f32, 1: bf16, 2: int8 convolution weights (enum rg_weight_type)");
   for (uint32_t i = 0; i < h.io_count; ++i) {
     rg_io_record io;
     rg_plan_io(&plan, i, &io);

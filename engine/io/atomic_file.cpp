@@ -59,14 +59,19 @@ void AtomicFile::fail(int error) {
   throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(error));
 }
 
-void AtomicFile::flush() {
+// Writes all of [p, p + n) to the temporary, as write(2) allows.
+void AtomicFile::write_through(const uint8_t* p, size_t n) {
   size_t done = 0;
-  while (done < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail(n < 0 ? errno : EIO);
-    done += size_t(n);
+  while (done < n) {
+    const ssize_t w = ::write(fd_, p + done, n - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) fail(w < 0 ? errno : EIO);
+    done += size_t(w);
   }
+}
+
+void AtomicFile::flush() {
+  write_through(buffer_.data(), buffer_.size());
   buffer_.clear();
 }
 
@@ -75,11 +80,7 @@ void AtomicFile::write(const void* data, size_t bytes) {
   const auto* p = static_cast<const uint8_t*>(data);
   written_ += bytes;
   if (buffer_.size() + bytes > buffer_.capacity()) flush();
-  if (bytes >= buffer_.capacity()) {  // large writes go straight through
-    buffer_.assign(p, p + bytes);
-    flush();
-    return;
-  }
+  if (bytes >= buffer_.capacity()) return write_through(p, bytes);  // large writes: no copy
   buffer_.insert(buffer_.end(), p, p + bytes);
 }
 

@@ -54,6 +54,7 @@ class AtomicFile {
 
  private:
   [[noreturn]] void fail(int error);
+  void write_through(const uint8_t* p, size_t n);
   void flush();
   std::filesystem::path path_, temp_;
   int fd_ = -1;

@@ -47,8 +47,10 @@ std::string utf8_or_escaped(std::string_view s) {
 void append_json_string(std::string& out, std::string_view s) {
   static const char* hex = "0123456789abcdef";
   out += '"';
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
+  // Valid UTF-8 first: a byte that is not (a file name in another encoding)
+  // becomes the four characters \xHH, its backslash escaped below, so the
+  // JSON stays valid and the byte can still be told.
+  for (const char ch : utf8_or_escaped(s)) {
     const auto c = static_cast<unsigned char>(ch);
     switch (ch) {
       case '"': out += "\\\""; break;
@@ -63,18 +65,8 @@ void append_json_string(std::string& out, std::string_view s) {
           out += "\\u00";
           out += hex[c >> 4];
           out += hex[c & 15];
-        } else if (c < 0x80) {
-          out += ch;
-        } else if (const size_t n = utf8_length(s, i)) {
-          out.append(s.substr(i, n));
-          i += n - 1;
         } else {
-          // A byte that is not UTF-8 (a file name in another encoding): the
-          // four characters \xHH (the backslash escaped), so the JSON stays
-          // valid and the byte can still be told.
-          out += "\\\\x";
-          out += hex[c >> 4];
-          out += hex[c & 15];
+          out += ch;
         }
     }
   }
