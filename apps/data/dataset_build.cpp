@@ -203,43 +203,25 @@ Dataset build_dataset(const fs::path& folder, int size, Fit fit, BuildReport* re
   return build_from_entries(folder, scan_folder(folder), size, fit, report, options);
 }
 
-namespace {
-
-void json_string(std::ostream& o, const std::string& s) {
-  o << io::json_string(s);
-}
-
-}  // namespace
-
 std::string report_json(const BuildReport& r, const std::string& cache_file) {
-  std::ostringstream o;
-  o << "{\n  \"folder\": ";
-  json_string(o, r.folder);
-  o << ",\n  \"cache\": ";
-  json_string(o, cache_file);
-  o << ",\n  \"files_seen\": " << r.files_seen << ",\n  \"decoded\": " << r.decoded
-    << ",\n  \"skipped_count\": " << r.skipped.size() << ",\n  \"skipped\": [";
-  for (std::size_t i = 0; i < r.skipped.size(); ++i) {
-    o << (i ? ",\n" : "\n") << "    {\"path\": ";
-    json_string(o, r.skipped[i].path);
-    o << ", \"reason\": ";
-    json_string(o, r.skipped[i].reason);
-    o << "}";
+  io::Json j = io::Json::object();
+  j["folder"] = io::json_text(r.folder);
+  j["cache"] = io::json_text(cache_file);
+  j["files_seen"] = r.files_seen;
+  j["decoded"] = r.decoded;
+  j["skipped_count"] = r.skipped.size();
+  io::Json skipped = io::Json::array(), notes = io::Json::array();
+  for (const SkippedFile& f : r.skipped)
+    skipped.push_back(io::Json{{"path", io::json_text(f.path)}, {"reason", io::json_text(f.reason)}});
+  for (const NotedFile& f : r.notes)
+    notes.push_back(io::Json{{"path", io::json_text(f.path)}, {"note", io::json_text(f.note)}});
+  j["skipped"] = std::move(skipped);
+  j["notes"] = std::move(notes);
+  if (!r.cleaning_json.empty()) {
+    j["cleaning"] = io::Json::parse(r.cleaning_json);
+    j["images"] = image_records_json(r.images, r.class_names);
   }
-  o << (r.skipped.empty() ? "]" : "\n  ]") << ",\n  \"notes\": [";
-  for (std::size_t i = 0; i < r.notes.size(); ++i) {
-    o << (i ? ",\n" : "\n") << "    {\"path\": ";
-    json_string(o, r.notes[i].path);
-    o << ", \"note\": ";
-    json_string(o, r.notes[i].note);
-    o << "}";
-  }
-  o << (r.notes.empty() ? "]" : "\n  ]");
-  if (!r.cleaning_json.empty())
-    o << ",\n  \"cleaning\": " << r.cleaning_json
-      << ",\n  \"images\": " << image_records_json(r.images, r.class_names);
-  o << "\n}\n";
-  return o.str();
+  return io::dump_report(j);
 }
 
 void write_report_json(const BuildReport& report, const fs::path& json_path,

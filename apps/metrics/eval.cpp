@@ -3,7 +3,6 @@
 
 #include "engine/io/atomic_file.h"
 #include "engine/io/json.h"
-#include "nlohmann/json.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -70,7 +69,11 @@ int common_size(const std::vector<Image>& imgs, const std::string& what, std::ve
   return s;
 }
 
-std::string num(double v) { return io::json_number(v, 10); }  // null for NaN and infinity
+std::string num(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.10g", v);
+  return b;
+}
 
 std::string cache_tag(const EvalOptions& o) {
   return "inception=" + fs::path(o.inception).filename().string() + ";width=" + num(o.inception_width);
@@ -194,14 +197,13 @@ std::string MetricsReport::table() const {
 }
 
 std::string MetricsReport::json() const {
-  // nlohmann-json (Debian's nlohmann-json3-dev), keys in this order; a
-  // non-finite value is null.
-  auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
-  nlohmann::ordered_json j;
+  // Keys in this order; a non-finite value is null (io::json_number).
+  const auto number = [](double v) { return io::json_number(v); };
+  io::Json j;
   j["real_count"] = real_count, j["fake_count"] = fake_count, j["real_size"] = real_size, j["fake_size"] = fake_size;
   j["real_stats_from_cache"] = real_stats_from_cache;
   if (swd) {
-    nlohmann::ordered_json levels = nlohmann::ordered_json::array();
+    io::Json levels = io::Json::array();
     for (double v : swd->per_level) levels.push_back(number(v));
     j["swd"] = {{"resolutions", swd->resolutions}, {"per_level_x1e3", levels}, {"mean_x1e3", number(swd->mean)}};
   }
@@ -209,7 +211,7 @@ std::string MetricsReport::json() const {
   if (kid)
     j["kid"] = {{"mean", number(kid->mean)}, {"std", number(kid->std)}, {"subsets", kid->subsets},
                 {"subset_size", kid->subset_size}};
-  return j.dump();
+  return io::dump_compact(j);
 }
 
 void write_json(const MetricsReport& report, const std::string& path) {

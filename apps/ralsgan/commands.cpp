@@ -15,7 +15,6 @@
 #include "apps/ralsgan/command_helpers.h"
 #include "apps/ralsgan/export_plan.h"
 #include "engine/io/json.h"
-#include "nlohmann/json.hpp"
 #if RALSGAN_HAVE_METRICS
 #include "apps/metrics/swd.h"
 #endif
@@ -291,13 +290,13 @@ int cmd_generate(int argc, char** argv) {
                (unsigned long long)r.images, o.out.string().c_str(), r.seconds,
                r.seconds > 0 ? double(r.images) / r.seconds : 0.0);
   if (f.on("json")) {
-    nlohmann::ordered_json j;
-    j["images"] = r.images, j["out"] = io::utf8_or_escaped(o.out.string());
-    j["zip"] = o.zip.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(io::utf8_or_escaped(o.zip.string()));
+    io::Json j;
+    j["images"] = r.images, j["out"] = io::json_text(o.out.string());
+    j["zip"] = o.zip.empty() ? io::Json(nullptr) : io::Json(io::json_text(o.zip.string()));
     j["seed"] = o.seed, j["start_index"] = o.start_index, j["seconds"] = r.seconds;
     j["images_per_s"] = r.seconds > 0 ? double(r.images) / r.seconds : 0.0;
     j["backend"] = o.backend.name;
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", io::dump_compact(j).c_str());
   }
   return 0;
 }
@@ -356,11 +355,11 @@ int cmd_export(int argc, char** argv) {
   const ExportResult r = export_plan(o);
   if (o.weights != RG_WEIGHTS_F32 || o.fold_batch_norm) print_weight_type_change(o);
   if (f.on("json")) {
-    nlohmann::ordered_json j;
-    j["plan"] = io::utf8_or_escaped(r.plan_file.string()), j["header"] = io::utf8_or_escaped(r.header_file.string());
+    io::Json j;
+    j["plan"] = io::json_text(r.plan_file.string()), j["header"] = io::json_text(r.header_file.string());
     j["file_bytes"] = r.file_bytes, j["arena_bytes"] = r.arena_bytes, j["weights_bytes"] = r.weights_bytes;
     j["kernels"] = r.kernels, j["weights"] = w, j["batch"] = o.batch;
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", io::dump_compact(j).c_str());
   }
   std::fprintf(
       stderr, "wrote %s (%llu bytes: %d kernels, %llu bytes of weights; arena %llu bytes) and %s\n",
@@ -461,13 +460,13 @@ int cmd_inspect(int argc, char** argv) {
     if (!json) print_profile(std::cout, *plan, ms, runs, size_t(f.integer("profile-top", 0, 1 << 30)));
   }
   if (json) {
-    nlohmann::ordered_json j;
+    io::Json j;
     j["graph"] = which, j["backend"] = be.name, j["batch"] = batch;
     j["arena_bytes"] = plan->arena_bytes, j["sum_bytes"] = plan->sum_bytes, j["buffers"] = plan->buffers.size();
-    nlohmann::ordered_json groups = nlohmann::ordered_json::array();
+    io::Json groups = io::Json::array();
     for (size_t k = 0; k < plan->groups.size(); ++k) {
-      nlohmann::ordered_json grp;
-      nlohmann::ordered_json ops = nlohmann::ordered_json::array();
+      io::Json grp;
+      io::Json ops = io::Json::array();
       for (NodeId id : plan->groups[k].nodes) ops.push_back(op_name(plan->graph->node(id).op));
       grp["ops"] = ops;
       grp["kernel"] = plan->kernels[k]->describe();

@@ -117,6 +117,7 @@ int cmd_demo(int argc, char** argv) {
   const data::Dataset ds = data::fashion_mnist_dataset(32, size_t(f.integer("images", 0, 60000)));
   std::fprintf(stderr, "demo: Fashion-MNIST, %zu images letterboxed to 32x32 RGB\n", ds.size());
   TrainOptions o;
+  o.command = "demo";
   o.out = out;
   o.size = 32;
   o.width = f.real("width", 1.0 / 64, 4);

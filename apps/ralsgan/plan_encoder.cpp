@@ -51,10 +51,14 @@ int64_t conv_scratch(const ConvGeometry& geo, bool forward, size_t scratch_bytes
 }
 
 // Per group: its kernel scratch as RefKernel lays it out (internal values
-// not kept in a chain output, then the im2col slab), and its accumulators.
+// not kept in a chain output, then the im2col slab, then computed weights in
+// panels), with each piece's offset in it, and its accumulators. Laid out
+// once, here: the arena sizes the scratch from it, the Locator places by it.
 struct GroupNeeds {
   size_t scratch = 0, acc = 0, col_elements = 0;
   size_t packed_elements = 0;  // computed convolution weights, packed into panels here
+  std::map<ValueId, size_t> internal_offset;  // internal values kept in scratch
+  size_t col_offset = 0, packed_offset = 0;
 };
 
 // The runtime's own memory plan: the engine's buffers (same live ranges and
@@ -88,7 +92,7 @@ GroupNeeds group_needs(const Plan& plan, const FusionGroup& grp, const EncodeOpt
   GroupNeeds n;
   ScratchLayout layout;
   for (const InternalHome& h : internal_homes(g, grp))
-    if (h.chain_output == kNoValue) layout.take(g.desc(h.value).bytes());
+    if (h.chain_output == kNoValue) n.internal_offset[h.value] = layout.take(g.desc(h.value).bytes());
   for (NodeId id : grp.nodes) {
     const Node& node = g.node(id);
     if (node.op == OpKind::kConv2d || node.op == OpKind::kConvTranspose2d) {
@@ -100,8 +104,8 @@ GroupNeeds group_needs(const Plan& plan, const FusionGroup& grp, const EncodeOpt
     if ((node.op == OpKind::kMean || node.op == OpKind::kSumTo) && g.desc(node.outputs[0]).numel() > 1)
       n.acc = std::max(n.acc, size_t(g.desc(node.outputs[0]).numel()) * sizeof(double));
   }
-  if (n.col_elements) layout.take(n.col_elements * sizeof(float));
-  if (n.packed_elements) layout.take(n.packed_elements * sizeof(float));
+  if (n.col_elements) n.col_offset = layout.take(n.col_elements * sizeof(float));
+  if (n.packed_elements) n.packed_offset = layout.take(n.packed_elements * sizeof(float));
   n.scratch = layout.bytes();
   return n;
 }
@@ -180,32 +184,22 @@ class Locator {
   Locator(const Plan& plan, const Session& s, rg_weight_type type, const RuntimeArena& arena)
       : plan_(plan), s_(s), type_(type), arena_(arena) {}
 
-  // Group k's internal homes and columns, as RefKernel's constructor lays them out.
-  void enter_group(size_t k, size_t col_elements, size_t packed_elements) {
+  // Group k's internal homes and columns, as RefKernel's constructor lays
+  // them out (group_needs).
+  void enter_group(size_t k) {
     const Graph& g = *plan_.graph;
-    const FusionGroup& grp = plan_.groups[k];
+    const GroupNeeds& n = arena_.needs[k];
     home_.clear();
     scratch_base_ = arena_.scratch[k];
     acc_base_ = arena_.acc[k];
-    ScratchLayout layout;
-    for (const InternalHome& h : internal_homes(g, grp)) {
-      if (h.chain_output != kNoValue) {
-        home_[h.value] = (*this)(h.chain_output);
-      } else {
-        const size_t off = layout.take(g.desc(h.value).bytes());
-        home_[h.value] = {RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), g.desc(h.value).bytes()};
-      }
-    }
-    col_ = {};
-    if (col_elements) {
-      const size_t off = layout.take(col_elements * sizeof(float));
-      col_ = {RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), col_elements * sizeof(float)};
-    }
-    packed_place_ = {};
-    if (packed_elements) {
-      const size_t off = layout.take(packed_elements * sizeof(float));
-      packed_place_ = {RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), packed_elements * sizeof(float)};
-    }
+    const auto in_scratch = [&](size_t off, size_t bytes) {
+      return rg_tensor_ref{RG_REGION_ARENA, 0, uint64_t(scratch() + int64_t(off)), bytes};
+    };
+    for (const InternalHome& h : internal_homes(g, plan_.groups[k]))
+      home_[h.value] = h.chain_output != kNoValue ? (*this)(h.chain_output)
+                                                  : in_scratch(n.internal_offset.at(h.value), g.desc(h.value).bytes());
+    col_ = n.col_elements ? in_scratch(n.col_offset, n.col_elements * sizeof(float)) : rg_tensor_ref{};
+    packed_place_ = n.packed_elements ? in_scratch(n.packed_offset, n.packed_elements * sizeof(float)) : rg_tensor_ref{};
   }
 
   // The group's place for computed convolution weights in panels.
@@ -788,7 +782,7 @@ std::vector<uint8_t> encode_plan(const Plan& plan, const Session& session, const
       throw std::logic_error("export: the plan was not compiled by the reference backend in f32");
     const FusionGroup& grp = plan.groups[k];
     std::vector<NodeId> chain;
-    loc.enter_group(k, arena.needs[k].col_elements, arena.needs[k].packed_elements);
+    loc.enter_group(k);
     for (NodeId id : grp.nodes) {
       const Node& n = g.node(id);
       if (is_elementwise(n.op))

@@ -17,7 +17,6 @@
 #include "apps/data/read_file.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/json.h"
-#include "nlohmann/json.hpp"
 
 namespace rg::app {
 
@@ -57,14 +56,8 @@ int open_for_append(const fs::path& path, int extra_flags) {
 
 namespace {
 
-// A number, or null for NaN and infinity (nlohmann writes those as null too;
-// said here so that the reader's rule is next to the writer's).
-nlohmann::ordered_json number(double v) {
-  return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
-}
-
 // A number or null (NaN) of a line's object; false for anything else.
-bool read_number(const nlohmann::ordered_json& o, const char* key, double& v) {
+bool read_number(const io::Json& o, const char* key, double& v) {
   const auto it = o.find(key);
   if (it == o.end()) return false;
   if (it->is_null()) {
@@ -79,28 +72,29 @@ bool read_number(const nlohmann::ordered_json& o, const char* key, double& v) {
 }  // namespace
 
 std::string log_line(const LogRecord& r) {
-  nlohmann::ordered_json o;
+  using io::json_number;
+  io::Json o;
   o["step"] = r.step;
-  o["epoch"] = number(r.epoch), o["loss_d"] = number(r.loss_d), o["loss_g"] = number(r.loss_g);
-  o["c_real"] = number(r.c_real), o["c_fake"] = number(r.c_fake), o["images_per_s"] = number(r.images_per_s);
+  o["epoch"] = json_number(r.epoch), o["loss_d"] = json_number(r.loss_d), o["loss_g"] = json_number(r.loss_g);
+  o["c_real"] = json_number(r.c_real), o["c_fake"] = json_number(r.c_fake);
+  o["images_per_s"] = json_number(r.images_per_s);
   if (!r.metrics.empty()) {
-    nlohmann::ordered_json m = nlohmann::ordered_json::object();
-    for (const auto& [name, v] : r.metrics) m[name] = number(v);
+    io::Json m = io::Json::object();
+    for (const auto& [name, v] : r.metrics) m[io::utf8_or_escaped(name)] = json_number(v);
     o["metrics"] = m;
   }
-  if (!r.note.empty()) o["note"] = r.note;
-  // Bytes that are not UTF-8 (none of ours) become U+FFFD rather than an invalid line.
-  return o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  if (!r.note.empty()) o["note"] = io::json_text(r.note);
+  return io::dump_compact(o) + "\n";
 }
 
 bool parse_log_line(const std::string& line, LogRecord& r) {
   // Ordered: "metrics" keeps the order it was asked for in.
-  nlohmann::ordered_json o = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
+  io::Json o = io::Json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (o.is_discarded()) {
     // Logs of earlier versions wrote a non-finite value as nan or inf (not
     // JSON): read those as null, so that resume rewrites them as JSON.
     static const std::regex bare(R"(:(-?nan|-?inf)(?=[,}]))");
-    o = nlohmann::ordered_json::parse(std::regex_replace(line, bare, ":null"), nullptr, false);
+    o = io::Json::parse(std::regex_replace(line, bare, ":null"), nullptr, false);
   }
   if (o.is_discarded() || !o.is_object()) return false;
   LogRecord x;

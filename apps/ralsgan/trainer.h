@@ -55,6 +55,7 @@ struct TrainOptions {
   std::shared_ptr<const CheckpointUnit> resume_unit;
   std::filesystem::path resume_dir;
   bool quiet = false;
+  std::string command = "train";  // the command that trains (train or demo), for RUN/options.json
   // Image quality during training: every metrics_every steps (0: never) and
   // at the end, metrics_count images from the generator the samples come
   // from (G_ema when there is one), latents i < count of the generation
@@ -83,9 +84,5 @@ std::pair<std::filesystem::path, std::shared_ptr<const CheckpointUnit>> resume_c
 
 TrainResult train(const TrainOptions& opt, const data::Dataset& ds, RunFolder& run);
 
-// RUN/options.json: every option of this invocation, the version, the
-// backend and the processor (docs/run_folder.md).
-void write_options_json(const TrainOptions& o, const SelectedBackend& be, const std::string& arithmetic,
-                        const std::filesystem::path& path);
 
 }  // namespace rg::app

@@ -242,9 +242,12 @@ int cmd_bench(int argc, char** argv) {
   const double peak = sgemm_gflops(threads);
   std::printf("model %s, batch %lld, %d threads; sgemm on this machine: %.1f GFLOP/s\n",
               path.c_str(), (long long)f.integer("batch", 1, 1 << 20), threads, peak);
-  std::string json = "{\"model\": " + io::json_string(path) + ", \"batch\": " + f.str("batch") +
-                     ", \"threads\": " + std::to_string(threads) +
-                     ", \"sgemm_gflops\": " + io::json_number(peak, 6) + ", \"results\": [";
+  io::Json json = io::Json::object();
+  json["model"] = io::json_text(path);
+  json["batch"] = f.integer("batch", 1, 1 << 20);
+  json["threads"] = threads;
+  json["sgemm_gflops"] = io::json_number(peak, 6);
+  io::Json results = io::Json::array();
   for (size_t bi = 0; bi < names.size(); ++bi) {
     app::BackendRequest req{names[bi], threads, "f32", "f32"};
     app::SelectedBackend be = app::make_backend(req);
@@ -276,15 +279,17 @@ int cmd_bench(int argc, char** argv) {
     }
     std::printf("\n%s: median %.3f ms, min %.3f ms over %d runs; max |diff| vs ref %s\n",
                 be.name.c_str(), median, best, runs,
-                compare ? io::json_number(diff, 3).c_str() : "(ref not among the backends)");
+                compare ? io::dump_compact(io::json_number(diff, 3)).c_str() : "(ref not among the backends)");
     std::vector<size_t> order(group_ms.size());
     for (size_t k = 0; k < order.size(); ++k) order[k] = k;
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return group_ms[a] > group_ms[b]; });
-    json += std::string(bi ? ", " : "") + "{\"backend\": " + io::json_string(be.name) +
-            ", \"median_ms\": " + io::json_number(median, 6) +
-            ", \"min_ms\": " + io::json_number(best, 6) + ", \"runs\": " + std::to_string(runs) +
-            ", \"max_abs_diff_vs_ref\": " + io::json_number(diff, 6) + ", \"groups\": [";
+    io::Json result = io::Json::object(), groups = io::Json::array();
+    result["backend"] = io::json_text(be.name);
+    result["median_ms"] = io::json_number(median, 6);
+    result["min_ms"] = io::json_number(best, 6);
+    result["runs"] = runs;
+    result["max_abs_diff_vs_ref"] = io::json_number(diff, 6);
     for (size_t i = 0; i < order.size(); ++i) {
       const size_t k = order[i];
       const double flops = group_flops(*c.plan, k);
@@ -297,16 +302,17 @@ int cmd_bench(int argc, char** argv) {
                       peak > 0 ? 100 * gflops / peak : 0.0);
         std::printf("  %s\n", kernel.c_str());
       }
-      json += std::string(i ? ", " : "") + "{\"group\": " + std::to_string(k) +
-              ", \"kernel\": " + io::json_string(kernel) +
-              ", \"ms\": " + io::json_number(group_ms[k], 6) +
-              ", \"gflops\": " + io::json_number(gflops, 6) +
-              ", \"sgemm_share\": " + io::json_number(peak > 0 ? gflops / peak : 0, 4) + "}";
+      groups.push_back(io::Json{{"group", k},
+                                {"kernel", io::json_text(kernel)},
+                                {"ms", io::json_number(group_ms[k], 6)},
+                                {"gflops", io::json_number(gflops, 6)},
+                                {"sgemm_share", io::json_number(peak > 0 ? gflops / peak : 0, 4)}});
     }
-    json += "]}";
+    result["groups"] = std::move(groups);
+    results.push_back(std::move(result));
   }
-  json += "]}\n";
-  if (f.has("json")) io::write_file_atomic(f.str("json"), json);
+  json["results"] = std::move(results);
+  if (f.has("json")) io::write_file_atomic(f.str("json"), io::dump_report(json));
   return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "apps/ralsgan/checkpoint.h"
 #include "apps/ralsgan/generate.h"
 #include "apps/ralsgan/init.h"
+#include "engine/io/json.h"
 #include "rg/safetensors.h"
 #include "engine/plan.h"
 
@@ -124,15 +125,14 @@ int main(int argc, char** argv) {
     const rg::app::GenerateResult r = rg::app::generate(opt);
     uintmax_t bytes = 0;
     for (const auto& e : fs::directory_iterator(opt.out)) bytes += e.file_size();
-    std::printf(
-        "{\"bench\": \"generate_pngs\", \"impl\": \"ours\", \"backend\": \"%s\", \"cuda_math\": "
-        "\"%s\", \"size\": %d, "
-        "\"width\": %g, \"count\": %d, \"batch\": %d, \"seconds\": %.3f, \"images_per_s\": %.1f, "
-        "\"png_mib\": %.1f, "
-        "\"note\": \"rg::app::generate: network, quantisation, PNG encoding and file writes; "
-        "compile included\"}\n",
-        backend.c_str(), math.c_str(), size, width, count, batch, r.seconds,
-        double(count) / r.seconds, double(bytes) / (1 << 20));
+    rg::io::Json j;
+    j["bench"] = "generate_pngs", j["impl"] = "ours", j["backend"] = rg::io::json_text(backend);
+    j["cuda_math"] = rg::io::json_text(math), j["size"] = size, j["width"] = width, j["count"] = count;
+    j["batch"] = batch, j["seconds"] = rg::io::json_number(r.seconds, 5);
+    j["images_per_s"] = rg::io::json_number(double(count) / r.seconds, 5);
+    j["png_mib"] = rg::io::json_number(double(bytes) / (1 << 20), 4);
+    j["note"] = "rg::app::generate: network, quantisation, PNG encoding and file writes; compile included";
+    std::printf("%s\n", rg::io::dump_compact(j).c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_generate_pngs: %s\n", e.what());
     return 1;

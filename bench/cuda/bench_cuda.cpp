@@ -28,10 +28,22 @@
 #include "engine/rng/philox.h"
 #include "apps/rng_streams.h"
 #include "engine/conv_geometry.h"
+#include "engine/io/json.h"
 #include "engine/plan.h"
 #include "rg/session.h"
 
 namespace {
+
+// One JSON line on stdout (tools/gpu_check.sh collects them).
+void print_json(const rg::io::Json& j) {
+  std::printf("%s\n", rg::io::dump_compact(j).c_str());
+  std::fflush(stdout);
+}
+
+// Milliseconds and seconds to 4 significant digits (timings vary more than that).
+rg::io::Json ms3(double v) {
+  return rg::io::json_number(v, 4);
+}
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -87,20 +99,18 @@ void profile_step(rg::Plan& plan, rg::Session& sess, int reps, const char* prec)
                                                      : other) += t[k];
   }
   std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return t[a] > t[b]; });
-  std::printf("{\"bench\": \"train_step_profile\", \"precision\": \"%s\", \"note\": \"device ms per step, events inside one replay\", "
-              "\"total_ms\": %.3f, \"conv_forward_groups\": %.3f, \"conv_backward_data_groups\": %.3f, \"conv_backward_filter_groups\": %.3f, "
-              "\"other_groups\": %.3f, \"groups\": [",
-              prec, total, fwd, bwd_data, bwd_filter, other);
-  for (size_t i = 0; i < idx.size(); ++i) {
-    const size_t k = idx[i];
-    std::string what = rg::group_str(g, plan.groups[k]) + " | " + plan.kernels[k]->describe();
-    for (char& c : what)
-      if (c == '"' || c == '\\' || c == '\n') c = '\'';
-    std::printf("%s{\"ms\": %.4f, \"gflop\": %.3f, \"tflops\": %.2f, \"group\": \"%s\"}", i ? ", " : "", t[k], flops[k] * 1e-9,
-                t[k] > 0 ? flops[k] / (t[k] * 1e9) : 0.0, what.c_str());
-  }
-  std::printf("]}\n");
-  std::fflush(stdout);
+  rg::io::Json j;
+  j["bench"] = "train_step_profile", j["precision"] = prec, j["note"] = "device ms per step, events inside one replay";
+  j["total_ms"] = ms3(total), j["conv_forward_groups"] = ms3(fwd), j["conv_backward_data_groups"] = ms3(bwd_data);
+  j["conv_backward_filter_groups"] = ms3(bwd_filter), j["other_groups"] = ms3(other);
+  rg::io::Json groups = rg::io::Json::array();
+  for (const size_t k : idx)
+    groups.push_back({{"ms", rg::io::json_number(t[k], 5)},
+                      {"gflop", rg::io::json_number(flops[k] * 1e-9, 6)},
+                      {"tflops", rg::io::json_number(t[k] > 0 ? flops[k] / (t[k] * 1e9) : 0.0, 4)},
+                      {"group", rg::io::json_text(rg::group_str(g, plan.groups[k]) + " | " + plan.kernels[k]->describe())}});
+  j["groups"] = std::move(groups);
+  print_json(j);
 }
 
 void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool deterministic = true, bool profile = false,
@@ -139,13 +149,14 @@ void bench_step(rg::CudaPrecision prec, int batch, int size, int iters, bool det
   const double ms = since(t0) * 1e3 / iters;
   const double loss_d = sess.value(s.loss_d)[0], loss_g = sess.value(s.loss_g)[0];
   const double gflop = 424.0 * batch / 64.0 * (size == 128 ? 1.0 : double(size * size) / (128.0 * 128.0));
-  std::printf(
-      "{\"bench\": \"%s\", \"precision\": \"%s\", \"deterministic\": %s, \"batch\": %d, \"size\": %d, \"iters\": %d, \"ms_per_step\": %.4f, "
-      "\"steps_per_s\": %.3f, \"tflops\": %.2f, \"compile_s\": %.3f, \"first_run_s\": %.3f, \"kernels\": %zu, "
-      "\"arena_mib\": %.1f, \"loss_d\": %.6g, \"loss_g\": %.6g}\n",
-      autotune ? "train_step_autotune" : "train_step", prec_name(prec), deterministic ? "true" : "false", batch, size, iters, ms, 1e3 / ms, gflop / ms, compile_s, first_s, plan->groups.size(),
-      double(plan->arena_bytes) / 1048576.0, loss_d, loss_g);
-  std::fflush(stdout);
+  rg::io::Json j;
+  j["bench"] = autotune ? "train_step_autotune" : "train_step", j["precision"] = prec_name(prec);
+  j["deterministic"] = deterministic, j["batch"] = batch, j["size"] = size, j["iters"] = iters;
+  j["ms_per_step"] = rg::io::json_number(ms, 5), j["steps_per_s"] = rg::io::json_number(1e3 / ms, 5);
+  j["tflops"] = rg::io::json_number(gflop / ms, 4), j["compile_s"] = ms3(compile_s), j["first_run_s"] = ms3(first_s);
+  j["kernels"] = plan->groups.size(), j["arena_mib"] = rg::io::json_number(double(plan->arena_bytes) / 1048576.0, 5);
+  j["loss_d"] = rg::io::json_number(loss_d, 6), j["loss_g"] = rg::io::json_number(loss_g, 6);
+  print_json(j);
   if (profile) profile_step(*plan, sess, 3, prec_name(prec));
 }
 
@@ -216,14 +227,14 @@ void bench_generate(rg::CudaPrecision prec, int size, int count, int batch) {
   for (int b = 0; b < batches; ++b) sess0.run();
   be->synchronize();
   const double device = double(batches) * batch / since(t0);
-  std::printf(
-      "{\"bench\": \"generate\", \"precision\": \"%s\", \"size\": %d, \"count\": %d, \"batch\": %d, "
-      "\"images_per_s_with_copy\": %.1f, \"images_per_s_device\": %.1f, \"tflops_device\": %.2f, \"compile_s\": %.3f, "
-      "\"checksum\": %.6g, \"note\": \"PNG encoding excluded; with_copy: pinned buffers, 2 batches in flight, "
-      "downloads on a second stream\"}\n",
-      prec_name(prec), size, batches * batch, batch, with_copy, device, device * 1.375e-3 * (size * size) / (128.0 * 128.0),
-      compile_s, checksum);
-  std::fflush(stdout);
+  rg::io::Json j;
+  j["bench"] = "generate", j["precision"] = prec_name(prec), j["size"] = size, j["count"] = batches * batch;
+  j["batch"] = batch, j["images_per_s_with_copy"] = rg::io::json_number(with_copy, 6);
+  j["images_per_s_device"] = rg::io::json_number(device, 6);
+  j["tflops_device"] = rg::io::json_number(device * 1.375e-3 * (size * size) / (128.0 * 128.0), 4);
+  j["compile_s"] = ms3(compile_s), j["checksum"] = rg::io::json_number(checksum, 6);
+  j["note"] = "PNG encoding excluded; with_copy: pinned buffers, 2 batches in flight, downloads on a second stream";
+  print_json(j);
 }
 
 }  // namespace
@@ -255,7 +266,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_cuda: no CUDA GPU\n");
     return 1;
   }
-  std::printf("{\"device\": \"%s\"}\n", rg::cuda_describe_device(0).c_str());
+  print_json(rg::io::Json{{"device", rg::io::json_text(rg::cuda_describe_device(0))}});
   try {
     for (rg::CudaPrecision p : {rg::CudaPrecision::kF32, rg::CudaPrecision::kTF32, rg::CudaPrecision::kBF16}) {
       if (what == "all" || what == "step") bench_step(p, batch, size, step_iters, true, true);

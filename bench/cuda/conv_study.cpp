@@ -33,6 +33,7 @@
 #include "apps/model/ralsgan_step.h"
 #include "engine/conv_geometry.h"
 #include "engine/fusion.h"
+#include "engine/io/json.h"
 #include "engine/schedule.h"
 
 namespace {
@@ -75,6 +76,25 @@ const char* role(rg::OpKind k) {
   return k == rg::OpKind::kConv2d            ? "forward"
          : k == rg::OpKind::kConvTranspose2d ? "backward-data"
                                              : "backward-filter";
+}
+
+// One JSON line on stdout (tools/gpu_check.sh collects them).
+void print_json(const rg::io::Json& j) {
+  std::printf("%s\n", rg::io::dump_compact(j).c_str());
+  std::fflush(stdout);
+}
+
+// A problem's index, role, count and shapes (x: input, y: output, NCHW).
+rg::io::Json problem_json(size_t index, const Problem& p) {
+  const rg::ConvGeometry& g = p.geo;
+  return {{"problem", index},
+          {"op", role(p.op)},
+          {"count", p.count},
+          {"x", {g.n, g.c_in, g.h, g.w}},
+          {"y", {g.n, g.c_out, g.ho, g.wo}},
+          {"k", {g.kh, g.kw}},
+          {"stride", {g.sh, g.sw}},
+          {"pad", {g.ph, g.pw}}};
 }
 
 // The step's convolution problems, distinct by (op, geometry), in first-seen order.
@@ -249,17 +269,11 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < problems.size(); ++i) {
       const rg::ConvGeometry& g = problems[i].geo;
       total += double(g.flops()) * 1e-9 * problems[i].count;
-      std::printf(
-          "{\"problem\": %zu, \"op\": \"%s\", \"count\": %d, \"x\": [%lld, %lld, %lld, %lld], "
-          "\"y\": [%lld, %lld, %lld, %lld], \"k\": [%lld, %lld], \"stride\": [%d, %d], \"pad\": "
-          "[%d, %d], "
-          "\"gflop\": %.3f}\n",
-          i, role(problems[i].op), problems[i].count, (long long)g.n, (long long)g.c_in,
-          (long long)g.h, (long long)g.w, (long long)g.n, (long long)g.c_out, (long long)g.ho,
-          (long long)g.wo, (long long)g.kh, (long long)g.kw, g.sh, g.sw, g.ph, g.pw,
-          double(g.flops()) * 1e-9);
+      rg::io::Json j = problem_json(i, problems[i]);
+      j["gflop"] = rg::io::json_number(double(g.flops()) * 1e-9, 6);
+      print_json(j);
     }
-    std::printf("{\"problems\": %zu, \"step_conv_gflop\": %.1f}\n", problems.size(), total);
+    print_json({{"problems", problems.size()}, {"step_conv_gflop", rg::io::json_number(total, 6)}});
     return 0;
   }
   int devices = 0;
@@ -285,18 +299,13 @@ int main(int argc, char** argv) {
       const std::vector<Row> rows = study(h, p, c, ws, ws_bytes, rng);
       double best_det = -1, best_any = -1;
       for (const Row& r : rows) {
-        std::printf(
-            "{\"bench\": \"conv_study\", \"problem\": %zu, \"op\": \"%s\", \"count\": %d, \"x\": "
-            "[%lld, %lld, %lld, %lld], "
-            "\"y\": [%lld, %lld, %lld, %lld], \"k\": [%lld, %lld], \"stride\": [%d, %d], \"pad\": "
-            "[%d, %d], \"config\": \"%s\", "
-            "\"algo\": \"%s\", \"math\": \"%s\", \"deterministic\": %s, \"ms\": %.5f, \"tflops\": "
-            "%.2f, \"workspace\": %zu}\n",
-            i, role(p.op), p.count, (long long)g.n, (long long)g.c_in, (long long)g.h,
-            (long long)g.w, (long long)g.n, (long long)g.c_out, (long long)g.ho, (long long)g.wo,
-            (long long)g.kh, (long long)g.kw, g.sh, g.sw, g.ph, g.pw, c.name, r.algo.c_str(),
-            r.math.c_str(), r.deterministic ? "true" : "false", double(r.ms),
-            r.ms > 0 ? gflop / double(r.ms) : 0.0, r.workspace);
+        rg::io::Json j = {{"bench", "conv_study"}};
+        j.update(problem_json(i, p));
+        j["config"] = c.name, j["algo"] = r.algo, j["math"] = r.math, j["deterministic"] = r.deterministic;
+        j["ms"] = rg::io::json_number(double(r.ms), 5);
+        j["tflops"] = rg::io::json_number(r.ms > 0 ? gflop / double(r.ms) : 0.0, 4);
+        j["workspace"] = r.workspace;
+        print_json(j);
         if (r.deterministic && (best_det < 0 || r.ms < best_det)) best_det = r.ms;
         if (best_any < 0 || r.ms < best_any) best_any = r.ms;
       }
@@ -309,11 +318,13 @@ int main(int argc, char** argv) {
   }
   for (const Config& c : kConfigs) {
     const auto& s = sums[c.name];
-    std::printf(
-        "{\"bench\": \"conv_study_step\", \"config\": \"%s\", \"problems\": %zu, \"step_gflop\": "
-        "%.1f, \"best_deterministic_ms\": %.3f, "
-        "\"best_any_ms\": %.3f, \"problems_without_deterministic\": %d}\n",
-        c.name, problems.size(), step_gflop, s.first, s.second, missing[c.name]);
+    print_json({{"bench", "conv_study_step"},
+                {"config", c.name},
+                {"problems", problems.size()},
+                {"step_gflop", rg::io::json_number(step_gflop, 6)},
+                {"best_deterministic_ms", rg::io::json_number(s.first, 5)},
+                {"best_any_ms", rg::io::json_number(s.second, 5)},
+                {"problems_without_deterministic", missing[c.name]}});
   }
   cudaFree(ws);
   cudnnDestroy(h);

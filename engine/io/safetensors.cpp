@@ -595,20 +595,13 @@ struct HeaderEntry {
 // bytes in the same order.
 std::string safetensors_header(const std::map<std::string, std::string>& metadata, const std::vector<HeaderEntry>& entries) {
   const std::string label = "serialize_safetensors";
-  std::string header = "{";
-  bool first = true;
+  Json doc = Json::object();
   if (!metadata.empty()) {
-    header += "\"__metadata__\":{";
+    Json& meta = doc["__metadata__"] = Json::object();
     for (const auto& [k, v] : metadata) {
       if (!valid_utf8(k) || !valid_utf8(v)) fail(label, "__metadata__ entry " + json_quoted(k) + " is not valid UTF-8");
-      if (!first) header += ',';
-      first = false;
-      append_json_string(header, k);
-      header += ':';
-      append_json_string(header, v);
+      meta.push_back({k, v});  // keys come sorted and unique from the map
     }
-    header += '}';
-    first = false;
   }
   uint64_t offset = 0;
   for (const HeaderEntry& t : entries) {
@@ -625,20 +618,16 @@ std::string safetensors_header(const std::map<std::string, std::string>& metadat
       fail(label, "tensor " + json_quoted(name) + ": holds " + std::to_string(t.have_bytes) + " bytes but its " + t.dtype +
                       " shape needs " + std::to_string(nbytes));
     }
-    if (!first) header += ',';
-    first = false;
-    append_json_string(header, name);
-    header += ":{\"dtype\":";
-    append_json_string(header, t.dtype);
-    header += ",\"shape\":[";
-    for (size_t d = 0; d < t.shape.size(); ++d) {
-      if (d) header += ',';
-      header += std::to_string(t.shape[d]);
-    }
-    header += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + nbytes) + "]}";
+    Json entry = Json::object();
+    entry.push_back({"dtype", t.dtype});
+    entry.push_back({"shape", t.shape});
+    entry.push_back({"data_offsets", Json::array({offset, offset + nbytes})});
+    // push_back, not operator[]: ordered_json's lookup is linear, and names
+    // come unique (and in order) from the caller's map.
+    doc.push_back({name, std::move(entry)});
     offset += nbytes;
   }
-  header += '}';
+  std::string header = dump_compact(doc);
   while (header.size() % 8 != 0) header += ' ';
   if (header.size() > kMaxSafetensorsHeaderBytes) fail(label, "header exceeds the 100 MB limit");
   std::string out(8, '\0');

@@ -296,14 +296,42 @@ TEST(Json, StringsOfAnyBytesAreValidJsonInUtf8) {
       {"overlong \xc0\xaf", "\"overlong \\\\xc0\\\\xaf\""},
       {"surrogate \xed\xa0\x80", "\"surrogate \\\\xed\\\\xa0\\\\x80\""},
       {"cut \xe2\x82", "\"cut \\\\xe2\\\\x82\""},
-      {"ctl \x01\x1b[31m\x7f \"q\" \\", "\"ctl \\u0001\\u001b[31m\\u007f \\\"q\\\" \\\\\""},
+      {"ctl \x01\x1b[31m\x7f \"q\" \\", "\"ctl \\u0001\\u001b[31m\x7f \\\"q\\\" \\\\\""},
   };
   for (const auto& [in, want] : cases) {
-    const std::string got = io::json_string(in);
+    const std::string got = io::dump_compact(io::json_text(in));
     EXPECT_EQ(got, want);
     EXPECT_TRUE(testing_json::valid_json(got)) << got;
     EXPECT_TRUE(is_utf8(got)) << got;
   }
+}
+
+// Numbers: rounded to the digits asked for and printed as the shortest text of
+// that value; NaN and infinity (which JSON lacks) as null.
+TEST(Json, NumbersAreRoundedAndNonFiniteIsNull) {
+  EXPECT_EQ(io::dump_compact(io::json_number(0.9f, 6)), "0.9");  // not 0.8999999761581421
+  EXPECT_EQ(io::dump_compact(io::json_number(1.0 / 3, 4)), "0.3333");
+  EXPECT_EQ(io::dump_compact(io::json_number(1.0 / 3)), "0.3333333333333333");
+  EXPECT_EQ(io::dump_compact(io::json_number(123456789.0, 3)), "123000000.0");
+  for (double v : {std::nan(""), double(INFINITY), -double(INFINITY)}) EXPECT_EQ(io::dump_compact(io::json_number(v, 6)), "null");
+}
+
+// A report lays out one top-level member per line and one array element per
+// line, and reads back as the same document.
+TEST(Json, ReportsHaveOneRecordPerLineAndReadBack) {
+  io::Json j = io::Json::object();
+  j["folder"] = io::json_text("caf\xe9");
+  j["count"] = 2;
+  j["skipped"] = io::Json::array({io::Json{{"path", "a.png"}, {"reason", "x\ny"}}, io::Json{{"path", "b"}}});
+  j["notes"] = io::Json::array();
+  j["nested"] = io::Json{{"k", io::Json::array({1, 2})}};
+  const std::string text = io::dump_report(j);
+  EXPECT_EQ(text,
+            "{\n  \"folder\": \"caf\\\\xe9\",\n  \"count\": 2,\n  \"skipped\": [\n"
+            "    {\"path\":\"a.png\",\"reason\":\"x\\ny\"},\n    {\"path\":\"b\"}\n  ],\n"
+            "  \"notes\": [],\n  \"nested\": {\"k\":[1,2]}\n}\n");
+  EXPECT_TRUE(testing_json::valid_json(text)) << text;
+  EXPECT_EQ(nlohmann::ordered_json::parse(text), j);
 }
 }  // namespace
 }  // namespace rg

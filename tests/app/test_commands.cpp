@@ -54,11 +54,16 @@ TEST(Commands, PreprocessWritesALetterboxedCacheAndReportsWhatItSkipped) {
   }
   const std::string report = read_text(cache.string() + ".report.json");
   EXPECT_TRUE(testing_json::valid_json(report)) << report;
-  EXPECT_NE(report.find("\"files_seen\": 7"), std::string::npos) << report;
-  EXPECT_NE(report.find("\"skipped_count\": 2"), std::string::npos) << report;
-  EXPECT_NE(report.find("{\"path\": \"broken.png\", \"reason\": \"not a PNG file"),
-            std::string::npos)
-      << report;
+  const nlohmann::json j = nlohmann::json::parse(report);
+  EXPECT_EQ(j["files_seen"], 7) << report;
+  EXPECT_EQ(j["decoded"], 5) << report;
+  EXPECT_EQ(j["skipped_count"], 2) << report;
+  ASSERT_EQ(j["skipped"].size(), 2u) << report;
+  EXPECT_EQ(j["skipped"][0]["path"], "broken.png") << report;
+  EXPECT_EQ(j["skipped"][0]["reason"].get<std::string>().rfind("not a PNG file", 0), 0u) << report;
+  EXPECT_EQ(j["skipped"][1]["path"], "notes.txt") << report;
+  // One skipped file per line, so that a large report reads and diffs by file.
+  EXPECT_NE(report.find("\n    {\"path\":\"broken.png\",\"reason\":"), std::string::npos) << report;
 }
 
 // File names that are not UTF-8, or hold control characters, leave the report

@@ -5,6 +5,8 @@
 // and images are tools/make_detectors.py's (tests/data/files/detect).
 #include <gtest/gtest.h>
 
+#include "nlohmann/json.hpp"
+
 #include <cstring>
 
 #include "apps/data/dataset.h"
@@ -43,11 +45,22 @@ TEST(PreprocessClean, DetectsCropsAndRedecidesFromTheDetectionCache) {
   EXPECT_EQ(data::open_cache(cache).size(), 5u);
   const std::string report = read_text(fs::path(cache.string() + ".report.json"));
   EXPECT_TRUE(testing_json::valid_json(report)) << report;
-  EXPECT_TRUE(has(
-      report,
-      R"({"path": "wide_red.png", "decision": "kept", "size": [128, 64], "crop": [54, 6, 90, 42], "detections": [{"class": "motorcycle", "score": 1, "box": [56, 8, 88, 40], "used": true})"))
+  const nlohmann::json j = nlohmann::json::parse(report);
+  const nlohmann::json* wide = nullptr;
+  size_t duplicates_of_red_square = 0;
+  for (const nlohmann::json& im : j["images"]) {
+    if (im["path"] == "wide_red.png") wide = &im;
+    duplicates_of_red_square += im.value("duplicate_of", "") == "red_square.png";
+  }
+  ASSERT_NE(wide, nullptr) << report;
+  EXPECT_EQ((*wide)["decision"], "kept") << report;
+  EXPECT_EQ((*wide)["size"], nlohmann::json::parse("[128, 64]")) << report;
+  EXPECT_EQ((*wide)["crop"], nlohmann::json::parse("[54, 6, 90, 42]")) << report;
+  ASSERT_EQ((*wide)["detections"].size(), 4u) << report;  // the four red squares the detector sees
+  EXPECT_EQ((*wide)["detections"][0],
+            nlohmann::json::parse(R"({"class": "motorcycle", "score": 1, "box": [56, 8, 88, 40], "used": true})"))
       << report;
-  EXPECT_TRUE(has(report, R"("duplicate_of": "red_square.png")")) << report;
+  EXPECT_EQ(duplicates_of_red_square, 1u) << report;
   // Stricter: decided again from the cache, no network run.
   r = ralsgan(preprocess(cache, v5 + " --min-score 0.5"), t.path);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -120,6 +133,34 @@ TEST(PreprocessClean, OutputFoldersHoldingAUsersFilesAreRefusedBeforeAnyWork) {
   }
 }
 
+// File names that are not UTF-8 (photos from other systems): the report and
+// the review page's data stay valid JSON, each such byte written as \xHH.
+TEST(PreprocessClean, ReportAndReviewPageStayValidJsonWithLatin1Names) {
+  TempDir t;
+  const fs::path latin1 = t.path / "caf\xe9", cache = t.path / "c.rgcache", review = t.path / "r\xe9view";
+  fs::create_directories(latin1);
+  for (const auto& e : fs::directory_iterator(kImages))
+    fs::copy_file(e.path(), latin1 / ("pr\xea-" + e.path().filename().string()));
+  const std::string v5 = "--detector " + (kDetect / "tiny_v5.onnx").string();
+  const auto r = ralsgan("preprocess --size 32 --input " + latin1.string() + " --output " + cache.string() + " " + v5 +
+                             " --dedupe --review " + review.string(),
+                         t.path);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string report = read_text(fs::path(cache.string() + ".report.json"));
+  ASSERT_TRUE(nlohmann::json::accept(report)) << report;
+  const nlohmann::json j = nlohmann::json::parse(report);
+  EXPECT_EQ(j["folder"], (t.path / "caf\\xe9").string());
+  EXPECT_GE(j["images"].size(), 7u) << report;  // every file that decoded, kept or not
+  for (const nlohmann::json& im : j["images"]) EXPECT_EQ(im["path"].get<std::string>().rfind("pr\\xea-", 0), 0u) << im;
+  const std::string page = read_text(review / "index.html");
+  const size_t at = page.find("const DATA = ") + 13;
+  const std::string data = page.substr(at, page.find(";\n", at) - at);
+  ASSERT_TRUE(nlohmann::json::accept(data)) << data.substr(0, 400);
+  const nlohmann::json d = nlohmann::json::parse(data);
+  EXPECT_EQ(d["images"].size(), j["images"].size());
+  for (const nlohmann::json& im : d["images"]) EXPECT_EQ(im["n"].get<std::string>().rfind("pr\\xea-", 0), 0u) << im;
+}
+
 TEST(PreprocessClean, ReviewPageAndExcludeListRoundTrip) {
   TempDir t;
   const fs::path cache = t.path / "c.rgcache", review = t.path / "review";
@@ -128,8 +169,14 @@ TEST(PreprocessClean, ReviewPageAndExcludeListRoundTrip) {
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string page = read_text(review / "index.html");
   EXPECT_TRUE(has(page, "const DATA = {")) << page.substr(0, 200);
-  EXPECT_TRUE(has(
-      page, R"x({"n": "green.png", "k": 0, "r": "no motorcycle detected (best: person 1.00)")x"));
+  const size_t at = page.find("const DATA = ") + 13;
+  const nlohmann::json data = nlohmann::json::parse(page.substr(at, page.find(";\n", at) - at));
+  const nlohmann::json* green = nullptr;
+  for (const nlohmann::json& im : data["images"])
+    if (im["n"] == "green.png") green = &im;
+  ASSERT_NE(green, nullptr) << data.dump();
+  EXPECT_EQ((*green)["k"], 0);
+  EXPECT_EQ((*green)["r"], "no motorcycle detected (best: person 1.00)");
   size_t thumbs = 0;
   for (const auto& e : fs::directory_iterator(review / "thumbs"))
     thumbs += e.path().extension() == ".jpg";

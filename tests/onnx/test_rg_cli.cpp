@@ -4,6 +4,8 @@
 // rg bench's JSON, rg inspect, and the exit codes (2 for usage errors and
 // models the engine cannot run, 1 for bad files).
 #include <gtest/gtest.h>
+
+#include "nlohmann/json.hpp"
 #include <onnx/onnx_pb.h>
 #include <sys/wait.h>
 
@@ -96,12 +98,23 @@ TEST_F(RgCli, BenchWritesJsonWithEveryBackendComparedWithRef) {
   const Result r = rg("bench " + (kCase / "model.onnx").string() +
                       " --backend ref,cpu --runs 3 --json " + json.string());
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::string j = read_text(json);
-  for (const char* key :
-       {"\"model\"", "\"batch\"", "\"threads\"", "\"results\"", "\"backend\": \"ref\"",
-        "\"backend\": \"cpu\"", "\"median_ms\"", "\"min_ms\"", "\"runs\": 3",
-        "\"max_abs_diff_vs_ref\"", "\"groups\"", "\"kernel\""})
-    EXPECT_NE(j.find(key), std::string::npos) << key << " in " << j;
+  const std::string text = read_text(json);
+  const nlohmann::json j = nlohmann::json::parse(text);
+  EXPECT_EQ(j["model"], (kCase / "model.onnx").string()) << text;
+  EXPECT_EQ(j["batch"], 1) << text;
+  EXPECT_TRUE(j["threads"].is_number_integer()) << text;
+  EXPECT_GT(j["sgemm_gflops"].get<double>(), 0) << text;
+  ASSERT_EQ(j["results"].size(), 2u) << text;
+  for (size_t b = 0; b < 2; ++b) {
+    const nlohmann::json& res = j["results"][b];
+    EXPECT_EQ(res["backend"], b == 0 ? "ref" : "cpu") << text;
+    EXPECT_EQ(res["runs"], 3) << text;
+    EXPECT_LE(res["min_ms"].get<double>(), res["median_ms"].get<double>()) << text;
+    EXPECT_LE(res["max_abs_diff_vs_ref"].get<double>(), 1e-4) << text;
+    ASSERT_FALSE(res["groups"].empty()) << text;
+    EXPECT_FALSE(res["groups"][0]["kernel"].get<std::string>().empty()) << text;
+  }
+  EXPECT_EQ(j["results"][0]["max_abs_diff_vs_ref"], 0.0) << text;  // ref against itself
   EXPECT_NE(r.out.find("cpu: median"), std::string::npos) << r.out;
 }
 

@@ -22,8 +22,9 @@ LeakyReLU input of every forward pass of the three steps, and every gradient
 of step 0 (Adam's first update is about lr * sign(g); later updates are
 continuous in the gradients once the first one is decided) are at least
 MIN_MARGIN times PyTorch's own f32 error away from 0. So any correct f32
-implementation follows the f64 run without flipping a kink, and the C++ test
-(tests/onednn/test_steps_golden.cpp) can hold all of it to rounding-level bounds.
+implementation follows the f64 run without flipping a kink, and the C++ tests
+(tests/ref/test_step_golden.cpp, GoldenSteps; tests/onednn/test_onednn.cpp,
+GoldenStep.ThreeStepsStayWithinPyTorchsOwnF32Spread) can hold all of it to rounding-level bounds.
 """
 import copy
 import os

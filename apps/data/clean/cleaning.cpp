@@ -88,78 +88,73 @@ bool clean_image(const CleanOptions& o, std::span<const uint8_t> bytes, Image& i
 
 namespace {
 
-std::string num(double v) {
+io::Json num(double v) {
   return io::json_number(v, 6);
 }
 
-std::string box_json(double x0, double y0, double x1, double y1) {
-  return "[" + num(x0) + ", " + num(y0) + ", " + num(x1) + ", " + num(y1) + "]";
+std::string hex64(uint64_t v) {
+  char h[24];
+  std::snprintf(h, sizeof h, "%016llx", static_cast<unsigned long long>(v));
+  return h;
 }
 
 }  // namespace
 
 std::string clean_settings_json(const CleanOptions& o) {
-  std::string s = "{";
+  io::Json s = io::Json::object();
   if (o.detector) {
     const Detector& d = *o.detector;
     const DetectorFiles& f = d.files();
-    char hash[24];
-    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(d.hash()));
-    s += "\"detector\": " + io::json_string(f.model.string());
-    if (!f.config.empty()) s += ", \"detector_config\": " + io::json_string(f.config.string());
-    s += ", \"detector_hash\": \"" + std::string(hash) + "\", \"layout\": \"" +
-         layout_name(d.layout()) + "\", \"input_size\": " + std::to_string(d.input_size());
-    s += ", \"keep\": [";
-    size_t n = 0;
+    s["detector"] = io::json_text(f.model.string());
+    if (!f.config.empty()) s["detector_config"] = io::json_text(f.config.string());
+    s["detector_hash"] = hex64(d.hash());
+    s["layout"] = layout_name(d.layout());
+    s["input_size"] = d.input_size();
+    io::Json keep = io::Json::array();
     for (size_t c = 0; c < o.select.keep.size(); ++c)
-      if (o.select.keep[c]) s += (n++ ? ", " : "") + io::json_string(d.names()[c]);
-    s += "], \"min_score\": " + num(o.select.min_score) + ", \"nms\": " + num(o.select.nms_iou) +
-         ", \"crop\": \"" + crop_mode_name(o.select.crop) +
-         "\", \"margin\": " + num(o.select.margin) + ", \"min_area\": " + num(o.select.min_area) +
-         ", ";
+      if (o.select.keep[c]) keep.push_back(io::json_text(d.names()[c]));
+    s["keep"] = std::move(keep);
+    s["min_score"] = num(o.select.min_score);
+    s["nms"] = num(o.select.nms_iou);
+    s["crop"] = crop_mode_name(o.select.crop);
+    s["margin"] = num(o.select.margin);
+    s["min_area"] = num(o.select.min_area);
   }
-  s += "\"exclude\": " + io::json_string(o.exclude_file) +
-       ", \"dedupe\": " + (o.dedupe ? "true" : "false") +
-       ", \"dedupe_distance\": " + std::to_string(o.dedupe_distance) + "}";
-  return s;
+  s["exclude"] = io::json_text(o.exclude_file);
+  s["dedupe"] = o.dedupe;
+  s["dedupe_distance"] = o.dedupe_distance;
+  return io::dump_compact(s);
 }
 
-std::string image_records_json(const std::vector<ImageRecord>& records,
-                               const std::vector<std::string>& names) {
-  std::string s = "[";
-  for (size_t i = 0; i < records.size(); ++i) {
-    const ImageRecord& r = records[i];
-    s += i ? ",\n    {" : "\n    {";
-    s += "\"path\": " + io::json_string(r.path) + ", \"decision\": \"" +
-         (r.kept ? "kept" : "skipped") + "\"";
-    if (!r.kept) s += ", \"reason\": " + io::json_string(r.reason);
-    if (r.width)
-      s += ", \"size\": [" + std::to_string(r.width) + ", " + std::to_string(r.height) + "]";
-    if (r.cropped)
-      s += ", \"crop\": [" + std::to_string(r.crop.x0) + ", " + std::to_string(r.crop.y0) + ", " +
-           std::to_string(r.crop.x1) + ", " + std::to_string(r.crop.y1) + "]";
+io::Json image_records_json(const std::vector<ImageRecord>& records, const std::vector<std::string>& names) {
+  io::Json all = io::Json::array();
+  for (const ImageRecord& r : records) {
+    io::Json s = io::Json::object();
+    s["path"] = io::json_text(r.path);
+    s["decision"] = r.kept ? "kept" : "skipped";
+    if (!r.kept) s["reason"] = io::json_text(r.reason);
+    if (r.width) s["size"] = {r.width, r.height};
+    if (r.cropped) s["crop"] = {r.crop.x0, r.crop.y0, r.crop.x1, r.crop.y1};
     if (r.detected) {
-      s += ", \"detections\": [";
+      io::Json dets = io::Json::array();
       for (size_t k = 0; k < r.detections.size(); ++k) {
         const Detection& d = r.detections[k];
         const std::string cls = d.cls >= 0 && size_t(d.cls) < names.size() ? names[size_t(d.cls)]
                                                                            : std::to_string(d.cls);
-        s += (k ? ", " : "") + std::string("{\"class\": ") + io::json_string(cls) +
-             ", \"score\": " + num(d.score) +
-             ", \"box\": " + box_json(d.box.x0, d.box.y0, d.box.x1, d.box.y1) +
-             ", \"used\": " + (r.used[k] ? "true" : "false") + "}";
+        io::Json e = io::Json::object();
+        e["class"] = io::json_text(cls);
+        e["score"] = num(d.score);
+        e["box"] = {num(d.box.x0), num(d.box.y0), num(d.box.x1), num(d.box.y1)};
+        e["used"] = bool(r.used[k]);
+        dets.push_back(std::move(e));
       }
-      s += "]";
+      s["detections"] = std::move(dets);
     }
-    if (r.hashed) {
-      char h[24];
-      std::snprintf(h, sizeof h, "%016llx", static_cast<unsigned long long>(r.phash));
-      s += ", \"phash\": \"" + std::string(h) + "\"";
-    }
-    if (!r.duplicate_of.empty()) s += ", \"duplicate_of\": " + io::json_string(r.duplicate_of);
-    s += "}";
+    if (r.hashed) s["phash"] = hex64(r.phash);
+    if (!r.duplicate_of.empty()) s["duplicate_of"] = io::json_text(r.duplicate_of);
+    all.push_back(std::move(s));
   }
-  return s + (records.empty() ? "]" : "\n  ]");
+  return all;
 }
 
 }  // namespace rg::data

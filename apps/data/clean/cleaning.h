@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "nlohmann/json_fwd.hpp"
+
 #include "apps/data/clean/detection_cache.h"
 #include "apps/data/clean/detector.h"
 #include "apps/data/clean/image_record.h"
@@ -56,10 +58,11 @@ bool clean_image(const CleanOptions& options, std::span<const uint8_t> file_byte
 // The cut-out pixels of `crop` (a copy).
 Image crop_image(const Image& image, const CropRect& crop);
 
-// JSON of the options that shaped the decisions (the report's "cleaning").
+// JSON text (compact) of the options that shaped the decisions (the
+// report's "cleaning").
 std::string clean_settings_json(const CleanOptions& options);
 // The report's "images" array.
-std::string image_records_json(const std::vector<ImageRecord>& records,
-                               const std::vector<std::string>& class_names);
+nlohmann::ordered_json image_records_json(const std::vector<ImageRecord>& records,
+                                          const std::vector<std::string>& class_names);
 
 }  // namespace rg::data

@@ -2,6 +2,7 @@
 // The review page's HTML, script and data (review_page.h).
 #include "apps/data/clean/review_page.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "engine/io/json.h"
@@ -10,20 +11,18 @@ namespace rg::data {
 
 namespace {
 
-// A JSON string that is safe inside <script>: no "</" can end the element.
-std::string script_string(const std::string& s) {
-  std::string j = io::json_string(s), out;
-  for (size_t i = 0; i < j.size(); ++i) {
-    if (j[i] == '<') {
-      out += "\\u003c";
-      continue;
-    }
-    out += j[i];
+// JSON text that is safe inside <script>: no "</" can end the element. A '<'
+// can only be inside a string, where \u003c means the same.
+std::string script_json(const io::Json& j) {
+  std::string out;
+  for (const char c : io::dump_compact(j)) {
+    if (c == '<') out += "\\u003c";
+    else out += c;
   }
   return out;
 }
 
-std::string num(double v) {
+io::Json num(double v) {
   return io::json_number(v, 5);
 }
 
@@ -141,11 +140,11 @@ update();
 std::map<std::string, std::vector<uint8_t>> review_page_files(
     const BuildReport& r, const std::string& cache_file, const std::set<std::string>& excluded) {
   std::map<std::string, std::vector<uint8_t>> files;
-  std::string data = "{\"folder\": " + script_string(r.folder) +
-                     ", \"cache\": " + script_string(cache_file) + ", \"classes\": [";
-  for (size_t c = 0; c < r.class_names.size(); ++c)
-    data += (c ? ", " : "") + script_string(r.class_names[c]);
-  data += "], \"images\": [";
+  io::Json data = io::Json::object();
+  data["folder"] = io::json_text(r.folder);
+  data["cache"] = io::json_text(cache_file);
+  io::Json classes = io::Json::array(), images = io::Json::array();
+  for (const std::string& c : r.class_names) classes.push_back(io::json_text(c));
   for (size_t i = 0; i < r.images.size(); ++i) {
     const ImageRecord& im = r.images[i];
     std::string thumb;
@@ -155,30 +154,32 @@ std::map<std::string, std::vector<uint8_t>> review_page_files(
       thumb = name;
       files[thumb] = im.thumbnail;
     }
-    data += i ? ",\n" : "\n";
-    data += "{\"n\": " + script_string(im.path) + ", \"k\": " + (im.kept ? "1" : "0") +
-            ", \"r\": " + script_string(im.reason) + ", \"t\": " + script_string(thumb) +
-            ", \"w\": " + std::to_string(std::max(1, im.width)) +
-            ", \"h\": " + std::to_string(std::max(1, im.height)) +
-            ", \"tw\": " + std::to_string(std::max(1, im.thumb_width)) +
-            ", \"th\": " + std::to_string(std::max(1, im.thumb_height)) + ", \"d\": [";
+    // Short keys: the page holds one of these per image (see kPage's script).
+    io::Json e = io::Json::object();
+    e["n"] = io::json_text(im.path);
+    e["k"] = im.kept ? 1 : 0;
+    e["r"] = io::json_text(im.reason);
+    e["t"] = thumb;
+    e["w"] = std::max(1, im.width);
+    e["h"] = std::max(1, im.height);
+    e["tw"] = std::max(1, im.thumb_width);
+    e["th"] = std::max(1, im.thumb_height);
+    io::Json dets = io::Json::array();
     for (size_t k = 0; k < im.detections.size(); ++k) {
       const Detection& d = im.detections[k];
-      data += (k ? ", [" : "[") + std::to_string(d.cls) + ", " + num(d.score) + ", " +
-              num(d.box.x0) + ", " + num(d.box.y0) + ", " + num(d.box.x1) + ", " + num(d.box.y1) +
-              ", " + (im.used[k] ? "1" : "0") + "]";
+      dets.push_back({d.cls, num(d.score), num(d.box.x0), num(d.box.y0), num(d.box.x1), num(d.box.y1),
+                      im.used[k] ? 1 : 0});
     }
-    data += "], \"c\": ";
-    data += im.cropped
-                ? "[" + std::to_string(im.crop.x0) + ", " + std::to_string(im.crop.y0) + ", " +
-                      std::to_string(im.crop.x1) + ", " + std::to_string(im.crop.y1) + "]"
-                : std::string("null");
-    data += ", \"dup\": " + script_string(im.duplicate_of) +
-            ", \"x\": " + (excluded.count(im.path) ? "1" : "0") + "}";
+    e["d"] = std::move(dets);
+    e["c"] = im.cropped ? io::Json{im.crop.x0, im.crop.y0, im.crop.x1, im.crop.y1} : io::Json(nullptr);
+    e["dup"] = io::json_text(im.duplicate_of);
+    e["x"] = excluded.count(im.path) ? 1 : 0;
+    images.push_back(std::move(e));
   }
-  data += "]}";
+  data["classes"] = std::move(classes);
+  data["images"] = std::move(images);
   std::string page = kPage;
-  page.replace(page.find("@DATA@"), 6, data);
+  page.replace(page.find("@DATA@"), 6, script_json(data));
   files["index.html"] = std::vector<uint8_t>(page.begin(), page.end());
   return files;
 }
