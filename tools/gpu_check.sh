@@ -258,7 +258,7 @@ for prec, tmodes in (("f32", ["eager_f32"]), ("tf32", ["eager_tf32", "compile"])
             if o and t and key != tkey: t = dict(t, **{key: t[tkey]})
             row(f"generate 10k@128 {label}, {prec} vs torch {tm}", o, t, key, True)
 
-# --- The bars -----------------------------------------------------------
+# --- The speed bars: ours against PyTorch on the same card ----------------------
 print("\n## Bars (speed-up = PyTorch time / ours; > 1: ours faster)\n")
 print("| bar | ours | PyTorch | speed-up | needed | verdict |")
 print("|---|---|---|---|---|---|")

@@ -165,7 +165,7 @@ TEST(Crash, KilledAtEveryStepOfThePublishWithoutExchangeResumesBitIdentically) {
   EXPECT_EQ(kill_at_every_point(h, "no-exchange"), 48u);
 }
 
-// The repro, at every rename: strace kills the trainer on entering
+// The reported crash, at every rename: strace kills the trainer on entering
 // the k-th rename (and, separately, the k-th renameat2) system call.
 TEST(Crash, KilledAtEveryRenameByStraceResumesBitIdentically) {
   ASSERT_EQ(std::system("strace -V > /dev/null 2>&1"), 0)
@@ -192,8 +192,8 @@ TEST(Crash, KilledAtEveryRenameByStraceResumesBitIdentically) {
   }
 }
 
-// `kill -9` at random times. RG_RANDOM_KILLS sets how many (the issue's
-// check: 40) and RG_RANDOM_KILL_OPTIONS the run (e.g. the issue's
+// `kill -9` at random times. RG_RANDOM_KILLS sets how many (the release
+// check: 40) and RG_RANDOM_KILL_OPTIONS the run (e.g. the release check's
 // "--size 32 --width 0.25 --batch 8 --backend cpu --epochs 25").
 TEST(Crash, RandomKillsResumeBitIdentically) {
   Home h;

@@ -654,7 +654,7 @@ TEST(Temporaries, ThoseOfKilledRunsAreRemovedAtTheNextStart) {
   EXPECT_TRUE(fs::exists(other_file)) << "not ours";
 }
 
-// The issue-23 reproduction: a train that fails at once (no such data) in a
+// A reported failure, reproduced: a train that fails at once (no such data) in a
 // folder of the user's, with names that look temporary, touches none of them
 // and leaves nothing of its own (no lock file).
 TEST(Temporaries, AFailedTrainLeavesTheUsersFilesAsTheyWere) {
@@ -679,7 +679,7 @@ TEST(Temporaries, AFailedTrainLeavesTheUsersFilesAsTheyWere) {
   EXPECT_FALSE(fs::exists(u / "train.lock"));
 }
 
-// More of the issue-23 reproductions: each refused before any work, and the
+// More of the reported failures: each refused before any work, and the
 // user's files as they were.
 TEST(Refusals, UserFilesAndImpossibleOptionsAreRefusedUpFront) {
   Fixture f;

@@ -591,7 +591,7 @@ TEST(OneDnn, OneBackendServesSeveralPlans) {
 
 namespace rg {
 namespace {
-// Issue: on an AVX2 CPU a plan fixed to nChw16c ran batch norm and reorders as
+// The bug this guards: on an AVX2 CPU a plan fixed to nChw16c ran batch norm and reorders as
 // oneDNN reference kernels. The layouts now come from what oneDNN's
 // convolutions pick on this CPU; no kernel of the seed model's plans (training
 // step, generation, at the seed's size and a small one) may run a reference

@@ -2,7 +2,7 @@
 // The ONNX project's own backend test cases (Debian's libonnx-testdata:
 // node, pytorch-converted, pytorch-operator, simple) through the importer on
 // each backend. Selected: every case of opset 7 to 21 whose ops are all in
-// the conv-net op set (the list below, fixed from the issue, not from what
+// the conv-net op set (the list below, fixed in advance, not from what
 // the importer accepts), with float32 inputs and outputs of rank <= 4 (1-D
 // and 2-D spatial). Each case prints PASS or FAIL with its reason; the test
 // fails when fewer than 95 % pass. docs/onnx.md lists the failing cases.
