@@ -595,13 +595,13 @@ struct HeaderEntry {
 // bytes in the same order.
 std::string safetensors_header(const std::map<std::string, std::string>& metadata, const std::vector<HeaderEntry>& entries) {
   const std::string label = "serialize_safetensors";
-  Json doc = Json::object();
+  // One JSON object, written a member at a time: an ordered_json document
+  // would find each new key by a linear search (quadratic in the tensors).
+  std::string header = "{";
   if (!metadata.empty()) {
-    Json& meta = doc["__metadata__"] = Json::object();
-    for (const auto& [k, v] : metadata) {
+    for (const auto& [k, v] : metadata)
       if (!valid_utf8(k) || !valid_utf8(v)) fail(label, "__metadata__ entry " + json_quoted(k) + " is not valid UTF-8");
-      meta.push_back({k, v});  // keys come sorted and unique from the map
-    }
+    header += "\"__metadata__\":" + nlohmann::json(metadata).dump();  // sorted by key, as the map
   }
   uint64_t offset = 0;
   for (const HeaderEntry& t : entries) {
@@ -618,16 +618,11 @@ std::string safetensors_header(const std::map<std::string, std::string>& metadat
       fail(label, "tensor " + json_quoted(name) + ": holds " + std::to_string(t.have_bytes) + " bytes but its " + t.dtype +
                       " shape needs " + std::to_string(nbytes));
     }
-    Json entry = Json::object();
-    entry.push_back({"dtype", t.dtype});
-    entry.push_back({"shape", t.shape});
-    entry.push_back({"data_offsets", Json::array({offset, offset + nbytes})});
-    // push_back, not operator[]: ordered_json's lookup is linear, and names
-    // come unique (and in order) from the caller's map.
-    doc.push_back({name, std::move(entry)});
+    const Json entry = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + nbytes}}};
+    header += (header.size() > 1 ? "," : "") + dump_compact(Json(name)) + ":" + dump_compact(entry);
     offset += nbytes;
   }
-  std::string header = dump_compact(doc);
+  header += '}';
   while (header.size() % 8 != 0) header += ' ';
   if (header.size() > kMaxSafetensorsHeaderBytes) fail(label, "header exceeds the 100 MB limit");
   std::string out(8, '\0');
