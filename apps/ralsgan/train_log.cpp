@@ -24,7 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 [[noreturn]] void cannot(const std::string& what, const fs::path& path, int e) {
   throw std::runtime_error("cannot " + what + " " + path.string() + ": " + std::strerror(e));
 }
@@ -56,17 +55,22 @@ int open_for_append(const fs::path& path, int extra_flags) {
 
 namespace {
 
-// A number or null (NaN) of a line's object; false for anything else.
-bool read_number(const io::Json& o, const char* key, double& v) {
-  const auto it = o.find(key);
-  if (it == o.end()) return false;
-  if (it->is_null()) {
+// A number, or null (as io::json_number writes NaN and infinity) read as
+// NaN; false for anything else.
+bool number_or_null(const io::Json& j, double& v) {
+  if (j.is_null()) {
     v = std::numeric_limits<double>::quiet_NaN();
     return true;
   }
-  if (!it->is_number()) return false;
-  v = it->get<double>();
+  if (!j.is_number()) return false;
+  v = j.get<double>();
   return true;
+}
+
+// A line's member `key`, as number_or_null reads it; false when missing.
+bool read_number(const io::Json& o, const char* key, double& v) {
+  const auto it = o.find(key);
+  return it != o.end() && number_or_null(*it, v);
 }
 
 }  // namespace
@@ -109,12 +113,7 @@ bool parse_log_line(const std::string& line, LogRecord& r) {
     if (!m->is_object()) return false;
     for (const auto& [name, v] : m->items()) {
       double d;
-      if (v.is_null())
-        d = std::numeric_limits<double>::quiet_NaN();
-      else if (v.is_number())
-        d = v.get<double>();
-      else
-        return false;
+      if (!number_or_null(v, d)) return false;
       x.metrics.emplace_back(name, d);
     }
   }

@@ -240,11 +240,12 @@ int cmd_bench(int argc, char** argv) {
     for (const std::string& o : m.outputs) want[o] = rc.session->output(o);
   }
   const double peak = sgemm_gflops(threads);
+  const int64_t batch = f.integer("batch", 1, 1 << 20);
   std::printf("model %s, batch %lld, %d threads; sgemm on this machine: %.1f GFLOP/s\n",
-              path.c_str(), (long long)f.integer("batch", 1, 1 << 20), threads, peak);
+              path.c_str(), (long long)batch, threads, peak);
   io::Json json = io::Json::object();
   json["model"] = io::json_text(path);
-  json["batch"] = f.integer("batch", 1, 1 << 20);
+  json["batch"] = batch;
   json["threads"] = threads;
   json["sgemm_gflops"] = io::json_number(peak, 6);
   io::Json results = io::Json::array();

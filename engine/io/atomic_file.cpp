@@ -11,11 +11,19 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 namespace rg::io {
 
 namespace fs = std::filesystem;
+
+namespace {
+// The characters of a random temporary suffix (TempName::kRandom), written
+// by AtomicFile and recognised by is_our_suffix.
+constexpr std::string_view kRandomSuffixChars = "abcdefghijklmnopqrstuvwxyz0123456789";
+constexpr int kRandomSuffixLength = 6;
+}  // namespace
 
 fs::path temp_path_for(const fs::path& target) {
   return target.string() + kTempMarker + std::to_string(::getpid());
@@ -28,10 +36,9 @@ AtomicFile::AtomicFile(fs::path path, TempName name) : path_(std::move(path)) {
   } else {  // O_EXCL on random names: several writers may race for one target
     std::random_device rd;
     std::mt19937_64 gen((uint64_t(rd()) << 32) ^ rd() ^ uint64_t(::getpid()));
-    static const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
     for (int attempt = 0; attempt < 100 && fd_ < 0; ++attempt) {
       std::string t = path_.string() + kTempMarker;
-      for (int k = 0; k < 6; ++k) t += alphabet[gen() % 36];
+      for (int k = 0; k < kRandomSuffixLength; ++k) t += kRandomSuffixChars[gen() % kRandomSuffixChars.size()];
       temp_ = t;
       fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
       if (fd_ < 0 && errno != EEXIST) break;
@@ -181,7 +188,7 @@ pid_t pid_of_suffix(const std::string& suffix) {
 // safetensors writer's six random characters.
 bool is_our_suffix(const std::string& suffix) {
   return pid_of_suffix(suffix) > 0 ||
-         (suffix.size() == 6 && all_of_set(suffix, "abcdefghijklmnopqrstuvwxyz0123456789"));
+         (suffix.size() == size_t(kRandomSuffixLength) && all_of_set(suffix, kRandomSuffixChars.data()));
 }
 
 // Whether a temporary entry's writer may still be running.

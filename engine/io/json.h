@@ -8,6 +8,7 @@
 // would accept, such as duplicate keys).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,13 @@ namespace rg::io {
 
 // Keys keep the order they were added in, as a reader expects them.
 using Json = nlohmann::ordered_json;
+
+// The one UTF-8 rule of the engine (RFC 3629: no overlong forms, no
+// surrogates, at most U+10FFFF): the length of the valid sequence starting at
+// s[i] (1 for ASCII), or 0 if none starts there. The safetensors header
+// parser and utf8_or_escaped both use it.
+size_t utf8_sequence_length(std::string_view s, size_t i);
+bool valid_utf8(std::string_view s);
 
 // `s` as valid UTF-8 text: its UTF-8 as it is, each byte that is not UTF-8 (a
 // file name in another encoding) as the four characters \xHH, so the byte

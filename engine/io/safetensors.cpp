@@ -3,8 +3,6 @@
 
 #include "engine/io/atomic_file.h"
 
-#include "engine/io/temp_marker.h"
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -16,7 +14,6 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <random>
 #include <stdexcept>
 #include <string_view>
 #include <unordered_set>
@@ -57,44 +54,6 @@ std::string json_quoted(std::string_view s) {
 bool checked_mul(uint64_t a, uint64_t b, uint64_t limit, uint64_t* out) {
   if (a != 0 && b > limit / a) return false;
   *out = a * b;
-  return true;
-}
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return 1;
-  size_t n;
-  uint32_t cp;
-  if (b0 >= 0xc2 && b0 <= 0xdf) {
-    n = 2;
-    cp = b0 & 0x1f;
-  } else if (b0 >= 0xe0 && b0 <= 0xef) {
-    n = 3;
-    cp = b0 & 0x0f;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    n = 4;
-    cp = b0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) return 0;
-  if (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) return 0;
-  return n;
-}
-
-bool valid_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = utf8_sequence_length(s, i);
-    if (n == 0) return false;
-    i += n;
-  }
   return true;
 }
 

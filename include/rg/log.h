@@ -18,8 +18,9 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 // the library runs on; the callback must be thread-safe.
 using LogCallback = std::function<void(LogLevel level, std::string_view message)>;
 
-// Replaces the callback (an empty one restores the default: stderr, with a
-// "rg: warning: " style prefix for warnings and errors). Returns the old one.
+// Replaces the callback (an empty one restores the default: one line on
+// stderr, prefixed "warning: " or "error: " for those levels). Returns the
+// old one.
 LogCallback set_log_callback(LogCallback callback);
 
 // Sends a message to the current callback.

@@ -31,6 +31,18 @@ bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// The data the review page in `review` embeds ("const DATA = {...};"), parsed.
+nlohmann::json review_data(const fs::path& review) {
+  const std::string page = read_text(review / "index.html");
+  const size_t at = page.find("const DATA = ");
+  EXPECT_NE(at, std::string::npos) << page.substr(0, 200);
+  if (at == std::string::npos) return nullptr;
+  const size_t from = at + 13;
+  const std::string data = page.substr(from, page.find(";\n", from) - from);
+  EXPECT_TRUE(nlohmann::json::accept(data)) << data.substr(0, 400);
+  return nlohmann::json::parse(data, nullptr, false);
+}
+
 TEST(PreprocessClean, DetectsCropsAndRedecidesFromTheDetectionCache) {
   TempDir t;
   const fs::path cache = t.path / "c.rgcache";
@@ -152,11 +164,8 @@ TEST(PreprocessClean, ReportAndReviewPageStayValidJsonWithLatin1Names) {
   EXPECT_EQ(j["folder"], (t.path / "caf\\xe9").string());
   EXPECT_GE(j["images"].size(), 7u) << report;  // every file that decoded, kept or not
   for (const nlohmann::json& im : j["images"]) EXPECT_EQ(im["path"].get<std::string>().rfind("pr\\xea-", 0), 0u) << im;
-  const std::string page = read_text(review / "index.html");
-  const size_t at = page.find("const DATA = ") + 13;
-  const std::string data = page.substr(at, page.find(";\n", at) - at);
-  ASSERT_TRUE(nlohmann::json::accept(data)) << data.substr(0, 400);
-  const nlohmann::json d = nlohmann::json::parse(data);
+  const nlohmann::json d = review_data(review);
+  ASSERT_TRUE(d.is_object());
   EXPECT_EQ(d["images"].size(), j["images"].size());
   for (const nlohmann::json& im : d["images"]) EXPECT_EQ(im["n"].get<std::string>().rfind("pr\\xea-", 0), 0u) << im;
 }
@@ -167,10 +176,8 @@ TEST(PreprocessClean, ReviewPageAndExcludeListRoundTrip) {
   const std::string v5 = "--detector " + (kDetect / "tiny_v5.onnx").string();
   auto r = ralsgan(preprocess(cache, v5 + " --review " + review.string()), t.path);
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::string page = read_text(review / "index.html");
-  EXPECT_TRUE(has(page, "const DATA = {")) << page.substr(0, 200);
-  const size_t at = page.find("const DATA = ") + 13;
-  const nlohmann::json data = nlohmann::json::parse(page.substr(at, page.find(";\n", at) - at));
+  const nlohmann::json data = review_data(review);
+  ASSERT_TRUE(data.is_object());
   const nlohmann::json* green = nullptr;
   for (const nlohmann::json& im : data["images"])
     if (im["n"] == "green.png") green = &im;

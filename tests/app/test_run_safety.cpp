@@ -49,21 +49,26 @@ size_t line_count(const fs::path& p) {
   return read_lines(p).size();
 }
 
-// The report of what `train` skipped while decoding a folder (beside its data-set cache).
-std::string build_report(const fs::path& dir) {
-  std::string all;
+// The reports of what `train` skipped while decoding a folder (beside its data-set cache).
+std::vector<fs::path> build_reports(const fs::path& dir) {
+  std::vector<fs::path> files;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir / "xdg-cache" / "ralsgan", ec))
-    if (e.path().string().ends_with(".report.json")) all += read_text(e.path());
+    if (e.path().string().ends_with(".report.json")) files.push_back(e.path());
+  return files;
+}
+
+// Their text, one after the other (for failure messages and text checks).
+std::string build_report(const fs::path& dir) {
+  std::string all;
+  for (const fs::path& p : build_reports(dir)) all += read_text(p);
   return all;
 }
 
 // Why the build reports in `dir` say `file` was skipped ("" when they do not).
 std::string skip_reason(const fs::path& dir, const std::string& file) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir / "xdg-cache" / "ralsgan", ec)) {
-    if (!e.path().string().ends_with(".report.json")) continue;
-    const nlohmann::json report = nlohmann::json::parse(read_text(e.path()));
+  for (const fs::path& p : build_reports(dir)) {
+    const nlohmann::json report = nlohmann::json::parse(read_text(p));
     for (const nlohmann::json& s : report["skipped"])
       if (s["path"] == file) return s["reason"];
   }
