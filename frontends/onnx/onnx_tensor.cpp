@@ -191,13 +191,18 @@ Const decode_tensor(const TP& t, const std::string& dir) {
   c.shape.assign(t.dims().begin(), t.dims().end());
   const int64_t n = checked_numel(c.shape, what);
   c.is_float = is_float_type(type);
-  if (c.is_float)
-    c.f.resize(size_t(n));
-  else
-    c.i.resize(size_t(n));
+  // The values' room is made only once the data is known to be there: the
+  // dimensions alone may claim up to 2^31 elements (16 GiB) in a small file.
+  auto make_room = [&] {
+    if (c.is_float)
+      c.f.resize(size_t(n));
+    else
+      c.i.resize(size_t(n));
+  };
   const size_t raw_bytes = size_t(n) * element_size(type);
   if (t.data_location() == TP::EXTERNAL) {
     const std::string bytes = external_bytes(t, dir, raw_bytes);
+    make_room();
     from_raw(reinterpret_cast<const unsigned char*>(bytes.data()), n, type, c);
     return c;
   }
@@ -206,6 +211,7 @@ Const decode_tensor(const TP& t, const std::string& dir) {
       throw std::invalid_argument(what + " has " + std::to_string(t.raw_data().size()) +
                                   " bytes of data, its shape " + shape_str(c.shape) + " needs " +
                                   std::to_string(raw_bytes));
+    make_room();
     from_raw(reinterpret_cast<const unsigned char*>(t.raw_data().data()), n, type, c);
     return c;
   }
@@ -213,6 +219,7 @@ Const decode_tensor(const TP& t, const std::string& dir) {
     if (int64_t(have) != n)
       throw std::invalid_argument(what + " has " + std::to_string(have) + " values, its shape " +
                                   shape_str(c.shape) + " needs " + std::to_string(n));
+    make_room();
   };
   switch (type) {
     case TP::FLOAT:
